@@ -1,0 +1,121 @@
+// lower.ts: elaboration — a checked model, its resolved config and batch sizes → an IR Graph with
+// named parameters. Inputs become `input` nodes, params `param` nodes named by dotted path, outputs,
+// losses and the objective graph outputs. Returns diagnostics instead of throwing.
+import type * as A from "../dsl/ast.js";
+import type { Checked } from "../dsl/check.js";
+import { type Diagnostic, diag, hasErrors } from "../dsl/diagnostics.js";
+import { DTYPES, type DType } from "./dtype.js";
+import type { Graph } from "./ir.js";
+import { Elaborator, type ParamInfo } from "./lower/eval.js";
+import { ElabAbort, Env } from "./lower/values.js";
+
+export type { ParamInfo } from "./lower/eval.js";
+export type { InitSpec } from "./lower/values.js";
+export { initParam, initParams } from "./lower/init.js";
+
+export interface ElaborateOptions {
+  /** Sizes of the batch dims that inputs name, e.g. { B: 2, T: 16 }. */
+  readonly batch?: Readonly<Record<string, number>>;
+}
+
+export interface Elaborated {
+  readonly graph: Graph;
+  readonly params: readonly ParamInfo[];
+  readonly paramCount: number;
+  readonly inputs: readonly { name: string; dtype: DType; shape: readonly number[] }[];
+  readonly outputs: readonly string[];
+  readonly losses: readonly string[];
+  readonly objective?: string;
+  readonly generate?: { readonly input: string; readonly from: string; readonly until?: number };
+  readonly config: Readonly<Record<string, number | boolean | string>>;
+}
+
+export function elaborate(checked: Checked, opts: ElaborateOptions = {}): { result?: Elaborated; diagnostics: Diagnostic[] } {
+  const model = checked.model;
+  if (!model || !checked.config) {
+    const file = checked.programs[0]?.file ?? "<input>";
+    return { diagnostics: [diag("M2302", { file, start: 0, end: 0 }, "the file declares no model to elaborate", "add `model Name { ... }` or compile a file that has one")] };
+  }
+  const modules = new Map<string, A.ModuleDecl>();
+  const interfaces = new Map<string, A.InterfaceDecl>();
+  for (const p of checked.programs)
+    for (const d of p.decls) {
+      if (d.kind === "module") modules.set(d.name.name, d);
+      if (d.kind === "interface") interfaces.set(d.name.name, d);
+    }
+  const el = new Elaborator(modules, interfaces, opts.batch ?? {}, model.span.file);
+  try {
+    return { result: run(el, model, checked), diagnostics: [] };
+  } catch (e) {
+    if (e instanceof ElabAbort) return { diagnostics: [e.diagnostic] };
+    throw e;
+  }
+}
+
+function run(el: Elaborator, model: A.ModelDecl, checked: Checked): Elaborated {
+  const env = new Env(undefined, "");
+  const config: Record<string, number | boolean | string> = {};
+  for (const e of checked.config!.entries) {
+    el.span = e.value.span;
+    // An interface-typed value is constructed here, so its params live under the key (`combiner.*`).
+    const v = el.expr(e.value, env, e.name);
+    env.define(e.name, v);
+    config[e.name] = v.k === "int" || v.k === "float" ? v.v : v.k === "bool" ? v.v : v.k === "instance" ? v.decl.name.name : v.k;
+  }
+  const inputs: Elaborated["inputs"][number][] = [];
+  const outputs: string[] = [];
+  const losses: string[] = [];
+  let objective: string | undefined;
+  let generate: Elaborated["generate"];
+  for (const s of model.body.stmts) {
+    el.span = s.span;
+    switch (s.kind) {
+      case "input": {
+        const shape = (s.type.dims ?? []).map((d) => (d.kind === "rest" ? el.fail("M3004", "a model input cannot have '...' dims") : inputDim(el, d, env)));
+        const dtype = DTYPES.find((t) => t === s.type.name.name) ?? "f32";
+        env.define(s.name.name, { k: "tensor", node: el.graph.input(s.name.name, dtype, shape) });
+        inputs.push({ name: s.name.name, dtype, shape });
+        break;
+      }
+      case "output":
+      case "loss": {
+        const node = el.lower.tensor(el.expr(s.value, env), s.kind);
+        env.define(s.name.name, { k: "tensor", node });
+        el.guard(() => el.graph.output(s.name.name, node));
+        (s.kind === "loss" ? losses : outputs).push(s.name.name);
+        break;
+      }
+      case "objective": {
+        const node = el.lower.tensor(el.expr(s.value, env), "the objective");
+        objective = losses.includes("objective") || outputs.includes("objective") ? "objective_" : "objective";
+        el.guard(() => el.graph.output(objective!, node));
+        break;
+      }
+      case "generate": {
+        const until = s.until ? el.lower.int(el.expr(s.until, env), "the stop token") : undefined;
+        generate = { input: s.input.name, from: s.from.name, until };
+        break;
+      }
+      case "config":
+      case "preset":
+        break;
+      default:
+        el.block([s], env);
+    }
+  }
+  const paramCount = el.params.reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
+  return { graph: el.graph.build(), params: el.params, paramCount, inputs, outputs, losses, objective, generate, config };
+}
+
+/** An input's dim: a config value, or a batch size bound by the caller (defined for later use). */
+function inputDim(el: Elaborator, d: A.Expr, env: Env): number {
+  if (d.kind === "name" && !env.get(d.name)) {
+    const v = el.batch[d.name];
+    if (v === undefined) el.fail("M3004", `batch dimension '${d.name}' has no size`, `bind it, e.g. { ${d.name}: 8 } (CLI: --batch ${d.name}=8)`);
+    if (!Number.isInteger(v) || v < 1) el.fail("M3005", `batch dimension '${d.name}' = ${v} is not a whole number ≥ 1`);
+    env.define(d.name, { k: "int", v });
+  }
+  return el.dim(d, env);
+}
+
+export { hasErrors };
