@@ -16,6 +16,9 @@ export { initParam, initParams } from "./lower/init.js";
 export interface ElaborateOptions {
   /** Sizes of the batch dims that inputs name, e.g. { B: 2, T: 16 }. */
   readonly batch?: Readonly<Record<string, number>>;
+  /** Size for batch dims missing from `batch` (e.g. 2 for `--emit params`, where they cannot matter);
+   *  without it a missing batch dim is an error (M3004). */
+  readonly defaultBatch?: number;
 }
 
 export interface Elaborated {
@@ -43,7 +46,7 @@ export function elaborate(checked: Checked, opts: ElaborateOptions = {}): { resu
       if (d.kind === "module") modules.set(d.name.name, d);
       if (d.kind === "interface") interfaces.set(d.name.name, d);
     }
-  const el = new Elaborator(modules, interfaces, opts.batch ?? {}, model.span.file);
+  const el = new Elaborator(modules, interfaces, opts.batch ?? {}, model.span.file, opts.defaultBatch);
   try {
     return { result: run(el, model, checked), diagnostics: [] };
   } catch (e) {
@@ -110,7 +113,7 @@ function run(el: Elaborator, model: A.ModelDecl, checked: Checked): Elaborated {
 /** An input's dim: a config value, or a batch size bound by the caller (defined for later use). */
 function inputDim(el: Elaborator, d: A.Expr, env: Env): number {
   if (d.kind === "name" && !env.get(d.name)) {
-    const v = el.batch[d.name];
+    const v = el.batch[d.name] ?? el.defaultBatch;
     if (v === undefined) el.fail("M3004", `batch dimension '${d.name}' has no size`, `bind it, e.g. { ${d.name}: 8 } (CLI: --batch ${d.name}=8)`);
     if (!Number.isInteger(v) || v < 1) el.fail("M3005", `batch dimension '${d.name}' = ${v} is not a whole number ≥ 1`);
     env.define(d.name, { k: "int", v });

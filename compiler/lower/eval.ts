@@ -53,7 +53,7 @@ export class Elaborator {
     num: (v, what) => (v?.k === "int" || v?.k === "float" ? v.v : this.fail("M3006", `${what} must be a number, not ${v ? describeVal(v) : "missing"}`)),
   };
 
-  constructor(readonly modules: ReadonlyMap<string, A.ModuleDecl>, readonly interfaces: ReadonlyMap<string, A.InterfaceDecl>, readonly batch: Readonly<Record<string, number>>, file: string) {
+  constructor(readonly modules: ReadonlyMap<string, A.ModuleDecl>, readonly interfaces: ReadonlyMap<string, A.InterfaceDecl>, readonly batch: Readonly<Record<string, number>>, file: string, readonly defaultBatch?: number) {
     this.span = { file, start: 0, end: 0 };
   }
 
