@@ -1,0 +1,74 @@
+// scalar-math.ts: float64 reference math that JavaScript lacks (erf) and the counter-based hash shared
+// bit-for-bit by the CPU reference and the WGSL random kernels.
+
+/** erf to ~1e-15: Taylor series near 0, Lentz continued fraction for erfc beyond. */
+export function erf(x: number): number {
+  const a = Math.abs(x);
+  if (Number.isNaN(x)) return NaN;
+  if (a > 6) return Math.sign(x);
+  if (a < 2.5) {
+    let term = a;
+    let sum = a;
+    for (let n = 1; n < 200; n++) {
+      term *= (-a * a) / n;
+      const t = term / (2 * n + 1);
+      sum += t;
+      if (Math.abs(t) < 1e-17 * Math.abs(sum)) break;
+    }
+    return Math.sign(x) * sum * (2 / Math.sqrt(Math.PI));
+  }
+  // erfc(a) = exp(-a²)/√π · 1/(a + 1/2/(a + 1/(a + 3/2/(a + 2/(a + …)))))
+  const tiny = 1e-300;
+  let f = a;
+  let c = a;
+  let d = 0;
+  for (let n = 1; n < 300; n++) {
+    const an = n / 2;
+    d = a + an * d;
+    d = Math.abs(d) < tiny ? tiny : d;
+    c = a + an / c;
+    c = Math.abs(c) < tiny ? tiny : c;
+    d = 1 / d;
+    const delta = c * d;
+    f *= delta;
+    if (Math.abs(delta - 1) < 1e-16) break;
+  }
+  const erfc = Math.exp(-a * a) / Math.sqrt(Math.PI) / f;
+  return Math.sign(x) * (1 - erfc);
+}
+
+/** PCG-style 32-bit integer hash (the same constants as wgsl/helpers.ts `pcg_hash`). */
+export function pcgHash(v: number): number {
+  const state = (Math.imul(v >>> 0, 747796405) + 2891336453) >>> 0;
+  const word = Math.imul(((state >>> ((state >>> 28) + 4)) ^ state) >>> 0, 277803737) >>> 0;
+  return ((word >>> 22) ^ word) >>> 0;
+}
+
+/** Counter-based random bits for element `index` of call site `stream` under `seed`. */
+export function randomBits(seed: number, stream: number, index: number): number {
+  return pcgHash((index ^ pcgHash((seed ^ pcgHash(stream >>> 0)) >>> 0)) >>> 0);
+}
+
+/** Uniform in [0, 1) from the top 24 bits (exact in f32). */
+export const bitsToUnit = (bits: number): number => (bits >>> 8) * 2 ** -24;
+
+/** Standard normal by Box–Muller from two independent counters (2·index and 2·index+1). */
+export function randomNormal(seed: number, stream: number, index: number): number {
+  const u1 = ((randomBits(seed, stream, 2 * index) >>> 8) + 1) * 2 ** -24; // (0, 1]
+  const u2 = bitsToUnit(randomBits(seed, stream, 2 * index + 1));
+  return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
+}
+
+/** Integer division as WGSL defines it: x / 0 = x, and i32 MIN / -1 = MIN. */
+export function wgslIntDiv(a: number, b: number, signed: boolean): number {
+  if (b === 0) return a;
+  if (signed && a === -2147483648 && b === -1) return a;
+  return Math.trunc(a / b);
+}
+
+/** Float → int conversion as WGSL defines it: truncate, then clamp to the target's range. */
+export function floatToInt(x: number, signed: boolean): number {
+  if (Number.isNaN(x)) return 0;
+  const t = Math.trunc(x);
+  return signed ? Math.min(2147483647, Math.max(-2147483648, t)) : Math.min(4294967295, Math.max(0, t));
+}

@@ -1,0 +1,24 @@
+// lower-composites.ts: rewrites composite ops (softmax, layer norm, attention, …) into primitives by
+// their table entries' `lower`, recursively, so codegen sees only ops with a kernel family.
+import { GraphBuilder } from "../builder.js";
+import type { Attrs, Graph, Node } from "../ir.js";
+import { opSpec } from "../ops/index.js";
+import type { NodeBuilder } from "../ops/spec.js";
+
+class LoweringBuilder implements NodeBuilder {
+  constructor(private readonly b: GraphBuilder) {}
+  add(op: string, inputs: readonly Node[], attrs: Attrs = {}): Node {
+    const spec = opSpec(op);
+    return spec.kind === "composite" ? spec.lower(this, inputs, attrs) : this.b.add(op, inputs, attrs);
+  }
+}
+
+export function lowerComposites(g: Graph): Graph {
+  if (!g.nodes.some((n) => opSpec(n.op).kind === "composite")) return g;
+  const b = new GraphBuilder();
+  const lb = new LoweringBuilder(b);
+  const map = new Map<number, Node>();
+  for (const n of g.nodes) map.set(n.id, lb.add(n.op, n.inputs.map((i) => map.get(i)!), n.attrs));
+  for (const o of g.outputs) b.output(o.name, map.get(o.id)!);
+  return b.build();
+}

@@ -1,0 +1,132 @@
+// program.ts: compiles an IR Graph into a Program — buffers, deduplicated WGSL kernels and a dispatch
+// list, all plain data (no GPUDevice here). Device limits are read, not assumed: a tensor too large for
+// one binding, or a kernel needing more bindings than a stage allows, stops compilation with the fix.
+import { byteSize } from "./dtype.js";
+import { type Graph, type Node, describe, nodeById } from "./ir.js";
+import { LimitError, type DeviceLimits, formatBytes } from "./limits.js";
+import { opSpec } from "./ops/index.js";
+import { lowerComposites } from "./passes/lower-composites.js";
+import { type Shape, prod } from "./shape.js";
+import type { DType } from "./dtype.js";
+import type { KernelSource } from "./wgsl/common.js";
+import { elementwiseKernel } from "./wgsl/elementwise.js";
+import { gatherKernel, scatterAddKernel } from "./wgsl/gather.js";
+import { type MatmulVariant, matmulKernel } from "./wgsl/matmul.js";
+import { movementKernels } from "./wgsl/movement.js";
+import { reduceKernel } from "./wgsl/reduce.js";
+
+export type BufferRole = "input" | "param" | "output" | "temp";
+
+export interface ProgramBuffer {
+  readonly id: number;
+  readonly dtype: DType;
+  readonly shape: Shape;
+  readonly bytes: number; // padded to a multiple of 4
+  readonly role: BufferRole;
+  readonly name?: string;
+}
+
+export interface Dispatch {
+  readonly kernel: number; // index into Program.kernels
+  readonly buffers: readonly number[]; // buffer ids, in the kernel's binding order
+  readonly workgroups: readonly [number, number, number];
+  readonly node: number; // IR node it computes (for reports and profiles)
+}
+
+export interface Tensor {
+  readonly name: string;
+  readonly buffer: number;
+  readonly dtype: DType;
+  readonly shape: Shape;
+}
+
+export interface Program {
+  readonly buffers: readonly ProgramBuffer[];
+  readonly kernels: readonly KernelSource[];
+  readonly dispatches: readonly Dispatch[];
+  readonly inputs: readonly Tensor[];
+  readonly params: readonly Tensor[];
+  readonly outputs: readonly Tensor[];
+  readonly graph: Graph; // the lowered graph the dispatches compute
+}
+
+export interface CompileOptions {
+  readonly matmul?: MatmulVariant;
+}
+
+function kernelsFor(node: Node, ins: readonly Node[], limits: DeviceLimits, opts: CompileOptions): { kernel: KernelSource; inputs: number[] }[] {
+  const spec = opSpec(node.op);
+  const all = ins.map((n) => n.id);
+  switch (spec.kind) {
+    case "elementwise":
+      return [{ kernel: elementwiseKernel(node, ins, limits), inputs: all }];
+    case "movement": {
+      const { kernels, inputGroups } = movementKernels(node, ins, limits);
+      return kernels.map((kernel, i) => ({ kernel, inputs: inputGroups[i].map((k) => ins[k].id) }));
+    }
+    case "reduce":
+      return [{ kernel: reduceKernel(node, ins[0], limits), inputs: all }];
+    case "matmul":
+      return [{ kernel: matmulKernel({ a: ins[0], b: ins[1], out: node, transA: !!node.attrs.transA, transB: !!node.attrs.transB }, limits, opts.matmul), inputs: all }];
+    case "gather":
+      return [{ kernel: gatherKernel(node, ins[0], ins[1], limits), inputs: all }];
+    case "scatter":
+      return [{ kernel: scatterAddKernel(node, ins[0], ins[1], limits), inputs: all }];
+    default:
+      throw new Error(`codegen: ${node.op} (${spec.kind}) has no kernel family; composites are lowered first`);
+  }
+}
+
+function checkBufferFits(node: Node, bytes: number, limits: DeviceLimits): void {
+  const cap = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  if (bytes > cap) {
+    throw new LimitError(
+      `tensor %${node.id} ${describe(node)} (${node.op}${node.attrs.name ? ` '${node.attrs.name}'` : ""}) needs ${formatBytes(bytes)}, ` +
+        `but this device binds at most ${formatBytes(cap)} per buffer; lower the batch size or the model width (--set), or split this tensor`,
+    );
+  }
+}
+
+export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOptions = {}): Program {
+  const g = lowerComposites(graph);
+  const byId = nodeById(g);
+  const outputIds = new Set(g.outputs.map((o) => o.id));
+  const buffers: ProgramBuffer[] = [];
+  const bufferOf = new Map<number, number>();
+  for (const n of g.nodes) {
+    const bytes = Math.max(4, Math.ceil((prod(n.shape) * byteSize(n.dtype)) / 4) * 4);
+    checkBufferFits(n, bytes, limits);
+    const role: BufferRole = n.op === "input" ? "input" : n.op === "param" ? "param" : outputIds.has(n.id) ? "output" : "temp";
+    bufferOf.set(n.id, buffers.length);
+    buffers.push({ id: buffers.length, dtype: n.dtype, shape: n.shape, bytes, role, name: n.attrs.name });
+  }
+  const kernels: KernelSource[] = [];
+  const kernelIndex = new Map<string, number>();
+  const dispatches: Dispatch[] = [];
+  for (const n of g.nodes) {
+    if (opSpec(n.op).kind === "source") continue;
+    if (n.dtype === "f16" && !limits.shaderF16) throw new LimitError(`f16 needs adapter feature 'shader-f16', which this adapter lacks; use f32 (--set dtype=f32)`);
+    for (const { kernel, inputs } of kernelsFor(n, n.inputs.map((i) => byId.get(i)!), limits, opts)) {
+      if (kernel.bindings.length > limits.maxStorageBuffersPerShaderStage) {
+        throw new LimitError(`kernel ${kernel.name} binds ${kernel.bindings.length} storage buffers but this device allows ${limits.maxStorageBuffersPerShaderStage} per shader stage`);
+      }
+      let k = kernelIndex.get(kernel.code);
+      if (k === undefined) {
+        k = kernels.length;
+        kernels.push(kernel);
+        kernelIndex.set(kernel.code, k);
+      }
+      dispatches.push({ kernel: k, buffers: [...inputs.map((i) => bufferOf.get(i)!), bufferOf.get(n.id)!], workgroups: kernel.workgroups, node: n.id });
+    }
+  }
+  const tensor = (n: Node, name: string): Tensor => ({ name, buffer: bufferOf.get(n.id)!, dtype: n.dtype, shape: n.shape });
+  return {
+    buffers,
+    kernels,
+    dispatches,
+    inputs: g.nodes.filter((n) => n.op === "input").map((n) => tensor(n, n.attrs.name!)),
+    params: g.nodes.filter((n) => n.op === "param").map((n) => tensor(n, n.attrs.name!)),
+    outputs: g.outputs.map((o) => tensor(byId.get(o.id)!, o.name)),
+    graph: g,
+  };
+}

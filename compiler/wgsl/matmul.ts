@@ -1,0 +1,211 @@
+// matmul.ts: batched C[b] = op(A[b])·op(B[b]) for any M, N, K, transposes and broadcast batch dims.
+// Two variants from one generator, chosen per adapter:
+//  - "registers" (software adapters): each thread keeps a 4×8 block of C in eight vec4 registers and
+//    streams A and B from memory with vec4 loads where the layout allows (K-blocks of 4); no
+//    workgroup memory, no barriers — barriers are expensive when invocations are CPU loop iterations.
+//  - "shared" (GPUs): a 64×64 tile per 16×16 workgroup, 4×4 per thread, K-tiles of 16 staged in
+//    workgroup memory, two barriers per K-tile.
+// Sizes that are not multiples of a tile clamp their loads and guard their stores.
+import type { Node } from "../ir.js";
+import type { DeviceLimits } from "../limits.js";
+import { matmulDims } from "../ops/linalg.js";
+import { type Shape, prod, stridesOf } from "../shape.js";
+import { type Binding, type KernelSource, affineIndex, grid, header, load, store, unravelCode } from "./common.js";
+
+export type MatmulVariant = "registers" | "shared";
+
+export interface MatmulSpec {
+  readonly a: Node;
+  readonly b: Node;
+  readonly out: Node;
+  readonly transA: boolean;
+  readonly transB: boolean;
+}
+
+/** Per output-batch-axis strides (in matrices) of an operand whose batch dims broadcast. */
+function batchStrides(outBatch: Shape, opShape: Shape): number[] {
+  const opBatch = opShape.slice(0, -2);
+  const st = stridesOf(opBatch);
+  const lead = outBatch.length - opBatch.length;
+  return outBatch.map((_, k) => (k < lead || opBatch[k - lead] === 1 ? 0 : st[k - lead] * prod(opShape.slice(-2))));
+}
+
+export function chooseMatmulVariant(limits: DeviceLimits): MatmulVariant {
+  return limits.adapterKind === "cpu" ? "registers" : "shared";
+}
+
+export function matmulKernel(s: MatmulSpec, limits: DeviceLimits, variant: MatmulVariant = chooseMatmulVariant(limits)): KernelSource {
+  return variant === "registers" ? registerKernel(s, limits) : sharedKernel(s, limits);
+}
+
+function batchPrologue(s: MatmulSpec, batch: Shape): string {
+  if (batch.length === 0) return "let aoff = 0;\n  let boff = 0;";
+  return `${unravelCode("bi", batch, "bb")}
+  let aoff = ${affineIndex(0, batchStrides(batch, s.a.shape), "bb")};
+  let boff = ${affineIndex(0, batchStrides(batch, s.b.shape), "bb")};`;
+}
+
+const TM = 4;
+const TN = 8;
+const WX = 8; // threads along N
+const WY = 8; // threads along M
+
+function registerKernel(s: MatmulSpec, limits: DeviceLimits): KernelSource {
+  const { batch, m, n, k } = matmulDims(s.a, s.b, { transA: s.transA, transB: s.transB });
+  const f32 = s.a.dtype === "f32";
+  const kb = k % 4 === 0 && f32 ? 4 : 1; // K-block: vec4 loads along K need 16-byte aligned rows
+  const aVecK = !s.transA && kb === 4; // A [M,K]: vec4 over k per row
+  const aVecRows = s.transA && m % 4 === 0 && f32; // Aᵀ stored [K,M]: vec4 over the 4 rows at one k
+  const bVecCols = !s.transB && n % 4 === 0 && f32; // B [K,N]: two vec4 over the 8 columns at one k
+  const bVecK = s.transB && kb === 4; // Bᵀ stored [N,K]: vec4 over k per column
+  const outVec = n % 4 === 0 && f32;
+  const A: Binding = { name: "a", dtype: s.a.dtype, access: "read", vec: aVecK || aVecRows ? 4 : 1 };
+  const B: Binding = { name: "b", dtype: s.b.dtype, access: "read", vec: bVecCols || bVecK ? 4 : 1 };
+  const C: Binding = { name: "c", dtype: s.out.dtype, access: "read_write", vec: outVec ? 4 : 1 };
+  const tilesM = Math.ceil(m / (TM * WY));
+  const tilesN = Math.ceil(n / (TN * WX));
+  const nb = prod(batch);
+  const g = grid(tilesM * tilesN * nb, limits);
+  const rows = [0, 1, 2, 3];
+  const cols = [0, 1, 2, 3, 4, 5, 6, 7];
+  // Row r of this thread (clamped for loads), column j (clamped for loads).
+  const pre: string[] = [];
+  rows.forEach((r) => pre.push(`let ar${r} = min(row0 + ${r}, ${m - 1});`));
+  if (!bVecCols) cols.forEach((j) => pre.push(`let bc${j} = min(col0 + ${j}, ${n - 1});`));
+  // Scalar element expressions.
+  const aAt = (r: number, kk: string): string => (s.transA ? load(A, `aoff + (${kk}) * ${m} + ar${r}`) : load(A, `aoff + ar${r} * ${k} + ${kk}`));
+  const bAt = (j: number, kk: string): string => (s.transB ? load(B, `boff + bc${j} * ${k} + ${kk}`) : load(B, `boff + (${kk}) * ${n} + bc${j}`));
+  const body: string[] = [];
+  // Loads that span a whole K-block.
+  if (aVecK) rows.forEach((r) => body.push(`let va${r} = a[(aoff + ar${r} * ${k} + kk) / 4];`));
+  if (bVecK) cols.forEach((j) => body.push(`let vb${j} = b[(boff + bc${j} * ${k} + kk) / 4];`));
+  for (let sub = 0; sub < kb; sub++) {
+    const kk = kb === 1 ? "kk" : `kk + ${sub}`;
+    const comp = "xyzw"[sub];
+    // the four A values at this k
+    let aVals: string[];
+    if (aVecK) aVals = rows.map((r) => `va${r}.${comp}`);
+    else if (aVecRows) {
+      body.push(`let vr${sub} = a[(aoff + (${kk}) * ${m} + row0c) / 4];`);
+      aVals = rows.map((r) => `vr${sub}.${"xyzw"[r]}`);
+    } else aVals = rows.map((r) => aAt(r, kk));
+    // the eight B values at this k, as two vec4
+    let b0: string;
+    let b1: string;
+    if (bVecCols) {
+      body.push(`let b0_${sub} = b[(boff + (${kk}) * ${n} + colA) / 4];`);
+      body.push(`let b1_${sub} = b[(boff + (${kk}) * ${n} + colB) / 4];`);
+      [b0, b1] = [`b0_${sub}`, `b1_${sub}`];
+    } else if (bVecK) {
+      b0 = `vec4<f32>(vb0.${comp}, vb1.${comp}, vb2.${comp}, vb3.${comp})`;
+      b1 = `vec4<f32>(vb4.${comp}, vb5.${comp}, vb6.${comp}, vb7.${comp})`;
+    } else {
+      b0 = `vec4<f32>(${[0, 1, 2, 3].map((j) => bAt(j, kk)).join(", ")})`;
+      b1 = `vec4<f32>(${[4, 5, 6, 7].map((j) => bAt(j, kk)).join(", ")})`;
+    }
+    body.push(`{ let bl = ${b0}; let bh = ${b1};`);
+    rows.forEach((r) => {
+      body.push(`  { let av = ${aVals[r].startsWith("vr") || aVals[r].startsWith("va") ? aVals[r] : `f32(${aVals[r]})`};`);
+      body.push(`    acc${r}0 = fma(vec4<f32>(av), bl, acc${r}0); acc${r}1 = fma(vec4<f32>(av), bh, acc${r}1); }`);
+    });
+    body.push("}");
+  }
+  const stores: string[] = [];
+  rows.forEach((r) => {
+    const rowGuard = `row0 + ${r} < ${m}`;
+    const coff = `coff + (row0 + ${r}) * ${n}`;
+    const parts: string[] = [];
+    [0, 1].forEach((h) => {
+      const c = `col0 + ${4 * h}`;
+      if (outVec) parts.push(`if (${c} < ${n}) { c[(${coff} + ${c}) / 4] = acc${r}${h}; }`);
+      else [0, 1, 2, 3].forEach((e) => parts.push(`if (${c} + ${e} < ${n}) { ${store(C, `${coff} + ${c} + ${e}`, `acc${r}${h}.${"xyzw"[e]}`)} }`));
+    });
+    stores.push(`if (${rowGuard}) {\n    ${parts.join("\n    ")}\n  }`);
+  });
+  const code = `${header([A, B, C])}
+@compute @workgroup_size(${WX}, ${WY})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let lin = i32(${g.linear});
+  let tn = lin % ${tilesN};
+  let tm = (lin / ${tilesN}) % ${tilesM};
+  let bi = lin / ${tilesN * tilesM};
+  if (bi >= ${nb}) { return; }
+  ${batchPrologue(s, batch)}
+  let coff = bi * ${m * n};
+  let row0 = (tm * ${WY} + i32(lid.y)) * ${TM};
+  let col0 = (tn * ${WX} + i32(lid.x)) * ${TN};
+  let row0c = min(row0, ${Math.max(0, m - 4)});
+  let colA = min(col0, ${Math.max(0, n - 4)});
+  let colB = min(col0 + 4, ${Math.max(0, n - 4)});
+  ${pre.join("\n  ")}
+  ${rows.map((r) => `var acc${r}0 = vec4<f32>(0.0); var acc${r}1 = vec4<f32>(0.0);`).join("\n  ")}
+  for (var kk = 0; kk < ${k}; kk += ${kb}) {
+    ${body.join("\n    ")}
+  }
+  ${stores.join("\n  ")}
+}
+`;
+  return { name: `matmul${s.transA ? "_ta" : ""}${s.transB ? "_tb" : ""}_${batch.length ? `${batch.join("x")}x` : ""}${m}x${n}x${k}`, code, workgroups: g.workgroups, bindings: [A, B, C] };
+}
+
+const ST = 64; // shared tile edge
+const SK = 16; // K-tile
+
+function sharedKernel(s: MatmulSpec, limits: DeviceLimits): KernelSource {
+  const { batch, m, n, k } = matmulDims(s.a, s.b, { transA: s.transA, transB: s.transB });
+  const A: Binding = { name: "a", dtype: s.a.dtype, access: "read" };
+  const B: Binding = { name: "b", dtype: s.b.dtype, access: "read" };
+  const C: Binding = { name: "c", dtype: s.out.dtype, access: "read_write" };
+  const tilesM = Math.ceil(m / ST);
+  const tilesN = Math.ceil(n / ST);
+  const nb = prod(batch);
+  const g = grid(tilesM * tilesN * nb, limits);
+  const aAt = (r: string, kk: string) => (s.transA ? load(A, `aoff + (${kk}) * ${m} + ${r}`) : load(A, `aoff + (${r}) * ${k} + ${kk}`));
+  const bAt = (kk: string, c: string) => (s.transB ? load(B, `boff + (${c}) * ${k} + ${kk}`) : load(B, `boff + (${kk}) * ${n} + ${c}`));
+  const code = `${header([A, B, C])}
+var<workgroup> As: array<f32, ${ST * SK}>;
+var<workgroup> Bs: array<f32, ${SK * ST}>;
+
+@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let lin = i32(${g.linear});
+  let tn = lin % ${tilesN};
+  let tm = (lin / ${tilesN}) % ${tilesM};
+  let bi = min(lin / ${tilesN * tilesM}, ${nb - 1});
+  let live = lin / ${tilesN * tilesM} < ${nb};
+  ${batchPrologue(s, batch)}
+  let coff = bi * ${m * n};
+  let tid = i32(lid.y) * 16 + i32(lid.x);
+  var acc: array<f32, 16>;
+  for (var k0 = 0; k0 < ${k}; k0 += ${SK}) {
+    for (var e = tid; e < ${ST * SK}; e += 256) {
+      let r = e / ${SK};
+      let kk = k0 + e % ${SK};
+      let gr = tm * ${ST} + r;
+      As[e] = select(0.0, f32(${aAt(`min(gr, ${m - 1})`, `min(kk, ${k - 1})`)}), gr < ${m} && kk < ${k});
+      let kr = e / ${ST};
+      let gc = tn * ${ST} + e % ${ST};
+      let kb = k0 + kr;
+      Bs[e] = select(0.0, f32(${bAt(`min(kb, ${k - 1})`, `min(gc, ${n - 1})`)}), gc < ${n} && kb < ${k});
+    }
+    workgroupBarrier();
+    for (var kk = 0; kk < ${SK}; kk++) {
+      for (var i = 0; i < 4; i++) {
+        let av = As[(i32(lid.y) * 4 + i) * ${SK} + kk];
+        for (var j = 0; j < 4; j++) { acc[i * 4 + j] = fma(av, Bs[kk * ${ST} + i32(lid.x) * 4 + j], acc[i * 4 + j]); }
+      }
+    }
+    workgroupBarrier();
+  }
+  if (!live) { return; }
+  for (var i = 0; i < 4; i++) {
+    for (var j = 0; j < 4; j++) {
+      let r = tm * ${ST} + i32(lid.y) * 4 + i;
+      let cc = tn * ${ST} + i32(lid.x) * 4 + j;
+      if (r < ${m} && cc < ${n}) { ${store(C, `coff + r * ${n} + cc`, "acc[i * 4 + j]")} }
+    }
+  }
+}
+`;
+  return { name: `matmul${s.transA ? "_ta" : ""}${s.transB ? "_tb" : ""}_${batch.length ? `${batch.join("x")}x` : ""}${m}x${n}x${k}_shared`, code, workgroups: g.workgroups, bindings: [A, B, C] };
+}

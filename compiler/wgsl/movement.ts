@@ -1,0 +1,63 @@
+// movement.ts: copies for reshape, permute, broadcast, slice, pad and concat. One thread per output
+// element computes its coordinates and reads the affine source index that ops/movement.ts describes.
+// A concat with more inputs than a kernel may bind is split into several dispatches, each writing the
+// part of the output its inputs cover.
+import type { Node } from "../ir.js";
+import { LimitError, type DeviceLimits } from "../limits.js";
+import { type AffineRead, affineReads } from "../ops/movement.js";
+import { literal } from "./helpers.js";
+import { prod } from "../shape.js";
+import { type Binding, type KernelSource, WG, affineIndex, grid, header, load, store, unravelCode } from "./common.js";
+
+function readExpr(r: AffineRead, b: Binding, fill: string, rank: number): string {
+  const idx = affineIndex(r.offset, r.strides);
+  if (!r.lo) return load(b, idx);
+  const conds: string[] = [];
+  for (let k = 0; k < rank; k++) {
+    if (r.lo[k] > 0) conds.push(`c${k} >= ${r.lo[k]}`);
+    conds.push(`c${k} < ${r.hi![k]}`);
+  }
+  // select() evaluates both sides, so the index is clamped to stay inside the buffer.
+  return `select(${fill}, ${load(b, `max(${idx}, 0)`)}, ${conds.join(" && ")})`;
+}
+
+export function movementKernels(node: Node, inputs: readonly Node[], limits: DeviceLimits): { kernels: KernelSource[]; inputGroups: number[][] } {
+  const rank = node.shape.length;
+  const n = prod(node.shape);
+  const out: Binding = { name: "out", dtype: node.dtype, access: "read_write" };
+  const reads = affineReads(node.op, node.attrs, inputs, node);
+  const perKernel = limits.maxStorageBuffersPerShaderStage - 1;
+  if (perKernel < 1) throw new LimitError(`a copy kernel needs 2 storage buffers but the device allows ${limits.maxStorageBuffersPerShaderStage}`);
+  const groups: AffineRead[][] = [];
+  for (let s = 0; s < reads.length; s += perKernel) groups.push(reads.slice(s, s + perKernel));
+  const fill = literal(node.attrs.value ?? 0, node.dtype);
+  const kernels = groups.map((group, gi) => {
+    const ins: Binding[] = group.map((r, k) => ({ name: `in${k}`, dtype: inputs[r.input].dtype, access: "read" }));
+    let body: string;
+    if (node.op === "reshape") body = store(out, "i", load(ins[0], "i"));
+    else if (groups.length === 1) {
+      // one kernel writes everything: later reads fill the gaps of earlier ones
+      const expr = group.reduceRight((acc, r, k) => (r.lo ? readExpr(r, ins[k], acc, rank) : load(ins[k], affineIndex(r.offset, r.strides))), fill);
+      body = `${unravelCode("i", node.shape)}\n  ${store(out, "i", expr)}`;
+    } else {
+      // a split concat: each kernel writes only where its inputs lie
+      const cases = group.map((r, k) => {
+        const conds = node.shape.map((_, ax) => `c${ax} >= ${r.lo![ax]} && c${ax} < ${r.hi![ax]}`).join(" && ");
+        return `if (${conds}) { ${store(out, "i", load(ins[k], affineIndex(r.offset, r.strides)))} }`;
+      });
+      body = `${unravelCode("i", node.shape)}\n  ${cases.join("\n  ")}`;
+    }
+    const g = grid(Math.ceil(n / WG), limits);
+    const code = `${header([...ins, out])}
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = i32(${g.linear} * ${WG}u + lid);
+  if (i >= ${n}) { return; }
+  ${body}
+}
+`;
+    return { name: `${node.op}${groups.length > 1 ? gi : ""}_${node.shape.join("x")}`, code, workgroups: g.workgroups, bindings: [...ins, out] } satisfies KernelSource;
+  });
+  return { kernels, inputGroups: groups.map((g) => g.map((r) => r.input)) };
+}
+

@@ -1,0 +1,137 @@
+#!/usr/bin/env node
+// setup.mjs: makes a bare machine ready for mira, idempotently, and is fast when nothing is missing.
+//   1. npm dependencies, installed when node_modules is missing or older than the lockfile;
+//   2. a WebGPU adapter through Dawn; on Debian as root, Mesa >= 25 lavapipe (software Vulkan) from
+//      bookworm-backports, whose apt source is derived from the machine's own sources.
+// Plain Node (no TypeScript): it must run before any dependency is installed.
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { deriveBackportsSource, hasBackports } from "./lib/apt-sources.mjs";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const quiet = process.argv.includes("--quiet");
+const started = Date.now();
+const log = (msg) => process.stderr.write(`setup: ${msg}\n`);
+const fail = (msg) => {
+  process.stderr.write(`setup: ${msg}\n`);
+  process.exit(1);
+};
+
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { cwd: root, stdio: opts.capture ? "pipe" : ["ignore", "inherit", "inherit"], encoding: "utf8", env: { ...process.env, ...opts.env } });
+  return { ok: r.status === 0, stdout: r.stdout ?? "", stderr: r.stderr ?? "", status: r.status };
+}
+
+// ---- 1. npm dependencies ---------------------------------------------------------------------
+function depsStamp() {
+  const h = createHash("sha256");
+  for (const f of ["package.json", "package-lock.json"]) if (existsSync(join(root, f))) h.update(readFileSync(join(root, f)));
+  return h.update(process.version).digest("hex");
+}
+
+function ensureNodeModules() {
+  const stampFile = join(root, "node_modules", ".mira-setup-stamp");
+  const want = depsStamp();
+  if (existsSync(stampFile) && readFileSync(stampFile, "utf8") === want) return;
+  log("installing npm dependencies (first run, or the lockfile changed) …");
+  const args = existsSync(join(root, "package-lock.json")) ? ["ci"] : ["install"];
+  const r = run("npm", [...args, "--no-audit", "--no-fund", "--loglevel=error"], { capture: true });
+  if (!r.ok) fail(`'npm ${args[0]}' failed:\n${r.stderr.trim()}\nfix the error above, then run 'npm run setup' again`);
+  mkdirSync(dirname(stampFile), { recursive: true });
+  writeFileSync(stampFile, want);
+}
+
+// ---- 2. a WebGPU adapter -------------------------------------------------------------------------
+export function runtimeEnv() {
+  // Mesa complains on stderr when XDG_RUNTIME_DIR is unset; give it a private directory.
+  if (process.env.XDG_RUNTIME_DIR) return {};
+  const dir = join("/tmp", `mira-runtime-${process.getuid?.() ?? "user"}`);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return { XDG_RUNTIME_DIR: dir };
+}
+
+function probeAdapter() {
+  const r = run(process.execPath, [join(root, "scripts/lib/probe-adapter.mjs")], { capture: true, env: runtimeEnv() });
+  try {
+    return JSON.parse(r.stdout.trim().split("\n").pop());
+  } catch {
+    return { ok: false, reason: `the adapter probe crashed (exit ${r.status})` };
+  }
+}
+
+function osRelease() {
+  try {
+    const text = readFileSync("/etc/os-release", "utf8");
+    return Object.fromEntries(text.split("\n").filter((l) => l.includes("=")).map((l) => {
+      const i = l.indexOf("=");
+      return [l.slice(0, i), l.slice(i + 1).replace(/^"|"$/g, "")];
+    }));
+  } catch {
+    return {};
+  }
+}
+
+function aptSourceFiles() {
+  const files = [];
+  if (existsSync("/etc/apt/sources.list")) files.push({ path: "/etc/apt/sources.list", text: readFileSync("/etc/apt/sources.list", "utf8") });
+  const dir = "/etc/apt/sources.list.d";
+  if (existsSync(dir)) {
+    for (const name of readdirSync(dir).sort()) {
+      if (name.endsWith(".list") || name.endsWith(".sources")) files.push({ path: join(dir, name), text: readFileSync(join(dir, name), "utf8") });
+    }
+  }
+  return files;
+}
+
+const MESA_PACKAGES = ["mesa-vulkan-drivers", "libvulkan1"];
+const BACKPORTS_FILE = "/etc/apt/sources.list.d/mira-backports.sources";
+
+function manualInstructions(codename) {
+  return [
+    "no WebGPU adapter: Dawn needs a Vulkan driver. On Debian 12 the software driver lavapipe must come from Mesa >= 25:",
+    `  1. add a '${codename ?? "bookworm"}-backports' apt source (copy your main Debian entry, change the suite)`,
+    `  2. sudo apt-get update && sudo apt-get install -y -t ${codename ?? "bookworm"}-backports ${MESA_PACKAGES.join(" ")}`,
+    "  3. npm run setup",
+    "On other systems install a Vulkan driver for your GPU (or Mesa's lavapipe >= 25), then run 'npm run setup'.",
+  ].join("\n");
+}
+
+function installMesa(codename) {
+  const files = aptSourceFiles();
+  if (!hasBackports(files, codename)) {
+    const stanza = deriveBackportsSource(files, codename);
+    if (!stanza) fail(`no apt source serving '${codename}' was found to derive '${codename}-backports' from\n${manualInstructions(codename)}`);
+    writeFileSync(BACKPORTS_FILE, `# written by mira's scripts/setup.mjs, derived from this machine's apt sources\n${stanza}`);
+    log(`added ${BACKPORTS_FILE}`);
+  }
+  log("installing Mesa lavapipe (software Vulkan) from backports; this takes a minute or two, once …");
+  const env = { DEBIAN_FRONTEND: "noninteractive" };
+  const update = run("apt-get", ["update", "-qq"], { capture: true, env });
+  if (!update.ok) fail(`'apt-get update' failed:\n${update.stderr.trim()}`);
+  const install = run("apt-get", ["install", "-y", "-qq", "--no-install-recommends", "-t", `${codename}-backports`, ...MESA_PACKAGES], { capture: true, env });
+  if (!install.ok) fail(`installing ${MESA_PACKAGES.join(", ")} failed:\n${install.stderr.trim()}`);
+}
+
+function ensureAdapter() {
+  const first = probeAdapter();
+  if (first.ok) return first;
+  const os = osRelease();
+  const isDebian = os.ID === "debian" || (os.ID_LIKE ?? "").split(" ").includes("debian");
+  const isRoot = process.getuid?.() === 0;
+  if (!isDebian || !isRoot || !os.VERSION_CODENAME) {
+    const why = !isDebian ? "this is not Debian" : "setup is not running as root";
+    fail(`${first.reason}; ${why}, so nothing was installed.\n${manualInstructions(os.VERSION_CODENAME)}`);
+  }
+  installMesa(os.VERSION_CODENAME);
+  const second = probeAdapter();
+  if (!second.ok) fail(`Mesa was installed but Dawn still finds no adapter (${second.reason}); 'npx mira doctor' shows more`);
+  log(`WebGPU adapter ready: ${second.description || second.device || second.vendor}`);
+  return second;
+}
+
+ensureNodeModules();
+const adapter = ensureAdapter();
+if (!quiet) log(`ready in ${Date.now() - started} ms (adapter: ${adapter.description || adapter.device || adapter.vendor})`);
