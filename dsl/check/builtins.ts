@@ -28,7 +28,7 @@ export const MASK_VALUES = ["none", "causal", "cross"] as const;
 export function tensorArg(ctx: Ctx, a: CheckedArg | undefined, what: string): TensorTy | undefined {
   if (!a || a.ty.k === "unknown") return undefined;
   if (a.ty.k === "tensor") return a.ty;
-  ctx.report("M2103", a.span, `${what} must be a tensor, not ${fmtTy(a.ty)}`);
+  ctx.report("M2103", a.span, `${what} must be a tensor, not ${fmtTy(a.ty)}`, "pass a tensor value here");
   return undefined;
 }
 
@@ -36,7 +36,7 @@ export function tensorArg(ctx: Ctx, a: CheckedArg | undefined, what: string): Te
 export function intArg(ctx: Ctx, a: CheckedArg | undefined, what: string): Dim | undefined {
   if (!a || a.ty.k === "unknown") return undefined;
   if (a.ty.k === "int") return a.ty.dim;
-  ctx.report("M2103", a.span, `${what} must be an integer, not ${fmtTy(a.ty)}`);
+  ctx.report("M2103", a.span, `${what} must be an integer, not ${fmtTy(a.ty)}`, "use an integer literal, a dim or integer config value");
   return undefined;
 }
 
@@ -52,7 +52,7 @@ function intList(ctx: Ctx, a: CheckedArg | undefined, what: string): Dim[] | und
   if (!a || a.ty.k === "unknown") return undefined;
   if (a.ty.k === "int") return [a.ty.dim];
   if (a.ty.k !== "list" || a.ty.items.some((t) => t.k !== "int" && t.k !== "unknown")) {
-    ctx.report("M2103", a.span, `${what} must be a list of integers like [B, T, d], not ${fmtTy(a.ty)}`);
+    ctx.report("M2103", a.span, `${what} must be a list of integers like [B, T, d], not ${fmtTy(a.ty)}`, "write the dims as a list, e.g. [B, T * m, d]");
     return undefined;
   }
   return a.ty.items.map((t) => (t.k === "int" ? t.dim : num(1)));
@@ -174,7 +174,7 @@ export const BUILTINS: Record<string, BuiltinRule> = {
     doc: "attention(q, k, v, mask: causal, scale: 1/sqrt(d)): q [..., Tq, dk], k [..., Tk, dk], v [..., Tk, dv] → [..., Tq, dv]",
     check(ctx, [q, k, v, m], span) {
       const [qt, kt, vt] = [tensorArg(ctx, q, "q"), tensorArg(ctx, k, "k"), tensorArg(ctx, v, "v")];
-      if (m && m.ty.k !== "mask" && m.ty.k !== "unknown") ctx.report("M2103", m.span, `mask must be a mask (none, causal, cross, block_causal(m), padding(lengths)), not ${fmtTy(m.ty)}`);
+      if (m && m.ty.k !== "mask" && m.ty.k !== "unknown") ctx.report("M2103", m.span, `mask must be a mask (none, causal, cross, block_causal(m), padding(lengths)), not ${fmtTy(m.ty)}`, "write mask: causal (or none, cross, block_causal(m), padding(lengths))");
       if (!qt || !kt || !vt) return UNKNOWN;
       const last = (t: TensorTy, i: number) => t.dims[t.dims.length - i];
       if (qt.dims.length < 2 || kt.dims.length < 2 || vt.dims.length < 2) {
@@ -219,7 +219,7 @@ export const BUILTINS: Record<string, BuiltinRule> = {
     check(ctx, [xs, ax], span) {
       if (!xs || xs.ty.k === "unknown") return UNKNOWN;
       if (xs.ty.k !== "list" || xs.ty.items.length === 0) {
-        ctx.report("M2103", xs.span, `concat takes a list of tensors like [a, b], not ${fmtTy(xs.ty)}`);
+        ctx.report("M2103", xs.span, `concat takes a list of tensors like [a, b], not ${fmtTy(xs.ty)}`, "wrap the tensors in brackets: concat([a, b], axis: 1)");
         return UNKNOWN;
       }
       const ts = xs.ty.items.map((ty) => tensorArg(ctx, { ty, span: xs.span }, "each item of concat"));
@@ -272,7 +272,7 @@ export const BUILTINS: Record<string, BuiltinRule> = {
     slots: [{ name: "x" }, { name: "dtype" }], doc: "cast(x, dtype): convert element type",
     check(ctx, [x, dt]) {
       const t = tensorArg(ctx, x, "the input of cast");
-      if (dt && dt.ty.k !== "dtype" && dt.ty.k !== "unknown") ctx.report("M2103", dt.span, `cast needs a dtype (f32, f16, i32, u32, bool), not ${fmtTy(dt.ty)}`);
+      if (dt && dt.ty.k !== "dtype" && dt.ty.k !== "unknown") ctx.report("M2103", dt.span, `cast needs a dtype (f32, f16, i32, u32, bool), not ${fmtTy(dt.ty)}`, "write cast(x, f32)");
       return t ? { ...t, dtype: dtypeArg(dt, t.dtype) } : UNKNOWN;
     },
   },

@@ -24,7 +24,7 @@ export function fitsHyper(ctx: Ctx, want: ModuleInfo["hypers"][number]["type"], 
   if (want.k === "iface") {
     const impls = [...ctx.modules.values()].filter((m) => m.implements === want.name).map((m) => m.name);
     ctx.report("M2203", span, `${what} must implement ${want.name}, but is ${fmtTy(t)}`, impls.length ? `use one of: ${impls.join(", ")}` : `declare a module that implements ${want.name}`);
-  } else ctx.report("M2103", span, `${what} must be ${want.k}, not ${fmtTy(t)}`);
+  } else ctx.report("M2103", span, `${what} must be ${want.k}, not ${fmtTy(t)}`, "pass a value of that kind, or change the hyperparameter's type");
   return false;
 }
 
@@ -88,7 +88,7 @@ export function applyInstance(ctx: Ctx, inst: InstanceTy, call: A.CallExpr, chec
       return;
     }
     if (t.k !== "tensor") {
-      ctx.report("M2103", a.value.span, `${what} must be a tensor, not ${fmtTy(t)}`);
+      ctx.report("M2103", a.value.span, `${what} must be a tensor, not ${fmtTy(t)}`, "pass a tensor; module hyperparameters go in the first parentheses");
       ok = false;
       return;
     }

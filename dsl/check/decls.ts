@@ -55,7 +55,7 @@ function signature(ctx: Ctx, scope: Scope, inputs: readonly A.ParamSig[], result
     const ty = p.type ? resolveType(ctx, scope, p.type, true, free) : UNKNOWN;
     if (ty.k === "tensor" || ty.k === "mask") sigInputs.push({ name: p.name.name, ty, default: p.default, span: p.span });
     else {
-      if (ty.k !== "unknown") ctx.report("M2103", p.span, `input '${p.name.name}' must have a tensor type like f32[B, T, d] or be a mask, not ${fmtTy(ty)}`);
+      if (ty.k !== "unknown") ctx.report("M2103", p.span, `input '${p.name.name}' must have a tensor type like f32[B, T, d] or be a mask, not ${fmtTy(ty)}`, "give the input a type like f32[B, T, d]");
       return undefined;
     }
   }
@@ -113,7 +113,7 @@ function implementedSignature(ctx: Ctx, d: A.ModuleDecl, hypers: readonly HyperI
     }
     const t = checkExpr(ctx, scope, b.value);
     if (t.k === "int") map.set(b.name.name, t.dim);
-    else if (t.k !== "unknown") ctx.report("M2103", b.value.span, `'${b.name.name}' must be fixed to an integer, not ${fmtTy(t)}`);
+    else if (t.k !== "unknown") ctx.report("M2103", b.value.span, `'${b.name.name}' must be fixed to an integer, not ${fmtTy(t)}`, "fix it to an expression over hyperparameters and input dims, e.g. out = m");
   }
   const missing = iface.sig.outputOnly.filter((o) => !impl.bindings.some((b) => b.name.name === o));
   if (missing.length) {
@@ -131,7 +131,7 @@ export function checkModule(ctx: Ctx, info: ModuleInfo): void {
   for (const h of info.hypers) {
     if (h.default) {
       const t = checkExpr(ctx, scope, h.default);
-      if (h.type.k === "int" && t.k !== "int" && t.k !== "unknown") ctx.report("M2103", h.default.span, `default of '${h.name}' must be int, not ${fmtTy(t)}`);
+      if (h.type.k === "int" && t.k !== "int" && t.k !== "unknown") ctx.report("M2103", h.default.span, `default of '${h.name}' must be int, not ${fmtTy(t)}`, "use an integer expression, e.g. 4 * d");
     }
   }
   const sig = info.sig;
@@ -147,7 +147,7 @@ export function checkModule(ctx: Ctx, info: ModuleInfo): void {
   else if (ret.k === "tensor" && !sameTensor(ret, sig.result, ctx.known)) {
     const target = info.implements ? `${info.implements} requires` : "the module declares";
     ctx.report("M2108", last.span, `${info.name} returns ${fmtTensor(ret)} but ${target} ${fmtTensor(sig.result)}`, "fix the returned value or the declared result type");
-  } else if (ret.k !== "tensor" && ret.k !== "unknown") ctx.report("M2108", last.span, `${info.name} returns ${fmtTy(ret)} but must return ${fmtTensor(sig.result)}`);
+  } else if (ret.k !== "tensor" && ret.k !== "unknown") ctx.report("M2108", last.span, `${info.name} returns ${fmtTy(ret)} but must return ${fmtTensor(sig.result)}`, "return a tensor of the declared type");
   reportUnused(ctx, body);
 }
 

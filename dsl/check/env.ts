@@ -52,13 +52,13 @@ export class Ctx {
   /** Values of config ints while checking a model; empty inside generic module bodies. */
   known = new Map<string, number>();
 
-  report(code: KnownCode, span: A.Span, message: string, hint?: string): void {
+  report(code: KnownCode, span: A.Span, message: string, hint: string): void {
     this.diagnostics.push(diag(code, span, message, hint));
   }
 
   /** "unknown name 'x'" with the closest visible name as a hint. */
   unknownName(what: string, name: string, span: A.Span, candidates: Iterable<string>): void {
     const near = closest(name, candidates);
-    this.report("M2001", span, `unknown ${what} '${name}'`, near ? `did you mean '${near}'?` : `define '${name}' with let, or import the file that declares it`);
+    this.report(what === "type" || what === "interface" ? "M2003" : "M2001", span, `unknown ${what} '${name}'`, near ? `did you mean '${near}'?` : what === "type" || what === "interface" ? `declare interface ${name}(...) -> ..., or import the file that declares it` : `define '${name}' with let, or import the file that declares it`);
   }
 }

@@ -20,7 +20,7 @@ export function checkExpr(ctx: Ctx, scope: Scope, e: A.Expr): Ty {
       const t = checkExpr(ctx, scope, e.operand);
       if (t.k === "int") return { k: "int", dim: dimOp("-", num(0), t.dim) };
       if (t.k === "float" || t.k === "tensor" || t.k === "unknown") return t;
-      ctx.report("M2103", e.span, `cannot negate ${fmtTy(t)}`);
+      ctx.report("M2103", e.span, `cannot negate ${fmtTy(t)}`, ""-" applies to numbers and tensors");
       return UNKNOWN;
     }
     case "binary":
@@ -96,13 +96,13 @@ function checkIndex(ctx: Ctx, scope: Scope, e: A.IndexExpr): Ty {
   };
   if (t.k === "unknown") return UNKNOWN;
   if (t.k !== "tensor") {
-    ctx.report("M2103", e.span, `only tensors can be indexed, not ${fmtTy(t)}`);
+    ctx.report("M2103", e.span, `only tensors can be indexed, not ${fmtTy(t)}`, "index a tensor, e.g. x[:, 0]");
     return UNKNOWN;
   }
   for (const [i, it] of e.items.entries())
     for (const b of bounds[i])
       if (b && b.k !== "int" && b.k !== "unknown") {
-        ctx.report("M2103", it.span, `an index must be an integer, not ${fmtTy(b)}`);
+        ctx.report("M2103", it.span, `an index must be an integer, not ${fmtTy(b)}`, "indices and slice bounds are integers, e.g. x[:, 1:]");
         return UNKNOWN;
       }
   const ell = e.items.findIndex((it) => it.kind === "ellipsis");
@@ -183,12 +183,12 @@ function checkCall(ctx: Ctx, scope: Scope, e: A.CallExpr): Ty {
 export function checkInit(ctx: Ctx, scope: Scope, e: A.Expr): void {
   if (e.kind === "name" && (INIT_NAMES as readonly string[]).includes(e.name)) return;
   const t = checkExpr(ctx, scope, e);
-  if (t.k !== "init" && t.k !== "unknown") ctx.report("M2103", e.span, `a param initialiser must be zeros, ones, xavier, glorot, normal(std), uniform(lo, hi) or constant(v), not ${fmtTy(t)}`);
+  if (t.k !== "init" && t.k !== "unknown") ctx.report("M2103", e.span, `a param initialiser must be zeros, ones, xavier, glorot, normal(std), uniform(lo, hi) or constant(v), not ${fmtTy(t)}`, "e.g. param w: f32[d, d] = normal(0.02)");
 }
 
 function checkScan(ctx: Ctx, scope: Scope, e: A.ScanExpr): Ty {
   const over = checkExpr(ctx, scope, e.over);
-  if (over.k !== "int" && over.k !== "unknown") ctx.report("M2103", e.over.span, `scan runs over an integer count (a dim), not ${fmtTy(over)}`);
+  if (over.k !== "int" && over.k !== "unknown") ctx.report("M2103", e.over.span, `scan runs over an integer count (a dim), not ${fmtTy(over)}`, "write scan t over T, with T a dim");
   const inner = new Scope(scope);
   inner.define(e.index.name, { ty: { k: "int", dim: sym(e.index.name) }, kind: "index", span: e.index.span, used: true });
   for (const c of e.carries) {
@@ -248,14 +248,14 @@ export function resolveType(ctx: Ctx, scope: Scope, t: A.TypeExpr, allowFree: bo
 function dimOf(ctx: Ctx, scope: Scope, e: A.Expr, allowFree: boolean, free?: Set<string>): Dim {
   switch (e.kind) {
     case "number":
-      if (!e.isInt || e.value < 0) ctx.report("M2103", e.span, `a dimension must be a non-negative integer, not ${e.text}`);
+      if (!e.isInt || e.value < 0) ctx.report("M2103", e.span, `a dimension must be a non-negative integer, not ${e.text}`, "dims are whole numbers or names, e.g. f32[B, 64]");
       return num(e.value);
     case "name": {
       const b = scope.lookup(e.name);
       if (b) {
         b.used = true;
         if (b.ty.k === "int") return b.ty.dim;
-        if (b.ty.k !== "unknown") ctx.report("M2103", e.span, `dimension '${e.name}' is ${fmtTy(b.ty)}, not an integer`);
+        if (b.ty.k !== "unknown") ctx.report("M2103", e.span, `dimension '${e.name}' is ${fmtTy(b.ty)}, not an integer`, "use an int hyperparameter, config value or free dim");
         return sym(e.name);
       }
       if (allowFree) {

@@ -95,14 +95,14 @@ function checkStmt(ctx: Ctx, scope: Scope, s: A.Stmt, place: Place, result: Bloc
     }
     case "param": {
       const ty = resolveType(ctx, scope, s.type, false);
-      if (ty.k !== "tensor" && ty.k !== "unknown") ctx.report("M2103", s.type.span, `a param must have a tensor type like f32[d, d], not ${fmtTy(ty)}`);
+      if (ty.k !== "tensor" && ty.k !== "unknown") ctx.report("M2103", s.type.span, `a param must have a tensor type like f32[d, d], not ${fmtTy(ty)}`, "e.g. param w: f32[d_in, d_out] = xavier");
       if (s.init) checkInit(ctx, scope, s.init);
       define(ctx, scope, s.name, ty.k === "tensor" ? ty : UNKNOWN, "param");
       return;
     }
     case "repeat": {
       const n = checkExpr(ctx, scope, s.count);
-      if (n.k !== "int" && n.k !== "unknown") ctx.report("M2103", s.count.span, `repeat needs an integer count, not ${fmtTy(n)}`);
+      if (n.k !== "int" && n.k !== "unknown") ctx.report("M2103", s.count.span, `repeat needs an integer count, not ${fmtTy(n)}`, "use an int, e.g. repeat depth { ... }");
       checkBlock(ctx, new Scope(scope), s.body.stmts, "repeat", result, model);
       return;
     }
@@ -117,7 +117,7 @@ function checkStmt(ctx: Ctx, scope: Scope, s: A.Stmt, place: Place, result: Bloc
       const ty = resolveType(ctx, scope, s.type, true, free);
       // Batch dims named by inputs (B, T) become names the rest of the model can use in shapes.
       for (const f of free) if (!scope.lookup(f)) scope.define(f, { ty: { k: "int", dim: sym(f) }, kind: "dim", used: true });
-      if (ty.k !== "tensor" && ty.k !== "unknown") ctx.report("M2103", s.type.span, `an input must have a tensor type like i32[B, T], not ${fmtTy(ty)}`);
+      if (ty.k !== "tensor" && ty.k !== "unknown") ctx.report("M2103", s.type.span, `an input must have a tensor type like i32[B, T], not ${fmtTy(ty)}`, "e.g. input tokens: i32[B, T]");
       define(ctx, scope, s.name, ty, "input");
       model?.inputs.push({ name: s.name.name, ty, span: s.span });
       return;
@@ -125,7 +125,7 @@ function checkStmt(ctx: Ctx, scope: Scope, s: A.Stmt, place: Place, result: Bloc
     case "output":
     case "loss": {
       const ty = checkExpr(ctx, scope, s.value);
-      if (ty.k !== "tensor" && ty.k !== "unknown") ctx.report("M2103", s.value.span, `${s.kind} '${s.name.name}' must be a tensor, not ${fmtTy(ty)}`);
+      if (ty.k !== "tensor" && ty.k !== "unknown") ctx.report("M2103", s.value.span, `${s.kind} '${s.name.name}' must be a tensor, not ${fmtTy(ty)}`, "compute a tensor here");
       if (s.kind === "loss" && ty.k === "tensor" && ty.dims.length > 0) ctx.report("M2107", s.value.span, `loss '${s.name.name}' must be a scalar, but is ${fmtTy(ty)}`, "reduce it with mean(...)");
       define(ctx, scope, s.name, ty, "let");
       (s.kind === "loss" ? model?.losses : model?.outputs)?.push({ name: s.name.name, ty, span: s.span });
@@ -134,7 +134,7 @@ function checkStmt(ctx: Ctx, scope: Scope, s: A.Stmt, place: Place, result: Bloc
     case "objective": {
       const ty = checkExpr(ctx, scope, s.value);
       if (ty.k === "tensor" && ty.dims.length > 0) ctx.report("M2107", s.value.span, `the objective must be a scalar, but is ${fmtTy(ty)}`, "combine losses, e.g. objective = text + 0.5 * latent");
-      else if (ty.k !== "tensor" && ty.k !== "unknown") ctx.report("M2103", s.value.span, `the objective must be a scalar tensor, not ${fmtTy(ty)}`);
+      else if (ty.k !== "tensor" && ty.k !== "unknown") ctx.report("M2103", s.value.span, `the objective must be a scalar tensor, not ${fmtTy(ty)}`, "e.g. objective = lm + 0.5 * aux");
       if (model) model.objective = s.span;
       return;
     }
@@ -152,12 +152,12 @@ function checkGenerate(ctx: Ctx, scope: Scope, s: Extract<A.Stmt, { kind: "gener
   const from = model?.outputs.find((o) => o.name === s.from.name);
   if (!input) ctx.unknownName("input", s.input.name, s.input.span, model?.inputs.map((i) => i.name) ?? []);
   if (!from) ctx.unknownName("output", s.from.name, s.from.span, model?.outputs.map((o) => o.name) ?? []);
-  if (input?.ty.k === "tensor" && input.ty.dtype !== "i32" && input.ty.dtype !== "u32") ctx.report("M2111", s.input.span, `generated input '${s.input.name}' must hold token ids (i32), not ${fmtTy(input.ty)}`);
+  if (input?.ty.k === "tensor" && input.ty.dtype !== "i32" && input.ty.dtype !== "u32") ctx.report("M2111", s.input.span, `generated input '${s.input.name}' must hold token ids (i32), not ${fmtTy(input.ty)}`, "declare it as i32[B, T]");
   if (input?.ty.k === "tensor" && from?.ty.k === "tensor" && from.ty.dims.length !== input.ty.dims.length + 1)
     ctx.report("M2107", s.from.span, `logits '${s.from.name}' are ${fmtTy(from.ty)} but must add one vocabulary axis to ${fmtTy(input.ty)}`, "generate reads the last axis as scores over tokens");
   if (s.until) {
     const t = checkExpr(ctx, scope, s.until);
-    if (t.k !== "int" && t.k !== "unknown") ctx.report("M2103", s.until.span, `the stop token must be an integer, not ${fmtTy(t)}`);
+    if (t.k !== "int" && t.k !== "unknown") ctx.report("M2103", s.until.span, `the stop token must be an integer, not ${fmtTy(t)}`, "use an int config value such as eos");
   }
   if (model) model.generate = { input: s.input.name, from: s.from.name, span: s.span };
 }
