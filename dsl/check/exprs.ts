@@ -20,7 +20,7 @@ export function checkExpr(ctx: Ctx, scope: Scope, e: A.Expr): Ty {
       const t = checkExpr(ctx, scope, e.operand);
       if (t.k === "int") return { k: "int", dim: dimOp("-", num(0), t.dim) };
       if (t.k === "float" || t.k === "tensor" || t.k === "unknown") return t;
-      ctx.report("M2103", e.span, `cannot negate ${fmtTy(t)}`, ""-" applies to numbers and tensors");
+      ctx.report("M2103", e.span, `cannot negate ${fmtTy(t)}`, "unary minus applies to numbers and tensors");
       return UNKNOWN;
     }
     case "binary":
