@@ -1,0 +1,20 @@
+// close.ts (tests): elementwise comparison with a stated tolerance, |got − ref| ≤ atol + rtol·|ref|,
+// failing with the index, both values and the tolerance.
+import type { Tolerance } from "../../compiler/ops/spec.js";
+
+export function firstMismatch(got: ArrayLike<number>, ref: ArrayLike<number>, tol: Tolerance): string | undefined {
+  if (got.length !== ref.length) return `lengths differ: got ${got.length}, expected ${ref.length}`;
+  for (let i = 0; i < ref.length; i++) {
+    const g = got[i];
+    const r = ref[i];
+    if (Number.isNaN(r) && Number.isNaN(g)) continue;
+    if (r === g) continue;
+    if (!(Math.abs(g - r) <= tol.atol + tol.rtol * Math.abs(r))) return `index ${i}: got ${g}, expected ${r} (|diff| ${Math.abs(g - r)} > ${tol.atol} + ${tol.rtol}·|ref|)`;
+  }
+  return undefined;
+}
+
+export function expectClose(got: ArrayLike<number>, ref: ArrayLike<number>, tol: Tolerance, what = ""): void {
+  const bad = firstMismatch(got, ref, tol);
+  if (bad) throw new Error(`${what ? `${what}: ` : ""}${bad}`);
+}

@@ -1,0 +1,12 @@
+import { defineConfig } from "vitest/config";
+
+// GPU suites share one Dawn device per worker; two workers match this machine's two cores.
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    pool: "forks",
+    maxWorkers: 2,
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+  },
+});
