@@ -86,3 +86,24 @@ export function affineIndex(offset: number, strides: readonly number[], prefix =
 }
 
 export const WG = 256;
+
+/** Elements each invocation handles in element-parallel kernels: on a CPU adapter an invocation is a
+ *  loop iteration with fixed overhead, so large kernels take 16 elements each (measured on llvmpipe:
+ *  y = x + z on 4 M floats, 0.85 GB/s at one element per invocation, 2.4 GB/s at 16). */
+export function elementsPerInvocation(n: number): number {
+  return n >= 16 * WG * 16 ? 16 : 1;
+}
+
+/** An element-parallel entry point: `body` runs once per flat index `i` (i32) below `n`. */
+export function elementLoop(n: number, limits: DeviceLimits, body: string): { main: string; workgroups: [number, number, number] } {
+  const ept = elementsPerInvocation(n);
+  const g = grid(Math.ceil(n / (WG * ept)), limits);
+  const index = ept === 1 ? `${g.linear} * ${WG}u + lid` : `(${g.linear} * ${ept}u + k) * ${WG}u + lid`;
+  const inner = `let i = i32(${index});\n    if (i < ${n}) {\n      ${body.split("\n").join("\n    ")}\n    }`;
+  const main = `@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  ${ept === 1 ? `{\n    ${inner}\n  }` : `for (var k = 0u; k < ${ept}u; k++) {\n    ${inner}\n  }`}
+}
+`;
+  return { main, workgroups: g.workgroups };
+}

@@ -5,7 +5,7 @@ import type { DeviceLimits } from "../limits.js";
 import { opSpec } from "../ops/index.js";
 import type { WgslContext } from "../ops/spec.js";
 import { prod, stridesOf } from "../shape.js";
-import { type Binding, type KernelSource, WG, grid, header, load, store } from "./common.js";
+import { type Binding, type KernelSource, elementLoop, header, load, store } from "./common.js";
 import { helperSource } from "./helpers.js";
 
 export function elementwiseKernel(node: Node, inputs: readonly Node[], limits: DeviceLimits): KernelSource {
@@ -26,16 +26,10 @@ export function elementwiseKernel(node: Node, inputs: readonly Node[], limits: D
   };
   const args = inputs.map((t, k) => load(ins[k], t.shape.length === 0 ? "0" : "i"));
   const body = spec.wgsl(args, ctx);
-  const g = grid(Math.ceil(n / WG), limits);
+  const { main, workgroups } = elementLoop(n, limits, store(out, "i", body));
   const code = `${header([...ins, out])}
 ${helperSource(helpers)}
 
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let i = i32(${g.linear} * ${WG}u + lid);
-  if (i >= ${n}) { return; }
-  ${store(out, "i", body)}
-}
-`;
-  return { name: `${node.op}_${node.shape.join("x") || "scalar"}`, code, workgroups: g.workgroups, bindings: [...ins, out] };
+${main}`;
+  return { name: `${node.op}_${node.shape.join("x") || "scalar"}`, code, workgroups, bindings: [...ins, out] };
 }

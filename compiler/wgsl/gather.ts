@@ -6,7 +6,7 @@ import type { Node } from "../ir.js";
 import type { DeviceLimits } from "../limits.js";
 import { gatherGeometry } from "../ops/linalg.js";
 import { normAxis, prod } from "../shape.js";
-import { type Binding, type KernelSource, WG, computeType, grid, header, load, store } from "./common.js";
+import { type Binding, type KernelSource, computeType, elementLoop, header, load, store } from "./common.js";
 import { literal } from "./helpers.js";
 
 const asI32 = (b: Binding, idx: string): string => (b.dtype === "i32" ? load(b, idx) : `i32(${load(b, idx)})`);
@@ -18,22 +18,17 @@ export function gatherKernel(node: Node, table: Node, idx: Node, limits: DeviceL
   const tb: Binding = { name: "table", dtype: table.dtype, access: "read" };
   const ib: Binding = { name: "idx", dtype: idx.dtype, access: "read" };
   const out: Binding = { name: "out", dtype: node.dtype, access: "read_write" };
-  const gr = grid(Math.ceil(n / WG), limits);
+  const { main, workgroups } = elementLoop(n, limits, `let e = i;
+let ii = e % ${g.inner};
+let c = (e / ${g.inner}) % ${g.count};
+let o = e / ${g.inner * g.count};
+let j = ${asI32(ib, "c")};
+let ok = j >= 0 && j < ${g.size};
+let v = ${load(tb, `(o * ${g.size} + clamp(j, 0, ${g.size - 1})) * ${g.inner} + ii`)};
+${store(out, "e", `select(${literal(0, node.dtype)}, v, ok)`)}`);
   const code = `${header([tb, ib, out])}
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let e = i32(${gr.linear} * ${WG}u + lid);
-  if (e >= ${n}) { return; }
-  let i = e % ${g.inner};
-  let c = (e / ${g.inner}) % ${g.count};
-  let o = e / ${g.inner * g.count};
-  let j = ${asI32(ib, "c")};
-  let ok = j >= 0 && j < ${g.size};
-  let v = ${load(tb, `(o * ${g.size} + clamp(j, 0, ${g.size - 1})) * ${g.inner} + i`)};
-  ${store(out, "e", `select(${literal(0, node.dtype)}, v, ok)`)}
-}
-`;
-  return { name: `gather_${table.shape.join("x")}_by_${idx.shape.join("x")}`, code, workgroups: gr.workgroups, bindings: [tb, ib, out] };
+${main}`;
+  return { name: `gather_${table.shape.join("x")}_by_${idx.shape.join("x")}`, code, workgroups, bindings: [tb, ib, out] };
 }
 
 export function scatterAddKernel(node: Node, idx: Node, upd: Node, limits: DeviceLimits): KernelSource {
@@ -44,21 +39,16 @@ export function scatterAddKernel(node: Node, idx: Node, upd: Node, limits: Devic
   const ub: Binding = { name: "upd", dtype: upd.dtype, access: "read" };
   const out: Binding = { name: "out", dtype: node.dtype, access: "read_write" };
   const t = computeType(node.dtype);
-  const gr = grid(Math.ceil(n / WG), limits);
-  const code = `${header([ib, ub, out])}
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let e = i32(${gr.linear} * ${WG}u + lid);
-  if (e >= ${n}) { return; }
-  let i = e % ${g.inner};
-  let j = (e / ${g.inner}) % ${g.size};
-  let o = e / ${g.inner * g.size};
-  var acc: ${t} = ${literal(0, node.dtype)};
-  for (var c = 0; c < ${g.count}; c++) {
-    if (${asI32(ib, "c")} == j) { acc += ${load(ub, `(o * ${g.count} + c) * ${g.inner} + i`)}; }
-  }
-  ${store(out, "e", "acc")}
+  const { main, workgroups } = elementLoop(n, limits, `let e = i;
+let ii = e % ${g.inner};
+let j = (e / ${g.inner}) % ${g.size};
+let o = e / ${g.inner * g.size};
+var acc: ${t} = ${literal(0, node.dtype)};
+for (var c = 0; c < ${g.count}; c++) {
+  if (${asI32(ib, "c")} == j) { acc += ${load(ub, `(o * ${g.count} + c) * ${g.inner} + ii`)}; }
 }
-`;
-  return { name: `scatter_add_${node.shape.join("x")}`, code, workgroups: gr.workgroups, bindings: [ib, ub, out] };
+${store(out, "e", "acc")}`);
+  const code = `${header([ib, ub, out])}
+${main}`;
+  return { name: `scatter_add_${node.shape.join("x")}`, code, workgroups, bindings: [ib, ub, out] };
 }

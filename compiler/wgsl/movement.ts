@@ -7,7 +7,7 @@ import { LimitError, type DeviceLimits } from "../limits.js";
 import { type AffineRead, affineReads } from "../ops/movement.js";
 import { literal } from "./helpers.js";
 import { prod } from "../shape.js";
-import { type Binding, type KernelSource, WG, affineIndex, grid, header, load, store, unravelCode } from "./common.js";
+import { type Binding, type KernelSource, affineIndex, elementLoop, header, load, store, unravelCode } from "./common.js";
 
 function readExpr(r: AffineRead, b: Binding, fill: string, rank: number): string {
   const idx = affineIndex(r.offset, r.strides);
@@ -47,16 +47,10 @@ export function movementKernels(node: Node, inputs: readonly Node[], limits: Dev
       });
       body = `${unravelCode("i", node.shape)}\n  ${cases.join("\n  ")}`;
     }
-    const g = grid(Math.ceil(n / WG), limits);
+    const { main, workgroups } = elementLoop(n, limits, body);
     const code = `${header([...ins, out])}
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let i = i32(${g.linear} * ${WG}u + lid);
-  if (i >= ${n}) { return; }
-  ${body}
-}
-`;
-    return { name: `${node.op}${groups.length > 1 ? gi : ""}_${node.shape.join("x")}`, code, workgroups: g.workgroups, bindings: [...ins, out] } satisfies KernelSource;
+${main}`;
+    return { name: `${node.op}${groups.length > 1 ? gi : ""}_${node.shape.join("x")}`, code, workgroups, bindings: [...ins, out] } satisfies KernelSource;
   });
   return { kernels, inputGroups: groups.map((g) => g.map((r) => r.input)) };
 }

@@ -1,0 +1,46 @@
+// harness.ts (bench): the timing protocol shared by every benchmark — warm-up, then the median of
+// several runs, each ended by waiting for the device — and a result table that prints and is written
+// into docs/PERFORMANCE.md. Benchmarks print figures; they never fail on time.
+import { performance } from "node:perf_hooks";
+
+export interface Timing {
+  readonly medianMs: number;
+  readonly minMs: number;
+  readonly runs: number;
+}
+
+/** Median wall time of `fn` after `warmup` calls. */
+export async function time(fn: () => Promise<unknown>, { warmup = 2, runs = 5, minTotalMs = 0 } = {}): Promise<Timing> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const samples: number[] = [];
+  const start = performance.now();
+  while (samples.length < runs || performance.now() - start < minTotalMs) {
+    const t0 = performance.now();
+    await fn();
+    samples.push(performance.now() - t0);
+  }
+  samples.sort((a, b) => a - b);
+  return { medianMs: samples[Math.floor(samples.length / 2)], minMs: samples[0], runs: samples.length };
+}
+
+export class Table {
+  private readonly rows: string[][] = [];
+  constructor(readonly title: string, readonly columns: readonly string[]) {}
+
+  add(row: readonly (string | number)[]): void {
+    const cells = row.map((c) => (typeof c === "number" ? fmtNum(c) : c));
+    this.rows.push(cells);
+    process.stdout.write(`  ${cells.join("  ")}\n`);
+  }
+
+  markdown(): string {
+    const head = `| ${this.columns.join(" | ")} |\n|${this.columns.map(() => "---").join("|")}|\n`;
+    return `### ${this.title}\n\n${head}${this.rows.map((r) => `| ${r.join(" | ")} |`).join("\n")}\n`;
+  }
+}
+
+export function fmtNum(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  const a = Math.abs(x);
+  return a >= 100 ? x.toFixed(0) : a >= 10 ? x.toFixed(1) : a >= 1 ? x.toFixed(2) : x.toPrecision(3);
+}

@@ -1,0 +1,85 @@
+// matmul.ts (bench): GFLOP/s of the compiler's own matmul kernels (the same compileGraph → Executor
+// path models use) for square, odd, batched, transposed and attention-like shapes, both variants.
+import { GraphBuilder } from "../compiler/builder.js";
+import { compileGraph } from "../compiler/program.js";
+import { runReference } from "../compiler/reference.js";
+import type { MatmulVariant } from "../compiler/wgsl/matmul.js";
+import type { Gpu } from "../runtime/device.js";
+import { Executor } from "../runtime/executor.js";
+import { Table, time } from "./harness.js";
+
+export interface MatmulCase {
+  readonly label: string;
+  readonly a: number[];
+  readonly b: number[];
+  readonly transA?: boolean;
+  readonly transB?: boolean;
+}
+
+export const MATMUL_CASES: readonly MatmulCase[] = [
+  ...[128, 256, 512, 1000, 1023, 1024].map((n) => ({ label: `${n}×${n}×${n}`, a: [n, n], b: [n, n] })),
+  { label: "batched 8×(256×256×256)", a: [8, 256, 256], b: [8, 256, 256] },
+  { label: "1024×1024×1024 Bᵀ", a: [1024, 1024], b: [1024, 1024], transB: true },
+  { label: "1024×1024×1024 Aᵀ", a: [1024, 1024], b: [1024, 1024], transA: true },
+  { label: "attention q·kᵀ 32×(128×128, K=32)", a: [32, 128, 32], b: [32, 128, 32], transB: true },
+  { label: "attention p·v 32×(128×32, K=128)", a: [32, 128, 128], b: [32, 128, 32] },
+];
+
+function pseudo(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = (s >>> 8) / 2 ** 24 - 0.5;
+  }
+  return out;
+}
+
+export async function benchMatmul(gpu: Gpu, variants: readonly MatmulVariant[], cases = MATMUL_CASES): Promise<Table> {
+  const table = new Table("matmul (f32)", ["shape", "variant", "median ms", "GFLOP/s", "max |err| vs reference"]);
+  for (const c of cases) {
+    const b = new GraphBuilder();
+    const x = b.input("a", "f32", c.a);
+    const y = b.input("b", "f32", c.b);
+    const out = b.add("matmul", [x, y], { transA: c.transA, transB: c.transB });
+    b.output("c", out);
+    const g = b.build();
+    const [m, n] = out.shape.slice(-2);
+    const k = c.transA ? c.a[c.a.length - 2] : c.a[c.a.length - 1];
+    const batch = out.shape.slice(0, -2).reduce((p, d) => p * d, 1);
+    const flops = 2 * batch * m * n * k;
+    const av = pseudo(c.a.reduce((p, d) => p * d, 1), 1);
+    const bv = pseudo(c.b.reduce((p, d) => p * d, 1), 2);
+    // Checked once against the reference on a small corner: full references of N=1024 take minutes.
+    for (const variant of variants) {
+      const ex = await Executor.create(gpu, compileGraph(g, gpu.limits, { matmul: variant }));
+      ex.write("a", av);
+      ex.write("b", bv);
+      const res = await ex.run();
+      const err = flops <= 2 * 300 ** 3 ? maxErr(res.c, runReference(g, { a: av, b: bv }).c.data) : spotCheck(res.c, av, bv, c, m, n, k);
+      const t = await time(() => ex.run([]).then(() => ex.sync()), { warmup: 1, runs: 5 });
+      table.add([c.label, variant, t.medianMs, flops / t.medianMs / 1e6, err.toExponential(1)]);
+      ex.destroy();
+    }
+  }
+  return table;
+}
+
+function maxErr(got: Float64Array, ref: Float64Array): number {
+  let e = 0;
+  for (let i = 0; i < ref.length; i++) e = Math.max(e, Math.abs(got[i] - ref[i]));
+  return e;
+}
+
+/** Recomputes 64 output entries of the first batch in float64. */
+function spotCheck(got: Float64Array, a: Float32Array, b: Float32Array, c: MatmulCase, m: number, n: number, k: number): number {
+  let e = 0;
+  for (let s = 0; s < 64; s++) {
+    const i = (s * 7919) % m;
+    const j = (s * 104729) % n;
+    let acc = 0;
+    for (let p = 0; p < k; p++) acc += a[c.transA ? p * m + i : i * k + p] * b[c.transB ? j * k + p : p * n + j];
+    e = Math.max(e, Math.abs(got[i * n + j] - acc));
+  }
+  return e;
+}
