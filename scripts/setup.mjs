@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { deriveBackportsSource, hasBackports } from "./lib/apt-sources.mjs";
+import { childEnv } from "./lib/env.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const quiet = process.argv.includes("--quiet");
@@ -45,16 +46,8 @@ function ensureNodeModules() {
 }
 
 // ---- 2. a WebGPU adapter -------------------------------------------------------------------------
-export function runtimeEnv() {
-  // Mesa complains on stderr when XDG_RUNTIME_DIR is unset; give it a private directory.
-  if (process.env.XDG_RUNTIME_DIR) return {};
-  const dir = join("/tmp", `mira-runtime-${process.getuid?.() ?? "user"}`);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  return { XDG_RUNTIME_DIR: dir };
-}
-
 function probeAdapter() {
-  const r = run(process.execPath, [join(root, "scripts/lib/probe-adapter.mjs")], { capture: true, env: runtimeEnv() });
+  const r = run(process.execPath, [join(root, "scripts/lib/probe-adapter.mjs")], { capture: true, env: childEnv() });
   try {
     return JSON.parse(r.stdout.trim().split("\n").pop());
   } catch {

@@ -1,0 +1,116 @@
+// mira.ts: the command line — a thin layer that parses arguments and calls the library. Every failure
+// ends as one readable line (a stack only with --debug) and a meaningful exit code (see errors.ts).
+import { type Options, type Parsed, flag, onePositional, parse, str, strs } from "./args.js";
+import { EXIT, UsageError, describeFailure } from "./errors.js";
+
+interface Command {
+  readonly summary: string;
+  readonly usage: string;
+  readonly options: Options;
+  run(p: Parsed): Promise<number>;
+}
+
+const MODEL_OPTIONS: Options = { preset: { type: "string" }, set: { type: "string", multiple: true } };
+
+function printResult(r: { output: string; exitCode: number }): number {
+  if (r.output) (r.exitCode === 0 ? process.stdout : process.stderr).write(r.output + "\n");
+  return r.exitCode;
+}
+
+function parseBatch(specs: readonly string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const s of specs.flatMap((x) => x.split(","))) {
+    const m = /^\s*([A-Za-z_]\w*)\s*=\s*(\d+)\s*$/.exec(s);
+    if (!m) throw new UsageError(`--batch takes NAME=SIZE pairs such as 'B=8,T=128', got '${s}'`);
+    out[m[1]] = Number(m[2]);
+  }
+  return out;
+}
+
+const COMMANDS: Record<string, Command> = {
+  check: {
+    summary: "check a .mira file: names, types, shapes",
+    usage: "mira check FILE [--preset NAME] [--set key=value]… [--json]",
+    options: MODEL_OPTIONS,
+    run: async (p) => {
+      const { checkFile } = await import("../dsl/cli-support.js");
+      return printResult(checkFile(onePositional(p, "file", COMMANDS.check.usage), { preset: str(p, "preset"), set: strs(p, "set"), json: flag(p, "json") }));
+    },
+  },
+  fmt: {
+    summary: "format a .mira file (idempotent, keeps comments)",
+    usage: "mira fmt FILE [--write | --check]",
+    options: { write: { type: "boolean" }, check: { type: "boolean" } },
+    run: async (p) => {
+      const { formatFile } = await import("../dsl/cli-support.js");
+      return printResult(formatFile(onePositional(p, "file", COMMANDS.fmt.usage), { write: flag(p, "write"), check: flag(p, "check") }));
+    },
+  },
+  compile: {
+    summary: "compile a model: --emit params | ir",
+    usage: "mira compile FILE [--preset NAME] [--set key=value]… [--batch B=2,T=16] --emit params|ir [--json]",
+    options: { ...MODEL_OPTIONS, emit: { type: "string" }, batch: { type: "string", multiple: true } },
+    run: async (p) => {
+      const emit = str(p, "emit") ?? "params";
+      if (emit !== "params" && emit !== "ir") throw new UsageError(`--emit takes params or ir, got '${emit}'`);
+      const file = onePositional(p, "file", COMMANDS.compile.usage);
+      const { compileFile } = await import("../compiler/compile-support.js");
+      return printResult(compileFile(file, { preset: str(p, "preset"), set: strs(p, "set"), batch: parseBatch(strs(p, "batch")), emit, json: flag(p, "json") }));
+    },
+  },
+  doctor: {
+    summary: "show the GPU adapter, its limits and features, and run a self-test",
+    usage: "mira doctor [--json]",
+    options: {},
+    run: async (p) => (await import("./commands/doctor.js")).doctor(p),
+  },
+  demo: {
+    summary: "what `npm start` runs: the device, then a small model on it checked against the CPU",
+    usage: "mira demo",
+    options: {},
+    run: async (p) => (await import("./commands/demo.js")).demo(p),
+  },
+};
+
+function help(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
+  return [
+    "mira — define, train and run multimodal models from TypeScript",
+    "",
+    "usage: mira COMMAND [options]   (--help on any command; --debug shows stacks)",
+    "",
+    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+    "",
+    "exit codes: 0 ok · 1 failed · 2 bad usage or input · 3 missing GPU adapter or setup · 130 interrupted",
+  ].join("\n");
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    process.stdout.write(help() + "\n");
+    return name ? EXIT.ok : EXIT.usage;
+  }
+  const cmd = COMMANDS[name];
+  if (!cmd) throw new UsageError(`unknown command '${name}'; commands: ${Object.keys(COMMANDS).join(", ")}`);
+  const p = parse(rest, cmd.options, cmd.usage);
+  if (flag(p, "help")) {
+    process.stdout.write(`${cmd.summary}\nusage: ${cmd.usage}\n`);
+    return EXIT.ok;
+  }
+  return cmd.run(p);
+}
+
+const argv = process.argv.slice(2);
+const debug = argv.includes("--debug");
+process.on("SIGINT", () => process.exit(EXIT.interrupted));
+main(argv).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    const { text, code } = describeFailure(e, debug);
+    process.stderr.write(text + "\n");
+    process.exitCode = code;
+  },
+);
