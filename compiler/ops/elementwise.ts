@@ -39,7 +39,8 @@ function compare(doc: string, f: (a: number, b: number) => boolean, op: string):
     kind: "elementwise", arity: 2, doc, tol: EXACT,
     infer: comparison(doc),
     scalar: ([a, b]) => (f(a, b) ? 1 : 0),
-    wgsl: ([a, b]) => `(${a} ${op} ${b})`,
+    // WGSL orders numbers only; bools compare as 0 and 1, as in the reference.
+    wgsl: ([a, b], ctx) => (ctx.inputs[0].dtype === "bool" ? `(u32(${a}) ${op} u32(${b}))` : `(${a} ${op} ${b})`),
   };
 }
 
@@ -67,7 +68,7 @@ function source(doc: string, arity: number, infer: (ins: readonly TensorType[], 
 const shapedSource = (op: string) => (_: readonly TensorType[], a: Attrs): TensorType => ({ dtype: req(op, a, "dtype"), shape: checkShape(op, a.shape) });
 
 export const ELEMENTWISE_OPS = {
-  neg: unary("negation", (x) => -x, (x) => `(-${x})`, EXACT, "any", true),
+  neg: unary("negation", (x) => -x, (x, ctx) => (ctx.out.dtype === "u32" ? `(0u - ${x})` : `(-${x})`), EXACT, "any", true), // WGSL has no unary minus on u32
   abs: unary("absolute value", Math.abs, (x) => `abs(${x})`, EXACT, "any", true),
   exp: unary("e^x", Math.exp, (x) => `exp(${x})`, TRANSCENDENTAL),
   log: unary("natural logarithm", Math.log, (x) => `log(${x})`, TRANSCENDENTAL, "positive"),
@@ -84,6 +85,10 @@ export const ELEMENTWISE_OPS = {
   }, { atol: 2e-6, rtol: 1e-5 }),
   gelu_tanh: unary("x·Φ(x), tanh approximation", (x) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3))),
     (x) => `(0.5 * ${x} * (1.0 + tanh(clamp(0.7978845608028654 * (${x} + 0.044715 * ${x} * ${x} * ${x}), -20.0, 20.0))))`, TRANSCENDENTAL),
+  erf: unary("error function", erf, (x, ctx) => {
+    ctx.use("erf_f32");
+    return `erf_f32(${x})`;
+  }, { atol: 5e-7, rtol: 1e-6 }), // the rational approximation is good to 1.5e-7, plus f32 rounding
   sin: unary("sine", Math.sin, (x) => `sin(${x})`, TRANSCENDENTAL, "unit"),
   cos: unary("cosine", Math.cos, (x) => `cos(${x})`, TRANSCENDENTAL, "unit"),
   floor: unary("round down", Math.floor, (x) => `floor(${x})`, EXACT),

@@ -1,0 +1,88 @@
+// grad.ts: reverse-mode automatic differentiation on the IR. From a graph and a scalar loss output it
+// builds one graph holding the forward pass and the gradient of the loss with respect to chosen
+// parameters, emitted as IR by each op's VJP rule (ops/vjp.ts), so the backward pass compiles, fuses
+// and runs like the forward one. Composites without a rule of their own (attention) are differentiated
+// through their lowering.
+import { GraphBuilder } from "./builder.js";
+import { type Attrs, type Graph, IrError, type Node, describe, isFed } from "./ir.js";
+import { opSpec } from "./ops/index.js";
+import { broadcastTo, scalar } from "./ops/helpers.js";
+import type { NodeBuilder } from "./ops/spec.js";
+import { VJP_RULES } from "./ops/vjp.js";
+import { isFloat } from "./dtype.js";
+import { sameShape } from "./shape.js";
+
+/** Output name under which the gradient of `param` appears. */
+export const gradName = (param: string): string => `grad:${param}`;
+
+/** A builder that remembers every node it creates, so a lowering can be differentiated afterwards. */
+class RecordingBuilder implements NodeBuilder {
+  readonly created: Node[] = [];
+  constructor(private readonly b: GraphBuilder) {}
+  add(op: string, inputs: readonly Node[], attrs: Attrs = {}): Node {
+    if (isViaLowering(op)) return lowerComposite(this, op, inputs, attrs);
+    const n = this.b.add(op, inputs, attrs);
+    this.created.push(n);
+    return n;
+  }
+}
+
+const isViaLowering = (op: string): boolean => VJP_RULES[op as keyof typeof VJP_RULES] === "via-lowering";
+
+function lowerComposite(b: NodeBuilder, op: string, inputs: readonly Node[], attrs: Attrs): Node {
+  const spec = opSpec(op);
+  if (spec.kind !== "composite") throw new IrError(`bug: '${op}' is differentiated via lowering but is not a composite`);
+  return spec.lower(b, inputs, attrs);
+}
+
+export interface GradOptions {
+  /** Parameters to differentiate with respect to (default: every param). */
+  readonly wrt?: readonly string[];
+}
+
+export function grad(g: Graph, loss: string, opts: GradOptions = {}): Graph {
+  const b = new GraphBuilder();
+  const map = new Map<number, Node>();
+  for (const n of g.nodes) map.set(n.id, b.add(n.op, n.inputs.map((i) => map.get(i)!), n.attrs));
+  const lossOut = g.outputs.find((o) => o.name === loss);
+  if (!lossOut) throw new IrError(`grad: no output named '${loss}'; outputs: ${g.outputs.map((o) => o.name).join(", ")}`);
+  const lossNode = map.get(lossOut.id)!;
+  if (lossNode.shape.length !== 0 || !isFloat(lossNode.dtype)) throw new IrError(`grad: the loss must be a float scalar, got ${describe(lossNode)}`);
+
+  const ct = new Map<number, Node>();
+  const accumulate = (x: Node, c: Node | undefined): void => {
+    if (!c || !isFloat(x.dtype)) return;
+    if (!sameShape(c.shape, x.shape)) throw new IrError(`bug: a gradient rule returned ${describe(c)} for ${describe(x)}`);
+    const prev = ct.get(x.id);
+    ct.set(x.id, prev ? b.add("add", [prev, c]) : c);
+  };
+  const byId = new Map<number, Node>();
+  const backprop = (nodes: readonly Node[]): void => {
+    for (let i = nodes.length - 1; i >= 0; i--) {
+      const n = nodes[i];
+      const gn = ct.get(n.id);
+      if (!gn || isFed(n)) continue;
+      const inputs = n.inputs.map((id) => byId.get(id)!);
+      const rule = VJP_RULES[n.op as keyof typeof VJP_RULES];
+      if (rule === undefined) throw new IrError(`bug: op '${n.op}' has no gradient rule`);
+      if (rule === "via-lowering") {
+        const rb = new RecordingBuilder(b);
+        const lowered = lowerComposite(rb, n.op, inputs, n.attrs);
+        for (const c of rb.created) byId.set(c.id, c);
+        ct.set(lowered.id, gn);
+        backprop(rb.created);
+        continue;
+      }
+      rule(b, gn, inputs, n).forEach((c, k) => accumulate(inputs[k], c));
+    }
+  };
+  const forward = g.nodes.map((n) => map.get(n.id)!);
+  for (const n of forward) byId.set(n.id, n);
+  ct.set(lossNode.id, scalar(b, 1, lossNode.dtype));
+  backprop(forward);
+
+  for (const o of g.outputs) b.output(o.name, map.get(o.id)!);
+  const params = forward.filter((n) => n.op === "param" && (!opts.wrt || opts.wrt.includes(n.attrs.name!)));
+  for (const p of params) b.output(gradName(p.attrs.name!), ct.get(p.id) ?? broadcastTo(b, scalar(b, 0, p.dtype), p.shape));
+  return b.build();
+}
