@@ -117,6 +117,13 @@ export const ELEMENTWISE_OPS = {
   le: compare("a <= b", (a, b) => a <= b, "<="),
   gt: compare("a > b", (a, b) => a > b, ">"),
   ge: compare("a >= b", (a, b) => a >= b, ">="),
+  is_finite: {
+    kind: "elementwise", arity: 1, doc: "true unless ±inf or NaN", tol: EXACT,
+    infer: (ins) => ({ dtype: "bool", shape: floatUnary("is_finite")(ins).shape }),
+    scalar: ([x]) => (Number.isFinite(x) ? 1 : 0),
+    // WGSL lets the compiler assume no NaNs, so x != x may fold away; test the exponent bits instead.
+    wgsl: ([x]) => `((bitcast<u32>(${x}) & 0x7f800000u) != 0x7f800000u)`,
+  },
   and: { kind: "elementwise", arity: 2, doc: "logical and", tol: EXACT, infer: logical("and"), scalar: ([a, b]) => (a && b ? 1 : 0), wgsl: ([a, b]) => `(${a} && ${b})` },
   or: { kind: "elementwise", arity: 2, doc: "logical or", tol: EXACT, infer: logical("or"), scalar: ([a, b]) => (a || b ? 1 : 0), wgsl: ([a, b]) => `(${a} || ${b})` },
   not: { kind: "elementwise", arity: 1, doc: "logical not", tol: EXACT, infer: logical("not"), scalar: ([a]) => (a ? 0 : 1), wgsl: ([a]) => `(!${a})` },

@@ -66,9 +66,10 @@ export function wgslIntDiv(a: number, b: number, signed: boolean): number {
   return Math.trunc(a / b);
 }
 
-/** Float → int conversion as WGSL defines it: truncate, then clamp to the target's range. */
+/** Float → int conversion as WGSL defines it: truncate, then clamp to the target's range — to the
+ *  part of it an f32 can hold, so the top is 2^31 − 128 (i32) and 2^32 − 256 (u32), not 2^31 − 1. */
 export function floatToInt(x: number, signed: boolean): number {
   if (Number.isNaN(x)) return 0;
   const t = Math.trunc(x);
-  return signed ? Math.min(2147483647, Math.max(-2147483648, t)) : Math.min(4294967295, Math.max(0, t));
+  return signed ? Math.min(2147483520, Math.max(-2147483648, t)) : Math.min(4294967040, Math.max(0, t));
 }
