@@ -40,8 +40,16 @@ export interface GradOptions {
   readonly wrt?: readonly string[];
 }
 
-export function grad(g: Graph, loss: string, opts: GradOptions = {}): Graph {
-  const b = new GraphBuilder();
+export interface Differentiated {
+  /** Forward nodes of the source graph, by their id there, as rebuilt in the builder. */
+  readonly forward: ReadonlyMap<number, Node>;
+  /** d loss / d param for each differentiated param, by name (zeros when the loss ignores it). */
+  readonly grads: ReadonlyMap<string, Node>;
+  readonly loss: Node;
+}
+
+/** Rebuilds `g` in `b` and adds the backward pass of output `loss`. */
+export function differentiate(b: GraphBuilder, g: Graph, loss: string, opts: GradOptions = {}): Differentiated {
   const map = new Map<number, Node>();
   for (const n of g.nodes) map.set(n.id, b.add(n.op, n.inputs.map((i) => map.get(i)!), n.attrs));
   const lossOut = g.outputs.find((o) => o.name === loss);
@@ -81,8 +89,19 @@ export function grad(g: Graph, loss: string, opts: GradOptions = {}): Graph {
   ct.set(lossNode.id, scalar(b, 1, lossNode.dtype));
   backprop(forward);
 
-  for (const o of g.outputs) b.output(o.name, map.get(o.id)!);
-  const params = forward.filter((n) => n.op === "param" && (!opts.wrt || opts.wrt.includes(n.attrs.name!)));
-  for (const p of params) b.output(gradName(p.attrs.name!), ct.get(p.id) ?? broadcastTo(b, scalar(b, 0, p.dtype), p.shape));
+  const grads = new Map<string, Node>();
+  for (const p of forward) {
+    if (p.op !== "param" || (opts.wrt && !opts.wrt.includes(p.attrs.name!))) continue;
+    grads.set(p.attrs.name!, ct.get(p.id) ?? broadcastTo(b, scalar(b, 0, p.dtype), p.shape));
+  }
+  return { forward: map, grads, loss: lossNode };
+}
+
+/** The forward graph plus `grad:<param>` outputs holding d loss / d param. */
+export function grad(g: Graph, loss: string, opts: GradOptions = {}): Graph {
+  const b = new GraphBuilder();
+  const d = differentiate(b, g, loss, opts);
+  for (const o of g.outputs) b.output(o.name, d.forward.get(o.id)!);
+  for (const [name, node] of d.grads) b.output(gradName(name), node);
   return b.build();
 }

@@ -40,8 +40,15 @@ export interface Tensor {
   readonly shape: Shape;
 }
 
+/** After the dispatches, buffer `from` (an output) is copied into `to` (a param): state updates. */
+export interface BufferUpdate {
+  readonly from: number;
+  readonly to: number;
+}
+
 export interface Program {
   readonly buffers: readonly ProgramBuffer[];
+  readonly updates: readonly BufferUpdate[];
   readonly kernels: readonly KernelSource[];
   readonly dispatches: readonly Dispatch[];
   readonly inputs: readonly Tensor[];
@@ -52,6 +59,8 @@ export interface Program {
 
 export interface CompileOptions {
   readonly matmul?: MatmulVariant;
+  /** output name → param name it overwrites after each run (optimizer steps, carried state) */
+  readonly updates?: Readonly<Record<string, string>>;
 }
 
 function kernelsFor(node: Node, ins: readonly Node[], limits: DeviceLimits, opts: CompileOptions): { kernel: KernelSource; inputs: number[] }[] {
@@ -120,8 +129,17 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
     }
   }
   const tensor = (n: Node, name: string): Tensor => ({ name, buffer: bufferOf.get(n.id)!, dtype: n.dtype, shape: n.shape });
+  const updates = Object.entries(opts.updates ?? {}).map(([out, param]) => {
+    const o = g.outputs.find((x) => x.name === out);
+    const p = g.nodes.find((n) => n.op === "param" && n.attrs.name === param);
+    if (!o || !p) throw new Error(`bug: update ${out} → ${param} names a missing output or param`);
+    const src = byId.get(o.id)!;
+    if (src.dtype !== p.dtype || prod(src.shape) !== prod(p.shape)) throw new Error(`bug: update ${out} (${describe(src)}) does not fit ${param} (${describe(p)})`);
+    return { from: bufferOf.get(o.id)!, to: bufferOf.get(p.id)! };
+  });
   return {
     buffers,
+    updates,
     kernels,
     dispatches,
     inputs: g.nodes.filter((n) => n.op === "input").map((n) => tensor(n, n.attrs.name!)),

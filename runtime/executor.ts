@@ -21,14 +21,17 @@ export class Executor {
   readonly counts: CreationCounts = { buffers: 0, pipelines: 0, bindGroups: 0 };
   private readonly buffers: GPUBuffer[] = [];
   private readonly staging = new Map<number, GPUBuffer>();
+  private readonly sharedBuffers = new Set<number>();
   private pipelines: GPUComputePipeline[] = [];
   private bindGroups: GPUBindGroup[] = [];
   private readonly byName = new Map<string, Tensor>();
 
-  private constructor(readonly gpu: Gpu, readonly program: Program) {}
+  private constructor(readonly gpu: Gpu, readonly program: Program, private readonly share?: Executor) {}
 
-  static async create(gpu: Gpu, program: Program): Promise<Executor> {
-    const ex = new Executor(gpu, program);
+  /** `share`: another executor whose parameter buffers this one uses for params of the same name
+   *  (an evaluation program reading the weights a training program updates). */
+  static async create(gpu: Gpu, program: Program, opts: { share?: Executor } = {}): Promise<Executor> {
+    const ex = new Executor(gpu, program, opts.share);
     await ex.init();
     return ex;
   }
@@ -38,11 +41,13 @@ export class Executor {
     const p = this.program;
     for (const t of [...p.inputs, ...p.params, ...p.outputs]) this.byName.set(t.name, t);
     for (const b of p.buffers) {
+      const shared = b.role === "param" && b.name !== undefined ? this.share?.paramBuffer(b.name) : undefined;
+      if (shared && shared.size === b.bytes) {
+        this.buffers.push(shared);
+        this.sharedBuffers.add(b.id);
+        continue;
+      }
       this.buffers.push(device.createBuffer({ size: b.bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC, label: b.name ?? `t${b.id}` }));
-      this.counts.buffers++;
-    }
-    for (const o of p.outputs) {
-      this.staging.set(o.buffer, device.createBuffer({ size: p.buffers[o.buffer].bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }));
       this.counts.buffers++;
     }
     device.pushErrorScope("validation");
@@ -71,6 +76,23 @@ export class Executor {
     if (err) throw new KernelCompileError(`bug: the device rejected the program: ${err.message}`);
   }
 
+  /** The GPU buffer of a param, for sharing with another executor. */
+  paramBuffer(name: string): GPUBuffer | undefined {
+    const t = this.program.params.find((x) => x.name === name);
+    return t ? this.buffers[t.buffer] : undefined;
+  }
+
+  /** A mappable copy target for a buffer, created on first use and kept. */
+  private stagingFor(buffer: number): GPUBuffer {
+    let st = this.staging.get(buffer);
+    if (!st) {
+      st = this.gpu.device.createBuffer({ size: this.program.buffers[buffer].bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      this.counts.buffers++;
+      this.staging.set(buffer, st);
+    }
+    return st;
+  }
+
   tensor(name: string): Tensor {
     const t = this.byName.get(name);
     if (!t) throw new Error(`no input, parameter or output named '${name}'; have: ${[...this.byName.keys()].join(", ")}`);
@@ -86,6 +108,16 @@ export class Executor {
     const padded = data.byteLength % 4 === 0 ? data : new Uint8Array(Math.ceil(data.byteLength / 4) * 4);
     if (padded !== data) (padded as Uint8Array).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     this.gpu.device.queue.writeBuffer(this.buffers[t.buffer], 0, padded.buffer, padded.byteOffset, padded.byteLength);
+  }
+
+  /** Overwrites a value with raw bytes as stored (a checkpoint's tensor), bit for bit. */
+  writeBytes(name: string, bytes: Uint8Array): void {
+    const t = this.tensor(name);
+    const size = this.program.buffers[t.buffer].bytes;
+    if (bytes.byteLength > size || bytes.byteLength < size - 3) throw new Error(`'${name}' holds ${size} bytes, got ${bytes.byteLength}`);
+    const padded = bytes.byteLength === size ? bytes : new Uint8Array(size);
+    if (padded !== bytes) padded.set(bytes);
+    this.gpu.device.queue.writeBuffer(this.buffers[t.buffer], 0, padded.buffer, padded.byteOffset, size);
   }
 
   /** Records dispatches [from, to) into a pass of `encoder` (all of them by default). */
@@ -105,18 +137,41 @@ export class Executor {
     pass.end();
   }
 
-  /** One submit: every dispatch, then copies of the requested outputs; resolves with their values. */
+  /** One submit: every dispatch, the state updates, then copies of the requested values (outputs,
+   *  inputs or params); resolves with them. Staging buffers are made on a value's first read only. */
   async run(read: readonly string[] = this.program.outputs.map((o) => o.name)): Promise<Record<string, Float64Array>> {
     const { device } = this.gpu;
     const encoder = device.createCommandEncoder();
     this.encode(encoder);
+    for (const u of this.program.updates) encoder.copyBufferToBuffer(this.buffers[u.from], 0, this.buffers[u.to], 0, this.program.buffers[u.to].bytes);
+    return this.submitAndRead(encoder, read);
+  }
+
+  /** Reads values without running anything (parameters for a checkpoint, say). */
+  read(names: readonly string[]): Promise<Record<string, Float64Array>> {
+    return this.submitAndRead(this.gpu.device.createCommandEncoder(), names);
+  }
+
+  /** Raw bytes of a value, exactly as stored (for bit-exact checkpoints). */
+  async readBytes(name: string): Promise<ArrayBuffer> {
+    const t = this.tensor(name);
+    const st = this.stagingFor(t.buffer);
+    const encoder = this.gpu.device.createCommandEncoder();
+    encoder.copyBufferToBuffer(this.buffers[t.buffer], 0, st, 0, st.size);
+    this.gpu.device.queue.submit([encoder.finish()]);
+    await st.mapAsync(GPUMapMode.READ);
+    const bytes = st.getMappedRange().slice(0);
+    st.unmap();
+    return bytes;
+  }
+
+  private async submitAndRead(encoder: GPUCommandEncoder, read: readonly string[]): Promise<Record<string, Float64Array>> {
     const wanted = read.map((name) => this.tensor(name));
     for (const t of wanted) {
-      const st = this.staging.get(t.buffer);
-      if (!st) throw new Error(`'${t.name}' is not an output of this program`);
+      const st = this.stagingFor(t.buffer);
       encoder.copyBufferToBuffer(this.buffers[t.buffer], 0, st, 0, st.size);
     }
-    device.queue.submit([encoder.finish()]);
+    this.gpu.device.queue.submit([encoder.finish()]);
     const out: Record<string, Float64Array> = {};
     await Promise.all(
       wanted.map(async (t) => {
@@ -135,7 +190,7 @@ export class Executor {
   }
 
   destroy(): void {
-    for (const b of this.buffers) b.destroy();
+    this.buffers.forEach((b, i) => this.sharedBuffers.has(i) || b.destroy());
     for (const b of this.staging.values()) b.destroy();
   }
 }

@@ -133,6 +133,7 @@ export const VJP_RULES = {
   le: noGrad,
   gt: noGrad,
   ge: noGrad,
+  is_finite: noGrad,
   and: noGrad,
   or: noGrad,
   not: noGrad,

@@ -1,0 +1,143 @@
+// checkpoint.ts: safetensors files, our own reader and writer, to the format's spec: an 8-byte
+// little-endian header length, a JSON header mapping each tensor to {dtype, shape, data_offsets} plus
+// string `__metadata__`, then the tensor bytes. Keys are written sorted and the header is padded to 8
+// bytes, so save → load → save is byte-identical. Files are written to a temporary name, fsynced and
+// renamed, so a crash leaves the previous checkpoint whole. Any damage is one clear error.
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import type { DType } from "../compiler/dtype.js";
+
+export class CheckpointError extends Error {
+  override name = "CheckpointError";
+}
+
+export interface StoredTensor {
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+  /** little-endian bytes, as the tensor is stored on the device (bool as one byte per element) */
+  readonly bytes: Uint8Array;
+}
+
+export interface Checkpoint {
+  readonly tensors: ReadonlyMap<string, StoredTensor>;
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+const TO_ST: Record<DType, string> = { f32: "F32", f16: "F16", i32: "I32", u32: "U32", bool: "BOOL" };
+const FROM_ST: Record<string, DType> = { F32: "f32", F16: "f16", I32: "i32", U32: "u32", BOOL: "bool" };
+const WIDTH: Record<string, number> = { F32: 4, F16: 2, I32: 4, U32: 4, BOOL: 1 };
+
+const sortedObject = <T>(entries: [string, T][]): Record<string, T> => Object.fromEntries(entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+
+export function encodeSafetensors(c: Checkpoint): Uint8Array {
+  const names = [...c.tensors.keys()].sort();
+  let offset = 0;
+  const header: Record<string, unknown> = {};
+  if (Object.keys(c.metadata).length) header.__metadata__ = sortedObject(Object.entries(c.metadata));
+  for (const name of names) {
+    const t = c.tensors.get(name)!;
+    const expected = t.shape.reduce((a, d) => a * d, 1) * WIDTH[TO_ST[t.dtype]];
+    if (t.bytes.byteLength !== expected) throw new CheckpointError(`bug: tensor '${name}' has ${t.bytes.byteLength} bytes, its shape needs ${expected}`);
+    header[name] = { dtype: TO_ST[t.dtype], shape: [...t.shape], data_offsets: [offset, offset + expected] };
+    offset += expected;
+  }
+  let json = JSON.stringify(header);
+  while ((8 + Buffer.byteLength(json)) % 8 !== 0) json += " ";
+  const head = Buffer.from(json, "utf8");
+  const out = new Uint8Array(8 + head.byteLength + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(head.byteLength), true);
+  out.set(head, 8);
+  let pos = 8 + head.byteLength;
+  for (const name of names) {
+    const t = c.tensors.get(name)!;
+    out.set(t.bytes, pos);
+    pos += t.bytes.byteLength;
+  }
+  return out;
+}
+
+export function decodeSafetensors(bytes: Uint8Array, what = "checkpoint"): Checkpoint {
+  const bad = (why: string): never => {
+    throw new CheckpointError(`${what} is not a valid safetensors file: ${why}`);
+  };
+  if (bytes.byteLength < 8) bad(`it is ${bytes.byteLength} bytes long (truncated?)`);
+  const n = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
+  if (n > bytes.byteLength - 8 || n > 100 * 2 ** 20) bad(`its header claims ${n} bytes but the file has ${bytes.byteLength - 8} after the length (truncated?)`);
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + n)));
+  } catch {
+    return bad("its header is not valid JSON (corrupt?)");
+  }
+  if (typeof header !== "object" || header === null || Array.isArray(header)) return bad("its header is not a JSON object");
+  const dataStart = 8 + n;
+  const dataLen = bytes.byteLength - dataStart;
+  const tensors = new Map<string, StoredTensor>();
+  let metadata: Record<string, string> = {};
+  const spans: [number, number][] = [];
+  for (const [name, v] of Object.entries(header as Record<string, unknown>)) {
+    if (name === "__metadata__") {
+      if (typeof v !== "object" || v === null || Object.values(v).some((x) => typeof x !== "string")) bad("__metadata__ must map names to strings");
+      metadata = v as Record<string, string>;
+      continue;
+    }
+    const e = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    const dtype = typeof e?.dtype === "string" ? FROM_ST[e.dtype] : undefined;
+    if (!dtype) bad(`tensor '${name}' has an unsupported dtype ${JSON.stringify(e?.dtype)}`);
+    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0)) bad(`tensor '${name}' has a bad shape`);
+    const off = e.data_offsets;
+    if (!Array.isArray(off) || off.length !== 2 || !off.every((x) => Number.isInteger(x) && x >= 0) || off[0] > off[1]) bad(`tensor '${name}' has bad data_offsets`);
+    const [s, t] = off as [number, number];
+    const shape = e.shape as number[];
+    if (t > dataLen) bad(`tensor '${name}' ends at byte ${t} but the file holds ${dataLen} bytes of data (truncated?)`);
+    if (t - s !== shape.reduce((a, d) => a * d, 1) * WIDTH[TO_ST[dtype!]]) bad(`tensor '${name}' has ${t - s} bytes, its shape [${shape.join(", ")}] needs ${shape.reduce((a, d) => a * d, 1) * WIDTH[TO_ST[dtype!]]}`);
+    spans.push([s, t]);
+    tensors.set(name, { dtype: dtype!, shape, bytes: bytes.slice(dataStart + s, dataStart + t) });
+  }
+  spans.sort((a, b) => a[0] - b[0]);
+  for (let i = 1; i < spans.length; i++) if (spans[i][0] < spans[i - 1][1]) bad("two tensors overlap");
+  const end = spans.length ? spans[spans.length - 1][1] : 0;
+  if (end !== dataLen) bad(`${dataLen - end} bytes after the last tensor`);
+  return { tensors, metadata };
+}
+
+export interface WriteHooks {
+  /** Called after the temporary file is complete and fsynced, before the rename (tests crash here). */
+  readonly beforeRename?: (tmpPath: string) => void;
+}
+
+/** Writes `bytes` to `path` atomically: temporary file in the same directory, fsync, rename, fsync dir. */
+export function writeFileAtomic(path: string, bytes: Uint8Array, hooks: WriteHooks = {}): void {
+  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
+  const fd = openSync(tmp, "w");
+  try {
+    let off = 0;
+    while (off < bytes.byteLength) off += writeSync(fd, bytes, off, bytes.byteLength - off);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  hooks.beforeRename?.(tmp);
+  renameSync(tmp, path);
+  const dir = openSync(dirname(path), "r");
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
+}
+
+export function saveCheckpoint(path: string, c: Checkpoint, hooks: WriteHooks = {}): void {
+  writeFileAtomic(path, encodeSafetensors(c), hooks);
+}
+
+export function loadCheckpoint(path: string): Checkpoint {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CheckpointError(`cannot read checkpoint ${path}: ${code === "ENOENT" ? "no such file" : code ?? String(e)}`);
+  }
+  return decodeSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), `checkpoint ${path}`);
+}
