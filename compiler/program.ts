@@ -2,7 +2,7 @@
 // list, all plain data (no GPUDevice here). Device limits are read, not assumed: a tensor too large for
 // one binding, or a kernel needing more bindings than a stage allows, stops compilation with the fix.
 import { byteSize } from "./dtype.js";
-import { type Graph, type Node, describe, nodeById } from "./ir.js";
+import { type Graph, type Node, describe, nodeById, pruneGraph } from "./ir.js";
 import { LimitError, type DeviceLimits, formatBytes } from "./limits.js";
 import { opSpec } from "./ops/index.js";
 import { lowerComposites } from "./passes/lower-composites.js";
@@ -97,7 +97,7 @@ function checkBufferFits(node: Node, bytes: number, limits: DeviceLimits): void 
 }
 
 export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOptions = {}): Program {
-  const g = lowerComposites(graph);
+  const g = lowerComposites(pruneGraph(graph));
   const byId = nodeById(g);
   const outputIds = new Set(g.outputs.map((o) => o.id));
   const buffers: ProgramBuffer[] = [];
@@ -113,7 +113,7 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
   const kernelIndex = new Map<string, number>();
   const dispatches: Dispatch[] = [];
   for (const n of g.nodes) {
-    if (opSpec(n.op).kind === "source") continue;
+    if (opSpec(n.op).kind === "source" || prod(n.shape) === 0) continue; // an empty tensor needs no kernel
     if (n.dtype === "f16" && !limits.shaderF16) throw new LimitError(`f16 needs adapter feature 'shader-f16', which this adapter lacks; use f32 (--set dtype=f32)`);
     for (const { kernel, inputs } of kernelsFor(n, n.inputs.map((i) => byId.get(i)!), limits, opts)) {
       if (kernel.bindings.length > limits.maxStorageBuffersPerShaderStage) {

@@ -18,7 +18,7 @@ function readExpr(r: AffineRead, b: Binding, fill: string, rank: number): string
     conds.push(`c${k} < ${r.hi![k]}`);
   }
   // select() evaluates both sides, so the index is clamped to stay inside the buffer.
-  return `select(${fill}, ${load(b, `max(${idx}, 0)`)}, ${conds.join(" && ")})`;
+  return `select(${fill}, ${load(b, `max(${idx}, 0)`)}, ${conds.join(" && ") || "true"})`; // rank 0: no bounds
 }
 
 export function movementKernels(node: Node, inputs: readonly Node[], limits: DeviceLimits): { kernels: KernelSource[]; inputGroups: number[][] } {
