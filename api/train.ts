@@ -1,0 +1,145 @@
+// train.ts (api): `train(...)` — a .mira model trained on a text file on the GPU, with checkpoints,
+// metrics and resume; the CLI's `mira train` is a thin layer over it.
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { initParams } from "../compiler/lower.js";
+import { type AdamWConfig, DEFAULT_ADAMW } from "../compiler/train-step.js";
+import { CheckpointError, loadCheckpoint } from "../runtime/checkpoint.js";
+import { CharTokenizer, splitText, valBatches } from "../runtime/data/text.js";
+import { trigramLoss, unigramEntropy } from "../runtime/data/ngram.js";
+import { getGpu } from "../runtime/device.js";
+import { type LoopResult, type Progress, STEP_KEY, trainLoop } from "../runtime/train-loop.js";
+import { Trainer } from "../runtime/trainer.js";
+import { type LoadedModel, ModelError, configNumber, loadModel } from "./model.js";
+import { languageModelIO } from "./text-model.js";
+
+export interface TrainOptions {
+  /** path of the .mira model */
+  readonly model: string;
+  /** path of a text file (any UTF-8 text) */
+  readonly data: string;
+  readonly preset?: string;
+  readonly set?: readonly string[];
+  readonly steps?: number;
+  readonly batch?: number;
+  /** context window; default the model's `max_len` (at most 128) */
+  readonly window?: number;
+  readonly lr?: number;
+  readonly warmup?: number;
+  readonly seed?: number;
+  /** run name: files go to runs/<run>/ */
+  readonly run?: string;
+  readonly runsDir?: string;
+  readonly resume?: boolean;
+  readonly logEvery?: number;
+  readonly evalEvery?: number;
+  readonly evalBatches?: number;
+  readonly checkpointEvery?: number;
+  readonly adamw?: Partial<AdamWConfig>;
+  readonly onStart?: (info: TrainStart) => void;
+  readonly onProgress?: (p: Progress) => void;
+  readonly shouldStop?: () => boolean;
+}
+
+export interface TrainStart {
+  readonly runDir: string;
+  readonly params: number;
+  readonly dispatchesPerStep: number;
+  readonly bufferBytes: number;
+  readonly startStep: number;
+  readonly steps: number;
+  readonly vocab: number;
+  readonly trainChars: number;
+  readonly valChars: number;
+}
+
+export interface TrainResult extends LoopResult {
+  readonly runDir: string;
+  readonly checkpoint: string;
+  readonly baselines: { readonly lnVocab: number; readonly unigramEntropy: number; readonly trigram: number };
+  readonly initialValLoss?: number;
+  readonly dispatchesPerStep: number;
+  readonly bufferBytes: number;
+  readonly tokensPerSecond: number;
+}
+
+export const CHECKPOINT_FILE = "checkpoint.safetensors";
+
+/** What a checkpoint records about where it came from (all strings, as safetensors requires). */
+export function checkpointMetadata(model: LoadedModel, tokenizer: CharTokenizer, window: number, batch: number): Record<string, string> {
+  return {
+    format: "mira-checkpoint-1",
+    model: model.path,
+    preset: model.preset ?? "",
+    overrides: JSON.stringify(model.set),
+    source_sha256: model.sourceHash,
+    tokenizer: tokenizer.toJSON(),
+    window: String(window),
+    batch: String(batch),
+  };
+}
+
+export async function train(o: TrainOptions): Promise<TrainResult> {
+  const runDir = join(o.runsDir ?? "runs", o.run ?? "default");
+  const ckptPath = join(runDir, CHECKPOINT_FILE);
+  const resumed = o.resume ? loadCheckpoint(ckptPath) : undefined;
+  const meta = resumed?.metadata;
+  const model = loadModel(o.model, meta ? { preset: meta.preset || undefined, set: JSON.parse(meta.overrides) as string[] } : { preset: o.preset, set: o.set });
+  if (meta && meta.source_sha256 !== model.sourceHash) {
+    throw new CheckpointError(`${o.model} (or a file it imports) changed since ${ckptPath} was saved; resume with the model it was trained from`);
+  }
+  const vocab = configNumber(model, "vocab");
+  if (vocab === undefined) throw new ModelError(`${o.model}: a text model needs an integer config value 'vocab'`);
+  let text: string;
+  try {
+    text = readFileSync(o.data, "utf8");
+  } catch {
+    throw new ModelError(`${o.data}: cannot read the training text`);
+  }
+  const tokenizer = meta ? CharTokenizer.fromJSON(meta.tokenizer) : CharTokenizer.fromText(text, vocab);
+  const window = meta ? Number(meta.window) : Math.min(o.window ?? 128, configNumber(model, "max_len") ?? 128);
+  const batch = meta ? Number(meta.batch) : (o.batch ?? 16);
+  const seed = meta ? Number(meta.seed) : (o.seed ?? 1);
+  const split = splitText(tokenizer.encode(text), window);
+
+  const el = model.elaborate({ B: batch, T: window });
+  const io = languageModelIO(el);
+  const gpu = await getGpu();
+  const trainer = await Trainer.create(gpu, { forward: el.graph, loss: io.loss, params: el.params, dataInput: io.tokens }, { ...DEFAULT_ADAMW, ...o.adamw });
+  try {
+    const startStep = meta ? Number(meta[STEP_KEY]) : 0;
+    if (resumed) trainer.restore(resumed.tensors);
+    else trainer.initialize(initParams(el.params, seed));
+    mkdirSync(runDir, { recursive: true });
+    const steps = o.steps ?? 1000;
+    o.onStart?.({ runDir, params: el.paramCount, dispatchesPerStep: trainer.dispatchesPerStep, bufferBytes: trainer.bufferBytes, startStep, steps, vocab, trainChars: split.train.length, valChars: split.val.length });
+    const evalBatches = o.evalBatches ?? 8;
+    const initialValLoss = startStep === 0 ? await trainer.evalLoss(valBatches(split.val, batch, window, evalBatches)) : undefined;
+    const result = await trainLoop(trainer, split, {
+      steps, batch, window, seed,
+      lr: o.lr ?? 3e-3,
+      warmup: o.warmup ?? Math.min(100, Math.floor(steps / 10)),
+      minLrFraction: 0.1,
+      logEvery: o.logEvery ?? 10,
+      evalEvery: o.evalEvery ?? 100,
+      evalBatches,
+      checkpointEvery: o.checkpointEvery ?? 100,
+      checkpointPath: ckptPath,
+      metricsPath: join(runDir, "metrics.jsonl"),
+      metadata: checkpointMetadata(model, tokenizer, window, batch),
+      startStep,
+    }, { onProgress: o.onProgress, shouldStop: o.shouldStop });
+    return {
+      ...result,
+      runDir,
+      checkpoint: ckptPath,
+      initialValLoss,
+      baselines: { lnVocab: Math.log(tokenizer.vocabSize), unigramEntropy: unigramEntropy(split.val, tokenizer.vocabSize), trigram: trigramLoss(split.train, split.val, tokenizer.vocabSize) },
+      dispatchesPerStep: trainer.dispatchesPerStep,
+      bufferBytes: trainer.bufferBytes,
+      tokensPerSecond: (batch * window) / (result.stepMs / 1000),
+    };
+  } finally {
+    trainer.destroy();
+  }
+}

@@ -1,0 +1,134 @@
+// train-loop.ts: the training loop around a Trainer — learning-rate schedule (linear warm-up, cosine
+// decay), loss read back every `logEvery` steps (not every step), evaluation every `evalEvery`,
+// metrics appended to a JSONL file, atomic checkpoints, a clean stop on request, and a stop with the
+// last good checkpoint kept when the loss or gradient stops being finite.
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { performance } from "node:perf_hooks";
+import { type Checkpoint, type StoredTensor, saveCheckpoint } from "./checkpoint.js";
+import { type TextSplit, trainBatch, valBatches } from "./data/text.js";
+import type { Trainer } from "./trainer.js";
+
+export interface Schedule {
+  readonly lr: number;
+  readonly warmup: number;
+  readonly steps: number;
+  readonly minLrFraction: number;
+}
+
+/** Linear warm-up to `lr` over `warmup` steps, then cosine decay to lr·minLrFraction at `steps`. */
+export function lrAt(s: Schedule, t: number): number {
+  if (t <= s.warmup) return (s.lr * t) / Math.max(1, s.warmup);
+  const progress = Math.min(1, (t - s.warmup) / Math.max(1, s.steps - s.warmup));
+  const min = s.lr * s.minLrFraction;
+  return min + (s.lr - min) * 0.5 * (1 + Math.cos(Math.PI * progress));
+}
+
+export interface LoopOptions extends Schedule {
+  readonly batch: number;
+  readonly window: number;
+  readonly seed: number;
+  readonly logEvery: number;
+  readonly evalEvery: number;
+  readonly evalBatches: number;
+  readonly checkpointEvery: number;
+  readonly checkpointPath: string;
+  readonly metricsPath: string;
+  /** strings stored in every checkpoint (model, preset, overrides, source hash, tokenizer, …) */
+  readonly metadata: Readonly<Record<string, string>>;
+  /** the last step already done (resuming); 0 for a new run */
+  readonly startStep: number;
+}
+
+export interface Progress {
+  readonly step: number;
+  readonly steps: number;
+  readonly loss?: number;
+  readonly valLoss?: number;
+  readonly tokensPerSecond: number;
+  readonly etaSeconds: number;
+}
+
+export type StopReason = "done" | "interrupted" | "diverged";
+
+export interface LoopResult {
+  readonly lastStep: number; // last step whose update was applied and kept
+  readonly checkpointStep: number;
+  readonly stoppedBy: StopReason;
+  readonly lastLoss?: number;
+  readonly valLoss?: number;
+  readonly message?: string;
+  readonly stepMs: number; // mean wall time per step
+}
+
+export interface LoopHooks {
+  onProgress?(p: Progress): void;
+  /** polled between steps; true stops the run cleanly after a checkpoint */
+  shouldStop?(): boolean;
+}
+
+export const STEP_KEY = "step";
+
+/** Keeps metrics lines up to `step` (a resumed run rewrites what came after its checkpoint). */
+function truncateMetrics(path: string, step: number): void {
+  if (!existsSync(path)) return;
+  const kept = readFileSync(path, "utf8").split("\n").filter((l) => {
+    if (!l.trim()) return false;
+    try {
+      return (JSON.parse(l) as { step: number }).step <= step;
+    } catch {
+      return false;
+    }
+  });
+  writeFileSync(path, kept.map((l) => l + "\n").join(""));
+}
+
+export async function trainLoop(trainer: Trainer, data: TextSplit, o: LoopOptions, hooks: LoopHooks = {}): Promise<LoopResult> {
+  truncateMetrics(o.metricsPath, o.startStep);
+  const val = valBatches(data.val, o.batch, o.window, o.evalBatches);
+  const save = async (step: number): Promise<void> => {
+    const tensors: Map<string, StoredTensor> = await trainer.snapshot();
+    const ckpt: Checkpoint = { tensors, metadata: { ...o.metadata, [STEP_KEY]: String(step), seed: String(o.seed) } };
+    saveCheckpoint(o.checkpointPath, ckpt);
+  };
+  const log = (entry: Record<string, number>): void => appendFileSync(o.metricsPath, JSON.stringify(entry) + "\n");
+  const started = performance.now();
+  let lastLoss: number | undefined;
+  let valLoss: number | undefined;
+  let checkpointStep = o.startStep;
+  let t = o.startStep;
+  const tokensPerStep = o.batch * o.window;
+  const rate = (): number => ((t - o.startStep) * tokensPerStep) / Math.max(1e-9, (performance.now() - started) / 1000);
+  const stepMs = (): number => (performance.now() - started) / Math.max(1, t - o.startStep);
+  while (t < o.steps) {
+    if (hooks.shouldStop?.()) {
+      await save(t);
+      return { lastStep: t, checkpointStep: t, stoppedBy: "interrupted", lastLoss, valLoss, stepMs: stepMs() };
+    }
+    const step = t + 1;
+    const read = step % o.logEvery === 0 || step === o.steps;
+    const lr = lrAt(o, step);
+    const r = await trainer.train(step, trainBatch(data.train, step, o.batch, o.window, o.seed), lr, read);
+    if (r && !(Number.isFinite(r.loss) && Number.isFinite(r.gradNorm))) {
+      const message = `training diverged at step ${step} (loss ${r.loss}, gradient norm ${r.gradNorm}); the last good checkpoint (step ${checkpointStep}) is kept in ${o.checkpointPath}; try a lower --lr`;
+      log({ step, loss: r.loss, grad_norm: r.gradNorm, lr, diverged: 1 });
+      return { lastStep: checkpointStep, checkpointStep, stoppedBy: "diverged", lastLoss: r.loss, valLoss, message, stepMs: stepMs() };
+    }
+    t = step;
+    const entry: Record<string, number> = { step, lr, time_s: Math.round((performance.now() - started) / 10) / 100 };
+    if (r) {
+      lastLoss = r.loss;
+      Object.assign(entry, { loss: r.loss, grad_norm: r.gradNorm, tokens_per_s: Math.round(rate()) });
+    }
+    if (step % o.evalEvery === 0 || step === o.steps) {
+      valLoss = await trainer.evalLoss(val);
+      entry.val_loss = valLoss;
+    }
+    if (r || entry.val_loss !== undefined) log(entry);
+    if (step % o.checkpointEvery === 0 || step === o.steps) {
+      await save(step);
+      checkpointStep = step;
+    }
+    hooks.onProgress?.({ step, steps: o.steps, loss: lastLoss, valLoss, tokensPerSecond: rate(), etaSeconds: ((o.steps - step) * stepMs()) / 1000 });
+  }
+  return { lastStep: t, checkpointStep, stoppedBy: "done", lastLoss, valLoss, stepMs: stepMs() };
+}

@@ -1,0 +1,118 @@
+// trainer.ts: a model on the device for training — one compiled step program (forward, backward,
+// clipping and AdamW; see compiler/train-step.ts) and one evaluation program that shares its parameter
+// buffers. After creation nothing is allocated per step: each step writes the batch and three scalars
+// and submits once. Knows nothing of .mira: it takes an IR graph and parameter list.
+import type { DType } from "../compiler/dtype.js";
+import type { Graph } from "../compiler/ir.js";
+import { compileGraph } from "../compiler/program.js";
+import { type AdamWConfig, STEP_OUTPUTS, buildTrainStep, momentName, stepScalars } from "../compiler/train-step.js";
+import { CheckpointError, type StoredTensor } from "./checkpoint.js";
+import type { Gpu } from "./device.js";
+import { Executor } from "./executor.js";
+
+export interface TrainableModel {
+  /** forward graph for the training batch, with a scalar loss output */
+  readonly forward: Graph;
+  readonly loss: string;
+  readonly params: readonly { readonly name: string; readonly dtype: DType; readonly shape: readonly number[] }[];
+  /** the input the data feeds (token ids) */
+  readonly dataInput: string;
+}
+
+export interface StepResult {
+  readonly loss: number;
+  readonly gradNorm: number;
+}
+
+/** Matrices and embeddings decay; biases, norm scales and other vectors do not. */
+export const decaysByDefault = (shape: readonly number[]): boolean => shape.length >= 2;
+
+export class Trainer {
+  private constructor(
+    readonly model: TrainableModel,
+    readonly adamw: AdamWConfig,
+    readonly step: Executor,
+    readonly evaluate: Executor,
+  ) {}
+
+  static async create(gpu: Gpu, model: TrainableModel, adamw: AdamWConfig): Promise<Trainer> {
+    const shapes = new Map(model.params.map((p) => [p.name, p.shape]));
+    const st = buildTrainStep(model.forward, model.loss, adamw, (name) => decaysByDefault(shapes.get(name) ?? []));
+    const step = await Executor.create(gpu, compileGraph(st.graph, gpu.limits, { updates: st.updates }));
+    const evalGraph = { nodes: model.forward.nodes, outputs: model.forward.outputs.filter((o) => o.name === model.loss) };
+    const evaluate = await Executor.create(gpu, compileGraph(evalGraph, gpu.limits), { share: step });
+    return new Trainer(model, adamw, step, evaluate);
+  }
+
+  /** Names of everything a checkpoint must hold to resume: parameters and both AdamW moments. */
+  get stateNames(): string[] {
+    return this.model.params.flatMap((p) => [p.name, momentName("m", p.name), momentName("v", p.name)]);
+  }
+
+  get dispatchesPerStep(): number {
+    return this.step.program.dispatches.length;
+  }
+
+  /** Bytes of all buffers of the step program (no reuse yet: the memory planner is its own issue). */
+  get bufferBytes(): number {
+    return this.step.program.buffers.reduce((s, b) => s + b.bytes, 0);
+  }
+
+  initialize(values: ReadonlyMap<string, Float32Array>): void {
+    for (const p of this.model.params) {
+      const v = values.get(p.name);
+      if (!v) throw new Error(`no initial value for parameter '${p.name}'`);
+      this.step.write(p.name, v);
+      const zeros = new Float32Array(v.length);
+      this.step.write(momentName("m", p.name), zeros);
+      this.step.write(momentName("v", p.name), zeros);
+    }
+  }
+
+  /** Step t (1-based) on `tokens` at learning rate lr; reads the loss back only when `read`. */
+  async train(t: number, tokens: Int32Array, lr: number, read: boolean): Promise<StepResult | undefined> {
+    this.step.write(this.model.dataInput, tokens);
+    for (const [name, v] of Object.entries(stepScalars(this.adamw, t, lr))) this.step.write(name, [v]);
+    const out = await this.step.run(read ? [STEP_OUTPUTS.loss, STEP_OUTPUTS.gradNorm] : []);
+    return read ? { loss: out[STEP_OUTPUTS.loss][0], gradNorm: out[STEP_OUTPUTS.gradNorm][0] } : undefined;
+  }
+
+  /** Mean loss over fixed batches, with the current parameters. */
+  async evalLoss(batches: readonly Int32Array[]): Promise<number> {
+    let sum = 0;
+    for (const b of batches) {
+      this.evaluate.write(this.model.dataInput, b);
+      sum += (await this.evaluate.run([this.model.loss]))[this.model.loss][0];
+    }
+    return sum / batches.length;
+  }
+
+  /** Parameters and moments exactly as stored on the device. */
+  async snapshot(): Promise<Map<string, StoredTensor>> {
+    const out = new Map<string, StoredTensor>();
+    for (const name of this.stateNames) {
+      const t = this.step.tensor(name);
+      const bytes = new Uint8Array(await this.step.readBytes(name));
+      const n = t.shape.reduce((a, d) => a * d, 1) * (t.dtype === "f16" ? 2 : 4);
+      out.set(name, { dtype: t.dtype, shape: t.shape, bytes: bytes.slice(0, n) });
+    }
+    return out;
+  }
+
+  restore(tensors: ReadonlyMap<string, StoredTensor>): void {
+    for (const name of this.stateNames) {
+      const t = tensors.get(name);
+      if (!t) throw new CheckpointError(`the checkpoint has no tensor '${name}'; was it saved from another model?`);
+      const want = this.step.tensor(name);
+      if (t.dtype !== want.dtype || t.shape.join(",") !== want.shape.join(",")) {
+        throw new CheckpointError(`checkpoint tensor '${name}' is ${t.dtype}[${t.shape.join(", ")}] but the model needs ${want.dtype}[${want.shape.join(", ")}]; was it saved with another preset or --set?`);
+      }
+      this.step.writeBytes(name, t.bytes);
+    }
+  }
+
+  destroy(): void {
+    this.evaluate.destroy();
+    this.step.destroy();
+  }
+}
