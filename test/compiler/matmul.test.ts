@@ -1,0 +1,68 @@
+// matmul.test.ts: batched matmul on the GPU against the reference, in both kernel variants ("registers"
+// and "shared"), with transA/transB, broadcast batch dims, odd and prime sizes, K = 1, f32 and f16.
+import fc from "fast-check";
+import { describe, test } from "vitest";
+import { DTYPES, type DType } from "../../compiler/dtype.js";
+import { accepts, expectGpuMatchesReference, gridValues, prng, runs, seedArb, singleOp } from "./gen.js";
+import { prod } from "../../compiler/shape.js";
+
+const VARIANTS = ["registers", "shared"] as const;
+const DTYPES_OK = DTYPES.filter((d) => accepts("matmul", [{ dtype: d, shape: [2, 2] }, { dtype: d, shape: [2, 2] }]));
+
+// Sizes: 1, primes, odd, a tile (64) and around tile and vector boundaries (4, 8, 32, 33, 65).
+const size = fc.constantFrom(1, 2, 3, 4, 5, 7, 8, 13, 31, 32, 33, 64, 65, 97);
+const kSize = fc.oneof(fc.constant(1), size, fc.constantFrom(128, 257));
+
+const caseArb = fc
+  .record({
+    m: size,
+    n: size,
+    k: kSize,
+    transA: fc.boolean(),
+    transB: fc.boolean(),
+    // The output batch, and for each operand how many leading axes it drops and which it keeps as 1.
+    batch: fc.array(fc.constantFrom(1, 2, 3, 5), { maxLength: 3 }),
+    dropA: fc.nat({ max: 3 }),
+    dropB: fc.nat({ max: 3 }),
+    onesA: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
+    onesB: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
+    seed: seedArb,
+  })
+  .filter((c) => prod(c.batch) * c.m * c.n * c.k <= 1_500_000);
+
+type Case = typeof caseArb extends fc.Arbitrary<infer T> ? T : never;
+
+function shapes(c: Case): [number[], number[]] {
+  const batchOf = (drop: number, ones: boolean[]) => c.batch.slice(Math.min(drop, c.batch.length)).map((d, i) => (ones[i] ? 1 : d));
+  const a = [...batchOf(c.dropA, c.onesA), ...(c.transA ? [c.k, c.m] : [c.m, c.k])];
+  const b = [...batchOf(c.dropB, c.onesB), ...(c.transB ? [c.n, c.k] : [c.k, c.n])];
+  return [a, b];
+}
+
+async function check(c: Case, dtype: DType, variant: (typeof VARIANTS)[number]): Promise<void> {
+  const [sa, sb] = shapes(c);
+  const g = singleOp("matmul", [{ dtype, shape: sa }, { dtype, shape: sb }], { transA: c.transA, transB: c.transB });
+  const r = prng(c.seed);
+  // A dyadic grid keeps every partial sum exact in f32, so any order of accumulation matches (gen.ts).
+  await expectGpuMatchesReference(g, { x0: gridValues(r, dtype, prod(sa), 4, 1), x1: gridValues(r, dtype, prod(sb), 4, 1) }, { matmul: variant });
+}
+
+describe("matmul matches the reference", () => {
+  const cases = VARIANTS.flatMap((v) => DTYPES_OK.map((d) => [v, d] as [(typeof VARIANTS)[number], DType]));
+  test.each(cases)("%s variant, %s", async (variant, dtype) => {
+    await fc.assert(
+      fc.asyncProperty(caseArb, async (c) => check(c, dtype, variant)),
+      // Every new shape is a new shader, and llvmpipe compiles one in 0.3–0.9 s: runs are few.
+      { numRuns: runs((dtype === "f32" ? 10 : 4) * (variant === "registers" ? 1 : 0.7)) },
+    );
+  });
+
+  test.each(VARIANTS)("%s variant: K = 1 and 1×N, M×1 outputs", async (variant) => {
+    await fc.assert(
+      fc.asyncProperty(caseArb.map((c) => ({ ...c, k: 1 })), fc.constantFrom("m", "n", "none"), async (c, one) => {
+        await check({ ...c, m: one === "m" ? 1 : c.m, n: one === "n" ? 1 : c.n }, "f32", variant);
+      }),
+      { numRuns: runs(4) },
+    );
+  });
+});
