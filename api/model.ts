@@ -14,6 +14,11 @@ export class ModelError extends Error {
   }
 }
 
+/** An input file that cannot be read or used (missing, unreadable, too short); one line. */
+export class InputError extends Error {
+  override name = "InputError";
+}
+
 export interface ModelOptions {
   readonly preset?: string;
   readonly set?: readonly string[];
@@ -64,7 +69,7 @@ export function loadModel(path: string, opts: ModelOptions = {}): LoadedModel {
     source = readFileSync(path, "utf8");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new ModelError(`${path}: ${code === "ENOENT" ? "no such file" : "cannot read it"}`);
+    throw new InputError(`${path}: ${code === "ENOENT" ? "no such file" : "cannot read it"}`);
   }
   return modelFromSource(source, path, opts);
 }

@@ -10,7 +10,7 @@ import { trigramLoss, unigramEntropy } from "../runtime/data/ngram.js";
 import { getGpu } from "../runtime/device.js";
 import { type LoopResult, type Progress, STEP_KEY, trainLoop } from "../runtime/train-loop.js";
 import { Trainer } from "../runtime/trainer.js";
-import { type LoadedModel, ModelError, configNumber, loadModel } from "./model.js";
+import { InputError, type LoadedModel, ModelError, configNumber, loadModel } from "./model.js";
 import { languageModelIO } from "./text-model.js";
 
 export interface TrainOptions {
@@ -94,13 +94,18 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   try {
     text = readFileSync(o.data, "utf8");
   } catch {
-    throw new ModelError(`${o.data}: cannot read the training text`);
+    throw new InputError(`${o.data}: cannot read the training text`);
   }
   const tokenizer = meta ? CharTokenizer.fromJSON(meta.tokenizer) : CharTokenizer.fromText(text, vocab);
   const window = meta ? Number(meta.window) : Math.min(o.window ?? 128, configNumber(model, "max_len") ?? 128);
   const batch = meta ? Number(meta.batch) : (o.batch ?? 16);
   const seed = meta ? Number(meta.seed) : (o.seed ?? 1);
-  const split = splitText(tokenizer.encode(text), window);
+  let split: ReturnType<typeof splitText>;
+  try {
+    split = splitText(tokenizer.encode(text), window);
+  } catch (e) {
+    throw new InputError(`${o.data}: ${(e as Error).message}`);
+  }
 
   const el = model.elaborate({ B: batch, T: window });
   const io = languageModelIO(el);

@@ -58,6 +58,27 @@ const COMMANDS: Record<string, Command> = {
       return printResult(compileFile(file, { preset: str(p, "preset"), set: strs(p, "set"), batch: parseBatch(strs(p, "batch")), emit, json: flag(p, "json") }));
     },
   },
+  train: {
+    summary: "train a model on a text file, with checkpoints, metrics and resume",
+    usage: "mira train FILE --data PATH [--preset] [--set]… [--steps] [--batch] [--window] [--lr] [--seed] [--run NAME] [--resume]",
+    options: { preset: { type: "string" }, set: { type: "string", multiple: true }, data: { type: "string" }, steps: { type: "string" },
+      batch: { type: "string" }, window: { type: "string" }, lr: { type: "string" }, seed: { type: "string" }, run: { type: "string" },
+      resume: { type: "boolean" }, "eval-every": { type: "string" }, "log-every": { type: "string" }, "checkpoint-every": { type: "string" } },
+    run: async (p) => (await import("./commands/train.js")).trainCommand(p),
+  },
+  generate: {
+    summary: "generate text from a trained checkpoint",
+    usage: 'mira generate --checkpoint CKPT --prompt "…" [--max-tokens N] [--temperature X] [--top-k K] [--top-p P] [--seed N]',
+    options: { checkpoint: { type: "string" }, prompt: { type: "string" }, "max-tokens": { type: "string" }, temperature: { type: "string" },
+      "top-k": { type: "string" }, "top-p": { type: "string" }, seed: { type: "string" } },
+    run: async (p) => (await import("./commands/generate.js")).generateCommand(p),
+  },
+  plot: {
+    summary: "draw a run's loss curves as a self-contained SVG",
+    usage: "mira plot RUN_DIR [--out FILE.svg]",
+    options: { out: { type: "string" } },
+    run: async (p) => (await import("./commands/plot.js")).plotCommand(p),
+  },
   doctor: {
     summary: "show the GPU adapter, its limits and features, and run a self-test",
     usage: "mira doctor [--json]",

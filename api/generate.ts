@@ -1,0 +1,81 @@
+// generate.ts (api): `generate(...)` — text from a trained checkpoint, by full recomputation of the
+// forward pass for each new token (the KV-cache decoder is its own issue). The model sees at most its
+// training window: past it, the last `window` tokens are kept.
+import { compileGraph } from "../compiler/program.js";
+import { CheckpointError, loadCheckpoint } from "../runtime/checkpoint.js";
+import { CharTokenizer, UNKNOWN_ID } from "../runtime/data/text.js";
+import { getGpu } from "../runtime/device.js";
+import { Executor } from "../runtime/executor.js";
+import { type SamplingOptions, sampleToken } from "../runtime/sampling.js";
+import { ModelError, loadModel } from "./model.js";
+import { languageModelIO } from "./text-model.js";
+
+export interface GenerateOptions {
+  readonly checkpoint: string;
+  readonly prompt: string;
+  readonly maxTokens?: number;
+  readonly temperature?: number;
+  readonly topK?: number;
+  readonly topP?: number;
+  readonly seed?: number;
+  /** called with each new piece of text as it is produced */
+  readonly onText?: (piece: string) => void;
+}
+
+export interface GenerateResult {
+  readonly text: string; // the generated continuation (without the prompt)
+  readonly tokens: number;
+  readonly stoppedBy: "max-tokens" | "stop-token";
+}
+
+export async function generate(o: GenerateOptions): Promise<GenerateResult> {
+  const ckpt = loadCheckpoint(o.checkpoint);
+  const meta = ckpt.metadata;
+  if (!meta.model || !meta.tokenizer || !meta.window) throw new CheckpointError(`${o.checkpoint} was not written by 'mira train' (its metadata lacks model, tokenizer or window)`);
+  const model = loadModel(meta.model, { preset: meta.preset || undefined, set: JSON.parse(meta.overrides ?? "[]") as string[] });
+  if (meta.source_sha256 && meta.source_sha256 !== model.sourceHash) {
+    throw new CheckpointError(`${meta.model} (or a file it imports) changed since ${o.checkpoint} was saved; generate with the model it was trained from`);
+  }
+  const tokenizer = CharTokenizer.fromJSON(meta.tokenizer);
+  const window = Number(meta.window);
+  const el = model.elaborate({ B: 1, T: window });
+  const io = languageModelIO(el);
+  if (!io.logits) throw new ModelError(`${meta.model}: the model has no 'generate' declaration naming its logits`);
+  const logitsOut = el.graph.outputs.find((x) => x.name === io.logits)!;
+  const program = compileGraph({ nodes: el.graph.nodes, outputs: [logitsOut] }, (await getGpu()).limits);
+  const ex = await Executor.create(await getGpu(), program);
+  try {
+    for (const p of program.params) {
+      const t = ckpt.tensors.get(p.name);
+      if (!t) throw new CheckpointError(`${o.checkpoint} has no tensor '${p.name}'`);
+      ex.writeBytes(p.name, t.bytes);
+    }
+    const sampling: SamplingOptions = { temperature: o.temperature ?? 0.8, topK: o.topK ?? 0, topP: o.topP ?? 1, seed: o.seed ?? 1 };
+    const stop = el.generate?.until ?? UNKNOWN_ID;
+    const ids = [...tokenizer.encode(o.prompt)];
+    if (ids.length === 0) ids.push(tokenizer.encode("\n")[0] ?? UNKNOWN_ID);
+    const vocab = logitsOut ? (el.graph.nodes.find((n) => n.id === logitsOut.id)!.shape.at(-1) ?? 0) : 0;
+    const input = new Int32Array(window);
+    const produced: number[] = [];
+    let stoppedBy: GenerateResult["stoppedBy"] = "max-tokens";
+    for (let step = 0; step < (o.maxTokens ?? 200); step++) {
+      const context = ids.slice(-window);
+      input.fill(0);
+      input.set(context);
+      ex.write(io.tokens, input);
+      const logits = (await ex.run([io.logits]))[io.logits];
+      const row = logits.subarray((context.length - 1) * vocab, context.length * vocab);
+      const next = sampleToken(row, sampling, step);
+      if (next === stop) {
+        stoppedBy = "stop-token";
+        break;
+      }
+      ids.push(next);
+      produced.push(next);
+      o.onText?.(tokenizer.decode([next]));
+    }
+    return { text: tokenizer.decode(produced), tokens: produced.length, stoppedBy };
+  } finally {
+    ex.destroy();
+  }
+}

@@ -1,0 +1,54 @@
+// train.ts (cli): `mira train FILE --data PATH …` over the library's train().
+import { formatBytes } from "../../compiler/limits.js";
+import { train } from "../../api/train.js";
+import { type Parsed, flag, int, num, onePositional, str, strs } from "../args.js";
+import { EXIT, UsageError } from "../errors.js";
+import { ProgressBar, formatDuration } from "../progress.js";
+
+export const TRAIN_USAGE = "mira train FILE --data PATH [--preset NAME] [--set key=value]… [--steps N] [--batch N] [--window N] [--lr X] [--seed N] [--run NAME] [--resume] [--json]";
+
+export async function trainCommand(p: Parsed): Promise<number> {
+  const file = onePositional(p, "model file", TRAIN_USAGE);
+  const data = str(p, "data");
+  if (!data) throw new UsageError(`--data PATH is required (any text file); usage: ${TRAIN_USAGE}`);
+  const json = flag(p, "json");
+  let stopRequested = false;
+  const onSigint = (): void => {
+    if (stopRequested) process.exit(EXIT.interrupted);
+    stopRequested = true;
+    process.stderr.write("\nstopping after this step and saving a checkpoint (Ctrl-C again to quit at once)\n");
+  };
+  process.removeAllListeners("SIGINT");
+  process.on("SIGINT", onSigint);
+  let bar: ProgressBar | undefined;
+  const say = (s: string): void => {
+    if (!json) process.stdout.write(s + "\n");
+  };
+  const r = await train({
+    model: file, data, preset: str(p, "preset"), set: strs(p, "set"),
+    steps: int(p, "steps", 1000), batch: int(p, "batch", 16), window: str(p, "window") ? int(p, "window", 128) : undefined,
+    lr: num(p, "lr", 3e-3), seed: int(p, "seed", 1), run: str(p, "run") ?? "default", resume: flag(p, "resume"),
+    evalEvery: int(p, "eval-every", 100), logEvery: int(p, "log-every", 10), checkpointEvery: int(p, "checkpoint-every", 100),
+    onStart: (i) => {
+      say(`training ${file}: ${i.params.toLocaleString("en-US")} parameters, vocabulary ${i.vocab}, ${i.trainChars.toLocaleString("en-US")} training / ${i.valChars.toLocaleString("en-US")} validation characters`);
+      say(`  one submit per step: ${i.dispatchesPerStep} dispatches, ${formatBytes(i.bufferBytes)} of buffers · run directory ${i.runDir}${i.startStep ? ` · resuming after step ${i.startStep}` : ""}`);
+      if (!json) bar = new ProgressBar(i.steps);
+    },
+    onProgress: (pr) => bar?.update(pr.step, `loss ${pr.loss?.toFixed(3) ?? "…"}${pr.valLoss !== undefined ? ` · val ${pr.valLoss.toFixed(3)}` : ""} · ${Math.round(pr.tokensPerSecond).toLocaleString("en-US")} tok/s · ETA ${formatDuration(pr.etaSeconds)}`),
+    shouldStop: () => stopRequested,
+  });
+  bar?.done();
+  if (json) {
+    process.stdout.write(JSON.stringify(r, null, 2) + "\n");
+  } else {
+    const b = r.baselines;
+    say(`${r.stoppedBy === "done" ? "finished" : r.stoppedBy === "interrupted" ? "stopped" : "STOPPED"} at step ${r.lastStep}; checkpoint ${r.checkpoint} (step ${r.checkpointStep})`);
+    say(`validation loss (nats/char): model ${r.valLoss?.toFixed(3) ?? "-"}${r.initialValLoss !== undefined ? ` (from ${r.initialValLoss.toFixed(3)})` : ""} · interpolated trigram ${b.trigram.toFixed(3)} · unigram entropy ${b.unigramEntropy.toFixed(3)} · ln(vocab) ${b.lnVocab.toFixed(3)}`);
+    say(`speed: ${r.stepMs.toFixed(1)} ms/step · ${Math.round(r.tokensPerSecond).toLocaleString("en-US")} tokens/s · ${r.dispatchesPerStep} dispatches/step · ${formatBytes(r.bufferBytes)} buffers`);
+  }
+  if (r.stoppedBy === "diverged") {
+    process.stderr.write(`mira: ${r.message}\n`);
+    return EXIT.failed;
+  }
+  return r.stoppedBy === "interrupted" ? EXIT.interrupted : EXIT.ok;
+}
