@@ -4,7 +4,7 @@ import { EOF, type IRecognitionException, type IToken } from "chevrotain";
 import type { Program, Span } from "./ast.js";
 import { AstBuilder } from "./cst-to-ast.js";
 import { type Diagnostic, diag } from "./diagnostics.js";
-import { MAX_NESTING, findExcessNesting, miraLexer } from "./lexer.js";
+import { LBrace, MAX_NESTING, RBrace, findExcessNesting, miraLexer } from "./lexer.js";
 import { miraParser } from "./parser.js";
 import type * as A from "./ast.js";
 
@@ -74,6 +74,34 @@ function capped(ds: Diagnostic[]): Diagnostic[] {
   return kept;
 }
 
+const indentOf = (source: string, offset: number): number => {
+  const lineStart = source.lastIndexOf("\n", offset - 1) + 1;
+  return /^[ \t]*/.exec(source.slice(lineStart, offset + 1))?.[0].length ?? 0;
+};
+
+/** After a syntax error, the brace most likely at fault. A `}` that closes a block opened on an
+ *  earlier line should stand where that block's line starts: further left, the block was left open
+ *  (point at its `{`); further right, this `}` is one too many (point at it). Error recovery alone
+ *  reports a missing `}` where the file ends, which is rarely where it is missing. */
+function braceDiagnostic(tokens: readonly IToken[], source: string, file: string): Diagnostic | undefined {
+  const stack: IToken[] = [];
+  const at = (t: IToken): Span => ({ file, start: t.startOffset, end: t.startOffset + 1 });
+  for (const t of tokens) {
+    if (t.tokenType === LBrace) stack.push(t);
+    else if (t.tokenType === RBrace) {
+      const open = stack.pop();
+      if (!open) return diag("M1002", at(t), "this '}' closes nothing", "remove it, or add the '{' it should close");
+      if (open.startLine === t.startLine) continue;
+      const col = t.startOffset - (source.lastIndexOf("\n", t.startOffset - 1) + 1);
+      const want = indentOf(source, open.startOffset);
+      if (col < want) return diag("M1002", at(open), `this '{' may be unclosed: the '}' on line ${t.startLine} that closes it stands left of its block`, "add the missing '}' for this block");
+      if (col > want) return diag("M1002", at(t), `this '}' closes the block opened on line ${open.startLine}; is it one too many?`, "remove it, or check the braces above");
+    }
+  }
+  const open = stack.pop();
+  return open && diag("M1002", at(open), "this '{' is never closed", "add a '}' where the block ends");
+}
+
 const emptyProgram = (file: string, length: number): Program => ({ file, span: { file, start: 0, end: length }, decls: [] });
 
 /** Parses a whole file. */
@@ -87,6 +115,8 @@ export function parse(source: string, file = "<input>"): Parsed<Program> {
   miraParser.input = lexed.tokens;
   const cst = miraParser.program();
   const syntax = miraParser.errors.map((e) => syntaxDiagnostic(e, file, source.length));
+  const brace = syntax.length > 0 ? braceDiagnostic(lexed.tokens, source, file) : undefined;
+  if (brace) syntax.push(brace);
   const builder = new AstBuilder(file, source.length);
   const program = builder.program(cst);
   return { result: program, diagnostics: capped([...lexed.diagnostics, ...syntax, ...builder.diagnostics]), comments: lexed.comments };
