@@ -116,6 +116,7 @@ export const LINALG_OPS = {
     kind: "scatter", arity: 2, doc: "out[..., idx[c], ...] += upd[..., c, ...] (gather's transpose; out-of-range dropped)", tol: { atol: 1e-5, rtol: 1e-5 },
     infer: ([idx, upd], attrs) => {
       if (!isInt(idx.dtype)) fail(`scatter_add: indices must be i32 or u32, got ${idx.dtype}`);
+      if (upd.dtype === "bool") fail("scatter_add: updates must be numeric, got bool (cast them to i32 first)");
       const axis = req("scatter_add", attrs, "axis");
       const size = req("scatter_add", attrs, "size");
       const span = upd.shape.slice(axis, axis + idx.shape.length);
