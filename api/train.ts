@@ -66,7 +66,13 @@ export interface TrainResult extends LoopResult {
 export const CHECKPOINT_FILE = "checkpoint.safetensors";
 
 /** What a checkpoint records about where it came from (all strings, as safetensors requires). */
-export function checkpointMetadata(model: LoadedModel, tokenizer: CharTokenizer, window: number, batch: number): Record<string, string> {
+export interface ScheduleMeta {
+  readonly steps: number;
+  readonly lr: number;
+  readonly warmup: number;
+}
+
+export function checkpointMetadata(model: LoadedModel, tokenizer: CharTokenizer, window: number, batch: number, schedule: ScheduleMeta): Record<string, string> {
   return {
     format: "mira-checkpoint-1",
     model: model.path,
@@ -76,6 +82,7 @@ export function checkpointMetadata(model: LoadedModel, tokenizer: CharTokenizer,
     tokenizer: tokenizer.toJSON(),
     window: String(window),
     batch: String(batch),
+    schedule: JSON.stringify(schedule),
   };
 }
 
@@ -116,14 +123,18 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     if (resumed) trainer.restore(resumed.tensors);
     else trainer.initialize(initParams(el.params, seed));
     mkdirSync(runDir, { recursive: true });
-    const steps = o.steps ?? 1000;
+    // A resumed run keeps its schedule unless told otherwise, so it continues the same trajectory.
+    const stored = meta?.schedule ? (JSON.parse(meta.schedule) as Partial<ScheduleMeta>) : {};
+    const steps = o.steps ?? stored.steps ?? 1000;
+    const lr = o.lr ?? stored.lr ?? 3e-3;
+    const warmup = o.warmup ?? stored.warmup ?? Math.min(100, Math.floor(steps / 10));
     o.onStart?.({ runDir, params: el.paramCount, dispatchesPerStep: trainer.dispatchesPerStep, bufferBytes: trainer.bufferBytes, startStep, steps, vocab, trainChars: split.train.length, valChars: split.val.length });
     const evalBatches = o.evalBatches ?? 8;
     const initialValLoss = startStep === 0 ? await trainer.evalLoss(valBatches(split.val, batch, window, evalBatches)) : undefined;
     const result = await trainLoop(trainer, split, {
       steps, batch, window, seed,
-      lr: o.lr ?? 3e-3,
-      warmup: o.warmup ?? Math.min(100, Math.floor(steps / 10)),
+      lr,
+      warmup,
       minLrFraction: 0.1,
       logEvery: o.logEvery ?? 10,
       evalEvery: o.evalEvery ?? 100,
@@ -131,7 +142,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       checkpointEvery: o.checkpointEvery ?? 100,
       checkpointPath: ckptPath,
       metricsPath: join(runDir, "metrics.jsonl"),
-      metadata: checkpointMetadata(model, tokenizer, window, batch),
+      metadata: checkpointMetadata(model, tokenizer, window, batch, { steps, lr, warmup }),
       startStep,
     }, { onProgress: o.onProgress, shouldStop: o.shouldStop });
     return {

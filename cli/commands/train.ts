@@ -7,6 +7,10 @@ import { ProgressBar, formatDuration } from "../progress.js";
 
 export const TRAIN_USAGE = "mira train FILE --data PATH [--preset NAME] [--set key=value]… [--steps N] [--batch N] [--window N] [--lr X] [--seed N] [--run NAME] [--resume] [--json]";
 
+/** A flag's value, or undefined when absent (so a resumed run keeps what its checkpoint stored). */
+const optional = (p: Parsed, name: string, read: (p: Parsed, name: string, fallback: number) => number): number | undefined =>
+  str(p, name) === undefined ? undefined : read(p, name, 0);
+
 export async function trainCommand(p: Parsed): Promise<number> {
   const file = onePositional(p, "model file", TRAIN_USAGE);
   const data = str(p, "data");
@@ -26,8 +30,8 @@ export async function trainCommand(p: Parsed): Promise<number> {
   };
   const r = await train({
     model: file, data, preset: str(p, "preset"), set: strs(p, "set"),
-    steps: int(p, "steps", 1000), batch: int(p, "batch", 16), window: str(p, "window") ? int(p, "window", 128) : undefined,
-    lr: num(p, "lr", 3e-3), seed: int(p, "seed", 1), run: str(p, "run") ?? "default", resume: flag(p, "resume"),
+    steps: optional(p, "steps", int), batch: optional(p, "batch", int), window: optional(p, "window", int),
+    lr: optional(p, "lr", num), seed: optional(p, "seed", int), run: str(p, "run") ?? "default", resume: flag(p, "resume"),
     evalEvery: int(p, "eval-every", 100), logEvery: int(p, "log-every", 10), checkpointEvery: int(p, "checkpoint-every", 100),
     onStart: (i) => {
       say(`training ${file}: ${i.params.toLocaleString("en-US")} parameters, vocabulary ${i.vocab}, ${i.trainChars.toLocaleString("en-US")} training / ${i.valChars.toLocaleString("en-US")} validation characters`);
