@@ -1,6 +1,6 @@
 // train.ts (api): `train(...)` — a .mira model trained on a text file on the GPU, with checkpoints,
 // metrics and resume; the CLI's `mira train` is a thin layer over it.
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { initParams } from "../compiler/lower.js";
 import { type AdamWConfig, DEFAULT_ADAMW } from "../compiler/train-step.js";
@@ -86,6 +86,19 @@ export function checkpointMetadata(model: LoadedModel, tokenizer: CharTokenizer,
   };
 }
 
+/** A text file, or every .txt file of a directory in name order, joined by blank lines. */
+export function readText(path: string): string {
+  try {
+    if (!statSync(path).isDirectory()) return readFileSync(path, "utf8");
+    const files = readdirSync(path).filter((f) => f.endsWith(".txt")).sort();
+    if (!files.length) throw new InputError(`${path}: the directory holds no .txt files`);
+    return files.map((f) => readFileSync(join(path, f), "utf8").trim()).join("\n\n") + "\n";
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    throw new InputError(`${path}: cannot read the training text (${(e as NodeJS.ErrnoException).code ?? "unreadable"})`);
+  }
+}
+
 export async function train(o: TrainOptions): Promise<TrainResult> {
   const runDir = join(o.runsDir ?? "runs", o.run ?? "default");
   const ckptPath = join(runDir, CHECKPOINT_FILE);
@@ -97,12 +110,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   }
   const vocab = configNumber(model, "vocab");
   if (vocab === undefined) throw new ModelError(`${o.model}: a text model needs an integer config value 'vocab'`);
-  let text: string;
-  try {
-    text = readFileSync(o.data, "utf8");
-  } catch {
-    throw new InputError(`${o.data}: cannot read the training text`);
-  }
+  const text = readText(o.data);
   const tokenizer = meta ? CharTokenizer.fromJSON(meta.tokenizer) : CharTokenizer.fromText(text, vocab);
   const window = meta ? Number(meta.window) : Math.min(o.window ?? 128, configNumber(model, "max_len") ?? 128);
   const batch = meta ? Number(meta.batch) : (o.batch ?? 16);
