@@ -9,7 +9,8 @@ import { lowerComposites } from "./passes/lower-composites.js";
 import { type Shape, prod } from "./shape.js";
 import type { DType } from "./dtype.js";
 import type { KernelSource } from "./wgsl/common.js";
-import { elementwiseKernel } from "./wgsl/elementwise.js";
+import { fusedKernel } from "./wgsl/fused.js";
+import { planFusion } from "./fuse.js";
 import { gatherKernel, scatterAddKernel } from "./wgsl/gather.js";
 import { type MatmulVariant, matmulKernel } from "./wgsl/matmul.js";
 import { movementKernels } from "./wgsl/movement.js";
@@ -59,6 +60,8 @@ export interface Program {
 
 export interface CompileOptions {
   readonly matmul?: MatmulVariant;
+  /** fuse elementwise chains, constants and views (default true); false is the A/B baseline */
+  readonly fuse?: boolean;
   /** output name → param name it overwrites after each run (optimizer steps, carried state) */
   readonly updates?: Readonly<Record<string, string>>;
 }
@@ -67,8 +70,6 @@ function kernelsFor(node: Node, ins: readonly Node[], limits: DeviceLimits, opts
   const spec = opSpec(node.op);
   const all = ins.map((n) => n.id);
   switch (spec.kind) {
-    case "elementwise":
-      return [{ kernel: elementwiseKernel(node, ins, limits), inputs: all }];
     case "movement": {
       const { kernels, inputGroups } = movementKernels(node, ins, limits);
       return kernels.map((kernel, i) => ({ kernel, inputs: inputGroups[i].map((k) => ins[k].id) }));
@@ -100,9 +101,11 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
   const g = lowerComposites(pruneGraph(graph));
   const byId = nodeById(g);
   const outputIds = new Set(g.outputs.map((o) => o.id));
+  const plan = planFusion(g, limits, opts.fuse ?? true);
   const buffers: ProgramBuffer[] = [];
   const bufferOf = new Map<number, number>();
   for (const n of g.nodes) {
+    if (plan.inlined.has(n.id)) continue;
     const bytes = Math.max(4, Math.ceil((prod(n.shape) * byteSize(n.dtype)) / 4) * 4);
     checkBufferFits(n, bytes, limits);
     const role: BufferRole = n.op === "input" ? "input" : n.op === "param" ? "param" : outputIds.has(n.id) ? "output" : "temp";
@@ -115,7 +118,12 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
   for (const n of g.nodes) {
     if (opSpec(n.op).kind === "source" || prod(n.shape) === 0) continue; // an empty tensor needs no kernel
     if (n.dtype === "f16" && !limits.shaderF16) throw new LimitError(`f16 needs adapter feature 'shader-f16', which this adapter lacks; use f32 (--set dtype=f32)`);
-    for (const { kernel, inputs } of kernelsFor(n, n.inputs.map((i) => byId.get(i)!), limits, opts)) {
+    if (plan.inlined.has(n.id)) continue;
+    const group = plan.groups.get(n.id);
+    const made = group
+      ? [{ kernel: fusedKernel(group, byId, plan.inlined, limits), inputs: group.reads.map((r) => r.id) }]
+      : kernelsFor(n, n.inputs.map((i) => byId.get(i)!), limits, opts);
+    for (const { kernel, inputs } of made) {
       if (kernel.bindings.length > limits.maxStorageBuffersPerShaderStage) {
         throw new LimitError(`kernel ${kernel.name} binds ${kernel.bindings.length} storage buffers but this device allows ${limits.maxStorageBuffersPerShaderStage} per shader stage`);
       }
