@@ -5,7 +5,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { IToken } from "chevrotain";
 import { CODES, type Diagnostic, check, format } from "../../dsl/index.js";
-import { Colon, Comma, Identifier, LBrace, LParen, Minus, RBrace, miraLexer } from "../../dsl/lexer.js";
+import { Colon, Comma, Identifier, LBrace, LBracket, LParen, Minus, RBrace, RBracket, miraLexer } from "../../dsl/lexer.js";
 
 export type Rand = () => number; // uniform in [0, 1)
 
@@ -68,7 +68,8 @@ function splice(text: string, tokens: readonly IToken[], i: number, replacement:
 }
 
 /** Deletes, duplicates or swaps tokens of a real model; each mutant is invalid by construction
- *  (commas, minus signs, colons and callee names, which can leave a valid program, are left alone). */
+ *  (commas, minus signs, colons, callee names and the only dim of a type, which can leave a valid
+ *  program, are left alone). */
 export function tokenMutant(r: Rand): Mutant {
   const m = pick(r, REAL);
   const { text, tokens } = m;
@@ -78,6 +79,7 @@ export function tokenMutant(r: Rand): Mutant {
     const t = tokens[i];
     if (t.tokenType === Comma || t.tokenType === Minus || t.tokenType === Colon) continue; // `x[:T]` → `x[T]`, `::` are valid
     if (op === "delete" && t.tokenType === Identifier && tokens[i + 1]?.tokenType === LParen) continue; // `f(x)` → `(x)` is valid
+    if (op === "delete" && tokens[i - 1]?.tokenType === LBracket && tokens[i + 1]?.tokenType === RBracket) continue; // `f32[n]` → `f32[]`, a scalar
     const prevLine = tokens[i - 1]?.startLine ?? 1;
     const nextLine = tokens[i + 1]?.startLine ?? lineOf(text, text.length);
     // A deleted '}' is reported at the '{' it closed (the block left open), so that line counts too.
