@@ -17,16 +17,6 @@ function printResult(r: { output: string; exitCode: number }): number {
   return r.exitCode;
 }
 
-function parseBatch(specs: readonly string[]): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const s of specs.flatMap((x) => x.split(","))) {
-    const m = /^\s*([A-Za-z_]\w*)\s*=\s*(\d+)\s*$/.exec(s);
-    if (!m) throw new UsageError(`--batch takes NAME=SIZE pairs such as 'B=8,T=128', got '${s}'`);
-    out[m[1]] = Number(m[2]);
-  }
-  return out;
-}
-
 const COMMANDS: Record<string, Command> = {
   check: {
     summary: "check a .mira file: names, types, shapes",
@@ -47,16 +37,10 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   compile: {
-    summary: "compile a model: --emit params | ir",
-    usage: "mira compile FILE [--preset NAME] [--set key=value]… [--batch B=2,T=16] --emit params|ir [--json]",
-    options: { ...MODEL_OPTIONS, emit: { type: "string" }, batch: { type: "string", multiple: true } },
-    run: async (p) => {
-      const emit = str(p, "emit") ?? "params";
-      if (emit !== "params" && emit !== "ir") throw new UsageError(`--emit takes params or ir, got '${emit}'`);
-      const file = onePositional(p, "file", COMMANDS.compile.usage);
-      const { compileFile } = await import("../compiler/compile-support.js");
-      return printResult(compileFile(file, { preset: str(p, "preset"), set: strs(p, "set"), batch: parseBatch(strs(p, "batch")), emit, json: flag(p, "json") }));
-    },
+    summary: "compile a model: --emit params | ir | wgsl | report | ts",
+    usage: "mira compile FILE [--preset NAME] [--set key=value]… [--batch B=2,T=16] [--step forward|train] [--no-fuse] --emit params|ir|wgsl|report|ts [--json]",
+    options: { ...MODEL_OPTIONS, emit: { type: "string" }, batch: { type: "string", multiple: true }, step: { type: "string" }, "no-fuse": { type: "boolean" }, "import-from": { type: "string" } },
+    run: async (p) => (await import("./commands/compile.js")).compileCommand(p),
   },
   train: {
     summary: "train a model on a text file, with checkpoints, metrics and resume",

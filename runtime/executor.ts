@@ -167,21 +167,22 @@ export class Executor {
 
   private async submitAndRead(encoder: GPUCommandEncoder, read: readonly string[]): Promise<Record<string, Float64Array>> {
     const wanted = read.map((name) => this.tensor(name));
-    for (const t of wanted) {
-      const st = this.stagingFor(t.buffer);
-      encoder.copyBufferToBuffer(this.buffers[t.buffer], 0, st, 0, st.size);
+    const buffers = [...new Set(wanted.map((t) => t.buffer))]; // two names may share one value
+    for (const b of buffers) {
+      const st = this.stagingFor(b);
+      encoder.copyBufferToBuffer(this.buffers[b], 0, st, 0, st.size);
     }
     this.gpu.device.queue.submit([encoder.finish()]);
-    const out: Record<string, Float64Array> = {};
+    const bytes = new Map<number, ArrayBuffer>();
     await Promise.all(
-      wanted.map(async (t) => {
-        const st = this.staging.get(t.buffer)!;
+      buffers.map(async (b) => {
+        const st = this.staging.get(b)!;
         await st.mapAsync(GPUMapMode.READ);
-        out[t.name] = decode(t.dtype, st.getMappedRange().slice(0), prod(t.shape));
+        bytes.set(b, st.getMappedRange().slice(0));
         st.unmap();
       }),
     );
-    return out;
+    return Object.fromEntries(wanted.map((t) => [t.name, decode(t.dtype, bytes.get(t.buffer)!, prod(t.shape))]));
   }
 
   /** Waits until every submitted command has finished. */

@@ -1,0 +1,105 @@
+// compile.ts (api): `compile(source, { preset, set, batch })` — a .mira model checked, elaborated for
+// batch sizes and compiled for a device's limits into a program that `load()` puts on the GPU.
+import type { DeviceLimits } from "../compiler/limits.js";
+import { DEFAULT_LIMITS } from "../compiler/limits.js";
+import { type Elaborated, initParams } from "../compiler/lower.js";
+import { type Program, compileGraph } from "../compiler/program.js";
+import { type ProgramReport, reportProgram } from "../compiler/report.js";
+import { DEFAULT_ADAMW, buildTrainStep } from "../compiler/train-step.js";
+import { decaysByDefault } from "../runtime/trainer.js";
+import { type Gpu, getGpu } from "../runtime/device.js";
+import { Executor } from "../runtime/executor.js";
+import { type LoadedModel, ModelError, type ModelOptions, loadModel, modelFromSource } from "./model.js";
+
+export interface CompileOptions extends ModelOptions {
+  /** sizes of the batch dims the inputs name, e.g. { B: 2, T: 16 } */
+  readonly batch: Readonly<Record<string, number>>;
+  /** file name for diagnostics and import resolution (default "model.mira" in the current directory) */
+  readonly file?: string;
+  readonly fuse?: boolean;
+  /** compile for these limits (default: the local adapter's, else WebGPU's defaults) */
+  readonly limits?: DeviceLimits;
+  /** "train": the training step (forward, backward, AdamW) instead of the forward pass */
+  readonly step?: "forward" | "train";
+}
+
+export interface CompiledModel {
+  readonly model: LoadedModel;
+  readonly elaborated: Elaborated;
+  readonly program: Program;
+  report(): ProgramReport;
+  /** Puts the program on the device; parameters start from the model's initialisers (seed 0). */
+  load(gpu?: Gpu): Promise<ModelSession>;
+}
+
+/** A compiled model on the device: set parameters, run with inputs, read outputs. */
+export class ModelSession {
+  constructor(readonly compiled: CompiledModel, readonly executor: Executor) {}
+
+  /** Parameters from the model's initialisers with this seed. */
+  initParams(seed = 0): void {
+    for (const [name, v] of initParams(this.compiled.elaborated.params, seed)) this.executor.write(name, v);
+  }
+
+  setParam(name: string, values: ArrayLike<number>): void {
+    this.executor.write(name, values);
+  }
+
+  /** Runs once with these inputs; resolves with the outputs asked for (default: all). */
+  async run(inputs: Readonly<Record<string, ArrayLike<number>>>, outputs?: readonly string[]): Promise<Record<string, Float64Array>> {
+    for (const t of this.executor.program.inputs) {
+      const v = inputs[t.name];
+      if (!v) throw new Error(`missing input '${t.name}' (${t.dtype}[${t.shape.join(", ")}])`);
+      this.executor.write(t.name, v);
+    }
+    return this.executor.run(outputs);
+  }
+
+  destroy(): void {
+    this.executor.destroy();
+  }
+}
+
+async function localLimits(): Promise<DeviceLimits> {
+  try {
+    return (await getGpu()).limits;
+  } catch {
+    return DEFAULT_LIMITS;
+  }
+}
+
+function compileLoaded(model: LoadedModel, el: Elaborated, limits: DeviceLimits, o: CompileOptions): CompiledModel {
+  let program: Program;
+  if (o.step === "train") {
+    const loss = el.objective ?? el.losses[0];
+    if (!loss) throw new ModelError("the model declares no loss or objective, so it has no training step");
+    const shapes = new Map(el.params.map((p) => [p.name, p.shape]));
+    const st = buildTrainStep(el.graph, loss, DEFAULT_ADAMW, (n) => decaysByDefault(shapes.get(n) ?? []));
+    program = compileGraph(st.graph, limits, { fuse: o.fuse, updates: st.updates });
+  } else program = compileGraph(el.graph, limits, { fuse: o.fuse });
+  const compiled: CompiledModel = {
+    model,
+    elaborated: el,
+    program,
+    report: () => reportProgram(program),
+    load: async (gpu) => {
+      const g = gpu ?? (await getGpu());
+      const session = new ModelSession(compiled, await Executor.create(g, program));
+      session.initParams(0);
+      return session;
+    },
+  };
+  return compiled;
+}
+
+/** Compiles .mira source text. */
+export async function compile(source: string, o: CompileOptions): Promise<CompiledModel> {
+  const model = modelFromSource(source, o.file ?? "model.mira", o);
+  return compileLoaded(model, model.elaborate(o.batch), o.limits ?? (await localLimits()), o);
+}
+
+/** Compiles a .mira file. */
+export async function compileFile(path: string, o: CompileOptions): Promise<CompiledModel> {
+  const model = loadModel(path, o);
+  return compileLoaded(model, model.elaborate(o.batch), o.limits ?? (await localLimits()), o);
+}

@@ -1,0 +1,51 @@
+// compile.ts (cli): `mira compile FILE --emit params|ir|wgsl|report|ts`. params and ir come from the
+// front end's compile support (no device, no weights); wgsl, report and ts compile the program for
+// this machine's adapter (WebGPU's default limits when there is none).
+import { compileFile as compileProgram } from "../../api/compile.js";
+import { compileFile as elaborateOnly } from "../../compiler/compile-support.js";
+import { generateBindings } from "../../compiler/bindings.js";
+import { formatReport } from "../../compiler/report.js";
+import { type Parsed, flag, onePositional, str, strs } from "../args.js";
+import { EXIT, UsageError } from "../errors.js";
+
+export const COMPILE_USAGE = "mira compile FILE [--preset NAME] [--set key=value]… [--batch B=2,T=16] [--step forward|train] [--no-fuse] --emit params|ir|wgsl|report|ts [--json]";
+const EMITS = ["params", "ir", "wgsl", "report", "ts"] as const;
+
+export function parseBatch(specs: readonly string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const s of specs.flatMap((x) => x.split(","))) {
+    const m = /^\s*([A-Za-z_]\w*)\s*=\s*(\d+)\s*$/.exec(s);
+    if (!m) throw new UsageError(`--batch takes NAME=SIZE pairs such as 'B=8,T=128', got '${s}'`);
+    out[m[1]] = Number(m[2]);
+  }
+  return out;
+}
+
+export async function compileCommand(p: Parsed): Promise<number> {
+  const file = onePositional(p, "file", COMPILE_USAGE);
+  const emit = str(p, "emit") ?? "params";
+  if (!(EMITS as readonly string[]).includes(emit)) throw new UsageError(`--emit takes ${EMITS.join(", ")}; got '${emit}'`);
+  const batch = parseBatch(strs(p, "batch"));
+  const json = flag(p, "json");
+  if (emit === "params" || emit === "ir") {
+    const r = elaborateOnly(file, { preset: str(p, "preset"), set: strs(p, "set"), batch, emit, json });
+    (r.exitCode === 0 ? process.stdout : process.stderr).write(r.output + "\n");
+    return r.exitCode;
+  }
+  const step = str(p, "step") ?? "forward";
+  if (step !== "forward" && step !== "train") throw new UsageError(`--step takes forward or train, got '${step}'`);
+  const c = await compileProgram(file, { preset: str(p, "preset"), set: strs(p, "set"), batch, fuse: !flag(p, "no-fuse"), step });
+  const batchText = Object.entries(batch).map(([k, v]) => `${k}=${v}`).join(",");
+  if (emit === "wgsl") {
+    const body = c.program.kernels.map((k, i) => `// kernel ${i}: ${k.name}, workgroups [${k.workgroups.join(", ")}]\n${k.code}`).join("\n");
+    process.stdout.write(body + "\n");
+  } else if (emit === "report") {
+    const r = c.report();
+    const title = `${file}${c.model.preset ? ` (preset ${c.model.preset})` : ""}${c.model.set.length ? ` ${c.model.set.map((x) => `--set ${x}`).join(" ")}` : ""}, ${step === "train" ? "training step" : "forward"}${batchText ? `, batch ${batchText}` : ""}${flag(p, "no-fuse") ? ", unfused" : ""}`;
+    process.stdout.write((json ? JSON.stringify(r, null, 2) : formatReport(r, title)) + "\n");
+  } else {
+    const cmd = `mira compile ${file} --emit ts${c.model.preset ? ` --preset ${c.model.preset}` : ""}${c.model.set.map((x) => ` --set '${x}'`).join("")}${batchText ? ` --batch ${batchText}` : ""}`;
+    process.stdout.write(generateBindings(c.elaborated, { name: c.model.checked.model?.name.name ?? "Model", command: cmd, importFrom: str(p, "import-from") }));
+  }
+  return EXIT.ok;
+}

@@ -1,0 +1,76 @@
+// report.ts: what a compiled program costs — parameters, FLOPs, every kernel with its dispatches, and
+// buffer bytes — for `mira compile --emit report` and the benchmarks. Counts, not timings.
+import { formatBytes } from "./limits.js";
+import type { Graph, Node } from "./ir.js";
+import { opSpec } from "./ops/index.js";
+import { matmulDims } from "./ops/linalg.js";
+import type { Program } from "./program.js";
+import { prod } from "./shape.js";
+
+/** Floating-point operations of one node (multiply-add = 2; elementwise and reductions 1 per element). */
+export function flopsOf(n: Node, byId: ReadonlyMap<number, Node>): number {
+  const ins = n.inputs.map((i) => byId.get(i)!);
+  switch (opSpec(n.op).kind) {
+    case "matmul": {
+      const { batch, m, n: cols, k } = matmulDims(ins[0], ins[1], n.attrs);
+      return 2 * prod(batch) * m * cols * k;
+    }
+    case "elementwise":
+      return n.op === "full" || n.op === "iota" || n.op === "stop_gradient" ? 0 : prod(n.shape);
+    case "reduce":
+      return prod(ins[0].shape);
+    case "scatter":
+      return prod(n.shape) * prod(ins[0].shape);
+    default:
+      return 0;
+  }
+}
+
+export const graphFlops = (g: Graph): number => {
+  const byId = new Map(g.nodes.map((n) => [n.id, n]));
+  return g.nodes.reduce((s, n) => s + flopsOf(n, byId), 0);
+};
+
+export interface KernelLine {
+  readonly name: string;
+  readonly dispatches: number;
+  readonly workgroups: readonly [number, number, number];
+}
+
+export interface ProgramReport {
+  readonly params: number;
+  readonly flops: number;
+  readonly dispatches: number;
+  readonly kernels: readonly KernelLine[];
+  readonly bufferBytes: number;
+  readonly largestBuffer: { readonly bytes: number; readonly name: string };
+}
+
+export function reportProgram(p: Program): ProgramReport {
+  const count = new Map<number, number>();
+  for (const d of p.dispatches) count.set(d.kernel, (count.get(d.kernel) ?? 0) + 1);
+  const largest = p.buffers.reduce((a, b) => (b.bytes > a.bytes ? b : a), p.buffers[0] ?? { bytes: 0, id: -1 });
+  return {
+    params: p.params.reduce((s, t) => s + prod(t.shape), 0),
+    flops: graphFlops(p.graph),
+    dispatches: p.dispatches.length,
+    kernels: p.kernels.map((k, i) => ({ name: k.name, dispatches: count.get(i) ?? 0, workgroups: k.workgroups })),
+    bufferBytes: p.buffers.reduce((s, b) => s + b.bytes, 0),
+    largestBuffer: { bytes: largest?.bytes ?? 0, name: "name" in largest && largest.name ? largest.name : `t${largest?.id ?? "-"}` },
+  };
+}
+
+const si = (x: number): string => (x >= 1e12 ? `${(x / 1e12).toFixed(2)} T` : x >= 1e9 ? `${(x / 1e9).toFixed(2)} G` : x >= 1e6 ? `${(x / 1e6).toFixed(2)} M` : x >= 1e3 ? `${(x / 1e3).toFixed(1)} k` : `${x} `);
+
+export function formatReport(r: ProgramReport, title: string): string {
+  const lines = [
+    title,
+    `  parameters   ${r.params.toLocaleString("en-US")}`,
+    `  FLOPs        ${si(r.flops)}FLOP per run`,
+    `  dispatches   ${r.dispatches} in one submit (${r.kernels.length} distinct kernels)`,
+    `  buffers      ${formatBytes(r.bufferBytes)} in all (no reuse yet); largest ${formatBytes(r.largestBuffer.bytes)} (${r.largestBuffer.name})`,
+    "  kernels (dispatches × name, workgroups):",
+    ...r.kernels.map((k) => `    ${String(k.dispatches).padStart(4)} × ${k.name}  [${k.workgroups.join(", ")}]`),
+  ];
+  return lines.join("\n");
+}

@@ -1,0 +1,7 @@
+// index.ts: the library. The CLI is a thin layer over these functions; docs/api.md shows them in use.
+export { compile, compileFile, type CompileOptions, type CompiledModel, ModelSession } from "./api/compile.js";
+export { loadModel, modelFromSource, ModelError, InputError, type LoadedModel, type ModelOptions } from "./api/model.js";
+export { train, type TrainOptions, type TrainResult } from "./api/train.js";
+export { generate, type GenerateOptions, type GenerateResult } from "./api/generate.js";
+export { getGpu, type Gpu } from "./runtime/device.js";
+export { CheckpointError, loadCheckpoint, saveCheckpoint } from "./runtime/checkpoint.js";
