@@ -104,8 +104,16 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
   const plan = planFusion(g, limits, opts.fuse ?? true);
   const buffers: ProgramBuffer[] = [];
   const bufferOf = new Map<number, number>();
+  // A reshape of a materialized value is the same bytes: it shares its input's buffer (no copy),
+  // unless it is an output (outputs are read after state updates, which may rewrite the input).
+  const aliased = new Set<number>();
   for (const n of g.nodes) {
     if (plan.inlined.has(n.id)) continue;
+    if (n.op === "reshape" && !outputIds.has(n.id) && bufferOf.has(n.inputs[0])) {
+      bufferOf.set(n.id, bufferOf.get(n.inputs[0])!);
+      aliased.add(n.id);
+      continue;
+    }
     const bytes = Math.max(4, Math.ceil((prod(n.shape) * byteSize(n.dtype)) / 4) * 4);
     checkBufferFits(n, bytes, limits);
     const role: BufferRole = n.op === "input" ? "input" : n.op === "param" ? "param" : outputIds.has(n.id) ? "output" : "temp";
@@ -118,7 +126,7 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
   for (const n of g.nodes) {
     if (opSpec(n.op).kind === "source" || prod(n.shape) === 0) continue; // an empty tensor needs no kernel
     if (n.dtype === "f16" && !limits.shaderF16) throw new LimitError(`f16 needs adapter feature 'shader-f16', which this adapter lacks; use f32 (--set dtype=f32)`);
-    if (plan.inlined.has(n.id)) continue;
+    if (plan.inlined.has(n.id) || aliased.has(n.id)) continue;
     const group = plan.groups.get(n.id);
     const made = group
       ? [{ kernel: fusedKernel(group, byId, plan.inlined, limits), inputs: group.reads.map((r) => r.id) }]

@@ -67,8 +67,18 @@ function matmulVjp(b: B, g: Node, [a, bm]: readonly Node[], out: Node, attrs: At
   const tb = !!attrs.transB;
   // C = op(A)·op(B): d op(A) = g·op(B)ᵀ, d op(B) = op(A)ᵀ·g, transposed back when stored transposed.
   const da = ta ? b.add("matmul", [bm, g], { transA: tb, transB: true }) : b.add("matmul", [g, bm], { transB: !tb });
-  const db = tb ? b.add("matmul", [g, a], { transA: true, transB: ta }) : b.add("matmul", [a, g], { transA: !ta });
   void out;
+  if (bm.shape.length === 2 && a.shape.length > 2 && !ta) {
+    // A weight shared across batch dims: fold the batch into the contraction, one matmul with
+    // K = rows instead of a batched matmul and a reduction over its batch.
+    const k = a.shape[a.shape.length - 1];
+    const rows = prod(a.shape.slice(0, -1));
+    const a2 = b.add("reshape", [a], { shape: [rows, k] });
+    const g2 = b.add("reshape", [g], { shape: [rows, g.shape[g.shape.length - 1]] });
+    const db2 = tb ? b.add("matmul", [g2, a2], { transA: true }) : b.add("matmul", [a2, g2], { transA: true });
+    return [sumTo(b, da, a.shape), db2];
+  }
+  const db = tb ? b.add("matmul", [g, a], { transA: true, transB: ta }) : b.add("matmul", [a, g], { transA: !ta });
   return [sumTo(b, da, a.shape), sumTo(b, db, bm.shape)];
 }
 
