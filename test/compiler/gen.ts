@@ -80,9 +80,12 @@ export function valueOf(r: Rand, dtype: DType, domain: Domain = "any"): number {
     case "unit":
       x = r() < 0.1 ? pick(r, [0, -1, 1, 0.5]) : r() * 2 - 1;
       break;
-    case "any":
-      x = r() < 0.1 ? pick(r, SPECIAL) : (r() * 2 - 1) * 2 ** intIn(r, -3, 3);
+    case "any": {
+      // Some values near 0, where a formula of the form 1 − (≈1) loses its relative accuracy.
+      const u = r();
+      x = u < 0.1 ? pick(r, SPECIAL) : u < 0.2 ? (r() * 2 - 1) * 2 ** intIn(r, -12, -4) : (r() * 2 - 1) * 2 ** intIn(r, -3, 3);
       break;
+    }
   }
   return roundTo(dtype, x);
 }
