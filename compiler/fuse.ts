@@ -25,6 +25,8 @@ export interface FusionPlan {
   readonly inlined: ReadonlySet<number>;
   /** kernels of elementwise roots, by root id */
   readonly groups: ReadonlyMap<number, FusedGroup>;
+  /** elementwise groups a reduction computes as it reads its input, by reduction id */
+  readonly prologues: ReadonlyMap<number, FusedGroup>;
 }
 
 const isElementwise = (n: Node): boolean => opSpec(n.op).kind === "elementwise";
@@ -47,6 +49,8 @@ export function planFusion(g: Graph, limits: DeviceLimits, enabled = true): Fusi
         if (intoElementwiseOrView) inlined.add(n.id);
       } else if (isElementwise(n) && us.length === 1 && isElementwise(us[0]) && (n.shape.length === 0 || sameShape(n.shape, us[0].shape))) {
         inlined.add(n.id);
+      } else if (isElementwise(n) && n.op !== "full" && us.length === 1 && opSpec(us[0].op).kind === "reduce") {
+        inlined.add(n.id); // the reduction's prologue: computed as the reduction reads it
       }
     }
   }
@@ -65,7 +69,21 @@ export function planFusion(g: Graph, limits: DeviceLimits, enabled = true): Fusi
     groups.set(n.id, group);
   };
   for (const n of g.nodes) if (isElementwise(n) && !inlined.has(n.id)) place(n);
-  return { inlined, groups };
+  const prologues = new Map<number, FusedGroup>();
+  for (const n of g.nodes) {
+    if (opSpec(n.op).kind !== "reduce" || !inlined.has(n.inputs[0])) continue;
+    const producer = byId.get(n.inputs[0])!;
+    let group = collect(producer, byId, inlined);
+    while (group.reads.length > maxReads) {
+      const victim = group.nodes.at(-2) ?? producer;
+      inlined.delete(victim.id);
+      place(victim);
+      if (victim === producer) break;
+      group = collect(producer, byId, inlined);
+    }
+    if (inlined.has(producer.id)) prologues.set(n.id, group);
+  }
+  return { inlined, groups, prologues };
 }
 
 /** The elementwise nodes computed in `root`'s kernel and the buffers it reads. */

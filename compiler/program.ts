@@ -9,7 +9,7 @@ import { lowerComposites } from "./passes/lower-composites.js";
 import { type Shape, prod } from "./shape.js";
 import type { DType } from "./dtype.js";
 import type { KernelSource } from "./wgsl/common.js";
-import { fusedKernel } from "./wgsl/fused.js";
+import { GroupEmitter, fusedKernel } from "./wgsl/fused.js";
 import { planFusion } from "./fuse.js";
 import { gatherKernel, scatterAddKernel } from "./wgsl/gather.js";
 import { type MatmulVariant, matmulKernel } from "./wgsl/matmul.js";
@@ -128,9 +128,12 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
     if (n.dtype === "f16" && !limits.shaderF16) throw new LimitError(`f16 needs adapter feature 'shader-f16', which this adapter lacks; use f32 (--set dtype=f32)`);
     if (plan.inlined.has(n.id) || aliased.has(n.id)) continue;
     const group = plan.groups.get(n.id);
+    const prologue = plan.prologues.get(n.id);
     const made = group
       ? [{ kernel: fusedKernel(group, byId, plan.inlined, limits), inputs: group.reads.map((r) => r.id) }]
-      : kernelsFor(n, n.inputs.map((i) => byId.get(i)!), limits, opts);
+      : prologue
+        ? [{ kernel: reduceKernel(n, byId.get(n.inputs[0])!, limits, new GroupEmitter(prologue, byId, plan.inlined)), inputs: prologue.reads.map((r) => r.id) }]
+        : kernelsFor(n, n.inputs.map((i) => byId.get(i)!), limits, opts);
     for (const { kernel, inputs } of made) {
       if (kernel.bindings.length > limits.maxStorageBuffersPerShaderStage) {
         throw new LimitError(`kernel ${kernel.name} binds ${kernel.bindings.length} storage buffers but this device allows ${limits.maxStorageBuffersPerShaderStage} per shader stage`);

@@ -8,6 +8,8 @@ import type { DeviceLimits } from "../limits.js";
 import { reduceAxes } from "../ops/reduce.js";
 import { prod, stridesOf } from "../shape.js";
 import { type Binding, type KernelSource, affineIndex, computeType, grid, header, load, store, unravelCode } from "./common.js";
+import type { GroupEmitter } from "./fused.js";
+import { helperSource, literal } from "./helpers.js";
 
 const COMBINE: Record<string, (a: string, b: string) => string> = {
   reduce_sum: (a, b) => `${a} + ${b}`,
@@ -16,7 +18,8 @@ const COMBINE: Record<string, (a: string, b: string) => string> = {
   reduce_min: (a, b) => `min(${a}, ${b})`,
 };
 
-export function reduceKernel(node: Node, x: Node, limits: DeviceLimits): KernelSource {
+/** `prologue`: the elementwise group that computes the input as it is read (fused), else a buffer. */
+export function reduceKernel(node: Node, x: Node, limits: DeviceLimits, prologue?: GroupEmitter): KernelSource {
   const axes = reduceAxes(node.attrs, x.shape.length);
   const kept = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
   const st = stridesOf(x.shape);
@@ -25,7 +28,14 @@ export function reduceKernel(node: Node, x: Node, limits: DeviceLimits): KernelS
   const nOut = prod(keptShape);
   const r = prod(redShape);
   const inB: Binding = { name: "x", dtype: x.dtype, access: "read" };
+  const ins: Binding[] = prologue ? prologue.bindings : [inB];
   const out: Binding = { name: "out", dtype: node.dtype, access: "read_write" };
+  /** `let <name> = input[idx];` (through the prologue when fused) */
+  const read = (name: string, idx: string): string => {
+    if (!prologue) return `let ${name} = ${load(inB, idx)};`;
+    const e = prologue.emit(idx);
+    return `${e.lines.join("\n    ")}\n    let ${name} = ${e.value};`;
+  };
   const t = computeType(node.dtype);
   const combine = COMBINE[node.op];
   const base = `${unravelCode("o", keptShape, "k")}\n  let base = ${affineIndex(0, kept.map((i) => st[i]), "k")};`;
@@ -39,16 +49,17 @@ export function reduceKernel(node: Node, x: Node, limits: DeviceLimits): KernelS
     const wg = 64;
     const g = grid(Math.ceil(nOut / wg), limits);
     workgroups = g.workgroups;
-    code = `${header([inB, out])}
-@compute @workgroup_size(${wg})
+    code = `@compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let o = i32(${g.linear} * ${wg}u + lid);
   if (o >= ${nOut}) { return; }
   ${base}
-  var acc: ${t} = ${load(inB, "base")};
+  ${read("first", "base")}
+  var acc: ${t} = first;
   for (var j = 1; j < ${r}; j++) {
     ${inner}
-    acc = ${combine("acc", load(inB, `base + ${offset}`))};
+    ${read("x_j", `base + ${offset}`)}
+    acc = ${combine("acc", "x_j")};
   }
   ${store(out, "o", finish("acc"))}
 }
@@ -57,22 +68,23 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     const wg = 256;
     const g = grid(nOut, limits);
     workgroups = g.workgroups;
-    code = `${header([inB, out])}
-var<workgroup> part: array<${t}, ${wg}>;
+    code = `var<workgroup> part: array<${t}, ${wg}>;
 
 @compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let o = i32(${g.linear});
   ${base}
   let first = i32(lid);
-  var acc: ${t} = ${load(inB, "base")};
+  var acc: ${t} = ${literal(0, node.dtype)};
   if (first < ${r}) {
     { let j = first;
       ${inner}
-      acc = ${load(inB, `base + ${offset}`)}; }
+      ${read("x0", `base + ${offset}`)}
+      acc = x0; }
     for (var j = first + ${wg}; j < ${r}; j += ${wg}) {
       ${inner}
-      acc = ${combine("acc", load(inB, `base + ${offset}`))};
+      ${read("x_j", `base + ${offset}`)}
+      acc = ${combine("acc", "x_j")};
     }
   }
   part[lid] = acc;
@@ -85,5 +97,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }
 `;
   }
-  return { name: `${node.op}_${x.shape.join("x")}_axes${axes.join("")}`, code, workgroups, bindings: [inB, out] };
+  // The prologue registers its helper functions while the body is generated, so the header comes last.
+  code = `${header([...ins, out])}\n${helperSource(prologue?.helpers ?? [])}\n${code}`;
+  const name = `${prologue ? `${prologue.label()}_` : ""}${node.op}_${x.shape.join("x")}_axes${axes.join("")}`;
+  return { name, code, workgroups, bindings: [...ins, out] };
 }
