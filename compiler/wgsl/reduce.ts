@@ -73,6 +73,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 @compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let o = i32(${g.linear});
+  if (o >= ${nOut}) { return; } // a grid folded into y/z has spare workgroups; o is uniform, so this may precede barriers
   ${base}
   let first = i32(lid);
   var acc: ${t} = ${literal(0, node.dtype)};
