@@ -59,7 +59,7 @@ describe("matmul matches the reference", () => {
 
   test.each(VARIANTS)("%s variant: K = 1 and 1×N, M×1 outputs", async (variant) => {
     await fc.assert(
-      fc.asyncProperty(caseArb.map((c) => ({ ...c, k: 1 })), fc.constantFrom("m", "n", "none"), async (c, one) => {
+      fc.asyncProperty(caseArb.map((c) => ({ ...c, k: 1 as const })), fc.constantFrom("m", "n", "none"), async (c, one) => {
         await check({ ...c, m: one === "m" ? 1 : c.m, n: one === "n" ? 1 : c.n }, "f32", variant);
       }),
       { numRuns: runs(4) },
