@@ -34,7 +34,10 @@ export class GroupEmitter {
     const lines: string[] = [];
     const memo = new Map<string, string>();
     const tag = this.fresh++;
-    const name = (id: number): string => `v${id}_${tag}`;
+    // Values are named by their position in the group, not by node id, so that identical groups at
+    // different places in a graph give identical code (one pipeline, deduplicated by program.ts).
+    const position = new Map(this.group.nodes.map((n, k) => [n.id, k]));
+    const name = (id: number): string => `v${position.get(id)}_${tag}`;
     const inGroup = new Set(this.group.nodes.map((n) => n.id));
     const valueAt = (id: number, at: string): string => {
       const key = `${id}@${at}`;
