@@ -174,10 +174,25 @@ export class AstBuilder {
       case "configStmt":
         return { kind: "config", span: s, fields: this.nodes(first, "paramSig").map((p) => this.paramSig(p, this.spanOf(p, s))) };
       case "presetStmt":
-        return { kind: "preset", span: s, name, entries: this.nodes(first, "setting").map((x) => this.setting(x, s)) };
+        return { kind: "preset", span: s, name: this.presetName(first, name), entries: this.nodes(first, "setting").map((x) => this.setting(x, s)) };
       default:
         return undefined;
     }
+  }
+
+  /** `preset 3b`: digits and a name written together form one name. */
+  private presetName(n: CstNode, name: A.Ident): A.Ident {
+    const digits = this.tok(n, "NumberLit");
+    if (!digits) return name;
+    const rest = this.tok(n, "Identifier");
+    const adjacent = rest !== undefined && rest.startOffset === digits.startOffset + digits.image.length;
+    const text = digits.image + (adjacent ? rest.image : "");
+    const span: A.Span = { file: this.file, start: digits.startOffset, end: digits.startOffset + text.length };
+    if (!/^[0-9]+[A-Za-z_][A-Za-z0-9_]*$/.test(text)) {
+      this.diagnostics.push(diag("M1002", span, `'${text}' is not a preset name`, "a preset name is letters, digits and _, with no spaces, e.g. tiny or 3b"));
+      return { name: "", span };
+    }
+    return { name: text, span };
   }
 
   // ---- expressions --------------------------------------------------------------------------

@@ -256,7 +256,16 @@ export class MiraParser extends CstParser {
 
   private presetStmt = this.RULE("presetStmt", () => {
     this.CONSUME(T.Preset);
-    this.CONSUME(T.Identifier);
+    // `preset 3b`: a name may start with digits, which lex as a number then a name.
+    this.OR([
+      { ALT: () => this.CONSUME(T.Identifier) },
+      {
+        ALT: () => {
+          this.CONSUME(T.NumberLit);
+          this.OPTION2(() => this.CONSUME2(T.Identifier));
+        },
+      },
+    ]);
     this.CONSUME(T.LBrace);
     this.MANY(() => {
       this.SUBRULE(this.setting);
