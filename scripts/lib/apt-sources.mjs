@@ -54,6 +54,9 @@ export function hasBackports(files, codename) {
   return false;
 }
 
+/** A deb822 field; a multi-line value (an inline key) keeps its continuation lines indented. */
+const field = (name, value) => `${name}:${value.split("\n").map((line, i) => (i === 0 && line === "" ? "" : ` ${line}`)).join("\n")}`;
+
 /**
  * From the machine's apt source files ([{ path, text }]), build a deb822 stanza for
  * `${codename}-backports` that reuses the URI, components and signing key of the entry serving the
@@ -67,7 +70,7 @@ export function deriveBackportsSource(files, codename) {
         const suites = (s.suites ?? "").split(/\s+/);
         if (!isEnabled(s) || !types.includes("deb") || !suites.includes(codename) || !s.uris) continue;
         const lines = ["Types: deb", `URIs: ${s.uris}`, `Suites: ${codename}-backports`, `Components: ${s.components ?? "main"}`];
-        if (s["signed-by"]) lines.push(`Signed-By: ${s["signed-by"]}`);
+        if (s["signed-by"]) lines.push(field("Signed-By", s["signed-by"]));
         return lines.join("\n") + "\n";
       }
     } else {
