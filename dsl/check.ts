@@ -32,6 +32,6 @@ export function checkPrograms(programs: readonly A.Program[], opts: CheckOptions
   const model = opts.model ? models.find((m) => m.name.name === opts.model) : models[0];
   if (!model) return { result: { programs, modules: ctx.modules }, diagnostics: ctx.diagnostics };
   const cfg = applyOverrides(model, opts);
-  const record = checkModel(ctx, model, cfg.result);
-  return { result: { programs, modules: ctx.modules, model, config: cfg.result, record }, diagnostics: [...cfg.diagnostics, ...ctx.diagnostics] };
+  const { record, config } = checkModel(ctx, model, cfg.result);
+  return { result: { programs, modules: ctx.modules, model, config, record }, diagnostics: [...cfg.diagnostics, ...ctx.diagnostics] };
 }

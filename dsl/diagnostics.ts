@@ -10,6 +10,13 @@ export interface Diagnostic {
   readonly span: Span;
   readonly message: string;
   readonly hint?: string;
+  /** Secondary locations, e.g. the calls that led into std/nn.mira where a size went wrong. */
+  readonly notes?: readonly Note[];
+}
+
+export interface Note {
+  readonly span: Span;
+  readonly message: string;
 }
 
 /** Every code the front end emits, with one line each for docs/language.md; a test checks that each
@@ -43,6 +50,7 @@ export const CODES = {
   M2204: "module missing a return",
   M2301: "unused parameter",
   M2302: "model is incomplete",
+  M2303: "module instance never used",
   M3001: "unknown preset",
   M3002: "unknown config key",
   M3003: "bad override value",
@@ -53,8 +61,11 @@ export const CODES = {
 
 export type KnownCode = keyof typeof CODES;
 
+const WARNINGS: ReadonlySet<KnownCode> = new Set(["M1005", "M2301", "M2303"]);
+export const isWarningCode = (code: KnownCode): boolean => WARNINGS.has(code);
+
 export function diag(code: KnownCode, span: Span, message: string, hint?: string): Diagnostic {
-  return { code, severity: code === "M2301" || code === "M1005" ? "warning" : "error", span, message, hint };
+  return { code, severity: WARNINGS.has(code) ? "warning" : "error", span, message, hint };
 }
 
 export const hasErrors = (ds: readonly Diagnostic[]): boolean => ds.some((d) => d.severity === "error");
@@ -90,20 +101,29 @@ export function locate(d: Diagnostic, sources: Sources): Position {
   return text === undefined ? { line: 1, col: 1 } : positionOf(lineStarts(text), Math.min(d.span.start, text.length));
 }
 
-export function formatDiagnostic(d: Diagnostic, sources: Sources): string {
-  const text = sources.get(d.span.file);
-  const head = (p: Position) => `${d.span.file}:${p.line}:${p.col} ${d.severity} ${d.code} ${d.message}`;
-  if (text === undefined) return head({ line: 1, col: 1 }) + (d.hint ? `\n  hint: ${d.hint}` : "");
+/** The source line of a span with a caret run under it, or nothing when the file is not known. */
+function excerpt(span: Span, sources: Sources): { pos: Position; lines: string[] } {
+  const text = sources.get(span.file);
+  if (text === undefined) return { pos: { line: 1, col: 1 }, lines: [] };
   const starts = lineStarts(text);
-  const start = Math.min(Math.max(0, d.span.start), text.length);
+  const start = Math.min(Math.max(0, span.start), text.length);
   const p = positionOf(starts, start);
   const lineEnd = p.line < starts.length ? starts[p.line] - 1 : text.length;
   // Tabs and control characters would shift the caret; show them as spaces.
   const line = text.slice(starts[p.line - 1], lineEnd).replace(/[\t\r\x00-\x1f]/g, " ");
-  const width = Math.max(1, Math.min(d.span.end, lineEnd) - start);
+  const width = Math.max(1, Math.min(span.end, lineEnd) - start);
   const gutter = String(p.line);
   const pad = " ".repeat(gutter.length);
-  const out = [head(p), `  ${gutter} | ${line}`, `  ${pad} | ${" ".repeat(p.col - 1)}${"^".repeat(width)}`];
+  return { pos: p, lines: [`  ${gutter} | ${line}`, `  ${pad} | ${" ".repeat(p.col - 1)}${"^".repeat(width)}`] };
+}
+
+export function formatDiagnostic(d: Diagnostic, sources: Sources): string {
+  const main = excerpt(d.span, sources);
+  const out = [`${d.span.file}:${main.pos.line}:${main.pos.col} ${d.severity} ${d.code} ${d.message}`, ...main.lines];
+  for (const n of d.notes ?? []) {
+    const x = excerpt(n.span, sources);
+    out.push(`  note: ${n.span.file}:${x.pos.line}:${x.pos.col} ${n.message}`, ...x.lines.map((l) => `  ${l}`));
+  }
   if (d.hint) out.push(`  hint: ${d.hint}`);
   return out.join("\n");
 }
@@ -120,7 +140,8 @@ export function sortDiagnostics(ds: readonly Diagnostic[]): Diagnostic[] {
 /** Plain-data form for `--json`. */
 export function diagnosticJson(d: Diagnostic, sources: Sources): Record<string, unknown> {
   const p = locate(d, sources);
-  return { code: d.code, severity: d.severity, file: d.span.file, line: p.line, col: p.col, start: d.span.start, end: d.span.end, message: d.message, hint: d.hint };
+  const notes = d.notes?.map((n) => ({ file: n.span.file, ...locate({ ...d, span: n.span }, sources), start: n.span.start, end: n.span.end, message: n.message }));
+  return { code: d.code, severity: d.severity, file: d.span.file, line: p.line, col: p.col, start: d.span.start, end: d.span.end, message: d.message, hint: d.hint, ...(notes ? { notes } : {}) };
 }
 
 /** Closest candidate by edit distance, for "did you mean" hints; undefined when nothing is close. */

@@ -9,12 +9,15 @@ export type Dim =
   | { readonly k: "sym"; readonly name: string }
   | { readonly k: "op"; readonly op: "+" | "-" | "*" | "/" | "%"; readonly a: Dim; readonly b: Dim };
 
+/** `%` is floor-mod everywhere in .mira (the sign of the divisor), as on tensors. */
+export const floorMod = (a: number, b: number): number => a - Math.floor(a / b) * b;
+
 export const num = (v: number): Dim => ({ k: "num", v });
 export const sym = (name: string): Dim => ({ k: "sym", name });
 
 export function dimOp(op: "+" | "-" | "*" | "/" | "%", a: Dim, b: Dim): Dim {
   if (a.k === "num" && b.k === "num") {
-    const v = op === "+" ? a.v + b.v : op === "-" ? a.v - b.v : op === "*" ? a.v * b.v : op === "/" ? a.v / b.v : a.v % b.v;
+    const v = op === "+" ? a.v + b.v : op === "-" ? a.v - b.v : op === "*" ? a.v * b.v : op === "/" ? a.v / b.v : floorMod(a.v, b.v);
     if (Number.isFinite(v) && Number.isInteger(v)) return num(v);
   }
   if ((op === "+" || op === "-") && b.k === "num" && b.v === 0) return a;
@@ -72,7 +75,7 @@ export function evalDim(d: Dim, known: ReadonlyMap<string, number>): number | un
       const a = evalDim(d.a, known);
       const b = evalDim(d.b, known);
       if (a === undefined || b === undefined) return undefined;
-      return d.op === "+" ? a + b : d.op === "-" ? a - b : d.op === "*" ? a * b : d.op === "/" ? a / b : a % b;
+      return d.op === "+" ? a + b : d.op === "-" ? a - b : d.op === "*" ? a * b : d.op === "/" ? a / b : floorMod(a, b);
     }
   }
 }
@@ -92,7 +95,7 @@ function sampleDim(d: Dim, known: ReadonlyMap<string, number>, trial: number): n
     case "op": {
       const a = sampleDim(d.a, known, trial);
       const b = sampleDim(d.b, known, trial);
-      return d.op === "+" ? a + b : d.op === "-" ? a - b : d.op === "*" ? a * b : d.op === "/" ? a / b : a % b;
+      return d.op === "+" ? a + b : d.op === "-" ? a - b : d.op === "*" ? a * b : d.op === "/" ? a / b : floorMod(a, b);
     }
   }
 }

@@ -5,7 +5,7 @@
 // what only concrete sizes reveal (divisibility, bounds) aborts with a located diagnostic.
 import type * as A from "../../dsl/ast.js";
 import { BUILTINS } from "../../dsl/check/builtins.js";
-import { type KnownCode, diag } from "../../dsl/diagnostics.js";
+import { type KnownCode, type Note, diag } from "../../dsl/diagnostics.js";
 import { GraphBuilder } from "../builder.js";
 import { type DType, DTYPES } from "../dtype.js";
 import { IrError, type Node } from "../ir.js";
@@ -34,6 +34,8 @@ export class Elaborator {
   private readonly instances = new Map<string, Instance>();
   private readonly modelParams = new Map<string, Node>();
   private depth = 0;
+  /** Calls being applied, outermost first, for the notes of an elaboration error. */
+  private readonly calls: { span: A.Span; module: string }[] = [];
   private nodeCount = 0;
   span: A.Span;
 
@@ -58,7 +60,16 @@ export class Elaborator {
   }
 
   fail(code: KnownCode, message: string, hint?: string): never {
-    throw new ElabAbort(diag(code, this.span, message, hint));
+    throw new ElabAbort({ ...diag(code, this.span, message, hint), ...this.callNotes() });
+  }
+
+  /** The module calls that led here, innermost first: an error inside std/nn.mira then also points
+   *  at the line of the user's file that passed the bad size. Deep chains keep their two ends. */
+  private callNotes(): { notes?: Note[] } {
+    if (this.calls.length === 0) return {};
+    const frames = [...this.calls].reverse();
+    const kept = frames.length <= 4 ? frames : [...frames.slice(0, 3), frames[frames.length - 1]];
+    return { notes: kept.map((c) => ({ span: c.span, message: `in ${c.module}, called here` })) };
   }
 
   guard<T>(f: () => T): T {
@@ -119,14 +130,16 @@ export class Elaborator {
     const r = this.expr(e.right, env);
     this.span = e.span;
     const isNum = (v: Val): v is Extract<Val, { k: "int" | "float" }> => v.k === "int" || v.k === "float";
-    if (isNum(l) && isNum(r)) return staticArith(this, e.op, l, r);
+    if (isNum(l) && isNum(r)) return staticArith(this, e, l, r);
     if (e.op === "@") return { k: "tensor", node: this.b.add("matmul", [this.lower.tensor(l, "the left operand of '@'"), this.lower.tensor(r, "the right operand of '@'")]) };
-    const op = BIN_OPS[e.op] ?? this.fail("M3006", `'${e.op}' is not defined on tensors`);
+    const op = BIN_OPS[e.op] ?? (e.op === "%" ? "%" : this.fail("M3006", `'${e.op}' is not defined on tensors`));
     const x = l.k === "tensor" ? l.node : undefined;
     const y = r.k === "tensor" ? r.node : undefined;
     const like = x ?? y ?? this.fail("M3006", `'${e.op}' needs numbers or tensors, not ${describeVal(l)} and ${describeVal(r)}`);
     const asNode = (v: Val, n: Node | undefined): Node => n ?? (isNum(v) ? scalar(this.b, v.v, like.dtype) : this.fail("M3006", `'${e.op}' cannot use ${describeVal(v)}`));
-    return { k: "tensor", node: this.guard(() => binary(this.b, op, asNode(l, x), asNode(r, y))) };
+    const [a, b] = [asNode(l, x), asNode(r, y)];
+    if (op === "%") return { k: "tensor", node: this.guard(() => floorMod(this.b, a, b)) };
+    return { k: "tensor", node: this.guard(() => binary(this.b, op, a, b)) };
   }
 
   private call(e: A.CallExpr, env: Env, nameHint?: string): Val {
@@ -174,6 +187,7 @@ export class Elaborator {
   apply(inst: Instance, args: readonly Arg[]): Val {
     if (++this.depth > MAX_CALL_DEPTH) this.fail("M3006", `modules nest more than ${MAX_CALL_DEPTH} calls deep`, `does ${inst.decl.name.name} call itself?`);
     const decl = inst.decl;
+    this.calls.push({ span: this.span, module: decl.name.name });
     const iface = decl.impl ? this.interfaces.get(decl.impl.iface.name) : undefined;
     const inputs = decl.inputs ?? iface?.inputs ?? [];
     const env = new Env(undefined, inst.path, false, inst);
@@ -186,6 +200,7 @@ export class Elaborator {
     });
     const ret = this.block(decl.body.stmts, env);
     this.depth--;
+    this.calls.pop();
     return ret ?? this.fail("M3006", `${decl.name.name} returned nothing`);
   }
 
@@ -307,16 +322,25 @@ function bindDims(env: Env, dims: readonly A.DimItem[], shape: readonly number[]
   });
 }
 
-function staticArith(el: Elaborator, op: A.BinaryOp, l: { k: "int" | "float"; v: number }, r: { k: "int" | "float"; v: number }): Val {
+/** a % b on float tensors, with the sign of b as in Python: a - floor(a / b) * b (existing ops only). */
+function floorMod(b: NodeBuilder, x: Node, y: Node): Node {
+  return binary(b, "sub", x, binary(b, "mul", b.add("floor", [binary(b, "div", x, y)]), y));
+}
+
+function staticArith(el: Elaborator, e: A.BinaryExpr, l: { k: "int" | "float"; v: number }, r: { k: "int" | "float"; v: number }): Val {
+  const op = e.op;
   const ints = l.k === "int" && r.k === "int";
   switch (op) {
     case "+": return { k: ints ? "int" : "float", v: l.v + r.v };
     case "-": return { k: ints ? "int" : "float", v: l.v - r.v };
     case "*": return { k: ints ? "int" : "float", v: l.v * r.v };
-    case "%": return { k: ints ? "int" : "float", v: l.v % r.v };
+    case "%": return { k: ints ? "int" : "float", v: l.v - Math.floor(l.v / r.v) * r.v }; // floor-mod, as on tensors
     case "/":
       if (!ints) return { k: "float", v: l.v / r.v };
-      if (r.v === 0 || l.v % r.v !== 0) el.fail("M3005", `${l.v} / ${r.v} is not a whole number`, "pick config values that divide evenly (e.g. d a multiple of heads)");
+      if (r.v === 0 || l.v % r.v !== 0) {
+        const named = e.left.kind === "name" && e.right.kind === "name" ? `make '${e.left.name}' (${l.v}) a multiple of '${e.right.name}' (${r.v})` : "pick config values that divide evenly (e.g. d a multiple of heads)";
+        el.fail("M3005", `${l.v} / ${r.v} is not a whole number`, named);
+      }
       return { k: "int", v: l.v / r.v };
     case "==": return { k: "bool", v: l.v === r.v };
     case "!=": return { k: "bool", v: l.v !== r.v };

@@ -13,6 +13,8 @@ import { substTensor, unifyArg } from "./shapes.js";
 
 type InstanceTy = Extract<Ty, { k: "instance" }>;
 
+const EXAMPLES = { int: "an integer such as 64", float: "a number such as 0.5", bool: "true or false", dtype: "a dtype such as f32", mask: "a mask such as causal" } as const;
+
 /** Whether a value of type `t` may stand where hyperparameter type `want` is expected. */
 export function fitsHyper(ctx: Ctx, want: ModuleInfo["hypers"][number]["type"], t: Ty, span: A.Span, what: string): boolean {
   if (t.k === "unknown") return true;
@@ -23,8 +25,10 @@ export function fitsHyper(ctx: Ctx, want: ModuleInfo["hypers"][number]["type"], 
   if (ok) return true;
   if (want.k === "iface") {
     const impls = [...ctx.modules.values()].filter((m) => m.implements === want.name).map((m) => m.name);
-    ctx.report("M2203", span, `${what} must implement ${want.name}, but is ${fmtTy(t)}`, impls.length ? `use one of: ${impls.join(", ")}` : `declare a module that implements ${want.name}`);
-  } else ctx.report("M2103", span, `${what} must be ${want.k}, not ${fmtTy(t)}`, "pass a value of that kind, or change the hyperparameter's type");
+    const other = t.k === "instance" ? (t.module?.name ?? t.implements) : t.k === "module" ? t.info.name : undefined;
+    const is = t.k === "instance" && other && t.implements ? `${other} implements ${t.implements}, not ${want.name}` : t.k === "module" && t.info.implements === want.name ? `${other} needs its hyperparameters: ${other}(...)` : other ? `${other} does not implement it` : `is ${fmtTy(t)}`;
+    ctx.report("M2203", span, `${what} must implement ${want.name}, but ${is}`, impls.length ? `the implementations of ${want.name} are: ${impls.join(", ")}` : `declare one: module X(...) implements ${want.name}(...) { ... }`);
+  } else ctx.report("M2103", span, `${what} must be ${want.k}, not ${fmtTy(t)}`, `give it ${EXAMPLES[want.k]}, or change the declared type`);
   return false;
 }
 

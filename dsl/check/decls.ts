@@ -5,11 +5,11 @@ import type * as A from "../ast.js";
 import { type Dim, sym } from "../dims.js";
 import type { HyperInfo, HyperType, InterfaceInfo, ModuleInfo, SigInput, Signature, Ty } from "../types.js";
 import { UNKNOWN, fmtTensor, fmtTy, sameTensor } from "../types.js";
-import { sigSymbols } from "./calls.js";
+import { fitsHyper, sigSymbols } from "./calls.js";
 import { type Ctx, Scope } from "./env.js";
 import { checkExpr, resolveType } from "./exprs.js";
 import { substTensor } from "./shapes.js";
-import { type BlockResult, checkBlock } from "./stmts.js";
+import { type BlockResult, checkBlock, reportUnused } from "./stmts.js";
 
 export function hyperType(ctx: Ctx, t: A.TypeExpr | undefined, dflt: A.Expr | undefined): HyperType {
   const n = t?.name.name;
@@ -130,8 +130,8 @@ export function checkModule(ctx: Ctx, info: ModuleInfo): void {
   const scope = hyperScope(ctx, info.hypers);
   for (const h of info.hypers) {
     if (h.default) {
-      const t = checkExpr(ctx, scope, h.default);
-      if (h.type.k === "int" && t.k !== "int" && t.k !== "unknown") ctx.report("M2103", h.default.span, `default of '${h.name}' must be int, not ${fmtTy(t)}`, "use an integer expression, e.g. 4 * d");
+      // Every kind is checked, interface-typed defaults included (`mix: Mixer = LayerNorm(4)` is M2203).
+      fitsHyper(ctx, h.type, checkExpr(ctx, scope, h.default), h.default.span, `the default of '${h.name}'`);
     }
   }
   const sig = info.sig;
@@ -149,9 +149,4 @@ export function checkModule(ctx: Ctx, info: ModuleInfo): void {
     ctx.report("M2108", last.span, `${info.name} returns ${fmtTensor(ret)} but ${target} ${fmtTensor(sig.result)}`, "fix the returned value or the declared result type");
   } else if (ret.k !== "tensor" && ret.k !== "unknown") ctx.report("M2108", last.span, `${info.name} returns ${fmtTy(ret)} but must return ${fmtTensor(sig.result)}`, "return a tensor of the declared type");
   reportUnused(ctx, body);
-}
-
-export function reportUnused(ctx: Ctx, scope: Scope): void {
-  for (const [name, b] of scope.ownBindings())
-    if (b.kind === "param" && !b.used && b.span) ctx.report("M2301", b.span, `param '${name}' is never used`, `use it in the body or remove it`);
 }

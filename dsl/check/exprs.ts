@@ -8,7 +8,7 @@ import { BUILTINS, BUILTIN_VALUES, type CheckedArg, INIT_NAMES } from "./builtin
 import { applyInstance, instantiate } from "./calls.js";
 import { type Ctx, Scope } from "./env.js";
 import { broadcastTy, matmulTy } from "./shapes.js";
-import { type BlockResult, checkBlock } from "./stmts.js";
+import { type BlockResult, checkBlock, reportUnused } from "./stmts.js";
 
 export function checkExpr(ctx: Ctx, scope: Scope, e: A.Expr): Ty {
   switch (e.kind) {
@@ -71,6 +71,12 @@ function checkBinary(ctx: Ctx, scope: Scope, e: A.BinaryExpr): Ty {
   }
   if (l.k === "int" && r.k === "int") return compare ? { k: "bool" } : { k: "int", dim: dimOp(ARITH[e.op], l.dim, r.dim) };
   if (isNum(l) && isNum(r)) return compare ? { k: "bool" } : { k: "float" };
+  // `%` on tensors is floor-mod, a - floor(a / b) * b, which needs floats (no integer division in the IR).
+  const intTensor = [l, r].find((t) => t.k === "tensor" && t.dtype !== "f32" && t.dtype !== "f16");
+  if (e.op === "%" && (l.k === "tensor" || r.k === "tensor") && intTensor?.k === "tensor") {
+    ctx.report("M2111", e.span, `'%' on tensors needs floats, not ${fmtTensor(intTensor)}`, "cast to f32 first: cast(x, f32) % 2.0 (the result is a - floor(a / b) * b)");
+    return UNKNOWN;
+  }
   if (l.k === "tensor" && (r.k === "tensor" || isNum(r))) {
     const t = r.k === "tensor" ? broadcastTy(ctx, l, r, e.span, e.op) : l;
     return t && compare ? { ...t, dtype: "bool" } : (t ?? UNKNOWN);
@@ -202,6 +208,7 @@ function checkScan(ctx: Ctx, scope: Scope, e: A.ScanExpr): Ty {
   }
   const result: BlockResult = { returns: [], yields: [] };
   checkBlock(ctx, inner, e.body.stmts, "scan", result);
+  reportUnused(ctx, inner);
   const y = result.yields.at(-1);
   if (!y) {
     ctx.report("M2204", e.span, "scan body has no yield", "end the body with `yield value`: the values are stacked along axis 1");

@@ -1,31 +1,37 @@
 // model.ts: checks a model with its config resolved — config values first (ints become known dims),
 // every preset's keys and value kinds, then the body and the entry points it declares.
 import type * as A from "../ast.js";
-import type { ResolvedConfig } from "../config.js";
+import type { ConfigEntry, ResolvedConfig } from "../config.js";
 import { presetsOf } from "../config.js";
 import { closest } from "../diagnostics.js";
 import { evalDim, printDim, sym } from "../dims.js";
 import type { Ty } from "../types.js";
 import { fitsHyper } from "./calls.js";
-import { hyperType, reportUnused } from "./decls.js";
+import { hyperType } from "./decls.js";
 import { type Ctx, Scope } from "./env.js";
+import { BUILTINS, BUILTIN_VALUES } from "./builtins.js";
 import { checkExpr } from "./exprs.js";
-import { type BlockResult, type ModelRecord, checkBlock } from "./stmts.js";
+import { type BlockResult, type ModelRecord, checkBlock, reportUnused } from "./stmts.js";
 
-export function checkModel(ctx: Ctx, model: A.ModelDecl, config: ResolvedConfig): ModelRecord {
+/** Checks the model; returns what it declares and the config with interface values normalised
+ *  (`TTM(read: 8)` → `TTMCombiner(read: 8)`, bare `ConcatCombiner` → `ConcatCombiner()`). */
+export function checkModel(ctx: Ctx, model: A.ModelDecl, config: ResolvedConfig): { record: ModelRecord; config: ResolvedConfig } {
   ctx.known = new Map();
   const scope = new Scope();
   const types = new Map<string, ReturnType<typeof hyperType>>();
-  for (const e of config.entries) {
-    if (scope.own(e.name)) {
-      ctx.report("M2002", e.field.name.span, `config '${e.name}' is declared twice`, "remove one of them");
+  const entries: ConfigEntry[] = [];
+  for (const e0 of config.entries) {
+    if (scope.own(e0.name)) {
+      ctx.report("M2002", e0.field.name.span, `config '${e0.name}' is declared twice`, "remove one of them");
       continue;
     }
-    const want = hyperType(ctx, e.field.type, e.field.default);
-    types.set(e.name, want);
+    const want = hyperType(ctx, e0.field.type, e0.field.default);
+    types.set(e0.name, want);
+    const e = want.k === "iface" ? { ...e0, value: implementationValue(ctx, scope, e0.value, want.name) } : e0;
+    entries.push(e);
     let ty: Ty = checkExpr(ctx, scope, e.value);
     const what = `config '${e.name}'${e.from === "default" ? "" : ` (from ${e.from === "preset" ? `preset ${config.preset}` : "--set"})`}`;
-    if (!fitsHyper(ctx, want, ty, e.value.span, what)) ty = { k: "unknown" };
+    if (!fitsHyper(ctx, want, ty, e.value.span, what)) ty = fallback(ctx, scope, e, want);
     if (ty.k === "int") {
       const v = evalDim(ty.dim, ctx.known);
       if (v === undefined || !Number.isInteger(v)) ctx.report("M2103", e.value.span, `${what} must be a whole constant, not '${printDim(ty.dim)}'`, "use numbers and earlier config keys");
@@ -35,6 +41,7 @@ export function checkModel(ctx: Ctx, model: A.ModelDecl, config: ResolvedConfig)
     scope.define(e.name, { ty, kind: "config", span: e.field.name.span, used: true });
   }
   checkPresets(ctx, model, scope, types);
+  const checkedConfig: ResolvedConfig = { ...config, entries };
 
   const record: ModelRecord = { inputs: [], outputs: [], losses: [] };
   const body = new Scope(scope);
@@ -43,7 +50,40 @@ export function checkModel(ctx: Ctx, model: A.ModelDecl, config: ResolvedConfig)
   reportUnused(ctx, body);
   if (record.outputs.length === 0 && record.losses.length === 0) ctx.report("M2302", model.name.span, `model ${model.name.name} declares no output and no loss`, "add `output logits = ...` or `loss name = ...`");
   else if (record.losses.length > 0 && !record.objective) ctx.report("M2302", model.name.span, `model ${model.name.name} has losses but no objective`, `add objective = ${record.losses.map((l) => l.name).join(" + ")}`);
-  return record;
+  return { record, config: checkedConfig };
+}
+
+/** After a bad preset or `--set` value, the default's type (checked quietly), so that one bad value
+ *  is one error and not a cascade of shape errors downstream. */
+function fallback(ctx: Ctx, scope: Scope, e: ConfigEntry, want: ReturnType<typeof hyperType>): Ty {
+  const dflt = e.field.default;
+  if (e.from === "default" || !dflt) return { k: "unknown" };
+  const n = ctx.diagnostics.length;
+  const ty = checkExpr(ctx, scope, want.k === "iface" ? implementationValue(ctx, scope, dflt, want.name) : dflt);
+  const ok = fitsHyper(ctx, want, ty, dflt.span, "");
+  ctx.diagnostics.length = n;
+  return ok ? ty : { k: "unknown" };
+}
+
+/** An interface-typed value may name its implementation without the interface's name as a suffix
+ *  (`TTM(memory: 32)` for `TTMCombiner(memory: 32)`) and without parentheses when the defaults do
+ *  (`ConcatCombiner`); both are rewritten to the plain construction, which the elaborator then runs. */
+export function implementationValue(ctx: Ctx, scope: Scope, value: A.Expr, iface: string): A.Expr {
+  const callee = value.kind === "call" ? value.callee : value;
+  if (callee.kind !== "name" || scope.lookup(callee.name)) return value;
+  const own = ctx.modules.get(callee.name);
+  const info = own ?? ctx.modules.get(callee.name + iface);
+  if (!info && !Object.hasOwn(BUILTINS, callee.name) && !Object.hasOwn(BUILTIN_VALUES, callee.name)) {
+    const impls = [...ctx.modules.values()].filter((m) => m.implements === iface).map((m) => m.name);
+    const near = closest(callee.name, [...impls, ...impls.map((n) => (n.endsWith(iface) ? n.slice(0, -iface.length) : n))]);
+    ctx.report("M2001", callee.span, `unknown implementation '${callee.name}' of ${iface}`, `${near ? `did you mean '${near}'? ` : ""}the implementations of ${iface} are: ${impls.join(", ") || "none yet"}`);
+    return { kind: "error", span: value.span };
+  }
+  // Only implementations are completed; anything else is left for fitsHyper to report (M2203).
+  if (!info || info.implements !== iface || (own && value.kind === "call")) return value;
+  const renamed: A.NameExpr = { kind: "name", span: callee.span, name: info.name };
+  if (value.kind === "call") return { ...value, callee: renamed };
+  return { kind: "call", span: value.span, callee: renamed, args: [] };
 }
 
 function checkPresets(ctx: Ctx, model: A.ModelDecl, scope: Scope, types: ReadonlyMap<string, ReturnType<typeof hyperType>>): void {
@@ -58,7 +98,7 @@ function checkPresets(ctx: Ctx, model: A.ModelDecl, scope: Scope, types: Readonl
         ctx.report("M3002", e.name.span, `preset ${p.name.name} sets '${e.name.name}', which is not a config key`, near ? `did you mean '${near}'?` : "declare it in the config block first");
         continue;
       }
-      const ty = checkExpr(ctx, scope, e.value);
+      const ty = checkExpr(ctx, scope, want.k === "iface" ? implementationValue(ctx, scope, e.value, want.name) : e.value);
       fitsHyper(ctx, want, ty, e.value.span, `'${e.name.name}' in preset ${p.name.name}`);
     }
   }

@@ -4,6 +4,7 @@ import type * as A from "../ast.js";
 import { dimEq, sym } from "../dims.js";
 import { type Ty, UNKNOWN, fmtTy } from "../types.js";
 import { type Ctx, type Place, Scope } from "./env.js";
+import { fitsHyper } from "./calls.js";
 import { checkExpr, checkInit, resolveType } from "./exprs.js";
 
 export interface BlockResult {
@@ -54,7 +55,18 @@ function define(ctx: Ctx, scope: Scope, name: A.Ident, ty: Ty, kind: "let" | "pa
   if (name.name === "") return;
   const prev = scope.own(name.name);
   if (prev && prev.kind !== "builtin") ctx.report("M2002", name.span, `'${name.name}' is already defined in this block`, "choose another name, or assign with `name = value` to update it");
-  scope.define(name.name, { ty, kind, span: name.span, used: kind !== "param" });
+  // Params, and instances constructed by a let, must be used: otherwise their parameters vanish.
+  const tracked = kind === "param" || (kind === "let" && ty.k === "instance" && ty.module !== undefined);
+  scope.define(name.name, { ty, kind, span: name.span, used: !tracked });
+}
+
+/** M2301 for params and M2303 for let-bound module instances that nothing uses. */
+export function reportUnused(ctx: Ctx, scope: Scope): void {
+  for (const [name, b] of scope.ownBindings()) {
+    if (b.used || !b.span) continue;
+    if (b.kind === "param") ctx.report("M2301", b.span, `param '${name}' is never used`, `use it in the body or remove it`);
+    else if (b.kind === "let" && b.ty.k === "instance") ctx.report("M2303", b.span, `'${name}' is a ${b.ty.module?.name ?? "module"} instance that is never called, so its parameters would not exist`, `call it, e.g. ${name}(x), or remove the let`);
+  }
 }
 
 function checkStmt(ctx: Ctx, scope: Scope, s: A.Stmt, place: Place, result: BlockResult, model?: ModelRecord): void {
@@ -68,8 +80,10 @@ function checkStmt(ctx: Ctx, scope: Scope, s: A.Stmt, place: Place, result: Bloc
       let ty = checkExpr(ctx, scope, s.value);
       if (s.type) {
         const want = resolveType(ctx, scope, s.type, false);
-        if (!sameTy(ctx, want, ty)) ctx.report("M2108", s.value.span, `'${s.name.name}' is declared ${fmtTy(want)} but the value is ${fmtTy(ty)}`, "fix the annotation or the expression");
-        if (want.k !== "unknown") ty = want;
+        // A value that does not conform becomes unknown from here on: one error, no cascade.
+        if (want.k === "instance" && want.implements) ty = fitsHyper(ctx, { k: "iface", name: want.implements }, ty, s.value.span, `'${s.name.name}'`) ? ty : UNKNOWN;
+        else if (!sameTy(ctx, want, ty)) ctx.report("M2108", s.value.span, `'${s.name.name}' is declared ${fmtTy(want)} but the value is ${fmtTy(ty)}`, "fix the annotation or the expression");
+        if (want.k !== "unknown" && want.k !== "instance") ty = want; // an implementation keeps its bound dims
       }
       define(ctx, scope, s.name, ty, "let");
       return;
@@ -103,7 +117,9 @@ function checkStmt(ctx: Ctx, scope: Scope, s: A.Stmt, place: Place, result: Bloc
     case "repeat": {
       const n = checkExpr(ctx, scope, s.count);
       if (n.k !== "int" && n.k !== "unknown") ctx.report("M2103", s.count.span, `repeat needs an integer count, not ${fmtTy(n)}`, "use an int, e.g. repeat depth { ... }");
-      checkBlock(ctx, new Scope(scope), s.body.stmts, "repeat", result, model);
+      const inner = new Scope(scope);
+      checkBlock(ctx, inner, s.body.stmts, "repeat", result, model);
+      reportUnused(ctx, inner);
       return;
     }
     case "return":

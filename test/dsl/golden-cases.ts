@@ -46,6 +46,7 @@ export const GOLDEN: readonly GoldenCase[] = [
   { code: "M2203", src: "import std.nn\ninterface I(x: f32[N]) -> f32[out]\nmodule U(inner: I)(x: f32[N]) -> f32[N] {\n  return x\n}\nmodel M {\n  config { d: int = 4 }\n  input x: f32[B, d]\n  output o = U(LayerNorm(d))(x)\n}\n" },
   { code: "M2204", src: "module A()(x: f32[N]) -> f32[N] {\n  let y = x\n}\n" },
   { code: "M2301", src: "module A()(x: f32[N]) -> f32[N] {\n  param w: f32[N] = zeros\n  return x\n}\n" },
+  { code: "M2303", src: "import std.nn\nmodule A(d: int)(x: f32[N, d]) -> f32[N, d] {\n  let proj = Linear(d, d)\n  return x\n}\n" },
   { code: "M2302", src: lm("  let h = Embedding(32, d)(tokens)") },
   { code: "M3001", src: lm("  output o = Embedding(32, d)(tokens)"), preset: "huge" },
   { code: "M3002", src: lm("  output o = Embedding(32, d)(tokens)"), set: ["dd=4"] },

@@ -31,10 +31,11 @@ const EXPECTED: Record<string, [string, string]> = {
   M2111: ["case.mira:5:14", "'+' needs one dtype: i32[B, T] + f32[B, T, d]"],
   M2201: ["case.mira:2:18", "A must fix I's output dimension 'out'"],
   M2202: ["case.mira:2:40", "I has no output dimension 'size' to fix"],
-  M2203: ["case.mira:9:16", "hyperparameter 'inner' of U must implement I, but is module instance LayerNorm"],
+  M2203: ["case.mira:9:16", "hyperparameter 'inner' of U must implement I, but LayerNorm does not implement it"],
   M2204: ["case.mira:1:8", "module A does not end with a return"],
   M2301: ["case.mira:2:9", "param 'w' is never used"],
   M2302: ["case.mira:2:7", "model M declares no output and no loss"],
+  M2303: ["case.mira:3:7", "'proj' is a Linear instance that is never called, so its parameters would not exist"],
   M3001: ["--preset:1:1", "model M has no preset 'huge'"],
   M3002: ["--set dd=4:1:1", "model M has no config key 'dd'"],
   M3003: ["--set d=(4:1:5", "bad value for 'd': expected ')', found end of file"],
@@ -56,7 +57,7 @@ describe("golden diagnostics", () => {
     const p = locate(d!, r.sources);
     const file = path.isAbsolute(d!.span.file) ? path.relative(ROOT, d!.span.file) : d!.span.file;
     expect([`${file}:${p.line}:${p.col}`, d!.message]).toEqual(EXPECTED[code]);
-    expect(d!.severity).toBe(code === "M2301" || code === "M1005" ? "warning" : "error");
+    expect(d!.severity).toBe(["M1005", "M2301", "M2303"].includes(code) ? "warning" : "error");
     expect(d!.hint ?? "", "every diagnostic names a fix").not.toBe("");
   });
 });

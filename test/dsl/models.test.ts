@@ -46,7 +46,7 @@ describe("char_lm", () => {
     const src = readModel("char_lm.mira").replace("output logits = head(norm(x))", "output logits = x @ embed(tokens)");
     const r = run(src, { file: "bad_lm.mira" });
     const text = formatDiagnostics(r.diagnostics, r.sources);
-    expect(text).toMatch(/^bad_lm\.mira:\d+:\d+ error M2104 matmul inner dimensions differ: f32\[B, T, d\] @ f32\[B, T, d\]/);
+    expect(text).toMatch(/^bad_lm\.mira:\d+:\d+ error M2104 matmul inner dimensions differ: f32\[B, T, d\] @ f32\[B, T, d\]/m);
     expect(text).toContain("^^^");
     expect(text).toContain("hint: ");
   });
