@@ -31,7 +31,7 @@ export interface CheckSourceOptions extends CheckOptions {
 /** Parse + imports + check of one file's text. `sources` holds every text a diagnostic may point into. */
 export function check(source: string, file: string, opts: CheckSourceOptions = {}): { result: Checked; diagnostics: Diagnostic[]; sources: Sources } {
   const loaded = loadProgram(file, source, opts.read ?? readFromDisk, opts.root);
-  const checked = checkPrograms(loaded.result.programs, opts);
+  const checked = checkPrograms(loaded.result.programs, opts, loaded.result.sources);
   const sources = new Map([...loaded.result.sources, ...(checked.result.config?.sources ?? [])]);
   return { result: checked.result, diagnostics: sortDiagnostics([...loaded.diagnostics, ...checked.diagnostics]), sources };
 }

@@ -104,8 +104,17 @@ function braceDiagnostic(tokens: readonly IToken[], source: string, file: string
 
 const emptyProgram = (file: string, length: number): Program => ({ file, span: { file, start: 0, end: length }, decls: [] });
 
+/** The last file parsed: `mira check` then `mira fmt` of one text (or a fuzzer's check and format of
+ *  each mutant) parse it once. The AST is plain data that nobody mutates; the array is copied. */
+let last: { source: string; file: string; parsed: Parsed<Program> } | undefined;
+
 /** Parses a whole file. */
 export function parse(source: string, file = "<input>"): Parsed<Program> {
+  if (last?.source !== source || last.file !== file) last = { source, file, parsed: parseFresh(source, file) };
+  return { ...last.parsed, diagnostics: [...last.parsed.diagnostics] };
+}
+
+function parseFresh(source: string, file: string): Parsed<Program> {
   const lexed = lex(source, file);
   const deep = findExcessNesting(lexed.tokens);
   if (deep) {

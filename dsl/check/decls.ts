@@ -66,8 +66,9 @@ function signature(ctx: Ctx, scope: Scope, inputs: readonly A.ParamSig[], result
   return { inputs: sigInputs, result: res, outputOnly };
 }
 
-export function collectDecls(ctx: Ctx, programs: readonly A.Program[]): void {
-  const seen = new Map<string, A.Span>();
+/** Gathers interfaces and modules; `taken` holds names already declared (by cached imports). */
+export function collectDecls(ctx: Ctx, programs: readonly A.Program[], taken: ReadonlyMap<string, A.Span> = new Map()): void {
+  const seen = new Map<string, A.Span>(taken);
   const claim = (id: A.Ident) => {
     if (id.name === "") return false;
     const prev = seen.get(id.name);
