@@ -1,42 +1,14 @@
-// parser.ts: the grammar of .mira as a Chevrotain CstParser with error recovery. Rules are typed
+// parser.ts: the grammar of .mira as a Chevrotain CstParser with error recovery: declarations and
+// statements here, expressions in parser-exprs.ts, error wording in parser-messages.ts. Rules are typed
 // class properties, so a misspelt subrule is a compile error. The CST goes to cst-to-ast.ts.
 // Statements need no separators: every statement starts with a keyword or `name =`, and no
 // expression can continue with an identifier, so newlines carry no meaning.
-import { CstParser, EOF, type IParserErrorMessageProvider, type IToken, type TokenType } from "chevrotain";
 import * as T from "./lexer.js";
+import { ExpressionParser } from "./parser-exprs.js";
 
-/** How a token reads in a message: keywords and punctuation as written, others by kind. */
-export function tokenText(t: TokenType): string {
-  if (t === EOF) return "end of file";
-  if (t === T.Identifier) return "a name";
-  if (t === T.NumberLit) return "a number";
-  const src = t.PATTERN;
-  if (src instanceof RegExp) return `'${src.source.replace(/\\/g, "")}'`;
-  return t.name;
-}
-
-const found = (tok: IToken | undefined): string =>
-  !tok || tok.tokenType === EOF ? "end of file" : `'${tok.image.length > 20 ? tok.image.slice(0, 20) + "…" : tok.image}'`;
-
-/** What a rule expects, in words, for "no viable alternative" messages. */
-const RULE_WORDS: Record<string, string> = {
-  decl: "a declaration (import, interface, module or model)",
-  statement: "a statement (let, param, repeat, return, input, output, loss, … or `name = value`)",
-  primary: "an expression",
-  sliceItem: "an index or a slice",
-  dimItem: "a dimension",
-};
-
-const messages: IParserErrorMessageProvider = {
-  buildMismatchTokenMessage: ({ expected, actual }) => `expected ${tokenText(expected)}, found ${found(actual)}`,
-  buildNotAllInputParsedMessage: ({ firstRedundant }) => `unexpected ${found(firstRedundant)}; expected a declaration (import, interface, module or model)`,
-  buildNoViableAltMessage: ({ actual, ruleName }) => `expected ${RULE_WORDS[ruleName] ?? "something else"}, found ${found(actual[0])}`,
-  buildEarlyExitMessage: ({ actual, ruleName }) => `expected ${RULE_WORDS[ruleName] ?? "at least one item"}, found ${found(actual[0])}`,
-};
-
-export class MiraParser extends CstParser {
+export class MiraParser extends ExpressionParser {
   constructor() {
-    super(T.allTokens, { recoveryEnabled: true, errorMessageProvider: messages, maxLookahead: 3, nodeLocationTracking: "onlyOffset" });
+    super();
     this.performSelfAnalysis();
   }
 
@@ -121,26 +93,13 @@ export class MiraParser extends CstParser {
     this.SUBRULE(this.expression);
   });
 
-  private typeExpr = this.RULE("typeExpr", () => {
-    this.CONSUME(T.Identifier);
-    this.OPTION(() => {
-      this.CONSUME(T.LBracket);
-      this.MANY_SEP({ SEP: T.Comma, DEF: () => this.SUBRULE(this.dimItem) });
-      this.CONSUME(T.RBracket);
-    });
-  });
-
-  private dimItem = this.RULE("dimItem", () => {
-    this.OR([{ ALT: () => this.CONSUME(T.Ellipsis) }, { ALT: () => this.SUBRULE(this.expression) }]);
-  });
-
   private modelDecl = this.RULE("modelDecl", () => {
     this.CONSUME(T.Model);
     this.CONSUME(T.Identifier);
     this.SUBRULE(this.block);
   });
 
-  private block = this.RULE("block", () => {
+  protected block = this.RULE("block", () => {
     this.CONSUME(T.LBrace);
     this.MANY(() => this.SUBRULE(this.statement));
     this.CONSUME(T.RBrace);
@@ -279,146 +238,8 @@ export class MiraParser extends CstParser {
     this.CONSUME(T.Equals);
     this.SUBRULE(this.expression);
   });
-
-  expression = this.RULE("expression", () => {
-    this.SUBRULE(this.additive);
-    this.OPTION(() => {
-      this.OR([
-        { ALT: () => this.CONSUME(T.EqEq, { LABEL: "op" }) },
-        { ALT: () => this.CONSUME(T.NotEq, { LABEL: "op" }) },
-        { ALT: () => this.CONSUME(T.LessEq, { LABEL: "op" }) },
-        { ALT: () => this.CONSUME(T.GreaterEq, { LABEL: "op" }) },
-        { ALT: () => this.CONSUME(T.Less, { LABEL: "op" }) },
-        { ALT: () => this.CONSUME(T.Greater, { LABEL: "op" }) },
-      ]);
-      this.SUBRULE2(this.additive);
-    });
-  });
-
-  private additive = this.RULE("additive", () => {
-    this.SUBRULE(this.multiplicative);
-    this.MANY(() => {
-      this.OR([{ ALT: () => this.CONSUME(T.Plus, { LABEL: "op" }) }, { ALT: () => this.CONSUME(T.Minus, { LABEL: "op" }) }]);
-      this.SUBRULE2(this.multiplicative);
-    });
-  });
-
-  private multiplicative = this.RULE("multiplicative", () => {
-    this.SUBRULE(this.unary);
-    this.MANY(() => {
-      this.OR([
-        { ALT: () => this.CONSUME(T.Star, { LABEL: "op" }) },
-        { ALT: () => this.CONSUME(T.Slash, { LABEL: "op" }) },
-        { ALT: () => this.CONSUME(T.Percent, { LABEL: "op" }) },
-        { ALT: () => this.CONSUME(T.At, { LABEL: "op" }) },
-      ]);
-      this.SUBRULE2(this.unary);
-    });
-  });
-
-  // Prefix minus is a loop, not recursion, so a run of minus signs costs no parser stack.
-  private unary = this.RULE("unary", () => {
-    this.MANY(() => this.CONSUME(T.Minus));
-    this.SUBRULE(this.postfix);
-  });
-
-  private postfix = this.RULE("postfix", () => {
-    this.SUBRULE(this.primary);
-    this.MANY(() => {
-      this.OR([{ ALT: () => this.SUBRULE(this.callSuffix) }, { ALT: () => this.SUBRULE(this.indexSuffix) }]);
-    });
-  });
-
-  private primary = this.RULE("primary", () => {
-    this.OR([
-      { ALT: () => this.CONSUME(T.NumberLit) },
-      { ALT: () => this.CONSUME(T.Identifier) },
-      { ALT: () => this.SUBRULE(this.parenExpr) },
-      { ALT: () => this.SUBRULE(this.listExpr) },
-      { ALT: () => this.SUBRULE(this.scanExpr) },
-    ]);
-  });
-
-  private parenExpr = this.RULE("parenExpr", () => {
-    this.CONSUME(T.LParen);
-    this.SUBRULE(this.expression);
-    this.CONSUME(T.RParen);
-  });
-
-  private listExpr = this.RULE("listExpr", () => {
-    this.CONSUME(T.LBracket);
-    this.MANY_SEP({ SEP: T.Comma, DEF: () => this.SUBRULE(this.expression) });
-    this.CONSUME(T.RBracket);
-  });
-
-  private callSuffix = this.RULE("callSuffix", () => {
-    this.CONSUME(T.LParen);
-    this.MANY_SEP({ SEP: T.Comma, DEF: () => this.SUBRULE(this.arg) });
-    this.CONSUME(T.RParen);
-  });
-
-  private arg = this.RULE("arg", () => {
-    this.OPTION({
-      GATE: () => this.LA(2).tokenType === T.Colon,
-      DEF: () => {
-        this.CONSUME(T.Identifier);
-        this.CONSUME(T.Colon);
-      },
-    });
-    this.SUBRULE(this.expression);
-  });
-
-  private indexSuffix = this.RULE("indexSuffix", () => {
-    this.CONSUME(T.LBracket);
-    this.AT_LEAST_ONE_SEP({ SEP: T.Comma, DEF: () => this.SUBRULE(this.sliceItem) });
-    this.CONSUME(T.RBracket);
-  });
-
-  // `i`, `a:b`, `a:b:s`, `:`, `::s`, `...`; which bounds are present is read from the labels.
-  private sliceItem = this.RULE("sliceItem", () => {
-    this.OR([
-      { ALT: () => this.CONSUME(T.Ellipsis) },
-      { ALT: () => this.SUBRULE(this.sliceTail) },
-      {
-        ALT: () => {
-          this.SUBRULE(this.expression, { LABEL: "start" });
-          this.OPTION(() => this.SUBRULE2(this.sliceTail));
-        },
-      },
-    ]);
-  });
-
-  private sliceTail = this.RULE("sliceTail", () => {
-    this.CONSUME(T.Colon);
-    this.OPTION(() => this.SUBRULE(this.expression, { LABEL: "end" }));
-    this.OPTION2(() => {
-      this.CONSUME2(T.Colon, { LABEL: "stepColon" });
-      this.OPTION3(() => this.SUBRULE2(this.expression, { LABEL: "step" }));
-    });
-  });
-
-  private scanExpr = this.RULE("scanExpr", () => {
-    this.CONSUME(T.Scan);
-    this.CONSUME(T.Identifier);
-    this.CONSUME(T.Over);
-    this.SUBRULE(this.expression);
-    this.OPTION(() => {
-      this.CONSUME(T.Carry);
-      this.AT_LEAST_ONE_SEP({ SEP: T.Comma, DEF: () => this.SUBRULE(this.carryDecl) });
-    });
-    this.SUBRULE(this.block);
-  });
-
-  private carryDecl = this.RULE("carryDecl", () => {
-    this.CONSUME(T.Identifier);
-    this.OPTION(() => {
-      this.CONSUME(T.Colon);
-      this.SUBRULE(this.typeExpr);
-    });
-    this.CONSUME(T.Equals);
-    this.SUBRULE(this.expression);
-  });
 }
+
 
 /** One parser for the process: Chevrotain's self-analysis is the expensive part. */
 export const miraParser = new MiraParser();
