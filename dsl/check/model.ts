@@ -72,7 +72,9 @@ export function implementationValue(ctx: Ctx, scope: Scope, value: A.Expr, iface
   const callee = value.kind === "call" ? value.callee : value;
   if (callee.kind !== "name" || scope.lookup(callee.name)) return value;
   const own = ctx.modules.get(callee.name);
-  const info = own ?? ctx.modules.get(callee.name + iface);
+  const full = ctx.modules.get(callee.name + iface);
+  // `TokenLearner` names a std.nn module that is no Combiner; `TokenLearnerCombiner` is the one meant.
+  const info = own?.implements !== iface && full?.implements === iface ? full : own ?? full;
   if (!info && !Object.hasOwn(BUILTINS, callee.name) && !Object.hasOwn(BUILTIN_VALUES, callee.name)) {
     const impls = [...ctx.modules.values()].filter((m) => m.implements === iface).map((m) => m.name);
     const near = closest(callee.name, [...impls, ...impls.map((n) => (n.endsWith(iface) ? n.slice(0, -iface.length) : n))]);
@@ -80,7 +82,7 @@ export function implementationValue(ctx: Ctx, scope: Scope, value: A.Expr, iface
     return { kind: "error", span: value.span };
   }
   // Only implementations are completed; anything else is left for fitsHyper to report (M2203).
-  if (!info || info.implements !== iface || (own && value.kind === "call")) return value;
+  if (!info || info.implements !== iface || (info === own && value.kind === "call")) return value;
   const renamed: A.NameExpr = { kind: "name", span: callee.span, name: info.name };
   if (value.kind === "call") return { ...value, callee: renamed };
   return { kind: "call", span: value.span, callee: renamed, args: [] };

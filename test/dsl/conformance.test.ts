@@ -64,6 +64,9 @@ module Use(mix: Mixer = LayerNorm(4))(v: f32[B, T, 3, 8], a: f32[B, T, 2, 8]) ->
     expect(out(["combiner=Memory(read: 2)"])).toEqual(["MemoryCombiner", 2]);
     expect(out(["combiner=ConcatCombiner"])).toEqual(["ConcatCombiner", 6]);
     expect(out(["combiner=Concat"])).toEqual(["ConcatCombiner", 6]);
+    // A module of the short name that is no implementation (std.nn's TokenLearner) yields to the one that is.
+    const m = run(readModel("mirasol.mira"), { file: `${MODELS}/mirasol.mira`, preset: "tiny", set: ["combiner=TokenLearner(m: 2)"], elaborate: { B: 1, L: 4 } });
+    expect(m.diagnostics).toEqual([]);
   });
 });
 
