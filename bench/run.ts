@@ -21,6 +21,17 @@ const dispatch = await benchDispatch(gpu);
 process.stdout.write("\nelementwise\n");
 const elementwise = await benchElementwise(gpu);
 
+process.stdout.write("\ntraining step (char_lm, default preset, B=16, T=64)\n");
+const { loadModel } = await import("../api/model.js");
+const { benchTrainStep } = await import("./train.js");
+const training = await benchTrainStep(gpu, [{
+  label: "char_lm B16 T64",
+  model: loadModel("models/char_lm.mira"),
+  batch: { B: 16, T: 64 },
+  inputs: () => ({ tokens: Int32Array.from({ length: 16 * 64 }, (_, i) => (i * 31) % 90) }),
+  tokens: 16 * 64,
+}]);
+
 const date = new Date().toISOString().slice(0, 10);
 writeSection("kernels", `## Kernels (${date}, adapter: ${adapter}, Dawn via npm webgpu)
 
@@ -32,6 +43,7 @@ tfjs-webgpu 3.8, a naive kernel < 1.7.
 ${matmul.markdown()}
 ${matmulOther.markdown()}
 ${dispatch.markdown()}
-${elementwise.markdown()}`);
+${elementwise.markdown()}
+${training.markdown()}`);
 process.stdout.write("\nwritten to docs/PERFORMANCE.md\n");
 process.exit(0);
