@@ -107,7 +107,7 @@ describe("dispatches past maxComputeWorkgroupsPerDimension fold into y and z", (
     gather: (r) => singleOp("gather", [{ dtype: "f32", shape: [50, 64] }, { dtype: "i32", shape: [intIn(r, 30, 200)] }], { axis: 0 }),
     scatter_add: (r) => {
       const n = intIn(r, 30, 200);
-      return singleOp("scatter_add", [{ dtype: "i32", shape: [n] }, { dtype: "f32", shape: [n, 64] }], { axis: 0, size: intIn(r, 30, 60) });
+      return singleOp("scatter_add", [{ dtype: "i32", shape: [n] }, { dtype: "f32", shape: [n, 64] }], { axis: 0, size: intIn(r, 60, 200) });
     },
   };
 

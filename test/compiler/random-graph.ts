@@ -10,7 +10,9 @@ import type { Domain } from "../../compiler/ops/spec.js";
 import { type Shape, prod } from "../../compiler/shape.js";
 import { type Rand, intIn, pick, prng, seedArb, shapeArb, valuesOf } from "./gen.js";
 
-const OP_NAMES = (Object.keys(OPS) as OpName[]).filter((op) => OPS[op].kind !== "source");
+export const OP_NAMES = (Object.keys(OPS) as OpName[]).filter((op) => OPS[op].kind !== "source");
+/** Ops whose result the reference predicts bit for bit (tolerance 0): moves, compares, casts, … */
+export const EXACT_OPS = OP_NAMES.filter((op) => OPS[op].tol.atol === 0 && OPS[op].tol.rtol === 0);
 
 /** Builds a graph while remembering how to draw each fresh input's values. */
 class Builder {
@@ -116,7 +118,7 @@ function operands(op: OpName, x: Node, r: Rand, gb: Builder): { ins: Node[]; att
 }
 
 /** A random graph: inputs of one shape (and a scalar), then `steps` ops drawn from the table. */
-export function randomGraph(shape: Shape, steps: readonly { op: number; pick: number; seed: number }[]): { graph: Graph; draw: Map<string, (r: Rand) => number[]> } {
+export function randomGraph(shape: Shape, steps: readonly { op: number; pick: number; seed: number }[], opNames: readonly OpName[] = OP_NAMES): { graph: Graph; draw: Map<string, (r: Rand) => number[]> } {
   const gb = new Builder();
   gb.pool.push(gb.fresh("f32", shape), gb.fresh("f32", shape), gb.fresh("f32", []));
   // The first operand is the picked pool node, or the next one the op accepts (so that ops wanting a
@@ -137,7 +139,7 @@ export function randomGraph(shape: Shape, steps: readonly { op: number; pick: nu
     }
     return false;
   };
-  for (const s of steps) tryStep(OP_NAMES[s.op % OP_NAMES.length], s.pick, s.seed);
+  for (const s of steps) tryStep(opNames[s.op % opNames.length], s.pick, s.seed);
   while (gb.ops < 2) tryStep("neg", 0, gb.ops); // pool[0] is f32, which neg always takes
   for (const n of gb.pool) if (n.op !== "input") gb.b.output(`n${n.id}`, n);
   return { graph: gb.b.build(), draw: gb.draw };
