@@ -313,11 +313,14 @@ export const BUILTINS: Record<string, BuiltinRule> = {
     },
   },
   mse: {
-    slots: [{ name: "a" }, { name: "b" }], doc: "mse(a, b): mean squared difference, a scalar",
+    slots: [{ name: "a" }, { name: "b" }], doc: "mse(a, b): mean squared difference of two tensors of one shape, a scalar",
     check(ctx, [a, b], span) {
       const x = tensorArg(ctx, a, "the first argument of mse");
       const y = tensorArg(ctx, b, "the second argument of mse");
-      if (x && y) broadcastTy(ctx, x, y, span, "mse");
+      // Equal shapes, not broadcasting: a [B, 3, n] prediction against a [B, 1, n] target is a bug
+      // that broadcasting would hide.
+      if (x && y && (x.dtype !== y.dtype || x.rest !== y.rest || x.dims.length !== y.dims.length || x.dims.some((d, i) => !dimEq(d, y.dims[i], ctx.known))))
+        ctx.report("M2106", span, `mse compares tensors of one shape, not ${fmtTensor(x)} and ${fmtTensor(y)}`, "make the shapes equal; broadcast(x, [dims]) first if repeating one is meant");
       return scalarTy(x?.dtype ?? "f32");
     },
   },

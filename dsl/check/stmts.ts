@@ -99,8 +99,9 @@ function checkStmt(ctx: Ctx, scope: Scope, s: A.Stmt, place: Place, result: Bloc
         ctx.report("M2103", s.name.span, `cannot assign to ${b.kind} '${s.name.name}'`, `bind a new name with let ${s.name.name}2 = ...`);
         return;
       }
-      // A variable from outside a loop keeps its type, so every iteration sees the same shapes.
-      if (!scope.own(s.name.name) && (place === "repeat" || place === "scan") && !sameTy(ctx, b.ty, ty)) {
+      // A variable from outside a loop, and a scan's carry, keep their type, so every iteration sees
+      // the same shapes.
+      if (((!scope.own(s.name.name) && (place === "repeat" || place === "scan")) || b.kind === "carry") && !sameTy(ctx, b.ty, ty)) {
         ctx.report("M2108", s.value.span, `'${s.name.name}' changes type inside ${PLACE_WORDS[place]}: ${fmtTy(b.ty)} before, ${fmtTy(ty)} after`, "a value carried across iterations must keep its shape");
         return;
       }
@@ -171,6 +172,8 @@ function checkGenerate(ctx: Ctx, scope: Scope, s: Extract<A.Stmt, { kind: "gener
   if (input?.ty.k === "tensor" && input.ty.dtype !== "i32" && input.ty.dtype !== "u32") ctx.report("M2111", s.input.span, `generated input '${s.input.name}' must hold token ids (i32), not ${fmtTy(input.ty)}`, "declare it as i32[B, T]");
   if (input?.ty.k === "tensor" && from?.ty.k === "tensor" && from.ty.dims.length !== input.ty.dims.length + 1)
     ctx.report("M2107", s.from.span, `logits '${s.from.name}' are ${fmtTy(from.ty)} but must add one vocabulary axis to ${fmtTy(input.ty)}`, "generate reads the last axis as scores over tokens");
+  else if (input?.ty.k === "tensor" && from?.ty.k === "tensor" && input.ty.dims.some((d, i) => from.ty.k === "tensor" && !dimEq(d, from.ty.dims[i], ctx.known)))
+    ctx.report("M2106", s.from.span, `logits '${s.from.name}' are ${fmtTy(from.ty)} but must be one row of scores per position of ${fmtTy(input.ty)}`, `position i scores token i + 1; slice the logits to the input's positions`);
   if (s.until) {
     const t = checkExpr(ctx, scope, s.until);
     if (t.k !== "int" && t.k !== "unknown") ctx.report("M2103", s.until.span, `the stop token must be an integer, not ${fmtTy(t)}`, "use an int config value such as eos");

@@ -174,3 +174,21 @@ describe("preset names", () => {
     expect(shown(run(src))).toEqual(["case.mira:3:10 error M1002 '3' is not a preset name | a preset name is letters, digits and _, with no spaces, e.g. tiny or 3b"]);
   });
 });
+
+// Found by fuzzing the Mirasol files: mutants that still checked clean.
+describe("rules that mutants of real models showed missing", () => {
+  test("a scan's carry keeps its declared type when assigned in the body (M2108)", () => {
+    const src = "module A(k: int)(x: f32[B, T, d]) -> f32[B, T, k, d] {\n  let y = scan t over T carry mem: f32[B, k, d] = zeros {\n    mem = mem[:, 1:]\n    yield mem\n  }\n  return y\n}\n";
+    expect(shown(run(src))).toEqual(["case.mira:3:11 error M2108 'mem' changes type inside a scan body: f32[B, k, d] before, f32[B, k - 1, d] after | a value carried across iterations must keep its shape"]);
+  });
+
+  test("mse compares one shape; broadcasting a target is an error (M2106)", () => {
+    const src = "model M {\n  input p: f32[B, 3, n]\n  input q: f32[B, 1, n]\n  loss l = mse(p, q)\n  objective = l\n}\n";
+    expect(shown(run(src))).toEqual(["case.mira:4:12 error M2106 mse compares tensors of one shape, not f32[B, 3, n] and f32[B, 1, n] | make the shapes equal; broadcast(x, [dims]) first if repeating one is meant"]);
+  });
+
+  test("generate's logits have one row per position of the generated input (M2106)", () => {
+    const src = "import std.nn\nmodel M {\n  input text: i32[B, L]\n  let all = Embedding(8, 8)(concat([text, text[:, :1]], axis: 1))\n  output logits = all\n  generate text from logits\n}\n";
+    expect(shown(run(src))).toEqual(["case.mira:6:22 error M2106 logits 'logits' are f32[B, L + 1, 8] but must be one row of scores per position of i32[B, L] | position i scores token i + 1; slice the logits to the input's positions"]);
+  });
+});

@@ -5,7 +5,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { IToken } from "chevrotain";
 import { CODES, type Diagnostic, check, format } from "../../dsl/index.js";
-import { Colon, Comma, Identifier, LBrace, LBracket, LParen, Minus, RBrace, RBracket, miraLexer } from "../../dsl/lexer.js";
+import { Colon, Comma, Identifier, LBrace, LBracket, LParen, Minus, Preset, RBrace, RBracket, RParen, miraLexer } from "../../dsl/lexer.js";
 
 export type Rand = () => number; // uniform in [0, 1)
 
@@ -80,6 +80,8 @@ export function tokenMutant(r: Rand): Mutant {
     if (t.tokenType === Comma || t.tokenType === Minus || t.tokenType === Colon) continue; // `x[:T]` → `x[T]`, `::` are valid
     if (op === "delete" && t.tokenType === Identifier && tokens[i + 1]?.tokenType === LParen) continue; // `f(x)` → `(x)` is valid
     if (op === "delete" && tokens[i - 1]?.tokenType === LBracket && tokens[i + 1]?.tokenType === RBracket) continue; // `f32[n]` → `f32[]`, a scalar
+    if (op === "delete" && tokens[i + 1]?.tokenType === Minus) continue; // `1.0 - x` → `- x`, a negation
+    if (op === "delete" && tokens[i - 1]?.tokenType === Preset) continue; // `preset 3b` → `preset b`
     const prevLine = tokens[i - 1]?.startLine ?? 1;
     const nextLine = tokens[i + 1]?.startLine ?? lineOf(text, text.length);
     // A deleted '}' is reported at the '{' it closed (the block left open), so that line counts too.
@@ -87,6 +89,7 @@ export function tokenMutant(r: Rand): Mutant {
     if (op === "duplicate") return { kind: "duplicate", text: splice(text, tokens, i, `${t.image} ${t.image}`), lines: [t.startLine ?? 1, t.startLine ?? 1] };
     const u = tokens[i + 1];
     if (!u || u.tokenType === t.tokenType || u.tokenType === Comma || u.tokenType === Minus) continue;
+    if (t.tokenType === Identifier && u.tokenType === LParen && tokens[i + 2]?.tokenType === RParen) continue; // `F()` → `(F)`, a bare implementation
     const swapped = text.slice(0, t.startOffset) + u.image + text.slice(t.startOffset + t.image.length, u.startOffset) + t.image + text.slice(u.startOffset + u.image.length);
     return { kind: "swap", text: swapped, lines: [t.startLine ?? 1, u.startLine ?? 1] };
   }
@@ -123,7 +126,8 @@ export function longChain(r: Rand): Mutant {
 
 export function hugeNumbers(r: Rand): Mutant {
   const m = pick(r, REAL);
-  const numbers = m.tokens.map((t, i) => [t, i] as const).filter(([t]) => /^\d/.test(t.image));
+  // The digits of a preset name (`preset 3b`) make another valid name, so they are left alone.
+  const numbers = m.tokens.map((t, i) => [t, i] as const).filter(([t, i]) => /^\d/.test(t.image) && m.tokens[i - 1]?.tokenType !== Preset);
   const [t, i] = pick(r, numbers);
   const huge = pick(r, ["9".repeat(int(r, 17, 400)), "1e400", "1.5e-400", "1" + "0".repeat(309) + ".5", "12345678901234567890"]);
   const isFloatZero = /e-400$/.test(huge);
