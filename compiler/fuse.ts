@@ -27,6 +27,9 @@ export interface FusionPlan {
   readonly groups: ReadonlyMap<number, FusedGroup>;
   /** elementwise groups a reduction computes as it reads its input, by reduction id */
   readonly prologues: ReadonlyMap<number, FusedGroup>;
+  /** elementwise groups a matmul applies to its results before storing them (bias, activation,
+   *  residual, scale), by matmul id; the kernel runs where the group's root would and writes its buffer */
+  readonly epilogues: ReadonlyMap<number, FusedGroup>;
 }
 
 const isElementwise = (n: Node): boolean => opSpec(n.op).kind === "elementwise";
@@ -83,7 +86,26 @@ export function planFusion(g: Graph, limits: DeviceLimits, enabled = true): Fusi
     }
     if (inlined.has(producer.id)) prologues.set(n.id, group);
   }
-  return { inlined, groups, prologues };
+  // A matmul whose only consumer is elementwise of its shape computes that consumer's group in its
+  // kernel: the group's root is then produced by the matmul kernel and needs no kernel of its own.
+  const epilogues = new Map<number, FusedGroup>();
+  const rootOf = new Map<number, number>();
+  for (const [root, group] of groups) for (const m of group.nodes) rootOf.set(m.id, root);
+  if (enabled) {
+    for (const n of g.nodes) {
+      const us = users.get(n.id) ?? [];
+      if (opSpec(n.op).kind !== "matmul" || n.dtype !== "f32" || outputs.has(n.id) || us.length !== 1) continue;
+      const root = rootOf.get(us[0].id);
+      const group = root === undefined ? undefined : groups.get(root);
+      if (!group || !isElementwise(us[0]) || !sameShape(us[0].shape, n.shape) || !sameShape(group.root.shape, n.shape)) continue;
+      if (group.nodes.some((x) => x.shape.length !== 0 && !sameShape(x.shape, n.shape))) continue;
+      if (group.reads.filter((r) => r.id !== n.id).length + 3 > limits.maxStorageBuffersPerShaderStage) continue;
+      if ([...epilogues.values()].includes(group)) continue; // one matmul per group
+      epilogues.set(n.id, group);
+      groups.delete(root!);
+    }
+  }
+  return { inlined, groups, prologues, epilogues };
 }
 
 /** The elementwise nodes computed in `root`'s kernel and the buffers it reads. */

@@ -10,7 +10,7 @@ import { type Shape, prod } from "./shape.js";
 import type { DType } from "./dtype.js";
 import type { KernelSource } from "./wgsl/common.js";
 import { GroupEmitter, fusedKernel } from "./wgsl/fused.js";
-import { planFusion } from "./fuse.js";
+import { type FusedGroup, planFusion } from "./fuse.js";
 import { gatherKernel, scatterAddKernel } from "./wgsl/gather.js";
 import { type MatmulVariant, matmulKernel } from "./wgsl/matmul.js";
 import { movementKernels } from "./wgsl/movement.js";
@@ -87,6 +87,13 @@ function kernelsFor(node: Node, ins: readonly Node[], limits: DeviceLimits, opts
   }
 }
 
+function matmulWithEpilogue(mm: Node, group: FusedGroup, byId: ReadonlyMap<number, Node>, inlined: ReadonlySet<number>, limits: DeviceLimits, opts: CompileOptions): { kernel: KernelSource; inputs: number[] } {
+  const epilogue = new GroupEmitter(group, byId, inlined, new Set([mm.id]));
+  const [a, b] = mm.inputs.map((i) => byId.get(i)!);
+  const kernel = matmulKernel({ a, b, out: mm, transA: !!mm.attrs.transA, transB: !!mm.attrs.transB, epilogue }, limits, opts.matmul);
+  return { kernel, inputs: [a.id, b.id, ...epilogue.boundReads.map((r) => r.id)] };
+}
+
 function checkBufferFits(node: Node, bytes: number, limits: DeviceLimits): void {
   const cap = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
   if (bytes > cap) {
@@ -107,8 +114,11 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
   // A reshape of a materialized value is the same bytes: it shares its input's buffer (no copy),
   // unless it is an output (outputs are read after state updates, which may rewrite the input).
   const aliased = new Set<number>();
+  // A matmul with an epilogue writes its group root's buffer from the root's place in the schedule.
+  const epilogueAt = new Map<number, number>();
+  for (const [m, group] of plan.epilogues) epilogueAt.set(group.root.id, m);
   for (const n of g.nodes) {
-    if (plan.inlined.has(n.id)) continue;
+    if (plan.inlined.has(n.id) || plan.epilogues.has(n.id)) continue;
     if (n.op === "reshape" && !outputIds.has(n.id) && bufferOf.has(n.inputs[0])) {
       bufferOf.set(n.id, bufferOf.get(n.inputs[0])!);
       aliased.add(n.id);
@@ -126,10 +136,13 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
   for (const n of g.nodes) {
     if (opSpec(n.op).kind === "source" || prod(n.shape) === 0) continue; // an empty tensor needs no kernel
     if (n.dtype === "f16" && !limits.shaderF16) throw new LimitError(`f16 needs adapter feature 'shader-f16', which this adapter lacks; use f32 (--set dtype=f32)`);
-    if (plan.inlined.has(n.id) || aliased.has(n.id)) continue;
+    if (plan.inlined.has(n.id) || aliased.has(n.id) || plan.epilogues.has(n.id)) continue;
     const group = plan.groups.get(n.id);
     const prologue = plan.prologues.get(n.id);
-    const made = group
+    const mm = epilogueAt.get(n.id);
+    const made = mm !== undefined
+      ? [matmulWithEpilogue(byId.get(mm)!, plan.epilogues.get(mm)!, byId, plan.inlined, limits, opts)]
+      : group
       ? [{ kernel: fusedKernel(group, byId, plan.inlined, limits), inputs: group.reads.map((r) => r.id) }]
       : prologue
         ? [{ kernel: reduceKernel(n, byId.get(n.inputs[0])!, limits, new GroupEmitter(prologue, byId, plan.inlined)), inputs: prologue.reads.map((r) => r.id) }]

@@ -20,17 +20,26 @@ export class GroupEmitter {
   readonly helpers = new Set<string>();
   private fresh = 0;
 
+  /** `provided`: reads whose values the enclosing kernel supplies (a matmul's accumulator), unbound. */
   constructor(
     readonly group: FusedGroup,
     private readonly byId: ReadonlyMap<number, Node>,
     private readonly inlined: ReadonlySet<number>,
+    readonly provided: ReadonlySet<number> = new Set(),
   ) {
-    this.bindings = group.reads.map((r, k) => ({ name: `in${k}`, dtype: r.dtype, access: "read" }));
-    this.bindingOf = new Map(group.reads.map((r, k) => [r.id, this.bindings[k]]));
+    const bound = group.reads.filter((r) => !provided.has(r.id));
+    this.bindings = bound.map((r, k) => ({ name: `in${k}`, dtype: r.dtype, access: "read" }));
+    this.bindingOf = new Map(bound.map((r, k) => [r.id, this.bindings[k]]));
   }
 
-  /** Statements computing the group's root at flat index `idx` (an i32 expression), and its value. */
-  emit(idx: string): { lines: string[]; value: string } {
+  /** Nodes whose buffers the kernel binds, in binding order. */
+  get boundReads(): Node[] {
+    return this.group.reads.filter((r) => !this.provided.has(r.id));
+  }
+
+  /** Statements computing the group's root at flat index `idx` (an i32 expression), and its value;
+   *  `supplied` gives the expressions of provided values at this index. */
+  emit(idx: string, supplied: ReadonlyMap<number, string> = new Map()): { lines: string[]; value: string } {
     const lines: string[] = [];
     const memo = new Map<string, string>();
     const tag = this.fresh++;
@@ -45,6 +54,8 @@ export class GroupEmitter {
       if (hit) return hit;
       const node = this.byId.get(id)!;
       let value: string;
+      const given = supplied.get(id);
+      if (given !== undefined) return given;
       if (!this.inlined.has(id)) {
         value = `r${this.fresh++}`;
         lines.push(`let ${value} = ${load(this.bindingOf.get(id)!, node.shape.length === 0 ? "0" : at)};`);

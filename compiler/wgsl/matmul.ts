@@ -11,6 +11,8 @@ import type { DeviceLimits } from "../limits.js";
 import { matmulDims } from "../ops/linalg.js";
 import { type Shape, prod, stridesOf } from "../shape.js";
 import { type Binding, type KernelSource, affineIndex, grid, header, load, store, unravelCode } from "./common.js";
+import type { GroupEmitter } from "./fused.js";
+import { helperSource } from "./helpers.js";
 
 export type MatmulVariant = "registers" | "shared";
 
@@ -20,6 +22,25 @@ export interface MatmulSpec {
   readonly out: Node;
   readonly transA: boolean;
   readonly transB: boolean;
+  /** elementwise work applied to each result before it is stored (fuse.ts epilogues): the kernel then
+   *  writes the group's root, binding the group's other inputs after A and B */
+  readonly epilogue?: GroupEmitter;
+}
+
+/** The output binding, and how a result `value` at flat index `idx` is stored (through the epilogue). */
+function output(s: MatmulSpec, vec: boolean): { C: Binding; extra: Binding[]; put: (idx: string, value: string) => string; helpers: () => string } {
+  const ep = s.epilogue;
+  const C: Binding = { name: "c", dtype: ep ? ep.group.root.dtype : s.out.dtype, access: "read_write", vec: vec && !ep ? 4 : 1 };
+  if (!ep) return { C, extra: [], put: (idx, value) => store(C, idx, value), helpers: () => "" };
+  return {
+    C,
+    extra: ep.bindings,
+    put: (idx, value) => {
+      const e = ep.emit(idx, new Map([[s.out.id, value]]));
+      return `{ ${[...e.lines, store(C, idx, e.value)].join(" ")} }`;
+    },
+    helpers: () => helperSource(ep.helpers),
+  };
 }
 
 /** Per output-batch-axis strides (in matrices) of an operand whose batch dims broadcast. */
@@ -45,6 +66,11 @@ function batchPrologue(s: MatmulSpec, batch: Shape): string {
   let boff = ${affineIndex(0, batchStrides(batch, s.b.shape), "bb")};`;
 }
 
+function kernelName(s: MatmulSpec, batch: Shape, m: number, n: number, k: number): string {
+  const base = `matmul${s.transA ? "_ta" : ""}${s.transB ? "_tb" : ""}`;
+  return `${base}${s.epilogue ? `_${s.epilogue.label()}` : ""}_${batch.length ? `${batch.join("x")}x` : ""}${m}x${n}x${k}`;
+}
+
 const TM = 4;
 const TN = 8;
 const WX = 8; // threads along N
@@ -58,10 +84,10 @@ function registerKernel(s: MatmulSpec, limits: DeviceLimits): KernelSource {
   const aVecRows = s.transA && m % 4 === 0 && f32; // Aᵀ stored [K,M]: vec4 over the 4 rows at one k
   const bVecCols = !s.transB && n % 4 === 0 && f32; // B [K,N]: two vec4 over the 8 columns at one k
   const bVecK = s.transB && kb === 4; // Bᵀ stored [N,K]: vec4 over k per column
-  const outVec = n % 4 === 0 && f32;
+  const outVec = n % 4 === 0 && f32 && !s.epilogue;
   const A: Binding = { name: "a", dtype: s.a.dtype, access: "read", vec: aVecK || aVecRows ? 4 : 1 };
   const B: Binding = { name: "b", dtype: s.b.dtype, access: "read", vec: bVecCols || bVecK ? 4 : 1 };
-  const C: Binding = { name: "c", dtype: s.out.dtype, access: "read_write", vec: outVec ? 4 : 1 };
+  const { C, extra, put, helpers } = output(s, outVec);
   const tilesM = Math.ceil(m / (TM * WY));
   const tilesN = Math.ceil(n / (TN * WX));
   const nb = prod(batch);
@@ -118,11 +144,13 @@ function registerKernel(s: MatmulSpec, limits: DeviceLimits): KernelSource {
     [0, 1].forEach((h) => {
       const c = `col0 + ${4 * h}`;
       if (outVec) parts.push(`if (${c} < ${n}) { c[(${coff} + ${c}) / 4] = acc${r}${h}; }`);
-      else [0, 1, 2, 3].forEach((e) => parts.push(`if (${c} + ${e} < ${n}) { ${store(C, `${coff} + ${c} + ${e}`, `acc${r}${h}.${"xyzw"[e]}`)} }`));
+      else [0, 1, 2, 3].forEach((e) => parts.push(`if (${c} + ${e} < ${n}) { ${put(`${coff} + ${c} + ${e}`, `acc${r}${h}.${"xyzw"[e]}`)} }`));
     });
     stores.push(`if (${rowGuard}) {\n    ${parts.join("\n    ")}\n  }`);
   });
-  const code = `${header([A, B, C])}
+  const storeCode = stores.join("\n  ");
+  const code = `${header([A, B, ...extra, C])}
+${helpers()}
 @compute @workgroup_size(${WX}, ${WY})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let lin = i32(${g.linear});
@@ -142,10 +170,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   for (var kk = 0; kk < ${k}; kk += ${kb}) {
     ${body.join("\n    ")}
   }
-  ${stores.join("\n  ")}
+  ${storeCode}
 }
 `;
-  return { name: `matmul${s.transA ? "_ta" : ""}${s.transB ? "_tb" : ""}_${batch.length ? `${batch.join("x")}x` : ""}${m}x${n}x${k}`, code, workgroups: g.workgroups, bindings: [A, B, C] };
+  return { name: `${kernelName(s, batch, m, n, k)}`, code, workgroups: g.workgroups, bindings: [A, B, ...extra, C] };
 }
 
 const ST = 64; // shared tile edge
@@ -155,14 +183,16 @@ function sharedKernel(s: MatmulSpec, limits: DeviceLimits): KernelSource {
   const { batch, m, n, k } = matmulDims(s.a, s.b, { transA: s.transA, transB: s.transB });
   const A: Binding = { name: "a", dtype: s.a.dtype, access: "read" };
   const B: Binding = { name: "b", dtype: s.b.dtype, access: "read" };
-  const C: Binding = { name: "c", dtype: s.out.dtype, access: "read_write" };
+  const { C, extra, put, helpers } = output(s, false);
   const tilesM = Math.ceil(m / ST);
   const tilesN = Math.ceil(n / ST);
   const nb = prod(batch);
   const g = grid(tilesM * tilesN * nb, limits);
   const aAt = (r: string, kk: string) => (s.transA ? load(A, `aoff + (${kk}) * ${m} + ${r}`) : load(A, `aoff + (${r}) * ${k} + ${kk}`));
   const bAt = (kk: string, c: string) => (s.transB ? load(B, `boff + (${c}) * ${k} + ${kk}`) : load(B, `boff + (${kk}) * ${n} + ${c}`));
-  const code = `${header([A, B, C])}
+  const storeCode = put(`coff + r * ${n} + cc`, "acc[i * 4 + j]");
+  const code = `${header([A, B, ...extra, C])}
+${helpers()}
 var<workgroup> As: array<f32, ${ST * SK}>;
 var<workgroup> Bs: array<f32, ${SK * ST}>;
 
@@ -202,10 +232,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     for (var j = 0; j < 4; j++) {
       let r = tm * ${ST} + i32(lid.y) * 4 + i;
       let cc = tn * ${ST} + i32(lid.x) * 4 + j;
-      if (r < ${m} && cc < ${n}) { ${store(C, `coff + r * ${n} + cc`, "acc[i * 4 + j]")} }
+      if (r < ${m} && cc < ${n}) { ${storeCode} }
     }
   }
 }
 `;
-  return { name: `matmul${s.transA ? "_ta" : ""}${s.transB ? "_tb" : ""}_${batch.length ? `${batch.join("x")}x` : ""}${m}x${n}x${k}_shared`, code, workgroups: g.workgroups, bindings: [A, B, C] };
+  return { name: `${kernelName(s, batch, m, n, k)}_shared`, code, workgroups: g.workgroups, bindings: [A, B, ...extra, C] };
 }
