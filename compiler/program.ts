@@ -2,7 +2,8 @@
 // list, all plain data (no GPUDevice here). Device limits are read, not assumed: a tensor too large for
 // one binding, or a kernel needing more bindings than a stage allows, stops compilation with the fix.
 import { byteSize } from "./dtype.js";
-import { type Graph, type Node, describe, nodeById, pruneGraph } from "./ir.js";
+import { type Graph, type Node, describe, isFed, nodeById, pruneGraph } from "./ir.js";
+import { type MemoryPlan, type PlanStep, type PlanValue, planMemory } from "./plan.js";
 import { LimitError, type DeviceLimits, formatBytes } from "./limits.js";
 import { opSpec } from "./ops/index.js";
 import { lowerComposites } from "./passes/lower-composites.js";
@@ -56,12 +57,16 @@ export interface Program {
   readonly params: readonly Tensor[];
   readonly outputs: readonly Tensor[];
   readonly graph: Graph; // the lowered graph the dispatches compute
+  /** the buffer plan and what it was made from, for reports and its validator */
+  readonly memory: { readonly plan: MemoryPlan; readonly values: readonly PlanValue[]; readonly steps: readonly PlanStep[] };
 }
 
 export interface CompileOptions {
   readonly matmul?: MatmulVariant;
   /** fuse elementwise chains, constants and views (default true); false is the A/B baseline */
   readonly fuse?: boolean;
+  /** share buffers between values whose lifetimes do not overlap (default true) */
+  readonly reuseBuffers?: boolean;
   /** output name → param name it overwrites after each run (optimizer steps, carried state) */
   readonly updates?: Readonly<Record<string, string>>;
 }
@@ -109,44 +114,42 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
   const byId = nodeById(g);
   const outputIds = new Set(g.outputs.map((o) => o.id));
   const plan = planFusion(g, limits, opts.fuse ?? true);
-  const buffers: ProgramBuffer[] = [];
-  const bufferOf = new Map<number, number>();
-  // A reshape of a materialized value is the same bytes: it shares its input's buffer (no copy),
-  // unless it is an output (outputs are read after state updates, which may rewrite the input).
-  const aliased = new Set<number>();
-  // A matmul with an epilogue writes its group root's buffer from the root's place in the schedule.
-  const epilogueAt = new Map<number, number>();
-  for (const [m, group] of plan.epilogues) epilogueAt.set(group.root.id, m);
+
+  // 1. Values: each materialized node's result. A reshape of a materialized value is the same bytes and
+  //    shares its value (no copy) — unless it is an output, read after state updates rewrite inputs.
+  const valueOf = new Map<number, number>();
+  const values: Node[] = [];
   for (const n of g.nodes) {
     if (plan.inlined.has(n.id) || plan.epilogues.has(n.id)) continue;
-    if (n.op === "reshape" && !outputIds.has(n.id) && bufferOf.has(n.inputs[0])) {
-      bufferOf.set(n.id, bufferOf.get(n.inputs[0])!);
-      aliased.add(n.id);
+    if (n.op === "reshape" && !outputIds.has(n.id) && valueOf.has(n.inputs[0])) {
+      valueOf.set(n.id, valueOf.get(n.inputs[0])!);
       continue;
     }
-    const bytes = Math.max(4, Math.ceil((prod(n.shape) * byteSize(n.dtype)) / 4) * 4);
-    checkBufferFits(n, bytes, limits);
-    const role: BufferRole = n.op === "input" ? "input" : n.op === "param" ? "param" : outputIds.has(n.id) ? "output" : "temp";
-    bufferOf.set(n.id, buffers.length);
-    buffers.push({ id: buffers.length, dtype: n.dtype, shape: n.shape, bytes, role, name: n.attrs.name });
+    checkBufferFits(n, bytesOf(n), limits);
+    valueOf.set(n.id, n.id);
+    values.push(n);
   }
+
+  // 2. Kernels in schedule order. A matmul with an epilogue runs where its group's root would.
+  const epilogueAt = new Map<number, number>();
+  for (const [m, group] of plan.epilogues) epilogueAt.set(group.root.id, m);
   const kernels: KernelSource[] = [];
   const kernelIndex = new Map<string, number>();
-  const dispatches: Dispatch[] = [];
+  const steps: { kernel: number; reads: number[]; write: number; node: number; workgroups: readonly [number, number, number] }[] = [];
   for (const n of g.nodes) {
     if (opSpec(n.op).kind === "source" || prod(n.shape) === 0) continue; // an empty tensor needs no kernel
     if (n.dtype === "f16" && !limits.shaderF16) throw new LimitError(`f16 needs adapter feature 'shader-f16', which this adapter lacks; use f32 (--set dtype=f32)`);
-    if (plan.inlined.has(n.id) || aliased.has(n.id) || plan.epilogues.has(n.id)) continue;
+    if (plan.inlined.has(n.id) || plan.epilogues.has(n.id) || valueOf.get(n.id) !== n.id) continue;
     const group = plan.groups.get(n.id);
     const prologue = plan.prologues.get(n.id);
     const mm = epilogueAt.get(n.id);
     const made = mm !== undefined
       ? [matmulWithEpilogue(byId.get(mm)!, plan.epilogues.get(mm)!, byId, plan.inlined, limits, opts)]
       : group
-      ? [{ kernel: fusedKernel(group, byId, plan.inlined, limits), inputs: group.reads.map((r) => r.id) }]
-      : prologue
-        ? [{ kernel: reduceKernel(n, byId.get(n.inputs[0])!, limits, new GroupEmitter(prologue, byId, plan.inlined)), inputs: prologue.reads.map((r) => r.id) }]
-        : kernelsFor(n, n.inputs.map((i) => byId.get(i)!), limits, opts);
+        ? [{ kernel: fusedKernel(group, byId, plan.inlined, limits), inputs: group.reads.map((r) => r.id) }]
+        : prologue
+          ? [{ kernel: reduceKernel(n, byId.get(n.inputs[0])!, limits, new GroupEmitter(prologue, byId, plan.inlined)), inputs: prologue.reads.map((r) => r.id) }]
+          : kernelsFor(n, n.inputs.map((i) => byId.get(i)!), limits, opts);
     for (const { kernel, inputs } of made) {
       if (kernel.bindings.length > limits.maxStorageBuffersPerShaderStage) {
         throw new LimitError(`kernel ${kernel.name} binds ${kernel.bindings.length} storage buffers but this device allows ${limits.maxStorageBuffersPerShaderStage} per shader stage`);
@@ -157,17 +160,31 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
         kernels.push(kernel);
         kernelIndex.set(kernel.code, k);
       }
-      dispatches.push({ kernel: k, buffers: [...inputs.map((i) => bufferOf.get(i)!), bufferOf.get(n.id)!], workgroups: kernel.workgroups, node: n.id });
+      steps.push({ kernel: k, reads: inputs.map((i) => valueOf.get(i)!), write: n.id, node: n.id, workgroups: kernel.workgroups });
     }
   }
-  const tensor = (n: Node, name: string): Tensor => ({ name, buffer: bufferOf.get(n.id)!, dtype: n.dtype, shape: n.shape });
+
+  // 3. Buffers: values whose lifetimes do not overlap share one (planMemory); fed values and outputs
+  //    keep their own. `reuse: false` is the one-buffer-per-value baseline.
+  const persistent = (n: Node): boolean => isFed(n) || outputIds.has(n.id);
+  const planValues = values.map((n) => ({ id: n.id, bytes: bytesOf(n), persistent: persistent(n) }));
+  const memory = planMemory(planValues, steps, opts.reuseBuffers ?? true);
+  const buffers: ProgramBuffer[] = memory.slots.map((bytes, slot) => {
+    const first = byId.get(memory.residents[slot][0])!;
+    const role: BufferRole = first.op === "input" ? "input" : first.op === "param" ? "param" : outputIds.has(first.id) ? "output" : "temp";
+    return { id: slot, dtype: first.dtype, shape: first.shape, bytes, role, name: persistent(first) ? first.attrs.name : undefined };
+  });
+  const bufferOf = (nodeId: number): number => memory.slotOf.get(valueOf.get(nodeId)!)!;
+  const dispatches: Dispatch[] = steps.map((st) => ({ kernel: st.kernel, buffers: [...st.reads.map((r) => memory.slotOf.get(r)!), memory.slotOf.get(st.write)!], workgroups: st.workgroups, node: st.node }));
+
+  const tensor = (n: Node, name: string): Tensor => ({ name, buffer: bufferOf(n.id), dtype: n.dtype, shape: n.shape });
   const updates = Object.entries(opts.updates ?? {}).map(([out, param]) => {
     const o = g.outputs.find((x) => x.name === out);
     const p = g.nodes.find((n) => n.op === "param" && n.attrs.name === param);
     if (!o || !p) throw new Error(`bug: update ${out} → ${param} names a missing output or param`);
     const src = byId.get(o.id)!;
     if (src.dtype !== p.dtype || prod(src.shape) !== prod(p.shape)) throw new Error(`bug: update ${out} (${describe(src)}) does not fit ${param} (${describe(p)})`);
-    return { from: bufferOf.get(o.id)!, to: bufferOf.get(p.id)! };
+    return { from: bufferOf(o.id), to: bufferOf(p.id) };
   });
   return {
     buffers,
@@ -178,5 +195,8 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
     params: g.nodes.filter((n) => n.op === "param").map((n) => tensor(n, n.attrs.name!)),
     outputs: g.outputs.map((o) => tensor(byId.get(o.id)!, o.name)),
     graph: g,
+    memory: { plan: memory, values: planValues, steps: steps.map((st) => ({ reads: st.reads, write: st.write })) },
   };
 }
+
+const bytesOf = (n: Node): number => Math.max(4, Math.ceil((prod(n.shape) * byteSize(n.dtype)) / 4) * 4);

@@ -68,7 +68,7 @@ export function formatReport(r: ProgramReport, title: string): string {
     `  parameters   ${r.params.toLocaleString("en-US")}`,
     `  FLOPs        ${si(r.flops)}FLOP per run`,
     `  dispatches   ${r.dispatches} in one submit (${r.kernels.length} distinct kernels)`,
-    `  buffers      ${formatBytes(r.bufferBytes)} in all (no reuse yet); largest ${formatBytes(r.largestBuffer.bytes)} (${r.largestBuffer.name})`,
+    `  buffers      ${formatBytes(r.bufferBytes)} peak (values with disjoint lifetimes share buffers); largest ${formatBytes(r.largestBuffer.bytes)} (${r.largestBuffer.name})`,
     "  kernels (dispatches × name, workgroups):",
     ...r.kernels.map((k) => `    ${String(k.dispatches).padStart(4)} × ${k.name}  [${k.workgroups.join(", ")}]`),
   ];

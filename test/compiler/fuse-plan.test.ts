@@ -1,0 +1,85 @@
+// Fusion and memory planning: random graphs compiled fused and unfused agree with each other and with
+// the reference; every memory plan passes the validator (no two live values share a buffer).
+import fc from "fast-check";
+import { describe, expect, test } from "vitest";
+import { loadModel } from "../../api/model.js";
+import { printGraph } from "../../compiler/ir.js";
+import { DEFAULT_LIMITS } from "../../compiler/limits.js";
+import type { OpName } from "../../compiler/ops/index.js";
+import { type PlanStep, type PlanValue, planMemory, validateMemoryPlan } from "../../compiler/plan.js";
+import { compileGraph } from "../../compiler/program.js";
+import { DEFAULT_ADAMW, buildTrainStep } from "../../compiler/train-step.js";
+import { firstMismatch } from "../helpers/close.js";
+import { runOnGpu, testGpu } from "../helpers/gpu.js";
+import { prng, runs } from "./gen.js";
+import { graphArb, randomGraph } from "./random-graph.js";
+
+/** Smooth, well-conditioned ops: fused and unfused kernels perform the same f32 operations, so their
+ *  results may differ only by contraction and reassociation, which these ops do not amplify. */
+const SMOOTH: OpName[] = ["add", "sub", "mul", "neg", "abs", "exp", "tanh", "sigmoid", "relu", "square", "max", "min", "gelu", "sin",
+  "reduce_sum", "reduce_max", "reduce_mean", "reshape", "permute", "broadcast", "slice", "pad", "concat", "matmul", "softmax", "layer_norm", "select", "lt", "gt"];
+/** fused vs unfused f32, a handful of ulps per op over ≤ 8 ops, relative to the values' scale */
+const FUSED_VS_UNFUSED = { atol: 1e-4, rtol: 1e-4 };
+
+describe("fusion", () => {
+  test("random graphs: fused equals unfused, and both plans are valid", async () => {
+    const limits = (await testGpu()).limits;
+    await fc.assert(
+      fc.asyncProperty(graphArb, async ({ shape, steps, seed }) => {
+        const { graph, draw } = randomGraph(shape, steps, SMOOTH);
+        // only the sinks are outputs, so producers can be fused into their consumers
+        const used = new Set(graph.nodes.flatMap((n) => n.inputs));
+        const sinks = { nodes: graph.nodes, outputs: graph.outputs.filter((o) => !used.has(o.id)) };
+        const r = prng(seed);
+        const feeds = Object.fromEntries([...draw].map(([name, f]) => [name, f(r).map((v) => Math.max(-3, Math.min(3, v)))]));
+        for (const fuse of [true, false]) {
+          const p = compileGraph(sinks, limits, { fuse });
+          expect(validateMemoryPlan(p.memory.plan, p.memory.values, p.memory.steps)).toEqual([]);
+        }
+        const fused = await runOnGpu(sinks, feeds, { fuse: true });
+        const unfused = await runOnGpu(sinks, feeds, { fuse: false });
+        for (const o of sinks.outputs) {
+          const bad = firstMismatch(fused[o.name], unfused[o.name], FUSED_VS_UNFUSED);
+          if (bad) throw new Error(`sink ${o.name}: fused vs unfused ${bad}\n${printGraph(sinks)}`);
+        }
+      }),
+      { numRuns: runs(25) },
+    );
+  });
+
+  test("a char_lm training step needs far fewer dispatches fused, with a valid plan", () => {
+    const el = loadModel("models/char_lm.mira", { preset: "tiny" }).elaborate({ B: 4, T: 16 });
+    const st = buildTrainStep(el.graph, "objective", DEFAULT_ADAMW, () => true);
+    const fused = compileGraph(st.graph, DEFAULT_LIMITS, { updates: st.updates });
+    const unfused = compileGraph(st.graph, DEFAULT_LIMITS, { updates: st.updates, fuse: false });
+    expect(validateMemoryPlan(fused.memory.plan, fused.memory.values, fused.memory.steps)).toEqual([]);
+    expect(fused.dispatches.length * 2).toBeLessThan(unfused.dispatches.length);
+    const reuse = fused.buffers.reduce((s, b) => s + b.bytes, 0);
+    const noReuse = compileGraph(st.graph, DEFAULT_LIMITS, { updates: st.updates, reuseBuffers: false }).buffers.reduce((s, b) => s + b.bytes, 0);
+    expect(reuse).toBeLessThan(noReuse);
+  });
+});
+
+describe("memory plan", () => {
+  const scheduleArb = fc.array(fc.record({ reads: fc.array(fc.nat({ max: 30 }), { maxLength: 4 }), bytes: fc.integer({ min: 4, max: 4096 }), persistent: fc.boolean() }), { minLength: 1, maxLength: 40 });
+  test("no two values whose lifetimes overlap share a buffer (random schedules)", () => {
+    fc.assert(
+      fc.property(scheduleArb, (raw) => {
+        // step s writes value s and reads earlier values only
+        const values: PlanValue[] = raw.map((r, s) => ({ id: s, bytes: r.bytes, persistent: r.persistent }));
+        const steps: PlanStep[] = raw.map((r, s) => ({ reads: r.reads.filter((x) => x < s), write: s }));
+        const plan = planMemory(values, steps);
+        expect(validateMemoryPlan(plan, values, steps)).toEqual([]);
+        expect(plan.totalBytes).toBeLessThanOrEqual(values.reduce((a, v) => a + v.bytes, 0));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  test("the validator catches a plan that shares a buffer between live values", () => {
+    const values: PlanValue[] = [{ id: 0, bytes: 16, persistent: false }, { id: 1, bytes: 16, persistent: false }];
+    const steps: PlanStep[] = [{ reads: [], write: 0 }, { reads: [0], write: 1 }];
+    const bad = { slotOf: new Map([[0, 0], [1, 0]]), slots: [16], residents: [[0, 1]], totalBytes: 16 };
+    expect(validateMemoryPlan(bad, values, steps)).toHaveLength(1);
+  });
+});
