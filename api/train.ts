@@ -5,10 +5,10 @@ import { join } from "node:path";
 import { initParams } from "../compiler/lower.js";
 import { type AdamWConfig, DEFAULT_ADAMW } from "../compiler/train-step.js";
 import { CheckpointError, loadCheckpoint } from "../runtime/checkpoint.js";
-import { CharTokenizer, splitText, valBatches } from "../runtime/data/text.js";
+import { CharTokenizer, splitText, trainBatch, valBatches } from "../runtime/data/text.js";
 import { trigramLoss, unigramEntropy } from "../runtime/data/ngram.js";
 import { getGpu } from "../runtime/device.js";
-import { type LoopResult, type Progress, STEP_KEY, trainLoop } from "../runtime/train-loop.js";
+import { type DataSource, type LoopResult, type Progress, STEP_KEY, trainLoop } from "../runtime/train-loop.js";
 import { Trainer } from "../runtime/trainer.js";
 import { InputError, type LoadedModel, ModelError, configNumber, loadModel } from "./model.js";
 import { languageModelIO } from "./text-model.js";
@@ -125,7 +125,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const el = model.elaborate({ B: batch, T: window });
   const io = languageModelIO(el);
   const gpu = await getGpu();
-  const trainer = await Trainer.create(gpu, { forward: el.graph, loss: io.loss, params: el.params, dataInput: io.tokens }, { ...DEFAULT_ADAMW, ...o.adamw });
+  const trainer = await Trainer.create(gpu, { forward: el.graph, loss: io.loss, params: el.params }, { ...DEFAULT_ADAMW, ...o.adamw });
   try {
     const startStep = meta ? Number(meta[STEP_KEY]) : 0;
     if (resumed) trainer.restore(resumed.tensors);
@@ -137,16 +137,19 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     const lr = o.lr ?? stored.lr ?? 3e-3;
     const warmup = o.warmup ?? stored.warmup ?? Math.min(100, Math.floor(steps / 10));
     o.onStart?.({ runDir, params: el.paramCount, dispatchesPerStep: trainer.dispatchesPerStep, bufferBytes: trainer.bufferBytes, startStep, steps, vocab, trainChars: split.train.length, valChars: split.val.length });
-    const evalBatches = o.evalBatches ?? 8;
-    const initialValLoss = startStep === 0 ? await trainer.evalLoss(valBatches(split.val, batch, window, evalBatches)) : undefined;
-    const result = await trainLoop(trainer, split, {
-      steps, batch, window, seed,
+    const data: DataSource = {
+      train: (step) => ({ [io.tokens]: trainBatch(split.train, step, batch, window, seed) }),
+      val: valBatches(split.val, batch, window, o.evalBatches ?? 8).map((b) => ({ [io.tokens]: b })),
+      itemsPerBatch: batch * window,
+    };
+    const initialValLoss = startStep === 0 ? await trainer.evalLoss(data.val) : undefined;
+    const result = await trainLoop(trainer, data, {
+      steps, seed,
       lr,
       warmup,
       minLrFraction: 0.1,
       logEvery: o.logEvery ?? 10,
       evalEvery: o.evalEvery ?? 100,
-      evalBatches,
       checkpointEvery: o.checkpointEvery ?? 100,
       checkpointPath: ckptPath,
       metricsPath: join(runDir, "metrics.jsonl"),

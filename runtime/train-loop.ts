@@ -5,8 +5,16 @@
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { type Checkpoint, type StoredTensor, saveCheckpoint } from "./checkpoint.js";
-import { type TextSplit, trainBatch, valBatches } from "./data/text.js";
-import type { Trainer } from "./trainer.js";
+import type { Batch, Trainer } from "./trainer.js";
+
+/** Where a run's batches come from: a pure function of the step (so resuming needs only the step),
+ *  and fixed validation batches. */
+export interface DataSource {
+  train(step: number): Batch;
+  readonly val: readonly Batch[];
+  /** tokens (or examples) per training batch, for throughput */
+  readonly itemsPerBatch: number;
+}
 
 export interface Schedule {
   readonly lr: number;
@@ -24,12 +32,9 @@ export function lrAt(s: Schedule, t: number): number {
 }
 
 export interface LoopOptions extends Schedule {
-  readonly batch: number;
-  readonly window: number;
   readonly seed: number;
   readonly logEvery: number;
   readonly evalEvery: number;
-  readonly evalBatches: number;
   readonly checkpointEvery: number;
   readonly checkpointPath: string;
   readonly metricsPath: string;
@@ -82,9 +87,8 @@ function truncateMetrics(path: string, step: number): void {
   writeFileSync(path, kept.map((l) => l + "\n").join(""));
 }
 
-export async function trainLoop(trainer: Trainer, data: TextSplit, o: LoopOptions, hooks: LoopHooks = {}): Promise<LoopResult> {
+export async function trainLoop(trainer: Trainer, data: DataSource, o: LoopOptions, hooks: LoopHooks = {}): Promise<LoopResult> {
   truncateMetrics(o.metricsPath, o.startStep);
-  const val = valBatches(data.val, o.batch, o.window, o.evalBatches);
   const save = async (step: number): Promise<void> => {
     const tensors: Map<string, StoredTensor> = await trainer.snapshot();
     const ckpt: Checkpoint = { tensors, metadata: { ...o.metadata, [STEP_KEY]: String(step), seed: String(o.seed) } };
@@ -96,7 +100,7 @@ export async function trainLoop(trainer: Trainer, data: TextSplit, o: LoopOption
   let valLoss: number | undefined;
   let checkpointStep = o.startStep;
   let t = o.startStep;
-  const tokensPerStep = o.batch * o.window;
+  const tokensPerStep = data.itemsPerBatch;
   const rate = (): number => ((t - o.startStep) * tokensPerStep) / Math.max(1e-9, (performance.now() - started) / 1000);
   const stepMs = (): number => (performance.now() - started) / Math.max(1, t - o.startStep);
   while (t < o.steps) {
@@ -107,7 +111,7 @@ export async function trainLoop(trainer: Trainer, data: TextSplit, o: LoopOption
     const step = t + 1;
     const read = step % o.logEvery === 0 || step === o.steps;
     const lr = lrAt(o, step);
-    const r = await trainer.train(step, trainBatch(data.train, step, o.batch, o.window, o.seed), lr, read);
+    const r = await trainer.train(step, data.train(step), lr, read);
     if (r && !(Number.isFinite(r.loss) && Number.isFinite(r.gradNorm))) {
       const message = `training diverged at step ${step} (loss ${r.loss}, gradient norm ${r.gradNorm}); the last good checkpoint (step ${checkpointStep}) is kept in ${o.checkpointPath}; try a lower --lr`;
       log({ step, loss: r.loss, grad_norm: r.gradNorm, lr, diverged: 1 });
@@ -120,7 +124,7 @@ export async function trainLoop(trainer: Trainer, data: TextSplit, o: LoopOption
       Object.assign(entry, { loss: r.loss, grad_norm: r.gradNorm, tokens_per_s: Math.round(rate()) });
     }
     if (step % o.evalEvery === 0 || step === o.steps) {
-      valLoss = await trainer.evalLoss(val);
+      valLoss = await trainer.evalLoss(data.val);
       entry.val_loss = valLoss;
     }
     if (r || entry.val_loss !== undefined) log(entry);

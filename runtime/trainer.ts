@@ -15,9 +15,10 @@ export interface TrainableModel {
   readonly forward: Graph;
   readonly loss: string;
   readonly params: readonly { readonly name: string; readonly dtype: DType; readonly shape: readonly number[] }[];
-  /** the input the data feeds (token ids) */
-  readonly dataInput: string;
 }
+
+/** Values for a model's inputs, by input name. */
+export type Batch = Readonly<Record<string, ArrayLike<number>>>;
 
 export interface StepResult {
   readonly loss: number;
@@ -69,19 +70,19 @@ export class Trainer {
     }
   }
 
-  /** Step t (1-based) on `tokens` at learning rate lr; reads the loss back only when `read`. */
-  async train(t: number, tokens: Int32Array, lr: number, read: boolean): Promise<StepResult | undefined> {
-    this.step.write(this.model.dataInput, tokens);
+  /** Step t (1-based) on `batch` at learning rate lr; reads the loss back only when `read`. */
+  async train(t: number, batch: Batch, lr: number, read: boolean): Promise<StepResult | undefined> {
+    for (const [name, values] of Object.entries(batch)) this.step.write(name, values);
     for (const [name, v] of Object.entries(stepScalars(this.adamw, t, lr))) this.step.write(name, [v]);
     const out = await this.step.run(read ? [STEP_OUTPUTS.loss, STEP_OUTPUTS.gradNorm] : []);
     return read ? { loss: out[STEP_OUTPUTS.loss][0], gradNorm: out[STEP_OUTPUTS.gradNorm][0] } : undefined;
   }
 
   /** Mean loss over fixed batches, with the current parameters. */
-  async evalLoss(batches: readonly Int32Array[]): Promise<number> {
+  async evalLoss(batches: readonly Batch[]): Promise<number> {
     let sum = 0;
     for (const b of batches) {
-      this.evaluate.write(this.model.dataInput, b);
+      for (const [name, values] of Object.entries(b)) this.evaluate.write(name, values);
       sum += (await this.evaluate.run([this.model.loss]))[this.model.loss][0];
     }
     return sum / batches.length;

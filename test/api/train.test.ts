@@ -29,9 +29,9 @@ describe("training", () => {
   test("a step creates no buffers, pipelines or bind groups", async () => {
     const model = loadModel("models/char_lm.mira", { preset: "tiny" });
     const el = model.elaborate({ B: 2, T: 8 });
-    const trainer = await Trainer.create(await testGpu(), { forward: el.graph, loss: "objective", params: el.params, dataInput: "tokens" }, DEFAULT_ADAMW);
+    const trainer = await Trainer.create(await testGpu(), { forward: el.graph, loss: "objective", params: el.params }, DEFAULT_ADAMW);
     trainer.initialize(initParams(el.params, 1));
-    const tokens = trainBatch(Int32Array.from({ length: 100 }, (_, i) => (i * 7) % 90), 1, 2, 8, 1);
+    const tokens = { tokens: trainBatch(Int32Array.from({ length: 100 }, (_, i) => (i * 7) % 90), 1, 2, 8, 1) };
     await trainer.train(1, tokens, 1e-3, true); // first read creates its staging buffers, once
     const before = { ...trainer.step.counts };
     for (let t = 2; t < 8; t++) await trainer.train(t, tokens, 1e-3, t % 2 === 0);
