@@ -6,7 +6,7 @@
 import { GraphBuilder } from "./builder.js";
 import { type Attrs, type Graph, IrError, type Node, describe, isFed } from "./ir.js";
 import { opSpec } from "./ops/index.js";
-import { broadcastTo, scalar } from "./ops/helpers.js";
+import { scalar } from "./ops/helpers.js";
 import type { NodeBuilder } from "./ops/spec.js";
 import { VJP_RULES } from "./ops/vjp.js";
 import { isFloat } from "./dtype.js";
@@ -92,7 +92,9 @@ export function differentiate(b: GraphBuilder, g: Graph, loss: string, opts: Gra
   const grads = new Map<string, Node>();
   for (const p of forward) {
     if (p.op !== "param" || (opts.wrt && !opts.wrt.includes(p.attrs.name!))) continue;
-    grads.set(p.attrs.name!, ct.get(p.id) ?? broadcastTo(b, scalar(b, 0, p.dtype), p.shape));
+    // A full-shape `full`, not broadcastTo(scalar): broadcastTo keeps a scalar rank 0, and the
+    // gradient of a param must have the param's shape.
+    grads.set(p.attrs.name!, ct.get(p.id) ?? b.add("full", [], { value: 0, dtype: p.dtype, shape: p.shape }));
   }
   return { forward: map, grads, loss: lossNode };
 }

@@ -51,7 +51,8 @@ function sliceVjp(b: B, g: Node, x: Node, attrs: Attrs): Node {
     const n = cur.shape[ax];
     // [.., n, ..] → [.., n, 1, ..] ++ zeros [.., n, s-1, ..] along the new axis → [.., n·s, ..]
     const withUnit = [...cur.shape.slice(0, ax + 1), 1, ...cur.shape.slice(ax + 1)];
-    const zeros = broadcastTo(b, scalar(b, 0, g.dtype), [...cur.shape.slice(0, ax + 1), s - 1, ...cur.shape.slice(ax + 1)]);
+    // A full-shape `full`, not broadcastTo(scalar): broadcastTo keeps a scalar rank 0, which concat rejects.
+    const zeros = b.add("full", [], { value: 0, dtype: g.dtype, shape: [...cur.shape.slice(0, ax + 1), s - 1, ...cur.shape.slice(ax + 1)] });
     const spread = b.add("concat", [b.add("reshape", [cur], { shape: withUnit }), zeros], { axis: ax + 1 });
     cur = b.add("reshape", [spread], { shape: cur.shape.map((d, i) => (i === ax ? n * s : d)) });
   }
