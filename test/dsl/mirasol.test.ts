@@ -2,6 +2,7 @@
 // reference interpreter with the expected shapes; presets; the 3b parameter count; and a TTM run chunk
 // by chunk (memory carried outside, one chunk per program) equals the unrolled scan.
 import { describe, expect, test } from "vitest";
+import { grad, gradName } from "../../compiler/grad.js";
 import { type Elaborated, elaborate, initParams } from "../../compiler/lower.js";
 import { runReference } from "../../compiler/reference.js";
 import { check, formatDiagnostics } from "../../dsl/index.js";
@@ -171,4 +172,56 @@ module StreamTTM(memory: int, read: int)(mem: f32[B, memory, d], v: f32[B, Nv, d
     const fresh = runReference(step.graph, { ...params, memory_in: new Array(B * 5 * d).fill(0), v: chunk(v, 4, 2), a: chunk(a, 2, 2) });
     expect(Math.abs(fresh.latents.data[0] - want.data[2 * 3 * d])).toBeGreaterThan(1e-4);
   });
+});
+
+describe("mirasol tiny gradients (float64 reference)", () => {
+  // A random direction over every parameter; the directional derivative from grad() against central
+  // finite differences. This runs every part backwards: both ViTs, the Combiner (TokenLearner read
+  // and write inside the TTM scan), block-causal and cross attention, and the three losses.
+  function directional(set: string[], loss: string, only?: (name: string) => boolean) {
+    const m = elaborated(SOURCE, FILE, { preset: "tiny", set }, { B: 1, L: 6 });
+    const g = grad(m.graph, loss);
+    const init = initParams(m.params, 3);
+    let s = 12345;
+    const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) >>> 8) / 2 ** 24 - 0.5;
+    const dir = new Map(m.params.map((p) => [p.name, Float64Array.from(init.get(p.name)!, () => (only && !only(p.name) ? 0 : rand()))]));
+    const inputs = feedsFor(m);
+    const feeds = (eps: number): Record<string, ArrayLike<number>> => {
+      const f: Record<string, ArrayLike<number>> = { video: inputs.video, spectrogram: inputs.spectrogram, text: inputs.text, loss_mask: inputs.loss_mask };
+      for (const p of m.params) f[p.name] = Float64Array.from(init.get(p.name)!, (v, i) => v + eps * dir.get(p.name)![i]);
+      return f;
+    };
+    const at = runReference(g, feeds(0), { exact: true });
+    let analytic = 0;
+    for (const p of m.params) {
+      const gp = at[gradName(p.name)].data;
+      const d = dir.get(p.name)!;
+      for (let i = 0; i < d.length; i++) analytic += gp[i] * d[i];
+    }
+    const h = 1e-5;
+    const fd = (runReference(g, feeds(h), { exact: true })[loss].data[0] - runReference(g, feeds(-h), { exact: true })[loss].data[0]) / (2 * h);
+    return { analytic, fd };
+  }
+
+  // FD sees through stop_gradient and grad() does not, so the latent loss is checked along the
+  // parameters that do not feed its target (the AR model and the predictor); the other losses along all.
+  const ttm = ["combiner=TTM(memory: 4, read: 2, depth: 1, heads: 2, hidden: 8)"];
+  const predictorSide = (n: string) => n.startsWith("ar.") || n.startsWith("predict_latent.");
+  test.each([
+    ["text_loss", [], undefined],
+    ["text_loss", ttm, undefined],
+    ["recon", ttm, undefined],
+    ["latent", ttm, predictorSide],
+  ] as const)("%s with %j: grad() matches finite differences", (loss, set, only) => {
+    const { analytic, fd } = directional([...set], loss, only);
+    expect(Math.abs(analytic)).toBeGreaterThan(1e-6); // the direction moves the loss at all
+    expect(Math.abs(fd - analytic)).toBeLessThanOrEqual(1e-7 + 1e-6 * Math.abs(analytic));
+  }, 60_000);
+
+  test("the latent target is stop-gradient: along the encoders' weights, grad() leaves out what finite differences see through it", () => {
+    // Moving the encoder weights moves both the prediction and the target; the gradient counts only
+    // the prediction's side, so it must differ from the finite difference, by far more than rounding.
+    const { analytic, fd } = directional([], "latent", (n) => n.startsWith("video_encoder."));
+    expect(Math.abs(fd - analytic)).toBeGreaterThan(1e-3 * Math.max(Math.abs(fd), 1e-3));
+  }, 60_000);
 });
