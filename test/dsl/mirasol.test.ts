@@ -118,17 +118,12 @@ describe("mirasol presets", () => {
 });
 
 describe("TTM chunk by chunk equals the unrolled scan", () => {
-  // The scan body of TTMCombiner is one TTMStep instance (`combiner.step.*`); a streaming program
-  // applies the same step to one chunk with the memory as an input and an output, so it reuses the
-  // trained parameters by name. Here the unrolled Combiner runs over 3 chunks, the stream program
-  // 3 times, each fed the memory the previous run returned.
-  const header = `import std.combiners
-module StreamTTM(memory: int, read: int)(mem: f32[B, memory, d], v: f32[B, Nv, d], a: f32[B, Na, d]) -> f32[B, read + memory, d] {
-  let step = TTMStep(memory, read, 1, 2, 8)
-  return step(mem, concat([v, a], axis: 1))
-}
-`;
-  const unrolled = `${header}model Unrolled {
+  // The scan body of TTMCombiner is one TTMStep (`combiner.step.*`); std's TTMStream applies the same
+  // step to one chunk with the memory as an input and an output, and bound as `combiner` has the same
+  // parameter names. Here the unrolled Combiner runs over 3 chunks, the one-chunk program 3 times,
+  // each fed the memory the previous run returned.
+  const unrolled = `import std.combiners
+model Unrolled {
   config {
     d: int = 8
     combiner: Combiner = TTMCombiner(memory: 5, read: 3, depth: 1, heads: 2, hidden: 8)
@@ -138,18 +133,19 @@ module StreamTTM(memory: int, read: int)(mem: f32[B, memory, d], v: f32[B, Nv, d
   output latents = combiner(v, a)
 }
 `;
-  const stream = `${header}model Stream {
+  const stream = `import std.combiners
+model Stream {
   config { d: int = 8 }
   input memory_in: f32[B, 5, d]
   input v: f32[B, 4, d]
   input a: f32[B, 2, d]
-  let combiner = StreamTTM(5, 3)
+  let combiner = TTMStream(5, 3, 1, 2, 8)
   let r = combiner(memory_in, v, a)
   output latents = r[:, :3]
   output memory_out = r[:, 3:]
 }
 `;
-  test("same outputs, chunk by chunk, with the memory carried between programs", () => {
+  test("the Combiner alone: same outputs, chunk by chunk, with the memory carried between programs", () => {
     const file = `${MODELS}/ttm_case.mira`;
     const full = elaborated(unrolled, file, {}, { B: 2, T: 3 });
     const step = elaborated(stream, file, {}, { B: 2 });
@@ -160,19 +156,48 @@ module StreamTTM(memory: int, read: int)(mem: f32[B, memory, d], v: f32[B, Nv, d
     const a = Array.from({ length: B * T * 2 * d }, (_, k) => Math.cos(k * 0.29));
     const want = runReference(full.graph, { ...params, v, a }).latents; // [B, T, 3, d]
     expect(want.shape).toEqual([B, T, 3, d]);
-    const chunk = (x: number[], n: number, t: number) => Array.from({ length: B * n * d }, (_, k) => x[Math.floor(k / (n * d)) * T * n * d + t * n * d + (k % (n * d))]);
     let memory: ArrayLike<number> = new Array(B * 5 * d).fill(0); // M_0 = 0
     for (let t = 0; t < T; t++) {
-      const r = runReference(step.graph, { ...params, memory_in: memory, v: chunk(v, 4, t), a: chunk(a, 2, t) });
-      for (let b = 0; b < B; b++)
-        for (let k = 0; k < 3 * d; k++) expect(r.latents.data[b * 3 * d + k]).toBeCloseTo(want.data[b * T * 3 * d + t * 3 * d + k], 5);
+      const r = runReference(step.graph, { ...params, memory_in: memory, v: chunkOf(v, B, T, 4 * d, t), a: chunkOf(a, B, T, 2 * d, t) });
+      expectClose(r.latents.data, chunkOf(Array.from(want.data), B, T, 3 * d, t));
       memory = r.memory_out.data;
     }
     // The memory matters: a run from zeros at chunk 2 gives other outputs.
-    const fresh = runReference(step.graph, { ...params, memory_in: new Array(B * 5 * d).fill(0), v: chunk(v, 4, 2), a: chunk(a, 2, 2) });
+    const fresh = runReference(step.graph, { ...params, memory_in: new Array(B * 5 * d).fill(0), v: chunkOf(v, B, T, 4 * d, 2), a: chunkOf(a, B, T, 2 * d, 2) });
     expect(Math.abs(fresh.latents.data[0] - want.data[2 * 3 * d])).toBeGreaterThan(1e-4);
   });
+
+  test("the model: models/mirasol_stream.mira per chunk equals mirasol.mira's latents, with its parameters", () => {
+    const ttm = "combiner=TTM(memory: 8, read: 4, depth: 1, heads: 2)";
+    const full = elaborated(SOURCE, FILE, { preset: "tiny", set: [ttm] }, { B: 2, L: 4 });
+    const step = elaborated(readModel("mirasol_stream.mira"), `${MODELS}/mirasol_stream.mira`, { preset: "tiny" }, { B: 2 });
+    const fullNames = new Set(full.params.map((p) => p.name));
+    expect(step.params.filter((p) => !fullNames.has(p.name)).map((p) => p.name)).toEqual([]); // every stream parameter is a Mirasol one
+    const feeds = feedsFor(full);
+    const want = runReference(full.graph, feeds).latents; // [B, chunks, read, d]
+    const [B, T, read, d] = want.shape;
+    expect([B, T, read, d]).toEqual([2, 2, 4, 32]);
+    const params = Object.fromEntries(step.params.map((p) => [p.name, feeds[p.name]]));
+    const video = Array.from(feeds.video);
+    const spec = Array.from(feeds.spectrogram);
+    let memory: ArrayLike<number> = new Array(B * 8 * d).fill(0);
+    for (let t = 0; t < T; t++) {
+      const r = runReference(step.graph, { ...params, memory_in: memory, video: chunkOf(video, B, T, 4 * 16 * 16 * 3, t), spectrogram: chunkOf(spec, B, T, 16 * 32, t) });
+      expectClose(r.latents.data, chunkOf(Array.from(want.data), B, T, read * d, t));
+      memory = r.memory_out.data;
+    }
+  });
 });
+
+/** Chunk t of a [B, T, …] array whose chunks hold `per` values each, as [B, …]. */
+function chunkOf(x: readonly number[], B: number, T: number, per: number, t: number): number[] {
+  return Array.from({ length: B * per }, (_, k) => x[Math.floor(k / per) * T * per + t * per + (k % per)]);
+}
+
+function expectClose(got: ArrayLike<number>, want: ArrayLike<number>): void {
+  expect(got.length).toBe(want.length);
+  for (let i = 0; i < want.length; i++) if (!(Math.abs(got[i] - want[i]) <= 1e-5 + 1e-5 * Math.abs(want[i]))) expect.fail(`index ${i}: ${got[i]} vs ${want[i]}`);
+}
 
 describe("mirasol tiny gradients (float64 reference)", () => {
   // A random direction over every parameter; the directional derivative from grad() against central
