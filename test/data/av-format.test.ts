@@ -178,6 +178,13 @@ describe("reading", () => {
   });
 });
 
+test("docs/data.md describes every tensor file and question type", () => {
+  const doc = readFileSync(join(import.meta.dirname, "../../docs/data.md"), "utf8");
+  for (const name of TENSOR_NAMES) expect(doc).toContain(`| \`${index.tensors[name].file}\` | ${index.tensors[name].dtype} |`);
+  for (const t of QUESTION_TYPE_NAMES) expect(doc).toContain(`| \`${t}\` |`);
+  expect(doc).toContain(`"format": "${index.format}"`);
+});
+
 function editIndex(dir: string, edit: (i: AvIndex) => unknown): void {
   const path = join(dir, INDEX_FILE);
   writeFileSync(path, JSON.stringify(edit(JSON.parse(readFileSync(path, "utf8")))));
