@@ -152,7 +152,10 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
           : kernelsFor(n, n.inputs.map((i) => byId.get(i)!), limits, opts);
     for (const { kernel, inputs } of made) {
       if (kernel.bindings.length > limits.maxStorageBuffersPerShaderStage) {
-        throw new LimitError(`kernel ${kernel.name} binds ${kernel.bindings.length} storage buffers but this device allows ${limits.maxStorageBuffersPerShaderStage} per shader stage`);
+        throw new LimitError(
+          `kernel ${kernel.name} binds ${kernel.bindings.length} storage buffers but this device allows ${limits.maxStorageBuffersPerShaderStage} per shader stage; ` +
+            `it needs an adapter with more storage buffers per stage (see 'mira doctor')`,
+        );
       }
       let k = kernelIndex.get(kernel.code);
       if (k === undefined) {
