@@ -1,5 +1,6 @@
 // diagnostics.ts: errors and warnings as data, the table of stable codes, and the printer
 // (`file:line:col error M2104 message`, the source line, a caret run, `hint: …`).
+import * as path from "node:path";
 import type { Span } from "./ast.js";
 
 export type Code = `M${number}`;
@@ -117,12 +118,20 @@ function excerpt(span: Span, sources: Sources): { pos: Position; lines: string[]
   return { pos: p, lines: [`  ${gutter} | ${line}`, `  ${pad} | ${" ".repeat(p.col - 1)}${"^".repeat(width)}`] };
 }
 
+/** Files under the working directory print relative to it (imports are resolved to absolute paths,
+ *  `/home/…/models/std/nn.mira`, which is noise on a terminal); the data keeps the full path. */
+export function shownFile(file: string): string {
+  if (!path.isAbsolute(file)) return file;
+  const rel = path.relative(process.cwd(), file);
+  return rel && !rel.startsWith("..") && !path.isAbsolute(rel) ? rel : file;
+}
+
 export function formatDiagnostic(d: Diagnostic, sources: Sources): string {
   const main = excerpt(d.span, sources);
-  const out = [`${d.span.file}:${main.pos.line}:${main.pos.col} ${d.severity} ${d.code} ${d.message}`, ...main.lines];
+  const out = [`${shownFile(d.span.file)}:${main.pos.line}:${main.pos.col} ${d.severity} ${d.code} ${d.message}`, ...main.lines];
   for (const n of d.notes ?? []) {
     const x = excerpt(n.span, sources);
-    out.push(`  note: ${n.span.file}:${x.pos.line}:${x.pos.col} ${n.message}`, ...x.lines.map((l) => `  ${l}`));
+    out.push(`  note: ${shownFile(n.span.file)}:${x.pos.line}:${x.pos.col} ${n.message}`, ...x.lines.map((l) => `  ${l}`));
   }
   if (d.hint) out.push(`  hint: ${d.hint}`);
   return out.join("\n");

@@ -5,7 +5,7 @@
 import { describe, expect, test } from "vitest";
 import { elaborate } from "../../compiler/lower.js";
 import { runReference } from "../../compiler/reference.js";
-import { formatDiagnostic, locate } from "../../dsl/diagnostics.js";
+import { formatDiagnostic, locate, shownFile } from "../../dsl/diagnostics.js";
 import { check, formatDiagnostics } from "../../dsl/index.js";
 import { GOLDEN } from "./golden-cases.js";
 import { MODELS, readModel, run } from "./harness.js";
@@ -148,6 +148,12 @@ describe("elaboration errors inside std files name the caller", () => {
         "  hint: make 'd' (8) a multiple of 'heads' (3)",
       ].join("\n"),
     );
+  });
+
+  test("printed paths are relative to the working directory when under it; the data keeps them whole", () => {
+    expect(shownFile(`${process.cwd()}/models/std/nn.mira`)).toBe("models/std/nn.mira");
+    expect(shownFile("/elsewhere/std/nn.mira")).toBe(process.cwd().startsWith("/elsewhere") ? "std/nn.mira" : "/elsewhere/std/nn.mira");
+    expect(shownFile("--set d=4")).toBe("--set d=4");
   });
 
   test("through nested modules: each call, innermost first", () => {
