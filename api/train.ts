@@ -11,6 +11,7 @@ import { getGpu } from "../runtime/device.js";
 import { type DataSource, type LoopResult, type Progress, STEP_KEY, trainLoop } from "../runtime/train-loop.js";
 import { Trainer } from "../runtime/trainer.js";
 import { InputError, type LoadedModel, ModelError, configNumber, loadModel } from "./model.js";
+import { isAvDataset } from "./av.js";
 import { languageModelIO } from "./text-model.js";
 
 export interface TrainOptions {
@@ -104,6 +105,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const ckptPath = join(runDir, CHECKPOINT_FILE);
   const resumed = o.resume ? loadCheckpoint(ckptPath) : undefined;
   const meta = resumed?.metadata;
+  if (meta?.kind === "av-qa" || (!meta && isAvDataset(o.data))) return (await import("./train-av.js")).trainAv(o, resumed);
   const model = loadModel(o.model, meta ? { preset: meta.preset || undefined, set: JSON.parse(meta.overrides) as string[] } : { preset: o.preset, set: o.set });
   if (meta && meta.source_sha256 !== model.sourceHash) {
     throw new CheckpointError(`${o.model} (or a file it imports) changed since ${ckptPath} was saved; resume with the model it was trained from`);

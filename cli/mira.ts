@@ -63,6 +63,13 @@ const COMMANDS: Record<string, Command> = {
     options: { out: { type: "string" } },
     run: async (p) => (await import("./commands/plot.js")).plotCommand(p),
   },
+  data: {
+    summary: "make the synthetic audio-video QA set, or verify a data set",
+    usage: "mira data synth --out DIR [--clips N] [--frames F] [--chunks T] [--size PX] [--mels M] [--seed S] [--json] | mira data check DIR [--json]",
+    options: { out: { type: "string" }, clips: { type: "string" }, frames: { type: "string" }, chunks: { type: "string" },
+      size: { type: "string" }, mels: { type: "string" }, seed: { type: "string" } },
+    run: async (p) => (await import("./commands/data.js")).dataCommand(p),
+  },
   doctor: {
     summary: "show the GPU adapter, its limits and features, and run a self-test",
     usage: "mira doctor [--json]",

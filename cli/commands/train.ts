@@ -1,6 +1,7 @@
 // train.ts (cli): `mira train FILE --data PATH …` over the library's train().
 import { formatBytes } from "../../compiler/limits.js";
 import { train } from "../../api/train.js";
+import type { AvTrainResult } from "../../api/train-av.js";
 import { type Parsed, flag, int, num, onePositional, str, strs } from "../args.js";
 import { EXIT, UsageError } from "../errors.js";
 import { ProgressBar, formatDuration } from "../progress.js";
@@ -34,7 +35,7 @@ export async function trainCommand(p: Parsed): Promise<number> {
     lr: optional(p, "lr", num), seed: optional(p, "seed", int), run: str(p, "run") ?? "default", resume: flag(p, "resume"),
     evalEvery: int(p, "eval-every", 100), logEvery: int(p, "log-every", 10), checkpointEvery: int(p, "checkpoint-every", 100),
     onStart: (i) => {
-      say(`training ${file}: ${i.params.toLocaleString("en-US")} parameters, vocabulary ${i.vocab}, ${i.trainChars.toLocaleString("en-US")} training / ${i.valChars.toLocaleString("en-US")} validation characters`);
+      say(`training ${file}: ${i.params.toLocaleString("en-US")} parameters, vocabulary ${i.vocab}${i.trainChars ? `, ${i.trainChars.toLocaleString("en-US")} training / ${i.valChars.toLocaleString("en-US")} validation characters` : ""}`);
       say(`  one submit per step: ${i.dispatchesPerStep} dispatches, ${formatBytes(i.bufferBytes)} of buffers · run directory ${i.runDir}${i.startStep ? ` · resuming after step ${i.startStep}` : ""}`);
       if (!json) bar = new ProgressBar(i.steps);
     },
@@ -47,7 +48,12 @@ export async function trainCommand(p: Parsed): Promise<number> {
   } else {
     const b = r.baselines;
     say(`${r.stoppedBy === "done" ? "finished" : r.stoppedBy === "interrupted" ? "stopped" : "STOPPED"} at step ${r.lastStep}; checkpoint ${r.checkpoint} (step ${r.checkpointStep})`);
-    say(`validation loss (nats/char): model ${r.valLoss?.toFixed(3) ?? "-"}${r.initialValLoss !== undefined ? ` (from ${r.initialValLoss.toFixed(3)})` : ""} · interpolated trigram ${b.trigram.toFixed(3)} · unigram entropy ${b.unigramEntropy.toFixed(3)} · ln(vocab) ${b.lnVocab.toFixed(3)}`);
+    if ("accuracy" in r) {
+      say(`validation loss ${r.valLoss?.toFixed(3) ?? "-"}${r.initialValLoss !== undefined ? ` (from ${r.initialValLoss.toFixed(3)})` : ""}; validation accuracy per question type:`);
+      for (const a of (r as AvTrainResult).accuracy) say(`  ${a.type.padEnd(18)} ${a.needs.join("+").padEnd(12)} ${(100 * a.accuracy).toFixed(1).padStart(5)}%  (chance ${(100 * a.chance).toFixed(1)}%, ${a.questions} questions)`);
+    } else {
+      say(`validation loss (nats/char): model ${r.valLoss?.toFixed(3) ?? "-"}${r.initialValLoss !== undefined ? ` (from ${r.initialValLoss.toFixed(3)})` : ""} · interpolated trigram ${b.trigram.toFixed(3)} · unigram entropy ${b.unigramEntropy.toFixed(3)} · ln(vocab) ${b.lnVocab.toFixed(3)}`);
+    }
     say(`speed: ${r.stepMs.toFixed(1)} ms/step · ${Math.round(r.tokensPerSecond).toLocaleString("en-US")} tokens/s · ${r.dispatchesPerStep} dispatches/step · ${formatBytes(r.bufferBytes)} buffers`);
   }
   if (r.stoppedBy === "diverged") {

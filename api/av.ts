@@ -1,0 +1,120 @@
+// av.ts (api): audio-video QA data (runtime/data/av-format.ts) as model inputs — batches of questions
+// with their clip's video and (normalised) spectrogram, a pure function of (seed, step) — and the
+// exact-match evaluation of answers per question type, each beside its chance.
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { randomBits } from "../compiler/ops/scalar-math.js";
+import type { Elaborated } from "../compiler/lower.js";
+import { type AvDataset, FORMAT, INDEX_FILE } from "../runtime/data/av-format.js";
+import type { Split } from "../runtime/data/chance.js";
+import type { DataSource } from "../runtime/train-loop.js";
+import type { Batch } from "../runtime/trainer.js";
+import { ModelError } from "./model.js";
+
+export const AV_INPUTS = ["video", "spectrogram", "text", "loss_mask"] as const;
+
+export function isAvDataset(dir: string): boolean {
+  const index = join(dir, INDEX_FILE);
+  if (!existsSync(index)) return false;
+  try {
+    return (JSON.parse(readFileSync(index, "utf8")) as { format?: string }).format === FORMAT;
+  } catch {
+    return false;
+  }
+}
+
+/** Batch sizes that make the model's inputs match the data set, or a ModelError saying what differs. */
+export function avBatchDims(ds: AvDataset, batch: number): Record<string, number> {
+  return { B: batch, L: ds.index.text.length };
+}
+
+export function checkAvModel(el: Elaborated, ds: AvDataset): void {
+  const names = el.inputs.map((i) => i.name).sort();
+  if (names.join() !== [...AV_INPUTS].sort().join()) throw new ModelError(`an audio-video QA model takes inputs ${AV_INPUTS.join(", ")}; this one takes ${names.join(", ")}`);
+  const v = ds.index.video;
+  const a = ds.index.audio;
+  const want: Record<string, number[]> = { video: [v.frames, v.height, v.width, v.channels], spectrogram: [a.specFrames, a.mel.mels] };
+  for (const [name, dims] of Object.entries(want)) {
+    const got = el.inputs.find((i) => i.name === name)!.shape.slice(1);
+    if (got.join() !== dims.join()) {
+      throw new ModelError(`the model's ${name} is [B, ${got.join(", ")}] per example but the data has [${dims.join(", ")}]; use the preset the data was made for, or remake the data (mira data synth --frames/--chunks/--size/--mels)`);
+    }
+  }
+}
+
+/** Question ids of a split. */
+export const questionsOf = (ds: AvDataset, split: Split): [number, number] => [...ds.index.splits[split].questions] as [number, number];
+
+/** The inputs for questions `qs`: each with its clip's video and spectrogram. */
+export function avBatch(ds: AvDataset, qs: readonly number[]): Batch {
+  const t = ds.tensors;
+  const clipVideo = t.video.length / ds.index.clips;
+  const clipSpec = t.spectrogram.length / ds.index.clips;
+  const L = ds.index.text.length;
+  const { mean, std } = ds.index.audio.stats;
+  const video = new Float32Array(qs.length * clipVideo);
+  const spectrogram = new Float32Array(qs.length * clipSpec);
+  const text = new Int32Array(qs.length * L);
+  const mask = new Float32Array(qs.length * L);
+  qs.forEach((q, r) => {
+    const c = t.question_clip[q];
+    video.set(t.video.subarray(c * clipVideo, (c + 1) * clipVideo), r * clipVideo);
+    const spec = t.spectrogram.subarray(c * clipSpec, (c + 1) * clipSpec);
+    for (let i = 0; i < clipSpec; i++) spectrogram[r * clipSpec + i] = (spec[i] - mean) / std;
+    text.set(t.text.subarray(q * L, (q + 1) * L), r * L);
+    mask.set(t.loss_mask.subarray(q * L, (q + 1) * L), r * L);
+  });
+  return { video, spectrogram, text, loss_mask: mask };
+}
+
+/** Training batches drawn from the training split by (seed, step, row); fixed validation batches. */
+export function avDataSource(ds: AvDataset, batch: number, seed: number, valBatches = 8): DataSource {
+  const [t0, t1] = questionsOf(ds, "train");
+  const [v0, v1] = questionsOf(ds, "val");
+  const val: Batch[] = [];
+  for (let s = v0; s + batch <= v1 && val.length < valBatches; s += batch) val.push(avBatch(ds, Array.from({ length: batch }, (_, i) => s + i)));
+  return {
+    train: (step) => avBatch(ds, Array.from({ length: batch }, (_, r) => t0 + (randomBits(seed, step, r) % (t1 - t0)))),
+    val,
+    itemsPerBatch: batch,
+  };
+}
+
+export interface TypeAccuracy {
+  readonly type: string;
+  readonly needs: readonly string[];
+  readonly questions: number;
+  readonly accuracy: number;
+  readonly chance: number;
+}
+
+/**
+ * Exact-match accuracy per question type: the answer is one word, predicted at the last prompt
+ * position (`logits` position p − 1 predicts text[p]); the causal decoder cannot see the answer there,
+ * so one forward pass per batch is greedy decoding. `run` computes logits [B, L, vocab] for a batch.
+ */
+export async function evaluateAv(ds: AvDataset, split: Split, batch: number, run: (b: Batch) => Promise<Float64Array>, ablate?: "audio" | "video"): Promise<TypeAccuracy[]> {
+  const [q0, q1] = questionsOf(ds, split);
+  const L = ds.index.text.length;
+  const V = ds.index.text.vocab.length;
+  const types = ds.index.questionTypes;
+  const right = new Array<number>(types.length).fill(0);
+  const total = new Array<number>(types.length).fill(0);
+  for (let s = q0; s < q1; s += batch) {
+    const qs = Array.from({ length: batch }, (_, i) => Math.min(s + i, q1 - 1)); // the last batch repeats its final question
+    const b = avBatch(ds, qs);
+    const inputs: Batch = ablate === "audio" ? { ...b, spectrogram: new Float32Array(b.spectrogram.length) } : ablate === "video" ? { ...b, video: new Float32Array(b.video.length) } : b;
+    const logits = await run(inputs);
+    qs.forEach((q, r) => {
+      if (r > 0 && q === qs[r - 1]) return;
+      const p = ds.tensors.prompt_length[q];
+      const row = logits.subarray((r * L + p - 1) * V, (r * L + p) * V);
+      let best = 0;
+      for (let k = 1; k < V; k++) if (row[k] > row[best]) best = k;
+      const type = ds.tensors.question_type[q];
+      total[type]++;
+      if (best === ds.tensors.answer[q]) right[type]++;
+    });
+  }
+  return types.map((t, i) => ({ type: t.name, needs: t.needs, questions: total[i], accuracy: total[i] ? right[i] / total[i] : 0, chance: ds.index.chance[t.name]?.[split] ?? 0 }));
+}
