@@ -40,7 +40,7 @@ export function checkModel(ctx: Ctx, model: A.ModelDecl, config: ResolvedConfig)
     } else if (ty.k === "instance") ty = { ...ty, label: e.name }; // results print as combiner.out
     scope.define(e.name, { ty, kind: "config", span: e.field.name.span, used: true });
   }
-  checkPresets(ctx, model, scope, types);
+  checkPresets(ctx, model, scope, types, config.preset);
   const checkedConfig: ResolvedConfig = { ...config, entries };
 
   const record: ModelRecord = { inputs: [], outputs: [], losses: [] };
@@ -88,7 +88,9 @@ export function implementationValue(ctx: Ctx, scope: Scope, value: A.Expr, iface
   return { kind: "call", span: value.span, callee: renamed, args: [] };
 }
 
-function checkPresets(ctx: Ctx, model: A.ModelDecl, scope: Scope, types: ReadonlyMap<string, ReturnType<typeof hyperType>>): void {
+/** Every preset's keys and value kinds; the chosen preset's values were checked as the config, so
+ *  only its keys are checked here (one error per mistake, not two). */
+function checkPresets(ctx: Ctx, model: A.ModelDecl, scope: Scope, types: ReadonlyMap<string, ReturnType<typeof hyperType>>, chosen: string | undefined): void {
   const seen = new Set<string>();
   for (const p of presetsOf(model)) {
     if (seen.has(p.name.name)) ctx.report("M2002", p.name.span, `preset '${p.name.name}' is declared twice`, "rename or merge them");
@@ -100,6 +102,7 @@ function checkPresets(ctx: Ctx, model: A.ModelDecl, scope: Scope, types: Readonl
         ctx.report("M3002", e.name.span, `preset ${p.name.name} sets '${e.name.name}', which is not a config key`, near ? `did you mean '${near}'?` : "declare it in the config block first");
         continue;
       }
+      if (p.name.name === chosen) continue;
       const ty = checkExpr(ctx, scope, want.k === "iface" ? implementationValue(ctx, scope, e.value, want.name) : e.value);
       fitsHyper(ctx, want, ty, e.value.span, `'${e.name.name}' in preset ${p.name.name}`);
     }
