@@ -15,6 +15,7 @@ import type { InterfaceInfo, ModuleInfo } from "./types.js";
 interface CheckedImports {
   readonly modules: ReadonlyMap<string, ModuleInfo>;
   readonly interfaces: ReadonlyMap<string, InterfaceInfo>;
+  readonly implementsOf: ReadonlyMap<string, string>;
   readonly names: ReadonlyMap<string, A.Span>;
   readonly diagnostics: readonly Diagnostic[];
 }
@@ -49,7 +50,7 @@ function importsChecked(imports: readonly A.Program[], sources: ReadonlyMap<stri
   const names = new Map<string, A.Span>();
   for (const d of imports.flatMap((p) => p.decls)) if (d.kind !== "import" && !names.has(d.name.name)) names.set(d.name.name, d.name.span);
   const ok = !ctx.diagnostics.some((d) => d.severity === "error");
-  const result = ok ? { modules: ctx.modules, interfaces: ctx.interfaces, names, diagnostics: ctx.diagnostics } : undefined;
+  const result = ok ? { modules: ctx.modules, interfaces: ctx.interfaces, implementsOf: ctx.implementsOf, names, diagnostics: ctx.diagnostics } : undefined;
   if (importCache.size >= 32) importCache.clear();
   importCache.set(key, result);
   return result;
@@ -76,6 +77,7 @@ export function checkPrograms(programs: readonly A.Program[], opts: CheckOptions
     // The imports (std.nn …) were checked once for their text; only the entry file is checked here.
     for (const [k, v] of imports.modules) ctx.modules.set(k, v);
     for (const [k, v] of imports.interfaces) ctx.interfaces.set(k, v);
+    for (const [k, v] of imports.implementsOf) ctx.implementsOf.set(k, v);
     ctx.diagnostics.push(...imports.diagnostics);
     collectDecls(ctx, programs.slice(0, 1), imports.names);
     for (const info of ctx.modules.values()) if (!imports.modules.has(info.name)) checkModule(ctx, info);

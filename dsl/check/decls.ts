@@ -11,9 +11,16 @@ import { checkExpr, resolveType } from "./exprs.js";
 import { substTensor } from "./shapes.js";
 import { type BlockResult, checkBlock, reportUnused } from "./stmts.js";
 
+/** A hyperparameter's or config key's type: as declared, else inferred from the default — a float,
+ *  a bool, the interface its default constructs (`combiner = TTMCombiner(read: 8)`), else int. */
 export function hyperType(ctx: Ctx, t: A.TypeExpr | undefined, dflt: A.Expr | undefined): HyperType {
   const n = t?.name.name;
-  if (n === undefined) return dflt?.kind === "number" && !dflt.isInt ? { k: "float" } : dflt?.kind === "name" && (dflt.name === "true" || dflt.name === "false") ? { k: "bool" } : { k: "int" };
+  if (n === undefined) {
+    const callee = dflt?.kind === "call" ? dflt.callee : dflt;
+    const iface = callee?.kind === "name" ? ctx.implementsOf.get(callee.name) : undefined;
+    if (iface) return { k: "iface", name: iface };
+    return dflt?.kind === "number" && !dflt.isInt ? { k: "float" } : dflt?.kind === "name" && (dflt.name === "true" || dflt.name === "false") ? { k: "bool" } : { k: "int" };
+  }
   if (n === "int" || n === "float" || n === "bool" || n === "dtype" || n === "mask") return { k: n };
   if (ctx.interfaces.has(n)) return { k: "iface", name: n };
   ctx.unknownName("type", n, t!.name.span, ["int", "float", "bool", "dtype", "mask", ...ctx.interfaces.keys()]);
@@ -80,6 +87,7 @@ export function collectDecls(ctx: Ctx, programs: readonly A.Program[], taken: Re
     return true;
   };
   const decls = programs.flatMap((p) => p.decls);
+  for (const d of decls) if (d.kind === "module" && d.impl && d.name.name && !ctx.implementsOf.has(d.name.name)) ctx.implementsOf.set(d.name.name, d.impl.iface.name);
   for (const d of decls) {
     if (d.kind !== "interface" || !claim(d.name)) continue;
     const info: InterfaceInfo = { name: d.name.name, decl: d, sig: signature(ctx, new Scope(), d.inputs, d.result, new Set()) };

@@ -49,6 +49,9 @@ export class Ctx {
   readonly diagnostics: Diagnostic[] = [];
   readonly modules = new Map<string, ModuleInfo>();
   readonly interfaces = new Map<string, InterfaceInfo>();
+  /** Module name → the interface it implements, from the declarations before their signatures are
+   *  built, so an untyped default (`mix = KeepAll()`) gives its hyperparameter the interface type. */
+  readonly implementsOf = new Map<string, string>();
   /** Values of config ints while checking a model; empty inside generic module bodies. */
   known = new Map<string, number>();
 

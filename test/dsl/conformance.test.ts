@@ -53,6 +53,13 @@ module Use(mix: Mixer = LayerNorm(4))(v: f32[B, T, 3, 8], a: f32[B, T, 2, 8]) ->
     expect(shown(run(preset, { file: `${MODELS}/combiner_demo.mira` }))[0]).toMatch(/combiner_demo\.mira:\d+:\d+ error M2203 'combiner' in preset tiny must implement Combiner, but LayerNorm does not implement it/);
   });
 
+  test("an untyped config key whose default constructs an implementation has the interface's type", () => {
+    const src = "import std.combiners\nmodel M {\n  config {\n    d: int = 8\n    c = ConcatCombiner()\n  }\n  input v: f32[B, T, 2, d]\n  output o = c(v, v)\n}\n";
+    expect(run(src).diagnostics).toEqual([]);
+    expect(run(src, { set: ["c=TTM(read: 2)"] }).diagnostics).toEqual([]);
+    expect(shown(run(src, { set: ["c=LayerNorm(4)"] }))[0]).toContain("error M2203 config 'c' (from --set) must implement Combiner, but LayerNorm does not implement it");
+  });
+
   test("a bad value in the chosen preset is reported once", () => {
     const src = "import std.combiners\nmodel M {\n  config {\n    d: int = 8\n    c: Combiner = ConcatCombiner()\n  }\n  preset tiny { d = foo, c = Fooo() }\n  input v: f32[B, T, 2, d]\n  output o = c(v, v)\n}\n";
     for (const preset of [undefined, "tiny"]) expect(run(src, { preset }).diagnostics.map((d) => d.message)).toEqual(["unknown name 'foo'", "unknown implementation 'Fooo' of Combiner"]);
