@@ -3,5 +3,6 @@ export { compile, compileFile, type CompileOptions, type CompiledModel, ModelSes
 export { loadModel, modelFromSource, ModelError, InputError, type LoadedModel, type ModelOptions } from "./api/model.js";
 export { train, type TrainOptions, type TrainResult } from "./api/train.js";
 export { generate, type GenerateOptions, type GenerateResult } from "./api/generate.js";
+export { evaluate, type EvalOptions } from "./api/eval.js";
 export { getGpu, type Gpu } from "./runtime/device.js";
 export { CheckpointError, loadCheckpoint, saveCheckpoint } from "./runtime/checkpoint.js";

@@ -57,6 +57,12 @@ const COMMANDS: Record<string, Command> = {
       "top-k": { type: "string" }, "top-p": { type: "string" }, seed: { type: "string" } },
     run: async (p) => (await import("./commands/generate.js")).generateCommand(p),
   },
+  eval: {
+    summary: "accuracy per question type of an audio-video QA checkpoint, beside chance",
+    usage: "mira eval --checkpoint CKPT [--data DIR] [--split train|val|test] [--ablate audio|video] [--batch N] [--json]",
+    options: { checkpoint: { type: "string" }, data: { type: "string" }, split: { type: "string" }, ablate: { type: "string" }, batch: { type: "string" } },
+    run: async (p) => (await import("./commands/eval.js")).evalCommand(p),
+  },
   plot: {
     summary: "draw a run's loss curves as a self-contained SVG",
     usage: "mira plot RUN_DIR [--out FILE.svg]",
