@@ -51,7 +51,8 @@ export function reportProgram(p: Program): ProgramReport {
   for (const d of p.dispatches) count.set(d.kernel, (count.get(d.kernel) ?? 0) + 1);
   const largest = p.buffers.reduce((a, b) => (b.bytes > a.bytes ? b : a), p.buffers[0] ?? { bytes: 0, id: -1 });
   return {
-    params: p.params.reduce((s, t) => s + prod(t.shape), 0),
+    // optimizer moments are params of a training step's program, but not of the model
+    params: p.params.filter((t) => !t.name.startsWith("opt.")).reduce((s, t) => s + prod(t.shape), 0),
     flops: graphFlops(p.graph),
     dispatches: p.dispatches.length,
     kernels: p.kernels.map((k, i) => ({ name: k.name, dispatches: count.get(i) ?? 0, workgroups: k.workgroups })),
