@@ -14,7 +14,8 @@ export async function benchDispatch(gpu: Gpu, count = 1000): Promise<Table> {
   const one = b.add("full", [], { value: 1, dtype: "f32", shape: [64] });
   for (let i = 0; i < count; i++) x = b.add("add", [x, one]);
   b.output("y", x);
-  const program = compileGraph(b.build(), gpu.limits);
+  // unfused: this measures the cost of a dispatch, so the chain must stay 1000 kernels
+  const program = compileGraph(b.build(), gpu.limits, { fuse: false });
   const ex = await Executor.create(gpu, program);
   ex.write("x", new Float32Array(64));
   const n = program.dispatches.length;
