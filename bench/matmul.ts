@@ -35,8 +35,8 @@ function pseudo(n: number, seed: number): Float32Array {
   return out;
 }
 
-export async function benchMatmul(gpu: Gpu, variants: readonly MatmulVariant[], cases = MATMUL_CASES): Promise<Table> {
-  const table = new Table("matmul (f32)", ["shape", "variant", "median ms", "GFLOP/s", "max |err| vs reference"]);
+export async function benchMatmul(gpu: Gpu, variants: readonly MatmulVariant[], cases = MATMUL_CASES, title = "matmul (f32)"): Promise<Table> {
+  const table = new Table(title, ["shape", "variant", "median ms", "GFLOP/s", "max abs error vs reference"]);
   for (const c of cases) {
     const b = new GraphBuilder();
     const x = b.input("a", "f32", c.a);

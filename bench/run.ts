@@ -15,7 +15,7 @@ process.stdout.write("matmul\n");
 const other = chosen === "registers" ? "shared" : "registers";
 const matmul = await benchMatmul(gpu, [chosen]);
 process.stdout.write(`matmul, the ${other} variant (not chosen for this adapter), square sizes\n`);
-const matmulOther = await benchMatmul(gpu, [other], (await import("./matmul.js")).MATMUL_CASES.filter((c) => /^(256|1024)×/.test(c.label) && !c.transA && !c.transB));
+const matmulOther = await benchMatmul(gpu, [other], (await import("./matmul.js")).MATMUL_CASES.filter((c) => /^(256|1024)×/.test(c.label) && !c.transA && !c.transB), `matmul (f32), the ${other} variant, not chosen for this adapter`);
 process.stdout.write("\ndispatch overhead\n");
 const dispatch = await benchDispatch(gpu);
 process.stdout.write("\nelementwise\n");
