@@ -1,6 +1,6 @@
 // generate.ts (api): `generate(...)` — text from a trained checkpoint, by full recomputation of the
 // forward pass for each new token (the KV-cache decoder is its own issue). The model sees at most its
-// training window: past it, the last `window` tokens are kept.
+// training window: past it, the last `window − 1` tokens are kept (the positions it learned to predict from).
 import { compileGraph } from "../compiler/program.js";
 import { CheckpointError, loadCheckpoint } from "../runtime/checkpoint.js";
 import { CharTokenizer, UNKNOWN_ID } from "../runtime/data/text.js";
@@ -9,6 +9,12 @@ import { Executor } from "../runtime/executor.js";
 import { type SamplingOptions, sampleToken } from "../runtime/sampling.js";
 import { ModelError, loadModel } from "./model.js";
 import { languageModelIO } from "./text-model.js";
+
+/** The tokens a model with training window `window` predicts from: training predicts from positions
+ *  0 … window − 2 (the window's last token has no successor in it), so the last window − 1 tokens. */
+export function generationContext(ids: readonly number[], window: number): number[] {
+  return ids.slice(-(window - 1));
+}
 
 export interface GenerateOptions {
   readonly checkpoint: string;
@@ -59,7 +65,7 @@ export async function generate(o: GenerateOptions): Promise<GenerateResult> {
     const produced: number[] = [];
     let stoppedBy: GenerateResult["stoppedBy"] = "max-tokens";
     for (let step = 0; step < (o.maxTokens ?? 200); step++) {
-      const context = ids.slice(-window);
+      const context = generationContext(ids, window);
       input.fill(0);
       input.set(context);
       ex.write(io.tokens, input);

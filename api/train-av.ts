@@ -1,20 +1,18 @@
 // train-av.ts (api): training on an audio-video QA data set (`mira data synth`), with validation
 // accuracy per question type beside chance. Shares the trainer, loop, checkpoints and resume rules of
 // text training (train.ts); only the data source and the evaluation differ.
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { initParams } from "../compiler/lower.js";
 import { compileGraph } from "../compiler/program.js";
 import { DEFAULT_ADAMW } from "../compiler/train-step.js";
 import type { Checkpoint } from "../runtime/checkpoint.js";
 import { loadAvDataset } from "../runtime/data/av-format.js";
 import { getGpu } from "../runtime/device.js";
 import { Executor } from "../runtime/executor.js";
-import { STEP_KEY, trainLoop } from "../runtime/train-loop.js";
+import { trainLoop } from "../runtime/train-loop.js";
 import { Trainer } from "../runtime/trainer.js";
 import { type TypeAccuracy, avBatchDims, avDataSource, checkAvModel, evaluateAv } from "./av.js";
 import { ModelError, loadModel } from "./model.js";
-import { CHECKPOINT_FILE, type ScheduleMeta, type TrainOptions, type TrainResult } from "./train.js";
+import { CHECKPOINT_FILE, type TrainOptions, type TrainResult, startRun } from "./train.js";
 
 export interface AvTrainResult extends TrainResult {
   readonly accuracy: readonly TypeAccuracy[];
@@ -39,14 +37,7 @@ export async function trainAv(o: TrainOptions, resumed?: Checkpoint): Promise<Av
   const evalProgram = compileGraph({ nodes: el.graph.nodes, outputs: [logitsOut] }, gpu.limits);
   const evaluator = await Executor.create(gpu, evalProgram, { share: trainer.step });
   try {
-    const startStep = meta ? Number(meta[STEP_KEY]) : 0;
-    if (resumed) trainer.restore(resumed.tensors);
-    else trainer.initialize(initParams(el.params, seed));
-    mkdirSync(runDir, { recursive: true });
-    const stored = meta?.schedule ? (JSON.parse(meta.schedule) as Partial<ScheduleMeta>) : {};
-    const steps = o.steps ?? stored.steps ?? 1000;
-    const lr = o.lr ?? stored.lr ?? 2e-3;
-    const warmup = o.warmup ?? stored.warmup ?? Math.min(100, Math.floor(steps / 10));
+    const { startStep, steps, lr, warmup } = startRun(trainer, el.params, seed, o, resumed, 2e-3, runDir);
     const data = avDataSource(ds, batch, seed, o.evalBatches ?? 8);
     o.onStart?.({ runDir, params: el.paramCount, dispatchesPerStep: trainer.dispatchesPerStep, bufferBytes: trainer.bufferBytes, startStep, steps, vocab: ds.index.text.vocab.length, trainChars: 0, valChars: 0 });
     const initialValLoss = startStep === 0 ? await trainer.evalLoss(data.val) : undefined;

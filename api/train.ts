@@ -2,9 +2,9 @@
 // metrics and resume; the CLI's `mira train` is a thin layer over it.
 import { mkdirSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { initParams } from "../compiler/lower.js";
+import { type ParamInfo, initParams } from "../compiler/lower.js";
 import { type AdamWConfig, DEFAULT_ADAMW } from "../compiler/train-step.js";
-import { CheckpointError, loadCheckpoint } from "../runtime/checkpoint.js";
+import { type Checkpoint, CheckpointError, loadCheckpoint } from "../runtime/checkpoint.js";
 import { CharTokenizer, splitText, trainBatch, valBatches } from "../runtime/data/text.js";
 import { trigramLoss, unigramEntropy } from "../runtime/data/ngram.js";
 import { getGpu } from "../runtime/device.js";
@@ -100,6 +100,23 @@ export function readText(path: string): string {
   }
 }
 
+/** Restores or initialises a trainer, makes the run directory, and resolves the schedule: a resumed run
+ *  keeps the one stored in its checkpoint unless told otherwise, so it continues the same trajectory. */
+export function startRun(trainer: Trainer, params: readonly ParamInfo[], seed: number, o: TrainOptions, resumed: Checkpoint | undefined, defaultLr: number, runDir: string): { startStep: number } & ScheduleMeta {
+  const meta = resumed?.metadata;
+  if (resumed) trainer.restore(resumed.tensors);
+  else trainer.initialize(initParams(params, seed));
+  mkdirSync(runDir, { recursive: true });
+  const stored = meta?.schedule ? (JSON.parse(meta.schedule) as Partial<ScheduleMeta>) : {};
+  const steps = o.steps ?? stored.steps ?? 1000;
+  return {
+    startStep: meta ? Number(meta[STEP_KEY]) : 0,
+    steps,
+    lr: o.lr ?? stored.lr ?? defaultLr,
+    warmup: o.warmup ?? stored.warmup ?? Math.min(100, Math.floor(steps / 10)),
+  };
+}
+
 export async function train(o: TrainOptions): Promise<TrainResult> {
   const runDir = join(o.runsDir ?? "runs", o.run ?? "default");
   const ckptPath = join(runDir, CHECKPOINT_FILE);
@@ -129,15 +146,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const gpu = await getGpu();
   const trainer = await Trainer.create(gpu, { forward: el.graph, loss: io.loss, params: el.params }, { ...DEFAULT_ADAMW, ...o.adamw });
   try {
-    const startStep = meta ? Number(meta[STEP_KEY]) : 0;
-    if (resumed) trainer.restore(resumed.tensors);
-    else trainer.initialize(initParams(el.params, seed));
-    mkdirSync(runDir, { recursive: true });
-    // A resumed run keeps its schedule unless told otherwise, so it continues the same trajectory.
-    const stored = meta?.schedule ? (JSON.parse(meta.schedule) as Partial<ScheduleMeta>) : {};
-    const steps = o.steps ?? stored.steps ?? 1000;
-    const lr = o.lr ?? stored.lr ?? 3e-3;
-    const warmup = o.warmup ?? stored.warmup ?? Math.min(100, Math.floor(steps / 10));
+    const { startStep, steps, lr, warmup } = startRun(trainer, el.params, seed, o, resumed, 3e-3, runDir);
     o.onStart?.({ runDir, params: el.paramCount, dispatchesPerStep: trainer.dispatchesPerStep, bufferBytes: trainer.bufferBytes, startStep, steps, vocab, trainChars: split.train.length, valChars: split.val.length });
     const data: DataSource = {
       train: (step) => ({ [io.tokens]: trainBatch(split.train, step, batch, window, seed) }),

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
-import { generate } from "../../api/generate.js";
+import { generate, generationContext } from "../../api/generate.js";
 import { loadModel } from "../../api/model.js";
 import { train } from "../../api/train.js";
 import { initParams } from "../../compiler/lower.js";
@@ -49,6 +49,11 @@ describe("training", () => {
     expect(g.tokens + (g.stoppedBy === "stop-token" ? 1 : 0)).toBeGreaterThan(0);
     const again = await generate({ checkpoint: r.checkpoint, prompt: "the ", maxTokens: 20, temperature: 0.5, seed: 2 });
     expect(again.text).toBe(g.text); // seeded sampling repeats exactly
+  });
+
+  test("generation past the window keeps the last window − 1 tokens (positions training predicts from)", () => {
+    expect(generationContext([1, 2, 3], 16)).toEqual([1, 2, 3]);
+    expect(generationContext(Array.from({ length: 40 }, (_, i) => i), 16)).toEqual(Array.from({ length: 15 }, (_, i) => 25 + i));
   });
 
   test("resuming from a checkpoint reproduces the uninterrupted run's losses bit for bit", async () => {
