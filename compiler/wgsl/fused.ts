@@ -93,7 +93,10 @@ export class GroupEmitter {
         out: node,
         use: (h) => this.helpers.add(h),
       };
-      lines.push(`let ${name(node.id)} = ${spec.wgsl(args, ctx)};`);
+      // f16 is a storage type computed in f32: a fused f16 value is rounded as storing it would round it.
+      const expr = spec.wgsl(args, ctx);
+      if (node.dtype === "f16") this.helpers.add("round_f16");
+      lines.push(`let ${name(node.id)} = ${node.dtype === "f16" ? `round_f16(${expr})` : expr};`);
     }
     return { lines, value: name(this.group.root.id) };
   }

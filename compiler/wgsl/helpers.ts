@@ -16,6 +16,16 @@ export const WGSL_HELPERS: Readonly<Record<string, string>> = {
   let y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * exp(-a * a);
   return select(y, -y, x < 0.0);
 }`,
+  // Rounds to the nearest f16 value (ties to even) with integer operations: llvmpipe folds
+  // f32(f16(x)) and unpack2x16float(pack2x16float(x)) away, keeping full f32 precision.
+  round_f16: `fn round_f16(x: f32) -> f32 {
+  let b = bitcast<u32>(x);
+  if ((b & 0x7f800000u) == 0x7f800000u) { return x; }
+  let a = bitcast<f32>(b & 0x7fffffffu);
+  if (a >= 65520.0) { return bitcast<f32>((b & 0x80000000u) | 0x7f800000u); }
+  if (a < 6.103515625e-5) { return round(x * 16777216.0) / 16777216.0; }
+  return bitcast<f32>((b + 0xfffu + ((b >> 13u) & 1u)) & 0xffffe000u);
+}`,
   pcg_hash: `fn pcg_hash(v: u32) -> u32 {
   let state = v * 747796405u + 2891336453u;
   let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;

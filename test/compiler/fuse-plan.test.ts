@@ -3,7 +3,9 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { loadModel } from "../../api/model.js";
+import { GraphBuilder } from "../../compiler/builder.js";
 import { printGraph } from "../../compiler/ir.js";
+import { runReference } from "../../compiler/reference.js";
 import { DEFAULT_LIMITS } from "../../compiler/limits.js";
 import type { OpName } from "../../compiler/ops/index.js";
 import { type PlanStep, type PlanValue, planMemory, validateMemoryPlan } from "../../compiler/plan.js";
@@ -57,6 +59,23 @@ describe("fusion", () => {
     const reuse = fused.buffers.reduce((s, b) => s + b.bytes, 0);
     const noReuse = compileGraph(st.graph, DEFAULT_LIMITS, { updates: st.updates, reuseBuffers: false }).buffers.reduce((s, b) => s + b.bytes, 0);
     expect(reuse).toBeLessThan(noReuse);
+  });
+});
+
+describe("fused f16", () => {
+  test("a cast to f16 inside a fused kernel rounds exactly as storing f16 does (edge values included)", async () => {
+    const xs = Array.from({ length: 2000 }, (_, i) => (i < 1000 ? Math.sin(i) * 3 * 10 ** ((i % 13) - 9) : Math.sin(i) * 70000));
+    Object.assign(xs, { 5: NaN, 6: Infinity, 7: 65519.99, 8: 65520, 9: 2 ** -25, 10: 3 * 2 ** -26, 11: -0.0001 });
+    const b = new GraphBuilder();
+    const x = b.input("x", "f32", [2000]);
+    b.output("c", b.add("cast", [b.add("cast", [x], { dtype: "f16" })], { dtype: "f32" }));
+    b.output("s", b.add("reduce_sum", [b.add("cast", [b.add("slice", [x], { starts: [12], ends: [1000] })], { dtype: "f16" })], { axes: [0] }));
+    const g = b.build();
+    const ref = runReference(g, { x: xs });
+    const got = await runOnGpu(g, { x: xs }, { fuse: true });
+    expect(firstMismatch(got.c, ref.c.data, { atol: 0, rtol: 0 })).toBeUndefined();
+    // the f16 sum accumulates in f32 on the GPU and in float64 on the reference: within one f16 ulp
+    expect(Math.abs(got.s[0] - ref.s.data[0])).toBeLessThanOrEqual(2 ** -11 * Math.max(Math.abs(ref.s.data[0]), 2 ** -14));
   });
 });
 
