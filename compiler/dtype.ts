@@ -17,14 +17,6 @@ export function storageType(t: DType): string {
   return t === "bool" ? "u32" : t;
 }
 
-/** WGSL scalar type used in expressions. */
-export function valueType(t: DType): string {
-  return t;
-}
-
-const f32Buf = new Float32Array(1);
-const u32Buf = new Uint32Array(f32Buf.buffer);
-
 /** Round a number to the nearest IEEE half (ties to even), returned as a JS number. */
 export function roundF16(x: number): number {
   if (!Number.isFinite(x)) return x;
@@ -54,12 +46,6 @@ export function roundTo(t: DType, x: number): number {
     case "bool":
       return x ? 1 : 0;
   }
-}
-
-/** f32 bits of a number, for hashing and exact comparisons. */
-export function f32Bits(x: number): number {
-  f32Buf[0] = x;
-  return u32Buf[0];
 }
 
 /** Half-precision bits (as stored in an f16 buffer) of a number. */

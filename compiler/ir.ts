@@ -65,20 +65,8 @@ export const describe = (t: TensorType): string => `${t.dtype}${fmtShape(t.shape
 /** Source nodes that the caller feeds (graph inputs and parameters). */
 export const isFed = (n: Node): boolean => n.op === "input" || n.op === "param";
 
-export function graphInputs(g: Graph): Node[] {
-  return g.nodes.filter(isFed);
-}
-
 export function nodeById(g: Graph): Map<number, Node> {
   return new Map(g.nodes.map((n) => [n.id, n]));
-}
-
-/** Number of uses of each node id (graph outputs count as uses). */
-export function useCounts(g: Graph): Map<number, number> {
-  const uses = new Map<number, number>();
-  for (const n of g.nodes) for (const i of n.inputs) uses.set(i, (uses.get(i) ?? 0) + 1);
-  for (const o of g.outputs) uses.set(o.id, (uses.get(o.id) ?? 0) + 1);
-  return uses;
 }
 
 /** Keep only nodes the outputs depend on (dead-code elimination), preserving order. */

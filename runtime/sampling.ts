@@ -12,8 +12,6 @@ export interface SamplingOptions {
   readonly seed: number;
 }
 
-export const GREEDY: SamplingOptions = { temperature: 0, topK: 0, topP: 1, seed: 0 };
-
 export function sampleToken(logits: ArrayLike<number>, o: SamplingOptions, step: number): number {
   const n = logits.length;
   let best = 0;

@@ -32,4 +32,3 @@ export function opsOfKind(kind: OpSpec["kind"]): OpName[] {
   return (Object.keys(OPS) as OpName[]).filter((n) => OPS[n].kind === kind);
 }
 
-export const UNARY_FLOAT_OPS = opsOfKind("elementwise").filter((n) => OPS[n].arity === 1 && !["cast", "not", "random_uniform", "random_normal"].includes(n));
