@@ -23,6 +23,17 @@ export async function time(fn: () => Promise<unknown>, { warmup = 2, runs = 5, m
   return { medianMs: samples[Math.floor(samples.length / 2)], minMs: samples[0], runs: samples.length };
 }
 
+/** Deterministic inputs in [−scale/2, scale/2) from a 32-bit LCG (benchmarks need values, not quality). */
+export function pseudoValues(n: number, seed: number, scale = 1): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = ((s >>> 8) / 2 ** 24 - 0.5) * scale;
+  }
+  return out;
+}
+
 export class Table {
   private readonly rows: string[][] = [];
   constructor(readonly title: string, readonly columns: readonly string[]) {}

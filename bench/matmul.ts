@@ -6,7 +6,7 @@ import { runReference } from "../compiler/reference.js";
 import type { MatmulVariant } from "../compiler/wgsl/matmul.js";
 import type { Gpu } from "../runtime/device.js";
 import { Executor } from "../runtime/executor.js";
-import { Table, time } from "./harness.js";
+import { Table, pseudoValues, time } from "./harness.js";
 
 export interface MatmulCase {
   readonly label: string;
@@ -25,16 +25,6 @@ export const MATMUL_CASES: readonly MatmulCase[] = [
   { label: "attention p·v 32×(128×32, K=128)", a: [32, 128, 128], b: [32, 128, 32] },
 ];
 
-function pseudo(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s >>> 8) / 2 ** 24 - 0.5;
-  }
-  return out;
-}
-
 export async function benchMatmul(gpu: Gpu, variants: readonly MatmulVariant[], cases = MATMUL_CASES, title = "matmul (f32)"): Promise<Table> {
   const table = new Table(title, ["shape", "variant", "median ms", "GFLOP/s", "max abs error vs reference"]);
   for (const c of cases) {
@@ -48,8 +38,8 @@ export async function benchMatmul(gpu: Gpu, variants: readonly MatmulVariant[], 
     const k = c.transA ? c.a[c.a.length - 2] : c.a[c.a.length - 1];
     const batch = out.shape.slice(0, -2).reduce((p, d) => p * d, 1);
     const flops = 2 * batch * m * n * k;
-    const av = pseudo(c.a.reduce((p, d) => p * d, 1), 1);
-    const bv = pseudo(c.b.reduce((p, d) => p * d, 1), 2);
+    const av = pseudoValues(c.a.reduce((p, d) => p * d, 1), 1);
+    const bv = pseudoValues(c.b.reduce((p, d) => p * d, 1), 2);
     // Checked once against the reference on a small corner: full references of N=1024 take minutes.
     for (const variant of variants) {
       const ex = await Executor.create(gpu, compileGraph(g, gpu.limits, { matmul: variant }));

@@ -6,21 +6,11 @@ import { compileGraph } from "../../compiler/program.js";
 import { runReference } from "../../compiler/reference.js";
 import { getGpu } from "../../runtime/device.js";
 import { Executor } from "../../runtime/executor.js";
-import { time } from "../../bench/harness.js";
+import { pseudoValues, time } from "../../bench/harness.js";
 import type { Parsed } from "../args.js";
 import { EXIT } from "../errors.js";
 import { describeGpu } from "./doctor.js";
 import { runSelfTest } from "../selftest.js";
-
-function values(n: number, seed: number, scale: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = ((s >>> 8) / 2 ** 24 - 0.5) * scale;
-  }
-  return out;
-}
 
 export async function demo(_: Parsed): Promise<number> {
   const say = (s: string) => process.stdout.write(s + "\n");
@@ -37,7 +27,7 @@ export async function demo(_: Parsed): Promise<number> {
   const logits = binary(b, "add", b.add("matmul", [h, b.param("w2", "f32", [H, C])]), b.param("b2", "f32", [C]));
   b.output("probs", b.add("softmax", [logits], { axis: -1 }));
   const graph = b.build();
-  const feeds = { x: values(B * D, 1, 2), w1: values(D * H, 2, 0.1), b1: values(H, 3, 0.1), w2: values(H * C, 4, 0.1), b2: values(C, 5, 0.1) };
+  const feeds = { x: pseudoValues(B * D, 1, 2), w1: pseudoValues(D * H, 2, 0.1), b1: pseudoValues(H, 3, 0.1), w2: pseudoValues(H * C, 4, 0.1), b2: pseudoValues(C, 5, 0.1) };
   const program = compileGraph(graph, gpu.limits);
   const ex = await Executor.create(gpu, program);
   for (const [k, v] of Object.entries(feeds)) ex.write(k, v);

@@ -30,17 +30,7 @@ export const runs = (n: number): number => Math.max(1, Math.round(n * Number(pro
 
 export const seedArb = fc.integer({ min: 0, max: 0x7fffffff });
 
-/** mulberry32: a tiny deterministic PRNG, so a fast-check seed fixes every value of a case. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from "../helpers/prng.js";
 
 export type Rand = () => number;
 

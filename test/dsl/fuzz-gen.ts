@@ -6,6 +6,7 @@ import * as path from "node:path";
 import type { IToken } from "chevrotain";
 import { CODES, type Diagnostic, check, format } from "../../dsl/index.js";
 import { Colon, Comma, Identifier, LBrace, LBracket, LParen, Minus, Preset, RBrace, RBracket, RParen, miraLexer } from "../../dsl/lexer.js";
+import { prng } from "../helpers/prng.js";
 
 export type Rand = () => number; // uniform in [0, 1)
 
@@ -40,17 +41,8 @@ export function randomBytes(r: Rand): Mutant {
   return { kind: "bytes", text: r() < 0.5 ? new TextDecoder("utf-8").decode(bytes) : String.fromCharCode(...bytes) };
 }
 
-/** mulberry32: a seedable generator, so a failing case is reproduced from its seed. */
-export function seeded(seed: number): Rand {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (shared with the compiler tests), so a failing case is reproduced from its seed. */
+export const seeded = (seed: number): Rand => prng(seed);
 
 /** Random printable text biased towards .mira's own characters, which goes deeper into the parser. */
 export function randomAscii(r: Rand): Mutant {
