@@ -9,7 +9,12 @@ class LoweringBuilder implements NodeBuilder {
   constructor(private readonly b: GraphBuilder) {}
   add(op: string, inputs: readonly Node[], attrs: Attrs = {}): Node {
     const spec = opSpec(op);
-    return spec.kind === "composite" ? spec.lower(this, inputs, attrs) : this.b.add(op, inputs, attrs);
+    if (spec.kind !== "composite") return this.b.add(op, inputs, attrs);
+    // f16 is a storage type: a composite on f16 computes its intermediates (means, sums, scores) in f32,
+    // as its float64 reference does, and rounds only its result — not after every lowered step.
+    if (!inputs.some((x) => x.dtype === "f16")) return spec.lower(this, inputs, attrs);
+    const wide = inputs.map((x) => (x.dtype === "f16" ? this.b.add("cast", [x], { dtype: "f32" }) : x));
+    return this.b.add("cast", [spec.lower(this, wide, attrs)], { dtype: "f16" });
   }
 }
 
