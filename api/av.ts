@@ -45,22 +45,27 @@ export function checkAvModel(el: Elaborated, ds: AvDataset): void {
 /** Question ids of a split. */
 export const questionsOf = (ds: AvDataset, split: Split): [number, number] => [...ds.index.splits[split].questions] as [number, number];
 
-/** The inputs for questions `qs`: each with its clip's video and spectrogram. */
-export function avBatch(ds: AvDataset, qs: readonly number[]): Batch {
+/** Writes clip `c`'s video and normalised spectrogram into row `r` of `video` and `spectrogram`. */
+export function writeClip(ds: AvDataset, c: number, video: Float32Array, spectrogram: Float32Array, r: number): void {
   const t = ds.tensors;
   const clipVideo = t.video.length / ds.index.clips;
   const clipSpec = t.spectrogram.length / ds.index.clips;
-  const L = ds.index.text.length;
   const { mean, std } = ds.index.audio.stats;
-  const video = new Float32Array(qs.length * clipVideo);
-  const spectrogram = new Float32Array(qs.length * clipSpec);
+  video.set(t.video.subarray(c * clipVideo, (c + 1) * clipVideo), r * clipVideo);
+  const spec = t.spectrogram.subarray(c * clipSpec, (c + 1) * clipSpec);
+  for (let i = 0; i < clipSpec; i++) spectrogram[r * clipSpec + i] = (spec[i] - mean) / std;
+}
+
+/** The inputs for questions `qs`: each with its clip's video and spectrogram. */
+export function avBatch(ds: AvDataset, qs: readonly number[]): Batch {
+  const t = ds.tensors;
+  const L = ds.index.text.length;
+  const video = new Float32Array((qs.length * t.video.length) / ds.index.clips);
+  const spectrogram = new Float32Array((qs.length * t.spectrogram.length) / ds.index.clips);
   const text = new Int32Array(qs.length * L);
   const mask = new Float32Array(qs.length * L);
   qs.forEach((q, r) => {
-    const c = t.question_clip[q];
-    video.set(t.video.subarray(c * clipVideo, (c + 1) * clipVideo), r * clipVideo);
-    const spec = t.spectrogram.subarray(c * clipSpec, (c + 1) * clipSpec);
-    for (let i = 0; i < clipSpec; i++) spectrogram[r * clipSpec + i] = (spec[i] - mean) / std;
+    writeClip(ds, t.question_clip[q], video, spectrogram, r);
     text.set(t.text.subarray(q * L, (q + 1) * L), r * L);
     mask.set(t.loss_mask.subarray(q * L, (q + 1) * L), r * L);
   });
@@ -96,7 +101,6 @@ export interface TypeAccuracy {
 export async function evaluateAv(ds: AvDataset, split: Split, batch: number, run: (b: Batch) => Promise<Float64Array>, ablate?: "audio" | "video"): Promise<TypeAccuracy[]> {
   const [q0, q1] = questionsOf(ds, split);
   const L = ds.index.text.length;
-  const V = ds.index.text.vocab.length;
   const types = ds.index.questionTypes;
   const right = new Array<number>(types.length).fill(0);
   const total = new Array<number>(types.length).fill(0);
@@ -105,6 +109,7 @@ export async function evaluateAv(ds: AvDataset, split: Split, batch: number, run
     const b = avBatch(ds, qs);
     const inputs: Batch = ablate === "audio" ? { ...b, spectrogram: new Float32Array(b.spectrogram.length) } : ablate === "video" ? { ...b, video: new Float32Array(b.video.length) } : b;
     const logits = await run(inputs);
+    const V = logits.length / (batch * L); // the model's vocabulary: at least the data's, maybe more
     qs.forEach((q, r) => {
       if (r > 0 && q === qs[r - 1]) return;
       const p = ds.tensors.prompt_length[q];

@@ -2,12 +2,13 @@
 // forward pass for each new token (the KV-cache decoder is its own issue). The model sees at most its
 // training window: past it, the last `window − 1` tokens are kept (the positions it learned to predict from).
 import { compileGraph } from "../compiler/program.js";
-import { CheckpointError, loadCheckpoint } from "../runtime/checkpoint.js";
+import { CheckpointError } from "../runtime/checkpoint.js";
 import { CharTokenizer, UNKNOWN_ID } from "../runtime/data/text.js";
 import { getGpu } from "../runtime/device.js";
 import { Executor } from "../runtime/executor.js";
 import { type SamplingOptions, sampleToken } from "../runtime/sampling.js";
-import { ModelError, loadModel } from "./model.js";
+import { ModelError } from "./model.js";
+import { loadWeights, openTrained } from "./trained.js";
 import { languageModelIO } from "./text-model.js";
 
 /** The tokens a model with training window `window` predicts from: training predicts from positions
@@ -35,13 +36,9 @@ export interface GenerateResult {
 }
 
 export async function generate(o: GenerateOptions): Promise<GenerateResult> {
-  const ckpt = loadCheckpoint(o.checkpoint);
-  const meta = ckpt.metadata;
-  if (!meta.model || !meta.tokenizer || !meta.window) throw new CheckpointError(`${o.checkpoint} was not written by 'mira train' (its metadata lacks model, tokenizer or window)`);
-  const model = loadModel(meta.model, { preset: meta.preset || undefined, set: JSON.parse(meta.overrides ?? "[]") as string[] });
-  if (meta.source_sha256 && meta.source_sha256 !== model.sourceHash) {
-    throw new CheckpointError(`${meta.model} (or a file it imports) changed since ${o.checkpoint} was saved; generate with the model it was trained from`);
-  }
+  const trained = openTrained(o.checkpoint, "text", "'mira generate --prompt'");
+  const { meta, model } = trained;
+  if (!meta.tokenizer || !meta.window) throw new CheckpointError(`${o.checkpoint} was not written by 'mira train' (its metadata lacks tokenizer or window)`);
   const tokenizer = CharTokenizer.fromJSON(meta.tokenizer);
   const window = Number(meta.window);
   const el = model.elaborate({ B: 1, T: window });
@@ -51,11 +48,7 @@ export async function generate(o: GenerateOptions): Promise<GenerateResult> {
   const program = compileGraph({ nodes: el.graph.nodes, outputs: [logitsOut] }, (await getGpu()).limits);
   const ex = await Executor.create(await getGpu(), program);
   try {
-    for (const p of program.params) {
-      const t = ckpt.tensors.get(p.name);
-      if (!t) throw new CheckpointError(`${o.checkpoint} has no tensor '${p.name}'`);
-      ex.writeBytes(p.name, t.bytes);
-    }
+    loadWeights(ex, trained);
     const sampling: SamplingOptions = { temperature: o.temperature ?? 0.8, topK: o.topK ?? 0, topP: o.topP ?? 1, seed: o.seed ?? 1 };
     const stop = el.generate?.until ?? UNKNOWN_ID;
     const ids = [...tokenizer.encode(o.prompt)];

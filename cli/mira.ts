@@ -51,10 +51,10 @@ const COMMANDS: Record<string, Command> = {
     run: async (p) => (await import("./commands/train.js")).trainCommand(p),
   },
   generate: {
-    summary: "generate text from a trained checkpoint",
-    usage: 'mira generate --checkpoint CKPT --prompt "…" [--max-tokens N] [--temperature X] [--top-k K] [--top-p P] [--seed N]',
+    summary: "generate text from a trained checkpoint, or answer questions about a clip",
+    usage: 'mira generate --checkpoint CKPT --prompt "…" [--max-tokens N] [--temperature X] [--top-k K] [--top-p P] [--seed N] | mira generate --checkpoint CKPT --clip ID [--data DIR] [--question "…"]',
     options: { checkpoint: { type: "string" }, prompt: { type: "string" }, "max-tokens": { type: "string" }, temperature: { type: "string" },
-      "top-k": { type: "string" }, "top-p": { type: "string" }, seed: { type: "string" } },
+      "top-k": { type: "string" }, "top-p": { type: "string" }, seed: { type: "string" }, data: { type: "string" }, clip: { type: "string" }, question: { type: "string" } },
     run: async (p) => (await import("./commands/generate.js")).generateCommand(p),
   },
   eval: {

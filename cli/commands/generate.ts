@@ -1,13 +1,17 @@
-// generate.ts (cli): `mira generate --checkpoint CKPT --prompt "…"` over the library's generate().
+// generate.ts (cli): `mira generate --checkpoint CKPT --prompt "…"` over the library's generate(), and
+// `mira generate --checkpoint CKPT --clip ID [--data DIR] [--question "…"]` over AvAnswerer: without
+// --question, every question the data set asks about the clip, each beside the expected answer.
+import { type Answer, AvAnswerer } from "../../api/ask.js";
 import { generate } from "../../api/generate.js";
 import { type Parsed, flag, int, num, str } from "../args.js";
 import { EXIT, UsageError } from "../errors.js";
 
-export const GENERATE_USAGE = 'mira generate --checkpoint CKPT --prompt "…" [--max-tokens N] [--temperature X] [--top-k K] [--top-p P] [--seed N] [--json]';
+export const GENERATE_USAGE = 'mira generate --checkpoint CKPT --prompt "…" [--max-tokens N] [--temperature X] [--top-k K] [--top-p P] [--seed N] [--json] | mira generate --checkpoint CKPT --clip ID [--data DIR] [--question "…"] [--json]';
 
 export async function generateCommand(p: Parsed): Promise<number> {
   const checkpoint = str(p, "checkpoint");
   if (!checkpoint) throw new UsageError(`--checkpoint is required; usage: ${GENERATE_USAGE}`);
+  if (str(p, "clip") !== undefined || str(p, "question") !== undefined || str(p, "data") !== undefined) return answerCommand(p, checkpoint);
   const prompt = str(p, "prompt") ?? "";
   const json = flag(p, "json");
   if (!json) process.stdout.write(prompt);
@@ -17,4 +21,31 @@ export async function generateCommand(p: Parsed): Promise<number> {
   });
   process.stdout.write(json ? JSON.stringify({ prompt, ...r }) + "\n" : "\n");
   return EXIT.ok;
+}
+
+/** One line per answer: the question, the model's answer, and the expected one when the data has it. */
+export const formatAnswer = (a: Answer): string =>
+  `${a.question} → ${a.answer || "(nothing)"}${a.expected === undefined ? "" : a.expected === a.answer ? "   ✓" : `   ✗ (expected ${a.expected})`}`;
+
+async function answerCommand(p: Parsed, checkpoint: string): Promise<number> {
+  if (str(p, "prompt") !== undefined) throw new UsageError(`--prompt is for text models; ask about a clip with --clip ID --question "…"; usage: ${GENERATE_USAGE}`);
+  if (str(p, "clip") === undefined) throw new UsageError(`--clip ID is required with --data or --question; usage: ${GENERATE_USAGE}`);
+  const clip = int(p, "clip", 0);
+  const answerer = await AvAnswerer.open(checkpoint, str(p, "data"));
+  try {
+    const question = str(p, "question");
+    const questions = question !== undefined ? [question] : answerer.questionsOf(clip).map((q) => q.question);
+    const split = answerer.splitOf(clip);
+    const answers: Answer[] = [];
+    for (const q of questions) answers.push(await answerer.answer(clip, q));
+    if (flag(p, "json")) {
+      process.stdout.write(JSON.stringify({ clip, split, answers }, null, 2) + "\n");
+    } else {
+      process.stdout.write(`clip ${clip} (${split} split of ${answerer.ds.dir}):\n`);
+      for (const a of answers) process.stdout.write(`  ${formatAnswer(a)}\n`);
+    }
+    return EXIT.ok;
+  } finally {
+    answerer.destroy();
+  }
 }

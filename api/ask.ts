@@ -1,0 +1,136 @@
+// ask.ts (api): questions about a clip of an audio-video QA set, answered by a trained checkpoint —
+// greedy decoding by full recomputation (one forward per answer token, batch 1), stopping at the
+// model's eos. `mira generate --data DIR --clip ID --question "…"` and the demo use it.
+import { compileGraph } from "../compiler/program.js";
+import { type AvDataset, loadAvDataset } from "../runtime/data/av-format.js";
+import { SPLITS, type Split } from "../runtime/data/chance.js";
+import { EOS, WordTokenizer } from "../runtime/data/words.js";
+import { getGpu } from "../runtime/device.js";
+import { Executor } from "../runtime/executor.js";
+import { avBatchDims, checkAvModel, writeClip } from "./av.js";
+import { InputError, ModelError } from "./model.js";
+import { loadWeights, openTrained } from "./trained.js";
+
+/** A question the data set asks about a clip, with its answer. */
+export interface ClipQuestion {
+  readonly id: number;
+  readonly question: string;
+  readonly answer: string;
+  readonly type: string;
+}
+
+export interface Answer {
+  readonly question: string;
+  readonly answer: string;
+  /** the answer's token ids (without eos) */
+  readonly tokens: readonly number[];
+  /** the data set's answer when it asks this question about this clip */
+  readonly expected?: string;
+  readonly type?: string;
+}
+
+export class AvAnswerer {
+  private readonly tokenizer: WordTokenizer;
+  private readonly L: number;
+  private readonly vocab: number;
+  private readonly video: Float32Array;
+  private readonly spectrogram: Float32Array;
+  private readonly text: Int32Array;
+  private loadedClip = -1;
+
+  private constructor(readonly ds: AvDataset, private readonly ex: Executor, private readonly logits: string, private readonly eos: number) {
+    this.tokenizer = new WordTokenizer(ds.index.text.vocab);
+    this.L = ds.index.text.length;
+    this.vocab = ex.program.outputs.find((o) => o.name === logits)!.shape.at(-1)!; // the model's, ≥ the data's
+    this.video = new Float32Array(ds.tensors.video.length / ds.index.clips);
+    this.spectrogram = new Float32Array(ds.tensors.spectrogram.length / ds.index.clips);
+    this.text = new Int32Array(this.L);
+  }
+
+  /** Compiles the model of `checkpoint` for one question at a time over the clips of `data`
+   *  (by default the data set it was trained on). */
+  static async open(checkpoint: string, data?: string): Promise<AvAnswerer> {
+    const trained = openTrained(checkpoint, "av-qa", "answering questions about a clip");
+    const ds = loadAvDataset(data ?? trained.meta.data);
+    const el = trained.model.elaborate(avBatchDims(ds, 1));
+    checkAvModel(el, ds);
+    const out = el.graph.outputs.find((x) => x.name === (el.generate?.from ?? "logits"));
+    if (!out) throw new ModelError(`${trained.meta.model} has no logits output to answer from`);
+    const gpu = await getGpu();
+    const ex = await Executor.create(gpu, compileGraph({ nodes: el.graph.nodes, outputs: [out] }, gpu.limits));
+    try {
+      loadWeights(ex, trained);
+    } catch (e) {
+      ex.destroy();
+      throw e;
+    }
+    return new AvAnswerer(ds, ex, out.name, el.generate?.until ?? EOS);
+  }
+
+  get clips(): number {
+    return this.ds.index.clips;
+  }
+
+  splitOf(clip: number): Split {
+    this.checkClip(clip);
+    return SPLITS.find((s) => clip >= this.ds.index.splits[s].clips[0] && clip < this.ds.index.splits[s].clips[1])!;
+  }
+
+  /** The questions the data set asks about `clip`. */
+  questionsOf(clip: number): ClipQuestion[] {
+    this.checkClip(clip);
+    const t = this.ds.tensors;
+    const out: ClipQuestion[] = [];
+    for (let q = 0; q < this.ds.index.questions; q++) {
+      if (t.question_clip[q] !== clip) continue;
+      const row = t.text.subarray(q * this.L, q * this.L + t.prompt_length[q]);
+      out.push({ id: q, question: this.tokenizer.decode(row), answer: this.tokenizer.vocab[t.answer[q]], type: this.ds.index.questionTypes[t.question_type[q]].name });
+    }
+    return out;
+  }
+
+  /** Answers `question` (words of the data set's vocabulary) about `clip`, greedily, up to eos. */
+  async answer(clip: number, question: string): Promise<Answer> {
+    this.checkClip(clip);
+    let ids: number[];
+    try {
+      ids = this.tokenizer.encode(question);
+    } catch (e) {
+      throw new InputError(`the question cannot be read: ${(e as Error).message}`);
+    }
+    if (ids.length === 0) throw new InputError("the question is empty");
+    if (ids.length >= this.L) throw new InputError(`the question has ${ids.length} words; this data set's rows hold ${this.L} tokens, question and answer together`);
+    if (this.loadedClip !== clip) {
+      writeClip(this.ds, clip, this.video, this.spectrogram, 0);
+      this.ex.write("video", this.video);
+      this.ex.write("spectrogram", this.spectrogram);
+      if (this.ex.program.inputs.some((i) => i.name === "loss_mask")) this.ex.write("loss_mask", new Float32Array(this.L));
+      this.loadedClip = clip;
+    }
+    const produced: number[] = [];
+    while (ids.length + produced.length < this.L) {
+      this.text.fill(0);
+      this.text.set(ids);
+      this.text.set(produced, ids.length);
+      this.ex.write("text", this.text);
+      const logits = (await this.ex.run([this.logits]))[this.logits];
+      const at = ids.length + produced.length - 1;
+      const row = logits.subarray(at * this.vocab, (at + 1) * this.vocab);
+      let best = 0;
+      for (let k = 1; k < this.vocab; k++) if (row[k] > row[best]) best = k;
+      if (best === this.eos) break;
+      produced.push(best);
+    }
+    const normalised = this.tokenizer.decode(ids);
+    const known = this.questionsOf(clip).find((q) => q.question === normalised);
+    return { question: normalised, answer: this.tokenizer.decode(produced), tokens: produced, expected: known?.answer, type: known?.type };
+  }
+
+  destroy(): void {
+    this.ex.destroy();
+  }
+
+  private checkClip(clip: number): void {
+    if (!Number.isInteger(clip) || clip < 0 || clip >= this.ds.index.clips) throw new InputError(`--clip must be a clip id from 0 to ${this.ds.index.clips - 1} in ${this.ds.dir}; got ${clip}`);
+  }
+}

@@ -1,0 +1,41 @@
+// trained.ts (api): a checkpoint written by `mira train`, opened with the model it was trained from —
+// the model file, preset and overrides its metadata names, refused if the source changed since — and
+// its weights written into an executor. Shared by eval, generate and ask.
+import type { LoadedModel } from "./model.js";
+import { loadModel } from "./model.js";
+import { type Checkpoint, CheckpointError, loadCheckpoint } from "../runtime/checkpoint.js";
+import type { Executor } from "../runtime/executor.js";
+
+export interface Trained {
+  readonly path: string;
+  readonly checkpoint: Checkpoint;
+  readonly meta: Readonly<Record<string, string>>;
+  readonly model: LoadedModel;
+}
+
+/** Opens `path`; `kind` ("av-qa" or "text") is what the caller can use, `use` says what for. */
+export function openTrained(path: string, kind: "av-qa" | "text", use: string): Trained {
+  const checkpoint = loadCheckpoint(path);
+  const meta = checkpoint.metadata;
+  if (!meta.model) throw new CheckpointError(`${path} was not written by 'mira train' (its metadata names no model)`);
+  const got = meta.kind ?? "text";
+  if (got !== kind) {
+    throw new CheckpointError(kind === "av-qa"
+      ? `${path} was trained on text, not on an audio-video QA set; ${use} needs a checkpoint from 'mira train … --data <a mira data synth directory>'`
+      : `${path} was trained on an audio-video QA set; ${use} needs a text model's checkpoint (for audio-video questions use --data and --clip)`);
+  }
+  const model = loadModel(meta.model, { preset: meta.preset || undefined, set: JSON.parse(meta.overrides ?? "[]") as string[] });
+  if (meta.source_sha256 && meta.source_sha256 !== model.sourceHash) {
+    throw new CheckpointError(`${meta.model} (or a file it imports) changed since ${path} was saved; ${use} needs the model it was trained from`);
+  }
+  return { path, checkpoint, meta, model };
+}
+
+/** Writes every parameter of the executor's program from the checkpoint. */
+export function loadWeights(ex: Executor, t: Trained): void {
+  for (const p of ex.program.params) {
+    const stored = t.checkpoint.tensors.get(p.name);
+    if (!stored) throw new CheckpointError(`${t.path} has no tensor '${p.name}'`);
+    ex.writeBytes(p.name, stored.bytes);
+  }
+}
