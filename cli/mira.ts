@@ -43,10 +43,10 @@ const COMMANDS: Record<string, Command> = {
     run: async (p) => (await import("./commands/compile.js")).compileCommand(p),
   },
   train: {
-    summary: "train a model on a text file, with checkpoints, metrics and resume",
-    usage: "mira train FILE --data PATH [--preset] [--set]… [--steps] [--batch] [--window] [--lr] [--seed] [--run NAME] [--resume]",
+    summary: "train a model on text or an audio-video QA set, with checkpoints, metrics and resume",
+    usage: "mira train FILE --data PATH [--preset] [--set]… [--steps] [--batch] [--window] [--lr] [--seed] [--run NAME] [--runs-dir DIR] [--resume]",
     options: { preset: { type: "string" }, set: { type: "string", multiple: true }, data: { type: "string" }, steps: { type: "string" },
-      batch: { type: "string" }, window: { type: "string" }, lr: { type: "string" }, seed: { type: "string" }, run: { type: "string" },
+      batch: { type: "string" }, window: { type: "string" }, lr: { type: "string" }, seed: { type: "string" }, run: { type: "string" }, "runs-dir": { type: "string" },
       resume: { type: "boolean" }, "eval-every": { type: "string" }, "log-every": { type: "string" }, "checkpoint-every": { type: "string" } },
     run: async (p) => (await import("./commands/train.js")).trainCommand(p),
   },
@@ -83,9 +83,9 @@ const COMMANDS: Record<string, Command> = {
     run: async (p) => (await import("./commands/doctor.js")).doctor(p),
   },
   demo: {
-    summary: "what `npm start` runs: the device, then a small model on it checked against the CPU",
-    usage: "mira demo",
-    options: {},
+    summary: "what `npm start` runs: tiny Mirasol trained on synthetic clips, then asked about held-out ones",
+    usage: "mira demo [--steps N] [--clips N] [--runs DIR]",
+    options: { steps: { type: "string" }, clips: { type: "string" }, runs: { type: "string" } },
     run: async (p) => (await import("./commands/demo.js")).demo(p),
   },
 };

@@ -1,48 +1,81 @@
-// demo.ts: what `npm start` runs until the model path lands — the doctor's view of the device, then a
-// two-layer MLP forward on the GPU checked against the CPU reference, saying what it did.
-import { GraphBuilder } from "../../compiler/builder.js";
-import { binary } from "../../compiler/ops/helpers.js";
-import { compileGraph } from "../../compiler/program.js";
-import { runReference } from "../../compiler/reference.js";
-import { getGpu } from "../../runtime/device.js";
-import { Executor } from "../../runtime/executor.js";
-import { pseudoValues, time } from "../../bench/harness.js";
-import type { Parsed } from "../args.js";
+// demo.ts: what `npm start` runs — the flagship end to end on the adapter: the device and its
+// self-test, a small synthetic audio-video QA set, tiny Mirasol trained on it with a progress bar,
+// validation accuracy per question type beside chance, and three held-out questions answered.
+// Ctrl-C stops after the current step and keeps the checkpoint (exit 130).
+import { formatBytes } from "../../compiler/limits.js";
+import { AvAnswerer } from "../../api/ask.js";
+import { train } from "../../api/train.js";
+import type { AvTrainResult } from "../../api/train-av.js";
+import { synthesize } from "../../runtime/data/av-build.js";
+import { TINY } from "../../runtime/data/synth-av.js";
+import { adapterName, getGpu } from "../../runtime/device.js";
+import { join } from "node:path";
+import { type Parsed, int, str } from "../args.js";
 import { EXIT } from "../errors.js";
-import { describeGpu } from "./doctor.js";
+import { stopOnInterrupt } from "../interrupt.js";
+import { ProgressBar, formatDuration } from "../progress.js";
 import { runSelfTest } from "../selftest.js";
+import { formatAnswer } from "./generate.js";
 
-export async function demo(_: Parsed): Promise<number> {
-  const say = (s: string) => process.stdout.write(s + "\n");
+export const DEMO_USAGE = "mira demo [--steps N] [--clips N] [--runs DIR]";
+const MODEL = "models/mirasol.mira";
+
+export async function demo(p: Parsed): Promise<number> {
+  const say = (s: string): void => void process.stdout.write(s + "\n");
+  const steps = int(p, "steps", 1500);
+  const clips = int(p, "clips", 2000);
+  const runsDir = str(p, "runs") ?? "runs";
+  const started = Date.now();
+
   const gpu = await getGpu();
-  say("mira — the device");
-  for (const l of describeGpu(gpu)) say("  " + l);
   const checks = await runSelfTest(gpu);
-  say(`  self-test  ${checks.every((c) => c.ok) ? "ok" : "FAILED"} (${checks.map((c) => c.name).join(", ")})`);
+  say(`mira demo — tiny Mirasol (audio + video + text) trained and questioned on this machine's GPU adapter`);
+  say(`  adapter ${adapterName(gpu.adapter)}${gpu.limits.adapterKind === "cpu" ? " (software, on the CPU)" : ""} · kernel self-test ${checks.every((c) => c.ok) ? "ok" : "FAILED"}`);
+  if (!checks.every((c) => c.ok)) return EXIT.failed;
 
-  const [B, D, H, C] = [64, 256, 512, 10];
-  const b = new GraphBuilder();
-  const x = b.input("x", "f32", [B, D]);
-  const h = b.add("gelu", [binary(b, "add", b.add("matmul", [x, b.param("w1", "f32", [D, H])]), b.param("b1", "f32", [H]))]);
-  const logits = binary(b, "add", b.add("matmul", [h, b.param("w2", "f32", [H, C])]), b.param("b2", "f32", [C]));
-  b.output("probs", b.add("softmax", [logits], { axis: -1 }));
-  const graph = b.build();
-  const feeds = { x: pseudoValues(B * D, 1, 2), w1: pseudoValues(D * H, 2, 0.1), b1: pseudoValues(H, 3, 0.1), w2: pseudoValues(H * C, 4, 0.1), b2: pseudoValues(C, 5, 0.1) };
-  const program = compileGraph(graph, gpu.limits);
-  const ex = await Executor.create(gpu, program);
-  for (const [k, v] of Object.entries(feeds)) ex.write(k, v);
-  const got = (await ex.run()).probs;
-  const ref = runReference(graph, feeds).probs.data;
-  let err = 0;
-  for (let i = 0; i < ref.length; i++) err = Math.max(err, Math.abs(got[i] - ref[i]));
-  const t = await time(() => ex.run([]).then(() => ex.sync()), { warmup: 2, runs: 9 });
-  ex.destroy();
-  const flops = 2 * B * D * H + 2 * B * H * C;
+  const data = join(runsDir, "demo-data");
+  const made = synthesize({ out: data, clips, seed: 0, config: TINY });
+  say(`  data     ${clips.toLocaleString("en-US")} synthetic clips (moving coloured shapes; tones and beeps as log-mel), ${made.index.questions.toLocaleString("en-US")} questions → ${data}`);
+
+  const stop = stopOnInterrupt("stopping after this step and saving the checkpoint");
+  let bar: ProgressBar | undefined;
+  const r = (await train({
+    model: MODEL, preset: "tiny", data, steps, batch: 16, seed: 1, runsDir, run: "demo", evalEvery: 250, checkpointEvery: 250,
+    onStart: (i) => {
+      say(`  model    ${MODEL} --preset tiny: ${i.params.toLocaleString("en-US")} parameters; one training step = ${i.dispatchesPerStep.toLocaleString("en-US")} kernels in one submit, ${formatBytes(i.bufferBytes)}`);
+      say(`  training ${steps} steps of 16 questions (Ctrl-C stops and keeps the checkpoint):`);
+      bar = new ProgressBar(i.steps);
+    },
+    onProgress: (pr) => bar?.update(pr.step, `loss ${pr.loss?.toFixed(3) ?? "…"}${pr.valLoss !== undefined ? ` · val ${pr.valLoss.toFixed(3)}` : ""} · ${pr.tokensPerSecond.toFixed(0)} questions/s · ETA ${formatDuration(pr.etaSeconds)}`),
+    shouldStop: stop,
+  })) as AvTrainResult;
+  bar?.done();
+  if (r.stoppedBy !== "done") {
+    say(`${r.stoppedBy === "interrupted" ? "stopped" : "STOPPED"} at step ${r.lastStep}; the checkpoint ${r.checkpoint} holds step ${r.checkpointStep}.`);
+    say(`  continue: npx mira train ${MODEL} --data ${data} --run demo${runsDir === "runs" ? "" : ` --runs-dir ${runsDir}`} --resume`);
+    if (r.stoppedBy === "diverged") process.stderr.write(`mira: ${r.message}\n`);
+    return r.stoppedBy === "interrupted" ? EXIT.interrupted : EXIT.failed;
+  }
+  say(`  trained in ${formatDuration(r.lastStep * r.stepMs / 1000)} (${r.stepMs.toFixed(0)} ms a step); checkpoint ${r.checkpoint}`);
   say("");
-  say(`mira — an MLP forward on the GPU: x[${B}, ${D}] → Linear ${D}→${H} → GELU → Linear ${H}→${C} → softmax`);
-  say(`  ${program.dispatches.length} dispatches (${program.kernels.length} distinct kernels) in one submit; ${t.medianMs.toFixed(2)} ms per forward (median of ${t.runs}), ${(flops / t.medianMs / 1e6).toFixed(2)} GFLOP/s`);
-  say(`  equals the CPU reference: max |difference| ${err.toExponential(1)} over ${ref.length} probabilities`);
+  say("validation accuracy (exact match), each beside chance = always the most frequent training answer:");
+  for (const a of r.accuracy) say(`  ${a.type.padEnd(18)} needs ${a.needs.join("+").padEnd(12)} ${(100 * a.accuracy).toFixed(1).padStart(5)}%   chance ${(100 * a.chance).toFixed(1)}%`);
+
   say("");
-  say("next: 'npx mira doctor' for the device, 'npx mira check models/char_lm.mira' for the language, 'npm run bench' for speed");
-  return err < 1e-5 && checks.every((c) => c.ok) ? EXIT.ok : EXIT.failed;
+  say("three held-out questions (test clips, never trained on):");
+  const answerer = await AvAnswerer.open(r.checkpoint, data);
+  try {
+    const [c0] = answerer.ds.index.splits.test.clips;
+    for (let k = 0; k < 3; k++) {
+      const qs = answerer.questionsOf(c0 + k);
+      const q = qs[(2 * k) % qs.length]; // a different kind of question from each clip
+      say(`  clip ${c0 + k}: ${formatAnswer(await answerer.answer(c0 + k, q.question))}`);
+    }
+  } finally {
+    answerer.destroy();
+  }
+  say("");
+  say(`done in ${formatDuration((Date.now() - started) / 1000)}. Next: npx mira generate --checkpoint ${r.checkpoint} --clip ${answerer.ds.index.splits.test.clips[0]} --question "how many beeps ?"`);
+  say(`  npx mira eval --checkpoint ${r.checkpoint} [--ablate audio|video] · npx mira compile ${MODEL} --preset tiny --emit report · docs/models.md`);
+  return EXIT.ok;
 }

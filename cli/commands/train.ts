@@ -4,9 +4,10 @@ import { train } from "../../api/train.js";
 import type { AvTrainResult } from "../../api/train-av.js";
 import { type Parsed, flag, int, num, onePositional, str, strs } from "../args.js";
 import { EXIT, UsageError } from "../errors.js";
+import { stopOnInterrupt } from "../interrupt.js";
 import { ProgressBar, formatDuration } from "../progress.js";
 
-export const TRAIN_USAGE = "mira train FILE --data PATH [--preset NAME] [--set key=value]… [--steps N] [--batch N] [--window N] [--lr X] [--seed N] [--run NAME] [--resume] [--json]";
+export const TRAIN_USAGE = "mira train FILE --data PATH [--preset NAME] [--set key=value]… [--steps N] [--batch N] [--window N] [--lr X] [--seed N] [--run NAME] [--runs-dir DIR] [--resume] [--json]";
 
 /** A flag's value, or undefined when absent (so a resumed run keeps what its checkpoint stored). */
 const optional = (p: Parsed, name: string, read: (p: Parsed, name: string, fallback: number) => number): number | undefined =>
@@ -15,32 +16,27 @@ const optional = (p: Parsed, name: string, read: (p: Parsed, name: string, fallb
 export async function trainCommand(p: Parsed): Promise<number> {
   const file = onePositional(p, "model file", TRAIN_USAGE);
   const data = str(p, "data");
-  if (!data) throw new UsageError(`--data PATH is required (any text file); usage: ${TRAIN_USAGE}`);
+  if (!data) throw new UsageError(`--data PATH is required (a text file or directory, or a 'mira data synth' set); usage: ${TRAIN_USAGE}`);
   const json = flag(p, "json");
-  let stopRequested = false;
-  const onSigint = (): void => {
-    if (stopRequested) process.exit(EXIT.interrupted);
-    stopRequested = true;
-    process.stderr.write("\nstopping after this step and saving a checkpoint (Ctrl-C again to quit at once)\n");
-  };
-  process.removeAllListeners("SIGINT");
-  process.on("SIGINT", onSigint);
+  const stopRequested = stopOnInterrupt("stopping after this step and saving a checkpoint");
   let bar: ProgressBar | undefined;
+  let unit = "tok";
   const say = (s: string): void => {
     if (!json) process.stdout.write(s + "\n");
   };
   const r = await train({
     model: file, data, preset: str(p, "preset"), set: strs(p, "set"),
     steps: optional(p, "steps", int), batch: optional(p, "batch", int), window: optional(p, "window", int),
-    lr: optional(p, "lr", num), seed: optional(p, "seed", int), run: str(p, "run") ?? "default", resume: flag(p, "resume"),
+    lr: optional(p, "lr", num), seed: optional(p, "seed", int), run: str(p, "run") ?? "default", runsDir: str(p, "runs-dir"), resume: flag(p, "resume"),
     evalEvery: int(p, "eval-every", 100), logEvery: int(p, "log-every", 10), checkpointEvery: int(p, "checkpoint-every", 100),
     onStart: (i) => {
       say(`training ${file}: ${i.params.toLocaleString("en-US")} parameters, vocabulary ${i.vocab}${i.trainChars ? `, ${i.trainChars.toLocaleString("en-US")} training / ${i.valChars.toLocaleString("en-US")} validation characters` : ""}`);
       say(`  one submit per step: ${i.dispatchesPerStep} dispatches, ${formatBytes(i.bufferBytes)} of buffers · run directory ${i.runDir}${i.startStep ? ` · resuming after step ${i.startStep}` : ""}`);
+      unit = i.trainChars ? "tok" : "questions";
       if (!json) bar = new ProgressBar(i.steps);
     },
-    onProgress: (pr) => bar?.update(pr.step, `loss ${pr.loss?.toFixed(3) ?? "…"}${pr.valLoss !== undefined ? ` · val ${pr.valLoss.toFixed(3)}` : ""} · ${Math.round(pr.tokensPerSecond).toLocaleString("en-US")} tok/s · ETA ${formatDuration(pr.etaSeconds)}`),
-    shouldStop: () => stopRequested,
+    onProgress: (pr) => bar?.update(pr.step, `loss ${pr.loss?.toFixed(3) ?? "…"}${pr.valLoss !== undefined ? ` · val ${pr.valLoss.toFixed(3)}` : ""} · ${Math.round(pr.tokensPerSecond).toLocaleString("en-US")} ${unit}/s · ETA ${formatDuration(pr.etaSeconds)}`),
+    shouldStop: stopRequested,
   });
   bar?.done();
   if (json) {
@@ -54,7 +50,7 @@ export async function trainCommand(p: Parsed): Promise<number> {
     } else {
       say(`validation loss (nats/char): model ${r.valLoss?.toFixed(3) ?? "-"}${r.initialValLoss !== undefined ? ` (from ${r.initialValLoss.toFixed(3)})` : ""} · interpolated trigram ${b.trigram.toFixed(3)} · unigram entropy ${b.unigramEntropy.toFixed(3)} · ln(vocab) ${b.lnVocab.toFixed(3)}`);
     }
-    say(`speed: ${r.stepMs.toFixed(1)} ms/step · ${Math.round(r.tokensPerSecond).toLocaleString("en-US")} tokens/s · ${r.dispatchesPerStep} dispatches/step · ${formatBytes(r.bufferBytes)} buffers`);
+    say(`speed: ${r.stepMs.toFixed(1)} ms/step · ${Math.round(r.tokensPerSecond).toLocaleString("en-US")} ${unit === "tok" ? "tokens" : unit}/s · ${r.dispatchesPerStep} dispatches/step · ${formatBytes(r.bufferBytes)} buffers`);
   }
   if (r.stoppedBy === "diverged") {
     process.stderr.write(`mira: ${r.message}\n`);

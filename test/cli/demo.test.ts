@@ -1,0 +1,47 @@
+// `npm start`'s demo end to end at a small size: data made, tiny Mirasol trained, accuracy beside
+// chance, three held-out questions answered; and Ctrl-C (SIGINT to the process group, as a terminal
+// sends it) stops after the current step with the checkpoint kept and exit code 130.
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { expect, test } from "vitest";
+
+const root = join(import.meta.dirname, "..", "..");
+const mira = join(root, "bin", "mira.js");
+
+test("the demo trains, reports accuracy beside chance and answers three held-out questions", () => {
+  const runs = mkdtempSync(join(tmpdir(), "mira-demo-"));
+  const r = spawnSync(process.execPath, [mira, "demo", "--steps", "6", "--clips", "40", "--runs", runs], { cwd: root, encoding: "utf8" });
+  expect(r.status, r.stderr).toBe(0);
+  const out = r.stdout;
+  expect(out).toMatch(/40 synthetic clips/);
+  for (const type of ["colour_at_tone", "tone_after_colour", "count_beeps", "first_tone", "first_colour"]) expect(out).toMatch(new RegExp(`${type} .*%\\s+chance \\d+\\.\\d%`));
+  expect(out.match(/^ {2}clip \d+: .+ → /gm)).toHaveLength(3);
+  expect(existsSync(join(runs, "demo", "checkpoint.safetensors"))).toBe(true);
+  expect(r.stderr).not.toMatch(/warning/i);
+}, 600_000);
+
+test("Ctrl-C stops the demo after a step, keeps the checkpoint and exits 130", async () => {
+  const runs = mkdtempSync(join(tmpdir(), "mira-demo-int-"));
+  const child = spawn(process.execPath, [mira, "demo", "--steps", "100000", "--clips", "40", "--runs", runs], { cwd: root, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  const metrics = join(runs, "demo", "metrics.jsonl");
+  const code = await new Promise<number | null>((resolve, reject) => {
+    const poll = setInterval(() => {
+      if (existsSync(metrics) && readFileSync(metrics, "utf8").includes('"step":10')) {
+        clearInterval(poll);
+        process.kill(-child.pid!, "SIGINT");
+      }
+    }, 50);
+    child.on("exit", (c) => {
+      clearInterval(poll);
+      resolve(c);
+    });
+    child.on("error", reject);
+  });
+  expect(code).toBe(130);
+  expect(out).toMatch(/stopped at step \d+; the checkpoint .* holds step \d+/);
+  expect(existsSync(join(runs, "demo", "checkpoint.safetensors"))).toBe(true);
+}, 600_000);
