@@ -4,7 +4,10 @@
 // all elementwise become index arithmetic on the loads (views) instead of copies. No work is
 // duplicated: a value with several consumers is computed once (views and literals only re-index).
 // A group never binds more storage buffers than the device allows: past the limit, producers are
-// given kernels of their own again. With fusion off every node is its own kernel (the A/B baseline).
+// given kernels of their own again. Kernels of the same shape that feed one another are then merged
+// into one kernel with several outputs (an optimizer's moments and parameter, a norm's statistics), when
+// that moves no consumer before its producer. With fusion off every node is its own kernel (the A/B
+// baseline).
 import { type Graph, type Node, isFed } from "./ir.js";
 import type { DeviceLimits } from "./limits.js";
 import { opSpec } from "./ops/index.js";
@@ -18,6 +21,9 @@ export interface FusedGroup {
   readonly nodes: readonly Node[];
   /** materialized nodes whose buffers the kernel reads, in binding order */
   readonly reads: readonly Node[];
+  /** nodes whose values the kernel stores, in binding order after the reads: [root] unless kernels
+   *  were merged, when every member read outside the kernel (or a graph output) is stored */
+  readonly stores: readonly Node[];
 }
 
 export interface FusionPlan {
@@ -27,6 +33,8 @@ export interface FusionPlan {
   readonly groups: ReadonlyMap<number, FusedGroup>;
   /** elementwise groups a reduction computes as it reads its input, by reduction id */
   readonly prologues: ReadonlyMap<number, FusedGroup>;
+  /** members of merged kernels stored by a kernel whose root is another node: member → that root */
+  readonly computedBy: ReadonlyMap<number, number>;
   /** elementwise groups a matmul applies to its results before storing them (bias, activation,
    *  residual, scale), by matmul id; the kernel runs where the group's root would and writes its buffer */
   readonly epilogues: ReadonlyMap<number, FusedGroup>;
@@ -105,7 +113,8 @@ export function planFusion(g: Graph, limits: DeviceLimits, enabled = true): Fusi
       groups.delete(root!);
     }
   }
-  return { inlined, groups, prologues, epilogues };
+  const computedBy = enabled ? mergeKernels(g, groups, users, outputs, inlined, limits) : new Map<number, number>();
+  return { inlined, groups, prologues, epilogues, computedBy };
 }
 
 /** The elementwise nodes computed in `root`'s kernel and the buffers it reads. */
@@ -130,5 +139,104 @@ function collect(root: Node, byId: ReadonlyMap<number, Node>, inlined: ReadonlyS
     nodes.push(n);
   };
   visitNode(root);
-  return { root, nodes, reads };
+  return { root, nodes, reads, stores: [root] };
+}
+
+/** Materialized values `group` reads through a view (re-indexed), which a merge must not compute in
+ *  registers: a register holds the value at the kernel's own index only. */
+function readsThroughViews(group: FusedGroup, byId: ReadonlyMap<number, Node>, inlined: ReadonlySet<number>): Set<number> {
+  const out = new Set<number>();
+  const walk = (id: number, viewed: boolean): void => {
+    const n = byId.get(id)!;
+    if (!inlined.has(id)) {
+      if (viewed) out.add(id);
+    } else if (VIEW_OPS.has(n.op)) walk(n.inputs[0], true);
+  };
+  for (const n of group.nodes) for (const i of n.inputs) walk(i, false);
+  return out;
+}
+
+/**
+ * Merges elementwise kernels of one shape where one reads another's result directly: the merged kernel
+ * computes every member at each index once and stores the members read elsewhere. It runs where its
+ * last member ran, so a merge is made only when every consumer outside it runs later still, and only
+ * within the device's storage-buffer limit. Updates `groups` and `inlined` (members no longer stored);
+ * returns stored members that are not the merged kernel's root, with that root.
+ */
+function mergeKernels(g: Graph, groups: Map<number, FusedGroup>, users: ReadonlyMap<number, Node[]>, outputs: ReadonlySet<number>, inlined: Set<number>, limits: DeviceLimits): Map<number, number> {
+  const byId = new Map(g.nodes.map((n) => [n.id, n]));
+  const pos = new Map(g.nodes.map((n, k) => [n.id, k]));
+  const owner = new Map<number, number>(); // node computed in a group kernel → that group's root
+  for (const [r, group] of groups) for (const n of group.nodes) owner.set(n.id, r);
+  // What reads a value, seen through inlined views and aliasing reshapes: group roots or other nodes.
+  const consumers = (id: number, acc: Set<number> = new Set()): Set<number> => {
+    for (const u of users.get(id) ?? []) {
+      if (VIEW_OPS.has(u.op) && inlined.has(u.id)) consumers(u.id, acc);
+      else if (owner.has(u.id)) acc.add(owner.get(u.id)!);
+      else {
+        acc.add(u.id);
+        if (u.op === "reshape") consumers(u.id, acc); // may alias its input's buffer
+      }
+    }
+    return acc;
+  };
+  const viewed = new Map([...groups].map(([r, group]) => [r, readsThroughViews(group, byId, inlined)]));
+  const clusterOf = new Map([...groups.keys()].map((r) => [r, r]));
+  const members = new Map([...groups.keys()].map((r) => [r, [r]]));
+  const last = (c: number): number => Math.max(...members.get(c)!.map((r) => pos.get(r)!));
+  const runsAt = (id: number): number => (clusterOf.has(id) ? last(clusterOf.get(id)!) : pos.get(id)!);
+
+  const describe = (roots: readonly number[]) => {
+    const inside = new Set(roots);
+    const stores: number[] = [];
+    const reads = new Set<number>();
+    for (const r of roots) {
+      const outside = [...consumers(r)].filter((c) => !inside.has(c));
+      if (outside.length || outputs.has(r)) stores.push(r);
+      for (const x of groups.get(r)!.reads) if (!inside.has(x.id)) reads.add(x.id);
+    }
+    return { stores, reads };
+  };
+  const tryMerge = (a: number, b: number): void => {
+    if (a === b) return;
+    const roots = [...members.get(a)!, ...members.get(b)!];
+    const shape = byId.get(a)!.shape;
+    if (shape.length === 0 || !sameShape(byId.get(b)!.shape, shape)) return;
+    const inside = new Set(roots);
+    if (roots.some((r) => [...viewed.get(r)!].some((v) => inside.has(v)))) return;
+    const end = Math.max(...roots.map((r) => pos.get(r)!));
+    for (const r of roots) for (const c of consumers(r)) if (!inside.has(c) && runsAt(c) <= end) return;
+    const { stores, reads } = describe(roots);
+    if (reads.size + stores.length > limits.maxStorageBuffersPerShaderStage) return;
+    members.set(a, roots);
+    members.delete(b);
+    for (const r of roots) clusterOf.set(r, a);
+  };
+  const order = [...groups.keys()].sort((x, y) => pos.get(x)! - pos.get(y)!);
+  for (const r of order) {
+    for (const read of groups.get(r)!.reads) {
+      if (groups.has(read.id) && !viewed.get(r)!.has(read.id)) tryMerge(clusterOf.get(read.id)!, clusterOf.get(r)!);
+    }
+  }
+
+  const computedBy = new Map<number, number>();
+  for (const roots of members.values()) {
+    if (roots.length === 1) continue;
+    roots.sort((x, y) => pos.get(x)! - pos.get(y)!);
+    const { stores, reads } = describe(roots);
+    const root = roots.at(-1)!;
+    const merged: FusedGroup = {
+      root: byId.get(root)!,
+      nodes: roots.flatMap((r) => groups.get(r)!.nodes),
+      reads: [...reads].map((id) => byId.get(id)!),
+      stores: stores.map((id) => byId.get(id)!),
+    };
+    for (const r of roots) {
+      groups.delete(r);
+      if (!stores.includes(r)) inlined.add(r);
+      else if (r !== root) computedBy.set(r, root);
+    }
+    groups.set(root, merged);
+  }
+  return computedBy;
 }

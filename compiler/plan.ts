@@ -12,7 +12,8 @@ export interface PlanValue {
 
 export interface PlanStep {
   readonly reads: readonly number[];
-  readonly write: number;
+  /** values the step writes (several for a merged elementwise kernel) */
+  readonly writes: readonly number[];
 }
 
 export interface MemoryPlan {
@@ -39,7 +40,7 @@ export function lifetimes(values: readonly PlanValue[], steps: readonly PlanStep
   };
   steps.forEach((st, s) => {
     st.reads.forEach((r) => touch(r, s));
-    touch(st.write, s);
+    st.writes.forEach((w) => touch(w, s));
   });
   for (const v of values) if (!life.has(v.id)) life.set(v.id, { first: -1, last: -1 });
   return life;
@@ -66,8 +67,9 @@ export function planMemory(values: readonly PlanValue[], steps: readonly PlanSte
   const endingAt = new Map<number, number[]>();
   for (const [id, l] of life) if (!byId.get(id)?.persistent && reuse) endingAt.set(l.last, [...(endingAt.get(l.last) ?? []), id]);
   steps.forEach((st, s) => {
-    const v = byId.get(st.write);
-    if (v && !slotOf.has(v.id)) {
+    for (const w of st.writes) {
+      const v = byId.get(w);
+      if (!v || slotOf.has(v.id)) continue;
       // best fit among free slots; otherwise grow the largest free one; otherwise a new slot
       let best: number | undefined;
       for (const f of free) if (slots[f] >= v.bytes && (best === undefined || slots[f] < slots[best])) best = f;

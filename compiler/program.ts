@@ -135,11 +135,11 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
   for (const [m, group] of plan.epilogues) epilogueAt.set(group.root.id, m);
   const kernels: KernelSource[] = [];
   const kernelIndex = new Map<string, number>();
-  const steps: { kernel: number; reads: number[]; write: number; node: number; workgroups: readonly [number, number, number] }[] = [];
+  const steps: { kernel: number; reads: number[]; writes: number[]; node: number; workgroups: readonly [number, number, number] }[] = [];
   for (const n of g.nodes) {
     if (opSpec(n.op).kind === "source" || prod(n.shape) === 0) continue; // an empty tensor needs no kernel
     if (n.dtype === "f16" && !limits.shaderF16) throw new LimitError(`f16 needs adapter feature 'shader-f16', which this adapter lacks; use f32 (--set dtype=f32)`);
-    if (plan.inlined.has(n.id) || plan.epilogues.has(n.id) || valueOf.get(n.id) !== n.id) continue;
+    if (plan.inlined.has(n.id) || plan.epilogues.has(n.id) || plan.computedBy.has(n.id) || valueOf.get(n.id) !== n.id) continue;
     const group = plan.groups.get(n.id);
     const prologue = plan.prologues.get(n.id);
     const mm = epilogueAt.get(n.id);
@@ -163,7 +163,8 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
         kernels.push(kernel);
         kernelIndex.set(kernel.code, k);
       }
-      steps.push({ kernel: k, reads: inputs.map((i) => valueOf.get(i)!), write: n.id, node: n.id, workgroups: kernel.workgroups });
+      const writes = group ? group.stores.map((x) => x.id) : [n.id];
+      steps.push({ kernel: k, reads: inputs.map((i) => valueOf.get(i)!), writes, node: n.id, workgroups: kernel.workgroups });
     }
   }
 
@@ -178,7 +179,7 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
     return { id: slot, dtype: first.dtype, shape: first.shape, bytes, role, name: persistent(first) ? first.attrs.name : undefined };
   });
   const bufferOf = (nodeId: number): number => memory.slotOf.get(valueOf.get(nodeId)!)!;
-  const dispatches: Dispatch[] = steps.map((st) => ({ kernel: st.kernel, buffers: [...st.reads.map((r) => memory.slotOf.get(r)!), memory.slotOf.get(st.write)!], workgroups: st.workgroups, node: st.node }));
+  const dispatches: Dispatch[] = steps.map((st) => ({ kernel: st.kernel, buffers: [...st.reads, ...st.writes].map((v) => memory.slotOf.get(v)!), workgroups: st.workgroups, node: st.node }));
 
   const tensor = (n: Node, name: string): Tensor => ({ name, buffer: bufferOf(n.id), dtype: n.dtype, shape: n.shape });
   const updates = Object.entries(opts.updates ?? {}).map(([out, param]) => {
@@ -198,7 +199,7 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
     params: g.nodes.filter((n) => n.op === "param").map((n) => tensor(n, n.attrs.name!)),
     outputs: g.outputs.map((o) => tensor(byId.get(o.id)!, o.name)),
     graph: g,
-    memory: { plan: memory, values: planValues, steps: steps.map((st) => ({ reads: st.reads, write: st.write })) },
+    memory: { plan: memory, values: planValues, steps: steps.map((st) => ({ reads: st.reads, writes: st.writes })) },
   };
 }
 

@@ -39,7 +39,7 @@ export class GroupEmitter {
 
   /** Statements computing the group's root at flat index `idx` (an i32 expression), and its value;
    *  `supplied` gives the expressions of provided values at this index. */
-  emit(idx: string, supplied: ReadonlyMap<number, string> = new Map()): { lines: string[]; value: string } {
+  emit(idx: string, supplied: ReadonlyMap<number, string> = new Map()): { lines: string[]; value: string; valueOf: (id: number) => string } {
     const lines: string[] = [];
     const memo = new Map<string, string>();
     const tag = this.fresh++;
@@ -98,7 +98,7 @@ export class GroupEmitter {
       if (node.dtype === "f16") this.helpers.add("round_f16");
       lines.push(`let ${name(node.id)} = ${node.dtype === "f16" ? `round_f16(${expr})` : expr};`);
     }
-    return { lines, value: name(this.group.root.id) };
+    return { lines, value: name(this.group.root.id), valueOf: name };
   }
 
   /** Short name after the group's ops, for kernel names. */
@@ -111,13 +111,13 @@ export class GroupEmitter {
 export function fusedKernel(group: FusedGroup, byId: ReadonlyMap<number, Node>, inlined: ReadonlySet<number>, limits: DeviceLimits): KernelSource {
   const root = group.root;
   const em = new GroupEmitter(group, byId, inlined);
-  const out: Binding = { name: "out", dtype: root.dtype, access: "read_write" };
-  const { lines, value } = em.emit("i");
-  lines.push(store(out, "i", value));
+  const outs: Binding[] = group.stores.map((n, k) => ({ name: group.stores.length === 1 ? "out" : `out${k}`, dtype: n.dtype, access: "read_write" }));
+  const { lines, valueOf } = em.emit("i");
+  group.stores.forEach((n, k) => lines.push(store(outs[k], "i", valueOf(n.id))));
   const { main, workgroups } = elementLoop(prod(root.shape), limits, lines.join("\n"));
-  const code = `${header([...em.bindings, out])}
+  const code = `${header([...em.bindings, ...outs])}
 ${helperSource(em.helpers)}
 
 ${main}`;
-  return { name: `${em.label()}_${root.shape.join("x") || "scalar"}`, code, workgroups, bindings: [...em.bindings, out] };
+  return { name: `${em.label()}_${root.shape.join("x") || "scalar"}`, code, workgroups, bindings: [...em.bindings, ...outs] };
 }

@@ -4,6 +4,7 @@ import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { loadModel } from "../../api/model.js";
 import { GraphBuilder } from "../../compiler/builder.js";
+import { binary } from "../../compiler/ops/helpers.js";
 import { printGraph } from "../../compiler/ir.js";
 import { runReference } from "../../compiler/reference.js";
 import { DEFAULT_LIMITS } from "../../compiler/limits.js";
@@ -62,6 +63,60 @@ describe("fusion", () => {
   });
 });
 
+describe("merged kernels (several outputs)", () => {
+  const feedsFor = (n: number): Record<string, number[]> => {
+    const r = prng(n);
+    return { x: Array.from({ length: 35 }, () => r() * 2 - 1), y: Array.from({ length: 35 }, () => r() * 2 - 1) };
+  };
+  const check = async (g: ReturnType<GraphBuilder["build"]>, feeds: Record<string, number[]>, limits?: { maxStorageBuffersPerShaderStage: number }) => {
+    const ref = runReference(g, feeds);
+    const got = await runOnGpu(g, feeds, { limits });
+    for (const o of g.outputs) expect(firstMismatch(got[o.name], ref[o.name].data, { atol: 1e-5, rtol: 1e-5 }), o.name).toBeUndefined();
+    const p = compileGraph(g, { ...DEFAULT_LIMITS, ...limits });
+    expect(validateMemoryPlan(p.memory.plan, p.memory.values, p.memory.steps)).toEqual([]);
+    return p;
+  };
+
+  test("kernels of one shape that feed each other become one kernel storing what is read outside", async () => {
+    const b = new GraphBuilder();
+    const x = b.input("x", "f32", [7, 5]);
+    const y = b.input("y", "f32", [7, 5]);
+    const a = b.add("mul", [x, y]); // two users: a kernel of its own before merging
+    const s = b.add("add", [a, x]);
+    const e = b.add("exp", [a]);
+    b.output("s", s);
+    b.output("e", e);
+    b.output("d", b.add("sub", [s, e]));
+    const p = await check(b.build(), feedsFor(1));
+    expect(p.dispatches).toHaveLength(1);
+    expect(p.kernels[0].bindings.map((x) => x.name)).toEqual(["in0", "in1", "out0", "out1", "out2"]);
+    // with room for four buffers only, the three outputs cannot all be stored by one kernel
+    const small = await check(b.build(), feedsFor(2), { maxStorageBuffersPerShaderStage: 4 });
+    expect(small.dispatches.length).toBeGreaterThan(1);
+    for (const k of small.kernels) expect(k.bindings.length).toBeLessThanOrEqual(4);
+  });
+
+  test("no merge moves a consumer before its producer, or reads a merged value through a view", async () => {
+    const b = new GraphBuilder();
+    const x = b.input("x", "f32", [7, 5]);
+    const y = b.input("y", "f32", [7, 5]);
+    const a = b.add("mul", [x, y]);
+    const total = b.add("reduce_sum", [a], { axes: [0, 1] }); // runs between a and its other consumer
+    b.output("b", binary(b, "add", a, total));
+    const p = await check(b.build(), feedsFor(3));
+    expect(p.dispatches).toHaveLength(3);
+
+    const v = new GraphBuilder();
+    const sq = v.input("x", "f32", [5, 5]);
+    const t = v.add("exp", [v.add("mul", [sq, sq])]);
+    const both = v.add("add", [t, v.add("permute", [t], { perm: [1, 0] })]); // t at (i, j) and at (j, i)
+    v.output("t2", v.add("add", [t, sq]));
+    v.output("both", both);
+    const q = await check(v.build(), { x: feedsFor(4).x.slice(0, 25) });
+    expect(q.dispatches.length).toBeGreaterThan(1);
+  });
+});
+
 describe("fused f16", () => {
   test("a cast to f16 inside a fused kernel rounds exactly as storing f16 does (edge values included)", async () => {
     const xs = Array.from({ length: 2000 }, (_, i) => (i < 1000 ? Math.sin(i) * 3 * 10 ** ((i % 13) - 9) : Math.sin(i) * 70000));
@@ -80,13 +135,21 @@ describe("fused f16", () => {
 });
 
 describe("memory plan", () => {
-  const scheduleArb = fc.array(fc.record({ reads: fc.array(fc.nat({ max: 30 }), { maxLength: 4 }), bytes: fc.integer({ min: 4, max: 4096 }), persistent: fc.boolean() }), { minLength: 1, maxLength: 40 });
+  const valueArb = fc.record({ bytes: fc.integer({ min: 4, max: 4096 }), persistent: fc.boolean() });
+  const scheduleArb = fc.array(fc.record({ reads: fc.array(fc.nat({ max: 60 }), { maxLength: 4 }), writes: fc.array(valueArb, { minLength: 1, maxLength: 3 }) }), { minLength: 1, maxLength: 40 });
   test("no two values whose lifetimes overlap share a buffer (random schedules)", () => {
     fc.assert(
       fc.property(scheduleArb, (raw) => {
-        // step s writes value s and reads earlier values only
-        const values: PlanValue[] = raw.map((r, s) => ({ id: s, bytes: r.bytes, persistent: r.persistent }));
-        const steps: PlanStep[] = raw.map((r, s) => ({ reads: r.reads.filter((x) => x < s), write: s }));
+        // each step writes one to three new values (a merged kernel several) and reads earlier ones only
+        const values: PlanValue[] = [];
+        const steps: PlanStep[] = raw.map((r) => {
+          const reads = r.reads.filter((x) => x < values.length);
+          const writes = r.writes.map((w) => {
+            values.push({ id: values.length, ...w });
+            return values.length - 1;
+          });
+          return { reads, writes };
+        });
         const plan = planMemory(values, steps);
         expect(validateMemoryPlan(plan, values, steps)).toEqual([]);
         expect(plan.totalBytes).toBeLessThanOrEqual(values.reduce((a, v) => a + v.bytes, 0));
@@ -97,7 +160,7 @@ describe("memory plan", () => {
 
   test("the validator catches a plan that shares a buffer between live values", () => {
     const values: PlanValue[] = [{ id: 0, bytes: 16, persistent: false }, { id: 1, bytes: 16, persistent: false }];
-    const steps: PlanStep[] = [{ reads: [], write: 0 }, { reads: [0], write: 1 }];
+    const steps: PlanStep[] = [{ reads: [], writes: [0] }, { reads: [0], writes: [1] }];
     const bad = { slotOf: new Map([[0, 0], [1, 0]]), slots: [16], residents: [[0, 1]], totalBytes: 16 };
     expect(validateMemoryPlan(bad, values, steps)).toHaveLength(1);
   });
