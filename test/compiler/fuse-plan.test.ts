@@ -50,13 +50,16 @@ describe("fusion", () => {
     );
   });
 
-  test("a char_lm training step needs far fewer dispatches fused, with a valid plan", () => {
-    const el = loadModel("models/char_lm.mira", { preset: "tiny" }).elaborate({ B: 4, T: 16 });
+  test.each([
+    ["models/char_lm.mira", { B: 4, T: 16 }],
+    ["models/mirasol.mira", { B: 2, L: 8 }],
+  ])("a %s training step needs at least 3× fewer dispatches fused, with a valid plan", (file, batch) => {
+    const el = loadModel(file, { preset: "tiny" }).elaborate(batch);
     const st = buildTrainStep(el.graph, "objective", DEFAULT_ADAMW, () => true);
     const fused = compileGraph(st.graph, DEFAULT_LIMITS, { updates: st.updates });
     const unfused = compileGraph(st.graph, DEFAULT_LIMITS, { updates: st.updates, fuse: false });
     expect(validateMemoryPlan(fused.memory.plan, fused.memory.values, fused.memory.steps)).toEqual([]);
-    expect(fused.dispatches.length * 2).toBeLessThan(unfused.dispatches.length);
+    expect(fused.dispatches.length * 3).toBeLessThanOrEqual(unfused.dispatches.length);
     const reuse = fused.buffers.reduce((s, b) => s + b.bytes, 0);
     const noReuse = compileGraph(st.graph, DEFAULT_LIMITS, { updates: st.updates, reuseBuffers: false }).buffers.reduce((s, b) => s + b.bytes, 0);
     expect(reuse).toBeLessThan(noReuse);
