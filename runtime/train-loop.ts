@@ -101,8 +101,13 @@ export async function trainLoop(trainer: Trainer, data: DataSource, o: LoopOptio
   let checkpointStep = o.startStep;
   let t = o.startStep;
   const tokensPerStep = data.itemsPerBatch;
-  const rate = (): number => ((t - o.startStep) * tokensPerStep) / Math.max(1e-9, (performance.now() - started) / 1000);
-  const stepMs = (): number => (performance.now() - started) / Math.max(1, t - o.startStep);
+  // Speed is measured between steps whose results were read back (the GPU has finished them; unread
+  // steps are only queued), over the latest such interval: the first steps, slowed by the driver's
+  // shader compilation, do not weigh on the figure for the rest of the run.
+  let mark = { step: o.startStep, at: started };
+  let recentMs = NaN;
+  const stepMs = (): number => (Number.isFinite(recentMs) ? recentMs : (performance.now() - started) / Math.max(1, t - o.startStep));
+  const rate = (): number => (Number.isFinite(recentMs) ? (tokensPerStep * 1000) / recentMs : NaN);
   while (t < o.steps) {
     if (hooks.shouldStop?.()) {
       await save(t);
@@ -120,8 +125,12 @@ export async function trainLoop(trainer: Trainer, data: DataSource, o: LoopOptio
     t = step;
     const entry: Record<string, number> = { step, lr, time_s: Math.round((performance.now() - started) / 10) / 100 };
     if (r) {
+      const now = performance.now();
+      if (mark.step > o.startStep) recentMs = (now - mark.at) / (t - mark.step);
+      mark = { step: t, at: now };
       lastLoss = r.loss;
-      Object.assign(entry, { loss: r.loss, grad_norm: r.gradNorm, tokens_per_s: Math.round(rate()) });
+      Object.assign(entry, { loss: r.loss, grad_norm: r.gradNorm });
+      if (Number.isFinite(rate())) entry.tokens_per_s = Math.round(rate());
     }
     if (step % o.evalEvery === 0 || step === o.steps) {
       valLoss = await trainer.evalLoss(data.val);

@@ -46,7 +46,7 @@ export async function demo(p: Parsed): Promise<number> {
       say(`  training ${steps} steps of 16 questions (Ctrl-C stops and keeps the checkpoint):`);
       bar = new ProgressBar(i.steps);
     },
-    onProgress: (pr) => bar?.update(pr.step, `loss ${pr.loss?.toFixed(3) ?? "…"}${pr.valLoss !== undefined ? ` · val ${pr.valLoss.toFixed(3)}` : ""} · ${pr.tokensPerSecond.toFixed(0)} questions/s · ETA ${formatDuration(pr.etaSeconds)}`),
+    onProgress: (pr) => bar?.update(pr.step, `loss ${pr.loss?.toFixed(3) ?? "…"}${pr.valLoss !== undefined ? ` · val ${pr.valLoss.toFixed(3)}` : ""} · ${Number.isFinite(pr.tokensPerSecond) ? pr.tokensPerSecond.toFixed(0) : "…"} questions/s · ETA ${formatDuration(pr.etaSeconds)}`),
     shouldStop: stop,
   })) as AvTrainResult;
   bar?.done();

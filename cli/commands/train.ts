@@ -35,7 +35,7 @@ export async function trainCommand(p: Parsed): Promise<number> {
       unit = i.trainChars ? "tok" : "questions";
       if (!json) bar = new ProgressBar(i.steps);
     },
-    onProgress: (pr) => bar?.update(pr.step, `loss ${pr.loss?.toFixed(3) ?? "…"}${pr.valLoss !== undefined ? ` · val ${pr.valLoss.toFixed(3)}` : ""} · ${Math.round(pr.tokensPerSecond).toLocaleString("en-US")} ${unit}/s · ETA ${formatDuration(pr.etaSeconds)}`),
+    onProgress: (pr) => bar?.update(pr.step, `loss ${pr.loss?.toFixed(3) ?? "…"}${pr.valLoss !== undefined ? ` · val ${pr.valLoss.toFixed(3)}` : ""} · ${Number.isFinite(pr.tokensPerSecond) ? Math.round(pr.tokensPerSecond).toLocaleString("en-US") : "…"} ${unit}/s · ETA ${formatDuration(pr.etaSeconds)}`),
     shouldStop: stopRequested,
   });
   bar?.done();
