@@ -6,6 +6,7 @@ import { type Graph, type Node, describe, isFed, nodeById, pruneGraph } from "./
 import { type MemoryPlan, type PlanStep, type PlanValue, planMemory } from "./plan.js";
 import { LimitError, type DeviceLimits, formatBytes } from "./limits.js";
 import { opSpec } from "./ops/index.js";
+import { inPlaceWrites } from "./ops/rows.js";
 import { lowerComposites } from "./passes/lower-composites.js";
 import { type Shape, prod } from "./shape.js";
 import type { DType } from "./dtype.js";
@@ -16,6 +17,7 @@ import { gatherKernel, scatterAddKernel } from "./wgsl/gather.js";
 import { type MatmulVariant, matmulKernel } from "./wgsl/matmul.js";
 import { movementKernels } from "./wgsl/movement.js";
 import { reduceKernel } from "./wgsl/reduce.js";
+import { writeRowsKernel } from "./wgsl/rows.js";
 
 export type BufferRole = "input" | "param" | "output" | "temp";
 
@@ -71,7 +73,7 @@ export interface CompileOptions {
   readonly updates?: Readonly<Record<string, string>>;
 }
 
-function kernelsFor(node: Node, ins: readonly Node[], limits: DeviceLimits, opts: CompileOptions): { kernel: KernelSource; inputs: number[] }[] {
+function kernelsFor(node: Node, ins: readonly Node[], limits: DeviceLimits, opts: CompileOptions, inPlace: boolean): { kernel: KernelSource; inputs: number[] }[] {
   const spec = opSpec(node.op);
   const all = ins.map((n) => n.id);
   switch (spec.kind) {
@@ -86,6 +88,7 @@ function kernelsFor(node: Node, ins: readonly Node[], limits: DeviceLimits, opts
     case "gather":
       return [{ kernel: gatherKernel(node, ins[0], ins[1], limits), inputs: all }];
     case "scatter":
+      if (node.op === "write_rows") return [{ kernel: writeRowsKernel(node, ins[0], ins[1], ins[2], limits, inPlace), inputs: inPlace ? all.slice(1) : all }];
       return [{ kernel: scatterAddKernel(node, ins[0], ins[1], limits), inputs: all }];
     default:
       throw new Error(`codegen: ${node.op} (${spec.kind}) has no kernel family; composites are lowered first`);
@@ -119,8 +122,13 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
   //    shares its value (no copy) — unless it is an output, read after state updates rewrite inputs.
   const valueOf = new Map<number, number>();
   const values: Node[] = [];
+  const inPlace = inPlaceWrites(g); // write_rows into a param's own buffer (ops/rows.ts)
   for (const n of g.nodes) {
     if (plan.inlined.has(n.id) || plan.epilogues.has(n.id)) continue;
+    if (inPlace.has(n.id)) {
+      valueOf.set(n.id, valueOf.get(n.inputs[0])!);
+      continue;
+    }
     if (n.op === "reshape" && !outputIds.has(n.id) && valueOf.has(n.inputs[0])) {
       valueOf.set(n.id, valueOf.get(n.inputs[0])!);
       continue;
@@ -139,7 +147,7 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
   for (const n of g.nodes) {
     if (opSpec(n.op).kind === "source" || prod(n.shape) === 0) continue; // an empty tensor needs no kernel
     if (n.dtype === "f16" && !limits.shaderF16) throw new LimitError(`f16 needs adapter feature 'shader-f16', which this adapter lacks; use f32 (--set dtype=f32)`);
-    if (plan.inlined.has(n.id) || plan.epilogues.has(n.id) || plan.computedBy.has(n.id) || valueOf.get(n.id) !== n.id) continue;
+    if (plan.inlined.has(n.id) || plan.epilogues.has(n.id) || plan.computedBy.has(n.id) || (valueOf.get(n.id) !== n.id && !inPlace.has(n.id))) continue;
     const group = plan.groups.get(n.id);
     const prologue = plan.prologues.get(n.id);
     const mm = epilogueAt.get(n.id);
@@ -149,7 +157,7 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
         ? [{ kernel: fusedKernel(group, byId, plan.inlined, limits), inputs: group.reads.map((r) => r.id) }]
         : prologue
           ? [{ kernel: reduceKernel(n, byId.get(n.inputs[0])!, limits, new GroupEmitter(prologue, byId, plan.inlined)), inputs: prologue.reads.map((r) => r.id) }]
-          : kernelsFor(n, n.inputs.map((i) => byId.get(i)!), limits, opts);
+          : kernelsFor(n, n.inputs.map((i) => byId.get(i)!), limits, opts, inPlace.has(n.id));
     for (const { kernel, inputs } of made) {
       if (kernel.bindings.length > limits.maxStorageBuffersPerShaderStage) {
         throw new LimitError(
@@ -163,7 +171,7 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
         kernels.push(kernel);
         kernelIndex.set(kernel.code, k);
       }
-      const writes = group ? group.stores.map((x) => x.id) : [n.id];
+      const writes = group ? group.stores.map((x) => x.id) : [valueOf.get(n.id)!];
       steps.push({ kernel: k, reads: inputs.map((i) => valueOf.get(i)!), writes, node: n.id, workgroups: kernel.workgroups });
     }
   }

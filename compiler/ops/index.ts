@@ -6,6 +6,7 @@ import { LINALG_OPS } from "./linalg.js";
 import { MOVEMENT_OPS } from "./movement.js";
 import { REDUCE_OPS } from "./reduce.js";
 import { RANDOM_OPS, SOURCE_OPS } from "./sources.js";
+import { ROWS_OPS } from "./rows.js";
 import type { OpSpec } from "./spec.js";
 
 export const OPS = {
@@ -15,6 +16,7 @@ export const OPS = {
   ...REDUCE_OPS,
   ...MOVEMENT_OPS,
   ...LINALG_OPS,
+  ...ROWS_OPS,
   ...COMPOSITE_OPS,
 } satisfies Record<string, OpSpec>;
 

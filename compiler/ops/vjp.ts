@@ -6,6 +6,7 @@ import type { Attrs, Node } from "../ir.js";
 import { normAxis, prod } from "../shape.js";
 import { binary, broadcastTo, reduce, scalar, sumTo, unary } from "./helpers.js";
 import { reduceAxes } from "./reduce.js";
+import { writeRowsVjp } from "./rows.js";
 import type { NodeBuilder, VjpRule } from "./spec.js";
 import { isFloat } from "../dtype.js";
 
@@ -187,6 +188,7 @@ export const VJP_RULES = {
     return [b.add("scatter_add", [idx, g], { axis, size: table.shape[axis] }), undefined];
   },
   scatter_add: (b, g, [idx], out) => [undefined, b.add("gather", [g, idx], { axis: outAttrs(out).axis! })],
+  write_rows: writeRowsVjp,
   softmax: (b, g, _inputs, y) => {
     const axis = normAxis(outAttrs(y).axis!, y.shape.length);
     return [mul(b, y, sub(b, g, reduce(b, "reduce_sum", mul(b, g, y), [axis], true)))];

@@ -311,6 +311,18 @@ const scatterAddCase: CaseBuilder = (d) => {
   return s.done(s.b.add("scatter_add", [idx, s.param("upd", upd, values(s.r, prod(upd)))], { axis: pre.length, size }));
 };
 
+/** write_rows: the cotangent reaches the cache outside the written rows and the rows that land in it
+ *  (the offset may put some rows past either end, where they are dropped). */
+const writeRowsCase: CaseBuilder = (d) => {
+  const s = new Scope(d.rand());
+  const cache = d.shape(1, 3);
+  const axis = d.int(0, cache.length - 1);
+  const count = d.int(1, cache[axis]);
+  const rows = cache.map((n, k) => (k === axis ? count : n));
+  const at = s.input("at", "i32", [1], [d.int(-count, cache[axis])]);
+  return s.done(s.b.add("write_rows", [s.param("cache", cache, values(s.r, prod(cache))), s.param("rows", rows, values(s.r, prod(rows))), at], { axis }));
+};
+
 const softmaxCase =
   (op: "softmax" | "log_softmax"): CaseBuilder =>
   (d) => {
@@ -377,6 +389,7 @@ const BY_OP: Partial<Record<OpName, CaseBuilder>> = {
   matmul: matmulCase,
   gather: gatherCase,
   scatter_add: scatterAddCase,
+  write_rows: writeRowsCase,
   softmax: softmaxCase("softmax"),
   log_softmax: softmaxCase("log_softmax"),
   layer_norm: layerNormCase,
