@@ -49,5 +49,7 @@ ${matmulOther.markdown()}
 ${dispatch.markdown()}
 ${elementwise.markdown()}
 ${training.markdown()}`);
+process.stdout.write("\npeers: a transformer block and an elementwise kernel in mira, jax-js and tfjs-webgpu (bench/peers.ts, in a child process)\n");
+await (await import("./peers.js")).runPeers();
 process.stdout.write("\nwritten to docs/PERFORMANCE.md\n");
 process.exit(0);
