@@ -4,6 +4,7 @@ import { chooseMatmulVariant } from "../compiler/wgsl/matmul.js";
 import { adapterName, getGpu } from "../runtime/device.js";
 import { benchDispatch, benchElementwise } from "./dispatch.js";
 import { benchMatmul } from "./matmul.js";
+import { pseudoValues } from "./harness.js";
 import { writeSection } from "./report.js";
 
 const gpu = await getGpu();
@@ -21,7 +22,7 @@ const dispatch = await benchDispatch(gpu);
 process.stdout.write("\nelementwise\n");
 const elementwise = await benchElementwise(gpu);
 
-process.stdout.write("\ntraining step (char_lm, default preset, B=16, T=64)\n");
+process.stdout.write("\ntraining step (char_lm, default preset, B=16, T=64; Mirasol tiny, B=8, L=16)\n");
 const { loadModel } = await import("../api/model.js");
 const { benchTrainStep } = await import("./train.js");
 const training = await benchTrainStep(gpu, [{
@@ -30,6 +31,20 @@ const training = await benchTrainStep(gpu, [{
   batch: { B: 16, T: 64 },
   inputs: () => ({ tokens: Int32Array.from({ length: 16 * 64 }, (_, i) => (i * 31) % 90) }),
   tokens: 16 * 64,
+}, {
+  label: "Mirasol tiny B8 L16",
+  model: loadModel("models/mirasol.mira", { preset: "tiny" }),
+  batch: { B: 8, L: 16 },
+  inputs: (shapes) => {
+    const n = (name: string): number => (shapes.get(name) ?? []).reduce((a, b) => a * b, 1);
+    return {
+      video: pseudoValues(n("video"), 1, 0.5).map((x) => x + 0.5),
+      spectrogram: pseudoValues(n("spectrogram"), 2, 1),
+      text: Int32Array.from({ length: n("text") }, (_, i) => 3 + ((i * 7) % 26)),
+      loss_mask: Float32Array.from({ length: n("loss_mask") }, (_, i) => (i % 16 >= 10 && i % 16 < 12 ? 1 : 0)),
+    };
+  },
+  tokens: 0,
 }]);
 
 const date = new Date().toISOString().slice(0, 10);

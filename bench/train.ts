@@ -1,5 +1,6 @@
-// train.ts (bench): a training step of a model, fused against unfused — dispatches per step, buffer
-// bytes, step time (median, each step ended by reading the loss back) and tokens per second.
+// train.ts (bench): a training step of a model, fused against unfused — dispatches per step, bytes the
+// kernels bind (whole buffers read and written: an upper bound on the bytes moved), buffer bytes, step
+// time (median, each step ended by reading the loss back) and tokens per second.
 import type { LoadedModel } from "../api/model.js";
 import { initParams } from "../compiler/lower.js";
 import { DEFAULT_ADAMW, buildTrainStep, stepScalars } from "../compiler/train-step.js";
@@ -21,7 +22,7 @@ export interface StepCase {
 }
 
 export async function benchTrainStep(gpu: Gpu, cases: readonly StepCase[]): Promise<Table> {
-  const table = new Table("training step", ["model", "fusion", "dispatches/step", "buffers", "median ms/step", "tokens/s"]);
+  const table = new Table("training step", ["model", "fusion", "dispatches/step", "bytes bound/step", "buffers", "median ms/step", "tokens/s"]);
   for (const c of cases) {
     const el = c.model.elaborate(c.batch);
     const loss = el.objective ?? el.losses[0];
@@ -45,7 +46,8 @@ export async function benchTrainStep(gpu: Gpu, cases: readonly StepCase[]): Prom
       };
       const timing = await time(step, { warmup: 2, runs: 5 });
       const bytes = program.buffers.reduce((s, b) => s + b.bytes, 0);
-      table.add([c.label, fuse ? "fused" : "--no-fuse", program.dispatches.length, formatBytes(bytes), timing.medianMs, c.tokens ? Math.round((c.tokens / timing.medianMs) * 1000) : "-"]);
+      const bound = program.dispatches.reduce((s, d) => s + d.buffers.reduce((t, b) => t + program.buffers[b].bytes, 0), 0);
+      table.add([c.label, fuse ? "fused" : "--no-fuse", program.dispatches.length, formatBytes(bound), formatBytes(bytes), timing.medianMs, c.tokens ? Math.round((c.tokens / timing.medianMs) * 1000) : "-"]);
       ex.destroy();
     }
   }
