@@ -45,7 +45,8 @@ describe("mirasol tiny: each Combiner checks, elaborates and runs forward", () =
     ["TokenLearnerCombiner(m: 2)", 2],
   ];
   test.each(cases)("combiner=%s → latents [B, 2, %i, 32]", (combiner, out) => {
-    const m = elaborated(SOURCE, FILE, { preset: "tiny", set: combiner ? [`combiner=${combiner}`] : [] }, { B: 2, L: 8 });
+    const lambdas = ["lambda_latent=0.25", "lambda_recon=2"];
+    const m = elaborated(SOURCE, FILE, { preset: "tiny", set: combiner ? [`combiner=${combiner}`, ...lambdas] : lambdas }, { B: 2, L: 8 });
     expect(m.inputs.map((i) => [i.name, i.dtype, i.shape])).toEqual([
       ["video", "f32", [2, 8, 16, 16, 3]],
       ["spectrogram", "f32", [2, 32, 32]],
@@ -57,9 +58,9 @@ describe("mirasol tiny: each Combiner checks, elaborates and runs forward", () =
     expect(r.logits.shape).toEqual([2, 8, 64]);
     for (const name of ["latents", "logits", "text_loss", "latent", "recon", "objective"]) expect(Array.from(r[name].data).every(Number.isFinite), name).toBe(true);
     for (const name of ["text_loss", "latent", "recon", "objective"]) expect(r[name].shape, name).toEqual([]);
-    // Untrained: the text loss is near ln(vocab); the objective is the λ-weighted sum (λ = 1 here).
+    // Untrained: the text loss is near ln(vocab); the objective is the λ-weighted sum.
     expect(Math.abs(r.text_loss.data[0] - Math.log(64))).toBeLessThan(1.5);
-    expect(r.objective.data[0]).toBeCloseTo(r.text_loss.data[0] + r.latent.data[0] + r.recon.data[0], 4);
+    expect(r.objective.data[0]).toBeCloseTo(r.text_loss.data[0] + 0.25 * r.latent.data[0] + 2 * r.recon.data[0], 4);
     expect(m.generate).toEqual({ input: "text", from: "logits", until: 2 });
     expect(m.config.combiner).toBe(combiner?.split("(")[0] ?? "TransformerCombiner");
   });
@@ -81,7 +82,7 @@ describe("mirasol tiny: each Combiner checks, elaborates and runs forward", () =
 
   test("the latent loss is chosen by config: cosine by default, L2 by --set", () => {
     const cos = elaborated(SOURCE, FILE, { preset: "tiny" }, { B: 2, L: 8 });
-    const l2 = elaborated(SOURCE, FILE, { preset: "tiny", set: ["latent_loss=L2Loss()", "lambda_latent=0.5"] }, { B: 2, L: 8 });
+    const l2 = elaborated(SOURCE, FILE, { preset: "tiny", set: ["latent_loss=L2Loss()", "lambda_latent=0.5", "lambda_recon=1"] }, { B: 2, L: 8 });
     const a = runReference(cos.graph, feedsFor(cos));
     const b = runReference(l2.graph, feedsFor(l2));
     expect(a.latent.data[0]).not.toBeCloseTo(b.latent.data[0], 3);
