@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { type Elaborated, elaborate } from "../compiler/lower.js";
 import { type Diagnostic, check, formatDiagnostics, hasErrors } from "../dsl/index.js";
 import type { Checked } from "../dsl/check.js";
+import type { Sources } from "../dsl/diagnostics.js";
 
 /** A model that does not check or elaborate; the message holds every diagnostic, formatted. */
 export class ModelError extends Error {
@@ -32,6 +33,8 @@ export interface LoadedModel {
   readonly preset?: string;
   readonly set: readonly string[];
   readonly checked: Checked;
+  /** every source text the model was checked from, for diagnostics of later passes */
+  readonly sources: Sources;
   /** Elaborates for concrete batch dims, e.g. { B: 8, T: 64 }. */
   elaborate(batch: Readonly<Record<string, number>>): Elaborated;
   /** The config as resolved for the preset and overrides. */
@@ -58,6 +61,7 @@ export function modelFromSource(source: string, path: string, opts: ModelOptions
     preset: opts.preset,
     set: opts.set ?? [],
     checked,
+    sources: r.sources,
     elaborate: (batch) => run(batch),
     config: () => (config ??= run({}, 2).config),
   };

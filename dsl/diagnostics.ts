@@ -58,6 +58,7 @@ export const CODES = {
   M3004: "batch dimension not bound",
   M3005: "dimension is not a positive integer",
   M3006: "operation rejected while elaborating",
+  M3007: "cannot derive an incremental decoder",
 } as const satisfies Record<Code, string>;
 
 export type KnownCode = keyof typeof CODES;

@@ -2,11 +2,13 @@
 // setup.mjs: makes a bare machine ready for mira, idempotently, and is fast when nothing is missing.
 //   1. npm dependencies, installed when node_modules is missing or older than the lockfile;
 //   2. a WebGPU adapter through Dawn; on Debian as root, Mesa >= 25 lavapipe (software Vulkan) from
-//      bookworm-backports, whose apt source is derived from the machine's own sources.
+//      bookworm-backports, whose apt source is derived from the machine's own sources;
+//   3. ffmpeg (with ffprobe), which `mira data import` spawns to decode real video and audio; on Debian
+//      as root from Debian's own `ffmpeg` package, elsewhere the command to run is printed.
 // Plain Node (no TypeScript): it must run before any dependency is installed.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { deriveBackportsSource, hasBackports } from "./lib/apt-sources.mjs";
@@ -125,6 +127,41 @@ function ensureAdapter() {
   return second;
 }
 
+// ---- 3. ffmpeg ---------------------------------------------------------------------------------
+// Looked up on PATH without spawning it, so a ready machine pays microseconds. Not fatal when it cannot
+// be installed: only importing real media needs it, and those commands and tests name the fix.
+const FFMPEG_ARGS = ["install", "-y", "--no-install-recommends", "ffmpeg"];
+const FFMPEG_INSTALL = `apt-get ${FFMPEG_ARGS.join(" ")}`;
+
+function onPath(name) {
+  return (process.env.PATH ?? "").split(":").some((dir) => {
+    if (!dir) return false;
+    try {
+      accessSync(join(dir, name), constants.X_OK);
+      return statSync(join(dir, name)).isFile();
+    } catch {
+      return false;
+    }
+  });
+}
+
+function ensureFfmpeg() {
+  if (onPath("ffmpeg") && onPath("ffprobe")) return;
+  const os = osRelease();
+  const isDebian = os.ID === "debian" || (os.ID_LIKE ?? "").split(" ").includes("debian");
+  if (!isDebian || process.getuid?.() !== 0) {
+    const how = isDebian ? `sudo apt-get update && sudo ${FFMPEG_INSTALL}` : "your system's ffmpeg package (it must provide ffmpeg and ffprobe)";
+    log(`ffmpeg is missing ('mira data import' and 'mira generate --video' need it); install ${how}, then run 'npm run setup'`);
+    return;
+  }
+  log("installing ffmpeg from Debian (for 'mira data import'); once …");
+  const env = { DEBIAN_FRONTEND: "noninteractive" };
+  const update = run("apt-get", ["update", "-qq"], { capture: true, env });
+  const install = update.ok ? run("apt-get", ["-qq", ...FFMPEG_ARGS], { capture: true, env }) : update;
+  if (!install.ok || !onPath("ffmpeg")) log(`installing ffmpeg failed (${update.ok ? FFMPEG_INSTALL : "apt-get update"}):\n${install.stderr.trim()}\nfix the error above, then run 'npm run setup' again`);
+}
+
 ensureNodeModules();
+ensureFfmpeg();
 const adapter = ensureAdapter();
 if (!quiet) log(`ready in ${Date.now() - started} ms (adapter: ${adapter.description || adapter.device || adapter.vendor})`);

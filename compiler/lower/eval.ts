@@ -15,6 +15,13 @@ import { LOWERINGS, type LowerCtx, VALUE_BUILTINS } from "./builtins.js";
 import { evalIndex } from "./index-expr.js";
 import { ElabAbort, Env, type InitSpec, type Instance, type Val, describeVal, joinPath, snakeCase } from "./values.js";
 
+/** Where a node came from: the expression being elaborated and the module calls that led there
+ *  (outermost first), so a later pass (compiler/decode.ts) can point at the user's line. */
+export interface NodeOrigin {
+  readonly span: A.Span;
+  readonly calls: readonly { readonly span: A.Span; readonly module: string }[];
+}
+
 export interface ParamInfo {
   readonly name: string;
   readonly shape: readonly number[];
@@ -36,6 +43,9 @@ export class Elaborator {
   private depth = 0;
   /** Calls being applied, outermost first, for the notes of an elaboration error. */
   private readonly calls: { span: A.Span; module: string }[] = [];
+  /** `calls` as an immutable snapshot, shared by the origins of the nodes built under it. */
+  private frames: NodeOrigin["calls"] = [];
+  readonly origins = new Map<number, NodeOrigin>();
   private nodeCount = 0;
   span: A.Span;
 
@@ -43,7 +53,9 @@ export class Elaborator {
   readonly b: NodeBuilder = {
     add: (op, inputs, attrs) => {
       if (++this.nodeCount > MAX_NODES) this.fail("M3006", `the graph passes ${MAX_NODES} nodes`, "lower repeat counts or scan lengths");
-      return this.guard(() => this.graph.add(op, inputs, attrs));
+      const node = this.guard(() => this.graph.add(op, inputs, attrs));
+      this.origins.set(node.id, { span: this.span, calls: this.frames });
+      return node;
     },
   };
 
@@ -188,6 +200,7 @@ export class Elaborator {
     if (++this.depth > MAX_CALL_DEPTH) this.fail("M3006", `modules nest more than ${MAX_CALL_DEPTH} calls deep`, `does ${inst.decl.name.name} call itself?`);
     const decl = inst.decl;
     this.calls.push({ span: this.span, module: decl.name.name });
+    this.frames = [...this.calls];
     const iface = decl.impl ? this.interfaces.get(decl.impl.iface.name) : undefined;
     const inputs = decl.inputs ?? iface?.inputs ?? [];
     const env = new Env(undefined, inst.path, false, inst);
@@ -201,6 +214,7 @@ export class Elaborator {
     const ret = this.block(decl.body.stmts, env);
     this.depth--;
     this.calls.pop();
+    this.frames = [...this.calls];
     return ret ?? this.fail("M3006", `${decl.name.name} returned nothing`);
   }
 

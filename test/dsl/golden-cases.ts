@@ -8,6 +8,7 @@ export interface GoldenCase {
   /** Extra virtual files, by path relative to the models root. */
   readonly files?: Readonly<Record<string, string>>;
   readonly elaborate?: Readonly<Record<string, number>>;
+  readonly decode?: string;
 }
 
 const lm = (body: string, config = "d: int = 8"): string => `import std.nn
@@ -57,5 +58,11 @@ export const GOLDEN: readonly GoldenCase[] = [
     code: "M3006",
     src: lm("  input lengths: i32[N]\n  let h = reshape(Embedding(32, d)(tokens), [B, 1, T, d])\n  output o = attention(h, h, h, mask: padding(lengths))"),
     elaborate: { B: 2, T: 4, N: 3 },
+  },
+  {
+    code: "M3007",
+    src: lm("  let h = Embedding(32, d)(tokens)\n  output logits = h + reshape(mean(h, axis: 1), [B, 1, d])\n  generate tokens from logits"),
+    elaborate: { B: 1 },
+    decode: "T",
   },
 ];

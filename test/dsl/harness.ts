@@ -2,6 +2,7 @@
 // virtual files, optionally elaborate, and read real model files.
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { DecodeError, deriveDecoder } from "../../compiler/decode.js";
 import { elaborate } from "../../compiler/lower.js";
 import { type Diagnostic, check, hasErrors } from "../../dsl/index.js";
 import type { Sources } from "../../dsl/diagnostics.js";
@@ -15,6 +16,8 @@ export interface RunOptions {
   readonly set?: readonly string[];
   readonly files?: Readonly<Record<string, string>>;
   readonly elaborate?: Readonly<Record<string, number>>;
+  /** also derive the incremental decoder, the generated input's length bound as `decode` names */
+  readonly decode?: string;
   readonly file?: string;
 }
 
@@ -26,6 +29,15 @@ export function run(src: string, o: RunOptions = {}): { diagnostics: Diagnostic[
   };
   const r = check(src, o.file ?? "case.mira", { root: MODELS, read, preset: o.preset, set: o.set });
   let diagnostics = r.diagnostics;
-  if (o.elaborate && !hasErrors(diagnostics)) diagnostics = [...diagnostics, ...elaborate(r.result, { batch: o.elaborate }).diagnostics];
+  if (o.elaborate && !o.decode && !hasErrors(diagnostics)) diagnostics = [...diagnostics, ...elaborate(r.result, { batch: o.elaborate }).diagnostics];
+  if (o.decode && !hasErrors(diagnostics)) {
+    const seq = o.decode;
+    try {
+      deriveDecoder((T) => elaborate(r.result, { batch: { ...o.elaborate, [seq]: T } }).result!, { maxLen: 8, sources: r.sources });
+    } catch (e) {
+      if (!(e instanceof DecodeError) || !e.diagnostic) throw e;
+      diagnostics = [...diagnostics, e.diagnostic];
+    }
+  }
   return { diagnostics, sources: r.sources };
 }

@@ -1,0 +1,76 @@
+// decode.ts: an incremental decoder derived from a model's forward graph and its `generate`
+// declaration — a prefill program over the prompt and a one-step program with K/V caches — with no
+// decoder written by hand. decode/analyze.ts tags every value of the generated output's cone as a row
+// of the sequence, a function of the position, or free of it (and rejects ops that mix positions, other
+// than causal self-attention); decode/rewrite.ts rebuilds the graph for P positions (prefill) and for
+// one position (step). The programs share weights, caches and kept values by param name
+// (runtime/decode.ts runs them).
+import type { Sources } from "../dsl/diagnostics.js";
+import type { Graph } from "./ir.js";
+import type { Elaborated } from "./lower.js";
+import { ANALYSIS_LENGTHS, type Analysis, analyze } from "./decode/analyze.js";
+import { DecodeError, locator } from "./decode/error.js";
+import { type CacheSpec, NEXT, POS, cacheSpecs, memoName, prefillGraph, stepGraph } from "./decode/rewrite.js";
+import { prod } from "./shape.js";
+
+export { DecodeError } from "./decode/error.js";
+export type { CacheSpec } from "./decode/rewrite.js";
+export { NEXT, POS } from "./decode/rewrite.js";
+
+export interface DeriveOptions {
+  /** positions the caches hold: prompt and generated tokens together */
+  readonly maxLen: number;
+  /** source texts, so errors print file:line:col */
+  readonly sources?: Sources;
+}
+
+export interface Decoder {
+  /** the generated input (its row for one position is fed to the step) */
+  readonly input: string;
+  /** batch rows: each position feeds one token per row */
+  readonly batch: number;
+  /** values of the output per batch row at one position (the vocabulary, for logits) */
+  readonly width: number;
+  readonly maxLen: number;
+  /** inputs the prefill reads besides the generated one (an audio-video clip) */
+  readonly otherInputs: readonly string[];
+  readonly caches: readonly CacheSpec[];
+  /** params written by the prefill and read by every step (encoder outputs, cross-attention K/V) */
+  readonly memos: readonly string[];
+  /** the step graph: inputs `input` [batch, 1] and POS; output NEXT */
+  readonly step: Graph;
+  /** the prefill graph for P prompt positions (output NEXT: the last position's row) and the
+   *  output → param copies that keep its memo values (CompileOptions.updates) */
+  prefill(P: number): { graph: Graph; updates: Readonly<Record<string, string>> };
+  readonly analysis: Analysis;
+}
+
+/** Derives the decoder of the model elaborated by `elabAt(T)` (T: the generated input's length). */
+export function deriveDecoder(elabAt: (T: number) => Elaborated, opts: DeriveOptions): Decoder {
+  if (!Number.isInteger(opts.maxLen) || opts.maxLen < 1) throw new DecodeError(`the maximum length must be a whole number ≥ 1, got ${opts.maxLen}`);
+  const [e2, e3, e4] = ANALYSIS_LENGTHS.map((T) => elabAt(T));
+  const an = analyze([e2, e3, e4], locator(e2.origins, opts.sources));
+  const caches = cacheSpecs(an, opts.maxLen);
+  const step = stepGraph(an, caches);
+  const out = an.output;
+  const batch = an.input.shape[0];
+  const otherInputs = an.g2.nodes.filter((n) => n.op === "input" && n.id !== an.input.id).map((n) => n.attrs.name!);
+  return {
+    input: an.input.attrs.name!,
+    batch,
+    width: prod(out.shape) / (batch * out.shape[an.seq.get(out.id)!.axis]),
+    maxLen: opts.maxLen,
+    otherInputs,
+    caches,
+    memos: an.memo.map((_, i) => memoName(i)),
+    step,
+    prefill: (P) => {
+      if (!Number.isInteger(P) || P < 1 || P > opts.maxLen) throw new DecodeError(`a prompt of ${P} positions does not fit caches of ${opts.maxLen}`);
+      return prefillGraph(an, P, caches);
+    },
+    analysis: an,
+  };
+}
+
+/** Names of the programs' feeds and results, for callers. */
+export const DECODE_NAMES = { pos: POS, next: NEXT } as const;

@@ -1,0 +1,188 @@
+// rewrite.ts: the prefill and step graphs, rebuilt node by node from the analysed forward graph.
+//   prefill(P): the forward graph at T = P (sizes along S extrapolated from T = 2, 3, 4), plus: each
+//     causal self-attention's K and V written into its cache at row 0, the kept free values (memo)
+//     as outputs copied into their params, and the output's row of the last position.
+//   step: one new position t (input `decode.pos` = t): row values are computed for one row; positional
+//     sources read position t (a table row gathered at t, an iota plus t); prefix inputs of a concat
+//     along S (a start token) are dropped, as the prefill wrote their rows; each causal attention
+//     writes its new K, V row into the cache at t + off and attends over rows 0 … t + off (a padding
+//     mask with lengths t + off + 1); memo values are params written by the prefill.
+import { GraphBuilder } from "../builder.js";
+import type { Attrs, Graph, Node } from "../ir.js";
+import { binary, broadcastTo } from "../ops/helpers.js";
+import { normAxis } from "../shape.js";
+import type { Analysis, SeqAxis } from "./analyze.js";
+import { changingAttrs } from "./analyze.js";
+
+/** Names shared by the prefill and step programs (and the runtime). */
+export const POS = "decode.pos";
+export const NEXT = "decode.next";
+export const cacheName = (layer: number, kv: "k" | "v"): string => `decode.cache.${layer}.${kv}`;
+export const memoName = (i: number): string => `decode.memo.${i}`;
+/** prefill output → the param it is copied into after the run */
+const memoOut = (i: number): string => `${memoName(i)}.out`;
+const cacheWrite = (layer: number, kv: "k" | "v"): string => `${cacheName(layer, kv)}.write`;
+
+export interface CacheSpec {
+  readonly name: string;
+  readonly dtype: Node["dtype"];
+  readonly shape: readonly number[];
+}
+
+/** The prefill graph for a prompt of P positions, and its memo updates (output → param). */
+export function prefillGraph(an: Analysis, P: number, caches: readonly CacheSpec[]): { graph: Graph; updates: Record<string, string> } {
+  const b = new GraphBuilder();
+  const map = new Map<number, Node>();
+  const by3 = new Map(an.g3.nodes.map((n) => [n.id, n]));
+  for (const n of an.g2.nodes) {
+    const attrs = atLength(n, by3.get(n.id)!, P);
+    const node = n.op === "input" || n.op === "param" ? b[n.op](n.attrs.name!, n.dtype, attrs.shape!) : b.add(n.op, n.inputs.map((i) => map.get(i)!), attrs);
+    map.set(n.id, node);
+  }
+  const zero = b.add("full", [], { value: 0, dtype: "i32", shape: [1] });
+  an.causal.forEach((id, layer) => {
+    const att = an.byId.get(id)!;
+    (["k", "v"] as const).forEach((kv, j) => {
+      const c = caches[2 * layer + j];
+      const rows = map.get(att.inputs[1 + j])!;
+      b.output(cacheWrite(layer, kv), b.add("write_rows", [b.param(c.name, c.dtype, c.shape), rows, zero], { axis: rows.shape.length - 2 }));
+    });
+  });
+  const updates: Record<string, string> = {};
+  an.memo.forEach((id, i) => {
+    const v = map.get(id)!;
+    b.param(memoName(i), v.dtype, v.shape);
+    b.output(memoOut(i), v);
+    updates[memoOut(i)] = memoName(i);
+  });
+  const out = map.get(an.output.id)!;
+  const s = an.seq.get(an.output.id)!;
+  const last = P - 1 + s.off;
+  b.output(NEXT, b.add("slice", [out], { starts: out.shape.map((_, a) => (a === s.axis ? last : 0)), ends: out.shape.map((d, a) => (a === s.axis ? last + 1 : d)) }));
+  return { graph: b.build(), updates };
+}
+
+/** The attributes of `n` at sequence length P: entries that change with T grow linearly (checked). */
+function atLength(n2: Node, n3: Node, P: number): Attrs {
+  const paths = changingAttrs(n2, n3);
+  if (paths.length === 0) return n2.attrs;
+  const copy = structuredClone(n2.attrs) as Record<string, unknown>;
+  for (const p of paths) {
+    const keys = p.split(".");
+    let x = copy;
+    for (const k of keys.slice(0, -1)) x = x[k] as Record<string, unknown>;
+    const v2 = x[keys.at(-1)!] as number;
+    const v3 = get(n3.attrs, keys);
+    x[keys.at(-1)!] = v2 + (P - 2) * (v3 - v2);
+  }
+  return copy as Attrs;
+}
+
+const get = (attrs: Attrs, keys: readonly string[]): number => keys.reduce<unknown>((x, k) => (x as Record<string, unknown>)[k], attrs) as number;
+
+/** The step graph: one new position, reading and writing the caches (see the file comment). */
+export function stepGraph(an: Analysis, caches: readonly CacheSpec[]): Graph {
+  const b = new GraphBuilder();
+  const needed = stepCone(an);
+  const map = new Map<number, Node>();
+  const pos = b.input(POS, "i32", [1]);
+  const at = (off: number): Node => (off === 0 ? pos : binary(b, "add", pos, b.add("full", [], { value: off, dtype: "i32", shape: [1] })));
+  const memoIndex = new Map(an.memo.map((id, i) => [id, i]));
+  const causalIndex = new Map(an.causal.map((id, i) => [id, i]));
+  for (const n of an.g2.nodes) {
+    if (!needed.has(n.id)) continue;
+    const ins = n.inputs.map((i) => map.get(i)!);
+    const s = an.seq.get(n.id);
+    const memo = memoIndex.get(n.id);
+    let node: Node;
+    if (memo !== undefined) node = b.param(memoName(memo), n.dtype, n.shape);
+    else if (n.op === "param") node = b.param(n.attrs.name!, n.dtype, n.shape);
+    else if (n.op === "input") node = b.input(n.attrs.name!, n.dtype, oneRow(n.shape, s));
+    else if (an.role.get(n.id) === "free") node = b.add(n.op, ins, n.attrs);
+    else if (causalIndex.has(n.id)) node = cachedAttention(b, n, ins, causalIndex.get(n.id)!, caches, at(an.seq.get(n.inputs[1])!.off));
+    else node = stepNode(b, n, ins, s!, an, at);
+    map.set(n.id, node);
+  }
+  b.output(NEXT, map.get(an.output.id)!);
+  return b.build();
+}
+
+/** Nodes the step reads: back from the output, stopping at memo values and skipping concat prefixes. */
+function stepCone(an: Analysis): Set<number> {
+  const memo = new Set(an.memo);
+  const needed = new Set<number>();
+  const stack = [an.output.id];
+  while (stack.length) {
+    const id = stack.pop()!;
+    if (needed.has(id)) continue;
+    needed.add(id);
+    if (memo.has(id)) continue;
+    const n = an.byId.get(id)!;
+    const s = an.seq.get(id);
+    let ins = n.inputs;
+    if (n.op === "concat" && s && normAxis(n.attrs.axis ?? 0, n.shape.length) === s.axis) ins = ins.filter((i) => an.seq.has(i));
+    stack.push(...ins);
+  }
+  return needed;
+}
+
+const oneRow = (shape: readonly number[], s: SeqAxis | undefined): number[] => shape.map((d, a) => (s && a === s.axis ? s.k : d));
+
+/** A row or positional node for one position. */
+function stepNode(b: GraphBuilder, n: Node, ins: readonly Node[], s: SeqAxis, an: Analysis, at: (off: number) => Node): Node {
+  const a = s.axis;
+  const attrs: Record<string, unknown> = { ...n.attrs };
+  if (n.attrs.shape) attrs.shape = oneRow(n.attrs.shape, s);
+  switch (n.op) {
+    case "iota": {
+      const it = b.add("iota", [], attrs as Attrs);
+      if (!an.sources.has(n.id)) return it;
+      // Row j of an iota along S is j = t + off.
+      const t = b.add("cast", [at(s.off)], { dtype: n.dtype });
+      return binary(b, "add", it, t);
+    }
+    case "slice": {
+      if (an.sources.has(n.id)) {
+        // table[start : start + T + off] along S: position t reads table[start + t + off].
+        const row = b.add("gather", [ins[0], at(n.attrs.starts![a] + s.off)], { axis: a });
+        const starts = n.attrs.starts!.map((v, k) => (k === a ? 0 : v));
+        const ends = n.attrs.ends!.map((v, k) => (k === a ? 1 : v));
+        return b.add("slice", [row], { ...n.attrs, starts, ends });
+      }
+      return b.add("slice", [ins[0]], { ...n.attrs, starts: n.attrs.starts!.map((v, k) => (k === a ? 0 : v)), ends: n.attrs.ends!.map((v, k) => (k === a ? s.k : v)) });
+    }
+    case "pad":
+      return b.add("pad", [ins[0]], { ...n.attrs, lo: n.attrs.lo!.map((v, k) => (k === a ? 0 : v)), hi: n.attrs.hi!.map((v, k) => (k === a ? 0 : v)) });
+    case "concat": {
+      if (normAxis(n.attrs.axis ?? 0, n.shape.length) !== a) return b.add("concat", ins, n.attrs);
+      return ins.at(-1)!; // the prefixes were dropped (stepCone): the sequence value, last, is left
+    }
+    default:
+      return b.add(n.op, ins, attrs as Attrs);
+  }
+}
+
+/** Causal self-attention for one query row: write the new K, V rows at t + off, attend rows ≤ t + off. */
+function cachedAttention(b: GraphBuilder, n: Node, [q, k, v]: readonly Node[], layer: number, caches: readonly CacheSpec[], row: Node): Node {
+  const axis = k.shape.length - 2;
+  const kc = caches[2 * layer];
+  const vc = caches[2 * layer + 1];
+  const keys = b.add("write_rows", [b.param(kc.name, kc.dtype, kc.shape), k, row], { axis });
+  const values = b.add("write_rows", [b.param(vc.name, vc.dtype, vc.shape), v, row], { axis });
+  const seen = binary(b, "add", row, b.add("full", [], { value: 1, dtype: "i32", shape: [1] }));
+  const lengths = broadcastTo(b, seen, [q.shape[0]]);
+  return b.add("attention", [q, keys, values, lengths], { ...n.attrs, mask: { kind: "padding" } });
+}
+
+/** The K and V caches: each causal attention's K and V with room for `maxLen` positions (plus the
+ *  rows before position 0, when a start token was prepended). */
+export function cacheSpecs(an: Analysis, maxLen: number): CacheSpec[] {
+  return an.causal.flatMap((id, layer) => {
+    const att = an.byId.get(id)!;
+    return (["k", "v"] as const).map((kv, j) => {
+      const x = an.byId.get(att.inputs[1 + j])!;
+      const s = an.seq.get(x.id)!;
+      return { name: cacheName(layer, kv), dtype: x.dtype, shape: x.shape.map((d, a) => (a === s.axis ? maxLen + s.off : d)) };
+    });
+  });
+}

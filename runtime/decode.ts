@@ -1,0 +1,138 @@
+// decode.ts (runtime): runs a derived decoder (compiler/decode.ts) — one step program, compiled once,
+// and a prefill program per prompt length, compiled on first use and kept. The step executor owns the
+// weights, the K/V caches and the kept values (memo); prefill executors share them by name, so a
+// prefill writes the caches the steps then extend in place. Per step the host writes the new tokens and
+// the position (two small uploads), runs one submit and reads back one row of logits.
+import { type CacheSpec, type Decoder, NEXT, POS } from "../compiler/decode.js";
+import { byteSize } from "../compiler/dtype.js";
+import { type CompileOptions, compileGraph } from "../compiler/program.js";
+import { prod } from "../compiler/shape.js";
+import type { Gpu } from "./device.js";
+import { Executor } from "./executor.js";
+
+/** Writes the named params (weights) of an executor's program. */
+export type WeightLoader = (ex: Executor, names: readonly string[]) => void;
+
+/** Next-token rows from a growing sequence: the derived KV-cache decoder (IncrementalDecoder) or full
+ *  recomputation (RecomputeDecoder, runtime/recompute.ts), interchangeable for callers and tests. */
+export interface TokenDecoder {
+  /** positions fed so far (the next step feeds this one) */
+  readonly position: number;
+  /** positions it can hold */
+  readonly capacity: number;
+  /** batch rows, each fed one token per position */
+  readonly batch: number;
+  /** values per batch row of a next-token row (the vocabulary, for logits) */
+  readonly width: number;
+  /** starts over with a prompt ([batch, P] row-major) and the model's other inputs; resolves with
+   *  the rows of the last position, [batch, width] */
+  prefill(tokens: ArrayLike<number>, feeds?: Readonly<Record<string, ArrayLike<number>>>): Promise<Float64Array>;
+  /** feeds one token per batch row at `position`; resolves with the rows of that position */
+  step(tokens: ArrayLike<number>): Promise<Float64Array>;
+  destroy(): void;
+}
+
+export class IncrementalDecoder implements TokenDecoder {
+  private readonly prefills = new Map<number, Executor>();
+  private pos = 0;
+  private readonly state: ReadonlySet<string>;
+
+  private constructor(
+    private readonly gpu: Gpu,
+    readonly graphs: Decoder,
+    private readonly stepEx: Executor,
+    private readonly load: WeightLoader,
+    private readonly opts: CompileOptions,
+  ) {
+    this.state = new Set([...graphs.caches.map((c) => c.name), ...graphs.memos]);
+  }
+
+  static async create(gpu: Gpu, graphs: Decoder, load: WeightLoader, opts: CompileOptions = {}): Promise<IncrementalDecoder> {
+    const ex = await Executor.create(gpu, compileGraph(graphs.step, gpu.limits, opts));
+    const d = new IncrementalDecoder(gpu, graphs, ex, load, opts);
+    try {
+      load(ex, ex.program.params.map((p) => p.name).filter((n) => !d.state.has(n)));
+    } catch (e) {
+      ex.destroy();
+      throw e;
+    }
+    return d;
+  }
+
+  /** Positions held in the caches (the next step writes this one). */
+  get position(): number {
+    return this.pos;
+  }
+
+  get capacity(): number {
+    return this.graphs.maxLen;
+  }
+
+  get batch(): number {
+    return this.graphs.batch;
+  }
+
+  get width(): number {
+    return this.graphs.width;
+  }
+
+  /** Bytes of the K/V caches. */
+  get cacheBytes(): number {
+    return this.graphs.caches.reduce((s, c: CacheSpec) => s + prod(c.shape) * byteSize(c.dtype), 0);
+  }
+
+  /** The step program (for reports: dispatches, kernels). */
+  get stepProgram(): Executor["program"] {
+    return this.stepEx.program;
+  }
+
+  /** Compiles (once per length) and runs the prefill over `tokens` ([batch, P], row-major), with the
+   *  model's other inputs; resolves with the next-token row of each batch row ([batch, width]). */
+  async prefill(tokens: ArrayLike<number>, feeds: Readonly<Record<string, ArrayLike<number>>> = {}): Promise<Float64Array> {
+    const P = tokens.length / this.graphs.batch;
+    if (!Number.isInteger(P) || P < 1) throw new Error(`a prompt needs a whole number ≥ 1 of tokens per batch row (${this.graphs.batch} rows), got ${tokens.length} tokens`);
+    if (P > this.capacity) throw new Error(`a prompt of ${P} tokens does not fit the caches (${this.capacity} positions)`);
+    const ex = this.prefills.get(P) ?? (await this.compilePrefill(P));
+    ex.write(this.graphs.input, tokens);
+    for (const name of this.graphs.otherInputs) {
+      const v = feeds[name];
+      if (!v) throw new Error(`the prefill needs input '${name}'`);
+      ex.write(name, v);
+    }
+    const next = (await ex.run([NEXT]))[NEXT];
+    this.pos = P;
+    return next;
+  }
+
+  /** Feeds one token per batch row at the current position; resolves with the next-token rows. */
+  async step(tokens: ArrayLike<number>): Promise<Float64Array> {
+    if (this.pos === 0) throw new Error("step before prefill: the caches hold no prompt");
+    if (this.pos >= this.capacity) throw new Error(`the caches are full (${this.capacity} positions)`);
+    this.stepEx.write(this.graphs.input, tokens);
+    this.stepEx.write(POS, [this.pos]);
+    const next = (await this.stepEx.run([NEXT]))[NEXT];
+    this.pos++;
+    return next;
+  }
+
+  private async compilePrefill(P: number): Promise<Executor> {
+    const { graph, updates } = this.graphs.prefill(P);
+    const ex = await Executor.create(this.gpu, compileGraph(graph, this.gpu.limits, { ...this.opts, updates }), { share: this.stepEx });
+    try {
+      // Params the step program has are shared (weights, caches, memo); the rest (an encoder's
+      // weights, which only the prefill reads) are loaded here.
+      const shared = new Set(this.stepEx.program.params.map((p) => p.name));
+      this.load(ex, ex.program.params.map((p) => p.name).filter((n) => !shared.has(n) && !this.state.has(n)));
+    } catch (e) {
+      ex.destroy();
+      throw e;
+    }
+    this.prefills.set(P, ex);
+    return ex;
+  }
+
+  destroy(): void {
+    for (const ex of this.prefills.values()) ex.destroy();
+    this.stepEx.destroy();
+  }
+}
