@@ -12,7 +12,7 @@
 // a DecodeError naming the op and its source line.
 import type { Elaborated } from "../lower.js";
 import type { Graph, Node } from "../ir.js";
-import { nodeById, pruneGraph } from "../ir.js";
+import { nodeById } from "../ir.js";
 import { opSpec } from "../ops/index.js";
 import { reduceAxes } from "../ops/reduce.js";
 import { normAxis, prod } from "../shape.js";
@@ -56,7 +56,7 @@ export function analyze([e2, e3, e4]: readonly [Elaborated, Elaborated, Elaborat
   if (!gen) throw new DecodeError("the model has no 'generate' declaration (generate <input> from <output>)");
   const out = e2.graph.outputs.find((o) => o.name === gen.from);
   if (!out) throw new DecodeError(`'generate' reads '${gen.from}', which is not an output of the model`);
-  const prune = (e: Elaborated): Graph => pruneGraph({ nodes: e.graph.nodes, outputs: [{ name: gen.from, id: out.id }] });
+  const prune = (e: Elaborated): Graph => cone(e.graph, gen.from, out.id);
   const [g2, g3, g4] = [e2, e3, e4].map(prune);
   if (g2.nodes.length !== g3.nodes.length || g2.nodes.length !== g4.nodes.length) throw new DecodeError("the graph's structure changes with the sequence length, so one step program cannot stand for it");
   const by2 = nodeById(g2);
@@ -113,6 +113,21 @@ export function analyze([e2, e3, e4]: readonly [Elaborated, Elaborated, Elaborat
     for (const i of n.inputs) if (role.get(i) === "free" && other.has(i) && !isDroppedPrefix(n, i, seq)) memo.add(i);
   }
   return { g2, g3, g4, byId: by2, seq, role, input, output, causal, memo: [...memo].sort((a, b) => a - b), sources };
+}
+
+/** The nodes `id` depends on, and nothing else (pruneGraph keeps every input and param; an input only
+ *  a loss reads, such as a loss mask over the sequence, is not the decoder's business). */
+function cone(g: Graph, name: string, id: number): Graph {
+  const byId = nodeById(g);
+  const live = new Set<number>();
+  const stack = [id];
+  while (stack.length) {
+    const i = stack.pop()!;
+    if (live.has(i)) continue;
+    live.add(i);
+    stack.push(...byId.get(i)!.inputs);
+  }
+  return { nodes: g.nodes.filter((n) => live.has(n.id)), outputs: [{ name, id }] };
 }
 
 /** A free input of a concat along S is a prefix (a start token): steps never read it. */
