@@ -1,14 +1,21 @@
-// generate.ts (api): `generate(...)` — text from a trained checkpoint, by full recomputation of the
-// forward pass for each new token (the KV-cache decoder is its own issue). The model sees at most its
-// training window: past it, the last `window − 1` tokens are kept (the positions it learned to predict from).
+// generate.ts (api): `generate(...)` — text from a trained checkpoint. By default through the decoder
+// derived from the model (api/decoder.ts): the prompt is prefilled once, then each token is one cached
+// step. `cache: false` recomputes the whole forward pass for each token instead (the baseline). The
+// model sees at most its training window: it predicts from the last `window − 1` tokens (the positions
+// it learned to predict from), so the caches hold window − 1 positions; when they are full, the cached
+// path starts again from the last half of them (one prefill per half window of tokens), where the
+// recomputing path slides by one token.
+import type { Elaborated } from "../compiler/lower.js";
 import { compileGraph } from "../compiler/program.js";
 import { CheckpointError } from "../runtime/checkpoint.js";
 import { CharTokenizer, UNKNOWN_ID } from "../runtime/data/text.js";
+import type { TokenDecoder } from "../runtime/decode.js";
 import { getGpu } from "../runtime/device.js";
 import { Executor } from "../runtime/executor.js";
 import { type SamplingOptions, sampleToken } from "../runtime/sampling.js";
+import { openDecoder } from "./decoder.js";
 import { ModelError } from "./model.js";
-import { loadWeights, openTrained } from "./trained.js";
+import { type Trained, loadWeights, openTrained, weightLoader } from "./trained.js";
 import { languageModelIO } from "./text-model.js";
 
 /** The tokens a model with training window `window` predicts from: training predicts from positions
@@ -25,6 +32,8 @@ export interface GenerateOptions {
   readonly topK?: number;
   readonly topP?: number;
   readonly seed?: number;
+  /** the derived KV-cache decoder (default), or full recomputation per token */
+  readonly cache?: boolean;
   /** called with each new piece of text as it is produced */
   readonly onText?: (piece: string) => void;
 }
@@ -35,36 +44,30 @@ export interface GenerateResult {
   readonly stoppedBy: "max-tokens" | "stop-token";
 }
 
+/** The next-token logits after `ids` (the whole sequence so far; each call adds one id). */
+interface NextLogits {
+  next(ids: readonly number[]): Promise<Float64Array>;
+  destroy(): void;
+}
+
 export async function generate(o: GenerateOptions): Promise<GenerateResult> {
   const trained = openTrained(o.checkpoint, "text", "'mira generate --prompt'");
-  const { meta, model } = trained;
+  const { meta } = trained;
   if (!meta.tokenizer || !meta.window) throw new CheckpointError(`${o.checkpoint} was not written by 'mira train' (its metadata lacks tokenizer or window)`);
   const tokenizer = CharTokenizer.fromJSON(meta.tokenizer);
   const window = Number(meta.window);
-  const el = model.elaborate({ B: 1, T: window });
-  const io = languageModelIO(el);
-  if (!io.logits) throw new ModelError(`${meta.model}: the model has no 'generate' declaration naming its logits`);
-  const logitsOut = el.graph.outputs.find((x) => x.name === io.logits)!;
-  const program = compileGraph({ nodes: el.graph.nodes, outputs: [logitsOut] }, (await getGpu()).limits);
-  const ex = await Executor.create(await getGpu(), program);
+  const el = trained.model.elaborate({ B: 1, T: window });
+  if (!languageModelIO(el).logits) throw new ModelError(`${meta.model}: the model has no 'generate' declaration naming its logits`);
+  const source = o.cache ?? true ? await cached(trained, window) : await recomputed(trained, el, window);
   try {
-    loadWeights(ex, trained);
     const sampling: SamplingOptions = { temperature: o.temperature ?? 0.8, topK: o.topK ?? 0, topP: o.topP ?? 1, seed: o.seed ?? 1 };
     const stop = el.generate?.until ?? UNKNOWN_ID;
     const ids = [...tokenizer.encode(o.prompt)];
     if (ids.length === 0) ids.push(tokenizer.encode("\n")[0] ?? UNKNOWN_ID);
-    const vocab = logitsOut ? (el.graph.nodes.find((n) => n.id === logitsOut.id)!.shape.at(-1) ?? 0) : 0;
-    const input = new Int32Array(window);
     const produced: number[] = [];
     let stoppedBy: GenerateResult["stoppedBy"] = "max-tokens";
     for (let step = 0; step < (o.maxTokens ?? 200); step++) {
-      const context = generationContext(ids, window);
-      input.fill(0);
-      input.set(context);
-      ex.write(io.tokens, input);
-      const logits = (await ex.run([io.logits]))[io.logits];
-      const row = logits.subarray((context.length - 1) * vocab, context.length * vocab);
-      const next = sampleToken(row, sampling, step);
+      const next = sampleToken(await source.next(ids), sampling, step);
       if (next === stop) {
         stoppedBy = "stop-token";
         break;
@@ -75,6 +78,49 @@ export async function generate(o: GenerateOptions): Promise<GenerateResult> {
     }
     return { text: tokenizer.decode(produced), tokens: produced.length, stoppedBy };
   } finally {
-    ex.destroy();
+    source.destroy();
   }
+}
+
+/** Prefill of the context, then one cached step per token; full caches restart from their last half. */
+async function cached(trained: Trained, window: number): Promise<NextLogits> {
+  if (window < 2) throw new ModelError(`a training window of ${window} leaves no position to predict from`);
+  const dec: TokenDecoder = await openDecoder(await getGpu(), trained.model, { maxLen: window - 1, load: weightLoader(trained) });
+  let start = -1; // index in ids of cache position 0 (−1: nothing prefilled)
+  return {
+    next: async (ids) => {
+      if (start >= 0 && ids.length - start <= dec.capacity) return dec.step([ids[ids.length - 1]]);
+      const context = start < 0 ? generationContext(ids, window) : ids.slice(-Math.ceil(dec.capacity / 2));
+      start = ids.length - context.length;
+      return dec.prefill(context);
+    },
+    destroy: () => dec.destroy(),
+  };
+}
+
+/** The whole forward pass over the last window − 1 tokens, for every token. */
+async function recomputed(trained: Trained, el: Elaborated, window: number): Promise<NextLogits> {
+  const io = languageModelIO(el);
+  const logitsOut = el.graph.outputs.find((x) => x.name === io.logits)!;
+  const program = compileGraph({ nodes: el.graph.nodes, outputs: [logitsOut] }, (await getGpu()).limits);
+  const ex = await Executor.create(await getGpu(), program);
+  try {
+    loadWeights(ex, trained);
+  } catch (e) {
+    ex.destroy();
+    throw e;
+  }
+  const vocab = el.graph.nodes.find((n) => n.id === logitsOut.id)!.shape.at(-1) ?? 0;
+  const input = new Int32Array(window);
+  return {
+    next: async (ids) => {
+      const context = generationContext(ids, window);
+      input.fill(0);
+      input.set(context);
+      ex.write(io.tokens, input);
+      const logits = (await ex.run([logitsOut.name]))[logitsOut.name];
+      return logits.subarray((context.length - 1) * vocab, context.length * vocab);
+    },
+    destroy: () => ex.destroy(),
+  };
 }

@@ -4,6 +4,7 @@
 import type { LoadedModel } from "./model.js";
 import { loadModel } from "./model.js";
 import { type Checkpoint, CheckpointError, loadCheckpoint } from "../runtime/checkpoint.js";
+import type { WeightLoader } from "../runtime/decode.js";
 import type { Executor } from "../runtime/executor.js";
 
 export interface Trained {
@@ -33,9 +34,16 @@ export function openTrained(path: string, kind: "av-qa" | "text", use: string): 
 
 /** Writes every parameter of the executor's program from the checkpoint. */
 export function loadWeights(ex: Executor, t: Trained): void {
-  for (const p of ex.program.params) {
-    const stored = t.checkpoint.tensors.get(p.name);
-    if (!stored) throw new CheckpointError(`${t.path} has no tensor '${p.name}'`);
-    ex.writeBytes(p.name, stored.bytes);
-  }
+  weightLoader(t)(ex, ex.program.params.map((p) => p.name));
+}
+
+/** Writes the named parameters from the checkpoint (a decoder's programs share most of theirs). */
+export function weightLoader(t: Trained): WeightLoader {
+  return (ex, names) => {
+    for (const name of names) {
+      const stored = t.checkpoint.tensors.get(name);
+      if (!stored) throw new CheckpointError(`${t.path} has no tensor '${name}'`);
+      ex.writeBytes(name, stored.bytes);
+    }
+  };
 }
