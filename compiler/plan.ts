@@ -1,7 +1,9 @@
 // plan.ts: memory planning over the dispatch schedule. Each value lives from the step that first writes
 // it to the last step that reads it; values whose lifetimes do not overlap share a buffer (best fit,
 // growing a free buffer rather than adding one). Inputs, parameters and outputs keep buffers of their
-// own, since the caller reads and writes them between runs. `validateMemoryPlan` checks the result.
+// own, since the caller reads and writes them between runs. An elementwise step may write in place: its
+// value takes the buffer of a value it reads at the same index and that dies at that step.
+// `validateMemoryPlan` checks the result.
 
 export interface PlanValue {
   readonly id: number;
@@ -14,9 +16,14 @@ export interface PlanStep {
   readonly reads: readonly number[];
   /** values the step writes (several for a merged elementwise kernel) */
   readonly writes: readonly number[];
+  /** a read the step's single write may overwrite, index by index (an elementwise kernel reading it at
+   *  its own index only): the write then takes that read's buffer if the read dies at this step */
+  readonly inPlace?: number;
 }
 
 export interface MemoryPlan {
+  /** steps whose write took the buffer of their `inPlace` read */
+  readonly inPlaceSteps: ReadonlySet<number>;
   /** value id → slot index */
   readonly slotOf: ReadonlyMap<number, number>;
   /** bytes of each slot */
@@ -66,30 +73,49 @@ export function planMemory(values: readonly PlanValue[], steps: readonly PlanSte
   const free = new Set<number>();
   const endingAt = new Map<number, number[]>();
   for (const [id, l] of life) if (!byId.get(id)?.persistent && reuse) endingAt.set(l.last, [...(endingAt.get(l.last) ?? []), id]);
+  const occupant = new Map<number, number>(); // slot → the value placed in it last
+  const inPlaceSteps = new Set<number>();
   steps.forEach((st, s) => {
     for (const w of st.writes) {
       const v = byId.get(w);
       if (!v || slotOf.has(v.id)) continue;
+      const r = st.inPlace;
+      const rSlot = r === undefined ? undefined : slotOf.get(r);
+      if (reuse && st.writes.length === 1 && r !== undefined && rSlot !== undefined && !byId.get(r)?.persistent && life.get(r)?.last === s && occupant.get(rSlot) === r && slots[rSlot] >= v.bytes) {
+        place(v.id, v.bytes, rSlot);
+        occupant.set(rSlot, v.id);
+        inPlaceSteps.add(s);
+        continue;
+      }
       // best fit among free slots; otherwise grow the largest free one; otherwise a new slot
       let best: number | undefined;
       for (const f of free) if (slots[f] >= v.bytes && (best === undefined || slots[f] < slots[best])) best = f;
       if (best === undefined) for (const f of free) if (best === undefined || slots[f] > slots[best]) best = f;
       if (best !== undefined) free.delete(best);
       place(v.id, v.bytes, best);
+      occupant.set(slotOf.get(v.id)!, v.id);
     }
     for (const id of endingAt.get(s) ?? []) {
       const slot = slotOf.get(id);
-      if (slot !== undefined) free.add(slot);
+      if (slot !== undefined && occupant.get(slot) === id) free.add(slot); // unless a write took it in place
     }
   });
   for (const v of values) if (!slotOf.has(v.id)) place(v.id, v.bytes); // written by no step
-  return { slotOf, slots, residents, totalBytes: slots.reduce((a, b) => a + b, 0) };
+  return { inPlaceSteps, slotOf, slots, residents, totalBytes: slots.reduce((a, b) => a + b, 0) };
 }
 
 /** Violations of the plan: a value in a buffer too small for it, two live values in one buffer. */
 export function validateMemoryPlan(plan: MemoryPlan, values: readonly PlanValue[], steps: readonly PlanStep[]): string[] {
   const problems: string[] = [];
   const life = lifetimes(values, steps);
+  // An in-place step hands its read's buffer to its write: they meet at that step only, by design.
+  const handover = new Set<string>();
+  for (const s of plan.inPlaceSteps) {
+    const st = steps[s];
+    const r = st.inPlace;
+    if (r === undefined || st.writes.length !== 1 || life.get(r)?.last !== s || life.get(st.writes[0])?.first !== s) problems.push(`step ${s} is marked in place but does not end its read where its write begins`);
+    else handover.add(`${r}>${st.writes[0]}`);
+  }
   for (const v of values) {
     const slot = plan.slotOf.get(v.id);
     if (slot === undefined) problems.push(`value %${v.id} has no buffer`);
@@ -101,6 +127,7 @@ export function validateMemoryPlan(plan: MemoryPlan, values: readonly PlanValue[
         const a = life.get(ids[i])!;
         const b = life.get(ids[j])!;
         const persistent = values.find((v) => v.id === ids[i])?.persistent || values.find((v) => v.id === ids[j])?.persistent;
+        if (handover.has(`${ids[i]}>${ids[j]}`) || handover.has(`${ids[j]}>${ids[i]}`)) continue;
         if (persistent || (a.first <= b.last && b.first <= a.last)) problems.push(`buffer ${slot}: %${ids[i]} [${a.first}, ${a.last}] and %${ids[j]} [${b.first}, ${b.last}] are live together`);
       }
   });

@@ -164,7 +164,34 @@ describe("memory plan", () => {
   test("the validator catches a plan that shares a buffer between live values", () => {
     const values: PlanValue[] = [{ id: 0, bytes: 16, persistent: false }, { id: 1, bytes: 16, persistent: false }];
     const steps: PlanStep[] = [{ reads: [], writes: [0] }, { reads: [0], writes: [1] }];
-    const bad = { slotOf: new Map([[0, 0], [1, 0]]), slots: [16], residents: [[0, 1]], totalBytes: 16 };
+    const bad = { inPlaceSteps: new Set<number>(), slotOf: new Map([[0, 0], [1, 0]]), slots: [16], residents: [[0, 1]], totalBytes: 16 };
     expect(validateMemoryPlan(bad, values, steps)).toHaveLength(1);
+    // the same sharing is the point of an in-place step, and only there
+    expect(validateMemoryPlan({ ...bad, inPlaceSteps: new Set([1]) }, values, [steps[0], { ...steps[1], inPlace: 0 }])).toEqual([]);
+    const longer = [...steps, { reads: [0], writes: [] }]; // value 0 is read after the step that would overwrite it
+    expect(validateMemoryPlan({ ...bad, inPlaceSteps: new Set([1]) }, values, [longer[0], { ...longer[1], inPlace: 0 }, longer[2]]).length).toBeGreaterThan(0);
+  });
+
+  test("in-place writes take the buffer of a read that dies at their step, and only then (random schedules)", () => {
+    let used = 0;
+    fc.assert(
+      fc.property(scheduleArb, fc.array(fc.boolean(), { minLength: 40, maxLength: 40 }), (raw, wantInPlace) => {
+        const values: PlanValue[] = [];
+        const steps: PlanStep[] = raw.map((r, s) => {
+          const reads = r.reads.filter((x) => x < values.length);
+          const writes = r.writes.map((w) => {
+            values.push({ id: values.length, ...w });
+            return values.length - 1;
+          });
+          return wantInPlace[s] && reads.length ? { reads, writes, inPlace: reads[0] } : { reads, writes };
+        });
+        const plan = planMemory(values, steps);
+        expect(validateMemoryPlan(plan, values, steps)).toEqual([]);
+        for (const s of plan.inPlaceSteps) expect(plan.slotOf.get(steps[s].writes[0])).toBe(plan.slotOf.get(steps[s].inPlace!));
+        used += plan.inPlaceSteps.size;
+      }),
+      { numRuns: 300 },
+    );
+    expect(used).toBeGreaterThan(0); // the property saw in-place steps at all
   });
 });
