@@ -20,21 +20,24 @@ export class GroupEmitter {
   readonly helpers = new Set<string>();
   private fresh = 0;
 
-  /** `provided`: reads whose values the enclosing kernel supplies (a matmul's accumulator), unbound. */
+  /** `provided`: reads whose values the enclosing kernel supplies (a matmul's accumulator), unbound.
+   *  `aliased`: a read loaded through another binding (an in-place kernel's output), unbound here. */
   constructor(
     readonly group: FusedGroup,
     private readonly byId: ReadonlyMap<number, Node>,
     private readonly inlined: ReadonlySet<number>,
     readonly provided: ReadonlySet<number> = new Set(),
+    aliased?: { readonly id: number; readonly binding: Binding },
   ) {
-    const bound = group.reads.filter((r) => !provided.has(r.id));
+    const bound = group.reads.filter((r) => !provided.has(r.id) && r.id !== aliased?.id);
     this.bindings = bound.map((r, k) => ({ name: `in${k}`, dtype: r.dtype, access: "read" }));
     this.bindingOf = new Map(bound.map((r, k) => [r.id, this.bindings[k]]));
+    if (aliased) this.bindingOf.set(aliased.id, aliased.binding);
   }
 
   /** Nodes whose buffers the kernel binds, in binding order. */
   get boundReads(): Node[] {
-    return this.group.reads.filter((r) => !this.provided.has(r.id));
+    return this.group.reads.filter((r) => !this.provided.has(r.id) && this.bindings.includes(this.bindingOf.get(r.id)!));
   }
 
   /** Statements computing the group's root at flat index `idx` (an i32 expression), and its value;
@@ -108,10 +111,16 @@ export class GroupEmitter {
   }
 }
 
-export function fusedKernel(group: FusedGroup, byId: ReadonlyMap<number, Node>, inlined: ReadonlySet<number>, limits: DeviceLimits): KernelSource {
+/**
+ * The kernel of an elementwise group. With `inPlace` (a read of the group's single store, read at the
+ * kernel's own index only), that read is loaded from the output binding, which then holds it: WebGPU
+ * forbids binding one buffer twice when one binding is writable. Its bindings: the other reads, then out.
+ */
+export function fusedKernel(group: FusedGroup, byId: ReadonlyMap<number, Node>, inlined: ReadonlySet<number>, limits: DeviceLimits, inPlace?: number): KernelSource {
   const root = group.root;
-  const em = new GroupEmitter(group, byId, inlined);
   const outs: Binding[] = group.stores.map((n, k) => ({ name: group.stores.length === 1 ? "out" : `out${k}`, dtype: n.dtype, access: "read_write" }));
+  if (inPlace !== undefined && (group.stores.length !== 1 || !group.reads.some((r) => r.id === inPlace))) throw new Error(`bug: in-place read %${inPlace} of a kernel that does not read it or stores several values`);
+  const em = new GroupEmitter(group, byId, inlined, new Set(), inPlace === undefined ? undefined : { id: inPlace, binding: outs[0] });
   const { lines, valueOf } = em.emit("i");
   group.stores.forEach((n, k) => lines.push(store(outs[k], "i", valueOf(n.id))));
   const { main, workgroups } = elementLoop(prod(root.shape), limits, lines.join("\n"));
@@ -119,5 +128,5 @@ export function fusedKernel(group: FusedGroup, byId: ReadonlyMap<number, Node>, 
 ${helperSource(em.helpers)}
 
 ${main}`;
-  return { name: `${em.label()}_${root.shape.join("x") || "scalar"}`, code, workgroups, bindings: [...em.bindings, ...outs] };
+  return { name: `${em.label()}_${root.shape.join("x") || "scalar"}${inPlace === undefined ? "" : "_inplace"}`, code, workgroups, bindings: [...em.bindings, ...outs] };
 }
