@@ -52,9 +52,10 @@ const COMMANDS: Record<string, Command> = {
   },
   generate: {
     summary: "generate text from a trained checkpoint, or answer questions about a clip",
-    usage: 'mira generate --checkpoint CKPT --prompt "…" [--max-tokens N] [--temperature X] [--top-k K] [--top-p P] [--seed N] [--no-cache] | mira generate --checkpoint CKPT --clip ID [--data DIR] [--question "…"]',
+    usage: 'mira generate --checkpoint CKPT --prompt "…" [--max-tokens N] [--temperature X] [--top-k K] [--top-p P] [--seed N] [--no-cache] | mira generate --checkpoint CKPT --clip ID [--data DIR] [--question "…"] | mira generate --checkpoint CKPT --video FILE [--audio FILE] --question "…"',
     options: { checkpoint: { type: "string" }, prompt: { type: "string" }, "max-tokens": { type: "string" }, temperature: { type: "string" },
-      "top-k": { type: "string" }, "top-p": { type: "string" }, seed: { type: "string" }, "no-cache": { type: "boolean" }, data: { type: "string" }, clip: { type: "string" }, question: { type: "string" } },
+      "top-k": { type: "string" }, "top-p": { type: "string" }, seed: { type: "string" }, "no-cache": { type: "boolean" }, data: { type: "string" }, clip: { type: "string" }, question: { type: "string" },
+      video: { type: "string" }, audio: { type: "string" } },
     run: async (p) => (await import("./commands/generate.js")).generateCommand(p),
   },
   eval: {
@@ -70,11 +71,18 @@ const COMMANDS: Record<string, Command> = {
     run: async (p) => (await import("./commands/plot.js")).plotCommand(p),
   },
   data: {
-    summary: "make the synthetic audio-video QA set, or verify a data set",
-    usage: "mira data synth --out DIR [--clips N] [--frames F] [--chunks T] [--size PX] [--mels M] [--seed S] [--json] | mira data check DIR [--json]",
+    summary: "make the synthetic audio-video QA set, verify a data set, or import a real clip",
+    usage: 'mira data synth --out DIR [--clips N] [--frames F] [--chunks T] [--size PX] [--mels M] [--seed S] [--json] | mira data check DIR [--json] | mira data import --video FILE [--audio FILE] --out DIR [--like DIR] [--question "…" --answer WORD]…',
     options: { out: { type: "string" }, clips: { type: "string" }, frames: { type: "string" }, chunks: { type: "string" },
-      size: { type: "string" }, mels: { type: "string" }, seed: { type: "string" } },
+      size: { type: "string" }, mels: { type: "string" }, seed: { type: "string" },
+      video: { type: "string" }, audio: { type: "string" }, like: { type: "string" }, question: { type: "string", multiple: true }, answer: { type: "string", multiple: true } },
     run: async (p) => (await import("./commands/data.js")).dataCommand(p),
+  },
+  bench: {
+    summary: "tune a model's matmul kernels for this adapter (--autotune), or run the benchmark suite",
+    usage: "mira bench [--autotune FILE [--preset NAME] [--set key=value]… [--batch B=8,T=64] [--step train|forward] [--runs N] [--json]]",
+    options: { ...MODEL_OPTIONS, autotune: { type: "string" }, batch: { type: "string", multiple: true }, step: { type: "string" }, runs: { type: "string" } },
+    run: async (p) => (await import("./commands/bench.js")).benchCommand(p),
   },
   doctor: {
     summary: "show the GPU adapter, its limits and features, and run a self-test",

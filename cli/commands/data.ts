@@ -1,20 +1,22 @@
 // data.ts (cli): `mira data synth --out DIR …` makes the synthetic audio-video QA set (runtime/data/
-// av-build.ts) with a progress bar and a summary; `mira data check DIR` loads a set and verifies it.
+// av-build.ts) with a progress bar and a summary; `mira data check DIR` loads a set and verifies it;
+// `mira data import` (data-import.ts) writes one real clip in the same format.
 import { formatBytes } from "../../compiler/limits.js";
 import { InputError } from "../../api/model.js";
 import { synthesize } from "../../runtime/data/av-build.js";
 import { type AvIndex, DataError, loadAvDataset } from "../../runtime/data/av-format.js";
 import { TINY } from "../../runtime/data/synth-av.js";
 import { type Options, type Parsed, flag, int, str } from "../args.js";
+import { IMPORT_OPTIONS, IMPORT_USAGE, importCommand } from "./data-import.js";
 import { EXIT, UsageError } from "../errors.js";
 import { ProgressBar, formatDuration } from "../progress.js";
 
-export const DATA_USAGE = "mira data synth --out DIR [--clips N] [--frames F] [--chunks T] [--size PX] [--mels M] [--seed S] [--json] | mira data check DIR [--json]";
+export const DATA_USAGE = `mira data synth --out DIR [--clips N] [--frames F] [--chunks T] [--size PX] [--mels M] [--seed S] [--json] | mira data check DIR [--json] | ${IMPORT_USAGE}`;
 
 /** The options to give `parse` for this command (cli/mira.ts's table). */
 export const DATA_OPTIONS: Options = {
   out: { type: "string" }, clips: { type: "string" }, frames: { type: "string" }, chunks: { type: "string" },
-  size: { type: "string" }, mels: { type: "string" }, seed: { type: "string" },
+  size: { type: "string" }, mels: { type: "string" }, seed: { type: "string" }, ...IMPORT_OPTIONS,
 };
 
 const pct = (x: number | null): string => (x === null ? "-" : `${(100 * x).toFixed(1)}%`);
@@ -99,5 +101,9 @@ export async function dataCommand(p: Parsed): Promise<number> {
     return synthCommand(p);
   }
   if (sub === "check") return checkCommand(p);
-  throw new UsageError(`${sub === undefined ? "expected a subcommand" : `unknown subcommand '${sub}'`}: synth or check; usage: ${DATA_USAGE}`);
+  if (sub === "import") {
+    if (p.positionals.length !== 1) throw new UsageError(`'mira data import' takes its files as --video and --audio (got '${p.positionals.slice(1).join(" ")}'); usage: ${IMPORT_USAGE}`);
+    return importCommand(p);
+  }
+  throw new UsageError(`${sub === undefined ? "expected a subcommand" : `unknown subcommand '${sub}'`}: synth, check or import; usage: ${DATA_USAGE}`);
 }

@@ -1,16 +1,18 @@
 // generate.ts (cli): `mira generate --checkpoint CKPT --prompt "…"` over the library's generate(), and
 // `mira generate --checkpoint CKPT --clip ID [--data DIR] [--question "…"]` over AvAnswerer: without
-// --question, every question the data set asks about the clip, each beside the expected answer.
+// --question, every question the data set asks about the clip, each beside the expected answer; with
+// --video FILE, a real clip (generate-video.ts).
 import { type Answer, AvAnswerer } from "../../api/ask.js";
 import { generate } from "../../api/generate.js";
 import { type Parsed, flag, int, num, str } from "../args.js";
 import { EXIT, UsageError } from "../errors.js";
 
-export const GENERATE_USAGE = 'mira generate --checkpoint CKPT --prompt "…" [--max-tokens N] [--temperature X] [--top-k K] [--top-p P] [--seed N] [--no-cache] [--json] | mira generate --checkpoint CKPT --clip ID [--data DIR] [--question "…"] [--json]';
+export const GENERATE_USAGE = 'mira generate --checkpoint CKPT --prompt "…" [--max-tokens N] [--temperature X] [--top-k K] [--top-p P] [--seed N] [--no-cache] [--json] | mira generate --checkpoint CKPT --clip ID [--data DIR] [--question "…"] [--json] | mira generate --checkpoint CKPT --video FILE [--audio FILE] --question "…" [--json]';
 
 export async function generateCommand(p: Parsed): Promise<number> {
   const checkpoint = str(p, "checkpoint");
   if (!checkpoint) throw new UsageError(`--checkpoint is required; usage: ${GENERATE_USAGE}`);
+  if (str(p, "video") !== undefined) return (await import("./generate-video.js")).videoAnswerCommand(p, checkpoint);
   if (str(p, "clip") !== undefined || str(p, "question") !== undefined || str(p, "data") !== undefined) return answerCommand(p, checkpoint);
   const prompt = str(p, "prompt") ?? "";
   const json = flag(p, "json");

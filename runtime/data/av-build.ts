@@ -21,6 +21,11 @@ export function splitClips(n: number): Record<Split, readonly [number, number]> 
 
 export const splitOfClip = (clip: number, splits: Record<Split, readonly [number, number]>): Split => SPLITS.find((s) => clip >= splits[s][0] && clip < splits[s][1])!;
 
+/** The index's `audio.mel`: the log-mel parameters with their definitions in words (imports share it). */
+export const melIndexOf = (c: SynthConfig): AvIndex["audio"]["mel"] => ({
+  ...melParamsOf(c), scale: "htk", window: "hann (periodic)", framing: "frames = floor(samples / hop); frame k centred at k*hop + floor(hop/2), zero-padded", log: "ln(1e-6 + mel power)",
+});
+
 export interface GeneratedClip {
   readonly events: ClipEvents;
   readonly questions: Question[];
@@ -59,7 +64,6 @@ export function synthesize(o: SynthOptions): SynthResult {
   mkdirSync(o.out, { recursive: true });
   retireIndex(o.out);
   const tok = avTokenizer();
-  const mel = melParamsOf(c);
   const specFrames = framesPerClip(c) * c.specPerFrame;
   const splits = splitClips(o.clips);
 
@@ -151,7 +155,7 @@ export function synthesize(o: SynthOptions): SynthResult {
       samplesPerClip: samplesPerClip(c),
       specFramesPerChunk: c.frames * c.specPerFrame,
       specFrames,
-      mel: { ...mel, scale: "htk", window: "hann (periodic)", framing: "frames = floor(samples / hop); frame k centred at k*hop + floor(hop/2), zero-padded", log: "ln(1e-6 + mel power)" },
+      mel: melIndexOf(c),
       stats: { mean, std: count ? Math.sqrt(Math.max(0, sumSq / count - mean * mean)) : 0 },
     },
     text: { length: L, vocab: tok.vocab, pad: PAD, bos: BOS, eos: EOS },

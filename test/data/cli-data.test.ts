@@ -54,7 +54,7 @@ describe("mira data", () => {
     await expect(run("synth")).rejects.toThrow(UsageError);
     await expect(run("synth", "--out", join(root, "x"), "--frames", "3")).rejects.toThrow(/chunks × frames must be a multiple of 4.*usage: mira data synth/);
     await expect(run("synth", "--out", join(root, "x"), "--clips", "many")).rejects.toThrow(/--clips needs an integer, got 'many'/);
-    await expect(run("shuffle")).rejects.toThrow(/unknown subcommand 'shuffle': synth or check/);
+    await expect(run("shuffle")).rejects.toThrow(/unknown subcommand 'shuffle': synth, check or import/);
     const dir = join(root, "gone");
     await run("synth", "--out", dir, "--clips", "2");
     rmSync(join(dir, "video.f32"));
