@@ -58,8 +58,8 @@ export async function importCommand(p: Parsed): Promise<number> {
   const as = strs(p, "answer");
   if (qs.length !== as.length) throw new UsageError(`every --question needs its --answer (got ${qs.length} questions and ${as.length} answers); usage: ${IMPORT_USAGE}`);
   const questions: QuestionAnswer[] = qs.map((question, i) => ({ question, answer: as[i] }));
+  const start = performance.now(); // the layout's statistics (without --like) are part of the cost
   const layout = layoutFromFlags(p, IMPORT_USAGE);
-  const start = performance.now();
   const r = await importClip({ video, audio: str(p, "audio"), out, layout, questions });
   const seconds = (performance.now() - start) / 1000;
   printWarnings(r);
