@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
-import { lineChartSvg } from "../../cli/svg-plot.js";
+import { lineChartSvg } from "../../api/svg-plot.js";
 import { formatBytes } from "../../compiler/limits.js";
 import { adapterName, getGpu } from "../../runtime/device.js";
 import { Table } from "../harness.js";

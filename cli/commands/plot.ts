@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { type Parsed, onePositional, str } from "../args.js";
 import { EXIT, UsageError } from "../errors.js";
-import { lineChartSvg } from "../svg-plot.js";
+import { lineChartSvg } from "../../api/svg-plot.js";
 
 export const PLOT_USAGE = "mira plot RUN_DIR [--out FILE.svg]";
 
