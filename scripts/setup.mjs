@@ -41,7 +41,9 @@ function ensureNodeModules() {
   if (existsSync(stampFile) && readFileSync(stampFile, "utf8") === want) return;
   log("installing npm dependencies (first run, or the lockfile changed) …");
   const args = existsSync(join(root, "package-lock.json")) ? ["ci"] : ["install"];
-  const r = run("npm", [...args, "--no-audit", "--no-fund", "--loglevel=error"], { capture: true });
+  // onnxruntime-node's postinstall fetches CUDA binaries from outside the npm registry (its CPU binaries
+  // ship in the package); npm >= 11 skips it by package.json's allowScripts, older npm by this variable.
+  const r = run("npm", [...args, "--no-audit", "--no-fund", "--loglevel=error"], { capture: true, env: { ONNXRUNTIME_NODE_INSTALL: "skip" } });
   if (!r.ok) fail(`'npm ${args[0]}' failed:\n${r.stderr.trim()}\nfix the error above, then run 'npm run setup' again`);
   mkdirSync(dirname(stampFile), { recursive: true });
   writeFileSync(stampFile, want);
