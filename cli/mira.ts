@@ -64,6 +64,12 @@ const COMMANDS: Record<string, Command> = {
     options: { checkpoint: { type: "string" }, data: { type: "string" }, split: { type: "string" }, ablate: { type: "string" }, batch: { type: "string" } },
     run: async (p) => (await import("./commands/eval.js")).evalCommand(p),
   },
+  export: {
+    summary: "write a model for another engine: a PyTorch module with a torchrun training script, or ONNX",
+    usage: "mira export FILE [--preset NAME] [--set key=value]… --format torch|onnx --out DIR [--batch B=1,T=64] [--seed N] [--checkpoint CKPT] [--json]",
+    options: { ...MODEL_OPTIONS, format: { type: "string" }, out: { type: "string" }, batch: { type: "string", multiple: true }, seed: { type: "string" }, checkpoint: { type: "string" } },
+    run: async (p) => (await import("./commands/export.js")).exportCommand(p),
+  },
   plot: {
     summary: "draw a run's loss curves as a self-contained SVG",
     usage: "mira plot RUN_DIR [--out FILE.svg]",

@@ -1,0 +1,39 @@
+// export.ts (cli): `mira export FILE --format torch|onnx --out DIR` — the model for another engine
+// (api/export.ts); prints what was written and the next command to run.
+import { EXPORT_FORMATS, type ExportFormat, exportModel } from "../../api/export.js";
+import { type Parsed, flag, int, str, strs } from "../args.js";
+import { EXIT, UsageError } from "../errors.js";
+import { parseBatch } from "./compile.js";
+
+export const EXPORT_USAGE = "mira export FILE [--preset NAME] [--set key=value]… --format torch|onnx --out DIR [--batch B=1,T=64] [--seed N] [--checkpoint CKPT] [--json]";
+
+export async function exportCommand(p: Parsed): Promise<number> {
+  if (p.positionals.length > 1) throw new UsageError(`expected one model file; usage: ${EXPORT_USAGE}`);
+  const file = p.positionals[0];
+  const checkpoint = str(p, "checkpoint");
+  if (!file && !checkpoint) throw new UsageError(`expected a model file (or --checkpoint CKPT); usage: ${EXPORT_USAGE}`);
+  const format = str(p, "format");
+  if (!format || !(EXPORT_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format takes ${EXPORT_FORMATS.join(" or ")}${format ? `, got '${format}'` : ""}; usage: ${EXPORT_USAGE}`);
+  const out = str(p, "out");
+  if (!out) throw new UsageError(`--out DIR is required; usage: ${EXPORT_USAGE}`);
+  if (checkpoint && (str(p, "preset") || strs(p, "set").length)) throw new UsageError("--preset and --set come from the checkpoint's metadata; drop them with --checkpoint");
+  const r = exportModel({
+    model: file, preset: str(p, "preset"), set: strs(p, "set"), format: format as ExportFormat, out,
+    batch: parseBatch(strs(p, "batch")), seed: str(p, "seed") ? int(p, "seed", 1) : undefined, checkpoint,
+  });
+  if (flag(p, "json")) {
+    process.stdout.write(JSON.stringify(r, null, 2) + "\n");
+    return EXIT.ok;
+  }
+  const fixed = Object.entries(r.fixed).map(([k, v]) => `${k}=${v}`).join(", ");
+  const lines = [`exported ${r.model} (${r.params.toLocaleString("en-US")} parameters) to ${r.dir}/: ${r.files.join(", ")}`];
+  if (format === "torch") {
+    if (r.dynamic.length) lines.push(`batch dims ${r.dynamic.join(", ")} are read from the inputs`);
+    if (fixed) lines.push(`batch dims fixed at ${fixed}${r.fixedReason ? ` (${r.fixedReason})` : ""}`);
+    lines.push(`train: cd ${r.dir} && torchrun --nproc_per_node 2 train.py --data PATH --run NAME --runs-dir RUNS  (docs/scale-out.md)`);
+  } else {
+    lines.push(`input shapes fixed at ${fixed || "the model's sizes"}; outputs: the model's declared outputs`);
+  }
+  process.stdout.write(lines.join("\n") + "\n");
+  return EXIT.ok;
+}

@@ -1,0 +1,181 @@
+// onnx-ops.ts: each IR op as ONNX (opset 17) nodes — the per-op table of the ONNX exporter. Shapes are
+// static (the sizes the model was elaborated for), so shapes, masks and index ranges are constants. An
+// op missing here has no ONNX mapping: exporting a graph that uses it fails naming the op and its line.
+// Where ONNX differs from the IR, the rule keeps the IR's meaning (gather reads 0 out of range; masked
+// attention scores are the reference's finite MASKED_SCORE, so a fully masked row averages the values).
+import type { Node } from "../ir.js";
+import { MASKED_SCORE, attentionMaskAllows } from "../ops/composite.js";
+import { type AttrValue, ONNX_TYPE, type OnnxGraph, encodeValues, onnxTypeOf } from "./onnx-graph.js";
+
+export interface OnnxContext {
+  readonly g: OnnxGraph;
+  readonly node: Node;
+  readonly inputs: readonly Node[];
+  /** the ONNX value names of the inputs */
+  readonly args: readonly string[];
+}
+
+/** Emits the nodes of one IR op; returns the name of the value holding its result. */
+export type OnnxRule = (c: OnnxContext) => string;
+
+const int = (v: number): AttrValue => ({ kind: "int", v });
+const ints = (v: readonly number[]): AttrValue => ({ kind: "ints", v });
+
+const same = (op: string): OnnxRule => (c) => c.g.node(op, c.args);
+const scalarOf = (c: OnnxContext, v: number): string => c.g.scalar(onnxTypeOf(c.node.dtype), v);
+const swapLast = (c: OnnxContext, x: string, rank: number): string => {
+  const perm = Array.from({ length: rank }, (_, i) => i);
+  [perm[rank - 2], perm[rank - 1]] = [perm[rank - 1], perm[rank - 2]];
+  return c.g.node("Transpose", [x], { perm: ints(perm) });
+};
+
+function reduce(op: string, axesAsInput: boolean): OnnxRule {
+  return (c) => {
+    const axes = c.node.attrs.axes ?? [];
+    if (axes.length === 0) return c.g.node("Identity", c.args);
+    const keepdims = int(c.node.attrs.keepDims ? 1 : 0);
+    // opset 13 moved ReduceSum's axes to an input; the other reductions follow only in opset 18.
+    return axesAsInput ? c.g.node(op, [c.args[0], c.g.i64(axes)], { keepdims }) : c.g.node(op, c.args, { axes: ints(axes), keepdims });
+  };
+}
+
+function gelu(c: OnnxContext, approximate: boolean): string {
+  const { g } = c;
+  const x = c.args[0];
+  const k = (v: number): string => scalarOf(c, v);
+  let inner: string;
+  if (approximate) {
+    const cube = g.node("Mul", [g.node("Mul", [x, x]), x]);
+    inner = g.node("Tanh", [g.node("Mul", [k(Math.sqrt(2 / Math.PI)), g.node("Add", [x, g.node("Mul", [k(0.044715), cube])])])]);
+  } else {
+    inner = g.node("Erf", [g.node("Mul", [x, k(Math.SQRT1_2)])]);
+  }
+  return g.node("Mul", [g.node("Mul", [x, k(0.5)]), g.node("Add", [k(1), inner])]);
+}
+
+function gather(c: OnnxContext): string {
+  const { g, node } = c;
+  const [table, idx] = c.inputs;
+  const axis = node.attrs.axis ?? 0;
+  const size = table.shape[axis];
+  const i64 = g.node("Cast", [c.args[1]], { to: int(ONNX_TYPE.i64) });
+  const zero = g.scalar("i64", 0);
+  const valid = g.node("And", [g.node("GreaterOrEqual", [i64, zero]), g.node("Less", [i64, g.scalar("i64", size)])]);
+  const got = g.node("Gather", [c.args[0], g.node("Where", [valid, i64, zero])], { axis: int(axis) });
+  const maskShape = [...table.shape.slice(0, axis).map(() => 1), ...idx.shape, ...table.shape.slice(axis + 1).map(() => 1)];
+  const mask = g.node("Reshape", [valid, g.i64(maskShape)]);
+  return g.node("Where", [mask, got, scalarOf(c, 0)]);
+}
+
+function attention(c: OnnxContext): string {
+  const { g, node } = c;
+  const [q, k] = c.inputs;
+  const r = q.shape.length;
+  const [tq, d] = q.shape.slice(-2);
+  const tk = k.shape[r - 2];
+  const mask = node.attrs.mask ?? { kind: "none" };
+  const scale = node.attrs.scale ?? 1 / Math.sqrt(d);
+  let scores = g.node("Mul", [g.node("MatMul", [c.args[0], swapLast(c, c.args[1], r)]), scalarOf(c, scale)]);
+  let allowed: string | undefined;
+  if (mask.kind === "causal" || mask.kind === "block_causal") {
+    const table: number[] = [];
+    for (let i = 0; i < tq; i++) for (let j = 0; j < tk; j++) table.push(attentionMaskAllows(mask, i, j, tq, tk) ? 1 : 0);
+    allowed = g.constant("bool", [tq, tk], table);
+  } else if (mask.kind === "padding") {
+    const col = g.constant("i64", [tk], Array.from({ length: tk }, (_, j) => j));
+    const len = g.node("Cast", [c.args[3]], { to: int(ONNX_TYPE.i64) });
+    const limit = g.node("Reshape", [len, g.i64([q.shape[0], ...Array.from({ length: r - 1 }, () => 1)])]);
+    allowed = g.node("Less", [col, limit]);
+  }
+  if (allowed) scores = g.node("Where", [allowed, scores, scalarOf(c, MASKED_SCORE)]);
+  return g.node("MatMul", [g.node("Softmax", [scores], { axis: int(-1) }), c.args[2]]);
+}
+
+export const ONNX_OPS: Readonly<Partial<Record<string, OnnxRule>>> = {
+  // elementwise
+  neg: same("Neg"),
+  abs: same("Abs"),
+  exp: same("Exp"),
+  log: same("Log"),
+  sqrt: same("Sqrt"),
+  rsqrt: (c) => c.g.node("Reciprocal", [c.g.node("Sqrt", c.args)]),
+  recip: same("Reciprocal"),
+  square: (c) => c.g.node("Mul", [c.args[0], c.args[0]]),
+  tanh: same("Tanh"),
+  sigmoid: same("Sigmoid"),
+  relu: same("Relu"),
+  gelu: (c) => gelu(c, false),
+  gelu_tanh: (c) => gelu(c, true),
+  erf: same("Erf"),
+  sin: same("Sin"),
+  cos: same("Cos"),
+  floor: same("Floor"),
+  ceil: same("Ceil"),
+  sign: same("Sign"),
+  stop_gradient: same("Identity"),
+  add: same("Add"),
+  sub: same("Sub"),
+  mul: same("Mul"),
+  div: same("Div"), // integer Div truncates, as the IR's does
+  max: same("Max"),
+  min: same("Min"),
+  pow: same("Pow"),
+  eq: same("Equal"),
+  ne: (c) => c.g.node("Not", [c.g.node("Equal", c.args)]),
+  lt: same("Less"),
+  le: same("LessOrEqual"),
+  gt: same("Greater"),
+  ge: same("GreaterOrEqual"),
+  is_finite: (c) => c.g.node("Not", [c.g.node("Or", [c.g.node("IsInf", c.args), c.g.node("IsNaN", c.args)])]),
+  and: same("And"),
+  or: same("Or"),
+  not: same("Not"),
+  select: same("Where"),
+  cast: (c) => (c.inputs[0].dtype === c.node.dtype ? c.g.node("Identity", c.args) : c.g.node("Cast", c.args, { to: int(ONNX_TYPE[onnxTypeOf(c.node.dtype)]) })),
+  full: (c) => {
+    const type = onnxTypeOf(c.node.dtype);
+    const value = c.node.attrs.value ?? 0;
+    if (c.node.shape.length === 0) return c.g.scalar(type, value);
+    return c.g.node("ConstantOfShape", [c.g.i64(c.node.shape)], { value: { kind: "tensor", v: { type, dims: [1], raw: encodeValues(type, [value]) } } });
+  },
+  iota: (c) => {
+    const { shape } = c.node;
+    const axis = c.node.attrs.axis ?? 0;
+    const values: number[] = [];
+    for (let j = 0; j < shape[axis]; j++) values.push(j);
+    const line = c.g.constant(onnxTypeOf(c.node.dtype), shape.map((d, k) => (k === axis ? d : 1)), values);
+    return c.g.node("Expand", [line, c.g.i64(shape)]);
+  },
+  // reductions
+  reduce_sum: reduce("ReduceSum", true),
+  reduce_max: reduce("ReduceMax", false),
+  reduce_min: reduce("ReduceMin", false),
+  reduce_mean: reduce("ReduceMean", false),
+  // movement
+  reshape: (c) => c.g.node("Reshape", [c.args[0], c.g.i64(c.node.shape)]),
+  permute: (c) => c.g.node("Transpose", c.args, { perm: ints(c.node.attrs.perm ?? []) }),
+  broadcast: (c) => c.g.node("Expand", [c.args[0], c.g.i64(c.node.shape)]),
+  slice: (c) => {
+    const starts = c.node.attrs.starts ?? [];
+    const steps = c.node.attrs.steps ?? starts.map(() => 1);
+    return c.g.node("Slice", [c.args[0], c.g.i64(starts), c.g.i64(c.node.attrs.ends ?? []), c.g.i64(starts.map((_, k) => k)), c.g.i64(steps)]);
+  },
+  pad: (c) => c.g.node("Pad", [c.args[0], c.g.i64([...(c.node.attrs.lo ?? []), ...(c.node.attrs.hi ?? [])]), scalarOf(c, c.node.attrs.value ?? 0)]),
+  concat: (c) => c.g.node("Concat", c.args, { axis: int(c.node.attrs.axis ?? 0) }),
+  // linear algebra, indexing
+  matmul: (c) => {
+    const [a, b] = c.inputs;
+    const x = c.node.attrs.transA ? swapLast(c, c.args[0], a.shape.length) : c.args[0];
+    const y = c.node.attrs.transB ? swapLast(c, c.args[1], b.shape.length) : c.args[1];
+    return c.g.node("MatMul", [x, y]);
+  },
+  gather,
+  // composites
+  softmax: (c) => c.g.node("Softmax", c.args, { axis: int(c.node.attrs.axis ?? -1) }),
+  log_softmax: (c) => c.g.node("LogSoftmax", c.args, { axis: int(c.node.attrs.axis ?? -1) }),
+  layer_norm: (c) => c.g.node("LayerNormalization", c.args, { axis: int(-1), epsilon: { kind: "float", v: c.node.attrs.eps ?? 1e-5 } }),
+  attention,
+  flash_attention: attention,
+  // scatter_add and write_rows (gradients and decoding caches, never in an inference graph), the
+  // counter-based random ops and attention's gradient ops have no mapping.
+};

@@ -1,0 +1,52 @@
+// source.ts: what an exporter reads — an elaborated model seen symbolically (symbolic.ts), where it
+// came from, and where each node was written — and the error an exporter raises for an op its target
+// has no mapping for, naming the op and the .mira line that produced it.
+import { type Sources, lineStarts, positionOf, shownFile } from "../../dsl/diagnostics.js";
+import type { DType } from "../dtype.js";
+import type { Node } from "../ir.js";
+import type { NodeOrigin } from "../lower.js";
+import type { SymbolicGraph } from "./symbolic.js";
+
+export interface ExportSource {
+  /** the model's name in the .mira file, e.g. CharLM */
+  readonly name: string;
+  readonly sym: SymbolicGraph;
+  readonly params: readonly { readonly name: string; readonly dtype: DType; readonly shape: readonly number[] }[];
+  readonly inputs: readonly { readonly name: string; readonly dtype: DType; readonly shape: readonly number[] }[];
+  readonly outputs: readonly string[];
+  readonly losses: readonly string[];
+  readonly objective?: string;
+  readonly generate?: { readonly input: string; readonly from: string; readonly until?: number };
+  readonly origins: ReadonlyMap<number, NodeOrigin>;
+  readonly sources?: Sources;
+  /** what a checkpoint's metadata says of the model: path, preset, overrides, source hash */
+  readonly model: { readonly path: string; readonly preset?: string; readonly set: readonly string[]; readonly sourceHash: string };
+  readonly config: Readonly<Record<string, number | boolean | string>>;
+}
+
+export class ExportError extends Error {
+  override name = "ExportError";
+}
+
+/** `file:line` of a node's source and the module it was elaborated in, e.g. `nn.mira:41 in Linear`. */
+export function originText(src: Pick<ExportSource, "origins" | "sources">, n: Node): string {
+  const o = src.origins.get(n.id);
+  if (!o) return "";
+  const text = src.sources?.get(o.span.file);
+  const line = text === undefined ? undefined : positionOf(lineStarts(text), Math.min(o.span.start, text.length)).line;
+  const where = `${shownFile(o.span.file)}${line ? `:${line}` : ""}`;
+  const module = o.calls.at(-1)?.module;
+  return module ? `${where} in ${module}` : where;
+}
+
+/** Fails naming every op of the graph that `has` lacks, with the line of its first use. */
+export function requireMappings(src: ExportSource, target: string, has: (op: string) => boolean): void {
+  const missing = new Map<string, Node>();
+  for (const n of src.sym.graph.nodes) if (n.op !== "input" && n.op !== "param" && !has(n.op) && !missing.has(n.op)) missing.set(n.op, n);
+  if (!missing.size) return;
+  const list = [...missing.values()].map((n) => {
+    const at = originText(src, n);
+    return `'${n.op}'${at ? ` (at ${at})` : ""}`;
+  });
+  throw new ExportError(`cannot export ${src.name} to ${target}: ${missing.size === 1 ? "op" : "ops"} ${list.join(", ")} ${missing.size === 1 ? "has" : "have"} no ${target} mapping (compiler/export/${target}-ops.ts)`);
+}
