@@ -64,6 +64,11 @@ ${matmulOther.markdown()}
 ${dispatch.markdown()}
 ${elementwise.markdown()}
 ${training.markdown()}`);
+process.stdout.write("\ngeneration: char_lm with caches of 1280 positions, derived decoder vs recomputation (bench/decode.ts)\n");
+const { benchDecode, charLmDecodeCase, decodeSection, loadText } = await import("./decode.js");
+const decodeLoad = loadText();
+const decode = await benchDecode(gpu, charLmDecodeCase());
+writeSection("decode", decodeSection(adapter, decode, decodeLoad, loadText()));
 process.stdout.write("\npeers: a transformer block and an elementwise kernel in mira, jax-js and tfjs-webgpu (bench/peers.ts, in a child process)\n");
 await (await import("./peers.js")).runPeers();
 process.stdout.write("\nwritten to docs/PERFORMANCE.md\n");

@@ -1,7 +1,8 @@
 // decoder.test.ts: the derived decoder (prefill + cached steps) against full recomputation of the
 // forward pass, on the GPU: at every position the same next-token logits within f32 tolerance and the
 // same greedy token, for char_lm and for variant models written here (post-norm blocks, parallel
-// attention + MLP blocks, two stacks, tied embeddings, sin/cos positions, a prepended start token),
+// attention + MLP blocks, two stacks, tied embeddings, sin/cos positions, a prepended start token) and
+// Mirasol tiny (its text decoder reading the A/V memory through cross-attention),
 // over random weights, prompts of length 1 and primes, and batch rows. Both decoders are fed the same
 // tokens (the recomputation's greedy choice), so agreeing at every position means the two greedy
 // generations are identical; a disagreement is accepted only at a near tie of the top two logits.
@@ -166,6 +167,18 @@ describe("cached decoding equals full recomputation", () => {
   test("post-norm and parallel blocks in two stacks, tied embeddings, sin/cos positions", async () => {
     const p = await pair(modelFromSource(VARIANTS, join(ROOT, "models", "variants.mira")), 20, 7);
     await fc.assert(fc.asyncProperty(lengths(20), async ({ P, n, seed }) => agree(p, P, Math.min(n, 20 - P), seed)), { numRuns: 4, endOnFailure: true });
+  }, SLOW);
+
+  test("Mirasol tiny: the text decoder cross-attends to an A/V memory the prefill encodes once", async () => {
+    const model = loadModel("models/mirasol.mira", { preset: "tiny" });
+    const p = await pair(model, 12, 13);
+    const r = prng(21);
+    const feeds: Record<string, Float32Array> = {};
+    for (const i of elaborateAt(model)(2).inputs) if (i.name === "video" || i.name === "spectrogram") feeds[i.name] = Float32Array.from({ length: i.shape.reduce((a, b) => a * b, 1) }, () => r() * 2 - 1);
+    await agree(p, 3, 9, 1, feeds);
+    await agree(p, 1, 11, 2, feeds);
+    for (const v of Object.values(feeds)) v.reverse(); // another clip: the prefill replaces the memory
+    await agree(p, 5, 6, 3, feeds);
   }, SLOW);
 
   test("a start token prepended inside the model", async () => {
