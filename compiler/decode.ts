@@ -49,7 +49,17 @@ export interface Decoder {
 export function deriveDecoder(elabAt: (T: number) => Elaborated, opts: DeriveOptions): Decoder {
   if (!Number.isInteger(opts.maxLen) || opts.maxLen < 1) throw new DecodeError(`the maximum length must be a whole number ≥ 1, got ${opts.maxLen}`);
   const [e2, e3, e4] = ANALYSIS_LENGTHS.map((T) => elabAt(T));
-  const an = analyze([e2, e3, e4], locator(e2.origins, opts.sources));
+  const loc = locator(e2.origins, opts.sources);
+  const an = analyze([e2, e3, e4], loc);
+  // A table sliced to the sequence (learned positions) must hold every position the caches do: a
+  // gather past its end would read zeros where the forward pass cannot even be built.
+  for (const id of an.sources) {
+    const n = an.byId.get(id)!;
+    const s = an.seq.get(id)!;
+    const rows = an.byId.get(n.inputs[0])!.shape[s.axis];
+    const need = (n.attrs.starts?.[s.axis] ?? 0) + opts.maxLen + s.off;
+    if (n.op === "slice" && rows < need) throw loc.error(n, `reads ${need} rows of a table of ${rows}: caches of ${opts.maxLen} positions exceed the model's length`);
+  }
   const caches = cacheSpecs(an, opts.maxLen);
   const step = stepGraph(an, caches);
   const out = an.output;

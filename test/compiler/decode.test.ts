@@ -36,6 +36,11 @@ test("char_lm: tokens and everything they reach are rows, positions a positional
   expect(d.step.nodes.filter((n) => n.op === "write_rows").map((n) => n.inputs.slice(0, 2).map((i) => d.step.nodes[i].shape[2]))).toEqual(Array(4).fill([32, 1]));
 });
 
+test("caches longer than the learned positions are refused, naming the table's slice", () => {
+  expect(() => derive(charLm(), 65)).toThrow(/models\/std\/nn\.mira:\d+:\d+ error M3007 cannot derive an incremental decoder: slice reads 65 rows of a table of 64: caches of 65 positions exceed the model's length/);
+  expect(() => derive(charLm(), 64)).not.toThrow();
+});
+
 /** Prefill + steps on the reference, threading cache and memo params through the runs by hand (on
  *  the GPU they are updated in place). Returns the next-token row of each position. */
 function referenceDecode(d: Decoder, weights: ReadonlyMap<string, Float32Array>, tokens: readonly number[], P: number): Float64Array[] {
