@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { defineConfig } from "vitest/config";
 
 // GPU suites share one Dawn device per worker; two workers match this machine's two cores.
@@ -9,5 +10,8 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     reporters: ["default", "./test/reporters/summary.ts"],
+    // Tests compile with default kernels: never the matmul tuning table a developer measured into
+    // .mira-cache (runtime/autotune-cache.ts). Autotuning tests point this at their own directory.
+    env: { MIRA_CACHE_DIR: join(import.meta.dirname, "test", ".generated", "cache") },
   },
 });

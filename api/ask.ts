@@ -1,10 +1,10 @@
 // ask.ts (api): questions about a clip of an audio-video QA set, answered by a trained checkpoint —
 // greedy decoding by full recomputation (one forward per answer token, batch 1), stopping at the
 // model's eos. `mira generate --data DIR --clip ID --question "…"` and the demo use it.
-import { compileGraph } from "../compiler/program.js";
 import { type AvDataset, loadAvDataset } from "../runtime/data/av-format.js";
 import { SPLITS, type Split } from "../runtime/data/chance.js";
 import { EOS, WordTokenizer } from "../runtime/data/words.js";
+import { compileFor } from "../runtime/autotune-cache.js";
 import { getGpu } from "../runtime/device.js";
 import { Executor } from "../runtime/executor.js";
 import { avBatchDims, checkAvModel, writeClip } from "./av.js";
@@ -57,7 +57,7 @@ export class AvAnswerer {
     const out = el.graph.outputs.find((x) => x.name === (el.generate?.from ?? "logits"));
     if (!out) throw new ModelError(`${trained.meta.model} has no logits output to answer from`);
     const gpu = await getGpu();
-    const ex = await Executor.create(gpu, compileGraph({ nodes: el.graph.nodes, outputs: [out] }, gpu.limits));
+    const ex = await Executor.create(gpu, compileFor(gpu, { nodes: el.graph.nodes, outputs: [out] }));
     try {
       loadWeights(ex, trained);
     } catch (e) {

@@ -6,6 +6,8 @@ import { type Elaborated, initParams } from "../compiler/lower.js";
 import { type Program, compileGraph } from "../compiler/program.js";
 import { type ProgramReport, reportProgram } from "../compiler/report.js";
 import { DEFAULT_ADAMW, buildTrainStep } from "../compiler/train-step.js";
+import type { TuningTable } from "../compiler/autotune.js";
+import { tuningFor } from "../runtime/autotune-cache.js";
 import { decaysByDefault } from "../runtime/trainer.js";
 import { type Gpu, getGpu } from "../runtime/device.js";
 import { Executor } from "../runtime/executor.js";
@@ -60,23 +62,32 @@ export class ModelSession {
   }
 }
 
-async function localLimits(): Promise<DeviceLimits> {
+interface Target {
+  readonly limits: DeviceLimits;
+  readonly tuning?: TuningTable;
+}
+
+/** The local adapter's limits and matmul tuning table (when measured), else WebGPU's defaults; limits
+ *  the caller names compile untuned (a table belongs to one adapter). */
+async function target(o: CompileOptions): Promise<Target> {
+  if (o.limits) return { limits: o.limits };
   try {
-    return (await getGpu()).limits;
+    const gpu = await getGpu();
+    return { limits: gpu.limits, tuning: tuningFor(gpu) };
   } catch {
-    return DEFAULT_LIMITS;
+    return { limits: DEFAULT_LIMITS };
   }
 }
 
-function compileLoaded(model: LoadedModel, el: Elaborated, limits: DeviceLimits, o: CompileOptions): CompiledModel {
+function compileLoaded(model: LoadedModel, el: Elaborated, { limits, tuning }: Target, o: CompileOptions): CompiledModel {
   let program: Program;
   if (o.step === "train") {
     const loss = el.objective ?? el.losses[0];
     if (!loss) throw new ModelError("the model declares no loss or objective, so it has no training step");
     const shapes = new Map(el.params.map((p) => [p.name, p.shape]));
     const st = buildTrainStep(el.graph, loss, DEFAULT_ADAMW, (n) => decaysByDefault(shapes.get(n) ?? []));
-    program = compileGraph(st.graph, limits, { fuse: o.fuse, updates: st.updates });
-  } else program = compileGraph(el.graph, limits, { fuse: o.fuse });
+    program = compileGraph(st.graph, limits, { fuse: o.fuse, updates: st.updates, tuning });
+  } else program = compileGraph(el.graph, limits, { fuse: o.fuse, tuning });
   const compiled: CompiledModel = {
     model,
     elaborated: el,
@@ -95,11 +106,11 @@ function compileLoaded(model: LoadedModel, el: Elaborated, limits: DeviceLimits,
 /** Compiles .mira source text. */
 export async function compile(source: string, o: CompileOptions): Promise<CompiledModel> {
   const model = modelFromSource(source, o.file ?? "model.mira", o);
-  return compileLoaded(model, model.elaborate(o.batch), o.limits ?? (await localLimits()), o);
+  return compileLoaded(model, model.elaborate(o.batch), await target(o), o);
 }
 
 /** Compiles a .mira file. */
 export async function compileFile(path: string, o: CompileOptions): Promise<CompiledModel> {
   const model = loadModel(path, o);
-  return compileLoaded(model, model.elaborate(o.batch), o.limits ?? (await localLimits()), o);
+  return compileLoaded(model, model.elaborate(o.batch), await target(o), o);
 }

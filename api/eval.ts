@@ -1,9 +1,9 @@
 // eval.ts (api): `evaluate(...)` — exact-match accuracy per question type of a checkpoint trained on an
 // audio-video QA set, each beside chance; optionally with the audio or the video zeroed, to show which
 // modalities the model uses.
-import { compileGraph } from "../compiler/program.js";
 import { loadAvDataset } from "../runtime/data/av-format.js";
 import type { Split } from "../runtime/data/chance.js";
+import { compileFor } from "../runtime/autotune-cache.js";
 import { getGpu } from "../runtime/device.js";
 import { Executor } from "../runtime/executor.js";
 import { type TypeAccuracy, avBatchDims, checkAvModel, evaluateAv } from "./av.js";
@@ -29,7 +29,7 @@ export async function evaluate(o: EvalOptions): Promise<{ split: Split; accuracy
   const logitsOut = el.graph.outputs.find((x) => x.name === (el.generate?.from ?? "logits"));
   if (!logitsOut) throw new ModelError("the model has no logits output to evaluate");
   const gpu = await getGpu();
-  const ex = await Executor.create(gpu, compileGraph({ nodes: el.graph.nodes, outputs: [logitsOut] }, gpu.limits));
+  const ex = await Executor.create(gpu, compileFor(gpu, { nodes: el.graph.nodes, outputs: [logitsOut] }));
   try {
     loadWeights(ex, trained);
     const split = o.split ?? "test";

@@ -6,10 +6,10 @@
 // path starts again from the last half of them (one prefill per half window of tokens), where the
 // recomputing path slides by one token.
 import type { Elaborated } from "../compiler/lower.js";
-import { compileGraph } from "../compiler/program.js";
 import { CheckpointError } from "../runtime/checkpoint.js";
 import { CharTokenizer, UNKNOWN_ID } from "../runtime/data/text.js";
 import type { TokenDecoder } from "../runtime/decode.js";
+import { compileFor } from "../runtime/autotune-cache.js";
 import { getGpu } from "../runtime/device.js";
 import { Executor } from "../runtime/executor.js";
 import { type SamplingOptions, sampleToken } from "../runtime/sampling.js";
@@ -102,8 +102,8 @@ async function cached(trained: Trained, window: number): Promise<NextLogits> {
 async function recomputed(trained: Trained, el: Elaborated, window: number): Promise<NextLogits> {
   const io = languageModelIO(el);
   const logitsOut = el.graph.outputs.find((x) => x.name === io.logits)!;
-  const program = compileGraph({ nodes: el.graph.nodes, outputs: [logitsOut] }, (await getGpu()).limits);
-  const ex = await Executor.create(await getGpu(), program);
+  const gpu = await getGpu();
+  const ex = await Executor.create(gpu, compileFor(gpu, { nodes: el.graph.nodes, outputs: [logitsOut] }));
   try {
     loadWeights(ex, trained);
   } catch (e) {

@@ -2,10 +2,10 @@
 // accuracy per question type beside chance. Shares the trainer, loop, checkpoints and resume rules of
 // text training (train.ts); only the data source and the evaluation differ.
 import { join } from "node:path";
-import { compileGraph } from "../compiler/program.js";
 import { DEFAULT_ADAMW } from "../compiler/train-step.js";
 import type { Checkpoint } from "../runtime/checkpoint.js";
 import { loadAvDataset } from "../runtime/data/av-format.js";
+import { compileFor } from "../runtime/autotune-cache.js";
 import { getGpu } from "../runtime/device.js";
 import { Executor } from "../runtime/executor.js";
 import { trainLoop } from "../runtime/train-loop.js";
@@ -34,7 +34,7 @@ export async function trainAv(o: TrainOptions, resumed?: Checkpoint): Promise<Av
   const trainer = await Trainer.create(gpu, { forward: el.graph, loss, params: el.params }, { ...DEFAULT_ADAMW, ...o.adamw });
   const logitsOut = el.graph.outputs.find((x) => x.name === (el.generate?.from ?? "logits"));
   if (!logitsOut) throw new ModelError("an audio-video QA model needs a `generate … from logits` output to be evaluated");
-  const evalProgram = compileGraph({ nodes: el.graph.nodes, outputs: [logitsOut] }, gpu.limits);
+  const evalProgram = compileFor(gpu, { nodes: el.graph.nodes, outputs: [logitsOut] });
   const evaluator = await Executor.create(gpu, evalProgram, { share: trainer.step });
   try {
     const { startStep, steps, lr, warmup } = startRun(trainer, el.params, seed, o, resumed, 2e-3, runDir);

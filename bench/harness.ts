@@ -1,27 +1,8 @@
 // harness.ts (bench): the timing protocol shared by every benchmark — warm-up, then the median of
 // several runs, each ended by waiting for the device — and a result table that prints and is written
 // into docs/PERFORMANCE.md. Benchmarks print figures; they never fail on time.
-import { performance } from "node:perf_hooks";
-
-export interface Timing {
-  readonly medianMs: number;
-  readonly minMs: number;
-  readonly runs: number;
-}
-
-/** Median wall time of `fn` after `warmup` calls. */
-export async function time(fn: () => Promise<unknown>, { warmup = 2, runs = 5, minTotalMs = 0 } = {}): Promise<Timing> {
-  for (let i = 0; i < warmup; i++) await fn();
-  const samples: number[] = [];
-  const start = performance.now();
-  while (samples.length < runs || performance.now() - start < minTotalMs) {
-    const t0 = performance.now();
-    await fn();
-    samples.push(performance.now() - t0);
-  }
-  samples.sort((a, b) => a - b);
-  return { medianMs: samples[Math.floor(samples.length / 2)], minMs: samples[0], runs: samples.length };
-}
+// The protocol lives in runtime/timing.ts, shared with the autotuner.
+export { type Timing, time } from "../runtime/timing.js";
 
 /** Deterministic inputs in [−scale/2, scale/2) from a 32-bit LCG (benchmarks need values, not quality). */
 export function pseudoValues(n: number, seed: number, scale = 1): Float32Array {

@@ -69,6 +69,9 @@ const { benchDecode, charLmDecodeCase, decodeSection, loadText } = await import(
 const decodeLoad = loadText();
 const decode = await benchDecode(gpu, charLmDecodeCase());
 writeSection("decode", decodeSection(adapter, decode, decodeLoad, loadText()));
+process.stdout.write("\nmatmul autotuning, default against tuned (bench/autotune.ts)\n");
+const { benchAutotune, writeAutotuneSections } = await import("./autotune.js");
+writeAutotuneSections(gpu, await benchAutotune(gpu));
 process.stdout.write("\npeers: a transformer block and an elementwise kernel in mira, jax-js and tfjs-webgpu (bench/peers.ts, in a child process)\n");
 await (await import("./peers.js")).runPeers();
 process.stdout.write("\nwritten to docs/PERFORMANCE.md\n");

@@ -12,9 +12,11 @@ import { type Shape, prod } from "./shape.js";
 import type { DType } from "./dtype.js";
 import type { KernelSource } from "./wgsl/common.js";
 import { GroupEmitter, fusedKernel } from "./wgsl/fused.js";
-import { type FusedGroup, planFusion } from "./fuse.js";
+import type { FusedGroup } from "./fuse.js";
 import { gatherKernel, scatterAddKernel } from "./wgsl/gather.js";
-import { type MatmulVariant, matmulKernel } from "./wgsl/matmul.js";
+import { type MatmulChoice, type MatmulVariant, matmulKernel } from "./wgsl/matmul.js";
+import type { TuningTable } from "./autotune.js";
+import { type MatmulRecord, tuneMatmuls } from "./passes/tune-matmuls.js";
 import { movementKernels } from "./wgsl/movement.js";
 import { reduceKernel } from "./wgsl/reduce.js";
 import { writeRowsKernel } from "./wgsl/rows.js";
@@ -61,10 +63,16 @@ export interface Program {
   readonly graph: Graph; // the lowered graph the dispatches compute
   /** the buffer plan and what it was made from, for reports and its validator */
   readonly memory: { readonly plan: MemoryPlan; readonly values: readonly PlanValue[]; readonly steps: readonly PlanStep[] };
+  /** each matmul's signature and the configuration it compiled with (tuned or default) */
+  readonly matmuls: readonly MatmulRecord[];
 }
 
 export interface CompileOptions {
+  /** forces a matmul variant for every matmul (tests, A/B benchmarks); wins over `tuning` */
   readonly matmul?: MatmulVariant;
+  /** measured matmul configurations for this adapter (compiler/autotune.ts); signatures it lacks get
+   *  the default. runtime/autotune-cache.ts loads the table of the current adapter. */
+  readonly tuning?: TuningTable;
   /** fuse elementwise chains, constants and views (default true); false is the A/B baseline */
   readonly fuse?: boolean;
   /** share buffers between values whose lifetimes do not overlap (default true) */
@@ -73,7 +81,7 @@ export interface CompileOptions {
   readonly updates?: Readonly<Record<string, string>>;
 }
 
-function kernelsFor(node: Node, ins: readonly Node[], limits: DeviceLimits, opts: CompileOptions, inPlace: boolean): { kernel: KernelSource; inputs: number[] }[] {
+function kernelsFor(node: Node, ins: readonly Node[], limits: DeviceLimits, matmuls: ReadonlyMap<number, MatmulChoice>, inPlace: boolean): { kernel: KernelSource; inputs: number[] }[] {
   const spec = opSpec(node.op);
   const all = ins.map((n) => n.id);
   switch (spec.kind) {
@@ -84,7 +92,7 @@ function kernelsFor(node: Node, ins: readonly Node[], limits: DeviceLimits, opts
     case "reduce":
       return [{ kernel: reduceKernel(node, ins[0], limits), inputs: all }];
     case "matmul":
-      return [{ kernel: matmulKernel({ a: ins[0], b: ins[1], out: node, transA: !!node.attrs.transA, transB: !!node.attrs.transB }, limits, opts.matmul), inputs: all }];
+      return [{ kernel: matmulKernel({ a: ins[0], b: ins[1], out: node, transA: !!node.attrs.transA, transB: !!node.attrs.transB }, limits, matmuls.get(node.id)), inputs: all }];
     case "gather":
       return [{ kernel: gatherKernel(node, ins[0], ins[1], limits), inputs: all }];
     case "scatter":
@@ -95,10 +103,10 @@ function kernelsFor(node: Node, ins: readonly Node[], limits: DeviceLimits, opts
   }
 }
 
-function matmulWithEpilogue(mm: Node, group: FusedGroup, byId: ReadonlyMap<number, Node>, inlined: ReadonlySet<number>, limits: DeviceLimits, opts: CompileOptions): { kernel: KernelSource; inputs: number[] } {
+function matmulWithEpilogue(mm: Node, group: FusedGroup, byId: ReadonlyMap<number, Node>, inlined: ReadonlySet<number>, limits: DeviceLimits, matmuls: ReadonlyMap<number, MatmulChoice>): { kernel: KernelSource; inputs: number[] } {
   const epilogue = new GroupEmitter(group, byId, inlined, new Set([mm.id]));
   const [a, b] = mm.inputs.map((i) => byId.get(i)!);
-  const kernel = matmulKernel({ a, b, out: mm, transA: !!mm.attrs.transA, transB: !!mm.attrs.transB, epilogue }, limits, opts.matmul);
+  const kernel = matmulKernel({ a, b, out: mm, transA: !!mm.attrs.transA, transB: !!mm.attrs.transB, epilogue }, limits, matmuls.get(mm.id));
   return { kernel, inputs: [a.id, b.id, ...epilogue.boundReads.map((r) => r.id)] };
 }
 
@@ -113,10 +121,11 @@ function checkBufferFits(node: Node, bytes: number, limits: DeviceLimits): void 
 }
 
 export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOptions = {}): Program {
-  const g = lowerComposites(pruneGraph(graph));
+  const lowered = lowerComposites(pruneGraph(graph));
+  // Matmul configurations (forced, tuned or default) and any split-K rewrite they ask for, then fusion.
+  const { graph: g, plan, choices, records: matmuls } = tuneMatmuls(lowered, limits, { fuse: opts.fuse ?? true, matmul: opts.matmul, tuning: opts.tuning });
   const byId = nodeById(g);
   const outputIds = new Set(g.outputs.map((o) => o.id));
-  const plan = planFusion(g, limits, opts.fuse ?? true);
 
   // 1. Values: each materialized node's result. A reshape of a materialized value is the same bytes and
   //    shares its value (no copy) — unless it is an output, read after state updates rewrite inputs.
@@ -152,12 +161,12 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
     const prologue = plan.prologues.get(n.id);
     const mm = epilogueAt.get(n.id);
     const made = mm !== undefined
-      ? [matmulWithEpilogue(byId.get(mm)!, plan.epilogues.get(mm)!, byId, plan.inlined, limits, opts)]
+      ? [matmulWithEpilogue(byId.get(mm)!, plan.epilogues.get(mm)!, byId, plan.inlined, limits, choices)]
       : group
         ? [{ kernel: fusedKernel(group, byId, plan.inlined, limits), inputs: group.reads.map((r) => r.id) }]
         : prologue
           ? [{ kernel: reduceKernel(n, byId.get(n.inputs[0])!, limits, new GroupEmitter(prologue, byId, plan.inlined)), inputs: prologue.reads.map((r) => r.id) }]
-          : kernelsFor(n, n.inputs.map((i) => byId.get(i)!), limits, opts, inPlace.has(n.id));
+          : kernelsFor(n, n.inputs.map((i) => byId.get(i)!), limits, choices, inPlace.has(n.id));
     for (const { kernel, inputs } of made) {
       if (kernel.bindings.length > limits.maxStorageBuffersPerShaderStage) {
         throw new LimitError(
@@ -208,6 +217,7 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
     outputs: g.outputs.map((o) => tensor(byId.get(o.id)!, o.name)),
     graph: g,
     memory: { plan: memory, values: planValues, steps: steps.map((st) => ({ reads: st.reads, writes: st.writes })) },
+    matmuls,
   };
 }
 

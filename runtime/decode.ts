@@ -5,7 +5,8 @@
 // the position (two small uploads), runs one submit and reads back one row of logits.
 import { type CacheSpec, type Decoder, NEXT, POS } from "../compiler/decode.js";
 import { byteSize } from "../compiler/dtype.js";
-import { type CompileOptions, compileGraph } from "../compiler/program.js";
+import type { CompileOptions } from "../compiler/program.js";
+import { compileFor } from "./autotune-cache.js";
 import { prod } from "../compiler/shape.js";
 import type { Gpu } from "./device.js";
 import { Executor } from "./executor.js";
@@ -48,7 +49,7 @@ export class IncrementalDecoder implements TokenDecoder {
   }
 
   static async create(gpu: Gpu, graphs: Decoder, load: WeightLoader, opts: CompileOptions = {}): Promise<IncrementalDecoder> {
-    const ex = await Executor.create(gpu, compileGraph(graphs.step, gpu.limits, opts));
+    const ex = await Executor.create(gpu, compileFor(gpu, graphs.step, opts));
     const d = new IncrementalDecoder(gpu, graphs, ex, load, opts);
     try {
       load(ex, ex.program.params.map((p) => p.name).filter((n) => !d.state.has(n)));
@@ -117,7 +118,7 @@ export class IncrementalDecoder implements TokenDecoder {
 
   private async compilePrefill(P: number): Promise<Executor> {
     const { graph, updates } = this.graphs.prefill(P);
-    const ex = await Executor.create(this.gpu, compileGraph(graph, this.gpu.limits, { ...this.opts, updates }), { share: this.stepEx });
+    const ex = await Executor.create(this.gpu, compileFor(this.gpu, graph, { ...this.opts, updates }), { share: this.stepEx });
     try {
       // Params the step program has are shared (weights, caches, memo); the rest (an encoder's
       // weights, which only the prefill reads) are loaded here.

@@ -3,7 +3,8 @@
 // masking keeps the padding out of the rows read). The baseline the derived decoder is tested and
 // benchmarked against, and `mira generate --no-cache`.
 import type { Graph } from "../compiler/ir.js";
-import { type CompileOptions, compileGraph } from "../compiler/program.js";
+import type { CompileOptions } from "../compiler/program.js";
+import { compileFor } from "./autotune-cache.js";
 import type { TokenDecoder, WeightLoader } from "./decode.js";
 import type { Gpu } from "./device.js";
 import { Executor } from "./executor.js";
@@ -32,7 +33,7 @@ export class RecomputeDecoder implements TokenDecoder {
   static async create(gpu: Gpu, spec: ForwardSpec, load: WeightLoader, opts: CompileOptions = {}): Promise<RecomputeDecoder> {
     const out = spec.graph.outputs.find((o) => o.name === spec.output);
     if (!out) throw new Error(`the forward graph has no output '${spec.output}'`);
-    const ex = await Executor.create(gpu, compileGraph({ nodes: spec.graph.nodes, outputs: [out] }, gpu.limits, opts));
+    const ex = await Executor.create(gpu, compileFor(gpu, { nodes: spec.graph.nodes, outputs: [out] }, opts));
     try {
       load(ex, ex.program.params.map((p) => p.name));
     } catch (e) {

@@ -4,9 +4,9 @@
 // and submits once. Knows nothing of .mira: it takes an IR graph and parameter list.
 import type { DType } from "../compiler/dtype.js";
 import type { Graph } from "../compiler/ir.js";
-import { compileGraph } from "../compiler/program.js";
 import { type AdamWConfig, STEP_OUTPUTS, buildTrainStep, momentName, stepScalars } from "../compiler/train-step.js";
 import { CheckpointError, type StoredTensor } from "./checkpoint.js";
+import { compileFor } from "./autotune-cache.js";
 import type { Gpu } from "./device.js";
 import { Executor } from "./executor.js";
 
@@ -39,9 +39,9 @@ export class Trainer {
   static async create(gpu: Gpu, model: TrainableModel, adamw: AdamWConfig): Promise<Trainer> {
     const shapes = new Map(model.params.map((p) => [p.name, p.shape]));
     const st = buildTrainStep(model.forward, model.loss, adamw, (name) => decaysByDefault(shapes.get(name) ?? []));
-    const step = await Executor.create(gpu, compileGraph(st.graph, gpu.limits, { updates: st.updates }));
+    const step = await Executor.create(gpu, compileFor(gpu, st.graph, { updates: st.updates }));
     const evalGraph = { nodes: model.forward.nodes, outputs: model.forward.outputs.filter((o) => o.name === model.loss) };
-    const evaluate = await Executor.create(gpu, compileGraph(evalGraph, gpu.limits), { share: step });
+    const evaluate = await Executor.create(gpu, compileFor(gpu, evalGraph), { share: step });
     return new Trainer(model, adamw, step, evaluate);
   }
 

@@ -3,6 +3,8 @@
 //  - "registers" (software adapters): each thread keeps a 4×8 block of C in eight vec4 registers and
 //    streams A and B from memory with vec4 loads where the layout allows (K-blocks of 4); no
 //    workgroup memory, no barriers — barriers are expensive when invocations are CPU loop iterations.
+//    The workgroup's shape (8×8 threads by default) is a parameter that autotuning picks per matmul
+//    signature (compiler/autotune.ts); a thread past the matrix edge still runs the K loop.
 //  - "shared" (GPUs): a 64×64 tile per 16×16 workgroup, 4×4 per thread, K-tiles of 16 staged in
 //    workgroup memory, two barriers per K-tile.
 // Sizes that are not multiples of a tile clamp their loads and guard their stores.
@@ -55,8 +57,21 @@ export function chooseMatmulVariant(limits: DeviceLimits): MatmulVariant {
   return limits.adapterKind === "cpu" ? "registers" : "shared";
 }
 
-export function matmulKernel(s: MatmulSpec, limits: DeviceLimits, variant: MatmulVariant = chooseMatmulVariant(limits)): KernelSource {
-  return variant === "registers" ? registerKernel(s, limits) : sharedKernel(s, limits);
+/** A variant and, for "registers", its workgroup shape: threads along N (wx) and M (wy). The best shape
+ *  depends on the adapter and the matrix (a skinny C fills few 8×8 workgroups), so compiler/autotune.ts
+ *  can pick it per signature; 8×8 is the default. */
+export interface MatmulChoice {
+  readonly variant: MatmulVariant;
+  readonly wx?: number;
+  readonly wy?: number;
+}
+
+export const DEFAULT_WX = 8;
+export const DEFAULT_WY = 8;
+
+export function matmulKernel(s: MatmulSpec, limits: DeviceLimits, choice: MatmulVariant | MatmulChoice = chooseMatmulVariant(limits)): KernelSource {
+  const c = typeof choice === "string" ? { variant: choice } : choice;
+  return c.variant === "registers" ? registerKernel(s, limits, c.wx ?? DEFAULT_WX, c.wy ?? DEFAULT_WY) : sharedKernel(s, limits);
 }
 
 function batchPrologue(s: MatmulSpec, batch: Shape): string {
@@ -73,10 +88,9 @@ function kernelName(s: MatmulSpec, batch: Shape, m: number, n: number, k: number
 
 const TM = 4;
 const TN = 8;
-const WX = 8; // threads along N
-const WY = 8; // threads along M
 
-function registerKernel(s: MatmulSpec, limits: DeviceLimits): KernelSource {
+function registerKernel(s: MatmulSpec, limits: DeviceLimits, wx: number, wy: number): KernelSource {
+  if (wx * wy > limits.maxComputeInvocationsPerWorkgroup) throw new Error(`bug: matmul workgroup ${wx}×${wy} exceeds ${limits.maxComputeInvocationsPerWorkgroup} invocations`);
   const { batch, m, n, k } = matmulDims(s.a, s.b, { transA: s.transA, transB: s.transB });
   const f32 = s.a.dtype === "f32";
   const kb = k % 4 === 0 && f32 ? 4 : 1; // K-block: vec4 loads along K need 16-byte aligned rows
@@ -88,8 +102,8 @@ function registerKernel(s: MatmulSpec, limits: DeviceLimits): KernelSource {
   const A: Binding = { name: "a", dtype: s.a.dtype, access: "read", vec: aVecK || aVecRows ? 4 : 1 };
   const B: Binding = { name: "b", dtype: s.b.dtype, access: "read", vec: bVecCols || bVecK ? 4 : 1 };
   const { C, extra, put, helpers } = output(s, outVec);
-  const tilesM = Math.ceil(m / (TM * WY));
-  const tilesN = Math.ceil(n / (TN * WX));
+  const tilesM = Math.ceil(m / (TM * wy));
+  const tilesN = Math.ceil(n / (TN * wx));
   const nb = prod(batch);
   const g = grid(tilesM * tilesN * nb, limits);
   const rows = [0, 1, 2, 3];
@@ -151,7 +165,7 @@ function registerKernel(s: MatmulSpec, limits: DeviceLimits): KernelSource {
   const storeCode = stores.join("\n  ");
   const code = `${header([A, B, ...extra, C])}
 ${helpers()}
-@compute @workgroup_size(${WX}, ${WY})
+@compute @workgroup_size(${wx}, ${wy})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let lin = i32(${g.linear});
   let tn = lin % ${tilesN};
@@ -160,8 +174,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   if (bi >= ${nb}) { return; }
   ${batchPrologue(s, batch)}
   let coff = bi * ${m * n};
-  let row0 = (tm * ${WY} + i32(lid.y)) * ${TM};
-  let col0 = (tn * ${WX} + i32(lid.x)) * ${TN};
+  let row0 = (tm * ${wy} + i32(lid.y)) * ${TM};
+  let col0 = (tn * ${wx} + i32(lid.x)) * ${TN};
   let row0c = min(row0, ${Math.max(0, m - 4)});
   let colA = min(col0, ${Math.max(0, n - 4)});
   let colB = min(col0 + 4, ${Math.max(0, n - 4)});
@@ -173,7 +187,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   ${storeCode}
 }
 `;
-  return { name: `${kernelName(s, batch, m, n, k)}`, code, workgroups: g.workgroups, bindings: [A, B, ...extra, C] };
+  const shape = wx === DEFAULT_WX && wy === DEFAULT_WY ? "" : `_w${wx}x${wy}`; // a tuned shape shows in the name
+  return { name: `${kernelName(s, batch, m, n, k)}${shape}`, code, workgroups: g.workgroups, bindings: [A, B, ...extra, C] };
 }
 
 const ST = 64; // shared tile edge
