@@ -4,6 +4,8 @@
 # `mira train --resume` read unchanged (and resuming from theirs). Written by `mira export --format torch`.
 #
 #   torchrun --nproc_per_node 2 train.py --data data/prose --steps 200 --run prose-ddp
+#   (Debian 12's torch 1.13 on Python 3.11 cannot parse torchrun's default --redirects 0 --tee 0:
+#    add `--redirects 1 --tee 1`, which logs stdout to a file and tees it to the console)
 #   torchrun --nnodes N --node_rank R --nproc_per_node G --rdzv_backend c10d --rdzv_endpoint HOST:29500 \
 #       train.py --data … --run …                                   (docs/scale-out.md)
 #
@@ -14,6 +16,7 @@
 # cosine decay to 10 % of --lr. Checkpoints hold the parameters, both moments (opt.m.*, opt.v.*) and
 # mira's metadata; runs/<run>/metrics.jsonl has mira's metric lines (`mira plot` draws them).
 import argparse
+import gc
 import hashlib
 import json
 import math
@@ -296,7 +299,7 @@ def main():
             d.log(f"step {t}/{steps}  validation loss {entry['val_loss']:.4f}")
         if entry and d.main:
             with open(metrics_path, "a", encoding="utf-8") as f:
-                f.write(json.dumps(entry) + "\n")
+                f.write(json.dumps(entry, separators=(",", ":")) + "\n")
         if t % args.checkpoint_every == 0 or t == steps:
             save_checkpoint(ckpt_path, wrapped, optimizer, d, args.strategy, ckpt_meta, t, seed)
             last_saved = t
@@ -310,6 +313,10 @@ def main():
         d.log(f"replicas: parameters identical on all {d.world} ranks (sha256 {digests[0][:16]}…)")
     d.log(f"checkpoint: {ckpt_path} (step {step})")
     if d.world > 1:
+        # The DDP reducer must go before its process group: left to interpreter exit, a worker started
+        # by torchrun (1.13, gloo) hung there after its last line.
+        del wrapped, optimizer
+        gc.collect()
         dist.destroy_process_group()
 
 
