@@ -4,7 +4,9 @@
 //   2. a WebGPU adapter through Dawn; on Debian as root, Mesa >= 25 lavapipe (software Vulkan) from
 //      bookworm-backports, whose apt source is derived from the machine's own sources;
 //   3. ffmpeg (with ffprobe), which `mira data import` spawns to decode real video and audio; on Debian
-//      as root from Debian's own `ffmpeg` package, elsewhere the command to run is printed.
+//      as root from Debian's own `ffmpeg` package, elsewhere the command to run is printed;
+//   4. PyTorch for /usr/bin/python3, which runs the modules and torchrun scripts `mira export` writes;
+//      on Debian as root Debian's `python3-torch`, elsewhere the command to run is printed.
 // Plain Node (no TypeScript): it must run before any dependency is installed.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -163,7 +165,32 @@ function ensureFfmpeg() {
   if (!install.ok || !onPath("ffmpeg")) log(`installing ffmpeg failed (${update.ok ? FFMPEG_INSTALL : "apt-get update"}):\n${install.stderr.trim()}\nfix the error above, then run 'npm run setup' again`);
 }
 
+// ---- 4. PyTorch ---------------------------------------------------------------------------------
+// For `mira export --format torch` (the generated module, train.py under torchrun) and its tests, which
+// use Debian's /usr/bin/python3: `python3` on PATH may be a pyenv shim without torch. Found by the
+// package's files, without starting Python. Not fatal: only exports need it, and their tests name this.
+const TORCH_ARGS = ["install", "-y", "--no-install-recommends", "python3-torch"];
+const TORCH_INSTALL = `apt-get ${TORCH_ARGS.join(" ")}`;
+const TORCH_FILES = ["/usr/lib/python3/dist-packages/torch/__init__.py", "/usr/bin/torchrun"];
+
+function ensureTorch() {
+  if (TORCH_FILES.every((f) => existsSync(f))) return;
+  const os = osRelease();
+  const isDebian = os.ID === "debian" || (os.ID_LIKE ?? "").split(" ").includes("debian");
+  if (!isDebian || process.getuid?.() !== 0) {
+    const how = isDebian ? `sudo apt-get update && sudo ${TORCH_INSTALL}` : "PyTorch for /usr/bin/python3 (with torchrun)";
+    log(`PyTorch is missing ('mira export --format torch' runs need it); install ${how}, then run 'npm run setup'`);
+    return;
+  }
+  log("installing PyTorch from Debian (python3-torch, for 'mira export'); once, a few minutes …");
+  const env = { DEBIAN_FRONTEND: "noninteractive" };
+  const update = run("apt-get", ["update", "-qq"], { capture: true, env });
+  const install = update.ok ? run("apt-get", ["-qq", ...TORCH_ARGS], { capture: true, env }) : update;
+  if (!install.ok || !TORCH_FILES.every((f) => existsSync(f))) log(`installing PyTorch failed (${update.ok ? TORCH_INSTALL : "apt-get update"}):\n${install.stderr.trim()}\nfix the error above, then run 'npm run setup' again`);
+}
+
 ensureNodeModules();
 ensureFfmpeg();
+ensureTorch();
 const adapter = ensureAdapter();
 if (!quiet) log(`ready in ${Date.now() - started} ms (adapter: ${adapter.description || adapter.device || adapter.vendor})`);
