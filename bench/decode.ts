@@ -12,6 +12,7 @@ import { initParams } from "../compiler/lower.js";
 import { formatBytes } from "../compiler/limits.js";
 import { IncrementalDecoder, type TokenDecoder, type WeightLoader } from "../runtime/decode.js";
 import type { Gpu } from "../runtime/device.js";
+import type { RecomputeDecoder } from "../runtime/recompute.js";
 import { Table } from "./harness.js";
 
 export interface DecodeBenchOptions {
@@ -51,11 +52,11 @@ export async function benchDecode(gpu: Gpu, o: DecodeBenchOptions): Promise<Tabl
     // dispatches cost more than later ones on llvmpipe (seconds on a loaded machine).
     await generate(dec, prompt, 3);
     const compileMs = performance.now() - t0;
-    const dispatches = dec instanceof IncrementalDecoder ? dec.stepProgram.dispatches.length : "-";
+    const dispatches = String((dec instanceof IncrementalDecoder ? dec.stepProgram : (dec as RecomputeDecoder).program).dispatches.length);
     const bytes = dec instanceof IncrementalDecoder ? formatBytes(dec.cacheBytes) : "-";
     for (const n of o.lengths) {
       const r = await generate(dec, prompt, n);
-      table.add([cache ? "cached (prefill + steps)" : "recompute (padded full length)", n, (n / r.totalMs) * 1000, n > 1 ? (r.totalMs - r.firstMs) / (n - 1) : "-", r.firstMs, compileMs, dispatches, bytes]);
+      table.add([cache ? "cached (prefill + steps)" : "recompute (padded full length)", String(n), (n / r.totalMs) * 1000, n > 1 ? (r.totalMs - r.firstMs) / (n - 1) : "-", r.firstMs, compileMs, dispatches, bytes]);
     }
     dec.destroy();
   }
@@ -88,12 +89,12 @@ export function decodeSection(adapter: string, table: Table, before: string, aft
 
 \`bench/decode.ts\`. Load average (1/5/15 min): ${before} when the run started, ${after} when it ended —
 other work on the machine slows every figure here. Each row is one greedy generation of that many tokens
-(prompt prefill included in tokens/s and in the first token); compile + warm-up covers every program the
-decoder needs (the step and this prompt length's prefill, or the one padded program) and a first
-generation of 3 tokens. The recomputing
-decoder runs the whole forward over all 1280 positions for every token, so its cost per token does not
-depend on the position; the cached step runs one row and attends over the cache (padded to 1280 rows,
-masked past the position).
+(prompt prefill included in tokens/s and in the first token); compile + warm-up covers every program
+the decoder needs (the step and this prompt length's prefill, or the one padded program) and a first
+generation of 3 tokens. The recomputing decoder runs the whole forward over all 1280 positions for
+every token, so its cost per token does not depend on the position; the cached step runs one row and
+attends over the cache (padded to 1280 rows, masked past the position), so on llvmpipe its cost is
+mostly per-dispatch overhead.
 
 ${table.markdown()}`;
 }

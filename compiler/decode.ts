@@ -10,7 +10,7 @@ import type { Graph } from "./ir.js";
 import type { Elaborated } from "./lower.js";
 import { ANALYSIS_LENGTHS, type Analysis, analyze } from "./decode/analyze.js";
 import { DecodeError, locator } from "./decode/error.js";
-import { type CacheSpec, NEXT, POS, cacheSpecs, memoName, prefillGraph, stepGraph } from "./decode/rewrite.js";
+import { type CacheSpec, cacheSpecs, memoName, prefillGraph, stepGraph } from "./decode/rewrite.js";
 import { prod } from "./shape.js";
 
 export { DecodeError } from "./decode/error.js";
@@ -81,6 +81,3 @@ export function deriveDecoder(elabAt: (T: number) => Elaborated, opts: DeriveOpt
     analysis: an,
   };
 }
-
-/** Names of the programs' feeds and results, for callers. */
-export const DECODE_NAMES = { pos: POS, next: NEXT } as const;

@@ -43,6 +43,11 @@ export class RecomputeDecoder implements TokenDecoder {
     return new RecomputeDecoder(ex, spec);
   }
 
+  /** The one program, run per token (for reports). */
+  get program(): Executor["program"] {
+    return this.ex.program;
+  }
+
   get position(): number {
     return this.pos;
   }

@@ -17,7 +17,7 @@ import { changingAttrs } from "./analyze.js";
 /** Names shared by the prefill and step programs (and the runtime). */
 export const POS = "decode.pos";
 export const NEXT = "decode.next";
-export const cacheName = (layer: number, kv: "k" | "v"): string => `decode.cache.${layer}.${kv}`;
+const cacheName = (layer: number, kv: "k" | "v"): string => `decode.cache.${layer}.${kv}`;
 export const memoName = (i: number): string => `decode.memo.${i}`;
 /** prefill output → the param it is copied into after the run */
 const memoOut = (i: number): string => `${memoName(i)}.out`;
