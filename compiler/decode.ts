@@ -55,10 +55,11 @@ export function deriveDecoder(elabAt: (T: number) => Elaborated, opts: DeriveOpt
   // gather past its end would read zeros where the forward pass cannot even be built.
   for (const id of an.sources) {
     const n = an.byId.get(id)!;
+    if (n.op !== "slice") continue; // iota and other generated sources have no table to run past
     const s = an.seq.get(id)!;
     const rows = an.byId.get(n.inputs[0])!.shape[s.axis];
     const need = (n.attrs.starts?.[s.axis] ?? 0) + opts.maxLen + s.off;
-    if (n.op === "slice" && rows < need) throw loc.error(n, `reads ${need} rows of a table of ${rows}: caches of ${opts.maxLen} positions exceed the model's length`);
+    if (rows < need) throw loc.error(n, `reads ${need} rows of a table of ${rows}: caches of ${opts.maxLen} positions exceed the model's length`);
   }
   const caches = cacheSpecs(an, opts.maxLen);
   const step = stepGraph(an, caches);
