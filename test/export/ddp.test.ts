@@ -2,14 +2,16 @@
 // few steps of char_lm tiny: both ranks end with identical parameters (train.py all-gathers a SHA-256
 // of every parameter's bytes and fails when they differ), and its checkpoint is one that mira reads —
 // every tensor `mira train --resume` restores, with the metadata it reads, and text from
-// `mira generate`.
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+// `mira generate`. And it follows mira's own training: same initial weights, data order, AdamW and
+// schedule, so the losses of `mira train` on the GPU match step for step.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { exportModel } from "../../api/export.js";
 import { generate } from "../../api/generate.js";
 import { loadModel } from "../../api/model.js";
+import { train } from "../../api/train.js";
 import { momentName } from "../../compiler/train-step.js";
 import { loadCheckpoint } from "../../runtime/checkpoint.js";
 import { runPython } from "../helpers/torch.js";
@@ -64,6 +66,15 @@ describe("torchrun of the exported train.py (2 processes, gloo, CPU)", () => {
     expect(JSON.parse(m.schedule)).toEqual({ steps: 3, lr: 0.003, warmup: 0 });
     expect(JSON.parse(m.tokenizer)).toEqual(expect.any(String));
   });
+
+  test("its losses are mira train's, step for step (|Δ| ≤ 1e-4)", async () => {
+    await train({ model: "models/char_lm.mira", preset: "tiny", data: join(root, "data/prose"), steps: 3, batch: 4, window: 16, logEvery: 1, evalEvery: 3, evalBatches: 1, run: "mira", runsDir: join(dir, "runs") });
+    const losses = (run: string): number[] => readFileSync(join(dir, "runs", run, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => (JSON.parse(l) as { loss: number }).loss);
+    const ours = losses("ddp");
+    const mira = losses("mira");
+    expect(ours).toHaveLength(3);
+    ours.forEach((l, i) => expect(Math.abs(l - mira[i]), `step ${i + 1}: torch ${l}, mira ${mira[i]}`).toBeLessThanOrEqual(1e-4));
+  }, 300_000);
 
   test("mira generate decodes from the checkpoint", async () => {
     const r = await generate({ checkpoint: ckpt, prompt: "The ", maxTokens: 12, seed: 3 });
