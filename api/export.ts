@@ -3,7 +3,7 @@
 // training script (compiler/export/torch.ts, compiler/export/python/); `onnx` is the inference graph
 // as one ONNX file (compiler/export/onnx.ts). Weights are mira's initialisers at --seed, or the
 // parameters of --checkpoint.
-import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type * as A from "../dsl/ast.js";
@@ -33,7 +33,13 @@ export interface ExportOptions {
   readonly seed?: number;
   /** a mira checkpoint whose parameters (and model) to export */
   readonly checkpoint?: string;
+  /** torch: write mira's initial parameters (init.safetensors); default when they are at most
+   *  MAX_INIT_PARAMS — past that train.py draws them itself from the same initialisers */
+  readonly init?: boolean;
 }
+
+/** 100 M parameters: a 400 MB init.safetensors; Mirasol's 3b preset would be 12 GB. */
+export const MAX_INIT_PARAMS = 100_000_000;
 
 export interface ExportResult {
   readonly dir: string;
@@ -45,6 +51,8 @@ export interface ExportResult {
   /** batch dims fixed at export, with why when the model allowed no better */
   readonly fixed: Readonly<Record<string, number>>;
   readonly fixedReason?: string;
+  /** torch: whether init.safetensors holds mira's initial parameters */
+  readonly initWritten?: boolean;
 }
 
 const PYTHON_DIR = fileURLToPath(new URL("../compiler/export/python/", import.meta.url));
@@ -125,7 +133,8 @@ export function exportModel(o: ExportOptions): ExportResult {
     config: el.config,
   };
   const seed = o.seed ?? 1;
-  const weights = weightsOf(el, seed, stored);
+  const writeInit = o.format === "onnx" || (o.init ?? (stored !== undefined || el.paramCount <= MAX_INIT_PARAMS));
+  const weights = writeInit ? weightsOf(el, seed, stored) : new Map<string, StoredTensor>();
   mkdirSync(o.out, { recursive: true });
   const files: string[] = [];
   const write = (name: string, data: string | Uint8Array): void => {
@@ -142,10 +151,12 @@ export function exportModel(o: ExportOptions): ExportResult {
       }
       // A new torchrun run starts from these: mira's initial parameters (or the checkpoint's, with its
       // tokenizer and window, so the data is encoded as the checkpoint's model expects).
-      const keep = Object.fromEntries(["tokenizer", "window"].filter((k) => meta[k] !== undefined).map((k) => [k, meta[k]]));
-      saveCheckpoint(join(o.out, INIT_FILE), { tensors: weights, metadata: { format: "mira-init-1", model: model.path, source_sha256: model.sourceHash, seed: String(seed), ...keep } });
-      files.push(INIT_FILE);
-      return { dir: o.out, files, model: model.path, params: el.paramCount, dynamic: t.dynamic, fixed: t.fixed, fixedReason: sym.fixedReason };
+      if (writeInit) {
+        const keep = Object.fromEntries(["tokenizer", "window"].filter((k) => meta[k] !== undefined).map((k) => [k, meta[k]]));
+        saveCheckpoint(join(o.out, INIT_FILE), { tensors: weights, metadata: { format: "mira-init-1", model: model.path, source_sha256: model.sourceHash, seed: String(seed), ...keep } });
+        files.push(INIT_FILE);
+      } else rmSync(join(o.out, INIT_FILE), { force: true }); // a stale one from an earlier export would be used
+      return { dir: o.out, files, model: model.path, params: el.paramCount, dynamic: t.dynamic, fixed: t.fixed, fixedReason: sym.fixedReason, initWritten: writeInit };
     }
     write("model.onnx", generateOnnx(src, weights));
     return { dir: o.out, files, model: model.path, params: el.paramCount, dynamic: [], fixed: base };

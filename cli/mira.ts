@@ -66,8 +66,8 @@ const COMMANDS: Record<string, Command> = {
   },
   export: {
     summary: "write a model for another engine: a PyTorch module with a torchrun training script, or ONNX",
-    usage: "mira export FILE [--preset NAME] [--set key=value]… --format torch|onnx --out DIR [--batch B=1,T=64] [--seed N] [--checkpoint CKPT] [--json]",
-    options: { ...MODEL_OPTIONS, format: { type: "string" }, out: { type: "string" }, batch: { type: "string", multiple: true }, seed: { type: "string" }, checkpoint: { type: "string" } },
+    usage: "mira export FILE [--preset NAME] [--set key=value]… --format torch|onnx --out DIR [--batch B=1,T=64] [--seed N] [--checkpoint CKPT] [--no-init] [--json]",
+    options: { ...MODEL_OPTIONS, format: { type: "string" }, out: { type: "string" }, batch: { type: "string", multiple: true }, seed: { type: "string" }, checkpoint: { type: "string" }, "no-init": { type: "boolean" } },
     run: async (p) => (await import("./commands/export.js")).exportCommand(p),
   },
   plot: {

@@ -1,11 +1,12 @@
 // export.ts (cli): `mira export FILE --format torch|onnx --out DIR` — the model for another engine
 // (api/export.ts); prints what was written and the next command to run.
+import { join } from "node:path";
 import { EXPORT_FORMATS, type ExportFormat, exportModel } from "../../api/export.js";
 import { type Parsed, flag, int, str, strs } from "../args.js";
 import { EXIT, UsageError } from "../errors.js";
 import { parseBatch } from "./compile.js";
 
-export const EXPORT_USAGE = "mira export FILE [--preset NAME] [--set key=value]… --format torch|onnx --out DIR [--batch B=1,T=64] [--seed N] [--checkpoint CKPT] [--json]";
+export const EXPORT_USAGE = "mira export FILE [--preset NAME] [--set key=value]… --format torch|onnx --out DIR [--batch B=1,T=64] [--seed N] [--checkpoint CKPT] [--no-init] [--json]";
 
 export async function exportCommand(p: Parsed): Promise<number> {
   if (p.positionals.length > 1) throw new UsageError(`expected one model file; usage: ${EXPORT_USAGE}`);
@@ -20,6 +21,7 @@ export async function exportCommand(p: Parsed): Promise<number> {
   const r = exportModel({
     model: file, preset: str(p, "preset"), set: strs(p, "set"), format: format as ExportFormat, out,
     batch: parseBatch(strs(p, "batch")), seed: str(p, "seed") ? int(p, "seed", 1) : undefined, checkpoint,
+    init: flag(p, "no-init") ? false : undefined,
   });
   if (flag(p, "json")) {
     process.stdout.write(JSON.stringify(r, null, 2) + "\n");
@@ -30,7 +32,9 @@ export async function exportCommand(p: Parsed): Promise<number> {
   if (format === "torch") {
     if (r.dynamic.length) lines.push(`batch dims ${r.dynamic.join(", ")} are read from the inputs`);
     if (fixed) lines.push(`batch dims fixed at ${fixed}${r.fixedReason ? ` (${r.fixedReason})` : ""}`);
-    lines.push(`train: cd ${r.dir} && torchrun --nproc_per_node 2 train.py --data PATH --run NAME --runs-dir RUNS  (docs/scale-out.md)`);
+    if (!r.initWritten) lines.push("no init.safetensors: a new train.py run draws the parameters with torch from mira's initialisers (same distributions, not mira's values)");
+    // From here, so that runs/NAME/ and the model path in the checkpoints are where mira looks.
+    lines.push(`train: torchrun --standalone --nproc_per_node 2 ${join(r.dir, "train.py")} --data PATH --run NAME   (checkpoints in runs/NAME/; docs/scale-out.md)`);
   } else {
     lines.push(`input shapes fixed at ${fixed || "the model's sizes"}; outputs: the model's declared outputs`);
   }

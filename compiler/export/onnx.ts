@@ -29,6 +29,9 @@ export interface Weight {
 export function generateOnnx(src: ExportSource, weights: ReadonlyMap<string, Weight>): Uint8Array {
   const graph = inferenceGraph(src);
   requireMappings({ ...src, sym: { ...src.sym, graph } }, "onnx", (op) => ONNX_OPS[op] !== undefined);
+  const bytes = [...weights.values()].reduce((s, w) => s + w.bytes.byteLength, 0);
+  // One protobuf message holds at most 2 GiB; larger models need ONNX's external data files.
+  if (bytes > 2 ** 31 - 2 ** 24) throw new ExportError(`cannot export ${src.name} to onnx: its weights are ${(bytes / 2 ** 30).toFixed(1)} GiB, past the 2 GiB an ONNX file holds without external data (not written yet)`);
   const g = new OnnxGraph();
   const names = new Map<number, string>();
   const byId = new Map(graph.nodes.map((n) => [n.id, n]));

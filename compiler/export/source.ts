@@ -4,14 +4,15 @@
 import { type Sources, lineStarts, positionOf, shownFile } from "../../dsl/diagnostics.js";
 import type { DType } from "../dtype.js";
 import type { Node } from "../ir.js";
-import type { NodeOrigin } from "../lower.js";
+import type { InitSpec, NodeOrigin } from "../lower.js";
 import type { SymbolicGraph } from "./symbolic.js";
 
 export interface ExportSource {
   /** the model's name in the .mira file, e.g. CharLM */
   readonly name: string;
   readonly sym: SymbolicGraph;
-  readonly params: readonly { readonly name: string; readonly dtype: DType; readonly shape: readonly number[] }[];
+  /** with their initialiser, which a training script without mira's initial values draws from */
+  readonly params: readonly { readonly name: string; readonly dtype: DType; readonly shape: readonly number[]; readonly init?: InitSpec }[];
   readonly inputs: readonly { readonly name: string; readonly dtype: DType; readonly shape: readonly number[] }[];
   readonly outputs: readonly string[];
   readonly losses: readonly string[];

@@ -18,7 +18,7 @@ def main(argv):
         spec.loader.exec_module(mod)
         model = mod.Model()
         weights, _ = safetensors_io.load(f"{out_dir}/init.safetensors")
-        model.load_state_dict({key: weights[name] for name, key, _, _ in mod.PARAMS})
+        model.load_state_dict({key: weights[name] for name, key, *_ in mod.PARAMS})
         inputs, _ = safetensors_io.load(inputs_path)
         with torch.no_grad():
             outputs = model(**inputs)

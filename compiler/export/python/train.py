@@ -107,9 +107,34 @@ def wrap(model, d, strategy):
     return DistributedDataParallel(model, device_ids=[d.device] if d.device.type == "cuda" else None)
 
 
+def initial_params(seed):
+    """Parameters drawn by torch from each one's initialiser (compiler/lower/init.ts): the same
+    distributions as mira's, not the same values — for exports too large to ship mira's (--no-init)."""
+    gen = torch.Generator().manual_seed(seed)
+    out = {}
+    for name, _, shape, dtype, init in PARAMS:
+        kind = (init or {"kind": "zeros"})["kind"]
+        t = torch.zeros(shape, dtype=torch.float32)
+        if kind == "ones":
+            t.fill_(1.0)
+        elif kind == "constant":
+            t.fill_(init["value"])
+        elif kind == "uniform":
+            t.uniform_(init["lo"], init["hi"], generator=gen)
+        elif kind == "normal":
+            t.normal_(0.0, init["std"], generator=gen)
+        elif kind == "xavier":
+            receptive = math.prod(shape[:-2]) if len(shape) > 2 else 1
+            fan_in, fan_out = ((1, 1) if not shape else (shape[0], shape[0]) if len(shape) == 1 else (shape[-2] * receptive, shape[-1] * receptive))
+            limit = math.sqrt(6 / (fan_in + fan_out))
+            t.uniform_(-limit, limit, generator=gen)
+        out[name] = t.to({"f32": torch.float32, "f16": torch.float16}.get(dtype, torch.float32))
+    return out
+
+
 def full_state(model, optimizer, d, strategy):
     """(parameters, exp_avg, exp_avg_sq, names) on the CPU on rank 0; None elsewhere (FSDP gathers)."""
-    names = {key: name for name, key, _, _ in PARAMS}
+    names = {key: name for name, key, *_ in PARAMS}
     if strategy == "fsdp" and d.world > 1:
         from torch.distributed.fsdp import FullStateDictConfig, FullyShardedDataParallel, StateDictType
         with FullyShardedDataParallel.state_dict_type(model, StateDictType.FULL_STATE_DICT, FullStateDictConfig(offload_to_cpu=True, rank0_only=True)):
@@ -215,13 +240,13 @@ def main():
         raise SystemExit(f"{ckpt_path} was saved from another version of {MODEL['model']}; re-export the model it was trained from")
     if resumed and args.strategy == "fsdp":
         raise SystemExit("--resume with --strategy fsdp is not supported yet (moments would need sharding); resume with --strategy ddp")
-    init = None if resumed else safetensors_io.load(args.init)
+    init = None if resumed or not os.path.exists(args.init) else safetensors_io.load(args.init)
     av = meta.get("kind") == "av-qa" if resumed else mira_data.is_av_dataset(args.data)
     # a new run takes the tokenizer of init.safetensors when it was exported from a trained checkpoint
-    task = av_task(args, meta) if av else text_task(args, meta if resumed else init[1])
+    task = av_task(args, meta) if av else text_task(args, meta if resumed else (init[1] if init else {}))
 
     batch = int(meta["batch"]) if meta.get("batch") else (args.batch or 16)
-    seed = int(meta["seed"]) if meta.get("seed") else (args.seed if args.seed is not None else int(init[1].get("seed", "1")))
+    seed = int(meta["seed"]) if meta.get("seed") else (args.seed if args.seed is not None else int(init[1].get("seed", "1")) if init else 1)
     stored = json.loads(meta["schedule"]) if meta.get("schedule") else {}
     steps = args.steps or stored.get("steps") or 1000
     lr = args.lr or stored.get("lr") or task["default_lr"]
@@ -232,9 +257,12 @@ def main():
     share = batch // d.world
 
     model = Model().to(d.device)
-    tensors = resumed[0] if resumed else init[0]
-    model.load_state_dict({key: tensors[name] for name, key, _, _ in PARAMS})
-    decay_keys = {key for _, key, shape, _ in PARAMS if len(shape) >= 2}
+    tensors = resumed[0] if resumed else (init[0] if init else None)
+    if tensors is None:
+        tensors = initial_params(seed)
+        d.log(f"{args.init} is absent (exported with --no-init): parameters drawn by torch from mira's initialisers' distributions, seed {seed}")
+    model.load_state_dict({key: tensors[name] for name, key, *_ in PARAMS})
+    decay_keys = {key for _, key, shape, *_ in PARAMS if len(shape) >= 2}
     wrapped = wrap(model, d, args.strategy)
     # Wrappers prefix names (module., _fsdp_wrapped_module.); mira's decay rule is by the original name.
     named = {k.replace("_fsdp_wrapped_module.", "").removeprefix("module."): p for k, p in wrapped.named_parameters()}
@@ -244,7 +272,7 @@ def main():
     ]
     optimizer = torch.optim.AdamW(groups, lr=lr, betas=ADAMW["betas"], eps=ADAMW["eps"])
     if resumed:
-        for name, key, _, _ in PARAMS:
+        for name, key, *_ in PARAMS:
             optimizer.state[named[key]] = {"step": torch.tensor(float(start)), "exp_avg": tensors[f"opt.m.{name}"].to(d.device), "exp_avg_sq": tensors[f"opt.v.{name}"].to(d.device)}
 
     ckpt_meta = {
