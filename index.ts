@@ -5,5 +5,6 @@ export { train, type TrainOptions, type TrainResult } from "./api/train.js";
 export { generate, type GenerateOptions, type GenerateResult } from "./api/generate.js";
 export { evaluate, type EvalOptions } from "./api/eval.js";
 export { AvAnswerer, type Answer, type ClipQuestion } from "./api/ask.js";
+export { exportModel, type ExportOptions, type ExportResult } from "./api/export.js";
 export { getGpu, type Gpu } from "./runtime/device.js";
 export { CheckpointError, loadCheckpoint, saveCheckpoint } from "./runtime/checkpoint.js";
