@@ -1,7 +1,7 @@
 // onnx.test.ts: the ONNX file `mira export --format onnx` writes runs in onnxruntime (CPU) and its
 // outputs equal mira's float64 reference on the same weights (mira's initialisers at seed 1): char_lm
 // tiny's logits, and tiny Mirasol's whole forward from video, spectrogram and text to latents and logits
-// with the Transformer and TTM Combiners.
+// with each Combiner (Transformer, TTM, Concat, MeanPool, Perceiver).
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,6 +22,9 @@ const CASES = [
   { name: "char_lm tiny", model: "models/char_lm.mira", set: [] as string[], batch: { B: 2, T: 16 } },
   { name: "Mirasol tiny, TransformerCombiner", model: "models/mirasol.mira", set: [], batch: { B: 2, L: 6 } },
   { name: "Mirasol tiny, TTM", model: "models/mirasol.mira", set: ["combiner=TTM(memory: 8, read: 4, depth: 1, heads: 2)"], batch: { B: 2, L: 6 } },
+  { name: "Mirasol tiny, Concat", model: "models/mirasol.mira", set: ["combiner=Concat"], batch: { B: 1, L: 6 } },
+  { name: "Mirasol tiny, MeanPool", model: "models/mirasol.mira", set: ["combiner=MeanPool"], batch: { B: 1, L: 6 } },
+  { name: "Mirasol tiny, Perceiver", model: "models/mirasol.mira", set: ["combiner=Perceiver(m: 4, heads: 2)"], batch: { B: 1, L: 6 } },
 ] as const;
 
 describe("mira export --format onnx", () => {
