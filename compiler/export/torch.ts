@@ -68,7 +68,8 @@ export function modelInfo(src: ExportSource, fixed: Readonly<Record<string, numb
     overrides: src.model.set,
     source_sha256: src.model.sourceHash,
     config: src.config,
-    inputs: src.inputs.map((i) => ({ name: i.name, dtype: i.dtype, shape: src.sym.shape(byName.get(i.name)!).map(symText) })),
+    // arg: forward()'s parameter for the input (mira's name unless Python reserves it)
+    inputs: src.inputs.map((i) => ({ name: i.name, arg: pyName(i.name), dtype: i.dtype, shape: src.sym.shape(byName.get(i.name)!).map(symText) })),
     outputs: src.outputs,
     losses: src.losses,
     objective: src.objective ?? src.losses[0] ?? null,

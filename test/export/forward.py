@@ -21,7 +21,7 @@ def main(argv):
         model.load_state_dict({key: weights[name] for name, key, *_ in mod.PARAMS})
         inputs, _ = safetensors_io.load(inputs_path)
         with torch.no_grad():
-            outputs = model(**inputs)
+            outputs = model(**{i["arg"]: inputs[i["name"]] for i in mod.MODEL["inputs"]})
         safetensors_io.save(outputs_path, {k: v.to(torch.float32) if v.is_floating_point() else v for k, v in outputs.items()}, {})
         sys.path.remove(out_dir)
 

@@ -283,12 +283,17 @@ def main():
         **task["meta"],
     }
     objective = MODEL["objective"]
+    args_of = {i["name"]: i["arg"] for i in MODEL["inputs"]}
+
+    def run(batch_):
+        """The forward pass on a batch keyed by mira's input names."""
+        return wrapped(**{args_of[k]: v.to(d.device) for k, v in batch_.items()})
     val = task["val"](batch, args.eval_batches)
 
     def evaluate():
         wrapped.eval()
         with torch.no_grad():
-            total = sum(float(wrapped(**{k: v.to(d.device) for k, v in b.items()})[objective]) for b in val)
+            total = sum(float(run(b)[objective]) for b in val)
         wrapped.train()
         return total / max(1, len(val))
 
@@ -306,7 +311,7 @@ def main():
         for g in optimizer.param_groups:
             g["lr"] = rate
         b = task["train"](t, batch, seed, d.rank * share, share)
-        loss = wrapped(**{k: v.to(d.device) for k, v in b.items()})[objective]
+        loss = run(b)[objective]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         clip = wrapped.clip_grad_norm_ if args.strategy == "fsdp" and d.world > 1 else (lambda c: torch.nn.utils.clip_grad_norm_(wrapped.parameters(), c))
