@@ -36,7 +36,7 @@ export async function benchAutotune(gpu: Gpu, cases = TUNE_CASES): Promise<Table
   for (const c of cases) {
     const r = await tuneSignature(gpu, c.sig);
     const flops = 2 * c.sig.batch * c.sig.m * c.sig.n * c.sig.k;
-    table.add([c.label, configLabel(r.defaultConfig), r.defaultMs, flops / r.defaultMs / 1e6, configLabel(r.best), r.bestMs, flops / r.bestMs / 1e6, `${(r.defaultMs / r.bestMs).toFixed(2)}×`, r.candidates.length]);
+    table.add([c.label, configLabel(r.defaultConfig), r.defaultMs, flops / r.defaultMs / 1e6, configLabel(r.best), r.bestMs, flops / r.bestMs / 1e6, `${(r.defaultMs / r.bestMs).toFixed(2)}×`, String(r.candidates.length)]);
   }
   return table;
 }
@@ -79,17 +79,20 @@ export async function benchTunedStep(gpu: Gpu, model: string, preset: string | u
 
 /** Writes the tables into docs/PERFORMANCE.md: the matmul table always, the step table when measured
  *  (its own section, so `npm run bench`, which skips the step, leaves an earlier one in place). */
-export function writeAutotuneSections(gpu: Gpu, matmul: Table, step?: Table): void {
+export function writeAutotuneSections(gpu: Gpu, matmul: Table, step?: Table, loadAtStart?: readonly number[]): void {
   const date = new Date().toISOString().slice(0, 10);
-  const load = `load average (1/5/15 min) ${loadavg().map((x) => x.toFixed(1)).join(" / ")} on ${cpus().length} cores when the run ended`;
+  const fmt = (l: readonly number[]): string => l.map((x) => x.toFixed(1)).join(" / ");
+  const load = `Load average (1/5/15 min) ${loadAtStart ? `${fmt(loadAtStart)} when the run started, ` : ""}${fmt(loadavg())} when it ended, on ${cpus().length} cores`;
   const head = (what: string): string => `## ${what} (${date}, adapter: ${adapterName(gpu.adapter)})\n\n${load} — the machine runs other jobs, so these figures are indicative: ` +
     "they move by tens of percent between runs, and a different winner between close candidates is noise.\n";
   writeSection("autotune", `${head("Matmul autotuning")}
 Each shape searched by \`runtime/autotune.ts\` as \`mira bench --autotune\` does: the default (register-tiled 8×8
 workgroup of 4×8-output threads), workgroup shapes that do not overshoot the matrix, the shared-memory variant,
-then split-K on the two fastest tiles; every candidate's result is checked against the default's; the
+then split-K on the two fastest tiles (for a C of at most 16 default tiles; the "autotuned" column says
+whether a split won); every candidate's result is checked against the default's; the
 figures are from the final round (default and the three fastest measured again, median of 5 runs each).
-A winner must beat the default by 3 % to be chosen. \`npx tsx bench/autotune.ts [--step]\` reruns it.
+A winner must beat the default by 3 % to be chosen. Compare a row with the kernels section above only at
+similar load: a 1024³ product slows several-fold on a busy machine. \`npx tsx bench/autotune.ts [--step]\` reruns it.
 
 ${matmul.markdown()}`);
   if (step) writeSection("autotune-step", `${head("Training step with an autotuned table")}
@@ -102,6 +105,7 @@ ${step.markdown()}`);
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const { getGpu } = await import("../runtime/device.js");
   const gpu = await getGpu();
+  const loadAtStart = loadavg();
   process.stdout.write("matmul autotuning\n");
   const matmul = await benchAutotune(gpu);
   let step: Table | undefined;
@@ -109,7 +113,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     process.stdout.write("\ntraining step, default against autotuned (char_lm tiny, B=16, T=64)\n");
     step = await benchTunedStep(gpu, "models/char_lm.mira", "tiny", { B: 16, T: 64 });
   }
-  writeAutotuneSections(gpu, matmul, step);
+  writeAutotuneSections(gpu, matmul, step, loadAtStart);
   process.stdout.write("\nwritten to docs/PERFORMANCE.md\n");
   process.exit(0);
 }
