@@ -4,12 +4,10 @@
 import { type AvDataset, loadAvDataset } from "../runtime/data/av-format.js";
 import { SPLITS, type Split } from "../runtime/data/chance.js";
 import { EOS, WordTokenizer } from "../runtime/data/words.js";
-import { compileFor } from "../runtime/autotune-cache.js";
-import { getGpu } from "../runtime/device.js";
-import { Executor } from "../runtime/executor.js";
+import type { Executor } from "../runtime/executor.js";
 import { avBatchDims, checkAvModel, writeClip } from "./av.js";
 import { InputError, ModelError } from "./model.js";
-import { loadWeights, openTrained } from "./trained.js";
+import { openTrained, weightedExecutor } from "./trained.js";
 
 /** A question the data set asks about a clip, with its answer. */
 export interface ClipQuestion {
@@ -56,14 +54,7 @@ export class AvAnswerer {
     checkAvModel(el, ds);
     const out = el.graph.outputs.find((x) => x.name === (el.generate?.from ?? "logits"));
     if (!out) throw new ModelError(`${trained.meta.model} has no logits output to answer from`);
-    const gpu = await getGpu();
-    const ex = await Executor.create(gpu, compileFor(gpu, { nodes: el.graph.nodes, outputs: [out] }));
-    try {
-      loadWeights(ex, trained);
-    } catch (e) {
-      ex.destroy();
-      throw e;
-    }
+    const ex = await weightedExecutor(trained, el.graph, out);
     return new AvAnswerer(ds, ex, out.name, el.generate?.until ?? EOS);
   }
 

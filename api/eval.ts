@@ -3,12 +3,9 @@
 // modalities the model uses.
 import { loadAvDataset } from "../runtime/data/av-format.js";
 import type { Split } from "../runtime/data/chance.js";
-import { compileFor } from "../runtime/autotune-cache.js";
-import { getGpu } from "../runtime/device.js";
-import { Executor } from "../runtime/executor.js";
 import { type TypeAccuracy, avBatchDims, checkAvModel, evaluateAv } from "./av.js";
 import { ModelError } from "./model.js";
-import { loadWeights, openTrained } from "./trained.js";
+import { openTrained, weightedExecutor } from "./trained.js";
 
 export interface EvalOptions {
   readonly checkpoint: string;
@@ -28,10 +25,8 @@ export async function evaluate(o: EvalOptions): Promise<{ split: Split; accuracy
   checkAvModel(el, ds);
   const logitsOut = el.graph.outputs.find((x) => x.name === (el.generate?.from ?? "logits"));
   if (!logitsOut) throw new ModelError("the model has no logits output to evaluate");
-  const gpu = await getGpu();
-  const ex = await Executor.create(gpu, compileFor(gpu, { nodes: el.graph.nodes, outputs: [logitsOut] }));
+  const ex = await weightedExecutor(trained, el.graph, logitsOut);
   try {
-    loadWeights(ex, trained);
     const split = o.split ?? "test";
     const accuracy = await evaluateAv(ds, split, batch, async (b) => {
       for (const [name, v] of Object.entries(b)) if (ex.program.inputs.some((i) => i.name === name)) ex.write(name, v);

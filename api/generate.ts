@@ -9,13 +9,11 @@ import type { Elaborated } from "../compiler/lower.js";
 import { CheckpointError } from "../runtime/checkpoint.js";
 import { CharTokenizer, UNKNOWN_ID } from "../runtime/data/text.js";
 import type { TokenDecoder } from "../runtime/decode.js";
-import { compileFor } from "../runtime/autotune-cache.js";
 import { getGpu } from "../runtime/device.js";
-import { Executor } from "../runtime/executor.js";
 import { type SamplingOptions, sampleToken } from "../runtime/sampling.js";
 import { openDecoder } from "./decoder.js";
 import { ModelError } from "./model.js";
-import { type Trained, loadWeights, openTrained, weightLoader } from "./trained.js";
+import { type Trained, openTrained, weightLoader, weightedExecutor } from "./trained.js";
 import { languageModelIO } from "./text-model.js";
 
 /** The tokens a model with training window `window` predicts from: training predicts from positions
@@ -102,14 +100,7 @@ async function cached(trained: Trained, window: number): Promise<NextLogits> {
 async function recomputed(trained: Trained, el: Elaborated, window: number): Promise<NextLogits> {
   const io = languageModelIO(el);
   const logitsOut = el.graph.outputs.find((x) => x.name === io.logits)!;
-  const gpu = await getGpu();
-  const ex = await Executor.create(gpu, compileFor(gpu, { nodes: el.graph.nodes, outputs: [logitsOut] }));
-  try {
-    loadWeights(ex, trained);
-  } catch (e) {
-    ex.destroy();
-    throw e;
-  }
+  const ex = await weightedExecutor(trained, el.graph, logitsOut);
   const vocab = el.graph.nodes.find((n) => n.id === logitsOut.id)!.shape.at(-1) ?? 0;
   const input = new Int32Array(window);
   return {

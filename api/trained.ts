@@ -5,7 +5,10 @@ import type { LoadedModel } from "./model.js";
 import { loadModel } from "./model.js";
 import { type Checkpoint, CheckpointError, loadCheckpoint } from "../runtime/checkpoint.js";
 import type { WeightLoader } from "../runtime/decode.js";
-import type { Executor } from "../runtime/executor.js";
+import type { Graph } from "../compiler/ir.js";
+import { compileFor } from "../runtime/autotune-cache.js";
+import { getGpu } from "../runtime/device.js";
+import { Executor } from "../runtime/executor.js";
 
 export interface Trained {
   readonly path: string;
@@ -46,4 +49,17 @@ export function weightLoader(t: Trained): WeightLoader {
       ex.writeBytes(name, stored.bytes);
     }
   };
+}
+
+/** An executor computing `output` of `graph` on the device, with the checkpoint's weights loaded. */
+export async function weightedExecutor(t: Trained, graph: Graph, output: Graph["outputs"][number]): Promise<Executor> {
+  const gpu = await getGpu();
+  const ex = await Executor.create(gpu, compileFor(gpu, { nodes: graph.nodes, outputs: [output] }));
+  try {
+    loadWeights(ex, t);
+  } catch (e) {
+    ex.destroy();
+    throw e;
+  }
+  return ex;
 }
