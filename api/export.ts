@@ -26,8 +26,9 @@ export interface ExportOptions {
   readonly format: ExportFormat;
   /** output directory (created) */
   readonly out: string;
-  /** sizes of the batch dims: the probe point for torch (its code reads them from the inputs), the
-   *  fixed input shapes of ONNX; each dim not given is 4 for torch, 1 for ONNX (T: its window) */
+  /** sizes of the batch dims: where the exporter probes the model (the exported code reads the real
+   *  sizes from its inputs), and the sizes kept when a dim cannot be symbolic; each dim not given is 4
+   *  for torch, 1 for ONNX (a text model's T: its window) */
   readonly batch?: Readonly<Record<string, number>>;
   /** seed of mira's initialisers (default 1, as `mira train`) */
   readonly seed?: number;
@@ -85,13 +86,37 @@ function openModel(o: ExportOptions): { model: LoadedModel; weights?: ReadonlyMa
   return { model, weights: ckpt.tensors, meta };
 }
 
-/** Probe sizes: the caller's, else 4 (torch: any valid size works; its code reads the real ones) or
- *  1 for ONNX with a text model's T at its window (ONNX keeps these shapes). */
-function baseSizes(model: LoadedModel, dims: readonly string[], o: ExportOptions, meta: Readonly<Record<string, string>>): Record<string, number> {
+/** The sizes kept when the dims cannot be symbolic: the caller's, else 4 for torch, and for ONNX 1
+ *  with a text model's T at its window. */
+function fixedSizes(model: LoadedModel, dims: readonly string[], o: ExportOptions, meta: Readonly<Record<string, string>>): Record<string, number> {
   for (const k of Object.keys(o.batch ?? {})) if (!dims.includes(k)) throw new InputError(`--batch ${k}: ${model.path} has no batch dim '${k}' (its inputs name ${dims.join(", ") || "none"})`);
   const maxLen = model.config().max_len;
   const window = meta.window ? Number(meta.window) : typeof maxLen === "number" ? Math.min(128, maxLen) : 16;
   return Object.fromEntries(dims.map((d) => [d, o.batch?.[d] ?? (o.format === "torch" ? 4 : d === "T" ? window : 1)]));
+}
+
+/** PROBE for every dim: a size that equals no config value of the tiny and small presets, so the
+ *  elaborator elides nothing there (at T = max_len a slice of the whole position table is dropped, at
+ *  B = 1 some broadcasts are: the structure would change between probes). */
+const PROBE = 4;
+
+/** The graph seen symbolically, from the first probe point that fits: the caller's sizes, then PROBE;
+ *  when neither does, the graph at the fixed sizes, with the reason. */
+function symbolicModel(model: LoadedModel, dims: readonly string[], fixed: Readonly<Record<string, number>>, given: boolean): { el: Elaborated; sym: SymbolicGraph } {
+  const attempt = (base: Readonly<Record<string, number>>): { el: Elaborated; sym: SymbolicGraph } => {
+    const el = model.elaborate(base);
+    const same = (b: Readonly<Record<string, number>>): boolean => dims.every((d) => b[d] === base[d]);
+    return { el, sym: symbolicGraph((b) => (same(b) ? el : model.elaborate(b)).graph, base) };
+  };
+  const first = attempt(given ? fixed : Object.fromEntries(dims.map((d) => [d, PROBE])));
+  if (!first.sym.fixedReason) return first;
+  const probe = Object.fromEntries(dims.map((d) => [d, PROBE]));
+  if (given) {
+    const second = attempt(probe);
+    if (!second.sym.fixedReason) return second;
+  }
+  const el = model.elaborate(fixed);
+  return { el, sym: { ...staticGraph(el.graph, fixed), fixedReason: first.sym.fixedReason } };
 }
 
 function weightsOf(el: Elaborated, seed: number, stored?: ReadonlyMap<string, StoredTensor>): Map<string, StoredTensor> {
@@ -114,10 +139,8 @@ function weightsOf(el: Elaborated, seed: number, stored?: ReadonlyMap<string, St
 export function exportModel(o: ExportOptions): ExportResult {
   const { model, weights: stored, meta } = openModel(o);
   const dims = batchDims(model);
-  const base = baseSizes(model, dims, o, meta);
-  const el = model.elaborate(base);
-  const same = (b: Readonly<Record<string, number>>): boolean => dims.every((d) => b[d] === base[d]);
-  const sym: SymbolicGraph = o.format === "torch" ? symbolicGraph((b) => (same(b) ? el : model.elaborate(b)).graph, base) : staticGraph(el.graph, base);
+  const base = fixedSizes(model, dims, o, meta);
+  const { el, sym } = symbolicModel(model, dims, base, o.batch !== undefined && Object.keys(o.batch).length > 0);
   const src: ExportSource = {
     name: model.checked.model?.name.name ?? "Model",
     sym,
@@ -158,8 +181,10 @@ export function exportModel(o: ExportOptions): ExportResult {
       } else rmSync(join(o.out, INIT_FILE), { force: true }); // a stale one from an earlier export would be used
       return { dir: o.out, files, model: model.path, params: el.paramCount, dynamic: t.dynamic, fixed: t.fixed, fixedReason: sym.fixedReason, initWritten: writeInit };
     }
-    write("model.onnx", generateOnnx(src, weights));
-    return { dir: o.out, files, model: model.path, params: el.paramCount, dynamic: [], fixed: base };
+    const onnx = generateOnnx(src, weights);
+    write("model.onnx", onnx.bytes);
+    const fixed = Object.fromEntries(Object.entries(sym.base).filter(([d]) => !onnx.dynamic.includes(d)));
+    return { dir: o.out, files, model: model.path, params: el.paramCount, dynamic: onnx.dynamic, fixed, fixedReason: sym.fixedReason };
   } catch (e) {
     if (e instanceof ExportError) throw new ModelError(e.message);
     throw e;

@@ -29,14 +29,14 @@ export async function exportCommand(p: Parsed): Promise<number> {
   }
   const fixed = Object.entries(r.fixed).map(([k, v]) => `${k}=${v}`).join(", ");
   const lines = [`exported ${r.model} (${r.params.toLocaleString("en-US")} parameters) to ${r.dir}/: ${r.files.join(", ")}`];
+  if (r.dynamic.length) lines.push(`batch dims ${r.dynamic.join(", ")} are ${format === "torch" ? "read from the inputs" : "symbolic (any size runs)"}`);
+  if (fixed) lines.push(`batch dims fixed at ${fixed}${r.fixedReason ? ` (${r.fixedReason})` : ""}`);
   if (format === "torch") {
-    if (r.dynamic.length) lines.push(`batch dims ${r.dynamic.join(", ")} are read from the inputs`);
-    if (fixed) lines.push(`batch dims fixed at ${fixed}${r.fixedReason ? ` (${r.fixedReason})` : ""}`);
     if (!r.initWritten) lines.push("no init.safetensors: a new train.py run draws the parameters with torch from mira's initialisers (same distributions, not mira's values)");
     // From here, so that runs/NAME/ and the model path in the checkpoints are where mira looks.
     lines.push(`train: torchrun --standalone --nproc_per_node 2 ${join(r.dir, "train.py")} --data PATH --run NAME   (checkpoints in runs/NAME/; docs/scale-out.md)`);
   } else {
-    lines.push(`input shapes fixed at ${fixed || "the model's sizes"}; outputs: the model's declared outputs`);
+    lines.push("outputs: the model's declared outputs (no losses)");
   }
   process.stdout.write(lines.join("\n") + "\n");
   return EXIT.ok;

@@ -37,7 +37,8 @@ interface NodeSpec {
 interface ValueSpec {
   readonly name: string;
   readonly type: OnnxType;
-  readonly dims: readonly number[];
+  /** sizes; a string is a symbolic size (dim_param), e.g. "B" or "T - 1" */
+  readonly dims: readonly (number | string)[];
 }
 
 const WIDTH: Record<OnnxType, number> = { f32: 4, u8: 1, i32: 4, i64: 8, bool: 1, f16: 2, u32: 4 };
@@ -126,11 +127,11 @@ export class OnnxGraph {
     return this.constant(type, [], [v]);
   }
 
-  input(name: string, type: OnnxType, dims: readonly number[]): void {
+  input(name: string, type: OnnxType, dims: readonly (number | string)[]): void {
     this.inputs.push({ name, type, dims });
   }
 
-  output(name: string, type: OnnxType, dims: readonly number[]): void {
+  output(name: string, type: OnnxType, dims: readonly (number | string)[]): void {
     this.outputs.push({ name, type, dims });
   }
 
@@ -173,7 +174,7 @@ function encodeNode(n: NodeSpec): ProtoWriter {
 
 function encodeValueInfo(v: ValueSpec): ProtoWriter {
   const shape = new ProtoWriter();
-  for (const d of v.dims) shape.message(1, new ProtoWriter().int(1, d));
+  for (const d of v.dims) shape.message(1, typeof d === "number" ? new ProtoWriter().int(1, d) : new ProtoWriter().string(2, d));
   const tensor = new ProtoWriter().int(1, ONNX_TYPE[v.type]).message(2, shape);
   return new ProtoWriter().string(1, v.name).message(2, new ProtoWriter().message(1, tensor));
 }

@@ -1,11 +1,14 @@
-// onnx-ops.ts: each IR op as ONNX (opset 17) nodes — the per-op table of the ONNX exporter. Shapes are
-// static (the sizes the model was elaborated for), so shapes, masks and index ranges are constants. An
-// op missing here has no ONNX mapping: exporting a graph that uses it fails naming the op and its line.
+// onnx-ops.ts: each IR op as ONNX (opset 17) nodes — the per-op table of the ONNX exporter. Sizes that
+// follow the batch dims are computed from the inputs' shapes (onnx-dims.ts), the others are constants,
+// as are masks whose sizes are fixed. An op missing here has no ONNX mapping: exporting a graph that
+// uses it fails naming the op and its line.
 // Where ONNX differs from the IR, the rule keeps the IR's meaning (gather reads 0 out of range; masked
 // attention scores are the reference's finite MASKED_SCORE, so a fully masked row averages the values).
 import type { Node } from "../ir.js";
 import { MASKED_SCORE, attentionMaskAllows } from "../ops/composite.js";
+import type { OnnxDims } from "./onnx-dims.js";
 import { type AttrValue, ONNX_TYPE, type OnnxGraph, encodeValues, onnxTypeOf } from "./onnx-graph.js";
+import { type Sym, isConstant } from "./symbolic.js";
 
 export interface OnnxContext {
   readonly g: OnnxGraph;
@@ -13,6 +16,10 @@ export interface OnnxContext {
   readonly inputs: readonly Node[];
   /** the ONNX value names of the inputs */
   readonly args: readonly string[];
+  /** the node's numeric attribute and any node's shape, as sizes of the batch dims */
+  attr(key: string): readonly Sym[];
+  shape(n: Node): readonly Sym[];
+  readonly dims: OnnxDims;
 }
 
 /** Emits the nodes of one IR op; returns the name of the value holding its result. */
@@ -57,35 +64,53 @@ function gather(c: OnnxContext): string {
   const { g, node } = c;
   const [table, idx] = c.inputs;
   const axis = node.attrs.axis ?? 0;
-  const size = table.shape[axis];
+  const tableShape = c.shape(table);
   const i64 = g.node("Cast", [c.args[1]], { to: int(ONNX_TYPE.i64) });
   const zero = g.scalar("i64", 0);
-  const valid = g.node("And", [g.node("GreaterOrEqual", [i64, zero]), g.node("Less", [i64, g.scalar("i64", size)])]);
+  const valid = g.node("And", [g.node("GreaterOrEqual", [i64, zero]), g.node("Less", [i64, c.dims.scalar(tableShape[axis])])]);
   const got = g.node("Gather", [c.args[0], g.node("Where", [valid, i64, zero])], { axis: int(axis) });
-  const maskShape = [...table.shape.slice(0, axis).map(() => 1), ...idx.shape, ...table.shape.slice(axis + 1).map(() => 1)];
-  const mask = g.node("Reshape", [valid, g.i64(maskShape)]);
+  const maskShape = [...tableShape.slice(0, axis).map(() => 1), ...c.shape(idx), ...tableShape.slice(axis + 1).map(() => 1)];
+  const mask = g.node("Reshape", [valid, c.dims.vector(maskShape)]);
   return g.node("Where", [mask, got, scalarOf(c, 0)]);
+}
+
+/** 0 … n − 1 as int64 (n a size of the batch dims). */
+const range = (c: OnnxContext, n: Sym): string => c.g.node("Range", [c.g.scalar("i64", 0), c.dims.scalar(n), c.g.scalar("i64", 1)]);
+
+/** Which keys each query may see under a causal or block-causal mask, as bool [tq, tk]: a constant when
+ *  the lengths are fixed, else computed as the reference defines it (query i sits at key i + tk − tq). */
+function positionMask(c: OnnxContext, mask: { kind: "causal" } | { kind: "block_causal"; block: number }, tq: Sym, tk: Sym): string {
+  const { g } = c;
+  if (isConstant(tq) && isConstant(tk)) {
+    const table: number[] = [];
+    for (let i = 0; i < tq; i++) for (let j = 0; j < tk; j++) table.push(attentionMaskAllows(mask, i, j, tq, tk) ? 1 : 0);
+    return g.constant("bool", [tq, tk], table);
+  }
+  const pos = g.node("Add", [g.node("Reshape", [range(c, tq), g.i64([-1, 1])]), g.node("Sub", [c.dims.scalar(tk), c.dims.scalar(tq)])]);
+  const col = g.node("Reshape", [range(c, tk), g.i64([1, -1])]);
+  if (mask.kind === "causal") return g.node("LessOrEqual", [col, pos]);
+  // floor(x / block) in floats: integer Div truncates toward zero, and pos < 0 when tq > tk.
+  const block = (x: string): string => g.node("Floor", [g.node("Div", [g.node("Cast", [x], { to: int(ONNX_TYPE.f32) }), g.scalar("f32", mask.block)])]);
+  return g.node("LessOrEqual", [block(col), block(pos)]);
 }
 
 function attention(c: OnnxContext): string {
   const { g, node } = c;
   const [q, k] = c.inputs;
   const r = q.shape.length;
-  const [tq, d] = q.shape.slice(-2);
-  const tk = k.shape[r - 2];
+  const d = q.shape[r - 1];
+  const tq = c.shape(q)[r - 2];
+  const tk = c.shape(k)[r - 2];
   const mask = node.attrs.mask ?? { kind: "none" };
   const scale = node.attrs.scale ?? 1 / Math.sqrt(d);
   let scores = g.node("Mul", [g.node("MatMul", [c.args[0], swapLast(c, c.args[1], r)]), scalarOf(c, scale)]);
   let allowed: string | undefined;
   if (mask.kind === "causal" || mask.kind === "block_causal") {
-    const table: number[] = [];
-    for (let i = 0; i < tq; i++) for (let j = 0; j < tk; j++) table.push(attentionMaskAllows(mask, i, j, tq, tk) ? 1 : 0);
-    allowed = g.constant("bool", [tq, tk], table);
+    allowed = positionMask(c, mask, tq, tk);
   } else if (mask.kind === "padding") {
-    const col = g.constant("i64", [tk], Array.from({ length: tk }, (_, j) => j));
     const len = g.node("Cast", [c.args[3]], { to: int(ONNX_TYPE.i64) });
-    const limit = g.node("Reshape", [len, g.i64([q.shape[0], ...Array.from({ length: r - 1 }, () => 1)])]);
-    allowed = g.node("Less", [col, limit]);
+    const limit = g.node("Unsqueeze", [len, g.i64(Array.from({ length: r - 1 }, (_, i) => i + 1))]);
+    allowed = g.node("Less", [range(c, tk), limit]);
   }
   if (allowed) scores = g.node("Where", [allowed, scores, scalarOf(c, MASKED_SCORE)]);
   return g.node("MatMul", [g.node("Softmax", [scores], { axis: int(-1) }), c.args[2]]);
@@ -136,15 +161,14 @@ export const ONNX_OPS: Readonly<Partial<Record<string, OnnxRule>>> = {
     const type = onnxTypeOf(c.node.dtype);
     const value = c.node.attrs.value ?? 0;
     if (c.node.shape.length === 0) return c.g.scalar(type, value);
-    return c.g.node("ConstantOfShape", [c.g.i64(c.node.shape)], { value: { kind: "tensor", v: { type, dims: [1], raw: encodeValues(type, [value]) } } });
+    return c.g.node("ConstantOfShape", [c.dims.vector(c.attr("shape"))], { value: { kind: "tensor", v: { type, dims: [1], raw: encodeValues(type, [value]) } } });
   },
   iota: (c) => {
-    const { shape } = c.node;
+    const shape = c.attr("shape");
     const axis = c.node.attrs.axis ?? 0;
-    const values: number[] = [];
-    for (let j = 0; j < shape[axis]; j++) values.push(j);
-    const line = c.g.constant(onnxTypeOf(c.node.dtype), shape.map((d, k) => (k === axis ? d : 1)), values);
-    return c.g.node("Expand", [line, c.g.i64(shape)]);
+    const line = c.g.node("Cast", [range(c, shape[axis])], { to: int(ONNX_TYPE[onnxTypeOf(c.node.dtype)]) });
+    const view = c.g.node("Reshape", [line, c.g.i64(shape.map((_, k) => (k === axis ? -1 : 1)))]);
+    return c.g.node("Expand", [view, c.dims.vector(shape)]);
   },
   // reductions
   reduce_sum: reduce("ReduceSum", true),
@@ -152,15 +176,15 @@ export const ONNX_OPS: Readonly<Partial<Record<string, OnnxRule>>> = {
   reduce_min: reduce("ReduceMin", false),
   reduce_mean: reduce("ReduceMean", false),
   // movement
-  reshape: (c) => c.g.node("Reshape", [c.args[0], c.g.i64(c.node.shape)]),
+  reshape: (c) => c.g.node("Reshape", [c.args[0], c.dims.vector(c.attr("shape"))]),
   permute: (c) => c.g.node("Transpose", c.args, { perm: ints(c.node.attrs.perm ?? []) }),
-  broadcast: (c) => c.g.node("Expand", [c.args[0], c.g.i64(c.node.shape)]),
+  broadcast: (c) => c.g.node("Expand", [c.args[0], c.dims.vector(c.attr("shape"))]),
   slice: (c) => {
-    const starts = c.node.attrs.starts ?? [];
+    const starts = c.attr("starts");
     const steps = c.node.attrs.steps ?? starts.map(() => 1);
-    return c.g.node("Slice", [c.args[0], c.g.i64(starts), c.g.i64(c.node.attrs.ends ?? []), c.g.i64(starts.map((_, k) => k)), c.g.i64(steps)]);
+    return c.g.node("Slice", [c.args[0], c.dims.vector(starts), c.dims.vector(c.attr("ends")), c.g.i64(starts.map((_, k) => k)), c.g.i64(steps)]);
   },
-  pad: (c) => c.g.node("Pad", [c.args[0], c.g.i64([...(c.node.attrs.lo ?? []), ...(c.node.attrs.hi ?? [])]), scalarOf(c, c.node.attrs.value ?? 0)]),
+  pad: (c) => c.g.node("Pad", [c.args[0], c.dims.vector([...c.attr("lo"), ...c.attr("hi")]), scalarOf(c, c.node.attrs.value ?? 0)]),
   concat: (c) => c.g.node("Concat", c.args, { axis: int(c.node.attrs.axis ?? 0) }),
   // linear algebra, indexing
   matmul: (c) => {

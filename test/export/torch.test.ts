@@ -29,6 +29,7 @@ interface Case {
 
 const CASES: readonly Case[] = [
   { name: "char_lm tiny", model: "models/char_lm.mira", set: [], batch: { B: 3, T: 7 } },
+  { name: "char_lm tiny at T = max_len", model: "models/char_lm.mira", set: [], batch: { B: 1, T: 64 } },
   { name: "Mirasol tiny, TransformerCombiner", model: "models/mirasol.mira", set: [], batch: { B: 2, L: 5 } },
   { name: "Mirasol tiny, TTM", model: "models/mirasol.mira", set: ["combiner=TTM(memory: 8, read: 4, depth: 1, heads: 2)"], batch: { B: 2, L: 5 } },
   { name: "Mirasol tiny, Concat", model: "models/mirasol.mira", set: ["combiner=Concat"], batch: { B: 3, L: 6 } },
