@@ -288,6 +288,14 @@ def main():
     def run(batch_):
         """The forward pass on a batch keyed by mira's input names."""
         return wrapped(**{args_of[k]: v.to(d.device) for k, v in batch_.items()})
+
+    # Sizes the export could not make symbolic are numbers in MODEL: say so before torch fails deep inside.
+    first = task["train"](start + 1, batch, seed, d.rank * share, share)
+    for i in MODEL["inputs"]:
+        got = list(first[i["name"]].shape)
+        if len(got) != len(i["shape"]) or any(str(e).isdigit() and int(e) != g for e, g in zip(i["shape"], got)):
+            raise SystemExit(f"model.py takes {i['name']} of shape [{', '.join(map(str, i['shape']))}] but this run feeds {got} "
+                             f"({share} rows per rank); re-export with --batch sizes that match, or change --batch/--window")
     val = task["val"](batch, args.eval_batches)
 
     def evaluate():
