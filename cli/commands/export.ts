@@ -34,7 +34,8 @@ export async function exportCommand(p: Parsed): Promise<number> {
   if (format === "torch") {
     if (!r.initWritten) lines.push("no init.safetensors: a new train.py run draws the parameters with torch from mira's initialisers (same distributions, not mira's values)");
     // From here, so that runs/NAME/ and the model path in the checkpoints are where mira looks.
-    lines.push(`train: torchrun --standalone --nproc_per_node 2 ${join(r.dir, "train.py")} --data PATH --run NAME   (checkpoints in runs/NAME/; docs/scale-out.md)`);
+    // --redirects 1 --tee 1: Debian 12's torch 1.13 on Python 3.11 cannot parse torchrun's defaults.
+    lines.push(`train: torchrun --standalone --redirects 1 --tee 1 --nproc_per_node 2 ${join(r.dir, "train.py")} --data PATH --run NAME   (checkpoints in runs/NAME/; docs/scale-out.md)`);
   } else {
     lines.push("outputs: the model's declared outputs (no losses)");
   }
