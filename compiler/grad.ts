@@ -2,13 +2,15 @@
 // builds one graph holding the forward pass and the gradient of the loss with respect to chosen
 // parameters, emitted as IR by each op's VJP rule (ops/vjp.ts), so the backward pass compiles, fuses
 // and runs like the forward one. Composites without a rule of their own (attention) are differentiated
-// through their lowering.
+// through their lowering — except attention that takes the flash kernels: its path is fixed on the node
+// here (passes/choose-attention.ts), and its rule emits the flash backward ops.
 import { GraphBuilder } from "./builder.js";
 import { type Attrs, type Graph, IrError, type Node, describe, isFed } from "./ir.js";
 import { opSpec } from "./ops/index.js";
 import { scalar } from "./ops/helpers.js";
 import type { NodeBuilder } from "./ops/spec.js";
-import { VJP_RULES } from "./ops/vjp.js";
+import { VJP_RULES, vjpRuleFor } from "./ops/vjp.js";
+import { type AttentionChoice, fixAttentionImpl } from "./passes/choose-attention.js";
 import { isFloat } from "./dtype.js";
 import { sameShape } from "./shape.js";
 
@@ -35,7 +37,7 @@ function lowerComposite(b: NodeBuilder, op: string, inputs: readonly Node[], att
   return spec.lower(b, inputs, attrs);
 }
 
-export interface GradOptions {
+export interface GradOptions extends AttentionChoice {
   /** Parameters to differentiate with respect to (default: every param). */
   readonly wrt?: readonly string[];
 }
@@ -51,7 +53,10 @@ export interface Differentiated {
 /** Rebuilds `g` in `b` and adds the backward pass of output `loss`. */
 export function differentiate(b: GraphBuilder, g: Graph, loss: string, opts: GradOptions = {}): Differentiated {
   const map = new Map<number, Node>();
-  for (const n of g.nodes) map.set(n.id, b.add(n.op, n.inputs.map((i) => map.get(i)!), n.attrs));
+  for (const n of g.nodes) {
+    const inputs = n.inputs.map((i) => map.get(i)!);
+    map.set(n.id, b.add(n.op, inputs, fixAttentionImpl(n.op, inputs, n.attrs, opts)));
+  }
   const lossOut = g.outputs.find((o) => o.name === loss);
   if (!lossOut) throw new IrError(`grad: no output named '${loss}'; outputs: ${g.outputs.map((o) => o.name).join(", ")}`);
   const lossNode = map.get(lossOut.id)!;
@@ -71,7 +76,7 @@ export function differentiate(b: GraphBuilder, g: Graph, loss: string, opts: Gra
       const gn = ct.get(n.id);
       if (!gn || isFed(n)) continue;
       const inputs = n.inputs.map((id) => byId.get(id)!);
-      const rule = VJP_RULES[n.op as keyof typeof VJP_RULES];
+      const rule = vjpRuleFor(n);
       if (rule === undefined) throw new IrError(`bug: op '${n.op}' has no gradient rule`);
       if (rule === "via-lowering") {
         const rb = new RecordingBuilder(b);

@@ -34,6 +34,8 @@ export interface Attrs {
   readonly eps?: number; // layer_norm
   readonly mask?: MaskSpec; // attention
   readonly scale?: number;
+  /** attention: its kernels, fixed when a gradient is built (passes/choose-attention.ts) */
+  readonly impl?: "flash" | "lowered";
 }
 
 export interface Node {

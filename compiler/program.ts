@@ -7,6 +7,7 @@ import { type MemoryPlan, type PlanStep, type PlanValue, planMemory } from "./pl
 import { LimitError, type DeviceLimits, formatBytes } from "./limits.js";
 import { opSpec } from "./ops/index.js";
 import { inPlaceWrites } from "./ops/rows.js";
+import type { AttentionPolicy } from "./passes/choose-attention.js";
 import { lowerComposites } from "./passes/lower-composites.js";
 import { type Shape, prod } from "./shape.js";
 import type { DType } from "./dtype.js";
@@ -17,6 +18,7 @@ import { gatherKernel, scatterAddKernel } from "./wgsl/gather.js";
 import { type MatmulChoice, type MatmulVariant, matmulKernel } from "./wgsl/matmul.js";
 import type { TuningTable } from "./autotune.js";
 import { type MatmulRecord, tuneMatmuls } from "./passes/tune-matmuls.js";
+import { attentionKernel } from "./wgsl/attention.js";
 import { movementKernels } from "./wgsl/movement.js";
 import { reduceKernel } from "./wgsl/reduce.js";
 import { writeRowsKernel } from "./wgsl/rows.js";
@@ -79,9 +81,14 @@ export interface CompileOptions {
   readonly reuseBuffers?: boolean;
   /** output name → param name it overwrites after each run (optimizer steps, carried state) */
   readonly updates?: Readonly<Record<string, string>>;
+  /** kernels of attention nodes whose path was not fixed when a gradient was built: by score size
+   *  ("auto", the default), or forced (passes/choose-attention.ts) */
+  readonly attention?: AttentionPolicy;
+  /** rows per invocation of the flash-attention kernels (default: by problem size, wgsl/attention.ts) */
+  readonly attentionRows?: 1 | 2 | 4 | 8;
 }
 
-function kernelsFor(node: Node, ins: readonly Node[], limits: DeviceLimits, matmuls: ReadonlyMap<number, MatmulChoice>, inPlace: boolean): { kernel: KernelSource; inputs: number[] }[] {
+function kernelsFor(node: Node, ins: readonly Node[], limits: DeviceLimits, matmuls: ReadonlyMap<number, MatmulChoice>, inPlace: boolean, attentionRows?: number): { kernel: KernelSource; inputs: number[] }[] {
   const spec = opSpec(node.op);
   const all = ins.map((n) => n.id);
   switch (spec.kind) {
@@ -98,6 +105,8 @@ function kernelsFor(node: Node, ins: readonly Node[], limits: DeviceLimits, matm
     case "scatter":
       if (node.op === "write_rows") return [{ kernel: writeRowsKernel(node, ins[0], ins[1], ins[2], limits, inPlace), inputs: inPlace ? all.slice(1) : all }];
       return [{ kernel: scatterAddKernel(node, ins[0], ins[1], limits), inputs: all }];
+    case "attention":
+      return [{ kernel: attentionKernel(node, ins, limits, attentionRows), inputs: all }];
     default:
       throw new Error(`codegen: ${node.op} (${spec.kind}) has no kernel family; composites are lowered first`);
   }
@@ -121,7 +130,7 @@ function checkBufferFits(node: Node, bytes: number, limits: DeviceLimits): void 
 }
 
 export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOptions = {}): Program {
-  const lowered = lowerComposites(pruneGraph(graph));
+  const lowered = lowerComposites(pruneGraph(graph), { attention: opts.attention, maxBindingBytes: Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize) });
   // Matmul configurations (forced, tuned or default) and any split-K rewrite they ask for, then fusion.
   const { graph: g, plan, choices, records: matmuls } = tuneMatmuls(lowered, limits, { fuse: opts.fuse ?? true, matmul: opts.matmul, tuning: opts.tuning });
   const byId = nodeById(g);
@@ -166,7 +175,7 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
         ? [{ kernel: fusedKernel(group, byId, plan.inlined, limits), inputs: group.reads.map((r) => r.id) }]
         : prologue
           ? [{ kernel: reduceKernel(n, byId.get(n.inputs[0])!, limits, new GroupEmitter(prologue, byId, plan.inlined)), inputs: prologue.reads.map((r) => r.id) }]
-          : kernelsFor(n, n.inputs.map((i) => byId.get(i)!), limits, choices, inPlace.has(n.id));
+          : kernelsFor(n, n.inputs.map((i) => byId.get(i)!), limits, choices, inPlace.has(n.id), opts.attentionRows);
     for (const { kernel, inputs } of made) {
       if (kernel.bindings.length > limits.maxStorageBuffersPerShaderStage) {
         throw new LimitError(

@@ -21,6 +21,14 @@ export function flopsOf(n: Node, byId: ReadonlyMap<number, Node>): number {
       return prod(ins[0].shape);
     case "scatter":
       return prod(n.shape) * prod(ins[0].shape);
+    case "attention": {
+      // every (query, key) pair, masks ignored: q·k, then p·v (forward), dO·v and dS·k (dQ), dS·q and p·dO (dK|dV)
+      const [q, k, v] = ins;
+      const [d, dv] = [q.shape[q.shape.length - 1], n.op === "attention_lse" ? 0 : v.shape[v.shape.length - 1]];
+      const pairs = prod(q.shape.slice(0, -1)) * k.shape[k.shape.length - 2];
+      const per = { flash_attention: d + dv, attention_lse: d, attention_dq: 2 * d + dv, attention_dkv: 2 * d + 2 * dv }[n.op] ?? 0;
+      return 2 * pairs * per;
+    }
     default:
       return 0;
   }

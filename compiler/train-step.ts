@@ -5,7 +5,7 @@
 // outputs that the runtime copies back into them after the step (`updates`). A step whose gradient
 // norm is not finite leaves every parameter and moment unchanged.
 import { GraphBuilder } from "./builder.js";
-import { differentiate } from "./grad.js";
+import { type GradOptions, differentiate } from "./grad.js";
 import type { Graph, Node } from "./ir.js";
 import { binary, broadcastTo, reduce, scalar, unary } from "./ops/helpers.js";
 
@@ -45,10 +45,11 @@ export interface TrainStepGraph {
 /**
  * @param model forward graph with a scalar loss output `loss`
  * @param decays whether a param gets weight decay (conventionally matrices yes, biases and norms no)
+ * @param grad how attention is differentiated (passes/choose-attention.ts; by score size by default)
  */
-export function buildTrainStep(model: Graph, loss: string, cfg: AdamWConfig, decays: (param: string) => boolean): TrainStepGraph {
+export function buildTrainStep(model: Graph, loss: string, cfg: AdamWConfig, decays: (param: string) => boolean, grad: Pick<GradOptions, "attention" | "maxBindingBytes"> = {}): TrainStepGraph {
   const b = new GraphBuilder();
-  const d = differentiate(b, model, loss);
+  const d = differentiate(b, model, loss, grad);
   const stepSize = b.input(STEP_INPUTS.stepSize, "f32", []);
   const epsHat = b.input(STEP_INPUTS.epsHat, "f32", []);
   const decay = b.input(STEP_INPUTS.decay, "f32", []);

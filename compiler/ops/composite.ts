@@ -64,7 +64,7 @@ const floatSame = (op: string) => ([x]: readonly TensorType[], a: Attrs): Tensor
   return x;
 };
 
-function attentionInfer(ins: readonly TensorType[], a: Attrs): TensorType {
+export function attentionInfer(ins: readonly TensorType[], a: Attrs): TensorType {
   const [q, k, v] = ins;
   const mask = req("attention", a, "mask");
   const r = q.shape.length;
@@ -82,7 +82,7 @@ function attentionInfer(ins: readonly TensorType[], a: Attrs): TensorType {
   return { dtype: q.dtype, shape: [...lead, q.shape[r - 2], v.shape[r - 1]] };
 }
 
-function attentionRef(ins: readonly RefTensor[], a: Attrs, out: TensorType): Float64Array {
+export function attentionRef(ins: readonly RefTensor[], a: Attrs, out: TensorType): Float64Array {
   const [q, k, v, len] = ins;
   const mask = req("attention", a, "mask");
   const r = q.shape.length;

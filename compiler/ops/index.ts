@@ -1,5 +1,6 @@
 // index.ts: the op table. Every op of the IR is one entry here; passes, the reference interpreter,
 // codegen and tests read it, so a new op is one entry (plus a kernel family only if it is a new kind).
+import { ATTENTION_OPS } from "./attention.js";
 import { COMPOSITE_OPS } from "./composite.js";
 import { ELEMENTWISE_OPS } from "./elementwise.js";
 import { LINALG_OPS } from "./linalg.js";
@@ -18,6 +19,7 @@ export const OPS = {
   ...LINALG_OPS,
   ...ROWS_OPS,
   ...COMPOSITE_OPS,
+  ...ATTENTION_OPS,
 } satisfies Record<string, OpSpec>;
 
 export type OpName = keyof typeof OPS;

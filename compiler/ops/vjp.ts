@@ -9,6 +9,7 @@ import { reduceAxes } from "./reduce.js";
 import { writeRowsVjp } from "./rows.js";
 import type { NodeBuilder, VjpRule } from "./spec.js";
 import { isFloat } from "../dtype.js";
+import { IrError } from "../ir.js";
 
 type B = NodeBuilder;
 const mul = (b: B, x: Node, y: Node) => binary(b, "mul", x, y);
@@ -198,8 +199,67 @@ export const VJP_RULES = {
     return [sub(b, g, mul(b, unary(b, "exp", y), reduce(b, "reduce_sum", g, [axis], true)))];
   },
   layer_norm: (b, g, inputs, out) => layerNormVjp(b, g, inputs, outAttrs(out)),
+  // Through its lowering unless the node chose the flash kernels (see vjpRuleFor).
   attention: "via-lowering",
+  flash_attention: (b, g, inputs, out) => flashAttentionVjp(b, g, inputs, out),
+  attention_lse: (b, g, inputs, out) => lseVjp(b, g, inputs, out),
+  attention_dq: secondOrder,
+  attention_dkv: secondOrder,
 } satisfies Record<string, VjpRule | "via-lowering">;
+
+/** The rule differentiating node `n`: attention that chose the flash kernels gets the flash backward
+ *  ops, so that neither pass stores the scores. */
+export function vjpRuleFor(n: Node): VjpRule | "via-lowering" | undefined {
+  if (n.op === "attention" && n.attrs.impl === "flash") return flashAttentionVjp;
+  return VJP_RULES[n.op as keyof typeof VJP_RULES];
+}
+
+/** The gradient ops are not differentiated again: attention has no second-derivative rule. */
+function secondOrder(_b: B, _g: Node, _inputs: readonly Node[], out: Node): never {
+  throw new IrError(`${out.op} is itself a gradient; second derivatives of attention are not supported`);
+}
+
+/** mask and scale of an attention node, as the flash ops take them (no impl). */
+const flashAttrs = (a: Attrs): Attrs => ({ mask: a.mask, ...(a.scale === undefined ? {} : { scale: a.scale }) });
+
+/** dK and dV from attention_dkv's [..., Tk, D + Dv]. */
+function splitDkv(b: B, dkv: Node, d: number): [Node, Node] {
+  const last = dkv.shape.length - 1;
+  const at = (x: number) => dkv.shape.map((n, i) => (i === last ? x : 0));
+  const ends = (x: number) => dkv.shape.map((n, i) => (i === last ? x : n));
+  return [b.add("slice", [dkv], { starts: at(0), ends: ends(d) }), b.add("slice", [dkv], { starts: at(d), ends: ends(dkv.shape[last]) })];
+}
+
+/**
+ * Attention's gradient by the flash ops: the row log-sum-exp of the scores, delta_i = dO_i·O_i (in f32),
+ * then dQ and dK|dV, each recomputing the scores blockwise; nothing of size Tq×Tk is stored.
+ */
+function flashAttentionVjp(b: B, g: Node, inputs: readonly Node[], out: Node): (Node | undefined)[] {
+  const [q, k, v, ...len] = inputs;
+  const a = flashAttrs(out.attrs);
+  const lse = b.add("attention_lse", [q, k, ...len], a);
+  const wide = (x: Node) => (x.dtype === "f32" ? x : b.add("cast", [x], { dtype: "f32" }));
+  const delta = reduce(b, "reduce_sum", mul(b, wide(g), wide(out)), [out.shape.length - 1]);
+  const dq = b.add("attention_dq", [q, k, v, g, lse, delta, ...len], a);
+  const [dk, dv] = splitDkv(b, b.add("attention_dkv", [q, k, v, g, lse, delta, ...len], a), q.shape[q.shape.length - 1]);
+  return inputs.map((_, i) => [dq, dk, dv][i]);
+}
+
+/**
+ * d lse_i = Σ_j P_ij·ds_ij: the flash gradient ops with v = 1 (one column), dO = the lse cotangent and
+ * delta = 0 give dS_ij = P_ij·g_i, hence dQ and dK of the lse.
+ */
+function lseVjp(b: B, g: Node, inputs: readonly Node[], out: Node): (Node | undefined)[] {
+  const [q, k, ...len] = inputs;
+  const a = flashAttrs(out.attrs);
+  const lead = q.shape.slice(0, -2);
+  const ones = b.add("full", [], { value: 1, dtype: q.dtype, shape: [...lead, k.shape[k.shape.length - 2], 1] });
+  const dO = b.add("reshape", [g], { shape: [...g.shape, 1] });
+  const zeros = b.add("full", [], { value: 0, dtype: "f32", shape: g.shape });
+  const dq = b.add("attention_dq", [q, k, ones, dO, out, zeros, ...len], a);
+  const [dk] = splitDkv(b, b.add("attention_dkv", [q, k, ones, dO, out, zeros, ...len], a), q.shape[q.shape.length - 1]);
+  return inputs.map((_, i) => [dq, dk][i]);
+}
 
 /** Attributes of the node a rule is differentiating (rules receive the output node). */
 function outAttrs(out: Node): Attrs {

@@ -349,8 +349,9 @@ const layerNormCase: CaseBuilder = (d) => {
 export const MASK_KINDS = ["none", "causal", "block_causal", "padding", "cross"] as const;
 
 /** Masked attention over [B, (H,) T, d]; sequence lengths include 1; cross attention has Tq ≠ Tk;
- *  padding lengths run from 0 (a fully masked row averages all values) to Tk. */
-export function attentionCase(kind?: (typeof MASK_KINDS)[number]): CaseBuilder {
+ *  padding lengths run from 0 (a fully masked row averages all values) to Tk. `op` may be one of the
+ *  flash-attention ops taking the same inputs (attention_lse takes no v). */
+export function attentionCase(kind?: (typeof MASK_KINDS)[number], op: "attention" | "flash_attention" | "attention_lse" = "attention"): CaseBuilder {
   return (d) => {
     const s = new Scope(d.rand());
     const k = kind ?? d.pick(MASK_KINDS);
@@ -365,11 +366,11 @@ export function attentionCase(kind?: (typeof MASK_KINDS)[number]): CaseBuilder {
     const qkv = [
       s.param("q", [...lead, tq, dk], values(s.r, prod(lead) * tq * dk).map((v) => v / 2)),
       s.param("k", [...lead, tk, dk], values(s.r, prod(lead) * tk * dk).map((v) => v / 2)),
-      s.param("v", [...lead, tk, dv], values(s.r, prod(lead) * tk * dv)),
     ];
+    if (op !== "attention_lse") qkv.push(s.param("v", [...lead, tk, dv], values(s.r, prod(lead) * tk * dv)));
     if (k === "padding") qkv.push(s.input("lengths", "i32", [lead[0]], Array.from({ length: lead[0] }, () => d.int(0, tk))));
     const scale = d.pick([undefined, 0.5]);
-    return s.done(s.b.add("attention", qkv, scale === undefined ? { mask } : { mask, scale }));
+    return s.done(s.b.add(op, qkv, scale === undefined ? { mask } : { mask, scale }));
   };
 }
 
@@ -394,11 +395,17 @@ const BY_OP: Partial<Record<OpName, CaseBuilder>> = {
   log_softmax: softmaxCase("log_softmax"),
   layer_norm: layerNormCase,
   attention: attentionCase(),
+  flash_attention: attentionCase(undefined, "flash_attention"),
+  attention_lse: attentionCase(undefined, "attention_lse"),
 };
 
 /** Ops with no float input at all (sources, random seeds, logic): nothing to differentiate. The test
  *  checks each of these really rejects float inputs, so the list cannot hide an op. */
 export const NO_FLOAT_INPUT: readonly OpName[] = ["input", "param", "full", "iota", "random_uniform", "random_normal", "and", "or", "not"];
+
+/** Ops that are themselves gradients (attention's backward halves): not differentiated again. The test
+ *  checks that differentiating them fails with a clear error rather than a wrong gradient. */
+export const GRADIENT_ONLY: readonly OpName[] = ["attention_dq", "attention_dkv"];
 
 /** The case builder for an op, or undefined when there is none (a test fails on that). */
 export function caseBuilder(op: OpName): CaseBuilder | undefined {
