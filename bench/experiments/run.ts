@@ -45,7 +45,7 @@ mkdirSync(PLOTS, { recursive: true });
 const plots = [
   ["e1-flops.svg", lineChartSvg("E1: training-step FLOPs against video length", "frames", "GFLOP per step", series((r) => r.flops / 1e9))],
   ["e1-bytes.svg", lineChartSvg("E1: planned buffer bytes against video length", "frames", "MiB", series((r) => r.peakBytes / 2 ** 20))],
-  ["e1-time.svg", lineChartSvg("E1: measured step time on this adapter", "frames", "ms per step", series((r) => r.stepMs))],
+  ...(rows.some((r) => r.stepMs !== undefined) ? [["e1-time.svg", lineChartSvg("E1: measured step time on this adapter", "frames", "ms per step", series((r) => r.stepMs))] as const] : []),
 ] as const;
 for (const [file, svg] of plots) writeFileAtomic(join(PLOTS, file), new TextEncoder().encode(svg));
 
@@ -65,7 +65,7 @@ B = 1, L = 16. FLOPs are counted on the training-step graph; buffer bytes are th
 (values with disjoint lifetimes share buffers) for a device without binding limits, so every size has
 a figure; "fits this adapter" says whether the same program compiles within this adapter's limits.
 
-![FLOPs](experiments/e1-flops.svg) ![bytes](experiments/e1-bytes.svg) ![time](experiments/e1-time.svg)
+![FLOPs](experiments/e1-flops.svg) ![bytes](experiments/e1-bytes.svg)${rows.some((r) => r.stepMs !== undefined) ? " ![time](experiments/e1-time.svg)" : " (step times not measured in this run: --no-time)"}
 
 ${table.markdown()}
 Doubling the video from ${frames.at(-2)} to ${frames.at(-1)} frames multiplies the step's FLOPs by
