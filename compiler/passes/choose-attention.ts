@@ -19,12 +19,19 @@ export interface AttentionChoice {
 }
 
 /**
- * Scores (f32) above this many bytes take the flash kernels under "auto". Measured on llvmpipe (2 cores,
- * bench/attention.ts, forward + backward of B=8 H=4 D=32): the lowered path wins at T=128 (2 MiB of
- * scores) thanks to the tuned matmul kernels; flash wins from T=512 (32 MiB) up, and its memory stays
- * linear. 8 MiB (T=256 at B·H=32) sits between the two measured regimes.
+ * Scores (f32) above this many bytes take the flash kernels under "auto". A cost rule, measured on
+ * llvmpipe (2 cores; bench/attention.ts, B·H 32, D 32; forward / backward ms):
+ *            T 128 (2 MiB)   T 256 (8 MiB)   T 512 (32 MiB)   T 1024 (128 MiB)
+ *   lowered  21 / 46          91 / 213        324 / 701        1043 / 2531      (no mask)
+ *   flash    27 / 79 (r 1)    49 / 132        187 / 426         643 / 1607      (r 4 from T 256)
+ * (causal: flash 1.3× faster at T 128, 3–4× from T 256). Flash kernels with 4 rows per invocation
+ * beat the lowered path even at T 128 (12 / ≈ 28 ms), but llvmpipe takes 2–15 s to compile each of the
+ * four (about 25 s per attention shape, once: the driver caches them on disk), against well under a
+ * second for r = 1, which is slower than the lowered path. So small attention — most layers of the
+ * models here, at their test and demo sizes — stays lowered, and above 4 MiB of scores (2^20 pairs)
+ * the run time saved pays for the compile; wgsl/attention.ts uses r = 4 exactly there.
  */
-export const FLASH_MIN_SCORE_BYTES = 8 * 2 ** 20;
+export const FLASH_MIN_SCORE_BYTES = 4 * 2 ** 20;
 
 /** Bytes of the f32 scores an attention over q [..., Tq, D] and k [..., Tk, D] would store. */
 export function scoreBytes(q: Node, k: Node): number {

@@ -5,8 +5,8 @@
 //  - each invocation owns `r` rows (query rows; key rows for dK|dV) and keeps their operands and
 //    accumulators in vec4 registers, so each element loaded from the other side is used r times;
 //  - the loop over the other side loads one row per iteration: llvmpipe's compile time grows steeply
-//    with the number of loads in a kernel's text (seconds at r = 2), so r is chosen by problem size
-//    (`layout`) and rows are not blocked further;
+//    with the number of loads and registers in a kernel's text (seconds at r = 4), so r is chosen by
+//    problem size (`layout`), the other side is not blocked further, and rows are stored as vec4;
 //  - no workgroup memory and no barriers.
 // The ops:
 //  - flash_attention: online softmax per key — running max m, sum l and accumulators per row, with one
@@ -22,6 +22,7 @@ import type { Node } from "../ir.js";
 import type { DeviceLimits } from "../limits.js";
 import { type AttentionDims, attentionDims } from "../ops/attention.js";
 import { MASKED_SCORE } from "../ops/composite.js";
+import { FLASH_MIN_SCORE_BYTES } from "../passes/choose-attention.js";
 import type { DType } from "../dtype.js";
 import { type Binding, type KernelSource, grid, header, load, store } from "./common.js";
 import { literal } from "./helpers.js";
@@ -56,12 +57,17 @@ function dotLines(name: string, n: number, a: (c: number) => string, b: (c: numb
   return lines;
 }
 
-/** Stores the vec4 registers `reg(c)` as `width` scalars from flat offset `base` (an i32 expression). */
+/** Stores the vec4 registers `reg(c)` as `width` values from flat offset `base` (an i32 expression): vec4
+ *  stores into an array<vec4> output (fewer per-lane stores in the text, see the header), else scalars. */
 function storeRow(out: Binding, base: string, width: number, reg: (c: number) => string): string[] {
+  if (out.vec === 4) return chunks(width).map((c) => `${out.name}[(${base}) / 4 + ${c}] = ${reg(c)};`);
   const lines: string[] = [];
   for (let x = 0; x < width; x++) lines.push(store(out, `${base} + ${x}`, `${reg(Math.floor(x / 4))}.${"xyzw"[x % 4]}`));
   return lines;
 }
+
+/** The output binding: array<vec4<f32>> when every row segment stored starts and ends 16-byte aligned. */
+const output = (dtype: DType, widths: readonly number[]): Binding => ({ name: "out", dtype, access: "read_write", vec: dtype === "f32" && widths.every((w) => w % 4 === 0) ? 4 : 1 });
 
 /**
  * WGSL of the mask as prefixes: `lim` (the padding length, clamped to [0, tk], else tk) once per problem,
@@ -100,18 +106,16 @@ interface Layout {
 }
 
 /**
- * Rows per invocation on a CPU adapter, by the problem's (row, key) pairs: llvmpipe compiles a kernel
- * of r = 1 in about a second, r = 2 in several and r = 4 in tens (2 cores, measured), while each
- * doubling of r halves the loads. Small problems take r = 1; flash's share of a large one pays for more.
- * dK|dV keeps twice the registers per row (k, v and both gradients), so it takes half. GPUs: 64
- * invocations of one row. `rows` (CompileOptions.attentionRows) overrides the choice, for tests.
+ * Rows per invocation on a CPU adapter. llvmpipe compiles a kernel of r = 1 in about a second and one of
+ * r = 4 in 2–15 s (D 32, measured; the backward ones, with more registers per row, take longest), while
+ * r = 4 runs 2–3× faster than r = 1 (B·H 32, T 128). Attention large enough for "auto" to pick flash
+ * (passes/choose-attention.ts) takes r = 4, since its run time pays for the one-time compile (the driver
+ * caches it on disk); smaller attention (tests, forced flash) takes r = 1. GPUs: 64 invocations of one
+ * row. `rows` (CompileOptions.attentionRows) overrides the choice.
  */
-function layout(limits: DeviceLimits, node: Node, dims: AttentionDims, rows: number | undefined): Layout {
+function layout(limits: DeviceLimits, dims: AttentionDims, rows: number | undefined): Layout {
   if (limits.adapterKind !== "cpu") return { wg: 64, r: rows ?? 1 };
-  if (rows !== undefined) return { wg: 8, r: rows };
-  const pairs = dims.bh * dims.tq * dims.tk;
-  const r = pairs < 2 ** 20 ? 1 : pairs < 2 ** 24 ? 2 : 4;
-  return { wg: 8, r: node.op === "attention_dkv" ? Math.max(1, r / 2) : r };
+  return { wg: 8, r: rows ?? (dims.bh * dims.tq * dims.tk * 4 > FLASH_MIN_SCORE_BYTES ? 4 : 1) };
 }
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
@@ -152,9 +156,9 @@ function forwardKernel(node: Node, ins: readonly Node[], limits: DeviceLimits, r
   const K = operand("k", k.dtype, d);
   const V = v ? operand("v", v.dtype, dv) : undefined;
   const len: Binding | undefined = lenNode ? { name: "len", dtype: lenNode.dtype, access: "read" } : undefined;
-  const out: Binding = { name: "out", dtype: node.dtype, access: "read_write" };
+  const out = output(node.dtype, V ? [dv] : [1]);
   const bindings = [Q.b, K.b, ...(V ? [V.b] : []), ...(len ? [len] : []), out];
-  const lay = layout(limits, node, dims, rows);
+  const lay = layout(limits, dims, rows);
   const g = workgroups(dims, tq, lay, limits);
   const { lim, fns } = maskCode(dims, len);
   const qc = chunks(d);
@@ -218,12 +222,12 @@ function backwardKernel(node: Node, ins: readonly Node[], limits: DeviceLimits, 
   const lse: Binding = { name: "lse", dtype: "f32", access: "read" };
   const delta: Binding = { name: "delta", dtype: "f32", access: "read" };
   const len: Binding | undefined = lenNode ? { name: "len", dtype: lenNode.dtype, access: "read" } : undefined;
-  const out: Binding = { name: "out", dtype: node.dtype, access: "read_write" };
+  const out = output(node.dtype, node.op === "attention_dq" ? [d] : [d, dv]);
   const bindings = [Q.b, K.b, V.b, G.b, lse, delta, ...(len ? [len] : []), out];
   const { lim, fns } = maskCode(dims, len);
   const qc = chunks(d);
   const vc = chunks(dv);
-  const lay = layout(limits, node, dims, rows);
+  const lay = layout(limits, dims, rows);
   const rs = range(lay.r);
   const scale = literal(dims.scale, "f32");
   const vec = (x: string) => `vec4<f32>(${x})`;

@@ -264,13 +264,15 @@ describe("gradients through flash attention match central finite differences", (
 
 describe("which path attention takes", () => {
   const node = (shape: number[]): Node => ({ id: 0, op: "input", inputs: [], attrs: {}, dtype: "f32", shape });
-  const qk = (t: number, heads = 4) => [node([8, heads, t, 32]), node([8, heads, t, 32])];
+  const qk = (t: number, lead = [8, 4]) => [node([...lead, t, 32]), node([...lead, t, 32])];
   const mask: MaskSpec = { kind: "causal" };
 
   test("auto: lowered while the f32 scores take at most FLASH_MIN_SCORE_BYTES, flash above it or above the binding limit", () => {
-    const t = Math.sqrt(FLASH_MIN_SCORE_BYTES / (8 * 4 * 4)); // scores of exactly the threshold
-    expect(chooseAttention(qk(t), { mask })).toBe("lowered");
-    expect(chooseAttention(qk(2 * t), { mask })).toBe("flash");
+    const t = Math.sqrt(FLASH_MIN_SCORE_BYTES / 4); // one head whose scores take exactly the threshold
+    expect(Number.isInteger(t)).toBe(true);
+    expect(chooseAttention(qk(t, [1, 1]), { mask })).toBe("lowered");
+    expect(chooseAttention(qk(t + 1, [1, 1]), { mask })).toBe("flash");
+    expect(chooseAttention(qk(t, [1, 2]), { mask })).toBe("flash");
     expect(chooseAttention(qk(128), { mask })).toBe("lowered");
     expect(chooseAttention(qk(128), { mask }, { maxBindingBytes: 1024 })).toBe("flash");
   });
