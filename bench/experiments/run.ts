@@ -73,7 +73,7 @@ ${E1_COMBINERS.map((c) => `${growth(c.name, (r) => r.flops)} (${c.name})`).join(
 ${E1_COMBINERS.map((c) => `${growth(c.name, (r) => r.peakBytes)} (${c.name})`).join(", ")}. The joint model's
 attention over all tokens grows quadratically in FLOPs, while Mirasol's Combiners keep a chunk's work
 fixed and only the AR model over chunks·m latents (m = 4 here) grows faster than linearly. Concat's
-bytes grow quadratically only until its attention scores pass 8 MiB: from there the compiler takes the
+bytes grow quadratically only until its attention scores pass 4 MiB: from there the compiler takes the
 flash-attention kernels (compiler/passes/choose-attention.ts), which never store the T×T scores, so the
 joint model's memory becomes linear too — its FLOPs do not (the backward pass even recomputes scores).
 
