@@ -5,6 +5,7 @@ import { type AvDataset, loadAvDataset } from "../runtime/data/av-format.js";
 import { SPLITS, type Split } from "../runtime/data/chance.js";
 import { EOS, WordTokenizer } from "../runtime/data/words.js";
 import type { Executor } from "../runtime/executor.js";
+import { argmax } from "../runtime/sampling.js";
 import { avBatchDims, checkAvModel, writeClip } from "./av.js";
 import { InputError, ModelError } from "./model.js";
 import { openTrained, weightedExecutor } from "./trained.js";
@@ -55,11 +56,9 @@ export class AvAnswerer {
     const out = el.graph.outputs.find((x) => x.name === (el.generate?.from ?? "logits"));
     if (!out) throw new ModelError(`${trained.meta.model} has no logits output to answer from`);
     const ex = await weightedExecutor(trained, el.graph, out);
+    // the logits do not read loss_mask, but a model may still declare it as an input: zeros, once
+    if (ex.program.inputs.some((i) => i.name === "loss_mask")) ex.write("loss_mask", new Float32Array(ds.index.text.length));
     return new AvAnswerer(ds, ex, out.name, el.generate?.until ?? EOS);
-  }
-
-  get clips(): number {
-    return this.ds.index.clips;
   }
 
   splitOf(clip: number): Split {
@@ -95,7 +94,6 @@ export class AvAnswerer {
       writeClip(this.ds, clip, this.video, this.spectrogram, 0);
       this.ex.write("video", this.video);
       this.ex.write("spectrogram", this.spectrogram);
-      if (this.ex.program.inputs.some((i) => i.name === "loss_mask")) this.ex.write("loss_mask", new Float32Array(this.L));
       this.loadedClip = clip;
     }
     const produced: number[] = [];
@@ -106,9 +104,7 @@ export class AvAnswerer {
       this.ex.write("text", this.text);
       const logits = (await this.ex.run([this.logits]))[this.logits];
       const at = ids.length + produced.length - 1;
-      const row = logits.subarray(at * this.vocab, (at + 1) * this.vocab);
-      let best = 0;
-      for (let k = 1; k < this.vocab; k++) if (row[k] > row[best]) best = k;
+      const best = argmax(logits.subarray(at * this.vocab, (at + 1) * this.vocab));
       if (best === this.eos) break;
       produced.push(best);
     }

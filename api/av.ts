@@ -8,7 +8,9 @@ import type { Elaborated } from "../compiler/lower.js";
 import { type AvDataset, FORMAT, INDEX_FILE } from "../runtime/data/av-format.js";
 import type { Split } from "../runtime/data/chance.js";
 import type { DataSource } from "../runtime/train-loop.js";
+import type { Executor } from "../runtime/executor.js";
 import type { Batch } from "../runtime/trainer.js";
+import { argmax } from "../runtime/sampling.js";
 import { ModelError } from "./model.js";
 
 export const AV_INPUTS = ["video", "spectrogram", "text", "loss_mask"] as const;
@@ -85,6 +87,13 @@ export function avDataSource(ds: AvDataset, batch: number, seed: number, valBatc
   };
 }
 
+/** `evaluateAv`'s `run` for an executor computing `logits`: writes the batch's inputs that the
+ *  program reads (the logits need no loss mask), runs, reads the logits back. */
+export const logitsRunner = (ex: Executor, logits: string) => async (b: Batch): Promise<Float64Array> => {
+  for (const [name, v] of Object.entries(b)) if (ex.program.inputs.some((i) => i.name === name)) ex.write(name, v);
+  return (await ex.run([logits]))[logits];
+};
+
 export interface TypeAccuracy {
   readonly type: string;
   readonly needs: readonly string[];
@@ -113,9 +122,7 @@ export async function evaluateAv(ds: AvDataset, split: Split, batch: number, run
     qs.forEach((q, r) => {
       if (r > 0 && q === qs[r - 1]) return;
       const p = ds.tensors.prompt_length[q];
-      const row = logits.subarray((r * L + p - 1) * V, (r * L + p) * V);
-      let best = 0;
-      for (let k = 1; k < V; k++) if (row[k] > row[best]) best = k;
+      const best = argmax(logits.subarray((r * L + p - 1) * V, (r * L + p) * V));
       const type = ds.tensors.question_type[q];
       total[type]++;
       if (best === ds.tensors.answer[q]) right[type]++;

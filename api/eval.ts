@@ -3,7 +3,7 @@
 // modalities the model uses.
 import { loadAvDataset } from "../runtime/data/av-format.js";
 import type { Split } from "../runtime/data/chance.js";
-import { type TypeAccuracy, avBatchDims, checkAvModel, evaluateAv } from "./av.js";
+import { type TypeAccuracy, avBatchDims, checkAvModel, evaluateAv, logitsRunner } from "./av.js";
 import { ModelError } from "./model.js";
 import { openTrained, weightedExecutor } from "./trained.js";
 
@@ -28,10 +28,7 @@ export async function evaluate(o: EvalOptions): Promise<{ split: Split; accuracy
   const ex = await weightedExecutor(trained, el.graph, logitsOut);
   try {
     const split = o.split ?? "test";
-    const accuracy = await evaluateAv(ds, split, batch, async (b) => {
-      for (const [name, v] of Object.entries(b)) if (ex.program.inputs.some((i) => i.name === name)) ex.write(name, v);
-      return (await ex.run([logitsOut.name]))[logitsOut.name];
-    }, o.ablate);
+    const accuracy = await evaluateAv(ds, split, batch, logitsRunner(ex, logitsOut.name), o.ablate);
     return { split, accuracy };
   } finally {
     ex.destroy();

@@ -10,7 +10,7 @@ import { getGpu } from "../runtime/device.js";
 import { Executor } from "../runtime/executor.js";
 import { trainLoop } from "../runtime/train-loop.js";
 import { Trainer } from "../runtime/trainer.js";
-import { type TypeAccuracy, avBatchDims, avDataSource, checkAvModel, evaluateAv } from "./av.js";
+import { type TypeAccuracy, avBatchDims, avDataSource, checkAvModel, evaluateAv, logitsRunner } from "./av.js";
 import { ModelError, loadModel } from "./model.js";
 import { CHECKPOINT_FILE, type TrainOptions, type TrainResult, startRun } from "./train.js";
 
@@ -51,12 +51,7 @@ export async function trainAv(o: TrainOptions, resumed?: Checkpoint): Promise<Av
       },
       startStep,
     }, { onProgress: o.onProgress, shouldStop: o.shouldStop });
-    const L = ds.index.text.length;
-    const accuracy = await evaluateAv(ds, "val", batch, async (b) => {
-      for (const [name, v] of Object.entries(b)) if (name !== "loss_mask") evaluator.write(name, v);
-      evaluator.write("loss_mask", new Float32Array(batch * L));
-      return (await evaluator.run([logitsOut.name]))[logitsOut.name];
-    });
+    const accuracy = await evaluateAv(ds, "val", batch, logitsRunner(evaluator, logitsOut.name));
     return {
       ...result, runDir, checkpoint: join(runDir, CHECKPOINT_FILE), initialValLoss, accuracy,
       baselines: { lnVocab: Math.log(ds.index.text.vocab.length), unigramEntropy: NaN, trigram: NaN },

@@ -169,16 +169,23 @@ function mergeKernels(g: Graph, groups: Map<number, FusedGroup>, users: Readonly
   const owner = new Map<number, number>(); // node computed in a group kernel → that group's root
   for (const [r, group] of groups) for (const n of group.nodes) owner.set(n.id, r);
   // What reads a value, seen through inlined views and aliasing reshapes: group roots or other nodes.
-  const consumers = (id: number, acc: Set<number> = new Set()): Set<number> => {
+  // Fixed while merging (`inlined` changes only afterwards), so each root's set is computed once.
+  const collectConsumers = (id: number, acc: Set<number>): Set<number> => {
     for (const u of users.get(id) ?? []) {
-      if (VIEW_OPS.has(u.op) && inlined.has(u.id)) consumers(u.id, acc);
+      if (VIEW_OPS.has(u.op) && inlined.has(u.id)) collectConsumers(u.id, acc);
       else if (owner.has(u.id)) acc.add(owner.get(u.id)!);
       else {
         acc.add(u.id);
-        if (u.op === "reshape") consumers(u.id, acc); // may alias its input's buffer
+        if (u.op === "reshape") collectConsumers(u.id, acc); // may alias its input's buffer
       }
     }
     return acc;
+  };
+  const consumerSets = new Map<number, ReadonlySet<number>>();
+  const consumers = (id: number): ReadonlySet<number> => {
+    let set = consumerSets.get(id);
+    if (!set) consumerSets.set(id, (set = collectConsumers(id, new Set())));
+    return set;
   };
   const viewed = new Map([...groups].map(([r, group]) => [r, readsThroughViews(group, byId, inlined)]));
   const clusterOf = new Map([...groups.keys()].map((r) => [r, r]));

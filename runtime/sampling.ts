@@ -12,11 +12,16 @@ export interface SamplingOptions {
   readonly seed: number;
 }
 
+/** The index of the largest value (the first of equals): the greedy choice. */
+export function argmax(row: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
+  return best;
+}
+
 export function sampleToken(logits: ArrayLike<number>, o: SamplingOptions, step: number): number {
   const n = logits.length;
-  let best = 0;
-  for (let i = 1; i < n; i++) if (logits[i] > logits[best]) best = i;
-  if (o.temperature <= 0) return best;
+  if (o.temperature <= 0) return argmax(logits);
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => logits[b] - logits[a] || a - b);
   const keep = o.topK > 0 ? order.slice(0, o.topK) : order;
   const max = logits[keep[0]];
