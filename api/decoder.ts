@@ -60,8 +60,13 @@ export function derive(model: LoadedModel, maxLen: number, dims?: Readonly<Recor
   }
 }
 
+/** The derived decoder, whose programs also draw tokens on the GPU (prefillSample, stepSample). */
+export function openIncremental(gpu: Gpu, model: LoadedModel, o: Omit<DecoderOptions, "cache">): Promise<IncrementalDecoder> {
+  return IncrementalDecoder.create(gpu, derive(model, o.maxLen, o.dims), o.load, o.compile);
+}
+
 export async function openDecoder(gpu: Gpu, model: LoadedModel, o: DecoderOptions): Promise<TokenDecoder> {
-  if (o.cache ?? true) return IncrementalDecoder.create(gpu, derive(model, o.maxLen, o.dims), o.load, o.compile);
+  if (o.cache ?? true) return openIncremental(gpu, model, o);
   const el = elaborateAt(model, o.dims)(o.maxLen);
   const gen = el.generate;
   if (!gen) throw new ModelError(`${model.path}: the model has no 'generate' declaration`);

@@ -4,7 +4,8 @@
 // of the sequence, a function of the position, or free of it (and rejects ops that mix positions, other
 // than causal self-attention); decode/rewrite.ts rebuilds the graph for P positions (prefill) and for
 // one position (step). The programs share weights, caches and kept values by param name
-// (runtime/decode.ts runs them).
+// (runtime/decode.ts runs them). Both end with the sampler (decode/sample.ts), so a run can return the
+// next token of each batch row instead of its logits.
 import type { Sources } from "../dsl/diagnostics.js";
 import type { Graph } from "./ir.js";
 import type { Elaborated } from "./lower.js";
@@ -16,6 +17,7 @@ import { prod } from "./shape.js";
 export { DecodeError } from "./decode/error.js";
 export type { CacheSpec } from "./decode/rewrite.js";
 export { NEXT, POS } from "./decode/rewrite.js";
+export { SAMPLE } from "./decode/sample.js";
 
 export interface DeriveOptions {
   /** positions the caches hold: prompt and generated tokens together */
@@ -37,9 +39,11 @@ export interface Decoder {
   readonly caches: readonly CacheSpec[];
   /** params written by the prefill and read by every step (encoder outputs, cross-attention K/V) */
   readonly memos: readonly string[];
-  /** the step graph: inputs `input` [batch, 1] and POS; output NEXT */
+  /** the step graph: inputs `input` [batch, 1], POS and the sampler's (SAMPLE); outputs NEXT and
+   *  SAMPLE.token (each row's drawn token) */
   readonly step: Graph;
-  /** the prefill graph for P prompt positions (output NEXT: the last position's row) and the
+  /** the prefill graph for P prompt positions (outputs NEXT: the last position's row, and
+   *  SAMPLE.token) and the
    *  output → param copies that keep its memo values (CompileOptions.updates) */
   prefill(P: number): { graph: Graph; updates: Readonly<Record<string, string>> };
   readonly analysis: Analysis;

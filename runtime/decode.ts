@@ -2,14 +2,16 @@
 // and a prefill program per prompt length, compiled on first use and kept. The step executor owns the
 // weights, the K/V caches and the kept values (memo); prefill executors share them by name, so a
 // prefill writes the caches the steps then extend in place. Per step the host writes the new tokens and
-// the position (two small uploads), runs one submit and reads back one row of logits.
-import { type CacheSpec, type Decoder, NEXT, POS } from "../compiler/decode.js";
+// the position (two small uploads), runs one submit and reads back one row of logits — or, sampling on
+// the GPU (prefillSample/stepSample), the sampler's settings and seed and only the token ids.
+import { type CacheSpec, type Decoder, NEXT, POS, SAMPLE } from "../compiler/decode.js";
 import { byteSize } from "../compiler/dtype.js";
 import type { CompileOptions } from "../compiler/program.js";
 import { compileFor } from "./autotune-cache.js";
 import { prod } from "../compiler/shape.js";
 import type { Gpu } from "./device.js";
 import { Executor } from "./executor.js";
+import { type SamplingOptions, samplerInputs } from "./sampling.js";
 
 /** Writes the named params (weights) of an executor's program. */
 export type WeightLoader = (ex: Executor, names: readonly string[]) => void;
@@ -31,6 +33,20 @@ export interface TokenDecoder {
   /** feeds one token per batch row at `position`; resolves with the rows of that position */
   step(tokens: ArrayLike<number>): Promise<Float64Array>;
   destroy(): void;
+}
+
+/** One draw of the GPU sampler: its settings, and the step (the draw's counter with the seed). */
+export interface Draw {
+  readonly sampling: SamplingOptions;
+  readonly step: number;
+  /** read the logits back too (tests comparing with the host reference) */
+  readonly logits?: boolean;
+}
+
+export interface Sampled {
+  /** the token each batch row drew */
+  readonly tokens: Int32Array;
+  readonly logits?: Float64Array;
 }
 
 export class IncrementalDecoder implements TokenDecoder {
@@ -87,9 +103,7 @@ export class IncrementalDecoder implements TokenDecoder {
     return this.stepEx.program;
   }
 
-  /** Compiles (once per length) and runs the prefill over `tokens` ([batch, P], row-major), with the
-   *  model's other inputs; resolves with the next-token row of each batch row ([batch, width]). */
-  async prefill(tokens: ArrayLike<number>, feeds: Readonly<Record<string, ArrayLike<number>>> = {}): Promise<Float64Array> {
+  private async prefillRun(tokens: ArrayLike<number>, feeds: Readonly<Record<string, ArrayLike<number>>>, draw?: Draw): Promise<Sampled> {
     const P = tokens.length / this.graphs.batch;
     if (!Number.isInteger(P) || P < 1) throw new Error(`a prompt needs a whole number ≥ 1 of tokens per batch row (${this.graphs.batch} rows), got ${tokens.length} tokens`);
     if (P > this.capacity) throw new Error(`a prompt of ${P} tokens does not fit the caches (${this.capacity} positions)`);
@@ -100,20 +114,53 @@ export class IncrementalDecoder implements TokenDecoder {
       if (!v) throw new Error(`the prefill needs input '${name}'`);
       ex.write(name, v);
     }
-    const next = (await ex.run([NEXT]))[NEXT];
+    const out = await this.run(ex, draw);
     this.pos = P;
-    return next;
+    return out;
+  }
+
+  /** prefill, drawing each row's next token on the GPU: only the token ids are read back. */
+  async prefillSample(tokens: ArrayLike<number>, draw: Draw, feeds: Readonly<Record<string, ArrayLike<number>>> = {}): Promise<Sampled> {
+    return this.prefillRun(tokens, feeds, draw);
+  }
+
+  /** Compiles (once per length) and runs the prefill over `tokens` ([batch, P], row-major), with the
+   *  model's other inputs; resolves with the next-token row of each batch row ([batch, width]). */
+  async prefill(tokens: ArrayLike<number>, feeds: Readonly<Record<string, ArrayLike<number>>> = {}): Promise<Float64Array> {
+    return (await this.prefillRun(tokens, feeds)).logits!;
+  }
+
+  /** step, drawing each row's next token on the GPU: only the token ids are read back. */
+  async stepSample(tokens: ArrayLike<number>, draw: Draw): Promise<Sampled> {
+    return this.stepRun(tokens, draw);
   }
 
   /** Feeds one token per batch row at the current position; resolves with the next-token rows. */
   async step(tokens: ArrayLike<number>): Promise<Float64Array> {
+    return (await this.stepRun(tokens)).logits!;
+  }
+
+  /** Runs `ex` once: with a draw, writes the sampler's inputs and reads the tokens (and the logits
+   *  when asked); without, reads the logits. */
+  private async run(ex: Executor, draw?: Draw): Promise<Sampled> {
+    if (!draw) return { tokens: new Int32Array(0), logits: (await ex.run([NEXT]))[NEXT] };
+    const s = samplerInputs(draw.sampling, draw.step, this.width);
+    ex.write(SAMPLE.seed, [s.seed]);
+    ex.write(SAMPLE.temperature, [s.temperature]);
+    ex.write(SAMPLE.topK, [s.topK]);
+    ex.write(SAMPLE.topP, [s.topP]);
+    const r = await ex.run(draw.logits ? [SAMPLE.token, NEXT] : [SAMPLE.token]);
+    return { tokens: Int32Array.from(r[SAMPLE.token]), logits: r[NEXT] };
+  }
+
+  private async stepRun(tokens: ArrayLike<number>, draw?: Draw): Promise<Sampled> {
     if (this.pos === 0) throw new Error("step before prefill: the caches hold no prompt");
     if (this.pos >= this.capacity) throw new Error(`the caches are full (${this.capacity} positions)`);
     this.stepEx.write(this.graphs.input, tokens);
     this.stepEx.write(POS, [this.pos]);
-    const next = (await this.stepEx.run([NEXT]))[NEXT];
+    const out = await this.run(this.stepEx, draw);
     this.pos++;
-    return next;
+    return out;
   }
 
   private async compilePrefill(P: number): Promise<Executor> {

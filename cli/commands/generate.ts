@@ -7,7 +7,7 @@ import { generate } from "../../api/generate.js";
 import { type Parsed, flag, int, num, str } from "../args.js";
 import { EXIT, UsageError } from "../errors.js";
 
-export const GENERATE_USAGE = 'mira generate --checkpoint CKPT --prompt "…" [--max-tokens N] [--temperature X] [--top-k K] [--top-p P] [--seed N] [--no-cache] [--json] | mira generate --checkpoint CKPT --clip ID [--data DIR] [--question "…"] [--json] | mira generate --checkpoint CKPT --video FILE [--audio FILE] --question "…" [--json]';
+export const GENERATE_USAGE = 'mira generate --checkpoint CKPT --prompt "…" [--max-tokens N] [--temperature X] [--top-k K] [--top-p P] [--seed N] [--stop CHARS] [--no-cache] [--json] | mira generate --checkpoint CKPT --clip ID [--data DIR] [--question "…"] [--json] | mira generate --checkpoint CKPT --video FILE [--audio FILE] --question "…" [--json]';
 
 export async function generateCommand(p: Parsed): Promise<number> {
   const checkpoint = str(p, "checkpoint");
@@ -18,7 +18,7 @@ export async function generateCommand(p: Parsed): Promise<number> {
   const json = flag(p, "json");
   if (!json) process.stdout.write(prompt);
   const r = await generate({
-    checkpoint, prompt, maxTokens: int(p, "max-tokens", 200), temperature: num(p, "temperature", 0.8), topK: int(p, "top-k", 0), topP: num(p, "top-p", 1), seed: int(p, "seed", 1), cache: !flag(p, "no-cache"),
+    checkpoint, prompt, maxTokens: int(p, "max-tokens", 200), temperature: num(p, "temperature", 0), topK: int(p, "top-k", 0), topP: num(p, "top-p", 1), seed: int(p, "seed", 1), stop: str(p, "stop"), cache: !flag(p, "no-cache"),
     onText: json ? undefined : (s) => process.stdout.write(s),
   });
   process.stdout.write(json ? JSON.stringify({ prompt, ...r }) + "\n" : "\n");

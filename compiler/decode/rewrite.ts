@@ -7,12 +7,15 @@
 //     along S (a start token) are dropped, as the prefill wrote their rows; each causal attention
 //     writes its new K, V row into the cache at t + off and attends over rows 0 … t + off (a padding
 //     mask with lengths t + off + 1); memo values are params written by the prefill.
+//   Both end with the sampler (sample.ts): the next-token rows are an output, and so is the token each
+//   batch row draws from them.
 import { GraphBuilder } from "../builder.js";
 import type { Attrs, Graph, Node } from "../ir.js";
 import { binary, broadcastTo } from "../ops/helpers.js";
-import { normAxis } from "../shape.js";
+import { normAxis, prod } from "../shape.js";
 import type { Analysis, SeqAxis } from "./analyze.js";
 import { changingAttrs } from "./analyze.js";
+import { appendSampler } from "./sample.js";
 
 /** Names shared by the prefill and step programs (and the runtime). */
 export const POS = "decode.pos";
@@ -58,7 +61,9 @@ export function prefillGraph(an: Analysis, P: number, caches: readonly CacheSpec
   const out = map.get(an.output.id)!;
   const s = an.seq.get(an.output.id)!;
   const last = P - 1 + s.off;
-  b.output(NEXT, b.add("slice", [out], { starts: out.shape.map((_, a) => (a === s.axis ? last : 0)), ends: out.shape.map((d, a) => (a === s.axis ? last + 1 : d)) }));
+  const next = b.add("slice", [out], { starts: out.shape.map((_, a) => (a === s.axis ? last : 0)), ends: out.shape.map((d, a) => (a === s.axis ? last + 1 : d)) });
+  b.output(NEXT, next);
+  sampleRows(b, an, next);
   return { graph: b.build(), updates };
 }
 
@@ -103,8 +108,16 @@ export function stepGraph(an: Analysis, caches: readonly CacheSpec[]): Graph {
     else node = stepNode(b, n, ins, s!, an, at);
     map.set(n.id, node);
   }
-  b.output(NEXT, map.get(an.output.id)!);
+  const next = map.get(an.output.id)!;
+  b.output(NEXT, next);
+  sampleRows(b, an, next);
   return b.build();
+}
+
+/** The sampler after the next-token rows (one per batch row), so a run can return token ids alone. */
+function sampleRows(b: GraphBuilder, an: Analysis, next: Node): void {
+  const batch = an.input.shape[0];
+  appendSampler(b, next, batch, prod(next.shape) / batch);
 }
 
 /** Nodes the step reads: back from the output, stopping at memo values and skipping concat prefixes. */

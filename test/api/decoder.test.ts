@@ -13,7 +13,8 @@ import { elaborateAt, openDecoder } from "../../api/decoder.js";
 import { type LoadedModel, loadModel, modelFromSource } from "../../api/model.js";
 import { initParams } from "../../compiler/lower.js";
 import type { Tolerance } from "../../compiler/ops/spec.js";
-import type { TokenDecoder, WeightLoader } from "../../runtime/decode.js";
+import type { IncrementalDecoder, TokenDecoder, WeightLoader } from "../../runtime/decode.js";
+import { sampleToken } from "../../runtime/sampling.js";
 import { firstMismatch } from "../helpers/close.js";
 import { testGpu } from "../helpers/gpu.js";
 import { prng } from "../helpers/prng.js";
@@ -187,3 +188,16 @@ describe("cached decoding equals full recomputation", () => {
     await agree(p, 1, 16, 1); // to the caches' last row
   }, SLOW);
 });
+
+test("the programs' sampler draws the host reference's token from the same logits, row by row", async () => {
+  const { cached } = await pair(loadModel("models/char_lm.mira", { preset: "tiny" }), 16, 5, { B: 2 });
+  const dec = cached as IncrementalDecoder;
+  const o = { temperature: 1.2, topK: 30, topP: 0.9, seed: 42 };
+  let out = await dec.prefillSample([3, 1, 4, 1, 5, 9, 2, 6], { sampling: o, step: 0, logits: true });
+  for (let step = 0; ; step++) {
+    const host = [0, 1].map((r) => sampleToken(out.logits!.subarray(r * dec.width, (r + 1) * dec.width), o, step, r));
+    expect(Array.from(out.tokens), `step ${step}`).toEqual(host);
+    if (dec.position === dec.capacity) break;
+    out = await dec.stepSample(out.tokens, { sampling: o, step: step + 1, logits: true });
+  }
+}, SLOW);

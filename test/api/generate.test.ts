@@ -1,11 +1,14 @@
-// generate.test.ts: text generation through the derived decoder (the default) against full
-// recomputation (cache: false) from one checkpoint: the same text while the sequence fits the
-// window, greedy and sampled; past the window the cached path starts again from the last half of it.
+// generate.test.ts: text generation through the derived decoder (the default; tokens drawn on the GPU)
+// against full recomputation (cache: false; drawn on the host by the same rule) from one checkpoint: the
+// same text while the sequence fits the window, greedy and sampled; past the window the cached path
+// starts again from the last half of it; greedy is the default; seeds repeat and differ; stop
+// characters end the text; bad settings are refused.
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
 import { generate } from "../../api/generate.js";
+import { InputError } from "../../api/model.js";
 import { train } from "../../api/train.js";
 
 const dir = mkdtempSync(join(tmpdir(), "mira-generate-"));
@@ -34,4 +37,24 @@ describe("generation", () => {
     expect(a.stoppedBy === "stop-token" || a.tokens === 40).toBe(true);
     expect(await generate(o)).toEqual(a);
   }, 600_000);
+
+  test("greedy is the default; seeded sampling repeats and other seeds differ; stop characters end the text", async () => {
+    const greedy = await generate({ checkpoint, prompt: "the ", maxTokens: 10 });
+    expect(await generate({ checkpoint, prompt: "the ", maxTokens: 10, temperature: 0, seed: 99 })).toEqual(greedy);
+    const o = { checkpoint, prompt: "a ", maxTokens: 14, temperature: 1.5 };
+    const runs: string[] = [];
+    for (const seed of [1, 1, 2, 3]) runs.push((await generate({ ...o, seed })).text);
+    expect(runs[1]).toBe(runs[0]);
+    expect(new Set(runs).size).toBeGreaterThan(1);
+    const full = await generate({ ...o, seed: 1, maxTokens: 14 });
+    const cut = await generate({ ...o, seed: 1, stop: " " });
+    expect(cut.text).toBe(full.text.split(" ")[0]);
+    if (full.text.includes(" ")) expect(cut.stoppedBy).toBe("stop-token");
+  }, 600_000);
+
+  test("bad sampling settings are refused before any work", async () => {
+    await expect(generate({ checkpoint, prompt: "a", temperature: -1 })).rejects.toThrow(InputError);
+    await expect(generate({ checkpoint, prompt: "a", topP: 0 })).rejects.toThrow(/top-p must be in \(0, 1\]/);
+    await expect(generate({ checkpoint, prompt: "a", topK: 1.5 })).rejects.toThrow(/top-k/);
+  });
 });

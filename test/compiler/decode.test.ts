@@ -7,11 +7,12 @@ import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { derive, elaborateAt } from "../../api/decoder.js";
 import { type LoadedModel, ModelError, loadModel, modelFromSource } from "../../api/model.js";
-import { DecodeError, type Decoder, NEXT, POS, deriveDecoder } from "../../compiler/decode.js";
+import { DecodeError, type Decoder, NEXT, POS, SAMPLE, deriveDecoder } from "../../compiler/decode.js";
 import type { Graph } from "../../compiler/ir.js";
 import { initParams } from "../../compiler/lower.js";
 import { runReference } from "../../compiler/reference.js";
 import { prod } from "../../compiler/shape.js";
+import { argmax } from "../../runtime/sampling.js";
 import { expectClose } from "../helpers/close.js";
 import { prng } from "../helpers/prng.js";
 
@@ -45,8 +46,9 @@ test("caches longer than the learned positions are refused, naming the table's s
  *  the GPU they are updated in place). Returns the next-token row of each position. */
 function referenceDecode(d: Decoder, weights: ReadonlyMap<string, Float32Array>, tokens: readonly number[], P: number): Float64Array[] {
   const state = new Map<string, ArrayLike<number>>([...d.caches.map((c) => [c.name, new Float64Array(prod(c.shape))] as const)]);
+  const greedy = { [SAMPLE.seed]: [0], [SAMPLE.temperature]: [0], [SAMPLE.topK]: [d.width], [SAMPLE.topP]: [2] };
   const feeds = (g: Graph, extra: Record<string, ArrayLike<number>>): Record<string, ArrayLike<number>> => {
-    const f: Record<string, ArrayLike<number>> = { ...extra };
+    const f: Record<string, ArrayLike<number>> = { ...greedy, ...extra };
     for (const n of g.nodes) if (n.op === "param") f[n.attrs.name!] = state.get(n.attrs.name!) ?? weights.get(n.attrs.name!) ?? new Float64Array(prod(n.shape));
     return f;
   };
@@ -56,6 +58,7 @@ function referenceDecode(d: Decoder, weights: ReadonlyMap<string, Float32Array>,
   for (const c of d.caches) state.set(c.name, r[`${c.name}.write`].data);
   for (const [out, param] of Object.entries(pre.updates)) state.set(param, r[out].data);
   rows.push(r[NEXT].data);
+  expect(r[SAMPLE.token].data[0]).toBe(argmax(r[NEXT].data)); // the sampler, greedy
   // The step's cache writes as outputs, so the reference's new caches can be fed to the next step.
   const writes = d.step.nodes.filter((n) => n.op === "write_rows").map((n) => ({ name: d.step.nodes[n.inputs[0]].attrs.name!, id: n.id }));
   const step: Graph = { nodes: d.step.nodes, outputs: [...d.step.outputs, ...writes] };
@@ -63,6 +66,7 @@ function referenceDecode(d: Decoder, weights: ReadonlyMap<string, Float32Array>,
     const s = runReference(step, feeds(step, { [d.input]: [tokens[t]], [POS]: [t] }), { exact: true });
     for (const w of writes) state.set(w.name, s[w.name].data);
     rows.push(s[NEXT].data);
+    expect(s[SAMPLE.token].data[0]).toBe(argmax(s[NEXT].data));
   }
   return rows;
 }
