@@ -33,6 +33,11 @@ export class GraphBuilder implements NodeBuilder {
     this.outputs.push({ name, id: node.id });
   }
 
+  /** Nodes added so far (the id the next node gets). */
+  get size(): number {
+    return this.nodes.length;
+  }
+
   build(): Graph {
     return { nodes: [...this.nodes], outputs: [...this.outputs] };
   }

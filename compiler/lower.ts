@@ -6,10 +6,10 @@ import type { Checked } from "../dsl/check.js";
 import { type Diagnostic, diag, hasErrors } from "../dsl/diagnostics.js";
 import { DTYPES, type DType } from "./dtype.js";
 import type { Graph } from "./ir.js";
-import { Elaborator, type NodeOrigin, type ParamInfo } from "./lower/eval.js";
+import { Elaborator, type NodeOrigin, type ParamInfo, type ScanRecord } from "./lower/eval.js";
 import { ElabAbort, Env } from "./lower/values.js";
 
-export type { NodeOrigin, ParamInfo } from "./lower/eval.js";
+export type { NodeOrigin, ParamInfo, ScanRecord } from "./lower/eval.js";
 export type { InitSpec } from "./lower/values.js";
 export { initParam, initParams } from "./lower/init.js";
 
@@ -33,6 +33,8 @@ export interface Elaborated {
   readonly config: Readonly<Record<string, number | boolean | string>>;
   /** node id → the source it was elaborated from (nodes built by the elaborator's builder) */
   readonly origins: ReadonlyMap<number, NodeOrigin>;
+  /** the scans as unrolled (node id ranges of each step, carries, yields) */
+  readonly scans: readonly ScanRecord[];
 }
 
 export function elaborate(checked: Checked, opts: ElaborateOptions = {}): { result?: Elaborated; diagnostics: Diagnostic[] } {
@@ -109,7 +111,7 @@ function run(el: Elaborator, model: A.ModelDecl, checked: Checked): Elaborated {
     }
   }
   const paramCount = el.params.reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
-  return { graph: el.graph.build(), params: el.params, paramCount, inputs, outputs, losses, objective, generate, config, origins: el.origins };
+  return { graph: el.graph.build(), params: el.params, paramCount, inputs, outputs, losses, objective, generate, config, origins: el.origins, scans: el.scans };
 }
 
 /** An input's dim: a config value, or a batch size bound by the caller (defined for later use). */

@@ -59,6 +59,7 @@ export const CODES = {
   M3005: "dimension is not a positive integer",
   M3006: "operation rejected while elaborating",
   M3007: "cannot derive an incremental decoder",
+  M3008: "cannot derive a streaming encoder",
 } as const satisfies Record<Code, string>;
 
 export type KnownCode = keyof typeof CODES;

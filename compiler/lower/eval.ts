@@ -22,6 +22,18 @@ export interface NodeOrigin {
   readonly calls: readonly { readonly span: A.Span; readonly module: string }[];
 }
 
+/** An unrolled `scan` (compiler/stream.ts reads it back as one step with a carried state): the nodes
+ *  of step i have ids in [start, end); `carries` are the carried values after it (in the order of the
+ *  scan's `carry` list), `yield` the step's value as stacked (with its new axis). */
+export interface ScanRecord {
+  readonly span: A.Span;
+  /** the carries' initial values */
+  readonly inits: readonly number[];
+  readonly steps: readonly { readonly start: number; readonly end: number; readonly carries: readonly number[]; readonly yield: number }[];
+  /** the concat of the yields */
+  readonly out: number;
+}
+
 export interface ParamInfo {
   readonly name: string;
   readonly shape: readonly number[];
@@ -46,6 +58,8 @@ export class Elaborator {
   /** `calls` as an immutable snapshot, shared by the origins of the nodes built under it. */
   private frames: NodeOrigin["calls"] = [];
   readonly origins = new Map<number, NodeOrigin>();
+  /** every scan as unrolled, in elaboration order */
+  readonly scans: ScanRecord[] = [];
   private nodeCount = 0;
   span: A.Span;
 
@@ -281,7 +295,11 @@ export class Elaborator {
       carries.define(c.name.name, v);
     }
     const outs: Node[] = [];
+    const carried = (): number[] => e.carries.map((c) => { const v = carries.get(c.name.name); return v?.k === "tensor" ? v.node.id : -1; });
+    const inits = carried();
+    const steps: ScanRecord["steps"][number][] = [];
     for (let t = 0; t < n; t++) {
+      const start = this.graph.size;
       const step = new Env(carries, env.path);
       step.define(e.index.name, { k: "int", v: t });
       const ys: Val[] = [];
@@ -289,10 +307,13 @@ export class Elaborator {
       const y = this.lower.tensor(ys.at(-1), "the yielded value");
       const at = y.shape.length >= 1 ? 1 : 0;
       outs.push(this.b.add("reshape", [y], { shape: [...y.shape.slice(0, at), 1, ...y.shape.slice(at)] }));
+      steps.push({ start, end: this.graph.size, carries: carried(), yield: outs[t].id });
     }
     this.span = e.span;
     const at = outs[0].shape.length >= 2 ? 1 : 0; // where each step's reshape put its new axis
-    return { k: "tensor", node: this.b.add("concat", outs, { axis: at }) };
+    const out = this.b.add("concat", outs, { axis: at });
+    this.scans.push({ span: e.span, inits, steps, out: out.id });
+    return { k: "tensor", node: out };
   }
 
   filled(t: A.TypeExpr, value: number, env: Env): Val {

@@ -9,6 +9,7 @@ export interface GoldenCase {
   readonly files?: Readonly<Record<string, string>>;
   readonly elaborate?: Readonly<Record<string, number>>;
   readonly decode?: string;
+  readonly stream?: string;
 }
 
 const lm = (body: string, config = "d: int = 8"): string => `import std.nn
@@ -64,5 +65,12 @@ export const GOLDEN: readonly GoldenCase[] = [
     src: lm("  let h = Embedding(32, d)(tokens)\n  output logits = h + reshape(mean(h, axis: 1), [B, 1, d])\n  generate tokens from logits"),
     elaborate: { B: 1 },
     decode: "T",
+  },
+  {
+    code: "M3008",
+    src: lm("  input x: f32[B, chunks, d]\n  let memory = reshape(x - reshape(mean(x, axis: 1), [B, 1, d]), [B, 1, chunks, d])\n  let h = reshape(Embedding(32, d)(tokens), [B, 1, T, d])\n  output logits = reshape(attention(h, memory, memory, mask: cross), [B, T, d])\n  generate tokens from logits", "d: int = 8\n    chunks: int = 2"),
+    elaborate: { B: 1 },
+    decode: "T",
+    stream: "chunks",
   },
 ];

@@ -43,6 +43,7 @@ const EXPECTED: Record<string, [string, string]> = {
   M3005: ["models/std/nn.mira:32:12", "8 / 3 is not a whole number"],
   M3006: ["case.mira:7:14", "attention: a padding mask needs lengths i32[2] as the fourth input"],
   M3007: ["case.mira:6:31", "cannot derive an incremental decoder: reduce_mean mixes positions (it reduces over the sequence)"],
+  M3008: ["case.mira:7:36", "cannot derive a streaming encoder: reduce_mean mixes chunks (it reduces over the chunks)"],
 };
 
 describe("golden diagnostics", () => {

@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { DecodeError, deriveDecoder } from "../../compiler/decode.js";
 import { elaborate } from "../../compiler/lower.js";
+import { StreamError, deriveStream } from "../../compiler/stream.js";
 import { type Diagnostic, check, hasErrors } from "../../dsl/index.js";
 import type { Sources } from "../../dsl/diagnostics.js";
 
@@ -18,6 +19,8 @@ export interface RunOptions {
   readonly elaborate?: Readonly<Record<string, number>>;
   /** also derive the incremental decoder, the generated input's length bound as `decode` names */
   readonly decode?: string;
+  /** also derive the streaming encoder, the chunk count being the config key `stream` names */
+  readonly stream?: string;
   readonly file?: string;
 }
 
@@ -29,6 +32,17 @@ export function run(src: string, o: RunOptions = {}): { diagnostics: Diagnostic[
   };
   const r = check(src, o.file ?? "case.mira", { root: MODELS, read, preset: o.preset, set: o.set });
   let diagnostics = r.diagnostics;
+  if (o.stream && o.decode && !hasErrors(diagnostics)) {
+    const [key, seq] = [o.stream, o.decode];
+    try {
+      const at = (C: number) => check(src, o.file ?? "case.mira", { root: MODELS, read, preset: o.preset, set: [...(o.set ?? []), `${key}=${C}`] }).result;
+      deriveStream((C, T) => elaborate(at(C), { batch: { ...o.elaborate, [seq]: T } }).result!, { maxChunks: 4, sources: r.sources });
+    } catch (e) {
+      if (!(e instanceof StreamError) || !e.diagnostic) throw e;
+      diagnostics = [...diagnostics, e.diagnostic];
+    }
+    return { diagnostics, sources: r.sources };
+  }
   if (o.elaborate && !o.decode && !hasErrors(diagnostics)) diagnostics = [...diagnostics, ...elaborate(r.result, { batch: o.elaborate }).diagnostics];
   if (o.decode && !hasErrors(diagnostics)) {
     const seq = o.decode;
