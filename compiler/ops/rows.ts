@@ -1,6 +1,8 @@
 // rows.ts: write_rows — `cache` with the rows [offset, offset + R) along `axis` replaced by the R rows of
 // `rows`, where `offset` is a runtime value (a one-element integer tensor), so one compiled program can
-// write any position. It is the KV cache's per-step write (compiler/decode.ts). Rows that fall outside
+// write any position. It is the KV cache's per-step write (compiler/decode.ts). The offset may also
+// hold n values, n dividing the blocks before `axis` (outer): block o then writes at offset[o / (outer
+// / n)] — per batch row of a [B, heads, S, d] cache with n = B, for rows decoding at their own positions. Rows that fall outside
 // the cache are dropped, as scatter_add drops out-of-range indices. When `cache` is a param that nothing
 // else reads, the compiled program writes the R rows into the param's buffer in place (program.ts), so a
 // step costs R rows, not a copy of the cache; otherwise the kernel writes a fresh copy.
@@ -27,6 +29,7 @@ export function rowsGeometry(cache: readonly number[], count: number, axis: numb
 /** d cache: the cotangent with the written rows zeroed (they were overwritten); d rows: those rows of
  *  the cotangent, read by gather (which reads 0 where a row fell outside, as the write dropped it). */
 export function writeRowsVjp(b: NodeBuilder, g: Node, [, rows, offset]: readonly Node[], out: Node): (Node | undefined)[] {
+  if (prod(offset.shape) !== 1) fail("write_rows: no gradient with an offset per block (only decoding writes those)");
   const axis = normAxis(out.attrs.axis ?? 0, out.shape.length);
   const zeros = b.add("full", [], { value: 0, dtype: rows.dtype, shape: rows.shape });
   const dCache = b.add("write_rows", [g, zeros, offset], { axis });
@@ -46,17 +49,18 @@ export const ROWS_OPS = {
       if (rows.shape.length !== cache.shape.length || rows.shape.some((d, k) => k !== axis && d !== cache.shape[k]) || rows.shape[axis] > cache.shape[axis]) {
         fail(`write_rows: rows ${fmtShape(rows.shape)} do not fit the cache ${fmtShape(cache.shape)} along axis ${axis}`);
       }
-      if (!isInt(offset.dtype) || prod(offset.shape) !== 1) fail(`write_rows: the offset must be one i32 or u32, got ${offset.dtype}${fmtShape(offset.shape)}`);
+      const outer = prod(cache.shape.slice(0, axis));
+      if (!isInt(offset.dtype) || offset.shape.length > 1 || outer % prod(offset.shape) !== 0) fail(`write_rows: the offset must be one i32 or u32, or one per block of the ${outer} before axis ${axis}, got ${offset.dtype}${fmtShape(offset.shape)}`);
       return cache;
     },
     ref: ([cache, rows, offset], a) => {
       const axis = normAxis(req("write_rows", a, "axis"), cache.shape.length);
       const g = rowsGeometry(cache.shape, rows.shape[axis], axis);
       const out = Float64Array.from(cache.data);
-      const at = offset.data[0];
+      const per = g.outer / offset.data.length; // blocks sharing one offset
       for (let o = 0; o < g.outer; o++)
         for (let r = 0; r < g.count; r++) {
-          const j = at + r;
+          const j = offset.data[Math.floor(o / per)] + r;
           if (j < 0 || j >= g.size) continue;
           for (let i = 0; i < g.inner; i++) out[(o * g.size + j) * g.inner + i] = rows.data[(o * g.count + r) * g.inner + i];
         }

@@ -15,8 +15,11 @@ export function writeRowsKernel(node: Node, cache: Node, rows: Node, offset: Nod
   const rb: Binding = { name: "rows", dtype: rows.dtype, access: "read" };
   const ob: Binding = { name: "at", dtype: offset.dtype, access: "read" };
   const out: Binding = { name: "out", dtype: node.dtype, access: "read_write" };
-  const at = offset.dtype === "i32" ? load(ob, "0") : `i32(${load(ob, "0")})`;
-  const shape = `${node.shape.join("x")}_axis${axis}_rows${g.count}`;
+  // one offset, or one per block of outer / n (ops/rows.ts); `o` is the block in both kernels below
+  const per = g.outer / prod(offset.shape);
+  const slot = per === g.outer ? "0" : `o / ${per}`;
+  const at = offset.dtype === "i32" ? load(ob, slot) : `i32(${load(ob, slot)})`;
+  const shape = `${node.shape.join("x")}_axis${axis}_rows${g.count}${per === g.outer ? "" : `_at${prod(offset.shape)}`}`;
   if (inPlace) {
     const bindings = [rb, ob, out];
     const { main, workgroups } = elementLoop(prod(rows.shape), limits, `let ii = i % ${g.inner};

@@ -34,7 +34,9 @@ test("the rule checks that the rows fit the cache and the offset is one integer"
   expect(ok([2, 5, 3], { dtype: "i32", shape: [] })).toBe(true);
   expect(ok([2, 6, 3], { dtype: "i32", shape: [1] })).toBe(false);
   expect(ok([2, 1, 4], { dtype: "i32", shape: [1] })).toBe(false);
-  expect(ok([2, 1, 3], { dtype: "i32", shape: [2] })).toBe(false);
+  expect(ok([2, 1, 3], { dtype: "i32", shape: [2] })).toBe(true); // one offset per block before the axis
+  expect(ok([2, 1, 3], { dtype: "i32", shape: [3] })).toBe(false);
+  expect(ok([2, 1, 3], { dtype: "i32", shape: [2, 1] })).toBe(false);
   expect(ok([2, 1, 3], { dtype: "f32", shape: [1] })).toBe(false);
 });
 
@@ -55,6 +57,32 @@ describe("write_rows on the GPU matches the reference (out of place)", () => {
       { numRuns: runs(dtype === "f32" ? 12 : 4) },
     );
   });
+});
+
+test("the reference writes each block at its own offset when there is one per block", () => {
+  const b = new GraphBuilder();
+  const y = b.add("write_rows", [b.input("cache", "i32", [2, 2, 3]), b.input("rows", "i32", [2, 2, 1]), b.input("at", "i32", [2])], { axis: 2 });
+  b.output("y", y);
+  const got = runReference(b.build(), { cache: Array(12).fill(0), rows: [1, 2, 3, 4], at: [2, 0] }).y.data;
+  expect(Array.from(got)).toEqual([0, 0, 1, 0, 0, 2, 3, 0, 0, 4, 0, 0]);
+});
+
+test("write_rows with an offset per leading block on the GPU matches the reference, in place and not", async () => {
+  await fc.assert(
+    fc.asyncProperty(shapeArb(2, 4, 20_000), fc.nat(), seedArb, fc.boolean(), async (shape, axisPick, seed, inPlace) => {
+      const r = prng(seed);
+      const axis = 1 + (axisPick % (shape.length - 1));
+      const count = intIn(r, 1, shape[axis]);
+      const rows = shape.map((d, k) => (k === axis ? count : d));
+      const offsets = Array.from({ length: shape[0] }, () => intIn(r, -count, shape[axis]));
+      const b = new GraphBuilder();
+      const cache = inPlace ? b.param("x0", "f32", shape) : b.input("x0", "f32", shape);
+      const w = b.add("write_rows", [cache, b.input("x1", "f32", rows), b.input("x2", "i32", [shape[0]])], { axis });
+      b.output("y", inPlace ? w : b.add("neg", [w]));
+      await expectGpuMatchesReference(b.build(), { x0: valuesOf(r, "f32", prod(shape)), x1: valuesOf(r, "f32", prod(rows)), x2: offsets });
+    }),
+    { numRuns: runs(10) },
+  );
 });
 
 test("into a param read by nothing else, write_rows writes only its rows, in the param's buffer, across runs", async () => {
