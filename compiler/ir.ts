@@ -36,6 +36,17 @@ export interface Attrs {
   readonly scale?: number;
   /** attention: its kernels, fixed when a gradient is built (passes/choose-attention.ts) */
   readonly impl?: "flash" | "lowered";
+  readonly adamw?: AdamWAttrs; // adamw
+}
+
+/** Constants of one parameter's AdamW step (ops/optim.ts). */
+export interface AdamWAttrs {
+  readonly beta1: number;
+  readonly beta2: number;
+  /** global gradient-norm clip; Infinity: none */
+  readonly clipNorm: number;
+  /** decoupled weight decay applies to this parameter */
+  readonly decays: boolean;
 }
 
 export interface Node {

@@ -9,6 +9,7 @@ import { opSpec } from "./ops/index.js";
 import { inPlaceWrites } from "./ops/rows.js";
 import type { AttentionPolicy } from "./passes/choose-attention.js";
 import { lowerComposites } from "./passes/lower-composites.js";
+import { type InPlaceOptimizer, inPlaceOptimizer, placeOptimizer } from "./passes/optimizer.js";
 import { type Shape, prod } from "./shape.js";
 import type { DType } from "./dtype.js";
 import type { KernelSource } from "./wgsl/common.js";
@@ -22,6 +23,7 @@ import { attentionKernel } from "./wgsl/attention.js";
 import { movementKernels } from "./wgsl/movement.js";
 import { reduceKernel } from "./wgsl/reduce.js";
 import { writeRowsKernel } from "./wgsl/rows.js";
+import { adamwKernel, adamwPerDispatch, sumSquaresKernel } from "./wgsl/optim.js";
 
 export type BufferRole = "input" | "param" | "output" | "temp";
 
@@ -107,9 +109,35 @@ function kernelsFor(node: Node, ins: readonly Node[], limits: DeviceLimits, matm
       return [{ kernel: scatterAddKernel(node, ins[0], ins[1], limits), inputs: all }];
     case "attention":
       return [{ kernel: attentionKernel(node, ins, limits, attentionRows), inputs: all }];
+    case "optimizer": {
+      if (node.op !== "sum_squares") throw new Error(`bug: ${node.op} %${node.id} reached codegen; passes/optimizer.ts places it in place or lowers it`);
+      // as many inputs per dispatch as a stage binds, beside the output; each writes its part of it
+      const per = limits.maxStorageBuffersPerShaderStage - 1;
+      return chunks(ins, per).map((xs, k) => ({ kernel: sumSquaresKernel(xs, k * per), inputs: xs.map((x) => x.id) }));
+    }
     default:
       throw new Error(`codegen: ${node.op} (${spec.kind}) has no kernel family; composites are lowered first`);
   }
+}
+
+const chunks = <T>(xs: readonly T[], size: number): T[][] => Array.from({ length: Math.ceil(xs.length / size) }, (_, k) => xs.slice(k * size, (k + 1) * size));
+
+/**
+ * The in-place adamw nodes (passes/optimizer.ts) in dispatches: consecutive nodes with the same
+ * constants and scalar inputs, as many per dispatch as a stage binds. Empty parameters need none.
+ * Returns the groups by their first node.
+ */
+function adamwGroups(g: Graph, opt: InPlaceOptimizer, limits: DeviceLimits): Map<number, Node[]> {
+  const per = adamwPerDispatch(limits);
+  const key = (n: Node): string => JSON.stringify([n.inputs.slice(4), n.attrs.adamw!.beta1, n.attrs.adamw!.beta2, n.attrs.adamw!.clipNorm]);
+  const groups = new Map<number, Node[]>();
+  let current: Node[] | undefined;
+  for (const n of g.nodes) {
+    if (!opt.nodes.has(n.id) || prod(n.shape) === 0) continue;
+    if (!current || current.length === per || key(current[0]) !== key(n)) groups.set(n.id, (current = []));
+    current.push(n);
+  }
+  return groups;
 }
 
 function matmulWithEpilogue(mm: Node, group: FusedGroup, byId: ReadonlyMap<number, Node>, inlined: ReadonlySet<number>, limits: DeviceLimits, matmuls: ReadonlyMap<number, MatmulChoice>): { kernel: KernelSource; inputs: number[] } {
@@ -130,11 +158,16 @@ function checkBufferFits(node: Node, bytes: number, limits: DeviceLimits): void 
 }
 
 export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOptions = {}): Program {
-  const lowered = lowerComposites(pruneGraph(graph), { attention: opts.attention, maxBindingBytes: Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize) });
+  const updateMap = opts.updates ?? {};
+  const composed = lowerComposites(pruneGraph(graph), { attention: opts.attention, maxBindingBytes: Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize) });
+  // adamw in place, several parameters per dispatch — or lowered to primitives (no fusion, or no room)
+  const lowered = placeOptimizer(composed, updateMap, (opts.fuse ?? true) && adamwPerDispatch(limits) > 0);
   // Matmul configurations (forced, tuned or default) and any split-K rewrite they ask for, then fusion.
   const { graph: g, plan, choices, records: matmuls } = tuneMatmuls(lowered, limits, { fuse: opts.fuse ?? true, matmul: opts.matmul, tuning: opts.tuning });
   const byId = nodeById(g);
   const outputIds = new Set(g.outputs.map((o) => o.id));
+  const optimizer = inPlaceOptimizer(g, updateMap);
+  if (!optimizer) throw new Error("bug: the adamw nodes could be written in place before matmul tuning, but not after");
 
   // 1. Values: each materialized node's result. A reshape of a materialized value is the same bytes and
   //    shares its value (no copy) — unless it is an output, read after state updates rewrite inputs.
@@ -142,6 +175,12 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
   const values: Node[] = [];
   const inPlace = inPlaceWrites(g); // write_rows into a param's own buffer (ops/rows.ts)
   for (const n of g.nodes) {
+    // an in-place adamw node and the parts of its result are the params they update (no values)
+    const param = optimizer.aliases.get(n.id) ?? optimizer.nodes.get(n.id)?.[0];
+    if (param !== undefined) {
+      valueOf.set(n.id, valueOf.get(param)!);
+      continue;
+    }
     if (plan.inlined.has(n.id) || plan.epilogues.has(n.id)) continue;
     if (inPlace.has(n.id)) {
       valueOf.set(n.id, valueOf.get(n.inputs[0])!);
@@ -161,8 +200,35 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
   for (const [m, group] of plan.epilogues) epilogueAt.set(group.root.id, m);
   const kernels: KernelSource[] = [];
   const kernelIndex = new Map<string, number>();
-  const steps: { kernel: number; reads: number[]; writes: number[]; node: number; workgroups: readonly [number, number, number] }[] = [];
+  /** `bindings`: value ids in the kernel's binding order, when not its reads then its writes */
+  const steps: { kernel: number; reads: number[]; writes: number[]; bindings?: number[]; node: number; workgroups: readonly [number, number, number] }[] = [];
+  const addKernel = (kernel: KernelSource): number => {
+    if (kernel.bindings.length > limits.maxStorageBuffersPerShaderStage) {
+      throw new LimitError(
+        `kernel ${kernel.name} binds ${kernel.bindings.length} storage buffers but this device allows ${limits.maxStorageBuffersPerShaderStage} per shader stage; ` +
+          `it needs an adapter with more storage buffers per stage (see 'mira doctor')`,
+      );
+    }
+    let k = kernelIndex.get(kernel.code);
+    if (k === undefined) {
+      k = kernels.length;
+      kernels.push(kernel);
+      kernelIndex.set(kernel.code, k);
+    }
+    return k;
+  };
+  const adamw = adamwGroups(g, optimizer, limits);
   for (const n of g.nodes) {
+    const members = adamw.get(n.id);
+    if (members) {
+      // p, m, v read and written in place, g read: the params keep their own buffers (persistent)
+      const kernel = adamwKernel(members.map((a) => ({ param: byId.get(a.inputs[0])!, grad: byId.get(a.inputs[3])!, decays: a.attrs.adamw!.decays })), n.attrs.adamw!, limits);
+      const bindings = [...n.inputs.slice(4), ...members.flatMap((a) => [...a.inputs.slice(0, 4)])].map((i) => valueOf.get(i)!);
+      const writes = members.flatMap((a) => a.inputs.slice(0, 3)).map((i) => valueOf.get(i)!);
+      steps.push({ kernel: addKernel(kernel), reads: bindings.filter((b) => !writes.includes(b)), writes, bindings, node: n.id, workgroups: kernel.workgroups });
+      continue;
+    }
+    if (optimizer.nodes.has(n.id)) continue; // computed by its group's dispatch
     if (opSpec(n.op).kind === "source" || prod(n.shape) === 0) continue; // an empty tensor needs no kernel
     if (n.dtype === "f16" && !limits.shaderF16) throw new LimitError(`f16 needs adapter feature 'shader-f16', which this adapter lacks; use f32 (--set dtype=f32)`);
     if (plan.inlined.has(n.id) || plan.epilogues.has(n.id) || plan.computedBy.has(n.id) || (valueOf.get(n.id) !== n.id && !inPlace.has(n.id))) continue;
@@ -177,18 +243,7 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
           ? [{ kernel: reduceKernel(n, byId.get(n.inputs[0])!, limits, new GroupEmitter(prologue, byId, plan.inlined)), inputs: prologue.reads.map((r) => r.id) }]
           : kernelsFor(n, n.inputs.map((i) => byId.get(i)!), limits, choices, inPlace.has(n.id), opts.attentionRows);
     for (const { kernel, inputs } of made) {
-      if (kernel.bindings.length > limits.maxStorageBuffersPerShaderStage) {
-        throw new LimitError(
-          `kernel ${kernel.name} binds ${kernel.bindings.length} storage buffers but this device allows ${limits.maxStorageBuffersPerShaderStage} per shader stage; ` +
-            `it needs an adapter with more storage buffers per stage (see 'mira doctor')`,
-        );
-      }
-      let k = kernelIndex.get(kernel.code);
-      if (k === undefined) {
-        k = kernels.length;
-        kernels.push(kernel);
-        kernelIndex.set(kernel.code, k);
-      }
+      const k = addKernel(kernel);
       const writes = group ? group.stores.map((x) => x.id) : [valueOf.get(n.id)!];
       steps.push({ kernel: k, reads: inputs.map((i) => valueOf.get(i)!), writes, node: n.id, workgroups: kernel.workgroups });
     }
@@ -205,7 +260,7 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
     return { id: slot, dtype: first.dtype, shape: first.shape, bytes, role, name: persistent(first) ? first.attrs.name : undefined };
   });
   const bufferOf = (nodeId: number): number => memory.slotOf.get(valueOf.get(nodeId)!)!;
-  const dispatches: Dispatch[] = steps.map((st) => ({ kernel: st.kernel, buffers: [...st.reads, ...st.writes].map((v) => memory.slotOf.get(v)!), workgroups: st.workgroups, node: st.node }));
+  const dispatches: Dispatch[] = steps.map((st) => ({ kernel: st.kernel, buffers: (st.bindings ?? [...st.reads, ...st.writes]).map((v) => memory.slotOf.get(v)!), workgroups: st.workgroups, node: st.node }));
 
   const tensor = (n: Node, name: string): Tensor => ({ name, buffer: bufferOf(n.id), dtype: n.dtype, shape: n.shape });
   const updates = Object.entries(opts.updates ?? {}).map(([out, param]) => {
@@ -215,7 +270,7 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
     const src = byId.get(o.id)!;
     if (src.dtype !== p.dtype || prod(src.shape) !== prod(p.shape)) throw new Error(`bug: update ${out} (${describe(src)}) does not fit ${param} (${describe(p)})`);
     return { from: bufferOf(o.id), to: bufferOf(p.id) };
-  });
+  }).filter((u) => u.from !== u.to); // written in place (an adamw step)
   return {
     buffers,
     updates,

@@ -29,6 +29,10 @@ export function flopsOf(n: Node, byId: ReadonlyMap<number, Node>): number {
       const per = { flash_attention: d + dv, attention_lse: d, attention_dq: 2 * d + dv, attention_dkv: 2 * d + 2 * dv }[n.op] ?? 0;
       return 2 * pairs * per;
     }
+    case "optimizer":
+      // as the elementwise ops they stand for: square and add per element; AdamW's 13 (15 with weight
+      // decay) arithmetic ops and 3 selects per element
+      return n.op === "sum_squares" ? 2 * ins.reduce((s, x) => s + prod(x.shape), 0) : prod(ins[0].shape) * (n.attrs.adamw?.decays ? 18 : 16);
     default:
       return 0;
   }

@@ -2,12 +2,14 @@
 // clipping and AdamW with decoupled weight decay — so a step is one program and one submit.
 // Values that change every step (the scheduled, bias-corrected step size) are scalar inputs, so the
 // program is compiled once. Parameters and optimizer moments are `param`s; their new values are
-// outputs that the runtime copies back into them after the step (`updates`). A step whose gradient
-// norm is not finite leaves every parameter and moment unchanged.
+// outputs that the runtime copies back into them after the step (`updates`) — or, for the adamw ops of
+// the default multi-tensor form, that the kernels write in place (passes/optimizer.ts). A step whose
+// gradient norm is not finite leaves every parameter and moment unchanged.
 import { GraphBuilder } from "./builder.js";
 import { type GradOptions, differentiate } from "./grad.js";
 import type { Graph, Node } from "./ir.js";
-import { binary, broadcastTo, reduce, scalar, unary } from "./ops/helpers.js";
+import { binary, reduce, scalar, unary } from "./ops/helpers.js";
+import { adamwPrimitives, adamwState, clipScale } from "./ops/optim.js";
 
 export interface AdamWConfig {
   readonly beta1: number;
@@ -42,49 +44,65 @@ export interface TrainStepGraph {
   readonly params: readonly string[];
 }
 
+/** How the optimizer is emitted: "multi-tensor" (default) as one sum_squares and one adamw node per
+ *  parameter, which compile to a few dispatches for all parameters (ops/optim.ts); "per-parameter" as
+ *  elementwise primitives per parameter, fused per parameter — the earlier path, kept as the baseline
+ *  the multi-tensor one is tested against. */
+export type OptimizerForm = "multi-tensor" | "per-parameter";
+
 /**
  * @param model forward graph with a scalar loss output `loss`
  * @param decays whether a param gets weight decay (conventionally matrices yes, biases and norms no)
  * @param grad how attention is differentiated (passes/choose-attention.ts; by score size by default)
  */
-export function buildTrainStep(model: Graph, loss: string, cfg: AdamWConfig, decays: (param: string) => boolean, grad: Pick<GradOptions, "attention" | "maxBindingBytes"> = {}): TrainStepGraph {
+export function buildTrainStep(model: Graph, loss: string, cfg: AdamWConfig, decays: (param: string) => boolean, grad: Pick<GradOptions, "attention" | "maxBindingBytes"> = {}, form: OptimizerForm = "multi-tensor"): TrainStepGraph {
   const b = new GraphBuilder();
   const d = differentiate(b, model, loss, grad);
   const stepSize = b.input(STEP_INPUTS.stepSize, "f32", []);
   const epsHat = b.input(STEP_INPUTS.epsHat, "f32", []);
   const decay = b.input(STEP_INPUTS.decay, "f32", []);
   const params = [...d.forward.values()].filter((n) => n.op === "param");
+  const gradOf = (p: Node): Node => d.grads.get(p.attrs.name!)!;
 
-  // Global norm over all gradients, then one scale for all: min(1, clip / (norm + 1e-6)).
-  let sq: Node | undefined;
-  for (const p of params) {
-    const s = reduce(b, "reduce_sum", unary(b, "square", d.grads.get(p.attrs.name!)!), p.shape.map((_, i) => i));
-    sq = sq ? binary(b, "add", sq, s) : s;
-  }
-  const norm = unary(b, "sqrt", sq ?? scalar(b, 0));
-  const finite = b.add("is_finite", [norm]);
-  const scale = Number.isFinite(cfg.clipNorm) ? binary(b, "min", scalar(b, 1), binary(b, "div", scalar(b, cfg.clipNorm), binary(b, "add", norm, scalar(b, 1e-6)))) : scalar(b, 1);
+  // Global norm over all gradients; each update scales its gradient by min(1, clip / (norm + 1e-6)).
+  const norm = unary(b, "sqrt", form === "multi-tensor" ? globalSquares(b, params.map(gradOf)) : perParameterSquares(b, params.map(gradOf)));
+  const shared = form === "per-parameter" ? clipScale(b, norm, cfg.clipNorm) : undefined;
 
   const updates: Record<string, string> = {};
-  const keep = (next: Node, prev: Node): Node => b.add("select", [broadcastTo(b, finite, prev.shape), next, prev]);
   for (const p of params) {
     const name = p.attrs.name!;
-    const g = binary(b, "mul", d.grads.get(name)!, scale);
     const m = b.param(momentName("m", name), p.dtype, p.shape);
     const v = b.param(momentName("v", name), p.dtype, p.shape);
-    const m2 = binary(b, "add", binary(b, "mul", m, scalar(b, cfg.beta1)), binary(b, "mul", g, scalar(b, 1 - cfg.beta1)));
-    const v2 = binary(b, "add", binary(b, "mul", v, scalar(b, cfg.beta2)), binary(b, "mul", unary(b, "square", g), scalar(b, 1 - cfg.beta2)));
-    const adam = binary(b, "div", binary(b, "mul", m2, stepSize), binary(b, "add", unary(b, "sqrt", v2), epsHat));
-    let p2 = binary(b, "sub", p, adam);
-    if (cfg.weightDecay > 0 && decays(name)) p2 = binary(b, "sub", p2, binary(b, "mul", p, decay));
-    for (const [target, next, prev] of [[name, p2, p], [momentName("m", name), m2, m], [momentName("v", name), v2, v]] as const) {
-      b.output(newName(target), keep(next, prev));
+    const attrs = { beta1: cfg.beta1, beta2: cfg.beta2, clipNorm: cfg.clipNorm, decays: cfg.weightDecay > 0 && decays(name) };
+    let next: { p: Node; m: Node; v: Node };
+    if (shared) next = adamwPrimitives(b, { p, m, v, g: gradOf(p), ...shared, stepSize, epsHat, decay }, attrs);
+    else {
+      const stacked = b.add("adamw", [p, m, v, gradOf(p), norm, stepSize, epsHat, decay], { adamw: attrs });
+      next = { p: adamwState(b, stacked, 0), m: adamwState(b, stacked, 1), v: adamwState(b, stacked, 2) };
+    }
+    for (const [target, value] of [[name, next.p], [momentName("m", name), next.m], [momentName("v", name), next.v]] as const) {
+      b.output(newName(target), value);
       updates[newName(target)] = target;
     }
   }
   b.output(STEP_OUTPUTS.loss, d.loss);
   b.output(STEP_OUTPUTS.gradNorm, norm);
   return { graph: b.build(), updates, params: params.map((p) => p.attrs.name!) };
+}
+
+/** Σ of every gradient's squares: one sum_squares over all of them, then one sum. */
+function globalSquares(b: GraphBuilder, grads: readonly Node[]): Node {
+  return grads.length ? reduce(b, "reduce_sum", b.add("sum_squares", grads), [0]) : scalar(b, 0);
+}
+
+/** The same sum as a reduction per gradient and a chain of adds (the per-parameter form). */
+function perParameterSquares(b: GraphBuilder, grads: readonly Node[]): Node {
+  let sq: Node | undefined;
+  for (const g of grads) {
+    const s = reduce(b, "reduce_sum", unary(b, "square", g), g.shape.map((_, i) => i));
+    sq = sq ? binary(b, "add", sq, s) : s;
+  }
+  return sq ?? scalar(b, 0);
 }
 
 /** Host-side values of the step inputs for step t (1-based) at scheduled learning rate lr. */

@@ -7,6 +7,7 @@ import { LINALG_OPS } from "./linalg.js";
 import { MOVEMENT_OPS } from "./movement.js";
 import { REDUCE_OPS } from "./reduce.js";
 import { RANDOM_OPS, SOURCE_OPS } from "./sources.js";
+import { OPTIM_OPS } from "./optim.js";
 import { ROWS_OPS } from "./rows.js";
 import type { OpSpec } from "./spec.js";
 
@@ -20,6 +21,7 @@ export const OPS = {
   ...ROWS_OPS,
   ...COMPOSITE_OPS,
   ...ATTENTION_OPS,
+  ...OPTIM_OPS,
 } satisfies Record<string, OpSpec>;
 
 export type OpName = keyof typeof OPS;

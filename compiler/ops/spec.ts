@@ -75,7 +75,7 @@ export interface SourceOp extends Common {
   readonly kind: "source";
 }
 
-export type Family = "reduce" | "movement" | "matmul" | "gather" | "scatter" | "attention";
+export type Family = "reduce" | "movement" | "matmul" | "gather" | "scatter" | "attention" | "optimizer";
 
 /** Ops with a kernel family of their own in compiler/wgsl/. */
 export interface TensorOp extends Common {

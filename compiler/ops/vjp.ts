@@ -205,6 +205,8 @@ export const VJP_RULES = {
   attention_lse: (b, g, inputs, out) => lseVjp(b, g, inputs, out),
   attention_dq: secondOrder,
   attention_dkv: secondOrder,
+  sum_squares: endsAStep,
+  adamw: endsAStep,
 } satisfies Record<string, VjpRule | "via-lowering">;
 
 /** The rule differentiating node `n`: attention that chose the flash kernels gets the flash backward
@@ -212,6 +214,11 @@ export const VJP_RULES = {
 export function vjpRuleFor(n: Node): VjpRule | "via-lowering" | undefined {
   if (n.op === "attention" && n.attrs.impl === "flash") return flashAttentionVjp;
   return VJP_RULES[n.op as keyof typeof VJP_RULES];
+}
+
+/** The optimizer's ops end a training step; nothing differentiates through them. */
+function endsAStep(_b: B, _g: Node, _inputs: readonly Node[], out: Node): never {
+  throw new IrError(`${out.op} is an optimizer op (it ends a training step) and has no gradient`);
 }
 
 /** The gradient ops are not differentiated again: attention has no second-derivative rule. */

@@ -407,6 +407,10 @@ export const NO_FLOAT_INPUT: readonly OpName[] = ["input", "param", "full", "iot
  *  checks that differentiating them fails with a clear error rather than a wrong gradient. */
 export const GRADIENT_ONLY: readonly OpName[] = ["attention_dq", "attention_dkv"];
 
+/** The optimizer's ops end a training step and have no gradient; optim.test.ts checks that
+ *  differentiating through them fails with a clear error. */
+export const STEP_ONLY: readonly OpName[] = ["sum_squares", "adamw"];
+
 /** The case builder for an op, or undefined when there is none (a test fails on that). */
 export function caseBuilder(op: OpName): CaseBuilder | undefined {
   const own = BY_OP[op];

@@ -13,13 +13,13 @@ import { prod } from "../../compiler/shape.js";
 import { expectClose, firstMismatch } from "../helpers/close.js";
 import { runOnGpu } from "../helpers/gpu.js";
 import { type Rand, accepts, runs } from "./gen.js";
-import { Draw, GRADIENT_ONLY, type GradCase, MASK_KINDS, NO_FLOAT_INPUT, attentionCase, caseBuilder, modelCase, values } from "./grad-cases.js";
+import { Draw, GRADIENT_ONLY, type GradCase, STEP_ONLY, MASK_KINDS, NO_FLOAT_INPUT, attentionCase, caseBuilder, modelCase, values } from "./grad-cases.js";
 
 const ALL_OPS = Object.keys(OPS) as OpName[];
 /** A case's draws; shrinking is capped because a failing case rebuilt from a shrunk draw is often a
  *  new case, and fast-check would otherwise walk a very long shrink path. */
 const caseArb = fc.limitShrink(fc.gen(), 200);
-const FLOAT_OPS = ALL_OPS.filter((op) => !NO_FLOAT_INPUT.includes(op) && !GRADIENT_ONLY.includes(op));
+const FLOAT_OPS = ALL_OPS.filter((op) => !NO_FLOAT_INPUT.includes(op) && !GRADIENT_ONLY.includes(op) && !STEP_ONLY.includes(op));
 
 test("every op taking a float input has a gradient case builder", () => {
   for (const op of FLOAT_OPS) expect(caseBuilder(op), `no gradient case builder for '${op}' (add one in test/compiler/grad-cases.ts)`).toBeDefined();
