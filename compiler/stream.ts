@@ -87,7 +87,7 @@ function withInputs(e: Elaborated, ids: readonly number[]): Elaborated {
   const at = new Map(ids.map((id, i) => [id, i]));
   const nodes = e.graph.nodes.map((n): Node => {
     const i = at.get(n.id);
-    return i === undefined ? n : { id: n.id, op: "input", inputs: [], attrs: { name: memoryName(i) }, dtype: n.dtype, shape: n.shape };
+    return i === undefined ? n : { id: n.id, op: "input", inputs: [], attrs: { name: memoryName(i), dtype: n.dtype, shape: n.shape }, dtype: n.dtype, shape: n.shape };
   });
   const graph: Graph = { nodes, outputs: e.graph.outputs };
   return { ...e, graph };

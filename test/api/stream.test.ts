@@ -1,0 +1,89 @@
+// stream.test.ts (api): streaming A/V encoding on the GPU (api/stream.ts, runtime/stream.ts) — Mirasol
+// tiny with random (seeded, untrained) weights and a random clip, fed chunk by chunk through the derived
+// per-chunk program: the memory the text decoder reads equals the whole clip's (max relative difference
+// below 1e-4, f32 kernels in other orders), and greedy answers from it equal those of the whole model
+// recomputed per token (full-length answers: no early stop).
+import { describe, expect, test } from "vitest";
+import { ClipStream, chunkedModel } from "../../api/stream.js";
+import { loadModel } from "../../api/model.js";
+import { initParams } from "../../compiler/lower.js";
+import { keptValues, memoryName } from "../../compiler/stream.js";
+import { compileFor } from "../../runtime/autotune-cache.js";
+import { getGpu } from "../../runtime/device.js";
+import { Executor } from "../../runtime/executor.js";
+import { argmax } from "../../runtime/sampling.js";
+
+const SLOW = 900_000;
+const TTM = "combiner=TTM(memory: 8, read: 4, depth: 1, heads: 2)";
+
+function random(n: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  return Float32Array.from({ length: n }, () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 2 - 1);
+}
+
+async function streamAgainstWhole(set: string[], C: number): Promise<void> {
+  const gpu = await getGpu();
+  const model = loadModel("models/mirasol.mira", { preset: "tiny", set });
+  const L = 8;
+  const elab = chunkedModel(model);
+  const whole = elab(C, L);
+  const params = initParams(whole.params, 3);
+  const load = (ex: Executor, names: readonly string[]) => names.forEach((n) => ex.write(n, params.get(n)!));
+  const clip = Object.fromEntries(whole.inputs.filter((i) => i.name === "video" || i.name === "spectrogram").map((i, k) => [i.name, random(i.shape.reduce((a, b) => a * b, 1), 40 + k)]));
+
+  const s = await ClipStream.open(gpu, model, load, { maxChunks: 4 });
+  try {
+    const seen: number[] = [];
+    const results = await s.encode(clip, C, (r) => seen.push(r.chunk));
+    expect(seen).toEqual([...Array(C).keys()]); // each chunk's result before the next chunk is fed
+    const memory = s.encoder.memory();
+
+    // The whole clip: the same values from the model at C chunks, and its logits for greedy answers.
+    const kept = keptValues(elab, C, model.sources);
+    const logits = whole.graph.outputs.find((o) => o.name === "logits")!;
+    const ex = await Executor.create(gpu, compileFor(gpu, { nodes: whole.graph.nodes, outputs: [logits, ...kept.map((id, i) => ({ name: memoryName(i), id }))] }));
+    try {
+      load(ex, ex.program.params.map((p) => p.name));
+      ex.write("video", clip.video);
+      ex.write("spectrogram", clip.spectrogram);
+      if (ex.program.inputs.some((i) => i.name === "loss_mask")) ex.write("loss_mask", new Float32Array(L));
+      const ids = [5, 9, 3];
+      ex.write("text", Int32Array.from({ length: L }, (_, k) => ids[k] ?? 0));
+      const want = await ex.run(kept.map((_, i) => memoryName(i)));
+      kept.forEach((_, i) => {
+        const got = memory[memoryName(i)];
+        const w = want[memoryName(i)];
+        expect(got.length).toBe(w.length);
+        let worst = 0;
+        for (let k = 0; k < w.length; k++) worst = Math.max(worst, Math.abs(got[k] - w[k]) / (1e-3 + Math.abs(w[k])));
+        expect(worst, memoryName(i)).toBeLessThan(1e-4);
+      });
+      // Greedy answers, never stopping early (eos −1), then with the model's eos.
+      for (const eos of [-1, 2]) {
+        const produced: number[] = [];
+        while (ids.length + produced.length < L) {
+          const text = [...ids, ...produced];
+          ex.write("text", Int32Array.from({ length: L }, (_, k) => text[k] ?? 0));
+          const row = (await ex.run([logits.name]))[logits.name];
+          const vocab = row.length / L;
+          const best = argmax(row.subarray((text.length - 1) * vocab, text.length * vocab));
+          if (best === eos) break;
+          produced.push(best);
+        }
+        expect(await s.answer(ids, L, eos), `eos ${eos}`).toEqual(produced);
+      }
+    } finally {
+      ex.destroy();
+    }
+    // One program for every chunk: t is an input, so the work per chunk is the same.
+    expect(results.length).toBe(C);
+    expect(s.flopsPerChunk).toBeGreaterThan(0);
+  } finally {
+    s.destroy();
+  }
+}
+
+describe("streaming encoding equals whole-clip encoding (GPU)", () => {
+  test("Mirasol tiny, Transformer combiner, 3 chunks", () => streamAgainstWhole([], 3), SLOW);
+  test("Mirasol tiny, TTM combiner, 3 chunks", () => streamAgainstWhole([TTM], 3), SLOW);
+});
