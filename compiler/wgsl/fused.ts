@@ -90,7 +90,7 @@ export class GroupEmitter {
       });
       const ctx: WgslContext = {
         index: `u32(${at})`,
-        coord: (axis) => `u32((${at} / ${strides[axis]}) % ${node.shape[axis]})`,
+        coord: (axis) => `u32(((${at}) / ${strides[axis]}) % ${node.shape[axis]})`, // `at` may be a sum (a reduction's j-th input)
         attrs: node.attrs,
         inputs: node.inputs.map((i) => this.byId.get(i)!),
         out: node,

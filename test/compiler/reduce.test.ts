@@ -84,3 +84,19 @@ describe("empty tensors", () => {
     }
   });
 });
+
+test("a reduction over an axis an iota in its prologue runs along reads that iota's coordinate per term", async () => {
+  // The fused prologue is evaluated at `base + j·stride`; the iota's coordinate of that sum once lost
+  // its parentheses (base + j·stride / stride), picking the wrong row of a one-hot selection.
+  const shape = [3, 14, 5];
+  const b = new GraphBuilder();
+  const x = b.add("exp", [b.input("x", "f32", shape)]);
+  const want = b.add("broadcast", [b.add("reshape", [b.input("at", "i32", [3])], { shape: [3, 1, 1] })], { shape });
+  const hit = b.add("eq", [b.add("iota", [], { shape, axis: 1, dtype: "i32" }), want]);
+  const picked = b.add("select", [hit, x, b.add("full", [], { value: 0, dtype: "f32", shape: [] })]);
+  b.output("y", b.add("reduce_sum", [picked], { axes: [1], keepDims: true }));
+  const g = b.build();
+  expect(compileGraph(g, DEFAULT_LIMITS).kernels.some((k) => k.name.includes("iota") && k.name.includes("reduce_sum"))).toBe(true); // fused
+  const r = prng(3);
+  await expectGpuMatchesReference(g, { x: valuesOf(r, "f32", prod(shape)), at: [4, 0, 13] });
+});
