@@ -52,10 +52,10 @@ const COMMANDS: Record<string, Command> = {
   },
   generate: {
     summary: "generate text from a trained checkpoint, or answer questions about a clip",
-    usage: 'mira generate --checkpoint CKPT --prompt "…" [--max-tokens N] [--temperature X] [--top-k K] [--top-p P] [--seed N] [--stop CHARS] [--no-cache] | mira generate --checkpoint CKPT --clip ID [--data DIR] [--question "…"] | mira generate --checkpoint CKPT --video FILE [--audio FILE] --question "…"',
+    usage: 'mira generate --checkpoint CKPT --prompt "…" [--max-tokens N] [--temperature X] [--top-k K] [--top-p P] [--seed N] [--stop CHARS] [--no-cache] | mira generate --checkpoint CKPT --clip ID [--data DIR] [--question "…"] | mira generate --checkpoint CKPT --video FILE [--audio FILE] --question "…" | mira generate --checkpoint CKPT --stream (--clip ID [--data DIR] | --video FILE) --question "…" [--max-chunks N]',
     options: { checkpoint: { type: "string" }, prompt: { type: "string" }, "max-tokens": { type: "string" }, temperature: { type: "string" },
       "top-k": { type: "string" }, "top-p": { type: "string" }, seed: { type: "string" }, stop: { type: "string" }, "no-cache": { type: "boolean" }, data: { type: "string" }, clip: { type: "string" }, question: { type: "string" },
-      video: { type: "string" }, audio: { type: "string" } },
+      video: { type: "string" }, audio: { type: "string" }, stream: { type: "boolean" }, "max-chunks": { type: "string" } },
     run: async (p) => (await import("./commands/generate.js")).generateCommand(p),
   },
   eval: {

@@ -7,11 +7,12 @@ import { generate } from "../../api/generate.js";
 import { type Parsed, flag, int, num, str } from "../args.js";
 import { EXIT, UsageError } from "../errors.js";
 
-export const GENERATE_USAGE = 'mira generate --checkpoint CKPT --prompt "…" [--max-tokens N] [--temperature X] [--top-k K] [--top-p P] [--seed N] [--stop CHARS] [--no-cache] [--json] | mira generate --checkpoint CKPT --clip ID [--data DIR] [--question "…"] [--json] | mira generate --checkpoint CKPT --video FILE [--audio FILE] --question "…" [--json]';
+export const GENERATE_USAGE = 'mira generate --checkpoint CKPT --prompt "…" [--max-tokens N] [--temperature X] [--top-k K] [--top-p P] [--seed N] [--stop CHARS] [--no-cache] [--json] | mira generate --checkpoint CKPT --clip ID [--data DIR] [--question "…"] [--json] | mira generate --checkpoint CKPT --video FILE [--audio FILE] --question "…" [--json] | mira generate --checkpoint CKPT --stream (--clip ID [--data DIR] | --video FILE [--audio FILE]) --question "…" [--max-chunks N] [--json]';
 
 export async function generateCommand(p: Parsed): Promise<number> {
   const checkpoint = str(p, "checkpoint");
   if (!checkpoint) throw new UsageError(`--checkpoint is required; usage: ${GENERATE_USAGE}`);
+  if (flag(p, "stream")) return (await import("./generate-stream.js")).streamCommand(p, checkpoint);
   if (str(p, "video") !== undefined) return (await import("./generate-video.js")).videoAnswerCommand(p, checkpoint);
   if (str(p, "clip") !== undefined || str(p, "question") !== undefined || str(p, "data") !== undefined) return answerCommand(p, checkpoint);
   const prompt = str(p, "prompt") ?? "";
