@@ -143,8 +143,9 @@ function collect(root: Node, byId: ReadonlyMap<number, Node>, inlined: ReadonlyS
 }
 
 /** Materialized values `group` reads through a view (re-indexed), which a merge must not compute in
- *  registers: a register holds the value at the kernel's own index only. */
-function readsThroughViews(group: FusedGroup, byId: ReadonlyMap<number, Node>, inlined: ReadonlySet<number>): Set<number> {
+ *  registers (a register holds the value at the kernel's own index only) and a store must not
+ *  overwrite in place. */
+export function readsThroughViews(group: FusedGroup, byId: ReadonlyMap<number, Node>, inlined: ReadonlySet<number>): Set<number> {
   const out = new Set<number>();
   const walk = (id: number, viewed: boolean): void => {
     const n = byId.get(id)!;

@@ -3,6 +3,7 @@
 // one binding, or a kernel needing more bindings than a stage allows, stops compilation with the fix.
 import { byteSize } from "./dtype.js";
 import { type Graph, type Node, describe, isFed, nodeById, pruneGraph } from "./ir.js";
+import { type InPlaceStep, proposeInPlace } from "./in-place.js";
 import { type MemoryPlan, type PlanStep, type PlanValue, planMemory } from "./plan.js";
 import { LimitError, type DeviceLimits, formatBytes } from "./limits.js";
 import { opSpec } from "./ops/index.js";
@@ -200,8 +201,7 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
   for (const [m, group] of plan.epilogues) epilogueAt.set(group.root.id, m);
   const kernels: KernelSource[] = [];
   const kernelIndex = new Map<string, number>();
-  /** `bindings`: value ids in the kernel's binding order, when not its reads then its writes */
-  const steps: { kernel: number; reads: number[]; writes: number[]; bindings?: number[]; node: number; workgroups: readonly [number, number, number] }[] = [];
+  const steps: Step[] = [];
   const addKernel = (kernel: KernelSource): number => {
     if (kernel.bindings.length > limits.maxStorageBuffersPerShaderStage) {
       throw new LimitError(
@@ -245,15 +245,25 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
     for (const { kernel, inputs } of made) {
       const k = addKernel(kernel);
       const writes = group ? group.stores.map((x) => x.id) : [valueOf.get(n.id)!];
-      steps.push({ kernel: k, reads: inputs.map((i) => valueOf.get(i)!), writes, node: n.id, workgroups: kernel.workgroups });
+      steps.push({ kernel: k, reads: inputs.map((i) => valueOf.get(i)!), writes, node: n.id, workgroups: kernel.workgroups, group: mm === undefined ? group : undefined });
     }
   }
 
   // 3. Buffers: values whose lifetimes do not overlap share one (planMemory); fed values and outputs
   //    keep their own. `reuse: false` is the one-buffer-per-value baseline.
+  //    An elementwise kernel may store into a read that dies at its step (in-place.ts): the plan decides.
   const persistent = (n: Node): boolean => isFed(n) || outputIds.has(n.id);
   const planValues = values.map((n) => ({ id: n.id, bytes: bytesOf(n), persistent: persistent(n) }));
+  proposeInPlace(steps, planValues, valueOf, byId, plan.inlined);
   const memory = planMemory(planValues, steps, opts.reuseBuffers ?? true);
+  for (const s of memory.inPlaceSteps) {
+    // the kernel loads the overwritten read through its output binding (WebGPU forbids binding one
+    // buffer twice when one binding is writable), so that read leaves its bindings
+    const st = steps[s];
+    const kernel = fusedKernel(st.group!, byId, plan.inlined, limits, st.inPlaceNode);
+    steps[s] = { ...st, kernel: addKernel(kernel), bindings: [...st.reads.filter((r) => r !== st.inPlace), ...st.writes] };
+  }
+  const used = compactKernels(kernels, steps);
   const buffers: ProgramBuffer[] = memory.slots.map((bytes, slot) => {
     const first = byId.get(memory.residents[slot][0])!;
     const role: BufferRole = first.op === "input" ? "input" : first.op === "param" ? "param" : outputIds.has(first.id) ? "output" : "temp";
@@ -274,15 +284,34 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
   return {
     buffers,
     updates,
-    kernels,
+    kernels: used,
     dispatches,
     inputs: g.nodes.filter((n) => n.op === "input").map((n) => tensor(n, n.attrs.name!)),
     params: g.nodes.filter((n) => n.op === "param").map((n) => tensor(n, n.attrs.name!)),
     outputs: g.outputs.map((o) => tensor(byId.get(o.id)!, o.name)),
     graph: g,
-    memory: { plan: memory, values: planValues, steps: steps.map((st) => ({ reads: st.reads, writes: st.writes })) },
+    memory: { plan: memory, values: planValues, steps: steps.map((st) => ({ reads: st.reads, writes: st.writes, ...(st.inPlace === undefined ? {} : { inPlace: st.inPlace }) })) },
     matmuls,
   };
+}
+
+/** A dispatch being planned. `bindings`: value ids in the kernel's binding order, when not its reads
+ *  then its writes; `group` and the in-place fields: in-place.ts. */
+interface Step extends InPlaceStep {
+  kernel: number;
+  readonly reads: number[];
+  readonly writes: number[];
+  readonly bindings?: number[];
+  readonly node: number;
+  readonly workgroups: readonly [number, number, number];
+}
+
+/** Drops kernels no step uses any more (replaced by their in-place variant), renumbering the steps'. */
+function compactKernels(kernels: readonly KernelSource[], steps: Step[]): KernelSource[] {
+  const keep = [...new Set(steps.map((st) => st.kernel))].sort((a, b) => a - b);
+  const index = new Map(keep.map((k, i) => [k, i]));
+  for (const st of steps) st.kernel = index.get(st.kernel)!;
+  return keep.map((k) => kernels[k]);
 }
 
 const bytesOf = (n: Node): number => Math.max(4, Math.ceil((prod(n.shape) * byteSize(n.dtype)) / 4) * 4);

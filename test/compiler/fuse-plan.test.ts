@@ -1,5 +1,6 @@
 // Fusion and memory planning: random graphs compiled fused and unfused agree with each other and with
-// the reference; every memory plan passes the validator (no two live values share a buffer).
+// the reference, and with in-place stores as without buffer reuse; every memory plan passes the
+// validator (no two live values share a buffer).
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { loadModel } from "../../api/model.js";
@@ -11,7 +12,9 @@ import { DEFAULT_LIMITS } from "../../compiler/limits.js";
 import type { OpName } from "../../compiler/ops/index.js";
 import { type PlanStep, type PlanValue, planMemory, validateMemoryPlan } from "../../compiler/plan.js";
 import { compileGraph } from "../../compiler/program.js";
-import { DEFAULT_ADAMW, buildTrainStep } from "../../compiler/train-step.js";
+import { initParams } from "../../compiler/lower.js";
+import { DEFAULT_ADAMW, buildTrainStep, momentName, stepScalars } from "../../compiler/train-step.js";
+import { Executor } from "../../runtime/executor.js";
 import { firstMismatch } from "../helpers/close.js";
 import { runOnGpu, testGpu } from "../helpers/gpu.js";
 import { prng, runs } from "./gen.js";
@@ -25,8 +28,9 @@ const SMOOTH: OpName[] = ["add", "sub", "mul", "neg", "abs", "exp", "tanh", "sig
 const FUSED_VS_UNFUSED = { atol: 1e-4, rtol: 1e-4 };
 
 describe("fusion", () => {
-  test("random graphs: fused equals unfused, and both plans are valid", async () => {
+  test("random graphs: fused equals unfused, in place equals without buffer reuse, and the plans are valid", async () => {
     const limits = (await testGpu()).limits;
+    let inPlace = 0;
     await fc.assert(
       fc.asyncProperty(graphArb, async ({ shape, steps, seed }) => {
         const { graph, draw } = randomGraph(shape, steps, SMOOTH);
@@ -38,16 +42,53 @@ describe("fusion", () => {
         for (const fuse of [true, false]) {
           const p = compileGraph(sinks, limits, { fuse });
           expect(validateMemoryPlan(p.memory.plan, p.memory.values, p.memory.steps)).toEqual([]);
+          inPlace += p.memory.plan.inPlaceSteps.size;
         }
         const fused = await runOnGpu(sinks, feeds, { fuse: true });
         const unfused = await runOnGpu(sinks, feeds, { fuse: false });
+        // no buffer reuse, so no in-place stores: the same kernels' arithmetic, so the same bits
+        const apart = await runOnGpu(sinks, feeds, { fuse: true, reuseBuffers: false });
         for (const o of sinks.outputs) {
           const bad = firstMismatch(fused[o.name], unfused[o.name], FUSED_VS_UNFUSED);
           if (bad) throw new Error(`sink ${o.name}: fused vs unfused ${bad}\n${printGraph(sinks)}`);
+          const moved = firstMismatch(fused[o.name], apart[o.name], { atol: 0, rtol: 0 });
+          if (moved) throw new Error(`sink ${o.name}: with vs without buffer reuse ${moved}\n${printGraph(sinks)}`);
         }
       }),
       { numRuns: runs(25) },
     );
+    expect(inPlace).toBeGreaterThan(0); // the property saw in-place stores at all
+  });
+
+  test("a char_lm training step stores elementwise results in place, and computes the same bits as without buffer reuse", async () => {
+    const gpu = await testGpu();
+    const el = loadModel("models/char_lm.mira", { preset: "tiny" }).elaborate({ B: 2, T: 8 });
+    const st = buildTrainStep(el.graph, "objective", DEFAULT_ADAMW, () => true);
+    const run = async (reuseBuffers: boolean) => {
+      const program = compileGraph(st.graph, gpu.limits, { updates: st.updates, reuseBuffers });
+      expect(validateMemoryPlan(program.memory.plan, program.memory.values, program.memory.steps)).toEqual([]);
+      const ex = await Executor.create(gpu, program);
+      try {
+        for (const [name, v] of initParams(el.params, 1)) {
+          ex.write(name, v);
+          ex.write(momentName("m", name), new Float32Array(v.length));
+          ex.write(momentName("v", name), new Float32Array(v.length));
+        }
+        ex.write("tokens", Array.from({ length: 16 }, (_, i) => (i * 5 + 1) % 60));
+        for (const [name, v] of Object.entries(stepScalars(DEFAULT_ADAMW, 1, 1e-2))) ex.write(name, [v]);
+        const out = await ex.run(["step.loss", "step.grad_norm"]);
+        return { out, params: await ex.read(el.params.map((p) => p.name)), inPlace: program.memory.plan.inPlaceSteps.size, bytes: program.memory.plan.totalBytes };
+      } finally {
+        ex.destroy();
+      }
+    };
+    const shared = await run(true);
+    const apart = await run(false);
+    expect(shared.inPlace).toBeGreaterThan(0);
+    expect(apart.inPlace).toBe(0);
+    expect(shared.bytes).toBeLessThan(apart.bytes);
+    for (const k of ["step.loss", "step.grad_norm"]) expect(shared.out[k]).toEqual(apart.out[k]);
+    for (const p of el.params) expect(firstMismatch(shared.params[p.name], apart.params[p.name], { atol: 0, rtol: 0 }), p.name).toBeUndefined();
   });
 
   test.each([
