@@ -11,7 +11,7 @@ import { prng } from "../helpers/prng.js";
 export type Rand = () => number; // uniform in [0, 1)
 
 export const MODELS = path.resolve(import.meta.dirname, "../../models");
-const MODEL_FILES = ["char_lm.mira", "combiner_demo.mira", "mirasol.mira", "mirasol_stream.mira", "std/nn.mira", "std/vit.mira", "std/combiners.mira", "std/losses.mira"];
+const MODEL_FILES = ["char_lm.mira", "combiner_demo.mira", "mirasol.mira", "std/nn.mira", "std/vit.mira", "std/combiners.mira", "std/losses.mira"];
 export const REAL: readonly { name: string; text: string; tokens: IToken[] }[] = MODEL_FILES.map((f) => {
   const text = fs.readFileSync(path.join(MODELS, f), "utf8");
   return { name: f, text, tokens: miraLexer.tokenize(text).tokens };

@@ -167,27 +167,8 @@ model Stream {
     const fresh = runReference(step.graph, { ...params, memory_in: new Array(B * 5 * d).fill(0), v: chunkOf(v, B, T, 4 * d, 2), a: chunkOf(a, B, T, 2 * d, 2) });
     expect(Math.abs(fresh.latents.data[0] - want.data[2 * 3 * d])).toBeGreaterThan(1e-4);
   });
-
-  test("the model: models/mirasol_stream.mira per chunk equals mirasol.mira's latents, with its parameters", () => {
-    const ttm = "combiner=TTM(memory: 8, read: 4, depth: 1, heads: 2)";
-    const full = elaborated(SOURCE, FILE, { preset: "tiny", set: [ttm] }, { B: 2, L: 4 });
-    const step = elaborated(readModel("mirasol_stream.mira"), `${MODELS}/mirasol_stream.mira`, { preset: "tiny" }, { B: 2 });
-    const fullNames = new Set(full.params.map((p) => p.name));
-    expect(step.params.filter((p) => !fullNames.has(p.name)).map((p) => p.name)).toEqual([]); // every stream parameter is a Mirasol one
-    const feeds = feedsFor(full);
-    const want = runReference(full.graph, feeds).latents; // [B, chunks, read, d]
-    const [B, T, read, d] = want.shape;
-    expect([B, T, read, d]).toEqual([2, 2, 4, 32]);
-    const params = Object.fromEntries(step.params.map((p) => [p.name, feeds[p.name]]));
-    const video = Array.from(feeds.video);
-    const spec = Array.from(feeds.spectrogram);
-    let memory: ArrayLike<number> = new Array(B * 8 * d).fill(0);
-    for (let t = 0; t < T; t++) {
-      const r = runReference(step.graph, { ...params, memory_in: memory, video: chunkOf(video, B, T, 4 * 16 * 16 * 3, t), spectrogram: chunkOf(spec, B, T, 16 * 32, t) });
-      expectClose(r.latents.data, chunkOf(Array.from(want.data), B, T, read * d, t));
-      memory = r.memory_out.data;
-    }
-  });
+  // Mirasol's whole A/V front chunk by chunk, derived from mirasol.mira itself (block-causal K/V cache,
+  // TTM memory as a state): test/compiler/stream.test.ts and test/api/stream.test.ts.
 });
 
 /** Chunk t of a [B, T, …] array whose chunks hold `per` values each, as [B, …]. */
