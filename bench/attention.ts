@@ -1,37 +1,21 @@
 // attention.ts (bench): attention forward and forward + backward, flash kernels against the lowered
 // path (matmul + mask + softmax + matmul), through compileGraph → Executor as models run it. The
 // backward figure is (forward + backward) − forward. Also prints the largest difference between the
-// two paths' gradients. Run alone: `npx tsx bench/attention.ts [T …]`.
+// two paths' gradients. `npm run bench` runs it for short sequences beside the memory table of
+// attention-memory.ts; alone, `npx tsx bench/attention.ts` does the same and writes the section,
+// `npx tsx bench/attention.ts T …` times those lengths only (printed, not written).
+import { loadavg } from "node:os";
 import { pathToFileURL } from "node:url";
-import { GraphBuilder } from "../compiler/builder.js";
 import { grad } from "../compiler/grad.js";
-import type { Graph, MaskSpec } from "../compiler/ir.js";
-import { binary, reduce } from "../compiler/ops/helpers.js";
+import type { Graph } from "../compiler/ir.js";
 import type { AttentionPolicy } from "../compiler/passes/choose-attention.js";
 import { compileGraph } from "../compiler/program.js";
-import type { Gpu } from "../runtime/device.js";
+import { type Gpu, adapterName } from "../runtime/device.js";
 import { Executor } from "../runtime/executor.js";
+import { type AttentionCase, attentionGraph } from "./attention-graph.js";
+import { MEMORY_TS, QUICK_T, attentionSection, benchAttentionMemory } from "./attention-memory.js";
 import { Table, pseudoValues, time } from "./harness.js";
-
-export interface AttentionCase {
-  readonly b: number;
-  readonly h: number;
-  readonly t: number;
-  readonly d: number;
-  readonly mask: MaskSpec;
-}
-
-/** loss = Σ attention(q, k, v)·w, with q, k, v params (so the gradient reaches all three). */
-function attentionGraph(c: AttentionCase): Graph {
-  const b = new GraphBuilder();
-  const shape = [c.b, c.h, c.t, c.d];
-  const [q, k, v] = ["q", "k", "v"].map((n) => b.param(n, "f32", shape));
-  const o = b.add("attention", [q, k, v], { mask: c.mask });
-  const w = b.input("w", "f32", shape);
-  b.output("o", o);
-  b.output("loss", reduce(b, "reduce_sum", binary(b, "mul", o, w), [0, 1, 2, 3]));
-  return b.build();
-}
+import { writeSection } from "./report.js";
 
 async function timeProgram(gpu: Gpu, g: Graph, attention: AttentionPolicy, n: number, runs: number): Promise<{ ms: number; out: Record<string, Float64Array> }> {
   const ex = await Executor.create(gpu, compileGraph(g, gpu.limits, { attention }));
@@ -46,7 +30,7 @@ async function timeProgram(gpu: Gpu, g: Graph, attention: AttentionPolicy, n: nu
 }
 
 export async function benchAttention(gpu: Gpu, cases: readonly AttentionCase[]): Promise<Table> {
-  const table = new Table("attention (f32): flash kernels vs the lowered path", ["B×H×T×D, mask", "path", "forward ms", "backward ms", "max |Δ grad| vs lowered"]);
+  const table = new Table("attention (f32): flash kernels vs the lowered path", ["B×H×T×D, mask", "path", "forward ms", "backward ms", "max abs Δ grad vs lowered"]);
   for (const c of cases) {
     const g = attentionGraph(c);
     const n = c.b * c.h * c.t * c.d;
@@ -65,10 +49,27 @@ export async function benchAttention(gpu: Gpu, cases: readonly AttentionCase[]):
   return table;
 }
 
+/** Both masks at B 8, 4 heads, D 32 for each length. */
+export const timingCases = (ts: readonly number[]): AttentionCase[] => ts.flatMap((t) => (["none", "causal"] as const).map((kind) => ({ b: 8, h: 4, t, d: 32, mask: { kind } })));
+
+/** The "attention" section of docs/PERFORMANCE.md: memory for every length, timing for short ones. */
+export async function writeAttentionSection(gpu: Gpu): Promise<void> {
+  process.stdout.write("attention memory against sequence length (compile report)\n");
+  const memory = benchAttentionMemory(gpu.limits);
+  process.stdout.write(`attention timing, T ≤ ${QUICK_T}\n`);
+  const timing = await benchAttention(gpu, timingCases(MEMORY_TS.filter((t) => t <= QUICK_T)));
+  const load = loadavg().map((x) => x.toFixed(1)).join(" / ");
+  writeSection("attention", attentionSection(adapterName(gpu.adapter), gpu.limits, memory, timing, load));
+}
+
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const { getGpu } = await import("../runtime/device.js");
+  const gpu = await getGpu();
   const ts = process.argv.slice(2).map(Number);
-  const cases = (ts.length ? ts : [128, 1024]).flatMap((t) => (["none", "causal"] as const).map((kind) => ({ b: 8, h: 4, t, d: 32, mask: { kind } })));
-  await benchAttention(await getGpu(), cases);
+  if (ts.length) await benchAttention(gpu, timingCases(ts));
+  else {
+    await writeAttentionSection(gpu);
+    process.stdout.write("\nwritten to docs/PERFORMANCE.md\n");
+  }
   process.exit(0);
 }
