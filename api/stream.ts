@@ -3,11 +3,14 @@
 // read, then the question answered by the derived text decoder reading what the chunks produced.
 // `mira generate --stream` uses it; nothing here is specific to one model: the chunk count is the
 // config key `chunks` (by default), and the model is elaborated at the chunk counts it needs.
-import { type Stream, StreamError, deriveStream } from "../compiler/stream.js";
+import { type Stream, StreamError, deriveStream, keptValues } from "../compiler/stream.js";
+import { DEFAULT_LIMITS, type DeviceLimits } from "../compiler/limits.js";
+import { compileGraph } from "../compiler/program.js";
 import { DecodeError } from "../compiler/decode.js";
+import type { Graph } from "../compiler/ir.js";
 import type { Elaborated } from "../compiler/lower.js";
 import type { CompileOptions } from "../compiler/program.js";
-import { graphFlops } from "../compiler/report.js";
+import { type ProgramReport, graphFlops, reportProgram } from "../compiler/report.js";
 import { formatDiagnostics } from "../dsl/diagnostics.js";
 import { type AvDataset, loadAvDataset } from "../runtime/data/av-format.js";
 import { EOS, WordTokenizer } from "../runtime/data/words.js";
@@ -162,4 +165,33 @@ export async function streamAnswer(o: { checkpoint: string; data?: string; clip:
   } finally {
     s.destroy();
   }
+}
+
+/** `mira compile FILE --emit report --step stream`: the per-chunk program compiled for this machine's
+ *  adapter (WebGPU's default limits when there is none), beside the whole clip's encoding at the model's
+ *  chunk count — one chunk's work is the same for every t, the whole clip's grows with C. */
+export async function streamReport(model: LoadedModel, o: StreamModelOptions = {}): Promise<{ report: ProgramReport; maxChunks: number; wholeFlops: readonly { chunks: number; flops: number }[] }> {
+  const stream = deriveModelStream(model, o);
+  let limits: DeviceLimits = DEFAULT_LIMITS;
+  try {
+    limits = (await getGpu()).limits;
+  } catch {
+    // no adapter: WebGPU's default limits
+  }
+  const program = compileGraph(stream.graph, limits, { updates: stream.updates });
+  const elab = chunkedModel(model, o.chunkKey, o.dims);
+  const wholeFlops = [2, 3, 4].filter((C) => C <= stream.maxChunks).map((C) => {
+    const e = elab(C, 2);
+    const kept = keptValues(elab, C, model.sources);
+    const byId = new Map(e.graph.nodes.map((n) => [n.id, n]));
+    const live = new Set<number>();
+    const stack = [...kept];
+    while (stack.length) {
+      const id = stack.pop()!;
+      if (!live.has(id)) (live.add(id), stack.push(...byId.get(id)!.inputs));
+    }
+    const cone: Graph = { nodes: e.graph.nodes.filter((n) => live.has(n.id)), outputs: kept.map((id, i) => ({ name: `kept.${i}`, id })) };
+    return { chunks: C, flops: graphFlops(compileGraph(cone, limits).graph) }; // counted as lowered, as the report's
+  });
+  return { report: reportProgram(program), maxChunks: stream.maxChunks, wholeFlops };
 }

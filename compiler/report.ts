@@ -20,7 +20,8 @@ export function flopsOf(n: Node, byId: ReadonlyMap<number, Node>): number {
     case "reduce":
       return prod(ins[0].shape);
     case "scatter":
-      return prod(n.shape) * prod(ins[0].shape);
+      // write_rows copies rows (a K/V cache's write), no arithmetic
+      return n.op === "write_rows" ? 0 : prod(n.shape) * prod(ins[0].shape);
     case "attention": {
       // every (query, key) pair, masks ignored: q·k, then p·v (forward), dO·v and dS·k (dQ), dS·q and p·dO (dK|dV)
       const [q, k, v] = ins;

@@ -5,10 +5,10 @@ import { compileFile as compileProgram } from "../../api/compile.js";
 import { compileFile as elaborateOnly } from "../../compiler/compile-support.js";
 import { generateBindings } from "../../compiler/bindings.js";
 import { formatReport } from "../../compiler/report.js";
-import { type Parsed, flag, onePositional, str, strs } from "../args.js";
+import { type Parsed, flag, int, onePositional, str, strs } from "../args.js";
 import { EXIT, UsageError } from "../errors.js";
 
-export const COMPILE_USAGE = "mira compile FILE [--preset NAME] [--set key=value]… [--batch B=2,T=16] [--step forward|train] [--no-fuse] --emit params|ir|wgsl|report|ts [--json]";
+export const COMPILE_USAGE = "mira compile FILE [--preset NAME] [--set key=value]… [--batch B=2,T=16] [--step forward|train|stream] [--max-chunks N] [--no-fuse] --emit params|ir|wgsl|report|ts [--json]";
 const EMITS = ["params", "ir", "wgsl", "report", "ts"] as const;
 
 export function parseBatch(specs: readonly string[]): Record<string, number> {
@@ -33,7 +33,8 @@ export async function compileCommand(p: Parsed): Promise<number> {
     return r.exitCode;
   }
   const step = str(p, "step") ?? "forward";
-  if (step !== "forward" && step !== "train") throw new UsageError(`--step takes forward or train, got '${step}'`);
+  if (step === "stream") return streamReportCommand(p, file, emit, batch, json);
+  if (step !== "forward" && step !== "train") throw new UsageError(`--step takes forward, train or stream, got '${step}'`);
   const c = await compileProgram(file, { preset: str(p, "preset"), set: strs(p, "set"), batch, fuse: !flag(p, "no-fuse"), step });
   const batchText = Object.entries(batch).map(([k, v]) => `${k}=${v}`).join(",");
   if (emit === "wgsl") {
@@ -47,5 +48,23 @@ export async function compileCommand(p: Parsed): Promise<number> {
     const cmd = `mira compile ${file} --emit ts${c.model.preset ? ` --preset ${c.model.preset}` : ""}${c.model.set.map((x) => ` --set '${x}'`).join("")}${batchText ? ` --batch ${batchText}` : ""}`;
     process.stdout.write(generateBindings(c.elaborated, { name: c.model.checked.model?.name.name ?? "Model", command: cmd, importFrom: str(p, "import-from") }));
   }
+  return EXIT.ok;
+}
+
+/** `--step stream --emit report`: the streaming encoder's per-chunk program (api/stream.ts). */
+async function streamReportCommand(p: Parsed, file: string, emit: string, batch: Record<string, number>, json: boolean): Promise<number> {
+  if (emit !== "report") throw new UsageError(`--step stream goes with --emit report, got --emit ${emit}`);
+  const { loadModel } = await import("../../api/model.js");
+  const { streamReport } = await import("../../api/stream.js");
+  const model = loadModel(file, { preset: str(p, "preset"), set: strs(p, "set") });
+  const maxChunks = str(p, "max-chunks") === undefined ? undefined : int(p, "max-chunks", 0);
+  const r = await streamReport(model, { maxChunks, dims: batch });
+  if (json) {
+    process.stdout.write(JSON.stringify({ ...r.report, maxChunks: r.maxChunks, wholeClip: r.wholeFlops }, null, 2) + "\n");
+    return EXIT.ok;
+  }
+  const title = `${file}${model.preset ? ` (preset ${model.preset})` : ""}${model.set.length ? ` ${model.set.map((x) => `--set ${x}`).join(" ")}` : ""}, streaming encoder: one chunk per run (the chunk index is an input, so every chunk runs this program), caches of ${r.maxChunks} chunks`;
+  const whole = r.wholeFlops.map((w) => `${w.chunks}: ${(w.flops / 1e6).toFixed(2)} M`).join(", ");
+  process.stdout.write(formatReport(r.report, title).replace("FLOP per run", `FLOP per chunk, for every chunk t (whole-clip encoding, by chunk count: ${whole})`) + "\n");
   return EXIT.ok;
 }

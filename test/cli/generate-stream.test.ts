@@ -55,3 +55,16 @@ test("--stream needs --question and a clip or a video", async () => {
   await expect(streamCommand(p("--stream", "--video", "v.mp4", "--clip", "0", "--question", "q"), "c")).rejects.toThrow(/do not go with --video/);
   await expect(streamCommand(p("--stream", "--prompt", "hi", "--question", "q"), "c")).rejects.toThrow(/--prompt is for text models/);
 });
+
+test("mira compile --step stream --emit report: one chunk's FLOPs, the same for every chunk, beside the whole clip's", () => {
+  const r = mira("compile", "models/mirasol.mira", "--preset", "tiny", "--set", "combiner=TTM(memory: 8, read: 4, depth: 1, heads: 2)", "--step", "stream", "--max-chunks", "4", "--emit", "report");
+  expect(r.status, r.stderr).toBe(0);
+  const m = /streaming encoder: one chunk per run .*caches of 4 chunks\n.*\n {2}FLOPs {8}([\d.]+) MFLOP per chunk, for every chunk t \(whole-clip encoding, by chunk count: 2: ([\d.]+) M, 3: ([\d.]+) M, 4: ([\d.]+) M\)/.exec(r.stdout);
+  expect(m, r.stdout).not.toBeNull();
+  const [perChunk, w2, w3, w4] = m!.slice(1).map(Number);
+  expect(Math.abs(perChunk - (w4 - w3)) / perChunk).toBeLessThan(0.03);
+  expect(Math.abs(perChunk - (w3 - w2)) / perChunk).toBeLessThan(0.03);
+  const bad = mira("compile", "models/mirasol.mira", "--preset", "tiny", "--step", "stream", "--emit", "wgsl");
+  expect(bad.status).not.toBe(0);
+  expect(bad.stderr).toMatch(/--step stream goes with --emit report, got --emit wgsl/);
+}, 300_000);

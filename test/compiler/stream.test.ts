@@ -8,6 +8,8 @@ import type { Graph } from "../../compiler/ir.js";
 import { initParams } from "../../compiler/lower.js";
 import { runReference } from "../../compiler/reference.js";
 import { graphFlops } from "../../compiler/report.js";
+import { compileGraph } from "../../compiler/program.js";
+import { DEFAULT_LIMITS } from "../../compiler/limits.js";
 import { CHUNK, type ElabAt, StreamError, cacheWrite, deriveStream, joinChunks, keptValues, memoryName } from "../../compiler/stream.js";
 import { chunkOf } from "../../runtime/stream.js";
 import { readFileSync } from "node:fs";
@@ -108,6 +110,20 @@ describe("the per-chunk program", () => {
     // the whole clip's encoding grows with C; one chunk's does not
     const perChunk = graphFlops(s4.graph);
     expect(perChunk).toBeLessThan(graphFlops(elab(2, 2).graph));
+  });
+
+  test("as compiled: one chunk costs what each chunk of the whole clip costs, whatever t is", () => {
+    const { elab, model } = mirasolAt();
+    const s = deriveStream(elab, { maxChunks: 4, sources: model(2).sources });
+    const perChunk = graphFlops(compileGraph(s.graph, DEFAULT_LIMITS, { updates: s.updates }).graph);
+    const whole = [2, 3, 4].map((C) => {
+      const e = elab(C, 2);
+      const kept = keptValues(elab, C, model(C).sources);
+      return graphFlops(compileGraph({ nodes: e.graph.nodes, outputs: kept.map((id, i) => ({ name: `kept.${i}`, id })) }, DEFAULT_LIMITS).graph);
+    });
+    // the whole clip grows with C (about linearly: its AR attention is C·M × C·M)
+    expect(Math.abs((whole[2] - whole[1]) / (whole[1] - whole[0]) - 1)).toBeLessThan(0.01);
+    expect(Math.abs(perChunk - (whole[2] - whole[1])) / perChunk).toBeLessThan(0.02); // attention over the cache counts every row it holds
   });
 
   test("caches of more chunks than the model has chunk positions are refused", () => {
