@@ -305,7 +305,10 @@ function checkComposite(n: Node, ins: readonly Node[], ai: readonly (ChunkAxis |
       const mask = n.attrs.mask as { kind?: string; block?: number } | undefined;
       const kind = mask?.kind ?? "none";
       if (len) mixes(" (its lengths depend on the chunks)");
-      if (q && k && v && q.axis === k.axis && k.axis === v.axis && q.axis < r - 2 && same(q, k) && same(k, v)) return; // chunks in a batch axis: attention within a chunk
+      // chunks in a batch axis: attention within a chunk (a uniform input, such as learned queries
+      // broadcast to every chunk, takes the others' layout)
+      const placed = [q, k, v].filter((x): x is ChunkAxis => x?.g !== undefined);
+      if (q && k && v && q.axis === k.axis && k.axis === v.axis && q.axis < r - 2 && placed.every((x) => same(x, placed[0]))) return;
       if (q && k && v && q.axis === r - 2 && k.axis === r - 2 && v.axis === r - 2 && q.g === 1 && k.g === 1 && v.g === 1 && q.r === k.r && k.r === v.r && kind === "block_causal" && mask!.block === q.r) {
         blockCausal.push(n.id);
         return;

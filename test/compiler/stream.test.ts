@@ -72,6 +72,7 @@ function streamEqualsWhole(set: readonly string[], C: number, B = 1): void {
 describe("streaming encoding equals whole-clip encoding (reference interpreter)", () => {
   test("Mirasol tiny, Transformer combiner: 3 chunks", () => streamEqualsWhole([], 3));
   test("Mirasol tiny, TTM combiner (the memory carried as a state): 3 chunks, 2 batch rows", () => streamEqualsWhole([TTM], 3, 2));
+  test.each(["ConcatCombiner()", "MeanPoolCombiner(m: 4)", "PerceiverCombiner(m: 4, heads: 2)", "TokenLearnerCombiner(m: 4, hidden: 8)"])("Mirasol tiny, %s: 2 chunks", (c) => streamEqualsWhole([`combiner=${c}`], 2));
   // (Mirasol needs 2 chunks or more: its latent loss compares chunk t + 1 with chunk t)
   test("2 chunks, and as many as the caches hold", () => {
     streamEqualsWhole([TTM], 2);
