@@ -118,7 +118,8 @@ export function analyzeChunks(es: readonly [Elaborated, Elaborated, Elaborated],
   const inputs: Node[] = [];
   const pdep = new Set<number>(); // depends on the chunk index
 
-  for (const sc of scans) for (const c of sc.carries) if (by2.get(c.init)?.op !== "full") throw where(by2.get(sc.body[0])!, "starts a scan over the chunks from a carry that is not a constant (zeros, ones)");
+  const liveScan = (sc: ChunkScan): boolean => sc.body.some((id) => live.has(id));
+  for (const sc of scans.filter(liveScan)) for (const c of sc.carries) if (by2.get(c.init)?.op !== "full") throw where(by2.get(sc.body[0])!, "starts a scan over the chunks from a carry that is not a constant (zeros, ones)");
 
   for (const n of graphs[0].nodes) {
     if (!live.has(n.id)) continue;
@@ -147,7 +148,7 @@ export function analyzeChunks(es: readonly [Elaborated, Elaborated, Elaborated],
       role.set(n.id, "chunk");
       continue;
     }
-    const ax = a ? layout(n, ins, a, axes, scanOut, by2, where) : undefined;
+    const ax = a ? layout(n, ins, a, axes, scanOut, where) : undefined;
     if (ax) axes.set(n.id, ax);
     checkAttrs(n, n3, n4, ax, ins.map((i) => axes.get(i.id)), where);
     if (ax || ins.some((i) => axes.has(i.id))) checkOp(n, ins, axes, where, blockCausal, sources, scanOut);
@@ -159,7 +160,7 @@ export function analyzeChunks(es: readonly [Elaborated, Elaborated, Elaborated],
     role.set(n.id, !ax ? "free" : dep.has(n.id) ? "chunk" : pdep.has(n.id) ? "positional" : "uniform");
   }
 
-  for (const s of scans.keys()) checkSteps(graphs, chunkScans.map((c) => c[s]), axes, at3, where);
+  for (const [s, sc] of scans.entries()) if (liveScan(sc)) checkSteps(graphs, chunkScans.map((c) => c[s]), axes, at3, where);
 
   for (const id of targets[0]) {
     const n = by2.get(id)!;
@@ -184,7 +185,7 @@ function chunkAxisOf(n2: Node, n3: Node, n4: Node, where: (n: Node, what: string
 
 /** The chunk axis's layout (g, r): a reshape keeps the flat order [G, C, R]; other ops keep the axis's
  *  own layout from an input axis of the same size (uniform values have none). */
-function layout(n: Node, ins: readonly Node[], a: { axis: number; k: number }, axes: ReadonlyMap<number, ChunkAxis>, scanOut: ReadonlyMap<number, number>, by2: ReadonlyMap<number, Node>, where: (n: Node, what: string) => StreamError): ChunkAxis {
+function layout(n: Node, ins: readonly Node[], a: { axis: number; k: number }, axes: ReadonlyMap<number, ChunkAxis>, scanOut: ReadonlyMap<number, number>, where: (n: Node, what: string) => StreamError): ChunkAxis {
   if (scanOut.has(n.id)) return { ...a, g: 1, r: a.k };
   const placed = ins.map((i) => axes.get(i.id)).filter((x): x is ChunkAxis => x !== undefined && x.g !== undefined);
   if (n.op === "reshape" && placed.length) {
@@ -203,7 +204,6 @@ function layout(n: Node, ins: readonly Node[], a: { axis: number; k: number }, a
   const first = placed[0];
   if (placed.some((p) => p.g !== first.g || p.r !== first.r)) throw where(n, "mixes chunks (its inputs lay out chunks differently)");
   if (first.g! * first.r! !== a.k) throw where(n, "mixes chunks (its chunk axis does not keep its inputs' chunks)");
-  void by2;
   return { ...a, g: first.g, r: first.r };
 }
 
@@ -344,7 +344,6 @@ function checkSteps(graphs: readonly Graph[], scs: readonly ScanRecord[], axes: 
   const body = (graph: Graph, sc: ScanRecord, i: number): Node[] => graph.nodes.slice(sc.steps[i].start, sc.steps[i].end).filter((n) => n.op !== "param");
   const ref2 = body(graphs[0], scs[0], 0);
   const ref = body(g, scs[1], 0);
-  const pos = (sc: ScanRecord, i: number, id: number): number => id - sc.steps[i].start;
   const rel = (graph: Graph, sc: ScanRecord, i: number): Map<number, number> => new Map(body(graph, sc, i).map((n, j) => [n.id, j]));
   const rel0 = rel(g, scs[1], 0);
   const back3 = new Map([...at3].map(([id2, n3]) => [n3.id, id2]));
@@ -378,5 +377,4 @@ function checkSteps(graphs: readonly Graph[], scs: readonly ScanRecord[], axes: 
       }
     });
   }
-  void pos;
 }

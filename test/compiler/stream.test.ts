@@ -39,8 +39,8 @@ function random(n: number, seed: number): Float32Array {
 
 /** Streams C chunks of a random clip through the per-chunk program on the reference interpreter and
  *  compares the joined rows with the whole clip's values. */
-function streamEqualsWhole(set: readonly string[], C: number, B = 1): void {
-  const { elab, model } = mirasolAt(set, undefined, B);
+function streamEqualsWhole(set: readonly string[], C: number, B = 1, source?: string): void {
+  const { elab, model } = mirasolAt(set, source, B);
   const stream = deriveStream(elab, { maxChunks: 5, sources: model(2).sources });
   const whole = elab(C, 3);
   const params: Record<string, ArrayLike<number>> = Object.fromEntries(initParams(whole.params, 5));
@@ -73,6 +73,10 @@ describe("streaming encoding equals whole-clip encoding (reference interpreter)"
   test("Mirasol tiny, Transformer combiner: 3 chunks", () => streamEqualsWhole([], 3));
   test("Mirasol tiny, TTM combiner (the memory carried as a state): 3 chunks, 2 batch rows", () => streamEqualsWhole([TTM], 3, 2));
   test.each(["ConcatCombiner()", "MeanPoolCombiner(m: 4)", "PerceiverCombiner(m: 4, heads: 2)", "TokenLearnerCombiner(m: 4, hidden: 8)"])("Mirasol tiny, %s: 2 chunks", (c) => streamEqualsWhole([`combiner=${c}`], 2));
+  test("a scan over the chunks written in the model (no carry), 3 chunks", () => {
+    const text = readFileSync(FILE, "utf8").replace("output latents = combiner(v, a)", "output latents = scan t over chunks {\n    yield v[:, t, :4] + a[:, t, :4]\n  }");
+    streamEqualsWhole([], 3, 1, text);
+  });
   // (Mirasol needs 2 chunks or more: its latent loss compares chunk t + 1 with chunk t)
   test("2 chunks, and as many as the caches hold", () => {
     streamEqualsWhole([TTM], 2);
@@ -157,6 +161,11 @@ describe("models that mix chunks get M3008 at the op's line", () => {
   test("a mean over the chunks", () => {
     const text = source.replace("let h = ar(latents)", "let h = ar(latents - broadcast(mean(latents, axis: 1, keep: true), [B, chunks, m, d]))");
     expect(derive(text)).toThrow(new RegExp(`reduce_mean at models/mirasol.mira:${line("let h = ar(latents)")}:\\d+ mixes chunks \\(it reduces over the chunks\\)`));
+  });
+
+  test("a scan whose steps use the chunk index as a number", () => {
+    const text = source.replace("output latents = combiner(v, a)", "output latents = scan t over chunks {\n    yield v[:, t, :4] * (t + 1)\n  }");
+    expect(derive(text)).toThrow(/mirasol\.mira:\d+:\d+ .*differs from step to step of a scan over the chunks/);
   });
 
   test("a combiner looking at the next chunk", () => {
