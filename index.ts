@@ -3,6 +3,7 @@ export { compile, compileFile, type CompileOptions, type CompiledModel, ModelSes
 export { loadModel, modelFromSource, ModelError, InputError, type LoadedModel, type ModelOptions } from "./api/model.js";
 export { train, type TrainOptions, type TrainResult } from "./api/train.js";
 export { generate, type GenerateOptions, type GenerateResult } from "./api/generate.js";
+export { type BatchRow, type GenerateBatchOptions, generateBatch } from "./api/generate-batch.js";
 export { evaluate, type EvalOptions } from "./api/eval.js";
 export { AvAnswerer, type Answer, type ClipQuestion } from "./api/ask.js";
 export { exportModel, type ExportOptions, type ExportResult } from "./api/export.js";

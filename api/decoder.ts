@@ -2,8 +2,7 @@
 // from its graph (prefill + cached steps, compiler/decode.ts) or, with `cache: false`, by recomputing
 // the whole forward pass per token. Both give a runtime TokenDecoder, so generation, tests and
 // benchmarks drive either the same way.
-import { DecodeError, deriveDecoder } from "../compiler/decode.js";
-import type { Elaborated } from "../compiler/lower.js";
+import { DecodeError, type ElabAt, deriveDecoder } from "../compiler/decode.js";
 import type { CompileOptions } from "../compiler/program.js";
 import { formatDiagnostics } from "../dsl/diagnostics.js";
 import { IncrementalDecoder, type TokenDecoder, type WeightLoader } from "../runtime/decode.js";
@@ -18,6 +17,9 @@ export interface DecoderOptions {
   readonly dims?: Readonly<Record<string, number>>;
   /** the derived KV-cache decoder (default), or full recomputation per token */
   readonly cache?: boolean;
+  /** the derived prefill reads each row's prompt length, so one program serves shorter prompts padded
+   *  at the end (always so with more than one batch row) */
+  readonly lengths?: boolean;
   /** writes the named weights into an executor */
   readonly load: WeightLoader;
   readonly compile?: CompileOptions;
@@ -28,17 +30,26 @@ export function sequenceDim(model: LoadedModel): string {
   const stmts = model.checked.model?.body.stmts ?? [];
   const gen = stmts.find((s) => s.kind === "generate");
   if (!gen || gen.kind !== "generate") throw new ModelError(`${model.path}: the model has no 'generate' declaration`);
-  const input = stmts.find((s) => s.kind === "input" && s.name.name === gen.input.name);
-  const dim = input?.kind === "input" ? input.type.dims?.[1] : undefined;
+  const dim = generatedInput(model)?.type.dims?.[1];
   if (!dim || dim.kind !== "name") throw new ModelError(`${model.path}: the generated input '${gen.input.name}' needs a named sequence dim, e.g. i32[B, T]`);
   return dim.name;
 }
 
-/** Elaborates the model with its generated input of length T (other batch dims from `dims`, else 1). */
-export function elaborateAt(model: LoadedModel, dims: Readonly<Record<string, number>> = {}): (T: number) => Elaborated {
+/** Elaborates the model with its generated input of length T (other batch dims from `dims`, else 1;
+ *  the generated input's first dim `batch` when given). */
+export function elaborateAt(model: LoadedModel, dims: Readonly<Record<string, number>> = {}): ElabAt {
   const seq = sequenceDim(model);
+  const rowsDim = generatedInput(model)?.type.dims?.[0];
   const batchDims = batchDimNames(model).filter((d) => d !== seq);
-  return (T) => model.elaborate({ ...Object.fromEntries(batchDims.map((d) => [d, 1])), ...dims, [seq]: T });
+  return (T, batch) => model.elaborate({ ...Object.fromEntries(batchDims.map((d) => [d, 1])), ...dims, [seq]: T, ...(batch !== undefined && rowsDim?.kind === "name" ? { [rowsDim.name]: batch } : {}) });
+}
+
+/** The declaration of the input `generate` names. */
+function generatedInput(model: LoadedModel) {
+  const stmts = model.checked.model?.body.stmts ?? [];
+  const gen = stmts.find((s) => s.kind === "generate");
+  const input = gen?.kind === "generate" ? stmts.find((s) => s.kind === "input" && s.name.name === gen.input.name) : undefined;
+  return input?.kind === "input" ? input : undefined;
 }
 
 /** Dims of the model's inputs that are not config values (bound per compilation: B, T, …). */
@@ -50,9 +61,9 @@ function batchDimNames(model: LoadedModel): string[] {
 }
 
 /** The derived decoder's graphs; a model it cannot be derived for is a ModelError with the diagnostic. */
-export function derive(model: LoadedModel, maxLen: number, dims?: Readonly<Record<string, number>>): ReturnType<typeof deriveDecoder> {
+export function derive(model: LoadedModel, maxLen: number, dims?: Readonly<Record<string, number>>, lengths?: boolean): ReturnType<typeof deriveDecoder> {
   try {
-    return deriveDecoder(elaborateAt(model, dims), { maxLen, sources: model.sources });
+    return deriveDecoder(elaborateAt(model, dims), { maxLen, sources: model.sources, lengths });
   } catch (e) {
     if (!(e instanceof DecodeError)) throw e;
     const shown = e.diagnostic ? formatDiagnostics([e.diagnostic], model.sources) : e.message;
@@ -62,7 +73,7 @@ export function derive(model: LoadedModel, maxLen: number, dims?: Readonly<Recor
 
 /** The derived decoder, whose programs also draw tokens on the GPU (prefillSample, stepSample). */
 export function openIncremental(gpu: Gpu, model: LoadedModel, o: Omit<DecoderOptions, "cache">): Promise<IncrementalDecoder> {
-  return IncrementalDecoder.create(gpu, derive(model, o.maxLen, o.dims), o.load, o.compile);
+  return IncrementalDecoder.create(gpu, derive(model, o.maxLen, o.dims, o.lengths), o.load, o.compile);
 }
 
 export async function openDecoder(gpu: Gpu, model: LoadedModel, o: DecoderOptions): Promise<TokenDecoder> {

@@ -12,11 +12,12 @@ import type { Elaborated } from "./lower.js";
 import { ANALYSIS_LENGTHS, type Analysis, analyze } from "./decode/analyze.js";
 import { DecodeError, locator } from "./decode/error.js";
 import { type CacheSpec, cacheSpecs, memoName, prefillGraph, stepGraph } from "./decode/rewrite.js";
+import { batchAxes } from "./decode/rows.js";
 import { prod } from "./shape.js";
 
 export { DecodeError } from "./decode/error.js";
 export type { CacheSpec } from "./decode/rewrite.js";
-export { NEXT, POS } from "./decode/rewrite.js";
+export { LENGTHS, NEXT, POS } from "./decode/rewrite.js";
 export { SAMPLE } from "./decode/sample.js";
 
 export interface DeriveOptions {
@@ -24,13 +25,19 @@ export interface DeriveOptions {
   readonly maxLen: number;
   /** source texts, so errors print file:line:col */
   readonly sources?: Sources;
+  /** the prefill reads each row's prompt length (LENGTHS), so one prefill program serves every prompt
+   *  up to its own length (always so with more than one batch row) */
+  readonly lengths?: boolean;
 }
 
 export interface Decoder {
   /** the generated input (its row for one position is fed to the step) */
   readonly input: string;
-  /** batch rows: each position feeds one token per row */
+  /** batch rows: each step feeds one token per row; with more than one, each row is at its own
+   *  position (POS [batch]) and the prefill reads each row's prompt length (LENGTHS) */
   readonly batch: number;
+  /** whether the prefill reads LENGTHS (prompts padded at the end) */
+  readonly lengths: boolean;
   /** values of the output per batch row at one position (the vocabulary, for logits) */
   readonly width: number;
   readonly maxLen: number;
@@ -49,8 +56,12 @@ export interface Decoder {
   readonly analysis: Analysis;
 }
 
-/** Derives the decoder of the model elaborated by `elabAt(T)` (T: the generated input's length). */
-export function deriveDecoder(elabAt: (T: number) => Elaborated, opts: DeriveOptions): Decoder {
+/** The model elaborated with its generated input of length T (and, when given, `batch` rows). */
+export type ElabAt = (T: number, batch?: number) => Elaborated;
+
+/** Derives the decoder of the model elaborated by `elabAt(T)` (T: the generated input's length). With
+ *  more than one batch row, the model is also elaborated at one more row, to find batch axes. */
+export function deriveDecoder(elabAt: ElabAt, opts: DeriveOptions): Decoder {
   if (!Number.isInteger(opts.maxLen) || opts.maxLen < 1) throw new DecodeError(`the maximum length must be a whole number ≥ 1, got ${opts.maxLen}`);
   const [e2, e3, e4] = ANALYSIS_LENGTHS.map((T) => elabAt(T));
   const loc = locator(e2.origins, opts.sources);
@@ -66,13 +77,16 @@ export function deriveDecoder(elabAt: (T: number) => Elaborated, opts: DeriveOpt
     if (rows < need) throw loc.error(n, `reads ${need} rows of a table of ${rows}: caches of ${opts.maxLen} positions exceed the model's length`);
   }
   const caches = cacheSpecs(an, opts.maxLen);
-  const step = stepGraph(an, caches);
-  const out = an.output;
   const batch = an.input.shape[0];
+  const lengths = batch > 1 || (opts.lengths ?? false);
+  const rows = lengths ? batchAxes(an, elabAt(ANALYSIS_LENGTHS[0], batch + 1), loc) : undefined;
+  const step = stepGraph(an, caches, batch > 1 ? rows : undefined, loc);
+  const out = an.output;
   const otherInputs = an.g2.nodes.filter((n) => n.op === "input" && n.id !== an.input.id).map((n) => n.attrs.name!);
   return {
     input: an.input.attrs.name!,
     batch,
+    lengths,
     width: prod(out.shape) / (batch * out.shape[an.seq.get(out.id)!.axis]),
     maxLen: opts.maxLen,
     otherInputs,
@@ -81,7 +95,7 @@ export function deriveDecoder(elabAt: (T: number) => Elaborated, opts: DeriveOpt
     step,
     prefill: (P) => {
       if (!Number.isInteger(P) || P < 1 || P > opts.maxLen) throw new DecodeError(`a prompt of ${P} positions does not fit caches of ${opts.maxLen}`);
-      return prefillGraph(an, P, caches);
+      return prefillGraph(an, P, caches, rows);
     },
     analysis: an,
   };

@@ -4,7 +4,7 @@
 // prefill writes the caches the steps then extend in place. Per step the host writes the new tokens and
 // the position (two small uploads), runs one submit and reads back one row of logits — or, sampling on
 // the GPU (prefillSample/stepSample), the sampler's settings and seed and only the token ids.
-import { type CacheSpec, type Decoder, NEXT, POS, SAMPLE } from "../compiler/decode.js";
+import { type CacheSpec, type Decoder, LENGTHS, NEXT, POS, SAMPLE } from "../compiler/decode.js";
 import { byteSize } from "../compiler/dtype.js";
 import type { CompileOptions } from "../compiler/program.js";
 import { compileFor } from "./autotune-cache.js";
@@ -51,7 +51,8 @@ export interface Sampled {
 
 export class IncrementalDecoder implements TokenDecoder {
   private readonly prefills = new Map<number, Executor>();
-  private pos = 0;
+  /** each batch row's next position (rows of a ragged prompt differ) */
+  private readonly pos: Int32Array;
   private readonly state: ReadonlySet<string>;
 
   private constructor(
@@ -62,6 +63,7 @@ export class IncrementalDecoder implements TokenDecoder {
     private readonly opts: CompileOptions,
   ) {
     this.state = new Set([...graphs.caches.map((c) => c.name), ...graphs.memos]);
+    this.pos = new Int32Array(graphs.batch);
   }
 
   static async create(gpu: Gpu, graphs: Decoder, load: WeightLoader, opts: CompileOptions = {}): Promise<IncrementalDecoder> {
@@ -76,9 +78,14 @@ export class IncrementalDecoder implements TokenDecoder {
     return d;
   }
 
-  /** Positions held in the caches (the next step writes this one). */
+  /** Positions held in the caches (the next step writes this one): the furthest row's. */
   get position(): number {
-    return this.pos;
+    return Math.max(...this.pos);
+  }
+
+  /** Each batch row's position. */
+  get positions(): readonly number[] {
+    return Array.from(this.pos);
   }
 
   get capacity(): number {
@@ -103,36 +110,45 @@ export class IncrementalDecoder implements TokenDecoder {
     return this.stepEx.program;
   }
 
-  private async prefillRun(tokens: ArrayLike<number>, feeds: Readonly<Record<string, ArrayLike<number>>>, draw?: Draw): Promise<Sampled> {
-    const P = tokens.length / this.graphs.batch;
-    if (!Number.isInteger(P) || P < 1) throw new Error(`a prompt needs a whole number ≥ 1 of tokens per batch row (${this.graphs.batch} rows), got ${tokens.length} tokens`);
+  private async prefillRun(tokens: ArrayLike<number>, feeds: Readonly<Record<string, ArrayLike<number>>>, draw?: Draw, lengths?: readonly number[]): Promise<Sampled> {
+    const B = this.graphs.batch;
+    const P = tokens.length / B;
+    if (!Number.isInteger(P) || P < 1) throw new Error(`a prompt needs a whole number ≥ 1 of tokens per batch row (${B} rows), got ${tokens.length} tokens`);
     if (P > this.capacity) throw new Error(`a prompt of ${P} tokens does not fit the caches (${this.capacity} positions)`);
+    const lens = lengths ?? Array<number>(B).fill(P);
+    if (lens.length !== B || lens.some((n) => !Number.isInteger(n) || n < 1 || n > P)) throw new Error(`prompt lengths must be ${B} whole numbers from 1 to ${P}, got [${lens.join(", ")}]`);
+    if (!this.graphs.lengths && lens.some((n) => n !== P)) throw new Error("this decoder's prefill reads no prompt lengths: every row's prompt is all of its tokens");
     const ex = this.prefills.get(P) ?? (await this.compilePrefill(P));
     ex.write(this.graphs.input, tokens);
+    if (this.graphs.lengths) ex.write(LENGTHS, lens);
     for (const name of this.graphs.otherInputs) {
       const v = feeds[name];
       if (!v) throw new Error(`the prefill needs input '${name}'`);
       ex.write(name, v);
     }
     const out = await this.run(ex, draw);
-    this.pos = P;
+    this.pos.set(lens);
     return out;
   }
 
-  /** prefill, drawing each row's next token on the GPU: only the token ids are read back. */
-  async prefillSample(tokens: ArrayLike<number>, draw: Draw, feeds: Readonly<Record<string, ArrayLike<number>>> = {}): Promise<Sampled> {
-    return this.prefillRun(tokens, feeds, draw);
+  /** prefill, drawing each row's next token on the GPU: only the token ids are read back. `lengths`:
+   *  each row's prompt length, its tokens the first of its row of `tokens` ([batch, P], padded at the
+   *  end); each row then decodes from its own position. */
+  async prefillSample(tokens: ArrayLike<number>, draw: Draw, feeds: Readonly<Record<string, ArrayLike<number>>> = {}, lengths?: readonly number[]): Promise<Sampled> {
+    return this.prefillRun(tokens, feeds, draw, lengths);
   }
 
   /** Compiles (once per length) and runs the prefill over `tokens` ([batch, P], row-major), with the
    *  model's other inputs; resolves with the next-token row of each batch row ([batch, width]). */
-  async prefill(tokens: ArrayLike<number>, feeds: Readonly<Record<string, ArrayLike<number>>> = {}): Promise<Float64Array> {
-    return (await this.prefillRun(tokens, feeds)).logits!;
+  async prefill(tokens: ArrayLike<number>, feeds: Readonly<Record<string, ArrayLike<number>>> = {}, lengths?: readonly number[]): Promise<Float64Array> {
+    return (await this.prefillRun(tokens, feeds, undefined, lengths)).logits!;
   }
 
-  /** step, drawing each row's next token on the GPU: only the token ids are read back. */
-  async stepSample(tokens: ArrayLike<number>, draw: Draw): Promise<Sampled> {
-    return this.stepRun(tokens, draw);
+  /** step, drawing each row's next token on the GPU: only the token ids are read back. Rows not
+   *  `active` (finished) stay where they are: their token is written again at their last position and
+   *  what they draw is to be ignored. */
+  async stepSample(tokens: ArrayLike<number>, draw: Draw, active?: readonly boolean[]): Promise<Sampled> {
+    return this.stepRun(tokens, draw, active);
   }
 
   /** Feeds one token per batch row at the current position; resolves with the next-token rows. */
@@ -153,13 +169,16 @@ export class IncrementalDecoder implements TokenDecoder {
     return { tokens: Int32Array.from(r[SAMPLE.token]), logits: r[NEXT] };
   }
 
-  private async stepRun(tokens: ArrayLike<number>, draw?: Draw): Promise<Sampled> {
-    if (this.pos === 0) throw new Error("step before prefill: the caches hold no prompt");
-    if (this.pos >= this.capacity) throw new Error(`the caches are full (${this.capacity} positions)`);
+  private async stepRun(tokens: ArrayLike<number>, draw?: Draw, active?: readonly boolean[]): Promise<Sampled> {
+    const moving = (r: number): boolean => active?.[r] ?? true;
+    if (this.pos[0] === 0) throw new Error("step before prefill: the caches hold no prompt");
+    const full = this.pos.findIndex((p, r) => moving(r) && p >= this.capacity);
+    if (full >= 0) throw new Error(`the caches are full (${this.capacity} positions)${this.batch > 1 ? ` for batch row ${full}` : ""}`);
     this.stepEx.write(this.graphs.input, tokens);
-    this.stepEx.write(POS, [this.pos]);
+    // a finished row writes at its next position (its last when the caches are full) and never reads it
+    this.stepEx.write(POS, Array.from(this.pos, (p, r) => (moving(r) ? p : Math.min(p, this.capacity - 1))));
     const out = await this.run(this.stepEx, draw);
-    this.pos++;
+    this.pos.forEach((p, r) => moving(r) && (this.pos[r] = p + 1));
     return out;
   }
 

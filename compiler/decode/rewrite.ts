@@ -9,17 +9,24 @@
 //     mask with lengths t + off + 1); memo values are params written by the prefill.
 //   Both end with the sampler (sample.ts): the next-token rows are an output, and so is the token each
 //   batch row draws from them.
+//   With B > 1 batch rows (rows.ts), every row has its own position: the prefill reads each row's
+//   prompt length (`decode.lengths`, prompts padded at the end, which causal attention never reads back)
+//   and outputs each row's last row; the step reads one position per row.
 import { GraphBuilder } from "../builder.js";
 import type { Attrs, Graph, Node } from "../ir.js";
 import { binary, broadcastTo } from "../ops/helpers.js";
 import { normAxis, prod } from "../shape.js";
 import type { Analysis, SeqAxis } from "./analyze.js";
 import { changingAttrs } from "./analyze.js";
+import { DecodeError, type Located } from "./error.js";
+import { type BatchAxes, perBlock, perRowBroadcast } from "./rows.js";
 import { appendSampler } from "./sample.js";
 
 /** Names shared by the prefill and step programs (and the runtime). */
 export const POS = "decode.pos";
 export const NEXT = "decode.next";
+/** i32 [B]: each batch row's prompt length (the prefill's, when B > 1) */
+export const LENGTHS = "decode.lengths";
 const cacheName = (layer: number, kv: "k" | "v"): string => `decode.cache.${layer}.${kv}`;
 export const memoName = (i: number): string => `decode.memo.${i}`;
 /** prefill output → the param it is copied into after the run */
@@ -33,7 +40,7 @@ export interface CacheSpec {
 }
 
 /** The prefill graph for a prompt of P positions, and its memo updates (output → param). */
-export function prefillGraph(an: Analysis, P: number, caches: readonly CacheSpec[]): { graph: Graph; updates: Record<string, string> } {
+export function prefillGraph(an: Analysis, P: number, caches: readonly CacheSpec[], rows?: BatchAxes): { graph: Graph; updates: Record<string, string> } {
   const b = new GraphBuilder();
   const map = new Map<number, Node>();
   const by3 = new Map(an.g3.nodes.map((n) => [n.id, n]));
@@ -61,10 +68,24 @@ export function prefillGraph(an: Analysis, P: number, caches: readonly CacheSpec
   const out = map.get(an.output.id)!;
   const s = an.seq.get(an.output.id)!;
   const last = P - 1 + s.off;
-  const next = b.add("slice", [out], { starts: out.shape.map((_, a) => (a === s.axis ? last : 0)), ends: out.shape.map((d, a) => (a === s.axis ? last + 1 : d)) });
+  const next = rows ? lastRows(b, an, out, s, rows) : b.add("slice", [out], { starts: out.shape.map((_, a) => (a === s.axis ? last : 0)), ends: out.shape.map((d, a) => (a === s.axis ? last + 1 : d)) });
   b.output(NEXT, next);
   sampleRows(b, an, next);
   return { graph: b.build(), updates };
+}
+
+/** Each batch row's row at its own last prompt position (LENGTHS − 1): the one row of S that matches,
+ *  selected and summed over S (the others add exact zeros). */
+function lastRows(b: GraphBuilder, an: Analysis, out: Node, s: SeqAxis, rows: BatchAxes): Node {
+  const bo = rows.get(an.output.id);
+  const B = an.input.shape[0];
+  if (bo === undefined) throw new Error(`bug: the generated output has no batch axis`);
+  const lengths = b.input(LENGTHS, "i32", [B]);
+  const want = binary(b, "add", lengths, b.add("full", [], { value: s.off - 1, dtype: "i32", shape: [1] }));
+  const per = b.add("broadcast", [b.add("reshape", [want], { shape: out.shape.map((_, a) => (a === bo ? B : 1)) })], { shape: out.shape });
+  const hit = b.add("eq", [b.add("iota", [], { shape: out.shape, axis: s.axis, dtype: "i32" }), per]);
+  const kept = b.add("select", [hit, out, b.add("full", [], { value: 0, dtype: out.dtype, shape: [] })]);
+  return b.add("reduce_sum", [kept], { axes: [s.axis], keepDims: true });
 }
 
 /** The attributes of `n` at sequence length P: entries that change with T grow linearly (checked). */
@@ -86,12 +107,17 @@ function atLength(n2: Node, n3: Node, P: number): Attrs {
 const get = (attrs: Attrs, keys: readonly string[]): number => keys.reduce<unknown>((x, k) => (x as Record<string, unknown>)[k], attrs) as number;
 
 /** The step graph: one new position, reading and writing the caches (see the file comment). */
-export function stepGraph(an: Analysis, caches: readonly CacheSpec[]): Graph {
+export function stepGraph(an: Analysis, caches: readonly CacheSpec[], rows?: BatchAxes, loc?: Located): Graph {
   const b = new GraphBuilder();
   const needed = stepCone(an);
   const map = new Map<number, Node>();
-  const pos = b.input(POS, "i32", [1]);
+  // R positions: one per batch row when rows are given (B > 1), else one shared
+  const R = rows ? an.input.shape[0] : 1;
+  const pos = b.input(POS, "i32", [R]);
   const at = (off: number): Node => (off === 0 ? pos : binary(b, "add", pos, b.add("full", [], { value: off, dtype: "i32", shape: [1] })));
+  // a function of the position without a batch axis: computed for the R positions along S
+  const lone = (id: number): boolean => R > 1 && an.role.get(id) === "positional" && !rows!.has(id);
+  const fail = (n: Node, why: string): DecodeError => (loc ? loc.error(n, why) : new DecodeError(`${n.op} ${why}`));
   const memoIndex = new Map(an.memo.map((id, i) => [id, i]));
   const causalIndex = new Map(an.causal.map((id, i) => [id, i]));
   for (const n of an.g2.nodes) {
@@ -104,8 +130,13 @@ export function stepGraph(an: Analysis, caches: readonly CacheSpec[]): Graph {
     else if (n.op === "param") node = b.param(n.attrs.name!, n.dtype, n.shape);
     else if (n.op === "input") node = b.input(n.attrs.name!, n.dtype, oneRow(n.shape, s));
     else if (an.role.get(n.id) === "free") node = b.add(n.op, ins, n.attrs);
-    else if (causalIndex.has(n.id)) node = cachedAttention(b, n, ins, causalIndex.get(n.id)!, caches, at(an.seq.get(n.inputs[1])!.off));
-    else node = stepNode(b, n, ins, s!, an, at);
+    else if (!lone(n.id) && n.inputs.some(lone)) {
+      // Where a position-only value meets the batch: only a broadcast can send entry b to row b.
+      const why = "combines a function of the position with the batch rows other than by a broadcast, so batch rows cannot decode at their own positions";
+      if (n.op !== "broadcast" || !rows!.has(n.id)) throw fail(n, why);
+      node = perRowBroadcast(b, ins[0], oneRow(n.shape, s), s!, rows!.get(n.id)!, R, () => fail(n, why));
+    } else if (causalIndex.has(n.id)) node = cachedAttention(b, n, ins, causalIndex.get(n.id)!, caches, at(an.seq.get(n.inputs[1])!.off), R > 1 ? rows : undefined, (why) => fail(n, why));
+    else node = stepNode(b, n, ins, s!, an, at, lone(n.id) ? R : 1, (why) => fail(n, why));
     map.set(n.id, node);
   }
   const next = map.get(an.output.id)!;
@@ -139,30 +170,32 @@ function stepCone(an: Analysis): Set<number> {
   return needed;
 }
 
-const oneRow = (shape: readonly number[], s: SeqAxis | undefined): number[] => shape.map((d, a) => (s && a === s.axis ? s.k : d));
+/** A shape for one position (r positions, one per batch row, for a position-only value). */
+const oneRow = (shape: readonly number[], s: SeqAxis | undefined, r = 1): number[] => shape.map((d, a) => (s && a === s.axis ? s.k * r : d));
 
-/** A row or positional node for one position. */
-function stepNode(b: GraphBuilder, n: Node, ins: readonly Node[], s: SeqAxis, an: Analysis, at: (off: number) => Node): Node {
+/** A row or positional node for one position (for r positions along S: a position-only value). */
+function stepNode(b: GraphBuilder, n: Node, ins: readonly Node[], s: SeqAxis, an: Analysis, at: (off: number) => Node, r: number, fail: (why: string) => DecodeError): Node {
   const a = s.axis;
   const attrs: Record<string, unknown> = { ...n.attrs };
-  if (n.attrs.shape) attrs.shape = oneRow(n.attrs.shape, s);
+  if (n.attrs.shape) attrs.shape = oneRow(n.attrs.shape, s, r);
   switch (n.op) {
     case "iota": {
       const it = b.add("iota", [], attrs as Attrs);
       if (!an.sources.has(n.id)) return it;
-      // Row j of an iota along S is j = t + off.
+      // Row j of an iota along S is j = t + off (k = 1 for an iota source).
       const t = b.add("cast", [at(s.off)], { dtype: n.dtype });
-      return binary(b, "add", it, t);
+      if (r === 1) return binary(b, "add", it, t);
+      return b.add("broadcast", [b.add("reshape", [t], { shape: it.shape.map((d, k) => (k === a ? r : 1)) })], { shape: it.shape });
     }
     case "slice": {
       if (an.sources.has(n.id)) {
         // table[start : start + T + off] along S: position t reads table[start + t + off].
         const row = b.add("gather", [ins[0], at(n.attrs.starts![a] + s.off)], { axis: a });
         const starts = n.attrs.starts!.map((v, k) => (k === a ? 0 : v));
-        const ends = n.attrs.ends!.map((v, k) => (k === a ? 1 : v));
+        const ends = n.attrs.ends!.map((v, k) => (k === a ? r : v));
         return b.add("slice", [row], { ...n.attrs, starts, ends });
       }
-      return b.add("slice", [ins[0]], { ...n.attrs, starts: n.attrs.starts!.map((v, k) => (k === a ? 0 : v)), ends: n.attrs.ends!.map((v, k) => (k === a ? s.k : v)) });
+      return b.add("slice", [ins[0]], { ...n.attrs, starts: n.attrs.starts!.map((v, k) => (k === a ? 0 : v)), ends: n.attrs.ends!.map((v, k) => (k === a ? s.k * r : v)) });
     }
     case "pad":
       return b.add("pad", [ins[0]], { ...n.attrs, lo: n.attrs.lo!.map((v, k) => (k === a ? 0 : v)), hi: n.attrs.hi!.map((v, k) => (k === a ? 0 : v)) });
@@ -176,14 +209,17 @@ function stepNode(b: GraphBuilder, n: Node, ins: readonly Node[], s: SeqAxis, an
 }
 
 /** Causal self-attention for one query row: write the new K, V rows at t + off, attend rows ≤ t + off. */
-function cachedAttention(b: GraphBuilder, n: Node, [q, k, v]: readonly Node[], layer: number, caches: readonly CacheSpec[], row: Node): Node {
+function cachedAttention(b: GraphBuilder, n: Node, [q, k, v]: readonly Node[], layer: number, caches: readonly CacheSpec[], row: Node, rows: BatchAxes | undefined, fail: (why: string) => DecodeError): Node {
   const axis = k.shape.length - 2;
   const kc = caches[2 * layer];
   const vc = caches[2 * layer + 1];
+  // One offset per batch row (rows given) needs the batch outermost in q, K and V: block o of the
+  // cache belongs to batch row o / (blocks per row).
+  if (rows && n.inputs.slice(0, 3).some((i) => rows.get(i) !== 0)) throw fail("keeps its batch rows off the leading axis, so they cannot decode at their own positions");
   const keys = b.add("write_rows", [b.param(kc.name, kc.dtype, kc.shape), k, row], { axis });
   const values = b.add("write_rows", [b.param(vc.name, vc.dtype, vc.shape), v, row], { axis });
   const seen = binary(b, "add", row, b.add("full", [], { value: 1, dtype: "i32", shape: [1] }));
-  const lengths = broadcastTo(b, seen, [q.shape[0]]);
+  const lengths = rows ? perBlock(b, seen, q.shape[0]) : broadcastTo(b, seen, [q.shape[0]]);
   return b.add("attention", [q, keys, values, lengths], { ...n.attrs, mask: { kind: "padding" } });
 }
 

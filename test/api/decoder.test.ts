@@ -9,12 +9,13 @@
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, test } from "vitest";
-import { elaborateAt, openDecoder } from "../../api/decoder.js";
+import { elaborateAt, openDecoder, openIncremental } from "../../api/decoder.js";
 import { type LoadedModel, loadModel, modelFromSource } from "../../api/model.js";
 import { initParams } from "../../compiler/lower.js";
 import type { Tolerance } from "../../compiler/ops/spec.js";
 import type { IncrementalDecoder, TokenDecoder, WeightLoader } from "../../runtime/decode.js";
-import { sampleToken } from "../../runtime/sampling.js";
+import { decodeRows } from "../../runtime/generate-rows.js";
+import { GREEDY, sampleToken } from "../../runtime/sampling.js";
 import { firstMismatch } from "../helpers/close.js";
 import { testGpu } from "../helpers/gpu.js";
 import { prng } from "../helpers/prng.js";
@@ -201,3 +202,42 @@ test("the programs' sampler draws the host reference's token from the same logit
     out = await dec.stepSample(out.tokens, { sampling: o, step: step + 1, logits: true });
   }
 }, SLOW);
+
+describe("a ragged batch (prompts of different lengths, one prefill) decodes each row as it decodes alone", () => {
+  /** Greedy from each prompt alone (batch 1) and all together (one row each), with a stop token taken
+   *  from the first row's text, and a row that fills the caches. */
+  async function expectRowsAsAlone(model: LoadedModel, seed: number): Promise<void> {
+    const gpu = await testGpu();
+    const maxLen = 16;
+    const load = weights(model, seed);
+    const r = prng(seed);
+    const alone = await openIncremental(gpu, model, { maxLen, load });
+    const together = await openIncremental(gpu, model, { maxLen, load, dims: { B: 3 } });
+    try {
+      const width = alone.width;
+      const prompts = [5, 1, 14].map((n) => Array.from({ length: n }, () => Math.floor(r() * width)));
+      const o = { sampling: GREEDY, maxTokens: 9 };
+      const free = [];
+      for (const p of prompts) free.push(await decodeRows(alone, [p], o));
+      const got = await decodeRows(together, prompts, o);
+      expect(got.tokens).toEqual(free.map((f) => f.tokens[0]));
+      expect(got.stoppedBy).toEqual(["max-tokens", "max-tokens", "full"]);
+      expect(got.tokens[2]).toHaveLength(3); // positions 14, 15: two steps after the prefill's token
+      // A stop token ends each row at its own place (the first row's third token, say).
+      const stop = [free[0].tokens[0][2]];
+      const cut = (ts: number[]): number[] => (ts.includes(stop[0]) ? ts.slice(0, ts.indexOf(stop[0])) : ts);
+      const stopped = await decodeRows(together, prompts, { ...o, stop });
+      expect(stopped.tokens).toEqual(got.tokens.map(cut));
+      expect(stopped.stoppedBy[0]).toBe("stop-token");
+      // Fewer prompts than rows: the spare rows idle.
+      expect((await decodeRows(together, prompts.slice(0, 2), o)).tokens).toEqual(got.tokens.slice(0, 2));
+    } finally {
+      alone.destroy();
+      together.destroy();
+    }
+  }
+
+  test("char_lm (tiny, two layers)", () => expectRowsAsAlone(loadModel("models/char_lm.mira", { preset: "tiny", set: ["depth=2"] }), 31), SLOW);
+  test("post-norm and parallel blocks, tied embeddings, sin/cos positions", () => expectRowsAsAlone(modelFromSource(VARIANTS, join(ROOT, "models", "variants.mira")), 32), SLOW);
+  test("a start token prepended inside the model", () => expectRowsAsAlone(modelFromSource(START_TOKEN, join(ROOT, "models", "start_token.mira")), 33), SLOW);
+});

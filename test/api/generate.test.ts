@@ -2,12 +2,14 @@
 // against full recomputation (cache: false; drawn on the host by the same rule) from one checkpoint: the
 // same text while the sequence fits the window, greedy and sampled; past the window the cached path
 // starts again from the last half of it; greedy is the default; seeds repeat and differ; stop
-// characters end the text; bad settings are refused.
+// characters end the text; bad settings are refused; prompts of different lengths in one batch give
+// each the text it gets alone.
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
 import { generate } from "../../api/generate.js";
+import { generateBatch } from "../../api/generate-batch.js";
 import { InputError } from "../../api/model.js";
 import { train } from "../../api/train.js";
 
@@ -57,4 +59,14 @@ describe("generation", () => {
     await expect(generate({ checkpoint, prompt: "a", topP: 0 })).rejects.toThrow(/top-p must be in \(0, 1\]/);
     await expect(generate({ checkpoint, prompt: "a", topK: 1.5 })).rejects.toThrow(/top-k/);
   });
+
+  test("a batch of prompts of different lengths gives each the text it gets alone (greedy)", async () => {
+    const prompts = ["the ", "a dog ", "t"];
+    const rows = await generateBatch({ checkpoint, prompts, maxTokens: 8, stop: "." });
+    for (const [i, prompt] of prompts.entries()) {
+      const alone = await generate({ checkpoint, prompt, maxTokens: 8, stop: "." });
+      expect(rows[i].text, prompt).toBe(alone.text);
+      expect(rows[i].stoppedBy).toBe(alone.stoppedBy);
+    }
+  }, 600_000);
 });

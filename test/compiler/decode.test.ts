@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { derive, elaborateAt } from "../../api/decoder.js";
 import { type LoadedModel, ModelError, loadModel, modelFromSource } from "../../api/model.js";
-import { DecodeError, type Decoder, NEXT, POS, SAMPLE, deriveDecoder } from "../../compiler/decode.js";
+import { DecodeError, type Decoder, LENGTHS, NEXT, POS, SAMPLE, deriveDecoder } from "../../compiler/decode.js";
 import type { Graph } from "../../compiler/ir.js";
 import { initParams } from "../../compiler/lower.js";
 import { runReference } from "../../compiler/reference.js";
@@ -105,6 +105,85 @@ model StartToken {
 }
 `;
   test.each([1, 3])("a start token prepended inside the model, prompt of %i", (P) => expectStepsMatchForward(fromSource(startToken), 7, P, 10 + P));
+});
+
+/** A batch of rows with prompts of different lengths, each then stepping from its own position
+ *  (POS per row), on the reference: every row's next-token row equals the forward pass of that row
+ *  alone at every position it reaches. */
+function expectRaggedMatchesForward(model: LoadedModel, maxLen: number, lengths: readonly number[], seed: number): void {
+  const r = prng(seed);
+  const B = lengths.length;
+  const weights = initParams(elaborateAt(model)(2).params, seed);
+  for (const v of weights.values()) for (let i = 0; i < v.length; i++) v[i] += 0.2 * (r() - 0.5);
+  const d = deriveDecoder(elaborateAt(model, { B }), { maxLen });
+  expect(d.step.nodes.find((n) => n.op === "input" && n.attrs.name === POS)!.shape).toEqual([B]);
+  const seqs = lengths.map(() => Array.from({ length: maxLen }, () => Math.floor(r() * d.width)));
+  const el = elaborateAt(model)(maxLen);
+  const out = el.graph.outputs.find((o) => o.name === el.generate!.from)!;
+  const alone = seqs.map((tokens) => {
+    const feeds: Record<string, ArrayLike<number>> = { [d.input]: tokens };
+    for (const p of el.params) feeds[p.name] = weights.get(p.name)!;
+    return runReference({ nodes: el.graph.nodes, outputs: [out] }, feeds, { exact: true })[out.name].data;
+  });
+  const state = new Map<string, ArrayLike<number>>(d.caches.map((c) => [c.name, new Float64Array(prod(c.shape))]));
+  const greedy = { [SAMPLE.seed]: [0], [SAMPLE.temperature]: [0], [SAMPLE.topK]: [d.width], [SAMPLE.topP]: [2] };
+  const feeds = (g: Graph, extra: Record<string, ArrayLike<number>>): Record<string, ArrayLike<number>> => {
+    const f: Record<string, ArrayLike<number>> = { ...greedy, ...extra };
+    for (const n of g.nodes) if (n.op === "param") f[n.attrs.name!] = state.get(n.attrs.name!) ?? weights.get(n.attrs.name!)!;
+    return f;
+  };
+  const check = (rows: ArrayLike<number>, at: readonly number[], active: readonly boolean[]): void => {
+    at.forEach((t, b) => {
+      if (!active[b]) return;
+      const row = Array.from(rows).slice(b * d.width, (b + 1) * d.width);
+      expectClose(row, alone[b].subarray(t * d.width, (t + 1) * d.width), { atol: 1e-9, rtol: 1e-9 }, `row ${b} (prompt ${lengths[b]}), position ${t}`);
+    });
+  };
+  const P = Math.max(...lengths);
+  const pre = d.prefill(P);
+  const padded = seqs.flatMap((s, b) => [...s.slice(0, lengths[b]), ...Array<number>(P - lengths[b]).fill(0)]);
+  const r0 = runReference(pre.graph, feeds(pre.graph, { [d.input]: padded, [LENGTHS]: lengths }), { exact: true });
+  for (const c of d.caches) state.set(c.name, r0[`${c.name}.write`].data);
+  check(r0[NEXT].data, lengths.map((n) => n - 1), lengths.map(() => true));
+  const writes = d.step.nodes.filter((n) => n.op === "write_rows").map((n) => ({ name: d.step.nodes[n.inputs[0]].attrs.name!, id: n.id }));
+  const step: Graph = { nodes: d.step.nodes, outputs: [...d.step.outputs, ...writes] };
+  const pos = [...lengths];
+  while (pos.some((t) => t < maxLen)) {
+    const active = pos.map((t) => t < maxLen);
+    const at = pos.map((t) => Math.min(t, maxLen - 1));
+    const s = runReference(step, feeds(step, { [d.input]: at.map((t, b) => seqs[b][t]), [POS]: at }), { exact: true });
+    for (const w of writes) state.set(w.name, s[w.name].data);
+    check(s[NEXT].data, at, active);
+    pos.forEach((t, b) => active[b] && (pos[b] = t + 1));
+  }
+}
+
+describe("a ragged batch on the reference: each row equals its forward pass alone", () => {
+  test("char_lm (learned positions)", () => expectRaggedMatchesForward(charLm(), 8, [3, 1, 6], 1));
+  const sinCos = `import std.nn
+model SinCos {
+  config { vocab: int = 13, d: int = 8, heads: int = 2 }
+  input tokens: i32[B, T]
+  let x = SinCosPositions(d)(Embedding(vocab, d)(tokens))
+  x = TransformerBlock(d, heads)(x, mask: causal)
+  output logits = Linear(d, vocab)(x)
+  generate tokens from logits
+}
+`;
+  test("sin/cos positions (an iota over the sequence)", () => expectRaggedMatchesForward(fromSource(sinCos, "sincos.mira"), 7, [2, 5], 2));
+  const startToken = `import std.nn
+model StartToken {
+  config { vocab: int = 11, d: int = 8, heads: int = 2, max_len: int = 16 }
+  input tokens: i32[B, T]
+  let ids = concat([full([B, 1], 1, dtype: i32), tokens], axis: 1)
+  let x = LearnedPositions(max_len, d)(Embedding(vocab, d)(ids))
+  x = TransformerBlock(d, heads)(x, mask: causal)
+  let all = Linear(d, vocab)(x)
+  output logits = all[:, 1:]
+  generate tokens from logits
+}
+`;
+  test("a start token prepended inside the model", () => expectRaggedMatchesForward(fromSource(startToken), 7, [1, 4, 2], 3));
 });
 
 /** The error deriving the decoder of `body` (inside a model with tokens: i32[B, T]) gives. */
