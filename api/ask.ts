@@ -1,14 +1,15 @@
 // ask.ts (api): questions about a clip of an audio-video QA set, answered by a trained checkpoint —
-// greedy decoding by full recomputation (one forward per answer token, batch 1), stopping at the
-// model's eos. `mira generate --data DIR --clip ID --question "…"` and the demo use it.
+// greedy decoding, stopping at the model's eos: by the decoder derived from the model (the clip encoded
+// once per question by the prefill, then one cached step per answer token) or, with `cache: false`, by
+// recomputing the whole model per answer token (answer-sources.ts). `mira generate --data DIR --clip ID
+// --question "…"` and the demo use it.
 import { type AvDataset, loadAvDataset } from "../runtime/data/av-format.js";
 import { SPLITS, type Split } from "../runtime/data/chance.js";
 import { EOS, WordTokenizer } from "../runtime/data/words.js";
-import type { Executor } from "../runtime/executor.js";
-import { argmax } from "../runtime/sampling.js";
+import { type AnswerSource, cachedAnswers, recomputedAnswers } from "./answer-sources.js";
 import { avBatchDims, checkAvModel, writeClip } from "./av.js";
 import { InputError, ModelError } from "./model.js";
-import { openTrained, weightedExecutor } from "./trained.js";
+import { openTrained } from "./trained.js";
 
 /** A question the data set asks about a clip, with its answer. */
 export interface ClipQuestion {
@@ -28,37 +29,38 @@ export interface Answer {
   readonly type?: string;
 }
 
+export interface AnswererOptions {
+  /** the derived KV-cache decoder (default), or the whole model recomputed per answer token */
+  readonly cache?: boolean;
+}
+
 export class AvAnswerer {
   private readonly tokenizer: WordTokenizer;
   private readonly L: number;
-  private readonly vocab: number;
   private readonly video: Float32Array;
   private readonly spectrogram: Float32Array;
-  private readonly text: Int32Array;
   private loadedClip = -1;
 
-  private constructor(readonly ds: AvDataset, private readonly ex: Executor, private readonly logits: string, private readonly eos: number) {
+  private constructor(readonly ds: AvDataset, private readonly source: AnswerSource) {
     this.tokenizer = new WordTokenizer(ds.index.text.vocab);
     this.L = ds.index.text.length;
-    this.vocab = ex.program.outputs.find((o) => o.name === logits)!.shape.at(-1)!; // the model's, ≥ the data's
     this.video = new Float32Array(ds.tensors.video.length / ds.index.clips);
     this.spectrogram = new Float32Array(ds.tensors.spectrogram.length / ds.index.clips);
-    this.text = new Int32Array(this.L);
   }
 
   /** Compiles the model of `checkpoint` for one question at a time over the clips of `data`
    *  (by default the data set it was trained on). */
-  static async open(checkpoint: string, data?: string): Promise<AvAnswerer> {
+  static async open(checkpoint: string, data?: string, o: AnswererOptions = {}): Promise<AvAnswerer> {
     const trained = openTrained(checkpoint, "av-qa", "answering questions about a clip");
     const ds = loadAvDataset(data ?? trained.meta.data);
     const el = trained.model.elaborate(avBatchDims(ds, 1));
     checkAvModel(el, ds);
     const out = el.graph.outputs.find((x) => x.name === (el.generate?.from ?? "logits"));
     if (!out) throw new ModelError(`${trained.meta.model} has no logits output to answer from`);
-    const ex = await weightedExecutor(trained, el.graph, out);
-    // the logits do not read loss_mask, but a model may still declare it as an input: zeros, once
-    if (ex.program.inputs.some((i) => i.name === "loss_mask")) ex.write("loss_mask", new Float32Array(ds.index.text.length));
-    return new AvAnswerer(ds, ex, out.name, el.generate?.until ?? EOS);
+    const eos = el.generate?.until ?? EOS;
+    const L = ds.index.text.length;
+    const source = o.cache ?? true ? await cachedAnswers(trained, L, eos) : await recomputedAnswers(trained, el, out.name, L, eos);
+    return new AvAnswerer(ds, source);
   }
 
   splitOf(clip: number): Split {
@@ -92,29 +94,16 @@ export class AvAnswerer {
     if (ids.length >= this.L) throw new InputError(`the question has ${ids.length} words; this data set's rows hold ${this.L} tokens, question and answer together`);
     if (this.loadedClip !== clip) {
       writeClip(this.ds, clip, this.video, this.spectrogram, 0);
-      this.ex.write("video", this.video);
-      this.ex.write("spectrogram", this.spectrogram);
       this.loadedClip = clip;
     }
-    const produced: number[] = [];
-    while (ids.length + produced.length < this.L) {
-      this.text.fill(0);
-      this.text.set(ids);
-      this.text.set(produced, ids.length);
-      this.ex.write("text", this.text);
-      const logits = (await this.ex.run([this.logits]))[this.logits];
-      const at = ids.length + produced.length - 1;
-      const best = argmax(logits.subarray(at * this.vocab, (at + 1) * this.vocab));
-      if (best === this.eos) break;
-      produced.push(best);
-    }
+    const produced = await this.source.answer(ids, { video: this.video, spectrogram: this.spectrogram });
     const normalised = this.tokenizer.decode(ids);
     const known = this.questionsOf(clip).find((q) => q.question === normalised);
     return { question: normalised, answer: this.tokenizer.decode(produced), tokens: produced, expected: known?.answer, type: known?.type };
   }
 
   destroy(): void {
-    this.ex.destroy();
+    this.source.destroy();
   }
 
   private checkClip(clip: number): void {

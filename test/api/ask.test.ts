@@ -1,6 +1,7 @@
 // Answering questions about a clip (AvAnswerer, `mira generate --clip`) and the exact-match evaluation
 // read the same logits row: the answerer's first token is the evaluation's prediction, question by
-// question; and the evaluation indexes logits by the model's vocabulary, which may exceed the data's.
+// question; its answers through the derived decoder equal those of the whole model recomputed per
+// token; and the evaluation indexes logits by the model's vocabulary, which may exceed the data's.
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -43,6 +44,7 @@ test("the answerer's first answer token is the evaluation's prediction, question
   const r = await train({ model: "models/mirasol.mira", preset: "tiny", data, steps: 8, batch: 4, lr: 3e-3, runsDir: dir, run: "ask", logEvery: 4, evalEvery: 8, checkpointEvery: 8, evalBatches: 1 });
   const e = await evaluate({ checkpoint: r.checkpoint, split: "val" });
   const answerer = await AvAnswerer.open(r.checkpoint);
+  const recomputing = await AvAnswerer.open(r.checkpoint, undefined, { cache: false });
   try {
     const ds = answerer.ds;
     const [c0, c1] = ds.index.splits.val.clips;
@@ -52,6 +54,7 @@ test("the answerer's first answer token is the evaluation's prediction, question
       expect(answerer.splitOf(clip)).toBe("val");
       for (const q of answerer.questionsOf(clip)) {
         const a = await answerer.answer(clip, q.question);
+        expect(a).toEqual(await recomputing.answer(clip, q.question)); // the derived decoder = the whole model per token
         expect(a.expected).toBe(q.answer);
         expect(a.type).toBe(q.type);
         const first = a.tokens[0];
@@ -68,5 +71,6 @@ test("the answerer's first answer token is the evaluation's prediction, question
     expect(() => answerer.questionsOf(ds.index.clips)).toThrow(/--clip must be a clip id from 0 to 39/);
   } finally {
     answerer.destroy();
+    recomputing.destroy();
   }
 }, 600_000);
