@@ -4,8 +4,9 @@
 // below 1e-4, f32 kernels in other orders), and greedy answers from it equal those of the whole model
 // recomputed per token (full-length answers: no early stop).
 import { describe, expect, test } from "vitest";
-import { ClipStream, chunkedModel } from "../../api/stream.js";
-import { loadModel } from "../../api/model.js";
+import { readFileSync } from "node:fs";
+import { ClipStream, chunkedModel, deriveModelStream } from "../../api/stream.js";
+import { ModelError, loadModel, modelFromSource } from "../../api/model.js";
 import { initParams } from "../../compiler/lower.js";
 import { keptValues, memoryName } from "../../compiler/stream.js";
 import { compileFor } from "../../runtime/autotune-cache.js";
@@ -86,4 +87,12 @@ async function streamAgainstWhole(set: string[], C: number): Promise<void> {
 describe("streaming encoding equals whole-clip encoding (GPU)", () => {
   test("Mirasol tiny, Transformer combiner, 3 chunks", () => streamAgainstWhole([], 3), SLOW);
   test("Mirasol tiny, TTM combiner, 3 chunks", () => streamAgainstWhole([TTM], 3), SLOW);
+});
+
+test("a model that mixes chunks is a ModelError showing M3008 at its line", () => {
+  const text = readFileSync("models/mirasol.mira", "utf8").replace("mask: block_causal(M)", "mask: none");
+  const model = modelFromSource(text, "models/mirasol.mira", { preset: "tiny" });
+  expect(() => deriveModelStream(model)).toThrow(ModelError);
+  expect(() => deriveModelStream(model)).toThrow(/error M3008 cannot derive a streaming encoder: attention mixes chunks \(attention with mask none over the chunks[\s\S]*in TransformerBlock, called here/);
+  expect(() => deriveModelStream(loadModel("models/char_lm.mira", { preset: "tiny" }))).toThrow(/streaming needs the chunk count as an int config value 'chunks'/);
 });

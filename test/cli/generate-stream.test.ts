@@ -12,6 +12,7 @@ import { parse } from "../../cli/args.js";
 import { STREAM_USAGE, streamCommand } from "../../cli/commands/generate-stream.js";
 import { synthesize } from "../../runtime/data/av-build.js";
 import { TINY } from "../../runtime/data/synth-av.js";
+import { ffmpeg, requireFfmpeg } from "../helpers/media.js";
 
 const root = join(import.meta.dirname, "..", "..");
 const dir = mkdtempSync(join(tmpdir(), "mira-generate-stream-"));
@@ -45,6 +46,27 @@ test("mira generate --stream: a line per chunk, then the whole-clip answer", asy
   const text = mira("generate", "--checkpoint", r.checkpoint, "--stream", "--clip", "3", "--question", question);
   expect(text.status, text.stderr).toBe(0);
   expect(text.stdout).toMatch(/^chunk 1\/2 encoded \(\d+\.\d ms\)\nchunk 2\/2 encoded \(\d+\.\d ms\)\n.* → .+\n\(.*FLOP per chunk, the same for every chunk; answered in \d+ ms\)\n$/);
+
+  // A real file: imported with the training set's layout, then streamed; the same answer as the whole
+  // imported clip gives.
+  requireFfmpeg();
+  const clip = join(dir, "clip.mp4");
+  ffmpeg("-f", "lavfi", "-i", "testsrc=size=96x64:rate=30:duration=2", "-f", "lavfi", "-i", "sine=frequency=440:duration=2", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", clip);
+  const imported = join(dir, "imported");
+  const im = mira("data", "import", "--video", clip, "--out", imported, "--like", data);
+  expect(im.status, im.stderr).toBe(0);
+  const whole = await AvAnswerer.open(r.checkpoint, imported);
+  let wantVideo: string;
+  try {
+    wantVideo = (await whole.answer(0, question)).answer;
+  } finally {
+    whole.destroy();
+  }
+  const v = mira("generate", "--checkpoint", r.checkpoint, "--stream", "--video", clip, "--question", question, "--json");
+  expect(v.status, v.stderr).toBe(0);
+  const vl = v.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+  expect(vl.length).toBe(3);
+  expect(vl.at(-1)!.answer).toBe(wantVideo);
 }, 900_000);
 
 test("--stream needs --question and a clip or a video", async () => {
