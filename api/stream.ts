@@ -70,9 +70,10 @@ export class ClipStream {
     return new ClipStream(stream, await StreamEncoder.create(gpu, stream, load, o.compile), gpu, load, o.compile ?? {});
   }
 
-  /** FLOPs of one chunk's program: the same for every chunk (t is an input). */
+  /** FLOPs of one chunk's program as compiled (as `mira compile --step stream` reports them): the same
+   *  for every chunk, t being an input. */
   get flopsPerChunk(): number {
-    return graphFlops(this.stream.graph);
+    return graphFlops(this.encoder.program.graph);
   }
 
   /** Encodes a whole clip of C chunks (inputs as the model takes them at C chunks), one chunk at a time;
