@@ -6,6 +6,7 @@ export { generate, type GenerateOptions, type GenerateResult } from "./api/gener
 export { type BatchRow, type GenerateBatchOptions, generateBatch } from "./api/generate-batch.js";
 export { evaluate, type EvalOptions } from "./api/eval.js";
 export { AvAnswerer, type Answer, type ClipQuestion } from "./api/ask.js";
+export { ClipStream, type StreamedAnswer, deriveModelStream, streamAnswer } from "./api/stream.js";
 export { exportModel, type ExportOptions, type ExportResult } from "./api/export.js";
 export { getGpu, type Gpu } from "./runtime/device.js";
 export { CheckpointError, loadCheckpoint, saveCheckpoint } from "./runtime/checkpoint.js";
