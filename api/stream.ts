@@ -63,6 +63,9 @@ export function deriveModelStream(model: LoadedModel, o: StreamModelOptions = {}
 
 /** A clip encoded chunk by chunk, then read by the text decoder. */
 export class ClipStream {
+  /** text decoders by chunk count and length, compiled on first use */
+  private readonly decoders = new Map<string, IncrementalDecoder>();
+
   private constructor(readonly stream: Stream, readonly encoder: StreamEncoder, private readonly gpu: Gpu, private readonly load: WeightLoader, private readonly compile: CompileOptions) {}
 
   static async open(gpu: Gpu, model: LoadedModel, load: WeightLoader, o: StreamModelOptions & { compile?: CompileOptions } = {}): Promise<ClipStream> {
@@ -95,24 +98,26 @@ export class ClipStream {
   async answer(ids: readonly number[], maxLen: number, eos: number): Promise<number[]> {
     const C = this.encoder.chunks;
     if (C === 0) throw new InputError("no chunk has been encoded");
-    const dec = await IncrementalDecoder.create(this.gpu, this.stream.decoder(C, maxLen), this.load, this.compile);
-    try {
-      const produced: number[] = [];
-      let row = await dec.prefill(ids, this.encoder.memory());
-      while (ids.length + produced.length < maxLen) {
-        const best = argmax(row);
-        if (best === eos) break;
-        produced.push(best);
-        if (ids.length + produced.length >= maxLen) break;
-        row = await dec.step([best]);
-      }
-      return produced;
-    } finally {
-      dec.destroy();
+    const key = `${C}:${maxLen}`;
+    let dec = this.decoders.get(key);
+    if (!dec) {
+      dec = await IncrementalDecoder.create(this.gpu, this.stream.decoder(C, maxLen), this.load, this.compile);
+      this.decoders.set(key, dec);
     }
+    const produced: number[] = [];
+    let row = await dec.prefill(ids, this.encoder.memory());
+    while (ids.length + produced.length < maxLen) {
+      const best = argmax(row);
+      if (best === eos) break;
+      produced.push(best);
+      if (ids.length + produced.length >= maxLen) break;
+      row = await dec.step([best]);
+    }
+    return produced;
   }
 
   destroy(): void {
+    for (const d of this.decoders.values()) d.destroy();
     this.encoder.destroy();
   }
 }
