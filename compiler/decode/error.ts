@@ -1,7 +1,7 @@
 // error.ts: why a model has no derived decoder, as an error naming the op and the source line it was
 // elaborated from (and, as a diagnostic M3007, the module calls that led there).
 import type { NodeOrigin } from "../lower.js";
-import { type Diagnostic, type Sources, diag, positionOf, lineStarts, shownFile } from "../../dsl/diagnostics.js";
+import { type Diagnostic, type KnownCode, type Sources, diag, positionOf, lineStarts, shownFile } from "../../dsl/diagnostics.js";
 import type { Node } from "../ir.js";
 
 const PREFIX = "cannot derive an incremental decoder";
@@ -14,11 +14,20 @@ export class DecodeError extends Error {
 }
 
 /** Builds errors located at a node's source. */
-export interface Located {
-  error(n: Node, what: string): DecodeError;
+export interface Located<E extends Error = DecodeError> {
+  error(n: Node, what: string): E;
 }
 
-export function locator(origins: ReadonlyMap<number, NodeOrigin>, sources?: Sources): Located {
+/** What a derivation's errors say: their code, the message prefix and hint, and the error class. */
+export interface ErrorKind<E extends Error> {
+  readonly code: KnownCode;
+  readonly prefix: string;
+  readonly hint: string;
+  make(message: string, diagnostic?: Diagnostic): E;
+}
+
+/** Errors of one kind located at each node's .mira source, with the module calls that led there. */
+export function originLocator<E extends Error>(kind: ErrorKind<E>, origins: ReadonlyMap<number, NodeOrigin>, sources?: Sources): Located<E> {
   const at = (span: NodeOrigin["span"]): string => {
     const text = sources?.get(span.file);
     const p = text === undefined ? undefined : positionOf(lineStarts(text), Math.min(span.start, text.length));
@@ -27,12 +36,23 @@ export function locator(origins: ReadonlyMap<number, NodeOrigin>, sources?: Sour
   return {
     error(n, what) {
       const o = origins.get(n.id);
-      if (!o) return new DecodeError(`${n.op} ${what}`);
+      if (!o) return kind.make(`${n.op} ${what}`);
       // Innermost call first, as elaboration errors print them: the user's line is the last note.
       const notes = [...o.calls].reverse().map((c) => ({ span: c.span, message: `in ${c.module}, called here` }));
-      const d: Diagnostic = { ...diag("M3007", o.span, `${PREFIX}: ${n.op} ${what}`, "generation can cache causal self-attention; other ops between the generated input and the generated output must treat each position alone"), ...(notes.length ? { notes } : {}) };
+      const d: Diagnostic = { ...diag(kind.code, o.span, `${kind.prefix}: ${n.op} ${what}`, kind.hint), ...(notes.length ? { notes } : {}) };
       const user = o.calls.length ? ` (${o.calls.map((c) => `${c.module} called at ${at(c.span)}`).join(", ")})` : "";
-      return new DecodeError(`${n.op} at ${at(o.span)}${user} ${what}`, d);
+      return kind.make(`${n.op} at ${at(o.span)}${user} ${what}`, d);
     },
   };
+}
+
+const DECODE: ErrorKind<DecodeError> = {
+  code: "M3007",
+  prefix: PREFIX,
+  hint: "generation can cache causal self-attention; other ops between the generated input and the generated output must treat each position alone",
+  make: (message, diagnostic) => new DecodeError(message, diagnostic),
+};
+
+export function locator(origins: ReadonlyMap<number, NodeOrigin>, sources?: Sources): Located {
+  return originLocator(DECODE, origins, sources);
 }

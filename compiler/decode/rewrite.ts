@@ -88,8 +88,9 @@ function lastRows(b: GraphBuilder, an: Analysis, out: Node, s: SeqAxis, rows: Ba
   return b.add("reduce_sum", [kept], { axes: [s.axis], keepDims: true });
 }
 
-/** The attributes of `n` at sequence length P: entries that change with T grow linearly (checked). */
-function atLength(n2: Node, n3: Node, P: number): Attrs {
+/** The attributes of `n` at length P (sequence length or chunk count), given them at 2 and 3: entries
+ *  that change grow linearly (checked by the analyses), so v(P) = v(2) + (P − 2)·(v(3) − v(2)). */
+export function atLength(n2: Node, n3: Node, P: number): Attrs {
   const paths = changingAttrs(n2, n3);
   if (paths.length === 0) return n2.attrs;
   const copy = structuredClone(n2.attrs) as Record<string, unknown>;

@@ -9,9 +9,9 @@
 //   - the values the text decoder keeps (the targets) are outputs `stream.rows.i`: chunk t's rows.
 // Nothing else is carried from chunk to chunk, so the program is the same for every t.
 import { GraphBuilder } from "../builder.js";
-import type { Attrs, Graph, Node } from "../ir.js";
+import type { Graph, Node } from "../ir.js";
 import { binary, broadcastTo } from "../ops/helpers.js";
-import { changingAttrs } from "../decode/analyze.js";
+import { atLength } from "../decode/rewrite.js";
 import type { StreamAnalysis } from "./analyze.js";
 
 export const CHUNK = "stream.chunk";
@@ -56,21 +56,6 @@ export interface PerChunk {
   readonly carried: readonly StreamBuffer[];
 }
 
-/** The attributes of a node at one chunk: entries that change with C are linear (checked), so
- *  v(1) = 2·v(2) − v(3). */
-function atOne(n2: Node, n3: Node): Attrs {
-  const paths = changingAttrs(n2, n3);
-  if (paths.length === 0) return n2.attrs;
-  const copy = structuredClone(n2.attrs) as Record<string, unknown>;
-  for (const p of paths) {
-    const keys = p.split(".");
-    let x = copy;
-    for (const k of keys.slice(0, -1)) x = x[k] as Record<string, unknown>;
-    const v3 = keys.reduce<unknown>((v, k) => (v as Record<string, unknown>)[k], n3.attrs) as number;
-    x[keys.at(-1)!] = 2 * (x[keys.at(-1)!] as number) - v3;
-  }
-  return copy as Attrs;
-}
 
 export function perChunkGraph(an: StreamAnalysis, maxChunks: number): PerChunk {
   const b = new GraphBuilder();
@@ -129,7 +114,7 @@ export function perChunkGraph(an: StreamAnalysis, maxChunks: number): PerChunk {
       const lengths = broadcastTo(b, times(r, r), [q.shape[0]]);
       node = b.add("attention", [q, keys, values, lengths], { ...n.attrs, mask: { kind: "padding" } });
     } else if (an.sources.has(n.id)) node = positional(b, n, ins, a!.axis, a!.k, times);
-    else node = b.add(n.op, ins, atOne(n, an.at3.get(n.id)!));
+    else node = b.add(n.op, ins, atLength(n, an.at3.get(n.id)!, 1));
     map.set(n.id, node);
   }
   const rows: StreamRows[] = an.targets.map((id, i) => {
