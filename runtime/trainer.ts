@@ -60,14 +60,7 @@ export class Trainer {
   }
 
   initialize(values: ReadonlyMap<string, Float32Array>): void {
-    for (const p of this.model.params) {
-      const v = values.get(p.name);
-      if (!v) throw new Error(`no initial value for parameter '${p.name}'`);
-      this.step.write(p.name, v);
-      const zeros = new Float32Array(v.length);
-      this.step.write(momentName("m", p.name), zeros);
-      this.step.write(momentName("v", p.name), zeros);
-    }
+    writeInitialState(this.step, this.model.params.map((p) => p.name), values);
   }
 
   /** Step t (1-based) on `batch` at learning rate lr; reads the loss back only when `read`. */
@@ -115,5 +108,17 @@ export class Trainer {
   destroy(): void {
     this.evaluate.destroy();
     this.step.destroy();
+  }
+}
+
+/** Writes a training step's starting state: each parameter's initial value and zero AdamW moments. */
+export function writeInitialState(step: Executor, params: readonly string[], values: ReadonlyMap<string, Float32Array>): void {
+  for (const name of params) {
+    const v = values.get(name);
+    if (!v) throw new Error(`no initial value for parameter '${name}'`);
+    step.write(name, v);
+    const zeros = new Float32Array(v.length);
+    step.write(momentName("m", name), zeros);
+    step.write(momentName("v", name), zeros);
   }
 }

@@ -13,8 +13,9 @@ import type { OpName } from "../../compiler/ops/index.js";
 import { type PlanStep, type PlanValue, planMemory, validateMemoryPlan } from "../../compiler/plan.js";
 import { compileGraph } from "../../compiler/program.js";
 import { initParams } from "../../compiler/lower.js";
-import { DEFAULT_ADAMW, buildTrainStep, momentName, stepScalars } from "../../compiler/train-step.js";
+import { DEFAULT_ADAMW, buildTrainStep, stepScalars } from "../../compiler/train-step.js";
 import { Executor } from "../../runtime/executor.js";
+import { writeInitialState } from "../../runtime/trainer.js";
 import { firstMismatch } from "../helpers/close.js";
 import { runOnGpu, testGpu } from "../helpers/gpu.js";
 import { prng, runs } from "./gen.js";
@@ -69,11 +70,7 @@ describe("fusion", () => {
       expect(validateMemoryPlan(program.memory.plan, program.memory.values, program.memory.steps)).toEqual([]);
       const ex = await Executor.create(gpu, program);
       try {
-        for (const [name, v] of initParams(el.params, 1)) {
-          ex.write(name, v);
-          ex.write(momentName("m", name), new Float32Array(v.length));
-          ex.write(momentName("v", name), new Float32Array(v.length));
-        }
+        writeInitialState(ex, el.params.map((p) => p.name), initParams(el.params, 1));
         ex.write("tokens", Array.from({ length: 16 }, (_, i) => (i * 5 + 1) % 60));
         for (const [name, v] of Object.entries(stepScalars(DEFAULT_ADAMW, 1, 1e-2))) ex.write(name, [v]);
         const out = await ex.run(["step.loss", "step.grad_norm"]);

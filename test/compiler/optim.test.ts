@@ -19,6 +19,7 @@ import { runReference } from "../../compiler/reference.js";
 import { prod } from "../../compiler/shape.js";
 import { DEFAULT_ADAMW, type OptimizerForm, buildTrainStep, momentName, stepScalars } from "../../compiler/train-step.js";
 import { Executor } from "../../runtime/executor.js";
+import { writeInitialState } from "../../runtime/trainer.js";
 import { decaysByDefault } from "../../runtime/trainer.js";
 import { expectClose, firstMismatch } from "../helpers/close.js";
 import { runOnGpu, testGpu } from "../helpers/gpu.js";
@@ -178,11 +179,7 @@ describe("training step: multi-tensor against per-parameter", () => {
       const program = compileGraph(st.graph, gpu.limits, { updates: st.updates });
       const ex = await Executor.create(gpu, program);
       try {
-        for (const [name, v] of initParams(el.params, 1)) {
-          ex.write(name, v);
-          ex.write(momentName("m", name), new Float32Array(v.length));
-          ex.write(momentName("v", name), new Float32Array(v.length));
-        }
+        writeInitialState(ex, el.params.map((p) => p.name), initParams(el.params, 1));
         ex.write("tokens", tokens);
         const losses: number[] = [];
         for (let t = 1; t <= 4; t++) {
