@@ -174,11 +174,37 @@ function checkAttrs(n: Node, n3: Node, n4: Node, s: SeqAxis | undefined, si: rea
   const sliced = s ?? si[0];
   if (n.op === "slice" && sliced) ["starts", "ends"].forEach((k) => allowed.add(`${k}.${sliced.axis}`));
   if (n.op === "pad" && si[0]) ["lo", "hi"].forEach((k) => allowed.add(`${k}.${si[0]!.axis}`));
+  checkLinearAttrs(n, n3, n4, allowed, (what) => where(n, what), { length: "the sequence length", program: "a step" });
+}
+
+/** Attribute entries that change with the length (`allowed` are those the rewrite handles) must grow
+ *  linearly, so the graph at any length is known from lengths 2, 3 and 4. Shared by decoding (sequence
+ *  length) and streaming (chunk count). */
+export function checkLinearAttrs(n: Node, n3: Node, n4: Node, allowed: ReadonlySet<string>, fail: (what: string) => Error, words: { readonly length: string; readonly program: string }): void {
   const changing = changingAttrs(n, n3);
   const odd = changing.find((p) => !allowed.has(p));
-  if (odd) throw where(n, `has an attribute (${odd}) that depends on the sequence length in a way a step cannot follow`);
+  if (odd) throw fail(`has an attribute (${odd}) that depends on ${words.length} in a way ${words.program} cannot follow`);
   if (changingAttrs(n3, n4).some((p) => !changing.includes(p)) || changing.some((p) => attrAt(n3, p) - attrAt(n, p) !== attrAt(n4, p) - attrAt(n3, p))) {
-    throw where(n, "has attributes that do not grow linearly with the sequence length");
+    throw fail(`has attributes that do not grow linearly with ${words.length}`);
+  }
+}
+
+/** Why a reduce, matmul or gather mixes elements along its input's axis `ai` (the sequence or the
+ *  chunks), or undefined when it keeps them apart. */
+export function mixesAlong(n: Node, ins: readonly Node[], ai: readonly ({ readonly axis: number } | undefined)[], words: { readonly along: string; readonly items: string }): string | undefined {
+  switch (opSpec(n.op).kind) {
+    case "reduce":
+      return ai[0] && reduceAxes(n.attrs, ins[0].shape.length).includes(ai[0].axis) ? ` (it reduces over ${words.along})` : undefined;
+    case "matmul": {
+      const [a, b] = ins;
+      const ka = n.attrs.transA ? a.shape.length - 2 : a.shape.length - 1;
+      const kb = n.attrs.transB ? b.shape.length - 1 : b.shape.length - 2;
+      return ai[0]?.axis === ka || ai[1]?.axis === kb ? ` (it sums over ${words.along})` : undefined;
+    }
+    case "gather":
+      return ai[0] && ai[0].axis === normAxis(n.attrs.axis ?? 0, ins[0].shape.length) ? ` (it picks ${words.items} by value)` : undefined;
+    default:
+      return undefined;
   }
 }
 
@@ -203,20 +229,14 @@ function checkOp(n: Node, ins: readonly Node[], seq: ReadonlyMap<number, SeqAxis
       }
       return; // same-shape inputs share the sequence axis; rank-0 inputs are free
     case "reduce":
-      if (si[0] && reduceAxes(n.attrs, ins[0].shape.length).includes(si[0].axis)) mixes(" (it reduces over the sequence)");
-      return;
-    case "movement":
-      return checkMovement(n, ins, s, si, mixes, sources);
-    case "matmul": {
-      const [a, b] = ins;
-      const ka = n.attrs.transA ? a.shape.length - 2 : a.shape.length - 1;
-      const kb = n.attrs.transB ? b.shape.length - 1 : b.shape.length - 2;
-      if (si[0]?.axis === ka || si[1]?.axis === kb) mixes(" (it sums over the sequence)");
+    case "matmul":
+    case "gather": {
+      const why = mixesAlong(n, ins, si, { along: "the sequence", items: "positions" });
+      if (why) mixes(why);
       return;
     }
-    case "gather":
-      if (si[0] && si[0].axis === normAxis(n.attrs.axis ?? 0, ins[0].shape.length)) mixes(" (it picks positions by value)");
-      return;
+    case "movement":
+      return checkMovement(n, ins, s, si, mixes, sources);
     case "composite":
       return checkComposite(n, ins, si, mixes, causal);
     default:

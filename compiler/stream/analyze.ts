@@ -18,9 +18,8 @@ import type { Elaborated, ScanRecord } from "../lower.js";
 import type { Graph, Node } from "../ir.js";
 import { nodeById } from "../ir.js";
 import { opSpec } from "../ops/index.js";
-import { reduceAxes } from "../ops/reduce.js";
 import { normAxis, prod } from "../shape.js";
-import { changingAttrs } from "../decode/analyze.js";
+import { changingAttrs, checkLinearAttrs, mixesAlong } from "../decode/analyze.js";
 import { StreamError, type StreamLocated } from "./error.js";
 
 /** A value's chunk axis: along `axis`, g groups of C chunks of r rows (index (gi·C + c)·r + ri). */
@@ -213,11 +212,7 @@ function checkAttrs(n: Node, n3: Node, n4: Node, a: ChunkAxis | undefined, ai: r
   if (a && n.attrs.shape) allowed.add(`shape.${a.axis}`);
   const sliced = a ?? ai[0];
   if (n.op === "slice" && sliced) ["starts", "ends"].forEach((k) => allowed.add(`${k}.${sliced.axis}`));
-  const changing = changingAttrs(n, n3);
-  const odd = changing.find((p) => !allowed.has(p));
-  if (odd) throw where(n, `has an attribute (${odd}) that depends on the chunk count in a way a per-chunk program cannot follow`);
-  const at = (x: Node, path: string): number => path.split(".").reduce<unknown>((v, k) => (v as Record<string, unknown>)[k], x.attrs) as number;
-  if (changingAttrs(n3, n4).some((p) => !changing.includes(p)) || changing.some((p) => at(n3, p) - at(n, p) !== at(n4, p) - at(n3, p))) throw where(n, "has attributes that do not grow linearly with the chunk count");
+  checkLinearAttrs(n, n3, n4, allowed, (what) => where(n, what), { length: "the chunk count", program: "a per-chunk program" });
 }
 
 /** Checks that op `n` keeps chunks apart; records block-causal attention and positional sources. */
@@ -238,20 +233,14 @@ function checkOp(n: Node, ins: readonly Node[], axes: ReadonlyMap<number, ChunkA
       }
       return;
     case "reduce":
-      if (ai[0] && reduceAxes(n.attrs, ins[0].shape.length).includes(ai[0].axis)) mixes(" (it reduces over the chunks)");
-      return;
-    case "movement":
-      return checkMovement(n, ins, a, ai, mixes, sources);
-    case "matmul": {
-      const [x, y] = ins;
-      const kx = n.attrs.transA ? x.shape.length - 2 : x.shape.length - 1;
-      const ky = n.attrs.transB ? y.shape.length - 1 : y.shape.length - 2;
-      if (ai[0]?.axis === kx || ai[1]?.axis === ky) mixes(" (it sums over the chunks)");
+    case "matmul":
+    case "gather": {
+      const why = mixesAlong(n, ins, ai, { along: "the chunks", items: "chunks" });
+      if (why) mixes(why);
       return;
     }
-    case "gather":
-      if (ai[0] && ai[0].axis === normAxis(n.attrs.axis ?? 0, ins[0].shape.length)) mixes(" (it picks chunks by value)");
-      return;
+    case "movement":
+      return checkMovement(n, ins, a, ai, mixes, sources);
     case "composite":
       return checkComposite(n, ins, ai, mixes, blockCausal);
     default:
