@@ -85,9 +85,10 @@ const COMMANDS: Record<string, Command> = {
     run: async (p) => (await import("./commands/data.js")).dataCommand(p),
   },
   bench: {
-    summary: "tune a model's matmul kernels for this adapter (--autotune), or run the benchmark suite",
-    usage: "mira bench [--autotune FILE [--preset NAME] [--set key=value]… [--batch B=8,T=64] [--step train|forward] [--runs N] [--json]]",
-    options: { ...MODEL_OPTIONS, autotune: { type: "string" }, batch: { type: "string", multiple: true }, step: { type: "string" }, runs: { type: "string" } },
+    summary: "tune a model's matmul kernels for this adapter (--autotune), show where a step's time goes (--profile), or run the benchmark suite",
+    usage: "mira bench [--autotune FILE | --profile FILE [--top N] [--no-fuse]] [--preset NAME] [--set key=value]… [--batch B=8,T=64] [--step train|forward] [--runs N] [--json]",
+    options: { ...MODEL_OPTIONS, autotune: { type: "string" }, profile: { type: "string" }, top: { type: "string" }, "no-fuse": { type: "boolean" },
+      batch: { type: "string", multiple: true }, step: { type: "string" }, runs: { type: "string" } },
     run: async (p) => (await import("./commands/bench.js")).benchCommand(p),
   },
   doctor: {

@@ -137,6 +137,21 @@ export class Executor {
     pass.end();
   }
 
+  /** Records dispatches [from, to) each in its own pass, with timestamps written before and after it
+   *  into `querySet` at 2·(i − from) and 2·(i − from) + 1: a per-dispatch profile (runtime/profile.ts). */
+  encodeTimed(encoder: GPUCommandEncoder, querySet: GPUQuerySet, from: number, to: number): void {
+    const ds = this.program.dispatches;
+    for (let i = from; i < to; i++) {
+      const d = ds[i];
+      const q = 2 * (i - from);
+      const pass = encoder.beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: q, endOfPassWriteIndex: q + 1 } });
+      pass.setPipeline(this.pipelines[d.kernel]);
+      pass.setBindGroup(0, this.bindGroups[i]);
+      pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1], d.workgroups[2]);
+      pass.end();
+    }
+  }
+
   /** One submit: every dispatch, the state updates, then copies of the requested values (outputs,
    *  inputs or params); resolves with them. Staging buffers are made on a value's first read only. */
   async run(read: readonly string[] = this.program.outputs.map((o) => o.name)): Promise<Record<string, Float64Array>> {
