@@ -219,6 +219,8 @@ describe("mirasol tiny gradients (float64 reference)", () => {
     ["text_loss", ttm, undefined],
     ["recon", ttm, undefined],
     ["latent", ttm, predictorSide],
+    // g = 1: the target passes its whole gradient, so grad() sees what finite differences see, encoders included
+    ["latent", ["latent_target_grad=1"], undefined],
   ] as const)("%s with %j: grad() matches finite differences", (loss, set, only) => {
     const { analytic, fd } = directional([...set], loss, only);
     expect(Math.abs(analytic)).toBeGreaterThan(1e-6); // the direction moves the loss at all
@@ -230,5 +232,21 @@ describe("mirasol tiny gradients (float64 reference)", () => {
     // the prediction's side, so it must differ from the finite difference, by far more than rounding.
     const { analytic, fd } = directional([], "latent", (n) => n.startsWith("video_encoder."));
     expect(Math.abs(fd - analytic)).toBeGreaterThan(1e-3 * Math.max(Math.abs(fd), 1e-3));
+  }, 60_000);
+
+  test("latent_target_grad = 0 (the default) is the plain stop-gradient target: the same latent loss and gradients", () => {
+    const plain = SOURCE.replace(/^  let target = latent_target_grad \*.*$/m, "  let target = stop_gradient(next_latents)");
+    expect(plain).not.toBe(SOURCE);
+    const [ours, theirs] = [SOURCE, plain].map((src) => {
+      const m = elaborated(src, FILE, { preset: "tiny" }, { B: 1, L: 6 });
+      return { out: runReference(grad(m.graph, "latent"), feedsFor(m), { exact: true }), params: m.params };
+    });
+    const names = ["latent", ...ours.params.map((p) => gradName(p.name))];
+    expect(names.length).toBeGreaterThan(50);
+    for (const name of names) {
+      const [a, b] = [ours.out[name].data, theirs.out[name].data];
+      expect(a.length, name).toBe(b.length);
+      for (let i = 0; i < a.length; i++) if (Math.abs(a[i] - b[i]) > 1e-12 * (1 + Math.abs(b[i]))) expect.fail(`${name}[${i}]: ${a[i]} vs ${b[i]}`);
+    }
   }, 60_000);
 });
