@@ -1,10 +1,12 @@
 // eval.ts (api): `evaluate(...)` — exact-match accuracy per question type of a checkpoint trained on an
 // audio-video QA set, each beside chance; optionally with the audio or the video zeroed, to show which
-// modalities the model uses.
+// modalities the model uses; optionally at other sizes (`set: ["chunks=8"]`, resize.ts): longer clips
+// than it was trained on.
 import { loadAvDataset } from "../runtime/data/av-format.js";
 import type { Split } from "../runtime/data/chance.js";
 import { type TypeAccuracy, avBatchDims, checkAvModel, evaluateAv, logitsRunner } from "./av.js";
 import { ModelError } from "./model.js";
+import { checkSameParams, withSizes } from "./resize.js";
 import { openTrained, weightedExecutor } from "./trained.js";
 
 export interface EvalOptions {
@@ -14,14 +16,17 @@ export interface EvalOptions {
   readonly split?: Split;
   readonly batch?: number;
   readonly ablate?: "audio" | "video";
+  /** integer config overrides that keep every parameter's shape, e.g. ["chunks=8"] */
+  readonly set?: readonly string[];
 }
 
 export async function evaluate(o: EvalOptions): Promise<{ split: Split; accuracy: TypeAccuracy[] }> {
-  const trained = openTrained(o.checkpoint, "av-qa", "'mira eval'");
+  const trained = withSizes(openTrained(o.checkpoint, "av-qa", "'mira eval'"), o.set ?? []);
   const { meta, model } = trained;
   const ds = loadAvDataset(o.data ?? meta.data);
   const batch = o.batch ?? Number(meta.batch);
   const el = model.elaborate(avBatchDims(ds, batch));
+  if (o.set?.length) checkSameParams(trained, el.params, o.set);
   checkAvModel(el, ds);
   const logitsOut = el.graph.outputs.find((x) => x.name === (el.generate?.from ?? "logits"));
   if (!logitsOut) throw new ModelError("the model has no logits output to evaluate");

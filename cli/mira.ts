@@ -60,8 +60,8 @@ const COMMANDS: Record<string, Command> = {
   },
   eval: {
     summary: "accuracy per question type of an audio-video QA checkpoint, beside chance",
-    usage: "mira eval --checkpoint CKPT [--data DIR] [--split train|val|test] [--ablate audio|video] [--batch N] [--json]",
-    options: { checkpoint: { type: "string" }, data: { type: "string" }, split: { type: "string" }, ablate: { type: "string" }, batch: { type: "string" } },
+    usage: "mira eval --checkpoint CKPT [--data DIR] [--split train|val|test] [--ablate audio|video] [--set key=value]… [--batch N] [--json]",
+    options: { checkpoint: { type: "string" }, data: { type: "string" }, split: { type: "string" }, ablate: { type: "string" }, set: { type: "string", multiple: true }, batch: { type: "string" } },
     run: async (p) => (await import("./commands/eval.js")).evalCommand(p),
   },
   export: {
