@@ -2,6 +2,7 @@
 // accuracy per question type beside chance. Shares the trainer, loop, checkpoints and resume rules of
 // text training (train.ts); only the data source and the evaluation differ.
 import { join } from "node:path";
+import { graphFlops } from "../compiler/report.js";
 import { DEFAULT_ADAMW } from "../compiler/train-step.js";
 import type { Checkpoint } from "../runtime/checkpoint.js";
 import { loadAvDataset } from "../runtime/data/av-format.js";
@@ -16,6 +17,9 @@ import { CHECKPOINT_FILE, type TrainOptions, type TrainResult, startRun } from "
 
 export interface AvTrainResult extends TrainResult {
   readonly accuracy: readonly TypeAccuracy[];
+  readonly params: number;
+  /** FLOPs of one training step as compiled (forward, backward, AdamW), as `mira compile --emit report --step train` counts them */
+  readonly flopsPerStep: number;
 }
 
 export async function trainAv(o: TrainOptions, resumed?: Checkpoint): Promise<AvTrainResult> {
@@ -56,6 +60,7 @@ export async function trainAv(o: TrainOptions, resumed?: Checkpoint): Promise<Av
       ...result, runDir, checkpoint: join(runDir, CHECKPOINT_FILE), initialValLoss, accuracy,
       baselines: { lnVocab: Math.log(ds.index.text.vocab.length), unigramEntropy: NaN, trigram: NaN },
       dispatchesPerStep: trainer.dispatchesPerStep, bufferBytes: trainer.bufferBytes, tokensPerSecond: batch / (result.stepMs / 1000),
+      params: el.paramCount, flopsPerStep: graphFlops(trainer.step.program.graph),
     };
   } finally {
     evaluator.destroy();

@@ -4,7 +4,9 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, test } from "vitest";
+import { compileFile } from "../../api/compile.js";
 import { evaluate } from "../../api/eval.js";
+import type { AvTrainResult } from "../../api/train-av.js";
 import { train } from "../../api/train.js";
 import { loadCheckpoint } from "../../runtime/checkpoint.js";
 import { synthesize } from "../../runtime/data/av-build.js";
@@ -17,6 +19,10 @@ test("tiny Mirasol trains on synthetic audio-video QA and is evaluated per quest
   const r = await train({ model: "models/mirasol.mira", preset: "tiny", data, steps: 12, batch: 4, lr: 3e-3, runsDir: dir, run: "av", logEvery: 4, evalEvery: 12, checkpointEvery: 12, evalBatches: 2 });
   expect(r.stoppedBy).toBe("done");
   expect(r.valLoss!).toBeLessThan(r.initialValLoss!);
+  // its cost is the compile report's for the same training step
+  const report = (await compileFile("models/mirasol.mira", { preset: "tiny", batch: { B: 4, L: 16 }, step: "train" })).report();
+  expect((r as AvTrainResult).flopsPerStep).toBe(report.flops);
+  expect((r as AvTrainResult).params).toBe(report.params);
   const meta = loadCheckpoint(r.checkpoint).metadata;
   expect(meta.kind).toBe("av-qa");
   const e = await evaluate({ checkpoint: r.checkpoint, split: "val" });
