@@ -2,7 +2,11 @@
 // (kept axes) and a part from the reduction counter (reduced axes), both affine.
 // Two strategies: one thread per output looping over the R reduced elements (many outputs), or one
 // workgroup per output with a strided loop and a tree reduce in workgroup memory, log2(WG) barriers
-// (few outputs, long rows). Both sum in a fixed order, so results are deterministic.
+// (few outputs, long rows). Both sum in a fixed order, so results are deterministic. Which one is the
+// adapter's: barriers are cheap on a GPU and dear on a CPU (llvmpipe runs a workgroup's invocations in
+// SIMD batches on one thread and switches between them at every barrier), where the tree is 4–12×
+// slower than a loop per output for the few-output reductions of bias and LayerNorm gradients
+// (f32[128, 28, 128] over axes 0 and 1: 12.0 ms against 0.96) and wins only for a handful of outputs.
 import type { Node } from "../ir.js";
 import type { DeviceLimits } from "../limits.js";
 import { reduceAxes } from "../ops/reduce.js";
@@ -17,6 +21,11 @@ const COMBINE: Record<string, (a: string, b: string) => string> = {
   reduce_max: (a, b) => `max(${a}, ${b})`,
   reduce_min: (a, b) => `min(${a}, ${b})`,
 };
+
+/** Whether a reduction of `r` elements into each of `nOut` outputs takes the workgroup tree. */
+export function usesWorkgroupTree(nOut: number, r: number, limits: Pick<DeviceLimits, "adapterKind">): boolean {
+  return limits.adapterKind === "cpu" ? nOut <= 4 && r >= 4096 : r >= 256 && nOut < 4096;
+}
 
 /** `prologue`: the elementwise group that computes the input as it is read (fused), else a buffer. */
 export function reduceKernel(node: Node, x: Node, limits: DeviceLimits, prologue?: GroupEmitter): KernelSource {
@@ -42,7 +51,7 @@ export function reduceKernel(node: Node, x: Node, limits: DeviceLimits, prologue
   const inner = unravelCode("j", redShape, "q");
   const offset = affineIndex(0, axes.map((i) => st[i]), "q");
   const finish = (v: string) => (node.op === "reduce_mean" ? `${v} / ${t}(${r})` : v);
-  const wgReduce = r >= 256 && nOut < 4096;
+  const wgReduce = usesWorkgroupTree(nOut, r, limits);
   let code: string;
   let workgroups: [number, number, number];
   if (!wgReduce) {

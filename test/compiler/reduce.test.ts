@@ -1,6 +1,7 @@
 // reduce.test.ts: every reduction of the table on the GPU against the reference, over random axis subsets
 // with and without keepDims, through both kernel strategies: one thread per output (many short rows) and
-// one workgroup per output with a tree in workgroup memory (few outputs, rows of 256 or more).
+// one workgroup per output with a tree in workgroup memory (few outputs, rows of 256 or more). Which
+// strategy a shape takes depends on the adapter kind; both kinds' choices run here on the test adapter.
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { GraphBuilder } from "../../compiler/builder.js";
@@ -33,19 +34,20 @@ const caseArb: fc.Arbitrary<ReduceCase> = shapeArb(1, 4, 70_000).chain((shape) =
 
 const rowLength = (c: ReduceCase) => prod(c.axes.map((a) => c.shape[a]));
 const outputs = (c: ReduceCase) => prod(c.shape) / rowLength(c);
-/** The workgroup-tree strategy is taken for long rows and few outputs (see wgsl/reduce.ts). */
+/** Compiled as for a GPU: the workgroup tree for long rows and few outputs (see wgsl/reduce.ts). */
+const AS_GPU = { adapterKind: "gpu" } as const;
 const isTree = (c: ReduceCase) => rowLength(c) >= 256 && outputs(c) < 4096;
-const usesWorkgroupMemory = (op: string, dtype: DType, c: ReduceCase) =>
-  compileGraph(singleOp(op, [{ dtype, shape: c.shape }], { axes: c.axes, keepDims: c.keepDims }), { ...DEFAULT_LIMITS, shaderF16: true }).kernels.some((k) => k.code.includes("var<workgroup>"));
+const usesWorkgroupMemory = (op: string, dtype: DType, c: ReduceCase, kind: "cpu" | "gpu" = "gpu") =>
+  compileGraph(singleOp(op, [{ dtype, shape: c.shape }], { axes: c.axes, keepDims: c.keepDims }), { ...DEFAULT_LIMITS, shaderF16: true, adapterKind: kind }).kernels.some((k) => k.code.includes("var<workgroup>"));
 
-async function check(op: string, dtype: DType, c: ReduceCase): Promise<void> {
+async function check(op: string, dtype: DType, c: ReduceCase, limits: { adapterKind?: "gpu" } = {}): Promise<void> {
   const g = singleOp(op, [{ dtype, shape: c.shape }], { axes: c.axes, keepDims: c.keepDims });
   const r = prng(c.seed);
   // Sums and means draw from a dyadic grid, on which f32 sums are exact in any order (gen.ts); max and
   // min take any values, including repeated ones.
   const n = prod(c.shape);
   const xs = op === "reduce_sum" || op === "reduce_mean" ? gridValues(r, dtype, n, 4, 2) : valuesOf(r, dtype, n);
-  await expectGpuMatchesReference(g, { x0: xs });
+  await expectGpuMatchesReference(g, { x0: xs }, { limits });
 }
 
 describe("reductions match the reference", () => {
@@ -53,7 +55,7 @@ describe("reductions match the reference", () => {
     await fc.assert(
       fc.asyncProperty(caseArb.filter((c) => !isTree(c)), async (c) => {
         expect(usesWorkgroupMemory(op, dtype, c)).toBe(false);
-        await check(op, dtype, c);
+        await check(op, dtype, c, AS_GPU);
       }),
       { numRuns: runs(dtype === "f32" ? 12 : 6) },
     );
@@ -63,9 +65,21 @@ describe("reductions match the reference", () => {
     await fc.assert(
       fc.asyncProperty(caseArb.filter(isTree), async (c) => {
         expect(usesWorkgroupMemory(op, dtype, c)).toBe(true);
-        await check(op, dtype, c);
+        await check(op, dtype, c, AS_GPU);
       }),
       { numRuns: runs(dtype === "f32" ? 12 : 6) },
+    );
+  });
+});
+
+describe("on a CPU adapter", () => {
+  test.each(cases)("%s (%s): one thread per output except for a handful of outputs over very long rows", async (op, dtype) => {
+    await fc.assert(
+      fc.asyncProperty(caseArb.filter(isTree), async (c) => {
+        expect(usesWorkgroupMemory(op, dtype, c, "cpu")).toBe(outputs(c) <= 4 && rowLength(c) >= 4096);
+        await check(op, dtype, c);
+      }),
+      { numRuns: runs(dtype === "f32" ? 6 : 3) },
     );
   });
 });
