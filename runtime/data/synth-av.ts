@@ -21,6 +21,14 @@
 //   probability 1/2; given the audio, π is uniform, so c = π(h) with probability 1/2.
 // So P(answer | question, one modality) is uniform over the answers, and the best rule on one modality
 // scores chance. test/data/synth-av.test.ts measures it on a generated set.
+//
+// The single-modality controls ask for the pieces the both-modality types combine, each on its own:
+// when a tone plays (audio: a pitch finds its slot), when a colour appears (video: a colour finds its
+// slot), the colour of the n-th shape (video: a slot gives its colour), the count of beeps and the first
+// tone and colour. A model that answers "what colour is the shape when the high tone plays?" relates the
+// tone's slot to the colour in it; the controls show which of the two it can read at all. Which colours
+// and which slot the controls ask about are drawn after everything else, so they change no event.
+
 import { bitsToUnit, randomBits } from "../../compiler/ops/scalar-math.js";
 import { SAMPLE_RATE } from "./audio.js";
 
@@ -29,6 +37,8 @@ export const COLOUR_RGB: Record<Colour, readonly [number, number, number]> = { r
 export const SHAPE_KINDS = ["square", "disc", "triangle"] as const;
 export const PITCHES = ["low", "high"] as const;
 export const COUNT_WORDS = ["zero", "one", "two", "three"] as const;
+/** Slot names, in time order: the answers of the "when" questions. */
+export const ORDINALS = ["first", "second", "third", "fourth"] as const;
 export type Colour = (typeof COLOURS)[number];
 export type ShapeKind = (typeof SHAPE_KINDS)[number];
 export type Pitch = (typeof PITCHES)[number];
@@ -95,6 +105,8 @@ export interface ClipEvents {
   readonly shapes: readonly ShapeEvent[]; // in time order, one per slot
   readonly tones: readonly ToneEvent[]; // in time order
   readonly beeps: readonly number[]; // start samples, ascending
+  /** what the controls ask about: two distinct colours (when_colour) and a slot after the first (nth_colour) */
+  readonly asked: { readonly colours: readonly Colour[]; readonly slot: number };
 }
 
 /** Sequential draws from the counter-based hash: draw k of clip i is randomBits(seed, 2·i, k). */
@@ -158,7 +170,8 @@ export function sampleEvents(seed: number, clip: number, c: SynthConfig): ClipEv
   const cell = slotSamples / 2;
   const beepLength = Math.round(0.06 * SAMPLE_RATE);
   const beeps = cells.map((i) => Math.round(i * cell + Math.max(0, cell - beepLength) / 2));
-  return { shapes, tones, beeps };
+  const asked = { colours: r.shuffle(COLOURS).slice(0, 2), slot: 1 + r.int(SLOTS - 1) };
+  return { shapes, tones, beeps, asked };
 }
 
 /** The stream of clip i's noise, apart from its events' stream. */
@@ -173,6 +186,9 @@ export const QUESTION_TYPES = [
   { name: "count_beeps", needs: ["audio"], template: "how many beeps ?" },
   { name: "first_tone", needs: ["audio"], template: "which tone plays first ?" },
   { name: "first_colour", needs: ["video"], template: "what colour is the first shape ?" },
+  { name: "when_tone", needs: ["audio"], template: "when does the {pitch} tone play ?" },
+  { name: "when_colour", needs: ["video"], template: "when does the {colour} shape appear ?" },
+  { name: "nth_colour", needs: ["video"], template: "what colour is the {ordinal} shape ?" },
 ] as const;
 export type QuestionType = (typeof QUESTION_TYPES)[number]["name"];
 export const QUESTION_TYPE_NAMES: readonly QuestionType[] = QUESTION_TYPES.map((t) => t.name);
@@ -190,7 +206,7 @@ export const WORDS: readonly string[] = (() => {
     if (!words.includes(w)) words.push(w);
   };
   for (const t of QUESTION_TYPES) for (const w of t.template.split(" ")) if (!w.startsWith("{")) add(w);
-  for (const w of [...COLOURS, ...PITCHES, ...COUNT_WORDS]) add(w);
+  for (const w of [...COLOURS, ...PITCHES, ...COUNT_WORDS, ...ORDINALS]) add(w);
   return words;
 })();
 
@@ -202,9 +218,10 @@ const shapeInSlotOf = (e: ClipEvents, tone: ToneEvent): ShapeEvent => {
   return e.shapes.find((s) => s.start <= frame && frame < s.end)!;
 };
 
-/** The clip's questions, seven of them, in a fixed order: both pitches for colour_at_tone (high, low),
+/** The clip's questions, twelve of them, in a fixed order: both pitches for colour_at_tone (high, low),
  *  both tone-slot colours for tone_after_colour (in COLOURS order, which says nothing of their
- *  answers), then one of each control. */
+ *  answers), one each of count_beeps, first_tone and first_colour, both pitches for when_tone, the two
+ *  asked colours for when_colour and the asked slot for nth_colour. */
 export function questionsFor(e: ClipEvents): Question[] {
   const tone = (p: Pitch) => e.tones.find((t) => t.pitch === p)!;
   const fill = (type: QuestionType, values: Record<string, string>) =>
@@ -223,5 +240,13 @@ export function questionsFor(e: ClipEvents): Question[] {
   qs.push({ type: "count_beeps", text: fill("count_beeps", {}), answer: COUNT_WORDS[e.beeps.length] });
   qs.push({ type: "first_tone", text: fill("first_tone", {}), answer: e.tones[0].pitch });
   qs.push({ type: "first_colour", text: fill("first_colour", {}), answer: e.shapes[0].colour });
+  const slotOfFrame = (frame: number) => e.shapes.findIndex((s) => s.start <= frame && frame < s.end);
+  for (const pitch of ["high", "low"] as const) {
+    qs.push({ type: "when_tone", text: fill("when_tone", { pitch }), answer: ORDINALS[slotOfFrame(Math.floor(tone(pitch).start / samplesPerFrame))] });
+  }
+  for (const colour of e.asked.colours) {
+    qs.push({ type: "when_colour", text: fill("when_colour", { colour }), answer: ORDINALS[e.shapes.findIndex((s) => s.colour === colour)] });
+  }
+  qs.push({ type: "nth_colour", text: fill("nth_colour", { ordinal: ORDINALS[e.asked.slot] }), answer: e.shapes[e.asked.slot].colour });
   return qs;
 }

@@ -7,7 +7,7 @@ import { crc32 } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { generateClip, synthesize } from "../../runtime/data/av-build.js";
 import { AtomicFileWriter, type AvIndex, DataError, INDEX_FILE, TENSOR_NAMES, loadAvDataset, loadEvents, readIndex } from "../../runtime/data/av-format.js";
-import { type SynthConfig, QUESTION_TYPE_NAMES, TINY } from "../../runtime/data/synth-av.js";
+import { type SynthConfig, QUESTION_TYPE_NAMES, TINY, questionsFor, sampleEvents } from "../../runtime/data/synth-av.js";
 
 const root = mkdtempSync(join(tmpdir(), "mira-av-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -133,7 +133,8 @@ describe("reading", () => {
     });
     expect(splits.train.clips).toEqual([0, 24]);
     expect(splits.test.clips).toEqual([27, 30]);
-    expect(splits.val.questions).toEqual([24 * 7, 27 * 7]);
+    const perClip = questionsFor(sampleEvents(1, 0, TINY)).length; // twelve
+    expect(splits.val.questions).toEqual([24 * perClip, 27 * perClip]);
   });
 
   const damage: [what: string, harm: (dir: string) => void, message: RegExp][] = [

@@ -7,7 +7,7 @@ import { BEEP, melBinOf } from "../../runtime/data/audio.js";
 import { generateClip, splitClips, splitOfClip } from "../../runtime/data/av-build.js";
 import { melParamsOf } from "../../runtime/data/av-render.js";
 import { type Keyed, chanceByType, majorityByKeyAccuracy } from "../../runtime/data/chance.js";
-import { COLOURS, COLOUR_RGB, COUNT_WORDS, type ClipEvents, type Question, type SynthConfig, PITCHES, SLOTS, TINY, checkConfig, framesPerClip, hopOf, questionsFor, sampleEvents, samplesPerClip, samplesPerFrame } from "../../runtime/data/synth-av.js";
+import { COLOURS, COLOUR_RGB, COUNT_WORDS, type ClipEvents, ORDINALS, type Question, type SynthConfig, PITCHES, SLOTS, TINY, checkConfig, framesPerClip, hopOf, questionsFor, sampleEvents, samplesPerClip, samplesPerFrame } from "../../runtime/data/synth-av.js";
 
 const CONFIGS: SynthConfig[] = [TINY, { ...TINY, chunks: 4, frames: 8, height: 32, width: 32, mels: 64 }, { ...TINY, chunks: 3, frames: 4, height: 12, width: 20 }];
 const wordsOf = (q: Question) => q.text.split(" ");
@@ -36,6 +36,15 @@ function answerByTime(e: ClipEvents, q: Question): string {
       return byStart(e.tones)[0].pitch;
     case "first_colour":
       return byStart(e.shapes)[0].colour;
+    case "when_tone": {
+      // the n-th shape by appearance is the one visible when the tone starts
+      const tone = e.tones.find((t) => wordsOf(q).includes(t.pitch))!;
+      return ORDINALS[byStart(e.shapes).indexOf(visibleAt(tone.start)[0])];
+    }
+    case "when_colour":
+      return ORDINALS[byStart(e.shapes).findIndex((s) => wordsOf(q).includes(s.colour))];
+    case "nth_colour":
+      return byStart(e.shapes)[ORDINALS.findIndex((o) => wordsOf(q).includes(o))].colour;
   }
 }
 
@@ -45,7 +54,9 @@ describe("events and questions", () => {
       fc.property(fc.integer({ min: 0, max: 2 ** 32 - 1 }), fc.nat(10_000), fc.constantFrom(...CONFIGS), (seed, clip, c) => {
         const e = sampleEvents(seed, clip, c);
         const qs = questionsFor(e);
-        expect(qs.map((q) => q.type)).toEqual(["colour_at_tone", "colour_at_tone", "tone_after_colour", "tone_after_colour", "count_beeps", "first_tone", "first_colour"]);
+        expect(qs.map((q) => q.type)).toEqual(["colour_at_tone", "colour_at_tone", "tone_after_colour", "tone_after_colour", "count_beeps", "first_tone", "first_colour", "when_tone", "when_tone", "when_colour", "when_colour", "nth_colour"]);
+        expect(new Set(e.asked.colours).size, "two distinct colours asked").toBe(2);
+        expect(e.asked.slot, "nth_colour asks after the first slot (first_colour asks that)").toBeGreaterThan(0);
         for (const q of qs) expect(q.answer, q.text).toBe(answerByTime(e, q));
       }),
       { numRuns: 300 },
@@ -165,6 +176,9 @@ describe("one modality is not enough for the both-modality types", () => {
     ["count_beeps", "audio"],
     ["first_tone", "audio"],
     ["first_colour", "video"],
+    ["when_tone", "audio"],
+    ["when_colour", "video"],
+    ["nth_colour", "video"],
   ] as const)("control %s is answered by %s alone and not by the other modality", (type, modality) => {
     const other = modality === "audio" ? "video" : "audio";
     expect(accuracy(type, (r) => `${r.q.text} | ${r[modality]}`)).toBe(1);
@@ -172,7 +186,7 @@ describe("one modality is not enough for the both-modality types", () => {
   });
 
   test("answers are balanced: every answer of a type within 3 points of uniform on the training clips", () => {
-    const uniform: Record<string, number> = { colour_at_tone: 4, tone_after_colour: 2, count_beeps: 4, first_tone: 2, first_colour: 4 };
+    const uniform: Record<string, number> = { colour_at_tone: 4, tone_after_colour: 2, count_beeps: 4, first_tone: 2, first_colour: 4, when_tone: 4, when_colour: 4, nth_colour: 4 };
     for (const [type, k] of Object.entries(uniform)) {
       const answers = rows.filter((r) => r.q.type === type && r.split === "train").map((r) => r.q.answer);
       const counts = new Map<string, number>();
