@@ -87,10 +87,14 @@ export function avDataSource(ds: AvDataset, batch: number, seed: number, valBatc
   };
 }
 
-/** `evaluateAv`'s `run` for an executor computing `logits`: writes the batch's inputs that the
- *  program reads (the logits need no loss mask), runs, reads the logits back. */
-export const logitsRunner = (ex: Executor, logits: string) => async (b: Batch): Promise<Float64Array> => {
+/** Writes the batch's inputs that the executor's program reads (logits need no loss mask). */
+export function writeInputs(ex: Executor, b: Batch): void {
   for (const [name, v] of Object.entries(b)) if (ex.program.inputs.some((i) => i.name === name)) ex.write(name, v);
+}
+
+/** `evaluateAv`'s `run` for an executor computing `logits`: writes the batch, runs, reads the logits back. */
+export const logitsRunner = (ex: Executor, logits: string) => async (b: Batch): Promise<Float64Array> => {
+  writeInputs(ex, b);
   return (await ex.run([logits]))[logits];
 };
 

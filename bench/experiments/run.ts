@@ -1,87 +1,73 @@
-// run.ts (experiments): `npm run experiments [-- --quick] [-- --no-time]` — the small-scale stand-ins
-// for the paper's claims (../shared/MIRASOL.md), written to docs/experiments.md with self-contained SVG
-// plots in docs/experiments/. So far E1 (cost against video length); E2–E4 train models and are to come.
+// run.ts (experiments): `npm run experiments [-- --quick] [-- --no-time] [-- --only E2,E3]` — the
+// small-scale stand-ins for the paper's claims (../shared/MIRASOL.md): E1 cost against video length, E2
+// the Combiners at a fixed budget, E3 the AR model and its losses, E4 length generalisation. Each writes
+// its section of docs/experiments.md (plots in docs/experiments/); sizes and the time budget are in
+// suite.ts (full: ≈ 2 h 36 min on this machine; --quick: a few minutes, written to
+// .mira-cache/experiments/quick/ so that it never overwrites the measured results).
 import { existsSync, mkdirSync } from "node:fs";
+import { dirname } from "node:path";
 import { cpus, loadavg } from "node:os";
-import { join } from "node:path";
-import { lineChartSvg } from "../../api/svg-plot.js";
-import { formatBytes } from "../../compiler/limits.js";
-import { adapterName, getGpu } from "../../runtime/device.js";
-import { Table } from "../harness.js";
-import { writeSection } from "../report.js";
-import { E1_COMBINERS, E1_FRAMES, type E1Row, e1Case } from "./e1-scaling.js";
 import { writeFileAtomic } from "../../runtime/checkpoint.js";
+import { adapterName, getGpu } from "../../runtime/device.js";
+import { writeSection } from "../report.js";
+import { type DataSet, shown, synthSet } from "./data-sets.js";
+import { runE1 } from "./e1-section.js";
+import { runE2 } from "./e2-combiners.js";
+import { runE3 } from "./e3-ar.js";
+import { runE4 } from "./e4-length.js";
+import { Runner } from "./runs.js";
+import { type Experiment, FULL, QUICK, type Suite, SuiteUsageError, docPaths, minutes, parseSuiteOptions, suiteCommand, writePlot } from "./suite.js";
 
-const quick = process.argv.includes("--quick");
-const timeIt = !process.argv.includes("--no-time");
-const DOC = join(import.meta.dirname, "..", "..", "docs", "experiments.md");
-const PLOTS = join(import.meta.dirname, "..", "..", "docs", "experiments");
-const COLORS = ["#d62728", "#1f77b4", "#2ca02c"];
+let options: ReturnType<typeof parseSuiteOptions>;
+try {
+  options = parseSuiteOptions(process.argv.slice(2));
+} catch (e) {
+  if (!(e instanceof SuiteUsageError)) throw e;
+  process.stderr.write(`experiments: ${e.message}\n`);
+  process.exit(2);
+}
 
-if (!existsSync(DOC)) {
-  writeFileAtomic(DOC, new TextEncoder().encode(`# Experiments
+const { doc, plots } = docPaths(options.quick);
+if (!existsSync(doc)) {
+  mkdirSync(dirname(doc), { recursive: true });
+  writeFileAtomic(doc, new TextEncoder().encode(`# Experiments
 
 The paper's claims measured at small scale on this machine (../shared/MIRASOL.md describes E1–E4).
 Written by \`npm run experiments\`; every section names its command, seeds and wall time, and says
-plainly where a result does not match the paper's claim.
+plainly where a result does not match the paper's claim. Sizes: \`bench/experiments/suite.ts\`.
 `));
 }
+
 const gpu = await getGpu();
-const started = Date.now();
-const frames = quick ? E1_FRAMES.slice(0, 3) : E1_FRAMES;
-process.stdout.write(`E1 — cost of a training step against video length (tiny widths, 4 frames a chunk, B=1, L=16) on ${adapterName(gpu.adapter)}\n`);
-const table = new Table("E1: cost of one training step against video length", ["combiner", "frames", "chunks", "GFLOP/step", "planned buffers", "largest buffer", "fits this adapter", "dispatches", "ms/step"]);
-const rows: E1Row[] = [];
-for (const c of E1_COMBINERS) {
-  for (const f of frames) {
-    const r = await e1Case(c, f, gpu, timeIt && (!quick || f <= 32));
-    rows.push(r);
-    table.add([r.combiner, String(r.frames), String(r.chunks), r.flops / 1e9, formatBytes(r.peakBytes), formatBytes(r.largestBuffer), r.fits ? "yes" : "no", String(r.dispatches), r.stepMs ?? "-"]);
-  }
-}
-
-const series = (y: (r: E1Row) => number | undefined) => E1_COMBINERS.map((c, i) => ({ name: c.name, color: COLORS[i], points: rows.filter((r) => r.combiner === c.name && y(r) !== undefined).map((r) => [r.frames, y(r)!] as const) }));
-mkdirSync(PLOTS, { recursive: true });
-const plots = [
-  ["e1-flops.svg", lineChartSvg("E1: training-step FLOPs against video length", "frames", "GFLOP per step", series((r) => r.flops / 1e9))],
-  ["e1-bytes.svg", lineChartSvg("E1: planned buffer bytes against video length", "frames", "MiB", series((r) => r.peakBytes / 2 ** 20))],
-  ...(rows.some((r) => r.stepMs !== undefined) ? [["e1-time.svg", lineChartSvg("E1: measured step time on this adapter", "frames", "ms per step", series((r) => r.stepMs))] as const] : []),
-] as const;
-for (const [file, svg] of plots) writeFileAtomic(join(PLOTS, file), new TextEncoder().encode(svg));
-
-const growth = (name: string, y: (r: E1Row) => number): string => {
-  const rs = rows.filter((r) => r.combiner === name);
-  const [a, b] = [rs.at(-2)!, rs.at(-1)!];
-  return (y(b) / y(a)).toFixed(2);
+const sizes = options.quick ? QUICK : FULL;
+const command = suiteCommand(options);
+let data: DataSet | undefined;
+let runner: Runner | undefined;
+const suite: Suite = {
+  options, sizes, gpu, doc,
+  plot: (file, svg, alt) => writePlot(plots, file, svg, alt),
+  data: () => (data ??= synthSet(sizes.clips, sizes.dataSeed, 2)),
+  runner: () => (runner ??= new Runner(sizes, suite.data(), (line) => process.stdout.write(`${line}\n`))),
+  provenance: (ms) => `Command: \`${command}\` (this section ${minutes(ms)} min; load average ${loadavg().map((x) => x.toFixed(1)).join(" / ")} on ${cpus().length} cores when it ended; adapter ${adapterName(gpu.adapter)}).`,
 };
-const minutes = ((Date.now() - started) / 60000).toFixed(1);
-writeSection("e1", `## E1 — cost against video length
 
-Command: \`npm run experiments${quick || !timeIt ? ` -- ${[quick ? "--quick" : "", timeIt ? "" : "--no-time"].filter(Boolean).join(" ")}` : ""}\` (${minutes} min; load average ${loadavg().map((x) => x.toFixed(1)).join(" / ")} on ${cpus().length} cores when it ended; adapter ${adapterName(gpu.adapter)}).
-No seeds: nothing is trained; step times use fixed pseudo-random inputs and initial weights.
-Model: \`models/mirasol.mira --preset tiny\` (d 32, 16×16 frames, 4 frames and 16 spectrogram frames a
-chunk, 24 tokens a chunk), \`--set chunks=frames/4\`, one training step (forward, backward, AdamW) at
-B = 1, L = 16. FLOPs are counted on the training-step graph; buffer bytes are the compiler's memory plan
-(values with disjoint lifetimes share buffers) for a device without binding limits, so every size has
-a figure; "fits this adapter" says whether the same program compiles within this adapter's limits.
+const started = Date.now();
+const steps: Record<Experiment, () => Promise<unknown>> = { E1: () => runE1(suite), E2: () => runE2(suite), E3: () => runE3(suite), E4: () => runE4(suite) };
+const took: string[] = [];
+for (const [name, step] of Object.entries(steps) as [Experiment, () => Promise<unknown>][]) {
+  if (!options.only.has(name)) continue;
+  const t = Date.now();
+  await step();
+  took.push(`${name} ${minutes(Date.now() - t)} min`);
+}
+const total = minutes(Date.now() - started);
+writeSection("suite", `## The last run
 
-![FLOPs](experiments/e1-flops.svg) ![bytes](experiments/e1-bytes.svg)${rows.some((r) => r.stepMs !== undefined) ? " ![time](experiments/e1-time.svg)" : " (step times not measured in this run: --no-time)"}
-
-${table.markdown()}
-Doubling the video from ${frames.at(-2)} to ${frames.at(-1)} frames multiplies the step's FLOPs by
-${E1_COMBINERS.map((c) => `${growth(c.name, (r) => r.flops)} (${c.name})`).join(", ")} and its planned bytes by
-${E1_COMBINERS.map((c) => `${growth(c.name, (r) => r.peakBytes)} (${c.name})`).join(", ")}. The joint model's
-attention over all tokens grows quadratically in FLOPs, while Mirasol's Combiners keep a chunk's work
-fixed and only the AR model over chunks·m latents (m = 4 here) grows faster than linearly. Concat's
-bytes grow quadratically only until its attention scores pass 4 MiB: from there the compiler takes the
-flash-attention kernels (compiler/passes/choose-attention.ts), which never store the T×T scores, so the
-joint model's memory becomes linear too — its FLOPs do not (the backward pass even recomputes scores).
-
-Where this differs from the paper's picture: TTM's FLOPs are ${(100 * (1 - rows.filter((r) => r.combiner.startsWith("TTM")).at(-1)!.flops / rows.filter((r) => r.combiner.startsWith("Transformer")).at(-1)!.flops)).toFixed(0)} % below the Transformer
-Combiner's at ${frames.at(-1)} frames (the paper's setting reportedly saves about 18 %; the saving depends on memory
-and read sizes), but its dispatches grow with the number of chunks — the scan over chunks is unrolled
-into the program, one set of kernels per chunk — so on an adapter where a dispatch costs ≈ 20 µs its
-step time can grow faster than its FLOPs; a scan lowered to one loop of kernels is the fix.
-`, DOC);
-process.stdout.write(`\nwritten to docs/experiments.md and docs/experiments/*.svg (${minutes} min)\n`);
+\`${command}\` took ${total} min (${took.join(", ")}) on ${adapterName(gpu.adapter)}, ${cpus().length} cores.
+Sizes of the training experiments (bench/experiments/suite.ts): ${sizes.clips.toLocaleString("en-US")} clips, ${sizes.steps} steps of batch ${sizes.batch}, lr ${sizes.lr}, seeds ${sizes.seeds.join(", ")}${options.quick ? " (--quick)" : ""}.
+The full suite (\`npm run experiments\`: ${FULL.clips.toLocaleString("en-US")} clips, ${FULL.steps} steps of batch ${FULL.batch}, seeds ${FULL.seeds.join(", ")}; 30 training runs) is sized
+for about 2 h 36 min on this machine (2 cores, llvmpipe), from step times measured beside another
+training job; \`-- --quick\` is a smoke run of a few minutes, \`-- --only E2,E4\` runs a subset.
+`, doc);
+process.stdout.write(`\nwritten to ${shown(doc)} and ${shown(plots)}/*.svg (${total} min: ${took.join(", ")})\n`);
 process.exit(0);

@@ -1,0 +1,106 @@
+// runs.ts (experiments): one training run of tiny Mirasol through the library — `mira train` then
+// `mira eval` on the test split — with its equivalent command lines, seed, cost and wall time. Runs are
+// kept per (overrides, seed) for the life of the process, so experiments that share a configuration
+// (E3's base is E2's Transformer; E4 evaluates E2's checkpoints) train it once.
+import { createHash } from "node:crypto";
+import { readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { evaluate } from "../../api/eval.js";
+import type { TypeAccuracy } from "../../api/av.js";
+import { train } from "../../api/train.js";
+import type { AvTrainResult } from "../../api/train-av.js";
+import { type DataSet, experimentsDir, shown } from "./data-sets.js";
+import type { SuiteSizes } from "./suite.js";
+
+export const MODEL = "models/mirasol.mira";
+export const PRESET = "tiny";
+
+export interface RunSpec {
+  /** how tables name it */
+  readonly label: string;
+  /** --set overrides on top of the tiny preset */
+  readonly set: readonly string[];
+}
+
+export interface Run {
+  readonly spec: RunSpec;
+  readonly seed: number;
+  readonly commands: readonly string[];
+  /** why training ended early, when it did */
+  readonly stopped?: string;
+  readonly params: number;
+  readonly flopsPerStep: number;
+  readonly stepMs: number;
+  /** training and evaluation, wall clock */
+  readonly seconds: number;
+  readonly lastLoss?: number;
+  /** validation loss (the objective) at every evaluation, from the run's metrics */
+  readonly valCurve: readonly (readonly [step: number, loss: number])[];
+  /** exact match on the test split, per question type, beside chance */
+  readonly accuracy: readonly TypeAccuracy[];
+  readonly checkpoint: string;
+}
+
+export interface Evaluation {
+  readonly accuracy: readonly TypeAccuracy[];
+  readonly command: string;
+  readonly seconds: number;
+}
+
+/** A shell word: bare when safe, else single-quoted. */
+export const quote = (s: string): string => (/^[\w./=:,+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+const setFlags = (set: readonly string[]): string => set.map((s) => ` --set ${quote(s)}`).join("");
+
+function valCurve(metricsPath: string): [number, number][] {
+  return readFileSync(metricsPath, "utf8").trim().split("\n").flatMap((line) => {
+    const m = JSON.parse(line) as { step: number; val_loss?: number };
+    return m.val_loss === undefined ? [] : [[m.step, m.val_loss] as [number, number]];
+  });
+}
+
+export class Runner {
+  private readonly done = new Map<string, Promise<Run>>();
+  constructor(readonly sizes: SuiteSizes, readonly data: DataSet, private readonly log: (line: string) => void) {}
+
+  /** Trains `spec` with `seed` (once per process) and evaluates it on the test split. */
+  run(spec: RunSpec, seed: number): Promise<Run> {
+    const key = JSON.stringify([spec.set, seed]);
+    let r = this.done.get(key);
+    if (!r) this.done.set(key, (r = this.trainAndEvaluate(spec, seed)));
+    return r;
+  }
+
+  /** A trained run's checkpoint on another set, with `set` overriding sizes (e.g. chunks=8). */
+  async evaluateOn(run: Run, data: DataSet, set: readonly string[]): Promise<Evaluation> {
+    const started = performance.now();
+    const r = await evaluate({ checkpoint: run.checkpoint, data: data.dir, split: "test", set });
+    return { accuracy: r.accuracy, command: `npx mira eval --checkpoint ${shown(run.checkpoint)} --data ${shown(data.dir)}${setFlags(set)} --split test`, seconds: (performance.now() - started) / 1000 };
+  }
+
+  private async trainAndEvaluate(spec: RunSpec, seed: number): Promise<Run> {
+    const s = this.sizes;
+    const name = `${createHash("sha256").update(JSON.stringify(spec.set)).digest("hex").slice(0, 10)}-seed${seed}`;
+    const runsDir = join(experimentsDir(), "runs", `clips${s.clips}-steps${s.steps}-batch${s.batch}`);
+    rmSync(join(runsDir, name), { recursive: true, force: true });
+    const started = performance.now();
+    const r = (await train({
+      model: MODEL, preset: PRESET, set: spec.set, data: this.data.dir, steps: s.steps, batch: s.batch, lr: s.lr, seed, run: name, runsDir,
+      evalEvery: s.evalEvery,
+    })) as AvTrainResult;
+    // a diverged run is kept (its last good checkpoint is evaluated) and says so, rather than losing the suite
+    const stopped = r.stoppedBy === "done" ? undefined : `${r.stoppedBy} at step ${r.lastStep}${r.message ? `: ${r.message}` : ""}; evaluated at step ${r.checkpointStep}`;
+    const test = await evaluate({ checkpoint: r.checkpoint, split: "test" });
+    const seconds = (performance.now() - started) / 1000;
+    const commands = [
+      `npx mira train ${MODEL} --data ${shown(this.data.dir)} --preset ${PRESET}${setFlags(spec.set)} --steps ${s.steps} --batch ${s.batch} --lr ${s.lr} --seed ${seed} --eval-every ${s.evalEvery} --runs-dir ${shown(runsDir)} --run ${name}`,
+      `npx mira eval --checkpoint ${shown(r.checkpoint)} --split test`,
+    ];
+    const run: Run = {
+      spec, seed, commands, stopped, params: r.params, flopsPerStep: r.flopsPerStep, stepMs: r.stepMs, seconds, lastLoss: r.lastLoss,
+      valCurve: valCurve(join(r.runDir, "metrics.jsonl")), accuracy: test.accuracy, checkpoint: r.checkpoint,
+    };
+    this.log(`  ${spec.label}, seed ${seed}${stopped ? ` (STOPPED: ${stopped})` : ""}: ${(seconds / 60).toFixed(1)} min, ${r.stepMs.toFixed(0)} ms/step; test ${test.accuracy.map((a) => `${a.type} ${(100 * a.accuracy).toFixed(1)} (chance ${(100 * a.chance).toFixed(1)})`).join(", ")}`);
+    return run;
+  }
+}

@@ -1,0 +1,53 @@
+// The experiments' pure parts: the suite's flags (--quick, --no-time, --only), the seed summaries the
+// sections print (mean, range, seeds above chance by more than sampling noise) and their table cells.
+import { expect, test } from "vitest";
+import type { TypeAccuracy } from "../../api/av.js";
+import { SuiteUsageError, parseSuiteOptions, suiteCommand } from "../../bench/experiments/suite.js";
+import { aboveChance, cell, listWords, meanExcess, summarise } from "../../bench/experiments/summary.js";
+
+test("flags: all four experiments by default; --only picks a subset, case-insensitively; the command line round-trips", () => {
+  const all = parseSuiteOptions([]);
+  expect([...all.only]).toEqual(["E1", "E2", "E3", "E4"]);
+  expect(all).toMatchObject({ quick: false, timeIt: true });
+  expect(suiteCommand(all)).toBe("npm run experiments");
+  const some = parseSuiteOptions(["--quick", "--only", "e3,E2"]);
+  expect([...some.only].sort()).toEqual(["E2", "E3"]);
+  expect(suiteCommand(some)).toBe("npm run experiments -- --quick --only E3,E2");
+  expect([...parseSuiteOptions(["--only=E4", "--no-time"]).only]).toEqual(["E4"]);
+  expect(suiteCommand(parseSuiteOptions(["--no-time"]))).toBe("npm run experiments -- --no-time");
+});
+
+test.each([
+  [["--only", "E5"], /--only takes E1, E2, E3, E4 \(comma-separated\); got 'E5'/],
+  [["--fast"], /unknown argument '--fast'; usage: npm run experiments/],
+  [["--only"], /unknown argument '--only'/],
+])("%j is refused", (argv, message) => {
+  expect(() => parseSuiteOptions(argv)).toThrow(SuiteUsageError);
+  expect(() => parseSuiteOptions(argv)).toThrow(message);
+});
+
+const acc = (type: string, accuracy: number, chance = 0.25, questions = 200, needs = ["audio", "video"]): TypeAccuracy => ({ type, needs, questions, accuracy, chance });
+
+test("above chance means by more than two standard errors of chance on the questions asked", () => {
+  // chance 25 % on 200 questions: 2·√(0.25·0.75/200) = 6.12 points
+  expect(aboveChance(acc("t", 0.311))).toBe(false);
+  expect(aboveChance(acc("t", 0.311, 0.25, 800))).toBe(true); // 3.06 points on 800
+  expect(aboveChance(acc("t", 0.3125))).toBe(true);
+  expect(aboveChance(acc("t", 0.1))).toBe(false);
+});
+
+test("seeds summarised per type: mean, range, seeds above chance; cells bold only when every seed is above", () => {
+  const s = summarise([
+    [acc("joint", 0.26), acc("count", 0.99, 0.25, 200, ["audio"])],
+    [acc("joint", 0.4), acc("count", 0.97, 0.25, 200, ["audio"])],
+    [acc("joint", 0.24), acc("count", 1, 0.25, 200, ["audio"])],
+  ]);
+  expect(s[0]).toMatchObject({ type: "joint", seeds: 3, above: 1, min: 0.24, max: 0.4 });
+  expect(s[0].mean).toBeCloseTo(0.3, 12);
+  expect(cell(s[0])).toBe("30.0 [24.0–40.0] (1/3 above)");
+  expect(cell(s[1])).toBe("**98.7 [97.0–100.0]**");
+  expect(meanExcess(s)).toBeCloseTo((5 + 73.667) / 2, 2);
+  expect(cell(summarise([[acc("one", 0.2)]])[0])).toBe("20.0");
+  expect(listWords(["a", "b", "c"])).toBe("a, b and c");
+  expect(listWords(["a"])).toBe("a");
+});
