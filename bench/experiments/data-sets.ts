@@ -1,11 +1,11 @@
-// data-sets.ts (experiments): the synthetic sets the training experiments use, made once per (clips,
-// seed, chunks) under .mira-cache/experiments/data and reused while their index matches; frames per
-// chunk and everything else are `mira data synth`'s defaults (the tiny preset's sizes).
-import { existsSync } from "node:fs";
+// data-sets.ts (experiments): the synthetic sets the training experiments use, made afresh once per suite
+// run (≈ 1,000 clips a second, so a few seconds) under .mira-cache/experiments/data — never reused from
+// an earlier run, whose generator may have been another; frames per chunk and everything else are
+// `mira data synth`'s defaults (the tiny preset's sizes).
 import { join, relative } from "node:path";
 import { cacheRoot } from "../../runtime/autotune-cache.js";
 import { synthesize } from "../../runtime/data/av-build.js";
-import { INDEX_FILE, readIndex } from "../../runtime/data/av-format.js";
+import { readIndex } from "../../runtime/data/av-format.js";
 import { TINY } from "../../runtime/data/synth-av.js";
 
 export interface DataSet {
@@ -22,15 +22,8 @@ export const shown = (path: string): string => relative(process.cwd(), path) || 
 
 export function synthSet(clips: number, seed: number, chunks: number): DataSet {
   const dir = join(experimentsDir(), "data", `clips${clips}-seed${seed}-chunks${chunks}`);
-  const config = { ...TINY, chunks };
-  const command = `npx mira data synth --out ${shown(dir)} --clips ${clips} --seed ${seed} --chunks ${chunks}`;
-  if (existsSync(join(dir, INDEX_FILE))) {
-    const index = readIndex(dir);
-    const g = index.generator;
-    if (JSON.stringify(g.config) === JSON.stringify(config) && g.seed === seed && index.clips === clips) return { dir, chunks, command };
-  }
-  synthesize({ out: dir, clips, seed, config });
-  return { dir, chunks, command };
+  synthesize({ out: dir, clips, seed, config: { ...TINY, chunks } });
+  return { dir, chunks, command: `npx mira data synth --out ${shown(dir)} --clips ${clips} --seed ${seed} --chunks ${chunks}` };
 }
 
 /** Whether two sets ask the same questions of the same clips with the same answers (the same seed and
