@@ -51,8 +51,11 @@ function frame(parts: string[], title: string, xLabel: string, yLabel: string, [
   return py;
 }
 
-const legendEntry = (name: string, color: string, i: number, width: number, mark = `width="12" height="3"`): string =>
-  `<rect x="${width - PAD.r - 150}" y="${PAD.t + i * 18}" ${mark} fill="${color}"/><text x="${width - PAD.r - 132}" y="${PAD.t + i * 18 + 5}">${esc(name)}</text>`;
+/** The legend's left edge: wide enough for the longest name (≈ 7 px a character at 12 px). */
+const legendLeft = (names: readonly string[], width: number): number => width - PAD.r - Math.max(150, 18 + 7 * Math.max(0, ...names.map((n) => n.length)));
+
+const legendEntry = (name: string, color: string, i: number, left: number, mark = `width="12" height="3"`): string =>
+  `<rect x="${left}" y="${PAD.t + i * 18}" ${mark} fill="${color}"/><text x="${left + 18}" y="${PAD.t + i * 18 + 5}">${esc(name)}</text>`;
 
 export function lineChartSvg(title: string, xLabel: string, yLabel: string, series: readonly Series[], width = 720, height = 420): string {
   const all = series.flatMap((s) => s.points);
@@ -63,10 +66,11 @@ export function lineChartSvg(title: string, xLabel: string, yLabel: string, seri
   const parts: string[] = [];
   const py = frame(parts, title, xLabel, yLabel, ys.length ? [Math.min(...ys), Math.max(...ys)] : [0, 1], width, height);
   for (const t of ticks(x0, x1, 8)) parts.push(`<text x="${px(t).toFixed(1)}" y="${height - PAD.b + 16}" text-anchor="middle">${t}</text>`);
+  const left = legendLeft(series.map((s) => s.name), width);
   series.forEach((s, i) => {
     const pts = s.points.filter((p) => Number.isFinite(p[1]));
     if (pts.length) parts.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${pts.map((p) => `${px(p[0]).toFixed(1)},${py(p[1]).toFixed(1)}`).join(" ")}"/>`);
-    parts.push(legendEntry(s.name, s.color, i, width));
+    parts.push(legendEntry(s.name, s.color, i, left));
   });
   parts.push("</svg>");
   return parts.join("\n") + "\n";
@@ -100,8 +104,9 @@ export function barChartSvg(title: string, yLabel: string, groups: readonly stri
     const r = reference?.values[gi];
     if (r !== undefined && Number.isFinite(r)) parts.push(`<line x1="${(left - slot * 0.05).toFixed(1)}" x2="${(left + slot * 0.85).toFixed(1)}" y1="${py(r).toFixed(1)}" y2="${py(r).toFixed(1)}" stroke="#000" stroke-width="1.5" stroke-dasharray="5 3"/>`);
   });
-  series.forEach((s, i) => parts.push(legendEntry(s.name, s.color, i, width, `width="12" height="8"`)));
-  if (reference) parts.push(legendEntry(reference.name, "#000", series.length, width));
+  const left = legendLeft([...series.map((s) => s.name), reference?.name ?? ""], width);
+  series.forEach((s, i) => parts.push(legendEntry(s.name, s.color, i, left, `width="12" height="8"`)));
+  if (reference) parts.push(legendEntry(reference.name, "#000", series.length, left));
   parts.push("</svg>");
   return parts.join("\n") + "\n";
 }

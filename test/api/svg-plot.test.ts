@@ -20,6 +20,10 @@ test("a line chart: one polyline per series with points, escaped names", () => {
   expect(count(svg, /<polyline /g)).toBe(1);
   expect(svg).toContain("loss &lt;a &amp; b&gt;");
   expect(svg).toContain("x&lt;y");
+  // a long name moves the legend left so that it ends inside the chart (≈ 7 px a character)
+  const long = "AR + latent, no stop-gradient";
+  const x = Number(lineChartSvg("t", "x", "y", [{ name: long, color: "#000", points: [[0, 1]] }]).match(new RegExp(`<text x="([\\d.]+)"[^>]*>${long.replace(/[+]/g, "\\+")}<`))![1]);
+  expect(x + 7 * long.length).toBeLessThanOrEqual(720 - 20);
 });
 
 test("a bar chart: a bar per finite value, a whisker where given, a dashed reference per group", () => {
