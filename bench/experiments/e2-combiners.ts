@@ -42,7 +42,7 @@ function lossCurves(specs: readonly RunSpec[], runs: readonly Run[][]): string {
 }
 
 /** The verdicts, from the numbers: what each Combiner learned, the joint types, and cost. */
-function findings(rows: readonly AccuracyRow[], runs: readonly Run[][], steps: number): string {
+export function e2Findings(rows: readonly AccuracyRow[], runs: readonly Run[][], steps: number): string {
   const out: string[] = [];
   const types = rows[0].types;
   for (const [i, t] of types.entries()) {
@@ -93,7 +93,7 @@ ${budget(suite, "Each Combiner")} Combiners: ${E2_COMBINERS.map((c) => `${c.labe
 ${plots.join(" ")}
 
 ${table}
-${findings(rows, runs, s.steps)}
+${e2Findings(rows, runs, s.steps)}
 
 ${runList(runs.flat(), [suite.data()])}`, suite.doc);
   return runs;

@@ -29,7 +29,7 @@ const range = (xs: readonly number[]): [number, number] => [Math.min(...xs), Mat
 /** Points above chance averaged over the types, one value per seed. */
 const perSeedExcess = (runs: readonly Run[]): number[] => runs.map((r) => meanExcess(summarise([r.accuracy])));
 
-function findings(runs: readonly Run[][], measures: readonly ValidationMeasures[][]): string {
+export function e3Findings(runs: readonly Run[][], measures: readonly ValidationMeasures[][]): string {
   const base = perSeedExcess(runs[0]);
   const [b0, b1] = range(base);
   const compared = E3_CONFIGS.slice(1).map((c, k) => {
@@ -86,7 +86,7 @@ ${budget(suite, "Each configuration (Transformer Combiner)")} The base is the ti
 ${plot}
 
 ${table}
-${findings(runs, measures)}
+${e3Findings(runs, measures)}
 
 ${runList(runs.flat(), [suite.data()])}`, suite.doc);
 }

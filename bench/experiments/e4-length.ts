@@ -16,14 +16,14 @@ const TRAINED = TINY.chunks;
 export const E4_CHUNKS = [TRAINED, 2 * TRAINED, 4 * TRAINED] as const;
 const SPECS = [TRANSFORMER, TTM];
 
-interface Cell {
+export interface Cell {
   readonly chunks: number;
   readonly label: string;
   readonly types: readonly TypeSummary[];
 }
 
 /** Per Combiner, each type learned at the trained length, followed to the longer clips. */
-function findings(cells: readonly Cell[]): string {
+export function e4Findings(cells: readonly Cell[]): string {
   const out: string[] = [];
   let learned = 0;
   let kept = 0;
@@ -88,7 +88,7 @@ ${budget(suite, "The Transformer and TTM Combiners (E2's runs)")} Each checkpoin
 ${plot}
 
 ${tables.join("\n")}
-${findings(cells)}
+${e4Findings(cells)}
 
 ${runList(runs.flat(), [suite.data(), ...sets], evals)}`, suite.doc);
 }
