@@ -12,8 +12,8 @@ import { adapterName, getGpu } from "../../runtime/device.js";
 import { writeSection } from "../report.js";
 import { type DataSet, shown, synthSet } from "./data-sets.js";
 import { runE1 } from "./e1-section.js";
-import { runE2 } from "./e2-combiners.js";
-import { runE3 } from "./e3-ar.js";
+import { E2_COMBINERS, runE2 } from "./e2-combiners.js";
+import { E3_CONFIGS, runE3 } from "./e3-ar.js";
 import { runE4 } from "./e4-length.js";
 import { Runner } from "./runs.js";
 import { type Experiment, FULL, FULL_ESTIMATE, QUICK, type Suite, SuiteUsageError, docPaths, minutes, parseSuiteOptions, suiteCommand, writePlot } from "./suite.js";
@@ -61,11 +61,13 @@ for (const [name, step] of Object.entries(steps) as [Experiment, () => Promise<u
   took.push(`${name} ${minutes(Date.now() - t)} min`);
 }
 const total = minutes(Date.now() - started);
+// E3's base is E2's Transformer (the same overrides), trained once
+const fullRuns = FULL.seeds.length * new Set([...E2_COMBINERS, ...E3_CONFIGS].map((c) => JSON.stringify(c.set))).size;
 writeSection("suite", `## The last run
 
 \`${command}\` took ${total} min (${took.join(", ")}) on ${adapterName(gpu.adapter)}, ${cpus().length} cores.
 Sizes of the training experiments (bench/experiments/suite.ts): ${sizes.clips.toLocaleString("en-US")} clips, ${sizes.steps} steps of batch ${sizes.batch}, lr ${sizes.lr}, seeds ${sizes.seeds.join(", ")}${options.quick ? " (--quick)" : ""}.
-The full suite (\`npm run experiments\`: ${FULL.clips.toLocaleString("en-US")} clips, ${FULL.steps} steps of batch ${FULL.batch}, seeds ${FULL.seeds.join(", ")}; 30 training runs) is sized
+It trained ${runner?.count ?? 0} runs. The full suite (\`npm run experiments\`: ${FULL.clips.toLocaleString("en-US")} clips, ${FULL.steps} steps of batch ${FULL.batch}, seeds ${FULL.seeds.join(", ")}; ${fullRuns} training runs) is sized
 for ${FULL_ESTIMATE} on this machine (2 cores, llvmpipe), from step times measured beside another
 training job; \`-- --quick\` is a smoke run of a few minutes, \`-- --only E2,E4\` runs a subset.
 `, doc);

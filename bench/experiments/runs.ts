@@ -63,6 +63,11 @@ export class Runner {
   private readonly done = new Map<string, Promise<Run>>();
   constructor(readonly sizes: SuiteSizes, readonly data: DataSet, private readonly log: (line: string) => void) {}
 
+  /** Training runs started so far. */
+  get count(): number {
+    return this.done.size;
+  }
+
   /** Trains `spec` with `seed` (once per process) and evaluates it on the test split. */
   run(spec: RunSpec, seed: number): Promise<Run> {
     const key = JSON.stringify([spec.set, seed]);
