@@ -38,8 +38,11 @@ export function e4Findings(cells: readonly Cell[]): string {
       out.push(`- ${spec.label}, ${t.type}: ${mine.map((c) => `${pct(c.types[i].mean)} at ${c.chunks} chunks (chance ${pct(c.types[i].chance)}${c.types[i].above && c.chunks !== TRAINED ? `, ${c.types[i].above}/${c.types[i].seeds} seeds above` : ""})`).join(" → ")}.`);
     });
   }
-  const atChance = cells.filter((c) => c.chunks === TRAINED).flatMap((c) => c.types.filter((t) => t.above < t.seeds).map((t) => `${c.label} ${t.type}`));
-  if (atChance.length) out.push(`- Not learned at the trained length (not above chance in every seed), so not followed: ${listWords(atChance)}.`);
+  const notLearned = cells.filter((c) => c.chunks === TRAINED).flatMap((c) => {
+    const types = c.types.filter((t) => t.above < t.seeds).map((t) => t.type);
+    return types.length === 0 ? [] : [`${c.label} ${types.length === c.types.length ? `(none of its ${types.length} types)` : listWords(types)}`];
+  });
+  if (notLearned.length) out.push(`- Not learned at the trained length (not above chance in every seed), so not followed: ${notLearned.join("; ")}.`);
   const longest = E4_CHUNKS.at(-1);
   out.push("", learned === 0
     ? "**Where this differs from the paper:** no type is learned at the trained length at this budget, so length generalisation cannot be measured here."

@@ -48,6 +48,10 @@ test("E3: an ablation outside the seeds' range is told apart from one within it;
   expect(text).toMatch(/The latent and reconstruction losses help: \*\*not reproduced at this budget\*\* \(−\d\.\d points, within seed variation\)/);
   expect(text).toContain("the latents moved towards one constant vector");
   expect(e3Findings(runs, measures(0.7))).toContain("**no collapse at this budget**");
+  // one seed: no spread, so no difference is taken as real
+  const one = e3Findings(runs.map((rs) => rs.slice(0, 1)), measures(0.7).map((ms) => ms.slice(0, 1)));
+  expect(one).toMatch(/- no AR: −\d+\.\d points .*; one seed, so the variation between seeds is unknown\./);
+  expect(one).toMatch(/removing it lowers accuracy\): \*\*not reproduced at this budget\*\* \(−\d+\.\d points, one seed\)/);
 });
 
 test("E4: types learned at the trained length and lost at 4T do not match the claim; kept ones do; nothing learned says so", () => {
@@ -58,5 +62,8 @@ test("E4: types learned at the trained length and lost at 4T do not match the cl
   expect(lost).toContain("**Where this differs from the paper:** of 2 (Combiner, type) pairs learned at 2 chunks, 0 stay above chance in every seed at 8 chunks");
   expect(lost).toContain("- Transformer, count_beeps: 99.0 at 2 chunks (chance 25.0) → 70.0 at 4 chunks (chance 25.0, 3/3 seeds above) → 25.0 at 8 chunks (chance 25.0).");
   expect(e4Findings(cells(0.6))).toContain("stays above chance in every seed at 8 chunks: consistent with the paper's claim");
-  expect(e4Findings(cells(0.25, 0.25))).toContain("no type is learned at the trained length at this budget");
+  const none = e4Findings(cells(0.25, 0.25));
+  expect(none).toContain("no type is learned at the trained length at this budget");
+  expect(none).toContain("so not followed: Transformer (none of its 3 types); TTM (none of its 3 types).");
+  expect(lost).toContain("so not followed: Transformer colour_at_tone and first_colour; TTM colour_at_tone and first_colour.");
 });
