@@ -4,9 +4,9 @@
 import { lineChartSvg } from "../../api/svg-plot.js";
 import { writeSection } from "../report.js";
 import { type AccuracyRow, accuracyBars, accuracyTable, runList } from "./markdown.js";
-import type { Run, RunSpec } from "./runs.js";
+import { type Run, type RunSpec, runAll } from "./runs.js";
 import { COLORS, type Suite } from "./suite.js";
-import { isJoint, listWords, meanExcess, signed, summarise } from "./summary.js";
+import { isJoint, listWords, mean, meanExcess, signed, summarise } from "./summary.js";
 import { budget } from "./budget.js";
 
 export const E2_COMBINERS = [
@@ -18,20 +18,6 @@ export const E2_COMBINERS = [
 ] as const satisfies readonly RunSpec[];
 
 export const [TRANSFORMER, TTM] = E2_COMBINERS;
-
-const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
-
-/** Every seed of each spec, trained (or taken from an earlier experiment of this process). */
-export async function runAll(suite: Suite, specs: readonly RunSpec[]): Promise<Run[][]> {
-  const out: Run[][] = [];
-  for (const spec of specs) {
-    const runs: Run[] = [];
-    // a run shared with another experiment is named here as this one names it
-    for (const seed of suite.sizes.seeds) runs.push({ ...(await suite.runner().run(spec, seed)), spec });
-    out.push(runs);
-  }
-  return out;
-}
 
 /** Validation loss against step, the mean over seeds at each evaluation. */
 function lossCurves(specs: readonly RunSpec[], runs: readonly Run[][]): string {

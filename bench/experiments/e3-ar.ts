@@ -2,13 +2,12 @@
 // prediction, reconstruction) on and off, and the latent loss without its stop-gradient; all with the
 // Transformer Combiner at E2's budget (the base is E2's Transformer runs). Written to docs/experiments.md.
 import { writeSection } from "../report.js";
-import { runAll } from "./e2-combiners.js";
 import { budget } from "./budget.js";
 import { type ValidationMeasures, validationMeasures } from "./losses.js";
 import { type AccuracyRow, accuracyBars, accuracyTable, runList } from "./markdown.js";
-import type { Run, RunSpec } from "./runs.js";
+import { type Run, type RunSpec, runAll } from "./runs.js";
 import type { Suite } from "./suite.js";
-import { meanExcess, signed, summarise } from "./summary.js";
+import { mean, meanExcess, signed, summarise } from "./summary.js";
 
 export const E3_CONFIGS = [
   { label: "AR (base)", set: [] }, // the tiny preset: λ latent = λ recon = 0
@@ -23,7 +22,6 @@ export const E3_CONFIGS = [
 // is with it — the latents moved a long way towards one constant vector.
 const COLLAPSE_RATIO = 0.5;
 
-const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 const range = (xs: readonly number[]): [number, number] => [Math.min(...xs), Math.max(...xs)];
 
 /** Points above chance averaged over the types, one value per seed. */

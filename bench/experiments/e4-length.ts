@@ -6,9 +6,9 @@ import { writeSection } from "../report.js";
 import { TINY } from "../../runtime/data/synth-av.js";
 import { budget } from "./budget.js";
 import { type DataSet, sameQuestions, synthSet } from "./data-sets.js";
-import { TRANSFORMER, TTM, runAll } from "./e2-combiners.js";
+import { TRANSFORMER, TTM } from "./e2-combiners.js";
 import { type AccuracyRow, accuracyTable, runList } from "./markdown.js";
-import type { Evaluation } from "./runs.js";
+import { type Evaluation, runAll } from "./runs.js";
 import { COLORS, type Suite } from "./suite.js";
 import { type TypeSummary, listWords, meanExcess, pct, summarise } from "./summary.js";
 

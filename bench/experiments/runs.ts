@@ -10,7 +10,7 @@ import type { TypeAccuracy } from "../../api/av.js";
 import { train } from "../../api/train.js";
 import type { AvTrainResult } from "../../api/train-av.js";
 import { type DataSet, experimentsDir, shown } from "./data-sets.js";
-import type { SuiteSizes } from "./suite.js";
+import type { Suite, SuiteSizes } from "./suite.js";
 
 export const MODEL = "models/mirasol.mira";
 export const PRESET = "tiny";
@@ -108,4 +108,16 @@ export class Runner {
     this.log(`  ${spec.label}, seed ${seed}${stopped ? ` (STOPPED: ${stopped})` : ""}: ${(seconds / 60).toFixed(1)} min, ${r.stepMs.toFixed(0)} ms/step; test ${test.accuracy.map((a) => `${a.type} ${(100 * a.accuracy).toFixed(1)} (chance ${(100 * a.chance).toFixed(1)})`).join(", ")}`);
     return run;
   }
+}
+
+/** Every seed of each spec, trained (or taken from an earlier experiment of this process). */
+export async function runAll(suite: Suite, specs: readonly RunSpec[]): Promise<Run[][]> {
+  const out: Run[][] = [];
+  for (const spec of specs) {
+    const runs: Run[] = [];
+    // a run shared with another experiment is named here as this one names it
+    for (const seed of suite.sizes.seeds) runs.push({ ...(await suite.runner().run(spec, seed)), spec });
+    out.push(runs);
+  }
+  return out;
 }

@@ -31,11 +31,13 @@ export function summarise(runs: readonly (readonly TypeAccuracy[])[]): TypeSumma
     const acc = xs.map((a) => a.accuracy);
     return {
       type: t.type, needs: t.needs, chance: xs.reduce((s, a) => s + a.chance, 0) / xs.length,
-      mean: acc.reduce((s, a) => s + a, 0) / acc.length, min: Math.min(...acc), max: Math.max(...acc),
+      mean: mean(acc), min: Math.min(...acc), max: Math.max(...acc),
       above: xs.filter(aboveChance).length, seeds: xs.length, questions: t.questions,
     };
   });
 }
+
+export const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 export const pct = (x: number): string => (100 * x).toFixed(1);
 
