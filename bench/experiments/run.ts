@@ -2,7 +2,7 @@
 // small-scale stand-ins for the paper's claims (../shared/MIRASOL.md): E1 cost against video length, E2
 // the Combiners at a fixed budget, E3 the AR model and its losses, E4 length generalisation. Each writes
 // its section of docs/experiments.md (plots in docs/experiments/); sizes and the time budget are in
-// suite.ts (full: ≈ 2 h 45 min on this machine; --quick: a few minutes, written to
+// suite.ts (full: ≈ 2 h 30 min on this machine; --quick: a few minutes, written to
 // .mira-cache/experiments/quick/ so that it never overwrites the measured results).
 import { existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
@@ -68,8 +68,8 @@ writeSection("suite", `## The last run
 \`${command}\` took ${total} min (${took.join(", ")}) on ${adapterName(gpu.adapter)}, ${cpus().length} cores.
 Sizes of the training experiments (bench/experiments/suite.ts): ${sizes.clips.toLocaleString("en-US")} clips, ${sizes.steps} steps of batch ${sizes.batch}, lr ${sizes.lr}, seeds ${sizes.seeds.join(", ")}${options.quick ? " (--quick)" : ""}.
 It trained ${runner?.count ?? 0} runs. The full suite (\`npm run experiments\`: ${FULL.clips.toLocaleString("en-US")} clips, ${FULL.steps} steps of batch ${FULL.batch}, seeds ${FULL.seeds.join(", ")}; ${fullRuns} training runs) is sized
-for ${FULL_ESTIMATE} on this machine (2 cores, llvmpipe), from step times measured beside another
-training job; \`-- --quick\` is a smoke run of a few minutes, \`-- --only E2,E4\` runs a subset.
+for ${FULL_ESTIMATE} on this machine (2 cores, llvmpipe), from a full-size run measured beside two other
+training jobs; \`-- --quick\` is a smoke run of a few minutes, \`-- --only E2,E4\` runs a subset.
 `, doc);
 process.stdout.write(`\nwritten to ${shown(doc)} and ${shown(plots)}/*.svg (${total} min: ${took.join(", ")})\n`);
 process.exit(0);

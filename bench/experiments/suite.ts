@@ -58,14 +58,16 @@ export interface SuiteSizes {
   readonly evalEvery: number;
 }
 
-// Full: sized for ≤ 3 hours on this machine (2 cores, llvmpipe), measured at B = 64 with another
-// training job running (load 3–4): ms per step Transformer 570, TTM 820, Perceiver 585, MeanPool 467,
-// Concat 903, no AR model 521; each run adds ≈ 35 s (compile ≈ 8–18 s, validation loss every 100
-// steps, accuracy on the validation and test splits). E2 is 5 Combiners × 3 seeds (≈ 76 min), E3 five
-// more configurations × 3 seeds (≈ 68 min; its base is E2's Transformer), E4 evaluates E2's Transformer
-// and TTM checkpoints on 4- and 8-chunk sets (≈ 8 min), E1 ≈ 8 min: ≈ 2 h 45 min in all (the set asks
-// 12 questions a clip, so each accuracy pass reads 2,400 test questions).
-export const FULL_ESTIMATE = "about 2 h 45 min";
+// Full: sized for ≤ 3 hours on this machine (2 cores, llvmpipe). Measured at load ≈ 5 (two other
+// training jobs, this one at nice 15): one full-size Transformer run (400 steps of 64) took 3.7 min —
+// 454 ms a step plus 37 s of compiling, validation losses and accuracy on 2,400 validation and 2,400
+// test questions (12 a clip); evaluating it on the 8-chunk set took 2.5 min. Other step times, scaled
+// from a measurement at load 3–4 (Transformer 570 ms): TTM ≈ 650 ms, Perceiver ≈ 470, MeanPool ≈ 370,
+// Concat ≈ 720, no AR model ≈ 415. So E2 (5 Combiners × 3 seeds) ≈ 63 min, E3 (five more
+// configurations × 3 seeds; its base is E2's Transformer) ≈ 57 min, E4 (E2's Transformer and TTM
+// checkpoints on the 4- and 8-chunk sets) ≈ 22 min, E1 ≈ 8 min: ≈ 2 h 30 min in all; a busier machine
+// takes longer.
+export const FULL_ESTIMATE = "about 2 h 30 min";
 export const FULL: SuiteSizes = { clips: 2000, dataSeed: 0, steps: 400, batch: 64, lr: 3e-3, seeds: [1, 2, 3], evalEvery: 100 };
 // --quick: a smoke run of every code path (one seed, a few steps, a small set), minutes not hours.
 export const QUICK: SuiteSizes = { clips: 200, dataSeed: 0, steps: 12, batch: 16, lr: 3e-3, seeds: [1], evalEvery: 12 };
