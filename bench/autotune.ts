@@ -6,7 +6,7 @@
 // written to .mira-cache: the tables here live in memory.
 import { cpus, loadavg } from "node:os";
 import { pathToFileURL } from "node:url";
-import { type MatmulSignature, configLabel, defaultConfig, emptyTable } from "../compiler/autotune.js";
+import { type MatmulSignature, configLabel, defaultConfig, emptyTable, parseSignatureKey } from "../compiler/autotune.js";
 import { initParams } from "../compiler/lower.js";
 import { compileGraph } from "../compiler/program.js";
 import { DEFAULT_ADAMW, buildTrainStep, stepScalars } from "../compiler/train-step.js";
@@ -70,7 +70,7 @@ export async function benchTunedStep(gpu: Gpu, model: string, preset: string | u
   }));
   for (let round = 0; round < 3; round++) for (const r of runners) r.medians.push((await time(r.step, { warmup: 2, runs: 5 })).medianMs);
   for (const [i, r] of runners.entries()) {
-    const changed = r.program.matmuls.filter((m) => m.tuned && configLabel(m.config) !== configLabel(defaultConfig(gpu.limits))).length;
+    const changed = r.program.matmuls.filter((m) => m.tuned && configLabel(m.config) !== configLabel(defaultConfig(gpu.limits, parseSignatureKey(m.signature)))).length;
     table.add([label, i === 0 ? "default" : "autotuned", r.program.dispatches.length, `${changed} of ${r.program.matmuls.length}`, [...r.medians].sort((a, b) => a - b)[1]]);
     r.ex.destroy();
   }

@@ -9,7 +9,7 @@ import type { Graph, Node } from "./ir.js";
 import type { DeviceLimits } from "./limits.js";
 import { matmulDims } from "./ops/linalg.js";
 import { prod } from "./shape.js";
-import { DEFAULT_WX, DEFAULT_WY, type MatmulChoice, type MatmulVariant, chooseMatmulVariant } from "./wgsl/matmul.js";
+import { DEFAULT_WX, DEFAULT_WY, type MatmulChoice, type MatmulVariant, PACKED_THREADS, chooseMatmulVariant } from "./wgsl/matmul.js";
 
 export interface MatmulSignature {
   readonly dtype: DType;
@@ -51,7 +51,7 @@ export class TableFormatError extends Error {
   override name = "TableFormatError";
 }
 
-const VARIANTS: readonly MatmulVariant[] = ["registers", "shared"];
+const VARIANTS: readonly MatmulVariant[] = ["registers", "shared", "packed"];
 const DTYPES: readonly DType[] = ["f32", "f16", "i32", "u32", "bool"];
 
 export function signatureOf(mm: Node, a: Node, b: Node, epilogue: boolean): MatmulSignature {
@@ -92,9 +92,13 @@ export function describeSignature(s: MatmulSignature): string {
   return `${s.dtype} A${s.transA ? "ᵀ" : ""}·B${s.transB ? "ᵀ" : ""} ${s.m}×${s.n}×${s.k}${extra ? ` (${extra})` : ""}`;
 }
 
-/** What compiles when no table says otherwise: the adapter's variant, an 8×8 workgroup, no split. */
-export function defaultConfig(limits: DeviceLimits): MatmulConfig {
-  return normalize({ variant: chooseMatmulVariant(limits) });
+/** What compiles when no table says otherwise: the adapter's variant, an 8×8 workgroup, no split —
+ *  except, on a software adapter, a batch of matrices so small that an 8×8 workgroup per matrix would
+ *  leave three quarters of its threads idle, which packs the batch's tiles ("packed"). */
+export function defaultConfig(limits: DeviceLimits, s?: MatmulSignature): MatmulConfig {
+  const variant = chooseMatmulVariant(limits);
+  if (variant === "registers" && s && s.batch > 1 && Math.ceil(s.m / TM) * Math.ceil(s.n / TN) < (DEFAULT_WX * DEFAULT_WY) / 4) return normalize({ variant: "packed" });
+  return normalize({ variant });
 }
 
 /** Explicit fields, so configs compare and print alike (wx/wy only mean something for "registers"). */
@@ -107,11 +111,11 @@ export function sameConfig(a: MatmulConfig, b: MatmulConfig): boolean {
   return configLabel(a) === configLabel(b);
 }
 
-/** "registers 4×8", "registers 8×8 split-K 4", "shared 64×64". */
+/** "registers 4×8", "registers 8×8 split-K 4", "shared 64×64", "packed 64". */
 export function configLabel(c: MatmulConfig): string {
   const n = normalize(c);
   const split = (n.splitK ?? 1) > 1 ? ` split-K ${n.splitK}` : "";
-  return n.variant === "registers" ? `registers ${n.wx}×${n.wy}${split}` : `shared 64×64${split}`;
+  return n.variant === "registers" ? `registers ${n.wx}×${n.wy}${split}` : n.variant === "packed" ? `packed ${PACKED_THREADS}${split}` : `shared 64×64${split}`;
 }
 
 /** Whether `c` can compile for `s` on a device with `limits` (a hand-edited or stale table is checked,
@@ -122,6 +126,7 @@ export function applicable(c: MatmulConfig, s: MatmulSignature, limits: DeviceLi
   const split = n.splitK ?? 1;
   if (split > 1 && (s.dtype !== "f32" || s.k % split !== 0 || split > s.k)) return false;
   if (n.variant === "shared") return limits.maxComputeInvocationsPerWorkgroup >= 256 && limits.maxComputeWorkgroupStorageSize >= 2 * 64 * 16 * 4;
+  if (n.variant === "packed") return limits.maxComputeInvocationsPerWorkgroup >= PACKED_THREADS;
   return n.wx! * n.wy! <= limits.maxComputeInvocationsPerWorkgroup;
 }
 
@@ -145,7 +150,7 @@ const pow2AtLeast = (x: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, 
  *  matrix (an idle thread still runs the whole K loop on clamped loads, so an oversize workgroup only
  *  costs), and the shared variant. */
 export function tileCandidates(s: MatmulSignature, limits: DeviceLimits): MatmulConfig[] {
-  const out: MatmulConfig[] = [defaultConfig(limits)];
+  const out: MatmulConfig[] = [defaultConfig(limits, s)];
   const maxWx = pow2AtLeast(Math.ceil(s.n / TN));
   const maxWy = pow2AtLeast(Math.ceil(s.m / TM));
   for (const [wx, wy] of REGISTER_SHAPES) {
@@ -153,6 +158,7 @@ export function tileCandidates(s: MatmulSignature, limits: DeviceLimits): Matmul
     out.push({ variant: "registers", wx, wy, splitK: 1 });
   }
   out.push({ variant: "shared", splitK: 1 });
+  if (s.batch > 1) out.push({ variant: "packed", splitK: 1 });
   return dedupe(out.filter((c) => applicable(c, s, limits)));
 }
 

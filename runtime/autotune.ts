@@ -143,7 +143,7 @@ export async function tuneSignature(gpu: Gpu, sig: MatmulSignature, o: AutotuneO
 }
 
 async function search(probe: Probe, sig: MatmulSignature, gpu: Gpu, o: AutotuneOptions): Promise<TuneResult> {
-  const def = defaultConfig(gpu.limits);
+  const def = defaultConfig(gpu.limits, sig);
   const timings: CandidateTiming[] = [];
   const rejected: string[] = [];
   const tried = new Set<string>();

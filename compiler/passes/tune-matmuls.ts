@@ -43,7 +43,7 @@ export function tuneMatmuls(g: Graph, limits: DeviceLimits, o: TuneOptions): Tun
     const sig: MatmulSignature = signatureOf(n, byId.get(n.inputs[0])!, byId.get(n.inputs[1])!, plan.epilogues.has(n.id));
     // A variant the caller forces (tests, A/B benchmarks) wins over the table.
     const tuned = o.matmul ? undefined : lookupMatmul(o.tuning, sig, limits);
-    const config = tuned ?? (o.matmul ? normalize({ variant: o.matmul }) : defaultConfig(limits));
+    const config = tuned ?? (o.matmul ? normalize({ variant: o.matmul }) : defaultConfig(limits, sig));
     picked.set(n.id, { signature: signatureKey(sig), config, tuned: !!tuned });
   }
   const records = [...picked.values()];

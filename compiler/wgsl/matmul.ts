@@ -7,6 +7,10 @@
 //    signature (compiler/autotune.ts); a thread past the matrix edge still runs the K loop.
 //  - "shared" (GPUs): a 64×64 tile per 16×16 workgroup, 4×4 per thread, K-tiles of 16 staged in
 //    workgroup memory, two barriers per K-tile.
+//  - "packed" (software adapters, many small matrices): the register kernel with its 64 threads laid
+//    flat over every 4×8 tile of every matrix of the batch, instead of a workgroup per matrix tile.
+//    Attention over a few tokens multiplies hundreds of 4×4…16×16 matrices; a workgroup each leaves most
+//    of its threads past the edge, and a CPU adapter pays for every workgroup it starts.
 // Sizes that are not multiples of a tile clamp their loads and guard their stores.
 import type { Node } from "../ir.js";
 import type { DeviceLimits } from "../limits.js";
@@ -16,7 +20,7 @@ import { type Binding, type KernelSource, affineIndex, grid, header, load, store
 import type { GroupEmitter } from "./fused.js";
 import { helperSource } from "./helpers.js";
 
-export type MatmulVariant = "registers" | "shared";
+export type MatmulVariant = "registers" | "shared" | "packed";
 
 export interface MatmulSpec {
   readonly a: Node;
@@ -68,9 +72,12 @@ export interface MatmulChoice {
 
 export const DEFAULT_WX = 8;
 export const DEFAULT_WY = 8;
+/** Threads of a "packed" workgroup, each one 4×8 tile of some matrix of the batch. */
+export const PACKED_THREADS = 64;
 
 export function matmulKernel(s: MatmulSpec, limits: DeviceLimits, choice: MatmulVariant | MatmulChoice = chooseMatmulVariant(limits)): KernelSource {
   const c = typeof choice === "string" ? { variant: choice } : choice;
+  if (c.variant === "packed") return registerKernel(s, limits, PACKED_THREADS, 1, true);
   return c.variant === "registers" ? registerKernel(s, limits, c.wx ?? DEFAULT_WX, c.wy ?? DEFAULT_WY) : sharedKernel(s, limits);
 }
 
@@ -89,7 +96,7 @@ function kernelName(s: MatmulSpec, batch: Shape, m: number, n: number, k: number
 const TM = 4;
 const TN = 8;
 
-function registerKernel(s: MatmulSpec, limits: DeviceLimits, wx: number, wy: number): KernelSource {
+function registerKernel(s: MatmulSpec, limits: DeviceLimits, wx: number, wy: number, packed = false): KernelSource {
   if (wx * wy > limits.maxComputeInvocationsPerWorkgroup) throw new Error(`bug: matmul workgroup ${wx}×${wy} exceeds ${limits.maxComputeInvocationsPerWorkgroup} invocations`);
   const { batch, m, n, k } = matmulDims(s.a, s.b, { transA: s.transA, transB: s.transB });
   const f32 = s.a.dtype === "f32";
@@ -102,10 +109,11 @@ function registerKernel(s: MatmulSpec, limits: DeviceLimits, wx: number, wy: num
   const A: Binding = { name: "a", dtype: s.a.dtype, access: "read", vec: aVecK || aVecRows ? 4 : 1 };
   const B: Binding = { name: "b", dtype: s.b.dtype, access: "read", vec: bVecCols || bVecK ? 4 : 1 };
   const { C, extra, put, helpers } = output(s, outVec);
-  const tilesM = Math.ceil(m / (TM * wy));
-  const tilesN = Math.ceil(n / (TN * wx));
   const nb = prod(batch);
-  const g = grid(tilesM * tilesN * nb, limits);
+  // Packed: thread t of the whole grid takes tile t (tiles of 4×8 counted over the batch); otherwise a
+  // workgroup takes a (wy·4)×(wx·8) tile and its threads the 4×8 tiles inside it.
+  const [tilesM, tilesN] = packed ? [Math.ceil(m / TM), Math.ceil(n / TN)] : [Math.ceil(m / (TM * wy)), Math.ceil(n / (TN * wx))];
+  const g = grid(packed ? Math.ceil((tilesM * tilesN * nb) / wx) : tilesM * tilesN * nb, limits);
   const rows = [0, 1, 2, 3];
   const cols = [0, 1, 2, 3, 4, 5, 6, 7];
   // Row r of this thread (clamped for loads), column j (clamped for loads).
@@ -167,15 +175,15 @@ function registerKernel(s: MatmulSpec, limits: DeviceLimits, wx: number, wy: num
 ${helpers()}
 @compute @workgroup_size(${wx}, ${wy})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let lin = i32(${g.linear});
+  let lin = i32(${g.linear})${packed ? ` * ${wx} + i32(lid.x)` : ""};
   let tn = lin % ${tilesN};
   let tm = (lin / ${tilesN}) % ${tilesM};
   let bi = lin / ${tilesN * tilesM};
   if (bi >= ${nb}) { return; }
   ${batchPrologue(s, batch)}
   let coff = bi * ${m * n};
-  let row0 = (tm * ${wy} + i32(lid.y)) * ${TM};
-  let col0 = (tn * ${wx} + i32(lid.x)) * ${TN};
+  let row0 = ${packed ? `tm * ${TM}` : `(tm * ${wy} + i32(lid.y)) * ${TM}`};
+  let col0 = ${packed ? `tn * ${TN}` : `(tn * ${wx} + i32(lid.x)) * ${TN}`};
   let row0c = min(row0, ${Math.max(0, m - 4)});
   let colA = min(col0, ${Math.max(0, n - 4)});
   let colB = min(col0 + 4, ${Math.max(0, n - 4)});
@@ -187,7 +195,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   ${storeCode}
 }
 `;
-  const shape = wx === DEFAULT_WX && wy === DEFAULT_WY ? "" : `_w${wx}x${wy}`; // a tuned shape shows in the name
+  const shape = packed ? "_packed" : wx === DEFAULT_WX && wy === DEFAULT_WY ? "" : `_w${wx}x${wy}`; // a tuned shape shows in the name
   return { name: `${kernelName(s, batch, m, n, k)}${shape}`, code, workgroups: g.workgroups, bindings: [A, B, ...extra, C] };
 }
 

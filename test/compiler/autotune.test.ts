@@ -36,6 +36,7 @@ const sigArb: fc.Arbitrary<MatmulSignature> = fc.record({
 const configArb: fc.Arbitrary<MatmulConfig> = fc.oneof(
   fc.record({ variant: fc.constant("registers" as const), wx: fc.constantFrom(1, 2, 4, 8, 16), wy: fc.constantFrom(1, 2, 4, 8, 16), splitK: fc.constantFrom(1, 2, 4) }),
   fc.record({ variant: fc.constant("shared" as const), splitK: fc.constantFrom(1, 2) }),
+  fc.record({ variant: fc.constant("packed" as const), splitK: fc.constantFrom(1, 2) }),
 );
 
 describe("tuning table", () => {
@@ -104,7 +105,11 @@ describe("candidates", () => {
     fc.assert(
       fc.property(sigArb, (s) => {
         const tiles = tileCandidates(s, CPU);
-        expect(configLabel(tiles[0])).toBe(configLabel(defaultConfig(CPU)));
+        expect(configLabel(tiles[0])).toBe(configLabel(defaultConfig(CPU, s)));
+        // a batch of matrices with fewer than 16 tiles of 4×8 packs them by default; one matrix never does
+        const fewTiles = Math.ceil(s.m / 4) * Math.ceil(s.n / 8) < 16;
+        expect(defaultConfig(CPU, s).variant).toBe(s.batch > 1 && fewTiles ? "packed" : "registers");
+        expect(tiles.some((c) => c.variant === "packed")).toBe(s.batch > 1);
         expect(new Set(tiles.map(configLabel)).size).toBe(tiles.length);
         for (const c of tiles.slice(1)) {
           if (c.variant !== "registers") continue;

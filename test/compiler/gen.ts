@@ -2,6 +2,7 @@
 // domain, and one runner that compiles a graph for the test device, runs it, and compares every output
 // with the reference at its op's stated tolerance. fast-check draws the shapes and a seed; the bulk
 // values come from a small PRNG started at that seed, so a failure replays from fast-check's seed alone.
+import type { MatmulVariant } from "../../compiler/wgsl/matmul.js";
 import fc from "fast-check";
 import { GraphBuilder } from "../../compiler/builder.js";
 import { type DType, isFloat, roundTo } from "../../compiler/dtype.js";
@@ -112,7 +113,7 @@ export function feedsFor(g: Graph, values: (n: Node) => number[]): Record<string
 }
 
 export interface CheckOptions {
-  readonly matmul?: "registers" | "shared";
+  readonly matmul?: MatmulVariant;
   readonly limits?: Partial<DeviceLimits>;
   /** Tolerance per output; by default that of the op computing it. */
   readonly tol?: Tolerance;

@@ -1,4 +1,4 @@
-// matmul.test.ts: batched matmul on the GPU against the reference, in both kernel variants ("registers"
+// matmul.test.ts: batched matmul on the GPU against the reference, in all three kernel variants ("registers", "packed"
 // and "shared"), with transA/transB, broadcast batch dims, odd and prime sizes, K = 1, f32 and f16.
 import fc from "fast-check";
 import { describe, test } from "vitest";
@@ -6,7 +6,7 @@ import { DTYPES, type DType } from "../../compiler/dtype.js";
 import { accepts, expectGpuMatchesReference, gridValues, prng, runs, seedArb, singleOp } from "./gen.js";
 import { prod } from "../../compiler/shape.js";
 
-const VARIANTS = ["registers", "shared"] as const;
+const VARIANTS = ["registers", "shared", "packed"] as const;
 const DTYPES_OK = DTYPES.filter((d) => accepts("matmul", [{ dtype: d, shape: [2, 2] }, { dtype: d, shape: [2, 2] }]));
 
 // Sizes: 1, primes, odd, a tile (64) and around tile and vector boundaries (4, 8, 32, 33, 65).
