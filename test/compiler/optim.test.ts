@@ -197,6 +197,11 @@ describe("training step: multi-tensor against per-parameter", () => {
     expect(per.copies).toBe(3 * el.params.length);
     // f32 both ways, rounded at different points: a few ulps per step, compounded over four steps
     expectClose(multi.losses, per.losses, { atol: 1e-5, rtol: 1e-5 }, "losses");
-    for (const p of el.params) expectClose(multi.params[p.name], per.params[p.name], { atol: 1e-5, rtol: 1e-4 }, p.name);
+    // The key projection's bias shifts every score of a query by the same amount, which softmax ignores:
+    // its exact gradient is 0, so what each form computes is rounding noise in a different order, and
+    // Adam scales noise up to steps of size lr. Every other parameter is compared.
+    const noiseOnly = (name: string) => name.endsWith("attn.wk.b");
+    expect(el.params.filter((p) => noiseOnly(p.name)).length).toBeLessThan(el.params.length / 4);
+    for (const p of el.params.filter((q) => !noiseOnly(q.name))) expectClose(multi.params[p.name], per.params[p.name], { atol: 1e-5, rtol: 1e-4 }, p.name);
   });
 });
