@@ -8,6 +8,7 @@ import { InputError } from "../../api/model.js";
 import { parse } from "../../cli/args.js";
 import { DATA_OPTIONS, DATA_USAGE, dataCommand } from "../../cli/commands/data.js";
 import { UsageError } from "../../cli/errors.js";
+import { QUESTION_TYPE_NAMES } from "../../runtime/data/synth-av.js";
 
 const root = mkdtempSync(join(tmpdir(), "mira-data-cli-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -30,13 +31,13 @@ describe("mira data", () => {
     const s = await run("synth", "--out", dir, "--clips", "20", "--seed", "3");
     expect(s.code).toBe(0);
     const lines = s.out.trim().split("\n");
-    expect(lines[0]).toMatch(/^synth: 20 clips \(train 16 · val 2 · test 2\) of 2 × 4 frames 16×16 and 32 × 32 log-mel, 140 questions, [\d.]+ [KM]iB in [\d.]+ s → .*set$/);
-    expect(lines.slice(1).map((l) => l.trim().split(/\s+/)[0])).toEqual(["colour_at_tone", "tone_after_colour", "count_beeps", "first_tone", "first_colour"]);
+    expect(lines[0]).toMatch(/^synth: 20 clips \(train 16 · val 2 · test 2\) of 2 × 4 frames 16×16 and 32 × 32 log-mel, 240 questions, [\d.]+ [KM]iB in [\d.]+ s → .*set$/);
+    expect(lines.slice(1).map((l) => l.trim().split(/\s+/)[0])).toEqual(QUESTION_TYPE_NAMES);
     expect(lines[1]).toMatch(/audio\+video\s+40 questions\s+chance \d+\.\d% \(val \d+\.\d%, test \d+\.\d%; always '\w+'\)/);
     expect(readdirSync(dir)).toContain("index.json");
     const c = await run("check", dir);
     expect(c.code).toBe(0);
-    expect(c.out).toMatch(/^ok: .*set: 20 clips, 140 questions/);
+    expect(c.out).toMatch(/^ok: .*set: 20 clips, 240 questions/);
   });
 
   test("--frames, --chunks, --size and --mels set the layout; --json prints the summary as data", async () => {
@@ -44,7 +45,7 @@ describe("mira data", () => {
     const s = await run("synth", "--out", dir, "--clips", "3", "--chunks", "4", "--frames", "2", "--size", "8", "--mels", "16", "--json");
     const j = JSON.parse(s.out);
     expect(j.clips).toBe(3);
-    expect(j.questions).toBe(21);
+    expect(j.questions).toBe(36);
     expect(j.bytes).toBeGreaterThan(3 * 8 * 8 * 8 * 3 * 4);
     const c = JSON.parse((await run("check", dir, "--json")).out);
     expect(c.ok).toBe(true);
