@@ -5,16 +5,14 @@ import { cpus, loadavg } from "node:os";
 import { DEFAULT_ADAMW, stepScalars } from "../compiler/train-step.js";
 import { adapterName, getGpu } from "../runtime/device.js";
 import { type FamilyTime, type KernelTime, summarise, timeDispatches } from "../runtime/profile.js";
+import { standInValues } from "../runtime/stand-in.js";
 import { time } from "../runtime/timing.js";
 import { compileFile } from "./compile.js";
-import type { ModelOptions } from "./model.js";
+import type { AutotuneModelOptions } from "./autotune.js";
 
-export interface ProfileOptions extends ModelOptions {
-  readonly batch: Readonly<Record<string, number>>;
-  readonly step?: "train" | "forward";
+/** The model, batch, step and runs as for autotuning, and whether to fuse. */
+export interface ProfileOptions extends Omit<AutotuneModelOptions, "onProgress"> {
   readonly fuse?: boolean;
-  /** timed runs (medians are kept) */
-  readonly runs?: number;
 }
 
 export interface ProfileReport {
@@ -30,14 +28,6 @@ export interface ProfileReport {
   readonly cores: number;
 }
 
-/** Stand-in input values: token ids cycle through small ids, masks mark every fourth position,
- *  everything else is a smooth pseudo-random pattern in [−0.5, 0.5]. Times do not depend on them. */
-function standIn(name: string, dtype: string, n: number): Float32Array | Int32Array {
-  if (dtype === "i32") return Int32Array.from({ length: n }, (_, k) => 3 + (k % 20));
-  if (name.includes("mask")) return Float32Array.from({ length: n }, (_, k) => (k % 4 === 3 ? 1 : 0));
-  return Float32Array.from({ length: n }, (_, k) => 0.5 * Math.sin(0.7 * k + 0.3));
-}
-
 export async function profileModel(file: string, o: ProfileOptions): Promise<ProfileReport> {
   const gpu = await getGpu();
   const step = o.step ?? "train";
@@ -49,7 +39,7 @@ export async function profileModel(file: string, o: ProfileOptions): Promise<Pro
     const scalars = step === "train" ? stepScalars(DEFAULT_ADAMW, 1, 1e-4) : {};
     for (const t of program.inputs) {
       const scalar = scalars[t.name];
-      ex.write(t.name, scalar !== undefined ? [scalar] : standIn(t.name, t.dtype, t.shape.reduce((a, b) => a * b, 1)));
+      ex.write(t.name, scalar !== undefined ? [scalar] : standInValues(t.name, t.dtype, t.shape.reduce((a, b) => a * b, 1)));
     }
     const firstOutput = program.outputs.slice(0, 1).map((t) => t.name);
     const submit = await time(() => ex.run(firstOutput), { warmup: 2, runs: o.runs ?? 5 });

@@ -12,7 +12,8 @@ import { DEFAULT_ADAMW, buildTrainStep, stepScalars } from "../../compiler/train
 import type { Gpu } from "../../runtime/device.js";
 import { Executor } from "../../runtime/executor.js";
 import { decaysByDefault } from "../../runtime/trainer.js";
-import { pseudoValues, time } from "../harness.js";
+import { standInValues } from "../../runtime/stand-in.js";
+import { time } from "../harness.js";
 
 export const E1_FRAMES = [16, 32, 64, 128, 256, 512] as const;
 export const E1_COMBINERS = [
@@ -58,10 +59,7 @@ export async function e1Case(combiner: (typeof E1_COMBINERS)[number], frames: nu
         const ex = await Executor.create(gpu, program);
         try {
           for (const [name, v] of initParams(el.params, 1)) ex.write(name, v);
-          for (const i of el.inputs) {
-            const n = i.shape.reduce((a, b) => a * b, 1);
-            ex.write(i.name, i.dtype === "i32" ? Int32Array.from({ length: n }, (_, k) => 3 + (k % 20)) : i.name === "loss_mask" ? Float32Array.from({ length: n }, (_, k) => (k % 16 === 10 ? 1 : 0)) : pseudoValues(n, 7, 0.5));
-          }
+          for (const i of el.inputs) ex.write(i.name, standInValues(i.name, i.dtype, i.shape.reduce((a, b) => a * b, 1)));
           let t = 0;
           const step = async (): Promise<void> => {
             t++;

@@ -240,9 +240,8 @@ export function questionsFor(e: ClipEvents): Question[] {
   qs.push({ type: "count_beeps", text: fill("count_beeps", {}), answer: COUNT_WORDS[e.beeps.length] });
   qs.push({ type: "first_tone", text: fill("first_tone", {}), answer: e.tones[0].pitch });
   qs.push({ type: "first_colour", text: fill("first_colour", {}), answer: e.shapes[0].colour });
-  const slotOfFrame = (frame: number) => e.shapes.findIndex((s) => s.start <= frame && frame < s.end);
   for (const pitch of ["high", "low"] as const) {
-    qs.push({ type: "when_tone", text: fill("when_tone", { pitch }), answer: ORDINALS[slotOfFrame(Math.floor(tone(pitch).start / samplesPerFrame))] });
+    qs.push({ type: "when_tone", text: fill("when_tone", { pitch }), answer: ORDINALS[e.shapes.indexOf(shapeInSlotOf(e, tone(pitch)))] });
   }
   for (const colour of e.asked.colours) {
     qs.push({ type: "when_colour", text: fill("when_colour", { colour }), answer: ORDINALS[e.shapes.findIndex((s) => s.colour === colour)] });
