@@ -11,7 +11,7 @@ import type { DataSource } from "../runtime/train-loop.js";
 import type { Executor } from "../runtime/executor.js";
 import type { Batch } from "../runtime/trainer.js";
 import { argmax } from "../runtime/sampling.js";
-import { ModelError } from "./model.js";
+import { InputError, ModelError } from "./model.js";
 
 export const AV_INPUTS = ["video", "spectrogram", "text", "loss_mask"] as const;
 
@@ -74,14 +74,33 @@ export function avBatch(ds: AvDataset, qs: readonly number[]): Batch {
   return { video, spectrogram, text, loss_mask: mask };
 }
 
-/** Training batches drawn from the training split by (seed, step, row); fixed validation batches. */
-export function avDataSource(ds: AvDataset, batch: number, seed: number, valBatches = 8): DataSource {
+/**
+ * The training questions to draw from: all of the training split, or only those of the named question
+ * types (`mira train --types`); an unknown name or a type with no training question is an InputError.
+ */
+export function trainingPool(ds: AvDataset, types?: readonly string[]): Int32Array {
   const [t0, t1] = questionsOf(ds, "train");
+  if (!types || types.length === 0) return Int32Array.from({ length: t1 - t0 }, (_, i) => t0 + i);
+  const names = ds.index.questionTypes.map((t) => t.name);
+  const wanted = new Set<number>();
+  for (const name of types) {
+    const i = names.indexOf(name);
+    if (i < 0) throw new InputError(`unknown question type '${name}'; ${ds.dir} has ${names.join(", ")}`);
+    wanted.add(i);
+  }
+  const pool: number[] = [];
+  for (let q = t0; q < t1; q++) if (wanted.has(ds.tensors.question_type[q])) pool.push(q);
+  if (pool.length === 0) throw new InputError(`no training question of type ${types.join(", ")} in ${ds.dir}`);
+  return Int32Array.from(pool);
+}
+
+/** Training batches drawn from `pool` (default: the training split) by (seed, step, row); fixed validation batches. */
+export function avDataSource(ds: AvDataset, batch: number, seed: number, valBatches = 8, pool = trainingPool(ds)): DataSource {
   const [v0, v1] = questionsOf(ds, "val");
   const val: Batch[] = [];
   for (let s = v0; s + batch <= v1 && val.length < valBatches; s += batch) val.push(avBatch(ds, Array.from({ length: batch }, (_, i) => s + i)));
   return {
-    train: (step) => avBatch(ds, Array.from({ length: batch }, (_, r) => t0 + (randomBits(seed, step, r) % (t1 - t0)))),
+    train: (step) => avBatch(ds, Array.from({ length: batch }, (_, r) => pool[randomBits(seed, step, r) % pool.length])),
     val,
     itemsPerBatch: batch,
   };

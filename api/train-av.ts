@@ -11,7 +11,7 @@ import { getGpu } from "../runtime/device.js";
 import { Executor } from "../runtime/executor.js";
 import { trainLoop } from "../runtime/train-loop.js";
 import { Trainer } from "../runtime/trainer.js";
-import { type TypeAccuracy, avBatchDims, avDataSource, checkAvModel, evaluateAv, logitsRunner } from "./av.js";
+import { type TypeAccuracy, avBatchDims, avDataSource, checkAvModel, evaluateAv, logitsRunner, trainingPool } from "./av.js";
 import { ModelError, loadModel } from "./model.js";
 import { CHECKPOINT_FILE, type TrainOptions, type TrainResult, startRun } from "./train.js";
 
@@ -30,6 +30,8 @@ export async function trainAv(o: TrainOptions, resumed?: Checkpoint): Promise<Av
   const ds = loadAvDataset(meta?.data ?? o.data);
   const batch = meta ? Number(meta.batch) : (o.batch ?? 16);
   const seed = meta ? Number(meta.seed) : (o.seed ?? 1);
+  const types = meta?.types ? (JSON.parse(meta.types) as string[]) : (o.types ?? []);
+  const pool = trainingPool(ds, types);
   const el = model.elaborate(avBatchDims(ds, batch));
   checkAvModel(el, ds);
   const loss = el.objective ?? el.losses[0];
@@ -42,7 +44,7 @@ export async function trainAv(o: TrainOptions, resumed?: Checkpoint): Promise<Av
   const evaluator = await Executor.create(gpu, evalProgram, { share: trainer.step });
   try {
     const { startStep, steps, lr, warmup } = startRun(trainer, el.params, seed, o, resumed, 2e-3, runDir);
-    const data = avDataSource(ds, batch, seed, o.evalBatches ?? 8);
+    const data = avDataSource(ds, batch, seed, o.evalBatches ?? 8, pool);
     o.onStart?.({ runDir, params: el.paramCount, dispatchesPerStep: trainer.dispatchesPerStep, bufferBytes: trainer.bufferBytes, startStep, steps, vocab: ds.index.text.vocab.length, trainChars: 0, valChars: 0 });
     const initialValLoss = startStep === 0 ? await trainer.evalLoss(data.val) : undefined;
     const result = await trainLoop(trainer, data, {
@@ -51,7 +53,7 @@ export async function trainAv(o: TrainOptions, resumed?: Checkpoint): Promise<Av
       checkpointPath: join(runDir, CHECKPOINT_FILE), metricsPath: join(runDir, "metrics.jsonl"),
       metadata: {
         format: "mira-checkpoint-1", kind: "av-qa", model: model.path, preset: model.preset ?? "", overrides: JSON.stringify(model.set),
-        source_sha256: model.sourceHash, data: ds.dir, batch: String(batch), schedule: JSON.stringify({ steps, lr, warmup }),
+        source_sha256: model.sourceHash, data: ds.dir, batch: String(batch), types: JSON.stringify(types), schedule: JSON.stringify({ steps, lr, warmup }),
       },
       startStep,
     }, { onProgress: o.onProgress, shouldStop: o.shouldStop });

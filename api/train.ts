@@ -28,6 +28,8 @@ export interface TrainOptions {
   readonly lr?: number;
   readonly warmup?: number;
   readonly seed?: number;
+  /** audio-video QA only: train on the questions of these types (default all); evaluation reports every type */
+  readonly types?: readonly string[];
   /** run name: files go to runs/<run>/ */
   readonly run?: string;
   readonly runsDir?: string;
@@ -123,6 +125,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const resumed = o.resume ? loadCheckpoint(ckptPath) : undefined;
   const meta = resumed?.metadata;
   if (meta?.kind === "av-qa" || (!meta && isAvDataset(o.data))) return (await import("./train-av.js")).trainAv(o, resumed);
+  if (o.types?.length) throw new InputError(`question types (--types) apply to an audio-video QA set; ${o.data} is text`);
   const model = loadModel(o.model, meta ? { preset: meta.preset || undefined, set: JSON.parse(meta.overrides) as string[] } : { preset: o.preset, set: o.set });
   if (meta && meta.source_sha256 !== model.sourceHash) {
     throw new CheckpointError(`${o.model} (or a file it imports) changed since ${ckptPath} was saved; resume with the model it was trained from`);

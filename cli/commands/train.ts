@@ -7,7 +7,7 @@ import { EXIT, UsageError } from "../errors.js";
 import { stopOnInterrupt } from "../interrupt.js";
 import { ProgressBar, formatDuration } from "../progress.js";
 
-export const TRAIN_USAGE = "mira train FILE --data PATH [--preset NAME] [--set key=value]… [--steps N] [--batch N] [--window N] [--lr X] [--seed N] [--run NAME] [--runs-dir DIR] [--resume] [--json]";
+export const TRAIN_USAGE = "mira train FILE --data PATH [--preset NAME] [--set key=value]… [--steps N] [--batch N] [--window N] [--lr X] [--seed N] [--types T1,T2] [--run NAME] [--runs-dir DIR] [--resume] [--json]";
 
 /** A flag's value, or undefined when absent (so a resumed run keeps what its checkpoint stored). */
 const optional = (p: Parsed, name: string, read: (p: Parsed, name: string, fallback: number) => number): number | undefined =>
@@ -27,7 +27,7 @@ export async function trainCommand(p: Parsed): Promise<number> {
   const r = await train({
     model: file, data, preset: str(p, "preset"), set: strs(p, "set"),
     steps: optional(p, "steps", int), batch: optional(p, "batch", int), window: optional(p, "window", int),
-    lr: optional(p, "lr", num), seed: optional(p, "seed", int), run: str(p, "run") ?? "default", runsDir: str(p, "runs-dir"), resume: flag(p, "resume"),
+    lr: optional(p, "lr", num), seed: optional(p, "seed", int), types: str(p, "types")?.split(",").map((t) => t.trim()).filter((t) => t !== ""), run: str(p, "run") ?? "default", runsDir: str(p, "runs-dir"), resume: flag(p, "resume"),
     evalEvery: int(p, "eval-every", 100), logEvery: int(p, "log-every", 10), checkpointEvery: int(p, "checkpoint-every", 100),
     onStart: (i) => {
       say(`training ${file}: ${i.params.toLocaleString("en-US")} parameters, vocabulary ${i.vocab}${i.trainChars ? `, ${i.trainChars.toLocaleString("en-US")} training / ${i.valChars.toLocaleString("en-US")} validation characters` : ""}`);
