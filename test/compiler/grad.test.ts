@@ -9,6 +9,8 @@ import { type Graph, printGraph } from "../../compiler/ir.js";
 import { binary, reduce } from "../../compiler/ops/helpers.js";
 import { OPS, type OpName } from "../../compiler/ops/index.js";
 import { runReference } from "../../compiler/reference.js";
+import { lowerComposites } from "../../compiler/passes/lower-composites.js";
+import type { RefTensor } from "../../compiler/ops/spec.js";
 import { prod } from "../../compiler/shape.js";
 import { expectClose, firstMismatch } from "../helpers/close.js";
 import { runOnGpu } from "../helpers/gpu.js";
@@ -138,24 +140,47 @@ describe("gradients match float64 central differences on the reference", () => {
 });
 
 /**
- * GPU against reference, both in f32: each output within 1e-5·(1 + max|ref|) + 1e-4·|ref|. The
+ * GPU against reference, both in f32: each output within 1e-5·(1 + max|ref|) + 1e-4·|ref| + 4·noise. The
  * reference rounds to f32 after every op as a kernel does, so what remains is summation order in
  * reductions and matmuls (≈ √n·6e-8 of the largest term for n ≤ 10³ terms) and the GPU's transcendental
  * functions (≤ 1e-5 relative, see the op table's tolerances), compounded over a few ops of a backward
  * pass; the absolute part is scaled by the output's largest value, because one gradient element can be
  * a cancelling sum of terms as large as that. On lavapipe the worst error seen was ≈ 1% of this bound
  * for single ops and ≈ 4% for the model; a wrong kernel is off by O(1).
+ *
+ * `noise` is how far this case's f32 answers stray from float64, measured: the larger distance from
+ * the float64 reference (exact: true) of two f32 evaluations that round in different places — the
+ * graph as built (composites computed whole) and with composites lowered to the primitives the GPU
+ * runs. It is ≈ 1e-7 relative for most cases, so the bound above rules; but some cases are
+ * ill-conditioned, and no f32 evaluation order can match another there: in the model case, a
+ * layer_norm row over d = 2 of two nearly equal values (−0.5149567, −0.5150765; fast-check seed
+ * −829853349) has variance ≪ eps, so the norm is ≈ (x − mean)/√eps and turns the inputs' f32 rounding
+ * (≈ 4e-7) into 1e-3 relative error in ln1.g's gradient — in the GPU's result and the reference's alike.
  */
+function f32Noise(g: Graph, feeds: Record<string, number[]>, ref: Record<string, RefTensor>): Map<string, number> {
+  const exact = runReference(g, feeds, { exact: true });
+  const lowered = runReference(lowerComposites(g), feeds);
+  const noise = new Map<string, number>();
+  for (const o of g.outputs) {
+    const e = exact[o.name].data;
+    let m = 0;
+    for (const f32 of [ref[o.name].data, lowered[o.name].data]) for (let i = 0; i < e.length; i++) m = Math.max(m, Math.abs(f32[i] - e[i]));
+    noise.set(o.name, m);
+  }
+  return noise;
+}
+
 async function expectGpuGradientsMatch(c: GradCase, r: Rand): Promise<void> {
   const { graph, feeds } = withLoss(c, r);
   const gg = grad(graph, "loss");
   const got = await runOnGpu(gg, feeds);
   const ref = runReference(gg, feeds);
+  const noise = f32Noise(gg, feeds, ref);
   for (const o of gg.outputs) {
     const want = ref[o.name].data;
     const scale = want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-    const bad = firstMismatch(got[o.name], want, { atol: 1e-5 * (1 + scale), rtol: 1e-4 });
-    if (bad) throw new Error(`${o.name}: ${bad}\n${printGraph(gg)}`);
+    const bad = firstMismatch(got[o.name], want, { atol: 1e-5 * (1 + scale) + 4 * noise.get(o.name)!, rtol: 1e-4 });
+    if (bad) throw new Error(`${o.name}: ${bad} (f32 noise of this case ${noise.get(o.name)!.toExponential(2)})\n${printGraph(gg)}`);
   }
 }
 
