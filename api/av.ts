@@ -94,13 +94,64 @@ export function trainingPool(ds: AvDataset, types?: readonly string[]): Int32Arr
   return Int32Array.from(pool);
 }
 
-/** Training batches drawn from `pool` (default: the training split) by (seed, step, row); fixed validation batches. */
-export function avDataSource(ds: AvDataset, batch: number, seed: number, valBatches = 8, pool = trainingPool(ds)): DataSource {
+/** One stage of a question-type curriculum: from step `from` on, the pool also holds these types (none: every type). */
+export interface TypeStage {
+  readonly from: number;
+  readonly types: readonly string[];
+}
+
+/**
+ * `mira train --types`: stages separated by ';', each a comma list of question types (or `all`) with an
+ * optional `@STEP` at which it joins the pool — "first_colour,first_tone; nth_colour,when_colour@100; all@250".
+ * A plain list is one stage from step 0. The first stage starts at 0 and the steps increase.
+ */
+export function parseTypeStages(spec: string): TypeStage[] {
+  const stages = spec.split(";").map((part, i) => {
+    const [names, at, extra] = part.split("@").map((x) => x.trim());
+    const types = names.split(",").map((t) => t.trim()).filter((t) => t !== "");
+    if (types.length === 0 || extra !== undefined) throw new InputError(`--types stage ${i + 1} ('${part.trim()}') names no question type; write T1,T2[@STEP], stages separated by ';'`);
+    const from = at === undefined ? 0 : Number(at);
+    if (!Number.isInteger(from) || from < 0 || at === "") throw new InputError(`--types stage ${i + 1}: '@${at}' is not a step number`);
+    return { from, types: types.length === 1 && types[0] === "all" ? [] : types };
+  });
+  if (stages[0].from !== 0) throw new InputError(`--types: the first stage starts at step 0, not ${stages[0].from} (drop its @)`);
+  stages.forEach((st, i) => {
+    if (i > 0 && st.from <= stages[i - 1].from) throw new InputError(`--types: stage ${i + 1} starts at step ${st.from}, not after stage ${i}'s ${stages[i - 1].from}; give each later stage a larger @STEP`);
+  });
+  return stages;
+}
+
+/** A plain list of types is one stage from step 0; no types (or none given) is every type from step 0. */
+export function toStages(types: readonly string[] | readonly TypeStage[] | undefined): TypeStage[] {
+  if (!types || types.length === 0) return [{ from: 0, types: [] }];
+  return typeof types[0] === "string" ? [{ from: 0, types: types as readonly string[] }] : [...(types as readonly TypeStage[])];
+}
+
+/** The pool at each step of a curriculum: the training questions of every type of the stages begun by then. */
+export function stagedPool(ds: AvDataset, stages: readonly TypeStage[]): (step: number) => Int32Array {
+  const pools = stages.map((_, i) => {
+    const begun = stages.slice(0, i + 1);
+    return begun.some((st) => st.types.length === 0) ? trainingPool(ds) : trainingPool(ds, [...new Set(begun.flatMap((st) => st.types))]);
+  });
+  return (step) => {
+    let k = 0;
+    while (k + 1 < stages.length && stages[k + 1].from <= step) k++;
+    return pools[k];
+  };
+}
+
+/** Training batches drawn from `pool` (default: the training split; a function: the pool at each step)
+ *  by (seed, step, row); fixed validation batches. */
+export function avDataSource(ds: AvDataset, batch: number, seed: number, valBatches = 8, pool: Int32Array | ((step: number) => Int32Array) = trainingPool(ds)): DataSource {
   const [v0, v1] = questionsOf(ds, "val");
   const val: Batch[] = [];
   for (let s = v0; s + batch <= v1 && val.length < valBatches; s += batch) val.push(avBatch(ds, Array.from({ length: batch }, (_, i) => s + i)));
+  const poolAt = typeof pool === "function" ? pool : () => pool;
   return {
-    train: (step) => avBatch(ds, Array.from({ length: batch }, (_, r) => pool[randomBits(seed, step, r) % pool.length])),
+    train: (step) => {
+      const p = poolAt(step);
+      return avBatch(ds, Array.from({ length: batch }, (_, r) => p[randomBits(seed, step, r) % p.length]));
+    },
     val,
     itemsPerBatch: batch,
   };

@@ -11,7 +11,7 @@ import { getGpu } from "../runtime/device.js";
 import { type DataSource, type LoopResult, type Progress, STEP_KEY, trainLoop } from "../runtime/train-loop.js";
 import { Trainer } from "../runtime/trainer.js";
 import { InputError, type LoadedModel, ModelError, configNumber, loadModel } from "./model.js";
-import { isAvDataset } from "./av.js";
+import { type TypeStage, isAvDataset } from "./av.js";
 import { languageModelIO } from "./text-model.js";
 
 export interface TrainOptions {
@@ -28,8 +28,9 @@ export interface TrainOptions {
   readonly lr?: number;
   readonly warmup?: number;
   readonly seed?: number;
-  /** audio-video QA only: train on the questions of these types (default all); evaluation reports every type */
-  readonly types?: readonly string[];
+  /** audio-video QA only: train on the questions of these types (default all), or of a curriculum's
+   *  stages (parseTypeStages); evaluation reports every type */
+  readonly types?: readonly string[] | readonly TypeStage[];
   /** run name: files go to runs/<run>/ */
   readonly run?: string;
   readonly runsDir?: string;

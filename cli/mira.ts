@@ -44,7 +44,7 @@ const COMMANDS: Record<string, Command> = {
   },
   train: {
     summary: "train a model on text or an audio-video QA set, with checkpoints, metrics and resume",
-    usage: "mira train FILE --data PATH [--preset] [--set]… [--steps] [--batch] [--window] [--lr] [--seed] [--types T1,T2] [--run NAME] [--runs-dir DIR] [--resume]",
+    usage: "mira train FILE --data PATH [--preset] [--set]… [--steps] [--batch] [--window] [--lr] [--seed] [--types T1,T2[@STEP];…] [--run NAME] [--runs-dir DIR] [--resume]",
     options: { preset: { type: "string" }, set: { type: "string", multiple: true }, data: { type: "string" }, steps: { type: "string" },
       batch: { type: "string" }, window: { type: "string" }, lr: { type: "string" }, seed: { type: "string" }, types: { type: "string" }, run: { type: "string" }, "runs-dir": { type: "string" },
       resume: { type: "boolean" }, "eval-every": { type: "string" }, "log-every": { type: "string" }, "checkpoint-every": { type: "string" } },

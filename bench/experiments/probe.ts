@@ -1,11 +1,12 @@
 // probe.ts: a diagnostic for training tiny Mirasol — accuracy per question type on the validation split
-// every N steps while training on some question types only (the pool `mira train --types` draws from).
+// every N steps while training on some question types only, or on a curriculum of them (the pool
+// `mira train --types` draws from).
 // Which types a run learns, and when, is what docs/models.md's session-5 runs were read from.
-//   npx tsx bench/experiments/probe.ts --data DIR [--types first_colour,first_tone | all] [--steps 600]
+//   npx tsx bench/experiments/probe.ts --data DIR [--types "first_colour,first_tone; nth_colour@100; all@250" | all] [--steps 600]
 //     [--every 100] [--batch 64] [--lr 3e-3] [--seed 1] [--set key=value]…
 import { parseArgs } from "node:util";
 import { performance } from "node:perf_hooks";
-import { avBatch, avBatchDims, evaluateAv, logitsRunner, trainingPool } from "../../api/av.js";
+import { avBatch, avBatchDims, evaluateAv, logitsRunner, parseTypeStages, stagedPool } from "../../api/av.js";
 import { loadModel } from "../../api/model.js";
 import { initParams } from "../../compiler/lower/init.js";
 import { randomBits } from "../../compiler/ops/scalar-math.js";
@@ -27,8 +28,8 @@ const { values: a } = parseArgs({
 if (!a.data) throw new Error("--data DIR is required (a `mira data synth` set)");
 const [steps, every, batch, lr, seed] = [a.steps, a.every, a.batch, a.lr, a.seed].map(Number);
 const ds = loadAvDataset(a.data);
-const types = a.types === "all" ? [] : a.types.split(",");
-const pool = trainingPool(ds, types);
+const stages = parseTypeStages(a.types);
+const poolAt = stagedPool(ds, stages);
 const el = loadModel(a.model, { preset: a.preset, set: a.set }).elaborate(avBatchDims(ds, batch));
 const loss = el.objective ?? el.losses[0];
 const logits = el.graph.outputs.find((x) => x.name === (el.generate?.from ?? "logits"));
@@ -37,18 +38,19 @@ const gpu = await getGpu();
 const trainer = await Trainer.create(gpu, { forward: el.graph, loss, params: el.params }, DEFAULT_ADAMW);
 const evaluator = await Executor.create(gpu, compileFor(gpu, { nodes: el.graph.nodes, outputs: [logits] }), { share: trainer.step });
 trainer.initialize(initParams(el.params, seed));
-const shown = ds.index.questionTypes.map((t) => t.name).filter((n) => types.length === 0 || types.includes(n));
-console.log(`${el.paramCount} parameters; training on ${pool.length} questions (${types.length ? types.join(", ") : "every type"}); ${a.set.join(" ")}`);
+console.log(`${el.paramCount} parameters; training on ${poolAt(1).length} questions (--types ${a.types}); ${a.set.join(" ")}`);
 const schedule = { lr, warmup: Math.min(100, Math.floor(steps / 10)), steps, minLrFraction: 0.1 };
 const t0 = performance.now();
 let sum = 0;
 let n = 0;
 for (let s = 1; s <= steps; s++) {
+  const pool = poolAt(s);
+  if (s > 1 && pool !== poolAt(s - 1)) console.log(`step ${s}: the pool grows to ${pool.length} questions`);
   const b = avBatch(ds, Array.from({ length: batch }, (_, r) => pool[randomBits(seed, s, r) % pool.length]));
   const r = await trainer.train(s, b, lrAt(schedule, s), s % 10 === 0);
   if (r) [sum, n] = [sum + r.loss, n + 1];
   if (s % every !== 0 && s !== steps) continue;
-  const acc = (await evaluateAv(ds, "val", batch, logitsRunner(evaluator, logits.name))).filter((x) => shown.includes(x.type));
+  const acc = (await evaluateAv(ds, "val", batch, logitsRunner(evaluator, logits.name)));
   const cells = acc.map((x) => `${x.type} ${(100 * x.accuracy).toFixed(1)} (${(100 * x.chance).toFixed(1)})`);
   console.log(`step ${s} · ${((performance.now() - t0) / 1000).toFixed(0)} s · loss ${(sum / Math.max(1, n)).toFixed(3)} | ${cells.join("  ")}`);
   [sum, n] = [0, 0];

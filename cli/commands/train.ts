@@ -2,12 +2,23 @@
 import { formatBytes } from "../../compiler/limits.js";
 import { train } from "../../api/train.js";
 import type { AvTrainResult } from "../../api/train-av.js";
+import { type TypeStage, parseTypeStages } from "../../api/av.js";
 import { type Parsed, flag, int, num, onePositional, str, strs } from "../args.js";
 import { EXIT, UsageError } from "../errors.js";
 import { stopOnInterrupt } from "../interrupt.js";
 import { ProgressBar, formatDuration } from "../progress.js";
 
-export const TRAIN_USAGE = "mira train FILE --data PATH [--preset NAME] [--set key=value]… [--steps N] [--batch N] [--window N] [--lr X] [--seed N] [--types T1,T2] [--run NAME] [--runs-dir DIR] [--resume] [--json]";
+export const TRAIN_USAGE = "mira train FILE --data PATH [--preset NAME] [--set key=value]… [--steps N] [--batch N] [--window N] [--lr X] [--seed N] [--types T1,T2[@STEP];…] [--run NAME] [--runs-dir DIR] [--resume] [--json]";
+
+/** --types as curriculum stages; bad syntax (an empty list, a step that is not after the last) is a usage error. */
+function typeStages(spec: string | undefined): TypeStage[] | undefined {
+  if (spec === undefined) return undefined;
+  try {
+    return parseTypeStages(spec);
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message}; usage: ${TRAIN_USAGE}`);
+  }
+}
 
 /** A flag's value, or undefined when absent (so a resumed run keeps what its checkpoint stored). */
 const optional = (p: Parsed, name: string, read: (p: Parsed, name: string, fallback: number) => number): number | undefined =>
@@ -27,7 +38,7 @@ export async function trainCommand(p: Parsed): Promise<number> {
   const r = await train({
     model: file, data, preset: str(p, "preset"), set: strs(p, "set"),
     steps: optional(p, "steps", int), batch: optional(p, "batch", int), window: optional(p, "window", int),
-    lr: optional(p, "lr", num), seed: optional(p, "seed", int), types: str(p, "types")?.split(",").map((t) => t.trim()).filter((t) => t !== ""), run: str(p, "run") ?? "default", runsDir: str(p, "runs-dir"), resume: flag(p, "resume"),
+    lr: optional(p, "lr", num), seed: optional(p, "seed", int), types: typeStages(str(p, "types")), run: str(p, "run") ?? "default", runsDir: str(p, "runs-dir"), resume: flag(p, "resume"),
     evalEvery: int(p, "eval-every", 100), logEvery: int(p, "log-every", 10), checkpointEvery: int(p, "checkpoint-every", 100),
     onStart: (i) => {
       say(`training ${file}: ${i.params.toLocaleString("en-US")} parameters, vocabulary ${i.vocab}${i.trainChars ? `, ${i.trainChars.toLocaleString("en-US")} training / ${i.valChars.toLocaleString("en-US")} validation characters` : ""}`);
