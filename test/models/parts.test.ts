@@ -1,0 +1,181 @@
+// parts.test.ts: Mirasol's own parts one at a time, at fast-check-drawn sizes (1, odd and prime dims
+// included) — TokenLearner (std.nn) and one TTM step (std.combiners: TokenLearner read, transformer
+// process, TokenLearner write) — each with loss = mean(y · w) for random w: the GPU's outputs and
+// gradients against the reference interpreter's, and the reference's gradients against central finite
+// differences in float64. (Block-causal and cross attention are ops: test/compiler/grad.test.ts checks
+// them the same way; the whole model's forward and gradients: mirasol-gpu.test.ts, dsl/mirasol.test.ts.)
+import fc from "fast-check";
+import { describe, expect, test } from "vitest";
+import { grad, gradName } from "../../compiler/grad.js";
+import { type Elaborated, elaborate, initParams } from "../../compiler/lower.js";
+import { runReference } from "../../compiler/reference.js";
+import { check, formatDiagnostics } from "../../dsl/index.js";
+import { runs } from "../compiler/gen.js";
+import { MODELS } from "../dsl/harness.js";
+import { expectClose } from "../helpers/close.js";
+import { runOnGpu } from "../helpers/gpu.js";
+
+interface Part {
+  readonly source: string;
+}
+
+const tokenLearner = (d: number, n: number, hidden: number, P: number): Part => ({
+  source: `import std.nn
+model Part {
+  input x: f32[B, ${P}, ${d}]
+  input w: f32[B, ${n}, ${d}]
+  output y = TokenLearner(${d}, ${n}, ${hidden})(x)
+  output total = mean(y * w)
+}
+`,
+});
+
+const ttmStep = (d: number, memory: number, read: number, heads: number, hidden: number, P: number): Part => ({
+  source: `import std.combiners
+model Part {
+  input mem: f32[B, ${memory}, ${d}]
+  input x: f32[B, ${P}, ${d}]
+  input w: f32[B, ${read + memory}, ${d}]
+  output y = TTMStep(${memory}, ${read}, 1, ${heads}, ${hidden})(mem, x)
+  output total = mean(y * w)
+}
+`,
+});
+
+function elaborated(part: Part, B: number): Elaborated {
+  const file = `${MODELS}/part_case.mira`;
+  const c = check(part.source, file, {});
+  expect(formatDiagnostics(c.diagnostics, c.sources)).toBe("");
+  const e = elaborate(c.result, { batch: { B } });
+  expect(formatDiagnostics(e.diagnostics, c.sources)).toBe("");
+  return e.result!;
+}
+
+/** Params from the model's own initialisers (seeded), inputs uniform in [−1, 1] from `r`. */
+function feedsFor(el: Elaborated, seed: number, r: () => number): Record<string, number[]> {
+  const feeds: Record<string, number[]> = Object.fromEntries([...initParams(el.params, seed)].map(([k, v]) => [k, Array.from(v)]));
+  for (const i of el.inputs) feeds[i.name] = Array.from({ length: i.shape.reduce((a, b) => a * b, 1) }, () => 2 * r() - 1);
+  return feeds;
+}
+
+function lcg(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) >>> 8) / 2 ** 24;
+}
+
+/**
+ * d total / dt along a random direction over every param, from
+ * grad() and from central differences with Richardson extrapolation, all in float64.
+ */
+function expectFiniteDifferences(el: Elaborated, feeds: Record<string, number[]>, r: () => number): void {
+  const g = grad(el.graph, "total");
+  const wrt = el.params.map((p) => p.name);
+  const dir = Object.fromEntries(wrt.map((n) => [n, feeds[n].map(() => 2 * r() - 1)]));
+  const at = runReference(g, feeds, { exact: true });
+  let analytic = 0;
+  let mass = 0;
+  for (const n of wrt) {
+    const gp = at[gradName(n)].data;
+    dir[n].forEach((v, i) => {
+      analytic += gp[i] * v;
+      mass += Math.abs(gp[i] * v);
+    });
+  }
+  const loss = (t: number): number => {
+    const moved = { ...feeds };
+    for (const n of wrt) moved[n] = feeds[n].map((v, i) => v + t * dir[n][i]);
+    return runReference(el.graph, moved, { exact: true }).total.data[0];
+  };
+  const D = (h: number): number => (loss(h) - loss(-h)) / (2 * h);
+  const h = 1e-4;
+  const fd = (4 * D(h / 2) - D(h)) / 3;
+  expect(mass, "the direction moves the loss at all").toBeGreaterThan(1e-9);
+  expect(Math.abs(fd - analytic), `fd ${fd} vs grad() ${analytic}`).toBeLessThanOrEqual(1e-8 + 1e-6 * mass);
+}
+
+/** GPU against reference in f32 for the forward outputs and every gradient (as grad.test.ts bounds them). */
+async function expectGpuMatches(el: Elaborated, feeds: Record<string, number[]>): Promise<void> {
+  const g = grad(el.graph, "total");
+  const got = await runOnGpu(g, feeds);
+  const ref = runReference(g, feeds);
+  for (const o of g.outputs) {
+    const want = ref[o.name].data;
+    const scale = want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    expectClose(got[o.name], want, { atol: 1e-5 * (1 + scale), rtol: 1e-4 }, o.name);
+  }
+}
+
+const dim = (xs: number[]) => fc.constantFrom(...xs);
+// P = 1 or d = 1 makes TokenLearner the identity (one token to weigh) or its weights moot (a layer
+// norm of one value is β), so no direction moves the loss; they start at 2 here.
+const tlArb = fc.record({ B: dim([1, 2]), P: dim([2, 3, 5, 7]), d: dim([2, 3, 5]), n: dim([1, 2, 3]), hidden: dim([1, 3, 4]), seed: fc.nat(1000) });
+// heads divide d; the transformer's head width d / heads is 1, 2 or 3
+const ttmArb = fc.record({ B: dim([1, 2]), P: dim([1, 2, 5]), heads: dim([1, 2]), width: dim([1, 2, 3]), memory: dim([1, 2, 3]), read: dim([1, 2]), hidden: dim([1, 3]), seed: fc.nat(1000) });
+
+describe("TokenLearner", () => {
+  test("gradients equal finite differences (float64 reference)", () => {
+    fc.assert(
+      fc.property(tlArb, ({ B, P, d, n, hidden, seed }) => {
+        const el = elaborated(tokenLearner(d, n, hidden, P), B);
+        const r = lcg(seed + 1);
+        expectFiniteDifferences(el, feedsFor(el, seed, r), r);
+      }),
+      { numRuns: runs(8) },
+    );
+  });
+
+  test("outputs and gradients on the GPU equal the reference", async () => {
+    await fc.assert(
+      fc.asyncProperty(tlArb, async ({ B, P, d, n, hidden, seed }) => {
+        const el = elaborated(tokenLearner(d, n, hidden, P), B);
+        await expectGpuMatches(el, feedsFor(el, seed, lcg(seed + 1)));
+      }),
+      { numRuns: runs(2) },
+    );
+  });
+
+  test("each output token is a convex combination of the input tokens (weights ≥ 0, summing to 1 over tokens)", () => {
+    fc.assert(
+      fc.property(tlArb, ({ B, P, d, n, hidden, seed }) => {
+        const el = elaborated(tokenLearner(d, n, hidden, P), B);
+        const feeds = feedsFor(el, seed, lcg(seed + 1));
+        const y = runReference(el.graph, feeds, { exact: true }).y.data;
+        // every coordinate of y[b, i] lies within that coordinate's range over x[b, :]
+        for (let b = 0; b < B; b++) {
+          for (let c = 0; c < d; c++) {
+            const xs = Array.from({ length: P }, (_, p) => feeds.x[(b * P + p) * d + c]);
+            for (let i = 0; i < n; i++) {
+              const v = y[(b * n + i) * d + c];
+              expect(v).toBeGreaterThanOrEqual(Math.min(...xs) - 1e-12);
+              expect(v).toBeLessThanOrEqual(Math.max(...xs) + 1e-12);
+            }
+          }
+        }
+      }),
+      { numRuns: runs(8) },
+    );
+  });
+});
+
+describe("one TTM step: TokenLearner read, transformer, TokenLearner write", () => {
+  test("gradients equal finite differences (float64 reference)", () => {
+    fc.assert(
+      fc.property(ttmArb, ({ B, P, heads, width, memory, read, hidden, seed }) => {
+        const el = elaborated(ttmStep(heads * width, memory, read, heads, hidden, P), B);
+        const r = lcg(seed + 1);
+        expectFiniteDifferences(el, feedsFor(el, seed, r), r);
+      }),
+      { numRuns: runs(6) },
+    );
+  });
+
+  test("outputs and gradients on the GPU equal the reference", async () => {
+    await fc.assert(
+      fc.asyncProperty(ttmArb, async ({ B, P, heads, width, memory, read, hidden, seed }) => {
+        const el = elaborated(ttmStep(heads * width, memory, read, heads, hidden, P), B);
+        await expectGpuMatches(el, feedsFor(el, seed, lcg(seed + 1)));
+      }),
+      { numRuns: runs(2) },
+    );
+  });
+});
