@@ -109,7 +109,8 @@ export function parseTypeStages(spec: string): TypeStage[] {
   const stages = spec.split(";").map((part, i) => {
     const [names, at, extra] = part.split("@").map((x) => x.trim());
     const types = names.split(",").map((t) => t.trim()).filter((t) => t !== "");
-    if (types.length === 0 || extra !== undefined) throw new InputError(`--types stage ${i + 1} ('${part.trim()}') names no question type; write T1,T2[@STEP], stages separated by ';'`);
+    if (types.length === 0) throw new InputError(`--types stage ${i + 1} ('${part.trim()}') names no question type; write T1,T2[@STEP], stages separated by ';'`);
+    if (extra !== undefined) throw new InputError(`--types stage ${i + 1} ('${part.trim()}') has more than one @STEP`);
     const from = at === undefined ? 0 : Number(at);
     if (!Number.isInteger(from) || from < 0 || at === "") throw new InputError(`--types stage ${i + 1}: '@${at}' is not a step number`);
     return { from, types: types.length === 1 && types[0] === "all" ? [] : types };

@@ -6,10 +6,9 @@
 //     [--every 100] [--batch 64] [--lr 3e-3] [--seed 1] [--set key=value]…
 import { parseArgs } from "node:util";
 import { performance } from "node:perf_hooks";
-import { avBatch, avBatchDims, evaluateAv, logitsRunner, parseTypeStages, stagedPool } from "../../api/av.js";
+import { avBatchDims, avDataSource, evaluateAv, logitsRunner, parseTypeStages, stagedPool } from "../../api/av.js";
 import { loadModel } from "../../api/model.js";
 import { initParams } from "../../compiler/lower/init.js";
-import { randomBits } from "../../compiler/ops/scalar-math.js";
 import { DEFAULT_ADAMW } from "../../compiler/train-step.js";
 import { compileFor } from "../../runtime/autotune-cache.js";
 import { loadAvDataset } from "../../runtime/data/av-format.js";
@@ -30,6 +29,7 @@ const [steps, every, batch, lr, seed] = [a.steps, a.every, a.batch, a.lr, a.seed
 const ds = loadAvDataset(a.data);
 const stages = parseTypeStages(a.types);
 const poolAt = stagedPool(ds, stages);
+const data = avDataSource(ds, batch, seed, 0, poolAt); // mira train's batches: the same pool, seed and draw
 const el = loadModel(a.model, { preset: a.preset, set: a.set }).elaborate(avBatchDims(ds, batch));
 const loss = el.objective ?? el.losses[0];
 const logits = el.graph.outputs.find((x) => x.name === (el.generate?.from ?? "logits"));
@@ -46,11 +46,11 @@ let n = 0;
 for (let s = 1; s <= steps; s++) {
   const pool = poolAt(s);
   if (s > 1 && pool !== poolAt(s - 1)) console.log(`step ${s}: the pool grows to ${pool.length} questions`);
-  const b = avBatch(ds, Array.from({ length: batch }, (_, r) => pool[randomBits(seed, s, r) % pool.length]));
+  const b = data.train(s);
   const r = await trainer.train(s, b, lrAt(schedule, s), s % 10 === 0);
   if (r) [sum, n] = [sum + r.loss, n + 1];
   if (s % every !== 0 && s !== steps) continue;
-  const acc = (await evaluateAv(ds, "val", batch, logitsRunner(evaluator, logits.name)));
+  const acc = await evaluateAv(ds, "val", batch, logitsRunner(evaluator, logits.name));
   const cells = acc.map((x) => `${x.type} ${(100 * x.accuracy).toFixed(1)} (${(100 * x.chance).toFixed(1)})`);
   console.log(`step ${s} · ${((performance.now() - t0) / 1000).toFixed(0)} s · loss ${(sum / Math.max(1, n)).toFixed(3)} | ${cells.join("  ")}`);
   [sum, n] = [0, 0];

@@ -69,6 +69,7 @@ test("--types stages that cannot be read are refused, saying what to write", () 
   expect(() => parseTypeStages("first_colour@10")).toThrow(/first stage starts at step 0, not 10/);
   expect(() => parseTypeStages("first_colour; nth_colour@5; all@5")).toThrow(/stage 3 starts at step 5, not after stage 2's 5/);
   expect(() => parseTypeStages("first_colour; nth_colour@soon")).toThrow(/'@soon' is not a step number/);
+  expect(() => parseTypeStages("first_colour; nth_colour@5@9")).toThrow(/stage 2 \('nth_colour@5@9'\) has more than one @STEP/);
   expect(() => stagedPool(ds, parseTypeStages("first_colour; nth_colr@4"))).toThrow(/unknown question type 'nth_colr'/);
 });
 
