@@ -177,5 +177,8 @@ describe("one TTM step: TokenLearner read, transformer, TokenLearner write", () 
       }),
       { numRuns: runs(2) },
     );
-  });
+    // A TTM step's forward and backward is ≈ 120 kernels, each a fresh shader for every drawn size:
+    // with Mesa's shader cache cold (a bare CI machine) lavapipe's LLVM compiles them at ≈ 140 ms
+    // each, ≈ 17 s a case alone and over 60 s beside another worker — hence more than the default 120 s.
+  }, 360_000);
 });
