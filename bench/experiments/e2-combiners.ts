@@ -74,7 +74,7 @@ export async function runE2(suite: Suite): Promise<Run[][]> {
   writeSection("e2", `## E2 — Combiners at a fixed budget
 
 ${suite.provenance(Date.now() - started)}
-${budget(suite, "Each Combiner")} Combiners: ${E2_COMBINERS.map((c) => `${c.label} (${c.set.length ? `\`--set ${c.set.join(" ")}\`` : "the preset's `TransformerCombiner(depth: 1, heads: 2, m: 4)`"})`).join(", ")}: 4 latents a chunk but Concat (all 24 tokens of a chunk). Cost: parameters and FLOPs of one training step as \`mira compile --emit report --step train\` counts them at this batch; ms / step measured during training (mean over seeds).
+${budget(suite, "Each Combiner")} Combiners: ${E2_COMBINERS.map((c) => `${c.label} (${c.set.length ? `\`--set ${c.set.join(" ")}\`` : "the preset's `TransformerCombiner(depth: 1, heads: 2, m: 4)`"})`).join(", ")}: 4 latents a chunk but Concat (all 8 tokens of a chunk) and TTM (4 read tokens a chunk, through a memory of 8). Cost: parameters and FLOPs of one training step as \`mira compile --emit report --step train\` counts them at this batch; ms / step measured during training (mean over seeds).
 
 ${plots.join(" ")}
 

@@ -1,18 +1,17 @@
 // e4-length.ts (experiments): E4 — length generalisation: E2's Transformer and TTM checkpoints, trained
-// on clips of T = 2 chunks, evaluated on clips of 2T and 4T chunks (same frames per chunk) with
+// on clips of T = 4 chunks, evaluated on clips of 2T and 4T chunks (same frames per chunk) with
 // `mira eval --set chunks=…`. Written to docs/experiments.md.
 import { lineChartSvg } from "../../api/svg-plot.js";
 import { writeSection } from "../report.js";
-import { TINY } from "../../runtime/data/synth-av.js";
 import { budget } from "./budget.js";
 import { type DataSet, sameQuestions, synthSet } from "./data-sets.js";
 import { TRANSFORMER, TTM } from "./e2-combiners.js";
 import { type AccuracyRow, accuracyTable, runList } from "./markdown.js";
 import { type Evaluation, runAll } from "./runs.js";
-import { COLORS, type Suite } from "./suite.js";
+import { COLORS, LAYOUT, type Suite } from "./suite.js";
 import { type TypeSummary, listWords, meanExcess, pct, summarise } from "./summary.js";
 
-const TRAINED = TINY.chunks;
+const TRAINED = LAYOUT.chunks;
 export const E4_CHUNKS = [TRAINED, 2 * TRAINED, 4 * TRAINED] as const;
 const SPECS = [TRANSFORMER, TTM];
 
@@ -57,7 +56,7 @@ export async function runE4(suite: Suite): Promise<void> {
   const s = suite.sizes;
   process.stdout.write(`\nE4 — length generalisation: trained on ${TRAINED} chunks, evaluated on ${E4_CHUNKS.join(", ")}\n`);
   const runs = await runAll(suite, SPECS);
-  const sets: DataSet[] = E4_CHUNKS.slice(1).map((c) => synthSet(s.clips, s.dataSeed, c));
+  const sets: DataSet[] = E4_CHUNKS.slice(1).map((c) => synthSet(s.clips, s.dataSeed, c, LAYOUT.frames));
   const evals: { what: string; command: string; seconds: number }[] = [];
   const cells: Cell[] = [];
   for (const [i, spec] of SPECS.entries()) {
@@ -77,14 +76,14 @@ export async function runE4(suite: Suite): Promise<void> {
     return accuracyTable(`E4: test accuracy (%) at ${c} chunks${c === TRAINED ? " (the trained length)" : ` (${c / TRAINED}× the trained length)`}, mean [min–max] over seeds`, "Combiner", [], rows);
   });
   process.stdout.write(`\n${tables.join("\n")}\n`);
-  const plot = suite.plot("e4-length.svg", lineChartSvg("E4: points above chance (mean over types) against clip length", "chunks (trained on 2)", "accuracy − chance (points)", SPECS.map((spec, i) => ({
+  const plot = suite.plot("e4-length.svg", lineChartSvg("E4: points above chance (mean over types) against clip length", `chunks (trained on ${TRAINED})`, "accuracy − chance (points)", SPECS.map((spec, i) => ({
     name: spec.label, color: COLORS[i],
     points: cells.filter((c) => c.label === spec.label).map((c) => [c.chunks, meanExcess(c.types)] as const),
   }))), "points above chance against length");
   writeSection("e4", `## E4 — length generalisation
 
 ${suite.provenance(Date.now() - started)}
-${budget(suite, "The Transformer and TTM Combiners (E2's runs)")} Each checkpoint is then evaluated on the test split of sets made the same way with ${E4_CHUNKS.slice(1).join(" and ")} chunks of ${TINY.frames} frames (\`mira data synth --chunks N\`, data seed ${s.dataSeed}), the model at \`--set chunks=N\`: every parameter keeps its shape (chunk positions are learned for up to max_chunks = 16, of which training used the first ${TRAINED}; the rest keep their initial values). ${sets.every((d) => sameQuestions(suite.data(), d))
+${budget(suite, "The Transformer and TTM Combiners (E2's runs)")} Each checkpoint is then evaluated on the test split of sets made the same way with ${E4_CHUNKS.slice(1).join(" and ")} chunks of ${LAYOUT.frames} frames (\`mira data synth --chunks N\`, data seed ${s.dataSeed}), the model at \`--set chunks=N\`: every parameter keeps its shape (chunk positions are learned for up to max_chunks = 16, of which training used the first ${TRAINED}; the rest keep their initial values). ${sets.every((d) => sameQuestions(suite.data(), d))
     ? "With the same data seed the longer sets tell the same stories — the same questions and answers of the same clips, so the same chance — with each of a clip's four slots (a colour, maybe a tone) spread over more chunks, so each chunk holds less of it."
     : "The longer sets' stories differ from the training set's; chance is each set's own."}
 

@@ -2,7 +2,7 @@
 // small-scale stand-ins for the paper's claims (../shared/MIRASOL.md): E1 cost against video length, E2
 // the Combiners at a fixed budget, E3 the AR model and its losses, E4 length generalisation. Each writes
 // its section of docs/experiments.md (plots in docs/experiments/); sizes and the time budget are in
-// suite.ts (full: ≈ 2 h 30 min on this machine; --quick: a few minutes, written to
+// suite.ts (full: ≈ 2 h a seed on this machine; --quick: a few minutes, written to
 // .mira-cache/experiments/quick/ so that it never overwrites the measured results).
 import { existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
@@ -16,7 +16,7 @@ import { E2_COMBINERS, runE2 } from "./e2-combiners.js";
 import { E3_CONFIGS, runE3 } from "./e3-ar.js";
 import { runE4 } from "./e4-length.js";
 import { Runner } from "./runs.js";
-import { type Experiment, FULL, FULL_ESTIMATE, QUICK, type Suite, SuiteUsageError, docPaths, minutes, parseSuiteOptions, suiteCommand, writePlot } from "./suite.js";
+import { type Experiment, FULL, FULL_ESTIMATE, LAYOUT, type Suite, SuiteUsageError, docPaths, minutes, parseSuiteOptions, suiteCommand, suiteSizes, writePlot } from "./suite.js";
 
 let options: ReturnType<typeof parseSuiteOptions>;
 try {
@@ -39,14 +39,14 @@ plainly where a result does not match the paper's claim. Sizes: \`bench/experime
 }
 
 const gpu = await getGpu();
-const sizes = options.quick ? QUICK : FULL;
+const sizes = suiteSizes(options);
 const command = suiteCommand(options);
 let data: DataSet | undefined;
 let runner: Runner | undefined;
 const suite: Suite = {
   options, sizes, gpu, doc,
   plot: (file, svg, alt) => writePlot(plots, file, svg, alt),
-  data: () => (data ??= synthSet(sizes.clips, sizes.dataSeed, 2)),
+  data: () => (data ??= synthSet(sizes.clips, sizes.dataSeed, LAYOUT.chunks, LAYOUT.frames)),
   runner: () => (runner ??= new Runner(sizes, suite.data(), (line) => process.stdout.write(`${line}\n`))),
   provenance: (ms) => `Command: \`${command}\` (this section ${minutes(ms)} min; load average ${loadavg().map((x) => x.toFixed(1)).join(" / ")} on ${cpus().length} cores when it ended; adapter ${adapterName(gpu.adapter)}).`,
 };
@@ -67,9 +67,10 @@ writeSection("suite", `## The last run
 
 \`${command}\` took ${total} min (${took.join(", ")}) on ${adapterName(gpu.adapter)}, ${cpus().length} cores.
 Sizes of the training experiments (bench/experiments/suite.ts): ${sizes.clips.toLocaleString("en-US")} clips, ${sizes.steps} steps of batch ${sizes.batch}, lr ${sizes.lr}, seeds ${sizes.seeds.join(", ")}${options.quick ? " (--quick)" : ""}.
-It trained ${runner?.count ?? 0} runs. The full suite (\`npm run experiments\`: ${FULL.clips.toLocaleString("en-US")} clips, ${FULL.steps} steps of batch ${FULL.batch}, seeds ${FULL.seeds.join(", ")}; ${fullRuns} training runs) is sized
-for ${FULL_ESTIMATE} on this machine (2 cores, llvmpipe), from a full-size run measured beside two other
-training jobs; \`-- --quick\` is a smoke run of a few minutes, \`-- --only E2,E4\` runs a subset.
+It used ${runner?.count ?? 0} training runs (${runner?.reused ?? 0} of them reused from an earlier suite run). The full suite (\`npm run experiments\`: ${FULL.clips.toLocaleString("en-US")} clips, ${FULL.steps} steps of batch ${FULL.batch}, seeds ${FULL.seeds.join(", ")}; ${fullRuns} training runs) is sized
+for ${FULL_ESTIMATE} on this machine (2 cores, llvmpipe).
+\`-- --quick\` is a smoke run of a few minutes, \`-- --only E2,E4\` runs a subset of the experiments and
+\`-- --seeds 1\` a subset of the seeds (finished runs are kept under .mira-cache/experiments/runs and reused).
 `, doc);
 process.stdout.write(`\nwritten to ${shown(doc)} and ${shown(plots)}/*.svg (${total} min: ${took.join(", ")})\n`);
 process.exit(0);

@@ -1,16 +1,19 @@
 // runs.ts (experiments): one training run of tiny Mirasol through the library — `mira train` then
 // `mira eval` on the test split — with its equivalent command lines, seed, cost and wall time. Runs are
 // kept per (overrides, seed) for the life of the process, so experiments that share a configuration
-// (E3's base is E2's Transformer; E4 evaluates E2's checkpoints) train it once.
+// (E3's base is E2's Transformer; E4 evaluates E2's checkpoints) train it once; and on disk (run.json
+// beside the checkpoint), reused by a later suite run while the sizes, the data and models/ are the same.
 import { createHash } from "node:crypto";
-import { readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { evaluate } from "../../api/eval.js";
 import type { TypeAccuracy } from "../../api/av.js";
 import { train } from "../../api/train.js";
 import type { AvTrainResult } from "../../api/train-av.js";
-import { type DataSet, experimentsDir, shown } from "./data-sets.js";
-import type { Suite, SuiteSizes } from "./suite.js";
+import { parseTypeStages } from "../../api/av.js";
+import { writeFileAtomic } from "../../runtime/checkpoint.js";
+import { type DataSet, dataFingerprint, experimentsDir, shown } from "./data-sets.js";
+import { LAYOUT_SET, type Suite, type SuiteSizes } from "./suite.js";
 
 export const MODEL = "models/mirasol.mira";
 export const PRESET = "tiny";
@@ -52,6 +55,21 @@ export const quote = (s: string): string => (/^[\w./=:,+-]+$/.test(s) ? s : `'${
 
 const setFlags = (set: readonly string[]): string => set.map((s) => ` --set ${quote(s)}`).join("");
 
+/** Every file under models/ (the model and its std library), hashed: a run trained on other model
+ *  source is not reused. */
+function modelsHash(): string {
+  const h = createHash("sha256");
+  const walk = (dir: string): void => {
+    for (const f of readdirSync(dir).sort()) {
+      const p = join(dir, f);
+      if (statSync(p).isDirectory()) walk(p);
+      else h.update(p).update(readFileSync(p));
+    }
+  };
+  walk("models");
+  return h.digest("hex");
+}
+
 function valCurve(metricsPath: string): [number, number][] {
   return readFileSync(metricsPath, "utf8").trim().split("\n").flatMap((line) => {
     const m = JSON.parse(line) as { step: number; val_loss?: number };
@@ -61,9 +79,11 @@ function valCurve(metricsPath: string): [number, number][] {
 
 export class Runner {
   private readonly done = new Map<string, Promise<Run>>();
+  /** runs taken from disk rather than trained */
+  reused = 0;
   constructor(readonly sizes: SuiteSizes, readonly data: DataSet, private readonly log: (line: string) => void) {}
 
-  /** Training runs started so far. */
+  /** Training runs started so far (trained or reused). */
   get count(): number {
     return this.done.size;
   }
@@ -85,26 +105,36 @@ export class Runner {
 
   private async trainAndEvaluate(spec: RunSpec, seed: number): Promise<Run> {
     const s = this.sizes;
+    const set = [...LAYOUT_SET, ...spec.set];
     const name = `${createHash("sha256").update(JSON.stringify(spec.set)).digest("hex").slice(0, 10)}-seed${seed}`;
     const runsDir = join(experimentsDir(), "runs", `clips${s.clips}-steps${s.steps}-batch${s.batch}`);
+    const saved = join(runsDir, name, "run.json");
+    const key = JSON.stringify({ sizes: { ...s, seeds: undefined }, set, seed, data: dataFingerprint(this.data), models: modelsHash() });
+    const earlier = existsSync(saved) ? (JSON.parse(readFileSync(saved, "utf8")) as { key: string; run: Run }) : undefined;
+    if (earlier?.key === key && existsSync(earlier.run.checkpoint)) {
+      this.reused++;
+      this.log(`  ${spec.label}, seed ${seed}: reused (${shown(saved)})`);
+      return { ...earlier.run, spec };
+    }
     rmSync(join(runsDir, name), { recursive: true, force: true });
     const started = performance.now();
     const r = (await train({
-      model: MODEL, preset: PRESET, set: spec.set, data: this.data.dir, steps: s.steps, batch: s.batch, lr: s.lr, seed, run: name, runsDir,
-      evalEvery: s.evalEvery,
+      model: MODEL, preset: PRESET, set, data: this.data.dir, steps: s.steps, batch: s.batch, lr: s.lr, seed, run: name, runsDir,
+      evalEvery: s.evalEvery, types: parseTypeStages(s.types),
     })) as AvTrainResult;
     // a diverged run is kept (its last good checkpoint is evaluated) and says so, rather than losing the suite
     const stopped = r.stoppedBy === "done" ? undefined : `${r.stoppedBy} at step ${r.lastStep}${r.message ? `: ${r.message}` : ""}; evaluated at step ${r.checkpointStep}`;
     const test = await evaluate({ checkpoint: r.checkpoint, split: "test" });
     const seconds = (performance.now() - started) / 1000;
     const commands = [
-      `npx mira train ${MODEL} --data ${shown(this.data.dir)} --preset ${PRESET}${setFlags(spec.set)} --steps ${s.steps} --batch ${s.batch} --lr ${s.lr} --seed ${seed} --eval-every ${s.evalEvery} --runs-dir ${shown(runsDir)} --run ${name}`,
+      `npx mira train ${MODEL} --data ${shown(this.data.dir)} --preset ${PRESET}${setFlags(set)} --steps ${s.steps} --batch ${s.batch} --lr ${s.lr} --types ${quote(s.types)} --seed ${seed} --eval-every ${s.evalEvery} --runs-dir ${shown(runsDir)} --run ${name}`,
       `npx mira eval --checkpoint ${shown(r.checkpoint)} --split test`,
     ];
     const run: Run = {
       spec, seed, commands, stopped, params: r.params, flopsPerStep: r.flopsPerStep, stepMs: r.stepMs, seconds, lastLoss: r.lastLoss,
       valCurve: valCurve(join(r.runDir, "metrics.jsonl")), accuracy: test.accuracy, checkpoint: r.checkpoint,
     };
+    writeFileAtomic(saved, new TextEncoder().encode(`${JSON.stringify({ key, run }, null, 1)}\n`));
     this.log(`  ${spec.label}, seed ${seed}${stopped ? ` (STOPPED: ${stopped})` : ""}: ${(seconds / 60).toFixed(1)} min, ${r.stepMs.toFixed(0)} ms/step; test ${test.accuracy.map((a) => `${a.type} ${(100 * a.accuracy).toFixed(1)} (chance ${(100 * a.chance).toFixed(1)})`).join(", ")}`);
     return run;
   }

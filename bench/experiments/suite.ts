@@ -16,35 +16,46 @@ export interface SuiteOptions {
   /** E1: measure step times (off with --no-time) */
   readonly timeIt: boolean;
   readonly only: ReadonlySet<Experiment>;
+  /** --seeds: train only these of the sizes' seeds (runs already on disk are reused, so a suite can be
+   *  completed over several sittings) */
+  readonly seeds?: readonly number[];
 }
 
 export class SuiteUsageError extends Error {}
 
-export const SUITE_USAGE = "npm run experiments [-- [--quick] [--no-time] [--only E1,E2,E3,E4]]";
+export const SUITE_USAGE = "npm run experiments [-- [--quick] [--no-time] [--only E1,E2,E3,E4] [--seeds 1,2,3]]";
 
 export function parseSuiteOptions(argv: readonly string[]): SuiteOptions {
   const only = new Set<Experiment>(EXPERIMENTS);
+  let seeds: number[] | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--quick" || a === "--no-time") continue;
-    const value = a === "--only" ? argv[++i] : a.startsWith("--only=") ? a.slice("--only=".length) : undefined;
+    const flag = ["--only", "--seeds"].find((f) => a === f || a.startsWith(`${f}=`));
+    const value = flag === undefined ? undefined : a === flag ? argv[++i] : a.slice(flag.length + 1);
     if (value === undefined) throw new SuiteUsageError(`unknown argument '${a}'; usage: ${SUITE_USAGE}`);
+    if (flag === "--seeds") {
+      seeds = value.split(",").map((x) => Number(x.trim()));
+      if (!seeds.every((x) => Number.isInteger(x) && x >= 0)) throw new SuiteUsageError(`--seeds takes seeds as whole numbers, comma-separated; got '${value}'`);
+      continue;
+    }
     only.clear();
     for (const name of value.split(",").map((s) => s.trim().toUpperCase())) {
       if (!(EXPERIMENTS as readonly string[]).includes(name)) throw new SuiteUsageError(`--only takes ${EXPERIMENTS.join(", ")} (comma-separated); got '${name}'`);
       only.add(name as Experiment);
     }
   }
-  return { quick: argv.includes("--quick"), timeIt: !argv.includes("--no-time"), only };
+  return { quick: argv.includes("--quick"), timeIt: !argv.includes("--no-time"), only, ...(seeds ? { seeds } : {}) };
 }
 
 /** The flags as typed after `npm run experiments --`, for the document's command lines. */
 export function suiteCommand(o: SuiteOptions): string {
-  const flags = [o.quick ? "--quick" : "", o.timeIt ? "" : "--no-time", o.only.size < EXPERIMENTS.length ? `--only ${[...o.only].join(",")}` : ""].filter(Boolean);
+  const flags = [o.quick ? "--quick" : "", o.timeIt ? "" : "--no-time", o.only.size < EXPERIMENTS.length ? `--only ${[...o.only].join(",")}` : "", o.seeds ? `--seeds ${o.seeds.join(",")}` : ""].filter(Boolean);
   return `npm run experiments${flags.length ? ` -- ${flags.join(" ")}` : ""}`;
 }
 
-/** Sizes of the training experiments (E2–E4): every run is the tiny preset on one synthetic set. */
+/** Sizes of the training experiments (E2–E4): every run is the tiny preset with LAYOUT_SET on one
+ *  synthetic set of LAYOUT, trained through a curriculum over question types. */
 export interface SuiteSizes {
   /** clips per synthetic set (80 % train, 10 % validation, 10 % test) */
   readonly clips: number;
@@ -56,21 +67,32 @@ export interface SuiteSizes {
   readonly seeds: readonly number[];
   /** validation loss every this many steps (on 8 batches) */
   readonly evalEvery: number;
+  /** `mira train --types`: the question types' curriculum */
+  readonly types: string;
 }
 
-// Full: sized for ≤ 3 hours on this machine (2 cores, llvmpipe). Measured at load ≈ 5 (two other
-// training jobs, this one at nice 15): one full-size Transformer run (400 steps of 64) took 3.7 min —
-// 454 ms a step plus 37 s of compiling, validation losses and accuracy on 2,400 validation and 2,400
-// test questions (12 a clip); evaluating it on the 8-chunk set took 2.5 min. Other step times, scaled
-// from a measurement at load 3–4 (Transformer 570 ms): TTM ≈ 650 ms, Perceiver ≈ 470, MeanPool ≈ 370,
-// Concat ≈ 720, no AR model ≈ 415. So E2 (5 Combiners × 3 seeds) ≈ 63 min, E3 (five more
-// configurations × 3 seeds; its base is E2's Transformer) ≈ 57 min, E4 (E2's Transformer and TTM
-// checkpoints on the 4- and 8-chunk sets) ≈ 22 min, E1 ≈ 8 min: ≈ 2 h 30 min in all; a busier machine
-// takes longer.
-export const FULL_ESTIMATE = "about 2 h 30 min";
-export const FULL: SuiteSizes = { clips: 2000, dataSeed: 0, steps: 400, batch: 64, lr: 3e-3, seeds: [1, 2, 3], evalEvery: 100 };
+// The layout and schedule that learn every question type (docs/models.md, session 6, runs 35–40): one
+// slot of the clip a chunk (4 chunks of 2 frames), 2 × 2 patches of 8 pixels and 2 × 2 spectrogram
+// patches a chunk (4 video and 4 audio tokens), chunk positions of scale 1, a two-layer decoder; and
+// the questions that single out chunk 0 and count beeps first, those that find a chunk next, then all.
+export const LAYOUT = { chunks: 4, frames: 2 } as const;
+export const LAYOUT_SET = [`chunks=${LAYOUT.chunks}`, `frames=${LAYOUT.frames}`, "tube=2", "patch=8", "spec_frames=8", "spec_time=4", "spec_freq=16", "chunk_position_std=1.0", "text_depth=2"] as const;
+const curriculum = (find: number, all: number): string => `first_colour,first_tone,count_beeps; nth_colour,when_colour,when_tone@${find}; all@${all}`;
+
+// Full: 1,000 steps is where the probe run 39 had every type above chance (docs/models.md). Measured
+// alone on this machine (2 cores, llvmpipe): a Transformer step at batch 64 ≈ 0.6 s, TTM ≈ 1 s, so a
+// run ≈ 11 and 18 min with its evaluations; E2 ≈ 60 min a seed, E3 ≈ 50 min a seed (its base is E2's
+// Transformer), E4 ≈ 10 min a seed, E1 ≈ 8 min: ≈ 2 h for one seed, ≈ 6 h for the three.
+export const FULL_ESTIMATE = "about 2 h a seed (6 h for all three; `--seeds` runs some, and later runs reuse them)";
+export const FULL: SuiteSizes = { clips: 4000, dataSeed: 0, steps: 1000, batch: 64, lr: 3e-3, seeds: [1, 2, 3], evalEvery: 100, types: curriculum(100, 400) };
 // --quick: a smoke run of every code path (one seed, a few steps, a small set), minutes not hours.
-export const QUICK: SuiteSizes = { clips: 200, dataSeed: 0, steps: 12, batch: 16, lr: 3e-3, seeds: [1], evalEvery: 12 };
+export const QUICK: SuiteSizes = { clips: 200, dataSeed: 0, steps: 12, batch: 16, lr: 3e-3, seeds: [1], evalEvery: 12, types: curriculum(2, 6) };
+
+/** The sizes a run uses: --quick's or the full ones, with --seeds' subset. */
+export function suiteSizes(o: SuiteOptions): SuiteSizes {
+  const base = o.quick ? QUICK : FULL;
+  return o.seeds ? { ...base, seeds: o.seeds } : base;
+}
 
 /** Where a run's document and plots go: docs/ for a full run, .mira-cache/experiments/quick/ for a
  *  --quick one, so that a smoke run never overwrites the measured results. */
@@ -99,7 +121,7 @@ export interface Suite {
   readonly doc: string;
   /** writes a plot beside the document; returns its markdown image */
   plot(file: string, svg: string, alt: string): string;
-  /** the training set (the tiny preset's 2 chunks), made on first use */
+  /** the training set (LAYOUT's chunks and frames), made on first use */
   data(): DataSet;
   runner(): Runner;
   /** "Command: … (N min; load …; adapter …)." for a section that took `ms` */

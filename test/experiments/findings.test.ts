@@ -55,13 +55,13 @@ test("E3: an ablation outside the seeds' range is told apart from one within it;
 });
 
 test("E4: types learned at the trained length and lost at 4T do not match the claim; kept ones do; nothing learned says so", () => {
-  const cells = (at8: number, atT = 0.99) => ["Transformer", "TTM"].flatMap((label) => [2, 4, 8].map((chunks) => ({
-    label, chunks, types: summarise([1, 2, 3].map(() => accuracies({ count_beeps: chunks === 2 ? atT : chunks === 4 ? 0.7 : at8 }))),
+  const cells = (at4T: number, atT = 0.99) => ["Transformer", "TTM"].flatMap((label) => [4, 8, 16].map((chunks) => ({
+    label, chunks, types: summarise([1, 2, 3].map(() => accuracies({ count_beeps: chunks === 4 ? atT : chunks === 8 ? 0.7 : at4T }))),
   })));
   const lost = e4Findings(cells(0.25));
-  expect(lost).toContain("**Where this differs from the paper:** of 2 (Combiner, type) pairs learned at 2 chunks, 0 stay above chance in every seed at 8 chunks");
-  expect(lost).toContain("- Transformer, count_beeps: 99.0 at 2 chunks (chance 25.0) → 70.0 at 4 chunks (chance 25.0, 3/3 seeds above) → 25.0 at 8 chunks (chance 25.0).");
-  expect(e4Findings(cells(0.6))).toContain("stays above chance in every seed at 8 chunks: consistent with the paper's claim");
+  expect(lost).toContain("**Where this differs from the paper:** of 2 (Combiner, type) pairs learned at 4 chunks, 0 stay above chance in every seed at 16 chunks");
+  expect(lost).toContain("- Transformer, count_beeps: 99.0 at 4 chunks (chance 25.0) → 70.0 at 8 chunks (chance 25.0, 3/3 seeds above) → 25.0 at 16 chunks (chance 25.0).");
+  expect(e4Findings(cells(0.6))).toContain("stays above chance in every seed at 16 chunks: consistent with the paper's claim");
   const none = e4Findings(cells(0.25, 0.25));
   expect(none).toContain("no type is learned at the trained length at this budget");
   expect(none).toContain("so not followed: Transformer (none of its 3 types); TTM (none of its 3 types).");

@@ -2,7 +2,8 @@
 // sections print (mean, range, seeds above chance by more than sampling noise) and their table cells.
 import { expect, test } from "vitest";
 import type { TypeAccuracy } from "../../api/av.js";
-import { SuiteUsageError, parseSuiteOptions, suiteCommand } from "../../bench/experiments/suite.js";
+import { parseTypeStages } from "../../api/av.js";
+import { FULL, QUICK, SuiteUsageError, parseSuiteOptions, suiteCommand, suiteSizes } from "../../bench/experiments/suite.js";
 import { aboveChance, cell, listWords, meanExcess, summarise } from "../../bench/experiments/summary.js";
 
 test("flags: all four experiments by default; --only picks a subset, case-insensitively; the command line round-trips", () => {
@@ -17,10 +18,23 @@ test("flags: all four experiments by default; --only picks a subset, case-insens
   expect(suiteCommand(parseSuiteOptions(["--no-time"]))).toBe("npm run experiments -- --no-time");
 });
 
+test("--seeds trains a subset of the full sizes' seeds, and round-trips; --quick keeps its own sizes", () => {
+  const o = parseSuiteOptions(["--only", "E2", "--seeds", "2,3"]);
+  expect(suiteSizes(o)).toEqual({ ...FULL, seeds: [2, 3] });
+  expect(suiteCommand(o)).toBe("npm run experiments -- --only E2 --seeds 2,3");
+  expect(suiteSizes(parseSuiteOptions(["--seeds=1"])).seeds).toEqual([1]);
+  expect(suiteSizes(parseSuiteOptions([]))).toBe(FULL);
+  expect(suiteSizes(parseSuiteOptions(["--quick"]))).toBe(QUICK);
+  // every stage of the curriculum begins within the run, at both sizes
+  for (const s of [FULL, QUICK]) for (const stage of parseTypeStages(s.types)) expect(stage.from).toBeLessThan(s.steps);
+});
+
 test.each([
   [["--only", "E5"], /--only takes E1, E2, E3, E4 \(comma-separated\); got 'E5'/],
   [["--fast"], /unknown argument '--fast'; usage: npm run experiments/],
   [["--only"], /unknown argument '--only'/],
+  [["--seeds", "1,x"], /--seeds takes seeds as whole numbers, comma-separated; got '1,x'/],
+  [["--seeds"], /unknown argument '--seeds'/],
 ])("%j is refused", (argv, message) => {
   expect(() => parseSuiteOptions(argv)).toThrow(SuiteUsageError);
   expect(() => parseSuiteOptions(argv)).toThrow(message);
