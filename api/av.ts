@@ -128,6 +128,13 @@ export function toStages(types: readonly string[] | readonly TypeStage[] | undef
   return typeof types[0] === "string" ? [{ from: 0, types: types as readonly string[] }] : [...(types as readonly TypeStage[])];
 }
 
+/** The curriculum a run trains with: the one given (a resumed run may change it, as it may its steps
+ *  or lr), else the one its checkpoint stored (a plain list, before curricula), else every type. */
+export function runStages(given: readonly string[] | readonly TypeStage[] | undefined, stored: string | undefined): TypeStage[] {
+  if (given?.length) return toStages(given);
+  return toStages(stored ? (JSON.parse(stored) as string[] | TypeStage[]) : undefined);
+}
+
 /** The pool at each step of a curriculum: the training questions of every type of the stages begun by then. */
 export function stagedPool(ds: AvDataset, stages: readonly TypeStage[]): (step: number) => Int32Array {
   const pools = stages.map((_, i) => {

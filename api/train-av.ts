@@ -11,7 +11,7 @@ import { getGpu } from "../runtime/device.js";
 import { Executor } from "../runtime/executor.js";
 import { trainLoop } from "../runtime/train-loop.js";
 import { Trainer } from "../runtime/trainer.js";
-import { type TypeAccuracy, avBatchDims, avDataSource, checkAvModel, evaluateAv, logitsRunner, stagedPool, toStages, type TypeStage } from "./av.js";
+import { type TypeAccuracy, avBatchDims, avDataSource, checkAvModel, evaluateAv, logitsRunner, runStages, stagedPool } from "./av.js";
 import { ModelError, loadModel } from "./model.js";
 import { CHECKPOINT_FILE, type TrainOptions, type TrainResult, startRun } from "./train.js";
 
@@ -30,8 +30,7 @@ export async function trainAv(o: TrainOptions, resumed?: Checkpoint): Promise<Av
   const ds = loadAvDataset(meta?.data ?? o.data);
   const batch = meta ? Number(meta.batch) : (o.batch ?? 16);
   const seed = meta ? Number(meta.seed) : (o.seed ?? 1);
-  // Checkpoints before curricula stored a plain list of types.
-  const types = toStages(meta?.types ? (JSON.parse(meta.types) as string[] | TypeStage[]) : o.types);
+  const types = runStages(o.types, meta?.types);
   const pool = stagedPool(ds, types);
   const el = model.elaborate(avBatchDims(ds, batch));
   checkAvModel(el, ds);

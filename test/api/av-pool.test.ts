@@ -4,7 +4,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, test } from "vitest";
-import { avDataSource, parseTypeStages, questionsOf, stagedPool, trainingPool } from "../../api/av.js";
+import { avDataSource, parseTypeStages, questionsOf, runStages, stagedPool, trainingPool } from "../../api/av.js";
 import { train } from "../../api/train.js";
 import { EXIT } from "../../cli/errors.js";
 import { synthesize } from "../../runtime/data/av-build.js";
@@ -61,6 +61,15 @@ test("--types stages: a plain list is one stage at step 0; 'all' is every type; 
     const text = source.train(step).text as Int32Array;
     for (let r = 0; r < 6; r++) expect(texts(pool).has(Array.from(text.subarray(r * L, (r + 1) * L)).join())).toBe(true);
   }
+});
+
+test("a resumed run keeps its checkpoint's curriculum unless --types gives another; old plain lists still read", () => {
+  const stored = JSON.stringify(parseTypeStages("first_colour; all@5"));
+  expect(runStages(undefined, stored)).toEqual([{ from: 0, types: ["first_colour"] }, { from: 5, types: [] }]);
+  expect(runStages([], stored)).toEqual(runStages(undefined, stored));
+  expect(runStages(parseTypeStages("when_tone@0; all@2"), stored)).toEqual([{ from: 0, types: ["when_tone"] }, { from: 2, types: [] }]);
+  expect(runStages(undefined, JSON.stringify(["count_beeps"]))).toEqual([{ from: 0, types: ["count_beeps"] }]);
+  expect(runStages(undefined, undefined)).toEqual([{ from: 0, types: [] }]);
 });
 
 test("--types stages that cannot be read are refused, saying what to write", () => {
