@@ -1,7 +1,8 @@
 // budget.ts (experiments): the paragraph every training section opens with — the model, the data, the
 // training budget and seeds, and how its accuracies are to be read — from the suite's sizes.
 import { readIndex } from "../../runtime/data/av-format.js";
-import { LAYOUT_SET, type Suite } from "./suite.js";
+import { AV_LAYOUT_SET } from "../../api/av-recipe.js";
+import type { Suite } from "./suite.js";
 import { listWords } from "./summary.js";
 
 export function budget(suite: Suite, who: string): string {
@@ -12,7 +13,7 @@ export function budget(suite: Suite, who: string): string {
   const warmup = Math.min(100, Math.floor(s.steps / 10));
   return [
     suite.options.quick ? "**A --quick smoke run: sizes far too small for any conclusion; the verdicts below only show that the text is computed.**\n" : "",
-    `Training: \`models/mirasol.mira --preset tiny ${LAYOUT_SET.map((x) => `--set ${x}`).join(" ")}\` (one slot of the clip a chunk, 4 video and 4 audio tokens a chunk, a two-layer decoder: docs/models.md, session 6) on one synthetic set (\`mira data synth\`: ${index.video.chunks} chunks × ${index.video.framesPerChunk} frames of ${index.video.height}×${index.video.width},`,
+    `Training: \`models/mirasol.mira --preset tiny ${AV_LAYOUT_SET.map((x) => `--set ${x}`).join(" ")}\` (one slot of the clip a chunk, 4 video and 4 audio tokens a chunk, a two-layer decoder: docs/models.md, session 6) on one synthetic set (\`mira data synth\`: ${index.video.chunks} chunks × ${index.video.framesPerChunk} frames of ${index.video.height}×${index.video.width},`,
     `${index.clips.toLocaleString("en-US")} clips, data seed ${s.dataSeed}; ${split("train").toLocaleString("en-US")} clips train, ${split("test")} test). ${who} trained for ${s.steps} steps of ${s.batch} questions at`,
     `lr ${s.lr} (warm-up ${warmup} step${warmup === 1 ? "" : "s"}, cosine decay to 10 %), seed${s.seeds.length > 1 ? "s" : ""} ${listWords(s.seeds.map(String))} (initialisation and batch order; the data is the same),`,
     `through the curriculum \`--types "${s.types}"\` (each stage's question types join the pool at its step).`,

@@ -8,10 +8,11 @@ import { type DataSet, sameQuestions, synthSet } from "./data-sets.js";
 import { TRANSFORMER, TTM } from "./e2-combiners.js";
 import { type AccuracyRow, accuracyTable, runList } from "./markdown.js";
 import { type Evaluation, runAll } from "./runs.js";
-import { COLORS, LAYOUT, type Suite } from "./suite.js";
+import { AV_LAYOUT } from "../../api/av-recipe.js";
+import { COLORS, type Suite } from "./suite.js";
 import { type TypeSummary, listWords, meanExcess, pct, summarise } from "./summary.js";
 
-const TRAINED = LAYOUT.chunks;
+const TRAINED = AV_LAYOUT.chunks;
 export const E4_CHUNKS = [TRAINED, 2 * TRAINED, 4 * TRAINED] as const;
 const SPECS = [TRANSFORMER, TTM];
 
@@ -56,7 +57,7 @@ export async function runE4(suite: Suite): Promise<void> {
   const s = suite.sizes;
   process.stdout.write(`\nE4 — length generalisation: trained on ${TRAINED} chunks, evaluated on ${E4_CHUNKS.join(", ")}\n`);
   const runs = await runAll(suite, SPECS);
-  const sets: DataSet[] = E4_CHUNKS.slice(1).map((c) => synthSet(s.clips, s.dataSeed, c, LAYOUT.frames));
+  const sets: DataSet[] = E4_CHUNKS.slice(1).map((c) => synthSet(s.clips, s.dataSeed, c, AV_LAYOUT.frames));
   const evals: { what: string; command: string; seconds: number }[] = [];
   const cells: Cell[] = [];
   for (const [i, spec] of SPECS.entries()) {
@@ -83,7 +84,7 @@ export async function runE4(suite: Suite): Promise<void> {
   writeSection("e4", `## E4 — length generalisation
 
 ${suite.provenance(Date.now() - started)}
-${budget(suite, "The Transformer and TTM Combiners (E2's runs)")} Each checkpoint is then evaluated on the test split of sets made the same way with ${E4_CHUNKS.slice(1).join(" and ")} chunks of ${LAYOUT.frames} frames (\`mira data synth --chunks N\`, data seed ${s.dataSeed}), the model at \`--set chunks=N\`: every parameter keeps its shape (chunk positions are learned for up to max_chunks = 16, of which training used the first ${TRAINED}; the rest keep their initial values). ${sets.every((d) => sameQuestions(suite.data(), d))
+${budget(suite, "The Transformer and TTM Combiners (E2's runs)")} Each checkpoint is then evaluated on the test split of sets made the same way with ${E4_CHUNKS.slice(1).join(" and ")} chunks of ${AV_LAYOUT.frames} frames (\`mira data synth --chunks N\`, data seed ${s.dataSeed}), the model at \`--set chunks=N\`: every parameter keeps its shape (chunk positions are learned for up to max_chunks = 16, of which training used the first ${TRAINED}; the rest keep their initial values). ${sets.every((d) => sameQuestions(suite.data(), d))
     ? "With the same data seed the longer sets tell the same stories — the same questions and answers of the same clips, so the same chance — with each of a clip's four slots (a colour, maybe a tone) spread over more chunks, so each chunk holds less of it."
     : "The longer sets' stories differ from the training set's; chance is each set's own."}
 

@@ -16,7 +16,8 @@ import { E2_COMBINERS, runE2 } from "./e2-combiners.js";
 import { E3_CONFIGS, runE3 } from "./e3-ar.js";
 import { runE4 } from "./e4-length.js";
 import { Runner } from "./runs.js";
-import { type Experiment, FULL, FULL_ESTIMATE, LAYOUT, type Suite, SuiteUsageError, docPaths, minutes, parseSuiteOptions, suiteCommand, suiteSizes, writePlot } from "./suite.js";
+import { AV_LAYOUT } from "../../api/av-recipe.js";
+import { type Experiment, FULL, FULL_ESTIMATE, type Suite, SuiteUsageError, docPaths, minutes, parseSuiteOptions, suiteCommand, suiteSizes, writePlot } from "./suite.js";
 
 let options: ReturnType<typeof parseSuiteOptions>;
 try {
@@ -46,7 +47,7 @@ let runner: Runner | undefined;
 const suite: Suite = {
   options, sizes, gpu, doc,
   plot: (file, svg, alt) => writePlot(plots, file, svg, alt),
-  data: () => (data ??= synthSet(sizes.clips, sizes.dataSeed, LAYOUT.chunks, LAYOUT.frames)),
+  data: () => (data ??= synthSet(sizes.clips, sizes.dataSeed, AV_LAYOUT.chunks, AV_LAYOUT.frames)),
   runner: () => (runner ??= new Runner(sizes, suite.data(), (line) => process.stdout.write(`${line}\n`))),
   provenance: (ms) => `Command: \`${command}\` (this section ${minutes(ms)} min; load average ${loadavg().map((x) => x.toFixed(1)).join(" / ")} on ${cpus().length} cores when it ended; adapter ${adapterName(gpu.adapter)}).`,
 };

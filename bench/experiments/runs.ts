@@ -13,7 +13,8 @@ import type { AvTrainResult } from "../../api/train-av.js";
 import { parseTypeStages } from "../../api/av.js";
 import { writeFileAtomic } from "../../runtime/checkpoint.js";
 import { type DataSet, dataFingerprint, experimentsDir, shown } from "./data-sets.js";
-import { LAYOUT_SET, type Suite, type SuiteSizes } from "./suite.js";
+import { AV_LAYOUT_SET } from "../../api/av-recipe.js";
+import type { Suite, SuiteSizes } from "./suite.js";
 
 export const MODEL = "models/mirasol.mira";
 export const PRESET = "tiny";
@@ -105,7 +106,7 @@ export class Runner {
 
   private async trainAndEvaluate(spec: RunSpec, seed: number): Promise<Run> {
     const s = this.sizes;
-    const set = [...LAYOUT_SET, ...spec.set];
+    const set = [...AV_LAYOUT_SET, ...spec.set];
     const name = `${createHash("sha256").update(JSON.stringify(spec.set)).digest("hex").slice(0, 10)}-seed${seed}`;
     const runsDir = join(experimentsDir(), "runs", `clips${s.clips}-steps${s.steps}-batch${s.batch}`);
     const saved = join(runsDir, name, "run.json");

@@ -2,6 +2,7 @@
 // runs (full or --quick), and where its document and plots go. The experiments read it; it runs nothing.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { avCurriculum } from "../../api/av-recipe.js";
 import { cacheRoot } from "../../runtime/autotune-cache.js";
 import { writeFileAtomic } from "../../runtime/checkpoint.js";
 import type { Gpu } from "../../runtime/device.js";
@@ -54,8 +55,8 @@ export function suiteCommand(o: SuiteOptions): string {
   return `npm run experiments${flags.length ? ` -- ${flags.join(" ")}` : ""}`;
 }
 
-/** Sizes of the training experiments (E2–E4): every run is the tiny preset with LAYOUT_SET on one
- *  synthetic set of LAYOUT, trained through a curriculum over question types. */
+/** Sizes of the training experiments (E2–E4): every run is the tiny preset with AV_LAYOUT_SET on one
+ *  synthetic set of AV_LAYOUT, trained through a curriculum over question types (api/av-recipe.ts). */
 export interface SuiteSizes {
   /** clips per synthetic set (80 % train, 10 % validation, 10 % test) */
   readonly clips: number;
@@ -71,22 +72,14 @@ export interface SuiteSizes {
   readonly types: string;
 }
 
-// The layout and schedule that learn every question type (docs/models.md, session 6, runs 35–40): one
-// slot of the clip a chunk (4 chunks of 2 frames), 2 × 2 patches of 8 pixels and 2 × 2 spectrogram
-// patches a chunk (4 video and 4 audio tokens), chunk positions of scale 1, a two-layer decoder; and
-// the questions that single out chunk 0 and count beeps first, those that find a chunk next, then all.
-export const LAYOUT = { chunks: 4, frames: 2 } as const;
-export const LAYOUT_SET = [`chunks=${LAYOUT.chunks}`, `frames=${LAYOUT.frames}`, "tube=2", "patch=8", "spec_frames=8", "spec_time=4", "spec_freq=16", "chunk_position_std=1.0", "text_depth=2"] as const;
-const curriculum = (find: number, all: number): string => `first_colour,first_tone,count_beeps; nth_colour,when_colour,when_tone@${find}; all@${all}`;
-
 // Full: 1,000 steps is where the probe run 39 had every type above chance (docs/models.md). Measured
 // alone on this machine (2 cores, llvmpipe): a Transformer step at batch 64 ≈ 0.6 s, TTM ≈ 1 s, so a
 // run ≈ 11 and 18 min with its evaluations; E2 ≈ 60 min a seed, E3 ≈ 50 min a seed (its base is E2's
 // Transformer), E4 ≈ 10 min a seed, E1 ≈ 8 min: ≈ 2 h for one seed, ≈ 6 h for the three.
 export const FULL_ESTIMATE = "about 2 h a seed (6 h for all three; `--seeds` runs some, and later runs reuse them)";
-export const FULL: SuiteSizes = { clips: 4000, dataSeed: 0, steps: 1000, batch: 64, lr: 3e-3, seeds: [1, 2, 3], evalEvery: 100, types: curriculum(100, 400) };
+export const FULL: SuiteSizes = { clips: 4000, dataSeed: 0, steps: 1000, batch: 64, lr: 3e-3, seeds: [1, 2, 3], evalEvery: 100, types: avCurriculum(100, 400) };
 // --quick: a smoke run of every code path (one seed, a few steps, a small set), minutes not hours.
-export const QUICK: SuiteSizes = { clips: 200, dataSeed: 0, steps: 12, batch: 16, lr: 3e-3, seeds: [1], evalEvery: 12, types: curriculum(2, 6) };
+export const QUICK: SuiteSizes = { clips: 200, dataSeed: 0, steps: 12, batch: 16, lr: 3e-3, seeds: [1], evalEvery: 12, types: avCurriculum(2, 6) };
 
 /** The sizes a run uses: --quick's or the full ones, with --seeds' subset. */
 export function suiteSizes(o: SuiteOptions): SuiteSizes {
@@ -121,7 +114,7 @@ export interface Suite {
   readonly doc: string;
   /** writes a plot beside the document; returns its markdown image */
   plot(file: string, svg: string, alt: string): string;
-  /** the training set (LAYOUT's chunks and frames), made on first use */
+  /** the training set (AV_LAYOUT's chunks and frames), made on first use */
   data(): DataSet;
   runner(): Runner;
   /** "Command: … (N min; load …; adapter …)." for a section that took `ms` */

@@ -1,9 +1,12 @@
 // demo.ts: what `npm start` runs — the flagship end to end on the adapter: the device and its
-// self-test, a small synthetic audio-video QA set, tiny Mirasol trained on it with a progress bar,
-// validation accuracy per question type beside chance, and three held-out questions answered.
+// self-test, a small synthetic audio-video QA set, tiny Mirasol trained on it with a progress bar (the
+// layout and curriculum of api/av-recipe.ts, shortened to the demo's steps), validation accuracy per
+// question type beside chance, and three held-out questions answered.
 // Ctrl-C stops after the current step and keeps the checkpoint (exit 130).
 import { formatBytes } from "../../compiler/limits.js";
 import { AvAnswerer } from "../../api/ask.js";
+import { parseTypeStages } from "../../api/av.js";
+import { AV_LAYOUT, AV_LAYOUT_SET, avCurriculum } from "../../api/av-recipe.js";
 import { train } from "../../api/train.js";
 import type { AvTrainResult } from "../../api/train-av.js";
 import { synthesize } from "../../runtime/data/av-build.js";
@@ -19,11 +22,19 @@ import { formatAnswer } from "./generate.js";
 
 export const DEMO_USAGE = "mira demo [--steps N] [--clips N] [--runs DIR]";
 const MODEL = "models/mirasol.mira";
+const BATCH = 64;
+
+/** The recipe's curriculum scaled to `steps` (100 and 400 of 2,000 there; earlier here, so that a short
+ *  demo reaches the questions that find a chunk and then every type). */
+export function demoCurriculum(steps: number): string {
+  const find = Math.max(1, Math.round(steps / 5));
+  return avCurriculum(find, Math.max(find + 1, Math.round((3 * steps) / 5)));
+}
 
 export async function demo(p: Parsed): Promise<number> {
   const say = (s: string): void => void process.stdout.write(s + "\n");
-  const steps = int(p, "steps", 1500);
-  const clips = int(p, "clips", 2000);
+  const steps = int(p, "steps", 500);
+  const clips = int(p, "clips", 4000);
   const runsDir = str(p, "runs") ?? "runs";
   const started = Date.now();
 
@@ -34,16 +45,18 @@ export async function demo(p: Parsed): Promise<number> {
   if (!checks.every((c) => c.ok)) return EXIT.failed;
 
   const data = join(runsDir, "demo-data");
-  const made = synthesize({ out: data, clips, seed: 0, config: TINY });
+  const made = synthesize({ out: data, clips, seed: 0, config: { ...TINY, ...AV_LAYOUT } });
   say(`  data     ${clips.toLocaleString("en-US")} synthetic clips (moving coloured shapes; tones and beeps as log-mel), ${made.index.questions.toLocaleString("en-US")} questions → ${data}`);
 
   const stop = stopOnInterrupt("stopping after this step and saving the checkpoint");
   let bar: ProgressBar | undefined;
+  const types = demoCurriculum(steps);
   const r = (await train({
-    model: MODEL, preset: "tiny", data, steps, batch: 16, seed: 1, runsDir, run: "demo", evalEvery: 250, checkpointEvery: 250,
+    model: MODEL, preset: "tiny", set: AV_LAYOUT_SET, data, steps, batch: BATCH, lr: 3e-3, seed: 1, runsDir, run: "demo", evalEvery: 100, checkpointEvery: 100,
+    types: parseTypeStages(types),
     onStart: (i) => {
-      say(`  model    ${MODEL} --preset tiny: ${i.params.toLocaleString("en-US")} parameters; one training step = ${i.dispatchesPerStep.toLocaleString("en-US")} kernels in one submit, ${formatBytes(i.bufferBytes)}`);
-      say(`  training ${steps} steps of 16 questions (Ctrl-C stops and keeps the checkpoint):`);
+      say(`  model    ${MODEL} --preset tiny ${AV_LAYOUT_SET.map((x) => `--set ${x}`).join(" ")}: ${i.params.toLocaleString("en-US")} parameters; one training step = ${i.dispatchesPerStep.toLocaleString("en-US")} kernels in one submit, ${formatBytes(i.bufferBytes)}`);
+      say(`  training ${steps} steps of ${BATCH} questions, question types in stages (--types "${types}"); Ctrl-C stops and keeps the checkpoint:`);
       bar = new ProgressBar(i.steps);
     },
     onProgress: (pr) => bar?.update(pr.step, `loss ${pr.loss?.toFixed(3) ?? "…"}${pr.valLoss !== undefined ? ` · val ${pr.valLoss.toFixed(3)}` : ""} · ${Number.isFinite(pr.tokensPerSecond) ? pr.tokensPerSecond.toFixed(0) : "…"} questions/s · ETA ${formatDuration(pr.etaSeconds)}`),
