@@ -5,7 +5,7 @@
 // beside the checkpoint), reused by a later suite run while the sizes, the data and models/ are the same.
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { evaluate } from "../../api/eval.js";
 import type { TypeAccuracy } from "../../api/av.js";
 import { train } from "../../api/train.js";
@@ -99,9 +99,17 @@ export class Runner {
 
   /** A trained run's checkpoint on another set, with `set` overriding sizes (e.g. chunks=8). */
   async evaluateOn(run: Run, data: DataSet, set: readonly string[]): Promise<Evaluation> {
+    // kept beside the checkpoint and reused while the checkpoint and the data are the same
+    const saved = join(dirname(run.checkpoint), `eval-${createHash("sha256").update(JSON.stringify([data.dir, set])).digest("hex").slice(0, 10)}.json`);
+    const { mtimeMs, size } = statSync(run.checkpoint);
+    const key = JSON.stringify({ checkpoint: [mtimeMs, size], data: dataFingerprint(data), set });
+    const earlier = existsSync(saved) ? (JSON.parse(readFileSync(saved, "utf8")) as { key: string; evaluation: Evaluation }) : undefined;
+    if (earlier?.key === key) return earlier.evaluation;
     const started = performance.now();
     const r = await evaluate({ checkpoint: run.checkpoint, data: data.dir, split: "test", set });
-    return { accuracy: r.accuracy, command: `npx mira eval --checkpoint ${shown(run.checkpoint)} --data ${shown(data.dir)}${setFlags(set)} --split test`, seconds: (performance.now() - started) / 1000 };
+    const evaluation = { accuracy: r.accuracy, command: `npx mira eval --checkpoint ${shown(run.checkpoint)} --data ${shown(data.dir)}${setFlags(set)} --split test`, seconds: (performance.now() - started) / 1000 };
+    writeFileAtomic(saved, new TextEncoder().encode(`${JSON.stringify({ key, evaluation }, null, 1)}\n`));
+    return evaluation;
   }
 
   private async trainAndEvaluate(spec: RunSpec, seed: number): Promise<Run> {
