@@ -56,6 +56,17 @@ export const quote = (s: string): string => (/^[\w./=:,+-]+$/.test(s) ? s : `'${
 
 const setFlags = (set: readonly string[]): string => set.map((s) => ` --set ${quote(s)}`).join("");
 
+/** A result kept at `path` as { key, [field]: value }: the value when its key is `key`, else undefined. */
+function readKept<T>(path: string, key: string, field: string): T | undefined {
+  if (!existsSync(path)) return undefined;
+  const kept = JSON.parse(readFileSync(path, "utf8")) as { key: string } & Record<string, T>;
+  return kept.key === key ? kept[field] : undefined;
+}
+
+function keep(path: string, key: string, field: string, value: unknown): void {
+  writeFileAtomic(path, new TextEncoder().encode(`${JSON.stringify({ key, [field]: value }, null, 1)}\n`));
+}
+
 /** Every file under models/ (the model and its std library), hashed: a run trained on other model
  *  source is not reused. */
 function modelsHash(): string {
@@ -103,12 +114,12 @@ export class Runner {
     const saved = join(dirname(run.checkpoint), `eval-${createHash("sha256").update(JSON.stringify([data.dir, set])).digest("hex").slice(0, 10)}.json`);
     const { mtimeMs, size } = statSync(run.checkpoint);
     const key = JSON.stringify({ checkpoint: [mtimeMs, size], data: dataFingerprint(data), set });
-    const earlier = existsSync(saved) ? (JSON.parse(readFileSync(saved, "utf8")) as { key: string; evaluation: Evaluation }) : undefined;
-    if (earlier?.key === key) return earlier.evaluation;
+    const earlier = readKept<Evaluation>(saved, key, "evaluation");
+    if (earlier) return earlier;
     const started = performance.now();
     const r = await evaluate({ checkpoint: run.checkpoint, data: data.dir, split: "test", set });
     const evaluation = { accuracy: r.accuracy, command: `npx mira eval --checkpoint ${shown(run.checkpoint)} --data ${shown(data.dir)}${setFlags(set)} --split test`, seconds: (performance.now() - started) / 1000 };
-    writeFileAtomic(saved, new TextEncoder().encode(`${JSON.stringify({ key, evaluation }, null, 1)}\n`));
+    keep(saved, key, "evaluation", evaluation);
     return evaluation;
   }
 
@@ -119,11 +130,11 @@ export class Runner {
     const runsDir = join(experimentsDir(), "runs", `clips${s.clips}-steps${s.steps}-batch${s.batch}`);
     const saved = join(runsDir, name, "run.json");
     const key = JSON.stringify({ sizes: { ...s, seeds: undefined }, set, seed, data: dataFingerprint(this.data), models: modelsHash() });
-    const earlier = existsSync(saved) ? (JSON.parse(readFileSync(saved, "utf8")) as { key: string; run: Run }) : undefined;
-    if (earlier?.key === key && existsSync(earlier.run.checkpoint)) {
+    const earlier = readKept<Run>(saved, key, "run");
+    if (earlier && existsSync(earlier.checkpoint)) {
       this.reused++;
       this.log(`  ${spec.label}, seed ${seed}: reused (${shown(saved)})`);
-      return { ...earlier.run, spec };
+      return { ...earlier, spec };
     }
     rmSync(join(runsDir, name), { recursive: true, force: true });
     const started = performance.now();
@@ -143,7 +154,7 @@ export class Runner {
       spec, seed, commands, stopped, params: r.params, flopsPerStep: r.flopsPerStep, stepMs: r.stepMs, seconds, lastLoss: r.lastLoss,
       valCurve: valCurve(join(r.runDir, "metrics.jsonl")), accuracy: test.accuracy, checkpoint: r.checkpoint,
     };
-    writeFileAtomic(saved, new TextEncoder().encode(`${JSON.stringify({ key, run }, null, 1)}\n`));
+    keep(saved, key, "run", run);
     this.log(`  ${spec.label}, seed ${seed}${stopped ? ` (STOPPED: ${stopped})` : ""}: ${(seconds / 60).toFixed(1)} min, ${r.stepMs.toFixed(0)} ms/step; test ${test.accuracy.map((a) => `${a.type} ${(100 * a.accuracy).toFixed(1)} (chance ${(100 * a.chance).toFixed(1)})`).join(", ")}`);
     return run;
   }

@@ -73,9 +73,10 @@ export interface SuiteSizes {
 }
 
 // Full: 1,000 steps is where the probe run 39 had every type above chance (docs/models.md). Measured
-// alone on this machine (2 cores, llvmpipe): a Transformer step at batch 64 ≈ 0.6 s, TTM ≈ 1 s, so a
-// run ≈ 11 and 18 min with its evaluations; E2 ≈ 60 min a seed, E3 ≈ 50 min a seed (its base is E2's
-// Transformer), E4 ≈ 10 min a seed, E1 ≈ 8 min: ≈ 2 h for one seed, ≈ 6 h for the three.
+// on this machine (2 cores, llvmpipe; docs/experiments.md): 543 ms a step at batch 64 for the
+// Transformer, 699 for TTM, a run 12.4 and 14.1 min with its evaluations; E2 58.6 min a seed, E4 3.8,
+// E1 7.3; E3 (five configurations besides E2's Transformer) ≈ 60 min a seed: ≈ 2 h 10 min for one
+// seed, ≈ 6 h for the three.
 export const FULL_ESTIMATE = "about 2 h a seed (6 h for all three; `--seeds` runs some, and later runs reuse them)";
 export const FULL: SuiteSizes = { clips: 4000, dataSeed: 0, steps: 1000, batch: 64, lr: 3e-3, seeds: [1, 2, 3], evalEvery: 100, types: avCurriculum(100, 400) };
 // --quick: a smoke run of every code path (one seed, a few steps, a small set), minutes not hours.
