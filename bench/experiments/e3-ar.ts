@@ -6,7 +6,7 @@ import { budget } from "./budget.js";
 import { type ValidationMeasures, validationMeasures } from "./losses.js";
 import { type AccuracyRow, accuracyBars, accuracyTable, runList } from "./markdown.js";
 import { type Run, type RunSpec, runAll } from "./runs.js";
-import type { Suite } from "./suite.js";
+import { type Suite, e3SeedsOf } from "./suite.js";
 import { mean, meanExcess, signed, summarise } from "./summary.js";
 
 export const E3_CONFIGS = [
@@ -60,9 +60,9 @@ export function e3Findings(runs: readonly Run[][], measures: readonly Validation
 
 export async function runE3(suite: Suite): Promise<void> {
   const started = Date.now();
-  const s = suite.sizes;
-  process.stdout.write(`\nE3 — AR model and auxiliary losses: ${E3_CONFIGS.length} configurations × seeds ${s.seeds.join(", ")}\n`);
-  const runs = await runAll(suite, E3_CONFIGS);
+  const seeds = e3SeedsOf(suite.sizes);
+  process.stdout.write(`\nE3 — AR model and auxiliary losses: ${E3_CONFIGS.length} configurations × seeds ${seeds.join(", ")}\n`);
+  const runs = await runAll(suite, E3_CONFIGS, seeds);
   const measures: ValidationMeasures[][] = [];
   for (const rs of runs) {
     const ms: ValidationMeasures[] = [];
@@ -82,7 +82,7 @@ export async function runE3(suite: Suite): Promise<void> {
   writeSection("e3", `## E3 — the time-aligned AR model and its losses
 
 ${suite.provenance(Date.now() - started)}
-${budget(suite, "Each configuration (Transformer Combiner)")} The base is the tiny preset (AR model of depth 1, λ latent = λ recon = 0) and is E2's Transformer runs. "No AR" is \`ar_depth=0\`: the model still elaborates — each chunk's latents get their chunk position and a LayerNorm — but no block mixes chunks, so the decoder cross-attends to per-chunk latents with no time-aligned model over them (the latent and reconstruction heads would predict chunk t + 1 from chunk t alone). λ = 1 turns a loss on; \`latent_target_grad=1\` lets the latent loss's gradient through its target (the default 0 is stop-gradient; the value is the same). Validation losses (mean over seeds, the run's 8 validation batches) are measured for every run whatever its λ, so the columns compare: text loss is cross-entropy on the answer tokens (nats), latent loss 1 − cosine, recon loss mean squared error; latent spread is √(E‖x − E x‖²) / √(E‖x‖²) over every latent vector of those batches (1: centred, 0: all one vector — collapse).
+${budget(suite, "Each configuration (Transformer Combiner)", seeds)} The base is the tiny preset (AR model of depth 1, λ latent = λ recon = 0) and is E2's Transformer runs. E3 trains the first ${seeds.length} of E2's seeds (bench/experiments/suite.ts: its five further configurations cost as much as E2's five Combiners, and three seeds of both would not fit the suite's 3 hours). "No AR" is \`ar_depth=0\`: the model still elaborates — each chunk's latents get their chunk position and a LayerNorm — but no block mixes chunks, so the decoder cross-attends to per-chunk latents with no time-aligned model over them (the latent and reconstruction heads would predict chunk t + 1 from chunk t alone). λ = 1 turns a loss on; \`latent_target_grad=1\` lets the latent loss's gradient through its target (the default 0 is stop-gradient; the value is the same). Validation losses (mean over seeds, the run's 8 validation batches) are measured for every run whatever its λ, so the columns compare: text loss is cross-entropy on the answer tokens (nats), latent loss 1 − cosine, recon loss mean squared error; latent spread is √(E‖x − E x‖²) / √(E‖x‖²) over every latent vector of those batches (1: centred, 0: all one vector — collapse).
 
 ${plot}
 

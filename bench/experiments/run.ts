@@ -63,12 +63,13 @@ for (const [name, step] of Object.entries(steps) as [Experiment, () => Promise<u
 }
 const total = minutes(Date.now() - started);
 // E3's base is E2's Transformer (the same overrides), trained once
-const fullRuns = FULL.seeds.length * new Set([...E2_COMBINERS, ...E3_CONFIGS].map((c) => JSON.stringify(c.set))).size;
+const e2Sets = new Set(E2_COMBINERS.map((c) => JSON.stringify(c.set)));
+const fullRuns = FULL.seeds.length * e2Sets.size + FULL.e3Seeds * E3_CONFIGS.filter((c) => !e2Sets.has(JSON.stringify(c.set))).length;
 writeSection("suite", `## The last run
 
 \`${command}\` took ${total} min (${took.join(", ")}) on ${adapterName(gpu.adapter)}, ${cpus().length} cores.
 Sizes of the training experiments (bench/experiments/suite.ts): ${sizes.clips.toLocaleString("en-US")} clips, ${sizes.steps} steps of batch ${sizes.batch}, lr ${sizes.lr}, seeds ${sizes.seeds.join(", ")}${options.quick ? " (--quick)" : ""}.
-It used ${runner?.count ?? 0} training runs (${runner?.reused ?? 0} of them reused from an earlier suite run). The full suite (\`npm run experiments\`: ${FULL.clips.toLocaleString("en-US")} clips, ${FULL.steps} steps of batch ${FULL.batch}, seeds ${FULL.seeds.join(", ")}; ${fullRuns} training runs) is sized
+It used ${runner?.count ?? 0} training runs (${runner?.reused ?? 0} of them reused from an earlier suite run). The full suite (\`npm run experiments\`: ${FULL.clips.toLocaleString("en-US")} clips, ${FULL.steps} steps of batch ${FULL.batch}, seeds ${FULL.seeds.join(", ")}, E3 the first ${FULL.e3Seeds}; ${fullRuns} training runs) is sized
 for ${FULL_ESTIMATE} on this machine (2 cores, llvmpipe).
 \`-- --quick\` is a smoke run of a few minutes, \`-- --only E2,E4\` runs a subset of the experiments and
 \`-- --seeds 1\` a subset of the seeds (finished runs are kept under .mira-cache/experiments/runs and reused).

@@ -161,12 +161,12 @@ export class Runner {
 }
 
 /** Every seed of each spec, trained (or taken from an earlier experiment of this process). */
-export async function runAll(suite: Suite, specs: readonly RunSpec[]): Promise<Run[][]> {
+export async function runAll(suite: Suite, specs: readonly RunSpec[], seeds: readonly number[] = suite.sizes.seeds): Promise<Run[][]> {
   const out: Run[][] = [];
   for (const spec of specs) {
     const runs: Run[] = [];
     // a run shared with another experiment is named here as this one names it
-    for (const seed of suite.sizes.seeds) runs.push({ ...(await suite.runner().run(spec, seed)), spec });
+    for (const seed of seeds) runs.push({ ...(await suite.runner().run(spec, seed)), spec });
     out.push(runs);
   }
   return out;

@@ -3,7 +3,7 @@
 import { expect, test } from "vitest";
 import type { TypeAccuracy } from "../../api/av.js";
 import { parseTypeStages } from "../../api/av.js";
-import { FULL, QUICK, SuiteUsageError, parseSuiteOptions, suiteCommand, suiteSizes } from "../../bench/experiments/suite.js";
+import { FULL, QUICK, SuiteUsageError, e3SeedsOf, parseSuiteOptions, suiteCommand, suiteSizes } from "../../bench/experiments/suite.js";
 import { aboveChance, cell, listWords, meanExcess, summarise } from "../../bench/experiments/summary.js";
 
 test("flags: all four experiments by default; --only picks a subset, case-insensitively; the command line round-trips", () => {
@@ -25,6 +25,11 @@ test("--seeds trains a subset of the full sizes' seeds, and round-trips; --quick
   expect(suiteSizes(parseSuiteOptions(["--seeds=1"])).seeds).toEqual([1]);
   expect(suiteSizes(parseSuiteOptions([]))).toBe(FULL);
   expect(suiteSizes(parseSuiteOptions(["--quick"]))).toBe(QUICK);
+  // E3 trains the first e3Seeds of whichever seeds the run has
+  expect(e3SeedsOf(FULL)).toEqual(FULL.seeds.slice(0, FULL.e3Seeds));
+  expect(FULL.e3Seeds).toBeGreaterThanOrEqual(2);
+  expect(e3SeedsOf(suiteSizes(o))).toEqual([2, 3].slice(0, FULL.e3Seeds));
+  expect(e3SeedsOf(suiteSizes(parseSuiteOptions(["--seeds", "3"])))).toEqual([3]);
   // every stage of the curriculum begins within the run, at both sizes
   for (const s of [FULL, QUICK]) for (const stage of parseTypeStages(s.types)) expect(stage.from).toBeLessThan(s.steps);
 });
