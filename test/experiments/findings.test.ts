@@ -47,13 +47,17 @@ test("E2: every Combiner at chance on the joint types says it does not match the
 test("E3: an ablation outside the seeds' range is told apart from one within it; collapse is read from the latents' spread", () => {
   const base = 0.6;
   const runs = E3_CONFIGS.map((c) => seeds(c, (s) => ({ count_beeps: c.label === "no AR" ? 0.3 + 0.01 * s : c.label === "AR + both" ? base + 0.01 * s : base + 0.02 * s })));
-  const measures = (noSg: number): ValidationMeasures[][] => E3_CONFIGS.map((c) => [1, 2, 3].map(() => ({ losses: { latent: 0.5 }, latentSpread: c.label.includes("no stop-grad") ? noSg : 0.8 })));
+  const measures = (noSg: number, sgClip = 0.6): ValidationMeasures[][] =>
+    E3_CONFIGS.map((c) => [1, 2, 3].map(() => ({ losses: { latent: 0.5 }, latentSpread: c.label.includes("no stop-grad") ? noSg : 0.8, clipSpread: c.label === "AR + latent" ? sgClip : 0.7 })));
   const text = e3Findings(runs, measures(0.1));
   expect(text).toMatch(/- no AR: −\d+\.\d points above chance against the base .*; the seeds' ranges do not overlap\./);
   expect(text).toContain("The time-aligned AR model helps (removing it lowers accuracy): consistent with the numbers above");
   expect(text).toMatch(/The latent and reconstruction losses help: \*\*not reproduced at this budget\*\* \(−\d\.\d points, within seed variation\)/);
   expect(text).toContain("the latents moved towards one constant vector");
   expect(e3Findings(runs, measures(0.7))).toContain("**no collapse at this budget**");
+  // the latents kept apart by place but alike across clips: the collapse the overall spread misses
+  expect(text).toContain("clip spread is 0.600 with the latent loss and stop-gradient (per seed 0.600, 0.600, 0.600) against 0.700 with no latent loss; not below 0.5 of it: the latents still carry the clip.");
+  expect(e3Findings(runs, measures(0.1, 0.02))).toMatch(/clip spread is 0\.020 .*; less than 0\.5 of it: the Combiner learned latents that depend on their place/);
   // one seed: no spread, so no difference is taken as real
   const one = e3Findings(runs.map((rs) => rs.slice(0, 1)), measures(0.7).map((ms) => ms.slice(0, 1)));
   expect(one).toMatch(/- no AR: −\d+\.\d points .*; one seed, so the variation between seeds is unknown\./);
