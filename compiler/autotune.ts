@@ -7,7 +7,7 @@ import { GraphBuilder } from "./builder.js";
 import type { DType } from "./dtype.js";
 import type { Graph, Node } from "./ir.js";
 import type { DeviceLimits } from "./limits.js";
-import { matmulDims } from "./ops/linalg.js";
+import { kernelMatmulDims } from "./ops/linalg.js";
 import { prod } from "./shape.js";
 import { DEFAULT_WX, DEFAULT_WY, type MatmulChoice, type MatmulVariant, PACKED_THREADS, chooseMatmulVariant } from "./wgsl/matmul.js";
 
@@ -57,7 +57,7 @@ const DTYPES: readonly DType[] = ["f32", "f16", "i32", "u32", "bool"];
 export function signatureOf(mm: Node, a: Node, b: Node, epilogue: boolean): MatmulSignature {
   const transA = !!mm.attrs.transA;
   const transB = !!mm.attrs.transB;
-  const { batch, m, n, k } = matmulDims(a, b, { transA, transB });
+  const { batch, m, n, k } = kernelMatmulDims(a, b, { transA, transB });
   return { dtype: a.dtype, transA, transB, batch: prod(batch), m, n, k, epilogue };
 }
 

@@ -11,10 +11,11 @@
 //    flat over every 4×8 tile of every matrix of the batch, instead of a workgroup per matrix tile.
 //    Attention over a few tokens multiplies hundreds of 4×4…16×16 matrices; a workgroup each leaves most
 //    of its threads past the edge, and a CPU adapter pays for every workgroup it starts.
-// Sizes that are not multiples of a tile clamp their loads and guard their stores.
+// Sizes that are not multiples of a tile clamp their loads and guard their stores. A batch against one
+// shared B runs as a single tall matrix (ops/linalg.ts kernelMatmulDims).
 import type { Node } from "../ir.js";
 import type { DeviceLimits } from "../limits.js";
-import { matmulDims } from "../ops/linalg.js";
+import { kernelMatmulDims } from "../ops/linalg.js";
 import { type Shape, prod, stridesOf } from "../shape.js";
 import { type Binding, type KernelSource, affineIndex, grid, header, load, store, unravelCode } from "./common.js";
 import type { GroupEmitter } from "./fused.js";
@@ -98,7 +99,7 @@ const TN = 8;
 
 function registerKernel(s: MatmulSpec, limits: DeviceLimits, wx: number, wy: number, packed = false): KernelSource {
   if (wx * wy > limits.maxComputeInvocationsPerWorkgroup) throw new Error(`bug: matmul workgroup ${wx}×${wy} exceeds ${limits.maxComputeInvocationsPerWorkgroup} invocations`);
-  const { batch, m, n, k } = matmulDims(s.a, s.b, { transA: s.transA, transB: s.transB });
+  const { batch, m, n, k } = kernelMatmulDims(s.a, s.b, { transA: s.transA, transB: s.transB });
   const f32 = s.a.dtype === "f32";
   const kb = k % 4 === 0 && f32 ? 4 : 1; // K-block: vec4 loads along K need 16-byte aligned rows
   const aVecK = !s.transA && kb === 4; // A [M,K]: vec4 over k per row
@@ -203,7 +204,7 @@ const ST = 64; // shared tile edge
 const SK = 16; // K-tile
 
 function sharedKernel(s: MatmulSpec, limits: DeviceLimits): KernelSource {
-  const { batch, m, n, k } = matmulDims(s.a, s.b, { transA: s.transA, transB: s.transB });
+  const { batch, m, n, k } = kernelMatmulDims(s.a, s.b, { transA: s.transA, transB: s.transB });
   const A: Binding = { name: "a", dtype: s.a.dtype, access: "read" };
   const B: Binding = { name: "b", dtype: s.b.dtype, access: "read" };
   const { C, extra, put, helpers } = output(s, false);

@@ -1,10 +1,11 @@
 // matmul.test.ts: batched matmul on the GPU against the reference, in all three kernel variants ("registers", "packed"
 // and "shared"), with transA/transB, broadcast batch dims, odd and prime sizes, K = 1, f32 and f16.
 import fc from "fast-check";
-import { describe, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { DTYPES, type DType } from "../../compiler/dtype.js";
 import { accepts, expectGpuMatchesReference, gridValues, prng, runs, seedArb, singleOp } from "./gen.js";
 import { prod } from "../../compiler/shape.js";
+import { kernelMatmulDims } from "../../compiler/ops/linalg.js";
 
 const VARIANTS = ["registers", "shared", "packed"] as const;
 const DTYPES_OK = DTYPES.filter((d) => accepts("matmul", [{ dtype: d, shape: [2, 2] }, { dtype: d, shape: [2, 2] }]));
@@ -64,5 +65,23 @@ describe("matmul matches the reference", () => {
       }),
       { numRuns: runs(4) },
     );
+  });
+});
+
+describe("a batch against one shared B runs as one tall matrix", () => {
+  const t = (shape: number[]) => ({ dtype: "f32" as const, shape });
+  test("which products fold", () => {
+    expect(kernelMatmulDims(t([6, 5, 4, 32]), t([32, 13]), {})).toEqual({ batch: [], m: 120, n: 13, k: 32 });
+    expect(kernelMatmulDims(t([6, 4, 32]), t([1, 13, 32]), { transB: true })).toEqual({ batch: [], m: 24, n: 13, k: 32 });
+    expect(kernelMatmulDims(t([1, 4, 32]), t([32, 13]), {})).toEqual({ batch: [], m: 4, n: 13, k: 32 });
+    // Aᵀ's rows are strided; a batched B differs per matrix
+    expect(kernelMatmulDims(t([6, 32, 4]), t([32, 13]), { transA: true }).batch).toEqual([6]);
+    expect(kernelMatmulDims(t([6, 4, 32]), t([6, 32, 13]), {}).batch).toEqual([6]);
+  });
+
+  // Shared B with any transB; A with every batch axis, not transposed: the folded path in each variant.
+  const folded = caseArb.map((c) => ({ ...c, transA: false, dropA: 0, onesA: [false, false, false], dropB: c.dropB % 2 === 0 ? 3 : 0, onesB: [true, true, true] }));
+  test.each(VARIANTS)("%s variant", async (variant) => {
+    await fc.assert(fc.asyncProperty(folded, async (c) => check(c, "f32", variant)), { numRuns: runs(4) });
   });
 });
