@@ -29,15 +29,14 @@ export function matmulDims(a: TensorType, b: TensorType, attrs: Attrs): MatmulDi
  * The dims a kernel computes the matmul with: a batch of A matrices against one shared B (a weight,
  * applied to every row of a [..., M, K] activation) is one [batch·M, K] matrix against B, since A's
  * rows and C's rows are laid out alike — one tall product instead of many short ones, which fills
- * a tiled kernel's rows (a 4-row matrix uses an eighth of a 32-row tile). Aᵀ's rows are not
- * contiguous, and an A broadcast over the batch has fewer rows than C: those keep their batch.
+ * a tiled kernel's rows (a 4-row matrix uses an eighth of a 32-row tile). With B shared, the output
+ * batch is A's own (leading 1s aside), so A holds every batch matrix in order. Aᵀ's rows are not
+ * contiguous: a transposed A keeps its batch.
  */
 export function kernelMatmulDims(a: TensorType, b: TensorType, attrs: Attrs): MatmulDims {
   const d = matmulDims(a, b, attrs);
   const sharedB = b.shape.slice(0, -2).every((x) => x === 1);
-  const aBatch = a.shape.slice(0, -2);
-  const fullA = aBatch.length === d.batch.length && aBatch.every((x, i) => x === d.batch[i]);
-  return d.batch.length > 0 && !attrs.transA && sharedB && fullA ? { batch: [], m: prod(d.batch) * d.m, n: d.n, k: d.k } : d;
+  return d.batch.length > 0 && !attrs.transA && sharedB ? { batch: [], m: prod(d.batch) * d.m, n: d.n, k: d.k } : d;
 }
 
 /** Flat offset of batch element `bi` (of the output batch shape) inside an operand's batch dims. */

@@ -74,13 +74,16 @@ describe("a batch against one shared B runs as one tall matrix", () => {
     expect(kernelMatmulDims(t([6, 5, 4, 32]), t([32, 13]), {})).toEqual({ batch: [], m: 120, n: 13, k: 32 });
     expect(kernelMatmulDims(t([6, 4, 32]), t([1, 13, 32]), { transB: true })).toEqual({ batch: [], m: 24, n: 13, k: 32 });
     expect(kernelMatmulDims(t([1, 4, 32]), t([32, 13]), {})).toEqual({ batch: [], m: 4, n: 13, k: 32 });
+    // B with more (size-1) batch axes than A: the output batch is A's with leading 1s, still one matrix each
+    expect(kernelMatmulDims(t([3, 4, 32]), t([1, 1, 32, 13]), {})).toEqual({ batch: [], m: 12, n: 13, k: 32 });
     // Aᵀ's rows are strided; a batched B differs per matrix
     expect(kernelMatmulDims(t([6, 32, 4]), t([32, 13]), { transA: true }).batch).toEqual([6]);
     expect(kernelMatmulDims(t([6, 4, 32]), t([6, 32, 13]), {}).batch).toEqual([6]);
   });
 
-  // Shared B with any transB; A with every batch axis, not transposed: the folded path in each variant.
-  const folded = caseArb.map((c) => ({ ...c, transA: false, dropA: 0, onesA: [false, false, false], dropB: c.dropB % 2 === 0 ? 3 : 0, onesB: [true, true, true] }));
+  // Shared B (no batch axes, or all of size 1 — then possibly more of them than A has) with any transB;
+  // A not transposed, with any of its batch axes: the folded path in each variant.
+  const folded = caseArb.map((c) => ({ ...c, transA: false, dropB: c.dropB % 2 === 0 ? 3 : 0, onesB: [true, true, true] }));
   test.each(VARIANTS)("%s variant", async (variant) => {
     await fc.assert(fc.asyncProperty(folded, async (c) => check(c, "f32", variant)), { numRuns: runs(4) });
   });
