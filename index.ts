@@ -4,9 +4,9 @@ export { loadModel, modelFromSource, ModelError, InputError, type LoadedModel, t
 export { train, type TrainOptions, type TrainResult } from "./api/train.js";
 export { generate, type GenerateOptions, type GenerateResult } from "./api/generate.js";
 export { type BatchRow, type GenerateBatchOptions, generateBatch } from "./api/generate-batch.js";
-export { evaluate, type EvalOptions } from "./api/eval.js";
-export { AvAnswerer, type Answer, type ClipQuestion } from "./api/ask.js";
-export { ClipStream, type StreamedAnswer, deriveModelStream, streamAnswer } from "./api/stream.js";
+export { evaluate, type EvalOptions } from "./apps/mirasol/eval.js";
+export { AvAnswerer, type Answer, type ClipQuestion } from "./apps/mirasol/ask.js";
+export { ClipStream, type StreamedAnswer, deriveModelStream, streamAnswer } from "./apps/mirasol/stream.js";
 export { exportModel, type ExportOptions, type ExportResult } from "./api/export.js";
 export { getGpu, type Gpu } from "./runtime/device.js";
 export { CheckpointError, loadCheckpoint, saveCheckpoint } from "./runtime/checkpoint.js";

@@ -4,7 +4,7 @@
 // are drawn on the GPU. Unlike generate(), a row does not slide past the training window: it ends when
 // the caches (window − 1 positions) are full.
 import { CheckpointError } from "../runtime/checkpoint.js";
-import { CharTokenizer, UNKNOWN_ID } from "../runtime/data/text.js";
+import { CharTokenizer, UNKNOWN_ID } from "../datasets/text.js";
 import { getGpu } from "../runtime/device.js";
 import { type RowStop, decodeRows } from "../runtime/generate-rows.js";
 import { openIncremental } from "./decoder.js";

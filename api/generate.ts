@@ -9,7 +9,7 @@
 // recomputing path slides by one token.
 import type { Elaborated } from "../compiler/lower.js";
 import { CheckpointError } from "../runtime/checkpoint.js";
-import { CharTokenizer, UNKNOWN_ID } from "../runtime/data/text.js";
+import { CharTokenizer, UNKNOWN_ID } from "../datasets/text.js";
 import { getGpu } from "../runtime/device.js";
 import { type SamplingOptions, sampleToken } from "../runtime/sampling.js";
 import { openIncremental } from "./decoder.js";

@@ -5,13 +5,13 @@ import { join } from "node:path";
 import { type ParamInfo, initParams } from "../compiler/lower.js";
 import { type AdamWConfig, DEFAULT_ADAMW } from "../compiler/train-step.js";
 import { type Checkpoint, CheckpointError, loadCheckpoint } from "../runtime/checkpoint.js";
-import { CharTokenizer, splitText, trainBatch, valBatches } from "../runtime/data/text.js";
-import { trigramLoss, unigramEntropy } from "../runtime/data/ngram.js";
+import { CharTokenizer, splitText, trainBatch, valBatches } from "../datasets/text.js";
+import { trigramLoss, unigramEntropy } from "../datasets/ngram.js";
 import { getGpu } from "../runtime/device.js";
 import { type DataSource, type LoopResult, type Progress, STEP_KEY, trainLoop } from "../runtime/train-loop.js";
 import { Trainer } from "../runtime/trainer.js";
 import { InputError, type LoadedModel, ModelError, configNumber, loadModel } from "./model.js";
-import { type TypeStage, isAvDataset } from "./av.js";
+import { type TypeStage, isAvDataset } from "../apps/mirasol/av.js";
 import { languageModelIO } from "./text-model.js";
 
 export interface TrainOptions {
@@ -125,7 +125,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const ckptPath = join(runDir, CHECKPOINT_FILE);
   const resumed = o.resume ? loadCheckpoint(ckptPath) : undefined;
   const meta = resumed?.metadata;
-  if (meta?.kind === "av-qa" || (!meta && isAvDataset(o.data))) return (await import("./train-av.js")).trainAv(o, resumed);
+  if (meta?.kind === "av-qa" || (!meta && isAvDataset(o.data))) return (await import("../apps/mirasol/train-av.js")).trainAv(o, resumed);
   if (o.types?.length) throw new InputError(`question types (--types) apply to an audio-video QA set; ${o.data} is text`);
   const model = loadModel(o.model, meta ? { preset: meta.preset || undefined, set: JSON.parse(meta.overrides) as string[] } : { preset: o.preset, set: o.set });
   if (meta && meta.source_sha256 !== model.sourceHash) {

@@ -5,8 +5,8 @@ import { LimitError } from "../compiler/limits.js";
 import { NoAdapterError } from "../runtime/device.js";
 import { CheckpointError } from "../runtime/checkpoint.js";
 import { InputError, ModelError } from "../api/model.js";
-import { DataError } from "../runtime/data/av-format.js";
-import { MissingToolError } from "../runtime/data/media.js";
+import { DataError } from "../datasets/av-format.js";
+import { MissingToolError } from "../datasets/media.js";
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, environment: 3, interrupted: 130 } as const;
 

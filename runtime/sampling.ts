@@ -4,7 +4,7 @@
 // the same rule (compiler/decode/sample.ts, which states it); this is its float64 reference on the
 // host, used where logits are on the host anyway (full recomputation, `--no-cache`) and by the tests.
 import { SAMPLE_STREAM } from "../compiler/decode/sample.js";
-import { bitsToUnit, randomBits } from "../compiler/ops/scalar-math.js";
+import { bitsToUnit, randomBits } from "../base/random.js";
 
 export interface SamplingOptions {
   /** 0 means greedy */

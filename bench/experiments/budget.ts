@@ -1,7 +1,7 @@
 // budget.ts (experiments): the paragraph every training section opens with — the model, the data, the
 // training budget and seeds, and how its accuracies are to be read — from the suite's sizes.
-import { readIndex } from "../../runtime/data/av-format.js";
-import { AV_LAYOUT_SET } from "../../api/av-recipe.js";
+import { readIndex } from "../../datasets/av-format.js";
+import { AV_LAYOUT_SET } from "../../apps/mirasol/av-recipe.js";
 import type { Suite } from "./suite.js";
 import { listWords } from "./summary.js";
 

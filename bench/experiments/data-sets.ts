@@ -4,9 +4,9 @@
 // layout, everything else `mira data synth`'s defaults (the tiny preset's sizes).
 import { join, relative } from "node:path";
 import { cacheRoot } from "../../runtime/autotune-cache.js";
-import { synthesize } from "../../runtime/data/av-build.js";
-import { readIndex } from "../../runtime/data/av-format.js";
-import { TINY } from "../../runtime/data/synth-av.js";
+import { synthesize } from "../../datasets/av-build.js";
+import { readIndex } from "../../datasets/av-format.js";
+import { TINY } from "../../datasets/synth-av.js";
 
 export interface DataSet {
   readonly dir: string;

@@ -8,7 +8,7 @@ import { type DataSet, sameQuestions, synthSet } from "./data-sets.js";
 import { TRANSFORMER, TTM } from "./e2-combiners.js";
 import { type AccuracyRow, accuracyTable, runList } from "./markdown.js";
 import { type Evaluation, runAll } from "./runs.js";
-import { AV_LAYOUT } from "../../api/av-recipe.js";
+import { AV_LAYOUT } from "../../apps/mirasol/av-recipe.js";
 import { COLORS, type Suite } from "./suite.js";
 import { type TypeSummary, listWords, meanExcess, pct, summarise } from "./summary.js";
 

@@ -3,10 +3,10 @@
 // with different λ can be compared on each; and, for a model with a `latents` output, how varied its
 // latents are (collapse makes them all alike) and how much of that varies with the clip rather than
 // with the latent's place (chunk, slot) alone. No CLI prints these; E3 reads them.
-import { avBatchDims, avDataSource, writeInputs } from "../../api/av.js";
+import { avBatchDims, avDataSource, writeInputs } from "../../apps/mirasol/av.js";
 import { loadWeights, openTrained } from "../../api/trained.js";
 import { compileFor } from "../../runtime/autotune-cache.js";
-import { loadAvDataset } from "../../runtime/data/av-format.js";
+import { loadAvDataset } from "../../datasets/av-format.js";
 import { getGpu } from "../../runtime/device.js";
 import { Executor } from "../../runtime/executor.js";
 

@@ -6,12 +6,12 @@
 //     [--every 100] [--batch 64] [--lr 3e-3] [--seed 1] [--set key=value]…
 import { parseArgs } from "node:util";
 import { performance } from "node:perf_hooks";
-import { avBatchDims, avDataSource, evaluateAv, logitsRunner, parseTypeStages, stagedPool } from "../../api/av.js";
+import { avBatchDims, avDataSource, evaluateAv, logitsRunner, parseTypeStages, stagedPool } from "../../apps/mirasol/av.js";
 import { loadModel } from "../../api/model.js";
 import { initParams } from "../../compiler/lower/init.js";
 import { DEFAULT_ADAMW } from "../../compiler/train-step.js";
 import { compileFor } from "../../runtime/autotune-cache.js";
-import { loadAvDataset } from "../../runtime/data/av-format.js";
+import { loadAvDataset } from "../../datasets/av-format.js";
 import { getGpu } from "../../runtime/device.js";
 import { Executor } from "../../runtime/executor.js";
 import { lrAt } from "../../runtime/train-loop.js";

@@ -16,7 +16,7 @@ import { E2_COMBINERS, runE2 } from "./e2-combiners.js";
 import { E3_CONFIGS, runE3 } from "./e3-ar.js";
 import { runE4 } from "./e4-length.js";
 import { Runner } from "./runs.js";
-import { AV_LAYOUT } from "../../api/av-recipe.js";
+import { AV_LAYOUT } from "../../apps/mirasol/av-recipe.js";
 import { type Experiment, FULL, FULL_ESTIMATE, type Suite, SuiteUsageError, docPaths, minutes, parseSuiteOptions, suiteCommand, suiteSizes, writePlot } from "./suite.js";
 
 let options: ReturnType<typeof parseSuiteOptions>;

@@ -6,14 +6,14 @@
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { evaluate } from "../../api/eval.js";
-import type { TypeAccuracy } from "../../api/av.js";
+import { evaluate } from "../../apps/mirasol/eval.js";
+import type { TypeAccuracy } from "../../apps/mirasol/av.js";
 import { train } from "../../api/train.js";
-import type { AvTrainResult } from "../../api/train-av.js";
-import { parseTypeStages } from "../../api/av.js";
+import type { AvTrainResult } from "../../apps/mirasol/train-av.js";
+import { parseTypeStages } from "../../apps/mirasol/av.js";
 import { writeFileAtomic } from "../../runtime/checkpoint.js";
 import { type DataSet, dataFingerprint, experimentsDir, shown } from "./data-sets.js";
-import { AV_LAYOUT_SET } from "../../api/av-recipe.js";
+import { AV_LAYOUT_SET } from "../../apps/mirasol/av-recipe.js";
 import type { Suite, SuiteSizes } from "./suite.js";
 
 export const MODEL = "models/mirasol.mira";

@@ -2,7 +2,7 @@
 // runs (full or --quick), and where its document and plots go. The experiments read it; it runs nothing.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { avCurriculum } from "../../api/av-recipe.js";
+import { avCurriculum } from "../../apps/mirasol/av-recipe.js";
 import { cacheRoot } from "../../runtime/autotune-cache.js";
 import { writeFileAtomic } from "../../runtime/checkpoint.js";
 import type { Gpu } from "../../runtime/device.js";
@@ -56,7 +56,7 @@ export function suiteCommand(o: SuiteOptions): string {
 }
 
 /** Sizes of the training experiments (E2–E4): every run is the tiny preset with AV_LAYOUT_SET on one
- *  synthetic set of AV_LAYOUT, trained through a curriculum over question types (api/av-recipe.ts). */
+ *  synthetic set of AV_LAYOUT, trained through a curriculum over question types (apps/mirasol/av-recipe.ts). */
 export interface SuiteSizes {
   /** clips per synthetic set (80 % train, 10 % validation, 10 % test) */
   readonly clips: number;

@@ -1,7 +1,7 @@
 // summary.ts (experiments): accuracies of several seeds of one configuration, per question type — mean,
 // range, chance, and how many seeds are above chance by more than sampling noise — and the words and
 // table cells the sections print from them, so that every verdict in the document is computed.
-import type { TypeAccuracy } from "../../api/av.js";
+import type { TypeAccuracy } from "../../apps/mirasol/av.js";
 
 export interface TypeSummary {
   readonly type: string;

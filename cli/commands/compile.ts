@@ -51,11 +51,11 @@ export async function compileCommand(p: Parsed): Promise<number> {
   return EXIT.ok;
 }
 
-/** `--step stream --emit report`: the streaming encoder's per-chunk program (api/stream.ts). */
+/** `--step stream --emit report`: the streaming encoder's per-chunk program (apps/mirasol/stream.ts). */
 async function streamReportCommand(p: Parsed, file: string, emit: string, batch: Record<string, number>, json: boolean): Promise<number> {
   if (emit !== "report") throw new UsageError(`--step stream goes with --emit report, got --emit ${emit}`);
   const { loadModel } = await import("../../api/model.js");
-  const { streamReport } = await import("../../api/stream.js");
+  const { streamReport } = await import("../../apps/mirasol/stream.js");
   const model = loadModel(file, { preset: str(p, "preset"), set: strs(p, "set") });
   const maxChunks = str(p, "max-chunks") === undefined ? undefined : int(p, "max-chunks", 0);
   const r = await streamReport(model, { maxChunks, dims: batch });

@@ -1,10 +1,10 @@
 // data-import.ts (cli): `mira data import --video FILE [--audio FILE] --out DIR [--like DIR | sizes]
-// [--question "…" --answer "…"]…` over runtime/data/av-import.ts: one real clip written in the data
+// [--question "…" --answer "…"]…` over datasets/av-import.ts: one real clip written in the data
 // format, with a line saying what was cut, padded or missing.
 import { formatBytes } from "../../compiler/limits.js";
-import { type ImportRecord, type ImportResult, type QuestionAnswer, importClip } from "../../runtime/data/av-import.js";
-import { DataError } from "../../runtime/data/av-format.js";
-import { type ImportLayout, type ImportSizes, layoutLike, syntheticLayout } from "../../runtime/data/import-layout.js";
+import { type ImportRecord, type ImportResult, type QuestionAnswer, importClip } from "../../datasets/av-import.js";
+import { DataError } from "../../datasets/av-format.js";
+import { type ImportLayout, type ImportSizes, layoutLike, syntheticLayout } from "../../datasets/import-layout.js";
 import { type Options, type Parsed, flag, int, str, strs } from "../args.js";
 import { EXIT, UsageError } from "../errors.js";
 

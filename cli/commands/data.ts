@@ -1,11 +1,11 @@
-// data.ts (cli): `mira data synth --out DIR …` makes the synthetic audio-video QA set (runtime/data/
+// data.ts (cli): `mira data synth --out DIR …` makes the synthetic audio-video QA set (datasets/
 // av-build.ts) with a progress bar and a summary; `mira data check DIR` loads a set and verifies it;
 // `mira data import` (data-import.ts) writes one real clip in the same format.
 import { formatBytes } from "../../compiler/limits.js";
 import { InputError } from "../../api/model.js";
-import { synthesize } from "../../runtime/data/av-build.js";
-import { type AvIndex, DataError, loadAvDataset } from "../../runtime/data/av-format.js";
-import { TINY } from "../../runtime/data/synth-av.js";
+import { synthesize } from "../../datasets/av-build.js";
+import { type AvIndex, DataError, loadAvDataset } from "../../datasets/av-format.js";
+import { TINY } from "../../datasets/synth-av.js";
 import { type Options, type Parsed, flag, int, str } from "../args.js";
 import { IMPORT_OPTIONS, IMPORT_USAGE, importCommand } from "./data-import.js";
 import { EXIT, UsageError } from "../errors.js";

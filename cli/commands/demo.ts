@@ -1,16 +1,16 @@
 // demo.ts: what `npm start` runs — the flagship end to end on the adapter: the device and its
 // self-test, a small synthetic audio-video QA set, tiny Mirasol trained on it with a progress bar (the
-// layout and curriculum of api/av-recipe.ts, shortened to the demo's steps), validation accuracy per
+// layout and curriculum of apps/mirasol/av-recipe.ts, shortened to the demo's steps), validation accuracy per
 // question type beside chance, and three held-out questions answered.
 // Ctrl-C stops after the current step and keeps the checkpoint (exit 130).
 import { formatBytes } from "../../compiler/limits.js";
-import { AvAnswerer } from "../../api/ask.js";
-import { parseTypeStages } from "../../api/av.js";
-import { AV_LAYOUT, AV_LAYOUT_SET, avCurriculum } from "../../api/av-recipe.js";
+import { AvAnswerer } from "../../apps/mirasol/ask.js";
+import { parseTypeStages } from "../../apps/mirasol/av.js";
+import { AV_LAYOUT, AV_LAYOUT_SET, avCurriculum } from "../../apps/mirasol/av-recipe.js";
 import { train } from "../../api/train.js";
-import type { AvTrainResult } from "../../api/train-av.js";
-import { synthesize } from "../../runtime/data/av-build.js";
-import { TINY } from "../../runtime/data/synth-av.js";
+import type { AvTrainResult } from "../../apps/mirasol/train-av.js";
+import { synthesize } from "../../datasets/av-build.js";
+import { TINY } from "../../datasets/synth-av.js";
 import { adapterName, getGpu } from "../../runtime/device.js";
 import { join } from "node:path";
 import { type Parsed, int, str } from "../args.js";

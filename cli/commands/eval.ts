@@ -1,6 +1,6 @@
 // eval.ts (cli): `mira eval --checkpoint CKPT [--data DIR] [--split val|test] [--ablate audio|video]
 // [--set chunks=N]…` (sizes that keep the parameters' shapes, e.g. longer clips than trained on).
-import { evaluate } from "../../api/eval.js";
+import { evaluate } from "../../apps/mirasol/eval.js";
 import { type Parsed, flag, int, str, strs } from "../args.js";
 import { EXIT, UsageError } from "../errors.js";
 

@@ -1,13 +1,13 @@
 // generate-stream.ts (cli): `mira generate --checkpoint CKPT --stream (--clip ID [--data DIR] | --video
-// FILE [--audio FILE]) --question "…"` over api/stream.ts: the clip fed chunk by chunk through the
+// FILE [--audio FILE]) --question "…"` over apps/mirasol/stream.ts: the clip fed chunk by chunk through the
 // streaming encoder derived from the model, a line per chunk as it is encoded, then the answer. With
 // --json, one JSON line per chunk and one for the answer.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { trainedLayout } from "../../api/ask-video.js";
-import { type StreamedAnswer, streamAnswer } from "../../api/stream.js";
-import { importClip } from "../../runtime/data/av-import.js";
+import { trainedLayout } from "../../apps/mirasol/ask-video.js";
+import { type StreamedAnswer, streamAnswer } from "../../apps/mirasol/stream.js";
+import { importClip } from "../../datasets/av-import.js";
 import type { ChunkResult } from "../../runtime/stream.js";
 import { type Parsed, flag, int, str } from "../args.js";
 import { EXIT, UsageError } from "../errors.js";

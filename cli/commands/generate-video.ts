@@ -1,6 +1,6 @@
 // generate-video.ts (cli): `mira generate --checkpoint CKPT --video FILE [--audio FILE] --question "…"`
-// over api/ask-video.ts: the file imported with the checkpoint's training layout, the question answered.
-import { answerAboutVideo } from "../../api/ask-video.js";
+// over apps/mirasol/ask-video.ts: the file imported with the checkpoint's training layout, the question answered.
+import { answerAboutVideo } from "../../apps/mirasol/ask-video.js";
 import { type Parsed, flag, str } from "../args.js";
 import { EXIT, UsageError } from "../errors.js";
 import { describeImport, printWarnings } from "./data-import.js";

@@ -2,7 +2,7 @@
 // `mira generate --checkpoint CKPT --clip ID [--data DIR] [--question "…"]` over AvAnswerer: without
 // --question, every question the data set asks about the clip, each beside the expected answer; with
 // --video FILE, a real clip (generate-video.ts).
-import { type Answer, AvAnswerer } from "../../api/ask.js";
+import { type Answer, AvAnswerer } from "../../apps/mirasol/ask.js";
 import { generate } from "../../api/generate.js";
 import { type Parsed, flag, int, num, str } from "../args.js";
 import { EXIT, UsageError } from "../errors.js";

@@ -1,8 +1,8 @@
 // train.ts (cli): `mira train FILE --data PATH …` over the library's train().
 import { formatBytes } from "../../compiler/limits.js";
 import { train } from "../../api/train.js";
-import type { AvTrainResult } from "../../api/train-av.js";
-import { type TypeStage, parseTypeStages } from "../../api/av.js";
+import type { AvTrainResult } from "../../apps/mirasol/train-av.js";
+import { type TypeStage, parseTypeStages } from "../../apps/mirasol/av.js";
 import { type Parsed, flag, int, num, onePositional, str, strs } from "../args.js";
 import { EXIT, UsageError } from "../errors.js";
 import { stopOnInterrupt } from "../interrupt.js";

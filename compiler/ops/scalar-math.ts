@@ -1,5 +1,6 @@
-// scalar-math.ts: float64 reference math that JavaScript lacks (erf) and the counter-based hash shared
-// bit-for-bit by the CPU reference and the WGSL random kernels.
+// scalar-math.ts: float64 reference math that JavaScript lacks (erf), WGSL's integer rules, and (from
+// base/random.ts) the counter-based hash shared bit-for-bit by the CPU reference and the WGSL random kernels.
+export { bitsToUnit, pcgHash, randomBits, randomNormal } from "../../base/random.js";
 
 /** erf to ~1e-15: Taylor series near 0, Lentz continued fraction for erfc beyond. */
 export function erf(x: number): number {
@@ -35,28 +36,6 @@ export function erf(x: number): number {
   }
   const erfc = Math.exp(-a * a) / Math.sqrt(Math.PI) / f;
   return Math.sign(x) * (1 - erfc);
-}
-
-/** PCG-style 32-bit integer hash (the same constants as wgsl/helpers.ts `pcg_hash`). */
-export function pcgHash(v: number): number {
-  const state = (Math.imul(v >>> 0, 747796405) + 2891336453) >>> 0;
-  const word = Math.imul(((state >>> ((state >>> 28) + 4)) ^ state) >>> 0, 277803737) >>> 0;
-  return ((word >>> 22) ^ word) >>> 0;
-}
-
-/** Counter-based random bits for element `index` of call site `stream` under `seed`. */
-export function randomBits(seed: number, stream: number, index: number): number {
-  return pcgHash((index ^ pcgHash((seed ^ pcgHash(stream >>> 0)) >>> 0)) >>> 0);
-}
-
-/** Uniform in [0, 1) from the top 24 bits (exact in f32). */
-export const bitsToUnit = (bits: number): number => (bits >>> 8) * 2 ** -24;
-
-/** Standard normal by Box–Muller from two independent counters (2·index and 2·index+1). */
-export function randomNormal(seed: number, stream: number, index: number): number {
-  const u1 = ((randomBits(seed, stream, 2 * index) >>> 8) + 1) * 2 ** -24; // (0, 1]
-  const u2 = bitsToUnit(randomBits(seed, stream, 2 * index + 1));
-  return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
 }
 
 /** Integer division as WGSL defines it: x / 0 = x, and i32 MIN / -1 = MIN. */

@@ -10,7 +10,7 @@ import { train } from "../../api/train.js";
 import { initParams } from "../../compiler/lower.js";
 import { DEFAULT_ADAMW } from "../../compiler/train-step.js";
 import { loadCheckpoint } from "../../runtime/checkpoint.js";
-import { trainBatch } from "../../runtime/data/text.js";
+import { trainBatch } from "../../datasets/text.js";
 import { Trainer } from "../../runtime/trainer.js";
 import { testGpu } from "../helpers/gpu.js";
 

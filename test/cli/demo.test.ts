@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { expect, test } from "vitest";
-import { parseTypeStages } from "../../api/av.js";
+import { parseTypeStages } from "../../apps/mirasol/av.js";
 import { demoCurriculum } from "../../cli/commands/demo.js";
 
 const root = join(import.meta.dirname, "..", "..");

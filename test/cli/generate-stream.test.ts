@@ -6,12 +6,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, test } from "vitest";
-import { AvAnswerer } from "../../api/ask.js";
+import { AvAnswerer } from "../../apps/mirasol/ask.js";
 import { train } from "../../api/train.js";
 import { parse } from "../../cli/args.js";
 import { STREAM_USAGE, streamCommand } from "../../cli/commands/generate-stream.js";
-import { synthesize } from "../../runtime/data/av-build.js";
-import { TINY } from "../../runtime/data/synth-av.js";
+import { synthesize } from "../../datasets/av-build.js";
+import { TINY } from "../../datasets/synth-av.js";
 import { ffmpeg, requireFfmpeg } from "../helpers/media.js";
 
 const root = join(import.meta.dirname, "..", "..");

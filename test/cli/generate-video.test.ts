@@ -6,13 +6,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { AvAnswerer } from "../../api/ask.js";
+import { AvAnswerer } from "../../apps/mirasol/ask.js";
 import { train } from "../../api/train.js";
 import { parse } from "../../cli/args.js";
 import { VIDEO_USAGE, videoAnswerCommand } from "../../cli/commands/generate-video.js";
-import { synthesize } from "../../runtime/data/av-build.js";
-import { loadAvDataset } from "../../runtime/data/av-format.js";
-import { TINY } from "../../runtime/data/synth-av.js";
+import { synthesize } from "../../datasets/av-build.js";
+import { loadAvDataset } from "../../datasets/av-format.js";
+import { TINY } from "../../datasets/synth-av.js";
 import { ffmpeg, requireFfmpeg } from "../helpers/media.js";
 
 const root = join(import.meta.dirname, "..", "..");

@@ -168,7 +168,7 @@ model Stream {
     expect(Math.abs(fresh.latents.data[0] - want.data[2 * 3 * d])).toBeGreaterThan(1e-4);
   });
   // Mirasol's whole A/V front chunk by chunk, derived from mirasol.mira itself (block-causal K/V cache,
-  // TTM memory as a state): test/compiler/stream.test.ts and test/api/stream.test.ts.
+  // TTM memory as a state): test/compiler/stream.test.ts and test/apps/mirasol/stream.test.ts.
 });
 
 /** Chunk t of a [B, T, …] array whose chunks hold `per` values each, as [B, …]. */

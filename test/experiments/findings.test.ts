@@ -1,7 +1,7 @@
 // The sections' verdicts are computed from the numbers: the same code says "does not match the paper"
 // for results at chance and something else for results that are not (fabricated runs, no training).
 import { expect, test } from "vitest";
-import type { TypeAccuracy } from "../../api/av.js";
+import type { TypeAccuracy } from "../../apps/mirasol/av.js";
 import { E2_COMBINERS, e2Findings } from "../../bench/experiments/e2-combiners.js";
 import { E3_CONFIGS, e3Findings } from "../../bench/experiments/e3-ar.js";
 import { e4Findings } from "../../bench/experiments/e4-length.js";

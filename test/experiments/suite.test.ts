@@ -1,8 +1,8 @@
 // The experiments' pure parts: the suite's flags (--quick, --no-time, --only), the seed summaries the
 // sections print (mean, range, seeds above chance by more than sampling noise) and their table cells.
 import { expect, test } from "vitest";
-import type { TypeAccuracy } from "../../api/av.js";
-import { parseTypeStages } from "../../api/av.js";
+import type { TypeAccuracy } from "../../apps/mirasol/av.js";
+import { parseTypeStages } from "../../apps/mirasol/av.js";
 import { FULL, QUICK, SuiteUsageError, e3SeedsOf, parseSuiteOptions, suiteCommand, suiteSizes } from "../../bench/experiments/suite.js";
 import { aboveChance, cell, listWords, meanExcess, summarise } from "../../bench/experiments/summary.js";
 

@@ -6,12 +6,12 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { evaluate } from "../../api/eval.js";
+import { evaluate } from "../../apps/mirasol/eval.js";
 import { exportModel } from "../../api/export.js";
 import { train } from "../../api/train.js";
 import { loadCheckpoint } from "../../runtime/checkpoint.js";
-import { synthesize } from "../../runtime/data/av-build.js";
-import { QUESTION_TYPE_NAMES, TINY } from "../../runtime/data/synth-av.js";
+import { synthesize } from "../../datasets/av-build.js";
+import { QUESTION_TYPE_NAMES, TINY } from "../../datasets/synth-av.js";
 import { runPython } from "../helpers/torch.js";
 
 const TORCHRUN = "/usr/bin/torchrun";

@@ -3,7 +3,7 @@
 // never skips itself: without it, it fails at once, naming the fix.
 import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
-import { FFMPEG_FIX } from "../../runtime/data/media.js";
+import { FFMPEG_FIX } from "../../datasets/media.js";
 
 /** Throws, naming the fix, when ffmpeg or ffprobe is not installed; call it in beforeAll. */
 export function requireFfmpeg(): void {

@@ -1,8 +1,8 @@
 # mira_data.py: mira's data formats and data order in Python, so a torchrun job sees the batches that
 # `mira train` would at the same (seed, step) and a checkpoint moves between the two unchanged:
-#   text (runtime/data/text.ts): a file or a directory of .txt files; CharTokenizer; train/val split;
+#   text (datasets/text.ts): a file or a directory of .txt files; CharTokenizer; train/val split;
 #     training windows at counter-based offsets (PCG hash of seed, step, row);
-#   audio-video QA (runtime/data/av-format.ts, api/av.ts): index.json and raw little-endian tensors;
+#   audio-video QA (datasets/av-format.ts, apps/mirasol/av.ts): index.json and raw little-endian tensors;
 #     questions drawn the same way, spectrograms normalised by the training split's statistics;
 #   the learning-rate schedule (runtime/train-loop.ts): linear warm-up, cosine decay to 10 %.
 import json
@@ -160,7 +160,7 @@ class AvDataset:
     def batch(self, qs):
         t = self.t
         clips = t["question_clip"][qs].long()
-        # float64, rounded once, as api/av.ts computes it
+        # float64, rounded once, as apps/mirasol/av.ts computes it
         spec = (t["spectrogram"][clips].double() - self.mean) / self.std
         return {"video": t["video"][clips].contiguous(), "spectrogram": spec.to(torch.float32).contiguous(),
                 "text": t["text"][qs].contiguous(), "loss_mask": t["loss_mask"][qs].contiguous()}

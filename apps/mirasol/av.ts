@@ -1,17 +1,17 @@
-// av.ts (api): audio-video QA data (runtime/data/av-format.ts) as model inputs — batches of questions
+// av.ts (mirasol): audio-video QA data (datasets/av-format.ts) as model inputs — batches of questions
 // with their clip's video and (normalised) spectrogram, a pure function of (seed, step) — and the
 // exact-match evaluation of answers per question type, each beside its chance.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { randomBits } from "../compiler/ops/scalar-math.js";
-import type { Elaborated } from "../compiler/lower.js";
-import { type AvDataset, FORMAT, INDEX_FILE } from "../runtime/data/av-format.js";
-import type { Split } from "../runtime/data/chance.js";
-import type { DataSource } from "../runtime/train-loop.js";
-import type { Executor } from "../runtime/executor.js";
-import type { Batch } from "../runtime/trainer.js";
-import { argmax } from "../runtime/sampling.js";
-import { InputError, ModelError } from "./model.js";
+import { randomBits } from "../../base/random.js";
+import type { Elaborated } from "../../compiler/lower.js";
+import { type AvDataset, FORMAT, INDEX_FILE } from "../../datasets/av-format.js";
+import type { Split } from "../../datasets/chance.js";
+import type { DataSource } from "../../runtime/train-loop.js";
+import type { Executor } from "../../runtime/executor.js";
+import type { Batch } from "../../runtime/trainer.js";
+import { argmax } from "../../runtime/sampling.js";
+import { InputError, ModelError } from "../../api/model.js";
 
 export const AV_INPUTS = ["video", "spectrogram", "text", "loss_mask"] as const;
 

@@ -1,15 +1,15 @@
-// ask.ts (api): questions about a clip of an audio-video QA set, answered by a trained checkpoint —
+// ask.ts (mirasol): questions about a clip of an audio-video QA set, answered by a trained checkpoint —
 // greedy decoding, stopping at the model's eos: by the decoder derived from the model (the clip encoded
 // once per question by the prefill, then one cached step per answer token) or, with `cache: false`, by
 // recomputing the whole model per answer token (answer-sources.ts). `mira generate --data DIR --clip ID
 // --question "…"` and the demo use it.
-import { type AvDataset, loadAvDataset } from "../runtime/data/av-format.js";
-import { SPLITS, type Split } from "../runtime/data/chance.js";
-import { EOS, WordTokenizer } from "../runtime/data/words.js";
+import { type AvDataset, loadAvDataset } from "../../datasets/av-format.js";
+import { SPLITS, type Split } from "../../datasets/chance.js";
+import { EOS, WordTokenizer } from "../../datasets/words.js";
 import { type AnswerSource, cachedAnswers, recomputedAnswers } from "./answer-sources.js";
 import { avBatchDims, checkAvModel, writeClip } from "./av.js";
-import { InputError, ModelError } from "./model.js";
-import { openTrained } from "./trained.js";
+import { InputError, ModelError } from "../../api/model.js";
+import { openTrained } from "../../api/trained.js";
 
 /** A question the data set asks about a clip, with its answer. */
 export interface ClipQuestion {

@@ -1,7 +1,7 @@
 // chance.ts on hand-worked cases: the training majority (ties by code-point order) scored per split,
 // null for an empty split, and the keyed rule falling back to the majority for unseen keys.
 import { expect, test } from "vitest";
-import { chanceByType, majorityAnswer, majorityByKeyAccuracy } from "../../runtime/data/chance.js";
+import { chanceByType, majorityAnswer, majorityByKeyAccuracy } from "../../datasets/chance.js";
 
 test("chance is the accuracy of the most frequent training answer on each split", () => {
   const qs = [

@@ -2,7 +2,7 @@
 // log-mel spectrogram every audio input goes through — the synthetic set's now, imported clips' later —
 // so both see the same numbers. Our own STFT (periodic Hann window, radix-2 FFT), power spectrum, HTK
 // triangular mel filterbank, log(ε + ·). Knows nothing of video, questions or files.
-import { randomBits } from "../../compiler/ops/scalar-math.js";
+import { randomBits } from "../base/random.js";
 
 export const SAMPLE_RATE = 16000;
 

@@ -1,18 +1,18 @@
-// stream.test.ts (api): streaming A/V encoding on the GPU (api/stream.ts, runtime/stream.ts) — Mirasol
+// stream.test.ts (mirasol): streaming A/V encoding on the GPU (apps/mirasol/stream.ts, runtime/stream.ts) — Mirasol
 // tiny with random (seeded, untrained) weights and a random clip, fed chunk by chunk through the derived
 // per-chunk program: the memory the text decoder reads equals the whole clip's (max relative difference
 // below 1e-4, f32 kernels in other orders), and greedy answers from it equal those of the whole model
 // recomputed per token (full-length answers, then up to eos), for two clips through one stream.
 import { describe, expect, test } from "vitest";
 import { readFileSync } from "node:fs";
-import { ClipStream, chunkedModel, deriveModelStream } from "../../api/stream.js";
-import { ModelError, loadModel, modelFromSource } from "../../api/model.js";
-import { initParams } from "../../compiler/lower.js";
-import { keptValues, memoryName } from "../../compiler/stream.js";
-import { compileFor } from "../../runtime/autotune-cache.js";
-import { getGpu } from "../../runtime/device.js";
-import { Executor } from "../../runtime/executor.js";
-import { argmax } from "../../runtime/sampling.js";
+import { ClipStream, chunkedModel, deriveModelStream } from "../../../apps/mirasol/stream.js";
+import { ModelError, loadModel, modelFromSource } from "../../../api/model.js";
+import { initParams } from "../../../compiler/lower.js";
+import { keptValues, memoryName } from "../../../compiler/stream.js";
+import { compileFor } from "../../../runtime/autotune-cache.js";
+import { getGpu } from "../../../runtime/device.js";
+import { Executor } from "../../../runtime/executor.js";
+import { argmax } from "../../../runtime/sampling.js";
 
 const SLOW = 900_000;
 const TTM = "combiner=TTM(memory: 8, read: 4, depth: 1, heads: 2)";

@@ -1,27 +1,27 @@
-// stream.ts (api): streaming audio-video encoding — a clip fed chunk by chunk through the per-chunk
+// stream.ts (mirasol): streaming audio-video encoding — a clip fed chunk by chunk through the per-chunk
 // program derived from the model (compiler/stream.ts), each chunk's result ready before the next is
 // read, then the question answered by the derived text decoder reading what the chunks produced.
 // `mira generate --stream` uses it; nothing here is specific to one model: the chunk count is the
 // config key `chunks` (by default), and the model is elaborated at the chunk counts it needs.
-import { type Stream, StreamError, deriveStream, keptValues } from "../compiler/stream.js";
-import { DEFAULT_LIMITS, type DeviceLimits } from "../compiler/limits.js";
-import { compileGraph } from "../compiler/program.js";
-import { DecodeError } from "../compiler/decode.js";
-import type { Graph } from "../compiler/ir.js";
-import type { Elaborated } from "../compiler/lower.js";
-import type { CompileOptions } from "../compiler/program.js";
-import { type ProgramReport, graphFlops, reportProgram } from "../compiler/report.js";
-import { formatDiagnostics } from "../dsl/diagnostics.js";
-import { type AvDataset, loadAvDataset } from "../runtime/data/av-format.js";
-import { EOS, WordTokenizer } from "../runtime/data/words.js";
-import { IncrementalDecoder, type WeightLoader } from "../runtime/decode.js";
-import { type Gpu, getGpu } from "../runtime/device.js";
-import { argmax } from "../runtime/sampling.js";
-import { type ChunkResult, StreamEncoder, chunkOf } from "../runtime/stream.js";
+import { type Stream, StreamError, deriveStream, keptValues } from "../../compiler/stream.js";
+import { DEFAULT_LIMITS, type DeviceLimits } from "../../compiler/limits.js";
+import { compileGraph } from "../../compiler/program.js";
+import { DecodeError } from "../../compiler/decode.js";
+import type { Graph } from "../../compiler/ir.js";
+import type { Elaborated } from "../../compiler/lower.js";
+import type { CompileOptions } from "../../compiler/program.js";
+import { type ProgramReport, graphFlops, reportProgram } from "../../compiler/report.js";
+import { formatDiagnostics } from "../../dsl/diagnostics.js";
+import { type AvDataset, loadAvDataset } from "../../datasets/av-format.js";
+import { EOS, WordTokenizer } from "../../datasets/words.js";
+import { IncrementalDecoder, type WeightLoader } from "../../runtime/decode.js";
+import { type Gpu, getGpu } from "../../runtime/device.js";
+import { argmax } from "../../runtime/sampling.js";
+import { type ChunkResult, StreamEncoder, chunkOf } from "../../runtime/stream.js";
 import { avBatchDims, checkAvModel, writeClip } from "./av.js";
-import { elaborateAt } from "./decoder.js";
-import { InputError, type LoadedModel, ModelError, configNumber, modelFromSource } from "./model.js";
-import { openTrained, weightLoader } from "./trained.js";
+import { elaborateAt } from "../../api/decoder.js";
+import { InputError, type LoadedModel, ModelError, configNumber, modelFromSource } from "../../api/model.js";
+import { openTrained, weightLoader } from "../../api/trained.js";
 
 export interface StreamModelOptions {
   /** the config key holding the chunk count (default "chunks") */

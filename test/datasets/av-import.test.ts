@@ -11,14 +11,14 @@ import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from "vite
 import { parse } from "../../cli/args.js";
 import { DATA_OPTIONS, DATA_USAGE, dataCommand } from "../../cli/commands/data.js";
 import { UsageError, describeFailure } from "../../cli/errors.js";
-import { LOG_EPS } from "../../runtime/data/audio.js";
-import { generateClip, synthesize } from "../../runtime/data/av-build.js";
-import { DataError, loadAvDataset, loadEvents } from "../../runtime/data/av-format.js";
-import { type ImportRecord, importClip } from "../../runtime/data/av-import.js";
-import { renderAudio } from "../../runtime/data/av-render.js";
-import { layoutLike, syntheticLayout } from "../../runtime/data/import-layout.js";
-import { MissingToolError } from "../../runtime/data/media.js";
-import { FPS, QUESTION_TYPE_NAMES, TINY } from "../../runtime/data/synth-av.js";
+import { LOG_EPS } from "../../datasets/audio.js";
+import { generateClip, synthesize } from "../../datasets/av-build.js";
+import { DataError, loadAvDataset, loadEvents } from "../../datasets/av-format.js";
+import { type ImportRecord, importClip } from "../../datasets/av-import.js";
+import { renderAudio } from "../../datasets/av-render.js";
+import { layoutLike, syntheticLayout } from "../../datasets/import-layout.js";
+import { MissingToolError } from "../../datasets/media.js";
+import { FPS, QUESTION_TYPE_NAMES, TINY } from "../../datasets/synth-av.js";
 import { expectClose } from "../helpers/close.js";
 import { ffmpeg, requireFfmpeg, writeLosslessClip } from "../helpers/media.js";
 

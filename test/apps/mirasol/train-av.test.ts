@@ -4,13 +4,13 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, test } from "vitest";
-import { compileFile } from "../../api/compile.js";
-import { evaluate } from "../../api/eval.js";
-import type { AvTrainResult } from "../../api/train-av.js";
-import { train } from "../../api/train.js";
-import { loadCheckpoint } from "../../runtime/checkpoint.js";
-import { synthesize } from "../../runtime/data/av-build.js";
-import { QUESTION_TYPE_NAMES, TINY } from "../../runtime/data/synth-av.js";
+import { compileFile } from "../../../api/compile.js";
+import { evaluate } from "../../../apps/mirasol/eval.js";
+import type { AvTrainResult } from "../../../apps/mirasol/train-av.js";
+import { train } from "../../../api/train.js";
+import { loadCheckpoint } from "../../../runtime/checkpoint.js";
+import { synthesize } from "../../../datasets/av-build.js";
+import { QUESTION_TYPE_NAMES, TINY } from "../../../datasets/synth-av.js";
 
 test("tiny Mirasol trains on synthetic audio-video QA and is evaluated per question type", async () => {
   const dir = mkdtempSync(join(tmpdir(), "mira-av-"));

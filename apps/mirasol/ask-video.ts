@@ -1,16 +1,16 @@
-// ask-video.ts (api): questions about a real video file, answered by a checkpoint trained on an
-// audio-video QA set — the file imported (runtime/data/av-import.ts) into a temporary set with the
+// ask-video.ts (mirasol): questions about a real video file, answered by a checkpoint trained on an
+// audio-video QA set — the file imported (datasets/av-import.ts) into a temporary set with the
 // layout of the checkpoint's training set (its sizes, vocabulary and audio statistics, so the model
 // reads the clip as it read its training clips), then asked through AvAnswerer.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DataError } from "../runtime/data/av-format.js";
-import { type ImportResult, importClip } from "../runtime/data/av-import.js";
-import { type ImportLayout, layoutLike } from "../runtime/data/import-layout.js";
-import type { MediaTools } from "../runtime/data/media.js";
+import { DataError } from "../../datasets/av-format.js";
+import { type ImportResult, importClip } from "../../datasets/av-import.js";
+import { type ImportLayout, layoutLike } from "../../datasets/import-layout.js";
+import type { MediaTools } from "../../datasets/media.js";
 import { type Answer, AvAnswerer } from "./ask.js";
-import { openTrained } from "./trained.js";
+import { openTrained } from "../../api/trained.js";
 
 export interface VideoQuestions {
   readonly checkpoint: string;

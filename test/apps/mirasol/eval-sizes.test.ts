@@ -1,4 +1,4 @@
-// Evaluating a checkpoint at other sizes (api/resize.ts, `mira eval --set`): a tiny Mirasol trained on
+// Evaluating a checkpoint at other sizes (apps/mirasol/resize.ts, `mira eval --set`): a tiny Mirasol trained on
 // 2-chunk clips answers 4-chunk clips with `chunks=4` (its parameters keep their shapes), and overrides
 // that would change a parameter, or that are not integer sizes, are refused naming what changes.
 import { spawnSync } from "node:child_process";
@@ -6,13 +6,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { evaluate } from "../../api/eval.js";
-import { InputError } from "../../api/model.js";
-import { train } from "../../api/train.js";
-import { synthesize } from "../../runtime/data/av-build.js";
-import { QUESTION_TYPE_NAMES, TINY } from "../../runtime/data/synth-av.js";
+import { evaluate } from "../../../apps/mirasol/eval.js";
+import { InputError } from "../../../api/model.js";
+import { train } from "../../../api/train.js";
+import { synthesize } from "../../../datasets/av-build.js";
+import { QUESTION_TYPE_NAMES, TINY } from "../../../datasets/synth-av.js";
 
-const root = join(import.meta.dirname, "..", "..");
+const root = join(import.meta.dirname, "..", "..", "..");
 const dir = mkdtempSync(join(tmpdir(), "mira-eval-sizes-"));
 const short = join(dir, "short");
 const long = join(dir, "long");

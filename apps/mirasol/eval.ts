@@ -1,13 +1,13 @@
-// eval.ts (api): `evaluate(...)` — exact-match accuracy per question type of a checkpoint trained on an
+// eval.ts (mirasol): `evaluate(...)` — exact-match accuracy per question type of a checkpoint trained on an
 // audio-video QA set, each beside chance; optionally with the audio or the video zeroed, to show which
 // modalities the model uses; optionally at other sizes (`set: ["chunks=8"]`, resize.ts): longer clips
 // than it was trained on.
-import { loadAvDataset } from "../runtime/data/av-format.js";
-import type { Split } from "../runtime/data/chance.js";
+import { loadAvDataset } from "../../datasets/av-format.js";
+import type { Split } from "../../datasets/chance.js";
 import { type TypeAccuracy, avBatchDims, checkAvModel, evaluateAv, logitsRunner } from "./av.js";
-import { ModelError } from "./model.js";
+import { ModelError } from "../../api/model.js";
 import { checkSameParams, withSizes } from "./resize.js";
-import { openTrained, weightedExecutor } from "./trained.js";
+import { openTrained, weightedExecutor } from "../../api/trained.js";
 
 export interface EvalOptions {
   readonly checkpoint: string;

@@ -1,19 +1,19 @@
-// train-av.ts (api): training on an audio-video QA data set (`mira data synth`), with validation
+// train-av.ts (mirasol): training on an audio-video QA data set (`mira data synth`), with validation
 // accuracy per question type beside chance. Shares the trainer, loop, checkpoints and resume rules of
 // text training (train.ts); only the data source and the evaluation differ.
 import { join } from "node:path";
-import { graphFlops } from "../compiler/report.js";
-import { DEFAULT_ADAMW } from "../compiler/train-step.js";
-import type { Checkpoint } from "../runtime/checkpoint.js";
-import { loadAvDataset } from "../runtime/data/av-format.js";
-import { compileFor } from "../runtime/autotune-cache.js";
-import { getGpu } from "../runtime/device.js";
-import { Executor } from "../runtime/executor.js";
-import { trainLoop } from "../runtime/train-loop.js";
-import { Trainer } from "../runtime/trainer.js";
+import { graphFlops } from "../../compiler/report.js";
+import { DEFAULT_ADAMW } from "../../compiler/train-step.js";
+import type { Checkpoint } from "../../runtime/checkpoint.js";
+import { loadAvDataset } from "../../datasets/av-format.js";
+import { compileFor } from "../../runtime/autotune-cache.js";
+import { getGpu } from "../../runtime/device.js";
+import { Executor } from "../../runtime/executor.js";
+import { trainLoop } from "../../runtime/train-loop.js";
+import { Trainer } from "../../runtime/trainer.js";
 import { type TypeAccuracy, avBatchDims, avDataSource, checkAvModel, evaluateAv, logitsRunner, runStages, stagedPool } from "./av.js";
-import { ModelError, loadModel } from "./model.js";
-import { CHECKPOINT_FILE, type TrainOptions, type TrainResult, startRun } from "./train.js";
+import { ModelError, loadModel } from "../../api/model.js";
+import { CHECKPOINT_FILE, type TrainOptions, type TrainResult, startRun } from "../../api/train.js";
 
 export interface AvTrainResult extends TrainResult {
   readonly accuracy: readonly TypeAccuracy[];

@@ -4,12 +4,12 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, test } from "vitest";
-import { avDataSource, parseTypeStages, questionsOf, runStages, stagedPool, trainingPool } from "../../api/av.js";
-import { train } from "../../api/train.js";
-import { EXIT } from "../../cli/errors.js";
-import { synthesize } from "../../runtime/data/av-build.js";
-import { loadAvDataset } from "../../runtime/data/av-format.js";
-import { TINY } from "../../runtime/data/synth-av.js";
+import { avDataSource, parseTypeStages, questionsOf, runStages, stagedPool, trainingPool } from "../../../apps/mirasol/av.js";
+import { train } from "../../../api/train.js";
+import { EXIT } from "../../../cli/errors.js";
+import { synthesize } from "../../../datasets/av-build.js";
+import { loadAvDataset } from "../../../datasets/av-format.js";
+import { TINY } from "../../../datasets/synth-av.js";
 
 const dir = mkdtempSync(join(tmpdir(), "mira-pool-"));
 synthesize({ out: join(dir, "data"), clips: 20, seed: 3, config: TINY });
@@ -83,7 +83,7 @@ test("--types stages that cannot be read are refused, saying what to write", () 
 });
 
 test("mira train --types '' or a stage out of order is a usage error: one line, exit code 2", () => {
-  const root = join(import.meta.dirname, "..", "..");
+  const root = join(import.meta.dirname, "..", "..", "..");
   for (const types of ["", "first_colour; all@0"]) {
     const r = spawnSync(process.execPath, [join(root, "bin", "mira.js"), "train", "models/mirasol.mira", "--data", join(dir, "data"), "--types", types, "--runs-dir", dir], { cwd: root, encoding: "utf8" });
     expect(r.status, r.stderr).toBe(EXIT.usage);

@@ -1,10 +1,10 @@
-// resize.ts (api): a trained model evaluated at other sizes — `mira eval --set chunks=8` — for integer
+// resize.ts (mirasol): a trained model evaluated at other sizes — `mira eval --set chunks=8` — for integer
 // config overrides that keep every parameter's name and shape (e.g. more chunks than it was trained on,
 // up to the chunk positions it learned). Anything else is refused with the key or parameter that would
 // change, since the checkpoint's weights would not fit it.
-import type { ParamInfo } from "../compiler/lower.js";
-import { InputError, loadModel } from "./model.js";
-import type { Trained } from "./trained.js";
+import type { ParamInfo } from "../../compiler/lower.js";
+import { InputError, loadModel } from "../../api/model.js";
+import type { Trained } from "../../api/trained.js";
 
 /** AdamW's moments are stored beside the parameters as opt.m.NAME and opt.v.NAME (compiler/train-step.ts). */
 const isMoment = (name: string): boolean => name.startsWith("opt.");

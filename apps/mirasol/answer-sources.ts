@@ -1,13 +1,13 @@
-// answer-sources.ts (api): the two ways AvAnswerer (ask.ts) decodes an answer greedily, up to eos or
+// answer-sources.ts (mirasol): the two ways AvAnswerer (ask.ts) decodes an answer greedily, up to eos or
 // the data set's row length — by the decoder derived from the model (default: one prefill over the
 // question, which also encodes the clip once, then one cached step per answer token, the token drawn on
 // the GPU; one prefill program serves every question length, padded) or by recomputing the whole model,
 // encoder included, for every answer token (the baseline, `cache: false`).
-import type { Elaborated } from "../compiler/lower.js";
-import { getGpu } from "../runtime/device.js";
-import { GREEDY, argmax } from "../runtime/sampling.js";
-import { openIncremental } from "./decoder.js";
-import { type Trained, weightLoader, weightedExecutor } from "./trained.js";
+import type { Elaborated } from "../../compiler/lower.js";
+import { getGpu } from "../../runtime/device.js";
+import { GREEDY, argmax } from "../../runtime/sampling.js";
+import { openIncremental } from "../../api/decoder.js";
+import { type Trained, weightLoader, weightedExecutor } from "../../api/trained.js";
 
 /** A clip's inputs, as the model takes them for one batch row. */
 export interface ClipInputs {

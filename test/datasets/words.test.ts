@@ -4,9 +4,9 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { loadModel } from "../../api/model.js";
-import { avTokenizer } from "../../runtime/data/av-build.js";
-import { MAX_TEXT_TOKENS, TINY, WORDS, framesPerClip, questionsFor, sampleEvents } from "../../runtime/data/synth-av.js";
-import { BOS, EOS, PAD, WordTokenizer, encodeRow } from "../../runtime/data/words.js";
+import { avTokenizer } from "../../datasets/av-build.js";
+import { MAX_TEXT_TOKENS, TINY, WORDS, framesPerClip, questionsFor, sampleEvents } from "../../datasets/synth-av.js";
+import { BOS, EOS, PAD, WordTokenizer, encodeRow } from "../../datasets/words.js";
 
 describe("WordTokenizer", () => {
   const tok = avTokenizer();

@@ -20,7 +20,7 @@
 //   Given the video, c's slot s_c is known and (h, l) is uniform given s_c ∈ {h, l}, so s_c = h with
 //   probability 1/2; given the audio, π is uniform, so c = π(h) with probability 1/2.
 // So P(answer | question, one modality) is uniform over the answers, and the best rule on one modality
-// scores chance. test/data/synth-av.test.ts measures it on a generated set.
+// scores chance. test/datasets/synth-av.test.ts measures it on a generated set.
 //
 // The single-modality controls ask for the pieces the both-modality types combine, each on its own:
 // when a tone plays (audio: a pitch finds its slot), when a colour appears (video: a colour finds its
@@ -29,7 +29,7 @@
 // tone's slot to the colour in it; the controls show which of the two it can read at all. Which colours
 // and which slot the controls ask about are drawn after everything else, so they change no event.
 
-import { bitsToUnit, randomBits } from "../../compiler/ops/scalar-math.js";
+import { bitsToUnit, randomBits } from "../base/random.js";
 import { SAMPLE_RATE } from "./audio.js";
 
 export const COLOURS = ["red", "green", "blue", "yellow"] as const;

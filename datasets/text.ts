@@ -1,7 +1,7 @@
 // text.ts: character-level text data — a tokenizer built from the training text, a train/validation
 // split, and batches that are a pure function of (seed, step), so a resumed run sees exactly the data an
 // uninterrupted one would, with nothing but the step stored.
-import { randomBits } from "../../compiler/ops/scalar-math.js";
+import { randomBits } from "../base/random.js";
 
 /** Id 0 stands for any character outside the vocabulary (and for end of text when generating). */
 export const UNKNOWN_ID = 0;

@@ -8,7 +8,7 @@ import { InputError } from "../../api/model.js";
 import { parse } from "../../cli/args.js";
 import { DATA_OPTIONS, DATA_USAGE, dataCommand } from "../../cli/commands/data.js";
 import { UsageError } from "../../cli/errors.js";
-import { QUESTION_TYPE_NAMES } from "../../runtime/data/synth-av.js";
+import { QUESTION_TYPE_NAMES } from "../../datasets/synth-av.js";
 
 const root = mkdtempSync(join(tmpdir(), "mira-data-cli-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

@@ -2,7 +2,7 @@
 // filterbank's shape, and the log-mel's framing (count and alignment) and frequency placement.
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
-import { LOG_EPS, type MelParams, SAMPLE_RATE, addTone, fft, hzToMel, logMel, melBinOf, melCorners, melFilterbank, melFrames, melToHz, powerSpectrum } from "../../runtime/data/audio.js";
+import { LOG_EPS, type MelParams, SAMPLE_RATE, addTone, fft, hzToMel, logMel, melBinOf, melCorners, melFilterbank, melFrames, melToHz, powerSpectrum } from "../../datasets/audio.js";
 
 /** X[k] = Σ x[j]·e^{−2πi jk/n}, in float64, O(n²). */
 function naiveDft(re: ArrayLike<number>, im: ArrayLike<number>): { re: Float64Array; im: Float64Array } {

@@ -5,9 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { generateClip, synthesize } from "../../runtime/data/av-build.js";
-import { AtomicFileWriter, type AvIndex, DataError, INDEX_FILE, TENSOR_NAMES, loadAvDataset, loadEvents, readIndex } from "../../runtime/data/av-format.js";
-import { type SynthConfig, QUESTION_TYPE_NAMES, TINY, questionsFor, sampleEvents } from "../../runtime/data/synth-av.js";
+import { generateClip, synthesize } from "../../datasets/av-build.js";
+import { AtomicFileWriter, type AvIndex, DataError, INDEX_FILE, TENSOR_NAMES, loadAvDataset, loadEvents, readIndex } from "../../datasets/av-format.js";
+import { type SynthConfig, QUESTION_TYPE_NAMES, TINY, questionsFor, sampleEvents } from "../../datasets/synth-av.js";
 
 const root = mkdtempSync(join(tmpdir(), "mira-av-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

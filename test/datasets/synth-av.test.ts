@@ -3,11 +3,11 @@
 // claim that the both-modality types cannot be answered from one modality.
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
-import { BEEP, melBinOf } from "../../runtime/data/audio.js";
-import { generateClip, splitClips, splitOfClip } from "../../runtime/data/av-build.js";
-import { melParamsOf } from "../../runtime/data/av-render.js";
-import { type Keyed, chanceByType, majorityByKeyAccuracy } from "../../runtime/data/chance.js";
-import { COLOURS, COLOUR_RGB, COUNT_WORDS, type ClipEvents, ORDINALS, type Question, type SynthConfig, PITCHES, SLOTS, TINY, checkConfig, framesPerClip, hopOf, questionsFor, sampleEvents, samplesPerClip, samplesPerFrame } from "../../runtime/data/synth-av.js";
+import { BEEP, melBinOf } from "../../datasets/audio.js";
+import { generateClip, splitClips, splitOfClip } from "../../datasets/av-build.js";
+import { melParamsOf } from "../../datasets/av-render.js";
+import { type Keyed, chanceByType, majorityByKeyAccuracy } from "../../datasets/chance.js";
+import { COLOURS, COLOUR_RGB, COUNT_WORDS, type ClipEvents, ORDINALS, type Question, type SynthConfig, PITCHES, SLOTS, TINY, checkConfig, framesPerClip, hopOf, questionsFor, sampleEvents, samplesPerClip, samplesPerFrame } from "../../datasets/synth-av.js";
 
 const CONFIGS: SynthConfig[] = [TINY, { ...TINY, chunks: 4, frames: 8, height: 32, width: 32, mels: 64 }, { ...TINY, chunks: 3, frames: 4, height: 12, width: 20 }];
 const wordsOf = (q: Question) => q.text.split(" ");
