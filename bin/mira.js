@@ -1,7 +1,10 @@
 #!/usr/bin/env node
-// mira launcher: runs the TypeScript CLI (cli/mira.ts) under tsx in a child process whose stderr is
-// filtered of driver noise (Dawn and Mesa write it natively, beyond the reach of in-process filters).
+// mira launcher: runs the CLI in a child process whose stderr is filtered of driver noise (Dawn and Mesa
+// write it natively, beyond the reach of in-process filters). In a source checkout (cli/mira.ts and tsx
+// present) it runs the TypeScript under tsx, so an edit needs no build; an installed package has only
+// the compiled dist/.
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -9,15 +12,34 @@ import { childEnv } from "../scripts/lib/env.mjs";
 import { filterStream } from "../scripts/lib/noise.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const require = createRequire(import.meta.url);
-let tsx;
-try {
-  tsx = pathToFileURL(require.resolve("tsx", { paths: [root] })).href;
-} catch {
-  process.stderr.write("mira: dependencies are not installed; run 'npm run setup' in " + root + "\n");
-  process.exit(3);
+
+function tsxLoader() {
+  try {
+    return pathToFileURL(createRequire(import.meta.url).resolve("tsx", { paths: [root] })).href;
+  } catch {
+    return undefined;
+  }
 }
-const child = spawn(process.execPath, ["--import", tsx, join(root, "cli", "mira.ts"), ...process.argv.slice(2)], {
+
+function command() {
+  const source = join(root, "cli", "mira.ts");
+  const built = join(root, "dist", "cli", "mira.js");
+  if (existsSync(source)) {
+    const tsx = tsxLoader();
+    if (tsx) return ["--import", tsx, source];
+    if (!existsSync(built)) {
+      process.stderr.write(`mira: dependencies are not installed; run 'npm run setup' in ${root}\n`);
+      process.exit(3);
+    }
+  }
+  if (!existsSync(built)) {
+    process.stderr.write(`mira: ${built} is missing; this package was published without its build (npm run build)\n`);
+    process.exit(3);
+  }
+  return [built];
+}
+
+const child = spawn(process.execPath, [...command(), ...process.argv.slice(2)], {
   stdio: ["inherit", "inherit", "pipe"],
   env: childEnv(),
 });
