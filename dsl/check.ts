@@ -9,7 +9,7 @@ import { checkModule, collectDecls } from "./check/decls.js";
 import { Ctx } from "./check/env.js";
 import { checkModel } from "./check/model.js";
 import type { ModelRecord } from "./check/stmts.js";
-import type { InterfaceInfo, ModuleInfo } from "./types.js";
+import type { InterfaceInfo, ModuleInfo, Ty } from "./types.js";
 
 /** The imported files of a check, checked on their own: their declarations and diagnostics. */
 interface CheckedImports {
@@ -59,6 +59,8 @@ function importsChecked(imports: readonly A.Program[], sources: ReadonlyMap<stri
 export interface CheckOptions extends ConfigChoice {
   /** Which model of the entry file; the first one when absent. */
   readonly model?: string;
+  /** Keep the type of every expression and binding name, for hover (`Checked.types`). */
+  readonly recordTypes?: boolean;
 }
 
 export interface Checked {
@@ -68,10 +70,13 @@ export interface Checked {
   readonly model?: A.ModelDecl;
   readonly config?: ResolvedConfig;
   readonly record?: ModelRecord;
+  /** With `recordTypes`: the type of each checked expression and binding name, by its span. */
+  readonly types?: ReadonlyMap<A.Span, Ty>;
 }
 
 export function checkPrograms(programs: readonly A.Program[], opts: CheckOptions = {}, sources?: ReadonlyMap<string, string>): { result: Checked; diagnostics: Diagnostic[] } {
   const ctx = new Ctx();
+  if (opts.recordTypes) ctx.types = new Map();
   const imports = importsChecked(programs.slice(1), sources);
   if (imports) {
     // The imports (std.nn …) were checked once for their text; only the entry file is checked here.
@@ -87,8 +92,8 @@ export function checkPrograms(programs: readonly A.Program[], opts: CheckOptions
   }
   const models = (programs[0]?.decls ?? []).filter((d): d is A.ModelDecl => d.kind === "model");
   const model = opts.model ? models.find((m) => m.name.name === opts.model) : models[0];
-  if (!model) return { result: { programs, modules: ctx.modules }, diagnostics: ctx.diagnostics };
+  if (!model) return { result: { programs, modules: ctx.modules, types: ctx.types }, diagnostics: ctx.diagnostics };
   const cfg = applyOverrides(model, opts);
   const { record, config } = checkModel(ctx, model, cfg.result);
-  return { result: { programs, modules: ctx.modules, model, config, record }, diagnostics: [...cfg.diagnostics, ...ctx.diagnostics] };
+  return { result: { programs, modules: ctx.modules, model, config, record, types: ctx.types }, diagnostics: [...cfg.diagnostics, ...ctx.diagnostics] };
 }

@@ -147,7 +147,10 @@ export function checkModule(ctx: Ctx, info: ModuleInfo): void {
   if (!sig) return;
   const body = new Scope(scope);
   for (const s of sigSymbols(sig)) if (!scope.own(s)) body.define(s, { ty: { k: "int", dim: sym(s) }, kind: "dim", used: true });
-  for (const i of sig.inputs) body.define(i.name, { ty: i.ty, kind: "input", span: i.span, used: true });
+  for (const i of sig.inputs) {
+    body.define(i.name, { ty: i.ty, kind: "input", span: i.span, used: true });
+    ctx.types?.set(i.span, i.ty);
+  }
   const result: BlockResult = { returns: [], yields: [] };
   checkBlock(ctx, body, info.decl.body.stmts, "module", result);
   const ret = result.returns.at(-1);

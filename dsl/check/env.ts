@@ -54,6 +54,9 @@ export class Ctx {
   readonly implementsOf = new Map<string, string>();
   /** Values of config ints while checking a model; empty inside generic module bodies. */
   known = new Map<string, number>();
+  /** The type of every expression and binding name checked, by span, when a caller asks (an editor's
+   *  hover); absent otherwise, so checks that only want diagnostics keep nothing. */
+  types?: Map<A.Span, Ty>;
 
   report(code: KnownCode, span: A.Span, message: string, hint: string): void {
     this.diagnostics.push(diag(code, span, message, hint));

@@ -11,6 +11,12 @@ import { broadcastTy, matmulTy } from "./shapes.js";
 import { type BlockResult, checkBlock, reportUnused } from "./stmts.js";
 
 export function checkExpr(ctx: Ctx, scope: Scope, e: A.Expr): Ty {
+  const t = exprType(ctx, scope, e);
+  ctx.types?.set(e.span, t);
+  return t;
+}
+
+function exprType(ctx: Ctx, scope: Scope, e: A.Expr): Ty {
   switch (e.kind) {
     case "number":
       return e.isInt ? { k: "int", dim: num(e.value) } : { k: "float" };

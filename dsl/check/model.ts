@@ -39,6 +39,7 @@ export function checkModel(ctx: Ctx, model: A.ModelDecl, config: ResolvedConfig)
       ty = { k: "int", dim: sym(e.name) };
     } else if (ty.k === "instance") ty = { ...ty, label: e.name }; // results print as combiner.out
     scope.define(e.name, { ty, kind: "config", span: e.field.name.span, used: true });
+    ctx.types?.set(e.field.name.span, ty);
   }
   checkPresets(ctx, model, scope, types, config.preset);
   const checkedConfig: ResolvedConfig = { ...config, entries };

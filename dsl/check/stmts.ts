@@ -58,6 +58,7 @@ function define(ctx: Ctx, scope: Scope, name: A.Ident, ty: Ty, kind: "let" | "pa
   // Params, and instances constructed by a let, must be used: otherwise their parameters vanish.
   const tracked = kind === "param" || (kind === "let" && ty.k === "instance" && ty.module !== undefined);
   scope.define(name.name, { ty, kind, span: name.span, used: !tracked });
+  ctx.types?.set(name.span, ty);
 }
 
 /** M2301 for params and M2303 for let-bound module instances that nothing uses. */
