@@ -97,6 +97,12 @@ const COMMANDS: Record<string, Command> = {
     options: {},
     run: async (p) => (await import("./commands/doctor.js")).doctor(p),
   },
+  lsp: {
+    summary: "the language server for editors, on stdin/stdout (docs/editors.md)",
+    usage: "mira lsp [--stdio]",
+    options: { stdio: { type: "boolean" } },
+    run: async (p) => (await import("./commands/lsp.js")).lspCommand(p),
+  },
   demo: {
     summary: "what `npm start` runs: tiny Mirasol trained on synthetic clips, then asked about held-out ones",
     usage: "mira demo [--steps N] [--clips N] [--runs DIR]",

@@ -20,6 +20,7 @@ const forbidden: [dir: string, bad: RegExp][] = [
   ["compiler", /from "([^"]*\/(runtime|cli)\/|webgpu")/],
   ["runtime", /from "[^"]*\/(dsl|cli)\//],
   ["bench", /from "[^"]*\/cli\//],
+  ["lsp", /from "([^"]*\/(runtime|cli)\/|webgpu")/],
 ];
 
 test.each(forbidden)("%s/ imports only downstream", (dir, bad) => {
