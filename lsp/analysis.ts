@@ -79,11 +79,11 @@ export function modelAt(a: Analysis, offset: number): A.ModelDecl | undefined {
 }
 
 /** The checked type at a word: the expression or binding spelt exactly there, else the smallest
- *  checked span of the document around it. */
-export function typeAt(a: Analysis, w: Word): Ty | undefined {
+ *  checked span of the document around it (with `startsAt`, only one that starts at the word). */
+export function typeAt(a: Analysis, w: Word, startsAt = false): Ty | undefined {
   let best: { span: A.Span; ty: Ty } | undefined;
   for (const [span, ty] of a.checked.types ?? []) {
-    if (span.file !== a.file || span.start > w.start || span.end < w.end) continue;
+    if (span.file !== a.file || span.start > w.start || span.end < w.end || (startsAt && span.start !== w.start)) continue;
     if (span.start === w.start && span.end === w.end) return ty;
     if (!best || span.end - span.start < best.span.end - best.span.start) best = { span, ty };
   }
@@ -95,4 +95,23 @@ export function headerText(a: Analysis, d: Exclude<A.Decl, A.ImportDecl>): strin
   const text = a.sources.get(d.span.file) ?? "";
   const end = d.kind === "interface" ? d.span.end : d.body.span.start;
   return text.slice(d.span.start, end).replace(/\s+/g, " ").trim();
+}
+
+/** For a label `name:` inside `Callee(…` (a named argument, or a hyperparameter in a module's header),
+ *  the hyperparameter it names, with the module; undefined elsewhere. */
+export function hyperOfLabel(a: Analysis, w: Word): { module: A.ModuleDecl; hyper: A.ParamSig } | undefined {
+  let depth = 0;
+  for (let i = w.start - 1; i >= 0; i--) {
+    const c = a.text[i];
+    if (c === ")" || c === "]") depth++;
+    else if (c === "[" && depth-- === 0) return undefined;
+    else if (c === "{" || c === "}") return undefined;
+    else if (c === "(" && depth-- === 0) {
+      const callee = /([A-Za-z_]\w*)\s*$/.exec(a.text.slice(Math.max(0, i - 200), i))?.[1];
+      const d = callee === undefined ? undefined : findDecl(a, callee);
+      const hyper = d?.kind === "module" ? d.hypers.find((h) => h.name.name === w.name) : undefined;
+      return d?.kind === "module" && hyper ? { module: d, hyper } : undefined;
+    }
+  }
+  return undefined;
 }

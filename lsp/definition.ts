@@ -2,7 +2,7 @@
 // (in this file or under models/std), a config key, or a local binding of the enclosing declaration.
 import type * as A from "../dsl/ast.js";
 import { importPath } from "../dsl/modules.js";
-import { type Analysis, type Word, contains, findDecl, modelAt } from "./analysis.js";
+import { type Analysis, type Word, contains, findDecl, hyperOfLabel, modelAt } from "./analysis.js";
 
 /** The span declared, or a whole file (`{ file }`) for an import. */
 export type Target = A.Span | { readonly file: string; readonly start?: undefined };
@@ -11,6 +11,10 @@ export function definitionOf(a: Analysis, offset: number, w: Word): Target | und
   const program = a.checked.programs[0];
   const imp = program?.decls.find((d): d is A.ImportDecl => d.kind === "import" && contains(d.span, offset));
   if (imp) return { file: importPath(a.root, imp) };
+  if (/^\s*:(?!:)/.test(a.text.slice(w.end))) {
+    const label = hyperOfLabel(a, w);
+    if (label) return label.hyper.name.span;
+  }
   const enclosing = program?.decls.find((d) => d.kind !== "import" && contains(d.span, offset));
   const local = enclosing && enclosing.kind !== "import" && enclosing.kind !== "interface" ? localBinding(enclosing, w, offset) : undefined;
   if (local) return local;

@@ -60,6 +60,11 @@ describe("mira lsp", () => {
     expect(chunks).toContain("config chunks: int = 4");
     expect(chunks).toContain("preset tiny: `2`");
     expect(await hover(text, "combiner(v, a)")).toContain("Combiner");
+    expect(await hover(text, "TimeAlignedAR(d: int, heads: int, depth: int, max_chunks: int, position_std: float)(x", 84)).toContain("x: f32[B, T, M, d]");
+    // A named argument is the callee's hyperparameter, not the config key of that name.
+    const named = await hover(text, "TransformerCombiner(depth: 1, heads: 4", "TransformerCombiner(depth: 1, ".length);
+    expect(named).not.toContain("config heads");
+    expect(named).toContain("TransformerCombiner(heads: int = 4)");
   });
 
   test("after `combiner: Combiner =` completion lists the Combiner implementations", async () => {
@@ -85,6 +90,9 @@ describe("mira lsp", () => {
     expect(combiner?.uri).toBe(uriOf(join(ROOT, "models", "std", "combiners.mira")));
     const key = await def("ar_depth, max_chunks");
     expect(key).toEqual({ uri, range: { start: positionOf(text, "ar_depth: int"), end: positionOf(text, "ar_depth: int", "ar_depth".length) } });
+    const combiners = readFileSync(join(ROOT, "models", "std", "combiners.mira"), "utf8");
+    const named = await def("TransformerCombiner(depth: 1", "TransformerCombiner(".length);
+    expect(named?.range.start).toEqual(positionOf(combiners, "module TransformerCombiner(depth", "module TransformerCombiner(".length));
     expect((await def("import std.vit", 8))?.uri).toBe(uriOf(join(ROOT, "models", "std", "vit.mira")));
   });
 
