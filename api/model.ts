@@ -6,9 +6,12 @@ import { type Elaborated, elaborate } from "../compiler/lower.js";
 import { type Diagnostic, check, formatDiagnostics, hasErrors } from "../dsl/index.js";
 import type { Checked } from "../dsl/check.js";
 import type { Sources } from "../dsl/diagnostics.js";
+import { MiraError } from "../base/errors.js";
 
 /** A model that does not check or elaborate; the message holds every diagnostic, formatted. */
-export class ModelError extends Error {
+export class ModelError extends MiraError {
+  // "failure", like a compiler that rejects its source: 2 is kept for command lines and files that cannot be read
+  readonly kind = "failure";
   override name = "ModelError";
   constructor(message: string, readonly diagnostics: readonly Diagnostic[] = []) {
     super(message);
@@ -16,7 +19,8 @@ export class ModelError extends Error {
 }
 
 /** An input file that cannot be read or used (missing, unreadable, too short); one line. */
-export class InputError extends Error {
+export class InputError extends MiraError {
+  readonly kind = "bad-input";
   override name = "InputError";
 }
 

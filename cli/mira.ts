@@ -120,7 +120,7 @@ function help(): string {
     "",
     ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
     "",
-    "exit codes: 0 ok · 1 failed · 2 bad usage or input · 3 missing GPU adapter or setup · 130 interrupted",
+    "exit codes: 0 ok · 1 failed · 2 bad usage or input · 3 this machine lacks something (GPU, ffmpeg, a limit) · 130 interrupted",
   ].join("\n");
 }
 

@@ -10,6 +10,7 @@ import type { DeviceLimits } from "./limits.js";
 import { kernelMatmulDims } from "./ops/linalg.js";
 import { prod } from "./shape.js";
 import { DEFAULT_WX, DEFAULT_WY, type MatmulChoice, type MatmulVariant, PACKED_THREADS, chooseMatmulVariant } from "./wgsl/matmul.js";
+import { MiraError } from "../base/errors.js";
 
 export interface MatmulSignature {
   readonly dtype: DType;
@@ -47,7 +48,8 @@ export interface TuningTable {
 export const TABLE_VERSION = 1;
 
 /** A table that cannot be used: bad JSON, another version, a malformed entry. */
-export class TableFormatError extends Error {
+export class TableFormatError extends MiraError {
+  readonly kind = "bad-input";
   override name = "TableFormatError";
 }
 

@@ -3,6 +3,7 @@
 // The builder checks every node against the op table as it is added, so a Graph is always well typed.
 import type { DType } from "./dtype.js";
 import { type Shape, fmtShape } from "./shape.js";
+import { MiraError } from "../base/errors.js";
 
 /** Attention masks as values (see attentionMaskAllows in ops/composite.ts for their meaning). */
 export type MaskSpec =
@@ -68,8 +69,10 @@ export interface TensorType {
   readonly shape: Shape;
 }
 
-/** A malformed graph built by code (not by a user's .mira text, which the checker guards). */
-export class IrError extends Error {
+/** A malformed graph built by code (not by a user's .mira text, which the checker guards). Kind "failure":
+ *  from the CLI no user code builds graphs, so reaching it there means the checker let something through. */
+export class IrError extends MiraError {
+  readonly kind = "failure";
   override name = "IrError";
 }
 

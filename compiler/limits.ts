@@ -1,5 +1,6 @@
 // limits.ts: the device facts the compiler plans around, as plain data (the compiler never sees a
 // GPUDevice). The runtime fills them from the adapter; tests lower them to exercise the limit paths.
+import { MiraError } from "../base/errors.js";
 
 export interface DeviceLimits {
   readonly maxStorageBufferBindingSize: number;
@@ -25,8 +26,11 @@ export const DEFAULT_LIMITS: DeviceLimits = {
   adapterKind: "gpu",
 };
 
-/** A program that cannot fit the device, found at compile time; the message names the fix. */
-export class LimitError extends Error {
+/** A program that cannot fit the device, found at compile time; the message names the fix. Kind "setup":
+ *  the same command runs on a device with larger limits (or shader-f16), so it is this machine that falls
+ *  short, not the command — which is what exit 3 tells a script, where 2 would say "wrong everywhere". */
+export class LimitError extends MiraError {
+  readonly kind = "setup";
   override name = "LimitError";
 }
 

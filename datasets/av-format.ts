@@ -9,13 +9,15 @@ import { crc32 } from "node:zlib";
 import type { Chance } from "./chance.js";
 import type { MelParams } from "./audio.js";
 import type { SynthConfig } from "./synth-av.js";
+import { MiraError } from "../base/errors.js";
 
 export const FORMAT = "mira-av-qa";
 export const VERSION = 1;
 export const INDEX_FILE = "index.json";
 
 /** A data set that cannot be read or used: missing, damaged, or not what the index says. One line. */
-export class DataError extends Error {
+export class DataError extends MiraError {
+  readonly kind = "bad-input";
   override name = "DataError";
 }
 

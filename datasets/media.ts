@@ -5,9 +5,11 @@
 // nothing of the data format.
 import { spawn } from "node:child_process";
 import { DataError } from "./av-format.js";
+import { MiraError } from "../base/errors.js";
 
 /** ffmpeg or ffprobe is not installed: the environment lacks something (exit 3, like a missing GPU). */
-export class MissingToolError extends Error {
+export class MissingToolError extends MiraError {
+  readonly kind = "setup";
   override name = "MissingToolError";
 }
 

@@ -6,8 +6,11 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { DType } from "../compiler/dtype.js";
+import { MiraError, bug } from "../base/errors.js";
 
-export class CheckpointError extends Error {
+/** A checkpoint that cannot be read or does not fit the model: an input the user named (exit 2). */
+export class CheckpointError extends MiraError {
+  readonly kind = "bad-input";
   override name = "CheckpointError";
 }
 
@@ -37,7 +40,7 @@ export function encodeSafetensors(c: Checkpoint): Uint8Array {
   for (const name of names) {
     const t = c.tensors.get(name)!;
     const expected = t.shape.reduce((a, d) => a * d, 1) * WIDTH[TO_ST[t.dtype]];
-    if (t.bytes.byteLength !== expected) throw new CheckpointError(`bug: tensor '${name}' has ${t.bytes.byteLength} bytes, its shape needs ${expected}`);
+    if (t.bytes.byteLength !== expected) bug(`tensor '${name}' has ${t.bytes.byteLength} bytes, its shape needs ${expected}`);
     header[name] = { dtype: TO_ST[t.dtype], shape: [...t.shape], data_offsets: [offset, offset + expected] };
     offset += expected;
   }

@@ -4,8 +4,11 @@ import { mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DeviceLimits } from "../compiler/limits.js";
+import { MiraError } from "../base/errors.js";
 
-export class NoAdapterError extends Error {
+/** No usable WebGPU adapter on this machine. */
+export class NoAdapterError extends MiraError {
+  readonly kind = "setup";
   override name = "NoAdapterError";
 }
 

@@ -5,6 +5,7 @@ import { type HostArray, decode, encode } from "../compiler/dtype.js";
 import type { Program, Tensor } from "../compiler/program.js";
 import { prod } from "../compiler/shape.js";
 import type { Gpu } from "./device.js";
+import { InternalError } from "../base/errors.js";
 
 /** Objects created on the device, counted so tests can prove a step allocates nothing. */
 export interface CreationCounts {
@@ -13,7 +14,8 @@ export interface CreationCounts {
   bindGroups: number;
 }
 
-export class KernelCompileError extends Error {
+/** Generated WGSL the device rejects: the compiler's bug, reported as an internal error. */
+export class KernelCompileError extends InternalError {
   override name = "KernelCompileError";
 }
 
@@ -61,7 +63,7 @@ export class Executor {
         } catch (e) {
           const info = await module.getCompilationInfo();
           const msgs = info.messages.map((m) => `${m.lineNum}:${m.linePos} ${m.message}`).join("; ");
-          throw new KernelCompileError(`bug: kernel ${k.name} did not compile (${msgs || (e as Error).message}); run 'mira compile --emit wgsl' to see it`);
+          throw new KernelCompileError(`kernel ${k.name} did not compile (${msgs || (e as Error).message}); run 'mira compile --emit wgsl' to see it`);
         }
       }),
     );
@@ -73,7 +75,7 @@ export class Executor {
       });
     });
     const err = await device.popErrorScope();
-    if (err) throw new KernelCompileError(`bug: the device rejected the program: ${err.message}`);
+    if (err) throw new KernelCompileError(`the device rejected the program: ${err.message}`);
   }
 
   /** The GPU buffer of a param, for sharing with another executor. */

@@ -4,11 +4,15 @@
 // little more than one pass of all of them, so the sum is an upper bound on a submit's device time.
 import { adapterName, type Gpu } from "./device.js";
 import type { Executor } from "./executor.js";
+import { MiraError } from "../base/errors.js";
 
 /** WebGPU's maximum query count of one query set: two timestamps per dispatch. */
 const MAX_QUERIES = 4096;
 
-export class ProfileUnavailableError extends Error {}
+/** The adapter cannot time dispatches: this machine lacks a feature the same command has elsewhere. */
+export class ProfileUnavailableError extends MiraError {
+  readonly kind = "setup";
+}
 
 /** Median device time, in ms, of each dispatch of `ex`'s program over `runs` runs (after one warm-up). */
 export async function timeDispatches(gpu: Gpu, ex: Executor, runs = 5): Promise<Float64Array> {

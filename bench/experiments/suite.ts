@@ -8,6 +8,7 @@ import { writeFileAtomic } from "../../runtime/checkpoint.js";
 import type { Gpu } from "../../runtime/device.js";
 import type { DataSet } from "./data-sets.js";
 import type { Runner } from "./runs.js";
+import { MiraError } from "../../base/errors.js";
 
 export const EXPERIMENTS = ["E1", "E2", "E3", "E4"] as const;
 export type Experiment = (typeof EXPERIMENTS)[number];
@@ -22,7 +23,9 @@ export interface SuiteOptions {
   readonly seeds?: readonly number[];
 }
 
-export class SuiteUsageError extends Error {}
+export class SuiteUsageError extends MiraError {
+  readonly kind = "bad-input";
+}
 
 export const SUITE_USAGE = "npm run experiments [-- [--quick] [--no-time] [--only E1,E2,E3,E4] [--seeds 1,2,3]]";
 

@@ -3,10 +3,12 @@
 import type { NodeOrigin } from "../lower.js";
 import { type Diagnostic, type KnownCode, type Sources, diag, positionOf, lineStarts, shownFile } from "../../dsl/diagnostics.js";
 import type { Node } from "../ir.js";
+import { MiraError } from "../../base/errors.js";
 
 const PREFIX = "cannot derive an incremental decoder";
 
-export class DecodeError extends Error {
+export class DecodeError extends MiraError {
+  readonly kind = "failure";
   override name = "DecodeError";
   constructor(message: string, readonly diagnostic?: Diagnostic) {
     super(`${PREFIX}: ${message}`);

@@ -6,6 +6,7 @@ import type { DType } from "../dtype.js";
 import type { Node } from "../ir.js";
 import type { InitSpec, NodeOrigin } from "../lower.js";
 import type { SymbolicGraph } from "./symbolic.js";
+import { MiraError } from "../../base/errors.js";
 
 export interface ExportSource {
   /** the model's name in the .mira file, e.g. CharLM */
@@ -25,7 +26,9 @@ export interface ExportSource {
   readonly config: Readonly<Record<string, number | boolean | string>>;
 }
 
-export class ExportError extends Error {
+/** A model that the export target cannot express (an op without a mapping, weights past its size). */
+export class ExportError extends MiraError {
+  readonly kind = "failure";
   override name = "ExportError";
 }
 

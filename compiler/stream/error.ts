@@ -4,10 +4,12 @@
 import type { NodeOrigin } from "../lower.js";
 import type { Diagnostic, Sources } from "../../dsl/diagnostics.js";
 import { type ErrorKind, type Located, originLocator } from "../decode/error.js";
+import { MiraError } from "../../base/errors.js";
 
 const PREFIX = "cannot derive a streaming encoder";
 
-export class StreamError extends Error {
+export class StreamError extends MiraError {
+  readonly kind = "failure";
   override name = "StreamError";
   constructor(message: string, readonly diagnostic?: Diagnostic) {
     super(`${PREFIX}: ${message}`);

@@ -48,12 +48,12 @@ test("kill -9 during training, then --resume, gives the uninterrupted losses", a
   for (let s = 1; s <= 40; s++) expect(b.get(s), `step ${s}`).toBe(a.get(s));
 });
 
-test("a corrupt checkpoint is one clear error line and exit 1", () => {
+test("a corrupt checkpoint is bad input: one clear error line and exit 2", () => {
   const ckpt = join(dir, "runs", "straight", "checkpoint.safetensors");
   const bytes = readFileSync(ckpt);
   writeFileSync(join(dir, "truncated.safetensors"), bytes.subarray(0, bytes.byteLength >> 1));
   const r = spawnSync(process.execPath, [mira, "generate", "--checkpoint", join(dir, "truncated.safetensors"), "--prompt", "one"], { cwd: dir });
-  expect(r.status).toBe(1);
+  expect(r.status).toBe(2);
   const err = r.stderr.toString().trim().split("\n");
   expect(err).toHaveLength(1);
   expect(err[0]).toMatch(/^mira: checkpoint .*truncated\.safetensors is not a valid safetensors file: .*truncated/);
