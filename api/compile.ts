@@ -12,6 +12,7 @@ import { decaysByDefault } from "../runtime/trainer.js";
 import { type Gpu, getGpu } from "../runtime/device.js";
 import { Executor } from "../runtime/executor.js";
 import { type LoadedModel, ModelError, type ModelOptions, loadModel, modelFromSource } from "./model.js";
+import { InputError } from "../base/errors.js";
 
 export interface CompileOptions extends ModelOptions {
   /** sizes of the batch dims the inputs name, e.g. { B: 2, T: 16 } */
@@ -51,7 +52,7 @@ export class ModelSession {
   async run(inputs: Readonly<Record<string, ArrayLike<number>>>, outputs?: readonly string[]): Promise<Record<string, Float64Array>> {
     for (const t of this.executor.program.inputs) {
       const v = inputs[t.name];
-      if (!v) throw new Error(`missing input '${t.name}' (${t.dtype}[${t.shape.join(", ")}])`);
+      if (!v) throw new InputError(`missing input '${t.name}' (${t.dtype}[${t.shape.join(", ")}]); pass it to run`);
       this.executor.write(t.name, v);
     }
     return this.executor.run(outputs);

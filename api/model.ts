@@ -6,7 +6,9 @@ import { type Elaborated, elaborate } from "../compiler/lower.js";
 import { type Diagnostic, check, formatDiagnostics, hasErrors } from "../dsl/index.js";
 import type { Checked } from "../dsl/check.js";
 import type { Sources } from "../dsl/diagnostics.js";
-import { MiraError } from "../base/errors.js";
+import { InputError, MiraError } from "../base/errors.js";
+
+export { InputError };
 
 /** A model that does not check or elaborate; the message holds every diagnostic, formatted. */
 export class ModelError extends MiraError {
@@ -18,11 +20,6 @@ export class ModelError extends MiraError {
   }
 }
 
-/** An input file that cannot be read or used (missing, unreadable, too short); one line. */
-export class InputError extends MiraError {
-  readonly kind = "bad-input";
-  override name = "InputError";
-}
 
 export interface ModelOptions {
   readonly preset?: string;

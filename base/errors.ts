@@ -29,3 +29,10 @@ export class InterruptedError extends MiraError {
   override name = "InterruptedError";
   readonly kind = "interrupted";
 }
+
+/** An input that cannot be used: a file missing, unreadable or too short, or an argument out of range
+ *  (a prompt longer than the caches, a tensor name the program lacks). One line naming the fix. */
+export class InputError extends MiraError {
+  override name = "InputError";
+  readonly kind = "bad-input";
+}

@@ -25,6 +25,7 @@ import { movementKernels } from "./wgsl/movement.js";
 import { reduceKernel } from "./wgsl/reduce.js";
 import { writeRowsKernel } from "./wgsl/rows.js";
 import { adamwKernel, adamwPerDispatch, sumSquaresKernel } from "./wgsl/optim.js";
+import { bug } from "../base/errors.js";
 
 export type BufferRole = "input" | "param" | "output" | "temp";
 
@@ -111,13 +112,13 @@ function kernelsFor(node: Node, ins: readonly Node[], limits: DeviceLimits, matm
     case "attention":
       return [{ kernel: attentionKernel(node, ins, limits, attentionRows), inputs: all }];
     case "optimizer": {
-      if (node.op !== "sum_squares") throw new Error(`bug: ${node.op} %${node.id} reached codegen; passes/optimizer.ts places it in place or lowers it`);
+      if (node.op !== "sum_squares") bug(`${node.op} %${node.id} reached codegen; passes/optimizer.ts places it in place or lowers it`);
       // as many inputs per dispatch as a stage binds, beside the output; each writes its part of it
       const per = limits.maxStorageBuffersPerShaderStage - 1;
       return chunks(ins, per).map((xs, k) => ({ kernel: sumSquaresKernel(xs, k * per), inputs: xs.map((x) => x.id) }));
     }
     default:
-      throw new Error(`codegen: ${node.op} (${spec.kind}) has no kernel family; composites are lowered first`);
+      bug(`codegen: ${node.op} (${spec.kind}) has no kernel family; composites are lowered first`);
   }
 }
 
@@ -168,7 +169,7 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
   const byId = nodeById(g);
   const outputIds = new Set(g.outputs.map((o) => o.id));
   const optimizer = inPlaceOptimizer(g, updateMap);
-  if (!optimizer) throw new Error("bug: the adamw nodes could be written in place before matmul tuning, but not after");
+  if (!optimizer) bug("the adamw nodes could be written in place before matmul tuning, but not after");
 
   // 1. Values: each materialized node's result. A reshape of a materialized value is the same bytes and
   //    shares its value (no copy) — unless it is an output, read after state updates rewrite inputs.
@@ -276,9 +277,9 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
   const updates = Object.entries(opts.updates ?? {}).map(([out, param]) => {
     const o = g.outputs.find((x) => x.name === out);
     const p = g.nodes.find((n) => n.op === "param" && n.attrs.name === param);
-    if (!o || !p) throw new Error(`bug: update ${out} → ${param} names a missing output or param`);
+    if (!o || !p) bug(`update ${out} → ${param} names a missing output or param`);
     const src = byId.get(o.id)!;
-    if (src.dtype !== p.dtype || prod(src.shape) !== prod(p.shape)) throw new Error(`bug: update ${out} (${describe(src)}) does not fit ${param} (${describe(p)})`);
+    if (src.dtype !== p.dtype || prod(src.shape) !== prod(p.shape)) bug(`update ${out} (${describe(src)}) does not fit ${param} (${describe(p)})`);
     return { from: bufferOf(o.id), to: bufferOf(p.id) };
   }).filter((u) => u.from !== u.to); // written in place (an adamw step)
   return {

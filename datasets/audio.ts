@@ -3,6 +3,8 @@
 // so both see the same numbers. Our own STFT (periodic Hann window, radix-2 FFT), power spectrum, HTK
 // triangular mel filterbank, log(ε + ·). Knows nothing of video, questions or files.
 import { randomBits } from "../base/random.js";
+import { bug } from "../base/errors.js";
+import { DataError } from "./av-format.js";
 
 export const SAMPLE_RATE = 16000;
 
@@ -88,7 +90,7 @@ export const isPowerOfTwo = (n: number): boolean => Number.isInteger(n) && n >= 
 /** In place: (re, im) ← DFT(re, im), X[k] = Σ x[j]·e^{−2πi jk/n}; n must be a power of two. */
 export function fft(re: Float64Array, im: Float64Array): void {
   const n = re.length;
-  if (!isPowerOfTwo(n) || im.length !== n) throw new Error(`fft needs two arrays of one power-of-two length, got ${re.length} and ${im.length}`);
+  if (!isPowerOfTwo(n) || im.length !== n) bug(`fft needs two arrays of one power-of-two length, got ${re.length} and ${im.length}`);
   const { rev, cos, sin } = tablesFor(n);
   for (let i = 0; i < n; i++) {
     const j = rev[i];
@@ -129,7 +131,7 @@ export function fft(re: Float64Array, im: Float64Array): void {
 export function powerSpectrum(x: ArrayLike<number>, out: Float64Array, re: Float64Array, im: Float64Array): void {
   const n = x.length;
   const m = n / 2;
-  if (!isPowerOfTwo(n) || n < 4 || out.length !== m + 1 || re.length !== m || im.length !== m) throw new Error(`powerSpectrum: need a power-of-two frame ≥ 4, out of n/2 + 1 and scratch of n/2; got ${n}, ${out.length}, ${re.length}`);
+  if (!isPowerOfTwo(n) || n < 4 || out.length !== m + 1 || re.length !== m || im.length !== m) bug(`powerSpectrum: need a power-of-two frame ≥ 4, out of n/2 + 1 and scratch of n/2; got ${n}, ${out.length}, ${re.length}`);
   for (let j = 0; j < m; j++) {
     re[j] = x[2 * j];
     im[j] = x[2 * j + 1];
@@ -231,7 +233,7 @@ function planFor(p: MelParams): Plan {
   let plan = plans.get(key);
   if (!plan) {
     const bad = checkMelParams(p);
-    if (bad) throw new Error(`logMel: ${bad}`);
+    if (bad) throw new DataError(`logMel: ${bad}`);
     const bins = p.nFft / 2 + 1;
     const bank = melFilterbank(p);
     const filters = Array.from({ length: p.mels }, (_, m) => {

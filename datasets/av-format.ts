@@ -9,7 +9,7 @@ import { crc32 } from "node:zlib";
 import type { Chance } from "./chance.js";
 import type { MelParams } from "./audio.js";
 import type { SynthConfig } from "./synth-av.js";
-import { MiraError } from "../base/errors.js";
+import { bug, MiraError } from "../base/errors.js";
 
 export const FORMAT = "mira-av-qa";
 export const VERSION = 1;
@@ -113,7 +113,7 @@ export class AtomicFileWriter {
   }
 
   write(data: ArrayBufferView): void {
-    if (this.fd === undefined) throw new Error(`bug: write to ${this.path} after commit or abort`);
+    if (this.fd === undefined) bug(`write to ${this.path} after commit or abort`);
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     let off = 0;
     while (off < bytes.byteLength) off += writeSync(this.fd, bytes, off, bytes.byteLength - off);
@@ -123,7 +123,7 @@ export class AtomicFileWriter {
 
   /** fsync, rename into place, fsync the directory; returns the file's size and CRC-32. */
   commit(): { bytes: number; crc32: number } {
-    if (this.fd === undefined) throw new Error(`bug: commit of ${this.path} twice`);
+    if (this.fd === undefined) bug(`commit of ${this.path} twice`);
     fsyncSync(this.fd);
     closeSync(this.fd);
     this.fd = undefined;

@@ -11,6 +11,7 @@ import { type AvIndex, DataError, FORMAT, type TensorEntry, type TensorName, VER
 import type { ImportLayout } from "./import-layout.js";
 import { DEFAULT_TOOLS, type MediaInfo, type MediaTools, decodeFrames, decodeSamples, probeMedia } from "./media.js";
 import { BOS, EOS, PAD, WordTokenizer, encodeRow } from "./words.js";
+import { bug } from "../base/errors.js";
 
 export interface QuestionAnswer {
   readonly question: string;
@@ -136,7 +137,7 @@ export async function importClip(o: ImportOptions): Promise<ImportResult> {
   const pcm = new Float32Array(samples); // past the source's end (or without a track): silence
   if (pcmDecoded) pcm.set(pcmDecoded.subarray(0, samples));
   const spectrogram = logMel(pcm, layout.mel);
-  if (spectrogram.length !== specFrames * c.mels) throw new Error(`bug: ${spectrogram.length / c.mels} spectrogram frames for a clip of ${specFrames}`);
+  if (spectrogram.length !== specFrames * c.mels) bug(`${spectrogram.length / c.mels} spectrogram frames for a clip of ${specFrames}`);
 
   const record: ImportRecord = {
     imported: { video: resolve(o.video), audio: audioInfo ? resolve(audioInfo.path) : null, like: layout.like === undefined ? null : resolve(layout.like), origin: videoInfo.origin },

@@ -3,6 +3,7 @@
 // (and the seed, for the audio noise).
 import { type MelParams, SAMPLE_RATE, addBeep, addNoise, addTone, logMel } from "./audio.js";
 import { COLOUR_RGB, type ClipEvents, NOISE_AMPLITUDE, type ShapeKind, type SynthConfig, framesPerClip, hopOf, noiseStream, samplesPerClip } from "./synth-av.js";
+import { bug } from "../base/errors.js";
 
 /** The log-mel parameters of a configuration: 32 ms windows, FPS·specPerFrame frames a second, 0–8 kHz. */
 export function melParamsOf(c: SynthConfig): MelParams {
@@ -35,7 +36,7 @@ export function shapeMask(kind: ShapeKind, size: number): Uint8Array {
 /** Writes the clip's frames into `out` [T·F, H, W, 3] (zeroed first). */
 export function renderVideo(e: ClipEvents, c: SynthConfig, out: Float32Array): void {
   const { height: H, width: W } = c;
-  if (out.length !== framesPerClip(c) * H * W * 3) throw new Error(`renderVideo: out holds ${out.length} values, the clip needs ${framesPerClip(c) * H * W * 3}`);
+  if (out.length !== framesPerClip(c) * H * W * 3) bug(`renderVideo: out holds ${out.length} values, the clip needs ${framesPerClip(c) * H * W * 3}`);
   out.fill(0);
   for (const s of e.shapes) {
     const mask = shapeMask(s.kind, s.size);

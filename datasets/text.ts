@@ -2,6 +2,7 @@
 // split, and batches that are a pure function of (seed, step), so a resumed run sees exactly the data an
 // uninterrupted one would, with nothing but the step stored.
 import { randomBits } from "../base/random.js";
+import { InputError } from "../base/errors.js";
 
 /** Id 0 stands for any character outside the vocabulary (and for end of text when generating). */
 export const UNKNOWN_ID = 0;
@@ -55,7 +56,7 @@ export interface TextSplit {
 /** The last `valFraction` of the text (at least one window) is held out for validation. */
 export function splitText(ids: Int32Array, window: number, valFraction = 0.1): TextSplit {
   const valLen = Math.max(window + 1, Math.floor(ids.length * valFraction));
-  if (ids.length < valLen + window + 1) throw new Error(`the text has ${ids.length} characters; training with windows of ${window} needs at least ${valLen + window + 1}`);
+  if (ids.length < valLen + window + 1) throw new InputError(`the text has ${ids.length} characters; training with windows of ${window} needs at least ${valLen + window + 1}: use a longer text or a smaller window`);
   return { train: ids.subarray(0, ids.length - valLen), val: ids.subarray(ids.length - valLen) };
 }
 

@@ -2,6 +2,8 @@
 // and the model's text rows: question, answer, eos, padding, with the loss mask on answer and eos.
 // Ids 0, 1, 2 are pad, bos and eos; bos is models/mirasol.mira's `start` (the model prepends it), eos
 // its `eos`. Words are separated by single spaces ("?" is a word).
+import { DataError } from "./av-format.js";
+import { InputError } from "../base/errors.js";
 
 export const PAD = 0;
 export const BOS = 1;
@@ -14,10 +16,10 @@ export class WordTokenizer {
   /** `vocab[i]` is the word of id i; the first three must be SPECIALS. */
   constructor(readonly vocab: readonly string[]) {
     SPECIALS.forEach((s, i) => {
-      if (vocab[i] !== s) throw new Error(`a vocabulary starts with ${SPECIALS.join(", ")}; got '${vocab[i]}' at id ${i}`);
+      if (vocab[i] !== s) throw new DataError(`a vocabulary starts with ${SPECIALS.join(", ")}; got '${vocab[i]}' at id ${i}`);
     });
     this.ids = new Map(vocab.map((w, i) => [w, i]));
-    if (this.ids.size !== vocab.length) throw new Error("a vocabulary holds each word once");
+    if (this.ids.size !== vocab.length) throw new DataError("a vocabulary holds each word once");
   }
 
   static fromWords(words: readonly string[]): WordTokenizer {
@@ -30,7 +32,7 @@ export class WordTokenizer {
 
   id(word: string): number {
     const i = this.ids.get(word);
-    if (i === undefined) throw new Error(`'${word}' is not in the vocabulary (${this.vocab.slice(SPECIALS.length).join(" ")})`);
+    if (i === undefined) throw new InputError(`'${word}' is not in the vocabulary (${this.vocab.slice(SPECIALS.length).join(" ")})`);
     return i;
   }
 
@@ -58,7 +60,7 @@ export function encodeRow(t: WordTokenizer, question: string, answer: string, te
   const q = t.encode(question);
   const a = t.encode(answer);
   const n = q.length + a.length + 1;
-  if (n > text.length) throw new Error(`question and answer need ${n} tokens but rows hold ${text.length}: '${question}' → '${answer}'`);
+  if (n > text.length) throw new InputError(`question and answer need ${n} tokens but rows hold ${text.length}: '${question}' → '${answer}'; shorten them`);
   text.fill(PAD);
   mask.fill(0);
   text.set(q, 0);

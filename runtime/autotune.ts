@@ -16,6 +16,7 @@ import { adapterKey } from "./autotune-cache.js";
 import type { Gpu } from "./device.js";
 import { Executor } from "./executor.js";
 import { time } from "./timing.js";
+import { bug } from "../base/errors.js";
 
 export interface CandidateTiming {
   readonly config: MatmulConfig;
@@ -109,7 +110,7 @@ class Probe {
     const program = compileGraph(signatureGraph(this.sig), this.gpu.limits, { tuning: table });
     const rec = program.matmuls[0];
     if (rec?.signature !== this.key || !rec.tuned || !sameConfig(rec.config, config)) {
-      throw new Error(`bug: the probe graph compiled as ${rec?.signature} ${rec ? configLabel(rec.config) : ""}, not ${this.key} ${configLabel(config)}`);
+      bug(`the probe graph compiled as ${rec?.signature} ${rec ? configLabel(rec.config) : ""}, not ${this.key} ${configLabel(config)}`);
     }
     const ex = await Executor.create(this.gpu, program);
     try {
@@ -128,7 +129,7 @@ class Probe {
 function checkSame(got: Float64Array, ref: Float64Array): void {
   const { atol, rtol } = opSpec("matmul").tol;
   for (let i = 0; i < ref.length; i++) {
-    if (!(Math.abs(got[i] - ref[i]) <= atol + rtol * Math.abs(ref[i]))) throw new Error(`differs from the default at index ${i}: ${got[i]} vs ${ref[i]}`);
+    if (!(Math.abs(got[i] - ref[i]) <= atol + rtol * Math.abs(ref[i]))) bug(`differs from the default at index ${i}: ${got[i]} vs ${ref[i]}`);
   }
 }
 
@@ -185,7 +186,7 @@ export async function autotune(gpu: Gpu, keys: readonly string[], o: AutotuneOpt
   const out: TuneResult[] = [];
   for (const [i, key] of keys.entries()) {
     const sig = parseSignatureKey(key);
-    if (!sig) throw new Error(`bug: malformed matmul signature '${key}'`);
+    if (!sig) bug(`malformed matmul signature '${key}'`);
     const r = await tuneSignature(gpu, sig, o);
     o.onProgress?.(`  ${i + 1}/${keys.length} ${key}: ${r.candidates.length} candidates, ${configLabel(r.best)} ${r.bestMs.toFixed(3)} ms (default ${r.defaultMs.toFixed(3)} ms)` +
       (r.rejected.length ? `; rejected ${r.rejected.join("; ")}` : ""));

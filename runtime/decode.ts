@@ -12,6 +12,7 @@ import { prod } from "../compiler/shape.js";
 import type { Gpu } from "./device.js";
 import { Executor } from "./executor.js";
 import { type SamplingOptions, samplerInputs } from "./sampling.js";
+import { InputError } from "../base/errors.js";
 
 /** Writes the named params (weights) of an executor's program. */
 export type WeightLoader = (ex: Executor, names: readonly string[]) => void;
@@ -113,17 +114,17 @@ export class IncrementalDecoder implements TokenDecoder {
   private async prefillRun(tokens: ArrayLike<number>, feeds: Readonly<Record<string, ArrayLike<number>>>, draw?: Draw, lengths?: readonly number[]): Promise<Sampled> {
     const B = this.graphs.batch;
     const P = tokens.length / B;
-    if (!Number.isInteger(P) || P < 1) throw new Error(`a prompt needs a whole number ≥ 1 of tokens per batch row (${B} rows), got ${tokens.length} tokens`);
-    if (P > this.capacity) throw new Error(`a prompt of ${P} tokens does not fit the caches (${this.capacity} positions)`);
+    if (!Number.isInteger(P) || P < 1) throw new InputError(`a prompt needs a whole number ≥ 1 of tokens per batch row (${B} rows), got ${tokens.length} tokens`);
+    if (P > this.capacity) throw new InputError(`a prompt of ${P} tokens does not fit the caches (${this.capacity} positions); shorten it or raise maxLen`);
     const lens = lengths ?? Array<number>(B).fill(P);
-    if (lens.length !== B || lens.some((n) => !Number.isInteger(n) || n < 1 || n > P)) throw new Error(`prompt lengths must be ${B} whole numbers from 1 to ${P}, got [${lens.join(", ")}]`);
-    if (!this.graphs.lengths && lens.some((n) => n !== P)) throw new Error("this decoder's prefill reads no prompt lengths: every row's prompt is all of its tokens");
+    if (lens.length !== B || lens.some((n) => !Number.isInteger(n) || n < 1 || n > P)) throw new InputError(`prompt lengths must be ${B} whole numbers from 1 to ${P}, got [${lens.join(", ")}]`);
+    if (!this.graphs.lengths && lens.some((n) => n !== P)) throw new InputError("this decoder's prefill reads no prompt lengths: every row's prompt is all of its tokens (derive it with lengths: true for ragged prompts)");
     const ex = this.prefills.get(P) ?? (await this.compilePrefill(P));
     ex.write(this.graphs.input, tokens);
     if (this.graphs.lengths) ex.write(LENGTHS, lens);
     for (const name of this.graphs.otherInputs) {
       const v = feeds[name];
-      if (!v) throw new Error(`the prefill needs input '${name}'`);
+      if (!v) throw new InputError(`the prefill needs input '${name}'; pass it in feeds`);
       ex.write(name, v);
     }
     const out = await this.run(ex, draw);
@@ -171,9 +172,9 @@ export class IncrementalDecoder implements TokenDecoder {
 
   private async stepRun(tokens: ArrayLike<number>, draw?: Draw, active?: readonly boolean[]): Promise<Sampled> {
     const moving = (r: number): boolean => active?.[r] ?? true;
-    if (this.pos[0] === 0) throw new Error("step before prefill: the caches hold no prompt");
+    if (this.pos[0] === 0) throw new InputError("step before prefill: the caches hold no prompt; call prefill first");
     const full = this.pos.findIndex((p, r) => moving(r) && p >= this.capacity);
-    if (full >= 0) throw new Error(`the caches are full (${this.capacity} positions)${this.batch > 1 ? ` for batch row ${full}` : ""}`);
+    if (full >= 0) throw new InputError(`the caches are full (${this.capacity} positions)${this.batch > 1 ? ` for batch row ${full}` : ""}; generate fewer tokens or raise maxLen`);
     this.stepEx.write(this.graphs.input, tokens);
     // a finished row writes at its next position (its last when the caches are full) and never reads it
     this.stepEx.write(POS, Array.from(this.pos, (p, r) => (moving(r) ? p : Math.min(p, this.capacity - 1))));

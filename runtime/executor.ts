@@ -5,7 +5,7 @@ import { type HostArray, decode, encode } from "../compiler/dtype.js";
 import type { Program, Tensor } from "../compiler/program.js";
 import { prod } from "../compiler/shape.js";
 import type { Gpu } from "./device.js";
-import { InternalError } from "../base/errors.js";
+import { InputError, InternalError } from "../base/errors.js";
 
 /** Objects created on the device, counted so tests can prove a step allocates nothing. */
 export interface CreationCounts {
@@ -97,7 +97,7 @@ export class Executor {
 
   tensor(name: string): Tensor {
     const t = this.byName.get(name);
-    if (!t) throw new Error(`no input, parameter or output named '${name}'; have: ${[...this.byName.keys()].join(", ")}`);
+    if (!t) throw new InputError(`no input, parameter or output named '${name}'; have: ${[...this.byName.keys()].join(", ")}`);
     return t;
   }
 
@@ -105,7 +105,7 @@ export class Executor {
   write(name: string, values: ArrayLike<number> | HostArray): void {
     const t = this.tensor(name);
     const n = prod(t.shape);
-    if (values.length !== n) throw new Error(`'${name}' needs ${n} values (${t.dtype}[${t.shape.join(", ")}]), got ${values.length}`);
+    if (values.length !== n) throw new InputError(`'${name}' needs ${n} values (${t.dtype}[${t.shape.join(", ")}]), got ${values.length}`);
     const data = encode(t.dtype, values);
     const padded = data.byteLength % 4 === 0 ? data : new Uint8Array(Math.ceil(data.byteLength / 4) * 4);
     if (padded !== data) (padded as Uint8Array).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
@@ -116,7 +116,7 @@ export class Executor {
   writeBytes(name: string, bytes: Uint8Array): void {
     const t = this.tensor(name);
     const size = this.program.buffers[t.buffer].bytes;
-    if (bytes.byteLength > size || bytes.byteLength < size - 3) throw new Error(`'${name}' holds ${size} bytes, got ${bytes.byteLength}`);
+    if (bytes.byteLength > size || bytes.byteLength < size - 3) throw new InputError(`'${name}' holds ${size} bytes, got ${bytes.byteLength}`);
     const padded = bytes.byteLength === size ? bytes : new Uint8Array(size);
     if (padded !== bytes) padded.set(bytes);
     this.gpu.device.queue.writeBuffer(this.buffers[t.buffer], 0, padded.buffer, padded.byteOffset, size);

@@ -6,6 +6,7 @@
 // (their draws ignored) until every row has ended.
 import type { IncrementalDecoder } from "./decode.js";
 import type { SamplingOptions } from "./sampling.js";
+import { InputError } from "../base/errors.js";
 
 export interface RowsOptions {
   readonly sampling: SamplingOptions;
@@ -29,9 +30,9 @@ export interface RowsResult {
 export async function decodeRows(dec: IncrementalDecoder, prompts: readonly (readonly number[])[], o: RowsOptions): Promise<RowsResult> {
   const B = dec.batch;
   const n = prompts.length;
-  if (n < 1 || n > B) throw new Error(`the decoder has ${B} batch rows; got ${n} prompts`);
-  if (prompts.some((p) => p.length < 1)) throw new Error("every prompt needs at least one token");
-  if (!Number.isInteger(o.maxTokens) || o.maxTokens < 1) throw new Error(`maxTokens must be a whole number ≥ 1, got ${o.maxTokens}`);
+  if (n < 1 || n > B) throw new InputError(`the decoder has ${B} batch rows; got ${n} prompts: give 1 to ${B}, or open the decoder with more rows`);
+  if (prompts.some((p) => p.length < 1)) throw new InputError("every prompt needs at least one token; drop the empty ones");
+  if (!Number.isInteger(o.maxTokens) || o.maxTokens < 1) throw new InputError(`maxTokens must be a whole number ≥ 1, got ${o.maxTokens}`);
   const lengths = Array.from({ length: B }, (_, r) => (r < n ? prompts[r].length : 1));
   const P = Math.max(...lengths);
   const padded = new Int32Array(B * P);

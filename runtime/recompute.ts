@@ -8,6 +8,7 @@ import { compileFor } from "./autotune-cache.js";
 import type { TokenDecoder, WeightLoader } from "./decode.js";
 import type { Gpu } from "./device.js";
 import { Executor } from "./executor.js";
+import { InputError } from "../base/errors.js";
 
 export interface ForwardSpec {
   /** the forward graph at the maximum length, its output being the next-token rows */
@@ -32,7 +33,7 @@ export class RecomputeDecoder implements TokenDecoder {
 
   static async create(gpu: Gpu, spec: ForwardSpec, load: WeightLoader, opts: CompileOptions = {}): Promise<RecomputeDecoder> {
     const out = spec.graph.outputs.find((o) => o.name === spec.output);
-    if (!out) throw new Error(`the forward graph has no output '${spec.output}'`);
+    if (!out) throw new InputError(`the forward graph has no output '${spec.output}'; name one of: ${spec.graph.outputs.map((o) => o.name).join(", ")}`);
     const ex = await Executor.create(gpu, compileFor(gpu, { nodes: spec.graph.nodes, outputs: [out] }, opts));
     try {
       load(ex, ex.program.params.map((p) => p.name));
@@ -67,7 +68,7 @@ export class RecomputeDecoder implements TokenDecoder {
   async prefill(tokens: ArrayLike<number>, feeds: Readonly<Record<string, ArrayLike<number>>> = {}): Promise<Float64Array> {
     const { batch, length } = this.spec;
     const P = tokens.length / batch;
-    if (!Number.isInteger(P) || P < 1 || P > length) throw new Error(`a prompt of ${tokens.length} tokens over ${batch} rows does not fit ${length} positions`);
+    if (!Number.isInteger(P) || P < 1 || P > length) throw new InputError(`a prompt of ${tokens.length} tokens over ${batch} rows does not fit ${length} positions; shorten it or raise the length`);
     this.tokens.fill(0);
     for (let b = 0; b < batch; b++) for (let t = 0; t < P; t++) this.tokens[b * length + t] = tokens[b * P + t];
     for (const t of this.ex.program.inputs) if (t.name !== this.spec.input) this.ex.write(t.name, feeds[t.name] ?? new Float32Array(t.shape.reduce((a, c) => a * c, 1)));
@@ -76,8 +77,8 @@ export class RecomputeDecoder implements TokenDecoder {
   }
 
   async step(tokens: ArrayLike<number>): Promise<Float64Array> {
-    if (this.pos === 0) throw new Error("step before prefill");
-    if (this.pos >= this.spec.length) throw new Error(`the sequence is full (${this.spec.length} positions)`);
+    if (this.pos === 0) throw new InputError("step before prefill; call prefill first");
+    if (this.pos >= this.spec.length) throw new InputError(`the sequence is full (${this.spec.length} positions); generate fewer tokens or raise the length`);
     for (let b = 0; b < this.spec.batch; b++) this.tokens[b * this.spec.length + this.pos] = tokens[b];
     return this.rows(this.pos++);
   }

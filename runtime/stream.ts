@@ -10,6 +10,7 @@ import { compileFor } from "./autotune-cache.js";
 import type { WeightLoader } from "./decode.js";
 import type { Gpu } from "./device.js";
 import { Executor } from "./executor.js";
+import { InputError } from "../base/errors.js";
 
 export interface ChunkResult {
   /** the chunk's index */
@@ -59,11 +60,11 @@ export class StreamEncoder {
 
   /** Encodes the next chunk from its inputs (each [B, …] with the chunk axis holding one chunk). */
   async encode(feeds: Readonly<Record<string, ArrayLike<number>>>): Promise<ChunkResult> {
-    if (this.t >= this.stream.maxChunks) throw new Error(`the caches hold ${this.stream.maxChunks} chunks`);
+    if (this.t >= this.stream.maxChunks) throw new InputError(`the caches hold ${this.stream.maxChunks} chunks; encode fewer or raise maxChunks`);
     const start = performance.now();
     for (const i of this.stream.inputs) {
       const v = feeds[i.name];
-      if (!v) throw new Error(`chunk ${this.t} needs input '${i.name}'`);
+      if (!v) throw new InputError(`chunk ${this.t} needs input '${i.name}'; pass it in feeds`);
       this.ex.write(i.name, v);
     }
     this.ex.write(CHUNK, [this.t]);

@@ -9,6 +9,7 @@ import { CheckpointError, type StoredTensor } from "./checkpoint.js";
 import { compileFor } from "./autotune-cache.js";
 import type { Gpu } from "./device.js";
 import { Executor } from "./executor.js";
+import { bug } from "../base/errors.js";
 
 export interface TrainableModel {
   /** forward graph for the training batch, with a scalar loss output */
@@ -115,7 +116,7 @@ export class Trainer {
 export function writeInitialState(step: Executor, params: readonly string[], values: ReadonlyMap<string, Float32Array>): void {
   for (const name of params) {
     const v = values.get(name);
-    if (!v) throw new Error(`no initial value for parameter '${name}'`);
+    if (!v) bug(`no initial value for parameter '${name}'`);
     step.write(name, v);
     const zeros = new Float32Array(v.length);
     step.write(momentName("m", name), zeros);

@@ -21,6 +21,7 @@ import { changingAttrs } from "./analyze.js";
 import { DecodeError, type Located } from "./error.js";
 import { type BatchAxes, perBlock, perRowBroadcast } from "./rows.js";
 import { appendSampler } from "./sample.js";
+import { bug } from "../../base/errors.js";
 
 /** Names shared by the prefill and step programs (and the runtime). */
 export const POS = "decode.pos";
@@ -79,7 +80,7 @@ export function prefillGraph(an: Analysis, P: number, caches: readonly CacheSpec
 function lastRows(b: GraphBuilder, an: Analysis, out: Node, s: SeqAxis, rows: BatchAxes): Node {
   const bo = rows.get(an.output.id);
   const B = an.input.shape[0];
-  if (bo === undefined) throw new Error(`bug: the generated output has no batch axis`);
+  if (bo === undefined) bug(`the generated output has no batch axis`);
   const lengths = b.input(LENGTHS, "i32", [B]);
   const want = binary(b, "add", lengths, b.add("full", [], { value: s.off - 1, dtype: "i32", shape: [1] }));
   const per = b.add("broadcast", [b.add("reshape", [want], { shape: out.shape.map((_, a) => (a === bo ? B : 1)) })], { shape: out.shape });

@@ -19,6 +19,7 @@ import type { GraphBuilder } from "../builder.js";
 import type { Node } from "../ir.js";
 import { binary, broadcastTo, reduce } from "../ops/helpers.js";
 import { prod } from "../shape.js";
+import { bug } from "../../base/errors.js";
 
 /** Inputs of the sampler (one value each) and its output, shared by the programs and the runtime. */
 export const SAMPLE = {
@@ -40,7 +41,7 @@ export const SAMPLE_STREAM = 0x53414d50; // "SAMP"
 /** Appends the sampler over `logits` (batch rows of `width` values, any layout [batch, …]) and outputs
  *  the chosen token of each row as SAMPLE.token. */
 export function appendSampler(b: GraphBuilder, logits: Node, batch: number, width: number): Node {
-  if (prod(logits.shape) !== batch * width) throw new Error(`the sampler needs ${batch} rows of ${width} values, got [${logits.shape.join(", ")}]`);
+  if (prod(logits.shape) !== batch * width) bug(`the sampler needs ${batch} rows of ${width} values, got [${logits.shape.join(", ")}]`);
   const B = batch;
   const V = width;
   const f = (x: Node): Node => (x.dtype === "f32" ? x : b.add("cast", [x], { dtype: "f32" }));

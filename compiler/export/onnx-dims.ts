@@ -3,6 +3,7 @@
 // model allows. Constant sizes stay constants; each dim and each polynomial is computed once.
 import type { OnnxGraph } from "./onnx-graph.js";
 import { type Sym, isConstant, symText } from "./symbolic.js";
+import { bug } from "../../base/errors.js";
 
 /** Where a batch dim is read: an input value and one of its axes. */
 export interface DimSource {
@@ -50,7 +51,7 @@ export class OnnxDims {
     const hit = this.memo.get(key);
     if (hit) return hit;
     const src = this.sources.get(d);
-    if (!src) throw new Error(`bug: batch dim ${d} has no input axis to read it from`);
+    if (!src) bug(`batch dim ${d} has no input axis to read it from`);
     let shape = this.shapes.get(src.input);
     if (!shape) this.shapes.set(src.input, (shape = this.g.node("Shape", [src.input])));
     const out = this.g.node("Gather", [shape, this.g.scalar("i64", src.axis)], { axis: { kind: "int", v: 0 } });

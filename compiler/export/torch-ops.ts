@@ -6,6 +6,7 @@
 import type { DType } from "../dtype.js";
 import type { Node } from "../ir.js";
 import { type Sym, symEqual } from "./symbolic.js";
+import { bug } from "../../base/errors.js";
 
 /** What a rule sees: its node, its inputs as Python expressions, and sizes as Python text. */
 export interface TorchContext {
@@ -46,7 +47,7 @@ const call = (fn: string): TorchRule => (c) => `${fn}(${c.args.join(", ")})`;
 const infix = (op: string): TorchRule => (c) => `${c.args[0]} ${op} ${c.args[1]}`;
 const req = (c: TorchContext, key: string): number => {
   const v = (c.node.attrs as Record<string, unknown>)[key];
-  if (typeof v !== "number") throw new Error(`bug: ${c.node.op} %${c.node.id} has no numeric '${key}'`);
+  if (typeof v !== "number") bug(`${c.node.op} %${c.node.id} has no numeric '${key}'`);
   return v;
 };
 

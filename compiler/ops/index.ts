@@ -10,6 +10,7 @@ import { RANDOM_OPS, SOURCE_OPS } from "./sources.js";
 import { OPTIM_OPS } from "./optim.js";
 import { ROWS_OPS } from "./rows.js";
 import type { OpSpec } from "./spec.js";
+import { IrError } from "../ir.js";
 
 export const OPS = {
   ...SOURCE_OPS,
@@ -29,7 +30,7 @@ export type OpName = keyof typeof OPS;
 export const isOpName = (s: string): s is OpName => Object.hasOwn(OPS, s);
 
 export function opSpec(name: string): OpSpec {
-  if (!isOpName(name)) throw new Error(`unknown op '${name}'`);
+  if (!isOpName(name)) throw new IrError(`unknown op '${name}'; the ops are ${Object.keys(OPS).join(", ")}`);
   return OPS[name];
 }
 

@@ -26,6 +26,7 @@ import { FLASH_MIN_SCORE_BYTES } from "../passes/choose-attention.js";
 import type { DType } from "../dtype.js";
 import { type Binding, type KernelSource, grid, header, load, store } from "./common.js";
 import { literal } from "./helpers.js";
+import { bug } from "../../base/errors.js";
 
 /** Initial running max: below every score, MASKED_SCORE included, so the first key replaces it. */
 const BELOW = -3e38;
@@ -310,6 +311,6 @@ export function attentionKernel(node: Node, ins: readonly Node[], limits: Device
     case "attention_dkv":
       return backwardKernel(node, ins, limits, rows);
     default:
-      throw new Error(`bug: ${node.op} is not a flash-attention op`);
+      bug(`${node.op} is not a flash-attention op`);
   }
 }

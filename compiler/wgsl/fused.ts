@@ -13,6 +13,7 @@ import type { WgslContext } from "../ops/spec.js";
 import { prod, stridesOf } from "../shape.js";
 import { type Binding, type KernelSource, affineIndex, elementLoop, header, load, store, unravelCode } from "./common.js";
 import { helperSource, literal } from "./helpers.js";
+import { bug } from "../../base/errors.js";
 
 export class GroupEmitter {
   readonly bindings: Binding[];
@@ -74,13 +75,13 @@ export class GroupEmitter {
           inner = `(${affineIndex(r.offset, r.strides, p)})`;
         }
         value = valueAt(input.id, input.shape.length === 0 ? "0" : inner);
-      } else throw new Error(`bug: a fused kernel reads inlined ${node.op} %${id} outside its group`);
+      } else bug(`a fused kernel reads inlined ${node.op} %${id} outside its group`);
       memo.set(key, value);
       return value;
     };
     for (const node of this.group.nodes) {
       const spec = opSpec(node.op);
-      if (spec.kind !== "elementwise") throw new Error(`bug: ${node.op} in a fused elementwise group`);
+      if (spec.kind !== "elementwise") bug(`${node.op} in a fused elementwise group`);
       const scalar = node.shape.length === 0;
       const at = scalar ? "0" : idx;
       const strides = stridesOf(node.shape);
@@ -119,7 +120,7 @@ export class GroupEmitter {
 export function fusedKernel(group: FusedGroup, byId: ReadonlyMap<number, Node>, inlined: ReadonlySet<number>, limits: DeviceLimits, inPlace?: number): KernelSource {
   const root = group.root;
   const outs: Binding[] = group.stores.map((n, k) => ({ name: group.stores.length === 1 ? "out" : `out${k}`, dtype: n.dtype, access: "read_write" }));
-  if (inPlace !== undefined && (group.stores.length !== 1 || !group.reads.some((r) => r.id === inPlace))) throw new Error(`bug: in-place read %${inPlace} of a kernel that does not read it or stores several values`);
+  if (inPlace !== undefined && (group.stores.length !== 1 || !group.reads.some((r) => r.id === inPlace))) bug(`in-place read %${inPlace} of a kernel that does not read it or stores several values`);
   const em = new GroupEmitter(group, byId, inlined, new Set(), inPlace === undefined ? undefined : { id: inPlace, binding: outs[0] });
   const { lines, valueOf } = em.emit("i");
   group.stores.forEach((n, k) => lines.push(store(outs[k], "i", valueOf(n.id))));

@@ -20,6 +20,7 @@ import { type Shape, prod, stridesOf } from "../shape.js";
 import { type Binding, type KernelSource, affineIndex, grid, header, load, store, unravelCode } from "./common.js";
 import type { GroupEmitter } from "./fused.js";
 import { helperSource } from "./helpers.js";
+import { bug } from "../../base/errors.js";
 
 export type MatmulVariant = "registers" | "shared" | "packed";
 
@@ -98,7 +99,7 @@ const TM = 4;
 const TN = 8;
 
 function registerKernel(s: MatmulSpec, limits: DeviceLimits, wx: number, wy: number, packed = false): KernelSource {
-  if (wx * wy > limits.maxComputeInvocationsPerWorkgroup) throw new Error(`bug: matmul workgroup ${wx}×${wy} exceeds ${limits.maxComputeInvocationsPerWorkgroup} invocations`);
+  if (wx * wy > limits.maxComputeInvocationsPerWorkgroup) bug(`matmul workgroup ${wx}×${wy} exceeds ${limits.maxComputeInvocationsPerWorkgroup} invocations`);
   const { batch, m, n, k } = kernelMatmulDims(s.a, s.b, { transA: s.transA, transB: s.transB });
   const f32 = s.a.dtype === "f32";
   const kb = k % 4 === 0 && f32 ? 4 : 1; // K-block: vec4 loads along K need 16-byte aligned rows
