@@ -1,13 +1,13 @@
 // lower.ts: elaboration — a checked model, its resolved config and batch sizes → an IR Graph with
 // named parameters. Inputs become `input` nodes, params `param` nodes named by dotted path, outputs,
-// losses and the objective graph outputs. Returns diagnostics instead of throwing.
+// losses and the objective graph outputs. Returns diagnostics instead of throwing: every one it can.
 import type * as A from "../dsl/ast.js";
 import type { Checked } from "../dsl/check.js";
 import { type Diagnostic, diag, hasErrors } from "../dsl/diagnostics.js";
 import { DTYPES, type DType } from "./dtype.js";
 import type { Graph } from "./ir.js";
 import { Elaborator, type NodeOrigin, type ParamInfo, type ScanRecord } from "./lower/eval.js";
-import { ElabAbort, Env } from "./lower/values.js";
+import { ElabAbort, Env, UNKNOWN } from "./lower/values.js";
 
 export type { NodeOrigin, ParamInfo, ScanRecord } from "./lower/eval.js";
 export type { InitSpec } from "./lower/values.js";
@@ -51,23 +51,36 @@ export function elaborate(checked: Checked, opts: ElaborateOptions = {}): { resu
       if (d.kind === "interface") interfaces.set(d.name.name, d);
     }
   const el = new Elaborator(modules, interfaces, opts.batch ?? {}, model.span.file, opts.defaultBatch);
-  try {
-    return { result: run(el, model, checked), diagnostics: [] };
-  } catch (e) {
-    if (e instanceof ElabAbort) return { diagnostics: [e.diagnostic] };
-    throw e;
-  }
+  const diagnostics: Diagnostic[] = [];
+  const result = run(el, model, checked, diagnostics);
+  return diagnostics.length > 0 ? { diagnostics } : { result, diagnostics };
 }
 
-function run(el: Elaborator, model: A.ModelDecl, checked: Checked): Elaborated {
+/** Elaborates each config entry and model statement in turn. One that fails adds its diagnostic and
+ *  binds what it would have bound to UNKNOWN, so the next still runs (one error does not hide the
+ *  next, as in the checker) while statements that read the failed value end without a second error. */
+function run(el: Elaborator, model: A.ModelDecl, checked: Checked, diagnostics: Diagnostic[]): Elaborated | undefined {
   const env = new Env(undefined, "");
+  const attempt = (binds: readonly string[], f: () => void): void => {
+    try {
+      f();
+    } catch (e) {
+      if (!(e instanceof ElabAbort)) throw e;
+      const d = e.diagnostic;
+      if (d && !diagnostics.some((o) => o.code === d.code && o.message === d.message && o.span.file === d.span.file && o.span.start === d.span.start)) diagnostics.push(d);
+      el.unwind();
+      for (const name of binds) env.define(name, UNKNOWN);
+    }
+  };
   const config: Record<string, number | boolean | string> = {};
   for (const e of checked.config!.entries) {
-    el.span = e.value.span;
-    // An interface-typed value is constructed here, so its params live under the key (`combiner.*`).
-    const v = el.expr(e.value, env, e.name);
-    env.define(e.name, v);
-    config[e.name] = v.k === "int" || v.k === "float" ? v.v : v.k === "bool" ? v.v : v.k === "instance" ? v.decl.name.name : v.k;
+    attempt([e.name], () => {
+      el.span = e.value.span;
+      // An interface-typed value is constructed here, so its params live under the key (`combiner.*`).
+      const v = el.expr(e.value, env, e.name);
+      env.define(e.name, v);
+      config[e.name] = v.k === "int" || v.k === "float" ? v.v : v.k === "bool" ? v.v : v.k === "instance" ? v.decl.name.name : v.k;
+    });
   }
   const inputs: Elaborated["inputs"][number][] = [];
   const outputs: string[] = [];
@@ -75,6 +88,10 @@ function run(el: Elaborator, model: A.ModelDecl, checked: Checked): Elaborated {
   let objective: string | undefined;
   let generate: Elaborated["generate"];
   for (const s of model.body.stmts) {
+    if (el.exhausted) break;
+    attempt(bindings(s, env), () => statement(s));
+  }
+  function statement(s: A.Stmt): void {
     el.span = s.span;
     switch (s.kind) {
       case "input": {
@@ -110,8 +127,28 @@ function run(el: Elaborator, model: A.ModelDecl, checked: Checked): Elaborated {
         el.block([s], env);
     }
   }
+  if (diagnostics.length > 0) return undefined;
   const paramCount = el.params.reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
   return { graph: el.graph.build(), params: el.params, paramCount, inputs, outputs, losses, objective, generate, config, origins: el.origins, scans: el.scans };
+}
+
+/** The names a model statement binds: an input's batch dims it would define, and for a repeat block
+ *  the outer names its body assigns (left half-updated when the block fails part way). */
+function bindings(s: A.Stmt, env: Env): string[] {
+  switch (s.kind) {
+    case "input":
+      return [s.name.name, ...(s.type.dims ?? []).flatMap((d) => (d.kind === "name" && !env.get(d.name) ? [d.name] : []))];
+    case "output":
+    case "loss":
+    case "let":
+    case "assign":
+    case "param":
+      return [s.name.name];
+    case "repeat":
+      return s.body.stmts.flatMap((b) => (b.kind === "assign" ? [b.name.name] : b.kind === "repeat" ? bindings(b, env) : []));
+    default:
+      return [];
+  }
 }
 
 /** An input's dim: a config value, or a batch size bound by the caller (defined for later use). */

@@ -98,6 +98,18 @@ export class Elaborator {
     return { notes: kept.map((c) => ({ span: c.span, message: `in ${c.module}, called here` })) };
   }
 
+  /** Forgets the module calls an abort left open, before the next top-level statement runs. */
+  unwind(): void {
+    this.depth = 0;
+    this.calls.length = 0;
+    this.frames = [];
+  }
+
+  /** The graph passed MAX_NODES: every further statement would only fail the same way. */
+  get exhausted(): boolean {
+    return this.nodeCount > MAX_NODES;
+  }
+
   guard<T>(f: () => T): T {
     try {
       return f();
@@ -142,6 +154,7 @@ export class Elaborator {
 
   name(name: string, env: Env): Val {
     const v = env.get(name);
+    if (v?.k === "unknown") throw new ElabAbort(); // its statement's error is already reported
     if (v) return v;
     const m = this.modules.get(name);
     if (m) return { k: "module", decl: m };

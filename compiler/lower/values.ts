@@ -1,5 +1,6 @@
 // values.ts: what the elaborator computes with — static numbers, IR tensors, masks, module
-// instances — plus the scope chain and the abort that turns an elaboration error into a diagnostic.
+// instances — plus the scope chain and the abort that turns an elaboration error into a diagnostic
+// (and the unknown value that stands in for what a failed statement would have bound).
 import type * as A from "../../dsl/ast.js";
 import type { Diagnostic } from "../../dsl/diagnostics.js";
 import type { DType } from "../dtype.js";
@@ -34,11 +35,16 @@ export type Val =
   | { readonly k: "module"; readonly decl: A.ModuleDecl }
   | Instance
   | { readonly k: "builtin"; readonly name: string }
-  | { readonly k: "init"; readonly init: InitSpec };
+  | { readonly k: "init"; readonly init: InitSpec }
+  /** what a statement that failed would have bound: reading it ends the reader's statement silently */
+  | { readonly k: "unknown" };
 
-/** Ends elaboration with one located diagnostic; caught only by `elaborate`. */
+export const UNKNOWN: Val = { k: "unknown" };
+
+/** Ends the statement being elaborated with one located diagnostic, or with none when it only read a
+ *  value whose statement already failed (its error is reported once); caught only by `elaborate`. */
 export class ElabAbort {
-  constructor(readonly diagnostic: Diagnostic) {}
+  constructor(readonly diagnostic?: Diagnostic) {}
 }
 
 export class Env {

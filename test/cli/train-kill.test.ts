@@ -1,5 +1,5 @@
 // `mira train` killed with SIGKILL mid-run resumes from its last checkpoint and reproduces the
-// uninterrupted run's losses bit for bit; a corrupt checkpoint is one error line and exit 1.
+// uninterrupted run's losses bit for bit; a corrupt checkpoint is one error line and exit 2 (bad input).
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
