@@ -14,13 +14,17 @@
 // are one chunk's rows (it becomes a K/V cache over earlier chunks) and a scan over the chunks (its
 // carry becomes a state kept between chunks). Anything else — a mean or softmax over the chunks,
 // non-causal attention, a slice picking chunks — is a StreamError naming the op and its source line.
-import type { Elaborated, ScanRecord } from "../lower.js";
+// Each op's locality is a fact in compiler/locality/facts.ts; STREAM below judges what the facts leave
+// to the per-chunk rewrite, and stream/scan.ts checks the scans.
+import type { Elaborated } from "../lower.js";
 import type { Graph, Node } from "../ir.js";
 import { nodeById } from "../ir.js";
-import { opSpec } from "../ops/index.js";
+import { type Derivation, checkAttrs, checkOp, cone, varyingAxis } from "../locality/analyze.js";
 import { normAxis, prod } from "../shape.js";
-import { changingAttrs, checkLinearAttrs, mixesAlong } from "../decode/analyze.js";
 import { StreamError, type StreamLocated } from "./error.js";
+import { CHUNK_COUNTS, type ChunkScan, checkStepRead, checkSteps, correspond } from "./scan.js";
+
+export { CHUNK_COUNTS };
 
 /** A value's chunk axis: along `axis`, g groups of C chunks of r rows (index (gi·C + c)·r + ri). */
 export interface ChunkAxis {
@@ -32,15 +36,6 @@ export interface ChunkAxis {
 }
 
 export type ChunkRole = "chunk" | "positional" | "uniform" | "free" | "step";
-
-/** A scan over the chunks, as step 0 of the graph at C = 2 reads it. */
-export interface ChunkScan {
-  readonly record: ScanRecord;
-  /** step 0's nodes (params excluded), in order */
-  readonly body: readonly number[];
-  /** carry j: its initial value (a `full`) and its value after step 0 */
-  readonly carries: readonly { readonly init: number; readonly next: number }[];
-}
 
 export interface StreamAnalysis {
   /** the forward graph at C = 2 (the rewrite reads its nodes) and the corresponding nodes at C = 3 */
@@ -63,51 +58,15 @@ export interface StreamAnalysis {
   readonly scanOut: ReadonlyMap<number, number>;
 }
 
-/** The chunk counts the model is elaborated at for the analysis. */
-export const CHUNK_COUNTS = [2, 3, 4] as const;
-
 /** Analyses the cone of `targets` (ids in e2's graph, with the corresponding ids in e3 and e4). */
 export function analyzeChunks(es: readonly [Elaborated, Elaborated, Elaborated], targets: readonly (readonly number[])[], loc: StreamLocated): StreamAnalysis {
   const graphs = es.map((e) => e.graph);
   const by2 = nodeById(graphs[0]);
   const where = (n: Node, what: string): StreamError => loc.error(n, what);
 
-  // Chunk scans: scans unrolled C times. Their steps' nodes (params aside) correspond step by step;
-  // every other node corresponds by its place in the remaining sequence.
-  const chunkScans = es.map((e, i) => e.scans.filter((s) => s.steps.length === CHUNK_COUNTS[i]));
-  if (chunkScans[0].length !== chunkScans[1].length || chunkScans[1].length !== chunkScans[2].length) throw new StreamError("the model's scans change with the chunk count in a way that is not one step per chunk");
-  const inStep = graphs.map((g, i) => {
-    const s = new Set<number>();
-    for (const sc of chunkScans[i]) for (const st of sc.steps) for (let id = st.start; id < st.end; id++) if (g.nodes[id].op !== "param") s.add(id);
-    return s;
-  });
-  const rest = graphs.map((g, i) => g.nodes.filter((n) => !inStep[i].has(n.id)));
-  if (rest[0].length !== rest[1].length || rest[1].length !== rest[2].length) throw new StreamError("the graph's structure changes with the chunk count, so one per-chunk program cannot stand for it");
-  const at3 = new Map<number, Node>();
-  const at4 = new Map<number, Node>();
-  rest[0].forEach((n, j) => {
-    at3.set(n.id, rest[1][j]);
-    at4.set(n.id, rest[2][j]);
-  });
-  const stepNodes = (g: Graph, sc: ScanRecord, i: number): Node[] => g.nodes.slice(sc.steps[i].start, sc.steps[i].end).filter((n) => n.op !== "param");
-  const scans: ChunkScan[] = chunkScans[0].map((sc) => ({
-    record: sc,
-    body: stepNodes(graphs[0], sc, 0).map((n) => n.id),
-    carries: sc.inits.map((init, j) => ({ init, next: sc.steps[0].carries[j] })),
-  }));
-  const stepOf = new Map<number, { scan: number; step: number }>();
-  chunkScans[0].forEach((sc, s) => sc.steps.forEach((st, i) => stepNodes(graphs[0], sc, i).forEach((n) => stepOf.set(n.id, { scan: s, step: i }))));
-  const scanOut = new Map(chunkScans[0].map((sc) => [sc.out, sc.steps[0].yield]));
+  const { records: chunkScans, scans, at3, at4, stepOf, scanOut } = correspond(es, graphs);
 
-  // The cone of the targets at C = 2.
-  const live = new Set<number>();
-  const stack = [...targets[0]];
-  while (stack.length) {
-    const id = stack.pop()!;
-    if (live.has(id)) continue;
-    live.add(id);
-    stack.push(...by2.get(id)!.inputs);
-  }
+  const live = cone(by2, targets[0]); // at C = 2
 
   const axes = new Map<number, ChunkAxis>();
   const role = new Map<number, ChunkRole>();
@@ -149,8 +108,13 @@ export function analyzeChunks(es: readonly [Elaborated, Elaborated, Elaborated],
     }
     const ax = a ? layout(n, ins, a, axes, scanOut, where) : undefined;
     if (ax) axes.set(n.id, ax);
-    checkAttrs(n, n3, n4, ax, ins.map((i) => axes.get(i.id)), where);
-    if (ax || ins.some((i) => axes.has(i.id))) checkOp(n, ins, axes, where, blockCausal, sources, scanOut);
+    const ai = ins.map((i) => axes.get(i.id));
+    const fail = (what: string): StreamError => where(n, what);
+    checkAttrs(STREAM, [n, n3, n4], ax, ai[0], fail);
+    // A scan's concat along the chunks stands for the scan: its steps are checked below.
+    const found = (ax || ai.some((x) => x)) && !scanOut.has(n.id) ? checkOp(STREAM, n, ins, ax, ai, fail) : undefined;
+    if (found === "source") sources.add(n.id);
+    if (found === "cache") blockCausal.push(n.id);
     if (sources.has(n.id)) {
       axes.set(n.id, { ...ax!, g: 1, r: ax!.k });
       pdep.add(n.id);
@@ -172,14 +136,14 @@ export function analyzeChunks(es: readonly [Elaborated, Elaborated, Elaborated],
 
 /** The axis whose size changes with C, as k·C; none for a value without one. */
 function chunkAxisOf(n2: Node, n3: Node, n4: Node, where: (n: Node, what: string) => StreamError): { axis: number; k: number } | undefined {
-  const axes = n2.shape.map((_, a) => a).filter((a) => n2.shape[a] !== n3.shape[a] || n3.shape[a] !== n4.shape[a]);
-  if (axes.length === 0) return undefined;
-  if (axes.length > 1) throw where(n2, "mixes chunks (its result pairs chunks with chunks)");
-  const a = axes[0];
-  const [s2, s3, s4] = [n2.shape[a], n3.shape[a], n4.shape[a]];
+  const v = varyingAxis(n2, n3, n4, "chunks", (what) => where(n2, what));
+  if (!v) return undefined;
+  const [s2, s3, s4] = v.sizes;
   const k = s3 - s2;
-  if (k <= 0 || s4 - s3 !== k || s2 !== 2 * k) throw where(n2, `has a size along the chunks that is not a multiple of the chunk count (${s2}, ${s3}, ${s4} at 2, 3, 4 chunks): it drops or adds chunks`);
-  return { axis: a, k };
+  if (k <= 0 || s4 - s3 !== k || s2 !== 2 * k) {
+    throw where(n2, `has a size along the chunks that is not a multiple of the chunk count (${s2}, ${s3}, ${s4} at 2, 3, 4 chunks): it drops or adds chunks`);
+  }
+  return { axis: v.axis, k };
 }
 
 /** The chunk axis's layout (g, r): a reshape keeps the flat order [G, C, R]; other ops keep the axis's
@@ -206,164 +170,47 @@ function layout(n: Node, ins: readonly Node[], a: { axis: number; k: number }, a
   return { ...a, g: first.g, r: first.r };
 }
 
-/** Attribute entries that change with C must be sizes or bounds of the chunk axis, growing linearly. */
-function checkAttrs(n: Node, n3: Node, n4: Node, a: ChunkAxis | undefined, ai: readonly (ChunkAxis | undefined)[], where: (n: Node, what: string) => StreamError): void {
-  const allowed = new Set<string>();
-  if (a && n.attrs.shape) allowed.add(`shape.${a.axis}`);
-  const sliced = a ?? ai[0];
-  if (n.op === "slice" && sliced) ["starts", "ends"].forEach((k) => allowed.add(`${k}.${sliced.axis}`));
-  checkLinearAttrs(n, n3, n4, allowed, (what) => where(n, what), { length: "the chunk count", program: "a per-chunk program" });
-}
-
-/** Checks that op `n` keeps chunks apart; records block-causal attention and positional sources. */
-function checkOp(n: Node, ins: readonly Node[], axes: ReadonlyMap<number, ChunkAxis>, where: (n: Node, what: string) => StreamError, blockCausal: number[], sources: Set<number>, scanOut: ReadonlyMap<number, number>): void {
-  const a = axes.get(n.id);
-  const ai = ins.map((i) => axes.get(i.id));
-  const mixes = (why = ""): never => {
-    throw where(n, `mixes chunks${why}`);
-  };
-  if (scanOut.has(n.id)) return;
-  switch (opSpec(n.op).kind) {
-    case "source":
-      return;
-    case "elementwise":
-      if (n.inputs.length === 0 && a) {
-        if (n.op.startsWith("random_")) throw where(n, "draws different values for each chunk count");
-        if (n.op === "iota" && normAxis(n.attrs.axis ?? 0, n.shape.length) === a.axis) sources.add(n.id);
-      }
-      return;
-    case "reduce":
-    case "matmul":
-    case "gather": {
-      const why = mixesAlong(n, ins, ai, { along: "the chunks", items: "chunks" });
-      if (why) mixes(why);
-      return;
+/** The stream's judgement of the ops whose locality depends on its rewrite (compiler/locality/). */
+const STREAM: Derivation<ChunkAxis> = {
+  items: "chunks",
+  along: "the chunks",
+  length: "the chunk count",
+  program: "a per-chunk program",
+  random: "draws different values for each chunk count",
+  padBounds: false,
+  coordinate: () => "source",
+  reshapes: () => undefined, // layout() follows the chunks through a reshape
+  slices: (n, [x], a, [ax], mixes) => {
+    if (!ax) {
+      // A free table sliced to the chunk count: chunk c reads rows start + c·k … (learned positions).
+      if ((n.attrs.steps?.[a!.axis] ?? 1) !== 1) mixes(" (a strided slice along the chunks)");
+      return "source";
     }
-    case "movement":
-      return checkMovement(n, ins, a, ai, mixes, sources);
-    case "composite":
-      return checkComposite(n, ins, ai, mixes, blockCausal);
-    default:
-      throw where(n, "is not known to keep chunks apart");
-  }
-}
-
-function checkMovement(n: Node, ins: readonly Node[], a: ChunkAxis | undefined, ai: readonly (ChunkAxis | undefined)[], mixes: (why?: string) => never, sources: Set<number>): void {
-  const x = ins[0];
-  const ax = ai[0];
-  switch (n.op) {
-    case "permute":
-    case "broadcast":
-    case "reshape":
-      return;
-    case "slice": {
-      if (!ax) {
-        // A free table sliced to the chunk count: chunk c reads rows start + c·k … (learned positions).
-        const axis = a!.axis;
-        if ((n.attrs.steps?.[axis] ?? 1) !== 1) mixes(" (a strided slice along the chunks)");
-        sources.add(n.id);
-        return;
-      }
-      if (!a || a.axis !== ax.axis || (n.attrs.steps?.[ax.axis] ?? 1) !== 1 || (n.attrs.starts?.[ax.axis] ?? 0) !== 0 || n.attrs.ends![ax.axis] !== x.shape[ax.axis]) mixes(" (the slice picks or drops chunks)");
-      return;
+    const i = ax.axis;
+    const whole = (n.attrs.steps?.[i] ?? 1) === 1 && (n.attrs.starts?.[i] ?? 0) === 0 && n.attrs.ends![i] === x.shape[i];
+    if (!a || a.axis !== i || !whole) mixes(" (the slice picks or drops chunks)");
+  },
+  pads: (n, _ins, _a, [ax], mixes) => {
+    if (ax && (n.attrs.lo![ax.axis] !== 0 || n.attrs.hi![ax.axis] !== 0)) mixes(" (it pads along the chunks)");
+  },
+  joins: (n, _ins, a, _ai, mixes) => {
+    if (a && normAxis(n.attrs.axis ?? 0, n.shape.length) === a.axis) mixes(" (it joins values along the chunks)");
+  },
+  attends: (n, ins, _a, [q, k, v, len], mixes) => {
+    const r = ins[0].shape.length;
+    const mask = n.attrs.mask as { kind?: string; block?: number } | undefined;
+    const kind = mask?.kind ?? "none";
+    if (len) mixes(" (its lengths depend on the chunks)");
+    // chunks in a batch axis: attention within a chunk (a uniform input, such as learned queries
+    // broadcast to every chunk, takes the others' layout)
+    const placed = [q, k, v].filter((x): x is ChunkAxis => x?.g !== undefined);
+    if (q && k && v && q.axis === k.axis && k.axis === v.axis && q.axis < r - 2 && placed.every((x) => same(x, placed[0]))) {
+      return undefined;
     }
-    case "pad":
-      if (ax && (n.attrs.lo![ax.axis] !== 0 || n.attrs.hi![ax.axis] !== 0)) mixes(" (it pads along the chunks)");
-      return;
-    case "concat":
-      if (a && normAxis(n.attrs.axis ?? 0, n.shape.length) === a.axis) mixes(" (it joins values along the chunks)");
-      return;
-    default:
-      mixes();
-  }
-}
-
-function checkComposite(n: Node, ins: readonly Node[], ai: readonly (ChunkAxis | undefined)[], mixes: (why?: string) => never, blockCausal: number[]): void {
-  const last = n.shape.length - 1;
-  switch (n.op) {
-    case "softmax":
-    case "log_softmax":
-      if (ai[0]?.axis === normAxis(n.attrs.axis ?? 0, n.shape.length)) mixes(" (it normalises over the chunks)");
-      return;
-    case "layer_norm":
-      if (ai[0]?.axis === last) mixes(" (it normalises over the chunks)");
-      return;
-    case "attention": {
-      const [q, k, v, len] = ai;
-      const r = ins[0].shape.length;
-      const mask = n.attrs.mask as { kind?: string; block?: number } | undefined;
-      const kind = mask?.kind ?? "none";
-      if (len) mixes(" (its lengths depend on the chunks)");
-      // chunks in a batch axis: attention within a chunk (a uniform input, such as learned queries
-      // broadcast to every chunk, takes the others' layout)
-      const placed = [q, k, v].filter((x): x is ChunkAxis => x?.g !== undefined);
-      if (q && k && v && q.axis === k.axis && k.axis === v.axis && q.axis < r - 2 && placed.every((x) => same(x, placed[0]))) return;
-      if (q && k && v && q.axis === r - 2 && k.axis === r - 2 && v.axis === r - 2 && q.g === 1 && k.g === 1 && v.g === 1 && q.r === k.r && k.r === v.r && kind === "block_causal" && mask!.block === q.r) {
-        blockCausal.push(n.id);
-        return;
-      }
-      mixes(` (attention with mask ${kind} over the chunks; only block-causal attention with one chunk per block can be cached)`);
-      return;
-    }
-    default:
-      mixes();
-  }
-}
+    const rows = [q, k, v].every((x) => x && x.axis === r - 2 && x.g === 1 && x.r === q!.r);
+    if (rows && kind === "block_causal" && mask!.block === q!.r) return "cache";
+    mixes(` (attention with mask ${kind} over the chunks; only block-causal attention with one chunk per block can be cached)`);
+  },
+};
 
 const same = (x: ChunkAxis, y: ChunkAxis): boolean => x.g === y.g && x.r === y.r;
-
-/** A node of step 0 of a chunk scan: what it reads from outside the step must be free, a carry's
- *  initial value, or chunk 0 of a chunked value (a slice along its chunk axis: `v[:, t]`). */
-function checkStepRead(n: Node, ins: readonly Node[], sc: ChunkScan, stepOf: ReadonlyMap<number, { scan: number; step: number }>, axes: ReadonlyMap<number, ChunkAxis>, dep: ReadonlySet<number>, where: (n: Node, what: string) => StreamError): void {
-  for (const i of ins) {
-    if (stepOf.has(i.id) || i.op === "param" || sc.carries.some((c) => c.init === i.id)) continue;
-    const a = axes.get(i.id);
-    if (a) {
-      if (n.op !== "slice" || a.g !== 1 || (n.attrs.steps?.[a.axis] ?? 1) !== 1 || (n.attrs.starts![a.axis] ?? 0) !== 0 || n.attrs.ends![a.axis] !== a.r) throw where(n, "reads chunks other than the scan's own inside a scan over the chunks");
-      continue;
-    }
-    if (dep.has(i.id)) throw where(n, "reads a value of every chunk inside a scan over the chunks");
-  }
-}
-
-/** Every step of a chunk scan must be step 0 again, reading the previous step's carries and its own
- *  chunk: checked at C = 3 (and step 0's nodes against C = 2's). */
-function checkSteps(graphs: readonly Graph[], scs: readonly ScanRecord[], axes: ReadonlyMap<number, ChunkAxis>, at3: ReadonlyMap<number, Node>, where: (n: Node, what: string) => StreamError): void {
-  const g = graphs[1];
-  const body = (graph: Graph, sc: ScanRecord, i: number): Node[] => graph.nodes.slice(sc.steps[i].start, sc.steps[i].end).filter((n) => n.op !== "param");
-  const ref2 = body(graphs[0], scs[0], 0);
-  const ref = body(g, scs[1], 0);
-  const rel = (graph: Graph, sc: ScanRecord, i: number): Map<number, number> => new Map(body(graph, sc, i).map((n, j) => [n.id, j]));
-  const rel0 = rel(g, scs[1], 0);
-  const back3 = new Map([...at3].map(([id2, n3]) => [n3.id, id2]));
-  if (ref2.length !== ref.length || ref2.some((n, j) => n.op !== ref[j].op || n.shape.join() !== ref[j].shape.join() || changingAttrs(n, ref[j]).length)) throw where(ref2[0], "changes with the chunk count inside a scan over the chunks");
-  for (let i = 1; i < scs[1].steps.length; i++) {
-    const cur = body(g, scs[1], i);
-    const reli = rel(g, scs[1], i);
-    if (cur.length !== ref.length) throw where(ref2[0], "differs from step to step of a scan over the chunks");
-    cur.forEach((n, j) => {
-      const n0 = ref[j];
-      const odd = (): never => {
-        throw where(ref2[j], "differs from step to step of a scan over the chunks (it depends on the scan index other than by picking the step's chunk)");
-      };
-      if (n.op !== n0.op || n.shape.join() !== n0.shape.join() || n.inputs.length !== n0.inputs.length) odd();
-      let pick: number | undefined;
-      n.inputs.forEach((x, k) => {
-        const x0 = n0.inputs[k];
-        if (reli.has(x) && rel0.has(x0)) return reli.get(x) === rel0.get(x0) ? undefined : odd();
-        const c = scs[1].inits.indexOf(x0);
-        if (c >= 0) return x === scs[1].steps[i - 1].carries[c] ? undefined : odd();
-        if (x !== x0) odd();
-        const a = axes.get(back3.get(x) ?? -1);
-        if (a && n.op === "slice") pick = a.axis;
-      });
-      const changed = changingAttrs(n0, n);
-      if (pick === undefined) {
-        if (changed.length) odd();
-      } else {
-        const r = n0.attrs.ends![pick] - n0.attrs.starts![pick];
-        if (changed.some((p) => p !== `starts.${pick}` && p !== `ends.${pick}`) || n.attrs.starts![pick] !== i * r || n.attrs.ends![pick] !== (i + 1) * r) odd();
-      }
-    });
-  }
-}
