@@ -5,10 +5,10 @@ import { DEFAULT_LIMITS } from "../compiler/limits.js";
 import { type Elaborated, initParams } from "../compiler/lower.js";
 import { type Program, compileGraph } from "../compiler/program.js";
 import { type ProgramReport, reportProgram } from "../compiler/report.js";
-import { DEFAULT_ADAMW, buildTrainStep } from "../compiler/train-step.js";
+import { defaultTrainStep } from "../compiler/train-model.js";
+import { DEFAULT_ADAMW } from "../compiler/train-step.js";
 import type { TuningTable } from "../compiler/autotune.js";
 import { tuningFor } from "../runtime/autotune-cache.js";
-import { decaysByDefault } from "../runtime/trainer.js";
 import { type Gpu, getGpu } from "../runtime/device.js";
 import { Executor } from "../runtime/executor.js";
 import { type LoadedModel, ModelError, type ModelOptions, loadModel, modelFromSource } from "./model.js";
@@ -85,8 +85,7 @@ function compileLoaded(model: LoadedModel, el: Elaborated, { limits, tuning }: T
   if (o.step === "train") {
     const loss = el.objective ?? el.losses[0];
     if (!loss) throw new ModelError("the model declares no loss or objective, so it has no training step");
-    const shapes = new Map(el.params.map((p) => [p.name, p.shape]));
-    const st = buildTrainStep(el.graph, loss, DEFAULT_ADAMW, (n) => decaysByDefault(shapes.get(n) ?? []));
+    const st = defaultTrainStep({ forward: el.graph, loss, params: el.params }, DEFAULT_ADAMW);
     program = compileGraph(st.graph, limits, { fuse: o.fuse, updates: st.updates, tuning });
   } else program = compileGraph(el.graph, limits, { fuse: o.fuse, tuning });
   const compiled: CompiledModel = {

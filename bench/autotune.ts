@@ -13,7 +13,7 @@ import { DEFAULT_ADAMW, buildTrainStep, stepScalars } from "../compiler/train-st
 import { autotune, programSignatures, tableWith, tuneSignature } from "../runtime/autotune.js";
 import { type Gpu, adapterName } from "../runtime/device.js";
 import { Executor } from "../runtime/executor.js";
-import { decaysByDefault } from "../runtime/trainer.js";
+import { decaysByDefault } from "../compiler/train-model.js";
 import { Table, time } from "./harness.js";
 import { writeSection } from "./report.js";
 

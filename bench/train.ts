@@ -7,7 +7,7 @@ import { DEFAULT_ADAMW, buildTrainStep, stepScalars } from "../compiler/train-st
 import { compileGraph } from "../compiler/program.js";
 import type { Gpu } from "../runtime/device.js";
 import { Executor } from "../runtime/executor.js";
-import { decaysByDefault } from "../runtime/trainer.js";
+import { decaysByDefault } from "../compiler/train-model.js";
 import { Table, time } from "./harness.js";
 import { formatBytes } from "../compiler/limits.js";
 

@@ -1,22 +1,14 @@
 // trainer.ts: a model on the device for training — one compiled step program (forward, backward,
-// clipping and AdamW; see compiler/train-step.ts) and one evaluation program that shares its parameter
-// buffers. After creation nothing is allocated per step: each step writes the batch and three scalars
+// clipping and AdamW; built by compiler/train-model.ts) and one evaluation program that shares its
+// parameter buffers. After creation nothing is allocated per step: each step writes the batch and three scalars
 // and submits once. Knows nothing of .mira: it takes an IR graph and parameter list.
-import type { DType } from "../compiler/dtype.js";
-import type { Graph } from "../compiler/ir.js";
-import { type AdamWConfig, STEP_OUTPUTS, buildTrainStep, momentName, stepScalars } from "../compiler/train-step.js";
+import { type TrainableModel, defaultTrainStep, lossGraph } from "../compiler/train-model.js";
+import { type AdamWConfig, STEP_OUTPUTS, momentName, stepScalars } from "../compiler/train-step.js";
 import { CheckpointError, type StoredTensor } from "./checkpoint.js";
 import { compileFor } from "./autotune-cache.js";
 import type { Gpu } from "./device.js";
 import { Executor } from "./executor.js";
 import { bug } from "../base/errors.js";
-
-export interface TrainableModel {
-  /** forward graph for the training batch, with a scalar loss output */
-  readonly forward: Graph;
-  readonly loss: string;
-  readonly params: readonly { readonly name: string; readonly dtype: DType; readonly shape: readonly number[] }[];
-}
 
 /** Values for a model's inputs, by input name. */
 export type Batch = Readonly<Record<string, ArrayLike<number>>>;
@@ -25,9 +17,6 @@ export interface StepResult {
   readonly loss: number;
   readonly gradNorm: number;
 }
-
-/** Matrices and embeddings decay; biases, norm scales and other vectors do not. */
-export const decaysByDefault = (shape: readonly number[]): boolean => shape.length >= 2;
 
 export class Trainer {
   private constructor(
@@ -38,11 +27,9 @@ export class Trainer {
   ) {}
 
   static async create(gpu: Gpu, model: TrainableModel, adamw: AdamWConfig): Promise<Trainer> {
-    const shapes = new Map(model.params.map((p) => [p.name, p.shape]));
-    const st = buildTrainStep(model.forward, model.loss, adamw, (name) => decaysByDefault(shapes.get(name) ?? []));
+    const st = defaultTrainStep(model, adamw);
     const step = await Executor.create(gpu, compileFor(gpu, st.graph, { updates: st.updates }));
-    const evalGraph = { nodes: model.forward.nodes, outputs: model.forward.outputs.filter((o) => o.name === model.loss) };
-    const evaluate = await Executor.create(gpu, compileFor(gpu, evalGraph), { share: step });
+    const evaluate = await Executor.create(gpu, compileFor(gpu, lossGraph(model)), { share: step });
     return new Trainer(model, adamw, step, evaluate);
   }
 

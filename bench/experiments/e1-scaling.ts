@@ -11,7 +11,7 @@ import { graphFlops } from "../../compiler/report.js";
 import { DEFAULT_ADAMW, buildTrainStep, stepScalars } from "../../compiler/train-step.js";
 import type { Gpu } from "../../runtime/device.js";
 import { Executor } from "../../runtime/executor.js";
-import { decaysByDefault } from "../../runtime/trainer.js";
+import { decaysByDefault } from "../../compiler/train-model.js";
 import { standInValues } from "../../runtime/stand-in.js";
 import { time } from "../harness.js";
 

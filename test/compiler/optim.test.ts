@@ -20,7 +20,7 @@ import { prod } from "../../compiler/shape.js";
 import { DEFAULT_ADAMW, type OptimizerForm, buildTrainStep, momentName, stepScalars } from "../../compiler/train-step.js";
 import { Executor } from "../../runtime/executor.js";
 import { writeInitialState } from "../../runtime/trainer.js";
-import { decaysByDefault } from "../../runtime/trainer.js";
+import { decaysByDefault } from "../../compiler/train-model.js";
 import { expectClose, firstMismatch } from "../helpers/close.js";
 import { runOnGpu, testGpu } from "../helpers/gpu.js";
 import { prng, runs, seedArb } from "./gen.js";

@@ -1,0 +1,27 @@
+// train-model.ts: the graphs a model trains with, before any device sees them — the step (forward,
+// backward, clipping and AdamW; train-step.ts) under the default weight-decay policy, and the evaluation
+// graph, which reads only the loss and shares the step's parameters. runtime/trainer.ts compiles and
+// runs them; `mira compile --step train` compiles the same step.
+import type { DType } from "./dtype.js";
+import type { Graph } from "./ir.js";
+import { type AdamWConfig, type TrainStepGraph, buildTrainStep } from "./train-step.js";
+
+export interface TrainableModel {
+  /** forward graph for the training batch, with a scalar loss output */
+  readonly forward: Graph;
+  readonly loss: string;
+  readonly params: readonly { readonly name: string; readonly dtype: DType; readonly shape: readonly number[] }[];
+}
+
+/** Matrices and embeddings decay; biases, norm scales and other vectors do not. */
+export const decaysByDefault = (shape: readonly number[]): boolean => shape.length >= 2;
+
+/** The training step, with weight decay on the parameters `decaysByDefault` picks. */
+export function defaultTrainStep(model: TrainableModel, adamw: AdamWConfig): TrainStepGraph {
+  const shapes = new Map(model.params.map((p) => [p.name, p.shape]));
+  return buildTrainStep(model.forward, model.loss, adamw, (name) => decaysByDefault(shapes.get(name) ?? []));
+}
+
+/** The forward graph cut down to the loss: mean loss over validation batches, no gradients. */
+export const lossGraph = (model: TrainableModel): Graph =>
+  ({ nodes: model.forward.nodes, outputs: model.forward.outputs.filter((o) => o.name === model.loss) });
