@@ -6,7 +6,7 @@ import { type Diagnostic, check, formatDiagnostics, hasErrors } from "../dsl/ind
 import { printGraph } from "./ir.js";
 import { type Elaborated, elaborate } from "./lower.js";
 
-export interface CompileFileOptions {
+export interface EmitOptions {
   readonly preset?: string;
   readonly set?: readonly string[];
   /** Batch dims, e.g. { B: 2, T: 16 }; dims a model names but this omits are reported (M3004). */
@@ -15,21 +15,21 @@ export interface CompileFileOptions {
   readonly json?: boolean;
 }
 
-export interface CompileResult {
+export interface EmitResult {
   readonly output: string;
   readonly exitCode: 0 | 1 | 2;
   readonly elaborated?: Elaborated;
 }
 
 /** Check + elaborate a file; the building block of every `compile` emitter. */
-export function elaborateFile(path: string, source: string, opts: Omit<CompileFileOptions, "emit" | "json"> & { defaultBatch?: number }): { result?: Elaborated; diagnostics: Diagnostic[]; sources: ReadonlyMap<string, string> } {
+export function elaborateFile(path: string, source: string, opts: Omit<EmitOptions, "emit" | "json"> & { defaultBatch?: number }): { result?: Elaborated; diagnostics: Diagnostic[]; sources: ReadonlyMap<string, string> } {
   const checked = check(source, path, { preset: opts.preset, set: opts.set });
   if (hasErrors(checked.diagnostics)) return { diagnostics: checked.diagnostics, sources: checked.sources };
   const el = elaborate(checked.result, { batch: opts.batch, defaultBatch: opts.defaultBatch });
   return { result: el.result, diagnostics: [...checked.diagnostics, ...el.diagnostics], sources: checked.sources };
 }
 
-export function compileFile(path: string, opts: CompileFileOptions): CompileResult {
+export function emitElaborated(path: string, opts: EmitOptions): EmitResult {
   let source: string;
   try {
     source = fs.readFileSync(path, "utf8");

@@ -1,8 +1,8 @@
 // compile.ts (cli): `mira compile FILE --emit params|ir|wgsl|report|ts`. params and ir come from the
 // front end's compile support (no device, no weights); wgsl, report and ts compile the program for
 // this machine's adapter (WebGPU's default limits when there is none).
-import { compileFile as compileProgram } from "../../api/compile.js";
-import { compileFile as elaborateOnly } from "../../compiler/compile-support.js";
+import { compileFile } from "../../api/compile.js";
+import { emitElaborated } from "../../compiler/compile-support.js";
 import { generateBindings } from "../../compiler/bindings.js";
 import { formatReport } from "../../compiler/report.js";
 import { type Parsed, flag, int, onePositional, str, strs } from "../args.js";
@@ -28,14 +28,14 @@ export async function compileCommand(p: Parsed): Promise<number> {
   const batch = parseBatch(strs(p, "batch"));
   const json = flag(p, "json");
   if (emit === "params" || emit === "ir") {
-    const r = elaborateOnly(file, { preset: str(p, "preset"), set: strs(p, "set"), batch, emit, json });
+    const r = emitElaborated(file, { preset: str(p, "preset"), set: strs(p, "set"), batch, emit, json });
     (r.exitCode === 0 ? process.stdout : process.stderr).write(r.output + "\n");
     return r.exitCode;
   }
   const step = str(p, "step") ?? "forward";
   if (step === "stream") return streamReportCommand(p, file, emit, batch, json);
   if (step !== "forward" && step !== "train") throw new UsageError(`--step takes forward, train or stream, got '${step}'`);
-  const c = await compileProgram(file, { preset: str(p, "preset"), set: strs(p, "set"), batch, fuse: !flag(p, "no-fuse"), step });
+  const c = await compileFile(file, { preset: str(p, "preset"), set: strs(p, "set"), batch, fuse: !flag(p, "no-fuse"), step });
   const batchText = Object.entries(batch).map(([k, v]) => `${k}=${v}`).join(",");
   if (emit === "wgsl") {
     const body = c.program.kernels.map((k, i) => `// kernel ${i}: ${k.name}, workgroups [${k.workgroups.join(", ")}]\n${k.code}`).join("\n");

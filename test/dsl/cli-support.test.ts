@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, test } from "vitest";
-import { compileFile } from "../../compiler/compile-support.js";
+import { emitElaborated } from "../../compiler/compile-support.js";
 import { checkFile, formatFile } from "../../dsl/cli-support.js";
 import { MODELS, readModel } from "./harness.js";
 
@@ -56,17 +56,17 @@ describe("formatFile", () => {
   });
 });
 
-describe("compileFile", () => {
+describe("emitElaborated", () => {
   test("--emit params lists names, shapes and the total without batch sizes", () => {
-    const r = compileFile(lm, { preset: "tiny", emit: "params" });
+    const r = emitElaborated(lm, { preset: "tiny", emit: "params" });
     expect(r.exitCode).toBe(0);
     expect(r.output).toMatch(/^embed\.table\s+f32\[96, 32\]\s+normal$/m);
     expect(r.output.split("\n").at(-1)).toBe(`22 tensors, ${r.elaborated!.paramCount.toLocaleString("en-US")} parameters`);
   });
 
   test("--emit ir prints the graph; an unbound batch dim is an error", () => {
-    expect(compileFile(lm, { emit: "ir", batch: { B: 1, T: 4 } }).output).toContain("output logits");
-    const r = compileFile(lm, { emit: "ir", batch: { B: 1 } });
+    expect(emitElaborated(lm, { emit: "ir", batch: { B: 1, T: 4 } }).output).toContain("output logits");
+    const r = emitElaborated(lm, { emit: "ir", batch: { B: 1 } });
     expect(r.exitCode).toBe(1);
     expect(r.output).toContain("M3004 batch dimension 'T' has no size");
   });
