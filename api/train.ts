@@ -1,5 +1,6 @@
-// train.ts (api): `train(...)` — a .mira model trained on a text file on the GPU, with checkpoints,
-// metrics and resume; the CLI's `mira train` is a thin layer over it.
+// train.ts (api): `trainText(...)` — a .mira model trained on a text file on the GPU, with checkpoints,
+// metrics and resume — and the run directory, checkpoint and resume rules every kind of training shares
+// (apps/mirasol/train-av.ts trains on audio-video QA sets with them).
 import { mkdirSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { type ParamInfo, initParams } from "../compiler/lower.js";
@@ -11,7 +12,6 @@ import { getGpu } from "../runtime/device.js";
 import { type DataSource, type LoopResult, type Progress, STEP_KEY, trainLoop } from "../runtime/train-loop.js";
 import { Trainer } from "../runtime/trainer.js";
 import { InputError, type LoadedModel, ModelError, configNumber, loadModel } from "./model.js";
-import { type TypeStage, isAvDataset } from "../apps/mirasol/av.js";
 import { languageModelIO } from "./text-model.js";
 
 export interface TrainOptions {
@@ -28,9 +28,6 @@ export interface TrainOptions {
   readonly lr?: number;
   readonly warmup?: number;
   readonly seed?: number;
-  /** audio-video QA only: train on the questions of these types (default all), or of a curriculum's
-   *  stages (parseTypeStages); evaluation reports every type */
-  readonly types?: readonly string[] | readonly TypeStage[];
   /** run name: files go to runs/<run>/ */
   readonly run?: string;
   readonly runsDir?: string;
@@ -120,13 +117,15 @@ export function startRun(trainer: Trainer, params: readonly ParamInfo[], seed: n
   };
 }
 
-export async function train(o: TrainOptions): Promise<TrainResult> {
+/** The checkpoint a run resumes from (`resume`), read from its run directory. */
+export function resumedCheckpoint(o: TrainOptions): Checkpoint | undefined {
+  return o.resume ? loadCheckpoint(join(o.runsDir ?? "runs", o.run ?? "default", CHECKPOINT_FILE)) : undefined;
+}
+
+export async function trainText(o: TrainOptions, resumed = resumedCheckpoint(o)): Promise<TrainResult> {
   const runDir = join(o.runsDir ?? "runs", o.run ?? "default");
   const ckptPath = join(runDir, CHECKPOINT_FILE);
-  const resumed = o.resume ? loadCheckpoint(ckptPath) : undefined;
   const meta = resumed?.metadata;
-  if (meta?.kind === "av-qa" || (!meta && isAvDataset(o.data))) return (await import("../apps/mirasol/train-av.js")).trainAv(o, resumed);
-  if (o.types?.length) throw new InputError(`question types (--types) apply to an audio-video QA set; ${o.data} is text`);
   const model = loadModel(o.model, meta ? { preset: meta.preset || undefined, set: JSON.parse(meta.overrides) as string[] } : { preset: o.preset, set: o.set });
   if (meta && meta.source_sha256 !== model.sourceHash) {
     throw new CheckpointError(`${o.model} (or a file it imports) changed since ${ckptPath} was saved; resume with the model it was trained from`);

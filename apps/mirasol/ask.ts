@@ -29,6 +29,10 @@ export interface Answer {
   readonly type?: string;
 }
 
+/** One line per answer: the question, the model's answer, and the expected one when the data has it. */
+export const formatAnswer = (a: Answer): string =>
+  `${a.question} → ${a.answer || "(nothing)"}${a.expected === undefined ? "" : a.expected === a.answer ? "   ✓" : `   ✗ (expected ${a.expected})`}`;
+
 export interface AnswererOptions {
   /** the derived KV-cache decoder (default), or the whole model recomputed per answer token */
   readonly cache?: boolean;

@@ -1,6 +1,7 @@
 // train-av.ts (mirasol): training on an audio-video QA data set (`mira data synth`), with validation
 // accuracy per question type beside chance. Shares the trainer, loop, checkpoints and resume rules of
-// text training (train.ts); only the data source and the evaluation differ.
+// text training (api/train.ts); only the data source and the evaluation differ. `train(...)`, which
+// `mira train` calls, picks between them by the data (or by the checkpoint a run resumes).
 import { join } from "node:path";
 import { graphFlops } from "../../compiler/report.js";
 import { DEFAULT_ADAMW } from "../../compiler/train-step.js";
@@ -11,9 +12,20 @@ import { getGpu } from "../../runtime/device.js";
 import { Executor } from "../../runtime/executor.js";
 import { trainLoop } from "../../runtime/train-loop.js";
 import { Trainer } from "../../runtime/trainer.js";
-import { type TypeAccuracy, avBatchDims, avDataSource, checkAvModel, evaluateAv, logitsRunner, runStages, stagedPool } from "./av.js";
-import { ModelError, loadModel } from "../../api/model.js";
-import { CHECKPOINT_FILE, type TrainOptions, type TrainResult, startRun } from "../../api/train.js";
+import {
+  type TypeAccuracy, type TypeStage, avBatchDims, avDataSource, checkAvModel, evaluateAv, isAvDataset, logitsRunner, runStages,
+  stagedPool,
+} from "./av.js";
+import { InputError, ModelError, loadModel } from "../../api/model.js";
+import {
+  CHECKPOINT_FILE, type TrainOptions, type TrainResult, resumedCheckpoint, startRun, trainText,
+} from "../../api/train.js";
+
+export interface AvTrainOptions extends TrainOptions {
+  /** audio-video QA only: train on the questions of these types (default all), or of a curriculum's
+   *  stages (parseTypeStages); evaluation reports every type */
+  readonly types?: readonly string[] | readonly TypeStage[];
+}
 
 export interface AvTrainResult extends TrainResult {
   readonly accuracy: readonly TypeAccuracy[];
@@ -22,7 +34,17 @@ export interface AvTrainResult extends TrainResult {
   readonly flopsPerStep: number;
 }
 
-export async function trainAv(o: TrainOptions, resumed?: Checkpoint): Promise<AvTrainResult> {
+/** Trains on an audio-video QA set (a directory `mira data synth` or `mira data import` wrote), or
+ *  else on text (api/train.ts); a resumed run keeps the kind of data its checkpoint was trained on. */
+export async function train(o: AvTrainOptions): Promise<TrainResult> {
+  const resumed = resumedCheckpoint(o);
+  const meta = resumed?.metadata;
+  if (meta?.kind === "av-qa" || (!meta && isAvDataset(o.data))) return trainAv(o, resumed);
+  if (o.types?.length) throw new InputError(`question types (--types) apply to an audio-video QA set; ${o.data} is text`);
+  return trainText(o, resumed);
+}
+
+export async function trainAv(o: AvTrainOptions, resumed?: Checkpoint): Promise<AvTrainResult> {
   const runDir = join(o.runsDir ?? "runs", o.run ?? "default");
   const meta = resumed?.metadata;
   const model = loadModel(meta?.model ?? o.model, meta ? { preset: meta.preset || undefined, set: JSON.parse(meta.overrides) as string[] } : { preset: o.preset, set: o.set });

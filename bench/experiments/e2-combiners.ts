@@ -4,7 +4,7 @@
 import { lineChartSvg } from "../../api/svg-plot.js";
 import { writeSection } from "../report.js";
 import { type AccuracyRow, accuracyBars, accuracyTable, runList } from "./markdown.js";
-import { type Run, type RunSpec, runAll } from "./runs.js";
+import type { Run, RunSpec } from "./runs.js";
 import { COLORS, type Suite } from "./suite.js";
 import { isJoint, listWords, mean, meanExcess, signed, summarise } from "./summary.js";
 import { budget } from "./budget.js";
@@ -68,7 +68,7 @@ export async function runE2(suite: Suite): Promise<Run[][]> {
   const started = Date.now();
   const s = suite.sizes;
   process.stdout.write(`\nE2 — Combiner ablation: ${E2_COMBINERS.length} Combiners × seeds ${s.seeds.join(", ")}, ${s.steps} steps of ${s.batch}\n`);
-  const runs = await runAll(suite, E2_COMBINERS);
+  const runs = await suite.runner().runAll(E2_COMBINERS);
   const rows: AccuracyRow[] = E2_COMBINERS.map((spec, i) => ({
     label: spec.label,
     extra: [runs[i][0].params.toLocaleString("en-US"), (runs[i][0].flopsPerStep / 1e6).toFixed(0), mean(runs[i].map((r) => r.stepMs)).toFixed(0)],

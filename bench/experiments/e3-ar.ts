@@ -5,7 +5,7 @@ import { writeSection } from "../report.js";
 import { budget } from "./budget.js";
 import { type ValidationMeasures, validationMeasures } from "./losses.js";
 import { type AccuracyRow, accuracyBars, accuracyTable, runList } from "./markdown.js";
-import { type Run, type RunSpec, runAll } from "./runs.js";
+import type { Run, RunSpec } from "./runs.js";
 import { type Suite, e3SeedsOf } from "./suite.js";
 import { mean, meanExcess, signed, summarise } from "./summary.js";
 
@@ -69,7 +69,7 @@ export async function runE3(suite: Suite): Promise<void> {
   const started = Date.now();
   const seeds = e3SeedsOf(suite.sizes);
   process.stdout.write(`\nE3 — AR model and auxiliary losses: ${E3_CONFIGS.length} configurations × seeds ${seeds.join(", ")}\n`);
-  const runs = await runAll(suite, E3_CONFIGS, seeds);
+  const runs = await suite.runner().runAll(E3_CONFIGS, seeds);
   const measures: ValidationMeasures[][] = [];
   for (const rs of runs) {
     const ms: ValidationMeasures[] = [];

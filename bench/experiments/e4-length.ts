@@ -7,7 +7,7 @@ import { budget } from "./budget.js";
 import { type DataSet, sameQuestions, synthSet } from "./data-sets.js";
 import { TRANSFORMER, TTM } from "./e2-combiners.js";
 import { type AccuracyRow, accuracyTable, runList } from "./markdown.js";
-import { type Evaluation, runAll } from "./runs.js";
+import type { Evaluation } from "./runs.js";
 import { AV_LAYOUT } from "../../apps/mirasol/av-recipe.js";
 import { COLORS, type Suite } from "./suite.js";
 import { type TypeSummary, listWords, meanExcess, pct, summarise } from "./summary.js";
@@ -56,7 +56,7 @@ export async function runE4(suite: Suite): Promise<void> {
   const started = Date.now();
   const s = suite.sizes;
   process.stdout.write(`\nE4 — length generalisation: trained on ${TRAINED} chunks, evaluated on ${E4_CHUNKS.join(", ")}\n`);
-  const runs = await runAll(suite, SPECS);
+  const runs = await suite.runner().runAll(SPECS);
   const sets: DataSet[] = E4_CHUNKS.slice(1).map((c) => synthSet(s.clips, s.dataSeed, c, AV_LAYOUT.frames));
   const evals: { what: string; command: string; seconds: number }[] = [];
   const cells: Cell[] = [];

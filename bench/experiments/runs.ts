@@ -8,13 +8,11 @@ import { existsSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs
 import { dirname, join } from "node:path";
 import { evaluate } from "../../apps/mirasol/eval.js";
 import type { TypeAccuracy } from "../../apps/mirasol/av.js";
-import { train } from "../../api/train.js";
-import type { AvTrainResult } from "../../apps/mirasol/train-av.js";
+import { type AvTrainResult, train } from "../../apps/mirasol/train-av.js";
 import { parseTypeStages } from "../../apps/mirasol/av.js";
 import { writeFileAtomic } from "../../runtime/checkpoint.js";
 import { type DataSet, dataFingerprint, experimentsDir, shown } from "./data-sets.js";
 import { AV_LAYOUT_SET } from "../../apps/mirasol/av-recipe.js";
-import type { Suite, SuiteSizes } from "./suite.js";
 
 export const MODEL = "models/mirasol.mira";
 export const PRESET = "tiny";
@@ -89,6 +87,26 @@ function valCurve(metricsPath: string): [number, number][] {
   });
 }
 
+/** Sizes of the training experiments (E2–E4): every run is the tiny preset with AV_LAYOUT_SET on one
+ *  synthetic set of AV_LAYOUT, trained through a curriculum over question types (apps/mirasol/av-recipe.ts). */
+export interface SuiteSizes {
+  /** clips per synthetic set (80 % train, 10 % validation, 10 % test) */
+  readonly clips: number;
+  readonly dataSeed: number;
+  readonly steps: number;
+  readonly batch: number;
+  readonly lr: number;
+  /** training seeds (initialisation and batch order), the same for every configuration */
+  readonly seeds: readonly number[];
+  /** E3 trains the first this many of `seeds` (its five configurations besides the base cost as much
+   *  as E2's five Combiners, so all three seeds of both would not fit the suite's time) */
+  readonly e3Seeds: number;
+  /** validation loss every this many steps (on 8 batches) */
+  readonly evalEvery: number;
+  /** `mira train --types`: the question types' curriculum */
+  readonly types: string;
+}
+
 export class Runner {
   private readonly done = new Map<string, Promise<Run>>();
   /** runs taken from disk rather than trained */
@@ -158,16 +176,16 @@ export class Runner {
     this.log(`  ${spec.label}, seed ${seed}${stopped ? ` (STOPPED: ${stopped})` : ""}: ${(seconds / 60).toFixed(1)} min, ${r.stepMs.toFixed(0)} ms/step; test ${test.accuracy.map((a) => `${a.type} ${(100 * a.accuracy).toFixed(1)} (chance ${(100 * a.chance).toFixed(1)})`).join(", ")}`);
     return run;
   }
-}
 
-/** Every seed of each spec, trained (or taken from an earlier experiment of this process). */
-export async function runAll(suite: Suite, specs: readonly RunSpec[], seeds: readonly number[] = suite.sizes.seeds): Promise<Run[][]> {
-  const out: Run[][] = [];
-  for (const spec of specs) {
-    const runs: Run[] = [];
-    // a run shared with another experiment is named here as this one names it
-    for (const seed of seeds) runs.push({ ...(await suite.runner().run(spec, seed)), spec });
-    out.push(runs);
+  /** Every seed of each spec, trained (or taken from an earlier experiment of this process). */
+  async runAll(specs: readonly RunSpec[], seeds: readonly number[] = this.sizes.seeds): Promise<Run[][]> {
+    const out: Run[][] = [];
+    for (const spec of specs) {
+      const runs: Run[] = [];
+      // a run shared with another experiment is named here as this one names it
+      for (const seed of seeds) runs.push({ ...(await this.run(spec, seed)), spec });
+      out.push(runs);
+    }
+    return out;
   }
-  return out;
 }

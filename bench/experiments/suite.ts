@@ -7,7 +7,7 @@ import { cacheRoot } from "../../runtime/autotune-cache.js";
 import { writeFileAtomic } from "../../runtime/checkpoint.js";
 import type { Gpu } from "../../runtime/device.js";
 import type { DataSet } from "./data-sets.js";
-import type { Runner } from "./runs.js";
+import type { Runner, SuiteSizes } from "./runs.js";
 import { MiraError } from "../../base/errors.js";
 
 export const EXPERIMENTS = ["E1", "E2", "E3", "E4"] as const;
@@ -56,26 +56,6 @@ export function parseSuiteOptions(argv: readonly string[]): SuiteOptions {
 export function suiteCommand(o: SuiteOptions): string {
   const flags = [o.quick ? "--quick" : "", o.timeIt ? "" : "--no-time", o.only.size < EXPERIMENTS.length ? `--only ${[...o.only].join(",")}` : "", o.seeds ? `--seeds ${o.seeds.join(",")}` : ""].filter(Boolean);
   return `npm run experiments${flags.length ? ` -- ${flags.join(" ")}` : ""}`;
-}
-
-/** Sizes of the training experiments (E2–E4): every run is the tiny preset with AV_LAYOUT_SET on one
- *  synthetic set of AV_LAYOUT, trained through a curriculum over question types (apps/mirasol/av-recipe.ts). */
-export interface SuiteSizes {
-  /** clips per synthetic set (80 % train, 10 % validation, 10 % test) */
-  readonly clips: number;
-  readonly dataSeed: number;
-  readonly steps: number;
-  readonly batch: number;
-  readonly lr: number;
-  /** training seeds (initialisation and batch order), the same for every configuration */
-  readonly seeds: readonly number[];
-  /** E3 trains the first this many of `seeds` (its five configurations besides the base cost as much
-   *  as E2's five Combiners, so all three seeds of both would not fit the suite's time) */
-  readonly e3Seeds: number;
-  /** validation loss every this many steps (on 8 batches) */
-  readonly evalEvery: number;
-  /** `mira train --types`: the question types' curriculum */
-  readonly types: string;
 }
 
 // Full: sized to finish within 3 hours on this machine (2 cores, llvmpipe), as issue 8 asks: 500 steps of

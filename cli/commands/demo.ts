@@ -4,11 +4,10 @@
 // question type beside chance, and three held-out questions answered.
 // Ctrl-C stops after the current step and keeps the checkpoint (exit 130).
 import { formatBytes } from "../../compiler/limits.js";
-import { AvAnswerer } from "../../apps/mirasol/ask.js";
+import { AvAnswerer, formatAnswer } from "../../apps/mirasol/ask.js";
 import { parseTypeStages } from "../../apps/mirasol/av.js";
 import { AV_LAYOUT, AV_LAYOUT_SET, avCurriculum } from "../../apps/mirasol/av-recipe.js";
-import { train } from "../../api/train.js";
-import type { AvTrainResult } from "../../apps/mirasol/train-av.js";
+import { type AvTrainResult, train } from "../../apps/mirasol/train-av.js";
 import { synthesize } from "../../datasets/av-build.js";
 import { TINY } from "../../datasets/synth-av.js";
 import { adapterName, getGpu } from "../../runtime/device.js";
@@ -18,7 +17,6 @@ import { EXIT } from "../errors.js";
 import { stopOnInterrupt } from "../interrupt.js";
 import { ProgressBar, formatDuration } from "../progress.js";
 import { runSelfTest } from "../selftest.js";
-import { formatAnswer } from "./generate.js";
 
 export const DEMO_USAGE = "mira demo [--steps N] [--clips N] [--runs DIR]";
 const MODEL = "models/mirasol.mira";

@@ -1,10 +1,10 @@
 // generate-video.ts (cli): `mira generate --checkpoint CKPT --video FILE [--audio FILE] --question "…"`
 // over apps/mirasol/ask-video.ts: the file imported with the checkpoint's training layout, the question answered.
+import { formatAnswer } from "../../apps/mirasol/ask.js";
 import { answerAboutVideo } from "../../apps/mirasol/ask-video.js";
 import { type Parsed, flag, str } from "../args.js";
 import { EXIT, UsageError } from "../errors.js";
 import { describeImport, printWarnings } from "./data-import.js";
-import { formatAnswer } from "./generate.js";
 
 export const VIDEO_USAGE = 'mira generate --checkpoint CKPT --video FILE [--audio FILE] --question "…" [--json]';
 

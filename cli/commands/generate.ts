@@ -2,7 +2,7 @@
 // `mira generate --checkpoint CKPT --clip ID [--data DIR] [--question "…"]` over AvAnswerer: without
 // --question, every question the data set asks about the clip, each beside the expected answer; with
 // --video FILE, a real clip (generate-video.ts).
-import { type Answer, AvAnswerer } from "../../apps/mirasol/ask.js";
+import { type Answer, AvAnswerer, formatAnswer } from "../../apps/mirasol/ask.js";
 import { generate } from "../../api/generate.js";
 import { type Parsed, flag, int, num, str } from "../args.js";
 import { EXIT, UsageError } from "../errors.js";
@@ -25,10 +25,6 @@ export async function generateCommand(p: Parsed): Promise<number> {
   process.stdout.write(json ? JSON.stringify({ prompt, ...r }) + "\n" : "\n");
   return EXIT.ok;
 }
-
-/** One line per answer: the question, the model's answer, and the expected one when the data has it. */
-export const formatAnswer = (a: Answer): string =>
-  `${a.question} → ${a.answer || "(nothing)"}${a.expected === undefined ? "" : a.expected === a.answer ? "   ✓" : `   ✗ (expected ${a.expected})`}`;
 
 async function answerCommand(p: Parsed, checkpoint: string): Promise<number> {
   if (str(p, "prompt") !== undefined) throw new UsageError(`--prompt is for text models; ask about a clip with --clip ID --question "…"; usage: ${GENERATE_USAGE}`);

@@ -1,7 +1,6 @@
-// train.ts (cli): `mira train FILE --data PATH …` over the library's train().
+// train.ts (cli): `mira train FILE --data PATH …` over train() (apps/mirasol/train-av.ts: text or audio-video QA).
 import { formatBytes } from "../../compiler/limits.js";
-import { train } from "../../api/train.js";
-import type { AvTrainResult } from "../../apps/mirasol/train-av.js";
+import { type AvTrainResult, train } from "../../apps/mirasol/train-av.js";
 import { type TypeStage, parseTypeStages } from "../../apps/mirasol/av.js";
 import { type Parsed, flag, int, num, onePositional, str, strs } from "../args.js";
 import { EXIT, UsageError } from "../errors.js";

@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, test } from "vitest";
 import { generate } from "../../api/generate.js";
 import { generateBatch } from "../../api/generate-batch.js";
 import { InputError } from "../../api/model.js";
-import { train } from "../../api/train.js";
+import { trainText } from "../../api/train.js";
 
 const dir = mkdtempSync(join(tmpdir(), "mira-generate-"));
 const data = join(dir, "text.txt");
@@ -19,7 +19,7 @@ writeFileSync(data, "the cat sat on the mat. a dog ran in the park. ".repeat(40)
 let checkpoint = "";
 
 beforeAll(async () => {
-  const r = await train({ model: "models/char_lm.mira", data, preset: "tiny", batch: 4, window: 16, runsDir: dir, steps: 30, run: "g", seed: 4, logEvery: 10, evalEvery: 30, checkpointEvery: 30 });
+  const r = await trainText({ model: "models/char_lm.mira", data, preset: "tiny", batch: 4, window: 16, runsDir: dir, steps: 30, run: "g", seed: 4, logEvery: 10, evalEvery: 30, checkpointEvery: 30 });
   checkpoint = r.checkpoint;
 }, 600_000);
 

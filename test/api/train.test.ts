@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { generate, generationContext } from "../../api/generate.js";
 import { loadModel } from "../../api/model.js";
-import { train } from "../../api/train.js";
+import { trainText } from "../../api/train.js";
 import { initParams } from "../../compiler/lower.js";
 import { DEFAULT_ADAMW } from "../../compiler/train-step.js";
 import { loadCheckpoint } from "../../runtime/checkpoint.js";
@@ -41,7 +41,7 @@ describe("training", () => {
   });
 
   test("the loss falls and the model generates text through the API", async () => {
-    const r = await train({ ...base, steps: 80, run: "learns", logEvery: 10, evalEvery: 40, checkpointEvery: 40 });
+    const r = await trainText({ ...base, steps: 80, run: "learns", logEvery: 10, evalEvery: 40, checkpointEvery: 40 });
     expect(r.stoppedBy).toBe("done");
     expect(r.initialValLoss).toBeGreaterThan(3);
     expect(r.valLoss!).toBeLessThan(r.initialValLoss! - 1.5);
@@ -58,11 +58,11 @@ describe("training", () => {
 
   test("resuming from a checkpoint reproduces the uninterrupted run's losses bit for bit", async () => {
     const opts = { ...base, logEvery: 1, evalEvery: 1000, checkpointEvery: 12 };
-    await train({ ...opts, steps: 36, run: "straight" });
+    await trainText({ ...opts, steps: 36, run: "straight" });
     let done = 0;
-    const stopped = await train({ ...opts, steps: 36, run: "resumed", onProgress: (p) => (done = p.step), shouldStop: () => done >= 12 });
+    const stopped = await trainText({ ...opts, steps: 36, run: "resumed", onProgress: (p) => (done = p.step), shouldStop: () => done >= 12 });
     expect(stopped.stoppedBy).toBe("interrupted");
-    await train({ ...opts, lr: undefined, batch: undefined, window: undefined, seed: undefined, run: "resumed", resume: true }); // schedule, batch, window and seed come from the checkpoint
+    await trainText({ ...opts, lr: undefined, batch: undefined, window: undefined, seed: undefined, run: "resumed", resume: true }); // schedule, batch, window and seed come from the checkpoint
     const a = losses("straight");
     const b = losses("resumed");
     expect(b.size).toBe(36);
@@ -71,7 +71,7 @@ describe("training", () => {
   });
 
   test("a diverging run stops with a clear message and keeps the last good checkpoint", async () => {
-    const r = await train({ ...base, steps: 40, run: "diverges", lr: 1e30, logEvery: 1, evalEvery: 1000, checkpointEvery: 1000, adamw: { clipNorm: Infinity } });
+    const r = await trainText({ ...base, steps: 40, run: "diverges", lr: 1e30, logEvery: 1, evalEvery: 1000, checkpointEvery: 1000, adamw: { clipNorm: Infinity } });
     expect(r.stoppedBy).toBe("diverged");
     expect(r.message).toMatch(/training diverged at step \d+ .*last good checkpoint .*lower --lr/);
   });

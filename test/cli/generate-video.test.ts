@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { AvAnswerer } from "../../apps/mirasol/ask.js";
-import { train } from "../../api/train.js";
+import { train } from "../../apps/mirasol/train-av.js";
 import { parse } from "../../cli/args.js";
 import { VIDEO_USAGE, videoAnswerCommand } from "../../cli/commands/generate-video.js";
 import { synthesize } from "../../datasets/av-build.js";

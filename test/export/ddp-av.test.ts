@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { evaluate } from "../../apps/mirasol/eval.js";
 import { exportModel } from "../../api/export.js";
-import { train } from "../../api/train.js";
+import { train } from "../../apps/mirasol/train-av.js";
 import { loadCheckpoint } from "../../runtime/checkpoint.js";
 import { synthesize } from "../../datasets/av-build.js";
 import { QUESTION_TYPE_NAMES, TINY } from "../../datasets/synth-av.js";

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { exportModel } from "../../api/export.js";
 import { generate } from "../../api/generate.js";
 import { loadModel } from "../../api/model.js";
-import { train } from "../../api/train.js";
+import { trainText } from "../../api/train.js";
 import { momentName } from "../../compiler/train-step.js";
 import { loadCheckpoint } from "../../runtime/checkpoint.js";
 import { runPython } from "../helpers/torch.js";
@@ -68,7 +68,7 @@ describe("torchrun of the exported train.py (2 processes, gloo, CPU)", () => {
   });
 
   test("its losses are mira train's, step for step (|Δ| ≤ 1e-4)", async () => {
-    await train({ model: "models/char_lm.mira", preset: "tiny", data: join(root, "data/prose"), steps: 3, batch: 4, window: 16, logEvery: 1, evalEvery: 3, evalBatches: 1, run: "mira", runsDir: join(dir, "runs") });
+    await trainText({ model: "models/char_lm.mira", preset: "tiny", data: join(root, "data/prose"), steps: 3, batch: 4, window: 16, logEvery: 1, evalEvery: 3, evalBatches: 1, run: "mira", runsDir: join(dir, "runs") });
     const losses = (run: string): number[] => readFileSync(join(dir, "runs", run, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => (JSON.parse(l) as { loss: number }).loss);
     const ours = losses("ddp");
     const mira = losses("mira");

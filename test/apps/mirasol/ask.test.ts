@@ -10,7 +10,7 @@ import { AvAnswerer } from "../../../apps/mirasol/ask.js";
 import { evaluateAv } from "../../../apps/mirasol/av.js";
 import { evaluate } from "../../../apps/mirasol/eval.js";
 import { InputError } from "../../../api/model.js";
-import { train } from "../../../api/train.js";
+import { train } from "../../../apps/mirasol/train-av.js";
 import { loadAvDataset } from "../../../datasets/av-format.js";
 import { synthesize } from "../../../datasets/av-build.js";
 import { TINY } from "../../../datasets/synth-av.js";

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, test } from "vitest";
 import { avDataSource, parseTypeStages, questionsOf, runStages, stagedPool, trainingPool } from "../../../apps/mirasol/av.js";
-import { train } from "../../../api/train.js";
+import { train } from "../../../apps/mirasol/train-av.js";
 import { EXIT } from "../../../cli/errors.js";
 import { synthesize } from "../../../datasets/av-build.js";
 import { loadAvDataset } from "../../../datasets/av-format.js";

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { evaluate } from "../../../apps/mirasol/eval.js";
 import { InputError } from "../../../api/model.js";
-import { train } from "../../../api/train.js";
+import { train } from "../../../apps/mirasol/train-av.js";
 import { synthesize } from "../../../datasets/av-build.js";
 import { QUESTION_TYPE_NAMES, TINY } from "../../../datasets/synth-av.js";
 
