@@ -10,10 +10,10 @@
 // baseline).
 import { type Graph, type Node, isFed } from "./ir.js";
 import type { DeviceLimits } from "./limits.js";
-import { opSpec } from "./ops/index.js";
+import { opSpec, viewOps } from "./ops/index.js";
 import { sameShape } from "./shape.js";
 
-export const VIEW_OPS: ReadonlySet<string> = new Set(["broadcast", "permute", "slice", "reshape"]);
+export const VIEW_OPS: ReadonlySet<string> = new Set(viewOps());
 
 export interface FusedGroup {
   readonly root: Node;

@@ -9,7 +9,7 @@ import { type Attrs, type Graph, IrError, type Node, describe, isFed } from "./i
 import { opSpec } from "./ops/index.js";
 import { scalar } from "./ops/helpers.js";
 import type { NodeBuilder } from "./ops/spec.js";
-import { VJP_RULES, vjpRuleFor } from "./ops/vjp.js";
+import { differentiationOf, vjpRuleFor } from "./ops/vjp.js";
 import { type AttentionChoice, fixAttentionImpl } from "./passes/choose-attention.js";
 import { isFloat } from "./dtype.js";
 import { sameShape } from "./shape.js";
@@ -29,7 +29,7 @@ class RecordingBuilder implements NodeBuilder {
   }
 }
 
-const isViaLowering = (op: string): boolean => VJP_RULES[op as keyof typeof VJP_RULES] === "via-lowering";
+const isViaLowering = (op: string): boolean => differentiationOf(op) === "via-lowering";
 
 function lowerComposite(b: NodeBuilder, op: string, inputs: readonly Node[], attrs: Attrs): Node {
   const spec = opSpec(op);

@@ -2,41 +2,16 @@
 // buffer bytes — for `mira compile --emit report` and the benchmarks. Counts, not timings.
 import { formatBytes } from "./limits.js";
 import type { Graph, Node } from "./ir.js";
-import { opSpec } from "./ops/index.js";
-import { matmulDims } from "./ops/linalg.js";
+import { type FlopRule, FLOPS } from "./ops/flops.js";
+import { isOpName } from "./ops/index.js";
 import type { Program } from "./program.js";
 import { prod } from "./shape.js";
 
-/** Floating-point operations of one node (multiply-add = 2; elementwise and reductions 1 per element). */
+/** Floating-point operations of one node, by its op's rule in the FLOP table (ops/flops.ts). */
 export function flopsOf(n: Node, byId: ReadonlyMap<number, Node>): number {
-  const ins = n.inputs.map((i) => byId.get(i)!);
-  switch (opSpec(n.op).kind) {
-    case "matmul": {
-      const { batch, m, n: cols, k } = matmulDims(ins[0], ins[1], n.attrs);
-      return 2 * prod(batch) * m * cols * k;
-    }
-    case "elementwise":
-      return n.op === "full" || n.op === "iota" || n.op === "stop_gradient" ? 0 : prod(n.shape);
-    case "reduce":
-      return prod(ins[0].shape);
-    case "scatter":
-      // write_rows copies rows (a K/V cache's write), no arithmetic
-      return n.op === "write_rows" ? 0 : prod(n.shape) * prod(ins[0].shape);
-    case "attention": {
-      // every (query, key) pair, masks ignored: q·k, then p·v (forward), dO·v and dS·k (dQ), dS·q and p·dO (dK|dV)
-      const [q, k, v] = ins;
-      const [d, dv] = [q.shape[q.shape.length - 1], n.op === "attention_lse" ? 0 : v.shape[v.shape.length - 1]];
-      const pairs = prod(q.shape.slice(0, -1)) * k.shape[k.shape.length - 2];
-      const per = { flash_attention: d + dv, attention_lse: d, attention_dq: 2 * d + dv, attention_dkv: 2 * d + 2 * dv }[n.op] ?? 0;
-      return 2 * pairs * per;
-    }
-    case "optimizer":
-      // as the elementwise ops they stand for: square and add per element; AdamW's 13 (15 with weight
-      // decay) arithmetic ops and 3 selects per element
-      return n.op === "sum_squares" ? 2 * ins.reduce((s, x) => s + prod(x.shape), 0) : prod(ins[0].shape) * (n.attrs.adamw?.decays ? 18 : 16);
-    default:
-      return 0;
-  }
+  if (!isOpName(n.op)) throw new Error(`unknown op '${n.op}'`);
+  const rule: FlopRule = FLOPS[n.op];
+  return rule(n, n.inputs.map((i) => byId.get(i)!));
 }
 
 export const graphFlops = (g: Graph): number => {

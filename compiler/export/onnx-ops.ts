@@ -1,13 +1,16 @@
-// onnx-ops.ts: each IR op as ONNX (opset 17) nodes — the per-op table of the ONNX exporter. Sizes that
-// follow the batch dims are computed from the inputs' shapes (onnx-dims.ts), the others are constants,
-// as are masks whose sizes are fixed. An op missing here has no ONNX mapping: exporting a graph that
+// onnx-ops.ts: each IR op as ONNX (opset 17) nodes — the per-op table of the ONNX exporter, keyed by
+// every op name so that tsc rejects an op the table forgets. Sizes that follow the batch dims are
+// computed from the inputs' shapes (onnx-dims.ts), the others are constants, as are masks whose sizes
+// are fixed. An op marked `noMapping` (with the reason) has no ONNX mapping: exporting a graph that
 // uses it fails naming the op and its line.
 // Where ONNX differs from the IR, the rule keeps the IR's meaning (gather reads 0 out of range; masked
 // attention scores are the reference's finite MASKED_SCORE, so a fully masked row averages the values).
 import type { Node } from "../ir.js";
 import { MASKED_SCORE, attentionMaskAllows } from "../ops/composite.js";
+import type { OpName } from "../ops/index.js";
 import type { OnnxDims } from "./onnx-dims.js";
 import { type AttrValue, ONNX_TYPE, type OnnxGraph, encodeValues, onnxTypeOf } from "./onnx-graph.js";
+import { type NoMapping, noMapping } from "./source.js";
 import { type Sym, isConstant } from "./symbolic.js";
 
 export interface OnnxContext {
@@ -116,7 +119,15 @@ function attention(c: OnnxContext): string {
   return g.node("MatMul", [g.node("Softmax", [scores], { axis: int(-1) }), c.args[2]]);
 }
 
-export const ONNX_OPS: Readonly<Partial<Record<string, OnnxRule>>> = {
+const FED = noMapping("a graph input: an input or initializer of the ONNX graph");
+const RANDOM = noMapping("mira's counter-based random stream, which ONNX's generators do not reproduce");
+const NOT_INFERENCE = noMapping("used by gradients and decoding caches, never in an inference graph");
+const GRADIENT = noMapping("a gradient op of attention, never in an inference graph");
+const STEP = noMapping("an optimizer step, never in an inference graph");
+
+export const ONNX_OPS = {
+  input: FED,
+  param: FED,
   // elementwise
   neg: same("Neg"),
   abs: same("Abs"),
@@ -163,6 +174,8 @@ export const ONNX_OPS: Readonly<Partial<Record<string, OnnxRule>>> = {
     if (c.node.shape.length === 0) return c.g.scalar(type, value);
     return c.g.node("ConstantOfShape", [c.dims.vector(c.attr("shape"))], { value: { kind: "tensor", v: { type, dims: [1], raw: encodeValues(type, [value]) } } });
   },
+  random_uniform: RANDOM,
+  random_normal: RANDOM,
   iota: (c) => {
     const shape = c.attr("shape");
     const axis = c.node.attrs.axis ?? 0;
@@ -194,12 +207,17 @@ export const ONNX_OPS: Readonly<Partial<Record<string, OnnxRule>>> = {
     return c.g.node("MatMul", [x, y]);
   },
   gather,
+  scatter_add: NOT_INFERENCE,
+  write_rows: NOT_INFERENCE,
   // composites
   softmax: (c) => c.g.node("Softmax", c.args, { axis: int(c.node.attrs.axis ?? -1) }),
   log_softmax: (c) => c.g.node("LogSoftmax", c.args, { axis: int(c.node.attrs.axis ?? -1) }),
   layer_norm: (c) => c.g.node("LayerNormalization", c.args, { axis: int(-1), epsilon: { kind: "float", v: c.node.attrs.eps ?? 1e-5 } }),
   attention,
   flash_attention: attention,
-  // scatter_add and write_rows (gradients and decoding caches, never in an inference graph), the
-  // counter-based random ops and attention's gradient ops have no mapping.
-};
+  attention_lse: GRADIENT,
+  attention_dq: GRADIENT,
+  attention_dkv: GRADIENT,
+  sum_squares: STEP,
+  adamw: STEP,
+} satisfies { readonly [K in OpName]: OnnxRule | NoMapping };

@@ -8,8 +8,8 @@ import { type Graph, type Node, pruneGraph } from "../ir.js";
 import type { DType } from "../dtype.js";
 import { type DimSource, OnnxDims } from "./onnx-dims.js";
 import { OnnxGraph, onnxTypeOf } from "./onnx-graph.js";
-import { ONNX_OPS, type OnnxContext } from "./onnx-ops.js";
-import { type ExportSource, ExportError, originText, requireMappings } from "./source.js";
+import { ONNX_OPS, type OnnxContext, type OnnxRule } from "./onnx-ops.js";
+import { type ExportSource, ExportError, originText, requireMappings, ruleOf } from "./source.js";
 import { type SymbolicGraph, isConstant, staticGraph, symText } from "./symbolic.js";
 
 /** Each dynamic dim's first input axis of exactly that size; undefined when one has none. */
@@ -52,9 +52,11 @@ export interface OnnxModel {
   readonly dynamic: readonly string[];
 }
 
+const onnxRule = (op: string): OnnxRule | undefined => ruleOf<OnnxRule>(ONNX_OPS, op);
+
 export function generateOnnx(src: ExportSource, weights: ReadonlyMap<string, Weight>): OnnxModel {
   const graph = inferenceGraph(src);
-  requireMappings({ ...src, sym: { ...src.sym, graph } }, "onnx", (op) => ONNX_OPS[op] !== undefined);
+  requireMappings({ ...src, sym: { ...src.sym, graph } }, "onnx", (op) => onnxRule(op) !== undefined);
   const bytes = [...weights.values()].reduce((s, w) => s + w.bytes.byteLength, 0);
   // One protobuf message holds at most 2 GiB; larger models need ONNX's external data files.
   if (bytes > 2 ** 31 - 2 ** 24) throw new ExportError(`cannot export ${src.name} to onnx: its weights are ${(bytes / 2 ** 30).toFixed(1)} GiB, past the 2 GiB an ONNX file holds without external data (not written yet)`);
@@ -82,7 +84,7 @@ export function generateOnnx(src: ExportSource, weights: ReadonlyMap<string, Wei
     g.doc = `${n.op}${originText(src, n) ? ` · ${originText(src, n)}` : ""}`;
     const inputs = n.inputs.map((i) => byId.get(i)!);
     const ctx: OnnxContext = { g, node: n, inputs, args: n.inputs.map((i) => names.get(i)!), attr: (key) => sym.attr(n, key), shape: (m) => sym.shape(m), dims };
-    names.set(n.id, ONNX_OPS[n.op]!(ctx));
+    names.set(n.id, onnxRule(n.op)!(ctx));
   }
   g.stem = "output";
   g.doc = undefined;

@@ -26,6 +26,19 @@ export interface ExportSource {
   readonly config: Readonly<Record<string, number | boolean | string>>;
 }
 
+/** An op's entry in an exporter's table when it has no mapping there, with the reason. */
+export interface NoMapping {
+  readonly none: string;
+}
+
+export const noMapping = (reason: string): NoMapping => ({ none: reason });
+
+/** The rule of `op` in an exporter's table keyed by op name; undefined for no mapping or no such op. */
+export function ruleOf<R extends (...args: never[]) => unknown>(table: Readonly<Record<string, R | NoMapping>>, op: string): R | undefined {
+  const r = Object.hasOwn(table, op) ? table[op] : undefined;
+  return typeof r === "function" ? r : undefined;
+}
+
 /** A model that the export target cannot express (an op without a mapping, weights past its size). */
 export class ExportError extends MiraError {
   readonly kind = "failure";

@@ -1,10 +1,13 @@
-// torch-ops.ts: each IR op as one PyTorch expression — the per-op table of the torch exporter. An op
-// missing here has no torch mapping: exporting a graph that uses it fails naming the op and its line.
+// torch-ops.ts: each IR op as one PyTorch expression — the per-op table of the torch exporter, keyed by
+// every op name so that tsc rejects an op the table forgets. An op marked `noMapping` (with the reason)
+// has no torch mapping: exporting a graph that uses it fails naming the op and its line.
 // Helpers named `mira_ops.*` live in compiler/export/python/mira_ops.py (copied beside the module):
 // they keep the IR's semantics where torch differs (gather reading 0 out of range, masks as the
 // reference defines them).
 import type { DType } from "../dtype.js";
 import type { Node } from "../ir.js";
+import type { OpName } from "../ops/index.js";
+import { type NoMapping, noMapping } from "./source.js";
 import { type Sym, symEqual } from "./symbolic.js";
 import { bug } from "../../base/errors.js";
 
@@ -97,7 +100,14 @@ function attentionRule(c: TorchContext): string {
   return `mira_ops.attention(${c.args[0]}, ${c.args[1]}, ${c.args[2]}, ${lengths}, mask="${mask.kind}"${block}${scale})`;
 }
 
-export const TORCH_OPS: Readonly<Partial<Record<string, TorchRule>>> = {
+const FED = noMapping("a graph input: the module takes it as an argument or holds it as a parameter");
+const RANDOM = noMapping("mira's counter-based random stream, which torch's generators do not reproduce");
+const GRADIENT = noMapping("a gradient op of attention: the exported module is differentiated by torch itself");
+const STEP = noMapping("an optimizer step: a torch training script uses torch.optim");
+
+export const TORCH_OPS = {
+  input: FED,
+  param: FED,
   // elementwise
   neg: (c) => `-${c.args[0]}`,
   abs: call("torch.abs"),
@@ -140,6 +150,8 @@ export const TORCH_OPS: Readonly<Partial<Record<string, TorchRule>>> = {
   select: call("torch.where"),
   cast: castRule,
   full: (c) => `torch.full(${tuple(c.attr("shape"))}, ${pyNumber(req(c, "value"), c.node.dtype)}, dtype=${TORCH_DTYPE[c.node.dtype]}, device=dev)`,
+  random_uniform: RANDOM,
+  random_normal: RANDOM,
   iota: (c) => `mira_ops.iota(${tuple(c.attr("shape"))}, ${req(c, "axis")}, ${TORCH_DTYPE[c.node.dtype]}, dev)`,
   // reductions
   reduce_sum: reduction("torch.sum"),
@@ -170,6 +182,9 @@ export const TORCH_OPS: Readonly<Partial<Record<string, TorchRule>>> = {
   layer_norm: (c) => `F.layer_norm(${c.args[0]}, (${c.args[0]}.shape[-1],), ${c.args[1]}, ${c.args[2]}, eps=${pyNumber(c.node.attrs.eps ?? 1e-5, "f32")})`,
   attention: attentionRule,
   flash_attention: attentionRule,
-  // random_uniform, random_normal: counter-based PCG streams with no torch equivalent (torch's
-  // generators differ), and the attention gradient ops: none has a mapping.
-};
+  attention_lse: GRADIENT,
+  attention_dq: GRADIENT,
+  attention_dkv: GRADIENT,
+  sum_squares: STEP,
+  adamw: STEP,
+} satisfies { readonly [K in OpName]: TorchRule | NoMapping };

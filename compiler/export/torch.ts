@@ -4,9 +4,9 @@
 // sizes written as expressions of the batch dims that the symbolic view (symbolic.ts) found, read
 // from the inputs' shapes; the losses and the objective as functions of the module and its inputs.
 import type { Node } from "../ir.js";
-import { type ExportSource, ExportError, originText, requireMappings } from "./source.js";
+import { type ExportSource, ExportError, originText, requireMappings, ruleOf } from "./source.js";
 import { type Sym, isConstant, symText } from "./symbolic.js";
-import { TORCH_OPS, type TorchContext } from "./torch-ops.js";
+import { TORCH_OPS, type TorchContext, type TorchRule } from "./torch-ops.js";
 
 /** nn.Module's own attributes: a parameter path segment of one of these names gets a trailing "_". */
 const MODULE_ATTRS = new Set([
@@ -79,8 +79,10 @@ export function modelInfo(src: ExportSource, fixed: Readonly<Record<string, numb
   };
 }
 
+const torchRule = (op: string): TorchRule | undefined => ruleOf<TorchRule>(TORCH_OPS, op);
+
 export function generateTorch(src: ExportSource): TorchModule {
-  requireMappings(src, "torch", (op) => TORCH_OPS[op] !== undefined);
+  requireMappings(src, "torch", (op) => torchRule(op) !== undefined);
   const g = src.sym.graph;
   const byId = new Map(g.nodes.map((n) => [n.id, n]));
   const paths = new Map(src.params.map((p) => [p.name, torchPath(p.name)]));
@@ -127,7 +129,7 @@ export function generateTorch(src: ExportSource): TorchModule {
       symShape: (m) => src.sym.shape(m),
     };
     const at = originText(src, n);
-    body.push(`v${n.id} = ${TORCH_OPS[n.op]!(ctx)}  # ${n.op}${at ? ` · ${at}` : ""}`);
+    body.push(`v${n.id} = ${torchRule(n.op)!(ctx)}  # ${n.op}${at ? ` · ${at}` : ""}`);
   }
   const outputs = g.outputs.map((o) => `${JSON.stringify(o.name)}: ${ref(byId.get(o.id)!)}`);
 

@@ -93,24 +93,27 @@ const movement = (doc: string, arity: number | "variadic", infer: (ins: readonly
   },
 });
 
+/** A movement op that reads one input element per output element: fusion may inline it as a view. */
+const view = (op: TensorOp): TensorOp => ({ ...op, view: true });
+
 export const MOVEMENT_OPS = {
-  reshape: movement("same elements, new shape", 1, ([x], a) => {
+  reshape: view(movement("same elements, new shape", 1, ([x], a) => {
     const shape = checkShape("reshape", a.shape);
     if (prod(shape) !== prod(x.shape)) fail(`reshape: ${fmtShape(x.shape)} has ${prod(x.shape)} elements, ${fmtShape(shape)} has ${prod(shape)}`);
     return { dtype: x.dtype, shape };
-  }, "reshape"),
-  permute: movement("reorder axes", 1, ([x], a) => {
+  }, "reshape")),
+  permute: view(movement("reorder axes", 1, ([x], a) => {
     const perm = req("permute", a, "perm");
     if (perm.length !== x.shape.length || checkAxes("permute", perm, x.shape.length).length !== perm.length) fail(`permute: [${perm.join(", ")}] is not a permutation of ${x.shape.length} axes`);
     return { dtype: x.dtype, shape: perm.map((p) => x.shape[p]) };
-  }, "permute"),
-  broadcast: movement("repeat size-1 and new leading axes (numpy rules)", 1, ([x], a) => {
+  }, "permute")),
+  broadcast: view(movement("repeat size-1 and new leading axes (numpy rules)", 1, ([x], a) => {
     const shape = checkShape("broadcast", a.shape);
     const lead = shape.length - x.shape.length;
     if (lead < 0 || x.shape.some((d, k) => d !== 1 && d !== shape[k + lead])) fail(`broadcast: ${fmtShape(x.shape)} does not broadcast to ${fmtShape(shape)}`);
     return { dtype: x.dtype, shape };
-  }, "broadcast"),
-  slice: movement("x[start:end:step] per axis (0 ≤ start ≤ end ≤ dim, step ≥ 1)", 1, ([x], a) => {
+  }, "broadcast")),
+  slice: view(movement("x[start:end:step] per axis (0 ≤ start ≤ end ≤ dim, step ≥ 1)", 1, ([x], a) => {
     const starts = req("slice", a, "starts");
     const ends = req("slice", a, "ends");
     const steps = a.steps ?? starts.map(() => 1);
@@ -121,7 +124,7 @@ export const MOVEMENT_OPS = {
       return Math.ceil((ends[k] - starts[k]) / steps[k]);
     });
     return { dtype: x.dtype, shape };
-  }, "slice"),
+  }, "slice")),
   pad: movement("pad with a constant before (lo) and after (hi) each axis", 1, ([x], a) => {
     const lo = req("pad", a, "lo");
     const hi = req("pad", a, "hi");

@@ -1,6 +1,10 @@
-// spec.ts: what an op table entry declares. Each op is declared once, in one entry: its dtype/shape
-// rule, its CPU reference, its WGSL (an expression for elementwise ops; a kernel family otherwise),
-// its tolerance against the reference, and a slot for its gradient rule.
+// spec.ts: what an op table entry declares: its dtype/shape rule, its CPU reference, its WGSL (an
+// expression for elementwise ops; a kernel family otherwise), its tolerance against the reference. The
+// op's other facts sit in companion tables keyed by the op name, typed `{ [K in OpName]: … }` so that
+// tsc rejects an op missing from any of them: its gradient (vjp.ts), its FLOP count (flops.ts), and its
+// torch and ONNX mappings (export/torch-ops.ts, export/onnx-ops.ts). They stay apart from the entry
+// because they need what the entry's module may not import (rules build IR through helpers that read
+// this table; export rules emit through the exporters' graph builders).
 import type { DType } from "../dtype.js";
 import type { Attrs, Node, TensorType } from "../ir.js";
 import type { Shape } from "../shape.js";
@@ -27,7 +31,7 @@ export interface NodeBuilder {
 }
 
 /** Reverse-mode rule: the cotangent of each input, given the output's cotangent `g`.
- *  `undefined` for an input that is not differentiable (indices, masks). Filled by the training issue. */
+ *  `undefined` for an input that is not differentiable (indices, masks). */
 export type VjpRule = (b: NodeBuilder, g: Node, inputs: readonly Node[], out: Node) => readonly (Node | undefined)[];
 
 interface Common {
@@ -36,7 +40,6 @@ interface Common {
   /** dtype and shape of the output, or throws IrError naming what is wrong. */
   infer(inputs: readonly TensorType[], attrs: Attrs): TensorType;
   readonly tol: Tolerance;
-  vjp?: VjpRule;
   /** One line for docs/architecture.md and `mira compile --emit report`. */
   readonly doc: string;
 }
@@ -80,6 +83,9 @@ export type Family = "reduce" | "movement" | "matmul" | "gather" | "scatter" | "
 /** Ops with a kernel family of their own in compiler/wgsl/. */
 export interface TensorOp extends Common {
   readonly kind: Family;
+  /** An index remap of its one input: fusion inlines it into elementwise consumers as index arithmetic
+   *  on their loads (compiler/fuse.ts) instead of giving it a kernel. */
+  readonly view?: true;
   ref(inputs: readonly RefTensor[], attrs: Attrs, out: TensorType): Float64Array;
 }
 

@@ -1,12 +1,17 @@
 // vjp.ts: the reverse-mode rule of every op — the cotangent of each input given the output's cotangent
-// `g` — attached to the op's table entry by index.ts. Rules emit IR through the builder, so backward
-// passes are compiled, fused and planned like forward ones. `undefined` means "no gradient flows"
-// (integer and boolean inputs, indices, seeds, piecewise-constant ops).
+// `g` — in a companion table of the op entries keyed by every op name (`VJP_RULES`), so that tsc rejects
+// an op without one. compiler/grad.ts reads it. Rules emit IR through the builder, so backward passes
+// are compiled, fused and planned like forward ones. Each op says how it is differentiated: a rule;
+// `noGrad` (no gradient flows: integer and boolean inputs, indices, seeds, piecewise-constant ops);
+// "via-lowering" (a composite differentiated through the primitives it lowers to); or a rule that
+// throws naming why there is none (optimizer steps, second derivatives). Within a rule's result,
+// `undefined` means no gradient flows to that input.
 import type { Attrs, Node } from "../ir.js";
 import { normAxis, prod } from "../shape.js";
 import { binary, broadcastTo, reduce, scalar, sumTo, unary } from "./helpers.js";
 import { reduceAxes } from "./reduce.js";
 import { writeRowsVjp } from "./rows.js";
+import type { OpName } from "./index.js";
 import type { NodeBuilder, VjpRule } from "./spec.js";
 import { isFloat } from "../dtype.js";
 import { IrError } from "../ir.js";
@@ -98,7 +103,10 @@ function layerNormVjp(b: B, g: Node, [x, gamma]: readonly Node[], attrs: Attrs):
   return [dx, reduce(b, "reduce_sum", mul(b, g, xhat), rows), reduce(b, "reduce_sum", g, rows)];
 }
 
-/** Rules keyed by op; `satisfies` below makes a missing op a type error. */
+/** How each op is differentiated. */
+export type Differentiation = VjpRule | "via-lowering";
+
+/** Rules keyed by op; the mapped type in `satisfies` below makes a missing op a type error. */
 export const VJP_RULES = {
   input: noGrad,
   param: noGrad,
@@ -207,14 +215,17 @@ export const VJP_RULES = {
   attention_dkv: secondOrder,
   sum_squares: endsAStep,
   adamw: endsAStep,
-} satisfies Record<string, VjpRule | "via-lowering">;
+} satisfies { readonly [K in OpName]: Differentiation };
 
 /** The rule differentiating node `n`: attention that chose the flash kernels gets the flash backward
  *  ops, so that neither pass stores the scores. */
-export function vjpRuleFor(n: Node): VjpRule | "via-lowering" | undefined {
+export function vjpRuleFor(n: Node): Differentiation | undefined {
   if (n.op === "attention" && n.attrs.impl === "flash") return flashAttentionVjp;
-  return VJP_RULES[n.op as keyof typeof VJP_RULES];
+  return differentiationOf(n.op);
 }
+
+/** The table's entry for `op`, or undefined for a name that is no op. */
+export const differentiationOf = (op: string): Differentiation | undefined => (Object.hasOwn(VJP_RULES, op) ? VJP_RULES[op as OpName] : undefined);
 
 /** The optimizer's ops end a training step; nothing differentiates through them. */
 function endsAStep(_b: B, _g: Node, _inputs: readonly Node[], out: Node): never {
