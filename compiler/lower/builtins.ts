@@ -1,9 +1,15 @@
-// builtins.ts: the IR lowering of each .mira builtin, by the same names as dsl/check/builtins.ts
-// (a test keeps the two tables in step). Arguments arrive bound to slots and evaluated.
+// builtins.ts: the IR lowering of each .mira builtin. Arguments arrive bound to slots and evaluated.
+// The language's list of builtins is dsl/check/builtins.ts (the checker's signatures): the language
+// surface belongs to dsl/, which may not import compiler/. This table is typed by that list's names
+// (`{ [K in BuiltinName]: … }`), so a builtin without a lowering, or a lowering of no builtin, fails
+// tsc. A unary builtin is named as the IR op it lowers to, and on a number it folds by that op entry's
+// own scalar function (compiler/ops/), so each formula is written once.
+import { type BuiltinName, type BuiltinValueName, UNARY_ANY, UNARY_FLOAT } from "../../dsl/check/builtins.js";
 import type { DType } from "../dtype.js";
 import type { Node } from "../ir.js";
 import { binary, broadcastTo, reduce, scalar } from "../ops/helpers.js";
-import type { NodeBuilder } from "../ops/spec.js";
+import { OPS, type OpName } from "../ops/index.js";
+import type { ElementwiseOp, NodeBuilder, ScalarContext } from "../ops/spec.js";
 import type { Val } from "./values.js";
 
 export interface LowerCtx {
@@ -26,17 +32,23 @@ const axisIn = (c: LowerCtx, v: Val | undefined, rank: number, dflt: number): nu
 };
 const ints = (c: LowerCtx, v: Val | undefined, what: string): number[] => (v?.k === "list" ? v.items.map((x) => c.int(x, what)) : [c.int(v, what)]);
 
-const MATH: Record<string, (x: number) => number> = {
-  exp: Math.exp, log: Math.log, sqrt: Math.sqrt, rsqrt: (x) => 1 / Math.sqrt(x), tanh: Math.tanh, sigmoid: (x) => 1 / (1 + Math.exp(-x)),
-  relu: (x) => Math.max(0, x), sin: Math.sin, cos: Math.cos, square: (x) => x * x, recip: (x) => 1 / x, floor: Math.floor, ceil: Math.ceil,
-  abs: Math.abs, sign: Math.sign, stop_gradient: (x) => x,
-};
+type UnaryName = (typeof UNARY_FLOAT)[number] | (typeof UNARY_ANY)[number];
 
-function unaryOp(op: string): Lowering {
+/** A number as the op sees one element: a float64 scalar (rounded later, as a constant's value). */
+const NUMBER: ScalarContext = { index: 0, coords: [], attrs: {}, inputs: [{ dtype: "f32", shape: [] }], out: { dtype: "f32", shape: [] } };
+
+/** A unary builtin: its op on a tensor; on a number, folded by the op's scalar function. The
+ *  `UnaryName & OpName` parameter makes a unary builtin that names no elementwise op fail tsc. */
+function unaryOp<N extends UnaryName & OpName>(op: N): Lowering {
+  const spec: ElementwiseOp = OPS[op];
   return (c, [x]) => {
-    if ((x?.k === "int" || x?.k === "float") && MATH[op]) return { k: "float", v: MATH[op](x.v) };
+    if (x?.k === "int" || x?.k === "float") return { k: "float", v: spec.scalar([x.v], NUMBER) };
     return t(c.b.add(op, [c.tensor(x, `the argument of ${op}`)]));
   };
+}
+
+function eachUnary<N extends UnaryName>(names: readonly N[]): Record<N, Lowering> {
+  return Object.fromEntries(names.map((n) => [n, unaryOp(n)])) as Record<N, Lowering>;
 }
 
 function asTensorLike(c: LowerCtx, v: Val | undefined, like: Node, what: string): Node {
@@ -44,7 +56,7 @@ function asTensorLike(c: LowerCtx, v: Val | undefined, like: Node, what: string)
   return c.tensor(v, what);
 }
 
-const binaryOp = (op: string): Lowering => (c, [a, b]) => {
+const binaryOp = (op: OpName): Lowering => (c, [a, b]) => {
   const x = c.tensor(a, `the first argument of ${op}`);
   return t(binary(c.b, op, x, asTensorLike(c, b, x, `the second argument of ${op}`)));
 };
@@ -70,8 +82,9 @@ const fill = (value: number | undefined): Lowering => (c, args) => {
   return t(c.b.add("full", [], { value: v, dtype: dtypeOr(args[value === undefined ? 2 : 1], "f32"), shape }));
 };
 
-export const LOWERINGS: Record<string, Lowering> = {
-  ...Object.fromEntries(["exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid", "relu", "gelu", "gelu_tanh", "sin", "cos", "square", "recip", "floor", "ceil", "abs", "sign", "stop_gradient"].map((op) => [op, unaryOp(op)])),
+const LOWERING_TABLE = {
+  ...eachUnary(UNARY_FLOAT),
+  ...eachUnary(UNARY_ANY),
   maximum: binaryOp("max"),
   minimum: binaryOp("min"),
   pow: binaryOp("pow"),
@@ -151,9 +164,11 @@ export const LOWERINGS: Record<string, Lowering> = {
     const n = c.tensor(len, "the lengths");
     return { k: "mask", spec: { kind: "padding" }, lengths: n.dtype === "i32" ? n : c.b.add("cast", [n], { dtype: "i32" }) };
   },
-};
+} satisfies { readonly [K in BuiltinName]: Lowering };
 
-export const VALUE_BUILTINS: Record<string, Val> = {
+export const LOWERINGS: Readonly<Record<string, Lowering>> = LOWERING_TABLE;
+
+const VALUE_TABLE = {
   none: { k: "mask", spec: { kind: "none" } },
   causal: { k: "mask", spec: { kind: "causal" } },
   cross: { k: "mask", spec: { kind: "cross" } },
@@ -166,4 +181,6 @@ export const VALUE_BUILTINS: Record<string, Val> = {
   i32: { k: "dtype", dtype: "i32" },
   u32: { k: "dtype", dtype: "u32" },
   bool: { k: "dtype", dtype: "bool" },
-};
+} satisfies { readonly [K in BuiltinValueName]: Val };
+
+export const VALUE_BUILTINS: Readonly<Record<string, Val>> = VALUE_TABLE;

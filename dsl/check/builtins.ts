@@ -1,6 +1,7 @@
 // builtins.ts: the built-in functions and values of .mira as the checker sees them — argument slots
-// and a type rule each. compiler/lower/builtins.ts gives each the same name an IR lowering; a test
-// keeps the two tables' names equal.
+// and a type rule each. This is the language's list of builtins: compiler/lower/builtins.ts gives each
+// an IR lowering in a table typed by `BuiltinName` and `BuiltinValueName`, so a builtin added here
+// without a lowering fails tsc (dsl/ may not import compiler/, so the list lives on this side).
 import type * as A from "../ast.js";
 import { type Dim, dimEq, dimOp, evalDim, num, printDim } from "../dims.js";
 import { type DType, type TensorTy, type Ty, UNKNOWN, fmtTensor, fmtTy } from "../types.js";
@@ -19,8 +20,9 @@ export interface BuiltinRule {
   check(ctx: Ctx, args: readonly (CheckedArg | undefined)[], span: A.Span): Ty;
 }
 
-const UNARY_FLOAT = ["exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid", "relu", "gelu", "gelu_tanh", "sin", "cos", "square", "recip", "floor", "ceil"] as const;
-const UNARY_ANY = ["abs", "sign", "stop_gradient"] as const;
+/** Unary elementwise builtins, each named as the IR op it lowers to. */
+export const UNARY_FLOAT = ["exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid", "relu", "gelu", "gelu_tanh", "sin", "cos", "square", "recip", "floor", "ceil"] as const;
+export const UNARY_ANY = ["abs", "sign", "stop_gradient"] as const;
 export const INIT_NAMES = ["zeros", "ones", "xavier", "glorot"] as const;
 export const INIT_FUNCS = ["normal", "uniform", "constant"] as const;
 export const MASK_VALUES = ["none", "causal", "cross"] as const;
@@ -135,9 +137,14 @@ const fill = (name: string, withValue: boolean): BuiltinRule => ({
 const init = (slots: Slot[], doc: string): BuiltinRule => ({ slots, doc, check: () => ({ k: "init" }) });
 const mask = (slots: Slot[], doc: string): BuiltinRule => ({ slots, doc, check: () => ({ k: "mask" }) });
 
-export const BUILTINS: Record<string, BuiltinRule> = {
-  ...Object.fromEntries(UNARY_FLOAT.map((n) => [n, elementwise(n, false)])),
-  ...Object.fromEntries(UNARY_ANY.map((n) => [n, elementwise(n, true)])),
+/** One rule per name, keeping the names in the type (Object.fromEntries would widen them to string). */
+function each<N extends string>(names: readonly N[], rule: (name: N) => BuiltinRule): Record<N, BuiltinRule> {
+  return Object.fromEntries(names.map((n) => [n, rule(n)])) as Record<N, BuiltinRule>;
+}
+
+const BUILTIN_TABLE = {
+  ...each(UNARY_FLOAT, (n) => elementwise(n, false)),
+  ...each(UNARY_ANY, (n) => elementwise(n, true)),
   maximum: binaryRule("maximum"),
   minimum: binaryRule("minimum"),
   pow: binaryRule("pow"),
@@ -329,10 +336,12 @@ export const BUILTINS: Record<string, BuiltinRule> = {
   constant: init([{ name: "value" }], "constant(v) initialiser"),
   block_causal: mask([{ name: "block" }], "block_causal(m): token i sees tokens of blocks ≤ its own (blocks of m)"),
   padding: mask([{ name: "lengths" }], "padding(lengths): keys at positions ≥ lengths[b] are hidden"),
-};
+} satisfies Record<string, BuiltinRule>;
 
-/** Names that are values, not functions. */
-export const BUILTIN_VALUES: Record<string, Ty> = {
+export type BuiltinName = keyof typeof BUILTIN_TABLE;
+export const BUILTINS: Readonly<Record<string, BuiltinRule>> = BUILTIN_TABLE;
+
+const VALUE_TABLE = {
   none: { k: "mask" },
   causal: { k: "mask" },
   cross: { k: "mask" },
@@ -345,4 +354,8 @@ export const BUILTIN_VALUES: Record<string, Ty> = {
   i32: { k: "dtype", dtype: "i32" },
   u32: { k: "dtype", dtype: "u32" },
   bool: { k: "dtype", dtype: "bool" },
-};
+} satisfies Record<string, Ty>;
+
+export type BuiltinValueName = keyof typeof VALUE_TABLE;
+/** Names that are values, not functions. */
+export const BUILTIN_VALUES: Readonly<Record<string, Ty>> = VALUE_TABLE;
