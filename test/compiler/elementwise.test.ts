@@ -4,63 +4,23 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { DTYPES, type DType, isFloat } from "../../compiler/dtype.js";
-import { OPS, opsOfKind } from "../../compiler/ops/index.js";
-import type { ElementwiseOp } from "../../compiler/ops/spec.js";
+import { opsOfKind } from "../../compiler/ops/index.js";
 import { runReference } from "../../compiler/reference.js";
 import { prod } from "../../compiler/shape.js";
 import { runOnGpu } from "../helpers/gpu.js";
-import { type Rand, accepts, expectGpuMatchesReference, intIn, pick, prng, runs, seedArb, shapeArb, singleOp, valueOf, valuesOf } from "./gen.js";
-
-type Sig = readonly DType[];
-
-/** Input dtypes under which an op is tested: all inputs one dtype, or (select) a bool condition first. */
-function signatures(op: string): Sig[] {
-  const spec = OPS[op as keyof typeof OPS] as ElementwiseOp;
-  const n = spec.arity as number;
-  const sigs: Sig[] = [];
-  for (const d of DTYPES) {
-    const same = Array<DType>(n).fill(d);
-    const cond: DType[] = ["bool", ...Array<DType>(n - 1).fill(d)];
-    const t = (ds: Sig) => ds.map((dtype) => ({ dtype, shape: [3] }));
-    if (accepts(op, t(same))) sigs.push(same);
-    else if (n > 1 && accepts(op, t(cond))) sigs.push(cond);
-  }
-  return sigs;
-}
+import { describeElementwiseOps, elementwiseCases } from "./elementwise-suite.js";
+import { type Rand, expectGpuMatchesReference, intIn, pick, prng, runs, seedArb, shapeArb, singleOp, valueOf } from "./gen.js";
 
 // Ops whose rule needs attributes (a target dtype, a shape) get their own properties below.
 const ATTRIBUTED = ["cast", "full", "iota", "random_uniform", "random_normal"];
 const plain = opsOfKind("elementwise").filter((op) => !ATTRIBUTED.includes(op));
-const cases = plain.flatMap((op) => signatures(op).map((sig) => [op, sig.join(",")] as [string, string]));
+const cases = elementwiseCases(plain);
 
 test("every elementwise op is tested: by its signatures, or by an attributed property", () => {
   for (const op of opsOfKind("elementwise")) expect(ATTRIBUTED.includes(op) || cases.some(([o]) => o === op), op).toBe(true);
 });
 
-// A case: the output shape, which inputs are rank 0 (broadcast inside the kernel), and a value seed.
-const caseArb = (arity: number) =>
-  fc.record({
-    shape: shapeArb(0, 4),
-    scalar: fc.array(fc.integer({ min: 0, max: 3 }).map((k) => k === 0), { minLength: arity, maxLength: arity }),
-    seed: seedArb,
-  });
-
-describe("elementwise ops match the reference", () => {
-  test.each(cases)("%s (%s)", async (op, sigText) => {
-    const sig = sigText.split(",") as DType[];
-    const domain = (OPS[op as keyof typeof OPS] as ElementwiseOp).domain ?? "any";
-    await fc.assert(
-      fc.asyncProperty(caseArb(sig.length), async ({ shape, scalar, seed }) => {
-        const r = prng(seed);
-        const g = singleOp(op, sig.map((dtype, k) => ({ dtype, shape: scalar[k] ? [] : shape })));
-        const feeds: Record<string, number[]> = {};
-        g.nodes.filter((n) => n.op === "input").forEach((n) => (feeds[n.attrs.name!] = valuesOf(r, n.dtype, prod(n.shape), domain)));
-        await expectGpuMatchesReference(g, feeds);
-      }),
-      { numRuns: runs(sig[sig.length - 1] === "f32" ? 12 : 6) },
-    );
-  });
-});
+describeElementwiseOps(plain);
 
 /** A value to cast from `from` to `to`: in range of `to` for float targets (out-of-range float
  *  conversions are indeterminate in WGSL); past the integer range for float → int (truncate, clamp). */

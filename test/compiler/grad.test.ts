@@ -5,22 +5,16 @@ import fc from "fast-check";
 import { GraphBuilder } from "../../compiler/builder.js";
 import { describe, expect, test } from "vitest";
 import { grad, gradName } from "../../compiler/grad.js";
-import { type Graph, printGraph } from "../../compiler/ir.js";
-import { binary, reduce } from "../../compiler/ops/helpers.js";
+import { reduce } from "../../compiler/ops/helpers.js";
 import { OPS, type OpName } from "../../compiler/ops/index.js";
 import { runReference } from "../../compiler/reference.js";
-import { lowerComposites } from "../../compiler/passes/lower-composites.js";
-import type { RefTensor } from "../../compiler/ops/spec.js";
 import { prod } from "../../compiler/shape.js";
-import { expectClose, firstMismatch } from "../helpers/close.js";
-import { runOnGpu } from "../helpers/gpu.js";
-import { type Rand, accepts, runs } from "./gen.js";
+import { expectClose } from "../helpers/close.js";
+import { accepts, runs } from "./gen.js";
+import { caseArb, directional, expectGpuGradientsMatch, expectMatchesFiniteDifferences, finiteDifferenceTests, gpuGradientTests } from "./grad-suite.js";
 import { Draw, GRADIENT_ONLY, type GradCase, STEP_ONLY, MASK_KINDS, NO_FLOAT_INPUT, attentionCase, caseBuilder, modelCase, values } from "./grad-cases.js";
 
 const ALL_OPS = Object.keys(OPS) as OpName[];
-/** A case's draws; shrinking is capped because a failing case rebuilt from a shrunk draw is often a
- *  new case, and fast-check would otherwise walk a very long shrink path. */
-const caseArb = fc.limitShrink(fc.gen(), 200);
 const FLOAT_OPS = ALL_OPS.filter((op) => !NO_FLOAT_INPUT.includes(op) && !GRADIENT_ONLY.includes(op) && !STEP_ONLY.includes(op));
 
 test("every op taking a float input has a gradient case builder", () => {
@@ -33,90 +27,8 @@ test("every op taking a float input has a gradient case builder", () => {
   }
 });
 
-/** The case graph with loss = Σ cast_f32(y)·w over all axes, and its feeds (w included). */
-function withLoss(c: GradCase, r: Rand): { graph: Graph; feeds: Record<string, number[]> } {
-  const { b, y } = c;
-  const yf = y.dtype === "f32" ? y : b.add("cast", [y], { dtype: "f32" });
-  const w = b.input("w", "f32", y.shape);
-  const loss = reduce(b, "reduce_sum", binary(b, "mul", yf, w), y.shape.map((_, i) => i));
-  b.output("loss", loss);
-  return { graph: b.build(), feeds: { ...c.feeds, w: Array.from({ length: prod(y.shape) }, () => 2 * r() - 1) } };
-}
-
-const paramNames = (g: Graph): string[] => g.nodes.filter((n) => n.op === "param").map((n) => n.attrs.name!);
-
-const H = 1e-5;
-
-/**
- * Directional derivative of the loss along a random direction d (one per param, entries in [−1, 1]):
- * `an` from the gradient graph; `fd` from central differences D(t) = (L(p + t·d) − L(p − t·d)) / 2t at
- * t = h and h/2, Richardson-extrapolated to (4·D(h/2) − D(h)) / 3, which cancels D's h² error term
- * (leaving h⁴·L⁽⁵⁾/480), so ill-conditioned spots such as a layer_norm row of nearly equal values do
- * not need special-casing; all in float64 (exact: true).
- * `mass` = Σ|∂L/∂p|·|d|, the size of the terms `an` sums, which may cancel.
- */
-function directional(c: GradCase, r: Rand): { an: number; fd: number; mass: number; graph: Graph; feeds: Record<string, number[]>; dir: Record<string, number[]>; grads: Record<string, ArrayLike<number>> } {
-  const { graph, feeds } = withLoss(c, r);
-  const gg = grad(graph, "loss");
-  const names = paramNames(graph);
-  const dir = Object.fromEntries(names.map((p) => [p, feeds[p].map(() => 2 * r() - 1)]));
-  const grads = runReference(gg, feeds, { exact: true });
-  for (const p of names) expect(grads[gradName(p)].shape, `shape of ${gradName(p)}`).toEqual(graph.nodes.find((n) => n.attrs.name === p)!.shape);
-  let an = 0;
-  let mass = 0;
-  for (const p of names) {
-    const gp = grads[gradName(p)].data;
-    dir[p].forEach((v, i) => {
-      an += gp[i] * v;
-      mass += Math.abs(gp[i] * v);
-    });
-  }
-  const lossAt = (t: number) => {
-    const moved = { ...feeds };
-    for (const p of names) moved[p] = feeds[p].map((v, i) => v + t * dir[p][i]);
-    return runReference(graph, moved, { exact: true }).loss.data[0];
-  };
-  const byParam = Object.fromEntries(names.map((p) => [p, grads[gradName(p)].data]));
-  const central = (t: number) => (lossAt(t) - lossAt(-t)) / (2 * t);
-  return { an, fd: (4 * central(H / 2) - central(H)) / 3, mass, graph, feeds, dir, grads: byParam };
-}
-
-/**
- * |fd − an| ≤ 1e-6 + 1e-6·mass. The extrapolated difference errs by h⁴/480·D⁵L (truncation,
- * ≈ 2e-23·D⁵L: nothing, unless derivatives grow like 1/σ⁵ near a singular spot with σ ≲ 1e-3) plus
- * about 1.5·ε·Σ|loss terms|/h (rounding). Cases keep poles ≥ 0.3 away and kinks ≥ 0.05 away (≫ h·|d|),
- * and have ≲ 10³ loss terms of size ≲ 30, so rounding ≲ 1.5·2.2e-16·3e4/1e-5 ≈ 1e-6 at worst (a
- * random-walk sum makes it far smaller). The relative part is taken of `mass` rather than |an|
- * because a directional derivative may cancel to near 0 while its terms do not. A wrong rule is off
- * by O(1) of some terms, far beyond this.
- */
-function expectMatchesFiniteDifferences(c: GradCase, r: Rand): void {
-  const { an, fd, mass, graph, feeds, dir } = directional(c, r);
-  const where = () => `\n${printGraph(graph)}`;
-  if (c.blocked) {
-    // An identity that blocks the gradient: the loss moves (fd = Σ w·d, as for the identity), yet
-    // the analytic derivative is exactly 0.
-    const moved = feeds.w.reduce((acc, w, i) => acc + w * dir.x[i], 0);
-    expect(Math.abs(fd - moved), `fd ${fd} vs Σ w·d ${moved}${where()}`).toBeLessThanOrEqual(1e-6 + 1e-6 * Math.abs(moved));
-    expect(an, `analytic gradient through a blocked op${where()}`).toBe(0);
-    return;
-  }
-  const tol = 1e-6 + 1e-6 * mass;
-  if (!(Math.abs(fd - an) <= tol)) throw new Error(`directional derivative: analytic ${an}, central difference ${fd} (|diff| ${Math.abs(fd - an)} > ${tol})${where()}`);
-}
-
 describe("gradients match float64 central differences on the reference", () => {
-  const numRuns = (op: OpName): number => runs(OPS[op].kind === "elementwise" ? 60 : 100);
-  test.each(FLOAT_OPS)("%s", (op) => {
-    const build = caseBuilder(op)!;
-    fc.assert(
-      fc.property(caseArb, (g) => {
-        const d = new Draw(g);
-        expectMatchesFiniteDifferences(build(d), d.rand());
-      }),
-      { numRuns: numRuns(op) },
-    );
-  });
+  finiteDifferenceTests(FLOAT_OPS);
 
   test.each(MASK_KINDS)("attention with mask %s", (kind) => {
     fc.assert(
@@ -139,66 +51,11 @@ describe("gradients match float64 central differences on the reference", () => {
   });
 });
 
-/**
- * GPU against reference, both in f32: each output within 1e-5·(1 + max|ref|) + 1e-4·|ref| + 4·noise. The
- * reference rounds to f32 after every op as a kernel does, so what remains is summation order in
- * reductions and matmuls (≈ √n·6e-8 of the largest term for n ≤ 10³ terms) and the GPU's transcendental
- * functions (≤ 1e-5 relative, see the op table's tolerances), compounded over a few ops of a backward
- * pass; the absolute part is scaled by the output's largest value, because one gradient element can be
- * a cancelling sum of terms as large as that. On lavapipe the worst error seen was ≈ 1% of this bound
- * for single ops and ≈ 4% for the model; a wrong kernel is off by O(1).
- *
- * `noise` is how far this case's f32 answers stray from float64, measured: the larger distance from
- * the float64 reference (exact: true) of two f32 evaluations that round in different places — the
- * graph as built (composites computed whole) and with composites lowered to the primitives the GPU
- * runs. It is ≈ 1e-7 relative for most cases, so the bound above rules; but some cases are
- * ill-conditioned, and no f32 evaluation order can match another there: in the model case, a
- * layer_norm row over d = 2 of two nearly equal values (−0.5149567, −0.5150765; fast-check seed
- * −829853349) has variance ≪ eps, so the norm is ≈ (x − mean)/√eps and turns the inputs' f32 rounding
- * (≈ 4e-7) into 1e-3 relative error in ln1.g's gradient — in the GPU's result and the reference's alike.
- */
-function f32Noise(g: Graph, feeds: Record<string, number[]>, ref: Record<string, RefTensor>): Map<string, number> {
-  const exact = runReference(g, feeds, { exact: true });
-  const lowered = runReference(lowerComposites(g), feeds);
-  const noise = new Map<string, number>();
-  for (const o of g.outputs) {
-    const e = exact[o.name].data;
-    let m = 0;
-    for (const f32 of [ref[o.name].data, lowered[o.name].data]) for (let i = 0; i < e.length; i++) m = Math.max(m, Math.abs(f32[i] - e[i]));
-    noise.set(o.name, m);
-  }
-  return noise;
-}
-
-async function expectGpuGradientsMatch(c: GradCase, r: Rand): Promise<void> {
-  const { graph, feeds } = withLoss(c, r);
-  const gg = grad(graph, "loss");
-  const got = await runOnGpu(gg, feeds);
-  const ref = runReference(gg, feeds);
-  const noise = f32Noise(gg, feeds, ref);
-  for (const o of gg.outputs) {
-    const want = ref[o.name].data;
-    const scale = want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-    const bad = firstMismatch(got[o.name], want, { atol: 1e-5 * (1 + scale) + 4 * noise.get(o.name)!, rtol: 1e-4 });
-    if (bad) throw new Error(`${o.name}: ${bad} (f32 noise of this case ${noise.get(o.name)!.toExponential(2)})\n${printGraph(gg)}`);
-  }
-}
-
 // A sample, not a sweep: on lavapipe every new kernel is JIT-compiled at its first dispatch (≈ 1 s for
 // a matmul when the machine is busy), and random shapes make most kernels new. Attention runs once per
 // mask kind instead of in the per-op loop.
 describe("GPU gradients equal reference gradients", () => {
-  const gpuRuns = (op: OpName): number => runs(OPS[op].kind === "matmul" || OPS[op].kind === "composite" ? 1 : 2);
-  test.each(FLOAT_OPS.filter((op) => op !== "attention"))("%s", async (op) => {
-    const build = caseBuilder(op)!;
-    await fc.assert(
-      fc.asyncProperty(caseArb, async (g) => {
-        const d = new Draw(g, true);
-        await expectGpuGradientsMatch(build(d), d.rand());
-      }),
-      { numRuns: gpuRuns(op) },
-    );
-  });
+  gpuGradientTests(FLOAT_OPS.filter((op) => op !== "attention"));
 
   test.each(MASK_KINDS)("attention with mask %s", async (kind) => {
     await fc.assert(
