@@ -1,7 +1,7 @@
 // report.ts (bench): writes a benchmark's tables into docs/PERFORMANCE.md between markers of its own,
 // so each benchmark (kernels, training, decoding, …) updates its section and leaves the rest alone.
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 
 export const PERFORMANCE_MD = join(import.meta.dirname, "..", "docs", "PERFORMANCE.md");
 
@@ -20,6 +20,7 @@ export function writeSection(name: string, markdown: string, file = PERFORMANCE_
   const i = current.indexOf(start);
   const j = current.indexOf(end);
   const next = i >= 0 && j > i ? current.slice(0, i) + block + current.slice(j + end.length) : `${current.trimEnd()}\n\n${block}\n`;
+  mkdirSync(dirname(file), { recursive: true }); // the portable bundle starts without docs/
   writeFileSync(`${file}.tmp`, next);
   renameSync(`${file}.tmp`, file);
 }

@@ -3,13 +3,11 @@
 // write it natively, beyond the reach of in-process filters). In a source checkout (cli/mira.ts and tsx
 // present) it runs the TypeScript under tsx, so an edit needs no build; an installed package has only
 // the compiled dist/.
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { childEnv } from "../scripts/lib/env.mjs";
-import { filterStream } from "../scripts/lib/noise.mjs";
+import { launch } from "../scripts/lib/launch.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -39,10 +37,4 @@ function command() {
   return [built];
 }
 
-const child = spawn(process.execPath, [...command(), ...process.argv.slice(2)], {
-  stdio: ["inherit", "inherit", "pipe"],
-  env: childEnv(),
-});
-filterStream(child.stderr, process.stderr);
-for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => child.kill(sig));
-child.on("exit", (code, signal) => process.exit(code ?? (signal === "SIGINT" ? 130 : 1)));
+launch([...command(), ...process.argv.slice(2)]);

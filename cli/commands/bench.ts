@@ -11,7 +11,12 @@ import { parseBatch } from "./compile.js";
 
 export const BENCH_USAGE = "mira bench [--autotune FILE | --profile FILE [--top N] [--no-fuse]] [--preset NAME] [--set key=value]… [--batch B=8,T=64] [--step train|forward] [--runs N] [--json]";
 
-const SUITE = join(import.meta.dirname, "..", "..", "bench", "run.ts");
+// The suite bundled beside the CLI in the portable bundle (scripts/bundle.mjs), or in a source checkout.
+// It runs from the root that holds its models/ and docs/.
+const SUITES = [
+  { script: join(import.meta.dirname, "bench.mjs"), root: join(import.meta.dirname, "..") },
+  { script: join(import.meta.dirname, "..", "..", "bench", "run.ts"), root: join(import.meta.dirname, "..", "..") },
+];
 
 export async function benchCommand(p: Parsed): Promise<number> {
   const tuneFile = str(p, "autotune");
@@ -92,13 +97,14 @@ function formatReport(r: AutotuneReport): string {
 
 /** The benchmark suite writes docs/PERFORMANCE.md; it lives in the source checkout, not in a package. */
 function runSuite(): Promise<number> {
-  if (!existsSync(SUITE)) {
+  const suite = SUITES.find((s) => existsSync(s.script));
+  if (!suite) {
     process.stdout.write("the benchmark suite is part of mira's source checkout: run 'npm run bench' there (it writes docs/PERFORMANCE.md)\n");
     return Promise.resolve(EXIT.ok);
   }
-  process.stderr.write(`running ${SUITE} (several minutes; it rewrites docs/PERFORMANCE.md)\n`);
+  process.stderr.write(`running ${suite.script} (several minutes; it rewrites docs/PERFORMANCE.md)\n`);
   // Same Node and loader flags as this process (bin/mira.js runs it under tsx); stderr passes through
   // the launcher's driver-noise filter.
-  const child = spawn(process.execPath, [...process.execArgv, SUITE], { stdio: "inherit" });
+  const child = spawn(process.execPath, [...process.execArgv, suite.script], { cwd: suite.root, stdio: "inherit" });
   return new Promise((resolve) => child.on("exit", (code, signal) => resolve(code ?? (signal === "SIGINT" ? EXIT.interrupted : EXIT.failed))));
 }
