@@ -6,10 +6,11 @@ import { type FlopRule, FLOPS } from "./ops/flops.js";
 import { isOpName } from "./ops/index.js";
 import type { Program } from "./program.js";
 import { prod } from "./shape.js";
+import { bug } from "../base/errors.js";
 
 /** Floating-point operations of one node, by its op's rule in the FLOP table (ops/flops.ts). */
 export function flopsOf(n: Node, byId: ReadonlyMap<number, Node>): number {
-  if (!isOpName(n.op)) throw new Error(`unknown op '${n.op}'`);
+  if (!isOpName(n.op)) bug(`unknown op '${n.op}' has no FLOP rule`);
   const rule: FlopRule = FLOPS[n.op];
   return rule(n, n.inputs.map((i) => byId.get(i)!));
 }

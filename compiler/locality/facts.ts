@@ -6,6 +6,7 @@ import type { Node } from "../ir.js";
 import { type OpName, isOpName } from "../ops/index.js";
 import { reduceAxes } from "../ops/reduce.js";
 import { normAxis } from "../shape.js";
+import { bug } from "../../base/errors.js";
 
 /** How an op that combines elements along some input axes does it (it names the op's mixing in errors). */
 export type Combining = "reduces" | "sums" | "picks" | "normalises";
@@ -104,6 +105,6 @@ export const LOCALITY: { readonly [K in OpName]: Locality } = {
 };
 
 export function localityOf(name: string): Locality {
-  if (!isOpName(name)) throw new Error(`unknown op '${name}'`);
+  if (!isOpName(name)) bug(`unknown op '${name}' has no locality`);
   return LOCALITY[name];
 }
