@@ -34,7 +34,10 @@ export interface NoMapping {
 export const noMapping = (reason: string): NoMapping => ({ none: reason });
 
 /** The rule of `op` in an exporter's table keyed by op name; undefined for no mapping or no such op. */
-export function ruleOf<R extends (...args: never[]) => unknown>(table: Readonly<Record<string, R | NoMapping>>, op: string): R | undefined {
+export function ruleOf<R extends (...args: never[]) => unknown>(
+  table: Readonly<Record<string, R | NoMapping>>,
+  op: string,
+): R | undefined {
   const r = Object.hasOwn(table, op) ? table[op] : undefined;
   return typeof r === "function" ? r : undefined;
 }

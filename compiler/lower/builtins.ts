@@ -35,7 +35,9 @@ const ints = (c: LowerCtx, v: Val | undefined, what: string): number[] => (v?.k 
 type UnaryName = (typeof UNARY_FLOAT)[number] | (typeof UNARY_ANY)[number];
 
 /** A number as the op sees one element: a float64 scalar (rounded later, as a constant's value). */
-const NUMBER: ScalarContext = { index: 0, coords: [], attrs: {}, inputs: [{ dtype: "f32", shape: [] }], out: { dtype: "f32", shape: [] } };
+const NUMBER: ScalarContext = {
+  index: 0, coords: [], attrs: {}, inputs: [{ dtype: "f32", shape: [] }], out: { dtype: "f32", shape: [] },
+};
 
 /** A unary builtin: its op on a tensor; on a number, folded by the op's scalar function. The
  *  `UnaryName & OpName` parameter makes a unary builtin that names no elementwise op fail tsc. */

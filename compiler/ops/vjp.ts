@@ -225,7 +225,8 @@ export function vjpRuleFor(n: Node): Differentiation | undefined {
 }
 
 /** The table's entry for `op`, or undefined for a name that is no op. */
-export const differentiationOf = (op: string): Differentiation | undefined => (Object.hasOwn(VJP_RULES, op) ? VJP_RULES[op as OpName] : undefined);
+export const differentiationOf = (op: string): Differentiation | undefined =>
+  Object.hasOwn(VJP_RULES, op) ? VJP_RULES[op as OpName] : undefined;
 
 /** The optimizer's ops end a training step; nothing differentiates through them. */
 function endsAStep(_b: B, _g: Node, _inputs: readonly Node[], out: Node): never {

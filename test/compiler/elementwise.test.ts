@@ -9,7 +9,8 @@ import { runReference } from "../../compiler/reference.js";
 import { prod } from "../../compiler/shape.js";
 import { runOnGpu } from "../helpers/gpu.js";
 import { describeElementwiseOps, elementwiseCases } from "./elementwise-suite.js";
-import { type Rand, expectGpuMatchesReference, intIn, pick, prng, runs, seedArb, shapeArb, singleOp, valueOf } from "./gen.js";
+import { type Rand, expectGpuMatchesReference, intIn, pick, prng, runs, seedArb, shapeArb, singleOp, valueOf }
+  from "./gen.js";
 
 // Ops whose rule needs attributes (a target dtype, a shape) get their own properties below.
 const ATTRIBUTED = ["cast", "full", "iota", "random_uniform", "random_normal"];

@@ -11,7 +11,10 @@ import { runReference } from "../../compiler/reference.js";
 import { prod } from "../../compiler/shape.js";
 import { expectClose } from "../helpers/close.js";
 import { accepts, runs } from "./gen.js";
-import { caseArb, directional, expectGpuGradientsMatch, expectMatchesFiniteDifferences, finiteDifferenceTests, gpuGradientTests } from "./grad-suite.js";
+import {
+  caseArb, directional, expectGpuGradientsMatch, expectMatchesFiniteDifferences,
+  finiteDifferenceTests, gpuGradientTests,
+} from "./grad-suite.js";
 import { Draw, GRADIENT_ONLY, type GradCase, STEP_ONLY, MASK_KINDS, NO_FLOAT_INPUT, attentionCase, caseBuilder, modelCase, values } from "./grad-cases.js";
 
 const ALL_OPS = Object.keys(OPS) as OpName[];

@@ -68,7 +68,8 @@ function caseOf(op: string, seed: number): OpCase {
   const graph = b.build();
   const domain: Domain = (opSpec(op) as ElementwiseOp).domain ?? "any";
   const r = prng(seed);
-  const feeds = Object.fromEntries(dtypes.map((d, k) => [`x${k}`, valuesOf(r, d, prod(SHAPE), domain).map(Math.fround)]));
+  const draw = (d: DType) => valuesOf(r, d, prod(SHAPE), domain).map(Math.fround);
+  const feeds = Object.fromEntries(dtypes.map((d, k) => [`x${k}`, draw(d)]));
   return { op, graph, feeds, dtypes, src: sourceOf(op, graph, dtypes), ref: runReference(graph, feeds).y.data };
 }
 
@@ -86,8 +87,11 @@ export function describeExportedOps(ops: readonly string[]): void {
         const at = join(dir, c.op);
         mkdirSync(at);
         writeFileSync(join(at, "model.py"), generateTorch(c.src).code);
-        for (const f of readdirSync(PYTHON_DIR).filter((n) => n.endsWith(".py"))) copyFileSync(join(PYTHON_DIR, f), join(at, f));
-        return { op: c.op, dir: at, inputs: Object.fromEntries(c.dtypes.map((dtype, k) => [`x${k}`, { dtype, shape: SHAPE, data: c.feeds[`x${k}`] }])) };
+        for (const f of readdirSync(PYTHON_DIR).filter((n) => n.endsWith(".py"))) {
+          copyFileSync(join(PYTHON_DIR, f), join(at, f));
+        }
+        const inputs = c.dtypes.map((dtype, k) => [`x${k}`, { dtype, shape: SHAPE, data: c.feeds[`x${k}`] }]);
+        return { op: c.op, dir: at, inputs: Object.fromEntries(inputs) };
       });
       writeFileSync(join(dir, "manifest.json"), JSON.stringify(manifest));
       runPython([join(import.meta.dirname, "op_forward.py"), join(dir, "manifest.json"), join(dir, "out.json")]);
@@ -109,7 +113,10 @@ export function describeExportedOps(ops: readonly string[]): void {
       const feeds = Object.fromEntries(
         c.dtypes.map((d, k) => {
           const v = c.feeds[`x${k}`];
-          return [`x${k}`, d === "bool" ? new ort.Tensor("bool", Uint8Array.from(v), SHAPE) : new ort.Tensor("float32", Float32Array.from(v), SHAPE)];
+          const t = d === "bool"
+            ? new ort.Tensor("bool", Uint8Array.from(v), SHAPE)
+            : new ort.Tensor("float32", Float32Array.from(v), SHAPE);
+          return [`x${k}`, t];
         }),
       );
       const got = await session.run(feeds);

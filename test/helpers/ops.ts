@@ -28,7 +28,9 @@ export function installOp(name: string, def: OpDefinition): () => void {
     [TORCH_OPS, def.torch],
     [ONNX_OPS, def.onnx],
   ];
-  for (const [table] of tables) if (Object.hasOwn(table, name)) throw new Error(`installOp: '${name}' is already an op`);
+  for (const [table] of tables) {
+    if (Object.hasOwn(table, name)) throw new Error(`installOp: '${name}' is already an op`);
+  }
   for (const [table, fact] of tables) table[name] = fact;
   return () => {
     for (const [table] of tables) delete table[name];
