@@ -8,7 +8,12 @@ import { LimitError } from "../compiler/limits.js";
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, environment: 3, interrupted: 130 } as const;
 
-export const EXIT_CODE: Readonly<Record<ExitKind, number>> = { "bad-input": EXIT.usage, setup: EXIT.environment, failure: EXIT.failed, interrupted: EXIT.interrupted };
+export const EXIT_CODE: Readonly<Record<ExitKind, number>> = {
+  "bad-input": EXIT.usage,
+  setup: EXIT.environment,
+  failure: EXIT.failed,
+  interrupted: EXIT.interrupted,
+};
 
 /** A mistake in the command line; the message says what to type instead. */
 export class UsageError extends MiraError {
@@ -22,10 +27,12 @@ export function describeFailure(e: unknown, debug: boolean): { text: string; cod
   const code = EXIT_CODE[err instanceof MiraError ? err.kind : "failure"];
   // A model's diagnostics are already formatted (file:line:col, caret excerpt, hint): print them whole.
   if (err instanceof ModelError) return { text: err.message, code };
-  const what = err instanceof InternalError ? "internal error: " : err instanceof LimitError ? "does not fit this device: " : "";
+  const what = err instanceof InternalError ? "internal error: "
+    : err instanceof LimitError ? "does not fit this device: " : "";
   const first = `mira: ${what}${err.message.split("\n")[0]}`;
   if (debug) return { text: `${first}\n${err.stack ?? ""}`, code };
   // Errors of a known kind name their fix; a failure without one, or a bug, needs the stack to act on.
-  const more = err instanceof InternalError ? " (please report it: run with --debug and include the output)" : err instanceof MiraError && err.kind !== "failure" ? "" : " (run with --debug for details)";
+  const more = err instanceof InternalError ? " (please report it: run with --debug and include the output)"
+    : err instanceof MiraError && err.kind !== "failure" ? "" : " (run with --debug for details)";
   return { text: first + more, code };
 }

@@ -67,7 +67,7 @@ function run(el: Elaborator, model: A.ModelDecl, checked: Checked, diagnostics: 
     } catch (e) {
       if (!(e instanceof ElabAbort)) throw e;
       const d = e.diagnostic;
-      if (d && !diagnostics.some((o) => o.code === d.code && o.message === d.message && o.span.file === d.span.file && o.span.start === d.span.start)) diagnostics.push(d);
+      if (d && !diagnostics.some((o) => sameDiagnostic(o, d))) diagnostics.push(d);
       el.unwind();
       for (const name of binds) env.define(name, UNKNOWN);
     }
@@ -132,12 +132,18 @@ function run(el: Elaborator, model: A.ModelDecl, checked: Checked, diagnostics: 
   return { graph: el.graph.build(), params: el.params, paramCount, inputs, outputs, losses, objective, generate, config, origins: el.origins, scans: el.scans };
 }
 
+/** An instance called from two statements fails the same way in both: report it once. */
+const sameDiagnostic = (a: Diagnostic, b: Diagnostic): boolean =>
+  a.code === b.code && a.message === b.message && a.span.file === b.span.file && a.span.start === b.span.start;
+
 /** The names a model statement binds: an input's batch dims it would define, and for a repeat block
  *  the outer names its body assigns (left half-updated when the block fails part way). */
 function bindings(s: A.Stmt, env: Env): string[] {
   switch (s.kind) {
     case "input":
-      return [s.name.name, ...(s.type.dims ?? []).flatMap((d) => (d.kind === "name" && !env.get(d.name) ? [d.name] : []))];
+      // batch dims are defined by the first input that names them
+      const unbound = (s.type.dims ?? []).flatMap((d) => (d.kind === "name" && !env.get(d.name) ? [d.name] : []));
+      return [s.name.name, ...unbound];
     case "output":
     case "loss":
     case "let":
@@ -145,7 +151,8 @@ function bindings(s: A.Stmt, env: Env): string[] {
     case "param":
       return [s.name.name];
     case "repeat":
-      return s.body.stmts.flatMap((b) => (b.kind === "assign" ? [b.name.name] : b.kind === "repeat" ? bindings(b, env) : []));
+      return s.body.stmts.flatMap((b) =>
+        b.kind === "assign" ? [b.name.name] : b.kind === "repeat" ? bindings(b, env) : []);
     default:
       return [];
   }

@@ -39,27 +39,32 @@ describe("describeFailure maps each kind to its exit code", () => {
 
   test("setup (LimitError): exit 3, saying the device is what falls short", () => {
     const e = new LimitError("tensor %84 needs 294.0 MiB, but this device binds at most 128.0 MiB per buffer");
-    expect(describeFailure(e, false)).toEqual({ text: `mira: does not fit this device: ${e.message}`, code: EXIT.environment });
+    const text = `mira: does not fit this device: ${e.message}`;
+    expect(describeFailure(e, false)).toEqual({ text, code: EXIT.environment });
   });
 
   test("failure: exit 1; a model's diagnostics print whole, other failures point at --debug", () => {
     const diagnostics = "m.mira:3:5 error M2001 unknown name 'x'\n  3 |   x\n    |   ^";
     expect(describeFailure(new ModelError(diagnostics), false)).toEqual({ text: diagnostics, code: EXIT.failed });
-    expect(describeFailure(new IrError("add: shapes differ"), false)).toEqual({ text: "mira: add: shapes differ (run with --debug for details)", code: EXIT.failed });
-    expect(describeFailure(new Error("EIO: i/o error\nmore"), false)).toEqual({ text: "mira: EIO: i/o error (run with --debug for details)", code: EXIT.failed });
+    expect(describeFailure(new IrError("add: shapes differ"), false))
+      .toEqual({ text: "mira: add: shapes differ (run with --debug for details)", code: EXIT.failed });
+    expect(describeFailure(new Error("EIO: i/o error\nmore"), false))
+      .toEqual({ text: "mira: EIO: i/o error (run with --debug for details)", code: EXIT.failed });
     expect(describeFailure("a string", false).code).toBe(EXIT.failed);
   });
 
   test("failure (a bug): exit 1, an internal error that asks to be reported", () => {
     const e = thrown(() => bug("fuse: group output shapes differ"));
     expect(describeFailure(e, false)).toEqual({
-      text: "mira: internal error: fuse: group output shapes differ (please report it: run with --debug and include the output)",
+      text: "mira: internal error: fuse: group output shapes differ"
+        + " (please report it: run with --debug and include the output)",
       code: EXIT.failed,
     });
   });
 
   test("interrupted: exit 130", () => {
-    expect(describeFailure(new InterruptedError("stopped before the first checkpoint"), false)).toEqual({ text: "mira: stopped before the first checkpoint", code: EXIT.interrupted });
+    const e = new InterruptedError("stopped before the first checkpoint");
+    expect(describeFailure(e, false)).toEqual({ text: `mira: ${e.message}`, code: EXIT.interrupted });
   });
 
   test("--debug adds the stack and keeps the code", () => {

@@ -19,7 +19,9 @@ function readmeCodes(): Map<number, string> {
   return new Map([...rows].map((m) => [Number(m[1]), m[2]]));
 }
 
-function mira_(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<{ status: number | null; stderr: string }> {
+type Ended = { status: number | null; stderr: string };
+
+function runMira(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<Ended> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [mira, ...args], { cwd: dir, env, stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
@@ -31,7 +33,10 @@ function mira_(args: readonly string[], env: NodeJS.ProcessEnv = process.env): P
 
 // outside models/, so no std imports: builtins only
 writeFileSync(at("typo.mira"), "model M {\n  input tokens: i32[B, T]\n  output o = Embeding(32, 8)(tokens)\n}\n");
-writeFileSync(at("two.mira"), "model M {\n  config { d: int = 8 }\n  input x: f32[N, d]\n  param w: f32[d / 3]\n  output a = x * 2.0\n  output b = w * 2.0\n}\n");
+writeFileSync(at("two.mira"), [
+  "model M {", "  config { d: int = 8 }", "  input x: f32[N, d]", "  param w: f32[d / 3]",
+  "  output a = x * 2.0", "  output b = w * 2.0", "}", "",
+].join("\n"));
 writeFileSync(at("junk.safetensors"), "not a checkpoint");
 writeFileSync(at("clip.mp4"), "not a video");
 
@@ -44,13 +49,20 @@ interface Case {
 }
 
 const CASES: readonly Case[] = [
-  { what: "an unknown command", args: ["frobnicate"], kind: "bad-input", stderr: /^mira: unknown command 'frobnicate'; commands: / },
-  { what: "a model file that does not exist", args: ["compile", at("none.mira"), "--emit", "ir"], kind: "bad-input", stderr: /none\.mira: cannot read it$/ },
-  { what: "a checkpoint that is not one", args: ["generate", "--checkpoint", at("junk.safetensors"), "--prompt", "one"], kind: "bad-input", stderr: /^mira: checkpoint .*junk\.safetensors is not a valid safetensors file/ },
-  { what: "a model that does not check", args: ["compile", at("typo.mira"), "--emit", "ir"], kind: "failure", stderr: /^typo\.mira:3:14 error M2001 unknown name 'Embeding'/ },
-  { what: "a model with two elaboration errors, both reported", args: ["compile", at("two.mira"), "--emit", "ir", "--batch", "B=2,T=4"], kind: "failure", stderr: /^two\.mira:3:3 error M3004 batch dimension 'N' has no size[^]*\ntwo\.mira:4:16 error M3005 8 \/ 3 is not a whole number/ },
+  { what: "an unknown command", args: ["frobnicate"], kind: "bad-input",
+    stderr: /^mira: unknown command 'frobnicate'; commands: / },
+  { what: "a model file that does not exist", args: ["compile", at("none.mira"), "--emit", "ir"], kind: "bad-input",
+    stderr: /none\.mira: cannot read it$/ },
+  { what: "a checkpoint that is not one", args: ["generate", "--checkpoint", at("junk.safetensors"), "--prompt", "one"],
+    kind: "bad-input", stderr: /^mira: checkpoint .*junk\.safetensors is not a valid safetensors file/ },
+  { what: "a model that does not check", args: ["compile", at("typo.mira"), "--emit", "ir"], kind: "failure",
+    stderr: /^typo\.mira:3:14 error M2001 unknown name 'Embeding'/ },
+  { what: "a model with two elaboration errors, both reported", kind: "failure",
+    args: ["compile", at("two.mira"), "--emit", "ir", "--batch", "B=2,T=4"],
+    stderr: /^two\.mira:3:3 error M3004 batch dimension 'N' has no size[^]*\ntwo\.mira:4:16 error M3005 8 \/ 3 is/ },
   // without ffprobe on PATH the machine lacks what the same command has elsewhere
-  { what: "a clip to import with no ffmpeg", args: ["data", "import", "--video", at("clip.mp4"), "--out", at("out")], kind: "setup", stderr: /^mira: ffprobe is not installed/, env: { ...process.env, PATH: at("no-bin") } },
+  { what: "a clip to import with no ffmpeg", args: ["data", "import", "--video", at("clip.mp4"), "--out", at("out")],
+    kind: "setup", stderr: /^mira: ffprobe is not installed/, env: { ...process.env, PATH: at("no-bin") } },
 ];
 
 test("the exit codes in README's table are the ones cli/errors.ts gives each kind", () => {
@@ -63,7 +75,7 @@ test("the exit codes in README's table are the ones cli/errors.ts gives each kin
 
 test("each way of failing ends with its kind's exit code from README's table", async () => {
   const codes = readmeCodes();
-  const results = await Promise.all(CASES.map((c) => mira_(c.args, c.env)));
+  const results = await Promise.all(CASES.map((c) => runMira(c.args, c.env)));
   CASES.forEach((c, i) => {
     const { status, stderr } = results[i];
     expect(codes.has(status!), `${c.what}: exit ${status} is in README's table`).toBe(true);
