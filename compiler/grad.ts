@@ -10,6 +10,7 @@ import { opSpec } from "./ops/index.js";
 import { scalar } from "./ops/helpers.js";
 import type { NodeBuilder } from "./ops/spec.js";
 import { differentiationOf, vjpRuleFor } from "./ops/vjp.js";
+import { rebuild } from "./rewrite.js";
 import { type AttentionChoice, fixAttentionImpl } from "./passes/choose-attention.js";
 import { isFloat } from "./dtype.js";
 import { sameShape } from "./shape.js";
@@ -52,11 +53,7 @@ export interface Differentiated {
 
 /** Rebuilds `g` in `b` and adds the backward pass of output `loss`. */
 export function differentiate(b: GraphBuilder, g: Graph, loss: string, opts: GradOptions = {}): Differentiated {
-  const map = new Map<number, Node>();
-  for (const n of g.nodes) {
-    const inputs = n.inputs.map((i) => map.get(i)!);
-    map.set(n.id, b.add(n.op, inputs, fixAttentionImpl(n.op, inputs, n.attrs, opts)));
-  }
+  const map = rebuild(b, g, (n, inputs) => b.add(n.op, inputs, fixAttentionImpl(n.op, inputs, n.attrs, opts)));
   const lossOut = g.outputs.find((o) => o.name === loss);
   if (!lossOut) throw new IrError(`grad: no output named '${loss}'; outputs: ${g.outputs.map((o) => o.name).join(", ")}`);
   const lossNode = map.get(lossOut.id)!;

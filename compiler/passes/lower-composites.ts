@@ -1,10 +1,11 @@
 // lower-composites.ts: rewrites composite ops (softmax, layer norm, attention, …) into primitives by
 // their table entries' `lower`, recursively, so codegen sees only ops with a kernel family. Attention
 // whose scores are large becomes one flash_attention node instead (choose-attention.ts).
-import { GraphBuilder } from "../builder.js";
+import type { GraphBuilder } from "../builder.js";
 import type { Attrs, Graph, Node } from "../ir.js";
 import { opSpec } from "../ops/index.js";
 import type { NodeBuilder } from "../ops/spec.js";
+import { rewrite } from "../rewrite.js";
 import { type AttentionChoice, chooseAttention } from "./choose-attention.js";
 
 class LoweringBuilder implements NodeBuilder {
@@ -26,10 +27,5 @@ class LoweringBuilder implements NodeBuilder {
 
 export function lowerComposites(g: Graph, choice: AttentionChoice = {}): Graph {
   if (!g.nodes.some((n) => opSpec(n.op).kind === "composite")) return g;
-  const b = new GraphBuilder();
-  const lb = new LoweringBuilder(b, choice);
-  const map = new Map<number, Node>();
-  for (const n of g.nodes) map.set(n.id, lb.add(n.op, n.inputs.map((i) => map.get(i)!), n.attrs));
-  for (const o of g.outputs) b.output(o.name, map.get(o.id)!);
-  return b.build();
+  return rewrite(g, (n, ins, b) => new LoweringBuilder(b, choice).add(n.op, ins, n.attrs)).graph;
 }

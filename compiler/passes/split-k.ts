@@ -5,8 +5,9 @@
 // rewrite needs no new kernel: a K-major operand (Aᵀ stored [K, M], B stored [K, N]) is only reshaped
 // (same buffer), a K-minor one is reshaped and permuted (one copy). Used by autotuning only, where
 // measurement decided it pays (compiler/autotune.ts).
-import { GraphBuilder } from "../builder.js";
+import type { GraphBuilder } from "../builder.js";
 import type { Graph, Node } from "../ir.js";
+import { rewrite } from "../rewrite.js";
 
 export interface SplitResult {
   readonly graph: Graph;
@@ -18,26 +19,19 @@ export interface SplitResult {
 
 /** `splits`: matmul id → number of K slices (≥ 2, dividing K; f32 — checked by autotune.applicable). */
 export function splitK(g: Graph, splits: ReadonlyMap<number, number>): SplitResult {
-  const b = new GraphBuilder();
-  const map = new Map<number, Node>();
   const partials = new Map<number, Node>();
-  for (const n of g.nodes) {
-    const ins = n.inputs.map((i) => map.get(i)!);
+  const { graph, map } = rewrite(g, (n, ins, b) => {
     const s = splits.get(n.id);
-    if (n.op !== "matmul" || s === undefined || s < 2) {
-      map.set(n.id, b.add(n.op, ins, n.attrs));
-      continue;
-    }
+    if (n.op !== "matmul" || s === undefined || s < 2) return undefined;
     const transA = !!n.attrs.transA;
     const transB = !!n.attrs.transB;
     const a = transA ? kMajor(b, ins[0], s) : kMinor(b, ins[0], s);
     const bb = transB ? kMinor(b, ins[1], s) : kMajor(b, ins[1], s);
     const partial = b.add("matmul", [a, bb], { transA, transB }); // [...batch, S, M, N]
     partials.set(n.id, partial);
-    map.set(n.id, b.add("reduce_sum", [partial], { axes: [partial.shape.length - 3] }));
-  }
-  for (const o of g.outputs) b.output(o.name, map.get(o.id)!);
-  return { graph: b.build(), map, partials };
+    return b.add("reduce_sum", [partial], { axes: [partial.shape.length - 3] });
+  });
+  return { graph, map, partials };
 }
 
 /** [..., K, X] → [..., S, K/S, X]: K is the outer axis, so slices are contiguous (a reshape). */

@@ -1,8 +1,8 @@
 // tune-matmuls.ts: the configuration each matmul of a lowered graph compiles with — a variant forced by
 // the caller, else the tuning table's entry for its signature, else the adapter's default — with the
 // split-K rewrites the table asks for applied (passes/split-k.ts) and fusion planned on the result.
-// The signature's epilogue flag comes from the fusion plan, so the plan is made first; it is made again
-// only when a split changed the graph.
+// The signature's epilogue flag comes from the fusion plan, so the plan is made first (the pipeline's
+// plan-fusion pass); it is made again only when a split changed the graph.
 import {
   type MatmulConfig, type MatmulSignature, type TuningTable, defaultConfig, lookupMatmul, normalize, signatureKey, signatureOf,
 } from "../autotune.js";
@@ -34,8 +34,8 @@ export interface TuneOptions {
   readonly tuning?: TuningTable;
 }
 
-export function tuneMatmuls(g: Graph, limits: DeviceLimits, o: TuneOptions): TunedGraph {
-  const plan = planFusion(g, limits, o.fuse);
+/** `plan`: the fusion plan of `g`. */
+export function tuneMatmuls(g: Graph, plan: FusionPlan, limits: DeviceLimits, o: TuneOptions): TunedGraph {
   const byId = nodeById(g);
   const picked = new Map<number, MatmulRecord>();
   for (const n of g.nodes) {

@@ -1,0 +1,34 @@
+// adamw-family.ts: the in-place AdamW nodes (passes/optimizer.ts) as dispatches — consecutive nodes
+// with the same constants and scalar inputs, as many per dispatch as a stage binds (wgsl/optim.ts), each
+// reading and writing its p, m and v in place. Empty parameters need none.
+import type { Emitted, FamilyContext } from "./families.js";
+import type { Graph, Node } from "./ir.js";
+import type { DeviceLimits } from "./limits.js";
+import type { InPlaceOptimizer } from "./passes/optimizer.js";
+import { prod } from "./shape.js";
+import { adamwKernel, adamwPerDispatch } from "./wgsl/optim.js";
+
+/** The in-place adamw nodes of `g` in dispatches, keyed by each dispatch's first node. */
+export function adamwGroups(g: Graph, opt: InPlaceOptimizer, limits: DeviceLimits): Map<number, Node[]> {
+  const per = adamwPerDispatch(limits);
+  const key = (n: Node): string => JSON.stringify([n.inputs.slice(4), n.attrs.adamw!.beta1, n.attrs.adamw!.beta2, n.attrs.adamw!.clipNorm]);
+  const groups = new Map<number, Node[]>();
+  let current: Node[] | undefined;
+  for (const n of g.nodes) {
+    if (!opt.nodes.has(n.id) || prod(n.shape) === 0) continue;
+    if (!current || current.length === per || key(current[0]) !== key(n)) groups.set(n.id, (current = []));
+    current.push(n);
+  }
+  return groups;
+}
+
+/** The dispatch a group's first node stands for; the other members are computed by it. */
+export function adamwFamily(n: Node, c: FamilyContext): Emitted[] {
+  const members = c.adamw.get(n.id);
+  if (!members) return [];
+  // p, m, v read and written in place, g read: the params keep their own buffers (persistent)
+  const kernel = adamwKernel(members.map((a) => ({ param: c.byId.get(a.inputs[0])!, grad: c.byId.get(a.inputs[3])!, decays: a.attrs.adamw!.decays })), n.attrs.adamw!, c.limits);
+  const bindings = [...n.inputs.slice(4), ...members.flatMap((a) => [...a.inputs.slice(0, 4)])].map((i) => c.valueOf.get(i)!);
+  const writes = members.flatMap((a) => a.inputs.slice(0, 3)).map((i) => c.valueOf.get(i)!);
+  return [{ kernel, reads: bindings.filter((b) => !writes.includes(b)), writes, bindings }];
+}

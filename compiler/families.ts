@@ -1,0 +1,141 @@
+// families.ts: which kernels compute a node of the schedule. A node belongs to one kernel family — a
+// fused elementwise group, a matmul with its epilogue, a reduction with its prologue, an AdamW group,
+// or the family of its op's kind — and FAMILIES maps each family to the function building its kernels.
+// The bindings are the scheduler's value ids (schedule.ts); buffers are not known yet.
+import { adamwFamily } from "./adamw-family.js";
+import type { FusedGroup, FusionPlan } from "./fuse.js";
+import type { Graph, Node } from "./ir.js";
+import { LimitError, type DeviceLimits } from "./limits.js";
+import type { InPlaceOptimizer } from "./passes/optimizer.js";
+import { opSpec } from "./ops/index.js";
+import { prod } from "./shape.js";
+import type { KernelSource } from "./wgsl/common.js";
+import { GroupEmitter, fusedKernel } from "./wgsl/fused.js";
+import { gatherKernel, scatterAddKernel } from "./wgsl/gather.js";
+import { type MatmulChoice, matmulKernel } from "./wgsl/matmul.js";
+import { attentionKernel } from "./wgsl/attention.js";
+import { movementKernels } from "./wgsl/movement.js";
+import { reduceKernel } from "./wgsl/reduce.js";
+import { writeRowsKernel } from "./wgsl/rows.js";
+import { sumSquaresKernel } from "./wgsl/optim.js";
+import { bug } from "../base/errors.js";
+
+/** One dispatch of a node: its kernel and the values it reads and writes. `bindings`: the values in
+ *  the kernel's binding order when that is not its reads then its writes; `group`: the fused group it
+ *  runs, whose store may go in place (in-place.ts). */
+export interface Emitted {
+  readonly kernel: KernelSource;
+  readonly reads: number[];
+  readonly writes: number[];
+  readonly bindings?: number[];
+  readonly group?: FusedGroup;
+}
+
+/** What the families read: the graph and its plans, and the value each node's result lives in. */
+export interface FamilyContext {
+  readonly graph: Graph;
+  readonly byId: ReadonlyMap<number, Node>;
+  readonly plan: FusionPlan;
+  readonly choices: ReadonlyMap<number, MatmulChoice>;
+  readonly limits: DeviceLimits;
+  /** node → the value holding its result */
+  readonly valueOf: ReadonlyMap<number, number>;
+  /** write_rows nodes that write into their destination's buffer (ops/rows.ts) */
+  readonly inPlace: ReadonlySet<number>;
+  readonly optimizer: InPlaceOptimizer;
+  /** in-place adamw nodes by dispatch, keyed by each dispatch's first node (adamw-family.ts) */
+  readonly adamw: ReadonlyMap<number, readonly Node[]>;
+  /** root of an epilogue group → the matmul that runs in its place */
+  readonly epilogueAt: ReadonlyMap<number, number>;
+  readonly attentionRows?: number;
+}
+
+type KernelKind = "movement" | "reduce" | "matmul" | "gather" | "scatter" | "attention" | "optimizer";
+export type Family = "adamw" | "matmul-epilogue" | "fused" | "reduce-prologue" | KernelKind;
+
+/** A kernel and the nodes whose values it binds before its outputs. */
+interface Made {
+  readonly kernel: KernelSource;
+  readonly inputs: readonly number[];
+}
+
+const value = (c: FamilyContext, id: number): number => c.valueOf.get(id)!;
+const inputsOf = (n: Node, c: FamilyContext): Node[] => n.inputs.map((i) => c.byId.get(i)!);
+
+/** Dispatches of `n` that read `made`'s inputs and write n's value — or, for a fused group, its stores. */
+function plain(n: Node, c: FamilyContext, made: readonly Made[], group?: FusedGroup): Emitted[] {
+  const stored = c.plan.groups.get(n.id);
+  const writes = stored ? stored.stores.map((x) => x.id) : [value(c, n.id)];
+  return made.map(({ kernel, inputs }) => ({ kernel, reads: inputs.map((i) => value(c, i)), writes, group }));
+}
+
+/** One kernel over all of `n`'s inputs. */
+const whole = (n: Node, c: FamilyContext, kernel: KernelSource): Emitted[] => plain(n, c, [{ kernel, inputs: n.inputs }]);
+
+const chunks = <T>(xs: readonly T[], size: number): T[][] => Array.from({ length: Math.ceil(xs.length / size) }, (_, k) => xs.slice(k * size, (k + 1) * size));
+
+export const FAMILIES: Record<Family, (n: Node, c: FamilyContext) => Emitted[]> = {
+  adamw: adamwFamily,
+  // a matmul whose results an elementwise group finishes before the store, run where the group's root would
+  "matmul-epilogue": (root, c) => {
+    const mm = c.byId.get(c.epilogueAt.get(root.id)!)!;
+    const epilogue = new GroupEmitter(c.plan.epilogues.get(mm.id)!, c.byId, c.plan.inlined, new Set([mm.id]));
+    const [a, b] = inputsOf(mm, c);
+    const kernel = matmulKernel({ a, b, out: mm, transA: !!mm.attrs.transA, transB: !!mm.attrs.transB, epilogue }, c.limits, c.choices.get(mm.id));
+    return plain(root, c, [{ kernel, inputs: [a.id, b.id, ...epilogue.boundReads.map((r) => r.id)] }]);
+  },
+  fused: (n, c) => {
+    const group = c.plan.groups.get(n.id)!;
+    return plain(n, c, [{ kernel: fusedKernel(group, c.byId, c.plan.inlined, c.limits), inputs: group.reads.map((r) => r.id) }], group);
+  },
+  // a reduction computing an elementwise group of its input as it reads it
+  "reduce-prologue": (n, c) => {
+    const prologue = c.plan.prologues.get(n.id)!;
+    const kernel = reduceKernel(n, c.byId.get(n.inputs[0])!, c.limits, new GroupEmitter(prologue, c.byId, c.plan.inlined));
+    return plain(n, c, [{ kernel, inputs: prologue.reads.map((r) => r.id) }]);
+  },
+  movement: (n, c) => {
+    const ins = inputsOf(n, c);
+    const { kernels, inputGroups } = movementKernels(n, ins, c.limits);
+    return plain(n, c, kernels.map((kernel, i) => ({ kernel, inputs: inputGroups[i].map((k) => ins[k].id) })));
+  },
+  reduce: (n, c) => whole(n, c, reduceKernel(n, c.byId.get(n.inputs[0])!, c.limits)),
+  matmul: (n, c) => {
+    const [a, b] = inputsOf(n, c);
+    return whole(n, c, matmulKernel({ a, b, out: n, transA: !!n.attrs.transA, transB: !!n.attrs.transB }, c.limits, c.choices.get(n.id)));
+  },
+  gather: (n, c) => {
+    const [table, index] = inputsOf(n, c);
+    return whole(n, c, gatherKernel(n, table, index, c.limits));
+  },
+  scatter: (n, c) => {
+    const ins = inputsOf(n, c);
+    if (n.op !== "write_rows") return whole(n, c, scatterAddKernel(n, ins[0], ins[1], c.limits));
+    const inPlace = c.inPlace.has(n.id);
+    return plain(n, c, [{ kernel: writeRowsKernel(n, ins[0], ins[1], ins[2], c.limits, inPlace), inputs: inPlace ? n.inputs.slice(1) : n.inputs }]);
+  },
+  attention: (n, c) => whole(n, c, attentionKernel(n, inputsOf(n, c), c.limits, c.attentionRows)),
+  optimizer: (n, c) => {
+    if (n.op !== "sum_squares") bug(`${n.op} %${n.id} reached codegen; passes/optimizer.ts places it in place or lowers it`);
+    // as many inputs per dispatch as a stage binds, beside the output; each writes its part of it
+    const per = c.limits.maxStorageBuffersPerShaderStage - 1;
+    return plain(n, c, chunks(inputsOf(n, c), per).map((xs, k) => ({ kernel: sumSquaresKernel(xs, k * per), inputs: xs.map((x) => x.id) })));
+  },
+};
+
+/** The family whose kernels compute `n`, or undefined when `n` needs no dispatch of its own (a source,
+ *  an empty tensor, a value computed inside another kernel or sharing another's buffer). */
+export function familyOf(n: Node, c: FamilyContext): Family | undefined {
+  if (c.optimizer.nodes.has(n.id)) return "adamw";
+  const kind = opSpec(n.op).kind;
+  if (kind === "source" || prod(n.shape) === 0) return undefined;
+  if (n.dtype === "f16" && !c.limits.shaderF16) throw new LimitError(`f16 needs adapter feature 'shader-f16', which this adapter lacks; use f32 (--set dtype=f32)`);
+  const { plan } = c;
+  if (plan.inlined.has(n.id) || plan.epilogues.has(n.id) || plan.computedBy.has(n.id)) return undefined;
+  if (c.valueOf.get(n.id) !== n.id && !c.inPlace.has(n.id)) return undefined;
+  if (c.epilogueAt.has(n.id)) return "matmul-epilogue";
+  if (plan.groups.has(n.id)) return "fused";
+  if (plan.prologues.has(n.id)) return "reduce-prologue";
+  if (kind in FAMILIES) return kind as KernelKind;
+  bug(`codegen: ${n.op} (${kind}) has no kernel family; composites are lowered first`);
+}

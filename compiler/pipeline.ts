@@ -1,0 +1,78 @@
+// pipeline.ts: the graph passes compileGraph runs before scheduling, in order, each a name and a
+// function of the state so far. The state is the graph plus what later passes and the scheduler read
+// about it (the fusion plan, each matmul's configuration). `mira compile --emit report` lists the passes
+// with the node count each leaves (report-passes.ts).
+import type { FusionPlan } from "./fuse.js";
+import { planFusion } from "./fuse.js";
+import { type Graph, pruneGraph } from "./ir.js";
+import type { DeviceLimits } from "./limits.js";
+import { lowerComposites } from "./passes/lower-composites.js";
+import { placeOptimizer } from "./passes/optimizer.js";
+import { type TunedGraph, tuneMatmuls } from "./passes/tune-matmuls.js";
+import type { CompileOptions } from "./program.js";
+import { adamwPerDispatch } from "./wgsl/optim.js";
+import { bug } from "../base/errors.js";
+
+export interface PassState {
+  readonly graph: Graph;
+  /** fusion groups, inlined values and matmul epilogues of `graph` (plan-fusion on) */
+  readonly plan?: FusionPlan;
+  /** each matmul's kernel configuration (tune-matmuls on) */
+  readonly matmuls?: Pick<TunedGraph, "choices" | "records">;
+}
+
+export interface PassContext {
+  readonly limits: DeviceLimits;
+  readonly opts: CompileOptions;
+}
+
+export interface Pass {
+  readonly name: string;
+  readonly run: (s: PassState, c: PassContext) => PassState;
+}
+
+/** A pass as it ran: the nodes of the graph it left. */
+export interface PassLog {
+  readonly name: string;
+  readonly nodes: number;
+}
+
+const fuses = (c: PassContext): boolean => c.opts.fuse ?? true;
+const maxBindingBytes = (l: DeviceLimits): number => Math.min(l.maxStorageBufferBindingSize, l.maxBufferSize);
+
+export const PASSES: readonly Pass[] = [
+  // dead code: nodes no output depends on (fed values stay, they are the program's interface)
+  { name: "prune", run: (s) => ({ ...s, graph: pruneGraph(s.graph) }) },
+  // composites (softmax, layer norm, attention, …) into primitives or flash attention
+  {
+    name: "lower-composites",
+    run: (s, c) => ({ ...s, graph: lowerComposites(s.graph, { attention: c.opts.attention, maxBindingBytes: maxBindingBytes(c.limits) }) }),
+  },
+  // adamw in place, several parameters per dispatch — or lowered to primitives (no fusion, or no room)
+  {
+    name: "place-optimizer",
+    run: (s, c) => ({ ...s, graph: placeOptimizer(s.graph, c.opts.updates ?? {}, fuses(c) && adamwPerDispatch(c.limits) > 0) }),
+  },
+  // elementwise chains, constants, views and matmul epilogues into kernels (the plan; nothing moves yet)
+  { name: "plan-fusion", run: (s, c) => ({ ...s, plan: planFusion(s.graph, c.limits, fuses(c)) }) },
+  // each matmul's configuration (forced, tuned or default) and the split-K rewrites it asks for
+  {
+    name: "tune-matmuls",
+    run: (s, c) => {
+      if (!s.plan) bug("tune-matmuls reads the fusion plan; plan-fusion runs before it");
+      const t = tuneMatmuls(s.graph, s.plan, c.limits, { fuse: fuses(c), matmul: c.opts.matmul, tuning: c.opts.tuning });
+      return { graph: t.graph, plan: t.plan, matmuls: { choices: t.choices, records: t.records } };
+    },
+  },
+];
+
+/** Runs `passes` over `graph` in order, logging the node count each leaves. */
+export function runPasses(graph: Graph, c: PassContext, passes: readonly Pass[] = PASSES): { state: PassState; log: PassLog[] } {
+  let state: PassState = { graph };
+  const log: PassLog[] = [];
+  for (const p of passes) {
+    state = p.run(state, c);
+    log.push({ name: p.name, nodes: state.graph.nodes.length });
+  }
+  return { state, log };
+}

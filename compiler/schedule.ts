@@ -1,0 +1,147 @@
+// schedule.ts: the values of a planned graph and its dispatches in schedule order — graph order, each
+// node's dispatches built by its kernel family (families.ts), kernels deduplicated by their code.
+// Buffers are not chosen here (allocate.ts): a dispatch reads and writes values.
+import { adamwGroups } from "./adamw-family.js";
+import { byteSize } from "./dtype.js";
+import { FAMILIES, type FamilyContext, familyOf } from "./families.js";
+import type { FusionPlan } from "./fuse.js";
+import type { InPlaceStep } from "./in-place.js";
+import { type Graph, type Node, describe, nodeById } from "./ir.js";
+import { LimitError, type DeviceLimits, formatBytes } from "./limits.js";
+import { inPlaceWrites } from "./ops/rows.js";
+import { inPlaceOptimizer } from "./passes/optimizer.js";
+import { prod } from "./shape.js";
+import type { KernelSource } from "./wgsl/common.js";
+import type { MatmulChoice } from "./wgsl/matmul.js";
+import { bug } from "../base/errors.js";
+
+/** A dispatch being planned. `bindings`: value ids in the kernel's binding order, when not its reads
+ *  then its writes; `group` and the in-place fields: in-place.ts. */
+export interface Step extends InPlaceStep {
+  kernel: number;
+  readonly reads: number[];
+  readonly writes: number[];
+  readonly bindings?: number[];
+  readonly node: number;
+  readonly workgroups: readonly [number, number, number];
+}
+
+/** The program's kernels, each once: a kernel whose code is already here is reused. */
+export class KernelTable {
+  readonly kernels: KernelSource[] = [];
+  private readonly index = new Map<string, number>();
+  constructor(private readonly limits: DeviceLimits) {}
+
+  add(kernel: KernelSource): number {
+    const limit = this.limits.maxStorageBuffersPerShaderStage;
+    if (kernel.bindings.length > limit) {
+      throw new LimitError(
+        `kernel ${kernel.name} binds ${kernel.bindings.length} storage buffers but this device allows ${limit} per shader stage; ` +
+          `it needs an adapter with more storage buffers per stage (see 'mira doctor')`,
+      );
+    }
+    let k = this.index.get(kernel.code);
+    if (k === undefined) {
+      k = this.kernels.length;
+      this.kernels.push(kernel);
+      this.index.set(kernel.code, k);
+    }
+    return k;
+  }
+}
+
+export interface Scheduled {
+  readonly graph: Graph;
+  readonly plan: FusionPlan;
+  readonly choices: ReadonlyMap<number, MatmulChoice>;
+}
+
+export interface Schedule {
+  readonly graph: Graph;
+  readonly byId: ReadonlyMap<number, Node>;
+  readonly plan: FusionPlan;
+  /** materialized nodes, each a value of its own */
+  readonly values: readonly Node[];
+  /** node → the value holding its result */
+  readonly valueOf: ReadonlyMap<number, number>;
+  readonly steps: Step[];
+  readonly kernels: KernelTable;
+}
+
+export interface ScheduleOptions {
+  readonly updates: Readonly<Record<string, string>>;
+  readonly attentionRows?: number;
+}
+
+export function schedule(s: Scheduled, limits: DeviceLimits, o: ScheduleOptions): Schedule {
+  const { graph: g, plan } = s;
+  const byId = nodeById(g);
+  const optimizer = inPlaceOptimizer(g, o.updates);
+  if (!optimizer) bug("the adamw nodes could be written in place before matmul tuning, but not after");
+  const inPlace = inPlaceWrites(g); // write_rows into a param's own buffer (ops/rows.ts)
+  const { values, valueOf } = valuesOf(g, plan, optimizer.aliases, optimizer.nodes, inPlace, limits);
+
+  // A matmul with an epilogue runs where its group's root would.
+  const epilogueAt = new Map<number, number>();
+  for (const [m, group] of plan.epilogues) epilogueAt.set(group.root.id, m);
+  const c: FamilyContext = {
+    graph: g, byId, plan, choices: s.choices, limits, valueOf, inPlace, optimizer,
+    adamw: adamwGroups(g, optimizer, limits), epilogueAt, attentionRows: o.attentionRows,
+  };
+  const kernels = new KernelTable(limits);
+  const steps: Step[] = [];
+  for (const n of g.nodes) {
+    const family = familyOf(n, c);
+    if (!family) continue;
+    for (const e of FAMILIES[family](n, c)) {
+      const step: Step = { kernel: kernels.add(e.kernel), reads: e.reads, writes: e.writes, node: n.id, workgroups: e.kernel.workgroups, group: e.group };
+      steps.push(e.bindings ? { ...step, bindings: e.bindings } : step);
+    }
+  }
+  return { graph: g, byId, plan, values, valueOf, steps, kernels };
+}
+
+/** Each materialized node's result is a value. A reshape of a materialized value is the same bytes and
+ *  shares its value (no copy) — unless it is an output, read after state updates rewrite inputs. */
+function valuesOf(
+  g: Graph, plan: FusionPlan, aliases: ReadonlyMap<number, number>, adamw: ReadonlyMap<number, readonly number[]>,
+  inPlace: ReadonlySet<number>, limits: DeviceLimits,
+): { values: Node[]; valueOf: Map<number, number> } {
+  const outputIds = new Set(g.outputs.map((o) => o.id));
+  const valueOf = new Map<number, number>();
+  const values: Node[] = [];
+  for (const n of g.nodes) {
+    // an in-place adamw node and the parts of its result are the params they update (no values)
+    const param = aliases.get(n.id) ?? adamw.get(n.id)?.[0];
+    if (param !== undefined) {
+      valueOf.set(n.id, valueOf.get(param)!);
+      continue;
+    }
+    if (plan.inlined.has(n.id) || plan.epilogues.has(n.id)) continue;
+    if (inPlace.has(n.id)) {
+      valueOf.set(n.id, valueOf.get(n.inputs[0])!);
+      continue;
+    }
+    if (n.op === "reshape" && !outputIds.has(n.id) && valueOf.has(n.inputs[0])) {
+      valueOf.set(n.id, valueOf.get(n.inputs[0])!);
+      continue;
+    }
+    checkBufferFits(n, bytesOf(n), limits);
+    valueOf.set(n.id, n.id);
+    values.push(n);
+  }
+  return { values, valueOf };
+}
+
+function checkBufferFits(node: Node, bytes: number, limits: DeviceLimits): void {
+  const cap = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  if (bytes > cap) {
+    throw new LimitError(
+      `tensor %${node.id} ${describe(node)} (${node.op}${node.attrs.name ? ` '${node.attrs.name}'` : ""}) needs ${formatBytes(bytes)}, ` +
+        `but this device binds at most ${formatBytes(cap)} per buffer; lower the batch size or the model width (--set), or split this tensor`,
+    );
+  }
+}
+
+/** A value's buffer size: its bytes padded to a multiple of 4, at least 4. */
+export const bytesOf = (n: Node): number => Math.max(4, Math.ceil((prod(n.shape) * byteSize(n.dtype)) / 4) * 4);
