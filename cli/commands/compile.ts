@@ -5,6 +5,7 @@ import { compileFile } from "../../api/compile.js";
 import { emitElaborated } from "../../compiler/compile-support.js";
 import { generateBindings } from "../../compiler/bindings.js";
 import { formatReport } from "../../compiler/report.js";
+import { formatPasses, reportPasses } from "../../compiler/report-passes.js";
 import { type Parsed, flag, int, onePositional, str, strs } from "../args.js";
 import { EXIT, UsageError } from "../errors.js";
 
@@ -43,7 +44,8 @@ export async function compileCommand(p: Parsed): Promise<number> {
   } else if (emit === "report") {
     const r = c.report();
     const title = `${file}${c.model.preset ? ` (preset ${c.model.preset})` : ""}${c.model.set.length ? ` ${c.model.set.map((x) => `--set ${x}`).join(" ")}` : ""}, ${step === "train" ? "training step" : "forward"}${batchText ? `, batch ${batchText}` : ""}${flag(p, "no-fuse") ? ", unfused" : ""}`;
-    process.stdout.write((json ? JSON.stringify(r, null, 2) : formatReport(r, title)) + "\n");
+    const passes = reportPasses(c.program);
+    process.stdout.write((json ? JSON.stringify({ ...r, pipeline: passes }, null, 2) : `${formatReport(r, title)}\n${formatPasses(passes)}`) + "\n");
   } else {
     const cmd = `mira compile ${file} --emit ts${c.model.preset ? ` --preset ${c.model.preset}` : ""}${c.model.set.map((x) => ` --set '${x}'`).join("")}${batchText ? ` --batch ${batchText}` : ""}`;
     process.stdout.write(generateBindings(c.elaborated, { name: c.model.checked.model?.name.name ?? "Model", command: cmd, importFrom: str(p, "import-from") }));
