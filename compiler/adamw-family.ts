@@ -11,7 +11,10 @@ import { adamwKernel, adamwPerDispatch } from "./wgsl/optim.js";
 /** The in-place adamw nodes of `g` in dispatches, keyed by each dispatch's first node. */
 export function adamwGroups(g: Graph, opt: InPlaceOptimizer, limits: DeviceLimits): Map<number, Node[]> {
   const per = adamwPerDispatch(limits);
-  const key = (n: Node): string => JSON.stringify([n.inputs.slice(4), n.attrs.adamw!.beta1, n.attrs.adamw!.beta2, n.attrs.adamw!.clipNorm]);
+  const key = (n: Node): string => {
+    const { beta1, beta2, clipNorm } = n.attrs.adamw!;
+    return JSON.stringify([n.inputs.slice(4), beta1, beta2, clipNorm]);
+  };
   const groups = new Map<number, Node[]>();
   let current: Node[] | undefined;
   for (const n of g.nodes) {
@@ -27,8 +30,13 @@ export function adamwFamily(n: Node, c: FamilyContext): Emitted[] {
   const members = c.adamw.get(n.id);
   if (!members) return [];
   // p, m, v read and written in place, g read: the params keep their own buffers (persistent)
-  const kernel = adamwKernel(members.map((a) => ({ param: c.byId.get(a.inputs[0])!, grad: c.byId.get(a.inputs[3])!, decays: a.attrs.adamw!.decays })), n.attrs.adamw!, c.limits);
-  const bindings = [...n.inputs.slice(4), ...members.flatMap((a) => [...a.inputs.slice(0, 4)])].map((i) => c.valueOf.get(i)!);
+  const params = members.map((a) => {
+    const [p, , , grad] = a.inputs.map((i) => c.byId.get(i)!);
+    return { param: p, grad, decays: a.attrs.adamw!.decays };
+  });
+  const kernel = adamwKernel(params, n.attrs.adamw!, c.limits);
+  const bindings = [...n.inputs.slice(4), ...members.flatMap((a) => [...a.inputs.slice(0, 4)])]
+    .map((i) => c.valueOf.get(i)!);
   const writes = members.flatMap((a) => a.inputs.slice(0, 3)).map((i) => c.valueOf.get(i)!);
   return [{ kernel, reads: bindings.filter((b) => !writes.includes(b)), writes, bindings }];
 }

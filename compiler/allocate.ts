@@ -5,8 +5,8 @@
 import { isFed, type Node } from "./ir.js";
 import { proposeInPlace } from "./in-place.js";
 import type { DeviceLimits } from "./limits.js";
-import { type MemoryPlan, type PlanStep, type PlanValue, planMemory } from "./plan.js";
-import type { BufferRole, Dispatch, ProgramBuffer } from "./program.js";
+import { planMemory } from "./plan.js";
+import type { BufferRole, Dispatch, Program, ProgramBuffer } from "./program.js";
 import { type Schedule, type Step, bytesOf } from "./schedule.js";
 import type { KernelSource } from "./wgsl/common.js";
 import { fusedKernel } from "./wgsl/fused.js";
@@ -16,7 +16,7 @@ export interface Allocation {
   /** the kernels some dispatch uses, in first-added order */
   readonly kernels: KernelSource[];
   readonly dispatches: Dispatch[];
-  readonly memory: { readonly plan: MemoryPlan; readonly values: readonly PlanValue[]; readonly steps: readonly PlanStep[] };
+  readonly memory: Program["memory"];
   /** the buffer holding a node's result */
   readonly bufferOf: (nodeId: number) => number;
 }
@@ -33,18 +33,23 @@ export function allocate(s: Schedule, limits: DeviceLimits, reuse: boolean): All
     // buffer twice when one binding is writable), so that read leaves its bindings
     const st = steps[k];
     const kernel = fusedKernel(st.group!, byId, plan.inlined, limits, st.inPlaceNode);
-    steps[k] = { ...st, kernel: s.kernels.add(kernel), bindings: [...st.reads.filter((r) => r !== st.inPlace), ...st.writes] };
+    const bindings = [...st.reads.filter((r) => r !== st.inPlace), ...st.writes];
+    steps[k] = { ...st, kernel: s.kernels.add(kernel), bindings };
   }
   const kernels = compactKernels(s.kernels.kernels, steps);
   const buffers: ProgramBuffer[] = memory.slots.map((bytes, slot) => {
     const first = byId.get(memory.residents[slot][0])!;
-    const role: BufferRole = first.op === "input" ? "input" : first.op === "param" ? "param" : outputIds.has(first.id) ? "output" : "temp";
-    return { id: slot, dtype: first.dtype, shape: first.shape, bytes, role, name: persistent(first) ? first.attrs.name : undefined };
+    const role: BufferRole = isFed(first) ? (first.op as BufferRole) : outputIds.has(first.id) ? "output" : "temp";
+    const name = persistent(first) ? first.attrs.name : undefined;
+    return { id: slot, dtype: first.dtype, shape: first.shape, bytes, role, name };
   });
-  const dispatches: Dispatch[] = steps.map((st) => ({
-    kernel: st.kernel, buffers: (st.bindings ?? [...st.reads, ...st.writes]).map((v) => memory.slotOf.get(v)!), workgroups: st.workgroups, node: st.node,
+  const dispatches: Dispatch[] = steps.map((st) => {
+    const buffers = (st.bindings ?? [...st.reads, ...st.writes]).map((v) => memory.slotOf.get(v)!);
+    return { kernel: st.kernel, buffers, workgroups: st.workgroups, node: st.node };
+  });
+  const memorySteps = steps.map((st) => ({
+    reads: st.reads, writes: st.writes, ...(st.inPlace === undefined ? {} : { inPlace: st.inPlace }),
   }));
-  const memorySteps = steps.map((st) => ({ reads: st.reads, writes: st.writes, ...(st.inPlace === undefined ? {} : { inPlace: st.inPlace }) }));
   return {
     buffers, kernels, dispatches,
     memory: { plan: memory, values: planValues, steps: memorySteps },

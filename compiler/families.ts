@@ -62,7 +62,7 @@ interface Made {
 const value = (c: FamilyContext, id: number): number => c.valueOf.get(id)!;
 const inputsOf = (n: Node, c: FamilyContext): Node[] => n.inputs.map((i) => c.byId.get(i)!);
 
-/** Dispatches of `n` that read `made`'s inputs and write n's value — or, for a fused group, its stores. */
+/** Dispatches of `n` reading `made`'s inputs and writing n's value — or, for a fused group, its stores. */
 function plain(n: Node, c: FamilyContext, made: readonly Made[], group?: FusedGroup): Emitted[] {
   const stored = c.plan.groups.get(n.id);
   const writes = stored ? stored.stores.map((x) => x.id) : [value(c, n.id)];
@@ -70,9 +70,11 @@ function plain(n: Node, c: FamilyContext, made: readonly Made[], group?: FusedGr
 }
 
 /** One kernel over all of `n`'s inputs. */
-const whole = (n: Node, c: FamilyContext, kernel: KernelSource): Emitted[] => plain(n, c, [{ kernel, inputs: n.inputs }]);
+const whole = (n: Node, c: FamilyContext, kernel: KernelSource): Emitted[] =>
+  plain(n, c, [{ kernel, inputs: n.inputs }]);
 
-const chunks = <T>(xs: readonly T[], size: number): T[][] => Array.from({ length: Math.ceil(xs.length / size) }, (_, k) => xs.slice(k * size, (k + 1) * size));
+const chunks = <T>(xs: readonly T[], size: number): T[][] =>
+  Array.from({ length: Math.ceil(xs.length / size) }, (_, k) => xs.slice(k * size, (k + 1) * size));
 
 export const FAMILIES: Record<Family, (n: Node, c: FamilyContext) => Emitted[]> = {
   adamw: adamwFamily,
@@ -81,17 +83,20 @@ export const FAMILIES: Record<Family, (n: Node, c: FamilyContext) => Emitted[]> 
     const mm = c.byId.get(c.epilogueAt.get(root.id)!)!;
     const epilogue = new GroupEmitter(c.plan.epilogues.get(mm.id)!, c.byId, c.plan.inlined, new Set([mm.id]));
     const [a, b] = inputsOf(mm, c);
-    const kernel = matmulKernel({ a, b, out: mm, transA: !!mm.attrs.transA, transB: !!mm.attrs.transB, epilogue }, c.limits, c.choices.get(mm.id));
+    const spec = { a, b, out: mm, transA: !!mm.attrs.transA, transB: !!mm.attrs.transB, epilogue };
+    const kernel = matmulKernel(spec, c.limits, c.choices.get(mm.id));
     return plain(root, c, [{ kernel, inputs: [a.id, b.id, ...epilogue.boundReads.map((r) => r.id)] }]);
   },
   fused: (n, c) => {
     const group = c.plan.groups.get(n.id)!;
-    return plain(n, c, [{ kernel: fusedKernel(group, c.byId, c.plan.inlined, c.limits), inputs: group.reads.map((r) => r.id) }], group);
+    const kernel = fusedKernel(group, c.byId, c.plan.inlined, c.limits);
+    return plain(n, c, [{ kernel, inputs: group.reads.map((r) => r.id) }], group);
   },
   // a reduction computing an elementwise group of its input as it reads it
   "reduce-prologue": (n, c) => {
     const prologue = c.plan.prologues.get(n.id)!;
-    const kernel = reduceKernel(n, c.byId.get(n.inputs[0])!, c.limits, new GroupEmitter(prologue, c.byId, c.plan.inlined));
+    const emitter = new GroupEmitter(prologue, c.byId, c.plan.inlined);
+    const kernel = reduceKernel(n, c.byId.get(n.inputs[0])!, c.limits, emitter);
     return plain(n, c, [{ kernel, inputs: prologue.reads.map((r) => r.id) }]);
   },
   movement: (n, c) => {
@@ -102,7 +107,8 @@ export const FAMILIES: Record<Family, (n: Node, c: FamilyContext) => Emitted[]> 
   reduce: (n, c) => whole(n, c, reduceKernel(n, c.byId.get(n.inputs[0])!, c.limits)),
   matmul: (n, c) => {
     const [a, b] = inputsOf(n, c);
-    return whole(n, c, matmulKernel({ a, b, out: n, transA: !!n.attrs.transA, transB: !!n.attrs.transB }, c.limits, c.choices.get(n.id)));
+    const spec = { a, b, out: n, transA: !!n.attrs.transA, transB: !!n.attrs.transB };
+    return whole(n, c, matmulKernel(spec, c.limits, c.choices.get(n.id)));
   },
   gather: (n, c) => {
     const [table, index] = inputsOf(n, c);
@@ -112,14 +118,18 @@ export const FAMILIES: Record<Family, (n: Node, c: FamilyContext) => Emitted[]> 
     const ins = inputsOf(n, c);
     if (n.op !== "write_rows") return whole(n, c, scatterAddKernel(n, ins[0], ins[1], c.limits));
     const inPlace = c.inPlace.has(n.id);
-    return plain(n, c, [{ kernel: writeRowsKernel(n, ins[0], ins[1], ins[2], c.limits, inPlace), inputs: inPlace ? n.inputs.slice(1) : n.inputs }]);
+    const kernel = writeRowsKernel(n, ins[0], ins[1], ins[2], c.limits, inPlace);
+    return plain(n, c, [{ kernel, inputs: inPlace ? n.inputs.slice(1) : n.inputs }]);
   },
   attention: (n, c) => whole(n, c, attentionKernel(n, inputsOf(n, c), c.limits, c.attentionRows)),
   optimizer: (n, c) => {
-    if (n.op !== "sum_squares") bug(`${n.op} %${n.id} reached codegen; passes/optimizer.ts places it in place or lowers it`);
+    if (n.op !== "sum_squares") {
+      bug(`${n.op} %${n.id} reached codegen; passes/optimizer.ts places it in place or lowers it`);
+    }
     // as many inputs per dispatch as a stage binds, beside the output; each writes its part of it
     const per = c.limits.maxStorageBuffersPerShaderStage - 1;
-    return plain(n, c, chunks(inputsOf(n, c), per).map((xs, k) => ({ kernel: sumSquaresKernel(xs, k * per), inputs: xs.map((x) => x.id) })));
+    const parts = chunks(inputsOf(n, c), per);
+    return plain(n, c, parts.map((xs, k) => ({ kernel: sumSquaresKernel(xs, k * per), inputs: xs.map((x) => x.id) })));
   },
 };
 
@@ -129,7 +139,9 @@ export function familyOf(n: Node, c: FamilyContext): Family | undefined {
   if (c.optimizer.nodes.has(n.id)) return "adamw";
   const kind = opSpec(n.op).kind;
   if (kind === "source" || prod(n.shape) === 0) return undefined;
-  if (n.dtype === "f16" && !c.limits.shaderF16) throw new LimitError(`f16 needs adapter feature 'shader-f16', which this adapter lacks; use f32 (--set dtype=f32)`);
+  if (n.dtype === "f16" && !c.limits.shaderF16) {
+    throw new LimitError(`f16 needs adapter feature 'shader-f16', which this adapter lacks; use f32 (--set dtype=f32)`);
+  }
   const { plan } = c;
   if (plan.inlined.has(n.id) || plan.epilogues.has(n.id) || plan.computedBy.has(n.id)) return undefined;
   if (c.valueOf.get(n.id) !== n.id && !c.inPlace.has(n.id)) return undefined;

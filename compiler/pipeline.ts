@@ -46,12 +46,18 @@ export const PASSES: readonly Pass[] = [
   // composites (softmax, layer norm, attention, …) into primitives or flash attention
   {
     name: "lower-composites",
-    run: (s, c) => ({ ...s, graph: lowerComposites(s.graph, { attention: c.opts.attention, maxBindingBytes: maxBindingBytes(c.limits) }) }),
+    run: (s, c) => {
+      const choice = { attention: c.opts.attention, maxBindingBytes: maxBindingBytes(c.limits) };
+      return { ...s, graph: lowerComposites(s.graph, choice) };
+    },
   },
   // adamw in place, several parameters per dispatch — or lowered to primitives (no fusion, or no room)
   {
     name: "place-optimizer",
-    run: (s, c) => ({ ...s, graph: placeOptimizer(s.graph, c.opts.updates ?? {}, fuses(c) && adamwPerDispatch(c.limits) > 0) }),
+    run: (s, c) => {
+      const grouped = fuses(c) && adamwPerDispatch(c.limits) > 0;
+      return { ...s, graph: placeOptimizer(s.graph, c.opts.updates ?? {}, grouped) };
+    },
   },
   // elementwise chains, constants, views and matmul epilogues into kernels (the plan; nothing moves yet)
   { name: "plan-fusion", run: (s, c) => ({ ...s, plan: planFusion(s.graph, c.limits, fuses(c)) }) },
@@ -60,14 +66,15 @@ export const PASSES: readonly Pass[] = [
     name: "tune-matmuls",
     run: (s, c) => {
       if (!s.plan) bug("tune-matmuls reads the fusion plan; plan-fusion runs before it");
-      const t = tuneMatmuls(s.graph, s.plan, c.limits, { fuse: fuses(c), matmul: c.opts.matmul, tuning: c.opts.tuning });
+      const { matmul, tuning } = c.opts;
+      const t = tuneMatmuls(s.graph, s.plan, c.limits, { fuse: fuses(c), matmul, tuning });
       return { graph: t.graph, plan: t.plan, matmuls: { choices: t.choices, records: t.records } };
     },
   },
 ];
 
 /** Runs `passes` over `graph` in order, logging the node count each leaves. */
-export function runPasses(graph: Graph, c: PassContext, passes: readonly Pass[] = PASSES): { state: PassState; log: PassLog[] } {
+export function runPasses(graph: Graph, c: PassContext, passes = PASSES): { state: PassState; log: PassLog[] } {
   let state: PassState = { graph };
   const log: PassLog[] = [];
   for (const p of passes) {

@@ -89,7 +89,8 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
   const { state, log } = runPasses(graph, { limits, opts });
   const { graph: g, plan, matmuls } = state;
   if (!plan || !matmuls) bug("the pipeline ends without a fusion plan or matmul choices");
-  const sched = schedule({ graph: g, plan, choices: matmuls.choices }, limits, { updates: opts.updates ?? {}, attentionRows: opts.attentionRows });
+  const scheduleOpts = { updates: opts.updates ?? {}, attentionRows: opts.attentionRows };
+  const sched = schedule({ graph: g, plan, choices: matmuls.choices }, limits, scheduleOpts);
   const { buffers, kernels, dispatches, memory, bufferOf } = allocate(sched, limits, opts.reuseBuffers ?? true);
   const byId = sched.byId;
   const tensor = (n: Node, name: string): Tensor => ({ name, buffer: bufferOf(n.id), dtype: n.dtype, shape: n.shape });

@@ -36,7 +36,8 @@ export class KernelTable {
     const limit = this.limits.maxStorageBuffersPerShaderStage;
     if (kernel.bindings.length > limit) {
       throw new LimitError(
-        `kernel ${kernel.name} binds ${kernel.bindings.length} storage buffers but this device allows ${limit} per shader stage; ` +
+        `kernel ${kernel.name} binds ${kernel.bindings.length} storage buffers ` +
+          `but this device allows ${limit} per shader stage; ` +
           `it needs an adapter with more storage buffers per stage (see 'mira doctor')`,
       );
     }
@@ -94,7 +95,9 @@ export function schedule(s: Scheduled, limits: DeviceLimits, o: ScheduleOptions)
     const family = familyOf(n, c);
     if (!family) continue;
     for (const e of FAMILIES[family](n, c)) {
-      const step: Step = { kernel: kernels.add(e.kernel), reads: e.reads, writes: e.writes, node: n.id, workgroups: e.kernel.workgroups, group: e.group };
+      const { reads, writes, group } = e;
+      const k = kernels.add(e.kernel);
+      const step: Step = { kernel: k, reads, writes, node: n.id, workgroups: e.kernel.workgroups, group };
       steps.push(e.bindings ? { ...step, bindings: e.bindings } : step);
     }
   }
@@ -137,8 +140,9 @@ function checkBufferFits(node: Node, bytes: number, limits: DeviceLimits): void 
   const cap = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
   if (bytes > cap) {
     throw new LimitError(
-      `tensor %${node.id} ${describe(node)} (${node.op}${node.attrs.name ? ` '${node.attrs.name}'` : ""}) needs ${formatBytes(bytes)}, ` +
-        `but this device binds at most ${formatBytes(cap)} per buffer; lower the batch size or the model width (--set), or split this tensor`,
+      `tensor %${node.id} ${describe(node)} (${node.op}${node.attrs.name ? ` '${node.attrs.name}'` : ""}) ` +
+        `needs ${formatBytes(bytes)}, but this device binds at most ${formatBytes(cap)} per buffer; ` +
+        "lower the batch size or the model width (--set), or split this tensor",
     );
   }
 }

@@ -45,7 +45,10 @@ export async function compileCommand(p: Parsed): Promise<number> {
     const r = c.report();
     const title = `${file}${c.model.preset ? ` (preset ${c.model.preset})` : ""}${c.model.set.length ? ` ${c.model.set.map((x) => `--set ${x}`).join(" ")}` : ""}, ${step === "train" ? "training step" : "forward"}${batchText ? `, batch ${batchText}` : ""}${flag(p, "no-fuse") ? ", unfused" : ""}`;
     const passes = reportPasses(c.program);
-    process.stdout.write((json ? JSON.stringify({ ...r, pipeline: passes }, null, 2) : `${formatReport(r, title)}\n${formatPasses(passes)}`) + "\n");
+    const text = json
+      ? JSON.stringify({ ...r, pipeline: passes }, null, 2)
+      : `${formatReport(r, title)}\n${formatPasses(passes)}`;
+    process.stdout.write(text + "\n");
   } else {
     const cmd = `mira compile ${file} --emit ts${c.model.preset ? ` --preset ${c.model.preset}` : ""}${c.model.set.map((x) => ` --set '${x}'`).join("")}${batchText ? ` --batch ${batchText}` : ""}`;
     process.stdout.write(generateBindings(c.elaborated, { name: c.model.checked.model?.name.name ?? "Model", command: cmd, importFrom: str(p, "import-from") }));
