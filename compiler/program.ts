@@ -99,7 +99,9 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
     const p = g.nodes.find((n) => n.op === "param" && n.attrs.name === param);
     if (!o || !p) bug(`update ${out} → ${param} names a missing output or param`);
     const src = byId.get(o.id)!;
-    if (src.dtype !== p.dtype || prod(src.shape) !== prod(p.shape)) bug(`update ${out} (${describe(src)}) does not fit ${param} (${describe(p)})`);
+    if (src.dtype !== p.dtype || prod(src.shape) !== prod(p.shape)) {
+      bug(`update ${out} (${describe(src)}) does not fit ${param} (${describe(p)})`);
+    }
     return { from: bufferOf(o.id), to: bufferOf(p.id) };
   }).filter((u) => u.from !== u.to); // written in place (an adamw step)
   return {
