@@ -4,19 +4,38 @@
 // graph; graphs made only of exact ops are also compared end to end.
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
-import { printGraph } from "../../compiler/ir.js";
+import { type Graph, type Node, printGraph } from "../../compiler/ir.js";
 import { opSpec } from "../../compiler/ops/index.js";
 import { runReference } from "../../compiler/reference.js";
 import { firstMismatch } from "../helpers/close.js";
 import { runOnGpu } from "../helpers/gpu.js";
 import { prng, runs, singleOp, tolFor } from "./gen.js";
-import { EXACT_OPS, OP_NAMES, checkable, graphArb, randomGraph } from "./random-graph.js";
+import { EXACT_OPS, OP_NAMES, type SkipReason, graphArb, randomGraph, skipReason } from "./random-graph.js";
+
+/** A skip is expected when the op declares a domain (or is layer_norm, for its own reason), or when the values
+ *  come from an op upstream (exp overflows, a division by zero, …) or are a random op's seed, which is large by design. */
+function expectedSkip(graph: Graph, n: Node, why: SkipReason): boolean {
+  switch (why) {
+    case "input outside the op's domain":
+      return (opSpec(n.op) as { domain?: string }).domain !== undefined;
+    case "ill-conditioned layer_norm row":
+      return n.op === "layer_norm";
+    case "non-finite input":
+    case "input past ±1e4":
+      return n.op.startsWith("random_") || n.inputs.some((i) => graph.nodes[i].op !== "input");
+  }
+}
 
 describe("random graphs", () => {
+  // A node whose inputs its op's tolerance does not speak for is skipped (random-graph.ts, skipReason). Skips are
+  // counted: at least `share` of all op nodes must be checked (over 1000 graphs drawn on the reference, all ops: 86%,
+  // the worst run of 20 graphs 79%; log, sqrt, rsqrt, pow, sin, cos on unbounded inputs are skipped most often), and
+  // each skip must be of a kind its node explains — see `expectedSkip`.
   test.each([
-    ["all ops", OP_NAMES, 20],
-    ["exact ops only", EXACT_OPS, 10],
-  ] as const)("%s: GPU equals the reference, node by node", async (_, opNames, numRuns) => {
+    ["all ops", OP_NAMES, 20, 0.7],
+    ["exact ops only", EXACT_OPS, 10, 1],
+  ] as const)("%s: GPU equals the reference, node by node", async (_, opNames, numRuns, share) => {
+    const tally = { checked: 0, skipped: 0, unexpected: [] as string[] };
     await fc.assert(
       fc.asyncProperty(graphArb, async ({ shape, steps, seed }) => {
         const { graph, draw } = randomGraph(shape, steps, opNames);
@@ -31,7 +50,13 @@ describe("random graphs", () => {
         expect(ops.length).toBeGreaterThanOrEqual(2);
         for (const n of ops) {
           const ins = n.inputs.map(values);
-          if (!checkable(n, ins)) continue;
+          const why = skipReason(n, ins);
+          if (why) {
+            tally.skipped++;
+            if (!expectedSkip(graph, n, why)) tally.unexpected.push(`%${n.id} ${n.op}: ${why}\n${printGraph(graph)}`);
+            continue;
+          }
+          tally.checked++;
           const local = singleOp(n.op, n.inputs.map((i) => graph.nodes[i]), n.attrs);
           const ref = runReference(local, Object.fromEntries(ins.map((v, k) => [`x${k}`, v]))).y.data;
           const bad = firstMismatch(got[`n${n.id}`], ref, tolFor(n.op, n.dtype));
@@ -56,5 +81,7 @@ describe("random graphs", () => {
       }),
       { numRuns: runs(numRuns) },
     );
+    expect(tally.unexpected).toEqual([]);
+    expect(tally.checked / (tally.checked + tally.skipped)).toBeGreaterThanOrEqual(share);
   });
 });

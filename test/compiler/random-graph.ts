@@ -145,13 +145,24 @@ export function randomGraph(shape: Shape, steps: readonly { op: number; pick: nu
   return { graph: gb.b.build(), draw: gb.draw };
 }
 
+/** Why a node's values are not ones its op's tolerance speaks for, or undefined when they are. */
+export type SkipReason =
+  | "non-finite input"
+  | "input past ±1e4"
+  | "input outside the op's domain"
+  | "ill-conditioned layer_norm row";
+
 /** Whether the values an op reads are ones its tolerance speaks for: finite, within its domain, and
  *  (layer_norm) a row whose normalisation does not magnify the f32 rounding of its mean. */
-export function checkable(node: Node, ins: readonly ArrayLike<number>[]): boolean {
+export function skipReason(node: Node, ins: readonly ArrayLike<number>[]): SkipReason | undefined {
   const domain: Domain = (opSpec(node.op) as { domain?: Domain }).domain ?? "any";
-  const ok = (v: number) => Number.isFinite(v) && (domain === "positive" ? v > 0 : domain === "nonzero" ? v !== 0 : domain === "unit" ? Math.abs(v) <= 1 : true);
+  const inDomain = (v: number) =>
+    domain === "positive" ? v > 0 : domain === "nonzero" ? v !== 0 : domain === "unit" ? Math.abs(v) <= 1 : true;
+  const all = ins.flatMap((xs) => Array.from(xs));
+  if (!all.every(Number.isFinite)) return "non-finite input";
   // Past ±1e4 a float op's relative tolerance no longer covers f32 rounding of large results (pow, exp).
-  if (!ins.every((xs) => Array.from(xs).every((v) => ok(v) && Math.abs(v) < 1e4))) return false;
+  if (!all.every((v) => Math.abs(v) < 1e4)) return "input past ±1e4";
+  if (!all.every(inDomain)) return "input outside the op's domain";
   if (node.op === "layer_norm") {
     // Any f32 mean of a row is off by about an ulp of its largest entry, and layer norm multiplies that
     // by |γ|/sqrt(var + eps) (up to 316·|γ|): on a (nearly) constant row of large values no f32 kernel
@@ -165,10 +176,11 @@ export function checkable(node: Node, ins: readonly ArrayLike<number>[]): boolea
       const mean = xs.reduce((a, b) => a + b, 0) / d;
       const variance = xs.reduce((a, b) => a + (b - mean) ** 2, 0) / d;
       const ulp = 2 ** (Math.floor(Math.log2(Math.max(...xs.map(Math.abs), 2 ** -126))) - 23);
-      if ((4 * ulp * gmax) / Math.sqrt(variance + (node.attrs.eps ?? 1e-5)) > opSpec("layer_norm").tol.atol) return false;
+      const err = (4 * ulp * gmax) / Math.sqrt(variance + (node.attrs.eps ?? 1e-5));
+      if (err > opSpec("layer_norm").tol.atol) return "ill-conditioned layer_norm row";
     }
   }
-  return true;
+  return undefined;
 }
 
 const stepArb = fc.record({ op: fc.nat(), pick: fc.nat(), seed: seedArb });

@@ -73,7 +73,7 @@ describe("safetensors", () => {
   // What must hold is that it is either a one-line CheckpointError naming the file, or a load whose damage is exactly
   // the flipped byte: inside tensor data, that byte of that tensor and nothing else; inside the header, tensor bytes
   // and shapes bit-identical to what was saved (only a name, a same-width dtype or a metadata string can change).
-  test("a flipped byte is a one-line error naming the file, or a load that differs from the saved file only there", () => {
+  test("a flipped byte is a one-line error naming the file, or a load differing from the saved one only there", () => {
     const saved = sample(4);
     const bytes = encodeSafetensors(saved);
     const dataStart = 8 + Number(new DataView(bytes.buffer).getBigUint64(0, true));
