@@ -1,7 +1,8 @@
 // train.ts (api): `trainText(...)` — a .mira model trained on a text file on the GPU, with checkpoints,
 // metrics and resume — and the run directory, checkpoint and resume rules every kind of training shares
 // (apps/mirasol/train-av.ts trains on audio-video QA sets with them).
-import { mkdirSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type ParamInfo, initParams } from "../compiler/lower.js";
 import { type AdamWConfig, DEFAULT_ADAMW } from "../compiler/train-step.js";
@@ -52,6 +53,8 @@ export interface TrainStart {
   readonly vocab: number;
   readonly trainChars: number;
   readonly valChars: number;
+  /** set when `resume` found no checkpoint in the run directory, so the run starts fresh */
+  readonly freshResume?: string;
 }
 
 export interface TrainResult extends LoopResult {
@@ -65,6 +68,68 @@ export interface TrainResult extends LoopResult {
 }
 
 export const CHECKPOINT_FILE = "checkpoint.safetensors";
+export const LOCK_FILE = "lock";
+
+/** A run directory another live trainer is using (exit 2: pick another --run or wait). */
+export class RunLockedError extends InputError {
+  override name = "RunLockedError";
+}
+
+/** Holds `runDir` for this process: a lock file with its pid, refused while that pid lives and taken
+ *  over when it does not (a killed trainer leaves its lock behind). Returns the release. */
+export function lockRun(runDir: string): () => void {
+  mkdirSync(runDir, { recursive: true });
+  const path = join(runDir, LOCK_FILE);
+  const mine = String(process.pid);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      writeFileSync(path, mine + "\n", { flag: "wx" });
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 2) throw e;
+    }
+    const holder = Number.parseInt(readFileSync(path, "utf8"), 10);
+    if (holder !== process.pid && isAlive(holder)) {
+      throw new RunLockedError(`${runDir} is in use by another trainer (pid ${holder}, ${path}); wait for it to finish, stop it, or train with another --run`);
+    }
+    rmSync(path, { force: true });
+  }
+  const release = (): void => {
+    try {
+      if (readFileSync(path, "utf8").trim() === mine) rmSync(path, { force: true });
+    } catch {
+      // already gone
+    }
+    process.off("exit", release);
+  };
+  process.on("exit", release);
+  return release;
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** A fingerprint of the training data, stored in each checkpoint so a resumed run notices new data. */
+export const fingerprint = (data: string): string => createHash("sha256").update(data).digest("hex");
+
+/** Refuses to resume on data other than the checkpoint's (checkpoints without a fingerprint pass). */
+export function checkSameData(meta: Readonly<Record<string, string>> | undefined, now: string, data: string, ckptPath: string): void {
+  const then = meta?.data_sha256;
+  if (then && then !== now) {
+    throw new CheckpointError(`the training data ${data} changed since ${ckptPath} was saved (fingerprint ${now.slice(0, 12)}, the checkpoint's ${then.slice(0, 12)}); resume with the data it was trained on, or start a new --run`);
+  }
+}
+
+/** The one line a run says when `resume` found nothing to resume. */
+export const freshResumeNote = (o: TrainOptions, runDir: string): string | undefined =>
+  o.resume ? `${runDir} has no checkpoint yet; starting a fresh run` : undefined;
 
 /** What a checkpoint records about where it came from (all strings, as safetensors requires). */
 export interface ScheduleMeta {
@@ -119,7 +184,8 @@ export function startRun(trainer: Trainer, params: readonly ParamInfo[], seed: n
 
 /** The checkpoint a run resumes from (`resume`), read from its run directory. */
 export function resumedCheckpoint(o: TrainOptions): Checkpoint | undefined {
-  return o.resume ? loadCheckpoint(join(o.runsDir ?? "runs", o.run ?? "default", CHECKPOINT_FILE)) : undefined;
+  const path = join(o.runsDir ?? "runs", o.run ?? "default", CHECKPOINT_FILE);
+  return o.resume && existsSync(path) ? loadCheckpoint(path) : undefined;
 }
 
 export async function trainText(o: TrainOptions, resumed = resumedCheckpoint(o)): Promise<TrainResult> {
@@ -133,6 +199,8 @@ export async function trainText(o: TrainOptions, resumed = resumedCheckpoint(o))
   const vocab = configNumber(model, "vocab");
   if (vocab === undefined) throw new ModelError(`${o.model}: a text model needs an integer config value 'vocab'`);
   const text = readText(o.data);
+  const dataSha = fingerprint(text);
+  checkSameData(meta, dataSha, o.data, ckptPath);
   const tokenizer = meta ? CharTokenizer.fromJSON(meta.tokenizer) : CharTokenizer.fromText(text, vocab);
   const window = meta ? Number(meta.window) : Math.min(o.window ?? 128, configNumber(model, "max_len") ?? 128);
   const batch = meta ? Number(meta.batch) : (o.batch ?? 16);
@@ -146,11 +214,15 @@ export async function trainText(o: TrainOptions, resumed = resumedCheckpoint(o))
 
   const el = model.elaborate({ B: batch, T: window });
   const io = languageModelIO(el);
-  const gpu = await getGpu();
-  const trainer = await Trainer.create(gpu, { forward: el.graph, loss: io.loss, params: el.params }, { ...DEFAULT_ADAMW, ...o.adamw });
+  const unlock = lockRun(runDir);
+  let trainer: Trainer | undefined;
   try {
+    trainer = await Trainer.create(await getGpu(), { forward: el.graph, loss: io.loss, params: el.params }, { ...DEFAULT_ADAMW, ...o.adamw });
     const { startStep, steps, lr, warmup } = startRun(trainer, el.params, seed, o, resumed, 3e-3, runDir);
-    o.onStart?.({ runDir, params: el.paramCount, dispatchesPerStep: trainer.dispatchesPerStep, bufferBytes: trainer.bufferBytes, startStep, steps, vocab, trainChars: split.train.length, valChars: split.val.length });
+    o.onStart?.({
+      runDir, params: el.paramCount, dispatchesPerStep: trainer.dispatchesPerStep, bufferBytes: trainer.bufferBytes, startStep, steps, vocab,
+      trainChars: split.train.length, valChars: split.val.length, freshResume: resumed ? undefined : freshResumeNote(o, runDir),
+    });
     const data: DataSource = {
       train: (step) => ({ [io.tokens]: trainBatch(split.train, step, batch, window, seed) }),
       val: valBatches(split.val, batch, window, o.evalBatches ?? 8).map((b) => ({ [io.tokens]: b })),
@@ -167,7 +239,7 @@ export async function trainText(o: TrainOptions, resumed = resumedCheckpoint(o))
       checkpointEvery: o.checkpointEvery ?? 100,
       checkpointPath: ckptPath,
       metricsPath: join(runDir, "metrics.jsonl"),
-      metadata: checkpointMetadata(model, tokenizer, window, batch, { steps, lr, warmup }),
+      metadata: { ...checkpointMetadata(model, tokenizer, window, batch, { steps, lr, warmup }), data_sha256: dataSha },
       startStep,
     }, { onProgress: o.onProgress, shouldStop: o.shouldStop });
     return {
@@ -181,6 +253,7 @@ export async function trainText(o: TrainOptions, resumed = resumedCheckpoint(o))
       tokensPerSecond: (batch * window) / (result.stepMs / 1000),
     };
   } finally {
-    trainer.destroy();
+    trainer?.destroy();
+    unlock();
   }
 }

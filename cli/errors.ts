@@ -1,12 +1,12 @@
 // errors.ts: how the CLI ends. Exit codes scripts can trust, one per error kind (base/errors.ts):
 // 0 ok; 1 the work failed (model errors, a failed self-test, a diverged run, a bug); 2 bad usage or
 // input (a flag, a data set, a checkpoint); 3 this machine lacks something (no GPU adapter, ffmpeg,
-// a device limit); 130 interrupted.
+// a device limit); 130 interrupted (Ctrl-C); 143 terminated (SIGTERM), after the same clean stop.
 import { type ExitKind, InternalError, MiraError } from "../base/errors.js";
 import { ModelError } from "../api/model.js";
 import { LimitError } from "../compiler/limits.js";
 
-export const EXIT = { ok: 0, failed: 1, usage: 2, environment: 3, interrupted: 130 } as const;
+export const EXIT = { ok: 0, failed: 1, usage: 2, environment: 3, interrupted: 130, terminated: 143 } as const;
 
 export const EXIT_CODE: Readonly<Record<ExitKind, number>> = {
   "bad-input": EXIT.usage,

@@ -120,7 +120,7 @@ function help(): string {
     "",
     ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
     "",
-    "exit codes: 0 ok · 1 failed · 2 bad usage or input · 3 this machine lacks something (GPU, ffmpeg, a limit) · 130 interrupted",
+    "exit codes: 0 ok · 1 failed · 2 bad usage or input · 3 this machine lacks something (GPU, ffmpeg, a limit) · 130 interrupted · 143 terminated (SIGTERM)",
   ].join("\n");
 }
 
@@ -143,6 +143,7 @@ async function main(argv: readonly string[]): Promise<number> {
 const argv = process.argv.slice(2);
 const debug = argv.includes("--debug");
 process.on("SIGINT", () => process.exit(EXIT.interrupted));
+process.on("SIGTERM", () => process.exit(EXIT.terminated));
 main(argv).then(
   (code) => {
     process.exitCode = code;

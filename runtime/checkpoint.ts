@@ -3,7 +3,7 @@
 // string `__metadata__`, then the tensor bytes. Keys are written sorted and the header is padded to 8
 // bytes, so save → load → save is byte-identical. Files are written to a temporary name, fsynced and
 // renamed, so a crash leaves the previous checkpoint whole. Any damage is one clear error.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { DType } from "../compiler/dtype.js";
 import { MiraError, bug } from "../base/errors.js";
@@ -12,6 +12,13 @@ import { MiraError, bug } from "../base/errors.js";
 export class CheckpointError extends MiraError {
   readonly kind = "bad-input";
   override name = "CheckpointError";
+}
+
+/** A checkpoint that could not be written (a full disk, a read-only or missing directory): this machine
+ *  lacks what the run needs (exit 3). The file it would have replaced is left as it was. */
+export class CheckpointWriteError extends MiraError {
+  readonly kind = "setup";
+  override name = "CheckpointWriteError";
 }
 
 export interface StoredTensor {
@@ -107,18 +114,34 @@ export function decodeSafetensors(bytes: Uint8Array, what = "checkpoint"): Check
 export interface WriteHooks {
   /** Called after the temporary file is complete and fsynced, before the rename (tests crash here). */
   readonly beforeRename?: (tmpPath: string) => void;
+  /** Writes part of the file, as fs.writeSync (tests fill the disk here). */
+  readonly write?: (fd: number, bytes: Uint8Array, offset: number, length: number) => number;
 }
 
-/** Writes `bytes` to `path` atomically: temporary file in the same directory, fsync, rename, fsync dir. */
+const WRITE_FAILURES: Record<string, string> = {
+  ENOSPC: "the disk is full", EDQUOT: "the disk quota is used up", EROFS: "the file system is read-only",
+  EACCES: "permission denied", ENOENT: "its directory does not exist", EIO: "an I/O error",
+};
+
+/** Writes `bytes` to `path` atomically: temporary file in the same directory, fsync, rename, fsync dir.
+ *  A failed write removes the temporary file and leaves `path` as it was. */
 export function writeFileAtomic(path: string, bytes: Uint8Array, hooks: WriteHooks = {}): void {
   const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
-  const fd = openSync(tmp, "w");
+  const write = hooks.write ?? ((fd, b, off, len) => writeSync(fd, b, off, len));
   try {
-    let off = 0;
-    while (off < bytes.byteLength) off += writeSync(fd, bytes, off, bytes.byteLength - off);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    const fd = openSync(tmp, "w");
+    try {
+      let off = 0;
+      while (off < bytes.byteLength) off += write(fd, bytes, off, bytes.byteLength - off);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    const code = (e as NodeJS.ErrnoException).code;
+    if (!code) throw e;
+    throw new CheckpointWriteError(`cannot write ${path}: ${WRITE_FAILURES[code] ?? code} (${code}); the file there is unchanged`);
   }
   hooks.beforeRename?.(tmp);
   renameSync(tmp, path);

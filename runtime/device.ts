@@ -12,6 +12,19 @@ export class NoAdapterError extends MiraError {
   override name = "NoAdapterError";
 }
 
+/** The device stopped working (a driver reset, a GPU removed, or `device.destroy()`): the work in
+ *  flight is gone, and the caller says what was kept. This machine lacked a working GPU (exit 3). */
+export class DeviceLostError extends MiraError {
+  readonly kind = "setup";
+  override name = "DeviceLostError";
+}
+
+/** The device could not allocate the buffers a program needs (exit 3: this machine lacks the memory). */
+export class OutOfMemoryError extends MiraError {
+  readonly kind = "setup";
+  override name = "OutOfMemoryError";
+}
+
 export const NO_ADAPTER_FIX = "no WebGPU adapter; run 'npm run setup' or install a Vulkan driver ('mira doctor' shows more)";
 
 export interface AdapterFacts {
@@ -32,6 +45,19 @@ export interface Gpu {
   readonly adapter: AdapterFacts;
   readonly limits: DeviceLimits; // what the compiler plans around
   readonly hasTimestamps: boolean;
+  /** Why the device was lost, once it has been; undefined while it works. */
+  readonly lost: () => GPUDeviceLostInfo | undefined;
+}
+
+/** Why `gpu`'s device was lost, waiting briefly for Dawn to report it (a failed read can arrive first);
+ *  undefined when it was not lost. */
+export async function lostInfo(gpu: Gpu, waitMs = 500): Promise<GPUDeviceLostInfo | undefined> {
+  if (gpu.lost()) return gpu.lost();
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), waitMs)));
+  const info = await Promise.race([gpu.device.lost, late]);
+  clearTimeout(timer);
+  return info;
 }
 
 /** Mesa warns on stderr when XDG_RUNTIME_DIR is unset; give it a private directory first. */
@@ -78,8 +104,10 @@ async function createGpu(): Promise<Gpu> {
     if (limits[key] !== undefined) requiredLimits[key] = limits[key];
   }
   const device = await adapter.requestDevice({ requiredFeatures: features, requiredLimits });
-  device.lost.then((info) => {
-    if (info.reason !== "destroyed") process.stderr.write(`mira: the GPU device was lost (${info.message}); checkpoints already written are intact\n`);
+  let lost: GPUDeviceLostInfo | undefined;
+  void device.lost.then((info) => {
+    lost = info;
+    pending = undefined; // the next getGpu() makes a new device, so work can continue in this process
   });
   const info = adapter.info;
   const facts: AdapterFacts = {
@@ -92,6 +120,7 @@ async function createGpu(): Promise<Gpu> {
     device,
     adapter: facts,
     hasTimestamps: features.includes("timestamp-query"),
+    lost: () => lost,
     limits: {
       maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize,
       maxBufferSize: device.limits.maxBufferSize,

@@ -4,7 +4,8 @@
 import { type HostArray, decode, encode } from "../compiler/dtype.js";
 import type { Program, Tensor } from "../compiler/program.js";
 import { prod } from "../compiler/shape.js";
-import type { Gpu } from "./device.js";
+import { type Gpu, OutOfMemoryError } from "./device.js";
+import { formatBytes } from "../compiler/limits.js";
 import { InputError, InternalError } from "../base/errors.js";
 
 /** Objects created on the device, counted so tests can prove a step allocates nothing. */
@@ -42,6 +43,7 @@ export class Executor {
     const { device } = this.gpu;
     const p = this.program;
     for (const t of [...p.inputs, ...p.params, ...p.outputs]) this.byName.set(t.name, t);
+    device.pushErrorScope("out-of-memory");
     for (const b of p.buffers) {
       const shared = b.role === "param" && b.name !== undefined ? this.share?.paramBuffer(b.name) : undefined;
       if (shared && shared.size === b.bytes) {
@@ -51,6 +53,13 @@ export class Executor {
       }
       this.buffers.push(device.createBuffer({ size: b.bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC, label: b.name ?? `t${b.id}` }));
       this.counts.buffers++;
+    }
+    const oom = await device.popErrorScope();
+    if (oom) {
+      const total = p.buffers.reduce((sum, b) => sum + b.bytes, 0);
+      const largest = p.buffers.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+      this.destroy();
+      throw new OutOfMemoryError(`the device ran out of memory allocating ${formatBytes(total)} of buffers (the largest, ${largest.name ?? `t${largest.id}`}, ${formatBytes(largest.bytes)}); lower --batch or --window, or use a smaller --preset`);
     }
     device.pushErrorScope("validation");
     // All pipelines compile concurrently (a matmul pipeline takes 2–10 ms on llvmpipe).

@@ -18,7 +18,8 @@ import {
 } from "./av.js";
 import { InputError, ModelError, loadModel } from "../../api/model.js";
 import {
-  CHECKPOINT_FILE, type TrainOptions, type TrainResult, resumedCheckpoint, startRun, trainText,
+  CHECKPOINT_FILE, type TrainOptions, type TrainResult, checkSameData, fingerprint, freshResumeNote, lockRun, resumedCheckpoint, startRun,
+  trainText,
 } from "../../api/train.js";
 
 export interface AvTrainOptions extends TrainOptions {
@@ -50,6 +51,8 @@ export async function trainAv(o: AvTrainOptions, resumed?: Checkpoint): Promise<
   const model = loadModel(meta?.model ?? o.model, meta ? { preset: meta.preset || undefined, set: JSON.parse(meta.overrides) as string[] } : { preset: o.preset, set: o.set });
   if (meta && meta.source_sha256 !== model.sourceHash) throw new ModelError(`${model.path} (or a file it imports) changed since its checkpoint was saved; resume with the model it was trained from`);
   const ds = loadAvDataset(meta?.data ?? o.data);
+  const dataSha = fingerprint(JSON.stringify(ds.index));
+  checkSameData(meta, dataSha, ds.dir, join(runDir, CHECKPOINT_FILE));
   const batch = meta ? Number(meta.batch) : (o.batch ?? 16);
   const seed = meta ? Number(meta.seed) : (o.seed ?? 1);
   const types = runStages(o.types, meta?.types);
@@ -58,16 +61,19 @@ export async function trainAv(o: AvTrainOptions, resumed?: Checkpoint): Promise<
   checkAvModel(el, ds);
   const loss = el.objective ?? el.losses[0];
   if (!loss) throw new ModelError("the model declares no loss or objective to train");
-  const gpu = await getGpu();
-  const trainer = await Trainer.create(gpu, { forward: el.graph, loss, params: el.params }, { ...DEFAULT_ADAMW, ...o.adamw });
   const logitsOut = el.graph.outputs.find((x) => x.name === (el.generate?.from ?? "logits"));
   if (!logitsOut) throw new ModelError("an audio-video QA model needs a `generate … from logits` output to be evaluated");
-  const evalProgram = compileFor(gpu, { nodes: el.graph.nodes, outputs: [logitsOut] });
-  const evaluator = await Executor.create(gpu, evalProgram, { share: trainer.step });
+  const unlock = lockRun(runDir);
+  let trainer: Trainer | undefined;
+  let evaluator: Executor | undefined;
   try {
+    const gpu = await getGpu();
+    trainer = await Trainer.create(gpu, { forward: el.graph, loss, params: el.params }, { ...DEFAULT_ADAMW, ...o.adamw });
+    evaluator = await Executor.create(gpu, compileFor(gpu, { nodes: el.graph.nodes, outputs: [logitsOut] }), { share: trainer.step });
     const { startStep, steps, lr, warmup } = startRun(trainer, el.params, seed, o, resumed, 2e-3, runDir);
     const data = avDataSource(ds, batch, seed, o.evalBatches ?? 8, pool);
-    o.onStart?.({ runDir, params: el.paramCount, dispatchesPerStep: trainer.dispatchesPerStep, bufferBytes: trainer.bufferBytes, startStep, steps, vocab: ds.index.text.vocab.length, trainChars: 0, valChars: 0 });
+    o.onStart?.({ runDir, params: el.paramCount, dispatchesPerStep: trainer.dispatchesPerStep, bufferBytes: trainer.bufferBytes, startStep, steps, vocab: ds.index.text.vocab.length, trainChars: 0, valChars: 0,
+      freshResume: resumed ? undefined : freshResumeNote(o, runDir) });
     const initialValLoss = startStep === 0 ? await trainer.evalLoss(data.val) : undefined;
     const result = await trainLoop(trainer, data, {
       steps, seed, lr, warmup, minLrFraction: 0.1,
@@ -75,7 +81,7 @@ export async function trainAv(o: AvTrainOptions, resumed?: Checkpoint): Promise<
       checkpointPath: join(runDir, CHECKPOINT_FILE), metricsPath: join(runDir, "metrics.jsonl"),
       metadata: {
         format: "mira-checkpoint-1", kind: "av-qa", model: model.path, preset: model.preset ?? "", overrides: JSON.stringify(model.set),
-        source_sha256: model.sourceHash, data: ds.dir, batch: String(batch), types: JSON.stringify(types), schedule: JSON.stringify({ steps, lr, warmup }),
+        source_sha256: model.sourceHash, data: ds.dir, data_sha256: dataSha, batch: String(batch), types: JSON.stringify(types), schedule: JSON.stringify({ steps, lr, warmup }),
       },
       startStep,
     }, { onProgress: o.onProgress, shouldStop: o.shouldStop });
@@ -87,7 +93,8 @@ export async function trainAv(o: AvTrainOptions, resumed?: Checkpoint): Promise<
       params: el.paramCount, flopsPerStep: graphFlops(trainer.step.program.graph),
     };
   } finally {
-    evaluator.destroy();
-    trainer.destroy();
+    evaluator?.destroy();
+    trainer?.destroy();
+    unlock();
   }
 }

@@ -65,7 +65,7 @@ export async function demo(p: Parsed): Promise<number> {
     say(`${r.stoppedBy === "interrupted" ? "stopped" : "STOPPED"} at step ${r.lastStep}; the checkpoint ${r.checkpoint} holds step ${r.checkpointStep}.`);
     say(`  continue: npx mira train ${MODEL} --data ${data} --run demo${runsDir === "runs" ? "" : ` --runs-dir ${runsDir}`} --resume`);
     if (r.stoppedBy === "diverged") process.stderr.write(`mira: ${r.message}\n`);
-    return r.stoppedBy === "interrupted" ? EXIT.interrupted : EXIT.failed;
+    return r.stoppedBy === "interrupted" ? stop.exitCode() : EXIT.failed;
   }
   say(`  trained in ${formatDuration(r.lastStep * r.stepMs / 1000)} (${r.stepMs.toFixed(0)} ms a step); checkpoint ${r.checkpoint}`);
   say("");

@@ -40,6 +40,7 @@ export async function trainCommand(p: Parsed): Promise<number> {
     lr: optional(p, "lr", num), seed: optional(p, "seed", int), types: typeStages(str(p, "types")), run: str(p, "run") ?? "default", runsDir: str(p, "runs-dir"), resume: flag(p, "resume"),
     evalEvery: int(p, "eval-every", 100), logEvery: int(p, "log-every", 10), checkpointEvery: int(p, "checkpoint-every", 100),
     onStart: (i) => {
+      if (i.freshResume) (json ? process.stderr : process.stdout).write(i.freshResume + "\n");
       say(`training ${file}: ${i.params.toLocaleString("en-US")} parameters, vocabulary ${i.vocab}${i.trainChars ? `, ${i.trainChars.toLocaleString("en-US")} training / ${i.valChars.toLocaleString("en-US")} validation characters` : ""}`);
       say(`  one submit per step: ${i.dispatchesPerStep} dispatches, ${formatBytes(i.bufferBytes)} of buffers · run directory ${i.runDir}${i.startStep ? ` · resuming after step ${i.startStep}` : ""}`);
       unit = i.trainChars ? "tok" : "questions";
@@ -66,5 +67,5 @@ export async function trainCommand(p: Parsed): Promise<number> {
     process.stderr.write(`mira: ${r.message}\n`);
     return EXIT.failed;
   }
-  return r.stoppedBy === "interrupted" ? EXIT.interrupted : EXIT.ok;
+  return r.stoppedBy === "interrupted" ? stopRequested.exitCode() : EXIT.ok;
 }

@@ -1,0 +1,76 @@
+// Faults during training, each survived with nothing lost: a device lost mid-run (one error naming the
+// checkpoint kept; --resume continues bit for bit), buffers the device cannot allocate (one line naming
+// the size and the fix), and training data that changed under a resumed run (refused, named).
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { expect, test } from "vitest";
+import { type TrainOptions, trainText } from "../../api/train.js";
+import { describeFailure } from "../../cli/errors.js";
+import { CheckpointError, loadCheckpoint } from "../../runtime/checkpoint.js";
+import { DeviceLostError, OutOfMemoryError } from "../../runtime/device.js";
+import { testGpu } from "../helpers/gpu.js";
+
+const dir = mkdtempSync(join(tmpdir(), "mira-faults-"));
+const data = join(dir, "text.txt");
+writeFileSync(data, Array.from({ length: 200 }, (_, i) => ["one small step. ", "two big leaps. ", "three quiet nights. "][i % 3]).join(""));
+const base: TrainOptions = {
+  model: "models/char_lm.mira", data, preset: "tiny", steps: 16, batch: 4, window: 16, runsDir: dir, seed: 2,
+  logEvery: 1, evalEvery: 1000, checkpointEvery: 5,
+};
+
+async function failure(work: Promise<unknown>): Promise<Error> {
+  try {
+    await work;
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error("expected the work to fail");
+}
+
+test("a device lost mid-run: one error naming the checkpoint kept, and --resume continues bit for bit", async () => {
+  await trainText({ ...base, run: "straight" });
+  const gpu = await testGpu();
+  const err = await failure(trainText({ ...base, run: "lost", onProgress: (p) => p.step === 7 && gpu.device.destroy() }));
+  expect(err).toBeInstanceOf(DeviceLostError);
+  const ckpt = join(dir, "lost", "checkpoint.safetensors");
+  const { text, code } = describeFailure(err, false);
+  expect(text).toMatch(/^mira: the GPU device was lost after step [78] \(destroyed.*\); the last checkpoint, .*checkpoint\.safetensors \(step 5\), is intact: continue with --resume$/);
+  expect(text).toContain(ckpt);
+  expect(code).toBe(3);
+  expect(loadCheckpoint(ckpt).metadata.step).toBe("5");
+
+  await trainText({ ...base, run: "lost", resume: true });
+  const a = loadCheckpoint(join(dir, "straight", "checkpoint.safetensors"));
+  const b = loadCheckpoint(ckpt);
+  expect(b.metadata.step).toBe("16");
+  expect([...b.tensors.keys()]).toEqual([...a.tensors.keys()]);
+  for (const [name, t] of a.tensors) expect(Buffer.from(b.tensors.get(name)!.bytes).equals(Buffer.from(t.bytes)), name).toBe(true);
+});
+
+test("buffers the device cannot allocate: one line naming the size and what to change", async () => {
+  const gpu = await testGpu();
+  const { device } = gpu;
+  const real = device.createBuffer.bind(device);
+  // Every large buffer asks for the most the device allows: more memory than it has, however large.
+  device.createBuffer = (d: GPUBufferDescriptor) => real(d.size >= 1024 ? { ...d, size: device.limits.maxBufferSize } : d);
+  try {
+    const err = await failure(trainText({ ...base, run: "oom" }));
+    expect(err).toBeInstanceOf(OutOfMemoryError);
+    const { text, code } = describeFailure(err, false);
+    expect(text).toMatch(/^mira: the device ran out of memory allocating [\d.]+ [KMG]?i?B of buffers \(the largest, .*\); lower --batch or --window, or use a smaller --preset$/);
+    expect(code).toBe(3);
+  } finally {
+    delete (device as Partial<GPUDevice>).createBuffer;
+  }
+});
+
+test("training data that changed under a resumed run is refused, naming it", async () => {
+  const changed = join(dir, "changed.txt");
+  writeFileSync(changed, readFileSync(data, "utf8"));
+  await trainText({ ...base, data: changed, steps: 5, run: "data" });
+  writeFileSync(changed, readFileSync(data, "utf8").replace("quiet", "loud"));
+  const err = await failure(trainText({ ...base, data: changed, steps: 10, run: "data", resume: true }));
+  expect(err).toBeInstanceOf(CheckpointError);
+  expect(describeFailure(err, false).text).toMatch(/^mira: the training data .*changed\.txt changed since .*checkpoint\.safetensors was saved \(fingerprint [0-9a-f]{12}, the checkpoint's [0-9a-f]{12}\); resume with the data it was trained on, or start a new --run$/);
+});
