@@ -10,6 +10,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     reporters: ["default", "./test/reporters/summary.ts"],
+    setupFiles: ["./test/helpers/mutation.ts"],
     // Tests compile with default kernels: never the matmul tuning table a developer measured into
     // .mira-cache (runtime/autotune-cache.ts). Autotuning tests point this at their own directory.
     env: { MIRA_CACHE_DIR: join(import.meta.dirname, "test", ".generated", "cache") },

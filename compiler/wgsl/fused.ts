@@ -15,6 +15,13 @@ import { type Binding, type KernelSource, affineIndex, elementLoop, header, load
 import { helperSource, literal } from "./helpers.js";
 import { bug } from "../../base/errors.js";
 
+/** A deliberate fault for mutation checks (docs/testing.md): one elementwise op's WGSL expression wrapped, so
+ *  the tests that should notice a broken op can be shown to fail. Never set outside tests. */
+let mutation: { readonly op: string; readonly wrap: (expr: string) => string } | undefined;
+export function setWgslMutation(m: typeof mutation): void {
+  mutation = m;
+}
+
 export class GroupEmitter {
   readonly bindings: Binding[];
   private readonly bindingOf: Map<number, Binding>;
@@ -98,7 +105,7 @@ export class GroupEmitter {
         use: (h) => this.helpers.add(h),
       };
       // f16 is a storage type computed in f32: a fused f16 value is rounded as storing it would round it.
-      const expr = spec.wgsl(args, ctx);
+      const expr = mutation?.op === node.op ? mutation.wrap(spec.wgsl(args, ctx)) : spec.wgsl(args, ctx);
       if (node.dtype === "f16") this.helpers.add("round_f16");
       lines.push(`let ${name(node.id)} = ${node.dtype === "f16" ? `round_f16(${expr})` : expr};`);
     }
