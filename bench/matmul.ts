@@ -25,8 +25,21 @@ export const MATMUL_CASES: readonly MatmulCase[] = [
   { label: "attention p·v 32×(128×32, K=128)", a: [32, 128, 128], b: [32, 128, 32] },
 ];
 
+/**
+ * Other engines' matmul figures, quoted, never measured by this run: the developers' guide gives them at one
+ * size, for the adapter it names, and they entered the report on 2026-11-25. They sit in a column of their own, on the
+ * row of their size, so that nobody reads them as this machine's. (bench/peers/ does measure jax-js and
+ * tfjs-webgpu in the run, on a transformer block and an elementwise kernel, not on a matmul.)
+ */
+export const QUOTED_PEERS = {
+  label: "1024×1024×1024",
+  source: "developers' guide, quoted 2026-11-25, not measured here",
+  figures: "hand-written WGSL ≈ 9.2 · jax-js (jit) 4.7 · tfjs-webgpu 3.8 · naive < 1.7",
+} as const;
+
 export async function benchMatmul(gpu: Gpu, variants: readonly MatmulVariant[], cases = MATMUL_CASES, title = "matmul (f32)"): Promise<Table> {
-  const table = new Table(title, ["shape", "variant", "median ms", "GFLOP/s", "max abs error vs reference"]);
+  const quoted = `peers' GFLOP/s, quoted (${QUOTED_PEERS.source})`;
+  const table = new Table(title, ["shape", "variant", "median ms", "GFLOP/s", "max abs error vs reference", quoted]);
   for (const c of cases) {
     const b = new GraphBuilder();
     const x = b.input("a", "f32", c.a);
@@ -48,7 +61,8 @@ export async function benchMatmul(gpu: Gpu, variants: readonly MatmulVariant[], 
       const res = await ex.run();
       const err = flops <= 2 * 300 ** 3 ? maxErr(res.c, runReference(g, { a: av, b: bv }).c.data) : spotCheck(res.c, av, bv, c, m, n, k);
       const t = await time(() => ex.run([]).then(() => ex.sync()), { warmup: 1, runs: 5 });
-      table.add([c.label, variant, t.medianMs, flops / t.medianMs / 1e6, err.toExponential(1)]);
+      const peers = c.label === QUOTED_PEERS.label ? QUOTED_PEERS.figures : "";
+      table.add([c.label, variant, t.medianMs, flops / t.medianMs / 1e6, err.toExponential(1), peers]);
       ex.destroy();
     }
   }

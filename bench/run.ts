@@ -55,9 +55,10 @@ Load average (1/5/15 min) when the run ended: ${load} on ${(await import("node:o
 the machine slows every figure here.
 
 Matmul runs through \`compileGraph\` → \`Executor\`, the path models use; each result is checked against
-the CPU reference (exactly for sizes ≤ 300, on 64 spot entries above). Peers measured on this adapter
-(from the developers' guide): best hand-written WGSL ≈ 9.2 GFLOP/s at N = 1024, jax-js (jit) 4.7,
-tfjs-webgpu 3.8, a naive kernel < 1.7.
+the CPU reference (exactly for sizes ≤ 300, on 64 spot entries above). The last column quotes other engines'
+matmul figures at N = 1024 from the developers' guide (bench/matmul.ts, \`QUOTED_PEERS\`): not measured by
+this run, so load and driver changes since they were taken are not in them. The peers section below measures jax-js
+and tfjs-webgpu on this adapter, in this run.
 
 ${matmul.markdown()}
 ${matmulOther.markdown()}
