@@ -38,8 +38,8 @@ const COMMANDS: Record<string, Command> = {
   },
   compile: {
     summary: "compile a model: --emit params | ir | wgsl | report | ts",
-    usage: "mira compile FILE [--preset NAME] [--set key=value]… [--batch B=2,T=16] [--step forward|train|stream] [--max-chunks N] [--no-fuse] --emit params|ir|wgsl|report|ts [--json]",
-    options: { ...MODEL_OPTIONS, emit: { type: "string" }, batch: { type: "string", multiple: true }, step: { type: "string" }, "no-fuse": { type: "boolean" }, "import-from": { type: "string" }, "max-chunks": { type: "string" } },
+    usage: "mira compile FILE [--preset NAME] [--set key=value]… [--batch B=2,T=16] [--step forward|train|stream] [--max-chunks N] [--no-fuse] [--limits NAME|FILE] --emit params|ir|wgsl|report|ts [--json]",
+    options: { ...MODEL_OPTIONS, emit: { type: "string" }, batch: { type: "string", multiple: true }, step: { type: "string" }, "no-fuse": { type: "boolean" }, "import-from": { type: "string" }, "max-chunks": { type: "string" }, limits: { type: "string" } },
     run: async (p) => (await import("./commands/compile.js")).compileCommand(p),
   },
   train: {

@@ -33,6 +33,57 @@ export interface ProgramReport {
   readonly kernels: readonly KernelLine[];
   readonly bufferBytes: number;
   readonly largestBuffer: { readonly bytes: number; readonly name: string };
+  /** bufferBytes by what the buffers hold; the four parts add up to it */
+  readonly memory: MemorySplit;
+}
+
+/** Peak memory of a program (its buffers; values with disjoint lifetimes share one) by what it holds:
+ *  the model's parameters, their gradients, the optimizer's moments, and everything else (inputs,
+ *  outputs and intermediates: activations). A buffer that holds a gradient at one time and a larger
+ *  activation at another counts the gradient's bytes as gradients and the rest as activations. A
+ *  forward program has no gradients and no optimizer state. */
+export interface MemorySplit {
+  readonly parameters: number;
+  readonly gradients: number;
+  readonly optimizerState: number;
+  readonly activations: number;
+  readonly total: number;
+}
+
+/** The values holding a training step's gradients (train-step.ts): what each adamw node reads at its
+ *  gradient slot, or, where the optimizer was lowered to primitives, what the global norm sums. A view
+ *  (reshape) has no buffer of its own, so it is followed to the value that holds it. */
+function gradientValues(p: Program): Set<number> {
+  const byId = new Map(p.graph.nodes.map((n) => [n.id, n]));
+  const slotOf = p.memory.plan.slotOf;
+  const grads: number[] = [];
+  for (const n of p.graph.nodes) {
+    if (n.op === "adamw") grads.push(n.inputs[3]);
+    else if (n.op === "sum_squares") grads.push(...n.inputs);
+  }
+  const out = new Set<number>();
+  for (let id of grads) {
+    while (!slotOf.has(id) && byId.get(id)?.op === "reshape") id = byId.get(id)!.inputs[0];
+    if (slotOf.has(id)) out.add(id);
+  }
+  return out;
+}
+
+export function memorySplit(p: Program): MemorySplit {
+  const grads = gradientValues(p);
+  const bytes = new Map(p.memory.values.map((v) => [v.id, v.bytes]));
+  const split = { parameters: 0, gradients: 0, optimizerState: 0, activations: 0, total: 0 };
+  for (const b of p.buffers) {
+    split.total += b.bytes;
+    if (b.role === "param") split[b.name?.startsWith("opt.") ? "optimizerState" : "parameters"] += b.bytes;
+    else {
+      const residents = p.memory.plan.residents[b.id] ?? [];
+      const g = Math.min(b.bytes, Math.max(0, ...residents.filter((v) => grads.has(v)).map((v) => bytes.get(v) ?? 0)));
+      split.gradients += g;
+      split.activations += b.bytes - g;
+    }
+  }
+  return split;
 }
 
 export function reportProgram(p: Program): ProgramReport {
@@ -47,6 +98,7 @@ export function reportProgram(p: Program): ProgramReport {
     kernels: p.kernels.map((k, i) => ({ name: k.name, dispatches: count.get(i) ?? 0, workgroups: k.workgroups })),
     bufferBytes: p.buffers.reduce((s, b) => s + b.bytes, 0),
     largestBuffer: { bytes: largest?.bytes ?? 0, name: "name" in largest && largest.name ? largest.name : `t${largest?.id ?? "-"}` },
+    memory: memorySplit(p),
   };
 }
 
@@ -59,6 +111,7 @@ export function formatReport(r: ProgramReport, title: string): string {
     `  FLOPs        ${si(r.flops)}FLOP per run`,
     `  dispatches   ${r.dispatches} in one submit (${r.kernels.length} distinct kernels)`,
     `  buffers      ${formatBytes(r.bufferBytes)} peak (values with disjoint lifetimes share buffers); largest ${formatBytes(r.largestBuffer.bytes)} (${r.largestBuffer.name})`,
+    `  memory       ${formatBytes(r.memory.parameters)} parameters + ${formatBytes(r.memory.gradients)} gradients + ${formatBytes(r.memory.optimizerState)} optimizer state + ${formatBytes(r.memory.activations)} activations = ${formatBytes(r.memory.total)}`,
     "  kernels (dispatches × name, workgroups):",
     ...r.kernels.map((k) => `    ${String(k.dispatches).padStart(4)} × ${k.name}  [${k.workgroups.join(", ")}]`),
   ];

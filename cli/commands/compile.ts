@@ -1,15 +1,17 @@
 // compile.ts (cli): `mira compile FILE --emit params|ir|wgsl|report|ts`. params and ir come from the
 // front end's compile support (no device, no weights); wgsl, report and ts compile the program for
 // this machine's adapter (WebGPU's default limits when there is none).
+import { existsSync, readFileSync } from "node:fs";
 import { compileFile } from "../../api/compile.js";
 import { emitElaborated } from "../../compiler/compile-support.js";
 import { generateBindings } from "../../compiler/bindings.js";
+import { type DeviceLimits, LIMIT_PROFILES, parseLimits } from "../../compiler/limits.js";
 import { formatReport } from "../../compiler/report.js";
 import { formatPasses, reportPasses } from "../../compiler/report-passes.js";
 import { type Parsed, flag, int, onePositional, str, strs } from "../args.js";
 import { EXIT, UsageError } from "../errors.js";
 
-export const COMPILE_USAGE = "mira compile FILE [--preset NAME] [--set key=value]… [--batch B=2,T=16] [--step forward|train|stream] [--max-chunks N] [--no-fuse] --emit params|ir|wgsl|report|ts [--json]";
+export const COMPILE_USAGE = "mira compile FILE [--preset NAME] [--set key=value]… [--batch B=2,T=16] [--step forward|train|stream] [--max-chunks N] [--no-fuse] [--limits NAME|FILE] --emit params|ir|wgsl|report|ts [--json]";
 const EMITS = ["params", "ir", "wgsl", "report", "ts"] as const;
 
 export function parseBatch(specs: readonly string[]): Record<string, number> {
@@ -20,6 +22,14 @@ export function parseBatch(specs: readonly string[]): Record<string, number> {
     out[m[1]] = Number(m[2]);
   }
   return out;
+}
+
+/** `--limits NAME|FILE`: a built-in profile (LIMIT_PROFILES) or a JSON file of limits. */
+export function resolveLimits(spec: string): DeviceLimits {
+  const profile = LIMIT_PROFILES[spec];
+  if (profile) return profile;
+  if (existsSync(spec)) return parseLimits(readFileSync(spec, "utf8"), spec);
+  throw new UsageError(`--limits takes a profile (${Object.keys(LIMIT_PROFILES).join(", ")}) or a JSON file of limits; '${spec}' is neither`);
 }
 
 export async function compileCommand(p: Parsed): Promise<number> {
@@ -36,14 +46,16 @@ export async function compileCommand(p: Parsed): Promise<number> {
   const step = str(p, "step") ?? "forward";
   if (step === "stream") return streamReportCommand(p, file, emit, batch, json);
   if (step !== "forward" && step !== "train") throw new UsageError(`--step takes forward, train or stream, got '${step}'`);
-  const c = await compileFile(file, { preset: str(p, "preset"), set: strs(p, "set"), batch, fuse: !flag(p, "no-fuse"), step });
+  const limitsSpec = str(p, "limits");
+  const limits = limitsSpec === undefined ? undefined : resolveLimits(limitsSpec);
+  const c = await compileFile(file, { preset: str(p, "preset"), set: strs(p, "set"), batch, fuse: !flag(p, "no-fuse"), step, limits });
   const batchText = Object.entries(batch).map(([k, v]) => `${k}=${v}`).join(",");
   if (emit === "wgsl") {
     const body = c.program.kernels.map((k, i) => `// kernel ${i}: ${k.name}, workgroups [${k.workgroups.join(", ")}]\n${k.code}`).join("\n");
     process.stdout.write(body + "\n");
   } else if (emit === "report") {
     const r = c.report();
-    const title = `${file}${c.model.preset ? ` (preset ${c.model.preset})` : ""}${c.model.set.length ? ` ${c.model.set.map((x) => `--set ${x}`).join(" ")}` : ""}, ${step === "train" ? "training step" : "forward"}${batchText ? `, batch ${batchText}` : ""}${flag(p, "no-fuse") ? ", unfused" : ""}`;
+    const title = `${file}${c.model.preset ? ` (preset ${c.model.preset})` : ""}${c.model.set.length ? ` ${c.model.set.map((x) => `--set ${x}`).join(" ")}` : ""}, ${step === "train" ? "training step" : "forward"}${batchText ? `, batch ${batchText}` : ""}${flag(p, "no-fuse") ? ", unfused" : ""}${limitsSpec ? `, for limits ${limitsSpec}` : ""}`;
     const passes = reportPasses(c.program);
     const text = json
       ? JSON.stringify({ ...r, pipeline: passes }, null, 2)
