@@ -1,6 +1,8 @@
-// doctor.ts: `mira doctor` — the adapter, its driver, limits and features, and a self-test of kernels
-// against the CPU reference. Exit 0 only when all of it works.
-import { formatBytes } from "../../compiler/limits.js";
+// doctor.ts: `mira doctor` — the adapter, its driver, limits and features, a self-test of kernels
+// against the CPU reference, and which models/ presets fit this device for inference and training.
+// Exit 0 only when the adapter works: a model too large for it is information, not a failure.
+import { type CaseFit, type Fit, PRESET_CASES, fitCase } from "../../api/fit.js";
+import { type DeviceLimits, formatBytes } from "../../compiler/limits.js";
 import { type Gpu, adapterName, getGpu } from "../../runtime/device.js";
 import { type Parsed, flag } from "../args.js";
 import { EXIT } from "../errors.js";
@@ -24,17 +26,44 @@ export function describeGpu(gpu: Gpu): string[] {
   ];
 }
 
+/** The limits and features that decide what fits, as one line. */
+export function decidingLimits(limits: DeviceLimits, features: readonly string[]): string {
+  const yes = (b: boolean): string => (b ? "yes" : "no");
+  return `binding ${formatBytes(limits.maxStorageBufferBindingSize)}, buffer ${formatBytes(limits.maxBufferSize)}, workgroup storage ${formatBytes(limits.maxComputeWorkgroupStorageSize)}, shader-f16 ${yes(limits.shaderF16)}, subgroups ${yes(features.includes("subgroups"))}`;
+}
+
+const count = (n: number): string => (n >= 1e9 ? `${(n / 1e9).toFixed(1)} B` : n >= 1e6 ? `${(n / 1e6).toFixed(1)} M` : `${(n / 1e3).toFixed(1)} k`);
+
+const verdict = (f: Fit): string =>
+  f.fits ? `fits${f.peakBytes === undefined ? "" : ` (peak ${formatBytes(f.peakBytes)} of buffers)`}` : `does not fit: ${f.reason}`;
+
+/** What fits this device, a model per line pair: inference (forward) and training (the training step). */
+export function describeFits(limits: DeviceLimits, features: readonly string[], fits: readonly CaseFit[]): string[] {
+  const lines = [`fits       ${decidingLimits(limits, features)}`];
+  for (const c of fits) {
+    const batch = Object.entries(c.batch).map(([k, v]) => `${k}=${v}`).join(",");
+    const how = c.forward.how === "estimated" ? "estimated from its sizes" : "compiled";
+    lines.push(`           ${c.label}: ${count(c.params)} parameters, batch ${batch}, ${how} in ${c.seconds.toFixed(1)} s`);
+    lines.push(`             inference ${verdict(c.forward)}`);
+    lines.push(`             training  ${verdict(c.train)}`);
+  }
+  return lines;
+}
+
 export async function doctor(p: Parsed): Promise<number> {
   const gpu = await getGpu();
   const checks = await runSelfTest(gpu);
   const ok = checks.every((c) => c.ok);
+  const fits = PRESET_CASES.map((c) => fitCase(c, gpu.limits));
   if (flag(p, "json")) {
-    process.stdout.write(JSON.stringify({ ok, adapter: gpu.adapter, limits: gpu.limits, selfTest: checks }, null, 2) + "\n");
+    const fit = { limits: gpu.limits, subgroups: gpu.adapter.features.includes("subgroups"), models: fits };
+    process.stdout.write(JSON.stringify({ ok, adapter: gpu.adapter, limits: gpu.limits, selfTest: checks, fit }, null, 2) + "\n");
   } else {
     const lines = describeGpu(gpu);
     lines.push(`self-test  ${checks.map((c) => `${c.name} ${c.ok ? "ok" : "FAILED"}`).join(", ")}`);
     const worst = Math.max(...checks.map((c) => c.maxError));
     lines.push(`           max |GPU − CPU reference| = ${worst.toExponential(1)} over ${checks.length} checks`);
+    lines.push(...describeFits(gpu.limits, gpu.adapter.features, fits));
     lines.push(ok ? "ok: this machine runs mira" : "FAILED: kernels on this adapter disagree with the CPU reference (see above)");
     process.stdout.write(lines.join("\n") + "\n");
   }
