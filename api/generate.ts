@@ -14,7 +14,7 @@ import { getGpu } from "../runtime/device.js";
 import { type SamplingOptions, sampleToken } from "../runtime/sampling.js";
 import { openIncremental } from "./decoder.js";
 import { InputError, ModelError } from "./model.js";
-import { type Trained, openTrained, weightLoader, weightedExecutor } from "./trained.js";
+import { type Trained, checkWeights, metaJson, openTrained, weightLoader, weightedExecutor } from "./trained.js";
 import { languageModelIO } from "./text-model.js";
 
 /** The tokens a model with training window `window` predicts from: training predicts from positions
@@ -57,10 +57,14 @@ export async function generate(o: GenerateOptions): Promise<GenerateResult> {
   const trained = openTrained(o.checkpoint, "text", "'mira generate --prompt'");
   const { meta } = trained;
   if (!meta.tokenizer || !meta.window) throw new CheckpointError(`${o.checkpoint} was not written by 'mira train' (its metadata lacks tokenizer or window)`);
-  const tokenizer = CharTokenizer.fromJSON(meta.tokenizer);
+  const chars = metaJson<unknown>(o.checkpoint, meta, "tokenizer");
+  if (typeof chars !== "string") throw new CheckpointError(`${o.checkpoint}: its metadata's tokenizer is not a string of characters`);
+  const tokenizer = new CharTokenizer([...chars]);
   const window = Number(meta.window);
+  if (!Number.isInteger(window) || window < 2) throw new CheckpointError(`${o.checkpoint}: its metadata's window '${meta.window}' is not a whole number ≥ 2`);
   const el = trained.model.elaborate({ B: 1, T: window });
   if (!languageModelIO(el).logits) throw new ModelError(`${meta.model}: the model has no 'generate' declaration naming its logits`);
+  checkWeights(trained, el.params);
   const source = o.cache ?? true ? await cached(trained, window, sampling) : await recomputed(trained, el, window, sampling);
   try {
     const stop = new Set([el.generate?.until ?? UNKNOWN_ID, ...tokenizer.encode(o.stop ?? "")]);

@@ -6,6 +6,7 @@ import { loadModel } from "./model.js";
 import { type Checkpoint, CheckpointError, loadCheckpoint } from "../runtime/checkpoint.js";
 import type { WeightLoader } from "../runtime/decode.js";
 import type { Graph } from "../compiler/ir.js";
+import type { ParamInfo } from "../compiler/lower.js";
 import { compileFor } from "../runtime/autotune-cache.js";
 import { getGpu } from "../runtime/device.js";
 import { Executor } from "../runtime/executor.js";
@@ -28,11 +29,33 @@ export function openTrained(path: string, kind: "av-qa" | "text", use: string): 
       ? `${path} was trained on text, not on an audio-video QA set; ${use} needs a checkpoint from 'mira train … --data <a mira data synth directory>'`
       : `${path} was trained on an audio-video QA set; ${use} needs a text model's checkpoint (for audio-video questions use --data and --clip)`);
   }
-  const model = loadModel(meta.model, { preset: meta.preset || undefined, set: JSON.parse(meta.overrides ?? "[]") as string[] });
+  const set = metaJson<string[]>(path, meta, "overrides", "[]");
+  if (!Array.isArray(set) || !set.every((x) => typeof x === "string")) throw new CheckpointError(`${path}: its metadata's overrides are not a list of strings`);
+  const model = loadModel(meta.model, { preset: meta.preset || undefined, set });
   if (meta.source_sha256 && meta.source_sha256 !== model.sourceHash) {
     throw new CheckpointError(`${meta.model} (or a file it imports) changed since ${path} was saved; ${use} needs the model it was trained from`);
   }
   return { path, checkpoint, meta, model };
+}
+
+/** A JSON value of the checkpoint's metadata; damaged JSON is a damaged checkpoint. */
+export function metaJson<T>(path: string, meta: Readonly<Record<string, string>>, key: string, fallback?: string): T {
+  try {
+    return JSON.parse(meta[key] ?? fallback ?? "") as T;
+  } catch {
+    throw new CheckpointError(`${path}: its metadata's ${key} is not valid JSON (damaged, or not written by 'mira train')`);
+  }
+}
+
+/** Refuses a checkpoint that lacks one of `params` or stores it in another shape, before any work. */
+export function checkWeights(t: Trained, params: readonly ParamInfo[]): void {
+  for (const p of params) {
+    const stored = t.checkpoint.tensors.get(p.name);
+    if (!stored) throw new CheckpointError(`${t.path} has no tensor '${p.name}'; was it saved from another model?`);
+    if (stored.shape.join(",") !== p.shape.join(",")) {
+      throw new CheckpointError(`${t.path}: tensor '${p.name}' is [${stored.shape.join(", ")}] but the model needs [${p.shape.join(", ")}]`);
+    }
+  }
 }
 
 /** Writes every parameter of the executor's program from the checkpoint. */

@@ -17,11 +17,21 @@ export async function generateCommand(p: Parsed): Promise<number> {
   if (str(p, "clip") !== undefined || str(p, "question") !== undefined || str(p, "data") !== undefined) return answerCommand(p, checkpoint);
   const prompt = str(p, "prompt") ?? "";
   const json = flag(p, "json");
-  if (!json) process.stdout.write(prompt);
+  // The prompt is echoed with the first generated text, once the checkpoint, the model and the device
+  // have all been checked: a broken input prints nothing on stdout, only its one error line.
+  let echoed = json;
+  const echo = (): void => {
+    if (!echoed) process.stdout.write(prompt);
+    echoed = true;
+  };
   const r = await generate({
     checkpoint, prompt, maxTokens: int(p, "max-tokens", 200), temperature: num(p, "temperature", 0), topK: int(p, "top-k", 0), topP: num(p, "top-p", 1), seed: int(p, "seed", 1), stop: str(p, "stop"), cache: !flag(p, "no-cache"),
-    onText: json ? undefined : (s) => process.stdout.write(s),
+    onText: json ? undefined : (s) => {
+      echo();
+      process.stdout.write(s);
+    },
   });
+  echo();
   process.stdout.write(json ? JSON.stringify({ prompt, ...r }) + "\n" : "\n");
   return EXIT.ok;
 }

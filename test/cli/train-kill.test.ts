@@ -54,6 +54,7 @@ test("a corrupt checkpoint is bad input: one clear error line and exit 2", () =>
   writeFileSync(join(dir, "truncated.safetensors"), bytes.subarray(0, bytes.byteLength >> 1));
   const r = spawnSync(process.execPath, [mira, "generate", "--checkpoint", join(dir, "truncated.safetensors"), "--prompt", "one"], { cwd: dir });
   expect(r.status).toBe(2);
+  expect(r.stdout.toString()).toBe(""); // the prompt is not echoed before the checkpoint is checked
   const err = r.stderr.toString().trim().split("\n");
   expect(err).toHaveLength(1);
   expect(err[0]).toMatch(/^mira: checkpoint .*truncated\.safetensors is not a valid safetensors file: .*truncated/);
