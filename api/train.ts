@@ -106,13 +106,19 @@ export function lockRun(runDir: string): () => void {
   return release;
 }
 
+/** Whether `pid` runs; a killed process waiting to be reaped (a zombie) does not. */
 function isAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return true; // no /proc (not Linux): signal 0 reached it
   }
 }
 

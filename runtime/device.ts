@@ -1,6 +1,6 @@
 // device.ts: the one Dawn adapter and device of this process, with the adapter's real limits and
 // features. No adapter is a clear error naming the fix, never a stack trace. Knows nothing of .mira.
-import { mkdirSync } from "node:fs";
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DeviceLimits } from "../compiler/limits.js";
@@ -70,6 +70,62 @@ export function ensureRuntimeDir(): void {
 
 const SOFTWARE = /llvmpipe|lavapipe|swiftshader|software/i;
 
+/** Dawn's notes that it capped a limit mira never uses; it writes them natively, on every device. */
+const DAWN_LIMIT_NOTE = /^Warning: max\w+ artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit\.$/;
+
+/** Runs `work` with file descriptor 2 pointed at a temporary file, then writes what landed there back to
+ *  stderr without Dawn's limit notes, so a library user's stderr stays clean too (the CLI's launcher
+ *  filters its child's stderr as well). Dawn writes from native code, beyond process.stderr, and Node
+ *  has no dup2: fd 2 is closed and the lowest free descriptor, 2, reopened, first on the file and then
+ *  on /proc/self/fd of a saved copy. That works for a terminal, a pipe or a file; where it cannot (not
+ *  Linux; a socket, as a Node parent's 'pipe' is, which cannot be reopened; stderr sharing a regular
+ *  file with stdout, whose offsets would then part), the notes pass through. */
+async function withoutDawnNotes<T>(work: () => Promise<T>): Promise<T> {
+  const swap = swapStderr();
+  if (!swap) return work();
+  try {
+    return await work();
+  } finally {
+    swap();
+  }
+}
+
+function swapStderr(): (() => void) | undefined {
+  if (process.platform !== "linux") return undefined;
+  void process.stderr; // Node opens its stderr stream on first use: let it see the real one
+  let saved: number;
+  try {
+    const err = fstatSync(2);
+    const out = fstatSync(1);
+    if (err.isFile() && out.isFile() && err.ino === out.ino && err.dev === out.dev) return undefined;
+    saved = openSync("/proc/self/fd/2", "a");
+  } catch {
+    return undefined;
+  }
+  const path = join(tmpdir(), `mira-stderr-${process.pid}-${Date.now()}.txt`);
+  const reopen = (target: string, flags: string): boolean => {
+    closeSync(2);
+    const fd = openSync(target, flags);
+    if (fd === 2) return true;
+    closeSync(fd);
+    return false;
+  };
+  try {
+    if (!reopen(path, "w")) throw new Error("fd 2 was taken");
+  } catch {
+    reopen(`/proc/self/fd/${saved}`, "a");
+    closeSync(saved);
+    return undefined;
+  }
+  return () => {
+    reopen(`/proc/self/fd/${saved}`, "a");
+    closeSync(saved);
+    const kept = readFileSync(path, "utf8").split("\n").filter((l) => !DAWN_LIMIT_NOTE.test(l)).join("\n");
+    rmSync(path, { force: true });
+    if (kept) writeSync(2, kept);
+  };
+}
+
 function limitsOf(adapter: GPUAdapter): Record<string, number> {
   const out: Record<string, number> = {};
   const proto = Object.getPrototypeOf(adapter.limits) as object;
@@ -88,10 +144,8 @@ export function getGpu(): Promise<Gpu> {
   return pending;
 }
 
-async function createGpu(): Promise<Gpu> {
-  ensureRuntimeDir();
-  const { create, globals } = await import("webgpu");
-  Object.assign(globalThis, globals);
+/** The Dawn instance, its high-performance adapter and a device with the adapter's limits. */
+async function openDevice(create: typeof import("webgpu").create) {
   const gpu = create([]);
   const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
   if (!adapter) throw new NoAdapterError(NO_ADAPTER_FIX);
@@ -104,6 +158,14 @@ async function createGpu(): Promise<Gpu> {
     if (limits[key] !== undefined) requiredLimits[key] = limits[key];
   }
   const device = await adapter.requestDevice({ requiredFeatures: features, requiredLimits });
+  return { gpu, adapter, device, features, limits };
+}
+
+async function createGpu(): Promise<Gpu> {
+  ensureRuntimeDir();
+  const { create, globals } = await import("webgpu");
+  Object.assign(globalThis, globals);
+  const { gpu, adapter, device, features, limits } = await withoutDawnNotes(() => openDevice(create));
   let lost: GPUDeviceLostInfo | undefined;
   void device.lost.then((info) => {
     lost = info;
