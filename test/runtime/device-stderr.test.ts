@@ -3,7 +3,7 @@
 // the device is created, are dropped; what the program itself writes to stderr, before and after, stays.
 // stderr is a file or a pipe made by the shell (a Node parent's 'pipe' is a socket: runtime/device.ts).
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, test } from "vitest";
