@@ -57,11 +57,12 @@ function firstOversize(g: Graph, limits: DeviceLimits): string | undefined {
   const max = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
   const ordered = [...g.nodes.filter((n) => n.op === "param"), ...g.nodes.filter((n) => n.op !== "param")];
   for (const n of ordered) {
-    if (n.dtype === "f16" && !limits.shaderF16) return `f16 needs adapter feature 'shader-f16', which this device lacks`;
+    if (n.dtype === "f16" && !limits.shaderF16) return "f16 needs adapter feature 'shader-f16', which this device lacks";
     const bytes = bytesOf(n);
     if (bytes <= max) continue;
     const what = n.attrs.name ? `${n.op} '${n.attrs.name}'` : n.op;
-    return `tensor %${n.id} ${n.dtype}[${n.shape.join(", ")}] (${what}) needs ${formatBytes(bytes)}, but this device binds at most ${formatBytes(max)} per buffer`;
+    const tensor = `tensor %${n.id} ${n.dtype}[${n.shape.join(", ")}] (${what})`;
+    return `${tensor} needs ${formatBytes(bytes)}, but this device binds at most ${formatBytes(max)} per buffer`;
   }
   return undefined;
 }
@@ -106,5 +107,6 @@ export function fitCase(c: FitCase, limits: DeviceLimits, loaded?: LoadedModel):
   const judge = c.estimate ? fitByEstimate : fitByCompiling;
   const forward = judge(el, limits, "forward");
   const train = judge(el, limits, "train");
-  return { label: c.label, batch: c.batch, params: el.paramCount, forward, train, seconds: (performance.now() - started) / 1000 };
+  const seconds = (performance.now() - started) / 1000;
+  return { label: c.label, batch: c.batch, params: el.paramCount, forward, train, seconds };
 }

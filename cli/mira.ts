@@ -92,7 +92,7 @@ const COMMANDS: Record<string, Command> = {
     run: async (p) => (await import("./commands/bench.js")).benchCommand(p),
   },
   doctor: {
-    summary: "show the GPU adapter, its limits and features, and run a self-test",
+    summary: "show the GPU adapter, its limits and features, run a self-test, and say which models fit",
     usage: "mira doctor [--json]",
     options: {},
     run: async (p) => (await import("./commands/doctor.js")).doctor(p),

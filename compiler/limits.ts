@@ -70,7 +70,8 @@ export function parseLimits(text: string, source: string): DeviceLimits {
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new InputError(`${source}: not JSON (${(e as Error).message.split("\n")[0]}); a limits file is an object such as {"maxStorageBufferBindingSize": 2147483644}`);
+    const why = (e as Error).message.split("\n")[0];
+    throw new InputError(`${source}: not JSON (${why}); a limits file is an object such as {"maxBufferSize": 4294967296}`);
   }
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     throw new InputError(`${source}: a limits file is a JSON object of limits, such as {"maxBufferSize": 4294967296}`);
@@ -82,7 +83,8 @@ export function parseLimits(text: string, source: string): DeviceLimits {
     const want = typeof DEFAULT_LIMITS[k as keyof DeviceLimits];
     const ok = k === "adapterKind" ? v === "cpu" || v === "gpu"
       : want === "number" ? typeof v === "number" && Number.isInteger(v) && v > 0 : typeof v === want;
-    if (!ok) throw new InputError(`${source}: limit '${k}' must be ${k === "adapterKind" ? "\"cpu\" or \"gpu\"" : want === "number" ? "a positive integer" : "true or false"}, got ${JSON.stringify(v)}`);
+    const must = k === "adapterKind" ? `"cpu" or "gpu"` : want === "number" ? "a positive integer" : "true or false";
+    if (!ok) throw new InputError(`${source}: limit '${k}' must be ${must}, got ${JSON.stringify(v)}`);
     out[k] = v;
   }
   return out as unknown as DeviceLimits;

@@ -78,7 +78,8 @@ export function memorySplit(p: Program): MemorySplit {
     if (b.role === "param") split[b.name?.startsWith("opt.") ? "optimizerState" : "parameters"] += b.bytes;
     else {
       const residents = p.memory.plan.residents[b.id] ?? [];
-      const g = Math.min(b.bytes, Math.max(0, ...residents.filter((v) => grads.has(v)).map((v) => bytes.get(v) ?? 0)));
+      const held = residents.filter((v) => grads.has(v)).map((v) => bytes.get(v) ?? 0);
+      const g = Math.min(b.bytes, Math.max(0, ...held));
       split.gradients += g;
       split.activations += b.bytes - g;
     }
@@ -104,6 +105,10 @@ export function reportProgram(p: Program): ProgramReport {
 
 const si = (x: number): string => (x >= 1e12 ? `${(x / 1e12).toFixed(2)} T` : x >= 1e9 ? `${(x / 1e9).toFixed(2)} G` : x >= 1e6 ? `${(x / 1e6).toFixed(2)} M` : x >= 1e3 ? `${(x / 1e3).toFixed(1)} k` : `${x} `);
 
+const formatMemory = (m: MemorySplit): string =>
+  `${formatBytes(m.parameters)} parameters + ${formatBytes(m.gradients)} gradients + `
+  + `${formatBytes(m.optimizerState)} optimizer state + ${formatBytes(m.activations)} activations = ${formatBytes(m.total)}`;
+
 export function formatReport(r: ProgramReport, title: string): string {
   const lines = [
     title,
@@ -111,7 +116,7 @@ export function formatReport(r: ProgramReport, title: string): string {
     `  FLOPs        ${si(r.flops)}FLOP per run`,
     `  dispatches   ${r.dispatches} in one submit (${r.kernels.length} distinct kernels)`,
     `  buffers      ${formatBytes(r.bufferBytes)} peak (values with disjoint lifetimes share buffers); largest ${formatBytes(r.largestBuffer.bytes)} (${r.largestBuffer.name})`,
-    `  memory       ${formatBytes(r.memory.parameters)} parameters + ${formatBytes(r.memory.gradients)} gradients + ${formatBytes(r.memory.optimizerState)} optimizer state + ${formatBytes(r.memory.activations)} activations = ${formatBytes(r.memory.total)}`,
+    `  memory       ${formatMemory(r.memory)}`,
     "  kernels (dispatches × name, workgroups):",
     ...r.kernels.map((k) => `    ${String(k.dispatches).padStart(4)} × ${k.name}  [${k.workgroups.join(", ")}]`),
   ];

@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { compileFile } from "../../api/compile.js";
 import { emitElaborated } from "../../compiler/compile-support.js";
 import { generateBindings } from "../../compiler/bindings.js";
-import { type DeviceLimits, LIMIT_PROFILES, parseLimits } from "../../compiler/limits.js";
+import { type DeviceLimits, LIMIT_PROFILES, LimitError, parseLimits } from "../../compiler/limits.js";
 import { formatReport } from "../../compiler/report.js";
 import { formatPasses, reportPasses } from "../../compiler/report-passes.js";
 import { type Parsed, flag, int, onePositional, str, strs } from "../args.js";
@@ -29,7 +29,8 @@ export function resolveLimits(spec: string): DeviceLimits {
   const profile = LIMIT_PROFILES[spec];
   if (profile) return profile;
   if (existsSync(spec)) return parseLimits(readFileSync(spec, "utf8"), spec);
-  throw new UsageError(`--limits takes a profile (${Object.keys(LIMIT_PROFILES).join(", ")}) or a JSON file of limits; '${spec}' is neither`);
+  const names = Object.keys(LIMIT_PROFILES).join(", ");
+  throw new UsageError(`--limits takes a profile (${names}) or a JSON file of limits; '${spec}' is neither`);
 }
 
 export async function compileCommand(p: Parsed): Promise<number> {
@@ -48,7 +49,12 @@ export async function compileCommand(p: Parsed): Promise<number> {
   if (step !== "forward" && step !== "train") throw new UsageError(`--step takes forward, train or stream, got '${step}'`);
   const limitsSpec = str(p, "limits");
   const limits = limitsSpec === undefined ? undefined : resolveLimits(limitsSpec);
-  const c = await compileFile(file, { preset: str(p, "preset"), set: strs(p, "set"), batch, fuse: !flag(p, "no-fuse"), step, limits });
+  const c = await compileFile(file, { preset: str(p, "preset"), set: strs(p, "set"), batch, fuse: !flag(p, "no-fuse"), step, limits })
+    .catch((e: unknown) => {
+      // "this device" is the one --limits names, not the machine compiling
+      if (e instanceof LimitError && limitsSpec) throw new LimitError(`${e.message} (compiled for --limits ${limitsSpec})`);
+      throw e;
+    });
   const batchText = Object.entries(batch).map(([k, v]) => `${k}=${v}`).join(",");
   if (emit === "wgsl") {
     const body = c.program.kernels.map((k, i) => `// kernel ${i}: ${k.name}, workgroups [${k.workgroups.join(", ")}]\n${k.code}`).join("\n");

@@ -29,13 +29,19 @@ export function describeGpu(gpu: Gpu): string[] {
 /** The limits and features that decide what fits, as one line. */
 export function decidingLimits(limits: DeviceLimits, features: readonly string[]): string {
   const yes = (b: boolean): string => (b ? "yes" : "no");
-  return `binding ${formatBytes(limits.maxStorageBufferBindingSize)}, buffer ${formatBytes(limits.maxBufferSize)}, workgroup storage ${formatBytes(limits.maxComputeWorkgroupStorageSize)}, shader-f16 ${yes(limits.shaderF16)}, subgroups ${yes(features.includes("subgroups"))}`;
+  return [
+    `binding ${formatBytes(limits.maxStorageBufferBindingSize)}`, `buffer ${formatBytes(limits.maxBufferSize)}`,
+    `workgroup storage ${formatBytes(limits.maxComputeWorkgroupStorageSize)}`,
+    `shader-f16 ${yes(limits.shaderF16)}`, `subgroups ${yes(features.includes("subgroups"))}`,
+  ].join(", ");
 }
 
-const count = (n: number): string => (n >= 1e9 ? `${(n / 1e9).toFixed(1)} B` : n >= 1e6 ? `${(n / 1e6).toFixed(1)} M` : `${(n / 1e3).toFixed(1)} k`);
+const count = (n: number): string =>
+  n >= 1e9 ? `${(n / 1e9).toFixed(1)} B` : n >= 1e6 ? `${(n / 1e6).toFixed(1)} M` : `${(n / 1e3).toFixed(1)} k`;
 
 const verdict = (f: Fit): string =>
-  f.fits ? `fits${f.peakBytes === undefined ? "" : ` (peak ${formatBytes(f.peakBytes)} of buffers)`}` : `does not fit: ${f.reason}`;
+  !f.fits ? `does not fit: ${f.reason}`
+    : f.peakBytes === undefined ? "fits" : `fits (peak ${formatBytes(f.peakBytes)} of buffers)`;
 
 /** What fits this device, a model per line pair: inference (forward) and training (the training step). */
 export function describeFits(limits: DeviceLimits, features: readonly string[], fits: readonly CaseFit[]): string[] {
@@ -43,7 +49,8 @@ export function describeFits(limits: DeviceLimits, features: readonly string[], 
   for (const c of fits) {
     const batch = Object.entries(c.batch).map(([k, v]) => `${k}=${v}`).join(",");
     const how = c.forward.how === "estimated" ? "estimated from its sizes" : "compiled";
-    lines.push(`           ${c.label}: ${count(c.params)} parameters, batch ${batch}, ${how} in ${c.seconds.toFixed(1)} s`);
+    const what = `${count(c.params)} parameters, batch ${batch}, ${how} in ${c.seconds.toFixed(1)} s`;
+    lines.push(`           ${c.label}: ${what}`);
     lines.push(`             inference ${verdict(c.forward)}`);
     lines.push(`             training  ${verdict(c.train)}`);
   }
@@ -57,7 +64,8 @@ export async function doctor(p: Parsed): Promise<number> {
   const fits = PRESET_CASES.map((c) => fitCase(c, gpu.limits));
   if (flag(p, "json")) {
     const fit = { limits: gpu.limits, subgroups: gpu.adapter.features.includes("subgroups"), models: fits };
-    process.stdout.write(JSON.stringify({ ok, adapter: gpu.adapter, limits: gpu.limits, selfTest: checks, fit }, null, 2) + "\n");
+    const out = { ok, adapter: gpu.adapter, limits: gpu.limits, selfTest: checks, fit };
+    process.stdout.write(JSON.stringify(out, null, 2) + "\n");
   } else {
     const lines = describeGpu(gpu);
     lines.push(`self-test  ${checks.map((c) => `${c.name} ${c.ok ? "ok" : "FAILED"}`).join(", ")}`);

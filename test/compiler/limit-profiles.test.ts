@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { compileFile } from "../../api/compile.js";
 import { InputError } from "../../base/errors.js";
-import { resolveLimits } from "../../cli/commands/compile.js";
+import { compileCommand, resolveLimits } from "../../cli/commands/compile.js";
 import { describeFailure } from "../../cli/errors.js";
 import { LIMIT_PROFILES, LimitError, parseLimits } from "../../compiler/limits.js";
 import { compileGraph } from "../../compiler/program.js";
@@ -43,6 +43,18 @@ describe("limit profiles", () => {
     expect(l.maxStorageBuffersPerShaderStage).toBe(8);
     expect(() => compileGraph(big, l)).not.toThrow();
     expect(() => resolveLimits(join(dir, "missing.json"))).toThrow(/--limits takes a profile \(webgpu-default, nvidia-vulkan\) or a JSON file/);
+  });
+
+  test("mira compile --limits: a program past the named limits is a LimitError that names them, exit 3", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mira-limits-"));
+    const file = join(dir, "small.json");
+    writeFileSync(file, JSON.stringify({ maxStorageBufferBindingSize: 1024 }));
+    const values = { preset: "tiny", batch: ["B=2,T=16"], emit: "report", limits: file };
+    const err = await compileCommand({ values, positionals: ["models/char_lm.mira"] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LimitError);
+    const { text, code } = describeFailure(err, false);
+    expect(code).toBe(3);
+    expect(text).toMatch(/^mira: does not fit this device: tensor .* needs .* binds at most 1\.0 KiB per buffer.*\(compiled for --limits .*small\.json\)$/);
   });
 
   test("a limits file with a bad key or value is a one-line bad-input error", () => {
