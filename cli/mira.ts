@@ -120,7 +120,8 @@ function help(): string {
     "",
     ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
     "",
-    "exit codes: 0 ok · 1 failed · 2 bad usage or input · 3 this machine lacks something (GPU, ffmpeg, a limit) · 130 interrupted · 143 terminated (SIGTERM)",
+    "exit codes: 0 ok · 1 failed · 2 bad usage or input · 3 this machine lacks something (GPU, ffmpeg, a limit)",
+    "            130 interrupted (Ctrl-C) · 143 terminated (SIGTERM)",
   ].join("\n");
 }
 

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, test } from "vitest";
 import type { ExitKind } from "../../base/errors.js";
-import { EXIT_CODE } from "../../cli/errors.js";
+import { EXIT, EXIT_CODE } from "../../cli/errors.js";
 
 const root = join(import.meta.dirname, "..", "..");
 const mira = join(root, "bin", "mira.js");
@@ -67,10 +67,12 @@ const CASES: readonly Case[] = [
 
 test("the exit codes in README's table are the ones cli/errors.ts gives each kind", () => {
   const codes = readmeCodes();
-  expect([...codes.keys()].sort((a, b) => a - b)).toEqual([0, ...Object.values(EXIT_CODE)].sort((a, b) => a - b));
+  // 143 is no kind of error: a clean stop on SIGTERM, as on Ctrl-C (cli/interrupt.ts)
+  expect([...codes.keys()].sort((a, b) => a - b)).toEqual([0, ...Object.values(EXIT_CODE), EXIT.terminated].sort((a, b) => a - b));
   expect(codes.get(EXIT_CODE["bad-input"])).toMatch(/bad usage or input/);
   expect(codes.get(EXIT_CODE.setup)).toMatch(/this machine lacks/);
-  expect(codes.get(EXIT_CODE.interrupted)).toBe("interrupted");
+  expect(codes.get(EXIT_CODE.interrupted)).toMatch(/^interrupted \(Ctrl-C\)/);
+  expect(codes.get(EXIT.terminated)).toMatch(/^terminated \(SIGTERM\)/);
 });
 
 test("each way of failing ends with its kind's exit code from README's table", async () => {
