@@ -173,16 +173,18 @@ export async function streamAnswer(o: { checkpoint: string; data?: string; clip:
   }
 }
 
-/** `mira compile FILE --emit report --step stream`: the per-chunk program compiled for this machine's
- *  adapter (WebGPU's default limits when there is none), beside the whole clip's encoding at the model's
- *  chunk count — one chunk's work is the same for every t, the whole clip's grows with C. */
-export async function streamReport(model: LoadedModel, o: StreamModelOptions = {}): Promise<{ report: ProgramReport; maxChunks: number; wholeFlops: readonly { chunks: number; flops: number }[] }> {
+/** `mira compile FILE --emit report --step stream`: the per-chunk program compiled for `target` limits,
+ *  else this machine's adapter's (WebGPU's default limits when there is none), beside the whole clip's
+ *  encoding at the model's chunk count — one chunk's work is the same for every t, the whole clip's grows with C. */
+export async function streamReport(model: LoadedModel, o: StreamModelOptions = {}, target?: DeviceLimits): Promise<{ report: ProgramReport; maxChunks: number; wholeFlops: readonly { chunks: number; flops: number }[] }> {
   const stream = deriveModelStream(model, o);
-  let limits: DeviceLimits = DEFAULT_LIMITS;
-  try {
-    limits = (await getGpu()).limits;
-  } catch {
-    // no adapter: WebGPU's default limits
+  let limits: DeviceLimits = target ?? DEFAULT_LIMITS;
+  if (!target) {
+    try {
+      limits = (await getGpu()).limits;
+    } catch {
+      // no adapter: WebGPU's default limits
+    }
   }
   const program = compileGraph(stream.graph, limits, { updates: stream.updates });
   const elab = chunkedModel(model, o.chunkKey, o.dims);

@@ -39,16 +39,16 @@ export async function compileCommand(p: Parsed): Promise<number> {
   if (!(EMITS as readonly string[]).includes(emit)) throw new UsageError(`--emit takes ${EMITS.join(", ")}; got '${emit}'`);
   const batch = parseBatch(strs(p, "batch"));
   const json = flag(p, "json");
+  const limitsSpec = str(p, "limits");
+  const limits = limitsSpec === undefined ? undefined : resolveLimits(limitsSpec); // checked even where unused
   if (emit === "params" || emit === "ir") {
     const r = emitElaborated(file, { preset: str(p, "preset"), set: strs(p, "set"), batch, emit, json });
     (r.exitCode === 0 ? process.stdout : process.stderr).write(r.output + "\n");
     return r.exitCode;
   }
   const step = str(p, "step") ?? "forward";
-  if (step === "stream") return streamReportCommand(p, file, emit, batch, json);
+  if (step === "stream") return streamReportCommand(p, file, emit, batch, json, limits);
   if (step !== "forward" && step !== "train") throw new UsageError(`--step takes forward, train or stream, got '${step}'`);
-  const limitsSpec = str(p, "limits");
-  const limits = limitsSpec === undefined ? undefined : resolveLimits(limitsSpec);
   const c = await compileFile(file, { preset: str(p, "preset"), set: strs(p, "set"), batch, fuse: !flag(p, "no-fuse"), step, limits })
     .catch((e: unknown) => {
       // "this device" is the one --limits names, not the machine compiling
@@ -75,18 +75,19 @@ export async function compileCommand(p: Parsed): Promise<number> {
 }
 
 /** `--step stream --emit report`: the streaming encoder's per-chunk program (apps/mirasol/stream.ts). */
-async function streamReportCommand(p: Parsed, file: string, emit: string, batch: Record<string, number>, json: boolean): Promise<number> {
+async function streamReportCommand(p: Parsed, file: string, emit: string, batch: Record<string, number>, json: boolean,
+  limits?: DeviceLimits): Promise<number> {
   if (emit !== "report") throw new UsageError(`--step stream goes with --emit report, got --emit ${emit}`);
   const { loadModel } = await import("../../api/model.js");
   const { streamReport } = await import("../../apps/mirasol/stream.js");
   const model = loadModel(file, { preset: str(p, "preset"), set: strs(p, "set") });
   const maxChunks = str(p, "max-chunks") === undefined ? undefined : int(p, "max-chunks", 0);
-  const r = await streamReport(model, { maxChunks, dims: batch });
+  const r = await streamReport(model, { maxChunks, dims: batch }, limits);
   if (json) {
     process.stdout.write(JSON.stringify({ ...r.report, maxChunks: r.maxChunks, wholeClip: r.wholeFlops }, null, 2) + "\n");
     return EXIT.ok;
   }
-  const title = `${file}${model.preset ? ` (preset ${model.preset})` : ""}${model.set.length ? ` ${model.set.map((x) => `--set ${x}`).join(" ")}` : ""}, streaming encoder: one chunk per run (the chunk index is an input, so every chunk runs this program), caches of ${r.maxChunks} chunks`;
+  const title = `${file}${model.preset ? ` (preset ${model.preset})` : ""}${model.set.length ? ` ${model.set.map((x) => `--set ${x}`).join(" ")}` : ""}, streaming encoder: one chunk per run (the chunk index is an input, so every chunk runs this program), caches of ${r.maxChunks} chunks${limits ? `, for limits ${str(p, "limits")}` : ""}`;
   const whole = r.wholeFlops.map((w) => `${w.chunks}: ${(w.flops / 1e6).toFixed(2)} M`).join(", ");
   process.stdout.write(formatReport(r.report, title).replace("FLOP per run", `FLOP per chunk, for every chunk t (whole-clip encoding, by chunk count: ${whole})`) + "\n");
   return EXIT.ok;
