@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, wri
 import { join } from "node:path";
 import { type ParamInfo, initParams } from "../compiler/lower.js";
 import { type AdamWConfig, DEFAULT_ADAMW } from "../compiler/train-step.js";
-import { type Checkpoint, CheckpointError, loadCheckpoint } from "../runtime/checkpoint.js";
+import { type Checkpoint, CheckpointError, type WriteHooks, loadCheckpoint } from "../runtime/checkpoint.js";
 import { CharTokenizer, splitText, trainBatch, valBatches } from "../datasets/text.js";
 import { trigramLoss, unigramEntropy } from "../datasets/ngram.js";
 import { getGpu } from "../runtime/device.js";
@@ -41,6 +41,8 @@ export interface TrainOptions {
   readonly onStart?: (info: TrainStart) => void;
   readonly onProgress?: (p: Progress) => void;
   readonly shouldStop?: () => boolean;
+  /** how checkpoint files are written (tests fill the disk here) */
+  readonly writeHooks?: WriteHooks;
 }
 
 export interface TrainStart {
@@ -247,6 +249,7 @@ export async function trainText(o: TrainOptions, resumed = resumedCheckpoint(o))
       metricsPath: join(runDir, "metrics.jsonl"),
       metadata: { ...checkpointMetadata(model, tokenizer, window, batch, { steps, lr, warmup }), data_sha256: dataSha },
       startStep,
+      writeHooks: o.writeHooks,
     }, { onProgress: o.onProgress, shouldStop: o.shouldStop });
     return {
       ...result,

@@ -84,6 +84,7 @@ export async function trainAv(o: AvTrainOptions, resumed?: Checkpoint): Promise<
         source_sha256: model.sourceHash, data: ds.dir, data_sha256: dataSha, batch: String(batch), types: JSON.stringify(types), schedule: JSON.stringify({ steps, lr, warmup }),
       },
       startStep,
+      writeHooks: o.writeHooks,
     }, { onProgress: o.onProgress, shouldStop: o.shouldStop });
     const accuracy = await evaluateAv(ds, "val", batch, logitsRunner(evaluator, logitsOut.name));
     return {

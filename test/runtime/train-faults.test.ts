@@ -1,13 +1,14 @@
 // Faults during training, each survived with nothing lost: a device lost mid-run (one error naming the
 // checkpoint kept; --resume continues bit for bit), buffers the device cannot allocate (one line naming
-// the size and the fix), and training data that changed under a resumed run (refused, named).
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+// the size and the fix), a disk that fills up while a checkpoint is written (one line, the previous
+// checkpoint whole), and training data that changed under a resumed run (refused, named).
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, test } from "vitest";
 import { type TrainOptions, trainText } from "../../api/train.js";
 import { describeFailure } from "../../cli/errors.js";
-import { CheckpointError, loadCheckpoint } from "../../runtime/checkpoint.js";
+import { CheckpointError, CheckpointWriteError, loadCheckpoint } from "../../runtime/checkpoint.js";
 import { DeviceLostError, OutOfMemoryError } from "../../runtime/device.js";
 import { testGpu } from "../helpers/gpu.js";
 
@@ -63,6 +64,24 @@ test("buffers the device cannot allocate: one line naming the size and what to c
   } finally {
     delete (device as Partial<GPUDevice>).createBuffer;
   }
+});
+
+test("a disk that fills up while a checkpoint is written: one line, the previous checkpoint whole", async () => {
+  let checkpoints = 0;
+  const full = (fd: number, bytes: Uint8Array, offset: number, length: number): number => {
+    if (offset === 0) checkpoints++;
+    if (checkpoints === 2 && offset > 0) throw Object.assign(new Error("ENOSPC: no space left on device"), { code: "ENOSPC" });
+    return writeSync(fd, bytes, offset, Math.min(length, 4096));
+  };
+  const err = await failure(trainText({ ...base, steps: 12, run: "full", writeHooks: { write: full } }));
+  expect(err).toBeInstanceOf(CheckpointWriteError);
+  const ckpt = join(dir, "full", "checkpoint.safetensors");
+  const { text, code } = describeFailure(err, false);
+  expect(text).toBe(`mira: step 10's checkpoint was not saved: cannot write ${ckpt}: the disk is full (ENOSPC); the file there is unchanged; `
+    + `the last checkpoint, ${ckpt} (step 5), is intact: continue with --resume once there is room`);
+  expect(code).toBe(3);
+  expect(loadCheckpoint(ckpt).metadata.step).toBe("5");
+  expect(readdirSync(join(dir, "full")).filter((f) => f.includes(".tmp-"))).toEqual([]);
 });
 
 test("training data that changed under a resumed run is refused, naming it", async () => {
