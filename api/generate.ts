@@ -58,10 +58,14 @@ export async function generate(o: GenerateOptions): Promise<GenerateResult> {
   const { meta } = trained;
   if (!meta.tokenizer || !meta.window) throw new CheckpointError(`${o.checkpoint} was not written by 'mira train' (its metadata lacks tokenizer or window)`);
   const chars = metaJson<unknown>(o.checkpoint, meta, "tokenizer");
-  if (typeof chars !== "string") throw new CheckpointError(`${o.checkpoint}: its metadata's tokenizer is not a string of characters`);
+  if (typeof chars !== "string") {
+    throw new CheckpointError(`${o.checkpoint}: its metadata's tokenizer is not a string of characters`);
+  }
   const tokenizer = new CharTokenizer([...chars]);
   const window = Number(meta.window);
-  if (!Number.isInteger(window) || window < 2) throw new CheckpointError(`${o.checkpoint}: its metadata's window '${meta.window}' is not a whole number ≥ 2`);
+  if (!Number.isInteger(window) || window < 2) {
+    throw new CheckpointError(`${o.checkpoint}: its metadata's window '${meta.window}' is not a whole number ≥ 2`);
+  }
   const el = trained.model.elaborate({ B: 1, T: window });
   if (!languageModelIO(el).logits) throw new ModelError(`${meta.model}: the model has no 'generate' declaration naming its logits`);
   checkWeights(trained, el.params);

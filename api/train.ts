@@ -92,7 +92,8 @@ export function lockRun(runDir: string): () => void {
     }
     const holder = Number.parseInt(readFileSync(path, "utf8"), 10);
     if (holder !== process.pid && isAlive(holder)) {
-      throw new RunLockedError(`${runDir} is in use by another trainer (pid ${holder}, ${path}); wait for it to finish, stop it, or train with another --run`);
+      throw new RunLockedError(`${runDir} is in use by another trainer (pid ${holder}, ${path}); `
+        + "wait for it to finish, stop it, or train with another --run");
     }
     rmSync(path, { force: true });
   }
@@ -128,10 +129,13 @@ function isAlive(pid: number): boolean {
 export const fingerprint = (data: string): string => createHash("sha256").update(data).digest("hex");
 
 /** Refuses to resume on data other than the checkpoint's (checkpoints without a fingerprint pass). */
-export function checkSameData(meta: Readonly<Record<string, string>> | undefined, now: string, data: string, ckptPath: string): void {
+export function checkSameData(
+  meta: Readonly<Record<string, string>> | undefined, now: string, data: string, ckptPath: string,
+): void {
   const then = meta?.data_sha256;
   if (then && then !== now) {
-    throw new CheckpointError(`the training data ${data} changed since ${ckptPath} was saved (fingerprint ${now.slice(0, 12)}, the checkpoint's ${then.slice(0, 12)}); resume with the data it was trained on, or start a new --run`);
+    throw new CheckpointError(`the training data ${data} changed since ${ckptPath} was saved (fingerprint ${now.slice(0, 12)}, `
+      + `the checkpoint's ${then.slice(0, 12)}); resume with the data it was trained on, or start a new --run`);
   }
 }
 

@@ -30,7 +30,9 @@ export function openTrained(path: string, kind: "av-qa" | "text", use: string): 
       : `${path} was trained on an audio-video QA set; ${use} needs a text model's checkpoint (for audio-video questions use --data and --clip)`);
   }
   const set = metaJson<string[]>(path, meta, "overrides", "[]");
-  if (!Array.isArray(set) || !set.every((x) => typeof x === "string")) throw new CheckpointError(`${path}: its metadata's overrides are not a list of strings`);
+  if (!Array.isArray(set) || !set.every((x) => typeof x === "string")) {
+    throw new CheckpointError(`${path}: its metadata's overrides are not a list of strings`);
+  }
   const model = loadModel(meta.model, { preset: meta.preset || undefined, set });
   if (meta.source_sha256 && meta.source_sha256 !== model.sourceHash) {
     throw new CheckpointError(`${meta.model} (or a file it imports) changed since ${path} was saved; ${use} needs the model it was trained from`);
@@ -43,7 +45,7 @@ export function metaJson<T>(path: string, meta: Readonly<Record<string, string>>
   try {
     return JSON.parse(meta[key] ?? fallback ?? "") as T;
   } catch {
-    throw new CheckpointError(`${path}: its metadata's ${key} is not valid JSON (damaged, or not written by 'mira train')`);
+    throw new CheckpointError(`${path}: its metadata's ${key} is not valid JSON (damaged, or not from 'mira train')`);
   }
 }
 
@@ -53,7 +55,8 @@ export function checkWeights(t: Trained, params: readonly ParamInfo[]): void {
     const stored = t.checkpoint.tensors.get(p.name);
     if (!stored) throw new CheckpointError(`${t.path} has no tensor '${p.name}'; was it saved from another model?`);
     if (stored.shape.join(",") !== p.shape.join(",")) {
-      throw new CheckpointError(`${t.path}: tensor '${p.name}' is [${stored.shape.join(", ")}] but the model needs [${p.shape.join(", ")}]`);
+      const [got, want] = [stored.shape, p.shape].map((s) => `[${s.join(", ")}]`);
+      throw new CheckpointError(`${t.path}: tensor '${p.name}' is ${got} but the model needs ${want}`);
     }
   }
 }

@@ -141,7 +141,8 @@ export function writeFileAtomic(path: string, bytes: Uint8Array, hooks: WriteHoo
     rmSync(tmp, { force: true });
     const code = (e as NodeJS.ErrnoException).code;
     if (!code) throw e;
-    throw new CheckpointWriteError(`cannot write ${path}: ${WRITE_FAILURES[code] ?? code} (${code}); the file there is unchanged`);
+    const why = WRITE_FAILURES[code] ?? code;
+    throw new CheckpointWriteError(`cannot write ${path}: ${why} (${code}); the file there is unchanged`);
   }
   hooks.beforeRename?.(tmp);
   renameSync(tmp, path);

@@ -59,7 +59,9 @@ export class Executor {
       const total = p.buffers.reduce((sum, b) => sum + b.bytes, 0);
       const largest = p.buffers.reduce((a, b) => (b.bytes > a.bytes ? b : a));
       this.destroy();
-      throw new OutOfMemoryError(`the device ran out of memory allocating ${formatBytes(total)} of buffers (the largest, ${largest.name ?? `t${largest.id}`}, ${formatBytes(largest.bytes)}); lower --batch or --window, or use a smaller --preset`);
+      const biggest = `${largest.name ?? `t${largest.id}`}, ${formatBytes(largest.bytes)}`;
+      throw new OutOfMemoryError(`the device ran out of memory allocating ${formatBytes(total)} of buffers (the largest, ${biggest}); `
+        + "lower --batch or --window, or use a smaller --preset");
     }
     device.pushErrorScope("validation");
     // All pipelines compile concurrently (a matmul pipeline takes 2–10 ms on llvmpipe).

@@ -5,7 +5,9 @@
 // that cannot be written ends the run with one error naming the checkpoint that is kept.
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
-import { type Checkpoint, CheckpointWriteError, type StoredTensor, type WriteHooks, saveCheckpoint } from "./checkpoint.js";
+import {
+  type Checkpoint, CheckpointWriteError, type StoredTensor, type WriteHooks, saveCheckpoint,
+} from "./checkpoint.js";
 import { DeviceLostError, lostInfo } from "./device.js";
 import type { Batch, Trainer } from "./trainer.js";
 
@@ -102,8 +104,13 @@ export async function trainLoop(trainer: Trainer, data: DataSource, o: LoopOptio
     return await loop();
   } catch (e) {
     const lost = await lostInfo(trainer.step.gpu, e instanceof CheckpointWriteError ? 0 : 500);
-    if (lost) throw new DeviceLostError(`the GPU device was lost after step ${t} (${lost.reason}${lost.message ? `: ${lost.message}` : ""}); ${kept()}`);
-    if (e instanceof CheckpointWriteError) throw new CheckpointWriteError(`step ${t}'s checkpoint was not saved: ${e.message}; ${kept()} once there is room`);
+    if (lost) {
+      const why = `${lost.reason}${lost.message ? `: ${lost.message}` : ""}`;
+      throw new DeviceLostError(`the GPU device was lost after step ${t} (${why}); ${kept()}`);
+    }
+    if (e instanceof CheckpointWriteError) {
+      throw new CheckpointWriteError(`step ${t}'s checkpoint was not saved: ${e.message}; ${kept()} once there is room`);
+    }
     throw e;
   }
 
