@@ -15,6 +15,27 @@ export async function testGpu(): Promise<Gpu> {
   }
 }
 
+/** Compiles `graph` once and runs it on each feed set: further values on a graph cost runs, not shader compiles. */
+export async function runOnGpuMany(
+  graph: Graph,
+  feedSets: readonly Feeds[],
+  opts: CompileOptions & { limits?: Partial<DeviceLimits> } = {},
+): Promise<Record<string, Float64Array>[]> {
+  const gpu = await testGpu();
+  const program = compileGraph(graph, { ...gpu.limits, ...opts.limits }, opts);
+  const ex = await Executor.create(gpu, program);
+  try {
+    const out: Record<string, Float64Array>[] = [];
+    for (const feeds of feedSets) {
+      for (const t of [...program.inputs, ...program.params]) ex.write(t.name, feeds[t.name]);
+      out.push(await ex.run());
+    }
+    return out;
+  } finally {
+    ex.destroy();
+  }
+}
+
 /** Compiles `graph` for the test device (optionally with lowered limits), feeds it, runs it once. */
 export async function runOnGpu(graph: Graph, feeds: Feeds, opts: CompileOptions & { limits?: Partial<DeviceLimits> } = {}): Promise<Record<string, Float64Array>> {
   const gpu = await testGpu();
