@@ -13,7 +13,8 @@ import { prng, runs, singleOp, tolFor } from "./gen.js";
 import { EXACT_OPS, OP_NAMES, type SkipReason, graphArb, randomGraph, skipReason } from "./random-graph.js";
 
 /** A skip is expected when the op declares a domain (or is layer_norm, for its own reason), or when the values
- *  come from an op upstream (exp overflows, a division by zero, …) or are a random op's seed, which is large by design. */
+ *  come from an op upstream (exp overflows, a division by zero, …) or are a random op's seed, large by
+ *  design. */
 function expectedSkip(graph: Graph, n: Node, why: SkipReason): boolean {
   switch (why) {
     case "input outside the op's domain":
