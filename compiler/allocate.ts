@@ -24,7 +24,7 @@ export interface Allocation {
 export function allocate(s: Schedule, limits: DeviceLimits, reuse: boolean): Allocation {
   const { byId, plan, steps, valueOf } = s;
   const outputIds = new Set(s.graph.outputs.map((o) => o.id));
-  const persistent = (n: Node): boolean => isFed(n) || outputIds.has(n.id);
+  const persistent = (n: Node): boolean => isFed(n) || outputIds.has(n.id) || s.keptToEnd.has(n.id);
   const planValues = s.values.map((n) => ({ id: n.id, bytes: bytesOf(n), persistent: persistent(n) }));
   proposeInPlace(steps, planValues, valueOf, byId, plan.inlined);
   const memory = planMemory(planValues, steps, reuse);

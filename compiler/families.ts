@@ -16,6 +16,7 @@ import { type MatmulChoice, matmulKernel } from "./wgsl/matmul.js";
 import { attentionKernel } from "./wgsl/attention.js";
 import { movementKernels } from "./wgsl/movement.js";
 import { reduceKernel } from "./wgsl/reduce.js";
+import { rowGroupKernel } from "./wgsl/row-group.js";
 import { writeRowsKernel } from "./wgsl/rows.js";
 import { sumSquaresKernel } from "./wgsl/optim.js";
 import { bug } from "../base/errors.js";
@@ -51,7 +52,7 @@ export interface FamilyContext {
 }
 
 type KernelKind = "movement" | "reduce" | "matmul" | "gather" | "scatter" | "attention" | "optimizer";
-export type Family = "adamw" | "matmul-epilogue" | "fused" | "reduce-prologue" | KernelKind;
+export type Family = "adamw" | "matmul-epilogue" | "fused" | "reduce-prologue" | "rows" | KernelKind;
 
 /** A kernel and the nodes whose values it binds before its outputs. */
 interface Made {
@@ -98,6 +99,12 @@ export const FAMILIES: Record<Family, (n: Node, c: FamilyContext) => Emitted[]> 
     const emitter = new GroupEmitter(prologue, c.byId, c.plan.inlined);
     const kernel = reduceKernel(n, c.byId.get(n.inputs[0])!, c.limits, emitter);
     return plain(n, c, [{ kernel, inputs: prologue.reads.map((r) => r.id) }]);
+  },
+  // reductions and the elementwise work over the same rows (fuse-rows.ts), run where the last would
+  rows: (n, c) => {
+    const rg = c.plan.rows.get(n.id)!;
+    const { kernel, inputs } = rowGroupKernel(rg, c.byId, c.plan.inlined, c.limits);
+    return [{ kernel, reads: inputs.map((i) => value(c, i)), writes: rg.stores.map((x) => value(c, x.id)) }];
   },
   movement: (n, c) => {
     const ins = inputsOf(n, c);
@@ -146,6 +153,7 @@ export function familyOf(n: Node, c: FamilyContext): Family | undefined {
   if (plan.inlined.has(n.id) || plan.epilogues.has(n.id) || plan.computedBy.has(n.id)) return undefined;
   if (c.valueOf.get(n.id) !== n.id && !c.inPlace.has(n.id)) return undefined;
   if (c.epilogueAt.has(n.id)) return "matmul-epilogue";
+  if (plan.rows.has(n.id)) return "rows";
   if (plan.groups.has(n.id)) return "fused";
   if (plan.prologues.has(n.id)) return "reduce-prologue";
   if (kind in FAMILIES) return kind as KernelKind;

@@ -8,6 +8,7 @@
 // into one kernel with several outputs (an optimizer's moments and parameter, a norm's statistics), when
 // that moves no consumer before its producer. With fusion off every node is its own kernel (the A/B
 // baseline).
+import type { RowGroup } from "./fuse-rows.js";
 import { type Graph, type Node, isFed } from "./ir.js";
 import type { DeviceLimits } from "./limits.js";
 import { opSpec, viewOps } from "./ops/index.js";
@@ -38,6 +39,8 @@ export interface FusionPlan {
   /** elementwise groups a matmul applies to its results before storing them (bias, activation,
    *  residual, scale), by matmul id; the kernel runs where the group's root would and writes its buffer */
   readonly epilogues: ReadonlyMap<number, FusedGroup>;
+  /** row kernels (fuse-rows.ts), by the node they run at; empty until the plan-rows pass */
+  readonly rows: ReadonlyMap<number, RowGroup>;
 }
 
 const isElementwise = (n: Node): boolean => opSpec(n.op).kind === "elementwise";
@@ -114,7 +117,7 @@ export function planFusion(g: Graph, limits: DeviceLimits, enabled = true): Fusi
     }
   }
   const computedBy = enabled ? mergeKernels(g, groups, users, outputs, inlined, limits) : new Map<number, number>();
-  return { inlined, groups, prologues, epilogues, computedBy };
+  return { inlined, groups, prologues, epilogues, computedBy, rows: new Map() };
 }
 
 /** The elementwise nodes computed in `root`'s kernel and the buffers it reads. */

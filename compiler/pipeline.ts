@@ -6,7 +6,9 @@ import type { FusionPlan } from "./fuse.js";
 import { planFusion } from "./fuse.js";
 import { type Graph, pruneGraph } from "./ir.js";
 import type { DeviceLimits } from "./limits.js";
+import { planRows } from "./fuse-rows.js";
 import { lowerComposites } from "./passes/lower-composites.js";
+import { simplify } from "./passes/simplify.js";
 import { placeOptimizer } from "./passes/optimizer.js";
 import { type TunedGraph, tuneMatmuls } from "./passes/tune-matmuls.js";
 import type { CompileOptions } from "./program.js";
@@ -51,6 +53,8 @@ export const PASSES: readonly Pass[] = [
       return { ...s, graph: lowerComposites(s.graph, choice) };
     },
   },
+  // rewrite rules (passes/simplify.ts) and common subexpressions: a gradient's recomputed forward values
+  { name: "simplify", run: (s) => ({ ...s, graph: simplify(s.graph) }) },
   // adamw in place, several parameters per dispatch — or lowered to primitives (no fusion, or no room)
   {
     name: "place-optimizer",
@@ -69,6 +73,14 @@ export const PASSES: readonly Pass[] = [
       const { matmul, tuning } = c.opts;
       const t = tuneMatmuls(s.graph, s.plan, c.limits, { fuse: fuses(c), matmul, tuning });
       return { graph: t.graph, plan: t.plan, matmuls: { choices: t.choices, records: t.records } };
+    },
+  },
+  // reductions with the elementwise work before and after them over the same rows, one kernel each
+  {
+    name: "plan-rows",
+    run: (s, c) => {
+      if (!s.plan) bug("plan-rows reads the fusion plan; plan-fusion runs before it");
+      return { ...s, plan: planRows(s.graph, s.plan, c.limits, fuses(c) && (c.opts.rows ?? true)) };
     },
   },
 ];

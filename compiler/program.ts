@@ -74,6 +74,9 @@ export interface CompileOptions {
   readonly tuning?: TuningTable;
   /** fuse elementwise chains, constants and views (default true); false is the A/B baseline */
   readonly fuse?: boolean;
+  /** with fusion, reductions and the elementwise work over the same rows in one kernel (fuse-rows.ts;
+   *  default true); false keeps the elementwise plan's kernels, the A/B baseline of row kernels */
+  readonly rows?: boolean;
   /** share buffers between values whose lifetimes do not overlap (default true) */
   readonly reuseBuffers?: boolean;
   /** output name → param name it overwrites after each run (optimizer steps, carried state) */

@@ -6,7 +6,7 @@ import { byteSize } from "./dtype.js";
 import { FAMILIES, type FamilyContext, familyOf } from "./families.js";
 import type { FusionPlan } from "./fuse.js";
 import type { InPlaceStep } from "./in-place.js";
-import { type Graph, type Node, describe, nodeById } from "./ir.js";
+import { type Graph, type Node, describe, isFed, nodeById } from "./ir.js";
 import { LimitError, type DeviceLimits, formatBytes } from "./limits.js";
 import { inPlaceWrites } from "./ops/rows.js";
 import { inPlaceOptimizer } from "./passes/optimizer.js";
@@ -65,6 +65,8 @@ export interface Schedule {
   readonly values: readonly Node[];
   /** node → the value holding its result */
   readonly valueOf: ReadonlyMap<number, number>;
+  /** temporaries that hold an output (a reshape of them): kept to the end like outputs */
+  readonly keptToEnd: ReadonlySet<number>;
   readonly steps: Step[];
   readonly kernels: KernelTable;
 }
@@ -80,7 +82,7 @@ export function schedule(s: Scheduled, limits: DeviceLimits, o: ScheduleOptions)
   const optimizer = inPlaceOptimizer(g, o.updates);
   if (!optimizer) bug("the adamw nodes could be written in place before matmul tuning, but not after");
   const inPlace = inPlaceWrites(g); // write_rows into a param's own buffer (ops/rows.ts)
-  const { values, valueOf } = valuesOf(g, plan, optimizer.aliases, optimizer.nodes, inPlace, limits);
+  const { values, valueOf, keptToEnd } = valuesOf(g, plan, optimizer.aliases, optimizer.nodes, inPlace, limits);
 
   // A matmul with an epilogue runs where its group's root would.
   const epilogueAt = new Map<number, number>();
@@ -101,7 +103,7 @@ export function schedule(s: Scheduled, limits: DeviceLimits, o: ScheduleOptions)
       steps.push(e.bindings ? { ...step, bindings: e.bindings } : step);
     }
   }
-  return { graph: g, byId, plan, values, valueOf, steps, kernels };
+  return { graph: g, byId, plan, values, valueOf, keptToEnd, steps, kernels };
 }
 
 /** Each materialized node's result is a value. A reshape of a materialized value is the same bytes and
@@ -109,10 +111,14 @@ export function schedule(s: Scheduled, limits: DeviceLimits, o: ScheduleOptions)
 function valuesOf(
   g: Graph, plan: FusionPlan, aliases: ReadonlyMap<number, number>, adamw: ReadonlyMap<number, readonly number[]>,
   inPlace: ReadonlySet<number>, limits: DeviceLimits,
-): { values: Node[]; valueOf: Map<number, number> } {
+): { values: Node[]; valueOf: Map<number, number>; keptToEnd: Set<number> } {
   const outputIds = new Set(g.outputs.map((o) => o.id));
   const valueOf = new Map<number, number>();
   const values: Node[] = [];
+  const keptToEnd = new Set<number>();
+  const byId = nodeById(g);
+  const readers = new Map<number, number>();
+  for (const n of g.nodes) for (const i of new Set(n.inputs)) readers.set(i, (readers.get(i) ?? 0) + 1);
   for (const n of g.nodes) {
     // an in-place adamw node and the parts of its result are the params they update (no values)
     const param = aliases.get(n.id) ?? adamw.get(n.id)?.[0];
@@ -129,11 +135,19 @@ function valuesOf(
       valueOf.set(n.id, valueOf.get(n.inputs[0])!);
       continue;
     }
+    // An output reshaping a temporary that nothing else reads: the temporary is computed into the
+    // output's buffer (kept to the end like any output) instead of copied there by a kernel of its own.
+    const x = n.op === "reshape" ? byId.get(n.inputs[0]) : undefined;
+    if (x && valueOf.get(x.id) === x.id && !isFed(x) && !outputIds.has(x.id) && readers.get(x.id) === 1) {
+      valueOf.set(n.id, x.id);
+      keptToEnd.add(x.id);
+      continue;
+    }
     checkBufferFits(n, bytesOf(n), limits);
     valueOf.set(n.id, n.id);
     values.push(n);
   }
-  return { values, valueOf };
+  return { values, valueOf, keptToEnd };
 }
 
 function checkBufferFits(node: Node, bytes: number, limits: DeviceLimits): void {

@@ -22,6 +22,13 @@ export function setWgslMutation(m: typeof mutation): void {
   mutation = m;
 }
 
+/** Shared by the emitters of one kernel that computes several groups (wgsl/row-group.ts): one binding
+ *  per read across them all, and a name prefix per emitter so their WGSL names never meet. */
+export interface EmitScope {
+  readonly bindings: Map<number, Binding>;
+  readonly prefix: string;
+}
+
 export class GroupEmitter {
   readonly bindings: Binding[];
   private readonly bindingOf: Map<number, Binding>;
@@ -36,9 +43,16 @@ export class GroupEmitter {
     private readonly inlined: ReadonlySet<number>,
     readonly provided: ReadonlySet<number> = new Set(),
     aliased?: { readonly id: number; readonly binding: Binding },
+    private readonly scope?: EmitScope,
   ) {
     const bound = group.reads.filter((r) => !provided.has(r.id) && r.id !== aliased?.id);
-    this.bindings = bound.map((r, k) => ({ name: `in${k}`, dtype: r.dtype, access: "read" }));
+    const shared = scope?.bindings;
+    const bind = (r: Node, k: number): Binding => {
+      if (!shared) return { name: `in${k}`, dtype: r.dtype, access: "read" };
+      if (!shared.has(r.id)) shared.set(r.id, { name: `in${shared.size}`, dtype: r.dtype, access: "read" });
+      return shared.get(r.id)!;
+    };
+    this.bindings = bound.map(bind);
     this.bindingOf = new Map(bound.map((r, k) => [r.id, this.bindings[k]]));
     if (aliased) this.bindingOf.set(aliased.id, aliased.binding);
   }
@@ -57,7 +71,8 @@ export class GroupEmitter {
     // Values are named by their position in the group, not by node id, so that identical groups at
     // different places in a graph give identical code (one pipeline, deduplicated by program.ts).
     const position = new Map(this.group.nodes.map((n, k) => [n.id, k]));
-    const name = (id: number): string => `v${position.get(id)}_${tag}`;
+    const pre = this.scope?.prefix ?? "";
+    const name = (id: number): string => `${pre}v${position.get(id)}_${tag}`;
     const inGroup = new Set(this.group.nodes.map((n) => n.id));
     const valueAt = (id: number, at: string): string => {
       const key = `${id}@${at}`;
@@ -68,7 +83,7 @@ export class GroupEmitter {
       const given = supplied.get(id);
       if (given !== undefined) return given;
       if (!this.inlined.has(id)) {
-        value = `r${this.fresh++}`;
+        value = `${pre}r${this.fresh++}`;
         lines.push(`let ${value} = ${load(this.bindingOf.get(id)!, node.shape.length === 0 ? "0" : at)};`);
       } else if (node.op === "full") {
         return literal(node.attrs.value ?? 0, node.dtype);
@@ -77,7 +92,7 @@ export class GroupEmitter {
         let inner = at;
         if (node.op !== "reshape" && input.shape.length > 0) {
           const [r] = affineReads(node.op, node.attrs, [input], node);
-          const p = `w${this.fresh++}_`;
+          const p = `${pre}w${this.fresh++}_`;
           lines.push(unravelCode(at, node.shape, p));
           inner = `(${affineIndex(r.offset, r.strides, p)})`;
         }

@@ -15,7 +15,7 @@ import { type Binding, type KernelSource, affineIndex, computeType, grid, header
 import type { GroupEmitter } from "./fused.js";
 import { helperSource, literal } from "./helpers.js";
 
-const COMBINE: Record<string, (a: string, b: string) => string> = {
+export const COMBINE: Record<string, (a: string, b: string) => string> = {
   reduce_sum: (a, b) => `${a} + ${b}`,
   reduce_mean: (a, b) => `${a} + ${b}`,
   reduce_max: (a, b) => `max(${a}, ${b})`,

@@ -66,7 +66,8 @@ describe("fusion", () => {
     const el = loadModel("models/char_lm.mira", { preset: "tiny" }).elaborate({ B: 2, T: 8 });
     const st = buildTrainStep(el.graph, "objective", DEFAULT_ADAMW, () => true);
     const run = async (reuseBuffers: boolean) => {
-      const program = compileGraph(st.graph, gpu.limits, { updates: st.updates, reuseBuffers });
+      // without row kernels, which would absorb the norms' elementwise kernels that store in place
+      const program = compileGraph(st.graph, gpu.limits, { updates: st.updates, reuseBuffers, rows: false });
       expect(validateMemoryPlan(program.memory.plan, program.memory.values, program.memory.steps)).toEqual([]);
       const ex = await Executor.create(gpu, program);
       try {
@@ -109,11 +110,16 @@ describe("merged kernels (several outputs)", () => {
     const r = prng(n);
     return { x: Array.from({ length: 35 }, () => r() * 2 - 1), y: Array.from({ length: 35 }, () => r() * 2 - 1) };
   };
-  const check = async (g: ReturnType<GraphBuilder["build"]>, feeds: Record<string, number[]>, limits?: { maxStorageBuffersPerShaderStage: number }) => {
+  const check = async (
+    g: ReturnType<GraphBuilder["build"]>,
+    feeds: Record<string, number[]>,
+    limits?: { maxStorageBuffersPerShaderStage: number },
+    opts: { rows?: boolean } = {},
+  ) => {
     const ref = runReference(g, feeds);
-    const got = await runOnGpu(g, feeds, { limits });
+    const got = await runOnGpu(g, feeds, { limits, ...opts });
     for (const o of g.outputs) expect(firstMismatch(got[o.name], ref[o.name].data, { atol: 1e-5, rtol: 1e-5 }), o.name).toBeUndefined();
-    const p = compileGraph(g, { ...DEFAULT_LIMITS, ...limits });
+    const p = compileGraph(g, { ...DEFAULT_LIMITS, ...limits }, opts);
     expect(validateMemoryPlan(p.memory.plan, p.memory.values, p.memory.steps)).toEqual([]);
     return p;
   };
@@ -144,8 +150,11 @@ describe("merged kernels (several outputs)", () => {
     const a = b.add("mul", [x, y]);
     const total = b.add("reduce_sum", [a], { axes: [0, 1] }); // runs between a and its other consumer
     b.output("b", binary(b, "add", a, total));
-    const p = await check(b.build(), feedsFor(3));
+    const p = await check(b.build(), feedsFor(3), undefined, { rows: false });
     expect(p.dispatches).toHaveLength(3);
+    // a row kernel may hold all three: a per element, its sum, then a + sum per element, in that order
+    const rows = await check(b.build(), feedsFor(3));
+    expect(rows.kernels.map((k) => k.name)).toEqual([expect.stringMatching(/^rows_mul_reduce_sum_add/)]);
 
     const v = new GraphBuilder();
     const sq = v.input("x", "f32", [5, 5]);

@@ -1,0 +1,54 @@
+// simplify.ts: rewrite rules applied node by node, then common-subexpression elimination, in one copy of
+// the graph. A rule names what it matches and returns the replacement op and attributes, or undefined.
+// CSE: two nodes with the same op, inputs and attributes compute the same value (every op is a pure
+// function of those; random ops of their seed input and attributes), so the later one is replaced by the
+// earlier. Gradient rules recompute what the forward pass already has — a layer norm's backward
+// re-derives its mean and variance once composites are lowered — and each copy would be a kernel.
+import { GraphBuilder } from "../builder.js";
+import type { Attrs, Graph, Node } from "../ir.js";
+
+interface Rule {
+  readonly name: string;
+  readonly op: string;
+  apply(n: Node, inputs: readonly Node[]): { op: string; attrs: Attrs } | undefined;
+}
+
+export const RULES: readonly Rule[] = [
+  {
+    // A permute that keeps the order of every axis longer than 1 moves no element: a reshape, which
+    // shares its input's buffer, instead of a copy (a batch-1 decode step's head split and merge).
+    name: "permute-of-unit-axes",
+    op: "permute",
+    apply: (n, [x]) => {
+      const long = n.attrs.perm!.filter((a) => x.shape[a] !== 1);
+      return long.every((a, k) => k === 0 || long[k - 1] < a) ? { op: "reshape", attrs: { shape: n.shape } } : undefined;
+    },
+  },
+];
+
+const keyOf = (op: string, inputs: readonly Node[], attrs: Attrs): string =>
+  `${op}(${inputs.map((x) => x.id).join(",")})${JSON.stringify(attrs)}`;
+
+export function simplify(g: Graph, rules: readonly Rule[] = RULES): Graph {
+  const b = new GraphBuilder();
+  const map = new Map<number, Node>();
+  const seen = new Map<string, Node>();
+  let changed = false;
+  for (const n of g.nodes) {
+    const inputs = n.inputs.map((i) => map.get(i)!);
+    let { op, attrs } = n;
+    for (const rule of rules) {
+      const r = rule.op === op ? rule.apply({ ...n, op, attrs }, inputs) : undefined;
+      if (r) ({ op, attrs } = r);
+    }
+    const key = keyOf(op, inputs, attrs);
+    const hit = op === "input" || op === "param" ? undefined : seen.get(key);
+    changed ||= hit !== undefined || op !== n.op;
+    const copy = hit ?? b.add(op, inputs, attrs);
+    if (!hit) seen.set(key, copy);
+    map.set(n.id, copy);
+  }
+  if (!changed) return g;
+  for (const o of g.outputs) b.output(o.name, map.get(o.id)!);
+  return b.build();
+}
