@@ -12,11 +12,17 @@ export abstract class MiraError extends Error {
   abstract readonly kind: ExitKind;
 }
 
-/** A broken invariant: a bug in mira, never the user's doing. Throw it through `bug`. */
-export class InternalError extends MiraError {
-  override name = "InternalError";
-  readonly kind = "failure";
+/** The base of an error class whose only traits are its name and kind, so each such class is one line:
+ *  `export class NoAdapterError extends errorOf("NoAdapterError", "setup") {}`. */
+export function errorOf<K extends ExitKind>(errorName: string, kind: K) {
+  return class extends MiraError {
+    override name = errorName;
+    readonly kind: K = kind;
+  };
 }
+
+/** A broken invariant: a bug in mira, never the user's doing. Throw it through `bug`. */
+export class InternalError extends errorOf("InternalError", "failure") {}
 
 /** Throws an InternalError: `bug("fuse: group output shapes differ")`. Only for invariants the code
  *  itself keeps; anything a user can cause is a typed error whose message names the fix. */
@@ -25,14 +31,8 @@ export function bug(message: string): never {
 }
 
 /** The user stopped the work (Ctrl-C) where it could not stop cleanly. */
-export class InterruptedError extends MiraError {
-  override name = "InterruptedError";
-  readonly kind = "interrupted";
-}
+export class InterruptedError extends errorOf("InterruptedError", "interrupted") {}
 
 /** An input that cannot be used: a file missing, unreadable or too short, or an argument out of range
  *  (a prompt longer than the caches, a tensor name the program lacks). One line naming the fix. */
-export class InputError extends MiraError {
-  override name = "InputError";
-  readonly kind = "bad-input";
-}
+export class InputError extends errorOf("InputError", "bad-input") {}

@@ -5,13 +5,10 @@
 // nothing of the data format.
 import { spawn } from "node:child_process";
 import { DataError } from "./av-format.js";
-import { MiraError } from "../base/errors.js";
+import { errorOf } from "../base/errors.js";
 
 /** ffmpeg or ffprobe is not installed: the environment lacks something (exit 3, like a missing GPU). */
-export class MissingToolError extends MiraError {
-  readonly kind = "setup";
-  override name = "MissingToolError";
-}
+export class MissingToolError extends errorOf("MissingToolError", "setup") {}
 
 export const FFMPEG_FIX = "run 'npm run setup' (on Debian as root it installs Debian's ffmpeg package), or install ffmpeg (with ffprobe) from your system's packages";
 

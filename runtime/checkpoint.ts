@@ -6,20 +6,14 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { DType } from "../compiler/dtype.js";
-import { MiraError, bug } from "../base/errors.js";
+import { bug, errorOf } from "../base/errors.js";
 
 /** A checkpoint that cannot be read or does not fit the model: an input the user named (exit 2). */
-export class CheckpointError extends MiraError {
-  readonly kind = "bad-input";
-  override name = "CheckpointError";
-}
+export class CheckpointError extends errorOf("CheckpointError", "bad-input") {}
 
 /** A checkpoint that could not be written (a full disk, a read-only or missing directory): this machine
  *  lacks what the run needs (exit 3). The file it would have replaced is left as it was. */
-export class CheckpointWriteError extends MiraError {
-  readonly kind = "setup";
-  override name = "CheckpointWriteError";
-}
+export class CheckpointWriteError extends errorOf("CheckpointWriteError", "setup") {}
 
 export interface StoredTensor {
   readonly dtype: DType;

@@ -4,26 +4,17 @@ import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, rmSync, writeS
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DeviceLimits } from "../compiler/limits.js";
-import { MiraError } from "../base/errors.js";
+import { errorOf } from "../base/errors.js";
 
 /** No usable WebGPU adapter on this machine. */
-export class NoAdapterError extends MiraError {
-  readonly kind = "setup";
-  override name = "NoAdapterError";
-}
+export class NoAdapterError extends errorOf("NoAdapterError", "setup") {}
 
 /** The device stopped working (a driver reset, a GPU removed, or `device.destroy()`): the work in
  *  flight is gone, and the caller says what was kept. This machine lacked a working GPU (exit 3). */
-export class DeviceLostError extends MiraError {
-  readonly kind = "setup";
-  override name = "DeviceLostError";
-}
+export class DeviceLostError extends errorOf("DeviceLostError", "setup") {}
 
 /** The device could not allocate the buffers a program needs (exit 3: this machine lacks the memory). */
-export class OutOfMemoryError extends MiraError {
-  readonly kind = "setup";
-  override name = "OutOfMemoryError";
-}
+export class OutOfMemoryError extends errorOf("OutOfMemoryError", "setup") {}
 
 export const NO_ADAPTER_FIX = "no WebGPU adapter; run 'npm run setup' or install a Vulkan driver ('mira doctor' shows more)";
 
