@@ -10,7 +10,7 @@ import { MASKED_SCORE, attentionMaskAllows } from "../ops/composite.js";
 import type { OpName } from "../ops/index.js";
 import type { OnnxDims } from "./onnx-dims.js";
 import { type AttrValue, ONNX_TYPE, type OnnxGraph, encodeValues, onnxTypeOf } from "./onnx-graph.js";
-import { type NoMapping, noMapping } from "./source.js";
+import { type NoMapping, noMapping, unmappedOps } from "./source.js";
 import { type Sym, isConstant } from "./symbolic.js";
 
 export interface OnnxContext {
@@ -119,15 +119,15 @@ function attention(c: OnnxContext): string {
   return g.node("MatMul", [g.node("Softmax", [scores], { axis: int(-1) }), c.args[2]]);
 }
 
-const FED = noMapping("a graph input: an input or initializer of the ONNX graph");
-const RANDOM = noMapping("mira's counter-based random stream, which ONNX's generators do not reproduce");
 const NOT_INFERENCE = noMapping("used by gradients and decoding caches, never in an inference graph");
-const GRADIENT = noMapping("a gradient op of attention, never in an inference graph");
-const STEP = noMapping("an optimizer step, never in an inference graph");
 
 export const ONNX_OPS = {
-  input: FED,
-  param: FED,
+  ...unmappedOps({
+    fed: "a graph input: an input or initializer of the ONNX graph",
+    random: "mira's counter-based random stream, which ONNX's generators do not reproduce",
+    gradient: "a gradient op of attention, never in an inference graph",
+    step: "an optimizer step, never in an inference graph",
+  }),
   // elementwise
   neg: same("Neg"),
   abs: same("Abs"),
@@ -174,8 +174,6 @@ export const ONNX_OPS = {
     if (c.node.shape.length === 0) return c.g.scalar(type, value);
     return c.g.node("ConstantOfShape", [c.dims.vector(c.attr("shape"))], { value: { kind: "tensor", v: { type, dims: [1], raw: encodeValues(type, [value]) } } });
   },
-  random_uniform: RANDOM,
-  random_normal: RANDOM,
   iota: (c) => {
     const shape = c.attr("shape");
     const axis = c.node.attrs.axis ?? 0;
@@ -215,9 +213,4 @@ export const ONNX_OPS = {
   layer_norm: (c) => c.g.node("LayerNormalization", c.args, { axis: int(-1), epsilon: { kind: "float", v: c.node.attrs.eps ?? 1e-5 } }),
   attention,
   flash_attention: attention,
-  attention_lse: GRADIENT,
-  attention_dq: GRADIENT,
-  attention_dkv: GRADIENT,
-  sum_squares: STEP,
-  adamw: STEP,
 } satisfies { readonly [K in OpName]: OnnxRule | NoMapping };

@@ -33,6 +33,30 @@ export interface NoMapping {
 
 export const noMapping = (reason: string): NoMapping => ({ none: reason });
 
+/** Why an exporter maps none of the ops that never run in an exported graph, in its own words. */
+export interface UnmappedReasons {
+  /** input and param: the exported graph takes them in */
+  readonly fed: string;
+  readonly random: string;
+  readonly gradient: string;
+  readonly step: string;
+}
+
+/** The table entries no exporter maps: graph inputs, random streams, attention gradients and optimizer
+ *  steps. Each exporter's table spreads these in, so a new op of these kinds is added in one place. */
+export function unmappedOps(why: UnmappedReasons) {
+  const fed = noMapping(why.fed);
+  const random = noMapping(why.random);
+  const gradient = noMapping(why.gradient);
+  const step = noMapping(why.step);
+  return {
+    input: fed, param: fed,
+    random_uniform: random, random_normal: random,
+    attention_lse: gradient, attention_dq: gradient, attention_dkv: gradient,
+    sum_squares: step, adamw: step,
+  };
+}
+
 /** The rule of `op` in an exporter's table keyed by op name; undefined for no mapping or no such op. */
 export function ruleOf<R extends (...args: never[]) => unknown>(
   table: Readonly<Record<string, R | NoMapping>>,

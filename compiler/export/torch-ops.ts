@@ -7,7 +7,7 @@
 import type { DType } from "../dtype.js";
 import type { Node } from "../ir.js";
 import type { OpName } from "../ops/index.js";
-import { type NoMapping, noMapping } from "./source.js";
+import { type NoMapping, unmappedOps } from "./source.js";
 import { type Sym, symEqual } from "./symbolic.js";
 import { bug } from "../../base/errors.js";
 
@@ -100,14 +100,13 @@ function attentionRule(c: TorchContext): string {
   return `mira_ops.attention(${c.args[0]}, ${c.args[1]}, ${c.args[2]}, ${lengths}, mask="${mask.kind}"${block}${scale})`;
 }
 
-const FED = noMapping("a graph input: the module takes it as an argument or holds it as a parameter");
-const RANDOM = noMapping("mira's counter-based random stream, which torch's generators do not reproduce");
-const GRADIENT = noMapping("a gradient op of attention: the exported module is differentiated by torch itself");
-const STEP = noMapping("an optimizer step: a torch training script uses torch.optim");
-
 export const TORCH_OPS = {
-  input: FED,
-  param: FED,
+  ...unmappedOps({
+    fed: "a graph input: the module takes it as an argument or holds it as a parameter",
+    random: "mira's counter-based random stream, which torch's generators do not reproduce",
+    gradient: "a gradient op of attention: the exported module is differentiated by torch itself",
+    step: "an optimizer step: a torch training script uses torch.optim",
+  }),
   // elementwise
   neg: (c) => `-${c.args[0]}`,
   abs: call("torch.abs"),
@@ -150,8 +149,6 @@ export const TORCH_OPS = {
   select: call("torch.where"),
   cast: castRule,
   full: (c) => `torch.full(${tuple(c.attr("shape"))}, ${pyNumber(req(c, "value"), c.node.dtype)}, dtype=${TORCH_DTYPE[c.node.dtype]}, device=dev)`,
-  random_uniform: RANDOM,
-  random_normal: RANDOM,
   iota: (c) => `mira_ops.iota(${tuple(c.attr("shape"))}, ${req(c, "axis")}, ${TORCH_DTYPE[c.node.dtype]}, dev)`,
   // reductions
   reduce_sum: reduction("torch.sum"),
@@ -182,9 +179,4 @@ export const TORCH_OPS = {
   layer_norm: (c) => `F.layer_norm(${c.args[0]}, (${c.args[0]}.shape[-1],), ${c.args[1]}, ${c.args[2]}, eps=${pyNumber(c.node.attrs.eps ?? 1e-5, "f32")})`,
   attention: attentionRule,
   flash_attention: attentionRule,
-  attention_lse: GRADIENT,
-  attention_dq: GRADIENT,
-  attention_dkv: GRADIENT,
-  sum_squares: STEP,
-  adamw: STEP,
 } satisfies { readonly [K in OpName]: TorchRule | NoMapping };
