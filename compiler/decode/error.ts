@@ -7,13 +7,19 @@ import { MiraError } from "../../base/errors.js";
 
 const PREFIX = "cannot derive an incremental decoder";
 
-export class DecodeError extends MiraError {
-  readonly kind = "failure";
-  override name = "DecodeError";
-  constructor(message: string, readonly diagnostic?: Diagnostic) {
-    super(`${PREFIX}: ${message}`);
-  }
+/** The base of a derivation's error class: a failure whose message starts with the derivation's prefix,
+ *  with the diagnostic that locates it. */
+export function derivationError(errorName: string, prefix: string) {
+  return class extends MiraError {
+    readonly kind = "failure";
+    override name = errorName;
+    constructor(message: string, readonly diagnostic?: Diagnostic) {
+      super(`${prefix}: ${message}`);
+    }
+  };
 }
+
+export class DecodeError extends derivationError("DecodeError", PREFIX) {}
 
 /** Builds errors located at a node's source. */
 export interface Located<E extends Error = DecodeError> {
@@ -48,13 +54,21 @@ export function originLocator<E extends Error>(kind: ErrorKind<E>, origins: Read
   };
 }
 
-const DECODE: ErrorKind<DecodeError> = {
-  code: "M3007",
-  prefix: PREFIX,
-  hint: "generation can cache causal self-attention; other ops between the generated input and the generated output must treat each position alone",
-  make: (message, diagnostic) => new DecodeError(message, diagnostic),
-};
-
-export function locator(origins: ReadonlyMap<number, NodeOrigin>, sources?: Sources): Located {
-  return originLocator(DECODE, origins, sources);
+/** A derivation's locator: its errors, of class `Err`, carry diagnostic `code` with the prefix and hint. */
+export function derivationLocator<E extends Error>(
+  code: KnownCode,
+  prefix: string,
+  hint: string,
+  Err: new (message: string, diagnostic?: Diagnostic) => E,
+): (origins: ReadonlyMap<number, NodeOrigin>, sources?: Sources) => Located<E> {
+  const kind: ErrorKind<E> = { code, prefix, hint, make: (message, diagnostic) => new Err(message, diagnostic) };
+  return (origins, sources) => originLocator(kind, origins, sources);
 }
+
+export const locator = derivationLocator(
+  "M3007",
+  PREFIX,
+  "generation can cache causal self-attention; other ops between the generated input and the generated " +
+    "output must treat each position alone",
+  DecodeError,
+);
