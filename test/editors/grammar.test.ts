@@ -57,6 +57,13 @@ function scopeOf(src: string, after: string, text: string): string {
   return t.scopes.at(-1)!;
 }
 
+/** One test per row: in `src` (the model file `file`), after `after`, the token `text` has scope `scope`. */
+function scopesIn(file: string, src: string, rows: [after: string, text: string, scope: string][]): void {
+  test.each(rows)(`${file}: after %j, '%s' is %s`, (after, text, scope) => {
+    expect(scopeOf(src, after, text)).toBe(scope);
+  });
+}
+
 describe("the TextMate grammar", () => {
   const files = miraFiles(join(ROOT, "models"));
 
@@ -71,7 +78,7 @@ describe("the TextMate grammar", () => {
 
   const mirasol = readFileSync(join(ROOT, "models", "mirasol.mira"), "utf8");
   const combiners = readFileSync(join(ROOT, "models", "std", "combiners.mira"), "utf8");
-  test.each([
+  scopesIn("mirasol.mira", mirasol, [
     ["import std.nn", "import", "keyword.control.import.mira"],
     ["import std.nn", "std.nn", "entity.name.namespace.mira"],
     ["module TimeAlignedAR", "module", "storage.type.module.mira"],
@@ -101,20 +108,16 @@ describe("the TextMate grammar", () => {
     ["objective =", "objective", "storage.type.mira"],
     ["generate text from logits until eos", "until", "keyword.control.mira"],
     ["MaskedCrossEntropy()(all_logits", "MaskedCrossEntropy", "entity.name.type.module.mira"],
-  ])("mirasol.mira: after %j, '%s' is %s", (after, text, scope) => {
-    expect(scopeOf(mirasol, after, text)).toBe(scope);
-  });
+  ]);
 
-  test.each([
+  scopesIn("combiners.mira", combiners, [
     ["interface Combiner", "interface", "storage.type.interface.mira"],
     ["interface Combiner", "Combiner", "entity.name.type.interface.mira"],
     ["implements Combiner(out = m)", "implements", "storage.modifier.implements.mira"],
     ["implements Combiner(out = m)", "Combiner", "entity.other.inherited-class.mira"],
     ["scan t over T", "scan", "keyword.control.mira"],
     ["x: f32[N, P, d]", "x", "variable.parameter.mira"],
-  ])("combiners.mira: after %j, '%s' is %s", (after, text, scope) => {
-    expect(scopeOf(combiners, after, text)).toBe(scope);
-  });
+  ]);
 
   test("the matmul operator and comparison have their own scopes", () => {
     expect(scopeOf("let y = x @ w\n", "let", "@")).toBe("keyword.operator.matmul.mira");
