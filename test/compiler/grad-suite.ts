@@ -44,11 +44,28 @@ const H = 1e-5;
  */
 export function directional(c: GradCase, r: Rand): { an: number; fd: number; mass: number; graph: Graph; feeds: Record<string, number[]>; dir: Record<string, number[]>; grads: Record<string, ArrayLike<number>> } {
   const { graph, feeds } = withLoss(c, r);
-  const gg = grad(graph, "loss");
   const names = paramNames(graph);
-  const dir = Object.fromEntries(names.map((p) => [p, feeds[p].map(() => 2 * r() - 1)]));
-  const grads = runReference(gg, feeds, { exact: true });
+  const { an, fd, mass, dir, grads } = alongRandomDirection(graph, "loss", names, feeds, r, H);
   for (const p of names) expect(grads[gradName(p)].shape, `shape of ${gradName(p)}`).toEqual(graph.nodes.find((n) => n.attrs.name === p)!.shape);
+  const byParam = Object.fromEntries(names.map((p) => [p, grads[gradName(p)].data]));
+  return { an, fd, mass, graph, feeds, dir, grads: byParam };
+}
+
+/**
+ * The derivative of output `loss` along a random direction `dir` over the params `names`, in float64:
+ * `an` = Σ ∂L/∂p·d from grad(), `fd` = central differences at t = h and h/2, Richardson-extrapolated,
+ * and `mass` = Σ|∂L/∂p·d|; `grads` is the reference run of the gradient graph.
+ */
+export function alongRandomDirection(
+  graph: Graph,
+  loss: string,
+  names: readonly string[],
+  feeds: Record<string, number[]>,
+  r: () => number,
+  h: number,
+): { an: number; fd: number; mass: number; dir: Record<string, number[]>; grads: Record<string, RefTensor> } {
+  const dir = Object.fromEntries(names.map((p) => [p, feeds[p].map(() => 2 * r() - 1)]));
+  const grads = runReference(grad(graph, loss), feeds, { exact: true });
   let an = 0;
   let mass = 0;
   for (const p of names) {
@@ -58,14 +75,13 @@ export function directional(c: GradCase, r: Rand): { an: number; fd: number; mas
       mass += Math.abs(gp[i] * v);
     });
   }
-  const lossAt = (t: number) => {
+  const lossAt = (t: number): number => {
     const moved = { ...feeds };
     for (const p of names) moved[p] = feeds[p].map((v, i) => v + t * dir[p][i]);
-    return runReference(graph, moved, { exact: true }).loss.data[0];
+    return runReference(graph, moved, { exact: true })[loss].data[0];
   };
-  const byParam = Object.fromEntries(names.map((p) => [p, grads[gradName(p)].data]));
-  const central = (t: number) => (lossAt(t) - lossAt(-t)) / (2 * t);
-  return { an, fd: (4 * central(H / 2) - central(H)) / 3, mass, graph, feeds, dir, grads: byParam };
+  const central = (t: number): number => (lossAt(t) - lossAt(-t)) / (2 * t);
+  return { an, fd: (4 * central(h / 2) - central(h)) / 3, mass, dir, grads };
 }
 
 /**

@@ -6,11 +6,12 @@
 // them the same way; the whole model's forward and gradients: mirasol-gpu.test.ts, dsl/mirasol.test.ts.)
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
-import { grad, gradName } from "../../compiler/grad.js";
+import { grad } from "../../compiler/grad.js";
 import { type Elaborated, elaborate, initParams } from "../../compiler/lower.js";
 import { runReference } from "../../compiler/reference.js";
 import { check, formatDiagnostics } from "../../dsl/index.js";
 import { runs } from "../compiler/gen.js";
+import { alongRandomDirection } from "../compiler/grad-suite.js";
 import { MODELS } from "../dsl/harness.js";
 import { expectClose } from "../helpers/close.js";
 import { runOnGpuMany } from "../helpers/gpu.js";
@@ -68,27 +69,7 @@ function lcg(seed: number): () => number {
  * grad() and from central differences with Richardson extrapolation, all in float64.
  */
 function expectFiniteDifferences(el: Elaborated, feeds: Record<string, number[]>, r: () => number): void {
-  const g = grad(el.graph, "total");
-  const wrt = el.params.map((p) => p.name);
-  const dir = Object.fromEntries(wrt.map((n) => [n, feeds[n].map(() => 2 * r() - 1)]));
-  const at = runReference(g, feeds, { exact: true });
-  let analytic = 0;
-  let mass = 0;
-  for (const n of wrt) {
-    const gp = at[gradName(n)].data;
-    dir[n].forEach((v, i) => {
-      analytic += gp[i] * v;
-      mass += Math.abs(gp[i] * v);
-    });
-  }
-  const loss = (t: number): number => {
-    const moved = { ...feeds };
-    for (const n of wrt) moved[n] = feeds[n].map((v, i) => v + t * dir[n][i]);
-    return runReference(el.graph, moved, { exact: true }).total.data[0];
-  };
-  const D = (h: number): number => (loss(h) - loss(-h)) / (2 * h);
-  const h = 1e-4;
-  const fd = (4 * D(h / 2) - D(h)) / 3;
+  const { an: analytic, fd, mass } = alongRandomDirection(el.graph, "total", el.params.map((p) => p.name), feeds, r, 1e-4);
   expect(mass, "the direction moves the loss at all").toBeGreaterThan(1e-9);
   expect(Math.abs(fd - analytic), `fd ${fd} vs grad() ${analytic}`).toBeLessThanOrEqual(1e-8 + 1e-6 * mass);
 }
