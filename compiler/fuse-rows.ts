@@ -10,7 +10,7 @@
 // Reductions over the same axes with no link between them (a norm's dγ and dβ) share a kernel too.
 // This runs after the elementwise plan (fuse.ts) and merges its kernels; it never reorders a consumer
 // before its producer, and keeps within the device's storage-buffer limit.
-import type { FusedGroup, FusionPlan } from "./fuse.js";
+import type { FusionPlan, RowGroup, RowUnit } from "./fuse.js";
 import { VIEW_OPS } from "./fuse.js";
 import { type Graph, type Node } from "./ir.js";
 import type { DeviceLimits } from "./limits.js";
@@ -18,25 +18,6 @@ import { opSpec } from "./ops/index.js";
 import { reduceAxes } from "./ops/reduce.js";
 import { type Shape, prod, sameShape } from "./shape.js";
 import { usesWorkgroupTree } from "./wgsl/reduce.js";
-
-/** One kernel of the elementwise plan that a row kernel absorbs. */
-export type RowUnit =
-  | { readonly kind: "reduce"; readonly node: Node; readonly prologue?: FusedGroup }
-  | { readonly kind: "row"; readonly group: FusedGroup } // shape K: computed once per row
-  | { readonly kind: "element"; readonly group: FusedGroup }; // shape S: computed per element of a row
-
-export interface RowGroup {
-  /** the member the kernel runs at (the last in schedule order) */
-  readonly root: Node;
-  readonly shape: Shape; // S, the reduced tensors' shape
-  readonly axes: readonly number[]; // A, sorted
-  /** members in schedule order */
-  readonly units: readonly RowUnit[];
-  /** materialized values the kernel reads, in binding order is decided by codegen */
-  readonly reads: readonly Node[];
-  /** member values stored (read outside the kernel, or graph outputs), in binding order after the reads */
-  readonly stores: readonly Node[];
-}
 
 interface Candidate {
   readonly unit: RowUnit;

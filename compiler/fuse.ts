@@ -8,11 +8,10 @@
 // into one kernel with several outputs (an optimizer's moments and parameter, a norm's statistics), when
 // that moves no consumer before its producer. With fusion off every node is its own kernel (the A/B
 // baseline).
-import type { RowGroup } from "./fuse-rows.js";
 import { type Graph, type Node, isFed } from "./ir.js";
 import type { DeviceLimits } from "./limits.js";
 import { opSpec, viewOps } from "./ops/index.js";
-import { sameShape } from "./shape.js";
+import { type Shape, sameShape } from "./shape.js";
 
 export const VIEW_OPS: ReadonlySet<string> = new Set(viewOps());
 
@@ -24,6 +23,25 @@ export interface FusedGroup {
   readonly reads: readonly Node[];
   /** nodes whose values the kernel stores, in binding order after the reads: [root] unless kernels
    *  were merged, when every member read outside the kernel (or a graph output) is stored */
+  readonly stores: readonly Node[];
+}
+
+/** One kernel of the elementwise plan that a row kernel absorbs. */
+export type RowUnit =
+  | { readonly kind: "reduce"; readonly node: Node; readonly prologue?: FusedGroup }
+  | { readonly kind: "row"; readonly group: FusedGroup } // shape K: computed once per row
+  | { readonly kind: "element"; readonly group: FusedGroup }; // shape S: computed per element of a row
+
+export interface RowGroup {
+  /** the member the kernel runs at (the last in schedule order) */
+  readonly root: Node;
+  readonly shape: Shape; // S, the reduced tensors' shape
+  readonly axes: readonly number[]; // A, sorted
+  /** members in schedule order */
+  readonly units: readonly RowUnit[];
+  /** materialized values the kernel reads (their binding order is codegen's) */
+  readonly reads: readonly Node[];
+  /** member values stored (read outside the kernel, or graph outputs), in binding order after the reads */
   readonly stores: readonly Node[];
 }
 

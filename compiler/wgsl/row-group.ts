@@ -6,13 +6,12 @@
 //   a per-row group — once, from the reductions' results (registers);
 //   per-element groups — computed inside the loops that need them, and stored by one last loop.
 // Cost: one read of each input per stage that needs it, one write of each stored value, no launches.
-import type { RowGroup } from "../fuse-rows.js";
 import type { Node } from "../ir.js";
 import type { DeviceLimits } from "../limits.js";
 import { prod, stridesOf } from "../shape.js";
 import { type Binding, type KernelSource, affineIndex, computeType, grid, header, load, store, unravelCode } from "./common.js";
 import { GroupEmitter } from "./fused.js";
-import type { FusedGroup } from "../fuse.js";
+import type { FusedGroup, RowGroup } from "../fuse.js";
 import { helperSource } from "./helpers.js";
 import { COMBINE } from "./reduce.js";
 
