@@ -48,7 +48,9 @@ export async function autotuneModel(file: string, o: AutotuneModelOptions): Prom
   const compiled = await compileFile(file, { preset: o.preset, set: o.set, batch: o.batch, step: o.step ?? "train" });
   const program = compiled.program;
   const keys = programSignatures(program);
-  o.onProgress?.(`tuning ${keys.length} matmul signatures of ${file} (${o.step ?? "train"}) on ${adapterName(gpu.adapter)}`);
+  o.onProgress?.(
+    `tuning ${keys.length} matmul signatures of ${file} (${o.step ?? "train"}) on ${adapterName(gpu.adapter)}`,
+  );
   const tuneOptions: AutotuneOptions = { runs: o.runs, onProgress: o.onProgress };
   const results = await autotune(gpu, keys, tuneOptions);
   const path = tablePath(gpu);
@@ -61,9 +63,16 @@ export async function autotuneModel(file: string, o: AutotuneModelOptions): Prom
     adapterKey: adapterKey(gpu),
     table: path,
     rows: results.map((r) => ({
-      signature: r.key, description: describeSignature(r.signature), uses: uses(r.key),
-      defaultConfig: configLabel(r.defaultConfig), defaultMs: r.defaultMs, bestConfig: configLabel(r.best), bestMs: r.bestMs,
-      speedup: r.defaultMs / r.bestMs, candidates: r.candidates.length, rejected: r.rejected,
+      signature: r.key,
+      description: describeSignature(r.signature),
+      uses: uses(r.key),
+      defaultConfig: configLabel(r.defaultConfig),
+      defaultMs: r.defaultMs,
+      bestConfig: configLabel(r.best),
+      bestMs: r.bestMs,
+      speedup: r.defaultMs / r.bestMs,
+      candidates: r.candidates.length,
+      rejected: r.rejected,
     })),
     loadAverage: loadavg(),
     cores: cpus().length,

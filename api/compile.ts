@@ -37,7 +37,10 @@ export interface CompiledModel {
 
 /** A compiled model on the device: set parameters, run with inputs, read outputs. */
 export class ModelSession {
-  constructor(readonly compiled: CompiledModel, readonly executor: Executor) {}
+  constructor(
+    readonly compiled: CompiledModel,
+    readonly executor: Executor,
+  ) {}
 
   /** Parameters from the model's initialisers with this seed. */
   initParams(seed = 0): void {
@@ -49,7 +52,10 @@ export class ModelSession {
   }
 
   /** Runs once with these inputs; resolves with the outputs asked for (default: all). */
-  async run(inputs: Readonly<Record<string, ArrayLike<number>>>, outputs?: readonly string[]): Promise<Record<string, Float64Array>> {
+  async run(
+    inputs: Readonly<Record<string, ArrayLike<number>>>,
+    outputs?: readonly string[],
+  ): Promise<Record<string, Float64Array>> {
     for (const t of this.executor.program.inputs) {
       const v = inputs[t.name];
       if (!v) throw new InputError(`missing input '${t.name}' (${t.dtype}[${t.shape.join(", ")}]); pass it to run`);
@@ -80,7 +86,12 @@ async function target(o: CompileOptions): Promise<Target> {
   }
 }
 
-function compileLoaded(model: LoadedModel, el: Elaborated, { limits, tuning }: Target, o: CompileOptions): CompiledModel {
+function compileLoaded(
+  model: LoadedModel,
+  el: Elaborated,
+  { limits, tuning }: Target,
+  o: CompileOptions,
+): CompiledModel {
   let program: Program;
   if (o.step === "train") {
     const loss = el.objective ?? el.losses[0];

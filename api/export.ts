@@ -73,23 +73,43 @@ export function batchDims(model: LoadedModel): string[] {
   return names;
 }
 
-function openModel(o: ExportOptions): { model: LoadedModel; weights?: ReadonlyMap<string, StoredTensor>; meta: Readonly<Record<string, string>> } {
+function openModel(o: ExportOptions): {
+  model: LoadedModel;
+  weights?: ReadonlyMap<string, StoredTensor>;
+  meta: Readonly<Record<string, string>>;
+} {
   if (!o.checkpoint) {
     if (!o.model) throw new InputError("export needs a .mira file (or --checkpoint CKPT)");
     return { model: loadModel(o.model, { preset: o.preset, set: o.set }), meta: {} };
   }
   const ckpt = loadCheckpoint(o.checkpoint);
   const meta = ckpt.metadata;
-  if (!meta.model) throw new CheckpointError(`${o.checkpoint} was not written by 'mira train' (its metadata names no model)`);
-  const model = loadModel(o.model ?? meta.model, { preset: meta.preset || undefined, set: JSON.parse(meta.overrides ?? "[]") as string[] });
-  if (meta.source_sha256 && meta.source_sha256 !== model.sourceHash) throw new CheckpointError(`${model.path} (or a file it imports) changed since ${o.checkpoint} was saved; export the model it was trained from`);
+  if (!meta.model)
+    throw new CheckpointError(`${o.checkpoint} was not written by 'mira train' (its metadata names no model)`);
+  const model = loadModel(o.model ?? meta.model, {
+    preset: meta.preset || undefined,
+    set: JSON.parse(meta.overrides ?? "[]") as string[],
+  });
+  if (meta.source_sha256 && meta.source_sha256 !== model.sourceHash)
+    throw new CheckpointError(
+      `${model.path} (or a file it imports) changed since ${o.checkpoint} was saved; export the model it was trained from`,
+    );
   return { model, weights: ckpt.tensors, meta };
 }
 
 /** The sizes kept when the dims cannot be symbolic: the caller's, else 4 for torch, and for ONNX 1
  *  with a text model's T at its window. */
-function fixedSizes(model: LoadedModel, dims: readonly string[], o: ExportOptions, meta: Readonly<Record<string, string>>): Record<string, number> {
-  for (const k of Object.keys(o.batch ?? {})) if (!dims.includes(k)) throw new InputError(`--batch ${k}: ${model.path} has no batch dim '${k}' (its inputs name ${dims.join(", ") || "none"})`);
+function fixedSizes(
+  model: LoadedModel,
+  dims: readonly string[],
+  o: ExportOptions,
+  meta: Readonly<Record<string, string>>,
+): Record<string, number> {
+  for (const k of Object.keys(o.batch ?? {}))
+    if (!dims.includes(k))
+      throw new InputError(
+        `--batch ${k}: ${model.path} has no batch dim '${k}' (its inputs name ${dims.join(", ") || "none"})`,
+      );
   const maxLen = model.config().max_len;
   const window = meta.window ? Number(meta.window) : typeof maxLen === "number" ? Math.min(128, maxLen) : 16;
   return Object.fromEntries(dims.map((d) => [d, o.batch?.[d] ?? (o.format === "torch" ? 4 : d === "T" ? window : 1)]));
@@ -102,7 +122,12 @@ const PROBE = 4;
 
 /** The graph seen symbolically, from the first probe point that fits: the caller's sizes, then PROBE;
  *  when neither does, the graph at the fixed sizes, with the reason. */
-function symbolicModel(model: LoadedModel, dims: readonly string[], fixed: Readonly<Record<string, number>>, given: boolean): { el: Elaborated; sym: SymbolicGraph } {
+function symbolicModel(
+  model: LoadedModel,
+  dims: readonly string[],
+  fixed: Readonly<Record<string, number>>,
+  given: boolean,
+): { el: Elaborated; sym: SymbolicGraph } {
   const attempt = (base: Readonly<Record<string, number>>): { el: Elaborated; sym: SymbolicGraph } => {
     const el = model.elaborate(base);
     const same = (b: Readonly<Record<string, number>>): boolean => dims.every((d) => b[d] === base[d]);
@@ -119,7 +144,11 @@ function symbolicModel(model: LoadedModel, dims: readonly string[], fixed: Reado
   return { el, sym: { ...staticGraph(el.graph, fixed), fixedReason: first.sym.fixedReason } };
 }
 
-function weightsOf(el: Elaborated, seed: number, stored?: ReadonlyMap<string, StoredTensor>): Map<string, StoredTensor> {
+function weightsOf(
+  el: Elaborated,
+  seed: number,
+  stored?: ReadonlyMap<string, StoredTensor>,
+): Map<string, StoredTensor> {
   const out = new Map<string, StoredTensor>();
   const init = stored ? undefined : initParams(el.params, seed);
   for (const p of el.params) {
@@ -129,7 +158,10 @@ function weightsOf(el: Elaborated, seed: number, stored?: ReadonlyMap<string, St
       out.set(p.name, t);
       continue;
     }
-    if (p.dtype !== "f32") throw new ModelError(`parameter '${p.name}' is ${p.dtype}; export writes mira's initial values for f32 parameters only (export from a checkpoint instead)`);
+    if (p.dtype !== "f32")
+      throw new ModelError(
+        `parameter '${p.name}' is ${p.dtype}; export writes mira's initial values for f32 parameters only (export from a checkpoint instead)`,
+      );
     const v = init!.get(p.name)!;
     out.set(p.name, { dtype: "f32", shape: p.shape, bytes: new Uint8Array(v.buffer, v.byteOffset, v.byteLength) });
   }
@@ -168,23 +200,53 @@ export function exportModel(o: ExportOptions): ExportResult {
     if (o.format === "torch") {
       const t = generateTorch(src);
       write("model.py", t.code);
-      for (const f of readdirSync(PYTHON_DIR).filter((n) => n.endsWith(".py")).sort()) {
+      for (const f of readdirSync(PYTHON_DIR)
+        .filter((n) => n.endsWith(".py"))
+        .sort()) {
         copyFileSync(join(PYTHON_DIR, f), join(o.out, f));
         files.push(f);
       }
       // A new torchrun run starts from these: mira's initial parameters (or the checkpoint's, with its
       // tokenizer and window, so the data is encoded as the checkpoint's model expects).
       if (writeInit) {
-        const keep = Object.fromEntries(["tokenizer", "window"].filter((k) => meta[k] !== undefined).map((k) => [k, meta[k]]));
-        saveCheckpoint(join(o.out, INIT_FILE), { tensors: weights, metadata: { format: "mira-init-1", model: model.path, source_sha256: model.sourceHash, seed: String(seed), ...keep } });
+        const keep = Object.fromEntries(
+          ["tokenizer", "window"].filter((k) => meta[k] !== undefined).map((k) => [k, meta[k]]),
+        );
+        saveCheckpoint(join(o.out, INIT_FILE), {
+          tensors: weights,
+          metadata: {
+            format: "mira-init-1",
+            model: model.path,
+            source_sha256: model.sourceHash,
+            seed: String(seed),
+            ...keep,
+          },
+        });
         files.push(INIT_FILE);
       } else rmSync(join(o.out, INIT_FILE), { force: true }); // a stale one from an earlier export would be used
-      return { dir: o.out, files, model: model.path, params: el.paramCount, dynamic: t.dynamic, fixed: t.fixed, fixedReason: sym.fixedReason, initWritten: writeInit };
+      return {
+        dir: o.out,
+        files,
+        model: model.path,
+        params: el.paramCount,
+        dynamic: t.dynamic,
+        fixed: t.fixed,
+        fixedReason: sym.fixedReason,
+        initWritten: writeInit,
+      };
     }
     const onnx = generateOnnx(src, weights);
     write("model.onnx", onnx.bytes);
     const fixed = Object.fromEntries(Object.entries(sym.base).filter(([d]) => !onnx.dynamic.includes(d)));
-    return { dir: o.out, files, model: model.path, params: el.paramCount, dynamic: onnx.dynamic, fixed, fixedReason: sym.fixedReason };
+    return {
+      dir: o.out,
+      files,
+      model: model.path,
+      params: el.paramCount,
+      dynamic: onnx.dynamic,
+      fixed,
+      fixedReason: sym.fixedReason,
+    };
   } catch (e) {
     if (e instanceof ExportError) throw new ModelError(e.message);
     throw e;

@@ -57,7 +57,8 @@ function firstOversize(g: Graph, limits: DeviceLimits): string | undefined {
   const max = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
   const ordered = [...g.nodes.filter((n) => n.op === "param"), ...g.nodes.filter((n) => n.op !== "param")];
   for (const n of ordered) {
-    if (n.dtype === "f16" && !limits.shaderF16) return "f16 needs adapter feature 'shader-f16', which this device lacks";
+    if (n.dtype === "f16" && !limits.shaderF16)
+      return "f16 needs adapter feature 'shader-f16', which this device lacks";
     const bytes = bytesOf(n);
     if (bytes <= max) continue;
     const what = n.attrs.name ? `${n.op} '${n.attrs.name}'` : n.op;

@@ -28,7 +28,10 @@ export async function generateBatch(o: GenerateBatchOptions): Promise<BatchRow[]
   if (o.prompts.length === 0) throw new InputError("generateBatch needs at least one prompt");
   const trained = openTrained(o.checkpoint, "text", "'generateBatch'");
   const { meta } = trained;
-  if (!meta.tokenizer || !meta.window) throw new CheckpointError(`${o.checkpoint} was not written by 'mira train' (its metadata lacks tokenizer or window)`);
+  if (!meta.tokenizer || !meta.window)
+    throw new CheckpointError(
+      `${o.checkpoint} was not written by 'mira train' (its metadata lacks tokenizer or window)`,
+    );
   const tokenizer = CharTokenizer.fromJSON(meta.tokenizer);
   const window = Number(meta.window);
   if (window < 2) throw new ModelError(`a training window of ${window} leaves no position to predict from`);
@@ -38,9 +41,17 @@ export async function generateBatch(o: GenerateBatchOptions): Promise<BatchRow[]
     const ids = [...tokenizer.encode(p)];
     return generationContext(ids.length ? ids : [newline], window);
   });
-  const dec = await openIncremental(await getGpu(), trained.model, { maxLen: window - 1, load: weightLoader(trained), dims: { B: prompts.length } });
+  const dec = await openIncremental(await getGpu(), trained.model, {
+    maxLen: window - 1,
+    load: weightLoader(trained),
+    dims: { B: prompts.length },
+  });
   try {
-    const r = await decodeRows(dec, prompts, { sampling, maxTokens: o.maxTokens ?? 200, stop: [until, ...tokenizer.encode(o.stop ?? "")] });
+    const r = await decodeRows(dec, prompts, {
+      sampling,
+      maxTokens: o.maxTokens ?? 200,
+      stop: [until, ...tokenizer.encode(o.stop ?? "")],
+    });
     return r.tokens.map((ts, i) => ({ text: tokenizer.decode(ts), tokens: ts.length, stoppedBy: r.stoppedBy[i] }));
   } finally {
     dec.destroy();

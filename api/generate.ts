@@ -56,7 +56,10 @@ export async function generate(o: GenerateOptions): Promise<GenerateResult> {
   const sampling = samplingOptions(o);
   const trained = openTrained(o.checkpoint, "text", "'mira generate --prompt'");
   const { meta } = trained;
-  if (!meta.tokenizer || !meta.window) throw new CheckpointError(`${o.checkpoint} was not written by 'mira train' (its metadata lacks tokenizer or window)`);
+  if (!meta.tokenizer || !meta.window)
+    throw new CheckpointError(
+      `${o.checkpoint} was not written by 'mira train' (its metadata lacks tokenizer or window)`,
+    );
   const chars = metaJson<unknown>(o.checkpoint, meta, "tokenizer");
   if (typeof chars !== "string") {
     throw new CheckpointError(`${o.checkpoint}: its metadata's tokenizer is not a string of characters`);
@@ -67,9 +70,11 @@ export async function generate(o: GenerateOptions): Promise<GenerateResult> {
     throw new CheckpointError(`${o.checkpoint}: its metadata's window '${meta.window}' is not a whole number ≥ 2`);
   }
   const el = trained.model.elaborate({ B: 1, T: window });
-  if (!languageModelIO(el).logits) throw new ModelError(`${meta.model}: the model has no 'generate' declaration naming its logits`);
+  if (!languageModelIO(el).logits)
+    throw new ModelError(`${meta.model}: the model has no 'generate' declaration naming its logits`);
   checkWeights(trained, el.params);
-  const source = o.cache ?? true ? await cached(trained, window, sampling) : await recomputed(trained, el, window, sampling);
+  const source =
+    (o.cache ?? true) ? await cached(trained, window, sampling) : await recomputed(trained, el, window, sampling);
   try {
     const stop = new Set([el.generate?.until ?? UNKNOWN_ID, ...tokenizer.encode(o.stop ?? "")]);
     const ids = [...tokenizer.encode(o.prompt)];
@@ -94,9 +99,16 @@ export async function generate(o: GenerateOptions): Promise<GenerateResult> {
 
 /** The sampling settings of `o`, checked: greedy unless a temperature is given. */
 export function samplingOptions(o: Pick<GenerateOptions, "temperature" | "topK" | "topP" | "seed">): SamplingOptions {
-  const s: SamplingOptions = { temperature: o.temperature ?? 0, topK: o.topK ?? 0, topP: o.topP ?? 1, seed: o.seed ?? 1 };
-  if (!(s.temperature >= 0) || !Number.isFinite(s.temperature)) throw new InputError(`the temperature must be ≥ 0 (0: greedy), got ${s.temperature}`);
-  if (!Number.isInteger(s.topK) || s.topK < 0) throw new InputError(`top-k must be a whole number ≥ 0 (0: every token), got ${s.topK}`);
+  const s: SamplingOptions = {
+    temperature: o.temperature ?? 0,
+    topK: o.topK ?? 0,
+    topP: o.topP ?? 1,
+    seed: o.seed ?? 1,
+  };
+  if (!(s.temperature >= 0) || !Number.isFinite(s.temperature))
+    throw new InputError(`the temperature must be ≥ 0 (0: greedy), got ${s.temperature}`);
+  if (!Number.isInteger(s.topK) || s.topK < 0)
+    throw new InputError(`top-k must be a whole number ≥ 0 (0: every token), got ${s.topK}`);
   if (!(s.topP > 0 && s.topP <= 1)) throw new InputError(`top-p must be in (0, 1] (1: every token), got ${s.topP}`);
   if (!Number.isInteger(s.seed)) throw new InputError(`the seed must be a whole number, got ${s.seed}`);
   return s;
@@ -111,7 +123,8 @@ async function cached(trained: Trained, window: number, sampling: SamplingOption
   return {
     next: async (ids, step) => {
       const draw = { sampling, step };
-      if (start >= 0 && ids.length - start <= dec.capacity) return (await dec.stepSample([ids[ids.length - 1]], draw)).tokens[0];
+      if (start >= 0 && ids.length - start <= dec.capacity)
+        return (await dec.stepSample([ids[ids.length - 1]], draw)).tokens[0];
       const context = start < 0 ? generationContext(ids, window) : ids.slice(-Math.ceil(dec.capacity / 2));
       start = ids.length - context.length;
       return (await dec.prefillSample(context, draw)).tokens[0];
@@ -121,7 +134,12 @@ async function cached(trained: Trained, window: number, sampling: SamplingOption
 }
 
 /** The whole forward pass over the last window − 1 tokens, for every token; the draw on the host. */
-async function recomputed(trained: Trained, el: Elaborated, window: number, sampling: SamplingOptions): Promise<NextToken> {
+async function recomputed(
+  trained: Trained,
+  el: Elaborated,
+  window: number,
+  sampling: SamplingOptions,
+): Promise<NextToken> {
   const io = languageModelIO(el);
   const logitsOut = el.graph.outputs.find((x) => x.name === io.logits)!;
   const ex = await weightedExecutor(trained, el.graph, logitsOut);

@@ -15,11 +15,13 @@ export class ModelError extends MiraError {
   // "failure", like a compiler that rejects its source: 2 is kept for command lines and files that cannot be read
   readonly kind = "failure";
   override name = "ModelError";
-  constructor(message: string, readonly diagnostics: readonly Diagnostic[] = []) {
+  constructor(
+    message: string,
+    readonly diagnostics: readonly Diagnostic[] = [],
+  ) {
     super(message);
   }
 }
-
 
 export interface ModelOptions {
   readonly preset?: string;
@@ -47,12 +49,18 @@ export function modelFromSource(source: string, path: string, opts: ModelOptions
   const r = check(source, path, { preset: opts.preset, set: opts.set });
   if (hasErrors(r.diagnostics)) throw new ModelError(formatDiagnostics(r.diagnostics, r.sources), r.diagnostics);
   const hash = createHash("sha256");
-  for (const [file, text] of r.sources) hash.update(file.replace(/^.*\/models\//, "models/")).update("\0").update(text).update("\0");
+  for (const [file, text] of r.sources)
+    hash
+      .update(file.replace(/^.*\/models\//, "models/"))
+      .update("\0")
+      .update(text)
+      .update("\0");
   const checked = r.result;
   let config: Elaborated["config"] | undefined;
   const run = (batch: Readonly<Record<string, number>>, defaultBatch?: number): Elaborated => {
     const e = elaborate(checked, { batch, defaultBatch });
-    if (!e.result || hasErrors(e.diagnostics)) throw new ModelError(formatDiagnostics(e.diagnostics, r.sources), e.diagnostics);
+    if (!e.result || hasErrors(e.diagnostics))
+      throw new ModelError(formatDiagnostics(e.diagnostics, r.sources), e.diagnostics);
     return e.result;
   };
   return {

@@ -39,15 +39,34 @@ export async function profileModel(file: string, o: ProfileOptions): Promise<Pro
     const scalars = step === "train" ? stepScalars(DEFAULT_ADAMW, 1, 1e-4) : {};
     for (const t of program.inputs) {
       const scalar = scalars[t.name];
-      ex.write(t.name, scalar !== undefined ? [scalar] : standInValues(t.name, t.dtype, t.shape.reduce((a, b) => a * b, 1)));
+      ex.write(
+        t.name,
+        scalar !== undefined
+          ? [scalar]
+          : standInValues(
+              t.name,
+              t.dtype,
+              t.shape.reduce((a, b) => a * b, 1),
+            ),
+      );
     }
     const firstOutput = program.outputs.slice(0, 1).map((t) => t.name);
     const submit = await time(() => ex.run(firstOutput), { warmup: 2, runs: o.runs ?? 5 });
     const ms = await timeDispatches(gpu, ex, o.runs ?? 5);
-    const { kernels, families } = summarise(program.kernels.map((k) => k.name), program.dispatches.map((d) => d.kernel), ms);
+    const { kernels, families } = summarise(
+      program.kernels.map((k) => k.name),
+      program.dispatches.map((d) => d.kernel),
+      ms,
+    );
     return {
-      adapter: adapterName(gpu.adapter), dispatches: program.dispatches.length, submitMs: submit.medianMs,
-      deviceMs: ms.reduce((a, b) => a + b, 0), kernels, families, loadAverage: loadavg(), cores: cpus().length,
+      adapter: adapterName(gpu.adapter),
+      dispatches: program.dispatches.length,
+      submitMs: submit.medianMs,
+      deviceMs: ms.reduce((a, b) => a + b, 0),
+      kernels,
+      families,
+      loadAverage: loadavg(),
+      cores: cpus().length,
     };
   } finally {
     session.destroy();

@@ -92,8 +92,10 @@ export function lockRun(runDir: string): () => void {
     }
     const holder = Number.parseInt(readFileSync(path, "utf8"), 10);
     if (holder !== process.pid && isAlive(holder)) {
-      throw new RunLockedError(`${runDir} is in use by another trainer (pid ${holder}, ${path}); `
-        + "wait for it to finish, stop it, or train with another --run");
+      throw new RunLockedError(
+        `${runDir} is in use by another trainer (pid ${holder}, ${path}); ` +
+          "wait for it to finish, stop it, or train with another --run",
+      );
     }
     rmSync(path, { force: true });
   }
@@ -130,12 +132,17 @@ export const fingerprint = (data: string): string => createHash("sha256").update
 
 /** Refuses to resume on data other than the checkpoint's (checkpoints without a fingerprint pass). */
 export function checkSameData(
-  meta: Readonly<Record<string, string>> | undefined, now: string, data: string, ckptPath: string,
+  meta: Readonly<Record<string, string>> | undefined,
+  now: string,
+  data: string,
+  ckptPath: string,
 ): void {
   const then = meta?.data_sha256;
   if (then && then !== now) {
-    throw new CheckpointError(`the training data ${data} changed since ${ckptPath} was saved (fingerprint ${now.slice(0, 12)}, `
-      + `the checkpoint's ${then.slice(0, 12)}); resume with the data it was trained on, or start a new --run`);
+    throw new CheckpointError(
+      `the training data ${data} changed since ${ckptPath} was saved (fingerprint ${now.slice(0, 12)}, ` +
+        `the checkpoint's ${then.slice(0, 12)}); resume with the data it was trained on, or start a new --run`,
+    );
   }
 }
 
@@ -150,7 +157,13 @@ export interface ScheduleMeta {
   readonly warmup: number;
 }
 
-export function checkpointMetadata(model: LoadedModel, tokenizer: CharTokenizer, window: number, batch: number, schedule: ScheduleMeta): Record<string, string> {
+export function checkpointMetadata(
+  model: LoadedModel,
+  tokenizer: CharTokenizer,
+  window: number,
+  batch: number,
+  schedule: ScheduleMeta,
+): Record<string, string> {
   return {
     format: "mira-checkpoint-1",
     model: model.path,
@@ -168,18 +181,30 @@ export function checkpointMetadata(model: LoadedModel, tokenizer: CharTokenizer,
 export function readText(path: string): string {
   try {
     if (!statSync(path).isDirectory()) return readFileSync(path, "utf8");
-    const files = readdirSync(path).filter((f) => f.endsWith(".txt")).sort();
+    const files = readdirSync(path)
+      .filter((f) => f.endsWith(".txt"))
+      .sort();
     if (!files.length) throw new InputError(`${path}: the directory holds no .txt files`);
     return files.map((f) => readFileSync(join(path, f), "utf8").trim()).join("\n\n") + "\n";
   } catch (e) {
     if (e instanceof InputError) throw e;
-    throw new InputError(`${path}: cannot read the training text (${(e as NodeJS.ErrnoException).code ?? "unreadable"})`);
+    throw new InputError(
+      `${path}: cannot read the training text (${(e as NodeJS.ErrnoException).code ?? "unreadable"})`,
+    );
   }
 }
 
 /** Restores or initialises a trainer, makes the run directory, and resolves the schedule: a resumed run
  *  keeps the one stored in its checkpoint unless told otherwise, so it continues the same trajectory. */
-export function startRun(trainer: Trainer, params: readonly ParamInfo[], seed: number, o: TrainOptions, resumed: Checkpoint | undefined, defaultLr: number, runDir: string): { startStep: number } & ScheduleMeta {
+export function startRun(
+  trainer: Trainer,
+  params: readonly ParamInfo[],
+  seed: number,
+  o: TrainOptions,
+  resumed: Checkpoint | undefined,
+  defaultLr: number,
+  runDir: string,
+): { startStep: number } & ScheduleMeta {
   const meta = resumed?.metadata;
   if (resumed) trainer.restore(resumed.tensors);
   else trainer.initialize(initParams(params, seed));
@@ -204,9 +229,16 @@ export async function trainText(o: TrainOptions, resumed = resumedCheckpoint(o))
   const runDir = join(o.runsDir ?? "runs", o.run ?? "default");
   const ckptPath = join(runDir, CHECKPOINT_FILE);
   const meta = resumed?.metadata;
-  const model = loadModel(o.model, meta ? { preset: meta.preset || undefined, set: JSON.parse(meta.overrides) as string[] } : { preset: o.preset, set: o.set });
+  const model = loadModel(
+    o.model,
+    meta
+      ? { preset: meta.preset || undefined, set: JSON.parse(meta.overrides) as string[] }
+      : { preset: o.preset, set: o.set },
+  );
   if (meta && meta.source_sha256 !== model.sourceHash) {
-    throw new CheckpointError(`${o.model} (or a file it imports) changed since ${ckptPath} was saved; resume with the model it was trained from`);
+    throw new CheckpointError(
+      `${o.model} (or a file it imports) changed since ${ckptPath} was saved; resume with the model it was trained from`,
+    );
   }
   const vocab = configNumber(model, "vocab");
   if (vocab === undefined) throw new ModelError(`${o.model}: a text model needs an integer config value 'vocab'`);
@@ -229,11 +261,23 @@ export async function trainText(o: TrainOptions, resumed = resumedCheckpoint(o))
   const unlock = lockRun(runDir);
   let trainer: Trainer | undefined;
   try {
-    trainer = await Trainer.create(await getGpu(), { forward: el.graph, loss: io.loss, params: el.params }, { ...DEFAULT_ADAMW, ...o.adamw });
+    trainer = await Trainer.create(
+      await getGpu(),
+      { forward: el.graph, loss: io.loss, params: el.params },
+      { ...DEFAULT_ADAMW, ...o.adamw },
+    );
     const { startStep, steps, lr, warmup } = startRun(trainer, el.params, seed, o, resumed, 3e-3, runDir);
     o.onStart?.({
-      runDir, params: el.paramCount, dispatchesPerStep: trainer.dispatchesPerStep, bufferBytes: trainer.bufferBytes, startStep, steps, vocab,
-      trainChars: split.train.length, valChars: split.val.length, freshResume: resumed ? undefined : freshResumeNote(o, runDir),
+      runDir,
+      params: el.paramCount,
+      dispatchesPerStep: trainer.dispatchesPerStep,
+      bufferBytes: trainer.bufferBytes,
+      startStep,
+      steps,
+      vocab,
+      trainChars: split.train.length,
+      valChars: split.val.length,
+      freshResume: resumed ? undefined : freshResumeNote(o, runDir),
     });
     const data: DataSource = {
       train: (step) => ({ [io.tokens]: trainBatch(split.train, step, batch, window, seed) }),
@@ -241,26 +285,39 @@ export async function trainText(o: TrainOptions, resumed = resumedCheckpoint(o))
       itemsPerBatch: batch * window,
     };
     const initialValLoss = startStep === 0 ? await trainer.evalLoss(data.val) : undefined;
-    const result = await trainLoop(trainer, data, {
-      steps, seed,
-      lr,
-      warmup,
-      minLrFraction: 0.1,
-      logEvery: o.logEvery ?? 10,
-      evalEvery: o.evalEvery ?? 100,
-      checkpointEvery: o.checkpointEvery ?? 100,
-      checkpointPath: ckptPath,
-      metricsPath: join(runDir, "metrics.jsonl"),
-      metadata: { ...checkpointMetadata(model, tokenizer, window, batch, { steps, lr, warmup }), data_sha256: dataSha },
-      startStep,
-      writeHooks: o.writeHooks,
-    }, { onProgress: o.onProgress, shouldStop: o.shouldStop });
+    const result = await trainLoop(
+      trainer,
+      data,
+      {
+        steps,
+        seed,
+        lr,
+        warmup,
+        minLrFraction: 0.1,
+        logEvery: o.logEvery ?? 10,
+        evalEvery: o.evalEvery ?? 100,
+        checkpointEvery: o.checkpointEvery ?? 100,
+        checkpointPath: ckptPath,
+        metricsPath: join(runDir, "metrics.jsonl"),
+        metadata: {
+          ...checkpointMetadata(model, tokenizer, window, batch, { steps, lr, warmup }),
+          data_sha256: dataSha,
+        },
+        startStep,
+        writeHooks: o.writeHooks,
+      },
+      { onProgress: o.onProgress, shouldStop: o.shouldStop },
+    );
     return {
       ...result,
       runDir,
       checkpoint: ckptPath,
       initialValLoss,
-      baselines: { lnVocab: Math.log(tokenizer.vocabSize), unigramEntropy: unigramEntropy(split.val, tokenizer.vocabSize), trigram: trigramLoss(split.train, split.val, tokenizer.vocabSize) },
+      baselines: {
+        lnVocab: Math.log(tokenizer.vocabSize),
+        unigramEntropy: unigramEntropy(split.val, tokenizer.vocabSize),
+        trigram: trigramLoss(split.train, split.val, tokenizer.vocabSize),
+      },
       dispatchesPerStep: trainer.dispatchesPerStep,
       bufferBytes: trainer.bufferBytes,
       tokensPerSecond: (batch * window) / (result.stepMs / 1000),

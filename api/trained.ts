@@ -25,9 +25,11 @@ export function openTrained(path: string, kind: "av-qa" | "text", use: string): 
   if (!meta.model) throw new CheckpointError(`${path} was not written by 'mira train' (its metadata names no model)`);
   const got = meta.kind ?? "text";
   if (got !== kind) {
-    throw new CheckpointError(kind === "av-qa"
-      ? `${path} was trained on text, not on an audio-video QA set; ${use} needs a checkpoint from 'mira train … --data <a mira data synth directory>'`
-      : `${path} was trained on an audio-video QA set; ${use} needs a text model's checkpoint (for audio-video questions use --data and --clip)`);
+    throw new CheckpointError(
+      kind === "av-qa"
+        ? `${path} was trained on text, not on an audio-video QA set; ${use} needs a checkpoint from 'mira train … --data <a mira data synth directory>'`
+        : `${path} was trained on an audio-video QA set; ${use} needs a text model's checkpoint (for audio-video questions use --data and --clip)`,
+    );
   }
   const set = metaJson<string[]>(path, meta, "overrides", "[]");
   if (!Array.isArray(set) || !set.every((x) => typeof x === "string")) {
@@ -35,7 +37,9 @@ export function openTrained(path: string, kind: "av-qa" | "text", use: string): 
   }
   const model = loadModel(meta.model, { preset: meta.preset || undefined, set });
   if (meta.source_sha256 && meta.source_sha256 !== model.sourceHash) {
-    throw new CheckpointError(`${meta.model} (or a file it imports) changed since ${path} was saved; ${use} needs the model it was trained from`);
+    throw new CheckpointError(
+      `${meta.model} (or a file it imports) changed since ${path} was saved; ${use} needs the model it was trained from`,
+    );
   }
   return { path, checkpoint, meta, model };
 }
@@ -63,7 +67,10 @@ export function checkWeights(t: Trained, params: readonly ParamInfo[]): void {
 
 /** Writes every parameter of the executor's program from the checkpoint. */
 export function loadWeights(ex: Executor, t: Trained): void {
-  weightLoader(t)(ex, ex.program.params.map((p) => p.name));
+  weightLoader(t)(
+    ex,
+    ex.program.params.map((p) => p.name),
+  );
 }
 
 /** Writes the named parameters from the checkpoint (a decoder's programs share most of theirs). */

@@ -21,7 +21,11 @@ export const memoryCase = (t: number): AttentionCase => ({ b: 8, h: 4, t, d: 32,
 /** Peak bytes for one path; lowered attention whose scores exceed the device's binding limit is
  *  compiled against a raised limit (marked †): the figure is what it would need, not what runs. */
 function peak(c: AttentionCase, attention: AttentionPolicy, limits: DeviceLimits): { text: string; path?: string } {
-  const g = grad(attentionGraph(c), "loss", { wrt: ["q", "k", "v"], attention, maxBindingBytes: limits.maxStorageBufferBindingSize });
+  const g = grad(attentionGraph(c), "loss", {
+    wrt: ["q", "k", "v"],
+    attention,
+    maxBindingBytes: limits.maxStorageBufferBindingSize,
+  });
   const compile = (l: DeviceLimits) => compileGraph(g, l, { attention });
   try {
     const p = compile(limits);
@@ -35,16 +39,31 @@ function peak(c: AttentionCase, attention: AttentionPolicy, limits: DeviceLimits
 }
 
 export function benchAttentionMemory(limits: DeviceLimits, ts: readonly number[] = MEMORY_TS): Table {
-  const table = new Table("attention memory against sequence length (forward + backward, B·H 32, D 32, causal; peak buffer bytes)", ["T", "scores (f32)", "lowered", "flash", "auto (the compiler's choice)"]);
+  const table = new Table(
+    "attention memory against sequence length (forward + backward, B·H 32, D 32, causal; peak buffer bytes)",
+    ["T", "scores (f32)", "lowered", "flash", "auto (the compiler's choice)"],
+  );
   for (const t of ts) {
     const c = memoryCase(t);
     const auto = peak(c, "auto", limits);
-    table.add([String(t), formatBytes(c.b * c.h * t * t * 4), peak(c, "lowered", limits).text, peak(c, "flash", limits).text, `${auto.text} (${auto.path})`]);
+    table.add([
+      String(t),
+      formatBytes(c.b * c.h * t * t * 4),
+      peak(c, "lowered", limits).text,
+      peak(c, "flash", limits).text,
+      `${auto.text} (${auto.path})`,
+    ]);
   }
   return table;
 }
 
-export function attentionSection(adapter: string, limits: DeviceLimits, memory: Table, timing: Table, load: string): string {
+export function attentionSection(
+  adapter: string,
+  limits: DeviceLimits,
+  memory: Table,
+  timing: Table,
+  load: string,
+): string {
   const date = new Date().toISOString().slice(0, 10);
   return `## Attention: memory against sequence length (${date}, adapter: ${adapter})
 

@@ -17,7 +17,13 @@ import { MEMORY_TS, QUICK_T, attentionSection, benchAttentionMemory } from "./at
 import { Table, pseudoValues, time } from "./harness.js";
 import { writeSection } from "./report.js";
 
-async function timeProgram(gpu: Gpu, g: Graph, attention: AttentionPolicy, n: number, runs: number): Promise<{ ms: number; out: Record<string, Float64Array> }> {
+async function timeProgram(
+  gpu: Gpu,
+  g: Graph,
+  attention: AttentionPolicy,
+  n: number,
+  runs: number,
+): Promise<{ ms: number; out: Record<string, Float64Array> }> {
   const ex = await Executor.create(gpu, compileGraph(g, gpu.limits, { attention }));
   try {
     for (const [i, name] of ["q", "k", "v", "w"].entries()) ex.write(name, pseudoValues(n, i + 1, 2));
@@ -30,7 +36,13 @@ async function timeProgram(gpu: Gpu, g: Graph, attention: AttentionPolicy, n: nu
 }
 
 export async function benchAttention(gpu: Gpu, cases: readonly AttentionCase[]): Promise<Table> {
-  const table = new Table("attention (f32): flash kernels vs the lowered path", ["B×H×T×D, mask", "path", "forward ms", "backward ms", "max abs Δ grad vs lowered"]);
+  const table = new Table("attention (f32): flash kernels vs the lowered path", [
+    "B×H×T×D, mask",
+    "path",
+    "forward ms",
+    "backward ms",
+    "max abs Δ grad vs lowered",
+  ]);
   for (const c of cases) {
     const g = attentionGraph(c);
     const n = c.b * c.h * c.t * c.d;
@@ -41,16 +53,25 @@ export async function benchAttention(gpu: Gpu, cases: readonly AttentionCase[]):
       const fwd = await timeProgram(gpu, forward, path, n, runs);
       const both = await timeProgram(gpu, grad(g, "loss", { wrt: ["q", "k", "v"], attention: path }), path, n, runs);
       let diff = 0;
-      if (lowered) for (const x of ["grad:q", "grad:k", "grad:v"]) both.out[x].forEach((y, i) => (diff = Math.max(diff, Math.abs(y - lowered![x][i]))));
+      if (lowered)
+        for (const x of ["grad:q", "grad:k", "grad:v"])
+          both.out[x].forEach((y, i) => (diff = Math.max(diff, Math.abs(y - lowered![x][i]))));
       else lowered = both.out;
-      table.add([`${c.b}×${c.h}×${c.t}×${c.d}, ${c.mask.kind}`, path, fwd.ms, both.ms - fwd.ms, path === "lowered" ? "—" : diff.toExponential(1)]);
+      table.add([
+        `${c.b}×${c.h}×${c.t}×${c.d}, ${c.mask.kind}`,
+        path,
+        fwd.ms,
+        both.ms - fwd.ms,
+        path === "lowered" ? "—" : diff.toExponential(1),
+      ]);
     }
   }
   return table;
 }
 
 /** Both masks at B 8, 4 heads, D 32 for each length. */
-export const timingCases = (ts: readonly number[]): AttentionCase[] => ts.flatMap((t) => (["none", "causal"] as const).map((kind) => ({ b: 8, h: 4, t, d: 32, mask: { kind } })));
+export const timingCases = (ts: readonly number[]): AttentionCase[] =>
+  ts.flatMap((t) => (["none", "causal"] as const).map((kind) => ({ b: 8, h: 4, t, d: 32, mask: { kind } })));
 
 /** The "attention" section of docs/PERFORMANCE.md: memory for every length, timing for short ones. */
 export async function writeAttentionSection(gpu: Gpu): Promise<void> {
@@ -58,7 +79,9 @@ export async function writeAttentionSection(gpu: Gpu): Promise<void> {
   const memory = benchAttentionMemory(gpu.limits);
   process.stdout.write(`attention timing, T ≤ ${QUICK_T}\n`);
   const timing = await benchAttention(gpu, timingCases(MEMORY_TS.filter((t) => t <= QUICK_T)));
-  const load = loadavg().map((x) => x.toFixed(1)).join(" / ");
+  const load = loadavg()
+    .map((x) => x.toFixed(1))
+    .join(" / ");
   writeSection("attention", attentionSection(adapterName(gpu.adapter), gpu.limits, memory, timing, load));
 }
 

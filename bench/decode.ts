@@ -32,7 +32,11 @@ const argmax = (xs: ArrayLike<number>): number => {
 };
 
 /** Greedy: the prompt, then n − 1 steps (n tokens in all); ms to the first token and in all. */
-async function generate(dec: TokenDecoder, prompt: readonly number[], n: number): Promise<{ firstMs: number; totalMs: number }> {
+async function generate(
+  dec: TokenDecoder,
+  prompt: readonly number[],
+  n: number,
+): Promise<{ firstMs: number; totalMs: number }> {
   const t0 = performance.now();
   let logits = await dec.prefill(prompt);
   const firstMs = performance.now() - t0;
@@ -41,7 +45,16 @@ async function generate(dec: TokenDecoder, prompt: readonly number[], n: number)
 }
 
 export async function benchDecode(gpu: Gpu, o: DecodeBenchOptions): Promise<Table> {
-  const table = new Table(`generation: ${o.label}, prompt ${o.prompt} tokens, greedy`, ["decoder", "generated tokens", "tokens/s", "ms/token after the first", "first token ms", "compile + warm-up ms", "dispatches/token", "cache"]);
+  const table = new Table(`generation: ${o.label}, prompt ${o.prompt} tokens, greedy`, [
+    "decoder",
+    "generated tokens",
+    "tokens/s",
+    "ms/token after the first",
+    "first token ms",
+    "compile + warm-up ms",
+    "dispatches/token",
+    "cache",
+  ]);
   const values = initParams(elaborateAt(o.model)(2).params, 1);
   const load: WeightLoader = (ex, names) => names.forEach((n) => ex.write(n, values.get(n)!));
   const prompt = Array.from({ length: o.prompt }, (_, i) => 1 + ((i * 31) % 90));
@@ -52,11 +65,22 @@ export async function benchDecode(gpu: Gpu, o: DecodeBenchOptions): Promise<Tabl
     // dispatches cost more than later ones on llvmpipe (seconds on a loaded machine).
     await generate(dec, prompt, 3);
     const compileMs = performance.now() - t0;
-    const dispatches = String((dec instanceof IncrementalDecoder ? dec.stepProgram : (dec as RecomputeDecoder).program).dispatches.length);
+    const dispatches = String(
+      (dec instanceof IncrementalDecoder ? dec.stepProgram : (dec as RecomputeDecoder).program).dispatches.length,
+    );
     const bytes = dec instanceof IncrementalDecoder ? formatBytes(dec.cacheBytes) : "-";
     for (const n of o.lengths) {
       const r = await generate(dec, prompt, n);
-      table.add([cache ? "cached (prefill + steps)" : "recompute (padded full length)", String(n), (n / r.totalMs) * 1000, n > 1 ? (r.totalMs - r.firstMs) / (n - 1) : "-", r.firstMs, compileMs, dispatches, bytes]);
+      table.add([
+        cache ? "cached (prefill + steps)" : "recompute (padded full length)",
+        String(n),
+        (n / r.totalMs) * 1000,
+        n > 1 ? (r.totalMs - r.firstMs) / (n - 1) : "-",
+        r.firstMs,
+        compileMs,
+        dispatches,
+        bytes,
+      ]);
     }
     dec.destroy();
   }
@@ -65,17 +89,29 @@ export async function benchDecode(gpu: Gpu, o: DecodeBenchOptions): Promise<Tabl
 
 /** The case `npm run bench` runs: char_lm (default preset) with 1280 learned positions. */
 export function charLmDecodeCase(lengths: readonly number[] = [64, 256, 1024]): DecodeBenchOptions {
-  return { model: loadModel("models/char_lm.mira", { set: ["max_len=1280"] }), label: "char_lm (d 64, 4 heads, 2 layers, vocab 96), caches of 1280 positions", maxLen: 1280, prompt: 16, lengths };
+  return {
+    model: loadModel("models/char_lm.mira", { set: ["max_len=1280"] }),
+    label: "char_lm (d 64, 4 heads, 2 layers, vocab 96), caches of 1280 positions",
+    maxLen: 1280,
+    prompt: 16,
+    lengths,
+  };
 }
 
-export const loadText = (): string => loadavg().map((x) => x.toFixed(1)).join(" / ");
+export const loadText = (): string =>
+  loadavg()
+    .map((x) => x.toFixed(1))
+    .join(" / ");
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { adapterName, getGpu } = await import("../runtime/device.js");
   const { writeSection } = await import("./report.js");
   const gpu = await getGpu();
   const before = loadText();
-  const lengths = process.argv.slice(2).map(Number).filter((x) => x > 0);
+  const lengths = process.argv
+    .slice(2)
+    .map(Number)
+    .filter((x) => x > 0);
   const table = await benchDecode(gpu, charLmDecodeCase(lengths.length ? lengths : undefined));
   const after = loadText();
   process.stdout.write(`load average (1/5/15 min): ${before} before, ${after} after\n`);

@@ -25,14 +25,17 @@ export async function benchDispatch(gpu: Gpu, count = 1000): Promise<Table> {
     gpu.device.queue.submit([enc.finish()]);
     await ex.sync();
   });
-  const each = await time(async () => {
-    for (let i = 0; i < n; i++) {
-      const enc = gpu.device.createCommandEncoder();
-      ex.encode(enc, i, i + 1);
-      gpu.device.queue.submit([enc.finish()]);
-      await ex.sync();
-    }
-  }, { warmup: 1, runs: 3 });
+  const each = await time(
+    async () => {
+      for (let i = 0; i < n; i++) {
+        const enc = gpu.device.createCommandEncoder();
+        ex.encode(enc, i, i + 1);
+        gpu.device.queue.submit([enc.finish()]);
+        await ex.sync();
+      }
+    },
+    { warmup: 1, runs: 3 },
+  );
   const y = (await ex.run(["y"])).y;
   ex.destroy();
   const table = new Table("dispatch overhead", ["mode", "dispatches", "total ms", "µs per dispatch"]);
@@ -45,9 +48,17 @@ export async function benchDispatch(gpu: Gpu, count = 1000): Promise<Table> {
 export async function benchElementwise(gpu: Gpu, n = 4 * 1024 * 1024): Promise<Table> {
   const table = new Table("elementwise bandwidth (f32)", ["kernel", "elements", "median ms", "GB/s"]);
   const cases: { label: string; build: (b: GraphBuilder) => void; bytes: number }[] = [
-    { label: "y = x + z", bytes: 12 * n, build: (b) => b.output("y", b.add("add", [b.input("x", "f32", [n]), b.input("z", "f32", [n])])) },
+    {
+      label: "y = x + z",
+      bytes: 12 * n,
+      build: (b) => b.output("y", b.add("add", [b.input("x", "f32", [n]), b.input("z", "f32", [n])])),
+    },
     { label: "y = exp(x)", bytes: 8 * n, build: (b) => b.output("y", b.add("exp", [b.input("x", "f32", [n])])) },
-    { label: "y = x · 0.5 (scalar operand)", bytes: 8 * n, build: (b) => b.output("y", b.add("mul", [b.input("x", "f32", [n]), scalar(b, 0.5)])) },
+    {
+      label: "y = x · 0.5 (scalar operand)",
+      bytes: 8 * n,
+      build: (b) => b.output("y", b.add("mul", [b.input("x", "f32", [n]), scalar(b, 0.5)])),
+    },
   ];
   for (const c of cases) {
     const b = new GraphBuilder();

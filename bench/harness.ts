@@ -17,7 +17,10 @@ export function pseudoValues(n: number, seed: number, scale = 1): Float32Array {
 
 export class Table {
   private readonly rows: string[][] = [];
-  constructor(readonly title: string, readonly columns: readonly string[]) {}
+  constructor(
+    readonly title: string,
+    readonly columns: readonly string[],
+  ) {}
 
   add(row: readonly (string | number)[]): void {
     const cells = row.map((c) => (typeof c === "number" ? fmtNum(c) : c));

@@ -37,7 +37,12 @@ export const QUOTED_PEERS = {
   figures: "hand-written WGSL ≈ 9.2 · jax-js (jit) 4.7 · tfjs-webgpu 3.8 · naive < 1.7",
 } as const;
 
-export async function benchMatmul(gpu: Gpu, variants: readonly MatmulVariant[], cases = MATMUL_CASES, title = "matmul (f32)"): Promise<Table> {
+export async function benchMatmul(
+  gpu: Gpu,
+  variants: readonly MatmulVariant[],
+  cases = MATMUL_CASES,
+  title = "matmul (f32)",
+): Promise<Table> {
   const quoted = `peers' GFLOP/s, quoted (${QUOTED_PEERS.source})`;
   const table = new Table(title, ["shape", "variant", "median ms", "GFLOP/s", "max abs error vs reference", quoted]);
   for (const c of cases) {
@@ -51,15 +56,24 @@ export async function benchMatmul(gpu: Gpu, variants: readonly MatmulVariant[], 
     const k = c.transA ? c.a[c.a.length - 2] : c.a[c.a.length - 1];
     const batch = out.shape.slice(0, -2).reduce((p, d) => p * d, 1);
     const flops = 2 * batch * m * n * k;
-    const av = pseudoValues(c.a.reduce((p, d) => p * d, 1), 1);
-    const bv = pseudoValues(c.b.reduce((p, d) => p * d, 1), 2);
+    const av = pseudoValues(
+      c.a.reduce((p, d) => p * d, 1),
+      1,
+    );
+    const bv = pseudoValues(
+      c.b.reduce((p, d) => p * d, 1),
+      2,
+    );
     // Checked once against the reference on a small corner: full references of N=1024 take minutes.
     for (const variant of variants) {
       const ex = await Executor.create(gpu, compileGraph(g, gpu.limits, { matmul: variant }));
       ex.write("a", av);
       ex.write("b", bv);
       const res = await ex.run();
-      const err = flops <= 2 * 300 ** 3 ? maxErr(res.c, runReference(g, { a: av, b: bv }).c.data) : spotCheck(res.c, av, bv, c, m, n, k);
+      const err =
+        flops <= 2 * 300 ** 3
+          ? maxErr(res.c, runReference(g, { a: av, b: bv }).c.data)
+          : spotCheck(res.c, av, bv, c, m, n, k);
       const t = await time(() => ex.run([]).then(() => ex.sync()), { warmup: 1, runs: 5 });
       const peers = c.label === QUOTED_PEERS.label ? QUOTED_PEERS.figures : "";
       table.add([c.label, variant, t.medianMs, flops / t.medianMs / 1e6, err.toExponential(1), peers]);
@@ -76,7 +90,15 @@ function maxErr(got: Float64Array, ref: Float64Array): number {
 }
 
 /** Recomputes 64 output entries of the first batch in float64. */
-function spotCheck(got: Float64Array, a: Float32Array, b: Float32Array, c: MatmulCase, m: number, n: number, k: number): number {
+function spotCheck(
+  got: Float64Array,
+  a: Float32Array,
+  b: Float32Array,
+  c: MatmulCase,
+  m: number,
+  n: number,
+  k: number,
+): number {
   let e = 0;
   for (let s = 0; s < 64; s++) {
     const i = (s * 7919) % m;

@@ -15,16 +15,24 @@ const ROOT = join(import.meta.dirname, "..");
 export function runPeers(): Promise<boolean> {
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(ROOT, "scripts", "quiet.mjs"), process.execPath, "--import", tsx, join(ROOT, "bench", "peers", "bench.ts")], { stdio: "inherit" });
+    const child = spawn(
+      process.execPath,
+      [join(ROOT, "scripts", "quiet.mjs"), process.execPath, "--import", tsx, join(ROOT, "bench", "peers", "bench.ts")],
+      { stdio: "inherit" },
+    );
     child.on("error", (e) => {
       process.stdout.write(`peers: could not start the peer benchmark: ${e.message}\n`);
       resolve(false);
     });
     child.on("exit", (code, signal) => {
-      if (code !== 0) process.stdout.write(`peers: the peer benchmark stopped (${signal ?? `exit code ${code}`}); its figures are incomplete and docs/PERFORMANCE.md keeps its previous peers section\n`);
+      if (code !== 0)
+        process.stdout.write(
+          `peers: the peer benchmark stopped (${signal ?? `exit code ${code}`}); its figures are incomplete and docs/PERFORMANCE.md keeps its previous peers section\n`,
+        );
       resolve(code === 0);
     });
   });
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) process.exit((await runPeers()) ? 0 : 1);
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href)
+  process.exit((await runPeers()) ? 0 : 1);

@@ -19,7 +19,10 @@ export function writeSection(name: string, markdown: string, file = PERFORMANCE_
   const current = existsSync(file) ? readFileSync(file, "utf8") : HEADER;
   const i = current.indexOf(start);
   const j = current.indexOf(end);
-  const next = i >= 0 && j > i ? current.slice(0, i) + block + current.slice(j + end.length) : `${current.trimEnd()}\n\n${block}\n`;
+  const next =
+    i >= 0 && j > i
+      ? current.slice(0, i) + block + current.slice(j + end.length)
+      : `${current.trimEnd()}\n\n${block}\n`;
   mkdirSync(dirname(file), { recursive: true }); // the portable bundle starts without docs/
   writeFileSync(`${file}.tmp`, next);
   renameSync(`${file}.tmp`, file);

@@ -10,13 +10,20 @@ import { writeSection } from "./report.js";
 const gpu = await getGpu();
 const adapter = adapterName(gpu.adapter);
 const chosen = chooseMatmulVariant(gpu.limits);
-process.stdout.write(`mira bench on ${adapter} (${gpu.limits.adapterKind} adapter; matmul variant chosen: ${chosen})\n\n`);
+process.stdout.write(
+  `mira bench on ${adapter} (${gpu.limits.adapterKind} adapter; matmul variant chosen: ${chosen})\n\n`,
+);
 
 process.stdout.write("matmul\n");
 const other = chosen === "registers" ? "shared" : "registers";
 const matmul = await benchMatmul(gpu, [chosen]);
 process.stdout.write(`matmul, the ${other} variant (not chosen for this adapter), square sizes\n`);
-const matmulOther = await benchMatmul(gpu, [other], (await import("./matmul.js")).MATMUL_CASES.filter((c) => /^(256|1024)×/.test(c.label) && !c.transA && !c.transB), `matmul (f32), the ${other} variant, not chosen for this adapter`);
+const matmulOther = await benchMatmul(
+  gpu,
+  [other],
+  (await import("./matmul.js")).MATMUL_CASES.filter((c) => /^(256|1024)×/.test(c.label) && !c.transA && !c.transB),
+  `matmul (f32), the ${other} variant, not chosen for this adapter`,
+);
 process.stdout.write("\ndispatch overhead\n");
 const dispatch = await benchDispatch(gpu);
 process.stdout.write("\nelementwise\n");
@@ -25,31 +32,39 @@ const elementwise = await benchElementwise(gpu);
 process.stdout.write("\ntraining step (char_lm, default preset, B=16, T=64; Mirasol tiny, B=8, L=16)\n");
 const { loadModel } = await import("../api/model.js");
 const { benchTrainStep } = await import("./train.js");
-const training = await benchTrainStep(gpu, [{
-  label: "char_lm B16 T64",
-  model: loadModel("models/char_lm.mira"),
-  batch: { B: 16, T: 64 },
-  inputs: () => ({ tokens: Int32Array.from({ length: 16 * 64 }, (_, i) => (i * 31) % 90) }),
-  tokens: 16 * 64,
-}, {
-  label: "Mirasol tiny B8 L16",
-  model: loadModel("models/mirasol.mira", { preset: "tiny" }),
-  batch: { B: 8, L: 16 },
-  inputs: (shapes) => {
-    const n = (name: string): number => (shapes.get(name) ?? []).reduce((a, b) => a * b, 1);
-    return {
-      video: pseudoValues(n("video"), 1, 0.5).map((x) => x + 0.5),
-      spectrogram: pseudoValues(n("spectrogram"), 2, 1),
-      text: Int32Array.from({ length: n("text") }, (_, i) => 3 + ((i * 7) % 26)),
-      loss_mask: Float32Array.from({ length: n("loss_mask") }, (_, i) => (i % 16 >= 10 && i % 16 < 12 ? 1 : 0)),
-    };
+const training = await benchTrainStep(gpu, [
+  {
+    label: "char_lm B16 T64",
+    model: loadModel("models/char_lm.mira"),
+    batch: { B: 16, T: 64 },
+    inputs: () => ({ tokens: Int32Array.from({ length: 16 * 64 }, (_, i) => (i * 31) % 90) }),
+    tokens: 16 * 64,
   },
-  tokens: 0,
-}]);
+  {
+    label: "Mirasol tiny B8 L16",
+    model: loadModel("models/mirasol.mira", { preset: "tiny" }),
+    batch: { B: 8, L: 16 },
+    inputs: (shapes) => {
+      const n = (name: string): number => (shapes.get(name) ?? []).reduce((a, b) => a * b, 1);
+      return {
+        video: pseudoValues(n("video"), 1, 0.5).map((x) => x + 0.5),
+        spectrogram: pseudoValues(n("spectrogram"), 2, 1),
+        text: Int32Array.from({ length: n("text") }, (_, i) => 3 + ((i * 7) % 26)),
+        loss_mask: Float32Array.from({ length: n("loss_mask") }, (_, i) => (i % 16 >= 10 && i % 16 < 12 ? 1 : 0)),
+      };
+    },
+    tokens: 0,
+  },
+]);
 
 const date = new Date().toISOString().slice(0, 10);
-const load = (await import("node:os")).loadavg().map((x) => x.toFixed(1)).join(" / ");
-writeSection("kernels", `## Kernels (${date}, adapter: ${adapter}, Dawn via npm webgpu)
+const load = (await import("node:os"))
+  .loadavg()
+  .map((x) => x.toFixed(1))
+  .join(" / ");
+writeSection(
+  "kernels",
+  `## Kernels (${date}, adapter: ${adapter}, Dawn via npm webgpu)
 
 Load average (1/5/15 min) when the run ended: ${load} on ${(await import("node:os")).cpus().length} cores — other work on
 the machine slows every figure here.
@@ -64,8 +79,11 @@ ${matmul.markdown()}
 ${matmulOther.markdown()}
 ${dispatch.markdown()}
 ${elementwise.markdown()}
-${training.markdown()}`);
-process.stdout.write("\ngeneration: char_lm with caches of 1280 positions, derived decoder vs recomputation (bench/decode.ts)\n");
+${training.markdown()}`,
+);
+process.stdout.write(
+  "\ngeneration: char_lm with caches of 1280 positions, derived decoder vs recomputation (bench/decode.ts)\n",
+);
 const { benchDecode, charLmDecodeCase, decodeSection, loadText } = await import("./decode.js");
 const decodeLoad = loadText();
 const decode = await benchDecode(gpu, charLmDecodeCase());
@@ -76,7 +94,9 @@ const autotuneLoad = (await import("node:os")).loadavg();
 writeAutotuneSections(gpu, await benchAutotune(gpu), undefined, autotuneLoad);
 process.stdout.write("\nattention: memory against sequence length, flash vs lowered (bench/attention.ts)\n");
 await (await import("./attention.js")).writeAttentionSection(gpu);
-process.stdout.write("\npeers: a transformer block and an elementwise kernel in mira, jax-js and tfjs-webgpu (bench/peers.ts, in a child process)\n");
+process.stdout.write(
+  "\npeers: a transformer block and an elementwise kernel in mira, jax-js and tfjs-webgpu (bench/peers.ts, in a child process)\n",
+);
 await (await import("./peers.js")).runPeers();
 process.stdout.write("\nwritten to docs/PERFORMANCE.md\n");
 process.exit(0);

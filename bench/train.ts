@@ -22,7 +22,15 @@ export interface StepCase {
 }
 
 export async function benchTrainStep(gpu: Gpu, cases: readonly StepCase[]): Promise<Table> {
-  const table = new Table("training step", ["model", "fusion", "dispatches/step", "bytes bound/step", "buffers", "median ms/step", "tokens/s"]);
+  const table = new Table("training step", [
+    "model",
+    "fusion",
+    "dispatches/step",
+    "bytes bound/step",
+    "buffers",
+    "median ms/step",
+    "tokens/s",
+  ]);
   for (const c of cases) {
     const el = c.model.elaborate(c.batch);
     const loss = el.objective ?? el.losses[0];
@@ -46,8 +54,19 @@ export async function benchTrainStep(gpu: Gpu, cases: readonly StepCase[]): Prom
       };
       const timing = await time(step, { warmup: 2, runs: 5 });
       const bytes = program.buffers.reduce((s, b) => s + b.bytes, 0);
-      const bound = program.dispatches.reduce((s, d) => s + d.buffers.reduce((t, b) => t + program.buffers[b].bytes, 0), 0);
-      table.add([c.label, fuse ? "fused" : "--no-fuse", program.dispatches.length, formatBytes(bound), formatBytes(bytes), timing.medianMs, c.tokens ? Math.round((c.tokens / timing.medianMs) * 1000) : "-"]);
+      const bound = program.dispatches.reduce(
+        (s, d) => s + d.buffers.reduce((t, b) => t + program.buffers[b].bytes, 0),
+        0,
+      );
+      table.add([
+        c.label,
+        fuse ? "fused" : "--no-fuse",
+        program.dispatches.length,
+        formatBytes(bound),
+        formatBytes(bytes),
+        timing.medianMs,
+        c.tokens ? Math.round((c.tokens / timing.medianMs) * 1000) : "-",
+      ]);
       ex.destroy();
     }
   }

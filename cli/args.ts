@@ -17,7 +17,12 @@ export const COMMON_OPTIONS: Options = {
 
 export function parse(argv: readonly string[], options: Options, usage: string): Parsed {
   try {
-    const r = parseArgs({ args: [...argv], options: { ...COMMON_OPTIONS, ...options }, allowPositionals: true, strict: true });
+    const r = parseArgs({
+      args: [...argv],
+      options: { ...COMMON_OPTIONS, ...options },
+      allowPositionals: true,
+      strict: true,
+    });
     return { values: r.values, positionals: r.positionals };
   } catch (e) {
     throw new UsageError(`${(e as Error).message.replace(/\. To specify a positional.*$/, "")}; usage: ${usage}`);

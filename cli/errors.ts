@@ -27,12 +27,16 @@ export function describeFailure(e: unknown, debug: boolean): { text: string; cod
   const code = EXIT_CODE[err instanceof MiraError ? err.kind : "failure"];
   // A model's diagnostics are already formatted (file:line:col, caret excerpt, hint): print them whole.
   if (err instanceof ModelError) return { text: err.message, code };
-  const what = err instanceof InternalError ? "internal error: "
-    : err instanceof LimitError ? "does not fit this device: " : "";
+  const what =
+    err instanceof InternalError ? "internal error: " : err instanceof LimitError ? "does not fit this device: " : "";
   const first = `mira: ${what}${err.message.split("\n")[0]}`;
   if (debug) return { text: `${first}\n${err.stack ?? ""}`, code };
   // Errors of a known kind name their fix; a failure without one, or a bug, needs the stack to act on.
-  const more = err instanceof InternalError ? " (please report it: run with --debug and include the output)"
-    : err instanceof MiraError && err.kind !== "failure" ? "" : " (run with --debug for details)";
+  const more =
+    err instanceof InternalError
+      ? " (please report it: run with --debug and include the output)"
+      : err instanceof MiraError && err.kind !== "failure"
+        ? ""
+        : " (run with --debug for details)";
   return { text: first + more, code };
 }

@@ -24,7 +24,13 @@ const COMMANDS: Record<string, Command> = {
     options: MODEL_OPTIONS,
     run: async (p) => {
       const { checkFile } = await import("../dsl/cli-support.js");
-      return printResult(checkFile(onePositional(p, "file", COMMANDS.check.usage), { preset: str(p, "preset"), set: strs(p, "set"), json: flag(p, "json") }));
+      return printResult(
+        checkFile(onePositional(p, "file", COMMANDS.check.usage), {
+          preset: str(p, "preset"),
+          set: strs(p, "set"),
+          json: flag(p, "json"),
+        }),
+      );
     },
   },
   fmt: {
@@ -33,41 +39,101 @@ const COMMANDS: Record<string, Command> = {
     options: { write: { type: "boolean" }, check: { type: "boolean" } },
     run: async (p) => {
       const { formatFile } = await import("../dsl/cli-support.js");
-      return printResult(formatFile(onePositional(p, "file", COMMANDS.fmt.usage), { write: flag(p, "write"), check: flag(p, "check") }));
+      return printResult(
+        formatFile(onePositional(p, "file", COMMANDS.fmt.usage), { write: flag(p, "write"), check: flag(p, "check") }),
+      );
     },
   },
   compile: {
     summary: "compile a model: --emit params | ir | wgsl | report | ts",
-    usage: "mira compile FILE [--preset NAME] [--set key=value]… [--batch B=2,T=16] [--step forward|train|stream] [--max-chunks N] [--no-fuse] [--limits NAME|FILE] --emit params|ir|wgsl|report|ts [--json]",
-    options: { ...MODEL_OPTIONS, emit: { type: "string" }, batch: { type: "string", multiple: true }, step: { type: "string" }, "no-fuse": { type: "boolean" }, "import-from": { type: "string" }, "max-chunks": { type: "string" }, limits: { type: "string" } },
+    usage:
+      "mira compile FILE [--preset NAME] [--set key=value]… [--batch B=2,T=16] [--step forward|train|stream] [--max-chunks N] [--no-fuse] [--limits NAME|FILE] --emit params|ir|wgsl|report|ts [--json]",
+    options: {
+      ...MODEL_OPTIONS,
+      emit: { type: "string" },
+      batch: { type: "string", multiple: true },
+      step: { type: "string" },
+      "no-fuse": { type: "boolean" },
+      "import-from": { type: "string" },
+      "max-chunks": { type: "string" },
+      limits: { type: "string" },
+    },
     run: async (p) => (await import("./commands/compile.js")).compileCommand(p),
   },
   train: {
     summary: "train a model on text or an audio-video QA set, with checkpoints, metrics and resume",
-    usage: "mira train FILE --data PATH [--preset] [--set]… [--steps] [--batch] [--window] [--lr] [--seed] [--types T1,T2[@STEP];…] [--run NAME] [--runs-dir DIR] [--resume]",
-    options: { preset: { type: "string" }, set: { type: "string", multiple: true }, data: { type: "string" }, steps: { type: "string" },
-      batch: { type: "string" }, window: { type: "string" }, lr: { type: "string" }, seed: { type: "string" }, types: { type: "string" }, run: { type: "string" }, "runs-dir": { type: "string" },
-      resume: { type: "boolean" }, "eval-every": { type: "string" }, "log-every": { type: "string" }, "checkpoint-every": { type: "string" } },
+    usage:
+      "mira train FILE --data PATH [--preset] [--set]… [--steps] [--batch] [--window] [--lr] [--seed] [--types T1,T2[@STEP];…] [--run NAME] [--runs-dir DIR] [--resume]",
+    options: {
+      preset: { type: "string" },
+      set: { type: "string", multiple: true },
+      data: { type: "string" },
+      steps: { type: "string" },
+      batch: { type: "string" },
+      window: { type: "string" },
+      lr: { type: "string" },
+      seed: { type: "string" },
+      types: { type: "string" },
+      run: { type: "string" },
+      "runs-dir": { type: "string" },
+      resume: { type: "boolean" },
+      "eval-every": { type: "string" },
+      "log-every": { type: "string" },
+      "checkpoint-every": { type: "string" },
+    },
     run: async (p) => (await import("./commands/train.js")).trainCommand(p),
   },
   generate: {
     summary: "generate text from a trained checkpoint, or answer questions about a clip",
-    usage: 'mira generate --checkpoint CKPT --prompt "…" [--max-tokens N] [--temperature X] [--top-k K] [--top-p P] [--seed N] [--stop CHARS] [--no-cache] | mira generate --checkpoint CKPT --clip ID [--data DIR] [--question "…"] | mira generate --checkpoint CKPT --video FILE [--audio FILE] --question "…" | mira generate --checkpoint CKPT --stream (--clip ID [--data DIR] | --video FILE) --question "…" [--max-chunks N]',
-    options: { checkpoint: { type: "string" }, prompt: { type: "string" }, "max-tokens": { type: "string" }, temperature: { type: "string" },
-      "top-k": { type: "string" }, "top-p": { type: "string" }, seed: { type: "string" }, stop: { type: "string" }, "no-cache": { type: "boolean" }, data: { type: "string" }, clip: { type: "string" }, question: { type: "string" },
-      video: { type: "string" }, audio: { type: "string" }, stream: { type: "boolean" }, "max-chunks": { type: "string" } },
+    usage:
+      'mira generate --checkpoint CKPT --prompt "…" [--max-tokens N] [--temperature X] [--top-k K] [--top-p P] [--seed N] [--stop CHARS] [--no-cache] | mira generate --checkpoint CKPT --clip ID [--data DIR] [--question "…"] | mira generate --checkpoint CKPT --video FILE [--audio FILE] --question "…" | mira generate --checkpoint CKPT --stream (--clip ID [--data DIR] | --video FILE) --question "…" [--max-chunks N]',
+    options: {
+      checkpoint: { type: "string" },
+      prompt: { type: "string" },
+      "max-tokens": { type: "string" },
+      temperature: { type: "string" },
+      "top-k": { type: "string" },
+      "top-p": { type: "string" },
+      seed: { type: "string" },
+      stop: { type: "string" },
+      "no-cache": { type: "boolean" },
+      data: { type: "string" },
+      clip: { type: "string" },
+      question: { type: "string" },
+      video: { type: "string" },
+      audio: { type: "string" },
+      stream: { type: "boolean" },
+      "max-chunks": { type: "string" },
+    },
     run: async (p) => (await import("./commands/generate.js")).generateCommand(p),
   },
   eval: {
     summary: "accuracy per question type of an audio-video QA checkpoint, beside chance",
-    usage: "mira eval --checkpoint CKPT [--data DIR] [--split train|val|test] [--ablate audio|video] [--set key=value]… [--batch N] [--json]",
-    options: { checkpoint: { type: "string" }, data: { type: "string" }, split: { type: "string" }, ablate: { type: "string" }, set: { type: "string", multiple: true }, batch: { type: "string" } },
+    usage:
+      "mira eval --checkpoint CKPT [--data DIR] [--split train|val|test] [--ablate audio|video] [--set key=value]… [--batch N] [--json]",
+    options: {
+      checkpoint: { type: "string" },
+      data: { type: "string" },
+      split: { type: "string" },
+      ablate: { type: "string" },
+      set: { type: "string", multiple: true },
+      batch: { type: "string" },
+    },
     run: async (p) => (await import("./commands/eval.js")).evalCommand(p),
   },
   export: {
     summary: "write a model for another engine: a PyTorch module with a torchrun training script, or ONNX",
-    usage: "mira export FILE [--preset NAME] [--set key=value]… --format torch|onnx --out DIR [--batch B=1,T=64] [--seed N] [--checkpoint CKPT] [--no-init] [--json]",
-    options: { ...MODEL_OPTIONS, format: { type: "string" }, out: { type: "string" }, batch: { type: "string", multiple: true }, seed: { type: "string" }, checkpoint: { type: "string" }, "no-init": { type: "boolean" } },
+    usage:
+      "mira export FILE [--preset NAME] [--set key=value]… --format torch|onnx --out DIR [--batch B=1,T=64] [--seed N] [--checkpoint CKPT] [--no-init] [--json]",
+    options: {
+      ...MODEL_OPTIONS,
+      format: { type: "string" },
+      out: { type: "string" },
+      batch: { type: "string", multiple: true },
+      seed: { type: "string" },
+      checkpoint: { type: "string" },
+      "no-init": { type: "boolean" },
+    },
     run: async (p) => (await import("./commands/export.js")).exportCommand(p),
   },
   plot: {
@@ -78,17 +144,39 @@ const COMMANDS: Record<string, Command> = {
   },
   data: {
     summary: "make the synthetic audio-video QA set, verify a data set, or import a real clip",
-    usage: 'mira data synth --out DIR [--clips N] [--frames F] [--chunks T] [--size PX] [--mels M] [--seed S] [--json] | mira data check DIR [--json] | mira data import --video FILE [--audio FILE] --out DIR [--like DIR] [--question "…" --answer WORD]…',
-    options: { out: { type: "string" }, clips: { type: "string" }, frames: { type: "string" }, chunks: { type: "string" },
-      size: { type: "string" }, mels: { type: "string" }, seed: { type: "string" },
-      video: { type: "string" }, audio: { type: "string" }, like: { type: "string" }, question: { type: "string", multiple: true }, answer: { type: "string", multiple: true } },
+    usage:
+      'mira data synth --out DIR [--clips N] [--frames F] [--chunks T] [--size PX] [--mels M] [--seed S] [--json] | mira data check DIR [--json] | mira data import --video FILE [--audio FILE] --out DIR [--like DIR] [--question "…" --answer WORD]…',
+    options: {
+      out: { type: "string" },
+      clips: { type: "string" },
+      frames: { type: "string" },
+      chunks: { type: "string" },
+      size: { type: "string" },
+      mels: { type: "string" },
+      seed: { type: "string" },
+      video: { type: "string" },
+      audio: { type: "string" },
+      like: { type: "string" },
+      question: { type: "string", multiple: true },
+      answer: { type: "string", multiple: true },
+    },
     run: async (p) => (await import("./commands/data.js")).dataCommand(p),
   },
   bench: {
-    summary: "tune a model's matmul kernels for this adapter (--autotune), show where a step's time goes (--profile), or run the benchmark suite",
-    usage: "mira bench [--autotune FILE | --profile FILE [--top N] [--no-fuse]] [--preset NAME] [--set key=value]… [--batch B=8,T=64] [--step train|forward] [--runs N] [--json]",
-    options: { ...MODEL_OPTIONS, autotune: { type: "string" }, profile: { type: "string" }, top: { type: "string" }, "no-fuse": { type: "boolean" },
-      batch: { type: "string", multiple: true }, step: { type: "string" }, runs: { type: "string" } },
+    summary:
+      "tune a model's matmul kernels for this adapter (--autotune), show where a step's time goes (--profile), or run the benchmark suite",
+    usage:
+      "mira bench [--autotune FILE | --profile FILE [--top N] [--no-fuse]] [--preset NAME] [--set key=value]… [--batch B=8,T=64] [--step train|forward] [--runs N] [--json]",
+    options: {
+      ...MODEL_OPTIONS,
+      autotune: { type: "string" },
+      profile: { type: "string" },
+      top: { type: "string" },
+      "no-fuse": { type: "boolean" },
+      batch: { type: "string", multiple: true },
+      step: { type: "string" },
+      runs: { type: "string" },
+    },
     run: async (p) => (await import("./commands/bench.js")).benchCommand(p),
   },
   doctor: {

@@ -14,7 +14,10 @@ export class ProgressBar {
   private lastDecile = -1;
   private drawn = false;
 
-  constructor(private readonly total: number, private readonly width = 24) {}
+  constructor(
+    private readonly total: number,
+    private readonly width = 24,
+  ) {}
 
   update(done: number, status: string): void {
     const frac = Math.min(1, done / Math.max(1, this.total));

@@ -26,7 +26,11 @@ function wave(n: number, phase: number): number[] {
 }
 
 /** Each case: a named output of one graph, with the tolerance of its last op. */
-function selfTestGraph(f16: boolean): { graph: Graph; feeds: Record<string, number[]>; checks: { output: string; op: string }[] } {
+function selfTestGraph(f16: boolean): {
+  graph: Graph;
+  feeds: Record<string, number[]>;
+  checks: { output: string; op: string }[];
+} {
   const b = new GraphBuilder();
   const x = b.input("x", "f32", [7, 37]);
   const w = b.param("w", "f32", [37, 53]);
@@ -37,10 +41,15 @@ function selfTestGraph(f16: boolean): { graph: Graph; feeds: Record<string, numb
   const beta = b.param("beta", "f32", [53]);
   b.output("layer_norm", b.add("layer_norm", [h, g, beta], { eps: 1e-5 }));
   b.output("softmax", b.add("softmax", [h], { axis: -1 }));
-  const q = b.add("reshape", [b.add("slice", [h], { starts: [0, 0], ends: [6, 48], steps: [1, 1] })], { shape: [1, 2, 6, 24] });
+  const q = b.add("reshape", [b.add("slice", [h], { starts: [0, 0], ends: [6, 48], steps: [1, 1] })], {
+    shape: [1, 2, 6, 24],
+  });
   b.output("attention_causal", b.add("attention", [q, q, q], { mask: { kind: "causal" } }));
   b.output("reduce_sum", b.add("reduce_sum", [h], { axes: [0] }));
-  const checks = ["matmul_bias_gelu", "layer_norm", "softmax", "attention_causal", "reduce_sum"].map((o) => ({ output: o, op: o === "matmul_bias_gelu" ? "matmul" : o.replace("_causal", "") }));
+  const checks = ["matmul_bias_gelu", "layer_norm", "softmax", "attention_causal", "reduce_sum"].map((o) => ({
+    output: o,
+    op: o === "matmul_bias_gelu" ? "matmul" : o.replace("_causal", ""),
+  }));
   if (f16) {
     b.output("cast_f16", b.add("cast", [b.add("cast", [h], { dtype: "f16" })], { dtype: "f32" }));
     checks.push({ output: "cast_f16", op: "cast_f16" });

@@ -35,8 +35,9 @@ export function adamwFamily(n: Node, c: FamilyContext): Emitted[] {
     return { param: p, grad, decays: a.attrs.adamw!.decays };
   });
   const kernel = adamwKernel(params, n.attrs.adamw!, c.limits);
-  const bindings = [...n.inputs.slice(4), ...members.flatMap((a) => [...a.inputs.slice(0, 4)])]
-    .map((i) => c.valueOf.get(i)!);
+  const bindings = [...n.inputs.slice(4), ...members.flatMap((a) => [...a.inputs.slice(0, 4)])].map(
+    (i) => c.valueOf.get(i)!,
+  );
   const writes = members.flatMap((a) => a.inputs.slice(0, 3)).map((i) => c.valueOf.get(i)!);
   return [{ kernel, reads: bindings.filter((b) => !writes.includes(b)), writes, bindings }];
 }

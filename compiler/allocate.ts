@@ -48,10 +48,14 @@ export function allocate(s: Schedule, limits: DeviceLimits, reuse: boolean): All
     return { kernel: st.kernel, buffers, workgroups: st.workgroups, node: st.node };
   });
   const memorySteps = steps.map((st) => ({
-    reads: st.reads, writes: st.writes, ...(st.inPlace === undefined ? {} : { inPlace: st.inPlace }),
+    reads: st.reads,
+    writes: st.writes,
+    ...(st.inPlace === undefined ? {} : { inPlace: st.inPlace }),
   }));
   return {
-    buffers, kernels, dispatches,
+    buffers,
+    kernels,
+    dispatches,
     memory: { plan: memory, values: planValues, steps: memorySteps },
     bufferOf: (nodeId) => memory.slotOf.get(valueOf.get(nodeId)!)!,
   };

@@ -9,7 +9,14 @@ import type { Graph, Node } from "./ir.js";
 import type { DeviceLimits } from "./limits.js";
 import { kernelMatmulDims } from "./ops/linalg.js";
 import { prod } from "./shape.js";
-import { DEFAULT_WX, DEFAULT_WY, type MatmulChoice, type MatmulVariant, PACKED_THREADS, chooseMatmulVariant } from "./wgsl/matmul.js";
+import {
+  DEFAULT_WX,
+  DEFAULT_WY,
+  type MatmulChoice,
+  type MatmulVariant,
+  PACKED_THREADS,
+  chooseMatmulVariant,
+} from "./wgsl/matmul.js";
 import { MiraError } from "../base/errors.js";
 
 export interface MatmulSignature {
@@ -99,14 +106,22 @@ export function describeSignature(s: MatmulSignature): string {
  *  leave three quarters of its threads idle, which packs the batch's tiles ("packed"). */
 export function defaultConfig(limits: DeviceLimits, s?: MatmulSignature): MatmulConfig {
   const variant = chooseMatmulVariant(limits);
-  if (variant === "registers" && s && s.batch > 1 && Math.ceil(s.m / TM) * Math.ceil(s.n / TN) < (DEFAULT_WX * DEFAULT_WY) / 4) return normalize({ variant: "packed" });
+  if (
+    variant === "registers" &&
+    s &&
+    s.batch > 1 &&
+    Math.ceil(s.m / TM) * Math.ceil(s.n / TN) < (DEFAULT_WX * DEFAULT_WY) / 4
+  )
+    return normalize({ variant: "packed" });
   return normalize({ variant });
 }
 
 /** Explicit fields, so configs compare and print alike (wx/wy only mean something for "registers"). */
 export function normalize(c: MatmulConfig): MatmulConfig {
   const splitK = c.splitK ?? 1;
-  return c.variant === "registers" ? { variant: c.variant, wx: c.wx ?? DEFAULT_WX, wy: c.wy ?? DEFAULT_WY, splitK } : { variant: c.variant, splitK };
+  return c.variant === "registers"
+    ? { variant: c.variant, wx: c.wx ?? DEFAULT_WX, wy: c.wy ?? DEFAULT_WY, splitK }
+    : { variant: c.variant, splitK };
 }
 
 export function sameConfig(a: MatmulConfig, b: MatmulConfig): boolean {
@@ -117,7 +132,11 @@ export function sameConfig(a: MatmulConfig, b: MatmulConfig): boolean {
 export function configLabel(c: MatmulConfig): string {
   const n = normalize(c);
   const split = (n.splitK ?? 1) > 1 ? ` split-K ${n.splitK}` : "";
-  return n.variant === "registers" ? `registers ${n.wx}×${n.wy}${split}` : n.variant === "packed" ? `packed ${PACKED_THREADS}${split}` : `shared 64×64${split}`;
+  return n.variant === "registers"
+    ? `registers ${n.wx}×${n.wy}${split}`
+    : n.variant === "packed"
+      ? `packed ${PACKED_THREADS}${split}`
+      : `shared 64×64${split}`;
 }
 
 /** Whether `c` can compile for `s` on a device with `limits` (a hand-edited or stale table is checked,
@@ -127,21 +146,42 @@ export function applicable(c: MatmulConfig, s: MatmulSignature, limits: DeviceLi
   const n = normalize(c);
   const split = n.splitK ?? 1;
   if (split > 1 && (s.dtype !== "f32" || s.k % split !== 0 || split > s.k)) return false;
-  if (n.variant === "shared") return limits.maxComputeInvocationsPerWorkgroup >= 256 && limits.maxComputeWorkgroupStorageSize >= 2 * 64 * 16 * 4;
+  if (n.variant === "shared")
+    return limits.maxComputeInvocationsPerWorkgroup >= 256 && limits.maxComputeWorkgroupStorageSize >= 2 * 64 * 16 * 4;
   if (n.variant === "packed") return limits.maxComputeInvocationsPerWorkgroup >= PACKED_THREADS;
   return n.wx! * n.wy! <= limits.maxComputeInvocationsPerWorkgroup;
 }
 
 /** The tuned configuration for `s`, when the table has one that applies. */
-export function lookupMatmul(table: TuningTable | undefined, s: MatmulSignature, limits: DeviceLimits): MatmulConfig | undefined {
+export function lookupMatmul(
+  table: TuningTable | undefined,
+  s: MatmulSignature,
+  limits: DeviceLimits,
+): MatmulConfig | undefined {
   const e = table?.entries[signatureKey(s)];
   return e && applicable(e.config, s, limits) ? normalize(e.config) : undefined;
 }
 
 /** Workgroup shapes (threads along N × along M) tried for the register-tiled kernel, 8×8 first. */
 export const REGISTER_SHAPES: readonly (readonly [number, number])[] = [
-  [8, 8], [16, 4], [4, 16], [4, 4], [8, 4], [4, 8], [16, 8], [8, 16], [2, 8], [8, 2], [2, 4], [4, 2], [2, 2], [16, 16],
-  [1, 8], [8, 1], [1, 16], [16, 1], // for N ≤ 8 (one thread wide) and M ≤ 4 (one thread tall)
+  [8, 8],
+  [16, 4],
+  [4, 16],
+  [4, 4],
+  [8, 4],
+  [4, 8],
+  [16, 8],
+  [8, 16],
+  [2, 8],
+  [8, 2],
+  [2, 4],
+  [4, 2],
+  [2, 2],
+  [16, 16],
+  [1, 8],
+  [8, 1],
+  [1, 16],
+  [16, 1], // for N ≤ 8 (one thread wide) and M ≤ 4 (one thread tall)
 ];
 const TM = 4; // rows of C per thread (wgsl/matmul.ts)
 const TN = 8; // columns of C per thread
@@ -166,7 +206,11 @@ export function tileCandidates(s: MatmulSignature, limits: DeviceLimits): Matmul
 
 /** Split-K candidates built on the given (fastest) tiles: only for a long K over few output tiles,
  *  slices of at least 64, 2 to 8 of them. */
-export function splitCandidates(s: MatmulSignature, tiles: readonly MatmulConfig[], limits: DeviceLimits): MatmulConfig[] {
+export function splitCandidates(
+  s: MatmulSignature,
+  tiles: readonly MatmulConfig[],
+  limits: DeviceLimits,
+): MatmulConfig[] {
   const outTiles = s.batch * Math.ceil(s.m / (TM * DEFAULT_WY)) * Math.ceil(s.n / (TN * DEFAULT_WX));
   if (outTiles > 16 || s.k < 128) return [];
   const out: MatmulConfig[] = [];
@@ -189,7 +233,11 @@ export function withEntries(table: TuningTable, entries: Readonly<Record<string,
 }
 
 export function serializeTable(t: TuningTable): string {
-  const entries = Object.fromEntries(Object.keys(t.entries).sort().map((k) => [k, { ...t.entries[k], config: normalize(t.entries[k].config) }]));
+  const entries = Object.fromEntries(
+    Object.keys(t.entries)
+      .sort()
+      .map((k) => [k, { ...t.entries[k], config: normalize(t.entries[k].config) }]),
+  );
   return `${JSON.stringify({ version: t.version, adapter: t.adapter, entries }, null, 2)}\n`;
 }
 
@@ -203,26 +251,38 @@ export function parseTable(text: string): TuningTable {
     throw new TableFormatError(`not JSON (${(e as Error).message})`);
   }
   const o = asRecord(raw, "the table");
-  if (o.version !== TABLE_VERSION) throw new TableFormatError(`version ${JSON.stringify(o.version)}, expected ${TABLE_VERSION}`);
+  if (o.version !== TABLE_VERSION)
+    throw new TableFormatError(`version ${JSON.stringify(o.version)}, expected ${TABLE_VERSION}`);
   if (typeof o.adapter !== "string") throw new TableFormatError("no adapter key");
   const entries: Record<string, TuningEntry> = {};
   for (const [key, v] of Object.entries(asRecord(o.entries, "entries"))) {
     if (!parseSignatureKey(key)) throw new TableFormatError(`malformed signature '${key}'`);
     const e = asRecord(v, `entry '${key}'`);
-    entries[key] = { config: parseConfig(e.config, key), defaultMs: finite(e.defaultMs, key), bestMs: finite(e.bestMs, key) };
+    entries[key] = {
+      config: parseConfig(e.config, key),
+      defaultMs: finite(e.defaultMs, key),
+      bestMs: finite(e.bestMs, key),
+    };
   }
   return { version: TABLE_VERSION, adapter: o.adapter, entries };
 }
 
 function parseConfig(v: unknown, key: string): MatmulConfig {
   const c = asRecord(v, `config of '${key}'`);
-  if (!(VARIANTS as readonly unknown[]).includes(c.variant)) throw new TableFormatError(`unknown variant ${JSON.stringify(c.variant)} in '${key}'`);
+  if (!(VARIANTS as readonly unknown[]).includes(c.variant))
+    throw new TableFormatError(`unknown variant ${JSON.stringify(c.variant)} in '${key}'`);
   const int = (x: unknown, what: string): number | undefined => {
     if (x === undefined) return undefined;
-    if (typeof x !== "number" || !Number.isInteger(x) || x < 1 || x > 1024) throw new TableFormatError(`${what} ${JSON.stringify(x)} in '${key}'`);
+    if (typeof x !== "number" || !Number.isInteger(x) || x < 1 || x > 1024)
+      throw new TableFormatError(`${what} ${JSON.stringify(x)} in '${key}'`);
     return x;
   };
-  return normalize({ variant: c.variant as MatmulVariant, wx: int(c.wx, "wx"), wy: int(c.wy, "wy"), splitK: int(c.splitK, "splitK") });
+  return normalize({
+    variant: c.variant as MatmulVariant,
+    wx: int(c.wx, "wx"),
+    wy: int(c.wy, "wy"),
+    splitK: int(c.splitK, "splitK"),
+  });
 }
 
 function asRecord(v: unknown, what: string): Record<string, unknown> {
@@ -231,6 +291,7 @@ function asRecord(v: unknown, what: string): Record<string, unknown> {
 }
 
 function finite(v: unknown, key: string): number {
-  if (typeof v !== "number" || !Number.isFinite(v) || v < 0) throw new TableFormatError(`time ${JSON.stringify(v)} in '${key}'`);
+  if (typeof v !== "number" || !Number.isFinite(v) || v < 0)
+    throw new TableFormatError(`time ${JSON.stringify(v)} in '${key}'`);
   return v;
 }

@@ -13,9 +13,17 @@ export class GraphBuilder implements NodeBuilder {
 
   add(op: string, inputs: readonly Node[], attrs: Attrs = {}): Node {
     const spec = opSpec(op);
-    if (spec.arity !== "variadic" && spec.arity !== inputs.length) throw new IrError(`${op}: takes ${spec.arity} inputs, got ${inputs.length}`);
+    if (spec.arity !== "variadic" && spec.arity !== inputs.length)
+      throw new IrError(`${op}: takes ${spec.arity} inputs, got ${inputs.length}`);
     const t = spec.infer(inputs, attrs);
-    const node: Node = { id: this.nodes.length, op, inputs: inputs.map((n) => n.id), attrs, dtype: t.dtype, shape: [...t.shape] };
+    const node: Node = {
+      id: this.nodes.length,
+      op,
+      inputs: inputs.map((n) => n.id),
+      attrs,
+      dtype: t.dtype,
+      shape: [...t.shape],
+    };
     this.nodes.push(node);
     return node;
   }

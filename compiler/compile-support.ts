@@ -22,7 +22,11 @@ export interface EmitResult {
 }
 
 /** Check + elaborate a file; the building block of every `compile` emitter. */
-export function elaborateFile(path: string, source: string, opts: Omit<EmitOptions, "emit" | "json"> & { defaultBatch?: number }): { result?: Elaborated; diagnostics: Diagnostic[]; sources: ReadonlyMap<string, string> } {
+export function elaborateFile(
+  path: string,
+  source: string,
+  opts: Omit<EmitOptions, "emit" | "json"> & { defaultBatch?: number },
+): { result?: Elaborated; diagnostics: Diagnostic[]; sources: ReadonlyMap<string, string> } {
   const checked = check(source, path, { preset: opts.preset, set: opts.set });
   if (hasErrors(checked.diagnostics)) return { diagnostics: checked.diagnostics, sources: checked.sources };
   const el = elaborate(checked.result, { batch: opts.batch, defaultBatch: opts.defaultBatch });
@@ -38,11 +42,21 @@ export function emitElaborated(path: string, opts: EmitOptions): EmitResult {
   }
   // Parameter shapes never depend on batch sizes, so `params` needs none bound.
   const r = elaborateFile(path, source, { ...opts, defaultBatch: opts.emit === "params" ? 2 : undefined });
-  if (!r.result || hasErrors(r.diagnostics)) return { output: formatDiagnostics(r.diagnostics, r.sources), exitCode: 1 };
+  if (!r.result || hasErrors(r.diagnostics))
+    return { output: formatDiagnostics(r.diagnostics, r.sources), exitCode: 1 };
   const e = r.result;
   if (opts.emit === "ir") return { output: printGraph(e.graph), exitCode: 0, elaborated: e };
-  if (opts.json) return { output: JSON.stringify({ params: e.params, paramCount: e.paramCount }, null, 2), exitCode: 0, elaborated: e };
+  if (opts.json)
+    return {
+      output: JSON.stringify({ params: e.params, paramCount: e.paramCount }, null, 2),
+      exitCode: 0,
+      elaborated: e,
+    };
   const width = Math.max(4, ...e.params.map((p) => p.name.length));
   const rows = e.params.map((p) => `${p.name.padEnd(width)}  ${p.dtype}[${p.shape.join(", ")}]  ${p.init.kind}`);
-  return { output: [...rows, `${e.params.length} tensors, ${e.paramCount.toLocaleString("en-US")} parameters`].join("\n"), exitCode: 0, elaborated: e };
+  return {
+    output: [...rows, `${e.params.length} tensors, ${e.paramCount.toLocaleString("en-US")} parameters`].join("\n"),
+    exitCode: 0,
+    elaborated: e,
+  };
 }

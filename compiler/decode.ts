@@ -62,7 +62,8 @@ export type ElabAt = (T: number, batch?: number) => Elaborated;
 /** Derives the decoder of the model elaborated by `elabAt(T)` (T: the generated input's length). With
  *  more than one batch row, the model is also elaborated at one more row, to find batch axes. */
 export function deriveDecoder(elabAt: ElabAt, opts: DeriveOptions): Decoder {
-  if (!Number.isInteger(opts.maxLen) || opts.maxLen < 1) throw new DecodeError(`the maximum length must be a whole number ≥ 1, got ${opts.maxLen}`);
+  if (!Number.isInteger(opts.maxLen) || opts.maxLen < 1)
+    throw new DecodeError(`the maximum length must be a whole number ≥ 1, got ${opts.maxLen}`);
   const [e2, e3, e4] = ANALYSIS_LENGTHS.map((T) => elabAt(T));
   const loc = locator(e2.origins, opts.sources);
   const an = analyze([e2, e3, e4], loc);
@@ -74,7 +75,11 @@ export function deriveDecoder(elabAt: ElabAt, opts: DeriveOptions): Decoder {
     const s = an.seq.get(id)!;
     const rows = an.byId.get(n.inputs[0])!.shape[s.axis];
     const need = (n.attrs.starts?.[s.axis] ?? 0) + opts.maxLen + s.off;
-    if (rows < need) throw loc.error(n, `reads ${need} rows of a table of ${rows}: caches of ${opts.maxLen} positions exceed the model's length`);
+    if (rows < need)
+      throw loc.error(
+        n,
+        `reads ${need} rows of a table of ${rows}: caches of ${opts.maxLen} positions exceed the model's length`,
+      );
   }
   const caches = cacheSpecs(an, opts.maxLen);
   const batch = an.input.shape[0];
@@ -94,7 +99,8 @@ export function deriveDecoder(elabAt: ElabAt, opts: DeriveOptions): Decoder {
     memos: an.memo.map((_, i) => memoName(i)),
     step,
     prefill: (P) => {
-      if (!Number.isInteger(P) || P < 1 || P > opts.maxLen) throw new DecodeError(`a prompt of ${P} positions does not fit caches of ${opts.maxLen}`);
+      if (!Number.isInteger(P) || P < 1 || P > opts.maxLen)
+        throw new DecodeError(`a prompt of ${P} positions does not fit caches of ${opts.maxLen}`);
       return prefillGraph(an, P, caches, rows);
     },
     analysis: an,

@@ -109,7 +109,11 @@ export const FAMILIES: Record<Family, (n: Node, c: FamilyContext) => Emitted[]> 
   movement: (n, c) => {
     const ins = inputsOf(n, c);
     const { kernels, inputGroups } = movementKernels(n, ins, c.limits);
-    return plain(n, c, kernels.map((kernel, i) => ({ kernel, inputs: inputGroups[i].map((k) => ins[k].id) })));
+    return plain(
+      n,
+      c,
+      kernels.map((kernel, i) => ({ kernel, inputs: inputGroups[i].map((k) => ins[k].id) })),
+    );
   },
   reduce: (n, c) => whole(n, c, reduceKernel(n, c.byId.get(n.inputs[0])!, c.limits)),
   matmul: (n, c) => {
@@ -136,7 +140,11 @@ export const FAMILIES: Record<Family, (n: Node, c: FamilyContext) => Emitted[]> 
     // as many inputs per dispatch as a stage binds, beside the output; each writes its part of it
     const per = c.limits.maxStorageBuffersPerShaderStage - 1;
     const parts = chunks(inputsOf(n, c), per);
-    return plain(n, c, parts.map((xs, k) => ({ kernel: sumSquaresKernel(xs, k * per), inputs: xs.map((x) => x.id) })));
+    return plain(
+      n,
+      c,
+      parts.map((xs, k) => ({ kernel: sumSquaresKernel(xs, k * per), inputs: xs.map((x) => x.id) })),
+    );
   },
 };
 

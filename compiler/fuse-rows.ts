@@ -54,12 +54,25 @@ export function planRows(g: Graph, plan: FusionPlan, limits: DeviceLimits, enabl
       const r = prod(axes.map((a) => x.shape[a]));
       if (prod(x.shape) === 0 || usesWorkgroupTree(prod(n.shape), r, limits)) continue;
       const prologue = plan.prologues.get(n.id);
-      candidates.push({ unit: { kind: "reduce", node: n, prologue }, at: n.id, values: [n.id], nodes: prologue?.nodes ?? [], shape: x.shape, key: keyOf(x.shape, axes) });
+      candidates.push({
+        unit: { kind: "reduce", node: n, prologue },
+        at: n.id,
+        values: [n.id],
+        nodes: prologue?.nodes ?? [],
+        shape: x.shape,
+        key: keyOf(x.shape, axes),
+      });
     }
   }
   for (const [root, group] of plan.groups) {
     if (prod(group.root.shape) === 0) continue;
-    candidates.push({ unit: { kind: "element", group }, at: root, values: group.stores.map((s) => s.id), nodes: group.nodes, shape: group.root.shape });
+    candidates.push({
+      unit: { kind: "element", group },
+      at: root,
+      values: group.stores.map((s) => s.id),
+      nodes: group.nodes,
+      shape: group.root.shape,
+    });
   }
   candidates.sort((a, b) => pos.get(a.at)! - pos.get(b.at)!);
   const producerOf = new Map<number, Candidate>();
@@ -211,7 +224,9 @@ export function planRows(g: Graph, plan: FusionPlan, limits: DeviceLimits, enabl
       computedBy.delete(m.at);
     }
     for (const s of stores) if (s.id !== root.id) computedBy.set(s.id, root.id);
-    const readSet = new Set(members.flatMap((m) => readsOf.get(m)!.map((rd) => rd.value)).filter((v) => !inside.has(v)));
+    const readSet = new Set(
+      members.flatMap((m) => readsOf.get(m)!.map((rd) => rd.value)).filter((v) => !inside.has(v)),
+    );
     const units = members.map((m): RowUnit => {
       if (m.unit.kind === "reduce") return m.unit;
       return { kind: sameShape(m.shape, shape) ? "element" : "row", group: m.unit.group };

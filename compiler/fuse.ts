@@ -79,7 +79,12 @@ export function planFusion(g: Graph, limits: DeviceLimits, enabled = true): Fusi
       const intoElementwiseOrView = us.every((u) => isElementwise(u) || (VIEW_OPS.has(u.op) && inlined.has(u.id)));
       if (n.op === "full" || VIEW_OPS.has(n.op)) {
         if (intoElementwiseOrView) inlined.add(n.id);
-      } else if (isElementwise(n) && us.length === 1 && isElementwise(us[0]) && (n.shape.length === 0 || sameShape(n.shape, us[0].shape))) {
+      } else if (
+        isElementwise(n) &&
+        us.length === 1 &&
+        isElementwise(us[0]) &&
+        (n.shape.length === 0 || sameShape(n.shape, us[0].shape))
+      ) {
         inlined.add(n.id);
       } else if (isElementwise(n) && n.op !== "full" && us.length === 1 && opSpec(us[0].op).kind === "reduce") {
         inlined.add(n.id); // the reduction's prologue: computed as the reduction reads it
@@ -126,7 +131,8 @@ export function planFusion(g: Graph, limits: DeviceLimits, enabled = true): Fusi
       if (opSpec(n.op).kind !== "matmul" || n.dtype !== "f32" || outputs.has(n.id) || us.length !== 1) continue;
       const root = rootOf.get(us[0].id);
       const group = root === undefined ? undefined : groups.get(root);
-      if (!group || !isElementwise(us[0]) || !sameShape(us[0].shape, n.shape) || !sameShape(group.root.shape, n.shape)) continue;
+      if (!group || !isElementwise(us[0]) || !sameShape(us[0].shape, n.shape) || !sameShape(group.root.shape, n.shape))
+        continue;
       if (group.nodes.some((x) => x.shape.length !== 0 && !sameShape(x.shape, n.shape))) continue;
       if (group.reads.filter((r) => r.id !== n.id).length + 3 > limits.maxStorageBuffersPerShaderStage) continue;
       if ([...epilogues.values()].includes(group)) continue; // one matmul per group
@@ -166,7 +172,11 @@ function collect(root: Node, byId: ReadonlyMap<number, Node>, inlined: ReadonlyS
 /** Materialized values `group` reads through a view (re-indexed), which a merge must not compute in
  *  registers (a register holds the value at the kernel's own index only) and a store must not
  *  overwrite in place. */
-export function readsThroughViews(group: FusedGroup, byId: ReadonlyMap<number, Node>, inlined: ReadonlySet<number>): Set<number> {
+export function readsThroughViews(
+  group: FusedGroup,
+  byId: ReadonlyMap<number, Node>,
+  inlined: ReadonlySet<number>,
+): Set<number> {
   const out = new Set<number>();
   const walk = (id: number, viewed: boolean): void => {
     const n = byId.get(id)!;
@@ -185,7 +195,14 @@ export function readsThroughViews(group: FusedGroup, byId: ReadonlyMap<number, N
  * within the device's storage-buffer limit. Updates `groups` and `inlined` (members no longer stored);
  * returns stored members that are not the merged kernel's root, with that root.
  */
-function mergeKernels(g: Graph, groups: Map<number, FusedGroup>, users: ReadonlyMap<number, Node[]>, outputs: ReadonlySet<number>, inlined: Set<number>, limits: DeviceLimits): Map<number, number> {
+function mergeKernels(
+  g: Graph,
+  groups: Map<number, FusedGroup>,
+  users: ReadonlyMap<number, Node[]>,
+  outputs: ReadonlySet<number>,
+  inlined: Set<number>,
+  limits: DeviceLimits,
+): Map<number, number> {
   const byId = new Map(g.nodes.map((n) => [n.id, n]));
   const pos = new Map(g.nodes.map((n, k) => [n.id, k]));
   const owner = new Map<number, number>(); // node computed in a group kernel → that group's root

@@ -34,7 +34,8 @@ const isViaLowering = (op: string): boolean => differentiationOf(op) === "via-lo
 
 function lowerComposite(b: NodeBuilder, op: string, inputs: readonly Node[], attrs: Attrs): Node {
   const spec = opSpec(op);
-  if (spec.kind !== "composite") throw new IrError(`bug: '${op}' is differentiated via lowering but is not a composite`);
+  if (spec.kind !== "composite")
+    throw new IrError(`bug: '${op}' is differentiated via lowering but is not a composite`);
   return spec.lower(b, inputs, attrs);
 }
 
@@ -55,14 +56,17 @@ export interface Differentiated {
 export function differentiate(b: GraphBuilder, g: Graph, loss: string, opts: GradOptions = {}): Differentiated {
   const map = rebuild(b, g, (n, inputs) => b.add(n.op, inputs, fixAttentionImpl(n.op, inputs, n.attrs, opts)));
   const lossOut = g.outputs.find((o) => o.name === loss);
-  if (!lossOut) throw new IrError(`grad: no output named '${loss}'; outputs: ${g.outputs.map((o) => o.name).join(", ")}`);
+  if (!lossOut)
+    throw new IrError(`grad: no output named '${loss}'; outputs: ${g.outputs.map((o) => o.name).join(", ")}`);
   const lossNode = map.get(lossOut.id)!;
-  if (lossNode.shape.length !== 0 || !isFloat(lossNode.dtype)) throw new IrError(`grad: the loss must be a float scalar, got ${describe(lossNode)}`);
+  if (lossNode.shape.length !== 0 || !isFloat(lossNode.dtype))
+    throw new IrError(`grad: the loss must be a float scalar, got ${describe(lossNode)}`);
 
   const ct = new Map<number, Node>();
   const accumulate = (x: Node, c: Node | undefined): void => {
     if (!c || !isFloat(x.dtype)) return;
-    if (!sameShape(c.shape, x.shape)) throw new IrError(`bug: a gradient rule returned ${describe(c)} for ${describe(x)}`);
+    if (!sameShape(c.shape, x.shape))
+      throw new IrError(`bug: a gradient rule returned ${describe(c)} for ${describe(x)}`);
     const prev = ct.get(x.id);
     ct.set(x.id, prev ? b.add("add", [prev, c]) : c);
   };

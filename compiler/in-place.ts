@@ -27,7 +27,13 @@ export interface InPlaceStep extends PlanStep {
 
 /** Marks each fused step's in-place candidate: a read its store may overwrite (inPlaceReads) whose value
  *  is a temporary read for the last time at this step, and bound once (not also under another name). */
-export function proposeInPlace(steps: InPlaceStep[], values: readonly PlanValue[], valueOf: ReadonlyMap<number, number>, byId: ReadonlyMap<number, Node>, inlined: ReadonlySet<number>): void {
+export function proposeInPlace(
+  steps: InPlaceStep[],
+  values: readonly PlanValue[],
+  valueOf: ReadonlyMap<number, number>,
+  byId: ReadonlyMap<number, Node>,
+  inlined: ReadonlySet<number>,
+): void {
   const life = lifetimes(values, steps);
   const temp = new Set(values.filter((v) => !v.persistent).map((v) => v.id));
   steps.forEach((st, s) => {

@@ -35,7 +35,13 @@ export class LimitError extends MiraError {
 }
 
 export const formatBytes = (n: number): string =>
-  n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(1)} GiB` : n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`;
+  n >= 2 ** 30
+    ? `${(n / 2 ** 30).toFixed(1)} GiB`
+    : n >= 2 ** 20
+      ? `${(n / 2 ** 20).toFixed(1)} MiB`
+      : n >= 1024
+        ? `${(n / 1024).toFixed(1)} KiB`
+        : `${n} B`;
 
 /** Limits of a device other than this one, by name, for `mira compile --limits NAME`: compile for the
  *  machine a model is meant for, on a machine that cannot run it. */
@@ -71,7 +77,9 @@ export function parseLimits(text: string, source: string): DeviceLimits {
     raw = JSON.parse(text);
   } catch (e) {
     const why = (e as Error).message.split("\n")[0];
-    throw new InputError(`${source}: not JSON (${why}); a limits file is an object such as {"maxBufferSize": 4294967296}`);
+    throw new InputError(
+      `${source}: not JSON (${why}); a limits file is an object such as {"maxBufferSize": 4294967296}`,
+    );
   }
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     throw new InputError(`${source}: a limits file is a JSON object of limits, such as {"maxBufferSize": 4294967296}`);
@@ -81,8 +89,12 @@ export function parseLimits(text: string, source: string): DeviceLimits {
   for (const [k, v] of Object.entries(raw)) {
     if (!keys.includes(k)) throw new InputError(`${source}: unknown limit '${k}'; known limits: ${keys.join(", ")}`);
     const want = typeof DEFAULT_LIMITS[k as keyof DeviceLimits];
-    const ok = k === "adapterKind" ? v === "cpu" || v === "gpu"
-      : want === "number" ? typeof v === "number" && Number.isInteger(v) && v > 0 : typeof v === want;
+    const ok =
+      k === "adapterKind"
+        ? v === "cpu" || v === "gpu"
+        : want === "number"
+          ? typeof v === "number" && Number.isInteger(v) && v > 0
+          : typeof v === want;
     const must = k === "adapterKind" ? `"cpu" or "gpu"` : want === "number" ? "a positive integer" : "true or false";
     if (!ok) throw new InputError(`${source}: limit '${k}' must be ${must}, got ${JSON.stringify(v)}`);
     out[k] = v;

@@ -37,11 +37,23 @@ export interface Elaborated {
   readonly scans: readonly ScanRecord[];
 }
 
-export function elaborate(checked: Checked, opts: ElaborateOptions = {}): { result?: Elaborated; diagnostics: Diagnostic[] } {
+export function elaborate(
+  checked: Checked,
+  opts: ElaborateOptions = {},
+): { result?: Elaborated; diagnostics: Diagnostic[] } {
   const model = checked.model;
   if (!model || !checked.config) {
     const file = checked.programs[0]?.file ?? "<input>";
-    return { diagnostics: [diag("M2302", { file, start: 0, end: 0 }, "the file declares no model to elaborate", "add `model Name { ... }` or compile a file that has one")] };
+    return {
+      diagnostics: [
+        diag(
+          "M2302",
+          { file, start: 0, end: 0 },
+          "the file declares no model to elaborate",
+          "add `model Name { ... }` or compile a file that has one",
+        ),
+      ],
+    };
   }
   const modules = new Map<string, A.ModuleDecl>();
   const interfaces = new Map<string, A.InterfaceDecl>();
@@ -79,7 +91,8 @@ function run(el: Elaborator, model: A.ModelDecl, checked: Checked, diagnostics: 
       // An interface-typed value is constructed here, so its params live under the key (`combiner.*`).
       const v = el.expr(e.value, env, e.name);
       env.define(e.name, v);
-      config[e.name] = v.k === "int" || v.k === "float" ? v.v : v.k === "bool" ? v.v : v.k === "instance" ? v.decl.name.name : v.k;
+      config[e.name] =
+        v.k === "int" || v.k === "float" ? v.v : v.k === "bool" ? v.v : v.k === "instance" ? v.decl.name.name : v.k;
     });
   }
   const inputs: Elaborated["inputs"][number][] = [];
@@ -95,7 +108,9 @@ function run(el: Elaborator, model: A.ModelDecl, checked: Checked, diagnostics: 
     el.span = s.span;
     switch (s.kind) {
       case "input": {
-        const shape = (s.type.dims ?? []).map((d) => (d.kind === "rest" ? el.fail("M3004", "a model input cannot have '...' dims") : inputDim(el, d, env)));
+        const shape = (s.type.dims ?? []).map((d) =>
+          d.kind === "rest" ? el.fail("M3004", "a model input cannot have '...' dims") : inputDim(el, d, env),
+        );
         const dtype = DTYPES.find((t) => t === s.type.name.name) ?? "f32";
         env.define(s.name.name, { k: "tensor", node: el.graph.input(s.name.name, dtype, shape) });
         inputs.push({ name: s.name.name, dtype, shape });
@@ -129,7 +144,19 @@ function run(el: Elaborator, model: A.ModelDecl, checked: Checked, diagnostics: 
   }
   if (diagnostics.length > 0) return undefined;
   const paramCount = el.params.reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
-  return { graph: el.graph.build(), params: el.params, paramCount, inputs, outputs, losses, objective, generate, config, origins: el.origins, scans: el.scans };
+  return {
+    graph: el.graph.build(),
+    params: el.params,
+    paramCount,
+    inputs,
+    outputs,
+    losses,
+    objective,
+    generate,
+    config,
+    origins: el.origins,
+    scans: el.scans,
+  };
 }
 
 /** An instance called from two statements fails the same way in both: report it once. */
@@ -152,7 +179,8 @@ function bindings(s: A.Stmt, env: Env): string[] {
       return [s.name.name];
     case "repeat":
       return s.body.stmts.flatMap((b) =>
-        b.kind === "assign" ? [b.name.name] : b.kind === "repeat" ? bindings(b, env) : []);
+        b.kind === "assign" ? [b.name.name] : b.kind === "repeat" ? bindings(b, env) : [],
+      );
     default:
       return [];
   }
@@ -162,7 +190,12 @@ function bindings(s: A.Stmt, env: Env): string[] {
 function inputDim(el: Elaborator, d: A.Expr, env: Env): number {
   if (d.kind === "name" && !env.get(d.name)) {
     const v = el.batch[d.name] ?? el.defaultBatch;
-    if (v === undefined) el.fail("M3004", `batch dimension '${d.name}' has no size`, `bind it, e.g. { ${d.name}: 8 } (CLI: --batch ${d.name}=8)`);
+    if (v === undefined)
+      el.fail(
+        "M3004",
+        `batch dimension '${d.name}' has no size`,
+        `bind it, e.g. { ${d.name}: 8 } (CLI: --batch ${d.name}=8)`,
+      );
     if (!Number.isInteger(v) || v < 1) el.fail("M3005", `batch dimension '${d.name}' = ${v} is not a whole number ≥ 1`);
     env.define(d.name, { k: "int", v });
   }

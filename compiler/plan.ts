@@ -72,7 +72,8 @@ export function planMemory(values: readonly PlanValue[], steps: readonly PlanSte
   const life = lifetimes(values, steps);
   const free = new Set<number>();
   const endingAt = new Map<number, number[]>();
-  for (const [id, l] of life) if (!byId.get(id)?.persistent && reuse) endingAt.set(l.last, [...(endingAt.get(l.last) ?? []), id]);
+  for (const [id, l] of life)
+    if (!byId.get(id)?.persistent && reuse) endingAt.set(l.last, [...(endingAt.get(l.last) ?? []), id]);
   const occupant = new Map<number, number>(); // slot → the value placed in it last
   const inPlaceSteps = new Set<number>();
   steps.forEach((st, s) => {
@@ -81,7 +82,16 @@ export function planMemory(values: readonly PlanValue[], steps: readonly PlanSte
       if (!v || slotOf.has(v.id)) continue;
       const r = st.inPlace;
       const rSlot = r === undefined ? undefined : slotOf.get(r);
-      if (reuse && st.writes.length === 1 && r !== undefined && rSlot !== undefined && !byId.get(r)?.persistent && life.get(r)?.last === s && occupant.get(rSlot) === r && slots[rSlot] >= v.bytes) {
+      if (
+        reuse &&
+        st.writes.length === 1 &&
+        r !== undefined &&
+        rSlot !== undefined &&
+        !byId.get(r)?.persistent &&
+        life.get(r)?.last === s &&
+        occupant.get(rSlot) === r &&
+        slots[rSlot] >= v.bytes
+      ) {
         place(v.id, v.bytes, rSlot);
         occupant.set(rSlot, v.id);
         inPlaceSteps.add(s);
@@ -105,7 +115,11 @@ export function planMemory(values: readonly PlanValue[], steps: readonly PlanSte
 }
 
 /** Violations of the plan: a value in a buffer too small for it, two live values in one buffer. */
-export function validateMemoryPlan(plan: MemoryPlan, values: readonly PlanValue[], steps: readonly PlanStep[]): string[] {
+export function validateMemoryPlan(
+  plan: MemoryPlan,
+  values: readonly PlanValue[],
+  steps: readonly PlanStep[],
+): string[] {
   const problems: string[] = [];
   const life = lifetimes(values, steps);
   // An in-place step hands its read's buffer to its write: they meet at that step only, by design.
@@ -113,22 +127,28 @@ export function validateMemoryPlan(plan: MemoryPlan, values: readonly PlanValue[
   for (const s of plan.inPlaceSteps) {
     const st = steps[s];
     const r = st.inPlace;
-    if (r === undefined || st.writes.length !== 1 || life.get(r)?.last !== s || life.get(st.writes[0])?.first !== s) problems.push(`step ${s} is marked in place but does not end its read where its write begins`);
+    if (r === undefined || st.writes.length !== 1 || life.get(r)?.last !== s || life.get(st.writes[0])?.first !== s)
+      problems.push(`step ${s} is marked in place but does not end its read where its write begins`);
     else handover.add(`${r}>${st.writes[0]}`);
   }
   for (const v of values) {
     const slot = plan.slotOf.get(v.id);
     if (slot === undefined) problems.push(`value %${v.id} has no buffer`);
-    else if (plan.slots[slot] < v.bytes) problems.push(`value %${v.id} (${v.bytes} B) in buffer ${slot} of ${plan.slots[slot]} B`);
+    else if (plan.slots[slot] < v.bytes)
+      problems.push(`value %${v.id} (${v.bytes} B) in buffer ${slot} of ${plan.slots[slot]} B`);
   }
   plan.residents.forEach((ids, slot) => {
     for (let i = 0; i < ids.length; i++)
       for (let j = i + 1; j < ids.length; j++) {
         const a = life.get(ids[i])!;
         const b = life.get(ids[j])!;
-        const persistent = values.find((v) => v.id === ids[i])?.persistent || values.find((v) => v.id === ids[j])?.persistent;
+        const persistent =
+          values.find((v) => v.id === ids[i])?.persistent || values.find((v) => v.id === ids[j])?.persistent;
         if (handover.has(`${ids[i]}>${ids[j]}`) || handover.has(`${ids[j]}>${ids[i]}`)) continue;
-        if (persistent || (a.first <= b.last && b.first <= a.last)) problems.push(`buffer ${slot}: %${ids[i]} [${a.first}, ${a.last}] and %${ids[j]} [${b.first}, ${b.last}] are live together`);
+        if (persistent || (a.first <= b.last && b.first <= a.last))
+          problems.push(
+            `buffer ${slot}: %${ids[i]} [${a.first}, ${a.last}] and %${ids[j]} [${b.first}, ${b.last}] are live together`,
+          );
       }
   });
   return problems;

@@ -59,7 +59,11 @@ export interface Program {
   readonly outputs: readonly Tensor[];
   readonly graph: Graph; // the lowered graph the dispatches compute
   /** the buffer plan and what it was made from, for reports and its validator */
-  readonly memory: { readonly plan: MemoryPlan; readonly values: readonly PlanValue[]; readonly steps: readonly PlanStep[] };
+  readonly memory: {
+    readonly plan: MemoryPlan;
+    readonly values: readonly PlanValue[];
+    readonly steps: readonly PlanStep[];
+  };
   /** each matmul's signature and the configuration it compiled with (tuned or default) */
   readonly matmuls: readonly MatmulRecord[];
   /** the graph passes as they ran, with the node count each left (reports) */
@@ -97,16 +101,18 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
   const { buffers, kernels, dispatches, memory, bufferOf } = allocate(sched, limits, opts.reuseBuffers ?? true);
   const byId = sched.byId;
   const tensor = (n: Node, name: string): Tensor => ({ name, buffer: bufferOf(n.id), dtype: n.dtype, shape: n.shape });
-  const updates = Object.entries(opts.updates ?? {}).map(([out, param]) => {
-    const o = g.outputs.find((x) => x.name === out);
-    const p = g.nodes.find((n) => n.op === "param" && n.attrs.name === param);
-    if (!o || !p) bug(`update ${out} → ${param} names a missing output or param`);
-    const src = byId.get(o.id)!;
-    if (src.dtype !== p.dtype || prod(src.shape) !== prod(p.shape)) {
-      bug(`update ${out} (${describe(src)}) does not fit ${param} (${describe(p)})`);
-    }
-    return { from: bufferOf(o.id), to: bufferOf(p.id) };
-  }).filter((u) => u.from !== u.to); // written in place (an adamw step)
+  const updates = Object.entries(opts.updates ?? {})
+    .map(([out, param]) => {
+      const o = g.outputs.find((x) => x.name === out);
+      const p = g.nodes.find((n) => n.op === "param" && n.attrs.name === param);
+      if (!o || !p) bug(`update ${out} → ${param} names a missing output or param`);
+      const src = byId.get(o.id)!;
+      if (src.dtype !== p.dtype || prod(src.shape) !== prod(p.shape)) {
+        bug(`update ${out} (${describe(src)}) does not fit ${param} (${describe(p)})`);
+      }
+      return { from: bufferOf(o.id), to: bufferOf(p.id) };
+    })
+    .filter((u) => u.from !== u.to); // written in place (an adamw step)
   return {
     buffers,
     updates,

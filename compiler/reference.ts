@@ -14,7 +14,8 @@ export interface EvalOptions {
 export type Feeds = Readonly<Record<string, ArrayLike<number>>>;
 
 function rounded(node: Node, data: Float64Array, exact: boolean): RefTensor {
-  if (!(exact && (node.dtype === "f32" || node.dtype === "f16"))) for (let i = 0; i < data.length; i++) data[i] = roundTo(node.dtype, data[i]);
+  if (!(exact && (node.dtype === "f32" || node.dtype === "f16")))
+    for (let i = 0; i < data.length; i++) data[i] = roundTo(node.dtype, data[i]);
   return { dtype: node.dtype, shape: node.shape, data };
 }
 
@@ -51,7 +52,10 @@ export function evaluate(g: Graph, feeds: Feeds, opts: EvalOptions = {}): Map<nu
       const name = node.attrs.name!;
       const fed = feeds[name];
       if (!fed) throw new IrError(`no value fed for ${node.op} '${name}' (${describe(node)})`);
-      if (fed.length !== prod(node.shape)) throw new IrError(`${node.op} '${name}' needs ${prod(node.shape)} values (${describe(node)}), got ${fed.length}`);
+      if (fed.length !== prod(node.shape))
+        throw new IrError(
+          `${node.op} '${name}' needs ${prod(node.shape)} values (${describe(node)}), got ${fed.length}`,
+        );
       data = Float64Array.from(fed);
     } else if (spec.kind === "elementwise") {
       data = evalElementwise(node, ins);

@@ -12,7 +12,10 @@ import { bug } from "../base/errors.js";
 export function flopsOf(n: Node, byId: ReadonlyMap<number, Node>): number {
   if (!isOpName(n.op)) bug(`unknown op '${n.op}' has no FLOP rule`);
   const rule: FlopRule = FLOPS[n.op];
-  return rule(n, n.inputs.map((i) => byId.get(i)!));
+  return rule(
+    n,
+    n.inputs.map((i) => byId.get(i)!),
+  );
 }
 
 export const graphFlops = (g: Graph): number => {
@@ -98,16 +101,28 @@ export function reportProgram(p: Program): ProgramReport {
     dispatches: p.dispatches.length,
     kernels: p.kernels.map((k, i) => ({ name: k.name, dispatches: count.get(i) ?? 0, workgroups: k.workgroups })),
     bufferBytes: p.buffers.reduce((s, b) => s + b.bytes, 0),
-    largestBuffer: { bytes: largest?.bytes ?? 0, name: "name" in largest && largest.name ? largest.name : `t${largest?.id ?? "-"}` },
+    largestBuffer: {
+      bytes: largest?.bytes ?? 0,
+      name: "name" in largest && largest.name ? largest.name : `t${largest?.id ?? "-"}`,
+    },
     memory: memorySplit(p),
   };
 }
 
-const si = (x: number): string => (x >= 1e12 ? `${(x / 1e12).toFixed(2)} T` : x >= 1e9 ? `${(x / 1e9).toFixed(2)} G` : x >= 1e6 ? `${(x / 1e6).toFixed(2)} M` : x >= 1e3 ? `${(x / 1e3).toFixed(1)} k` : `${x} `);
+const si = (x: number): string =>
+  x >= 1e12
+    ? `${(x / 1e12).toFixed(2)} T`
+    : x >= 1e9
+      ? `${(x / 1e9).toFixed(2)} G`
+      : x >= 1e6
+        ? `${(x / 1e6).toFixed(2)} M`
+        : x >= 1e3
+          ? `${(x / 1e3).toFixed(1)} k`
+          : `${x} `;
 
 const formatMemory = (m: MemorySplit): string =>
-  `${formatBytes(m.parameters)} parameters + ${formatBytes(m.gradients)} gradients + `
-  + `${formatBytes(m.optimizerState)} optimizer state + ${formatBytes(m.activations)} activations = ${formatBytes(m.total)}`;
+  `${formatBytes(m.parameters)} parameters + ${formatBytes(m.gradients)} gradients + ` +
+  `${formatBytes(m.optimizerState)} optimizer state + ${formatBytes(m.activations)} activations = ${formatBytes(m.total)}`;
 
 export function formatReport(r: ProgramReport, title: string): string {
   const lines = [

@@ -88,8 +88,17 @@ export function schedule(s: Scheduled, limits: DeviceLimits, o: ScheduleOptions)
   const epilogueAt = new Map<number, number>();
   for (const [m, group] of plan.epilogues) epilogueAt.set(group.root.id, m);
   const c: FamilyContext = {
-    graph: g, byId, plan, choices: s.choices, limits, valueOf, inPlace, optimizer,
-    adamw: adamwGroups(g, optimizer, limits), epilogueAt, attentionRows: o.attentionRows,
+    graph: g,
+    byId,
+    plan,
+    choices: s.choices,
+    limits,
+    valueOf,
+    inPlace,
+    optimizer,
+    adamw: adamwGroups(g, optimizer, limits),
+    epilogueAt,
+    attentionRows: o.attentionRows,
   };
   const kernels = new KernelTable(limits);
   const steps: Step[] = [];
@@ -109,8 +118,12 @@ export function schedule(s: Scheduled, limits: DeviceLimits, o: ScheduleOptions)
 /** Each materialized node's result is a value. A reshape of a materialized value is the same bytes and
  *  shares its value (no copy) — unless it is an output, read after state updates rewrite inputs. */
 function valuesOf(
-  g: Graph, plan: FusionPlan, aliases: ReadonlyMap<number, number>, adamw: ReadonlyMap<number, readonly number[]>,
-  inPlace: ReadonlySet<number>, limits: DeviceLimits,
+  g: Graph,
+  plan: FusionPlan,
+  aliases: ReadonlyMap<number, number>,
+  adamw: ReadonlyMap<number, readonly number[]>,
+  inPlace: ReadonlySet<number>,
+  limits: DeviceLimits,
 ): { values: Node[]; valueOf: Map<number, number>; keptToEnd: Set<number> } {
   const outputIds = new Set(g.outputs.map((o) => o.id));
   const valueOf = new Map<number, number>();

@@ -46,12 +46,15 @@ export function keptValues(elab: ElabAt, C: number, sources?: Sources): readonly
 }
 
 export function deriveStream(elab: ElabAt, opts: StreamOptions): Stream {
-  if (!Number.isInteger(opts.maxChunks) || opts.maxChunks < 1) throw new StreamError(`the maximum chunk count must be a whole number ≥ 1, got ${opts.maxChunks}`);
+  if (!Number.isInteger(opts.maxChunks) || opts.maxChunks < 1)
+    throw new StreamError(`the maximum chunk count must be a whole number ≥ 1, got ${opts.maxChunks}`);
   const T = ANALYSIS_LENGTHS[0];
   const es = CHUNK_COUNTS.map((C) => elab(C, T)) as [Elaborated, Elaborated, Elaborated];
   const kept = CHUNK_COUNTS.map((C) => keptValues(elab, C, opts.sources));
-  if (kept[0].length === 0) throw new StreamError("the text decoder reads nothing of the clip, so there is nothing to stream");
-  if (kept.some((k) => k.length !== kept[0].length)) throw new StreamError("the values the text decoder reads change with the chunk count");
+  if (kept[0].length === 0)
+    throw new StreamError("the text decoder reads nothing of the clip, so there is nothing to stream");
+  if (kept.some((k) => k.length !== kept[0].length))
+    throw new StreamError("the values the text decoder reads change with the chunk count");
   const an = analyzeChunks(es, kept, streamLocator(es[0].origins, opts.sources));
   // A table sliced to the chunk count (learned chunk positions) must hold every chunk the caches do.
   for (const id of an.sources) {
@@ -60,7 +63,11 @@ export function deriveStream(elab: ElabAt, opts: StreamOptions): Stream {
     const a = an.axes.get(id)!;
     const rows = an.byId.get(n.inputs[0])!.shape[a.axis];
     const need = (n.attrs.starts?.[a.axis] ?? 0) + opts.maxChunks * a.k;
-    if (rows < need) throw streamLocator(es[0].origins, opts.sources).error(n, `reads ${need} rows of a table of ${rows}: caches of ${opts.maxChunks} chunks exceed the model's chunk positions`);
+    if (rows < need)
+      throw streamLocator(es[0].origins, opts.sources).error(
+        n,
+        `reads ${need} rows of a table of ${rows}: caches of ${opts.maxChunks} chunks exceed the model's chunk positions`,
+      );
   }
   const per = perChunkGraph(an, opts.maxChunks);
   const decoders = new Map<string, Decoder>();
@@ -69,7 +76,8 @@ export function deriveStream(elab: ElabAt, opts: StreamOptions): Stream {
     maxChunks: opts.maxChunks,
     analysis: an,
     decoder: (C, maxLen) => {
-      if (!Number.isInteger(C) || C < 1 || C > opts.maxChunks) throw new StreamError(`${C} chunks do not fit caches of ${opts.maxChunks}`);
+      if (!Number.isInteger(C) || C < 1 || C > opts.maxChunks)
+        throw new StreamError(`${C} chunks do not fit caches of ${opts.maxChunks}`);
       const key = `${C}:${maxLen}`;
       let d = decoders.get(key);
       if (!d) {
@@ -87,7 +95,16 @@ function withInputs(e: Elaborated, ids: readonly number[]): Elaborated {
   const at = new Map(ids.map((id, i) => [id, i]));
   const nodes = e.graph.nodes.map((n): Node => {
     const i = at.get(n.id);
-    return i === undefined ? n : { id: n.id, op: "input", inputs: [], attrs: { name: memoryName(i), dtype: n.dtype, shape: n.shape }, dtype: n.dtype, shape: n.shape };
+    return i === undefined
+      ? n
+      : {
+          id: n.id,
+          op: "input",
+          inputs: [],
+          attrs: { name: memoryName(i), dtype: n.dtype, shape: n.shape },
+          dtype: n.dtype,
+          shape: n.shape,
+        };
   });
   const graph: Graph = { nodes, outputs: e.graph.outputs };
   return { ...e, graph };

@@ -23,5 +23,7 @@ export function defaultTrainStep(model: TrainableModel, adamw: AdamWConfig): Tra
 }
 
 /** The forward graph cut down to the loss: mean loss over validation batches, no gradients. */
-export const lossGraph = (model: TrainableModel): Graph =>
-  ({ nodes: model.forward.nodes, outputs: model.forward.outputs.filter((o) => o.name === model.loss) });
+export const lossGraph = (model: TrainableModel): Graph => ({
+  nodes: model.forward.nodes,
+  outputs: model.forward.outputs.filter((o) => o.name === model.loss),
+});

@@ -55,7 +55,14 @@ export type OptimizerForm = "multi-tensor" | "per-parameter";
  * @param decays whether a param gets weight decay (conventionally matrices yes, biases and norms no)
  * @param grad how attention is differentiated (passes/choose-attention.ts; by score size by default)
  */
-export function buildTrainStep(model: Graph, loss: string, cfg: AdamWConfig, decays: (param: string) => boolean, grad: Pick<GradOptions, "attention" | "maxBindingBytes"> = {}, form: OptimizerForm = "multi-tensor"): TrainStepGraph {
+export function buildTrainStep(
+  model: Graph,
+  loss: string,
+  cfg: AdamWConfig,
+  decays: (param: string) => boolean,
+  grad: Pick<GradOptions, "attention" | "maxBindingBytes"> = {},
+  form: OptimizerForm = "multi-tensor",
+): TrainStepGraph {
   const b = new GraphBuilder();
   const d = differentiate(b, model, loss, grad);
   const stepSize = b.input(STEP_INPUTS.stepSize, "f32", []);
@@ -65,7 +72,11 @@ export function buildTrainStep(model: Graph, loss: string, cfg: AdamWConfig, dec
   const gradOf = (p: Node): Node => d.grads.get(p.attrs.name!)!;
 
   // Global norm over all gradients; each update scales its gradient by min(1, clip / (norm + 1e-6)).
-  const norm = unary(b, "sqrt", form === "multi-tensor" ? globalSquares(b, params.map(gradOf)) : perParameterSquares(b, params.map(gradOf)));
+  const norm = unary(
+    b,
+    "sqrt",
+    form === "multi-tensor" ? globalSquares(b, params.map(gradOf)) : perParameterSquares(b, params.map(gradOf)),
+  );
   const shared = form === "per-parameter" ? clipScale(b, norm, cfg.clipNorm) : undefined;
 
   const updates: Record<string, string> = {};
@@ -73,14 +84,23 @@ export function buildTrainStep(model: Graph, loss: string, cfg: AdamWConfig, dec
     const name = p.attrs.name!;
     const m = b.param(momentName("m", name), p.dtype, p.shape);
     const v = b.param(momentName("v", name), p.dtype, p.shape);
-    const attrs = { beta1: cfg.beta1, beta2: cfg.beta2, clipNorm: cfg.clipNorm, decays: cfg.weightDecay > 0 && decays(name) };
+    const attrs = {
+      beta1: cfg.beta1,
+      beta2: cfg.beta2,
+      clipNorm: cfg.clipNorm,
+      decays: cfg.weightDecay > 0 && decays(name),
+    };
     let next: { p: Node; m: Node; v: Node };
     if (shared) next = adamwPrimitives(b, { p, m, v, g: gradOf(p), ...shared, stepSize, epsHat, decay }, attrs);
     else {
       const stacked = b.add("adamw", [p, m, v, gradOf(p), norm, stepSize, epsHat, decay], { adamw: attrs });
       next = { p: adamwState(b, stacked, 0), m: adamwState(b, stacked, 1), v: adamwState(b, stacked, 2) };
     }
-    for (const [target, value] of [[name, next.p], [momentName("m", name), next.m], [momentName("v", name), next.v]] as const) {
+    for (const [target, value] of [
+      [name, next.p],
+      [momentName("m", name), next.m],
+      [momentName("v", name), next.v],
+    ] as const) {
       b.output(newName(target), value);
       updates[newName(target)] = target;
     }
@@ -99,7 +119,12 @@ function globalSquares(b: GraphBuilder, grads: readonly Node[]): Node {
 function perParameterSquares(b: GraphBuilder, grads: readonly Node[]): Node {
   let sq: Node | undefined;
   for (const g of grads) {
-    const s = reduce(b, "reduce_sum", unary(b, "square", g), g.shape.map((_, i) => i));
+    const s = reduce(
+      b,
+      "reduce_sum",
+      unary(b, "square", g),
+      g.shape.map((_, i) => i),
+    );
     sq = sq ? binary(b, "add", sq, s) : s;
   }
   return sq ?? scalar(b, 0);
@@ -109,5 +134,9 @@ function perParameterSquares(b: GraphBuilder, grads: readonly Node[]): Node {
 export function stepScalars(cfg: AdamWConfig, t: number, lr: number): Record<string, number> {
   const c1 = 1 - cfg.beta1 ** t;
   const c2 = Math.sqrt(1 - cfg.beta2 ** t);
-  return { [STEP_INPUTS.stepSize]: (lr * c2) / c1, [STEP_INPUTS.epsHat]: cfg.eps * c2, [STEP_INPUTS.decay]: lr * cfg.weightDecay };
+  return {
+    [STEP_INPUTS.stepSize]: (lr * c2) / c1,
+    [STEP_INPUTS.epsHat]: cfg.eps * c2,
+    [STEP_INPUTS.decay]: lr * cfg.weightDecay,
+  };
 }

@@ -40,7 +40,14 @@ export const BEEP = { freq: 1000, seconds: 0.06, amplitude: 0.4 } as const;
 /** A short beep at `start`: BEEP.seconds of BEEP.freq with 5 ms edges. */
 export function addBeep(pcm: Float32Array, start: number): void {
   const edge = Math.round(0.005 * SAMPLE_RATE);
-  addTone(pcm, { freq: BEEP.freq, start, length: Math.round(BEEP.seconds * SAMPLE_RATE), amplitude: BEEP.amplitude, attack: edge, decay: edge });
+  addTone(pcm, {
+    freq: BEEP.freq,
+    start,
+    length: Math.round(BEEP.seconds * SAMPLE_RATE),
+    amplitude: BEEP.amplitude,
+    attack: edge,
+    decay: edge,
+  });
 }
 
 /**
@@ -90,7 +97,8 @@ export const isPowerOfTwo = (n: number): boolean => Number.isInteger(n) && n >= 
 /** In place: (re, im) ← DFT(re, im), X[k] = Σ x[j]·e^{−2πi jk/n}; n must be a power of two. */
 export function fft(re: Float64Array, im: Float64Array): void {
   const n = re.length;
-  if (!isPowerOfTwo(n) || im.length !== n) bug(`fft needs two arrays of one power-of-two length, got ${re.length} and ${im.length}`);
+  if (!isPowerOfTwo(n) || im.length !== n)
+    bug(`fft needs two arrays of one power-of-two length, got ${re.length} and ${im.length}`);
   const { rev, cos, sin } = tablesFor(n);
   for (let i = 0; i < n; i++) {
     const j = rev[i];
@@ -131,7 +139,10 @@ export function fft(re: Float64Array, im: Float64Array): void {
 export function powerSpectrum(x: ArrayLike<number>, out: Float64Array, re: Float64Array, im: Float64Array): void {
   const n = x.length;
   const m = n / 2;
-  if (!isPowerOfTwo(n) || n < 4 || out.length !== m + 1 || re.length !== m || im.length !== m) bug(`powerSpectrum: need a power-of-two frame ≥ 4, out of n/2 + 1 and scratch of n/2; got ${n}, ${out.length}, ${re.length}`);
+  if (!isPowerOfTwo(n) || n < 4 || out.length !== m + 1 || re.length !== m || im.length !== m)
+    bug(
+      `powerSpectrum: need a power-of-two frame ≥ 4, out of n/2 + 1 and scratch of n/2; got ${n}, ${out.length}, ${re.length}`,
+    );
   for (let j = 0; j < m; j++) {
     re[j] = x[2 * j];
     im[j] = x[2 * j + 1];
@@ -216,7 +227,8 @@ export function checkMelParams(p: MelParams): string | undefined {
   if (!isPowerOfTwo(p.nFft) || p.nFft < 4) return `nFft must be a power of two ≥ 4, got ${p.nFft}`;
   if (!Number.isInteger(p.hop) || p.hop < 1) return `hop must be a positive integer, got ${p.hop}`;
   if (!Number.isInteger(p.mels) || p.mels < 1) return `mels must be a positive integer, got ${p.mels}`;
-  if (!(p.fMin >= 0 && p.fMin < p.fMax && p.fMax <= p.sampleRate / 2)) return `need 0 ≤ fMin < fMax ≤ sampleRate/2, got fMin ${p.fMin}, fMax ${p.fMax}`;
+  if (!(p.fMin >= 0 && p.fMin < p.fMax && p.fMax <= p.sampleRate / 2))
+    return `need 0 ≤ fMin < fMax ≤ sampleRate/2, got fMin ${p.fMin}, fMax ${p.fMax}`;
   return undefined;
 }
 

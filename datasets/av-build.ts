@@ -6,8 +6,32 @@ import { join } from "node:path";
 import { SAMPLE_RATE } from "./audio.js";
 import { type Split, chanceByType, SPLITS } from "./chance.js";
 import { melParamsOf, renderSpectrogram, renderVideo } from "./av-render.js";
-import { AtomicFileWriter, type AvIndex, DataError, type SplitRange, type TensorName, FORMAT, VERSION, retireIndex, writeAtomic, writeIndex } from "./av-format.js";
-import { type ClipEvents, type Question, type SynthConfig, FPS, QUESTION_TYPES, QUESTION_TYPE_NAMES, WORDS, checkConfig, framesPerClip, questionsFor, sampleEvents, samplesPerClip } from "./synth-av.js";
+import {
+  AtomicFileWriter,
+  type AvIndex,
+  DataError,
+  type SplitRange,
+  type TensorName,
+  FORMAT,
+  VERSION,
+  retireIndex,
+  writeAtomic,
+  writeIndex,
+} from "./av-format.js";
+import {
+  type ClipEvents,
+  type Question,
+  type SynthConfig,
+  FPS,
+  QUESTION_TYPES,
+  QUESTION_TYPE_NAMES,
+  WORDS,
+  checkConfig,
+  framesPerClip,
+  questionsFor,
+  sampleEvents,
+  samplesPerClip,
+} from "./synth-av.js";
 import { BOS, EOS, PAD, WordTokenizer, encodeRow } from "./words.js";
 
 export const avTokenizer = (): WordTokenizer => WordTokenizer.fromWords(WORDS);
@@ -19,11 +43,16 @@ export function splitClips(n: number): Record<Split, readonly [number, number]> 
   return { train: [0, trainEnd], val: [trainEnd, trainEnd + held], test: [trainEnd + held, n] };
 }
 
-export const splitOfClip = (clip: number, splits: Record<Split, readonly [number, number]>): Split => SPLITS.find((s) => clip >= splits[s][0] && clip < splits[s][1])!;
+export const splitOfClip = (clip: number, splits: Record<Split, readonly [number, number]>): Split =>
+  SPLITS.find((s) => clip >= splits[s][0] && clip < splits[s][1])!;
 
 /** The index's `audio.mel`: the log-mel parameters with their definitions in words (imports share it). */
 export const melIndexOf = (c: SynthConfig): AvIndex["audio"]["mel"] => ({
-  ...melParamsOf(c), scale: "htk", window: "hann (periodic)", framing: "frames = floor(samples / hop); frame k centred at k*hop + floor(hop/2), zero-padded", log: "ln(1e-6 + mel power)",
+  ...melParamsOf(c),
+  scale: "htk",
+  window: "hann (periodic)",
+  framing: "frames = floor(samples / hop); frame k centred at k*hop + floor(hop/2), zero-padded",
+  log: "ln(1e-6 + mel power)",
 });
 
 export interface GeneratedClip {
@@ -59,8 +88,10 @@ export function synthesize(o: SynthOptions): SynthResult {
   const c = o.config;
   const bad = checkConfig(c);
   if (bad) throw new DataError(bad);
-  if (!Number.isInteger(o.clips) || o.clips < 1) throw new DataError(`clips must be a positive integer, got ${o.clips}`);
-  if (!Number.isInteger(o.seed) || o.seed < 0 || o.seed >= 2 ** 32) throw new DataError(`seed must be an integer in [0, 2^32), got ${o.seed}`);
+  if (!Number.isInteger(o.clips) || o.clips < 1)
+    throw new DataError(`clips must be a positive integer, got ${o.clips}`);
+  if (!Number.isInteger(o.seed) || o.seed < 0 || o.seed >= 2 ** 32)
+    throw new DataError(`seed must be an integer in [0, 2^32), got ${o.seed}`);
   mkdirSync(o.out, { recursive: true });
   retireIndex(o.out);
   const tok = avTokenizer();
@@ -108,16 +139,34 @@ export function synthesize(o: SynthOptions): SynthResult {
   const answer = new Int32Array(Q);
   const promptLength = new Int32Array(Q);
   questions.forEach(({ clip, q }, j) => {
-    promptLength[j] = encodeRow(tok, q.text, q.answer, text.subarray(j * L, (j + 1) * L), mask.subarray(j * L, (j + 1) * L));
+    promptLength[j] = encodeRow(
+      tok,
+      q.text,
+      q.answer,
+      text.subarray(j * L, (j + 1) * L),
+      mask.subarray(j * L, (j + 1) * L),
+    );
     qClip[j] = clip;
     qType[j] = QUESTION_TYPE_NAMES.indexOf(q.type);
     answer[j] = tok.id(q.answer);
   });
-  const small: [TensorName, Int32Array | Float32Array][] = [["text", text], ["loss_mask", mask], ["question_clip", qClip], ["question_type", qType], ["answer", answer], ["prompt_length", promptLength]];
-  for (const [name, data] of small) written[name] = writeAtomic(join(o.out, `${name}.${data instanceof Float32Array ? "f32" : "i32"}`), data);
+  const small: [TensorName, Int32Array | Float32Array][] = [
+    ["text", text],
+    ["loss_mask", mask],
+    ["question_clip", qClip],
+    ["question_type", qType],
+    ["answer", answer],
+    ["prompt_length", promptLength],
+  ];
+  for (const [name, data] of small)
+    written[name] = writeAtomic(join(o.out, `${name}.${data instanceof Float32Array ? "f32" : "i32"}`), data);
   const eventsFile = writeAtomic(join(o.out, "events.json"), JSON.stringify(events) + "\n");
 
-  const labelled = questions.map(({ clip, q }) => ({ type: q.type, answer: q.answer, split: splitOfClip(clip, splits) }));
+  const labelled = questions.map(({ clip, q }) => ({
+    type: q.type,
+    answer: q.answer,
+    split: splitOfClip(clip, splits),
+  }));
   const firstQuestion = (clip: number) => questions.findIndex((q) => q.clip >= clip);
   const range = (s: Split): SplitRange => {
     const [a, b] = splits[s];
@@ -135,7 +184,12 @@ export function synthesize(o: SynthOptions): SynthResult {
   const shapes: Record<TensorName, number[]> = {
     video: [o.clips, framesPerClip(c), c.height, c.width, 3],
     spectrogram: [o.clips, specFrames, c.mels],
-    text: [Q, L], loss_mask: [Q, L], question_clip: [Q], question_type: [Q], answer: [Q], prompt_length: [Q],
+    text: [Q, L],
+    loss_mask: [Q, L],
+    question_clip: [Q],
+    question_type: [Q],
+    answer: [Q],
+    prompt_length: [Q],
   };
   const tensors = Object.fromEntries(
     (Object.keys(shapes) as TensorName[]).map((n) => {
@@ -149,7 +203,15 @@ export function synthesize(o: SynthOptions): SynthResult {
     generator: { name: "synth-av", seed: o.seed, config: c },
     clips: o.clips,
     questions: Q,
-    video: { chunks: c.chunks, framesPerChunk: c.frames, frames: framesPerClip(c), height: c.height, width: c.width, channels: 3, fps: FPS },
+    video: {
+      chunks: c.chunks,
+      framesPerChunk: c.frames,
+      frames: framesPerClip(c),
+      height: c.height,
+      width: c.width,
+      channels: 3,
+      fps: FPS,
+    },
     audio: {
       sampleRate: SAMPLE_RATE,
       samplesPerClip: samplesPerClip(c),
@@ -170,4 +232,3 @@ export function synthesize(o: SynthOptions): SynthResult {
   const bytes = Object.values(written).reduce((a, w) => a + w!.bytes, 0) + eventsFile.bytes + indexFile.bytes;
   return { index, bytes };
 }
-

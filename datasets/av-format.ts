@@ -2,7 +2,17 @@
 // and a JSON index that describes them, each written atomically (temporary file, fsync, rename, then
 // the directory fsynced), the index last; and the reader, which checks every size and checksum and
 // says in one line what is missing or damaged. Knows the layout, not how a set is generated.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
 import { endianness } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { crc32 } from "node:zlib";
@@ -62,28 +72,64 @@ export interface AvIndex {
   readonly generator: { readonly name: string; readonly seed: number; readonly config: SynthConfig };
   readonly clips: number;
   readonly questions: number;
-  readonly video: { readonly chunks: number; readonly framesPerChunk: number; readonly frames: number; readonly height: number; readonly width: number; readonly channels: 3; readonly fps: number };
+  readonly video: {
+    readonly chunks: number;
+    readonly framesPerChunk: number;
+    readonly frames: number;
+    readonly height: number;
+    readonly width: number;
+    readonly channels: 3;
+    readonly fps: number;
+  };
   readonly audio: {
     readonly sampleRate: number;
     readonly samplesPerClip: number;
     readonly specFramesPerChunk: number;
     readonly specFrames: number;
-    readonly mel: MelParams & { readonly scale: "htk"; readonly window: string; readonly framing: string; readonly log: string };
+    readonly mel: MelParams & {
+      readonly scale: "htk";
+      readonly window: string;
+      readonly framing: string;
+      readonly log: string;
+    };
     /** mean and standard deviation of the training split's spectrogram values, for normalising */
     readonly stats: { readonly mean: number; readonly std: number };
   };
-  readonly text: { readonly length: number; readonly vocab: readonly string[]; readonly pad: number; readonly bos: number; readonly eos: number };
-  readonly questionTypes: readonly { readonly name: string; readonly needs: readonly string[]; readonly template: string }[];
+  readonly text: {
+    readonly length: number;
+    readonly vocab: readonly string[];
+    readonly pad: number;
+    readonly bos: number;
+    readonly eos: number;
+  };
+  readonly questionTypes: readonly {
+    readonly name: string;
+    readonly needs: readonly string[];
+    readonly template: string;
+  }[];
   readonly splits: { readonly train: SplitRange; readonly val: SplitRange; readonly test: SplitRange };
   readonly chance: Readonly<Record<string, Chance>>;
   /** questions per type and split, and the training answers' counts per type */
-  readonly counts: Readonly<Record<string, { readonly train: number; readonly val: number; readonly test: number; readonly trainAnswers: Readonly<Record<string, number>> }>>;
+  readonly counts: Readonly<
+    Record<
+      string,
+      {
+        readonly train: number;
+        readonly val: number;
+        readonly test: number;
+        readonly trainAnswers: Readonly<Record<string, number>>;
+      }
+    >
+  >;
   readonly tensors: Readonly<Record<TensorName, TensorEntry>>;
   readonly events: FileEntry;
 }
 
 function checkEndianness(): void {
-  if (endianness() !== "LE") throw new DataError("this data format is little-endian and this machine is big-endian; reading and writing it here is not supported");
+  if (endianness() !== "LE")
+    throw new DataError(
+      "this data format is little-endian and this machine is big-endian; reading and writing it here is not supported",
+    );
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -163,7 +209,8 @@ export function retireIndex(dir: string): void {
   }
 }
 
-export const writeIndex = (dir: string, index: AvIndex): { bytes: number; crc32: number } => writeAtomic(join(dir, INDEX_FILE), JSON.stringify(index, null, 1) + "\n");
+export const writeIndex = (dir: string, index: AvIndex): { bytes: number; crc32: number } =>
+  writeAtomic(join(dir, INDEX_FILE), JSON.stringify(index, null, 1) + "\n");
 
 // ---------------------------------------------------------------------------------------------------
 // Reading.
@@ -207,7 +254,9 @@ export function readIndex(dir: string): AvIndex {
   try {
     isDir = statSync(dir).isDirectory();
   } catch {
-    throw new DataError(`no data set at ${dir}: the directory does not exist; make one with 'mira data synth --out ${dir}'`);
+    throw new DataError(
+      `no data set at ${dir}: the directory does not exist; make one with 'mira data synth --out ${dir}'`,
+    );
   }
   if (!isDir) throw new DataError(`no data set at ${dir}: it is a file, not a directory`);
   let index: AvIndex;
@@ -221,11 +270,21 @@ export function readIndex(dir: string): AvIndex {
     throw new DataError(`data index ${path} ${why}; ${REGENERATE}`);
   };
   if (index?.format !== FORMAT) bad(`is not a '${FORMAT}' index (format ${JSON.stringify(index?.format)})`);
-  if (index.version !== VERSION) bad(`has version ${JSON.stringify(index.version)}, this reader knows version ${VERSION}`);
+  if (index.version !== VERSION)
+    bad(`has version ${JSON.stringify(index.version)}, this reader knows version ${VERSION}`);
   const v = index.video;
   const a = index.audio;
   const L = index.text?.length;
-  if (!v || !a || !Number.isInteger(L) || !index.tensors || !index.splits || !Number.isInteger(index.clips) || !Number.isInteger(index.questions)) bad("lacks one of video, audio, text, tensors, splits, clips, questions");
+  if (
+    !v ||
+    !a ||
+    !Number.isInteger(L) ||
+    !index.tensors ||
+    !index.splits ||
+    !Number.isInteger(index.clips) ||
+    !Number.isInteger(index.questions)
+  )
+    bad("lacks one of video, audio, text, tensors, splits, clips, questions");
   const N = index.clips;
   const Q = index.questions;
   const expected: Record<TensorName, number[]> = {
@@ -242,21 +301,37 @@ export function readIndex(dir: string): AvIndex {
     const e = index.tensors[name];
     if (!e || typeof e.file !== "string") bad(`lists no tensor '${name}'`);
     const want = { dtype: TENSORS[name].dtype, shape: expected[name] };
-    if (e.dtype !== want.dtype || e.shape?.length !== want.shape.length || e.shape.some((d, i) => d !== want.shape[i])) {
+    if (
+      e.dtype !== want.dtype ||
+      e.shape?.length !== want.shape.length ||
+      e.shape.some((d, i) => d !== want.shape[i])
+    ) {
       bad(`says tensor '${name}' is ${fmtShape(e)} but its sizes make it ${fmtShape(want)}`);
     }
-    if (e.bytes !== prod(e.shape) * 4) bad(`says tensor '${name}' (${fmtShape(e)}) has ${e.bytes} bytes, not ${prod(e.shape) * 4}`);
+    if (e.bytes !== prod(e.shape) * 4)
+      bad(`says tensor '${name}' (${fmtShape(e)}) has ${e.bytes} bytes, not ${prod(e.shape) * 4}`);
   }
   return index;
 }
 
-function checkFile(path: string, bytes: Buffer, entry: { bytes: number; crc32: number }, describe: string, verify: boolean): void {
+function checkFile(
+  path: string,
+  bytes: Buffer,
+  entry: { bytes: number; crc32: number },
+  describe: string,
+  verify: boolean,
+): void {
   if (bytes.byteLength !== entry.bytes) {
-    throw new DataError(`${path} has ${bytes.byteLength} bytes but the index says ${describe} = ${entry.bytes} bytes (truncated, or from another set?); ${REGENERATE}`);
+    throw new DataError(
+      `${path} has ${bytes.byteLength} bytes but the index says ${describe} = ${entry.bytes} bytes (truncated, or from another set?); ${REGENERATE}`,
+    );
   }
   if (verify) {
     const crc = crc32(bytes);
-    if (crc !== entry.crc32) throw new DataError(`${path} is damaged: its CRC-32 is ${crc.toString(16).padStart(8, "0")} but the index says ${entry.crc32.toString(16).padStart(8, "0")}; ${REGENERATE}`);
+    if (crc !== entry.crc32)
+      throw new DataError(
+        `${path} is damaged: its CRC-32 is ${crc.toString(16).padStart(8, "0")} but the index says ${entry.crc32.toString(16).padStart(8, "0")}; ${REGENERATE}`,
+      );
   }
 }
 
@@ -283,14 +358,24 @@ export function loadAvDataset(dir: string, opts: { verify?: boolean } = {}): AvD
 /** Ids in range: a wrong but well-sized file would otherwise fail far from here. */
 function checkValues(dir: string, index: AvIndex, t: AvTensors): void {
   const bad = (what: string, i: number, v: number, range: string): never => {
-    throw new DataError(`${join(dir, index.tensors[what as TensorName].file)} holds ${v} at ${i}, outside ${range}; ${REGENERATE}`);
+    throw new DataError(
+      `${join(dir, index.tensors[what as TensorName].file)} holds ${v} at ${i}, outside ${range}; ${REGENERATE}`,
+    );
   };
   const V = index.text.vocab.length;
   t.text.forEach((x, i) => (x < 0 || x >= V) && bad("text", i, x, `the vocabulary's ids 0..${V - 1}`));
   t.answer.forEach((x, i) => (x < 0 || x >= V) && bad("answer", i, x, `the vocabulary's ids 0..${V - 1}`));
-  t.question_clip.forEach((x, i) => (x < 0 || x >= index.clips) && bad("question_clip", i, x, `clips 0..${index.clips - 1}`));
-  t.question_type.forEach((x, i) => (x < 0 || x >= index.questionTypes.length) && bad("question_type", i, x, `types 0..${index.questionTypes.length - 1}`));
-  t.prompt_length.forEach((x, i) => (x < 1 || x >= index.text.length) && bad("prompt_length", i, x, `1..${index.text.length - 1}`));
+  t.question_clip.forEach(
+    (x, i) => (x < 0 || x >= index.clips) && bad("question_clip", i, x, `clips 0..${index.clips - 1}`),
+  );
+  t.question_type.forEach(
+    (x, i) =>
+      (x < 0 || x >= index.questionTypes.length) &&
+      bad("question_type", i, x, `types 0..${index.questionTypes.length - 1}`),
+  );
+  t.prompt_length.forEach(
+    (x, i) => (x < 1 || x >= index.text.length) && bad("prompt_length", i, x, `1..${index.text.length - 1}`),
+  );
 }
 
 /** The per-clip event lists (events.json), checked like the tensors. */
@@ -299,6 +384,9 @@ export function loadEvents<T = unknown>(dir: string, index: AvIndex, opts: { ver
   const bytes = readBytes(path, "event list");
   checkFile(path, bytes, index.events, "the event list", opts.verify ?? true);
   const events = JSON.parse(bytes.toString("utf8")) as T[];
-  if (!Array.isArray(events) || events.length !== index.clips) throw new DataError(`${path} lists ${Array.isArray(events) ? events.length : "no"} clips, the index ${index.clips}; ${REGENERATE}`);
+  if (!Array.isArray(events) || events.length !== index.clips)
+    throw new DataError(
+      `${path} lists ${Array.isArray(events) ? events.length : "no"} clips, the index ${index.clips}; ${REGENERATE}`,
+    );
   return events;
 }

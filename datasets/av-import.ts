@@ -7,7 +7,17 @@
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { logMel } from "./audio.js";
-import { type AvIndex, DataError, FORMAT, type TensorEntry, type TensorName, VERSION, retireIndex, writeAtomic, writeIndex } from "./av-format.js";
+import {
+  type AvIndex,
+  DataError,
+  FORMAT,
+  type TensorEntry,
+  type TensorName,
+  VERSION,
+  retireIndex,
+  writeAtomic,
+  writeIndex,
+} from "./av-format.js";
 import type { ImportLayout } from "./import-layout.js";
 import { DEFAULT_TOOLS, type MediaInfo, type MediaTools, decodeFrames, decodeSamples, probeMedia } from "./media.js";
 import { BOS, EOS, PAD, WordTokenizer, encodeRow } from "./words.js";
@@ -34,11 +44,28 @@ export type Fit = "exact" | "cut" | "padded";
 
 /** What events.json holds for an imported clip: where it came from and what was done to it. */
 export interface ImportRecord {
-  readonly imported: { readonly video: string; readonly audio: string | null; readonly like: string | null; readonly origin: number };
+  readonly imported: {
+    readonly video: string;
+    readonly audio: string | null;
+    readonly like: string | null;
+    readonly origin: number;
+  };
   /** the clip's length in seconds: frames / fps */
   readonly seconds: number;
-  readonly video: { readonly sourceSeconds: number | null; readonly frames: number; readonly decoded: number; readonly fit: Fit; readonly padding: "black" };
-  readonly audio: { readonly from: "video" | "file" | "none"; readonly sourceSeconds: number | null; readonly samples: number; readonly decoded: number; readonly fit: Fit | "silence" };
+  readonly video: {
+    readonly sourceSeconds: number | null;
+    readonly frames: number;
+    readonly decoded: number;
+    readonly fit: Fit;
+    readonly padding: "black";
+  };
+  readonly audio: {
+    readonly from: "video" | "file" | "none";
+    readonly sourceSeconds: number | null;
+    readonly samples: number;
+    readonly decoded: number;
+    readonly fit: Fit | "silence";
+  };
 }
 
 export interface ImportResult {
@@ -73,7 +100,13 @@ function encodeQuestions(qs: readonly QuestionAnswer[], layout: ImportLayout): E
   const tok = new WordTokenizer(layout.vocab);
   const L = layout.config.textLength;
   const Q = qs.length;
-  const out = { text: new Int32Array(Q * L), mask: new Float32Array(Q * L), type: new Int32Array(Q), answer: new Int32Array(Q), promptLength: new Int32Array(Q) };
+  const out = {
+    text: new Int32Array(Q * L),
+    mask: new Float32Array(Q * L),
+    type: new Int32Array(Q),
+    answer: new Int32Array(Q),
+    promptLength: new Int32Array(Q),
+  };
   const matchers = layout.questionTypes.map((t) => templateMatcher(t.template));
   let other = false;
   qs.forEach((qa, j) => {
@@ -87,7 +120,13 @@ function encodeQuestions(qs: readonly QuestionAnswer[], layout: ImportLayout): E
       a = tok.encode(qa.answer);
       if (q.length === 0) say("the question is empty");
       if (a.length !== 1) say(`an answer is one word of the vocabulary, got ${a.length}`);
-      out.promptLength[j] = encodeRow(tok, qa.question, qa.answer, out.text.subarray(j * L, (j + 1) * L), out.mask.subarray(j * L, (j + 1) * L));
+      out.promptLength[j] = encodeRow(
+        tok,
+        qa.question,
+        qa.answer,
+        out.text.subarray(j * L, (j + 1) * L),
+        out.mask.subarray(j * L, (j + 1) * L),
+      );
     } catch (e) {
       if (e instanceof DataError) throw e;
       say((e as Error).message);
@@ -109,16 +148,26 @@ export async function importClip(o: ImportOptions): Promise<ImportResult> {
   const samples = N * samplesPerFrame;
   const specFrames = N * c.specPerFrame;
   if (!Number.isInteger(samplesPerFrame) || samplesPerFrame !== layout.mel.hop * c.specPerFrame) {
-    throw new DataError(`the layout's audio does not divide into frames: ${layout.sampleRate} Hz at ${layout.fps} fps with hop ${layout.mel.hop} × ${c.specPerFrame} spectrogram frames a video frame`);
+    throw new DataError(
+      `the layout's audio does not divide into frames: ${layout.sampleRate} Hz at ${layout.fps} fps with hop ${layout.mel.hop} × ${c.specPerFrame} spectrogram frames a video frame`,
+    );
   }
-  if (layout.like !== undefined && resolve(layout.like) === resolve(o.out)) throw new DataError(`--out ${o.out} is the --like set itself; import into another directory`);
+  if (layout.like !== undefined && resolve(layout.like) === resolve(o.out))
+    throw new DataError(`--out ${o.out} is the --like set itself; import into another directory`);
   const tools = o.tools ?? DEFAULT_TOOLS;
   const questions = encodeQuestions(o.questions ?? [], layout);
 
   // probe both files before decoding either, so a bad one fails fast and the decoders run side by side
-  const [videoInfo, audioFile] = await Promise.all([probeMedia(o.video, tools), o.audio === undefined ? undefined : probeMedia(o.audio, tools)]);
-  if (!videoInfo.video) throw new DataError(`${o.video} has no video stream (${videoInfo.format}${videoInfo.audio ? ", audio only" : ""}); give a video file with --video`);
-  if (audioFile && !audioFile.audio) throw new DataError(`${o.audio} has no audio stream; give an audio or video file with sound to --audio`);
+  const [videoInfo, audioFile] = await Promise.all([
+    probeMedia(o.video, tools),
+    o.audio === undefined ? undefined : probeMedia(o.audio, tools),
+  ]);
+  if (!videoInfo.video)
+    throw new DataError(
+      `${o.video} has no video stream (${videoInfo.format}${videoInfo.audio ? ", audio only" : ""}); give a video file with --video`,
+    );
+  if (audioFile && !audioFile.audio)
+    throw new DataError(`${o.audio} has no audio stream; give an audio or video file with sound to --audio`);
   const audioInfo: MediaInfo | undefined = audioFile ?? (videoInfo.audio ? videoInfo : undefined);
   // one frame and one sample more than the clip holds tell a longer source (cut) from an exact one
   const [rgb, pcmDecoded] = await Promise.all([
@@ -129,7 +178,8 @@ export async function importClip(o: ImportOptions): Promise<ImportResult> {
   const framesGot = rgb.length / frameValues;
   if (framesGot === 0) throw new DataError(`no frame of ${o.video} could be decoded (is its video stream empty?)`);
   const warnings: string[] = [];
-  if (!audioInfo) warnings.push(`${o.video} has no audio track; the clip's audio is silence (give one with --audio FILE)`);
+  if (!audioInfo)
+    warnings.push(`${o.video} has no audio track; the clip's audio is silence (give one with --audio FILE)`);
 
   const video = new Float32Array(N * frameValues); // frames past the source's end stay black, the synthetic clips' background
   const kept = Math.min(N, framesGot) * frameValues;
@@ -137,12 +187,24 @@ export async function importClip(o: ImportOptions): Promise<ImportResult> {
   const pcm = new Float32Array(samples); // past the source's end (or without a track): silence
   if (pcmDecoded) pcm.set(pcmDecoded.subarray(0, samples));
   const spectrogram = logMel(pcm, layout.mel);
-  if (spectrogram.length !== specFrames * c.mels) bug(`${spectrogram.length / c.mels} spectrogram frames for a clip of ${specFrames}`);
+  if (spectrogram.length !== specFrames * c.mels)
+    bug(`${spectrogram.length / c.mels} spectrogram frames for a clip of ${specFrames}`);
 
   const record: ImportRecord = {
-    imported: { video: resolve(o.video), audio: audioInfo ? resolve(audioInfo.path) : null, like: layout.like === undefined ? null : resolve(layout.like), origin: videoInfo.origin },
+    imported: {
+      video: resolve(o.video),
+      audio: audioInfo ? resolve(audioInfo.path) : null,
+      like: layout.like === undefined ? null : resolve(layout.like),
+      origin: videoInfo.origin,
+    },
     seconds: N / layout.fps,
-    video: { sourceSeconds: videoInfo.duration ?? null, frames: N, decoded: Math.min(N, framesGot), fit: fitOf(framesGot, N), padding: "black" },
+    video: {
+      sourceSeconds: videoInfo.duration ?? null,
+      frames: N,
+      decoded: Math.min(N, framesGot),
+      fit: fitOf(framesGot, N),
+      padding: "black",
+    },
     audio: {
       from: audioFile ? "file" : audioInfo ? "video" : "none",
       sourceSeconds: audioInfo?.duration ?? null,
@@ -154,7 +216,13 @@ export async function importClip(o: ImportOptions): Promise<ImportResult> {
   return { ...write(o.out, layout, { video, spectrogram }, questions, record), record, warnings };
 }
 
-function write(out: string, layout: ImportLayout, clip: { video: Float32Array; spectrogram: Float32Array }, q: EncodedQuestions, record: ImportRecord): { index: AvIndex; bytes: number } {
+function write(
+  out: string,
+  layout: ImportLayout,
+  clip: { video: Float32Array; spectrogram: Float32Array },
+  q: EncodedQuestions,
+  record: ImportRecord,
+): { index: AvIndex; bytes: number } {
   const c = layout.config;
   const N = c.chunks * c.frames;
   const L = c.textLength;
@@ -188,14 +256,34 @@ function write(out: string, layout: ImportLayout, clip: { video: Float32Array; s
     generator: { name: "import", seed: 0, config: c },
     clips: 1,
     questions: Q,
-    video: { chunks: c.chunks, framesPerChunk: c.frames, frames: N, height: c.height, width: c.width, channels: 3, fps: layout.fps },
-    audio: { sampleRate: layout.sampleRate, samplesPerClip: N * (layout.sampleRate / layout.fps), specFramesPerChunk: c.frames * c.specPerFrame, specFrames: N * c.specPerFrame, mel: layout.mel, stats: layout.stats },
+    video: {
+      chunks: c.chunks,
+      framesPerChunk: c.frames,
+      frames: N,
+      height: c.height,
+      width: c.width,
+      channels: 3,
+      fps: layout.fps,
+    },
+    audio: {
+      sampleRate: layout.sampleRate,
+      samplesPerClip: N * (layout.sampleRate / layout.fps),
+      specFramesPerChunk: c.frames * c.specPerFrame,
+      specFrames: N * c.specPerFrame,
+      mel: layout.mel,
+      stats: layout.stats,
+    },
     text: { length: L, vocab: layout.vocab, pad: PAD, bos: BOS, eos: EOS },
     questionTypes: q.types,
     // an imported clip is held out: nothing of it is for training, so no chance baseline either
     splits: { train: none, val: none, test: { clips: [0, 1], questions: [0, Q] } },
     chance: {},
-    counts: Object.fromEntries(q.types.map((t, k) => [t.name, { train: 0, val: 0, test: q.type.filter((x) => x === k).length, trainAnswers: {} }])),
+    counts: Object.fromEntries(
+      q.types.map((t, k) => [
+        t.name,
+        { train: 0, val: 0, test: q.type.filter((x) => x === k).length, trainAnswers: {} },
+      ]),
+    ),
     tensors,
     events: { file: "events.json", ...events },
   };

@@ -2,7 +2,17 @@
 // in [0, 1] on black, 16 kHz PCM and its log-mel spectrogram f32[T·S, mel]. Pure functions of the events
 // (and the seed, for the audio noise).
 import { type MelParams, SAMPLE_RATE, addBeep, addNoise, addTone, logMel } from "./audio.js";
-import { COLOUR_RGB, type ClipEvents, NOISE_AMPLITUDE, type ShapeKind, type SynthConfig, framesPerClip, hopOf, noiseStream, samplesPerClip } from "./synth-av.js";
+import {
+  COLOUR_RGB,
+  type ClipEvents,
+  NOISE_AMPLITUDE,
+  type ShapeKind,
+  type SynthConfig,
+  framesPerClip,
+  hopOf,
+  noiseStream,
+  samplesPerClip,
+} from "./synth-av.js";
 import { bug } from "../base/errors.js";
 
 /** The log-mel parameters of a configuration: 32 ms windows, FPS·specPerFrame frames a second, 0–8 kHz. */
@@ -22,9 +32,11 @@ export function shapeMask(kind: ShapeKind, size: number): Uint8Array {
     for (let r = 0; r < size; r++) {
       for (let q = 0; q < size; q++) {
         const inside =
-          kind === "square" ? true
-          : kind === "disc" ? (r - c) ** 2 + (q - c) ** 2 <= (size / 2) ** 2
-          : Math.abs(q - c) <= ((r + 1) / size) * (size / 2); // triangle, apex up, base on the last row
+          kind === "square"
+            ? true
+            : kind === "disc"
+              ? (r - c) ** 2 + (q - c) ** 2 <= (size / 2) ** 2
+              : Math.abs(q - c) <= ((r + 1) / size) * (size / 2); // triangle, apex up, base on the last row
         m[r * size + q] = inside ? 1 : 0;
       }
     }
@@ -36,7 +48,8 @@ export function shapeMask(kind: ShapeKind, size: number): Uint8Array {
 /** Writes the clip's frames into `out` [T·F, H, W, 3] (zeroed first). */
 export function renderVideo(e: ClipEvents, c: SynthConfig, out: Float32Array): void {
   const { height: H, width: W } = c;
-  if (out.length !== framesPerClip(c) * H * W * 3) bug(`renderVideo: out holds ${out.length} values, the clip needs ${framesPerClip(c) * H * W * 3}`);
+  if (out.length !== framesPerClip(c) * H * W * 3)
+    bug(`renderVideo: out holds ${out.length} values, the clip needs ${framesPerClip(c) * H * W * 3}`);
   out.fill(0);
   for (const s of e.shapes) {
     const mask = shapeMask(s.kind, s.size);
@@ -65,7 +78,8 @@ export function renderAudio(e: ClipEvents, c: SynthConfig, seed: number, clip: n
   const pcm = new Float32Array(samplesPerClip(c));
   const attack = Math.round(0.01 * SAMPLE_RATE);
   const decay = Math.round(0.02 * SAMPLE_RATE);
-  for (const t of e.tones) addTone(pcm, { freq: t.freq, start: t.start, length: t.length, amplitude: t.amplitude, attack, decay });
+  for (const t of e.tones)
+    addTone(pcm, { freq: t.freq, start: t.start, length: t.length, amplitude: t.amplitude, attack, decay });
   for (const b of e.beeps) addBeep(pcm, b);
   addNoise(pcm, NOISE_AMPLITUDE, seed, noiseStream(clip));
   return pcm;

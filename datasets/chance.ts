@@ -12,7 +12,8 @@ export function majorityAnswer(answers: Iterable<string>): string | undefined {
   for (const a of answers) counts.set(a, (counts.get(a) ?? 0) + 1);
   let best: string | undefined;
   let bestCount = 0;
-  for (const [a, n] of counts) if (n > bestCount || (n === bestCount && best !== undefined && a < best)) [best, bestCount] = [a, n];
+  for (const [a, n] of counts)
+    if (n > bestCount || (n === bestCount && best !== undefined && a < best)) [best, bestCount] = [a, n];
   return best;
 }
 
@@ -51,7 +52,12 @@ export function chanceByType(qs: readonly Labelled[]): Record<string, Chance> {
   for (const [type, s] of answers) {
     const answer = majorityAnswer(s.train);
     if (answer === undefined) continue;
-    out[type] = { answer, train: accuracyOf(answer, s.train), val: accuracyOf(answer, s.val), test: accuracyOf(answer, s.test) };
+    out[type] = {
+      answer,
+      train: accuracyOf(answer, s.train),
+      val: accuracyOf(answer, s.val),
+      test: accuracyOf(answer, s.test),
+    };
   }
   return out;
 }

@@ -54,11 +54,21 @@ export function syntheticStats(c: SynthConfig, clips = STATS_CLIPS): { mean: num
 /** The synthetic set's layout at `sizes` (default: its defaults, Mirasol tiny's inputs). */
 export function syntheticLayout(sizes: ImportSizes = {}): ImportLayout {
   const size = sizes.size ?? TINY.height;
-  const config: SynthConfig = { ...TINY, chunks: sizes.chunks ?? TINY.chunks, frames: sizes.frames ?? TINY.frames, height: size, width: size, mels: sizes.mels ?? TINY.mels };
+  const config: SynthConfig = {
+    ...TINY,
+    chunks: sizes.chunks ?? TINY.chunks,
+    frames: sizes.frames ?? TINY.frames,
+    height: size,
+    width: size,
+    mels: sizes.mels ?? TINY.mels,
+  };
   const bad = checkConfig(config);
   if (bad) throw new DataError(bad);
   return {
-    config, fps: FPS, sampleRate: SAMPLE_RATE, mel: melIndexOf(config),
+    config,
+    fps: FPS,
+    sampleRate: SAMPLE_RATE,
+    mel: melIndexOf(config),
     vocab: [...SPECIALS, ...WORDS],
     questionTypes: QUESTION_TYPES.map((t) => ({ name: t.name, needs: [...t.needs], template: t.template })),
     stats: syntheticStats(config),
@@ -75,12 +85,29 @@ export function layoutLike(dir: string, sizes: ImportSizes = {}): ImportLayout {
   for (const k of Object.keys(have) as (keyof ImportSizes)[]) {
     const want = sizes[k];
     if (want !== undefined && (want !== have[k] || (k === "size" && want !== v.width))) {
-      throw new DataError(`--${k} ${want} disagrees with --like ${dir}, whose ${k === "size" ? `frames are ${v.height}×${v.width}` : `${k} is ${have[k]}`}; drop --${k} (the --like set fixes the sizes)`);
+      throw new DataError(
+        `--${k} ${want} disagrees with --like ${dir}, whose ${k === "size" ? `frames are ${v.height}×${v.width}` : `${k} is ${have[k]}`}; drop --${k} (the --like set fixes the sizes)`,
+      );
     }
   }
   const config: SynthConfig = {
-    chunks: v.chunks, frames: v.framesPerChunk, height: v.height, width: v.width, mels: a.mel.mels,
-    specPerFrame: a.specFramesPerChunk / v.framesPerChunk, nFft: a.mel.nFft, textLength: i.text.length,
+    chunks: v.chunks,
+    frames: v.framesPerChunk,
+    height: v.height,
+    width: v.width,
+    mels: a.mel.mels,
+    specPerFrame: a.specFramesPerChunk / v.framesPerChunk,
+    nFft: a.mel.nFft,
+    textLength: i.text.length,
   };
-  return { config, fps: v.fps, sampleRate: a.sampleRate, mel: a.mel, vocab: i.text.vocab, questionTypes: i.questionTypes, stats: a.stats, like: dir };
+  return {
+    config,
+    fps: v.fps,
+    sampleRate: a.sampleRate,
+    mel: a.mel,
+    vocab: i.text.vocab,
+    questionTypes: i.questionTypes,
+    stats: a.stats,
+    like: dir,
+  };
 }

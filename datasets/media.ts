@@ -10,7 +10,8 @@ import { errorOf } from "../base/errors.js";
 /** ffmpeg or ffprobe is not installed: the environment lacks something (exit 3, like a missing GPU). */
 export class MissingToolError extends errorOf("MissingToolError", "setup") {}
 
-export const FFMPEG_FIX = "run 'npm run setup' (on Debian as root it installs Debian's ffmpeg package), or install ffmpeg (with ffprobe) from your system's packages";
+export const FFMPEG_FIX =
+  "run 'npm run setup' (on Debian as root it installs Debian's ffmpeg package), or install ffmpeg (with ffprobe) from your system's packages";
 
 /** The programs to run; tests point them elsewhere to see what a machine without ffmpeg says. */
 export interface MediaTools {
@@ -35,7 +36,13 @@ function runTool(tool: string, args: readonly string[]): Promise<ToolRun> {
       if (err.length < 65536) err += d.toString(); // "-v error" keeps it short; a flood is cut, not buffered
     });
     child.on("error", (e: NodeJS.ErrnoException) => {
-      reject(e.code === "ENOENT" ? new MissingToolError(`${tool} is not installed (reading video and audio needs ffmpeg and ffprobe); ${FFMPEG_FIX}`) : e);
+      reject(
+        e.code === "ENOENT"
+          ? new MissingToolError(
+              `${tool} is not installed (reading video and audio needs ffmpeg and ffprobe); ${FFMPEG_FIX}`,
+            )
+          : e,
+      );
     });
     child.on("close", (code) => resolve({ stdout: Buffer.concat(out), stderr: err, code }));
   });
@@ -43,7 +50,10 @@ function runTool(tool: string, args: readonly string[]): Promise<ToolRun> {
 
 /** ffmpeg's reason in one line: its last message, without the file name it starts with. */
 function reasonOf(r: ToolRun, path: string): string {
-  const lines = r.stderr.split("\n").map((l) => l.trim()).filter((l) => l.length > 0);
+  const lines = r.stderr
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
   const last = lines.at(-1) ?? `exit code ${r.code}`;
   return last.startsWith(`${path}: `) ? last.slice(path.length + 2) : last;
 }
@@ -79,8 +89,15 @@ export interface MediaInfo {
 interface ProbeJson {
   format?: { format_name?: string; duration?: string; start_time?: string };
   streams?: {
-    index: number; codec_type?: string; codec_name?: string; width?: number; height?: number;
-    avg_frame_rate?: string; sample_rate?: string; channels?: number; disposition?: { attached_pic?: number };
+    index: number;
+    codec_type?: string;
+    codec_name?: string;
+    width?: number;
+    height?: number;
+    avg_frame_rate?: string;
+    sample_rate?: string;
+    channels?: number;
+    disposition?: { attached_pic?: number };
   }[];
 }
 
@@ -96,7 +113,15 @@ function rate(s: string | undefined): number | undefined {
 
 /** What `path` holds; a DataError in one line when it is missing or not a media file. */
 export async function probeMedia(path: string, tools: MediaTools = DEFAULT_TOOLS): Promise<MediaInfo> {
-  const r = await runTool(tools.ffprobe, ["-v", "error", "-print_format", "json", "-show_format", "-show_streams", path]);
+  const r = await runTool(tools.ffprobe, [
+    "-v",
+    "error",
+    "-print_format",
+    "json",
+    "-show_format",
+    "-show_streams",
+    path,
+  ]);
   if (r.code !== 0) throw new DataError(`cannot read ${path} as video or audio: ${reasonOf(r, path)}`);
   let j: ProbeJson;
   try {
@@ -113,8 +138,19 @@ export async function probeMedia(path: string, tools: MediaTools = DEFAULT_TOOLS
     format: j.format?.format_name ?? "unknown",
     duration: finite(j.format?.duration),
     origin: Math.max(0, finite(j.format?.start_time) ?? 0),
-    video: v && { index: v.index, codec: v.codec_name ?? "unknown", width: v.width!, height: v.height!, fps: rate(v.avg_frame_rate) },
-    audio: a && { index: a.index, codec: a.codec_name ?? "unknown", sampleRate: Number(a.sample_rate ?? 0), channels: a.channels ?? 0 },
+    video: v && {
+      index: v.index,
+      codec: v.codec_name ?? "unknown",
+      width: v.width!,
+      height: v.height!,
+      fps: rate(v.avg_frame_rate),
+    },
+    audio: a && {
+      index: a.index,
+      codec: a.codec_name ?? "unknown",
+      sampleRate: Number(a.sample_rate ?? 0),
+      channels: a.channels ?? 0,
+    },
   };
 }
 
@@ -132,7 +168,11 @@ export interface FrameRequest {
  * stream that starts late repeats its first frame back to the origin). Each frame is centre-cropped to
  * the target's aspect ratio (so a disc stays round) and scaled with area averaging.
  */
-export async function decodeFrames(info: MediaInfo, req: FrameRequest, tools: MediaTools = DEFAULT_TOOLS): Promise<Uint8Array> {
+export async function decodeFrames(
+  info: MediaInfo,
+  req: FrameRequest,
+  tools: MediaTools = DEFAULT_TOOLS,
+): Promise<Uint8Array> {
   if (!info.video) throw new DataError(`${info.path} has no video stream`);
   const { width: W, height: H } = req;
   const filter = [
@@ -141,7 +181,24 @@ export async function decodeFrames(info: MediaInfo, req: FrameRequest, tools: Me
     `scale=${W}:${H}:flags=area`,
     "format=rgb24",
   ].join(",");
-  const r = await runTool(tools.ffmpeg, ["-v", "error", "-nostdin", "-i", info.path, "-map", `0:${info.video.index}`, "-vf", filter, "-frames:v", String(req.frames), "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]);
+  const r = await runTool(tools.ffmpeg, [
+    "-v",
+    "error",
+    "-nostdin",
+    "-i",
+    info.path,
+    "-map",
+    `0:${info.video.index}`,
+    "-vf",
+    filter,
+    "-frames:v",
+    String(req.frames),
+    "-f",
+    "rawvideo",
+    "-pix_fmt",
+    "rgb24",
+    "pipe:1",
+  ]);
   if (r.code !== 0) throw new DataError(`cannot decode the video of ${info.path}: ${reasonOf(r, info.path)}`);
   const frame = W * H * 3;
   const n = Math.min(req.frames, Math.floor(r.stdout.byteLength / frame));
@@ -159,14 +216,33 @@ export interface SampleRequest {
  * origin: a stream that starts late is preceded by silence (aresample's first_pts), so it keeps its
  * place beside the video.
  */
-export async function decodeSamples(info: MediaInfo, req: SampleRequest, tools: MediaTools = DEFAULT_TOOLS): Promise<Float32Array> {
+export async function decodeSamples(
+  info: MediaInfo,
+  req: SampleRequest,
+  tools: MediaTools = DEFAULT_TOOLS,
+): Promise<Float32Array> {
   if (!info.audio) throw new DataError(`${info.path} has no audio stream`);
   const filter = [
     `aresample=${req.sampleRate}:first_pts=${Math.round(info.origin * req.sampleRate)}`,
     "aformat=sample_fmts=flt:channel_layouts=mono",
     `atrim=end_sample=${req.samples}`,
   ].join(",");
-  const r = await runTool(tools.ffmpeg, ["-v", "error", "-nostdin", "-i", info.path, "-map", `0:${info.audio.index}`, "-af", filter, "-f", "f32le", "-c:a", "pcm_f32le", "pipe:1"]);
+  const r = await runTool(tools.ffmpeg, [
+    "-v",
+    "error",
+    "-nostdin",
+    "-i",
+    info.path,
+    "-map",
+    `0:${info.audio.index}`,
+    "-af",
+    filter,
+    "-f",
+    "f32le",
+    "-c:a",
+    "pcm_f32le",
+    "pipe:1",
+  ]);
   if (r.code !== 0) throw new DataError(`cannot decode the audio of ${info.path}: ${reasonOf(r, info.path)}`);
   // copy into an aligned buffer of its own: the pipe's Buffer may start at an odd offset
   const n = Math.min(req.samples, Math.floor(r.stdout.byteLength / 4));

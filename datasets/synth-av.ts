@@ -33,7 +33,12 @@ import { bitsToUnit, randomBits } from "../base/random.js";
 import { SAMPLE_RATE } from "./audio.js";
 
 export const COLOURS = ["red", "green", "blue", "yellow"] as const;
-export const COLOUR_RGB: Record<Colour, readonly [number, number, number]> = { red: [1, 0, 0], green: [0, 1, 0], blue: [0, 0.3, 1], yellow: [1, 1, 0] };
+export const COLOUR_RGB: Record<Colour, readonly [number, number, number]> = {
+  red: [1, 0, 0],
+  green: [0, 1, 0],
+  blue: [0, 0.3, 1],
+  yellow: [1, 1, 0],
+};
 export const SHAPE_KINDS = ["square", "disc", "triangle"] as const;
 export const PITCHES = ["low", "high"] as const;
 export const COUNT_WORDS = ["zero", "one", "two", "three"] as const;
@@ -61,16 +66,29 @@ export interface SynthConfig {
 }
 
 /** Sizes of models/mirasol.mira's tiny preset (2 chunks × 4 frames of 16×16, 16 spectrogram frames per chunk of 32 mels). */
-export const TINY: SynthConfig = { chunks: 2, frames: 4, height: 16, width: 16, mels: 32, specPerFrame: 4, nFft: 512, textLength: 16 };
+export const TINY: SynthConfig = {
+  chunks: 2,
+  frames: 4,
+  height: 16,
+  width: 16,
+  mels: 32,
+  specPerFrame: 4,
+  nFft: 512,
+  textLength: 16,
+};
 
 /** What is wrong with `c`, said with the flag to change, or undefined. */
 export function checkConfig(c: SynthConfig): string | undefined {
   const pos = (n: number) => Number.isInteger(n) && n >= 1;
-  if (![c.chunks, c.frames, c.height, c.width, c.mels, c.specPerFrame, c.textLength].every(pos)) return "chunks, frames, size, mels, specPerFrame and textLength must be positive integers";
-  if ((c.chunks * c.frames) % SLOTS !== 0) return `chunks × frames must be a multiple of ${SLOTS} (a clip is ${SLOTS} equal slots), got ${c.chunks} × ${c.frames} = ${c.chunks * c.frames}`;
-  if ((SAMPLE_RATE / FPS) % c.specPerFrame !== 0) return `specPerFrame must divide ${SAMPLE_RATE / FPS} (samples per video frame), got ${c.specPerFrame}`;
+  if (![c.chunks, c.frames, c.height, c.width, c.mels, c.specPerFrame, c.textLength].every(pos))
+    return "chunks, frames, size, mels, specPerFrame and textLength must be positive integers";
+  if ((c.chunks * c.frames) % SLOTS !== 0)
+    return `chunks × frames must be a multiple of ${SLOTS} (a clip is ${SLOTS} equal slots), got ${c.chunks} × ${c.frames} = ${c.chunks * c.frames}`;
+  if ((SAMPLE_RATE / FPS) % c.specPerFrame !== 0)
+    return `specPerFrame must divide ${SAMPLE_RATE / FPS} (samples per video frame), got ${c.specPerFrame}`;
   if (c.height < 6 || c.width < 6) return `frames must be at least 6×6 pixels, got ${c.height}×${c.width}`;
-  if (c.textLength < MAX_TEXT_TOKENS) return `textLength must be at least ${MAX_TEXT_TOKENS} (longest question + answer + eos), got ${c.textLength}`;
+  if (c.textLength < MAX_TEXT_TOKENS)
+    return `textLength must be at least ${MAX_TEXT_TOKENS} (longest question + answer + eos), got ${c.textLength}`;
   return undefined;
 }
 
@@ -112,7 +130,10 @@ export interface ClipEvents {
 /** Sequential draws from the counter-based hash: draw k of clip i is randomBits(seed, 2·i, k). */
 class ClipRandom {
   private k = 0;
-  constructor(private readonly seed: number, private readonly stream: number) {}
+  constructor(
+    private readonly seed: number,
+    private readonly stream: number,
+  ) {}
   unit(): number {
     return bitsToUnit(randomBits(this.seed, this.stream, this.k++));
   }
@@ -163,10 +184,19 @@ export function sampleEvents(seed: number, clip: number, c: SynthConfig): ClipEv
   const tones = PITCHES.map((pitch): ToneEvent => {
     const slot = pitch === "high" ? high : low;
     const [lo, hi] = PITCH_HZ[pitch];
-    return { pitch, freq: lo + (hi - lo) * r.unit(), amplitude: 0.3 + 0.2 * r.unit(), start: slot * slotSamples + slotSamples / 4, length: slotSamples / 2 };
+    return {
+      pitch,
+      freq: lo + (hi - lo) * r.unit(),
+      amplitude: 0.3 + 0.2 * r.unit(),
+      start: slot * slotSamples + slotSamples / 4,
+      length: slotSamples / 2,
+    };
   }).sort((a, b) => a.start - b.start);
   const count = r.int(COUNT_WORDS.length);
-  const cells = r.shuffle(Array.from({ length: 2 * SLOTS }, (_, i) => i)).slice(0, count).sort((a, b) => a - b);
+  const cells = r
+    .shuffle(Array.from({ length: 2 * SLOTS }, (_, i) => i))
+    .slice(0, count)
+    .sort((a, b) => a - b);
   const cell = slotSamples / 2;
   const beepLength = Math.round(0.06 * SAMPLE_RATE);
   const beeps = cells.map((i) => Math.round(i * cell + Math.max(0, cell - beepLength) / 2));
@@ -181,8 +211,16 @@ export const noiseStream = (clip: number): number => 2 * clip + 1;
 // Questions. Each type has a template, the modalities it needs, and an answer rule over the events.
 
 export const QUESTION_TYPES = [
-  { name: "colour_at_tone", needs: ["audio", "video"], template: "what colour is the shape when the {pitch} tone plays ?" },
-  { name: "tone_after_colour", needs: ["audio", "video"], template: "which tone plays after the {colour} shape appears ?" },
+  {
+    name: "colour_at_tone",
+    needs: ["audio", "video"],
+    template: "what colour is the shape when the {pitch} tone plays ?",
+  },
+  {
+    name: "tone_after_colour",
+    needs: ["audio", "video"],
+    template: "which tone plays after the {colour} shape appears ?",
+  },
   { name: "count_beeps", needs: ["audio"], template: "how many beeps ?" },
   { name: "first_tone", needs: ["audio"], template: "which tone plays first ?" },
   { name: "first_colour", needs: ["video"], template: "what colour is the first shape ?" },
@@ -228,7 +266,11 @@ export function questionsFor(e: ClipEvents): Question[] {
     QUESTION_TYPES.find((t) => t.name === type)!.template.replace(/\{(\w+)\}/g, (_, k: string) => values[k]);
   const qs: Question[] = [];
   for (const pitch of ["high", "low"] as const) {
-    qs.push({ type: "colour_at_tone", text: fill("colour_at_tone", { pitch }), answer: shapeInSlotOf(e, tone(pitch)).colour });
+    qs.push({
+      type: "colour_at_tone",
+      text: fill("colour_at_tone", { pitch }),
+      answer: shapeInSlotOf(e, tone(pitch)).colour,
+    });
   }
   const toneSlots = e.tones.map((t) => ({ colour: shapeInSlotOf(e, t).colour, pitch: t.pitch }));
   toneSlots.sort((a, b) => COLOURS.indexOf(a.colour) - COLOURS.indexOf(b.colour));
@@ -241,11 +283,23 @@ export function questionsFor(e: ClipEvents): Question[] {
   qs.push({ type: "first_tone", text: fill("first_tone", {}), answer: e.tones[0].pitch });
   qs.push({ type: "first_colour", text: fill("first_colour", {}), answer: e.shapes[0].colour });
   for (const pitch of ["high", "low"] as const) {
-    qs.push({ type: "when_tone", text: fill("when_tone", { pitch }), answer: ORDINALS[e.shapes.indexOf(shapeInSlotOf(e, tone(pitch)))] });
+    qs.push({
+      type: "when_tone",
+      text: fill("when_tone", { pitch }),
+      answer: ORDINALS[e.shapes.indexOf(shapeInSlotOf(e, tone(pitch)))],
+    });
   }
   for (const colour of e.asked.colours) {
-    qs.push({ type: "when_colour", text: fill("when_colour", { colour }), answer: ORDINALS[e.shapes.findIndex((s) => s.colour === colour)] });
+    qs.push({
+      type: "when_colour",
+      text: fill("when_colour", { colour }),
+      answer: ORDINALS[e.shapes.findIndex((s) => s.colour === colour)],
+    });
   }
-  qs.push({ type: "nth_colour", text: fill("nth_colour", { ordinal: ORDINALS[e.asked.slot] }), answer: e.shapes[e.asked.slot].colour });
+  qs.push({
+    type: "nth_colour",
+    text: fill("nth_colour", { ordinal: ORDINALS[e.asked.slot] }),
+    answer: e.shapes[e.asked.slot].colour,
+  });
   return qs;
 }

@@ -16,7 +16,8 @@ export class WordTokenizer {
   /** `vocab[i]` is the word of id i; the first three must be SPECIALS. */
   constructor(readonly vocab: readonly string[]) {
     SPECIALS.forEach((s, i) => {
-      if (vocab[i] !== s) throw new DataError(`a vocabulary starts with ${SPECIALS.join(", ")}; got '${vocab[i]}' at id ${i}`);
+      if (vocab[i] !== s)
+        throw new DataError(`a vocabulary starts with ${SPECIALS.join(", ")}; got '${vocab[i]}' at id ${i}`);
     });
     this.ids = new Map(vocab.map((w, i) => [w, i]));
     if (this.ids.size !== vocab.length) throw new DataError("a vocabulary holds each word once");
@@ -32,12 +33,17 @@ export class WordTokenizer {
 
   id(word: string): number {
     const i = this.ids.get(word);
-    if (i === undefined) throw new InputError(`'${word}' is not in the vocabulary (${this.vocab.slice(SPECIALS.length).join(" ")})`);
+    if (i === undefined)
+      throw new InputError(`'${word}' is not in the vocabulary (${this.vocab.slice(SPECIALS.length).join(" ")})`);
     return i;
   }
 
   encode(text: string): number[] {
-    return text.trim().split(/\s+/).filter((w) => w.length > 0).map((w) => this.id(w));
+    return text
+      .trim()
+      .split(/\s+/)
+      .filter((w) => w.length > 0)
+      .map((w) => this.id(w));
   }
 
   /** Words of `ids`, stopping at eos and skipping pad. */
@@ -56,11 +62,20 @@ export class WordTokenizer {
  * mask is 1 on the answer's ids and eos (what the text loss counts), 0 on the question and padding.
  * Returns the question's length (where the answer starts).
  */
-export function encodeRow(t: WordTokenizer, question: string, answer: string, text: Int32Array, mask: Float32Array): number {
+export function encodeRow(
+  t: WordTokenizer,
+  question: string,
+  answer: string,
+  text: Int32Array,
+  mask: Float32Array,
+): number {
   const q = t.encode(question);
   const a = t.encode(answer);
   const n = q.length + a.length + 1;
-  if (n > text.length) throw new InputError(`question and answer need ${n} tokens but rows hold ${text.length}: '${question}' → '${answer}'; shorten them`);
+  if (n > text.length)
+    throw new InputError(
+      `question and answer need ${n} tokens but rows hold ${text.length}: '${question}' → '${answer}'; shorten them`,
+    );
   text.fill(PAD);
   mask.fill(0);
   text.set(q, 0);

@@ -85,7 +85,16 @@ export interface ErrorExpr {
   readonly kind: "error";
   readonly span: Span;
 }
-export type Expr = NumberExpr | NameExpr | UnaryExpr | BinaryExpr | CallExpr | IndexExpr | ListExpr | ScanExpr | ErrorExpr;
+export type Expr =
+  | NumberExpr
+  | NameExpr
+  | UnaryExpr
+  | BinaryExpr
+  | CallExpr
+  | IndexExpr
+  | ListExpr
+  | ScanExpr
+  | ErrorExpr;
 
 /** `f32[B, T * m, d]`, `int`, `Combiner`; a dim is an expression or `...` (any leading dims). */
 export type DimItem = Expr | { readonly kind: "rest"; readonly span: Span };
@@ -118,7 +127,13 @@ export type Stmt =
   | { readonly kind: "output"; readonly span: Span; readonly name: Ident; readonly value: Expr }
   | { readonly kind: "loss"; readonly span: Span; readonly name: Ident; readonly value: Expr }
   | { readonly kind: "objective"; readonly span: Span; readonly value: Expr }
-  | { readonly kind: "generate"; readonly span: Span; readonly input: Ident; readonly from: Ident; readonly until?: Expr }
+  | {
+      readonly kind: "generate";
+      readonly span: Span;
+      readonly input: Ident;
+      readonly from: Ident;
+      readonly until?: Expr;
+    }
   | { readonly kind: "config"; readonly span: Span; readonly fields: readonly ParamSig[] }
   | { readonly kind: "preset"; readonly span: Span; readonly name: Ident; readonly entries: readonly Setting[] };
 
@@ -169,4 +184,8 @@ export interface Program {
   readonly decls: readonly Decl[];
 }
 
-export const spanUnion = (a: Span, b: Span): Span => ({ file: a.file, start: Math.min(a.start, b.start), end: Math.max(a.end, b.end) });
+export const spanUnion = (a: Span, b: Span): Span => ({
+  file: a.file,
+  start: Math.min(a.start, b.start),
+  end: Math.max(a.end, b.end),
+});

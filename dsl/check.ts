@@ -30,7 +30,10 @@ export const importCacheStats = { hits: 0, misses: 0 };
 /** Imports checked apart from the entry, or undefined when that could change the result: their
  *  texts are unknown, or on their own they have errors (they might use a name the entry declares,
  *  as the shared namespace allows), so the entry and its imports are checked together instead. */
-function importsChecked(imports: readonly A.Program[], sources: ReadonlyMap<string, string> | undefined): CheckedImports | undefined {
+function importsChecked(
+  imports: readonly A.Program[],
+  sources: ReadonlyMap<string, string> | undefined,
+): CheckedImports | undefined {
   if (imports.length === 0 || !sources) return undefined;
   const hash = createHash("sha256");
   for (const p of imports) {
@@ -48,9 +51,18 @@ function importsChecked(imports: readonly A.Program[], sources: ReadonlyMap<stri
   collectDecls(ctx, imports);
   for (const info of ctx.modules.values()) checkModule(ctx, info);
   const names = new Map<string, A.Span>();
-  for (const d of imports.flatMap((p) => p.decls)) if (d.kind !== "import" && !names.has(d.name.name)) names.set(d.name.name, d.name.span);
+  for (const d of imports.flatMap((p) => p.decls))
+    if (d.kind !== "import" && !names.has(d.name.name)) names.set(d.name.name, d.name.span);
   const ok = !ctx.diagnostics.some((d) => d.severity === "error");
-  const result = ok ? { modules: ctx.modules, interfaces: ctx.interfaces, implementsOf: ctx.implementsOf, names, diagnostics: ctx.diagnostics } : undefined;
+  const result = ok
+    ? {
+        modules: ctx.modules,
+        interfaces: ctx.interfaces,
+        implementsOf: ctx.implementsOf,
+        names,
+        diagnostics: ctx.diagnostics,
+      }
+    : undefined;
   if (importCache.size >= 32) importCache.clear();
   importCache.set(key, result);
   return result;
@@ -74,7 +86,11 @@ export interface Checked {
   readonly types?: ReadonlyMap<A.Span, Ty>;
 }
 
-export function checkPrograms(programs: readonly A.Program[], opts: CheckOptions = {}, sources?: ReadonlyMap<string, string>): { result: Checked; diagnostics: Diagnostic[] } {
+export function checkPrograms(
+  programs: readonly A.Program[],
+  opts: CheckOptions = {},
+  sources?: ReadonlyMap<string, string>,
+): { result: Checked; diagnostics: Diagnostic[] } {
   const ctx = new Ctx();
   if (opts.recordTypes) ctx.types = new Map();
   const imports = importsChecked(programs.slice(1), sources);
@@ -95,5 +111,8 @@ export function checkPrograms(programs: readonly A.Program[], opts: CheckOptions
   if (!model) return { result: { programs, modules: ctx.modules, types: ctx.types }, diagnostics: ctx.diagnostics };
   const cfg = applyOverrides(model, opts);
   const { record, config } = checkModel(ctx, model, cfg.result);
-  return { result: { programs, modules: ctx.modules, model, config, record, types: ctx.types }, diagnostics: [...cfg.diagnostics, ...ctx.diagnostics] };
+  return {
+    result: { programs, modules: ctx.modules, model, config, record, types: ctx.types },
+    diagnostics: [...cfg.diagnostics, ...ctx.diagnostics],
+  };
 }

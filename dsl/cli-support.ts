@@ -33,12 +33,18 @@ export function checkFile(path: string, opts: CheckFileOptions = {}): CliResult 
   const r = check(source, path, opts);
   const failed = hasErrors(r.diagnostics);
   if (opts.json) {
-    const out = { ok: !failed, model: r.result.model?.name.name, diagnostics: r.diagnostics.map((d) => diagnosticJson(d, r.sources)) };
+    const out = {
+      ok: !failed,
+      model: r.result.model?.name.name,
+      diagnostics: r.diagnostics.map((d) => diagnosticJson(d, r.sources)),
+    };
     return { output: JSON.stringify(out, null, 2), exitCode: failed ? 1 : 0 };
   }
   const errors = r.diagnostics.filter((d) => d.severity === "error").length;
   const warnings = r.diagnostics.length - errors;
-  const summary = failed ? `${errors} error${errors === 1 ? "" : "s"}${warnings ? `, ${warnings} warning${warnings === 1 ? "" : "s"}` : ""}` : `${path}: ok${r.result.model ? ` (model ${r.result.model.name.name}${opts.preset ? `, preset ${opts.preset}` : ""})` : ""}${warnings ? `, ${warnings} warning${warnings === 1 ? "" : "s"}` : ""}`;
+  const summary = failed
+    ? `${errors} error${errors === 1 ? "" : "s"}${warnings ? `, ${warnings} warning${warnings === 1 ? "" : "s"}` : ""}`
+    : `${path}: ok${r.result.model ? ` (model ${r.result.model.name.name}${opts.preset ? `, preset ${opts.preset}` : ""})` : ""}${warnings ? `, ${warnings} warning${warnings === 1 ? "" : "s"}` : ""}`;
   const text = [formatDiagnostics(r.diagnostics, r.sources), summary].filter((s) => s.length > 0).join("\n");
   return { output: text, exitCode: failed ? 1 : 0 };
 }
@@ -54,9 +60,15 @@ export function formatFile(path: string, opts: FormatFileOptions = {}): CliResul
   const source = readInput(path);
   if (typeof source !== "string") return source;
   const r = format(source, path);
-  if (r.result === undefined) return { output: formatDiagnostics(r.diagnostics, new Map([[path, source]])) + "\nnot formatted: fix the syntax errors first", exitCode: 1 };
+  if (r.result === undefined)
+    return {
+      output:
+        formatDiagnostics(r.diagnostics, new Map([[path, source]])) + "\nnot formatted: fix the syntax errors first",
+      exitCode: 1,
+    };
   const changed = r.result !== source;
-  if (opts.check) return { output: changed ? `${path}: would reformat` : `${path}: formatted`, exitCode: changed ? 1 : 0 };
+  if (opts.check)
+    return { output: changed ? `${path}: would reformat` : `${path}: formatted`, exitCode: changed ? 1 : 0 };
   if (opts.write) {
     if (changed) fs.writeFileSync(path, r.result);
     return { output: changed ? `${path}: reformatted` : `${path}: unchanged`, exitCode: 0 };

@@ -25,11 +25,16 @@ export interface ResolvedConfig {
   readonly sources: ReadonlyMap<string, string>;
 }
 
-export const configFields = (model: A.ModelDecl): A.ParamSig[] => model.body.stmts.flatMap((s) => (s.kind === "config" ? s.fields : []));
-export const presetsOf = (model: A.ModelDecl): Extract<A.Stmt, { kind: "preset" }>[] => model.body.stmts.flatMap((s) => (s.kind === "preset" ? [s] : []));
+export const configFields = (model: A.ModelDecl): A.ParamSig[] =>
+  model.body.stmts.flatMap((s) => (s.kind === "config" ? s.fields : []));
+export const presetsOf = (model: A.ModelDecl): Extract<A.Stmt, { kind: "preset" }>[] =>
+  model.body.stmts.flatMap((s) => (s.kind === "preset" ? [s] : []));
 
 /** Applies a preset and `--set` overrides to a model's config; never throws. */
-export function applyOverrides(model: A.ModelDecl, choice: ConfigChoice = {}): { result: ResolvedConfig; diagnostics: Diagnostic[] } {
+export function applyOverrides(
+  model: A.ModelDecl,
+  choice: ConfigChoice = {},
+): { result: ResolvedConfig; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
   const sources = new Map<string, string>();
   const fields = configFields(model);
@@ -43,9 +48,25 @@ export function applyOverrides(model: A.ModelDecl, choice: ConfigChoice = {}): {
     if (!p) {
       const file = "--preset";
       sources.set(file, choice.preset);
-      const near = closest(choice.preset, presets.map((x) => x.name.name));
-      diagnostics.push(diag("M3001", { file, start: 0, end: choice.preset.length }, `model ${model.name.name} has no preset '${choice.preset}'`, near ? `did you mean '${near}'?` : presets.length ? `its presets are: ${presets.map((x) => x.name.name).join(", ")}` : "it declares no presets"));
-    } else for (const e of p.entries) if (names.includes(e.name.name)) chosen.set(e.name.name, { value: e.value, from: "preset" });
+      const near = closest(
+        choice.preset,
+        presets.map((x) => x.name.name),
+      );
+      diagnostics.push(
+        diag(
+          "M3001",
+          { file, start: 0, end: choice.preset.length },
+          `model ${model.name.name} has no preset '${choice.preset}'`,
+          near
+            ? `did you mean '${near}'?`
+            : presets.length
+              ? `its presets are: ${presets.map((x) => x.name.name).join(", ")}`
+              : "it declares no presets",
+        ),
+      );
+    } else
+      for (const e of p.entries)
+        if (names.includes(e.name.name)) chosen.set(e.name.name, { value: e.value, from: "preset" });
   }
 
   for (const raw of choice.set ?? []) {
@@ -54,17 +75,37 @@ export function applyOverrides(model: A.ModelDecl, choice: ConfigChoice = {}): {
     const eq = raw.indexOf("=");
     const key = eq < 0 ? "" : raw.slice(0, eq).trim();
     if (eq < 0 || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) {
-      diagnostics.push(diag("M3003", { file, start: 0, end: raw.length }, `'--set ${raw}' is not key=value`, "write --set d=96 or --set combiner='TTMCombiner(memory: 32)'"));
+      diagnostics.push(
+        diag(
+          "M3003",
+          { file, start: 0, end: raw.length },
+          `'--set ${raw}' is not key=value`,
+          "write --set d=96 or --set combiner='TTMCombiner(memory: 32)'",
+        ),
+      );
       continue;
     }
     if (!names.includes(key)) {
       const near = closest(key, names);
-      diagnostics.push(diag("M3002", { file, start: 0, end: key.length }, `model ${model.name.name} has no config key '${key}'`, near ? `did you mean '${near}'?` : `its keys are: ${names.join(", ")}`));
+      diagnostics.push(
+        diag(
+          "M3002",
+          { file, start: 0, end: key.length },
+          `model ${model.name.name} has no config key '${key}'`,
+          near ? `did you mean '${near}'?` : `its keys are: ${names.join(", ")}`,
+        ),
+      );
       continue;
     }
     // Offsets in the value's spans count from the start of `raw`, so excerpts point into it.
     const parsed = parseExpression(" ".repeat(eq + 1) + raw.slice(eq + 1), file);
-    diagnostics.push(...parsed.diagnostics.map((d) => (d.code === "M1002" || d.code === "M1001" ? { ...d, code: "M3003" as const, message: `bad value for '${key}': ${d.message}` } : d)));
+    diagnostics.push(
+      ...parsed.diagnostics.map((d) =>
+        d.code === "M1002" || d.code === "M1001"
+          ? { ...d, code: "M3003" as const, message: `bad value for '${key}': ${d.message}` }
+          : d,
+      ),
+    );
     if (parsed.diagnostics.length === 0) chosen.set(key, { value: parsed.result, from: "override" });
   }
 
@@ -72,7 +113,15 @@ export function applyOverrides(model: A.ModelDecl, choice: ConfigChoice = {}): {
   for (const f of fields) {
     const c = chosen.get(f.name.name);
     if (c) entries.push({ name: f.name.name, field: f, value: c.value, from: c.from });
-    else diagnostics.push(diag("M3003", f.span, `config '${f.name.name}' has no value`, `give it a default: ${f.name.name}: ${f.type?.name.name ?? "int"} = ...`));
+    else
+      diagnostics.push(
+        diag(
+          "M3003",
+          f.span,
+          `config '${f.name.name}' has no value`,
+          `give it a default: ${f.name.name}: ${f.type?.name.name ?? "int"} = ...`,
+        ),
+      );
   }
   return { result: { preset: choice.preset, entries, sources }, diagnostics };
 }

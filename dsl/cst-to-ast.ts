@@ -15,7 +15,10 @@ export class AstBuilder {
   private readonly depth = new WeakMap<A.Expr, number>();
   private deepReported = false;
 
-  constructor(private readonly file: string, private readonly textLength: number) {}
+  constructor(
+    private readonly file: string,
+    private readonly textLength: number,
+  ) {}
 
   // ---- CST access ---------------------------------------------------------------------------
 
@@ -60,19 +63,35 @@ export class AstBuilder {
 
   private decl(n: CstNode, sp: A.Span): A.Decl | undefined {
     const imp = this.node(n, "importDecl");
-    if (imp) return { kind: "import", span: this.spanOf(imp, sp), path: this.toks(imp, "Identifier").map((t) => this.ident(t, sp)) };
+    if (imp)
+      return {
+        kind: "import",
+        span: this.spanOf(imp, sp),
+        path: this.toks(imp, "Identifier").map((t) => this.ident(t, sp)),
+      };
     const itf = this.node(n, "interfaceDecl");
     if (itf) {
       const s = this.spanOf(itf, sp);
       const result = this.node(itf, "typeExpr");
-      return { kind: "interface", span: s, name: this.ident(this.tok(itf, "Identifier"), s), inputs: this.paramList(this.node(itf, "paramList"), s), result: result && this.typeExpr(result, s) };
+      return {
+        kind: "interface",
+        span: s,
+        name: this.ident(this.tok(itf, "Identifier"), s),
+        inputs: this.paramList(this.node(itf, "paramList"), s),
+        result: result && this.typeExpr(result, s),
+      };
     }
     const mod = this.node(n, "moduleDecl");
     if (mod) return this.moduleDecl(mod, this.spanOf(mod, sp));
     const model = this.node(n, "modelDecl");
     if (model) {
       const s = this.spanOf(model, sp);
-      return { kind: "model", span: s, name: this.ident(this.tok(model, "Identifier"), s), body: this.block(this.node(model, "block"), s) };
+      return {
+        kind: "model",
+        span: s,
+        name: this.ident(this.tok(model, "Identifier"), s),
+        body: this.block(this.node(model, "block"), s),
+      };
     }
     return undefined;
   }
@@ -82,11 +101,19 @@ export class AstBuilder {
     const inputs = this.node(n, "inputs");
     const result = this.node(n, "typeExpr");
     return {
-      kind: "module", span: s, name: this.ident(this.tok(n, "Identifier"), s),
+      kind: "module",
+      span: s,
+      name: this.ident(this.tok(n, "Identifier"), s),
       hypers: this.paramList(this.node(n, "hypers"), s),
       inputs: inputs ? this.paramList(inputs, s) : undefined,
       result: result ? this.typeExpr(result, s) : undefined,
-      impl: impl ? { iface: this.ident(this.tok(impl, "Identifier"), this.spanOf(impl, s)), bindings: this.nodes(impl, "setting").map((x) => this.setting(x, s)), span: this.spanOf(impl, s) } : undefined,
+      impl: impl
+        ? {
+            iface: this.ident(this.tok(impl, "Identifier"), this.spanOf(impl, s)),
+            bindings: this.nodes(impl, "setting").map((x) => this.setting(x, s)),
+            span: this.spanOf(impl, s),
+          }
+        : undefined,
       body: this.block(this.node(n, "block"), s),
     };
   }
@@ -98,12 +125,21 @@ export class AstBuilder {
   private paramSig(n: CstNode, s: A.Span): A.ParamSig {
     const type = this.node(n, "typeExpr");
     const value = this.node(n, "expression");
-    return { name: this.ident(this.tok(n, "Identifier"), s), type: type && this.typeExpr(type, s), default: value && this.expr(value, s), span: s };
+    return {
+      name: this.ident(this.tok(n, "Identifier"), s),
+      type: type && this.typeExpr(type, s),
+      default: value && this.expr(value, s),
+      span: s,
+    };
   }
 
   private setting(n: CstNode, sp: A.Span): A.Setting {
     const s = this.spanOf(n, sp);
-    return { name: this.ident(this.tok(n, "Identifier"), s), value: this.exprOrError(this.node(n, "expression"), s), span: s };
+    return {
+      name: this.ident(this.tok(n, "Identifier"), s),
+      value: this.exprOrError(this.node(n, "expression"), s),
+      span: s,
+    };
   }
 
   private typeExpr(n: CstNode, sp: A.Span): A.TypeExpr {
@@ -153,7 +189,13 @@ export class AstBuilder {
       }
       case "repeatStmt": {
         const as = this.tok(first, "Identifier");
-        return { kind: "repeat", span: s, count: value(), as: as && this.ident(as, s), body: this.block(this.node(first, "block"), s) };
+        return {
+          kind: "repeat",
+          span: s,
+          count: value(),
+          as: as && this.ident(as, s),
+          body: this.block(this.node(first, "block"), s),
+        };
       }
       case "returnStmt":
         return { kind: "return", span: s, value: value() };
@@ -169,12 +211,27 @@ export class AstBuilder {
         return { kind: "objective", span: s, value: value() };
       case "generateStmt": {
         const until = this.node(first, "expression");
-        return { kind: "generate", span: s, input: name, from: this.ident(this.tok(first, "Identifier", 1), s), until: until && this.expr(until, s) };
+        return {
+          kind: "generate",
+          span: s,
+          input: name,
+          from: this.ident(this.tok(first, "Identifier", 1), s),
+          until: until && this.expr(until, s),
+        };
       }
       case "configStmt":
-        return { kind: "config", span: s, fields: this.nodes(first, "paramSig").map((p) => this.paramSig(p, this.spanOf(p, s))) };
+        return {
+          kind: "config",
+          span: s,
+          fields: this.nodes(first, "paramSig").map((p) => this.paramSig(p, this.spanOf(p, s))),
+        };
       case "presetStmt":
-        return { kind: "preset", span: s, name: this.presetName(first, name), entries: this.nodes(first, "setting").map((x) => this.setting(x, s)) };
+        return {
+          kind: "preset",
+          span: s,
+          name: this.presetName(first, name),
+          entries: this.nodes(first, "setting").map((x) => this.setting(x, s)),
+        };
       default:
         return undefined;
     }
@@ -189,7 +246,14 @@ export class AstBuilder {
     const text = digits.image + (adjacent ? rest.image : "");
     const span: A.Span = { file: this.file, start: digits.startOffset, end: digits.startOffset + text.length };
     if (!/^[0-9]+[A-Za-z_][A-Za-z0-9_]*$/.test(text)) {
-      this.diagnostics.push(diag("M1002", span, `'${text}' is not a preset name`, "a preset name is letters, digits and _, with no spaces, e.g. tiny or 3b"));
+      this.diagnostics.push(
+        diag(
+          "M1002",
+          span,
+          `'${text}' is not a preset name`,
+          "a preset name is letters, digits and _, with no spaces, e.g. tiny or 3b",
+        ),
+      );
       return { name: "", span };
     }
     return { name: text, span };
@@ -208,7 +272,14 @@ export class AstBuilder {
     if (d + 1 > MAX_EXPR_DEPTH) {
       if (!this.deepReported) {
         this.deepReported = true;
-        this.diagnostics.push(diag("M1003", e.span, `expression nested more than ${MAX_EXPR_DEPTH} levels deep`, "split the expression with `let` bindings"));
+        this.diagnostics.push(
+          diag(
+            "M1003",
+            e.span,
+            `expression nested more than ${MAX_EXPR_DEPTH} levels deep`,
+            "split the expression with `let` bindings",
+          ),
+        );
       }
       const err: A.Expr = { kind: "error", span: e.span };
       this.depth.set(err, 1);
@@ -225,11 +296,19 @@ export class AstBuilder {
     const rightNode = this.node(n, "additive", 1);
     if (!op || !rightNode) return left;
     const right = this.additive(rightNode, s);
-    return this.mk({ kind: "binary", span: A_union(left.span, right.span), op: op.image as A.BinaryOp, left, right }, [left, right]);
+    return this.mk({ kind: "binary", span: A_union(left.span, right.span), op: op.image as A.BinaryOp, left, right }, [
+      left,
+      right,
+    ]);
   }
 
   /** Left-associative chains are built in a loop: a 10 000-term sum costs no recursion here. */
-  private chain(n: CstNode | undefined, sp: A.Span, sub: string, each: (c: CstNode | undefined, s: A.Span) => A.Expr): A.Expr {
+  private chain(
+    n: CstNode | undefined,
+    sp: A.Span,
+    sub: string,
+    each: (c: CstNode | undefined, s: A.Span) => A.Expr,
+  ): A.Expr {
     const s = this.spanOf(n, sp);
     const operands = this.nodes(n, sub);
     const ops = this.toks(n, "op");
@@ -255,7 +334,10 @@ export class AstBuilder {
     const minus = this.toks(n, "Minus");
     let e = this.postfix(this.node(n, "postfix"), s);
     for (let i = minus.length - 1; i >= 0; i--) {
-      e = this.mk({ kind: "neg", span: { file: this.file, start: minus[i].startOffset, end: e.span.end }, operand: e }, [e]);
+      e = this.mk(
+        { kind: "neg", span: { file: this.file, start: minus[i].startOffset, end: e.span.end }, operand: e },
+        [e],
+      );
     }
     return e;
   }
@@ -264,7 +346,9 @@ export class AstBuilder {
     const s = this.spanOf(n, sp);
     let e = this.primary(this.node(n, "primary"), s);
     // Suffixes appear in source order; Chevrotain groups them by rule, so merge by offset.
-    const suffixes = [...this.nodes(n, "callSuffix"), ...this.nodes(n, "indexSuffix")].sort((a, b) => (a.location?.startOffset ?? 0) - (b.location?.startOffset ?? 0));
+    const suffixes = [...this.nodes(n, "callSuffix"), ...this.nodes(n, "indexSuffix")].sort(
+      (a, b) => (a.location?.startOffset ?? 0) - (b.location?.startOffset ?? 0),
+    );
     for (const suf of suffixes) {
       const ss = this.spanOf(suf, s);
       const span = A_union(e.span, ss);
@@ -273,7 +357,9 @@ export class AstBuilder {
         e = this.mk({ kind: "call", span, callee: e, args }, [e, ...args.map((a) => a.value)]);
       } else {
         const items = this.nodes(suf, "sliceItem").map((it) => this.sliceItem(it, ss));
-        const kids = items.flatMap((it) => (it.kind === "at" ? [it.index] : it.kind === "range" ? [it.start, it.end, it.step] : []));
+        const kids = items.flatMap((it) =>
+          it.kind === "at" ? [it.index] : it.kind === "range" ? [it.start, it.end, it.step] : [],
+        );
         e = this.mk({ kind: "index", span, target: e, items }, [e, ...kids]);
       }
     }
@@ -324,10 +410,25 @@ export class AstBuilder {
     const carries = this.nodes(n, "carryDecl").map((c): A.Carry => {
       const cs = this.spanOf(c, s);
       const t = this.node(c, "typeExpr");
-      return { name: this.ident(this.tok(c, "Identifier"), cs), type: t && this.typeExpr(t, cs), init: this.exprOrError(this.node(c, "expression"), cs), span: cs };
+      return {
+        name: this.ident(this.tok(c, "Identifier"), cs),
+        type: t && this.typeExpr(t, cs),
+        init: this.exprOrError(this.node(c, "expression"), cs),
+        span: cs,
+      };
     });
     const over = this.exprOrError(this.node(n, "expression"), s);
-    return this.mk({ kind: "scan", span: s, index: this.ident(this.tok(n, "Identifier"), s), over, carries, body: this.block(this.node(n, "block"), s) }, [over, ...carries.map((c) => c.init)]);
+    return this.mk(
+      {
+        kind: "scan",
+        span: s,
+        index: this.ident(this.tok(n, "Identifier"), s),
+        over,
+        carries,
+        body: this.block(this.node(n, "block"), s),
+      },
+      [over, ...carries.map((c) => c.init)],
+    );
   }
 
   private number(t: IToken): A.NumberExpr {
@@ -335,7 +436,14 @@ export class AstBuilder {
     const isInt = /^\d+$/.test(t.image);
     const value = Number(t.image);
     if (!Number.isFinite(value) || (isInt && !Number.isSafeInteger(value))) {
-      this.diagnostics.push(diag("M1004", span, `number ${t.image.length > 24 ? t.image.slice(0, 24) + "…" : t.image} is out of range`, isInt ? "integers must be below 2^53" : "floats must be finite f64 values"));
+      this.diagnostics.push(
+        diag(
+          "M1004",
+          span,
+          `number ${t.image.length > 24 ? t.image.slice(0, 24) + "…" : t.image} is out of range`,
+          isInt ? "integers must be below 2^53" : "floats must be finite f64 values",
+        ),
+      );
       return { kind: "number", span, text: "0", value: 0, isInt };
     }
     return { kind: "number", span, text: t.image, value, isInt };

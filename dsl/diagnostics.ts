@@ -130,10 +130,16 @@ export function shownFile(file: string): string {
 
 export function formatDiagnostic(d: Diagnostic, sources: Sources): string {
   const main = excerpt(d.span, sources);
-  const out = [`${shownFile(d.span.file)}:${main.pos.line}:${main.pos.col} ${d.severity} ${d.code} ${d.message}`, ...main.lines];
+  const out = [
+    `${shownFile(d.span.file)}:${main.pos.line}:${main.pos.col} ${d.severity} ${d.code} ${d.message}`,
+    ...main.lines,
+  ];
   for (const n of d.notes ?? []) {
     const x = excerpt(n.span, sources);
-    out.push(`  note: ${shownFile(n.span.file)}:${x.pos.line}:${x.pos.col} ${n.message}`, ...x.lines.map((l) => `  ${l}`));
+    out.push(
+      `  note: ${shownFile(n.span.file)}:${x.pos.line}:${x.pos.col} ${n.message}`,
+      ...x.lines.map((l) => `  ${l}`),
+    );
   }
   if (d.hint) out.push(`  hint: ${d.hint}`);
   return out.join("\n");
@@ -145,14 +151,33 @@ export function formatDiagnostics(ds: readonly Diagnostic[], sources: Sources): 
 
 /** Sorted by file and position, errors and warnings interleaved as they occur in the text. */
 export function sortDiagnostics(ds: readonly Diagnostic[]): Diagnostic[] {
-  return [...ds].sort((a, b) => (a.span.file < b.span.file ? -1 : a.span.file > b.span.file ? 1 : a.span.start - b.span.start));
+  return [...ds].sort((a, b) =>
+    a.span.file < b.span.file ? -1 : a.span.file > b.span.file ? 1 : a.span.start - b.span.start,
+  );
 }
 
 /** Plain-data form for `--json`. */
 export function diagnosticJson(d: Diagnostic, sources: Sources): Record<string, unknown> {
   const p = locate(d, sources);
-  const notes = d.notes?.map((n) => ({ file: n.span.file, ...locate({ ...d, span: n.span }, sources), start: n.span.start, end: n.span.end, message: n.message }));
-  return { code: d.code, severity: d.severity, file: d.span.file, line: p.line, col: p.col, start: d.span.start, end: d.span.end, message: d.message, hint: d.hint, ...(notes ? { notes } : {}) };
+  const notes = d.notes?.map((n) => ({
+    file: n.span.file,
+    ...locate({ ...d, span: n.span }, sources),
+    start: n.span.start,
+    end: n.span.end,
+    message: n.message,
+  }));
+  return {
+    code: d.code,
+    severity: d.severity,
+    file: d.span.file,
+    line: p.line,
+    col: p.col,
+    start: d.span.start,
+    end: d.span.end,
+    message: d.message,
+    hint: d.hint,
+    ...(notes ? { notes } : {}),
+  };
 }
 
 /** Closest candidate by edit distance, for "did you mean" hints; undefined when nothing is close. */
@@ -175,7 +200,8 @@ function editDistance(a: string, b: string): number {
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const cur = [i];
-    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    for (let j = 1; j <= b.length; j++)
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
     prev = cur;
   }
   return prev[b.length];

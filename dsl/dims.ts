@@ -17,7 +17,16 @@ export const sym = (name: string): Dim => ({ k: "sym", name });
 
 export function dimOp(op: "+" | "-" | "*" | "/" | "%", a: Dim, b: Dim): Dim {
   if (a.k === "num" && b.k === "num") {
-    const v = op === "+" ? a.v + b.v : op === "-" ? a.v - b.v : op === "*" ? a.v * b.v : op === "/" ? a.v / b.v : floorMod(a.v, b.v);
+    const v =
+      op === "+"
+        ? a.v + b.v
+        : op === "-"
+          ? a.v - b.v
+          : op === "*"
+            ? a.v * b.v
+            : op === "/"
+              ? a.v / b.v
+              : floorMod(a.v, b.v);
     if (Number.isFinite(v) && Number.isInteger(v)) return num(v);
   }
   if ((op === "+" || op === "-") && b.k === "num" && b.v === 0) return a;

@@ -22,17 +22,30 @@ interface Item {
 class Printer {
   private next = 0; // index of the first comment not yet printed
 
-  constructor(private readonly src: string, private readonly comments: readonly Comment[]) {}
+  constructor(
+    private readonly src: string,
+    private readonly comments: readonly Comment[],
+  ) {}
 
   program(p: A.Program): string {
-    const lines = this.items(p.decls.map((d) => ({ span: d.span, print: (ind: string) => this.decl(d, ind) })), "", this.src.length);
-    return lines.join("\n").replace(/\n{3,}/g, "\n\n").trim() + "\n";
+    const lines = this.items(
+      p.decls.map((d) => ({ span: d.span, print: (ind: string) => this.decl(d, ind) })),
+      "",
+      this.src.length,
+    );
+    return (
+      lines
+        .join("\n")
+        .replace(/\n{3,}/g, "\n\n")
+        .trim() + "\n"
+    );
   }
 
   /** Comments that start before `offset` and are not yet printed. */
   private take(offset: number): Comment[] {
     const out: Comment[] = [];
-    while (this.next < this.comments.length && this.comments[this.next].span.start < offset) out.push(this.comments[this.next++]);
+    while (this.next < this.comments.length && this.comments[this.next].span.start < offset)
+      out.push(this.comments[this.next++]);
     return out;
   }
 
@@ -74,7 +87,11 @@ class Printer {
   private block(b: A.Block, ind: string): string[] {
     const inner = ind + IND;
     const closing = Math.max(b.span.start, b.span.end - 1);
-    return this.items(b.stmts.map((s) => ({ span: s.span, print: (i: string) => this.stmt(s, i) })), inner, closing);
+    return this.items(
+      b.stmts.map((s) => ({ span: s.span, print: (i: string) => this.stmt(s, i) })),
+      inner,
+      closing,
+    );
   }
 
   private decl(d: A.Decl, ind: string): string[] {
@@ -119,7 +136,11 @@ class Printer {
         return [`${ind}generate ${s.input.name} from ${s.from.name}${s.until ? ` until ${e(s.until)}` : ""}`];
       case "config": {
         const inner = ind + IND;
-        const fields = this.items(s.fields.map((f) => ({ span: f.span, print: (i: string) => [i + this.param(f, ind)] })), inner, s.span.end - 1);
+        const fields = this.items(
+          s.fields.map((f) => ({ span: f.span, print: (i: string) => [i + this.param(f, ind)] })),
+          inner,
+          s.span.end - 1,
+        );
         return fields.length ? [`${ind}config {`, ...fields, `${ind}}`] : [`${ind}config {}`];
       }
       case "preset": {
@@ -127,7 +148,14 @@ class Printer {
         const line = `${ind}preset ${s.name.name} { ${this.settings(s.entries)} }`;
         if (!hasComments && line.length <= 100) return [s.entries.length ? line : `${ind}preset ${s.name.name} {}`];
         const inner = ind + IND;
-        const entries = this.items(s.entries.map((x) => ({ span: x.span, print: (i: string) => [`${i}${x.name.name} = ${this.expr(x.value, ind)}`] })), inner, s.span.end - 1);
+        const entries = this.items(
+          s.entries.map((x) => ({
+            span: x.span,
+            print: (i: string) => [`${i}${x.name.name} = ${this.expr(x.value, ind)}`],
+          })),
+          inner,
+          s.span.end - 1,
+        );
         return [`${ind}preset ${s.name.name} {`, ...entries, `${ind}}`];
       }
     }
@@ -152,7 +180,8 @@ class Printer {
 
   // Expressions: precedence 1 comparison, 2 + -, 3 * / % @, 4 unary minus, 5 postfix/primary.
   private prec(e: A.Expr): number {
-    if (e.kind === "binary") return ["==", "!=", "<", "<=", ">", ">="].includes(e.op) ? 1 : e.op === "+" || e.op === "-" ? 2 : 3;
+    if (e.kind === "binary")
+      return ["==", "!=", "<", "<=", ">", ">="].includes(e.op) ? 1 : e.op === "+" || e.op === "-" ? 2 : 3;
     return e.kind === "neg" ? 4 : 5;
   }
 
@@ -176,7 +205,9 @@ class Printer {
       case "list":
         return `[${e.items.map((x) => this.expr(x, ind)).join(", ")}]`;
       case "scan": {
-        const carries = e.carries.map((c) => `${c.name.name}${c.type ? `: ${this.type(c.type)}` : ""} = ${this.expr(c.init, ind)}`).join(", ");
+        const carries = e.carries
+          .map((c) => `${c.name.name}${c.type ? `: ${this.type(c.type)}` : ""} = ${this.expr(c.init, ind)}`)
+          .join(", ");
         const head = `scan ${e.index.name} over ${this.expr(e.over, ind)}${carries ? ` carry ${carries}` : ""} {`;
         return [head, ...this.block(e.body, ind), `${ind}}`].join("\n");
       }

@@ -8,7 +8,14 @@ import { type ReadFile, loadProgram } from "./modules.js";
 export type { Program, Span } from "./ast.js";
 export type { CheckOptions, Checked } from "./check.js";
 export { type ConfigChoice, type ResolvedConfig, applyOverrides } from "./config.js";
-export { CODES, type Diagnostic, diagnosticJson, formatDiagnostic, formatDiagnostics, hasErrors } from "./diagnostics.js";
+export {
+  CODES,
+  type Diagnostic,
+  diagnosticJson,
+  formatDiagnostic,
+  formatDiagnostics,
+  hasErrors,
+} from "./diagnostics.js";
 export { format } from "./format.js";
 export { parse, parseExpression } from "./parse.js";
 export { loadProgram, type ReadFile } from "./modules.js";
@@ -29,9 +36,17 @@ export interface CheckSourceOptions extends CheckOptions {
 }
 
 /** Parse + imports + check of one file's text. `sources` holds every text a diagnostic may point into. */
-export function check(source: string, file: string, opts: CheckSourceOptions = {}): { result: Checked; diagnostics: Diagnostic[]; sources: Sources } {
+export function check(
+  source: string,
+  file: string,
+  opts: CheckSourceOptions = {},
+): { result: Checked; diagnostics: Diagnostic[]; sources: Sources } {
   const loaded = loadProgram(file, source, opts.read ?? readFromDisk, opts.root);
   const checked = checkPrograms(loaded.result.programs, opts, loaded.result.sources);
   const sources = new Map([...loaded.result.sources, ...(checked.result.config?.sources ?? [])]);
-  return { result: checked.result, diagnostics: sortDiagnostics([...loaded.diagnostics, ...checked.diagnostics]), sources };
+  return {
+    result: checked.result,
+    diagnostics: sortDiagnostics([...loaded.diagnostics, ...checked.diagnostics]),
+    sources,
+  };
 }

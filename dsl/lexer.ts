@@ -31,7 +31,12 @@ export const Carry = keyword("carry");
 export const Yield = keyword("yield");
 export const Return = keyword("return");
 
-export const WhiteSpace = createToken({ name: "WhiteSpace", pattern: /[ \t\r\n]+/, group: Lexer.SKIPPED, line_breaks: true });
+export const WhiteSpace = createToken({
+  name: "WhiteSpace",
+  pattern: /[ \t\r\n]+/,
+  group: Lexer.SKIPPED,
+  line_breaks: true,
+});
 export const Comment = createToken({ name: "Comment", pattern: /\/\/[^\n\r]*/, group: "comments" });
 // Digits then optional fraction and exponent; the visitor turns out-of-range values into M1004.
 export const NumberLit = createToken({ name: "NumberLit", pattern: /\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/ });
@@ -62,16 +67,63 @@ export const LBrace = createToken({ name: "LBrace", pattern: /{/ });
 export const RBrace = createToken({ name: "RBrace", pattern: /}/ });
 
 export const KEYWORDS = [
-  Import, Interface, Module, Implements, Model, Config, Preset, Input, Output, Loss, Objective, Generate, From, Until,
-  Let, Param, Repeat, As, Scan, Over, Carry, Yield, Return,
+  Import,
+  Interface,
+  Module,
+  Implements,
+  Model,
+  Config,
+  Preset,
+  Input,
+  Output,
+  Loss,
+  Objective,
+  Generate,
+  From,
+  Until,
+  Let,
+  Param,
+  Repeat,
+  As,
+  Scan,
+  Over,
+  Carry,
+  Yield,
+  Return,
 ];
 
 // Order matters: comments before Slash, multi-character operators before their prefixes,
 // keywords before Identifier.
 export const allTokens: TokenType[] = [
-  WhiteSpace, Comment, NumberLit, Arrow, Ellipsis, Dot, EqEq, NotEq, LessEq, GreaterEq, Less, Greater, Equals,
-  Plus, Minus, Star, Slash, Percent, At, Colon, Comma, LParen, RParen, LBracket, RBracket, LBrace, RBrace,
-  ...KEYWORDS, Identifier,
+  WhiteSpace,
+  Comment,
+  NumberLit,
+  Arrow,
+  Ellipsis,
+  Dot,
+  EqEq,
+  NotEq,
+  LessEq,
+  GreaterEq,
+  Less,
+  Greater,
+  Equals,
+  Plus,
+  Minus,
+  Star,
+  Slash,
+  Percent,
+  At,
+  Colon,
+  Comma,
+  LParen,
+  RParen,
+  LBracket,
+  RBracket,
+  LBrace,
+  RBrace,
+  ...KEYWORDS,
+  Identifier,
 ];
 
 export const miraLexer = new Lexer(allTokens, { positionTracking: "full", ensureOptimizations: false });

@@ -26,7 +26,8 @@ export function modelsRoot(file: string): string {
   }
 }
 
-export const importPath = (root: string, imp: A.ImportDecl): string => path.join(root, ...imp.path.map((p) => p.name)) + ".mira";
+export const importPath = (root: string, imp: A.ImportDecl): string =>
+  path.join(root, ...imp.path.map((p) => p.name)) + ".mira";
 
 /** Parsed files are cached by name and text, so a fuzzer re-checking mutants of one model parses
  *  its imports once. */
@@ -41,7 +42,12 @@ function parseCached(text: string, file: string): ReturnType<typeof parse> {
   return parsed;
 }
 
-export function loadProgram(entry: string, source: string, read: ReadFile, root = modelsRoot(entry)): { result: Loaded; diagnostics: Diagnostic[] } {
+export function loadProgram(
+  entry: string,
+  source: string,
+  read: ReadFile,
+  root = modelsRoot(entry),
+): { result: Loaded; diagnostics: Diagnostic[] } {
   const loaded: Loaded = { programs: [], sources: new Map(), comments: new Map() };
   const diagnostics: Diagnostic[] = [];
   const done = new Set<string>();
@@ -58,13 +64,30 @@ export function loadProgram(entry: string, source: string, read: ReadFile, root 
       const target = importPath(root, d);
       const shown = d.path.map((p) => p.name).join(".");
       if ([...stack, file].includes(target)) {
-        diagnostics.push(diag("M2005", d.span, `import ${shown} forms a cycle: ${[...stack, file, target].slice([...stack, file].indexOf(target)).map((f) => path.basename(f)).join(" → ")}`, "move the shared declarations into a third file that both import"));
+        diagnostics.push(
+          diag(
+            "M2005",
+            d.span,
+            `import ${shown} forms a cycle: ${[...stack, file, target]
+              .slice([...stack, file].indexOf(target))
+              .map((f) => path.basename(f))
+              .join(" → ")}`,
+            "move the shared declarations into a third file that both import",
+          ),
+        );
         continue;
       }
       if (done.has(target)) continue;
       const t = read(target);
       if (t === undefined) {
-        diagnostics.push(diag("M2004", d.span, `cannot find ${shown} (looked for ${path.relative(process.cwd(), target) || target})`, `imports name files under ${path.relative(process.cwd(), root) || root}/, e.g. import std.nn for std/nn.mira`));
+        diagnostics.push(
+          diag(
+            "M2004",
+            d.span,
+            `cannot find ${shown} (looked for ${path.relative(process.cwd(), target) || target})`,
+            `imports name files under ${path.relative(process.cwd(), root) || root}/, e.g. import std.nn for std/nn.mira`,
+          ),
+        );
         continue;
       }
       visit(target, t, [...stack, file]);

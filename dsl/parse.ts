@@ -42,9 +42,21 @@ function lex(source: string, file: string): Lexed {
     const ch = source.slice(e.offset, e.offset + 1);
     const code = ch.codePointAt(0) ?? 0;
     const shown = code >= 32 && code < 127 ? `'${ch}'` : `U+${code.toString(16).toUpperCase().padStart(4, "0")}`;
-    diagnostics.push(diag("M1001", { file, start: e.offset, end: e.offset + Math.max(1, e.length) }, `unexpected character ${shown}`, ch === "'" || ch === '"' ? "mira has no strings; names and numbers only" : "remove it; names are ASCII letters, digits and _"));
+    diagnostics.push(
+      diag(
+        "M1001",
+        { file, start: e.offset, end: e.offset + Math.max(1, e.length) },
+        `unexpected character ${shown}`,
+        ch === "'" || ch === '"'
+          ? "mira has no strings; names and numbers only"
+          : "remove it; names are ASCII letters, digits and _",
+      ),
+    );
   }
-  const comments = ((r.groups.comments ?? []) as IToken[]).map((t) => ({ text: t.image.trimEnd(), span: { file, start: t.startOffset, end: t.startOffset + t.image.length } }));
+  const comments = ((r.groups.comments ?? []) as IToken[]).map((t) => ({
+    text: t.image.trimEnd(),
+    span: { file, start: t.startOffset, end: t.startOffset + t.image.length },
+  }));
   return { tokens: r.tokens, comments, diagnostics };
 }
 
@@ -63,14 +75,24 @@ function syntaxDiagnostic(e: IRecognitionException, file: string, sourceLength: 
     span = { file, start: end, end: end + 1 };
   } else if (!atEof) span = { file, start: tok.startOffset, end: tok.startOffset + Math.max(1, tok.image.length) };
   else span = { file, start: sourceLength, end: sourceLength };
-  const hint = e.name === "NotAllInputParsedException" ? "statements belong inside a module or model block" : "check the syntax near here against docs/language.md";
+  const hint =
+    e.name === "NotAllInputParsedException"
+      ? "statements belong inside a module or model block"
+      : "check the syntax near here against docs/language.md";
   return diag("M1002", span, e.message, hint);
 }
 
 function capped(ds: Diagnostic[]): Diagnostic[] {
   if (ds.length <= MAX_DIAGNOSTICS) return ds;
   const kept = ds.slice(0, MAX_DIAGNOSTICS);
-  kept.push(diag("M1005", ds[MAX_DIAGNOSTICS].span, `${ds.length - MAX_DIAGNOSTICS} more diagnostics not shown`, "fix the first errors and run again"));
+  kept.push(
+    diag(
+      "M1005",
+      ds[MAX_DIAGNOSTICS].span,
+      `${ds.length - MAX_DIAGNOSTICS} more diagnostics not shown`,
+      "fix the first errors and run again",
+    ),
+  );
   return kept;
 }
 
@@ -94,15 +116,31 @@ function braceDiagnostic(tokens: readonly IToken[], source: string, file: string
       if (open.startLine === t.startLine) continue;
       const col = t.startOffset - (source.lastIndexOf("\n", t.startOffset - 1) + 1);
       const want = indentOf(source, open.startOffset);
-      if (col < want) return diag("M1002", at(open), `this '{' may be unclosed: the '}' on line ${t.startLine} that closes it stands left of its block`, "add the missing '}' for this block");
-      if (col > want) return diag("M1002", at(t), `this '}' closes the block opened on line ${open.startLine}; is it one too many?`, "remove it, or check the braces above");
+      if (col < want)
+        return diag(
+          "M1002",
+          at(open),
+          `this '{' may be unclosed: the '}' on line ${t.startLine} that closes it stands left of its block`,
+          "add the missing '}' for this block",
+        );
+      if (col > want)
+        return diag(
+          "M1002",
+          at(t),
+          `this '}' closes the block opened on line ${open.startLine}; is it one too many?`,
+          "remove it, or check the braces above",
+        );
     }
   }
   const open = stack.pop();
   return open && diag("M1002", at(open), "this '{' is never closed", "add a '}' where the block ends");
 }
 
-const emptyProgram = (file: string, length: number): Program => ({ file, span: { file, start: 0, end: length }, decls: [] });
+const emptyProgram = (file: string, length: number): Program => ({
+  file,
+  span: { file, start: 0, end: length },
+  decls: [],
+});
 
 /** The last file parsed: `mira check` then `mira fmt` of one text (or a fuzzer's check and format of
  *  each mutant) parse it once. The AST is plain data that nobody mutates; the array is copied. */
@@ -118,8 +156,17 @@ function parseFresh(source: string, file: string): Parsed<Program> {
   const lexed = lex(source, file);
   const deep = findExcessNesting(lexed.tokens);
   if (deep) {
-    const d = diag("M1003", { file, start: deep.startOffset, end: deep.startOffset + deep.image.length }, `nesting deeper than ${MAX_NESTING} levels`, "split the expression with `let` bindings");
-    return { result: emptyProgram(file, source.length), diagnostics: capped([...lexed.diagnostics, d]), comments: lexed.comments };
+    const d = diag(
+      "M1003",
+      { file, start: deep.startOffset, end: deep.startOffset + deep.image.length },
+      `nesting deeper than ${MAX_NESTING} levels`,
+      "split the expression with `let` bindings",
+    );
+    return {
+      result: emptyProgram(file, source.length),
+      diagnostics: capped([...lexed.diagnostics, d]),
+      comments: lexed.comments,
+    };
   }
   miraParser.input = lexed.tokens;
   const cst = miraParser.program();
@@ -128,7 +175,11 @@ function parseFresh(source: string, file: string): Parsed<Program> {
   if (brace) syntax.push(brace);
   const builder = new AstBuilder(file, source.length);
   const program = builder.program(cst);
-  return { result: program, diagnostics: capped([...lexed.diagnostics, ...syntax, ...builder.diagnostics]), comments: lexed.comments };
+  return {
+    result: program,
+    diagnostics: capped([...lexed.diagnostics, ...syntax, ...builder.diagnostics]),
+    comments: lexed.comments,
+  };
 }
 
 /** Parses one expression, e.g. the value of `--set combiner='TTM(memory: 32)'`. */
@@ -136,7 +187,15 @@ export function parseExpression(source: string, file = "<override>"): Parsed<A.E
   const lexed = lex(source, file);
   const whole: Span = { file, start: 0, end: source.length };
   const deep = findExcessNesting(lexed.tokens);
-  if (deep) return { result: { kind: "error", span: whole }, diagnostics: [...lexed.diagnostics, diag("M1003", whole, `nesting deeper than ${MAX_NESTING} levels`, "simplify the value")], comments: [] };
+  if (deep)
+    return {
+      result: { kind: "error", span: whole },
+      diagnostics: [
+        ...lexed.diagnostics,
+        diag("M1003", whole, `nesting deeper than ${MAX_NESTING} levels`, "simplify the value"),
+      ],
+      comments: [],
+    };
   miraParser.input = lexed.tokens;
   const cst = miraParser.expression();
   const syntax = miraParser.errors.map((e) => syntaxDiagnostic(e, file, source.length));
@@ -144,6 +203,19 @@ export function parseExpression(source: string, file = "<override>"): Parsed<A.E
   const expr = builder.exprOrError(cst, whole);
   const consumed = expr.span.end;
   const rest = lexed.tokens.find((t) => t.startOffset >= consumed);
-  const trailing = rest ? [diag("M1002", { file, start: rest.startOffset, end: rest.startOffset + rest.image.length }, `unexpected '${rest.image}' after the value`, "give one value, e.g. TTMCombiner(memory: 32)")] : [];
-  return { result: expr, diagnostics: [...lexed.diagnostics, ...syntax, ...trailing, ...builder.diagnostics], comments: [] };
+  const trailing = rest
+    ? [
+        diag(
+          "M1002",
+          { file, start: rest.startOffset, end: rest.startOffset + rest.image.length },
+          `unexpected '${rest.image}' after the value`,
+          "give one value, e.g. TTMCombiner(memory: 32)",
+        ),
+      ]
+    : [];
+  return {
+    result: expr,
+    diagnostics: [...lexed.diagnostics, ...syntax, ...trailing, ...builder.diagnostics],
+    comments: [],
+  };
 }

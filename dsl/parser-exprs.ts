@@ -9,7 +9,12 @@ export abstract class ExpressionParser extends CstParser {
   protected abstract block: ParserMethod<[], CstNode>;
 
   constructor() {
-    super(T.allTokens, { recoveryEnabled: true, errorMessageProvider: messages, maxLookahead: 3, nodeLocationTracking: "onlyOffset" });
+    super(T.allTokens, {
+      recoveryEnabled: true,
+      errorMessageProvider: messages,
+      maxLookahead: 3,
+      nodeLocationTracking: "onlyOffset",
+    });
   }
 
   protected typeExpr = this.RULE("typeExpr", () => {
@@ -43,7 +48,10 @@ export abstract class ExpressionParser extends CstParser {
   protected additive = this.RULE("additive", () => {
     this.SUBRULE(this.multiplicative);
     this.MANY(() => {
-      this.OR([{ ALT: () => this.CONSUME(T.Plus, { LABEL: "op" }) }, { ALT: () => this.CONSUME(T.Minus, { LABEL: "op" }) }]);
+      this.OR([
+        { ALT: () => this.CONSUME(T.Plus, { LABEL: "op" }) },
+        { ALT: () => this.CONSUME(T.Minus, { LABEL: "op" }) },
+      ]);
       this.SUBRULE2(this.multiplicative);
     });
   });

@@ -14,7 +14,9 @@ export function tokenText(t: TokenType): string {
 }
 
 const found = (tok: IToken | undefined): string =>
-  !tok || tok.tokenType === EOF ? "end of file" : `'${tok.image.length > 20 ? tok.image.slice(0, 20) + "…" : tok.image}'`;
+  !tok || tok.tokenType === EOF
+    ? "end of file"
+    : `'${tok.image.length > 20 ? tok.image.slice(0, 20) + "…" : tok.image}'`;
 
 /** What a rule expects, in words, for "no viable alternative" messages. */
 const RULE_WORDS: Record<string, string> = {
@@ -27,7 +29,10 @@ const RULE_WORDS: Record<string, string> = {
 
 export const messages: IParserErrorMessageProvider = {
   buildMismatchTokenMessage: ({ expected, actual }) => `expected ${tokenText(expected)}, found ${found(actual)}`,
-  buildNotAllInputParsedMessage: ({ firstRedundant }) => `unexpected ${found(firstRedundant)}; expected a declaration (import, interface, module or model)`,
-  buildNoViableAltMessage: ({ actual, ruleName }) => `expected ${RULE_WORDS[ruleName] ?? "something else"}, found ${found(actual[0])}`,
-  buildEarlyExitMessage: ({ actual, ruleName }) => `expected ${RULE_WORDS[ruleName] ?? "at least one item"}, found ${found(actual[0])}`,
+  buildNotAllInputParsedMessage: ({ firstRedundant }) =>
+    `unexpected ${found(firstRedundant)}; expected a declaration (import, interface, module or model)`,
+  buildNoViableAltMessage: ({ actual, ruleName }) =>
+    `expected ${RULE_WORDS[ruleName] ?? "something else"}, found ${found(actual[0])}`,
+  buildEarlyExitMessage: ({ actual, ruleName }) =>
+    `expected ${RULE_WORDS[ruleName] ?? "at least one item"}, found ${found(actual[0])}`,
 };

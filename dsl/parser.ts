@@ -240,6 +240,5 @@ export class MiraParser extends ExpressionParser {
   });
 }
 
-
 /** One parser for the process: Chevrotain's self-analysis is the expensive part. */
 export const miraParser = new MiraParser();

@@ -67,7 +67,14 @@ export type Ty =
   | { readonly k: "mask" }
   | { readonly k: "list"; readonly items: readonly Ty[] }
   | { readonly k: "module"; readonly info: ModuleInfo } // a module name, before its hyperparameters
-  | { readonly k: "instance"; readonly label: string; readonly sig?: Signature; readonly subst: ReadonlyMap<string, Dim>; readonly implements?: string; readonly module?: ModuleInfo }
+  | {
+      readonly k: "instance";
+      readonly label: string;
+      readonly sig?: Signature;
+      readonly subst: ReadonlyMap<string, Dim>;
+      readonly implements?: string;
+      readonly module?: ModuleInfo;
+    }
   | { readonly k: "builtin"; readonly name: string }
   | { readonly k: "init" }
   | { readonly k: "unknown" }; // after an error: accepted everywhere, so one mistake reports once
@@ -104,5 +111,10 @@ export function fmtTy(t: Ty): string {
 }
 
 export function sameTensor(a: TensorTy, b: TensorTy, known: ReadonlyMap<string, number>): boolean {
-  return a.dtype === b.dtype && a.rest === b.rest && a.dims.length === b.dims.length && a.dims.every((d, i) => dimEq(d, b.dims[i], known));
+  return (
+    a.dtype === b.dtype &&
+    a.rest === b.rest &&
+    a.dims.length === b.dims.length &&
+    a.dims.every((d, i) => dimEq(d, b.dims[i], known))
+  );
 }

@@ -65,7 +65,8 @@ export const contains = (s: A.Span, offset: number): boolean => s.start <= offse
 
 /** Declarations of the document and its imports, by name; the document's own come first. */
 export function findDecl(a: Analysis, name: string): Exclude<A.Decl, A.ImportDecl> | undefined {
-  for (const p of a.checked.programs) for (const d of p.decls) if (d.kind !== "import" && d.name.name === name) return d;
+  for (const p of a.checked.programs)
+    for (const d of p.decls) if (d.kind !== "import" && d.name.name === name) return d;
   return undefined;
 }
 
@@ -83,7 +84,8 @@ export function modelAt(a: Analysis, offset: number): A.ModelDecl | undefined {
 export function typeAt(a: Analysis, w: Word, startsAt = false): Ty | undefined {
   let best: { span: A.Span; ty: Ty } | undefined;
   for (const [span, ty] of a.checked.types ?? []) {
-    if (span.file !== a.file || span.start > w.start || span.end < w.end || (startsAt && span.start !== w.start)) continue;
+    if (span.file !== a.file || span.start > w.start || span.end < w.end || (startsAt && span.start !== w.start))
+      continue;
     if (span.start === w.start && span.end === w.end) return ty;
     if (!best || span.end - span.start < best.span.end - best.span.start) best = { span, ty };
   }

@@ -14,10 +14,16 @@ export function completionsAt(a: Analysis, offset: number): P.CompletionItem[] {
   if (iface) {
     return [...a.checked.modules.values()]
       .filter((m) => m.implements === iface)
-      .map((m) => ({ label: m.name, kind: P.CompletionItemKind.Class, detail: headerText(a, m.decl), sortText: `0${m.name}` }));
+      .map((m) => ({
+        label: m.name,
+        kind: P.CompletionItemKind.Class,
+        detail: headerText(a, m.decl),
+        sortText: `0${m.name}`,
+      }));
   }
   const items: P.CompletionItem[] = [];
-  const add = (label: string, kind: P.CompletionItemKind, detail?: string) => items.push({ label, kind, ...(detail ? { detail } : {}) });
+  const add = (label: string, kind: P.CompletionItemKind, detail?: string) =>
+    items.push({ label, kind, ...(detail ? { detail } : {}) });
   for (const k of KEYWORDS) add(k.name.toLowerCase(), P.CompletionItemKind.Keyword);
   for (const t of DTYPES) add(t, P.CompletionItemKind.TypeParameter);
   for (const m of a.checked.modules.values()) add(m.name, P.CompletionItemKind.Class, headerText(a, m.decl));
@@ -25,7 +31,8 @@ export function completionsAt(a: Analysis, offset: number): P.CompletionItem[] {
   for (const [name, rule] of Object.entries(BUILTINS)) add(name, P.CompletionItemKind.Function, rule.doc);
   for (const name of Object.keys(BUILTIN_VALUES)) if (!DTYPES.includes(name)) add(name, P.CompletionItemKind.Constant);
   const model = modelAt(a, offset);
-  for (const s of model?.body.stmts ?? []) if (s.kind === "config") for (const f of s.fields) add(f.name.name, P.CompletionItemKind.Property, "config");
+  for (const s of model?.body.stmts ?? [])
+    if (s.kind === "config") for (const f of s.fields) add(f.name.name, P.CompletionItemKind.Property, "config");
   const seen = new Set<string>();
   return items.filter((i) => !seen.has(i.label) && (seen.add(i.label), true));
 }
@@ -39,7 +46,9 @@ function expectedInterface(a: Analysis, offset: number, line: string): string | 
   const setting = /^\s*(\w+)\s*=\s*\w*$/.exec(line);
   const model = modelAt(a, offset);
   if (!setting || !model) return undefined;
-  const field = model.body.stmts.flatMap((s) => (s.kind === "config" ? s.fields : [])).find((f) => f.name.name === setting[1]);
+  const field = model.body.stmts
+    .flatMap((s) => (s.kind === "config" ? s.fields : []))
+    .find((f) => f.name.name === setting[1]);
   const type = field?.type?.name.name;
   return type && names.has(type) ? type : undefined;
 }

@@ -16,10 +16,15 @@ export function definitionOf(a: Analysis, offset: number, w: Word): Target | und
     if (label) return label.hyper.name.span;
   }
   const enclosing = program?.decls.find((d) => d.kind !== "import" && contains(d.span, offset));
-  const local = enclosing && enclosing.kind !== "import" && enclosing.kind !== "interface" ? localBinding(enclosing, w, offset) : undefined;
+  const local =
+    enclosing && enclosing.kind !== "import" && enclosing.kind !== "interface"
+      ? localBinding(enclosing, w, offset)
+      : undefined;
   if (local) return local;
   const model = modelAt(a, offset);
-  const field = model?.body.stmts.flatMap((s) => (s.kind === "config" ? s.fields : [])).find((f) => f.name.name === w.name);
+  const field = model?.body.stmts
+    .flatMap((s) => (s.kind === "config" ? s.fields : []))
+    .find((f) => f.name.name === w.name);
   if (field) return field.name.span;
   const decl = findDecl(a, w.name);
   if (decl) return decl.name.span;
@@ -66,7 +71,8 @@ function localBinding(d: A.ModuleDecl | A.ModelDecl, w: Word, offset: number): A
   };
   const visitBlock = (b: A.Block): void => {
     for (const s of b.stmts) {
-      if (s.kind === "let" || s.kind === "param" || s.kind === "input" || s.kind === "output" || s.kind === "loss") found.push(s.name);
+      if (s.kind === "let" || s.kind === "param" || s.kind === "input" || s.kind === "output" || s.kind === "loss")
+        found.push(s.name);
       if (s.kind === "repeat") {
         if (s.as) found.push(s.as);
         visitBlock(s.body);

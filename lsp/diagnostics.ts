@@ -25,12 +25,17 @@ function toLsp(a: Analysis, d: Diagnostic): P.Diagnostic {
   const related: P.DiagnosticRelatedInformation[] = [];
   for (const n of d.notes ?? []) {
     const text = a.sources.get(n.span.file);
-    if (text !== undefined) related.push({ location: { uri: uriOf(n.span.file), range: rangeIn(text, n.span) }, message: n.message });
+    if (text !== undefined)
+      related.push({ location: { uri: uriOf(n.span.file), range: rangeIn(text, n.span) }, message: n.message });
   }
   let range = rangeIn(a.text, d.span);
   if (d.span.file !== a.file) {
     const elsewhere = a.sources.get(d.span.file);
-    if (elsewhere !== undefined) related.unshift({ location: { uri: uriOf(d.span.file), range: rangeIn(elsewhere, d.span) }, message: "the problem is here" });
+    if (elsewhere !== undefined)
+      related.unshift({
+        location: { uri: uriOf(d.span.file), range: rangeIn(elsewhere, d.span) },
+        message: "the problem is here",
+      });
     // The innermost call in this document that led there, else the import that brought the file in.
     const call = d.notes?.find((n) => n.span.file === a.file);
     const imports = a.checked.programs[0]?.decls.filter((x) => x.kind === "import") ?? [];

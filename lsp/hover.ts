@@ -9,15 +9,25 @@ import { type Analysis, type Word, contains, findDecl, headerText, hyperOfLabel,
 const code = (s: string) => "```mira\n" + s + "\n```";
 
 export function hoverText(a: Analysis, offset: number, w: Word): string | undefined {
-  const imp = a.checked.programs[0]?.decls.find((d): d is A.ImportDecl => d.kind === "import" && contains(d.span, offset));
-  if (imp) return code(`import ${imp.path.map((p) => p.name).join(".")}`) + `\n\n${imp.path.map((p) => p.name).join("/")}.mira under the models root`;
+  const imp = a.checked.programs[0]?.decls.find(
+    (d): d is A.ImportDecl => d.kind === "import" && contains(d.span, offset),
+  );
+  if (imp)
+    return (
+      code(`import ${imp.path.map((p) => p.name).join(".")}`) +
+      `\n\n${imp.path.map((p) => p.name).join("/")}.mira under the models root`
+    );
   // `heads: 4` in a call names a hyperparameter of the callee, not the value around it; a label that
   // declares something (a config key, a module's input) is recorded with a span that starts at it.
   const isLabel = /^\s*:(?!:)/.test(a.text.slice(w.end));
   const label = isLabel ? hyperOfLabel(a, w) : undefined;
   if (label) {
     const src = a.sources.get(label.hyper.span.file) ?? "";
-    return code(`${label.module.name.name}(${src.slice(label.hyper.span.start, label.hyper.span.end)})`) + "\n\na hyperparameter of " + label.module.name.name;
+    return (
+      code(`${label.module.name.name}(${src.slice(label.hyper.span.start, label.hyper.span.end)})`) +
+      "\n\na hyperparameter of " +
+      label.module.name.name
+    );
   }
   const config = configHover(a, offset, w, isLabel);
   if (config) return config;
@@ -26,8 +36,10 @@ export function hoverText(a: Analysis, offset: number, w: Word): string | undefi
   const decl = findDecl(a, w.name);
   if (decl && decl.kind !== "model" && (!ty || ty.k === "module" || ty.k === "unknown")) return declHover(a, decl);
   if (ty && ty.k !== "unknown") {
-    if (ty.k === "builtin" && Object.hasOwn(BUILTINS, ty.name)) return code(`${w.name}: builtin`) + `\n\n${BUILTINS[ty.name].doc}`;
-    if (ty.k === "instance" && ty.module) return code(`${w.name}: ${fmtTy(ty)}`) + "\n\n" + declHover(a, ty.module.decl);
+    if (ty.k === "builtin" && Object.hasOwn(BUILTINS, ty.name))
+      return code(`${w.name}: builtin`) + `\n\n${BUILTINS[ty.name].doc}`;
+    if (ty.k === "instance" && ty.module)
+      return code(`${w.name}: ${fmtTy(ty)}`) + "\n\n" + declHover(a, ty.module.decl);
     return code(`${w.name}: ${fmtTy(ty)}`);
   }
   if (decl && decl.kind === "model") return code(`model ${decl.name.name}`);
@@ -49,14 +61,24 @@ function declHover(a: Analysis, d: Exclude<A.Decl, A.ImportDecl | A.ModelDecl>):
 function configHover(a: Analysis, offset: number, w: Word, isLabel: boolean): string | undefined {
   const model = modelAt(a, offset);
   if (!model) return undefined;
-  const field = model.body.stmts.flatMap((s) => (s.kind === "config" ? s.fields : [])).find((f) => f.name.name === w.name);
+  const field = model.body.stmts
+    .flatMap((s) => (s.kind === "config" ? s.fields : []))
+    .find((f) => f.name.name === w.name);
   if (!field || (isLabel && field.name.span.start !== w.start)) return undefined;
   // A let of the same name in the model body would shadow the key; the checker's type says which.
   const ty = typeAt(a, w);
   const src = (e: A.Expr) => a.text.slice(e.span.start, e.span.end);
   const entry = a.checked.config?.entries.find((e) => e.name === w.name);
   const value = entry ? src(entry.value) : field.default ? src(field.default) : "(no default)";
-  const type = field.type ? a.text.slice(field.type.span.start, field.type.span.end) : ty && ty.k !== "unknown" ? fmtTy(ty) : "";
-  const presets = presetsOf(model).flatMap((p) => p.entries.filter((e) => e.name.name === w.name).map((e) => `- preset ${p.name.name}: \`${src(e.value)}\``));
-  return code(`config ${w.name}${type ? `: ${type}` : ""} = ${value}`) + (presets.length ? "\n\n" + presets.join("\n") : "");
+  const type = field.type
+    ? a.text.slice(field.type.span.start, field.type.span.end)
+    : ty && ty.k !== "unknown"
+      ? fmtTy(ty)
+      : "";
+  const presets = presetsOf(model).flatMap((p) =>
+    p.entries.filter((e) => e.name.name === w.name).map((e) => `- preset ${p.name.name}: \`${src(e.value)}\``),
+  );
+  return (
+    code(`config ${w.name}${type ? `: ${type}` : ""} = ${value}`) + (presets.length ? "\n\n" + presets.join("\n") : "")
+  );
 }

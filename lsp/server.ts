@@ -16,7 +16,8 @@ export function startServer(input: NodeJS.ReadableStream, output: NodeJS.Writabl
   const documents = new P.TextDocuments(TextDocument);
   const cache = new Map<string, { version: number; analysis: Analysis }>();
 
-  const log = (what: string, e: unknown) => connection.console.error(`mira lsp: ${what} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+  const log = (what: string, e: unknown) =>
+    connection.console.error(`mira lsp: ${what} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
   const safe = <T>(what: string, fallback: T, f: () => T): T => {
     try {
       return f();
@@ -72,40 +73,52 @@ export function startServer(input: NodeJS.ReadableStream, output: NodeJS.Writabl
     return { a, offset, word: wordAt(a.text, offset) };
   };
 
-  connection.onHover((p) => safe("hover", null, () => {
-    const x = at(p);
-    const value = x?.word && hoverText(x.a, x.offset, x.word);
-    return value && x.word ? { contents: { kind: P.MarkupKind.Markdown, value }, range: rangeIn(x.a.text, x.word) } : null;
-  }));
+  connection.onHover((p) =>
+    safe("hover", null, () => {
+      const x = at(p);
+      const value = x?.word && hoverText(x.a, x.offset, x.word);
+      return value && x.word
+        ? { contents: { kind: P.MarkupKind.Markdown, value }, range: rangeIn(x.a.text, x.word) }
+        : null;
+    }),
+  );
 
-  connection.onDefinition((p) => safe("definition", null, () => {
-    const x = at(p);
-    const target = x?.word && definitionOf(x.a, x.offset, x.word);
-    if (!target) return null;
-    const zero = { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
-    const text = target.start === undefined ? undefined : (x.a.sources.get(target.file) ?? read(target.file));
-    const range = target.start === undefined || text === undefined ? zero : rangeIn(text, target);
-    return { uri: uriOf(target.file), range };
-  }));
+  connection.onDefinition((p) =>
+    safe("definition", null, () => {
+      const x = at(p);
+      const target = x?.word && definitionOf(x.a, x.offset, x.word);
+      if (!target) return null;
+      const zero = { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
+      const text = target.start === undefined ? undefined : (x.a.sources.get(target.file) ?? read(target.file));
+      const range = target.start === undefined || text === undefined ? zero : rangeIn(text, target);
+      return { uri: uriOf(target.file), range };
+    }),
+  );
 
-  connection.onCompletion((p) => safe("completion", [], () => {
-    const x = at(p);
-    return x ? completionsAt(x.a, x.offset) : [];
-  }));
+  connection.onCompletion((p) =>
+    safe("completion", [], () => {
+      const x = at(p);
+      return x ? completionsAt(x.a, x.offset) : [];
+    }),
+  );
 
-  connection.onDocumentFormatting((p) => safe("formatting", [], () => {
-    const doc = documents.get(p.textDocument.uri);
-    if (!doc) return [];
-    const text = doc.getText();
-    const r = format(text, fileOf(doc.uri));
-    if (r.result === undefined || r.result === text) return []; // syntax errors: nothing to lay out
-    return [P.TextEdit.replace(rangeIn(text, { start: 0, end: text.length }), r.result)];
-  }));
+  connection.onDocumentFormatting((p) =>
+    safe("formatting", [], () => {
+      const doc = documents.get(p.textDocument.uri);
+      if (!doc) return [];
+      const text = doc.getText();
+      const r = format(text, fileOf(doc.uri));
+      if (r.result === undefined || r.result === text) return []; // syntax errors: nothing to lay out
+      return [P.TextEdit.replace(rangeIn(text, { start: 0, end: text.length }), r.result)];
+    }),
+  );
 
-  connection.onDocumentSymbol((p) => safe("document symbols", [], () => {
-    const a = analysisOf(p.textDocument.uri);
-    return a ? documentSymbols(a) : [];
-  }));
+  connection.onDocumentSymbol((p) =>
+    safe("document symbols", [], () => {
+      const a = analysisOf(p.textDocument.uri);
+      return a ? documentSymbols(a) : [];
+    }),
+  );
 
   documents.listen(connection);
   connection.listen();

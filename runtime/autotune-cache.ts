@@ -23,7 +23,9 @@ export function cacheRoot(): string {
 
 function dawnVersion(): string {
   try {
-    return String((createRequire(import.meta.url)("webgpu/package.json") as { version?: unknown }).version ?? "unknown");
+    return String(
+      (createRequire(import.meta.url)("webgpu/package.json") as { version?: unknown }).version ?? "unknown",
+    );
   } catch {
     return "unknown";
   }
@@ -34,9 +36,22 @@ function dawnVersion(): string {
  *  the workgroup limit and, for a software adapter, the host's core count. */
 export function adapterKey(gpu: Pick<Gpu, "adapter" | "limits">): string {
   const a = gpu.adapter;
-  const facts = [a.vendor, a.architecture, a.device, a.description, `webgpu ${dawnVersion()}`, `invocations ${gpu.limits.maxComputeInvocationsPerWorkgroup}`,
-    gpu.limits.adapterKind === "cpu" ? `cores ${cpus().length}` : ""];
-  const slug = [a.vendor, a.architecture, a.device].filter(Boolean).join("-").toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "").slice(0, 60);
+  const facts = [
+    a.vendor,
+    a.architecture,
+    a.device,
+    a.description,
+    `webgpu ${dawnVersion()}`,
+    `invocations ${gpu.limits.maxComputeInvocationsPerWorkgroup}`,
+    gpu.limits.adapterKind === "cpu" ? `cores ${cpus().length}` : "",
+  ];
+  const slug = [a.vendor, a.architecture, a.device]
+    .filter(Boolean)
+    .join("-")
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-|-$/g, "")
+    .slice(0, 60);
   const hash = createHash("sha256").update(facts.join("\n")).digest("hex").slice(0, 10);
   return `${slug || "adapter"}-${hash}`;
 }
@@ -58,7 +73,9 @@ export function readTable(path: string, key: string, warn: Warn = stderrWarn): T
     return t;
   } catch (e) {
     const why = e instanceof TableFormatError ? e.message : (e as Error).message.split("\n")[0];
-    warn(`mira: ignoring the matmul tuning table ${path}: ${why}; default kernels are used ('mira bench --autotune MODEL' rebuilds it)`);
+    warn(
+      `mira: ignoring the matmul tuning table ${path}: ${why}; default kernels are used ('mira bench --autotune MODEL' rebuilds it)`,
+    );
     return undefined;
   }
 }

@@ -6,8 +6,20 @@
 // tiles, then the default and the three best measured again, the final figures coming from that
 // round (a busy machine makes single medians noisy). Only `mira bench --autotune` calls this.
 import {
-  type MatmulConfig, type MatmulSignature, type TuningEntry, type TuningTable, configLabel, defaultConfig, emptyTable, parseSignatureKey,
-  sameConfig, signatureGraph, signatureKey, splitCandidates, tileCandidates, withEntries,
+  type MatmulConfig,
+  type MatmulSignature,
+  type TuningEntry,
+  type TuningTable,
+  configLabel,
+  defaultConfig,
+  emptyTable,
+  parseSignatureKey,
+  sameConfig,
+  signatureGraph,
+  signatureKey,
+  splitCandidates,
+  tileCandidates,
+  withEntries,
 } from "../compiler/autotune.js";
 import { opSpec } from "../compiler/ops/index.js";
 import { compileGraph } from "../compiler/program.js";
@@ -74,11 +86,21 @@ class Probe {
   private readonly key: string;
   private readonly alive = new Map<string, Executor>();
 
-  constructor(private readonly gpu: Gpu, readonly sig: MatmulSignature, private readonly o: Required<Pick<AutotuneOptions, "runs" | "warmup">>) {
+  constructor(
+    private readonly gpu: Gpu,
+    readonly sig: MatmulSignature,
+    private readonly o: Required<Pick<AutotuneOptions, "runs" | "warmup">>,
+  ) {
     this.key = signatureKey(sig);
     const integer = sig.dtype !== "f32" && sig.dtype !== "f16";
-    for (const [i, t] of signatureGraph(sig).nodes.filter((n) => n.op === "input").entries()) {
-      this.feeds[t.attrs.name!] = gridInput(t.shape.reduce((a, d) => a * d, 1), 17 + i, integer);
+    for (const [i, t] of signatureGraph(sig)
+      .nodes.filter((n) => n.op === "input")
+      .entries()) {
+      this.feeds[t.attrs.name!] = gridInput(
+        t.shape.reduce((a, d) => a * d, 1),
+        17 + i,
+        integer,
+      );
     }
   }
 
@@ -110,13 +132,16 @@ class Probe {
     const program = compileGraph(signatureGraph(this.sig), this.gpu.limits, { tuning: table });
     const rec = program.matmuls[0];
     if (rec?.signature !== this.key || !rec.tuned || !sameConfig(rec.config, config)) {
-      bug(`the probe graph compiled as ${rec?.signature} ${rec ? configLabel(rec.config) : ""}, not ${this.key} ${configLabel(config)}`);
+      bug(
+        `the probe graph compiled as ${rec?.signature} ${rec ? configLabel(rec.config) : ""}, not ${this.key} ${configLabel(config)}`,
+      );
     }
     const ex = await Executor.create(this.gpu, program);
     try {
       for (const [name, v] of Object.entries(this.feeds)) ex.write(name, v);
       const got = (await ex.run(["c"])).c;
-      if (!this.reference) this.reference = got; // the default configuration is created first
+      if (!this.reference)
+        this.reference = got; // the default configuration is created first
       else checkSame(got, this.reference);
       return ex;
     } catch (e) {
@@ -129,7 +154,8 @@ class Probe {
 function checkSame(got: Float64Array, ref: Float64Array): void {
   const { atol, rtol } = opSpec("matmul").tol;
   for (let i = 0; i < ref.length; i++) {
-    if (!(Math.abs(got[i] - ref[i]) <= atol + rtol * Math.abs(ref[i]))) bug(`differs from the default at index ${i}: ${got[i]} vs ${ref[i]}`);
+    if (!(Math.abs(got[i] - ref[i]) <= atol + rtol * Math.abs(ref[i])))
+      bug(`differs from the default at index ${i}: ${got[i]} vs ${ref[i]}`);
   }
 }
 
@@ -148,7 +174,12 @@ async function search(probe: Probe, sig: MatmulSignature, gpu: Gpu, o: AutotuneO
   const timings: CandidateTiming[] = [];
   const rejected: string[] = [];
   const tried = new Set<string>();
-  const leaders = (): MatmulConfig[] => [...timings].sort((a, b) => a.ms - b.ms).map((t) => t.config).filter((c) => !sameConfig(c, def)).slice(0, 3);
+  const leaders = (): MatmulConfig[] =>
+    [...timings]
+      .sort((a, b) => a.ms - b.ms)
+      .map((t) => t.config)
+      .filter((c) => !sameConfig(c, def))
+      .slice(0, 3);
   const run = async (cs: readonly MatmulConfig[]): Promise<void> => {
     for (const config of cs) {
       if (tried.has(configLabel(config))) continue;
@@ -166,7 +197,10 @@ async function search(probe: Probe, sig: MatmulSignature, gpu: Gpu, o: AutotuneO
   if (o.candidates) await run(o.candidates(sig));
   else {
     await run(tileCandidates(sig, gpu.limits));
-    const fastest = [...timings].sort((a, b) => a.ms - b.ms).slice(0, 2).map((t) => t.config);
+    const fastest = [...timings]
+      .sort((a, b) => a.ms - b.ms)
+      .slice(0, 2)
+      .map((t) => t.config);
     await run(splitCandidates(sig, fastest, gpu.limits));
   }
   // The final round: the default and the three fastest others, measured again.
@@ -176,8 +210,14 @@ async function search(probe: Probe, sig: MatmulSignature, gpu: Gpu, o: AutotuneO
   const fastest = final.reduce((a, b) => (b.ms < a.ms ? b : a));
   const better = fastest.ms < defaultMs * (1 - (o.margin ?? 0.03));
   return {
-    signature: sig, key: signatureKey(sig), defaultConfig: def, defaultMs,
-    best: better ? fastest.config : def, bestMs: better ? fastest.ms : defaultMs, candidates: timings, rejected,
+    signature: sig,
+    key: signatureKey(sig),
+    defaultConfig: def,
+    defaultMs,
+    best: better ? fastest.config : def,
+    bestMs: better ? fastest.ms : defaultMs,
+    candidates: timings,
+    rejected,
   };
 }
 
@@ -188,8 +228,10 @@ export async function autotune(gpu: Gpu, keys: readonly string[], o: AutotuneOpt
     const sig = parseSignatureKey(key);
     if (!sig) bug(`malformed matmul signature '${key}'`);
     const r = await tuneSignature(gpu, sig, o);
-    o.onProgress?.(`  ${i + 1}/${keys.length} ${key}: ${r.candidates.length} candidates, ${configLabel(r.best)} ${r.bestMs.toFixed(3)} ms (default ${r.defaultMs.toFixed(3)} ms)` +
-      (r.rejected.length ? `; rejected ${r.rejected.join("; ")}` : ""));
+    o.onProgress?.(
+      `  ${i + 1}/${keys.length} ${key}: ${r.candidates.length} candidates, ${configLabel(r.best)} ${r.bestMs.toFixed(3)} ms (default ${r.defaultMs.toFixed(3)} ms)` +
+        (r.rejected.length ? `; rejected ${r.rejected.join("; ")}` : ""),
+    );
     out.push(r);
   }
   return out;

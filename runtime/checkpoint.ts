@@ -31,7 +31,8 @@ const TO_ST: Record<DType, string> = { f32: "F32", f16: "F16", i32: "I32", u32: 
 const FROM_ST: Record<string, DType> = { F32: "f32", F16: "f16", I32: "i32", U32: "u32", BOOL: "bool" };
 const WIDTH: Record<string, number> = { F32: 4, F16: 2, I32: 4, U32: 4, BOOL: 1 };
 
-const sortedObject = <T>(entries: [string, T][]): Record<string, T> => Object.fromEntries(entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+const sortedObject = <T>(entries: [string, T][]): Record<string, T> =>
+  Object.fromEntries(entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 
 export function encodeSafetensors(c: Checkpoint): Uint8Array {
   const names = [...c.tensors.keys()].sort();
@@ -41,7 +42,8 @@ export function encodeSafetensors(c: Checkpoint): Uint8Array {
   for (const name of names) {
     const t = c.tensors.get(name)!;
     const expected = t.shape.reduce((a, d) => a * d, 1) * WIDTH[TO_ST[t.dtype]];
-    if (t.bytes.byteLength !== expected) bug(`tensor '${name}' has ${t.bytes.byteLength} bytes, its shape needs ${expected}`);
+    if (t.bytes.byteLength !== expected)
+      bug(`tensor '${name}' has ${t.bytes.byteLength} bytes, its shape needs ${expected}`);
     header[name] = { dtype: TO_ST[t.dtype], shape: [...t.shape], data_offsets: [offset, offset + expected] };
     offset += expected;
   }
@@ -66,14 +68,16 @@ export function decodeSafetensors(bytes: Uint8Array, what = "checkpoint"): Check
   };
   if (bytes.byteLength < 8) bad(`it is ${bytes.byteLength} bytes long (truncated?)`);
   const n = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
-  if (n > bytes.byteLength - 8 || n > 100 * 2 ** 20) bad(`its header claims ${n} bytes but the file has ${bytes.byteLength - 8} after the length (truncated?)`);
+  if (n > bytes.byteLength - 8 || n > 100 * 2 ** 20)
+    bad(`its header claims ${n} bytes but the file has ${bytes.byteLength - 8} after the length (truncated?)`);
   let header: unknown;
   try {
     header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + n)));
   } catch {
     return bad("its header is not valid JSON (corrupt?)");
   }
-  if (typeof header !== "object" || header === null || Array.isArray(header)) return bad("its header is not a JSON object");
+  if (typeof header !== "object" || header === null || Array.isArray(header))
+    return bad("its header is not a JSON object");
   const dataStart = 8 + n;
   const dataLen = bytes.byteLength - dataStart;
   const tensors = new Map<string, StoredTensor>();
@@ -81,20 +85,26 @@ export function decodeSafetensors(bytes: Uint8Array, what = "checkpoint"): Check
   const spans: [number, number][] = [];
   for (const [name, v] of Object.entries(header as Record<string, unknown>)) {
     if (name === "__metadata__") {
-      if (typeof v !== "object" || v === null || Object.values(v).some((x) => typeof x !== "string")) bad("__metadata__ must map names to strings");
+      if (typeof v !== "object" || v === null || Object.values(v).some((x) => typeof x !== "string"))
+        bad("__metadata__ must map names to strings");
       metadata = v as Record<string, string>;
       continue;
     }
     const e = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     const dtype = typeof e?.dtype === "string" ? FROM_ST[e.dtype] : undefined;
     if (!dtype) bad(`tensor '${name}' has an unsupported dtype ${JSON.stringify(e?.dtype)}`);
-    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0)) bad(`tensor '${name}' has a bad shape`);
+    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0))
+      bad(`tensor '${name}' has a bad shape`);
     const off = e.data_offsets;
-    if (!Array.isArray(off) || off.length !== 2 || !off.every((x) => Number.isInteger(x) && x >= 0) || off[0] > off[1]) bad(`tensor '${name}' has bad data_offsets`);
+    if (!Array.isArray(off) || off.length !== 2 || !off.every((x) => Number.isInteger(x) && x >= 0) || off[0] > off[1])
+      bad(`tensor '${name}' has bad data_offsets`);
     const [s, t] = off as [number, number];
     const shape = e.shape as number[];
     if (t > dataLen) bad(`tensor '${name}' ends at byte ${t} but the file holds ${dataLen} bytes of data (truncated?)`);
-    if (t - s !== shape.reduce((a, d) => a * d, 1) * WIDTH[TO_ST[dtype!]]) bad(`tensor '${name}' has ${t - s} bytes, its shape [${shape.join(", ")}] needs ${shape.reduce((a, d) => a * d, 1) * WIDTH[TO_ST[dtype!]]}`);
+    if (t - s !== shape.reduce((a, d) => a * d, 1) * WIDTH[TO_ST[dtype!]])
+      bad(
+        `tensor '${name}' has ${t - s} bytes, its shape [${shape.join(", ")}] needs ${shape.reduce((a, d) => a * d, 1) * WIDTH[TO_ST[dtype!]]}`,
+      );
     spans.push([s, t]);
     tensors.set(name, { dtype: dtype!, shape, bytes: bytes.slice(dataStart + s, dataStart + t) });
   }
@@ -113,8 +123,12 @@ export interface WriteHooks {
 }
 
 const WRITE_FAILURES: Record<string, string> = {
-  ENOSPC: "the disk is full", EDQUOT: "the disk quota is used up", EROFS: "the file system is read-only",
-  EACCES: "permission denied", ENOENT: "its directory does not exist", EIO: "an I/O error",
+  ENOSPC: "the disk is full",
+  EDQUOT: "the disk quota is used up",
+  EROFS: "the file system is read-only",
+  EACCES: "permission denied",
+  ENOENT: "its directory does not exist",
+  EIO: "an I/O error",
 };
 
 /** Writes `bytes` to `path` atomically: temporary file in the same directory, fsync, rename, fsync dir.
@@ -158,7 +172,9 @@ export function loadCheckpoint(path: string): Checkpoint {
     bytes = readFileSync(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new CheckpointError(`cannot read checkpoint ${path}: ${code === "ENOENT" ? "no such file" : code ?? String(e)}`);
+    throw new CheckpointError(
+      `cannot read checkpoint ${path}: ${code === "ENOENT" ? "no such file" : (code ?? String(e))}`,
+    );
   }
   return decodeSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), `checkpoint ${path}`);
 }

@@ -67,11 +67,19 @@ export class IncrementalDecoder implements TokenDecoder {
     this.pos = new Int32Array(graphs.batch);
   }
 
-  static async create(gpu: Gpu, graphs: Decoder, load: WeightLoader, opts: CompileOptions = {}): Promise<IncrementalDecoder> {
+  static async create(
+    gpu: Gpu,
+    graphs: Decoder,
+    load: WeightLoader,
+    opts: CompileOptions = {},
+  ): Promise<IncrementalDecoder> {
     const ex = await Executor.create(gpu, compileFor(gpu, graphs.step, opts));
     const d = new IncrementalDecoder(gpu, graphs, ex, load, opts);
     try {
-      load(ex, ex.program.params.map((p) => p.name).filter((n) => !d.state.has(n)));
+      load(
+        ex,
+        ex.program.params.map((p) => p.name).filter((n) => !d.state.has(n)),
+      );
     } catch (e) {
       ex.destroy();
       throw e;
@@ -111,14 +119,29 @@ export class IncrementalDecoder implements TokenDecoder {
     return this.stepEx.program;
   }
 
-  private async prefillRun(tokens: ArrayLike<number>, feeds: Readonly<Record<string, ArrayLike<number>>>, draw?: Draw, lengths?: readonly number[]): Promise<Sampled> {
+  private async prefillRun(
+    tokens: ArrayLike<number>,
+    feeds: Readonly<Record<string, ArrayLike<number>>>,
+    draw?: Draw,
+    lengths?: readonly number[],
+  ): Promise<Sampled> {
     const B = this.graphs.batch;
     const P = tokens.length / B;
-    if (!Number.isInteger(P) || P < 1) throw new InputError(`a prompt needs a whole number ≥ 1 of tokens per batch row (${B} rows), got ${tokens.length} tokens`);
-    if (P > this.capacity) throw new InputError(`a prompt of ${P} tokens does not fit the caches (${this.capacity} positions); shorten it or raise maxLen`);
+    if (!Number.isInteger(P) || P < 1)
+      throw new InputError(
+        `a prompt needs a whole number ≥ 1 of tokens per batch row (${B} rows), got ${tokens.length} tokens`,
+      );
+    if (P > this.capacity)
+      throw new InputError(
+        `a prompt of ${P} tokens does not fit the caches (${this.capacity} positions); shorten it or raise maxLen`,
+      );
     const lens = lengths ?? Array<number>(B).fill(P);
-    if (lens.length !== B || lens.some((n) => !Number.isInteger(n) || n < 1 || n > P)) throw new InputError(`prompt lengths must be ${B} whole numbers from 1 to ${P}, got [${lens.join(", ")}]`);
-    if (!this.graphs.lengths && lens.some((n) => n !== P)) throw new InputError("this decoder's prefill reads no prompt lengths: every row's prompt is all of its tokens (derive it with lengths: true for ragged prompts)");
+    if (lens.length !== B || lens.some((n) => !Number.isInteger(n) || n < 1 || n > P))
+      throw new InputError(`prompt lengths must be ${B} whole numbers from 1 to ${P}, got [${lens.join(", ")}]`);
+    if (!this.graphs.lengths && lens.some((n) => n !== P))
+      throw new InputError(
+        "this decoder's prefill reads no prompt lengths: every row's prompt is all of its tokens (derive it with lengths: true for ragged prompts)",
+      );
     const ex = this.prefills.get(P) ?? (await this.compilePrefill(P));
     ex.write(this.graphs.input, tokens);
     if (this.graphs.lengths) ex.write(LENGTHS, lens);
@@ -135,13 +158,22 @@ export class IncrementalDecoder implements TokenDecoder {
   /** prefill, drawing each row's next token on the GPU: only the token ids are read back. `lengths`:
    *  each row's prompt length, its tokens the first of its row of `tokens` ([batch, P], padded at the
    *  end); each row then decodes from its own position. */
-  async prefillSample(tokens: ArrayLike<number>, draw: Draw, feeds: Readonly<Record<string, ArrayLike<number>>> = {}, lengths?: readonly number[]): Promise<Sampled> {
+  async prefillSample(
+    tokens: ArrayLike<number>,
+    draw: Draw,
+    feeds: Readonly<Record<string, ArrayLike<number>>> = {},
+    lengths?: readonly number[],
+  ): Promise<Sampled> {
     return this.prefillRun(tokens, feeds, draw, lengths);
   }
 
   /** Compiles (once per length) and runs the prefill over `tokens` ([batch, P], row-major), with the
    *  model's other inputs; resolves with the next-token row of each batch row ([batch, width]). */
-  async prefill(tokens: ArrayLike<number>, feeds: Readonly<Record<string, ArrayLike<number>>> = {}, lengths?: readonly number[]): Promise<Float64Array> {
+  async prefill(
+    tokens: ArrayLike<number>,
+    feeds: Readonly<Record<string, ArrayLike<number>>> = {},
+    lengths?: readonly number[],
+  ): Promise<Float64Array> {
     return (await this.prefillRun(tokens, feeds, undefined, lengths)).logits!;
   }
 
@@ -174,10 +206,16 @@ export class IncrementalDecoder implements TokenDecoder {
     const moving = (r: number): boolean => active?.[r] ?? true;
     if (this.pos[0] === 0) throw new InputError("step before prefill: the caches hold no prompt; call prefill first");
     const full = this.pos.findIndex((p, r) => moving(r) && p >= this.capacity);
-    if (full >= 0) throw new InputError(`the caches are full (${this.capacity} positions)${this.batch > 1 ? ` for batch row ${full}` : ""}; generate fewer tokens or raise maxLen`);
+    if (full >= 0)
+      throw new InputError(
+        `the caches are full (${this.capacity} positions)${this.batch > 1 ? ` for batch row ${full}` : ""}; generate fewer tokens or raise maxLen`,
+      );
     this.stepEx.write(this.graphs.input, tokens);
     // a finished row writes at its next position (its last when the caches are full) and never reads it
-    this.stepEx.write(POS, Array.from(this.pos, (p, r) => (moving(r) ? p : Math.min(p, this.capacity - 1))));
+    this.stepEx.write(
+      POS,
+      Array.from(this.pos, (p, r) => (moving(r) ? p : Math.min(p, this.capacity - 1))),
+    );
     const out = await this.run(this.stepEx, draw);
     this.pos.forEach((p, r) => moving(r) && (this.pos[r] = p + 1));
     return out;
@@ -185,12 +223,17 @@ export class IncrementalDecoder implements TokenDecoder {
 
   private async compilePrefill(P: number): Promise<Executor> {
     const { graph, updates } = this.graphs.prefill(P);
-    const ex = await Executor.create(this.gpu, compileFor(this.gpu, graph, { ...this.opts, updates }), { share: this.stepEx });
+    const ex = await Executor.create(this.gpu, compileFor(this.gpu, graph, { ...this.opts, updates }), {
+      share: this.stepEx,
+    });
     try {
       // Params the step program has are shared (weights, caches, memo); the rest (an encoder's
       // weights, which only the prefill reads) are loaded here.
       const shared = new Set(this.stepEx.program.params.map((p) => p.name));
-      this.load(ex, ex.program.params.map((p) => p.name).filter((n) => !shared.has(n) && !this.state.has(n)));
+      this.load(
+        ex,
+        ex.program.params.map((p) => p.name).filter((n) => !shared.has(n) && !this.state.has(n)),
+      );
     } catch (e) {
       ex.destroy();
       throw e;

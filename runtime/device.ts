@@ -16,7 +16,8 @@ export class DeviceLostError extends errorOf("DeviceLostError", "setup") {}
 /** The device could not allocate the buffers a program needs (exit 3: this machine lacks the memory). */
 export class OutOfMemoryError extends errorOf("OutOfMemoryError", "setup") {}
 
-export const NO_ADAPTER_FIX = "no WebGPU adapter; run 'npm run setup' or install a Vulkan driver ('mira doctor' shows more)";
+export const NO_ADAPTER_FIX =
+  "no WebGPU adapter; run 'npm run setup' or install a Vulkan driver ('mira doctor' shows more)";
 
 export interface AdapterFacts {
   readonly vendor: string;
@@ -62,7 +63,8 @@ export function ensureRuntimeDir(): void {
 const SOFTWARE = /llvmpipe|lavapipe|swiftshader|software/i;
 
 /** Dawn's notes that it capped a limit mira never uses; it writes them natively, on every device. */
-const DAWN_LIMIT_NOTE = /^Warning: max\w+ artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit\.$/;
+const DAWN_LIMIT_NOTE =
+  /^Warning: max\w+ artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit\.$/;
 
 /** Runs `work` with file descriptor 2 pointed at a temporary file, then writes what landed there back to
  *  stderr without Dawn's limit notes, so a library user's stderr stays clean too (the CLI's launcher
@@ -111,7 +113,10 @@ function swapStderr(): (() => void) | undefined {
   return () => {
     reopen(`/proc/self/fd/${saved}`, "a");
     closeSync(saved);
-    const kept = readFileSync(path, "utf8").split("\n").filter((l) => !DAWN_LIMIT_NOTE.test(l)).join("\n");
+    const kept = readFileSync(path, "utf8")
+      .split("\n")
+      .filter((l) => !DAWN_LIMIT_NOTE.test(l))
+      .join("\n");
     rmSync(path, { force: true });
     if (kept) writeSync(2, kept);
   };
@@ -144,8 +149,17 @@ async function openDevice(create: typeof import("webgpu").create) {
   const wanted: GPUFeatureName[] = ["shader-f16", "timestamp-query"];
   const features = wanted.filter((f) => adapter.features.has(f));
   const requiredLimits: Record<string, number> = {};
-  for (const key of ["maxStorageBufferBindingSize", "maxBufferSize", "maxStorageBuffersPerShaderStage", "maxComputeWorkgroupStorageSize",
-    "maxComputeInvocationsPerWorkgroup", "maxComputeWorkgroupSizeX", "maxComputeWorkgroupSizeY", "maxComputeWorkgroupsPerDimension", "maxBindGroups"]) {
+  for (const key of [
+    "maxStorageBufferBindingSize",
+    "maxBufferSize",
+    "maxStorageBuffersPerShaderStage",
+    "maxComputeWorkgroupStorageSize",
+    "maxComputeInvocationsPerWorkgroup",
+    "maxComputeWorkgroupSizeX",
+    "maxComputeWorkgroupSizeY",
+    "maxComputeWorkgroupsPerDimension",
+    "maxBindGroups",
+  ]) {
     if (limits[key] !== undefined) requiredLimits[key] = limits[key];
   }
   const device = await adapter.requestDevice({ requiredFeatures: features, requiredLimits });
@@ -164,8 +178,13 @@ async function createGpu(): Promise<Gpu> {
   });
   const info = adapter.info;
   const facts: AdapterFacts = {
-    vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description,
-    isFallback: info.isFallbackAdapter ?? false, features: [...adapter.features].sort(), limits,
+    vendor: info.vendor,
+    architecture: info.architecture,
+    device: info.device,
+    description: info.description,
+    isFallback: info.isFallbackAdapter ?? false,
+    features: [...adapter.features].sort(),
+    limits,
   };
   const software = SOFTWARE.test(`${info.description} ${info.device} ${info.architecture}`) || facts.isFallback;
   return {

@@ -29,7 +29,11 @@ export class Executor {
   private bindGroups: GPUBindGroup[] = [];
   private readonly byName = new Map<string, Tensor>();
 
-  private constructor(readonly gpu: Gpu, readonly program: Program, private readonly share?: Executor) {}
+  private constructor(
+    readonly gpu: Gpu,
+    readonly program: Program,
+    private readonly share?: Executor,
+  ) {}
 
   /** `share`: another executor whose parameter buffers this one uses for params of the same name
    *  (an evaluation program reading the weights a training program updates). */
@@ -51,7 +55,13 @@ export class Executor {
         this.sharedBuffers.add(b.id);
         continue;
       }
-      this.buffers.push(device.createBuffer({ size: b.bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC, label: b.name ?? `t${b.id}` }));
+      this.buffers.push(
+        device.createBuffer({
+          size: b.bytes,
+          usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
+          label: b.name ?? `t${b.id}`,
+        }),
+      );
       this.counts.buffers++;
     }
     const oom = await device.popErrorScope();
@@ -60,8 +70,10 @@ export class Executor {
       const largest = p.buffers.reduce((a, b) => (b.bytes > a.bytes ? b : a));
       this.destroy();
       const biggest = `${largest.name ?? `t${largest.id}`}, ${formatBytes(largest.bytes)}`;
-      throw new OutOfMemoryError(`the device ran out of memory allocating ${formatBytes(total)} of buffers (the largest, ${biggest}); `
-        + "lower --batch or --window, or use a smaller --preset");
+      throw new OutOfMemoryError(
+        `the device ran out of memory allocating ${formatBytes(total)} of buffers (the largest, ${biggest}); ` +
+          "lower --batch or --window, or use a smaller --preset",
+      );
     }
     device.pushErrorScope("validation");
     // All pipelines compile concurrently (a matmul pipeline takes 2–10 ms on llvmpipe).
@@ -70,11 +82,17 @@ export class Executor {
         const module = device.createShaderModule({ code: k.code, label: k.name });
         this.counts.pipelines++;
         try {
-          return await device.createComputePipelineAsync({ layout: "auto", compute: { module, entryPoint: "main" }, label: k.name });
+          return await device.createComputePipelineAsync({
+            layout: "auto",
+            compute: { module, entryPoint: "main" },
+            label: k.name,
+          });
         } catch (e) {
           const info = await module.getCompilationInfo();
           const msgs = info.messages.map((m) => `${m.lineNum}:${m.linePos} ${m.message}`).join("; ");
-          throw new KernelCompileError(`kernel ${k.name} did not compile (${msgs || (e as Error).message}); run 'mira compile --emit wgsl' to see it`);
+          throw new KernelCompileError(
+            `kernel ${k.name} did not compile (${msgs || (e as Error).message}); run 'mira compile --emit wgsl' to see it`,
+          );
         }
       }),
     );
@@ -99,7 +117,10 @@ export class Executor {
   private stagingFor(buffer: number): GPUBuffer {
     let st = this.staging.get(buffer);
     if (!st) {
-      st = this.gpu.device.createBuffer({ size: this.program.buffers[buffer].bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      st = this.gpu.device.createBuffer({
+        size: this.program.buffers[buffer].bytes,
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      });
       this.counts.buffers++;
       this.staging.set(buffer, st);
     }
@@ -108,7 +129,10 @@ export class Executor {
 
   tensor(name: string): Tensor {
     const t = this.byName.get(name);
-    if (!t) throw new InputError(`no input, parameter or output named '${name}'; have: ${[...this.byName.keys()].join(", ")}`);
+    if (!t)
+      throw new InputError(
+        `no input, parameter or output named '${name}'; have: ${[...this.byName.keys()].join(", ")}`,
+      );
     return t;
   }
 
@@ -116,7 +140,8 @@ export class Executor {
   write(name: string, values: ArrayLike<number> | HostArray): void {
     const t = this.tensor(name);
     const n = prod(t.shape);
-    if (values.length !== n) throw new InputError(`'${name}' needs ${n} values (${t.dtype}[${t.shape.join(", ")}]), got ${values.length}`);
+    if (values.length !== n)
+      throw new InputError(`'${name}' needs ${n} values (${t.dtype}[${t.shape.join(", ")}]), got ${values.length}`);
     const data = encode(t.dtype, values);
     const padded = data.byteLength % 4 === 0 ? data : new Uint8Array(Math.ceil(data.byteLength / 4) * 4);
     if (padded !== data) (padded as Uint8Array).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
@@ -127,7 +152,8 @@ export class Executor {
   writeBytes(name: string, bytes: Uint8Array): void {
     const t = this.tensor(name);
     const size = this.program.buffers[t.buffer].bytes;
-    if (bytes.byteLength > size || bytes.byteLength < size - 3) throw new InputError(`'${name}' holds ${size} bytes, got ${bytes.byteLength}`);
+    if (bytes.byteLength > size || bytes.byteLength < size - 3)
+      throw new InputError(`'${name}' holds ${size} bytes, got ${bytes.byteLength}`);
     const padded = bytes.byteLength === size ? bytes : new Uint8Array(size);
     if (padded !== bytes) padded.set(bytes);
     this.gpu.device.queue.writeBuffer(this.buffers[t.buffer], 0, padded.buffer, padded.byteOffset, size);
@@ -157,7 +183,9 @@ export class Executor {
     for (let i = from; i < to; i++) {
       const d = ds[i];
       const q = 2 * (i - from);
-      const pass = encoder.beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: q, endOfPassWriteIndex: q + 1 } });
+      const pass = encoder.beginComputePass({
+        timestampWrites: { querySet, beginningOfPassWriteIndex: q, endOfPassWriteIndex: q + 1 },
+      });
       pass.setPipeline(this.pipelines[d.kernel]);
       pass.setBindGroup(0, this.bindGroups[i]);
       pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1], d.workgroups[2]);
@@ -171,7 +199,8 @@ export class Executor {
     const { device } = this.gpu;
     const encoder = device.createCommandEncoder();
     this.encode(encoder);
-    for (const u of this.program.updates) encoder.copyBufferToBuffer(this.buffers[u.from], 0, this.buffers[u.to], 0, this.program.buffers[u.to].bytes);
+    for (const u of this.program.updates)
+      encoder.copyBufferToBuffer(this.buffers[u.from], 0, this.buffers[u.to], 0, this.program.buffers[u.to].bytes);
     return this.submitAndRead(encoder, read);
   }
 
@@ -193,7 +222,10 @@ export class Executor {
     return bytes;
   }
 
-  private async submitAndRead(encoder: GPUCommandEncoder, read: readonly string[]): Promise<Record<string, Float64Array>> {
+  private async submitAndRead(
+    encoder: GPUCommandEncoder,
+    read: readonly string[],
+  ): Promise<Record<string, Float64Array>> {
     const wanted = read.map((name) => this.tensor(name));
     const buffers = [...new Set(wanted.map((t) => t.buffer))]; // two names may share one value
     for (const b of buffers) {

@@ -27,12 +27,21 @@ export interface RowsResult {
 }
 
 /** Generates from each of `prompts` (at most the decoder's batch rows; spare rows idle). */
-export async function decodeRows(dec: IncrementalDecoder, prompts: readonly (readonly number[])[], o: RowsOptions): Promise<RowsResult> {
+export async function decodeRows(
+  dec: IncrementalDecoder,
+  prompts: readonly (readonly number[])[],
+  o: RowsOptions,
+): Promise<RowsResult> {
   const B = dec.batch;
   const n = prompts.length;
-  if (n < 1 || n > B) throw new InputError(`the decoder has ${B} batch rows; got ${n} prompts: give 1 to ${B}, or open the decoder with more rows`);
-  if (prompts.some((p) => p.length < 1)) throw new InputError("every prompt needs at least one token; drop the empty ones");
-  if (!Number.isInteger(o.maxTokens) || o.maxTokens < 1) throw new InputError(`maxTokens must be a whole number ≥ 1, got ${o.maxTokens}`);
+  if (n < 1 || n > B)
+    throw new InputError(
+      `the decoder has ${B} batch rows; got ${n} prompts: give 1 to ${B}, or open the decoder with more rows`,
+    );
+  if (prompts.some((p) => p.length < 1))
+    throw new InputError("every prompt needs at least one token; drop the empty ones");
+  if (!Number.isInteger(o.maxTokens) || o.maxTokens < 1)
+    throw new InputError(`maxTokens must be a whole number ≥ 1, got ${o.maxTokens}`);
   const lengths = Array.from({ length: B }, (_, r) => (r < n ? prompts[r].length : 1));
   const P = Math.max(...lengths);
   const padded = new Int32Array(B * P);
@@ -53,7 +62,8 @@ export async function decodeRows(dec: IncrementalDecoder, prompts: readonly (rea
         tokens[r].push(t);
         last[r] = t;
       }
-      stoppedBy[r] = end ?? (tokens[r].length >= o.maxTokens ? "max-tokens" : at[r] >= dec.capacity ? "full" : undefined);
+      stoppedBy[r] =
+        end ?? (tokens[r].length >= o.maxTokens ? "max-tokens" : at[r] >= dec.capacity ? "full" : undefined);
       if (stoppedBy[r]) active[r] = false;
     }
     if (!active.some((a) => a)) break;

@@ -17,15 +17,23 @@ export class ProfileUnavailableError extends MiraError {
 /** Median device time, in ms, of each dispatch of `ex`'s program over `runs` runs (after one warm-up). */
 export async function timeDispatches(gpu: Gpu, ex: Executor, runs = 5): Promise<Float64Array> {
   if (!gpu.hasTimestamps) {
-    throw new ProfileUnavailableError(`${adapterName(gpu.adapter)} has no 'timestamp-query' feature, which per-dispatch profiles need; time whole steps with 'mira bench' instead`);
+    throw new ProfileUnavailableError(
+      `${adapterName(gpu.adapter)} has no 'timestamp-query' feature, which per-dispatch profiles need; time whole steps with 'mira bench' instead`,
+    );
   }
   const { device } = gpu;
   const n = ex.program.dispatches.length;
   const perSubmit = MAX_QUERIES / 2;
   const samples = Array.from({ length: n }, (): number[] => []);
   const querySet = device.createQuerySet({ type: "timestamp", count: MAX_QUERIES });
-  const resolved = device.createBuffer({ size: MAX_QUERIES * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
-  const staging = device.createBuffer({ size: MAX_QUERIES * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const resolved = device.createBuffer({
+    size: MAX_QUERIES * 8,
+    usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+  });
+  const staging = device.createBuffer({
+    size: MAX_QUERIES * 8,
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  });
   try {
     for (let run = 0; run <= runs; run++) {
       for (let from = 0; from < n; from += perSubmit) {
@@ -82,7 +90,11 @@ export function kernelFamily(name: string): string {
 }
 
 /** Per-dispatch times summed per kernel and per family, largest first. */
-export function summarise(names: readonly string[], kernelOf: readonly number[], ms: ArrayLike<number>): { kernels: KernelTime[]; families: FamilyTime[] } {
+export function summarise(
+  names: readonly string[],
+  kernelOf: readonly number[],
+  ms: ArrayLike<number>,
+): { kernels: KernelTime[]; families: FamilyTime[] } {
   const kernels = new Map<number, { dispatches: number; ms: number }>();
   for (let i = 0; i < kernelOf.length; i++) {
     const k = kernels.get(kernelOf[i]) ?? { dispatches: 0, ms: 0 };

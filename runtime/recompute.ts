@@ -27,16 +27,30 @@ export class RecomputeDecoder implements TokenDecoder {
   private pos = 0;
   private readonly tokens: Int32Array;
 
-  private constructor(private readonly ex: Executor, private readonly spec: ForwardSpec) {
+  private constructor(
+    private readonly ex: Executor,
+    private readonly spec: ForwardSpec,
+  ) {
     this.tokens = new Int32Array(spec.batch * spec.length);
   }
 
-  static async create(gpu: Gpu, spec: ForwardSpec, load: WeightLoader, opts: CompileOptions = {}): Promise<RecomputeDecoder> {
+  static async create(
+    gpu: Gpu,
+    spec: ForwardSpec,
+    load: WeightLoader,
+    opts: CompileOptions = {},
+  ): Promise<RecomputeDecoder> {
     const out = spec.graph.outputs.find((o) => o.name === spec.output);
-    if (!out) throw new InputError(`the forward graph has no output '${spec.output}'; name one of: ${spec.graph.outputs.map((o) => o.name).join(", ")}`);
+    if (!out)
+      throw new InputError(
+        `the forward graph has no output '${spec.output}'; name one of: ${spec.graph.outputs.map((o) => o.name).join(", ")}`,
+      );
     const ex = await Executor.create(gpu, compileFor(gpu, { nodes: spec.graph.nodes, outputs: [out] }, opts));
     try {
-      load(ex, ex.program.params.map((p) => p.name));
+      load(
+        ex,
+        ex.program.params.map((p) => p.name),
+      );
     } catch (e) {
       ex.destroy();
       throw e;
@@ -65,20 +79,31 @@ export class RecomputeDecoder implements TokenDecoder {
     return this.spec.width;
   }
 
-  async prefill(tokens: ArrayLike<number>, feeds: Readonly<Record<string, ArrayLike<number>>> = {}): Promise<Float64Array> {
+  async prefill(
+    tokens: ArrayLike<number>,
+    feeds: Readonly<Record<string, ArrayLike<number>>> = {},
+  ): Promise<Float64Array> {
     const { batch, length } = this.spec;
     const P = tokens.length / batch;
-    if (!Number.isInteger(P) || P < 1 || P > length) throw new InputError(`a prompt of ${tokens.length} tokens over ${batch} rows does not fit ${length} positions; shorten it or raise the length`);
+    if (!Number.isInteger(P) || P < 1 || P > length)
+      throw new InputError(
+        `a prompt of ${tokens.length} tokens over ${batch} rows does not fit ${length} positions; shorten it or raise the length`,
+      );
     this.tokens.fill(0);
     for (let b = 0; b < batch; b++) for (let t = 0; t < P; t++) this.tokens[b * length + t] = tokens[b * P + t];
-    for (const t of this.ex.program.inputs) if (t.name !== this.spec.input) this.ex.write(t.name, feeds[t.name] ?? new Float32Array(t.shape.reduce((a, c) => a * c, 1)));
+    for (const t of this.ex.program.inputs)
+      if (t.name !== this.spec.input)
+        this.ex.write(t.name, feeds[t.name] ?? new Float32Array(t.shape.reduce((a, c) => a * c, 1)));
     this.pos = P;
     return this.rows(P - 1);
   }
 
   async step(tokens: ArrayLike<number>): Promise<Float64Array> {
     if (this.pos === 0) throw new InputError("step before prefill; call prefill first");
-    if (this.pos >= this.spec.length) throw new InputError(`the sequence is full (${this.spec.length} positions); generate fewer tokens or raise the length`);
+    if (this.pos >= this.spec.length)
+      throw new InputError(
+        `the sequence is full (${this.spec.length} positions); generate fewer tokens or raise the length`,
+      );
     for (let b = 0; b < this.spec.batch; b++) this.tokens[b * this.spec.length + this.pos] = tokens[b];
     return this.rows(this.pos++);
   }
@@ -90,7 +115,8 @@ export class RecomputeDecoder implements TokenDecoder {
     const all = (await this.ex.run([output]))[output];
     const rows = new Float64Array(batch * width);
     const per = length + offset;
-    for (let b = 0; b < batch; b++) rows.set(all.subarray((b * per + t + offset) * width, (b * per + t + offset + 1) * width), b * width);
+    for (let b = 0; b < batch; b++)
+      rows.set(all.subarray((b * per + t + offset) * width, (b * per + t + offset + 1) * width), b * width);
     return rows;
   }
 

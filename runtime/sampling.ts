@@ -29,10 +29,15 @@ export function argmax(row: ArrayLike<number>): number {
 export const drawSeed = (seed: number, step: number): number => randomBits(seed >>> 0, SAMPLE_STREAM, step >>> 0);
 
 /** Uniform in [0, 1) for row `row` at step `step`: random_uniform(drawSeed(seed, step))[row]. */
-export const drawUnit = (seed: number, step: number, row: number): number => bitsToUnit(randomBits(drawSeed(seed, step), SAMPLE_STREAM, row));
+export const drawUnit = (seed: number, step: number, row: number): number =>
+  bitsToUnit(randomBits(drawSeed(seed, step), SAMPLE_STREAM, row));
 
 /** The values the sampler's inputs take (compiler/decode/sample.ts SAMPLE), for a vocabulary of `width`. */
-export function samplerInputs(o: SamplingOptions, step: number, width: number): { seed: number; temperature: number; topK: number; topP: number } {
+export function samplerInputs(
+  o: SamplingOptions,
+  step: number,
+  width: number,
+): { seed: number; temperature: number; topK: number; topP: number } {
   return {
     seed: drawSeed(o.seed, step),
     temperature: Math.max(0, o.temperature),

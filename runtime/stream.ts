@@ -25,13 +25,19 @@ export class StreamEncoder {
   private t = 0;
   private rows: Float64Array[][] = [];
 
-  private constructor(readonly stream: Stream, private readonly ex: Executor) {}
+  private constructor(
+    readonly stream: Stream,
+    private readonly ex: Executor,
+  ) {}
 
   static async create(gpu: Gpu, stream: Stream, load: WeightLoader, opts: CompileOptions = {}): Promise<StreamEncoder> {
     const ex = await Executor.create(gpu, compileFor(gpu, stream.graph, { ...opts, updates: stream.updates }));
     const carried = new Set(stream.carried.map((c) => c.name));
     try {
-      load(ex, ex.program.params.map((p) => p.name).filter((n) => !carried.has(n)));
+      load(
+        ex,
+        ex.program.params.map((p) => p.name).filter((n) => !carried.has(n)),
+      );
     } catch (e) {
       ex.destroy();
       throw e;
@@ -60,7 +66,8 @@ export class StreamEncoder {
 
   /** Encodes the next chunk from its inputs (each [B, …] with the chunk axis holding one chunk). */
   async encode(feeds: Readonly<Record<string, ArrayLike<number>>>): Promise<ChunkResult> {
-    if (this.t >= this.stream.maxChunks) throw new InputError(`the caches hold ${this.stream.maxChunks} chunks; encode fewer or raise maxChunks`);
+    if (this.t >= this.stream.maxChunks)
+      throw new InputError(`the caches hold ${this.stream.maxChunks} chunks; encode fewer or raise maxChunks`);
     const start = performance.now();
     for (const i of this.stream.inputs) {
       const v = feeds[i.name];
@@ -76,7 +83,16 @@ export class StreamEncoder {
 
   /** The decoder's inputs: every chunk's rows joined along the chunk axis. */
   memory(): Record<string, Float32Array> {
-    return Object.fromEntries(this.stream.rows.map((r, i) => [memoryName(i), joinChunks(this.rows.map((c) => c[i]), r.shape, r.axis)]));
+    return Object.fromEntries(
+      this.stream.rows.map((r, i) => [
+        memoryName(i),
+        joinChunks(
+          this.rows.map((c) => c[i]),
+          r.shape,
+          r.axis,
+        ),
+      ]),
+    );
   }
 
   destroy(): void {

@@ -6,7 +6,11 @@
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import {
-  type Checkpoint, CheckpointWriteError, type StoredTensor, type WriteHooks, saveCheckpoint,
+  type Checkpoint,
+  CheckpointWriteError,
+  type StoredTensor,
+  type WriteHooks,
+  saveCheckpoint,
 } from "./checkpoint.js";
 import { DeviceLostError, lostInfo } from "./device.js";
 import type { Batch, Trainer } from "./trainer.js";
@@ -82,24 +86,32 @@ export const STEP_KEY = "step";
 /** Keeps metrics lines up to `step` (a resumed run rewrites what came after its checkpoint). */
 function truncateMetrics(path: string, step: number): void {
   if (!existsSync(path)) return;
-  const kept = readFileSync(path, "utf8").split("\n").filter((l) => {
-    if (!l.trim()) return false;
-    try {
-      return (JSON.parse(l) as { step: number }).step <= step;
-    } catch {
-      return false;
-    }
-  });
+  const kept = readFileSync(path, "utf8")
+    .split("\n")
+    .filter((l) => {
+      if (!l.trim()) return false;
+      try {
+        return (JSON.parse(l) as { step: number }).step <= step;
+      } catch {
+        return false;
+      }
+    });
   writeFileSync(path, kept.map((l) => l + "\n").join(""));
 }
 
-export async function trainLoop(trainer: Trainer, data: DataSource, o: LoopOptions, hooks: LoopHooks = {}): Promise<LoopResult> {
+export async function trainLoop(
+  trainer: Trainer,
+  data: DataSource,
+  o: LoopOptions,
+  hooks: LoopHooks = {},
+): Promise<LoopResult> {
   truncateMetrics(o.metricsPath, o.startStep);
   let checkpointStep = o.startStep;
   let t = o.startStep;
-  const kept = (): string => checkpointStep > 0
-    ? `the last checkpoint, ${o.checkpointPath} (step ${checkpointStep}), is intact: continue with --resume`
-    : `no checkpoint was saved yet: run it again`;
+  const kept = (): string =>
+    checkpointStep > 0
+      ? `the last checkpoint, ${o.checkpointPath} (step ${checkpointStep}), is intact: continue with --resume`
+      : `no checkpoint was saved yet: run it again`;
   try {
     return await loop();
   } catch (e) {
@@ -109,7 +121,9 @@ export async function trainLoop(trainer: Trainer, data: DataSource, o: LoopOptio
       throw new DeviceLostError(`the GPU device was lost after step ${t} (${why}); ${kept()}`);
     }
     if (e instanceof CheckpointWriteError) {
-      throw new CheckpointWriteError(`step ${t}'s checkpoint was not saved: ${e.message}; ${kept()} once there is room`);
+      throw new CheckpointWriteError(
+        `step ${t}'s checkpoint was not saved: ${e.message}; ${kept()} once there is room`,
+      );
     }
     throw e;
   }
@@ -131,7 +145,8 @@ export async function trainLoop(trainer: Trainer, data: DataSource, o: LoopOptio
     // shader compilation, do not weigh on the figure for the rest of the run.
     let mark = { step: o.startStep, at: started };
     let recentMs = NaN;
-    const stepMs = (): number => (Number.isFinite(recentMs) ? recentMs : (performance.now() - started) / Math.max(1, t - o.startStep));
+    const stepMs = (): number =>
+      Number.isFinite(recentMs) ? recentMs : (performance.now() - started) / Math.max(1, t - o.startStep);
     const rate = (): number => (Number.isFinite(recentMs) ? (tokensPerStep * 1000) / recentMs : NaN);
     while (t < o.steps) {
       if (hooks.shouldStop?.()) {
@@ -145,7 +160,15 @@ export async function trainLoop(trainer: Trainer, data: DataSource, o: LoopOptio
       if (r && !(Number.isFinite(r.loss) && Number.isFinite(r.gradNorm))) {
         const message = `training diverged at step ${step} (loss ${r.loss}, gradient norm ${r.gradNorm}); the last good checkpoint (step ${checkpointStep}) is kept in ${o.checkpointPath}; try a lower --lr`;
         log({ step, loss: r.loss, grad_norm: r.gradNorm, lr, diverged: 1 });
-        return { lastStep: checkpointStep, checkpointStep, stoppedBy: "diverged", lastLoss: r.loss, valLoss, message, stepMs: stepMs() };
+        return {
+          lastStep: checkpointStep,
+          checkpointStep,
+          stoppedBy: "diverged",
+          lastLoss: r.loss,
+          valLoss,
+          message,
+          stepMs: stepMs(),
+        };
       }
       t = step;
       const entry: Record<string, number> = { step, lr, time_s: Math.round((performance.now() - started) / 10) / 100 };
@@ -166,7 +189,14 @@ export async function trainLoop(trainer: Trainer, data: DataSource, o: LoopOptio
         await save(step);
         checkpointStep = step;
       }
-      hooks.onProgress?.({ step, steps: o.steps, loss: lastLoss, valLoss, tokensPerSecond: rate(), etaSeconds: ((o.steps - step) * stepMs()) / 1000 });
+      hooks.onProgress?.({
+        step,
+        steps: o.steps,
+        loss: lastLoss,
+        valLoss,
+        tokensPerSecond: rate(),
+        etaSeconds: ((o.steps - step) * stepMs()) / 1000,
+      });
     }
     return { lastStep: t, checkpointStep, stoppedBy: "done", lastLoss, valLoss, stepMs: stepMs() };
   }

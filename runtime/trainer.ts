@@ -48,7 +48,11 @@ export class Trainer {
   }
 
   initialize(values: ReadonlyMap<string, Float32Array>): void {
-    writeInitialState(this.step, this.model.params.map((p) => p.name), values);
+    writeInitialState(
+      this.step,
+      this.model.params.map((p) => p.name),
+      values,
+    );
   }
 
   /** Step t (1-based) on `batch` at learning rate lr; reads the loss back only when `read`. */
@@ -87,7 +91,9 @@ export class Trainer {
       if (!t) throw new CheckpointError(`the checkpoint has no tensor '${name}'; was it saved from another model?`);
       const want = this.step.tensor(name);
       if (t.dtype !== want.dtype || t.shape.join(",") !== want.shape.join(",")) {
-        throw new CheckpointError(`checkpoint tensor '${name}' is ${t.dtype}[${t.shape.join(", ")}] but the model needs ${want.dtype}[${want.shape.join(", ")}]; was it saved with another preset or --set?`);
+        throw new CheckpointError(
+          `checkpoint tensor '${name}' is ${t.dtype}[${t.shape.join(", ")}] but the model needs ${want.dtype}[${want.shape.join(", ")}]; was it saved with another preset or --set?`,
+        );
       }
       this.step.writeBytes(name, t.bytes);
     }
@@ -100,7 +106,11 @@ export class Trainer {
 }
 
 /** Writes a training step's starting state: each parameter's initial value and zero AdamW moments. */
-export function writeInitialState(step: Executor, params: readonly string[], values: ReadonlyMap<string, Float32Array>): void {
+export function writeInitialState(
+  step: Executor,
+  params: readonly string[],
+  values: ReadonlyMap<string, Float32Array>,
+): void {
   for (const name of params) {
     const v = values.get(name);
     if (!v) bug(`no initial value for parameter '${name}'`);

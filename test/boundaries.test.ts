@@ -21,7 +21,8 @@ function sourceFiles(dir: string): string[] {
 function imports(file: string): string[] {
   const text = readFileSync(join(root, file), "utf8");
   return [...text.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)"([^"]+)"/g)].map(([, spec]) =>
-    spec.startsWith(".") ? posix.join(dirname(file), spec).replace(/\.js$/, ".ts") : spec);
+    spec.startsWith(".") ? posix.join(dirname(file), spec).replace(/\.js$/, ".ts") : spec,
+  );
 }
 
 const folderOf = (path: string): string => path.split("/")[0];

@@ -24,7 +24,11 @@ export interface AnswerSource {
 
 /** The derived decoder: the caches hold the row's `length` − 1 predicting positions. */
 export async function cachedAnswers(trained: Trained, length: number, eos: number): Promise<AnswerSource> {
-  const dec = await openIncremental(await getGpu(), trained.model, { maxLen: length - 1, load: weightLoader(trained), lengths: true });
+  const dec = await openIncremental(await getGpu(), trained.model, {
+    maxLen: length - 1,
+    load: weightLoader(trained),
+    lengths: true,
+  });
   const padded = new Int32Array(length - 1);
   return {
     async answer(ids, clip) {
@@ -47,7 +51,13 @@ export async function cachedAnswers(trained: Trained, length: number, eos: numbe
 }
 
 /** The whole model per answer token, over the row padded to `length`. */
-export async function recomputedAnswers(trained: Trained, el: Elaborated, logits: string, length: number, eos: number): Promise<AnswerSource> {
+export async function recomputedAnswers(
+  trained: Trained,
+  el: Elaborated,
+  logits: string,
+  length: number,
+  eos: number,
+): Promise<AnswerSource> {
   const out = el.graph.outputs.find((x) => x.name === logits)!;
   const ex = await weightedExecutor(trained, el.graph, out);
   const vocab = el.graph.nodes[out.id].shape.at(-1)!; // the model's, ≥ the data's

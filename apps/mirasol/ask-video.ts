@@ -32,7 +32,9 @@ export function trainedLayout(checkpoint: string): ImportLayout {
     return layoutLike(data);
   } catch (e) {
     if (!(e instanceof DataError)) throw e;
-    throw new DataError(`a video is read with the sizes, vocabulary and audio statistics of the set ${checkpoint} was trained on, ${data}, which cannot be read: ${e.message}`);
+    throw new DataError(
+      `a video is read with the sizes, vocabulary and audio statistics of the set ${checkpoint} was trained on, ${data}, which cannot be read: ${e.message}`,
+    );
   }
 }
 

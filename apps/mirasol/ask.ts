@@ -45,7 +45,10 @@ export class AvAnswerer {
   private readonly spectrogram: Float32Array;
   private loadedClip = -1;
 
-  private constructor(readonly ds: AvDataset, private readonly source: AnswerSource) {
+  private constructor(
+    readonly ds: AvDataset,
+    private readonly source: AnswerSource,
+  ) {
     this.tokenizer = new WordTokenizer(ds.index.text.vocab);
     this.L = ds.index.text.length;
     this.video = new Float32Array(ds.tensors.video.length / ds.index.clips);
@@ -63,7 +66,8 @@ export class AvAnswerer {
     if (!out) throw new ModelError(`${trained.meta.model} has no logits output to answer from`);
     const eos = el.generate?.until ?? EOS;
     const L = ds.index.text.length;
-    const source = o.cache ?? true ? await cachedAnswers(trained, L, eos) : await recomputedAnswers(trained, el, out.name, L, eos);
+    const source =
+      (o.cache ?? true) ? await cachedAnswers(trained, L, eos) : await recomputedAnswers(trained, el, out.name, L, eos);
     return new AvAnswerer(ds, source);
   }
 
@@ -80,7 +84,12 @@ export class AvAnswerer {
     for (let q = 0; q < this.ds.index.questions; q++) {
       if (t.question_clip[q] !== clip) continue;
       const row = t.text.subarray(q * this.L, q * this.L + t.prompt_length[q]);
-      out.push({ id: q, question: this.tokenizer.decode(row), answer: this.tokenizer.vocab[t.answer[q]], type: this.ds.index.questionTypes[t.question_type[q]].name });
+      out.push({
+        id: q,
+        question: this.tokenizer.decode(row),
+        answer: this.tokenizer.vocab[t.answer[q]],
+        type: this.ds.index.questionTypes[t.question_type[q]].name,
+      });
     }
     return out;
   }
@@ -95,7 +104,10 @@ export class AvAnswerer {
       throw new InputError(`the question cannot be read: ${(e as Error).message}`);
     }
     if (ids.length === 0) throw new InputError("the question is empty");
-    if (ids.length >= this.L) throw new InputError(`the question has ${ids.length} words; this data set's rows hold ${this.L} tokens, question and answer together`);
+    if (ids.length >= this.L)
+      throw new InputError(
+        `the question has ${ids.length} words; this data set's rows hold ${this.L} tokens, question and answer together`,
+      );
     if (this.loadedClip !== clip) {
       writeClip(this.ds, clip, this.video, this.spectrogram, 0);
       this.loadedClip = clip;
@@ -103,7 +115,13 @@ export class AvAnswerer {
     const produced = await this.source.answer(ids, { video: this.video, spectrogram: this.spectrogram });
     const normalised = this.tokenizer.decode(ids);
     const known = this.questionsOf(clip).find((q) => q.question === normalised);
-    return { question: normalised, answer: this.tokenizer.decode(produced), tokens: produced, expected: known?.answer, type: known?.type };
+    return {
+      question: normalised,
+      answer: this.tokenizer.decode(produced),
+      tokens: produced,
+      expected: known?.answer,
+      type: known?.type,
+    };
   }
 
   destroy(): void {
@@ -111,6 +129,9 @@ export class AvAnswerer {
   }
 
   private checkClip(clip: number): void {
-    if (!Number.isInteger(clip) || clip < 0 || clip >= this.ds.index.clips) throw new InputError(`--clip must be a clip id from 0 to ${this.ds.index.clips - 1} in ${this.ds.dir}; got ${clip}`);
+    if (!Number.isInteger(clip) || clip < 0 || clip >= this.ds.index.clips)
+      throw new InputError(
+        `--clip must be a clip id from 0 to ${this.ds.index.clips - 1} in ${this.ds.dir}; got ${clip}`,
+      );
   }
 }

@@ -10,8 +10,17 @@ export const AV_LAYOUT = { chunks: 4, frames: 2 } as const;
 
 /** `--set` overrides on top of `--preset tiny`. */
 export const AV_LAYOUT_SET: readonly string[] = [
-  `chunks=${AV_LAYOUT.chunks}`, `frames=${AV_LAYOUT.frames}`, "tube=2", "patch=8", "spec_frames=8", "spec_time=4", "spec_freq=16", "chunk_position_std=1.0", "text_depth=2",
+  `chunks=${AV_LAYOUT.chunks}`,
+  `frames=${AV_LAYOUT.frames}`,
+  "tube=2",
+  "patch=8",
+  "spec_frames=8",
+  "spec_time=4",
+  "spec_freq=16",
+  "chunk_position_std=1.0",
+  "text_depth=2",
 ];
 
 /** `mira train --types`: the chunk-finding controls join at step `find`, every type at step `all`. */
-export const avCurriculum = (find: number, all: number): string => `first_colour,first_tone,count_beeps; nth_colour,when_colour,when_tone@${find}; all@${all}`;
+export const avCurriculum = (find: number, all: number): string =>
+  `first_colour,first_tone,count_beeps; nth_colour,when_colour,when_tone@${find}; all@${all}`;

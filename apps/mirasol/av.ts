@@ -32,20 +32,29 @@ export function avBatchDims(ds: AvDataset, batch: number): Record<string, number
 
 export function checkAvModel(el: Elaborated, ds: AvDataset): void {
   const names = el.inputs.map((i) => i.name).sort();
-  if (names.join() !== [...AV_INPUTS].sort().join()) throw new ModelError(`an audio-video QA model takes inputs ${AV_INPUTS.join(", ")}; this one takes ${names.join(", ")}`);
+  if (names.join() !== [...AV_INPUTS].sort().join())
+    throw new ModelError(
+      `an audio-video QA model takes inputs ${AV_INPUTS.join(", ")}; this one takes ${names.join(", ")}`,
+    );
   const v = ds.index.video;
   const a = ds.index.audio;
-  const want: Record<string, number[]> = { video: [v.frames, v.height, v.width, v.channels], spectrogram: [a.specFrames, a.mel.mels] };
+  const want: Record<string, number[]> = {
+    video: [v.frames, v.height, v.width, v.channels],
+    spectrogram: [a.specFrames, a.mel.mels],
+  };
   for (const [name, dims] of Object.entries(want)) {
     const got = el.inputs.find((i) => i.name === name)!.shape.slice(1);
     if (got.join() !== dims.join()) {
-      throw new ModelError(`the model's ${name} is [B, ${got.join(", ")}] per example but the data has [${dims.join(", ")}]; use the preset the data was made for, or remake the data (mira data synth --frames/--chunks/--size/--mels)`);
+      throw new ModelError(
+        `the model's ${name} is [B, ${got.join(", ")}] per example but the data has [${dims.join(", ")}]; use the preset the data was made for, or remake the data (mira data synth --frames/--chunks/--size/--mels)`,
+      );
     }
   }
 }
 
 /** Question ids of a split. */
-export const questionsOf = (ds: AvDataset, split: Split): [number, number] => [...ds.index.splits[split].questions] as [number, number];
+export const questionsOf = (ds: AvDataset, split: Split): [number, number] =>
+  [...ds.index.splits[split].questions] as [number, number];
 
 /** Writes clip `c`'s video and normalised spectrogram into row `r` of `video` and `spectrogram`. */
 export function writeClip(ds: AvDataset, c: number, video: Float32Array, spectrogram: Float32Array, r: number): void {
@@ -108,16 +117,27 @@ export interface TypeStage {
 export function parseTypeStages(spec: string): TypeStage[] {
   const stages = spec.split(";").map((part, i) => {
     const [names, at, extra] = part.split("@").map((x) => x.trim());
-    const types = names.split(",").map((t) => t.trim()).filter((t) => t !== "");
-    if (types.length === 0) throw new InputError(`--types stage ${i + 1} ('${part.trim()}') names no question type; write T1,T2[@STEP], stages separated by ';'`);
+    const types = names
+      .split(",")
+      .map((t) => t.trim())
+      .filter((t) => t !== "");
+    if (types.length === 0)
+      throw new InputError(
+        `--types stage ${i + 1} ('${part.trim()}') names no question type; write T1,T2[@STEP], stages separated by ';'`,
+      );
     if (extra !== undefined) throw new InputError(`--types stage ${i + 1} ('${part.trim()}') has more than one @STEP`);
     const from = at === undefined ? 0 : Number(at);
-    if (!Number.isInteger(from) || from < 0 || at === "") throw new InputError(`--types stage ${i + 1}: '@${at}' is not a step number`);
+    if (!Number.isInteger(from) || from < 0 || at === "")
+      throw new InputError(`--types stage ${i + 1}: '@${at}' is not a step number`);
     return { from, types: types.length === 1 && types[0] === "all" ? [] : types };
   });
-  if (stages[0].from !== 0) throw new InputError(`--types: the first stage starts at step 0, not ${stages[0].from} (drop its @)`);
+  if (stages[0].from !== 0)
+    throw new InputError(`--types: the first stage starts at step 0, not ${stages[0].from} (drop its @)`);
   stages.forEach((st, i) => {
-    if (i > 0 && st.from <= stages[i - 1].from) throw new InputError(`--types: stage ${i + 1} starts at step ${st.from}, not after stage ${i}'s ${stages[i - 1].from}; give each later stage a larger @STEP`);
+    if (i > 0 && st.from <= stages[i - 1].from)
+      throw new InputError(
+        `--types: stage ${i + 1} starts at step ${st.from}, not after stage ${i}'s ${stages[i - 1].from}; give each later stage a larger @STEP`,
+      );
   });
   return stages;
 }
@@ -125,12 +145,17 @@ export function parseTypeStages(spec: string): TypeStage[] {
 /** A plain list of types is one stage from step 0; no types (or none given) is every type from step 0. */
 export function toStages(types: readonly string[] | readonly TypeStage[] | undefined): TypeStage[] {
   if (!types || types.length === 0) return [{ from: 0, types: [] }];
-  return typeof types[0] === "string" ? [{ from: 0, types: types as readonly string[] }] : [...(types as readonly TypeStage[])];
+  return typeof types[0] === "string"
+    ? [{ from: 0, types: types as readonly string[] }]
+    : [...(types as readonly TypeStage[])];
 }
 
 /** The curriculum a run trains with: the one given (a resumed run may change it, as it may its steps
  *  or lr), else the one its checkpoint stored (a plain list, before curricula), else every type. */
-export function runStages(given: readonly string[] | readonly TypeStage[] | undefined, stored: string | undefined): TypeStage[] {
+export function runStages(
+  given: readonly string[] | readonly TypeStage[] | undefined,
+  stored: string | undefined,
+): TypeStage[] {
   if (given?.length) return toStages(given);
   return toStages(stored ? (JSON.parse(stored) as string[] | TypeStage[]) : undefined);
 }
@@ -139,7 +164,9 @@ export function runStages(given: readonly string[] | readonly TypeStage[] | unde
 export function stagedPool(ds: AvDataset, stages: readonly TypeStage[]): (step: number) => Int32Array {
   const pools = stages.map((_, i) => {
     const begun = stages.slice(0, i + 1);
-    return begun.some((st) => st.types.length === 0) ? trainingPool(ds) : trainingPool(ds, [...new Set(begun.flatMap((st) => st.types))]);
+    return begun.some((st) => st.types.length === 0)
+      ? trainingPool(ds)
+      : trainingPool(ds, [...new Set(begun.flatMap((st) => st.types))]);
   });
   return (step) => {
     let k = 0;
@@ -150,15 +177,30 @@ export function stagedPool(ds: AvDataset, stages: readonly TypeStage[]): (step: 
 
 /** Training batches drawn from `pool` (default: the training split; a function: the pool at each step)
  *  by (seed, step, row); fixed validation batches. */
-export function avDataSource(ds: AvDataset, batch: number, seed: number, valBatches = 8, pool: Int32Array | ((step: number) => Int32Array) = trainingPool(ds)): DataSource {
+export function avDataSource(
+  ds: AvDataset,
+  batch: number,
+  seed: number,
+  valBatches = 8,
+  pool: Int32Array | ((step: number) => Int32Array) = trainingPool(ds),
+): DataSource {
   const [v0, v1] = questionsOf(ds, "val");
   const val: Batch[] = [];
-  for (let s = v0; s + batch <= v1 && val.length < valBatches; s += batch) val.push(avBatch(ds, Array.from({ length: batch }, (_, i) => s + i)));
+  for (let s = v0; s + batch <= v1 && val.length < valBatches; s += batch)
+    val.push(
+      avBatch(
+        ds,
+        Array.from({ length: batch }, (_, i) => s + i),
+      ),
+    );
   const poolAt = typeof pool === "function" ? pool : () => pool;
   return {
     train: (step) => {
       const p = poolAt(step);
-      return avBatch(ds, Array.from({ length: batch }, (_, r) => p[randomBits(seed, step, r) % p.length]));
+      return avBatch(
+        ds,
+        Array.from({ length: batch }, (_, r) => p[randomBits(seed, step, r) % p.length]),
+      );
     },
     val,
     itemsPerBatch: batch,
@@ -171,10 +213,12 @@ export function writeInputs(ex: Executor, b: Batch): void {
 }
 
 /** `evaluateAv`'s `run` for an executor computing `logits`: writes the batch, runs, reads the logits back. */
-export const logitsRunner = (ex: Executor, logits: string) => async (b: Batch): Promise<Float64Array> => {
-  writeInputs(ex, b);
-  return (await ex.run([logits]))[logits];
-};
+export const logitsRunner =
+  (ex: Executor, logits: string) =>
+  async (b: Batch): Promise<Float64Array> => {
+    writeInputs(ex, b);
+    return (await ex.run([logits]))[logits];
+  };
 
 export interface TypeAccuracy {
   readonly type: string;
@@ -189,7 +233,13 @@ export interface TypeAccuracy {
  * position (`logits` position p − 1 predicts text[p]); the causal decoder cannot see the answer there,
  * so one forward pass per batch is greedy decoding. `run` computes logits [B, L, vocab] for a batch.
  */
-export async function evaluateAv(ds: AvDataset, split: Split, batch: number, run: (b: Batch) => Promise<Float64Array>, ablate?: "audio" | "video"): Promise<TypeAccuracy[]> {
+export async function evaluateAv(
+  ds: AvDataset,
+  split: Split,
+  batch: number,
+  run: (b: Batch) => Promise<Float64Array>,
+  ablate?: "audio" | "video",
+): Promise<TypeAccuracy[]> {
   const [q0, q1] = questionsOf(ds, split);
   const L = ds.index.text.length;
   const types = ds.index.questionTypes;
@@ -198,7 +248,12 @@ export async function evaluateAv(ds: AvDataset, split: Split, batch: number, run
   for (let s = q0; s < q1; s += batch) {
     const qs = Array.from({ length: batch }, (_, i) => Math.min(s + i, q1 - 1)); // the last batch repeats its final question
     const b = avBatch(ds, qs);
-    const inputs: Batch = ablate === "audio" ? { ...b, spectrogram: new Float32Array(b.spectrogram.length) } : ablate === "video" ? { ...b, video: new Float32Array(b.video.length) } : b;
+    const inputs: Batch =
+      ablate === "audio"
+        ? { ...b, spectrogram: new Float32Array(b.spectrogram.length) }
+        : ablate === "video"
+          ? { ...b, video: new Float32Array(b.video.length) }
+          : b;
     const logits = await run(inputs);
     const V = logits.length / (batch * L); // the model's vocabulary: at least the data's, maybe more
     qs.forEach((q, r) => {
@@ -210,5 +265,11 @@ export async function evaluateAv(ds: AvDataset, split: Split, batch: number, run
       if (best === ds.tensors.answer[q]) right[type]++;
     });
   }
-  return types.map((t, i) => ({ type: t.name, needs: t.needs, questions: total[i], accuracy: total[i] ? right[i] / total[i] : 0, chance: ds.index.chance[t.name]?.[split] ?? 0 }));
+  return types.map((t, i) => ({
+    type: t.name,
+    needs: t.needs,
+    questions: total[i],
+    accuracy: total[i] ? right[i] / total[i] : 0,
+    chance: ds.index.chance[t.name]?.[split] ?? 0,
+  }));
 }

@@ -16,7 +16,10 @@ export function withSizes(t: Trained, set: readonly string[]): Trained {
   for (const raw of set) {
     const key = raw.slice(0, raw.indexOf("=")).trim();
     const type = model.checked.config?.entries.find((e) => e.name === key)?.field.type?.name.name ?? "untyped";
-    if (type !== "int") throw new InputError(`--set ${raw}: only integer sizes can change when evaluating a checkpoint, and '${key}' is ${type}; train a model with it instead`);
+    if (type !== "int")
+      throw new InputError(
+        `--set ${raw}: only integer sizes can change when evaluating a checkpoint, and '${key}' is ${type}; train a model with it instead`,
+      );
   }
   return { ...t, model };
 }
@@ -26,11 +29,16 @@ const fmt = (shape: readonly number[]): string => `[${shape.join(", ")}]`;
 /** Throws unless `params` (the resized model's) are exactly the checkpoint's, name for name and shape for shape. */
 export function checkSameParams(t: Trained, params: readonly ParamInfo[], set: readonly string[]): void {
   const why = `with --set ${set.join(" --set ")}`;
-  const fix = "only sizes that keep every parameter's shape (such as chunks, up to max_chunks) can change when evaluating";
+  const fix =
+    "only sizes that keep every parameter's shape (such as chunks, up to max_chunks) can change when evaluating";
   for (const p of params) {
     const stored = t.checkpoint.tensors.get(p.name);
-    if (!stored) throw new InputError(`${why} the model has a parameter '${p.name}' ${fmt(p.shape)} that ${t.path} lacks; ${fix}`);
-    if (fmt(stored.shape) !== fmt(p.shape)) throw new InputError(`${why} parameter '${p.name}' would be ${fmt(p.shape)} but ${t.path} holds ${fmt(stored.shape)}; ${fix}`);
+    if (!stored)
+      throw new InputError(`${why} the model has a parameter '${p.name}' ${fmt(p.shape)} that ${t.path} lacks; ${fix}`);
+    if (fmt(stored.shape) !== fmt(p.shape))
+      throw new InputError(
+        `${why} parameter '${p.name}' would be ${fmt(p.shape)} but ${t.path} holds ${fmt(stored.shape)}; ${fix}`,
+      );
   }
   const names = new Set(params.map((p) => p.name));
   const extra = [...t.checkpoint.tensors.keys()].find((n) => !isMoment(n) && !names.has(n));

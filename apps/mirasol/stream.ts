@@ -33,8 +33,13 @@ export interface StreamModelOptions {
 }
 
 /** The model elaborated with C chunks (config `chunkKey` = C) and its generated input of length T. */
-export function chunkedModel(model: LoadedModel, chunkKey = "chunks", dims: Readonly<Record<string, number>> = {}): (C: number, T: number) => Elaborated {
-  if (configNumber(model, chunkKey) === undefined) throw new ModelError(`${model.path}: streaming needs the chunk count as an int config value '${chunkKey}'`);
+export function chunkedModel(
+  model: LoadedModel,
+  chunkKey = "chunks",
+  dims: Readonly<Record<string, number>> = {},
+): (C: number, T: number) => Elaborated {
+  if (configNumber(model, chunkKey) === undefined)
+    throw new ModelError(`${model.path}: streaming needs the chunk count as an int config value '${chunkKey}'`);
   const models = new Map<number, LoadedModel>();
   return (C, T) => {
     let m = models.get(C);
@@ -66,9 +71,20 @@ export class ClipStream {
   /** text decoders by chunk count and length, compiled on first use */
   private readonly decoders = new Map<string, IncrementalDecoder>();
 
-  private constructor(readonly stream: Stream, readonly encoder: StreamEncoder, private readonly gpu: Gpu, private readonly load: WeightLoader, private readonly compile: CompileOptions) {}
+  private constructor(
+    readonly stream: Stream,
+    readonly encoder: StreamEncoder,
+    private readonly gpu: Gpu,
+    private readonly load: WeightLoader,
+    private readonly compile: CompileOptions,
+  ) {}
 
-  static async open(gpu: Gpu, model: LoadedModel, load: WeightLoader, o: StreamModelOptions & { compile?: CompileOptions } = {}): Promise<ClipStream> {
+  static async open(
+    gpu: Gpu,
+    model: LoadedModel,
+    load: WeightLoader,
+    o: StreamModelOptions & { compile?: CompileOptions } = {},
+  ): Promise<ClipStream> {
     const stream = deriveModelStream(model, o);
     return new ClipStream(stream, await StreamEncoder.create(gpu, stream, load, o.compile), gpu, load, o.compile ?? {});
   }
@@ -81,7 +97,11 @@ export class ClipStream {
 
   /** Encodes a whole clip of C chunks (inputs as the model takes them at C chunks), one chunk at a time;
    *  `onChunk` sees each chunk's result before the next chunk is fed. */
-  async encode(clip: Readonly<Record<string, ArrayLike<number>>>, C: number, onChunk?: (r: ChunkResult) => void): Promise<ChunkResult[]> {
+  async encode(
+    clip: Readonly<Record<string, ArrayLike<number>>>,
+    C: number,
+    onChunk?: (r: ChunkResult) => void,
+  ): Promise<ChunkResult[]> {
     this.encoder.reset();
     const results: ChunkResult[] = [];
     for (let t = 0; t < C; t++) {
@@ -134,10 +154,18 @@ export interface StreamedAnswer {
 
 /** `mira generate --stream`: a clip of an audio-video QA set (by default the one the checkpoint was
  *  trained on) fed chunk by chunk to a trained checkpoint, then the question answered. */
-export async function streamAnswer(o: { checkpoint: string; data?: string; clip: number; question: string; maxChunks?: number; onChunk?: (r: ChunkResult, of: number) => void }): Promise<StreamedAnswer> {
+export async function streamAnswer(o: {
+  checkpoint: string;
+  data?: string;
+  clip: number;
+  question: string;
+  maxChunks?: number;
+  onChunk?: (r: ChunkResult, of: number) => void;
+}): Promise<StreamedAnswer> {
   const trained = openTrained(o.checkpoint, "av-qa", "streaming a clip");
   const ds: AvDataset = loadAvDataset(o.data ?? trained.meta.data);
-  if (!Number.isInteger(o.clip) || o.clip < 0 || o.clip >= ds.index.clips) throw new InputError(`--clip must be a clip id from 0 to ${ds.index.clips - 1} in ${ds.dir}; got ${o.clip}`);
+  if (!Number.isInteger(o.clip) || o.clip < 0 || o.clip >= ds.index.clips)
+    throw new InputError(`--clip must be a clip id from 0 to ${ds.index.clips - 1} in ${ds.dir}; got ${o.clip}`);
   const el = trained.model.elaborate(avBatchDims(ds, 1));
   checkAvModel(el, ds);
   const tokenizer = new WordTokenizer(ds.index.text.vocab);
@@ -149,12 +177,17 @@ export async function streamAnswer(o: { checkpoint: string; data?: string; clip:
   }
   const L = ds.index.text.length;
   if (ids.length === 0) throw new InputError("the question is empty");
-  if (ids.length >= L) throw new InputError(`the question has ${ids.length} words; this data set's rows hold ${L} tokens, question and answer together`);
+  if (ids.length >= L)
+    throw new InputError(
+      `the question has ${ids.length} words; this data set's rows hold ${L} tokens, question and answer together`,
+    );
   const C = configNumber(trained.model, "chunks")!;
   const video = new Float32Array(ds.tensors.video.length / ds.index.clips);
   const spectrogram = new Float32Array(ds.tensors.spectrogram.length / ds.index.clips);
   writeClip(ds, o.clip, video, spectrogram, 0);
-  const s = await ClipStream.open(await getGpu(), trained.model, weightLoader(trained), { maxChunks: o.maxChunks ?? C });
+  const s = await ClipStream.open(await getGpu(), trained.model, weightLoader(trained), {
+    maxChunks: o.maxChunks ?? C,
+  });
   try {
     const chunks = await s.encode({ video, spectrogram }, C, (r) => o.onChunk?.(r, C));
     const start = performance.now();
@@ -165,9 +198,18 @@ export async function streamAnswer(o: { checkpoint: string; data?: string; clip:
     let expected: string | undefined;
     for (let q = 0; q < ds.index.questions; q++) {
       if (t.question_clip[q] !== o.clip) continue;
-      if (tokenizer.decode(t.text.subarray(q * L, q * L + t.prompt_length[q])) === question) expected = tokenizer.vocab[t.answer[q]];
+      if (tokenizer.decode(t.text.subarray(q * L, q * L + t.prompt_length[q])) === question)
+        expected = tokenizer.vocab[t.answer[q]];
     }
-    return { question, answer: tokenizer.decode(tokens), tokens, expected, chunks: chunks.map((c) => ({ chunk: c.chunk, ms: c.ms })), flopsPerChunk: s.flopsPerChunk, answerMs };
+    return {
+      question,
+      answer: tokenizer.decode(tokens),
+      tokens,
+      expected,
+      chunks: chunks.map((c) => ({ chunk: c.chunk, ms: c.ms })),
+      flopsPerChunk: s.flopsPerChunk,
+      answerMs,
+    };
   } finally {
     s.destroy();
   }
@@ -176,7 +218,11 @@ export async function streamAnswer(o: { checkpoint: string; data?: string; clip:
 /** `mira compile FILE --emit report --step stream`: the per-chunk program compiled for `target` limits,
  *  else this machine's adapter's (WebGPU's default limits when there is none), beside the whole clip's
  *  encoding at the model's chunk count — one chunk's work is the same for every t, the whole clip's grows with C. */
-export async function streamReport(model: LoadedModel, o: StreamModelOptions = {}, target?: DeviceLimits): Promise<{ report: ProgramReport; maxChunks: number; wholeFlops: readonly { chunks: number; flops: number }[] }> {
+export async function streamReport(
+  model: LoadedModel,
+  o: StreamModelOptions = {},
+  target?: DeviceLimits,
+): Promise<{ report: ProgramReport; maxChunks: number; wholeFlops: readonly { chunks: number; flops: number }[] }> {
   const stream = deriveModelStream(model, o);
   let limits: DeviceLimits = target ?? DEFAULT_LIMITS;
   if (!target) {
@@ -188,18 +234,23 @@ export async function streamReport(model: LoadedModel, o: StreamModelOptions = {
   }
   const program = compileGraph(stream.graph, limits, { updates: stream.updates });
   const elab = chunkedModel(model, o.chunkKey, o.dims);
-  const wholeFlops = [2, 3, 4].filter((C) => C <= stream.maxChunks).map((C) => {
-    const e = elab(C, 2);
-    const kept = keptValues(elab, C, model.sources);
-    const byId = new Map(e.graph.nodes.map((n) => [n.id, n]));
-    const live = new Set<number>();
-    const stack = [...kept];
-    while (stack.length) {
-      const id = stack.pop()!;
-      if (!live.has(id)) (live.add(id), stack.push(...byId.get(id)!.inputs));
-    }
-    const cone: Graph = { nodes: e.graph.nodes.filter((n) => live.has(n.id)), outputs: kept.map((id, i) => ({ name: `kept.${i}`, id })) };
-    return { chunks: C, flops: graphFlops(compileGraph(cone, limits).graph) }; // counted as lowered, as the report's
-  });
+  const wholeFlops = [2, 3, 4]
+    .filter((C) => C <= stream.maxChunks)
+    .map((C) => {
+      const e = elab(C, 2);
+      const kept = keptValues(elab, C, model.sources);
+      const byId = new Map(e.graph.nodes.map((n) => [n.id, n]));
+      const live = new Set<number>();
+      const stack = [...kept];
+      while (stack.length) {
+        const id = stack.pop()!;
+        if (!live.has(id)) live.add(id), stack.push(...byId.get(id)!.inputs);
+      }
+      const cone: Graph = {
+        nodes: e.graph.nodes.filter((n) => live.has(n.id)),
+        outputs: kept.map((id, i) => ({ name: `kept.${i}`, id })),
+      };
+      return { chunks: C, flops: graphFlops(compileGraph(cone, limits).graph) }; // counted as lowered, as the report's
+    });
   return { report: reportProgram(program), maxChunks: stream.maxChunks, wholeFlops };
 }

@@ -19,7 +19,8 @@ if (!rev) {
   console.error("usage: npx tsx bench/ab/run.ts REV [ROUNDS]");
   process.exit(2);
 }
-const commit = (r: string, dir = root): string => execFileSync("git", ["rev-parse", "--short", r], { cwd: dir, encoding: "utf8" }).trim();
+const commit = (r: string, dir = root): string =>
+  execFileSync("git", ["rev-parse", "--short", r], { cwd: dir, encoding: "utf8" }).trim();
 const old = mkdtempSync(join(tmpdir(), "mira-ab-"));
 execFileSync("git", ["worktree", "add", "--detach", old, rev], { cwd: root, stdio: "ignore" });
 symlinkSync(join(root, "node_modules"), join(old, "node_modules"));
@@ -29,7 +30,10 @@ const results: Record<"old" | "new", Row[]> = { old: [], new: [] };
 const loads: number[] = [];
 try {
   for (let r = 0; r < Number(rounds); r++) {
-    for (const [side, dir] of [["old", old], ["new", root]] as const) {
+    for (const [side, dir] of [
+      ["old", old],
+      ["new", root],
+    ] as const) {
       const p = spawnSync(tsx, ["bench/ab/step.ts"], { cwd: dir, encoding: "utf8" });
       if (p.status !== 0) throw new Error(`${side}: ${p.stderr}`);
       loads.push(loadavg()[0]);

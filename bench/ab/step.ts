@@ -40,7 +40,12 @@ for (const c of CASES.filter((x) => !only || x.label === only)) {
   for (const [name, v] of initParams(el.params, 1)) ex.write(name, v);
   for (const i of el.inputs) {
     const n = i.shape.reduce((a, b) => a * b, 1);
-    ex.write(i.name, i.dtype === "i32" ? Int32Array.from({ length: n }, (_, k) => 3 + ((k * 7) % 26)) : Float32Array.from({ length: n }, (_, k) => Math.sin(k) * 0.5));
+    ex.write(
+      i.name,
+      i.dtype === "i32"
+        ? Int32Array.from({ length: n }, (_, k) => 3 + ((k * 7) % 26))
+        : Float32Array.from({ length: n }, (_, k) => Math.sin(k) * 0.5),
+    );
   }
   const times: number[] = [];
   for (let t = 1; t <= 8; t++) {
@@ -52,6 +57,8 @@ for (const c of CASES.filter((x) => !only || x.label === only)) {
   ex.destroy();
   times.sort((a, b) => a - b);
   const median = times[Math.floor(times.length / 2)];
-  console.log(JSON.stringify({ label: c.label, dispatches: program.dispatches.length, medianMs: Math.round(median * 10) / 10 }));
+  console.log(
+    JSON.stringify({ label: c.label, dispatches: program.dispatches.length, medianMs: Math.round(median * 10) / 10 }),
+  );
 }
 process.exit(0);

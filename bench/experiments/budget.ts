@@ -9,10 +9,14 @@ export function budget(suite: Suite, who: string, seeds: readonly number[] = sui
   const s = suite.sizes;
   const index = readIndex(suite.data().dir);
   const split = (k: "train" | "test") => index.splits[k].clips[1] - index.splits[k].clips[0];
-  const questions = Object.entries(index.counts).map(([type, c]) => `${c.test} ${type}`).join(", ");
+  const questions = Object.entries(index.counts)
+    .map(([type, c]) => `${c.test} ${type}`)
+    .join(", ");
   const warmup = Math.min(100, Math.floor(s.steps / 10));
   return [
-    suite.options.quick ? "**A --quick smoke run: sizes far too small for any conclusion; the verdicts below only show that the text is computed.**\n" : "",
+    suite.options.quick
+      ? "**A --quick smoke run: sizes far too small for any conclusion; the verdicts below only show that the text is computed.**\n"
+      : "",
     `Training: \`models/mirasol.mira --preset tiny ${AV_LAYOUT_SET.map((x) => `--set ${x}`).join(" ")}\` (one slot of the clip a chunk, 4 video and 4 audio tokens a chunk, a two-layer decoder: docs/models.md, session 6) on one synthetic set (\`mira data synth\`: ${index.video.chunks} chunks × ${index.video.framesPerChunk} frames of ${index.video.height}×${index.video.width},`,
     `${index.clips.toLocaleString("en-US")} clips, data seed ${s.dataSeed}; ${split("train").toLocaleString("en-US")} clips train, ${split("test")} test). ${who} trained for ${s.steps} steps of ${s.batch} questions at`,
     `lr ${s.lr} (warm-up ${warmup} step${warmup === 1 ? "" : "s"}, cosine decay to 10 %), seed${seeds.length > 1 ? "s" : ""} ${listWords(seeds.map(String))} (initialisation and batch order; the data is the same),`,

@@ -40,14 +40,28 @@ export interface E1Row {
 const UNLIMITED = { ...DEFAULT_LIMITS, maxStorageBufferBindingSize: 2 ** 45, maxBufferSize: 2 ** 45 };
 
 /** One configuration: compiled for an unlimited device (figures), then for `gpu` and timed if asked. */
-export async function e1Case(combiner: (typeof E1_COMBINERS)[number], frames: number, gpu: Gpu | undefined, timeIt: boolean): Promise<E1Row> {
+export async function e1Case(
+  combiner: (typeof E1_COMBINERS)[number],
+  frames: number,
+  gpu: Gpu | undefined,
+  timeIt: boolean,
+): Promise<E1Row> {
   const chunks = frames / FRAMES_PER_CHUNK;
-  const model = loadModel("models/mirasol.mira", { preset: "tiny", set: [combiner.set, `chunks=${chunks}`, `max_chunks=${Math.max(16, chunks)}`] });
+  const model = loadModel("models/mirasol.mira", {
+    preset: "tiny",
+    set: [combiner.set, `chunks=${chunks}`, `max_chunks=${Math.max(16, chunks)}`],
+  });
   const el = model.elaborate(BATCH);
   const shapes = new Map(el.params.map((p) => [p.name, p.shape]));
-  const st = buildTrainStep(el.graph, el.objective ?? el.losses[0], DEFAULT_ADAMW, (n) => decaysByDefault(shapes.get(n) ?? []));
+  const st = buildTrainStep(el.graph, el.objective ?? el.losses[0], DEFAULT_ADAMW, (n) =>
+    decaysByDefault(shapes.get(n) ?? []),
+  );
   const flops = graphFlops(st.graph);
-  const planned = compileGraph(st.graph, { ...(gpu?.limits ?? DEFAULT_LIMITS), ...UNLIMITED, adapterKind: gpu?.limits.adapterKind ?? "cpu" }, { updates: st.updates });
+  const planned = compileGraph(
+    st.graph,
+    { ...(gpu?.limits ?? DEFAULT_LIMITS), ...UNLIMITED, adapterKind: gpu?.limits.adapterKind ?? "cpu" },
+    { updates: st.updates },
+  );
   const peakBytes = planned.buffers.reduce((s, b) => s + b.bytes, 0);
   const largestBuffer = Math.max(...planned.buffers.map((b) => b.bytes));
   let fits = true;
@@ -59,7 +73,15 @@ export async function e1Case(combiner: (typeof E1_COMBINERS)[number], frames: nu
         const ex = await Executor.create(gpu, program);
         try {
           for (const [name, v] of initParams(el.params, 1)) ex.write(name, v);
-          for (const i of el.inputs) ex.write(i.name, standInValues(i.name, i.dtype, i.shape.reduce((a, b) => a * b, 1)));
+          for (const i of el.inputs)
+            ex.write(
+              i.name,
+              standInValues(
+                i.name,
+                i.dtype,
+                i.shape.reduce((a, b) => a * b, 1),
+              ),
+            );
           let t = 0;
           const step = async (): Promise<void> => {
             t++;
@@ -76,5 +98,15 @@ export async function e1Case(combiner: (typeof E1_COMBINERS)[number], frames: nu
       fits = false;
     }
   }
-  return { combiner: combiner.name, frames, chunks, flops, peakBytes, largestBuffer, fits, dispatches: planned.dispatches.length, stepMs };
+  return {
+    combiner: combiner.name,
+    frames,
+    chunks,
+    flops,
+    peakBytes,
+    largestBuffer,
+    fits,
+    dispatches: planned.dispatches.length,
+    stepMs,
+  };
 }

@@ -13,23 +13,81 @@ export async function runE1(suite: Suite): Promise<void> {
   const started = Date.now();
   // --quick: three lengths, timed at the shortest only (a pipeline set per case is slow on a busy CPU)
   const frames = quick ? E1_FRAMES.slice(0, 3) : E1_FRAMES;
-  process.stdout.write(`E1 — cost of a training step against video length (tiny widths, 4 frames a chunk, B=1, L=16) on ${adapterName(suite.gpu.adapter)}\n`);
-  const table = new Table("E1: cost of one training step against video length", ["combiner", "frames", "chunks", "GFLOP/step", "planned buffers", "largest buffer", "fits this adapter", "dispatches", "ms/step"]);
+  process.stdout.write(
+    `E1 — cost of a training step against video length (tiny widths, 4 frames a chunk, B=1, L=16) on ${adapterName(suite.gpu.adapter)}\n`,
+  );
+  const table = new Table("E1: cost of one training step against video length", [
+    "combiner",
+    "frames",
+    "chunks",
+    "GFLOP/step",
+    "planned buffers",
+    "largest buffer",
+    "fits this adapter",
+    "dispatches",
+    "ms/step",
+  ]);
   const rows: E1Row[] = [];
   for (const c of E1_COMBINERS) {
     for (const f of frames) {
       const r = await e1Case(c, f, suite.gpu, timeIt && (!quick || f === frames[0]));
       rows.push(r);
-      table.add([r.combiner, String(r.frames), String(r.chunks), r.flops / 1e9, formatBytes(r.peakBytes), formatBytes(r.largestBuffer), r.fits ? "yes" : "no", String(r.dispatches), r.stepMs ?? "-"]);
+      table.add([
+        r.combiner,
+        String(r.frames),
+        String(r.chunks),
+        r.flops / 1e9,
+        formatBytes(r.peakBytes),
+        formatBytes(r.largestBuffer),
+        r.fits ? "yes" : "no",
+        String(r.dispatches),
+        r.stepMs ?? "-",
+      ]);
     }
   }
 
-  const series = (y: (r: E1Row) => number | undefined) => E1_COMBINERS.map((c, i) => ({ name: c.name, color: COLORS[i], points: rows.filter((r) => r.combiner === c.name && y(r) !== undefined).map((r) => [r.frames, y(r)!] as const) }));
+  const series = (y: (r: E1Row) => number | undefined) =>
+    E1_COMBINERS.map((c, i) => ({
+      name: c.name,
+      color: COLORS[i],
+      points: rows.filter((r) => r.combiner === c.name && y(r) !== undefined).map((r) => [r.frames, y(r)!] as const),
+    }));
   const timed = rows.some((r) => r.stepMs !== undefined);
   const plots = [
-    suite.plot("e1-flops.svg", lineChartSvg("E1: training-step FLOPs against video length", "frames", "GFLOP per step", series((r) => r.flops / 1e9)), "FLOPs"),
-    suite.plot("e1-bytes.svg", lineChartSvg("E1: planned buffer bytes against video length", "frames", "MiB", series((r) => r.peakBytes / 2 ** 20)), "bytes"),
-    ...(timed ? [suite.plot("e1-time.svg", lineChartSvg("E1: measured step time on this adapter", "frames", "ms per step", series((r) => r.stepMs)), "time")] : []),
+    suite.plot(
+      "e1-flops.svg",
+      lineChartSvg(
+        "E1: training-step FLOPs against video length",
+        "frames",
+        "GFLOP per step",
+        series((r) => r.flops / 1e9),
+      ),
+      "FLOPs",
+    ),
+    suite.plot(
+      "e1-bytes.svg",
+      lineChartSvg(
+        "E1: planned buffer bytes against video length",
+        "frames",
+        "MiB",
+        series((r) => r.peakBytes / 2 ** 20),
+      ),
+      "bytes",
+    ),
+    ...(timed
+      ? [
+          suite.plot(
+            "e1-time.svg",
+            lineChartSvg(
+              "E1: measured step time on this adapter",
+              "frames",
+              "ms per step",
+              series((r) => r.stepMs),
+            ),
+            "time",
+          ),
+        ]
+      : []),
   ];
 
   const growth = (name: string, y: (r: E1Row) => number): string => {
@@ -39,16 +97,25 @@ export async function runE1(suite: Suite): Promise<void> {
   };
   const last = (prefix: string): E1Row => rows.filter((r) => r.combiner.startsWith(prefix)).at(-1)!;
   const timedAtLast = E1_COMBINERS.map((c) => last(c.name)).filter((r) => r.stepMs !== undefined);
-  const timeText = timedAtLast.length < E1_COMBINERS.length ? "" : `
+  const timeText =
+    timedAtLast.length < E1_COMBINERS.length
+      ? ""
+      : `
 
 Measured on this adapter, doubling from ${frames.at(-2)} to ${frames.at(-1)} frames multiplied the step time by
 ${E1_COMBINERS.map((c) => `${growth(c.name, (r) => r.stepMs ?? NaN)} (${c.name})`).join(", ")}; at ${frames.at(-1)} frames a step took
-${timedAtLast.map((r) => `${r.stepMs!.toFixed(0)} ms (${r.combiner})`).join(", ")}. ${last("Transformer").stepMs! < last("Concat").stepMs!
-    ? "The Transformer Combiner's step is cheaper than the joint model's there, as the paper's picture has it."
-    : "**The Transformer Combiner's step is not cheaper than the joint model's there**, unlike the paper's picture."} ${last("TTM").stepMs! < last("Transformer").stepMs!
-    ? "TTM's is cheaper still."
-    : `**TTM's is not cheaper than the Transformer Combiner's** (${last("TTM").dispatches.toLocaleString("en-US")} dispatches against ${last("Transformer").dispatches.toLocaleString("en-US")}): below.`}`;
-  writeSection("e1", `## E1 — cost against video length
+${timedAtLast.map((r) => `${r.stepMs!.toFixed(0)} ms (${r.combiner})`).join(", ")}. ${
+          last("Transformer").stepMs! < last("Concat").stepMs!
+            ? "The Transformer Combiner's step is cheaper than the joint model's there, as the paper's picture has it."
+            : "**The Transformer Combiner's step is not cheaper than the joint model's there**, unlike the paper's picture."
+        } ${
+          last("TTM").stepMs! < last("Transformer").stepMs!
+            ? "TTM's is cheaper still."
+            : `**TTM's is not cheaper than the Transformer Combiner's** (${last("TTM").dispatches.toLocaleString("en-US")} dispatches against ${last("Transformer").dispatches.toLocaleString("en-US")}): below.`
+        }`;
+  writeSection(
+    "e1",
+    `## E1 — cost against video length
 
 ${suite.provenance(Date.now() - started)}
 No seeds: nothing is trained; step times use fixed pseudo-random inputs and initial weights.
@@ -75,5 +142,7 @@ Combiner's at ${frames.at(-1)} frames (the paper's setting reportedly saves abou
 and read sizes), but its dispatches grow with the number of chunks — the scan over chunks is unrolled
 into the program, one set of kernels per chunk — so on an adapter where a dispatch costs ≈ 20 µs its
 step time can grow faster than its FLOPs; a scan lowered to one loop of kernels is the fix.
-`, suite.doc);
+`,
+    suite.doc,
+  );
 }

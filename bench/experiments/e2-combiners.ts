@@ -21,10 +21,18 @@ export const [TRANSFORMER, TTM] = E2_COMBINERS;
 
 /** Validation loss against step, the mean over seeds at each evaluation. */
 function lossCurves(specs: readonly RunSpec[], runs: readonly Run[][]): string {
-  return lineChartSvg("E2: validation loss against step (mean over seeds)", "step", "validation loss (text, nats)", specs.map((s, i) => ({
-    name: s.label, color: COLORS[i % COLORS.length],
-    points: runs[i][0].valCurve.map(([step], k) => [step, mean(runs[i].map((r) => r.valCurve[k]?.[1] ?? NaN))] as const),
-  })));
+  return lineChartSvg(
+    "E2: validation loss against step (mean over seeds)",
+    "step",
+    "validation loss (text, nats)",
+    specs.map((s, i) => ({
+      name: s.label,
+      color: COLORS[i % COLORS.length],
+      points: runs[i][0].valCurve.map(
+        ([step], k) => [step, mean(runs[i].map((r) => r.valCurve[k]?.[1] ?? NaN))] as const,
+      ),
+    })),
+  );
 }
 
 /** The verdicts, from the numbers: what each Combiner learned, the joint types, and cost. */
@@ -33,24 +41,34 @@ export function e2Findings(rows: readonly AccuracyRow[], runs: readonly Run[][],
   const types = rows[0].types;
   for (const [i, t] of types.entries()) {
     const all = rows.filter((r) => r.types[i].above === r.types[i].seeds).map((r) => r.label);
-    const some = rows.filter((r) => r.types[i].above > 0 && r.types[i].above < r.types[i].seeds).map((r) => `${r.label} (${r.types[i].above}/${r.types[i].seeds})`);
-    out.push(`- ${t.type} (${t.needs.join(" + ")}): ${all.length ? `above chance in every seed with ${listWords(all)}` : "no Combiner above chance in every seed"}${some.length ? `; in some seeds with ${listWords(some)}` : ""}.`);
+    const some = rows
+      .filter((r) => r.types[i].above > 0 && r.types[i].above < r.types[i].seeds)
+      .map((r) => `${r.label} (${r.types[i].above}/${r.types[i].seeds})`);
+    out.push(
+      `- ${t.type} (${t.needs.join(" + ")}): ${all.length ? `above chance in every seed with ${listWords(all)}` : "no Combiner above chance in every seed"}${some.length ? `; in some seeds with ${listWords(some)}` : ""}.`,
+    );
   }
-  out.push(`- Mean points above chance over the ${types.length} types: ${rows.map((r) => `${r.label} ${signed(meanExcess(r.types))}`).join(", ")}.`);
+  out.push(
+    `- Mean points above chance over the ${types.length} types: ${rows.map((r) => `${r.label} ${signed(meanExcess(r.types))}`).join(", ")}.`,
+  );
   const [trRow, ttmRow] = [TRANSFORMER.label, TTM.label].map((l) => rows.find((r) => r.label === l));
   if (trRow && ttmRow) {
     const gap = meanExcess(ttmRow.types) - meanExcess(trRow.types);
     const seeds = trRow.types[0].seeds;
     const basis = `mean over types${seeds === 1 ? ", one seed" : ` and ${seeds} seeds`}`;
-    out.push(gap >= 0
-      ? `- TTM against the Transformer Combiner: ${signed(gap)} points (${basis}), as accurate or more at the cost below — consistent with the paper, which reports the TTM Combiner matching the Transformer Combiner for less compute.`
-      : `- **Where this differs from the paper:** the paper reports the TTM Combiner matching the Transformer Combiner for less compute; here it is ${Math.abs(gap).toFixed(1)} points below it (${basis}) after ${steps} steps.`);
+    out.push(
+      gap >= 0
+        ? `- TTM against the Transformer Combiner: ${signed(gap)} points (${basis}), as accurate or more at the cost below — consistent with the paper, which reports the TTM Combiner matching the Transformer Combiner for less compute.`
+        : `- **Where this differs from the paper:** the paper reports the TTM Combiner matching the Transformer Combiner for less compute; here it is ${Math.abs(gap).toFixed(1)} points below it (${basis}) after ${steps} steps.`,
+    );
   }
   const joint = rows.filter((r) => r.types.some((t) => isJoint(t) && t.above > 0));
   const jointNames = types.filter(isJoint).map((t) => t.type);
-  out.push(joint.length === 0
-    ? `\n**Where this differs from the paper:** no Combiner learned either type that needs both modalities (${listWords(jointNames)}): no seed of any Combiner is above chance on them by more than two standard errors after ${steps} steps. So at this budget the ablation cannot rank the Combiners on audio-visual reasoning, which is what the paper's comparison is about; it ranks them on the single-modality controls and on cost only.`
-    : `\nAbove chance on a type that needs both modalities in at least one seed: ${listWords(joint.map((r) => r.label))}.`);
+  out.push(
+    joint.length === 0
+      ? `\n**Where this differs from the paper:** no Combiner learned either type that needs both modalities (${listWords(jointNames)}): no seed of any Combiner is above chance on them by more than two standard errors after ${steps} steps. So at this budget the ablation cannot rank the Combiners on audio-visual reasoning, which is what the paper's comparison is about; it ranks them on the single-modality controls and on cost only.`
+      : `\nAbove chance on a type that needs both modalities in at least one seed: ${listWords(joint.map((r) => r.label))}.`,
+  );
   const cost = (label: string) => {
     const i = rows.findIndex((r) => r.label === label);
     return i < 0 ? undefined : { flops: runs[i][0].flopsPerStep, ms: mean(runs[i].map((r) => r.stepMs)) };
@@ -59,7 +77,9 @@ export function e2Findings(rows: readonly AccuracyRow[], runs: readonly Run[][],
   if (tr && ttm) {
     const f = 100 * (1 - ttm.flops / tr.flops);
     const t = 100 * (1 - ttm.ms / tr.ms);
-    out.push(`\nCost: the TTM Combiner's training step counts ${Math.abs(f).toFixed(0)} % ${f >= 0 ? "fewer" : "more"} FLOPs than the Transformer Combiner's (the paper's setting reportedly saves about 18 %) and took ${Math.abs(t).toFixed(0)} % ${t >= 0 ? "less" : "more"} time per step here${t < 0 && f > 0 ? " — on this adapter its unrolled scan's extra dispatches (one set of kernels per chunk) cost more than the FLOPs it saves" : ""}.`);
+    out.push(
+      `\nCost: the TTM Combiner's training step counts ${Math.abs(f).toFixed(0)} % ${f >= 0 ? "fewer" : "more"} FLOPs than the Transformer Combiner's (the paper's setting reportedly saves about 18 %) and took ${Math.abs(t).toFixed(0)} % ${t >= 0 ? "less" : "more"} time per step here${t < 0 && f > 0 ? " — on this adapter its unrolled scan's extra dispatches (one set of kernels per chunk) cost more than the FLOPs it saves" : ""}.`,
+    );
   }
   return out.join("\n");
 }
@@ -67,20 +87,37 @@ export function e2Findings(rows: readonly AccuracyRow[], runs: readonly Run[][],
 export async function runE2(suite: Suite): Promise<Run[][]> {
   const started = Date.now();
   const s = suite.sizes;
-  process.stdout.write(`\nE2 — Combiner ablation: ${E2_COMBINERS.length} Combiners × seeds ${s.seeds.join(", ")}, ${s.steps} steps of ${s.batch}\n`);
+  process.stdout.write(
+    `\nE2 — Combiner ablation: ${E2_COMBINERS.length} Combiners × seeds ${s.seeds.join(", ")}, ${s.steps} steps of ${s.batch}\n`,
+  );
   const runs = await suite.runner().runAll(E2_COMBINERS);
   const rows: AccuracyRow[] = E2_COMBINERS.map((spec, i) => ({
     label: spec.label,
-    extra: [runs[i][0].params.toLocaleString("en-US"), (runs[i][0].flopsPerStep / 1e6).toFixed(0), mean(runs[i].map((r) => r.stepMs)).toFixed(0)],
+    extra: [
+      runs[i][0].params.toLocaleString("en-US"),
+      (runs[i][0].flopsPerStep / 1e6).toFixed(0),
+      mean(runs[i].map((r) => r.stepMs)).toFixed(0),
+    ],
     types: summarise(runs[i].map((r) => r.accuracy)),
   }));
-  const table = accuracyTable("E2: test accuracy (%) per question type, mean [min–max] over seeds, and cost", "Combiner", ["parameters", "MFLOP / step", "ms / step"], rows);
+  const table = accuracyTable(
+    "E2: test accuracy (%) per question type, mean [min–max] over seeds, and cost",
+    "Combiner",
+    ["parameters", "MFLOP / step", "ms / step"],
+    rows,
+  );
   process.stdout.write(`\n${table}\n`);
   const plots = [
-    suite.plot("e2-accuracy.svg", accuracyBars("E2: test accuracy per question type (whiskers: range over seeds)", rows), "accuracy per type"),
+    suite.plot(
+      "e2-accuracy.svg",
+      accuracyBars("E2: test accuracy per question type (whiskers: range over seeds)", rows),
+      "accuracy per type",
+    ),
     suite.plot("e2-loss.svg", lossCurves(E2_COMBINERS, runs), "validation loss"),
   ];
-  writeSection("e2", `## E2 — Combiners at a fixed budget
+  writeSection(
+    "e2",
+    `## E2 — Combiners at a fixed budget
 
 ${suite.provenance(Date.now() - started)}
 ${budget(suite, "Each Combiner")} Combiners: ${E2_COMBINERS.map((c) => `${c.label} (${c.set.length ? `\`--set ${c.set.join(" ")}\`` : "the preset's `TransformerCombiner(depth: 1, heads: 2, m: 4)`"})`).join(", ")}: 4 latents a chunk but Concat (all 8 tokens of a chunk) and TTM (4 read tokens a chunk, through a memory of 8). Cost: parameters and FLOPs of one training step as \`mira compile --emit report --step train\` counts them at this batch; ms / step measured during training (mean over seeds).
@@ -90,6 +127,8 @@ ${plots.join(" ")}
 ${table}
 ${e2Findings(rows, runs, s.steps)}
 
-${runList(runs.flat(), [suite.data()])}`, suite.doc);
+${runList(runs.flat(), [suite.data()])}`,
+    suite.doc,
+  );
   return runs;
 }

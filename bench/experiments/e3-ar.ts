@@ -38,37 +38,61 @@ export function e3Findings(runs: readonly Run[][], measures: readonly Validation
     const d = mean(xs) - mean(base);
     return { label: c.label, d, separate: !oneSeed && (x1 < b0 || x0 > b1) };
   });
-  const spreadWords = (separate: boolean): string => (oneSeed ? "one seed, so the variation between seeds is unknown" : separate ? "the seeds' ranges do not overlap" : "the seeds' ranges overlap, so the difference is within seed-to-seed variation at this budget");
-  const out = compared.map((c) => `- ${c.label}: ${signed(c.d)} points above chance against the base (mean over types and seeds); ${spreadWords(c.separate)}.`);
+  const spreadWords = (separate: boolean): string =>
+    oneSeed
+      ? "one seed, so the variation between seeds is unknown"
+      : separate
+        ? "the seeds' ranges do not overlap"
+        : "the seeds' ranges overlap, so the difference is within seed-to-seed variation at this budget";
+  const out = compared.map(
+    (c) =>
+      `- ${c.label}: ${signed(c.d)} points above chance against the base (mean over types and seeds); ${spreadWords(c.separate)}.`,
+  );
   const verdict = (label: string, claim: string): string => {
     const c = compared.find((x) => x.label === label)!;
     const supports = label === "no AR" ? c.d < 0 && c.separate : c.d > 0 && c.separate;
     return `${claim}: ${supports ? "consistent with the numbers above" : "**not reproduced at this budget**"} (${signed(c.d)} points${c.separate ? "" : oneSeed ? ", one seed" : ", within seed variation"}).`;
   };
-  out.push("", "Against the paper's claims:",
+  out.push(
+    "",
+    "Against the paper's claims:",
     `- ${verdict("no AR", "The time-aligned AR model helps (removing it lowers accuracy)")}`,
-    `- ${verdict("AR + both", "The latent and reconstruction losses help")}`);
-  const of = (label: string, m: (v: ValidationMeasures) => number): number => mean(measures[E3_CONFIGS.findIndex((c) => c.label === label)].map(m));
+    `- ${verdict("AR + both", "The latent and reconstruction losses help")}`,
+  );
+  const of = (label: string, m: (v: ValidationMeasures) => number): number =>
+    mean(measures[E3_CONFIGS.findIndex((c) => c.label === label)].map(m));
   const spread = (label: string): number => of(label, (v) => v.latentSpread ?? NaN);
   const loss = (label: string): number => of(label, (v) => v.losses.latent ?? NaN);
   const [withSg, without, none] = [spread("AR + latent"), spread("AR + latent, no stop-grad"), spread("AR (base)")];
-  out.push(`- Stop-gradient on the latent target prevents collapse: without it the latents' spread is ${without.toFixed(3)} (validation latent loss ${loss("AR + latent, no stop-grad").toFixed(3)}), with it ${withSg.toFixed(3)} (loss ${loss("AR + latent").toFixed(3)}), and ${none.toFixed(3)} with no latent loss; ${without < COLLAPSE_RATIO * withSg
-    ? `less than ${COLLAPSE_RATIO} of the stop-gradient run's: the latents moved towards one constant vector, the collapse stop-gradient is there to prevent (consistent with the paper).`
-    : `not below ${COLLAPSE_RATIO} of the stop-gradient run's: **no collapse at this budget**, so the need for stop-gradient is not shown here.`}`);
+  out.push(
+    `- Stop-gradient on the latent target prevents collapse: without it the latents' spread is ${without.toFixed(3)} (validation latent loss ${loss("AR + latent, no stop-grad").toFixed(3)}), with it ${withSg.toFixed(3)} (loss ${loss("AR + latent").toFixed(3)}), and ${none.toFixed(3)} with no latent loss; ${
+      without < COLLAPSE_RATIO * withSg
+        ? `less than ${COLLAPSE_RATIO} of the stop-gradient run's: the latents moved towards one constant vector, the collapse stop-gradient is there to prevent (consistent with the paper).`
+        : `not below ${COLLAPSE_RATIO} of the stop-gradient run's: **no collapse at this budget**, so the need for stop-gradient is not shown here.`
+    }`,
+  );
   const clip = (label: string): number => of(label, (v) => v.clipSpread ?? NaN);
   const [clipSg, clipBase] = [clip("AR + latent"), clip("AR (base)")];
-  const perSeed = measures[E3_CONFIGS.findIndex((c) => c.label === "AR + latent")].map((m) => (m.clipSpread ?? NaN).toFixed(3));
+  const perSeed = measures[E3_CONFIGS.findIndex((c) => c.label === "AR + latent")].map((m) =>
+    (m.clipSpread ?? NaN).toFixed(3),
+  );
   const contentFree = clipSg < COLLAPSE_RATIO * clipBase;
-  out.push(`- Whether stop-gradient keeps the latents about the clip: their clip spread is ${clipSg.toFixed(3)} with the latent loss and stop-gradient (per seed ${perSeed.join(", ")}) against ${clipBase.toFixed(3)} with no latent loss; ${contentFree
-    ? `less than ${COLLAPSE_RATIO} of it: the Combiner learned latents that depend on their place (chunk, slot) more than on the clip — easy to predict from the chunk before and of little use to the decoder (consistent with the accuracy falling towards chance). The target is held fixed, but the Combiner still shapes it through the prediction's input: a collapse the spread over all latents does not show.`
-    : `not below ${COLLAPSE_RATIO} of it: the latents still carry the clip.`}`);
+  out.push(
+    `- Whether stop-gradient keeps the latents about the clip: their clip spread is ${clipSg.toFixed(3)} with the latent loss and stop-gradient (per seed ${perSeed.join(", ")}) against ${clipBase.toFixed(3)} with no latent loss; ${
+      contentFree
+        ? `less than ${COLLAPSE_RATIO} of it: the Combiner learned latents that depend on their place (chunk, slot) more than on the clip — easy to predict from the chunk before and of little use to the decoder (consistent with the accuracy falling towards chance). The target is held fixed, but the Combiner still shapes it through the prediction's input: a collapse the spread over all latents does not show.`
+        : `not below ${COLLAPSE_RATIO} of it: the latents still carry the clip.`
+    }`,
+  );
   return out.join("\n");
 }
 
 export async function runE3(suite: Suite): Promise<void> {
   const started = Date.now();
   const seeds = e3SeedsOf(suite.sizes);
-  process.stdout.write(`\nE3 — AR model and auxiliary losses: ${E3_CONFIGS.length} configurations × seeds ${seeds.join(", ")}\n`);
+  process.stdout.write(
+    `\nE3 — AR model and auxiliary losses: ${E3_CONFIGS.length} configurations × seeds ${seeds.join(", ")}\n`,
+  );
   const runs = await suite.runner().runAll(E3_CONFIGS, seeds);
   const measures: ValidationMeasures[][] = [];
   for (const rs of runs) {
@@ -77,16 +101,35 @@ export async function runE3(suite: Suite): Promise<void> {
     measures.push(ms);
   }
   const lossCell = (i: number, name: string): string => mean(measures[i].map((m) => m.losses[name] ?? NaN)).toFixed(3);
-  const spreadCell = (i: number, of: (m: ValidationMeasures) => number | undefined): string => mean(measures[i].map((m) => of(m) ?? NaN)).toFixed(3);
+  const spreadCell = (i: number, of: (m: ValidationMeasures) => number | undefined): string =>
+    mean(measures[i].map((m) => of(m) ?? NaN)).toFixed(3);
   const rows: AccuracyRow[] = E3_CONFIGS.map((c, i) => ({
     label: c.label,
-    extra: [c.set.length ? `\`${c.set.join(" ")}\`` : "(none)", lossCell(i, "text_loss"), lossCell(i, "latent"), lossCell(i, "recon"), spreadCell(i, (m) => m.latentSpread), spreadCell(i, (m) => m.clipSpread)],
+    extra: [
+      c.set.length ? `\`${c.set.join(" ")}\`` : "(none)",
+      lossCell(i, "text_loss"),
+      lossCell(i, "latent"),
+      lossCell(i, "recon"),
+      spreadCell(i, (m) => m.latentSpread),
+      spreadCell(i, (m) => m.clipSpread),
+    ],
     types: summarise(runs[i].map((r) => r.accuracy)),
   }));
-  const table = accuracyTable("E3: test accuracy (%) per question type, mean [min–max] over seeds, and validation losses", "configuration", ["--set", "text loss", "latent loss", "recon loss", "latent spread", "clip spread"], rows);
+  const table = accuracyTable(
+    "E3: test accuracy (%) per question type, mean [min–max] over seeds, and validation losses",
+    "configuration",
+    ["--set", "text loss", "latent loss", "recon loss", "latent spread", "clip spread"],
+    rows,
+  );
   process.stdout.write(`\n${table}\n`);
-  const plot = suite.plot("e3-accuracy.svg", accuracyBars("E3: test accuracy per question type (whiskers: range over seeds)", rows), "accuracy per type");
-  writeSection("e3", `## E3 — the time-aligned AR model and its losses
+  const plot = suite.plot(
+    "e3-accuracy.svg",
+    accuracyBars("E3: test accuracy per question type (whiskers: range over seeds)", rows),
+    "accuracy per type",
+  );
+  writeSection(
+    "e3",
+    `## E3 — the time-aligned AR model and its losses
 
 ${suite.provenance(Date.now() - started)}
 ${budget(suite, "Each configuration (Transformer Combiner)", seeds)} The base is the tiny preset (AR model of depth 1, λ latent = λ recon = 0) and is E2's Transformer runs. E3 trains the first ${seeds.length} of E2's seeds (bench/experiments/suite.ts: its five further configurations cost as much as E2's five Combiners, and three seeds of both would not fit the suite's 3 hours). "No AR" is \`ar_depth=0\`: the model still elaborates — each chunk's latents get their chunk position and a LayerNorm — but no block mixes chunks, so the decoder cross-attends to per-chunk latents with no time-aligned model over them (the latent and reconstruction heads would predict chunk t + 1 from chunk t alone). λ = 1 turns a loss on; \`latent_target_grad=1\` lets the latent loss's gradient through its target (the default 0 is stop-gradient; the value is the same). Validation losses (mean over seeds, the run's 8 validation batches) are measured for every run whatever its λ, so the columns compare: text loss is cross-entropy on the answer tokens (nats), latent loss 1 − cosine, recon loss mean squared error; latent spread is √(E‖x − E x‖²) / √(E‖x‖²) over every latent vector of those batches (1: centred, 0: all one vector — collapse); clip spread is the same with the mean taken per place (chunk and slot) over the clips, √(E‖x − E_clips x‖²) / √(E‖x‖²) (0: every clip gets the same latents at each place — they say nothing about the clip).
@@ -96,5 +139,7 @@ ${plot}
 ${table}
 ${e3Findings(runs, measures)}
 
-${runList(runs.flat(), [suite.data()])}`, suite.doc);
+${runList(runs.flat(), [suite.data()])}`,
+    suite.doc,
+  );
 }

@@ -35,27 +35,41 @@ export function e4Findings(cells: readonly Cell[]): string {
       learned++;
       const last = longer.at(-1)!.types[i];
       if (last.above === last.seeds) kept++;
-      out.push(`- ${spec.label}, ${t.type}: ${mine.map((c) => `${pct(c.types[i].mean)} at ${c.chunks} chunks (chance ${pct(c.types[i].chance)}${c.types[i].above && c.chunks !== TRAINED ? `, ${c.types[i].above}/${c.types[i].seeds} seeds above` : ""})`).join(" → ")}.`);
+      out.push(
+        `- ${spec.label}, ${t.type}: ${mine.map((c) => `${pct(c.types[i].mean)} at ${c.chunks} chunks (chance ${pct(c.types[i].chance)}${c.types[i].above && c.chunks !== TRAINED ? `, ${c.types[i].above}/${c.types[i].seeds} seeds above` : ""})`).join(" → ")}.`,
+      );
     });
   }
-  const notLearned = cells.filter((c) => c.chunks === TRAINED).flatMap((c) => {
-    const types = c.types.filter((t) => t.above < t.seeds).map((t) => t.type);
-    return types.length === 0 ? [] : [`${c.label} ${types.length === c.types.length ? `(none of its ${types.length} types)` : listWords(types)}`];
-  });
-  if (notLearned.length) out.push(`- Not learned at the trained length (not above chance in every seed), so not followed: ${notLearned.join("; ")}.`);
+  const notLearned = cells
+    .filter((c) => c.chunks === TRAINED)
+    .flatMap((c) => {
+      const types = c.types.filter((t) => t.above < t.seeds).map((t) => t.type);
+      return types.length === 0
+        ? []
+        : [`${c.label} ${types.length === c.types.length ? `(none of its ${types.length} types)` : listWords(types)}`];
+    });
+  if (notLearned.length)
+    out.push(
+      `- Not learned at the trained length (not above chance in every seed), so not followed: ${notLearned.join("; ")}.`,
+    );
   const longest = E4_CHUNKS.at(-1);
-  out.push("", learned === 0
-    ? "**Where this differs from the paper:** no type is learned at the trained length at this budget, so length generalisation cannot be measured here."
-    : kept === learned
-      ? `Every type learned at ${TRAINED} chunks stays above chance in every seed at ${longest} chunks: consistent with the paper's claim that the model generalises to longer videos than it was trained on.`
-      : `**Where this differs from the paper:** of ${learned} (Combiner, type) pairs learned at ${TRAINED} chunks, ${kept} stay above chance in every seed at ${longest} chunks; the claim that the model generalises to longer videos holds here for ${kept === 0 ? "none of them" : `only ${kept}`}.`);
+  out.push(
+    "",
+    learned === 0
+      ? "**Where this differs from the paper:** no type is learned at the trained length at this budget, so length generalisation cannot be measured here."
+      : kept === learned
+        ? `Every type learned at ${TRAINED} chunks stays above chance in every seed at ${longest} chunks: consistent with the paper's claim that the model generalises to longer videos than it was trained on.`
+        : `**Where this differs from the paper:** of ${learned} (Combiner, type) pairs learned at ${TRAINED} chunks, ${kept} stay above chance in every seed at ${longest} chunks; the claim that the model generalises to longer videos holds here for ${kept === 0 ? "none of them" : `only ${kept}`}.`,
+  );
   return out.join("\n");
 }
 
 export async function runE4(suite: Suite): Promise<void> {
   const started = Date.now();
   const s = suite.sizes;
-  process.stdout.write(`\nE4 — length generalisation: trained on ${TRAINED} chunks, evaluated on ${E4_CHUNKS.join(", ")}\n`);
+  process.stdout.write(
+    `\nE4 — length generalisation: trained on ${TRAINED} chunks, evaluated on ${E4_CHUNKS.join(", ")}\n`,
+  );
   const runs = await suite.runner().runAll(SPECS);
   const sets: DataSet[] = E4_CHUNKS.slice(1).map((c) => synthSet(s.clips, s.dataSeed, c, AV_LAYOUT.frames));
   const evals: { what: string; command: string; seconds: number }[] = [];
@@ -67,31 +81,58 @@ export async function runE4(suite: Suite): Promise<void> {
       for (const r of runs[i]) {
         const e = await suite.runner().evaluateOn(r, data, [`chunks=${data.chunks}`]);
         got.push(e);
-        evals.push({ what: `${spec.label}, seed ${r.seed}, at ${data.chunks} chunks`, command: e.command, seconds: e.seconds });
+        evals.push({
+          what: `${spec.label}, seed ${r.seed}, at ${data.chunks} chunks`,
+          command: e.command,
+          seconds: e.seconds,
+        });
       }
       cells.push({ chunks: data.chunks, label: spec.label, types: summarise(got.map((e) => e.accuracy)) });
     }
   }
   const tables = E4_CHUNKS.map((c) => {
-    const rows: AccuracyRow[] = cells.filter((x) => x.chunks === c).map((x) => ({ label: x.label, extra: [], types: x.types }));
-    return accuracyTable(`E4: test accuracy (%) at ${c} chunks${c === TRAINED ? " (the trained length)" : ` (${c / TRAINED}× the trained length)`}, mean [min–max] over seeds`, "Combiner", [], rows);
+    const rows: AccuracyRow[] = cells
+      .filter((x) => x.chunks === c)
+      .map((x) => ({ label: x.label, extra: [], types: x.types }));
+    return accuracyTable(
+      `E4: test accuracy (%) at ${c} chunks${c === TRAINED ? " (the trained length)" : ` (${c / TRAINED}× the trained length)`}, mean [min–max] over seeds`,
+      "Combiner",
+      [],
+      rows,
+    );
   });
   process.stdout.write(`\n${tables.join("\n")}\n`);
-  const plot = suite.plot("e4-length.svg", lineChartSvg("E4: points above chance (mean over types) against clip length", `chunks (trained on ${TRAINED})`, "accuracy − chance (points)", SPECS.map((spec, i) => ({
-    name: spec.label, color: COLORS[i],
-    points: cells.filter((c) => c.label === spec.label).map((c) => [c.chunks, meanExcess(c.types)] as const),
-  }))), "points above chance against length");
-  writeSection("e4", `## E4 — length generalisation
+  const plot = suite.plot(
+    "e4-length.svg",
+    lineChartSvg(
+      "E4: points above chance (mean over types) against clip length",
+      `chunks (trained on ${TRAINED})`,
+      "accuracy − chance (points)",
+      SPECS.map((spec, i) => ({
+        name: spec.label,
+        color: COLORS[i],
+        points: cells.filter((c) => c.label === spec.label).map((c) => [c.chunks, meanExcess(c.types)] as const),
+      })),
+    ),
+    "points above chance against length",
+  );
+  writeSection(
+    "e4",
+    `## E4 — length generalisation
 
 ${suite.provenance(Date.now() - started)}
-${budget(suite, "The Transformer and TTM Combiners (E2's runs)")} Each checkpoint is then evaluated on the test split of sets made the same way with ${E4_CHUNKS.slice(1).join(" and ")} chunks of ${AV_LAYOUT.frames} frames (\`mira data synth --chunks N\`, data seed ${s.dataSeed}), the model at \`--set chunks=N\`: every parameter keeps its shape (chunk positions are learned for up to max_chunks = 16, of which training used the first ${TRAINED}; the rest keep their initial values — random vectors of scale chunk_position_std = 1 in this layout, so on longer clips every chunk after the ${TRAINED}th carries a position the decoder never saw, and a question answered by a chunk's place in time — when_*, count_beeps, the slot a colour or tone falls in — must read it). ${sets.every((d) => sameQuestions(suite.data(), d))
-    ? "With the same data seed the longer sets tell the same stories — the same questions and answers of the same clips, so the same chance — with each of a clip's four slots (a colour, maybe a tone) spread over more chunks, so each chunk holds less of it."
-    : "The longer sets' stories differ from the training set's; chance is each set's own."}
+${budget(suite, "The Transformer and TTM Combiners (E2's runs)")} Each checkpoint is then evaluated on the test split of sets made the same way with ${E4_CHUNKS.slice(1).join(" and ")} chunks of ${AV_LAYOUT.frames} frames (\`mira data synth --chunks N\`, data seed ${s.dataSeed}), the model at \`--set chunks=N\`: every parameter keeps its shape (chunk positions are learned for up to max_chunks = 16, of which training used the first ${TRAINED}; the rest keep their initial values — random vectors of scale chunk_position_std = 1 in this layout, so on longer clips every chunk after the ${TRAINED}th carries a position the decoder never saw, and a question answered by a chunk's place in time — when_*, count_beeps, the slot a colour or tone falls in — must read it). ${
+      sets.every((d) => sameQuestions(suite.data(), d))
+        ? "With the same data seed the longer sets tell the same stories — the same questions and answers of the same clips, so the same chance — with each of a clip's four slots (a colour, maybe a tone) spread over more chunks, so each chunk holds less of it."
+        : "The longer sets' stories differ from the training set's; chance is each set's own."
+    }
 
 ${plot}
 
 ${tables.join("\n")}
 ${e4Findings(cells)}
 
-${runList(runs.flat(), [suite.data(), ...sets], evals)}`, suite.doc);
+${runList(runs.flat(), [suite.data(), ...sets], evals)}`,
+    suite.doc,
+  );
 }

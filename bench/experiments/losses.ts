@@ -41,7 +41,10 @@ export async function validationMeasures(checkpoint: string): Promise<Validation
     const losses: Record<string, number> = Object.fromEntries(el.losses.map((n) => [n, 0]));
     const latents = outputs.find((o) => o.name === "latents");
     const shape = latents ? (el.graph.nodes.find((n) => n.id === latents.id)?.shape ?? [1]) : [1];
-    const spreads = new LatentSpreads(shape.at(-1) ?? 1, shape.slice(1).reduce((a, b) => a * b, 1));
+    const spreads = new LatentSpreads(
+      shape.at(-1) ?? 1,
+      shape.slice(1).reduce((a, b) => a * b, 1),
+    );
     for (const b of val) {
       writeInputs(ex, b);
       const got = await ex.run(outputs.map((o) => o.name));
@@ -64,7 +67,10 @@ export class LatentSpreads {
   private sumSq = 0;
   private values = 0;
 
-  constructor(private readonly d: number, private readonly perClip: number) {
+  constructor(
+    private readonly d: number,
+    private readonly perClip: number,
+  ) {
     this.sum = new Float64Array(d);
     this.sumAtPlace = new Float64Array(perClip);
   }
@@ -85,6 +91,9 @@ export class LatentSpreads {
     // ‖E x‖², and E‖E_clips x‖² over the places: (Σ_places ‖Σ_clips x‖² / clips) / vectors
     const meanSq = this.sum.reduce((s, v) => s + (v / vectors) ** 2, 0);
     const placeMeanSq = this.sumAtPlace.reduce((s, v) => s + (v * v) / clips, 0) / vectors;
-    return { latentSpread: Math.sqrt(Math.max(0, norm - meanSq) / norm), clipSpread: Math.sqrt(Math.max(0, norm - placeMeanSq) / norm) };
+    return {
+      latentSpread: Math.sqrt(Math.max(0, norm - meanSq) / norm),
+      clipSpread: Math.sqrt(Math.max(0, norm - placeMeanSq) / norm),
+    };
   }
 }

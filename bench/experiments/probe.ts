@@ -6,7 +6,14 @@
 //     [--every 100] [--batch 64] [--lr 3e-3] [--seed 1] [--set key=value]…
 import { parseArgs } from "node:util";
 import { performance } from "node:perf_hooks";
-import { avBatchDims, avDataSource, evaluateAv, logitsRunner, parseTypeStages, stagedPool } from "../../apps/mirasol/av.js";
+import {
+  avBatchDims,
+  avDataSource,
+  evaluateAv,
+  logitsRunner,
+  parseTypeStages,
+  stagedPool,
+} from "../../apps/mirasol/av.js";
 import { loadModel } from "../../api/model.js";
 import { initParams } from "../../compiler/lower/init.js";
 import { DEFAULT_ADAMW } from "../../compiler/train-step.js";
@@ -19,9 +26,16 @@ import { Trainer } from "../../runtime/trainer.js";
 
 const { values: a } = parseArgs({
   options: {
-    data: { type: "string" }, types: { type: "string", default: "all" }, steps: { type: "string", default: "600" }, every: { type: "string", default: "100" },
-    batch: { type: "string", default: "64" }, lr: { type: "string", default: "3e-3" }, seed: { type: "string", default: "1" }, set: { type: "string", multiple: true, default: [] },
-    model: { type: "string", default: "models/mirasol.mira" }, preset: { type: "string", default: "tiny" },
+    data: { type: "string" },
+    types: { type: "string", default: "all" },
+    steps: { type: "string", default: "600" },
+    every: { type: "string", default: "100" },
+    batch: { type: "string", default: "64" },
+    lr: { type: "string", default: "3e-3" },
+    seed: { type: "string", default: "1" },
+    set: { type: "string", multiple: true, default: [] },
+    model: { type: "string", default: "models/mirasol.mira" },
+    preset: { type: "string", default: "tiny" },
   },
 });
 if (!a.data) throw new Error("--data DIR is required (a `mira data synth` set)");
@@ -36,9 +50,13 @@ const logits = el.graph.outputs.find((x) => x.name === (el.generate?.from ?? "lo
 if (!loss || !logits) throw new Error(`${a.model} needs a loss and a logits output`);
 const gpu = await getGpu();
 const trainer = await Trainer.create(gpu, { forward: el.graph, loss, params: el.params }, DEFAULT_ADAMW);
-const evaluator = await Executor.create(gpu, compileFor(gpu, { nodes: el.graph.nodes, outputs: [logits] }), { share: trainer.step });
+const evaluator = await Executor.create(gpu, compileFor(gpu, { nodes: el.graph.nodes, outputs: [logits] }), {
+  share: trainer.step,
+});
 trainer.initialize(initParams(el.params, seed));
-console.log(`${el.paramCount} parameters; training on ${poolAt(1).length} questions (--types ${a.types}); ${a.set.join(" ")}`);
+console.log(
+  `${el.paramCount} parameters; training on ${poolAt(1).length} questions (--types ${a.types}); ${a.set.join(" ")}`,
+);
 const schedule = { lr, warmup: Math.min(100, Math.floor(steps / 10)), steps, minLrFraction: 0.1 };
 const t0 = performance.now();
 let sum = 0;
@@ -52,7 +70,9 @@ for (let s = 1; s <= steps; s++) {
   if (s % every !== 0 && s !== steps) continue;
   const acc = await evaluateAv(ds, "val", batch, logitsRunner(evaluator, logits.name));
   const cells = acc.map((x) => `${x.type} ${(100 * x.accuracy).toFixed(1)} (${(100 * x.chance).toFixed(1)})`);
-  console.log(`step ${s} · ${((performance.now() - t0) / 1000).toFixed(0)} s · loss ${(sum / Math.max(1, n)).toFixed(3)} | ${cells.join("  ")}`);
+  console.log(
+    `step ${s} · ${((performance.now() - t0) / 1000).toFixed(0)} s · loss ${(sum / Math.max(1, n)).toFixed(3)} | ${cells.join("  ")}`,
+  );
   [sum, n] = [0, 0];
 }
 evaluator.destroy();

@@ -17,7 +17,19 @@ import { E3_CONFIGS, runE3 } from "./e3-ar.js";
 import { runE4 } from "./e4-length.js";
 import { Runner } from "./runs.js";
 import { AV_LAYOUT } from "../../apps/mirasol/av-recipe.js";
-import { type Experiment, FULL, FULL_ESTIMATE, type Suite, SuiteUsageError, docPaths, minutes, parseSuiteOptions, suiteCommand, suiteSizes, writePlot } from "./suite.js";
+import {
+  type Experiment,
+  FULL,
+  FULL_ESTIMATE,
+  type Suite,
+  SuiteUsageError,
+  docPaths,
+  minutes,
+  parseSuiteOptions,
+  suiteCommand,
+  suiteSizes,
+  writePlot,
+} from "./suite.js";
 
 let options: ReturnType<typeof parseSuiteOptions>;
 try {
@@ -31,12 +43,15 @@ try {
 const { doc, plots } = docPaths(options.quick);
 if (!existsSync(doc)) {
   mkdirSync(dirname(doc), { recursive: true });
-  writeFileAtomic(doc, new TextEncoder().encode(`# Experiments
+  writeFileAtomic(
+    doc,
+    new TextEncoder().encode(`# Experiments
 
 The paper's claims measured at small scale on this machine (../shared/MIRASOL.md describes E1–E4).
 Written by \`npm run experiments\`; every section names its command, seeds and wall time, and says
 plainly where a result does not match the paper's claim. Sizes: \`bench/experiments/suite.ts\`.
-`));
+`),
+  );
 }
 
 const gpu = await getGpu();
@@ -45,15 +60,26 @@ const command = suiteCommand(options);
 let data: DataSet | undefined;
 let runner: Runner | undefined;
 const suite: Suite = {
-  options, sizes, gpu, doc,
+  options,
+  sizes,
+  gpu,
+  doc,
   plot: (file, svg, alt) => writePlot(plots, file, svg, alt),
   data: () => (data ??= synthSet(sizes.clips, sizes.dataSeed, AV_LAYOUT.chunks, AV_LAYOUT.frames)),
   runner: () => (runner ??= new Runner(sizes, suite.data(), (line) => process.stdout.write(`${line}\n`))),
-  provenance: (ms) => `Command: \`${command}\` (this section ${minutes(ms)} min; load average ${loadavg().map((x) => x.toFixed(1)).join(" / ")} on ${cpus().length} cores when it ended; adapter ${adapterName(gpu.adapter)}).`,
+  provenance: (ms) =>
+    `Command: \`${command}\` (this section ${minutes(ms)} min; load average ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(" / ")} on ${cpus().length} cores when it ended; adapter ${adapterName(gpu.adapter)}).`,
 };
 
 const started = Date.now();
-const steps: Record<Experiment, () => Promise<unknown>> = { E1: () => runE1(suite), E2: () => runE2(suite), E3: () => runE3(suite), E4: () => runE4(suite) };
+const steps: Record<Experiment, () => Promise<unknown>> = {
+  E1: () => runE1(suite),
+  E2: () => runE2(suite),
+  E3: () => runE3(suite),
+  E4: () => runE4(suite),
+};
 const took: string[] = [];
 for (const [name, step] of Object.entries(steps) as [Experiment, () => Promise<unknown>][]) {
   if (!options.only.has(name)) continue;
@@ -64,8 +90,11 @@ for (const [name, step] of Object.entries(steps) as [Experiment, () => Promise<u
 const total = minutes(Date.now() - started);
 // E3's base is E2's Transformer (the same overrides), trained once
 const e2Sets = new Set(E2_COMBINERS.map((c) => JSON.stringify(c.set)));
-const fullRuns = FULL.seeds.length * e2Sets.size + FULL.e3Seeds * E3_CONFIGS.filter((c) => !e2Sets.has(JSON.stringify(c.set))).length;
-writeSection("suite", `## The last run
+const fullRuns =
+  FULL.seeds.length * e2Sets.size + FULL.e3Seeds * E3_CONFIGS.filter((c) => !e2Sets.has(JSON.stringify(c.set))).length;
+writeSection(
+  "suite",
+  `## The last run
 
 \`${command}\` took ${total} min (${took.join(", ")}) on ${adapterName(gpu.adapter)}, ${cpus().length} cores.
 Sizes of the training experiments (bench/experiments/suite.ts): ${sizes.clips.toLocaleString("en-US")} clips, ${sizes.steps} steps of batch ${sizes.batch}, lr ${sizes.lr}, seeds ${sizes.seeds.join(", ")}${options.quick ? " (--quick)" : ""}.
@@ -73,6 +102,8 @@ It used ${runner?.count ?? 0} training runs (${runner?.reused ?? 0} of them reus
 for ${FULL_ESTIMATE} on this machine (2 cores, llvmpipe).
 \`-- --quick\` is a smoke run of a few minutes, \`-- --only E2,E4\` runs a subset of the experiments and
 \`-- --seeds 1\` a subset of the seeds (finished runs are kept under .mira-cache/experiments/runs and reused).
-`, doc);
+`,
+  doc,
+);
 process.stdout.write(`\nwritten to ${shown(doc)} and ${shown(plots)}/*.svg (${total} min: ${took.join(", ")})\n`);
 process.exit(0);

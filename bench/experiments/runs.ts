@@ -81,10 +81,13 @@ function modelsHash(): string {
 }
 
 function valCurve(metricsPath: string): [number, number][] {
-  return readFileSync(metricsPath, "utf8").trim().split("\n").flatMap((line) => {
-    const m = JSON.parse(line) as { step: number; val_loss?: number };
-    return m.val_loss === undefined ? [] : [[m.step, m.val_loss] as [number, number]];
-  });
+  return readFileSync(metricsPath, "utf8")
+    .trim()
+    .split("\n")
+    .flatMap((line) => {
+      const m = JSON.parse(line) as { step: number; val_loss?: number };
+      return m.val_loss === undefined ? [] : [[m.step, m.val_loss] as [number, number]];
+    });
 }
 
 /** Sizes of the training experiments (E2–E4): every run is the tiny preset with AV_LAYOUT_SET on one
@@ -111,7 +114,11 @@ export class Runner {
   private readonly done = new Map<string, Promise<Run>>();
   /** runs taken from disk rather than trained */
   reused = 0;
-  constructor(readonly sizes: SuiteSizes, readonly data: DataSet, private readonly log: (line: string) => void) {}
+  constructor(
+    readonly sizes: SuiteSizes,
+    readonly data: DataSet,
+    private readonly log: (line: string) => void,
+  ) {}
 
   /** Training runs started so far (trained or reused). */
   get count(): number {
@@ -129,14 +136,24 @@ export class Runner {
   /** A trained run's checkpoint on another set, with `set` overriding sizes (e.g. chunks=8). */
   async evaluateOn(run: Run, data: DataSet, set: readonly string[]): Promise<Evaluation> {
     // kept beside the checkpoint and reused while the checkpoint and the data are the same
-    const saved = join(dirname(run.checkpoint), `eval-${createHash("sha256").update(JSON.stringify([data.dir, set])).digest("hex").slice(0, 10)}.json`);
+    const saved = join(
+      dirname(run.checkpoint),
+      `eval-${createHash("sha256")
+        .update(JSON.stringify([data.dir, set]))
+        .digest("hex")
+        .slice(0, 10)}.json`,
+    );
     const { mtimeMs, size } = statSync(run.checkpoint);
     const key = JSON.stringify({ checkpoint: [mtimeMs, size], data: dataFingerprint(data), set });
     const earlier = readKept<Evaluation>(saved, key, "evaluation");
     if (earlier) return earlier;
     const started = performance.now();
     const r = await evaluate({ checkpoint: run.checkpoint, data: data.dir, split: "test", set });
-    const evaluation = { accuracy: r.accuracy, command: `npx mira eval --checkpoint ${shown(run.checkpoint)} --data ${shown(data.dir)}${setFlags(set)} --split test`, seconds: (performance.now() - started) / 1000 };
+    const evaluation = {
+      accuracy: r.accuracy,
+      command: `npx mira eval --checkpoint ${shown(run.checkpoint)} --data ${shown(data.dir)}${setFlags(set)} --split test`,
+      seconds: (performance.now() - started) / 1000,
+    };
     keep(saved, key, "evaluation", evaluation);
     return evaluation;
   }
@@ -147,7 +164,13 @@ export class Runner {
     const name = `${createHash("sha256").update(JSON.stringify(spec.set)).digest("hex").slice(0, 10)}-seed${seed}`;
     const runsDir = join(experimentsDir(), "runs", `clips${s.clips}-steps${s.steps}-batch${s.batch}`);
     const saved = join(runsDir, name, "run.json");
-    const key = JSON.stringify({ sizes: { ...s, seeds: undefined }, set, seed, data: dataFingerprint(this.data), models: modelsHash() });
+    const key = JSON.stringify({
+      sizes: { ...s, seeds: undefined },
+      set,
+      seed,
+      data: dataFingerprint(this.data),
+      models: modelsHash(),
+    });
     const earlier = readKept<Run>(saved, key, "run");
     if (earlier && existsSync(earlier.checkpoint)) {
       this.reused++;
@@ -157,11 +180,24 @@ export class Runner {
     rmSync(join(runsDir, name), { recursive: true, force: true });
     const started = performance.now();
     const r = (await train({
-      model: MODEL, preset: PRESET, set, data: this.data.dir, steps: s.steps, batch: s.batch, lr: s.lr, seed, run: name, runsDir,
-      evalEvery: s.evalEvery, types: parseTypeStages(s.types),
+      model: MODEL,
+      preset: PRESET,
+      set,
+      data: this.data.dir,
+      steps: s.steps,
+      batch: s.batch,
+      lr: s.lr,
+      seed,
+      run: name,
+      runsDir,
+      evalEvery: s.evalEvery,
+      types: parseTypeStages(s.types),
     })) as AvTrainResult;
     // a diverged run is kept (its last good checkpoint is evaluated) and says so, rather than losing the suite
-    const stopped = r.stoppedBy === "done" ? undefined : `${r.stoppedBy} at step ${r.lastStep}${r.message ? `: ${r.message}` : ""}; evaluated at step ${r.checkpointStep}`;
+    const stopped =
+      r.stoppedBy === "done"
+        ? undefined
+        : `${r.stoppedBy} at step ${r.lastStep}${r.message ? `: ${r.message}` : ""}; evaluated at step ${r.checkpointStep}`;
     const test = await evaluate({ checkpoint: r.checkpoint, split: "test" });
     const seconds = (performance.now() - started) / 1000;
     const commands = [
@@ -169,11 +205,23 @@ export class Runner {
       `npx mira eval --checkpoint ${shown(r.checkpoint)} --split test`,
     ];
     const run: Run = {
-      spec, seed, commands, stopped, params: r.params, flopsPerStep: r.flopsPerStep, stepMs: r.stepMs, seconds, lastLoss: r.lastLoss,
-      valCurve: valCurve(join(r.runDir, "metrics.jsonl")), accuracy: test.accuracy, checkpoint: r.checkpoint,
+      spec,
+      seed,
+      commands,
+      stopped,
+      params: r.params,
+      flopsPerStep: r.flopsPerStep,
+      stepMs: r.stepMs,
+      seconds,
+      lastLoss: r.lastLoss,
+      valCurve: valCurve(join(r.runDir, "metrics.jsonl")),
+      accuracy: test.accuracy,
+      checkpoint: r.checkpoint,
     };
     keep(saved, key, "run", run);
-    this.log(`  ${spec.label}, seed ${seed}${stopped ? ` (STOPPED: ${stopped})` : ""}: ${(seconds / 60).toFixed(1)} min, ${r.stepMs.toFixed(0)} ms/step; test ${test.accuracy.map((a) => `${a.type} ${(100 * a.accuracy).toFixed(1)} (chance ${(100 * a.chance).toFixed(1)})`).join(", ")}`);
+    this.log(
+      `  ${spec.label}, seed ${seed}${stopped ? ` (STOPPED: ${stopped})` : ""}: ${(seconds / 60).toFixed(1)} min, ${r.stepMs.toFixed(0)} ms/step; test ${test.accuracy.map((a) => `${a.type} ${(100 * a.accuracy).toFixed(1)} (chance ${(100 * a.chance).toFixed(1)})`).join(", ")}`,
+    );
     return run;
   }
 

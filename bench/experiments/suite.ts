@@ -40,12 +40,14 @@ export function parseSuiteOptions(argv: readonly string[]): SuiteOptions {
     if (value === undefined) throw new SuiteUsageError(`unknown argument '${a}'; usage: ${SUITE_USAGE}`);
     if (flag === "--seeds") {
       seeds = value.split(",").map((x) => Number(x.trim()));
-      if (!seeds.every((x) => Number.isInteger(x) && x >= 0)) throw new SuiteUsageError(`--seeds takes seeds as whole numbers, comma-separated; got '${value}'`);
+      if (!seeds.every((x) => Number.isInteger(x) && x >= 0))
+        throw new SuiteUsageError(`--seeds takes seeds as whole numbers, comma-separated; got '${value}'`);
       continue;
     }
     only.clear();
     for (const name of value.split(",").map((s) => s.trim().toUpperCase())) {
-      if (!(EXPERIMENTS as readonly string[]).includes(name)) throw new SuiteUsageError(`--only takes ${EXPERIMENTS.join(", ")} (comma-separated); got '${name}'`);
+      if (!(EXPERIMENTS as readonly string[]).includes(name))
+        throw new SuiteUsageError(`--only takes ${EXPERIMENTS.join(", ")} (comma-separated); got '${name}'`);
       only.add(name as Experiment);
     }
   }
@@ -54,7 +56,12 @@ export function parseSuiteOptions(argv: readonly string[]): SuiteOptions {
 
 /** The flags as typed after `npm run experiments --`, for the document's command lines. */
 export function suiteCommand(o: SuiteOptions): string {
-  const flags = [o.quick ? "--quick" : "", o.timeIt ? "" : "--no-time", o.only.size < EXPERIMENTS.length ? `--only ${[...o.only].join(",")}` : "", o.seeds ? `--seeds ${o.seeds.join(",")}` : ""].filter(Boolean);
+  const flags = [
+    o.quick ? "--quick" : "",
+    o.timeIt ? "" : "--no-time",
+    o.only.size < EXPERIMENTS.length ? `--only ${[...o.only].join(",")}` : "",
+    o.seeds ? `--seeds ${o.seeds.join(",")}` : "",
+  ].filter(Boolean);
   return `npm run experiments${flags.length ? ` -- ${flags.join(" ")}` : ""}`;
 }
 
@@ -65,9 +72,29 @@ export function suiteCommand(o: SuiteOptions): string {
 // E1 7.3 min with a warm Mesa shader cache (19.3 cold); a run 3.5–6.4 min. E3 (5 more configurations ×
 // 2 seeds) is ≈ 55 min at those run times: ≈ 2 h 30 min in all.
 export const FULL_ESTIMATE = "about 2 h 30 min";
-export const FULL: SuiteSizes = { clips: 4000, dataSeed: 0, steps: 500, batch: 64, lr: 3e-3, seeds: [1, 2, 3], e3Seeds: 2, evalEvery: 100, types: avCurriculum(100, 300) };
+export const FULL: SuiteSizes = {
+  clips: 4000,
+  dataSeed: 0,
+  steps: 500,
+  batch: 64,
+  lr: 3e-3,
+  seeds: [1, 2, 3],
+  e3Seeds: 2,
+  evalEvery: 100,
+  types: avCurriculum(100, 300),
+};
 // --quick: a smoke run of every code path (one seed, a few steps, a small set), minutes not hours.
-export const QUICK: SuiteSizes = { clips: 200, dataSeed: 0, steps: 12, batch: 16, lr: 3e-3, seeds: [1], e3Seeds: 1, evalEvery: 12, types: avCurriculum(2, 6) };
+export const QUICK: SuiteSizes = {
+  clips: 200,
+  dataSeed: 0,
+  steps: 12,
+  batch: 16,
+  lr: 3e-3,
+  seeds: [1],
+  e3Seeds: 1,
+  evalEvery: 12,
+  types: avCurriculum(2, 6),
+};
 
 /** The sizes a run uses: --quick's or the full ones, with --seeds' subset. */
 export function suiteSizes(o: SuiteOptions): SuiteSizes {

@@ -22,7 +22,8 @@ export interface TypeSummary {
  * questions (√(c(1 − c)/n); 200 test questions at chance 25 % → 6.1 points): a difference a run
  * can reach by luck about one time in forty.
  */
-export const aboveChance = (a: TypeAccuracy): boolean => a.accuracy - a.chance > 2 * Math.sqrt((a.chance * (1 - a.chance)) / Math.max(a.questions, 1));
+export const aboveChance = (a: TypeAccuracy): boolean =>
+  a.accuracy - a.chance > 2 * Math.sqrt((a.chance * (1 - a.chance)) / Math.max(a.questions, 1));
 
 /** Per question type over the runs (one TypeAccuracy list per seed, in the same type order). */
 export function summarise(runs: readonly (readonly TypeAccuracy[])[]): TypeSummary[] {
@@ -30,9 +31,15 @@ export function summarise(runs: readonly (readonly TypeAccuracy[])[]): TypeSumma
     const xs = runs.map((r) => r[i]);
     const acc = xs.map((a) => a.accuracy);
     return {
-      type: t.type, needs: t.needs, chance: xs.reduce((s, a) => s + a.chance, 0) / xs.length,
-      mean: mean(acc), min: Math.min(...acc), max: Math.max(...acc),
-      above: xs.filter(aboveChance).length, seeds: xs.length, questions: t.questions,
+      type: t.type,
+      needs: t.needs,
+      chance: xs.reduce((s, a) => s + a.chance, 0) / xs.length,
+      mean: mean(acc),
+      min: Math.min(...acc),
+      max: Math.max(...acc),
+      above: xs.filter(aboveChance).length,
+      seeds: xs.length,
+      questions: t.questions,
     };
   });
 }
@@ -53,7 +60,8 @@ export function cell(s: TypeSummary): string {
 export const typeHeader = (t: { type: string; needs: readonly string[] }): string => `${t.type} (${t.needs.join("+")})`;
 
 /** Points above chance, averaged over the types. */
-export const meanExcess = (ss: readonly TypeSummary[]): number => (100 * ss.reduce((s, t) => s + t.mean - t.chance, 0)) / Math.max(ss.length, 1);
+export const meanExcess = (ss: readonly TypeSummary[]): number =>
+  (100 * ss.reduce((s, t) => s + t.mean - t.chance, 0)) / Math.max(ss.length, 1);
 
 /** "a", "a and b", "a, b and c". */
 export function listWords(xs: readonly string[]): string {

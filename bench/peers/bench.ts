@@ -18,7 +18,17 @@ import { countDispatches, dispatchesOf } from "./gpu.js";
 import { createJax } from "./jax.js";
 import { loadTfjs } from "./load-tfjs.js";
 import { createMira, miraFeeds, miraGraphs } from "./mira.js";
-import { BLOCK, ELEMENTWISE, ELEMENTWISE_BYTES, GRAD_NAMES, type PeerEngine, blockValues, elementwiseInput, maxAbs, maxDiff } from "./workload.js";
+import {
+  BLOCK,
+  ELEMENTWISE,
+  ELEMENTWISE_BYTES,
+  GRAD_NAMES,
+  type PeerEngine,
+  blockValues,
+  elementwiseInput,
+  maxAbs,
+  maxDiff,
+} from "./workload.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 /** largest |engine − reference| over a tensor, divided by the tensor's largest |reference| (for a
@@ -36,13 +46,17 @@ const EARLIER: Readonly<Record<string, Readonly<Record<string, string>>>> = {
 };
 
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
-const load = (): string => loadavg().map((x) => x.toFixed(1)).join(" / ");
+const load = (): string =>
+  loadavg()
+    .map((x) => x.toFixed(1))
+    .join(" / ");
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split("\n")[0];
 
 /** The commit mira was measured at, and whether its compiler or runtime had uncommitted changes. */
 function provenance(): string {
   try {
-    const git = (...args: string[]): string => execFileSync("git", args, { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    const git = (...args: string[]): string =>
+      execFileSync("git", args, { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
     const dirty = git("status", "--porcelain", "--", "compiler", "runtime", "api", "dsl", "models") !== "";
     return `at ${git("rev-parse", "--short", "HEAD")}${dirty ? " with uncommitted changes in the checkout" : ""}`;
   } catch {
@@ -52,7 +66,8 @@ function provenance(): string {
 
 function installed(pkg: string): string {
   try {
-    return (JSON.parse(readFileSync(join(ROOT, "node_modules", pkg, "package.json"), "utf8")) as { version: string }).version;
+    return (JSON.parse(readFileSync(join(ROOT, "node_modules", pkg, "package.json"), "utf8")) as { version: string })
+      .version;
   } catch {
     return "not installed";
   }
@@ -60,7 +75,11 @@ function installed(pkg: string): string {
 
 type Workload = "forward" | "forwardBackward" | "elementwise";
 const WORKLOADS: readonly Workload[] = ["forward", "forwardBackward", "elementwise"];
-const LABEL: Readonly<Record<Workload, string>> = { forward: "block forward", forwardBackward: "block fwd+bwd", elementwise: "gelu(x·a+b)·c" };
+const LABEL: Readonly<Record<Workload, string>> = {
+  forward: "block forward",
+  forwardBackward: "block fwd+bwd",
+  elementwise: "gelu(x·a+b)·c",
+};
 
 interface Measured {
   readonly timing?: Timing;
@@ -84,8 +103,15 @@ const graphs = miraGraphs();
 
 let t0 = performance.now();
 const ref = runReference(graphs.reference, miraFeeds(values));
-const refEw = runReference(graphs.elementwise, { x: xElementwise, a: [ELEMENTWISE.a], b: [ELEMENTWISE.b], c: [ELEMENTWISE.c] }).y.data;
-say(`CPU reference (float64, rounded to f32 after every op) in ${((performance.now() - t0) / 1000).toFixed(1)} s; loss = mean(y) = ${ref.mean_y.data[0].toPrecision(6)}`);
+const refEw = runReference(graphs.elementwise, {
+  x: xElementwise,
+  a: [ELEMENTWISE.a],
+  b: [ELEMENTWISE.b],
+  c: [ELEMENTWISE.c],
+}).y.data;
+say(
+  `CPU reference (float64, rounded to f32 after every op) in ${((performance.now() - t0) / 1000).toFixed(1)} s; loss = mean(y) = ${ref.mean_y.data[0].toPrecision(6)}`,
+);
 
 const miraNames = Object.fromEntries(Object.entries(graphs.names).map(([mira, short]) => [short, mira]));
 const miraName = (short: string): string => miraNames[short];
@@ -110,12 +136,18 @@ async function check(e: PeerEngine): Promise<{ text: string; ok: boolean }> {
 const candidates: { name: string; pkg?: string; create: () => Promise<PeerEngine> }[] = [
   { name: "mira", create: () => createMira(gpu, graphs, values, xElementwise) },
   { name: "jax-js", pkg: "@jax-js/jax", create: () => createJax(gpu.instance, values, xElementwise) },
-  { name: "tfjs-webgpu", pkg: "@tensorflow/tfjs-backend-webgpu", create: async () => (await loadTfjs(gpu.instance))(values, xElementwise) },
+  {
+    name: "tfjs-webgpu",
+    pkg: "@tensorflow/tfjs-backend-webgpu",
+    create: async () => (await loadTfjs(gpu.instance))(values, xElementwise),
+  },
 ];
 
 /** MIRA_PEERS=jax-js,tfjs-webgpu runs only those (while developing); the section is written only
  *  after a run of all of them. */
-const only = process.env.MIRA_PEERS?.split(",").map((s) => s.trim()).filter(Boolean);
+const only = process.env.MIRA_PEERS?.split(",")
+  .map((s) => s.trim())
+  .filter(Boolean);
 
 interface Loaded {
   readonly name: string;
@@ -196,7 +228,9 @@ for (const w of WORKLOADS) {
       const dispatches = r.engine!.knownDispatches?.[w] ?? (await dispatchesOf(() => r.engine![w]()));
       r.results[w] = { timing, dispatches };
       const rate = w === "elementwise" ? `, ${fmtNum(ELEMENTWISE_BYTES / timing.medianMs / 1e6)} GB/s` : "";
-      say(`  ${r.name}: median ${fmtNum(timing.medianMs)} ms (min ${fmtNum(timing.minMs)}, ${timing.runs} runs)${rate}, ${dispatches} dispatches`);
+      say(
+        `  ${r.name}: median ${fmtNum(timing.medianMs)} ms (min ${fmtNum(timing.minMs)}, ${timing.runs} runs)${rate}, ${dispatches} dispatches`,
+      );
     } catch (e) {
       fail(r, e);
     }
@@ -216,27 +250,66 @@ const cell = (r: EngineReport, w: Workload, of: "medianMs" | "minMs" = "medianMs
   return r.loadError ? "did not load" : m?.error ? "failed" : m?.timing ? fmtNum(m.timing[of]) : "-";
 };
 say("");
-const blockTable = new Table(`transformer block (B ${BLOCK.B}, T ${BLOCK.T}, d ${BLOCK.D}, ${BLOCK.HEADS} heads, MLP ${BLOCK.HIDDEN}, causal)`,
-  ["workload", "engine", "median ms", "min ms", "dispatches", "median ÷ mira's", "earlier on this machine", "check"]);
+const blockTable = new Table(
+  `transformer block (B ${BLOCK.B}, T ${BLOCK.T}, d ${BLOCK.D}, ${BLOCK.HEADS} heads, MLP ${BLOCK.HIDDEN}, causal)`,
+  ["workload", "engine", "median ms", "min ms", "dispatches", "median ÷ mira's", "earlier on this machine", "check"],
+);
 for (const w of ["forward", "forwardBackward"] as const)
   for (const r of reports)
-    blockTable.add([LABEL[w], r.name, cell(r, w), cell(r, w, "minMs"), String(r.results[w]?.dispatches ?? "-"), r.name === "mira" ? "1×" : ratio(r, w), EARLIER[w][r.name] ?? "-", r.checkOk === undefined ? "-" : r.checkOk ? "ok" : "MISMATCH"]);
-const ewTable = new Table(`elementwise y = gelu(x·a + b)·c, ${ELEMENTWISE.N} f32 (a, b, c runtime scalars; ${ELEMENTWISE_BYTES / 2 ** 20} MiB read + written)`,
-  ["engine", "median ms", "min ms", "GB/s (median)", "dispatches", "median ÷ mira's", "earlier on this machine"]);
+    blockTable.add([
+      LABEL[w],
+      r.name,
+      cell(r, w),
+      cell(r, w, "minMs"),
+      String(r.results[w]?.dispatches ?? "-"),
+      r.name === "mira" ? "1×" : ratio(r, w),
+      EARLIER[w][r.name] ?? "-",
+      r.checkOk === undefined ? "-" : r.checkOk ? "ok" : "MISMATCH",
+    ]);
+const ewTable = new Table(
+  `elementwise y = gelu(x·a + b)·c, ${ELEMENTWISE.N} f32 (a, b, c runtime scalars; ${ELEMENTWISE_BYTES / 2 ** 20} MiB read + written)`,
+  ["engine", "median ms", "min ms", "GB/s (median)", "dispatches", "median ÷ mira's", "earlier on this machine"],
+);
 for (const r of reports) {
   const t = r.results.elementwise?.timing;
-  ewTable.add([r.name, cell(r, "elementwise"), cell(r, "elementwise", "minMs"), t ? fmtNum(ELEMENTWISE_BYTES / t.medianMs / 1e6) : "-", String(r.results.elementwise?.dispatches ?? "-"), r.name === "mira" ? "1×" : ratio(r, "elementwise"), EARLIER.elementwise[r.name] ?? "-"]);
+  ewTable.add([
+    r.name,
+    cell(r, "elementwise"),
+    cell(r, "elementwise", "minMs"),
+    t ? fmtNum(ELEMENTWISE_BYTES / t.medianMs / 1e6) : "-",
+    String(r.results.elementwise?.dispatches ?? "-"),
+    r.name === "mira" ? "1×" : ratio(r, "elementwise"),
+    EARLIER.elementwise[r.name] ?? "-",
+  ]);
 }
-ewTable.add(["hand-fused WGSL (earlier, not run here)", "-", "-", "-", "1", "-", EARLIER.elementwise["hand-fused WGSL"]]);
+ewTable.add([
+  "hand-fused WGSL (earlier, not run here)",
+  "-",
+  "-",
+  "-",
+  "1",
+  "-",
+  EARLIER.elementwise["hand-fused WGSL"],
+]);
 
 if (only) {
   say(`\nMIRA_PEERS is set: docs/PERFORMANCE.md left as it was; load average now ${load()}`);
   process.exit(0);
 }
 const date = new Date().toISOString().slice(0, 10);
-const versions = reports.filter((r) => r.name !== "mira").map((r) => `${r.name} ${r.version}`).join(", ");
-const checks = reports.map((r) => `- ${r.name}: ${r.loadError ? `did not load (${r.loadError})` : r.check ? `${r.check}${r.checkOk ? "" : " — OUTSIDE tolerance"}` : "not checked"}`).join("\n");
-writeSection("peers", `## Peers on this adapter (${date}, adapter: ${adapter}, Dawn via npm webgpu)
+const versions = reports
+  .filter((r) => r.name !== "mira")
+  .map((r) => `${r.name} ${r.version}`)
+  .join(", ");
+const checks = reports
+  .map(
+    (r) =>
+      `- ${r.name}: ${r.loadError ? `did not load (${r.loadError})` : r.check ? `${r.check}${r.checkOk ? "" : " — OUTSIDE tolerance"}` : "not checked"}`,
+  )
+  .join("\n");
+writeSection(
+  "peers",
+  `## Peers on this adapter (${date}, adapter: ${adapter}, Dawn via npm webgpu)
 
 Load average (1/5/15 min): ${loadAtStart} when the run began, ${load()} when it ended, on ${cpus().length} cores.
 Other work on the machine slows every figure here and makes single runs noisy; the engines' runs are
@@ -271,6 +344,7 @@ Tolerance ${TOLERANCE}, relative to each tensor's largest value; for a gradient,
 value of all gradients, since d/dbk is zero in exact arithmetic and its entries are rounding noise.
 
 ${checks}
-`);
+`,
+);
 say(`\nwritten to docs/PERFORMANCE.md (section "peers"); load average now ${load()}`);
 process.exit(0);

@@ -6,10 +6,16 @@
 export function provideNavigator(gpu: GPU): void {
   const g = globalThis as { navigator?: { gpu?: GPU; userAgent?: string } };
   if (g.navigator?.gpu === gpu) return;
-  Object.defineProperty(globalThis, "navigator", { value: { ...(g.navigator ?? {}), gpu, userAgent: g.navigator?.userAgent ?? "node" }, configurable: true, writable: true });
+  Object.defineProperty(globalThis, "navigator", {
+    value: { ...(g.navigator ?? {}), gpu, userAgent: g.navigator?.userAgent ?? "node" },
+    configurable: true,
+    writable: true,
+  });
 }
 
-type Dispatcher = { prototype: { dispatchWorkgroups(...args: unknown[]): void; dispatchWorkgroupsIndirect(...args: unknown[]): void } };
+type Dispatcher = {
+  prototype: { dispatchWorkgroups(...args: unknown[]): void; dispatchWorkgroupsIndirect(...args: unknown[]): void };
+};
 
 let dispatches = 0;
 let installed = false;

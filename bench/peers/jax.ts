@@ -18,7 +18,8 @@ export function supplyIteratorHelpers(): void {
   const proto = Object.getPrototypeOf(Object.getPrototypeOf([][Symbol.iterator]())) as Helpers;
   if (typeof proto.map !== "function") {
     Object.defineProperty(proto, "map", {
-      configurable: true, writable: true,
+      configurable: true,
+      writable: true,
       value: function* map(this: Iterable<unknown>, f: (v: unknown, i: number) => unknown) {
         let i = 0;
         for (const v of this) yield f(v, i++);
@@ -27,7 +28,8 @@ export function supplyIteratorHelpers(): void {
   }
   if (typeof proto.filter !== "function") {
     Object.defineProperty(proto, "filter", {
-      configurable: true, writable: true,
+      configurable: true,
+      writable: true,
       value: function* filter(this: Iterable<unknown>, f: (v: unknown, i: number) => unknown) {
         let i = 0;
         for (const v of this) if (f(v, i++)) yield v;
@@ -41,7 +43,8 @@ export async function createJax(gpu: GPU, values: Values, xElementwise: Float32A
   supplyIteratorHelpers();
   const jax: typeof JaxModule = await import("@jax-js/jax");
   const available = await jax.init("webgpu");
-  if (!available.includes("webgpu")) throw new Error(`jax-js initialized no WebGPU device (it has: ${available.join(", ")})`);
+  if (!available.includes("webgpu"))
+    throw new Error(`jax-js initialized no WebGPU device (it has: ${available.join(", ")})`);
   jax.defaultDevice("webgpu");
   const { numpy: np, nn } = jax;
   const { B, T, D, HEADS, EPS } = BLOCK;
@@ -74,7 +77,9 @@ export async function createJax(gpu: GPU, values: Values, xElementwise: Float32A
 
   const ex = np.array(xElementwise);
   const scalars = [ELEMENTWISE.a, ELEMENTWISE.b, ELEMENTWISE.c].map((s) => np.array(s)); // rank 0, runtime values
-  const elementwise = jax.jit((x: Arr, a: Arr, b: Arr, c: Arr): Arr => nn.gelu(x.mul(a).add(b), { approximate: false }).mul(c));
+  const elementwise = jax.jit(
+    (x: Arr, a: Arr, b: Arr, c: Arr): Arr => nn.gelu(x.mul(a).add(b), { approximate: false }).mul(c),
+  );
   const runElementwise = (): Arr => elementwise(ex.ref, scalars[0].ref, scalars[1].ref, scalars[2].ref);
 
   const first = async (a: Arr): Promise<number> => (await a.data())[0];

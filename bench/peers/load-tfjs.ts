@@ -23,7 +23,9 @@ export async function loadTfjs(gpu: GPU): Promise<typeof createTfjs> {
     platform: "node",
     target: "node20",
     mainFields: ["module", "main"],
-    banner: { js: 'import { createRequire as __miraCreateRequire } from "node:module"; const require = __miraCreateRequire(import.meta.url);' },
+    banner: {
+      js: 'import { createRequire as __miraCreateRequire } from "node:module"; const require = __miraCreateRequire(import.meta.url);',
+    },
     logLevel: "error",
     absWorkingDir: ROOT,
   });

@@ -27,11 +27,22 @@ model PeerBlock {
 
 /** mira's parameter names → the short names of workload.ts */
 const NAMES: Readonly<Record<string, string>> = {
-  "block.ln1.gamma": "ln1_g", "block.ln1.beta": "ln1_b",
-  "block.attn.wq.w": "wq", "block.attn.wq.b": "bq", "block.attn.wk.w": "wk", "block.attn.wk.b": "bk",
-  "block.attn.wv.w": "wv", "block.attn.wv.b": "bv", "block.attn.wo.w": "wo", "block.attn.wo.b": "bo",
-  "block.ln2.gamma": "ln2_g", "block.ln2.beta": "ln2_b",
-  "block.mlp.up.w": "w1", "block.mlp.up.b": "b1", "block.mlp.down.w": "w2", "block.mlp.down.b": "b2",
+  "block.ln1.gamma": "ln1_g",
+  "block.ln1.beta": "ln1_b",
+  "block.attn.wq.w": "wq",
+  "block.attn.wq.b": "bq",
+  "block.attn.wk.w": "wk",
+  "block.attn.wk.b": "bk",
+  "block.attn.wv.w": "wv",
+  "block.attn.wv.b": "bv",
+  "block.attn.wo.w": "wo",
+  "block.attn.wo.b": "bo",
+  "block.ln2.gamma": "ln2_g",
+  "block.ln2.beta": "ln2_b",
+  "block.mlp.up.w": "w1",
+  "block.mlp.up.b": "b1",
+  "block.mlp.down.w": "w2",
+  "block.mlp.down.b": "b2",
   x: "x",
 };
 
@@ -53,7 +64,10 @@ export function miraGraphs(): MiraGraphs {
   const el = model.elaborate({ B: BLOCK.B, T: BLOCK.T });
   for (const p of el.params) if (!NAMES[p.name]) throw new Error(`bench/peers: unexpected parameter ${p.name}`);
   // The gradient w.r.t. the input too: grad() differentiates params, so x becomes one.
-  const withXParam: Graph = { ...el.graph, nodes: el.graph.nodes.map((n) => (n.op === "input" && n.attrs.name === "x" ? { ...n, op: "param" } : n)) };
+  const withXParam: Graph = {
+    ...el.graph,
+    nodes: el.graph.nodes.map((n) => (n.op === "input" && n.attrs.name === "x" ? { ...n, op: "param" } : n)),
+  };
   const lossOnly: Graph = { ...withXParam, outputs: withXParam.outputs.filter((o) => o.name === "mean_y") };
 
   const b = new GraphBuilder();
@@ -63,7 +77,13 @@ export function miraGraphs(): MiraGraphs {
   b.output("y", y);
   b.output("y0", b.add("slice", [y], { starts: [0], ends: [1] }));
 
-  return { forward: el.graph, forwardBackward: grad(lossOnly, "mean_y"), reference: grad(withXParam, "mean_y"), elementwise: b.build(), names: NAMES };
+  return {
+    forward: el.graph,
+    forwardBackward: grad(lossOnly, "mean_y"),
+    reference: grad(withXParam, "mean_y"),
+    elementwise: b.build(),
+    names: NAMES,
+  };
 }
 
 /** Feeds by mira name from values by short name. */
@@ -81,7 +101,9 @@ export async function createMira(gpu: Gpu, graphs: MiraGraphs, values: Values, x
     forwardBackward: compileGraph(graphs.forwardBackward, gpu.limits),
     elementwise: compileGraph(graphs.elementwise, gpu.limits),
   };
-  const [fwd, fb, ew] = await Promise.all([programs.forward, programs.forwardBackward, programs.elementwise].map((p) => Executor.create(gpu, p)));
+  const [fwd, fb, ew] = await Promise.all(
+    [programs.forward, programs.forwardBackward, programs.elementwise].map((p) => Executor.create(gpu, p)),
+  );
   const feeds = miraFeeds(values);
   for (const [name, v] of Object.entries(feeds)) {
     fwd.write(name, v);
@@ -95,7 +117,11 @@ export async function createMira(gpu: Gpu, graphs: MiraGraphs, values: Values, x
   return {
     name: "mira",
     programs,
-    knownDispatches: { forward: programs.forward.dispatches.length, forwardBackward: programs.forwardBackward.dispatches.length, elementwise: programs.elementwise.dispatches.length },
+    knownDispatches: {
+      forward: programs.forward.dispatches.length,
+      forwardBackward: programs.forwardBackward.dispatches.length,
+      elementwise: programs.elementwise.dispatches.length,
+    },
     forward: async () => (await fwd.run(["mean_y"])).mean_y[0],
     forwardBackward: async () => (await fb.run(["mean_y"])).mean_y[0],
     elementwise: async () => (await ew.run(["y0"])).y0[0],

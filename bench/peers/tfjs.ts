@@ -17,13 +17,18 @@ export async function createTfjs(values: Values, xElementwise: Float32Array): Pr
   const dh = D / HEADS;
 
   const names = GRAD_NAMES; // parameters, then x
-  const tensors = names.map((n) => (n === "x" ? tf.tensor(values.x, [B * T, D]) : tf.tensor(values[n], [...PARAMS.find(([p]) => p === n)![1]])));
+  const tensors = names.map((n) =>
+    n === "x" ? tf.tensor(values.x, [B * T, D]) : tf.tensor(values[n], [...PARAMS.find(([p]) => p === n)![1]]),
+  );
   const half = tf.scalar(0.5);
   const one = tf.scalar(1);
   const rsqrt2 = tf.scalar(Math.SQRT1_2);
   const eps = tf.scalar(EPS);
   const scale = tf.scalar(1 / Math.sqrt(dh));
-  const causalBias = tf.tensor(Float32Array.from({ length: T * T }, (_, i) => (i % T <= Math.floor(i / T) ? 0 : -1e30)), [T, T]);
+  const causalBias = tf.tensor(
+    Float32Array.from({ length: T * T }, (_, i) => (i % T <= Math.floor(i / T) ? 0 : -1e30)),
+    [T, T],
+  );
   const gelu = (v: tf.Tensor): tf.Tensor => tf.mul(tf.mul(v, half), tf.add(one, tf.erf(tf.mul(v, rsqrt2))));
 
   const block = (ts: readonly tf.Tensor[]): tf.Tensor => {
@@ -56,10 +61,11 @@ export async function createTfjs(values: Values, xElementwise: Float32Array): Pr
     t.dispose();
     return v;
   };
-  const forwardOnce = (): { y: tf.Tensor; loss: tf.Tensor } => tf.tidy(() => {
-    const y = block(tensors);
-    return { y, loss: tf.mean(y) };
-  });
+  const forwardOnce = (): { y: tf.Tensor; loss: tf.Tensor } =>
+    tf.tidy(() => {
+      const y = block(tensors);
+      return { y, loss: tf.mean(y) };
+    });
   return {
     name: "tfjs-webgpu",
     async forward() {

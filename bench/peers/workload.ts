@@ -7,14 +7,22 @@ export const BLOCK = { B: 8, T: 128, D: 128, HEADS: 4, HIDDEN: 512, EPS: 1e-5 } 
 
 /** The block's parameters in [in, out] layout (y = x·w + b), by the short names every engine uses. */
 export const PARAMS: readonly (readonly [string, readonly number[]])[] = [
-  ["ln1_g", [BLOCK.D]], ["ln1_b", [BLOCK.D]],
-  ["wq", [BLOCK.D, BLOCK.D]], ["bq", [BLOCK.D]],
-  ["wk", [BLOCK.D, BLOCK.D]], ["bk", [BLOCK.D]],
-  ["wv", [BLOCK.D, BLOCK.D]], ["bv", [BLOCK.D]],
-  ["wo", [BLOCK.D, BLOCK.D]], ["bo", [BLOCK.D]],
-  ["ln2_g", [BLOCK.D]], ["ln2_b", [BLOCK.D]],
-  ["w1", [BLOCK.D, BLOCK.HIDDEN]], ["b1", [BLOCK.HIDDEN]],
-  ["w2", [BLOCK.HIDDEN, BLOCK.D]], ["b2", [BLOCK.D]],
+  ["ln1_g", [BLOCK.D]],
+  ["ln1_b", [BLOCK.D]],
+  ["wq", [BLOCK.D, BLOCK.D]],
+  ["bq", [BLOCK.D]],
+  ["wk", [BLOCK.D, BLOCK.D]],
+  ["bk", [BLOCK.D]],
+  ["wv", [BLOCK.D, BLOCK.D]],
+  ["bv", [BLOCK.D]],
+  ["wo", [BLOCK.D, BLOCK.D]],
+  ["bo", [BLOCK.D]],
+  ["ln2_g", [BLOCK.D]],
+  ["ln2_b", [BLOCK.D]],
+  ["w1", [BLOCK.D, BLOCK.HIDDEN]],
+  ["b1", [BLOCK.HIDDEN]],
+  ["w2", [BLOCK.HIDDEN, BLOCK.D]],
+  ["b2", [BLOCK.D]],
 ];
 
 export const X_SHAPE: readonly number[] = [BLOCK.B, BLOCK.T, BLOCK.D];
@@ -72,7 +80,11 @@ export interface PeerEngine {
   blockResults(): Promise<{ y: Float32Array; loss: number; grads: Values }>;
   elementwiseResult(): Promise<Float32Array>;
   /** dispatches of one run when the engine knows them itself (mira); otherwise they are counted */
-  readonly knownDispatches?: { readonly forward: number; readonly forwardBackward: number; readonly elementwise: number };
+  readonly knownDispatches?: {
+    readonly forward: number;
+    readonly forwardBackward: number;
+    readonly elementwise: number;
+  };
   dispose(): void;
 }
 

@@ -9,7 +9,8 @@ import { type Parsed, flag, int, str, strs } from "../args.js";
 import { EXIT, UsageError } from "../errors.js";
 import { parseBatch } from "./compile.js";
 
-export const BENCH_USAGE = "mira bench [--autotune FILE | --profile FILE [--top N] [--no-fuse]] [--preset NAME] [--set key=value]… [--batch B=8,T=64] [--step train|forward] [--runs N] [--json]";
+export const BENCH_USAGE =
+  "mira bench [--autotune FILE | --profile FILE [--top N] [--no-fuse]] [--preset NAME] [--set key=value]… [--batch B=8,T=64] [--step train|forward] [--runs N] [--json]";
 
 // The suite bundled beside the CLI in the portable bundle (scripts/bundle.mjs), or in a source checkout.
 // It runs from the root that holds its models/ and docs/.
@@ -21,10 +22,12 @@ const SUITES = [
 export async function benchCommand(p: Parsed): Promise<number> {
   const tuneFile = str(p, "autotune");
   const profileFile = str(p, "profile");
-  if (tuneFile !== undefined && profileFile !== undefined) throw new UsageError(`--autotune and --profile are separate runs: give one; usage: ${BENCH_USAGE}`);
+  if (tuneFile !== undefined && profileFile !== undefined)
+    throw new UsageError(`--autotune and --profile are separate runs: give one; usage: ${BENCH_USAGE}`);
   const file = tuneFile ?? profileFile;
   if (file === undefined) {
-    if (p.positionals.length) throw new UsageError(`a model file goes after --autotune or --profile; usage: ${BENCH_USAGE}`);
+    if (p.positionals.length)
+      throw new UsageError(`a model file goes after --autotune or --profile; usage: ${BENCH_USAGE}`);
     return runSuite();
   }
   if (p.positionals.length) throw new UsageError(`unexpected '${p.positionals[0]}'; usage: ${BENCH_USAGE}`);
@@ -33,7 +36,13 @@ export async function benchCommand(p: Parsed): Promise<number> {
   const runs = int(p, "runs", 5);
   if (runs < 5) throw new UsageError(`--runs takes at least 5 (the median of fewer says little), got ${runs}`);
   const json = flag(p, "json");
-  const model = { preset: str(p, "preset"), set: strs(p, "set"), batch: parseBatch(strs(p, "batch")), step, runs } as const;
+  const model = {
+    preset: str(p, "preset"),
+    set: strs(p, "set"),
+    batch: parseBatch(strs(p, "batch")),
+    step,
+    runs,
+  } as const;
   if (profileFile !== undefined) {
     const top = int(p, "top", 15);
     if (top < 1) throw new UsageError(`--top takes a positive count of kernels, got ${top}`);
@@ -51,7 +60,8 @@ function formatProfile(file: string, step: string, r: ProfileReport, top: number
   const kernels = new TextTable(["kernel", "dispatches", "ms", "share"], [0]);
   for (const k of r.kernels.slice(0, top)) kernels.add([k.name, String(k.dispatches), k.ms.toFixed(3), pct(k.ms)]);
   const families = new TextTable(["kind", "kernels", "dispatches", "ms", "share"], [0]);
-  for (const f of r.families) families.add([f.family, String(f.kernels), String(f.dispatches), f.ms.toFixed(3), pct(f.ms)]);
+  for (const f of r.families)
+    families.add([f.family, String(f.kernels), String(f.dispatches), f.ms.toFixed(3), pct(f.ms)]);
   return [
     `profile of ${file} (${step === "train" ? "training step" : "forward pass"}) on ${r.adapter}: ${r.dispatches} dispatches`,
     `  one submit: ${r.submitMs.toFixed(2)} ms (median wall time); dispatches timed one pass each: ${r.deviceMs.toFixed(2)} ms of device time`,
@@ -67,21 +77,36 @@ function formatProfile(file: string, step: string, r: ProfileReport, top: number
 /** Columns padded to their widest cell; the columns in `left` are left-aligned, the rest right. */
 class TextTable {
   private readonly rows: string[][] = [];
-  constructor(private readonly head: readonly string[], private readonly left: readonly number[]) {}
+  constructor(
+    private readonly head: readonly string[],
+    private readonly left: readonly number[],
+  ) {}
   add(cells: string[]): void {
     this.rows.push(cells);
   }
   lines(): string[] {
     const all = [[...this.head], ...this.rows];
     const width = this.head.map((_, i) => Math.max(...all.map((row) => row[i].length)));
-    return all.map((cells) => `  ${cells.map((c, i) => (this.left.includes(i) ? c.padEnd(width[i]) : c.padStart(width[i]))).join("  ")}`);
+    return all.map(
+      (cells) =>
+        `  ${cells.map((c, i) => (this.left.includes(i) ? c.padEnd(width[i]) : c.padStart(width[i]))).join("  ")}`,
+    );
   }
 }
 
 function formatReport(r: AutotuneReport): string {
   const table = new TextTable(["signature", "uses", "default ms", "best ms", "chosen", "speedup"], [0, 4]);
-  for (const x of r.rows) table.add([x.description, String(x.uses), x.defaultMs.toFixed(3), x.bestMs.toFixed(3), x.bestConfig, `${x.speedup.toFixed(2)}×`]);
-  const total = (pick: (x: AutotuneReport["rows"][number]) => number): number => r.rows.reduce((s, x) => s + pick(x) * x.uses, 0);
+  for (const x of r.rows)
+    table.add([
+      x.description,
+      String(x.uses),
+      x.defaultMs.toFixed(3),
+      x.bestMs.toFixed(3),
+      x.bestConfig,
+      `${x.speedup.toFixed(2)}×`,
+    ]);
+  const total = (pick: (x: AutotuneReport["rows"][number]) => number): number =>
+    r.rows.reduce((s, x) => s + pick(x) * x.uses, 0);
   const before = total((x) => x.defaultMs);
   const after = total((x) => x.bestMs);
   return [
@@ -99,12 +124,16 @@ function formatReport(r: AutotuneReport): string {
 function runSuite(): Promise<number> {
   const suite = SUITES.find((s) => existsSync(s.script));
   if (!suite) {
-    process.stdout.write("the benchmark suite is part of mira's source checkout: run 'npm run bench' there (it writes docs/PERFORMANCE.md)\n");
+    process.stdout.write(
+      "the benchmark suite is part of mira's source checkout: run 'npm run bench' there (it writes docs/PERFORMANCE.md)\n",
+    );
     return Promise.resolve(EXIT.ok);
   }
   process.stderr.write(`running ${suite.script} (several minutes; it rewrites docs/PERFORMANCE.md)\n`);
   // Same Node and loader flags as this process (bin/mira.js runs it under tsx); stderr passes through
   // the launcher's driver-noise filter.
   const child = spawn(process.execPath, [...process.execArgv, suite.script], { cwd: suite.root, stdio: "inherit" });
-  return new Promise((resolve) => child.on("exit", (code, signal) => resolve(code ?? (signal === "SIGINT" ? EXIT.interrupted : EXIT.failed))));
+  return new Promise((resolve) =>
+    child.on("exit", (code, signal) => resolve(code ?? (signal === "SIGINT" ? EXIT.interrupted : EXIT.failed))),
+  );
 }

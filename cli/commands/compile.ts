@@ -11,7 +11,8 @@ import { formatPasses, reportPasses } from "../../compiler/report-passes.js";
 import { type Parsed, flag, int, onePositional, str, strs } from "../args.js";
 import { EXIT, UsageError } from "../errors.js";
 
-export const COMPILE_USAGE = "mira compile FILE [--preset NAME] [--set key=value]… [--batch B=2,T=16] [--step forward|train|stream] [--max-chunks N] [--no-fuse] [--limits NAME|FILE] --emit params|ir|wgsl|report|ts [--json]";
+export const COMPILE_USAGE =
+  "mira compile FILE [--preset NAME] [--set key=value]… [--batch B=2,T=16] [--step forward|train|stream] [--max-chunks N] [--no-fuse] [--limits NAME|FILE] --emit params|ir|wgsl|report|ts [--json]";
 const EMITS = ["params", "ir", "wgsl", "report", "ts"] as const;
 
 export function parseBatch(specs: readonly string[]): Record<string, number> {
@@ -36,7 +37,8 @@ export function resolveLimits(spec: string): DeviceLimits {
 export async function compileCommand(p: Parsed): Promise<number> {
   const file = onePositional(p, "file", COMPILE_USAGE);
   const emit = str(p, "emit") ?? "params";
-  if (!(EMITS as readonly string[]).includes(emit)) throw new UsageError(`--emit takes ${EMITS.join(", ")}; got '${emit}'`);
+  if (!(EMITS as readonly string[]).includes(emit))
+    throw new UsageError(`--emit takes ${EMITS.join(", ")}; got '${emit}'`);
   const batch = parseBatch(strs(p, "batch"));
   const json = flag(p, "json");
   const limitsSpec = str(p, "limits");
@@ -48,16 +50,28 @@ export async function compileCommand(p: Parsed): Promise<number> {
   }
   const step = str(p, "step") ?? "forward";
   if (step === "stream") return streamReportCommand(p, file, emit, batch, json, limits);
-  if (step !== "forward" && step !== "train") throw new UsageError(`--step takes forward, train or stream, got '${step}'`);
-  const c = await compileFile(file, { preset: str(p, "preset"), set: strs(p, "set"), batch, fuse: !flag(p, "no-fuse"), step, limits })
-    .catch((e: unknown) => {
-      // "this device" is the one --limits names, not the machine compiling
-      if (e instanceof LimitError && limitsSpec) throw new LimitError(`${e.message} (compiled for --limits ${limitsSpec})`);
-      throw e;
-    });
-  const batchText = Object.entries(batch).map(([k, v]) => `${k}=${v}`).join(",");
+  if (step !== "forward" && step !== "train")
+    throw new UsageError(`--step takes forward, train or stream, got '${step}'`);
+  const c = await compileFile(file, {
+    preset: str(p, "preset"),
+    set: strs(p, "set"),
+    batch,
+    fuse: !flag(p, "no-fuse"),
+    step,
+    limits,
+  }).catch((e: unknown) => {
+    // "this device" is the one --limits names, not the machine compiling
+    if (e instanceof LimitError && limitsSpec)
+      throw new LimitError(`${e.message} (compiled for --limits ${limitsSpec})`);
+    throw e;
+  });
+  const batchText = Object.entries(batch)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(",");
   if (emit === "wgsl") {
-    const body = c.program.kernels.map((k, i) => `// kernel ${i}: ${k.name}, workgroups [${k.workgroups.join(", ")}]\n${k.code}`).join("\n");
+    const body = c.program.kernels
+      .map((k, i) => `// kernel ${i}: ${k.name}, workgroups [${k.workgroups.join(", ")}]\n${k.code}`)
+      .join("\n");
     process.stdout.write(body + "\n");
   } else if (emit === "report") {
     const r = c.report();
@@ -69,14 +83,26 @@ export async function compileCommand(p: Parsed): Promise<number> {
     process.stdout.write(text + "\n");
   } else {
     const cmd = `mira compile ${file} --emit ts${c.model.preset ? ` --preset ${c.model.preset}` : ""}${c.model.set.map((x) => ` --set '${x}'`).join("")}${batchText ? ` --batch ${batchText}` : ""}`;
-    process.stdout.write(generateBindings(c.elaborated, { name: c.model.checked.model?.name.name ?? "Model", command: cmd, importFrom: str(p, "import-from") }));
+    process.stdout.write(
+      generateBindings(c.elaborated, {
+        name: c.model.checked.model?.name.name ?? "Model",
+        command: cmd,
+        importFrom: str(p, "import-from"),
+      }),
+    );
   }
   return EXIT.ok;
 }
 
 /** `--step stream --emit report`: the streaming encoder's per-chunk program (apps/mirasol/stream.ts). */
-async function streamReportCommand(p: Parsed, file: string, emit: string, batch: Record<string, number>, json: boolean,
-  limits?: DeviceLimits): Promise<number> {
+async function streamReportCommand(
+  p: Parsed,
+  file: string,
+  emit: string,
+  batch: Record<string, number>,
+  json: boolean,
+  limits?: DeviceLimits,
+): Promise<number> {
   if (emit !== "report") throw new UsageError(`--step stream goes with --emit report, got --emit ${emit}`);
   const { loadModel } = await import("../../api/model.js");
   const { streamReport } = await import("../../apps/mirasol/stream.js");
@@ -84,11 +110,18 @@ async function streamReportCommand(p: Parsed, file: string, emit: string, batch:
   const maxChunks = str(p, "max-chunks") === undefined ? undefined : int(p, "max-chunks", 0);
   const r = await streamReport(model, { maxChunks, dims: batch }, limits);
   if (json) {
-    process.stdout.write(JSON.stringify({ ...r.report, maxChunks: r.maxChunks, wholeClip: r.wholeFlops }, null, 2) + "\n");
+    process.stdout.write(
+      JSON.stringify({ ...r.report, maxChunks: r.maxChunks, wholeClip: r.wholeFlops }, null, 2) + "\n",
+    );
     return EXIT.ok;
   }
   const title = `${file}${model.preset ? ` (preset ${model.preset})` : ""}${model.set.length ? ` ${model.set.map((x) => `--set ${x}`).join(" ")}` : ""}, streaming encoder: one chunk per run (the chunk index is an input, so every chunk runs this program), caches of ${r.maxChunks} chunks${limits ? `, for limits ${str(p, "limits")}` : ""}`;
   const whole = r.wholeFlops.map((w) => `${w.chunks}: ${(w.flops / 1e6).toFixed(2)} M`).join(", ");
-  process.stdout.write(formatReport(r.report, title).replace("FLOP per run", `FLOP per chunk, for every chunk t (whole-clip encoding, by chunk count: ${whole})`) + "\n");
+  process.stdout.write(
+    formatReport(r.report, title).replace(
+      "FLOP per run",
+      `FLOP per chunk, for every chunk t (whole-clip encoding, by chunk count: ${whole})`,
+    ) + "\n",
+  );
   return EXIT.ok;
 }

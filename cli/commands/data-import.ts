@@ -8,12 +8,16 @@ import { type ImportLayout, type ImportSizes, layoutLike, syntheticLayout } from
 import { type Options, type Parsed, flag, int, str, strs } from "../args.js";
 import { EXIT, UsageError } from "../errors.js";
 
-export const IMPORT_USAGE = 'mira data import --video FILE [--audio FILE] --out DIR [--like DIR | --chunks T --frames F --size PX --mels M] [--question "…" --answer WORD]… [--json]';
+export const IMPORT_USAGE =
+  'mira data import --video FILE [--audio FILE] --out DIR [--like DIR | --chunks T --frames F --size PX --mels M] [--question "…" --answer WORD]… [--json]';
 
 /** The options `mira data import` adds to `mira data`'s. */
 export const IMPORT_OPTIONS: Options = {
-  video: { type: "string" }, audio: { type: "string" }, like: { type: "string" },
-  question: { type: "string", multiple: true }, answer: { type: "string", multiple: true },
+  video: { type: "string" },
+  audio: { type: "string" },
+  like: { type: "string" },
+  question: { type: "string", multiple: true },
+  answer: { type: "string", multiple: true },
 };
 
 const secs = (s: number | null): string => (s === null ? "unknown length" : `${s.toFixed(2)} s`);
@@ -21,10 +25,22 @@ const secs = (s: number | null): string => (s === null ? "unknown length" : `${s
 /** What happened to the clip, in words: "video cut from 3.00 s; audio from its track, cut". */
 export function describeImport(r: ImportRecord): string {
   const v = r.video;
-  const video = v.fit === "cut" ? `video cut from ${secs(v.sourceSeconds)}` : v.fit === "padded" ? `video padded: ${v.decoded} of ${v.frames} frames decoded, ${v.frames - v.decoded} black` : "video exact";
+  const video =
+    v.fit === "cut"
+      ? `video cut from ${secs(v.sourceSeconds)}`
+      : v.fit === "padded"
+        ? `video padded: ${v.decoded} of ${v.frames} frames decoded, ${v.frames - v.decoded} black`
+        : "video exact";
   const a = r.audio;
   const where = a.from === "file" ? `audio from ${r.imported.audio}` : "audio from its track";
-  const audio = a.fit === "silence" ? "no audio: silence" : a.fit === "cut" ? `${where}, cut` : a.fit === "padded" ? `${where}, padded with ${((a.samples - a.decoded) / (a.samples / r.seconds)).toFixed(2)} s of silence` : `${where}, exact`;
+  const audio =
+    a.fit === "silence"
+      ? "no audio: silence"
+      : a.fit === "cut"
+        ? `${where}, cut`
+        : a.fit === "padded"
+          ? `${where}, padded with ${((a.samples - a.decoded) / (a.samples / r.seconds)).toFixed(2)} s of silence`
+          : `${where}, exact`;
   return `${video}; ${audio}`;
 }
 
@@ -56,7 +72,10 @@ export async function importCommand(p: Parsed): Promise<number> {
   if (!video || !out) throw new UsageError(`--video FILE and --out DIR are required; usage: ${IMPORT_USAGE}`);
   const qs = strs(p, "question");
   const as = strs(p, "answer");
-  if (qs.length !== as.length) throw new UsageError(`every --question needs its --answer (got ${qs.length} questions and ${as.length} answers); usage: ${IMPORT_USAGE}`);
+  if (qs.length !== as.length)
+    throw new UsageError(
+      `every --question needs its --answer (got ${qs.length} questions and ${as.length} answers); usage: ${IMPORT_USAGE}`,
+    );
   const questions: QuestionAnswer[] = qs.map((question, i) => ({ question, answer: as[i] }));
   const start = performance.now(); // the layout's statistics (without --like) are part of the cost
   const layout = layoutFromFlags(p, IMPORT_USAGE);
@@ -65,7 +84,13 @@ export async function importCommand(p: Parsed): Promise<number> {
   printWarnings(r);
   const i = r.index;
   if (flag(p, "json")) {
-    process.stdout.write(JSON.stringify({ out, questions: i.questions, bytes: r.bytes, seconds, record: r.record, warnings: r.warnings }, null, 2) + "\n");
+    process.stdout.write(
+      JSON.stringify(
+        { out, questions: i.questions, bytes: r.bytes, seconds, record: r.record, warnings: r.warnings },
+        null,
+        2,
+      ) + "\n",
+    );
     return EXIT.ok;
   }
   process.stdout.write(

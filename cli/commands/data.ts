@@ -15,8 +15,14 @@ export const DATA_USAGE = `mira data synth --out DIR [--clips N] [--frames F] [-
 
 /** The options to give `parse` for this command (cli/mira.ts's table). */
 export const DATA_OPTIONS: Options = {
-  out: { type: "string" }, clips: { type: "string" }, frames: { type: "string" }, chunks: { type: "string" },
-  size: { type: "string" }, mels: { type: "string" }, seed: { type: "string" }, ...IMPORT_OPTIONS,
+  out: { type: "string" },
+  clips: { type: "string" },
+  frames: { type: "string" },
+  chunks: { type: "string" },
+  size: { type: "string" },
+  mels: { type: "string" },
+  seed: { type: "string" },
+  ...IMPORT_OPTIONS,
 };
 
 const pct = (x: number | null): string => (x === null ? "-" : `${(100 * x).toFixed(1)}%`);
@@ -38,7 +44,14 @@ async function synthCommand(p: Parsed): Promise<number> {
   if (!out) throw new UsageError(`--out DIR is required; usage: ${DATA_USAGE}`);
   const json = flag(p, "json");
   const size = int(p, "size", TINY.height);
-  const config = { ...TINY, chunks: int(p, "chunks", TINY.chunks), frames: int(p, "frames", TINY.frames), height: size, width: size, mels: int(p, "mels", TINY.mels) };
+  const config = {
+    ...TINY,
+    chunks: int(p, "chunks", TINY.chunks),
+    frames: int(p, "frames", TINY.frames),
+    height: size,
+    width: size,
+    mels: int(p, "mels", TINY.mels),
+  };
   const clips = int(p, "clips", 2000);
   const seed = int(p, "seed", 0);
   const bar = json ? undefined : new ProgressBar(clips);
@@ -46,10 +59,16 @@ async function synthCommand(p: Parsed): Promise<number> {
   let r: ReturnType<typeof synthesize>;
   try {
     r = synthesize({
-      out, clips, seed, config,
+      out,
+      clips,
+      seed,
+      config,
       onProgress: (done, total) => {
         const s = (performance.now() - start) / 1000;
-        bar?.update(done, `${(done / Math.max(s, 1e-3)).toFixed(0)} clips/s · ETA ${formatDuration((s / done) * (total - done))}`);
+        bar?.update(
+          done,
+          `${(done / Math.max(s, 1e-3)).toFixed(0)} clips/s · ETA ${formatDuration((s / done) * (total - done))}`,
+        );
       },
     });
   } catch (e) {
@@ -62,7 +81,22 @@ async function synthCommand(p: Parsed): Promise<number> {
   const seconds = (performance.now() - start) / 1000;
   const i = r.index;
   if (json) {
-    process.stdout.write(JSON.stringify({ out, clips: i.clips, questions: i.questions, bytes: r.bytes, seconds, splits: i.splits, chance: i.chance, counts: i.counts }, null, 2) + "\n");
+    process.stdout.write(
+      JSON.stringify(
+        {
+          out,
+          clips: i.clips,
+          questions: i.questions,
+          bytes: r.bytes,
+          seconds,
+          splits: i.splits,
+          chance: i.chance,
+          counts: i.counts,
+        },
+        null,
+        2,
+      ) + "\n",
+    );
     return EXIT.ok;
   }
   const s = i.splits;
@@ -87,9 +121,17 @@ async function checkCommand(p: Parsed): Promise<number> {
     throw e;
   }
   if (flag(p, "json")) {
-    process.stdout.write(JSON.stringify({ dir, ok: true, clips: index.clips, questions: index.questions, chance: index.chance }, null, 2) + "\n");
+    process.stdout.write(
+      JSON.stringify({ dir, ok: true, clips: index.clips, questions: index.questions, chance: index.chance }, null, 2) +
+        "\n",
+    );
   } else {
-    process.stdout.write([`ok: ${dir}: ${n(index.clips)} clips, ${n(index.questions)} questions, every file's size and CRC-32 as the index says`, ...describeTypes(index)].join("\n") + "\n");
+    process.stdout.write(
+      [
+        `ok: ${dir}: ${n(index.clips)} clips, ${n(index.questions)} questions, every file's size and CRC-32 as the index says`,
+        ...describeTypes(index),
+      ].join("\n") + "\n",
+    );
   }
   return EXIT.ok;
 }
@@ -97,13 +139,21 @@ async function checkCommand(p: Parsed): Promise<number> {
 export async function dataCommand(p: Parsed): Promise<number> {
   const sub = p.positionals[0];
   if (sub === "synth") {
-    if (p.positionals.length !== 1) throw new UsageError(`'mira data synth' takes no file arguments (got '${p.positionals.slice(1).join(" ")}'); usage: ${DATA_USAGE}`);
+    if (p.positionals.length !== 1)
+      throw new UsageError(
+        `'mira data synth' takes no file arguments (got '${p.positionals.slice(1).join(" ")}'); usage: ${DATA_USAGE}`,
+      );
     return synthCommand(p);
   }
   if (sub === "check") return checkCommand(p);
   if (sub === "import") {
-    if (p.positionals.length !== 1) throw new UsageError(`'mira data import' takes its files as --video and --audio (got '${p.positionals.slice(1).join(" ")}'); usage: ${IMPORT_USAGE}`);
+    if (p.positionals.length !== 1)
+      throw new UsageError(
+        `'mira data import' takes its files as --video and --audio (got '${p.positionals.slice(1).join(" ")}'); usage: ${IMPORT_USAGE}`,
+      );
     return importCommand(p);
   }
-  throw new UsageError(`${sub === undefined ? "expected a subcommand" : `unknown subcommand '${sub}'`}: synth, check or import; usage: ${DATA_USAGE}`);
+  throw new UsageError(
+    `${sub === undefined ? "expected a subcommand" : `unknown subcommand '${sub}'`}: synth, check or import; usage: ${DATA_USAGE}`,
+  );
 }

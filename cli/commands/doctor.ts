@@ -9,8 +9,13 @@ import { EXIT } from "../errors.js";
 import { runSelfTest } from "../selftest.js";
 
 const SHOWN_LIMITS = [
-  "maxStorageBufferBindingSize", "maxBufferSize", "maxStorageBuffersPerShaderStage", "maxComputeWorkgroupStorageSize",
-  "maxComputeInvocationsPerWorkgroup", "maxComputeWorkgroupSizeX", "maxComputeWorkgroupsPerDimension",
+  "maxStorageBufferBindingSize",
+  "maxBufferSize",
+  "maxStorageBuffersPerShaderStage",
+  "maxComputeWorkgroupStorageSize",
+  "maxComputeInvocationsPerWorkgroup",
+  "maxComputeWorkgroupSizeX",
+  "maxComputeWorkgroupsPerDimension",
 ];
 
 const isBytes = (k: string): boolean => /Size$/.test(k) && !/WorkgroupSize/.test(k);
@@ -22,7 +27,10 @@ export function describeGpu(gpu: Gpu): string[] {
     `vendor     ${a.vendor || "-"}   architecture ${a.architecture || "-"}   device ${a.device || "-"}`,
     `runtime    Dawn (npm webgpu) · kernels tuned for a ${gpu.limits.adapterKind.toUpperCase()} adapter (matmul: ${gpu.limits.adapterKind === "cpu" ? "register-tiled" : "shared-memory tiles"})`,
     `features   ${a.features.join(", ")}`,
-    ...SHOWN_LIMITS.map((k, i) => `${i === 0 ? "limits    " : "          "} ${k} = ${isBytes(k) ? formatBytes(a.limits[k]) : a.limits[k]}`),
+    ...SHOWN_LIMITS.map(
+      (k, i) =>
+        `${i === 0 ? "limits    " : "          "} ${k} = ${isBytes(k) ? formatBytes(a.limits[k]) : a.limits[k]}`,
+    ),
   ];
 }
 
@@ -30,9 +38,11 @@ export function describeGpu(gpu: Gpu): string[] {
 export function decidingLimits(limits: DeviceLimits, features: readonly string[]): string {
   const yes = (b: boolean): string => (b ? "yes" : "no");
   return [
-    `binding ${formatBytes(limits.maxStorageBufferBindingSize)}`, `buffer ${formatBytes(limits.maxBufferSize)}`,
+    `binding ${formatBytes(limits.maxStorageBufferBindingSize)}`,
+    `buffer ${formatBytes(limits.maxBufferSize)}`,
     `workgroup storage ${formatBytes(limits.maxComputeWorkgroupStorageSize)}`,
-    `shader-f16 ${yes(limits.shaderF16)}`, `subgroups ${yes(features.includes("subgroups"))}`,
+    `shader-f16 ${yes(limits.shaderF16)}`,
+    `subgroups ${yes(features.includes("subgroups"))}`,
   ].join(", ");
 }
 
@@ -40,14 +50,19 @@ const count = (n: number): string =>
   n >= 1e9 ? `${(n / 1e9).toFixed(1)} B` : n >= 1e6 ? `${(n / 1e6).toFixed(1)} M` : `${(n / 1e3).toFixed(1)} k`;
 
 const verdict = (f: Fit): string =>
-  !f.fits ? `does not fit: ${f.reason}`
-    : f.peakBytes === undefined ? "fits" : `fits (peak ${formatBytes(f.peakBytes)} of buffers)`;
+  !f.fits
+    ? `does not fit: ${f.reason}`
+    : f.peakBytes === undefined
+      ? "fits"
+      : `fits (peak ${formatBytes(f.peakBytes)} of buffers)`;
 
 /** What fits this device, a model per line pair: inference (forward) and training (the training step). */
 export function describeFits(limits: DeviceLimits, features: readonly string[], fits: readonly CaseFit[]): string[] {
   const lines = [`fits       ${decidingLimits(limits, features)}`];
   for (const c of fits) {
-    const batch = Object.entries(c.batch).map(([k, v]) => `${k}=${v}`).join(",");
+    const batch = Object.entries(c.batch)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(",");
     const how = c.forward.how === "estimated" ? "estimated from its sizes" : "compiled";
     const what = `${count(c.params)} parameters, batch ${batch}, ${how} in ${c.seconds.toFixed(1)} s`;
     lines.push(`           ${c.label}: ${what}`);
@@ -72,7 +87,9 @@ export async function doctor(p: Parsed): Promise<number> {
     const worst = Math.max(...checks.map((c) => c.maxError));
     lines.push(`           max |GPU − CPU reference| = ${worst.toExponential(1)} over ${checks.length} checks`);
     lines.push(...describeFits(gpu.limits, gpu.adapter.features, fits));
-    lines.push(ok ? "ok: this machine runs mira" : "FAILED: kernels on this adapter disagree with the CPU reference (see above)");
+    lines.push(
+      ok ? "ok: this machine runs mira" : "FAILED: kernels on this adapter disagree with the CPU reference (see above)",
+    );
     process.stdout.write(lines.join("\n") + "\n");
   }
   return ok ? EXIT.ok : EXIT.failed;

@@ -10,11 +10,23 @@ export const PLOT_USAGE = "mira plot RUN_DIR [--out FILE.svg]";
 export async function plotCommand(p: Parsed): Promise<number> {
   const dir = onePositional(p, "run directory", PLOT_USAGE);
   const metrics = join(dir, "metrics.jsonl");
-  if (!existsSync(metrics)) throw new UsageError(`${metrics} does not exist; train with 'mira train … --run NAME' first`);
-  const rows = readFileSync(metrics, "utf8").split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l) as Record<string, number>);
+  if (!existsSync(metrics))
+    throw new UsageError(`${metrics} does not exist; train with 'mira train … --run NAME' first`);
+  const rows = readFileSync(metrics, "utf8")
+    .split("\n")
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as Record<string, number>);
   const series = [
-    { name: "training loss", color: "#1f77b4", points: rows.filter((r) => r.loss !== undefined).map((r) => [r.step, r.loss] as const) },
-    { name: "validation loss", color: "#d62728", points: rows.filter((r) => r.val_loss !== undefined).map((r) => [r.step, r.val_loss] as const) },
+    {
+      name: "training loss",
+      color: "#1f77b4",
+      points: rows.filter((r) => r.loss !== undefined).map((r) => [r.step, r.loss] as const),
+    },
+    {
+      name: "validation loss",
+      color: "#d62728",
+      points: rows.filter((r) => r.val_loss !== undefined).map((r) => [r.step, r.val_loss] as const),
+    },
   ];
   const out = str(p, "out") ?? join(dir, "loss.svg");
   writeFileSync(out, lineChartSvg(`loss — ${basename(dir)}`, "step", "loss (nats per token)", series));

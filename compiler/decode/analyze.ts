@@ -63,7 +63,10 @@ export function analyze([e2, e3, e4]: readonly [Elaborated, Elaborated, Elaborat
     return { nodes: e.graph.nodes.filter((n) => live.has(n.id)), outputs: [{ name: gen.from, id: out.id }] };
   };
   const [g2, g3, g4] = [e2, e3, e4].map(prune);
-  if (g2.nodes.length !== g3.nodes.length || g2.nodes.length !== g4.nodes.length) throw new DecodeError("the graph's structure changes with the sequence length, so one step program cannot stand for it");
+  if (g2.nodes.length !== g3.nodes.length || g2.nodes.length !== g4.nodes.length)
+    throw new DecodeError(
+      "the graph's structure changes with the sequence length, so one step program cannot stand for it",
+    );
   const by2 = nodeById(g2);
   const by3 = nodeById(g3);
   const by4 = nodeById(g4);
@@ -80,7 +83,14 @@ export function analyze([e2, e3, e4]: readonly [Elaborated, Elaborated, Elaborat
   for (const n of g2.nodes) {
     const n3 = by3.get(n.id);
     const n4 = by4.get(n.id);
-    if (!n3 || !n4 || n3.op !== n.op || n4.op !== n.op || n3.shape.length !== n.shape.length || n4.shape.length !== n.shape.length) {
+    if (
+      !n3 ||
+      !n4 ||
+      n3.op !== n.op ||
+      n4.op !== n.op ||
+      n3.shape.length !== n.shape.length ||
+      n4.shape.length !== n.shape.length
+    ) {
       throw where(n, "changes with the sequence length, so one step program cannot stand for it");
     }
     const s = seqAxisOf(n, n3, n4, where);
@@ -88,11 +98,17 @@ export function analyze([e2, e3, e4]: readonly [Elaborated, Elaborated, Elaborat
     const ins = n.inputs.map((i) => by2.get(i)!);
     if (n.op === "input") {
       if (n.attrs.name === gen.input) {
-        if (!s || s.axis !== 1 || s.k !== 1 || s.off !== 0 || n.shape.length !== 2) throw new DecodeError(`the generated input '${gen.input}' must be [batch, sequence], got ${n.dtype}[${n.shape.join(", ")}] at T = 2`);
+        if (!s || s.axis !== 1 || s.k !== 1 || s.off !== 0 || n.shape.length !== 2)
+          throw new DecodeError(
+            `the generated input '${gen.input}' must be [batch, sequence], got ${n.dtype}[${n.shape.join(", ")}] at T = 2`,
+          );
         dep.add(n.id);
         input = n;
       } else {
-        if (s) throw new DecodeError(`input '${n.attrs.name}' has a sequence axis but is not the generated input '${gen.input}': a step would need its next row, which only the caller knows`);
+        if (s)
+          throw new DecodeError(
+            `input '${n.attrs.name}' has a sequence axis but is not the generated input '${gen.input}': a step would need its next row, which only the caller knows`,
+          );
         other.add(n.id);
       }
     }
@@ -113,7 +129,8 @@ export function analyze([e2, e3, e4]: readonly [Elaborated, Elaborated, Elaborat
   if (!input) throw new DecodeError(`the generated input '${gen.input}' does not reach '${gen.from}'`);
   const output = by2.get(out.id)!;
   const os = seq.get(output.id);
-  if (!os || os.k !== 1 || role.get(output.id) !== "row") throw new DecodeError(`'${gen.from}' must have the sequence axis of '${gen.input}' (one row per position)`);
+  if (!os || os.k !== 1 || role.get(output.id) !== "row")
+    throw new DecodeError(`'${gen.from}' must have the sequence axis of '${gen.input}' (one row per position)`);
 
   // Free values read by row or positional ones, that another input feeds: the prefill keeps them.
   const memo = new Set<number>();
@@ -127,7 +144,9 @@ export function analyze([e2, e3, e4]: readonly [Elaborated, Elaborated, Elaborat
 /** A free input of a concat along S is a prefix (a start token): steps never read it. */
 function isDroppedPrefix(n: Node, input: number, seq: ReadonlyMap<number, SeqAxis>): boolean {
   const s = seq.get(n.id);
-  return n.op === "concat" && s !== undefined && normAxis(n.attrs.axis ?? 0, n.shape.length) === s.axis && !seq.has(input);
+  return (
+    n.op === "concat" && s !== undefined && normAxis(n.attrs.axis ?? 0, n.shape.length) === s.axis && !seq.has(input)
+  );
 }
 
 /** The axis whose size changes with T, as k·(T + off); none for a value without one. */

@@ -1,7 +1,15 @@
 // error.ts: why a model has no derived decoder, as an error naming the op and the source line it was
 // elaborated from (and, as a diagnostic M3007, the module calls that led there).
 import type { NodeOrigin } from "../lower.js";
-import { type Diagnostic, type KnownCode, type Sources, diag, positionOf, lineStarts, shownFile } from "../../dsl/diagnostics.js";
+import {
+  type Diagnostic,
+  type KnownCode,
+  type Sources,
+  diag,
+  positionOf,
+  lineStarts,
+  shownFile,
+} from "../../dsl/diagnostics.js";
 import type { Node } from "../ir.js";
 import { MiraError } from "../../base/errors.js";
 
@@ -13,7 +21,10 @@ export function derivationError(errorName: string, prefix: string) {
   return class extends MiraError {
     readonly kind = "failure";
     override name = errorName;
-    constructor(message: string, readonly diagnostic?: Diagnostic) {
+    constructor(
+      message: string,
+      readonly diagnostic?: Diagnostic,
+    ) {
       super(`${prefix}: ${message}`);
     }
   };
@@ -35,7 +46,11 @@ export interface ErrorKind<E extends Error> {
 }
 
 /** Errors of one kind located at each node's .mira source, with the module calls that led there. */
-export function originLocator<E extends Error>(kind: ErrorKind<E>, origins: ReadonlyMap<number, NodeOrigin>, sources?: Sources): Located<E> {
+export function originLocator<E extends Error>(
+  kind: ErrorKind<E>,
+  origins: ReadonlyMap<number, NodeOrigin>,
+  sources?: Sources,
+): Located<E> {
   const at = (span: NodeOrigin["span"]): string => {
     const text = sources?.get(span.file);
     const p = text === undefined ? undefined : positionOf(lineStarts(text), Math.min(span.start, text.length));
@@ -47,7 +62,10 @@ export function originLocator<E extends Error>(kind: ErrorKind<E>, origins: Read
       if (!o) return kind.make(`${n.op} ${what}`);
       // Innermost call first, as elaboration errors print them: the user's line is the last note.
       const notes = [...o.calls].reverse().map((c) => ({ span: c.span, message: `in ${c.module}, called here` }));
-      const d: Diagnostic = { ...diag(kind.code, o.span, `${kind.prefix}: ${n.op} ${what}`, kind.hint), ...(notes.length ? { notes } : {}) };
+      const d: Diagnostic = {
+        ...diag(kind.code, o.span, `${kind.prefix}: ${n.op} ${what}`, kind.hint),
+        ...(notes.length ? { notes } : {}),
+      };
       const user = o.calls.length ? ` (${o.calls.map((c) => `${c.module} called at ${at(c.span)}`).join(", ")})` : "";
       return kind.make(`${n.op} at ${at(o.span)}${user} ${what}`, d);
     },

@@ -41,13 +41,25 @@ export interface CacheSpec {
 }
 
 /** The prefill graph for a prompt of P positions, and its memo updates (output → param). */
-export function prefillGraph(an: Analysis, P: number, caches: readonly CacheSpec[], rows?: BatchAxes): { graph: Graph; updates: Record<string, string> } {
+export function prefillGraph(
+  an: Analysis,
+  P: number,
+  caches: readonly CacheSpec[],
+  rows?: BatchAxes,
+): { graph: Graph; updates: Record<string, string> } {
   const b = new GraphBuilder();
   const map = new Map<number, Node>();
   const by3 = new Map(an.g3.nodes.map((n) => [n.id, n]));
   for (const n of an.g2.nodes) {
     const attrs = atLength(n, by3.get(n.id)!, P);
-    const node = n.op === "input" || n.op === "param" ? b[n.op](n.attrs.name!, n.dtype, attrs.shape!) : b.add(n.op, n.inputs.map((i) => map.get(i)!), attrs);
+    const node =
+      n.op === "input" || n.op === "param"
+        ? b[n.op](n.attrs.name!, n.dtype, attrs.shape!)
+        : b.add(
+            n.op,
+            n.inputs.map((i) => map.get(i)!),
+            attrs,
+          );
     map.set(n.id, node);
   }
   const zero = b.add("full", [], { value: 0, dtype: "i32", shape: [1] });
@@ -56,7 +68,10 @@ export function prefillGraph(an: Analysis, P: number, caches: readonly CacheSpec
     (["k", "v"] as const).forEach((kv, j) => {
       const c = caches[2 * layer + j];
       const rows = map.get(att.inputs[1 + j])!;
-      b.output(cacheWrite(layer, kv), b.add("write_rows", [b.param(c.name, c.dtype, c.shape), rows, zero], { axis: rows.shape.length - 2 }));
+      b.output(
+        cacheWrite(layer, kv),
+        b.add("write_rows", [b.param(c.name, c.dtype, c.shape), rows, zero], { axis: rows.shape.length - 2 }),
+      );
     });
   });
   const updates: Record<string, string> = {};
@@ -69,7 +84,12 @@ export function prefillGraph(an: Analysis, P: number, caches: readonly CacheSpec
   const out = map.get(an.output.id)!;
   const s = an.seq.get(an.output.id)!;
   const last = P - 1 + s.off;
-  const next = rows ? lastRows(b, an, out, s, rows) : b.add("slice", [out], { starts: out.shape.map((_, a) => (a === s.axis ? last : 0)), ends: out.shape.map((d, a) => (a === s.axis ? last + 1 : d)) });
+  const next = rows
+    ? lastRows(b, an, out, s, rows)
+    : b.add("slice", [out], {
+        starts: out.shape.map((_, a) => (a === s.axis ? last : 0)),
+        ends: out.shape.map((d, a) => (a === s.axis ? last + 1 : d)),
+      });
   b.output(NEXT, next);
   sampleRows(b, an, next);
   return { graph: b.build(), updates };
@@ -83,7 +103,9 @@ function lastRows(b: GraphBuilder, an: Analysis, out: Node, s: SeqAxis, rows: Ba
   if (bo === undefined) bug(`the generated output has no batch axis`);
   const lengths = b.input(LENGTHS, "i32", [B]);
   const want = binary(b, "add", lengths, b.add("full", [], { value: s.off - 1, dtype: "i32", shape: [1] }));
-  const per = b.add("broadcast", [b.add("reshape", [want], { shape: out.shape.map((_, a) => (a === bo ? B : 1)) })], { shape: out.shape });
+  const per = b.add("broadcast", [b.add("reshape", [want], { shape: out.shape.map((_, a) => (a === bo ? B : 1)) })], {
+    shape: out.shape,
+  });
   const hit = b.add("eq", [b.add("iota", [], { shape: out.shape, axis: s.axis, dtype: "i32" }), per]);
   const kept = b.add("select", [hit, out, b.add("full", [], { value: 0, dtype: out.dtype, shape: [] })]);
   return b.add("reduce_sum", [kept], { axes: [s.axis], keepDims: true });
@@ -106,7 +128,8 @@ export function atLength(n2: Node, n3: Node, P: number): Attrs {
   return copy as Attrs;
 }
 
-const get = (attrs: Attrs, keys: readonly string[]): number => keys.reduce<unknown>((x, k) => (x as Record<string, unknown>)[k], attrs) as number;
+const get = (attrs: Attrs, keys: readonly string[]): number =>
+  keys.reduce<unknown>((x, k) => (x as Record<string, unknown>)[k], attrs) as number;
 
 /** The step graph: one new position, reading and writing the caches (see the file comment). */
 export function stepGraph(an: Analysis, caches: readonly CacheSpec[], rows?: BatchAxes, loc?: Located): Graph {
@@ -116,7 +139,8 @@ export function stepGraph(an: Analysis, caches: readonly CacheSpec[], rows?: Bat
   // R positions: one per batch row when rows are given (B > 1), else one shared
   const R = rows ? an.input.shape[0] : 1;
   const pos = b.input(POS, "i32", [R]);
-  const at = (off: number): Node => (off === 0 ? pos : binary(b, "add", pos, b.add("full", [], { value: off, dtype: "i32", shape: [1] })));
+  const at = (off: number): Node =>
+    off === 0 ? pos : binary(b, "add", pos, b.add("full", [], { value: off, dtype: "i32", shape: [1] }));
   // a function of the position without a batch axis: computed for the R positions along S
   const lone = (id: number): boolean => R > 1 && an.role.get(id) === "positional" && !rows!.has(id);
   const fail = (n: Node, why: string): DecodeError => (loc ? loc.error(n, why) : new DecodeError(`${n.op} ${why}`));
@@ -134,10 +158,21 @@ export function stepGraph(an: Analysis, caches: readonly CacheSpec[], rows?: Bat
     else if (an.role.get(n.id) === "free") node = b.add(n.op, ins, n.attrs);
     else if (!lone(n.id) && n.inputs.some(lone)) {
       // Where a position-only value meets the batch: only a broadcast can send entry b to row b.
-      const why = "combines a function of the position with the batch rows other than by a broadcast, so batch rows cannot decode at their own positions";
+      const why =
+        "combines a function of the position with the batch rows other than by a broadcast, so batch rows cannot decode at their own positions";
       if (n.op !== "broadcast" || !rows!.has(n.id)) throw fail(n, why);
       node = perRowBroadcast(b, ins[0], oneRow(n.shape, s), s!, rows!.get(n.id)!, R, () => fail(n, why));
-    } else if (causalIndex.has(n.id)) node = cachedAttention(b, n, ins, causalIndex.get(n.id)!, caches, at(an.seq.get(n.inputs[1])!.off), R > 1 ? rows : undefined, (why) => fail(n, why));
+    } else if (causalIndex.has(n.id))
+      node = cachedAttention(
+        b,
+        n,
+        ins,
+        causalIndex.get(n.id)!,
+        caches,
+        at(an.seq.get(n.inputs[1])!.off),
+        R > 1 ? rows : undefined,
+        (why) => fail(n, why),
+      );
     else node = stepNode(b, n, ins, s!, an, at, lone(n.id) ? R : 1, (why) => fail(n, why));
     map.set(n.id, node);
   }
@@ -166,17 +201,28 @@ function stepCone(an: Analysis): Set<number> {
     const n = an.byId.get(id)!;
     const s = an.seq.get(id);
     let ins = n.inputs;
-    if (n.op === "concat" && s && normAxis(n.attrs.axis ?? 0, n.shape.length) === s.axis) ins = ins.filter((i) => an.seq.has(i));
+    if (n.op === "concat" && s && normAxis(n.attrs.axis ?? 0, n.shape.length) === s.axis)
+      ins = ins.filter((i) => an.seq.has(i));
     stack.push(...ins);
   }
   return needed;
 }
 
 /** A shape for one position (r positions, one per batch row, for a position-only value). */
-const oneRow = (shape: readonly number[], s: SeqAxis | undefined, r = 1): number[] => shape.map((d, a) => (s && a === s.axis ? s.k * r : d));
+const oneRow = (shape: readonly number[], s: SeqAxis | undefined, r = 1): number[] =>
+  shape.map((d, a) => (s && a === s.axis ? s.k * r : d));
 
 /** A row or positional node for one position (for r positions along S: a position-only value). */
-function stepNode(b: GraphBuilder, n: Node, ins: readonly Node[], s: SeqAxis, an: Analysis, at: (off: number) => Node, r: number, fail: (why: string) => DecodeError): Node {
+function stepNode(
+  b: GraphBuilder,
+  n: Node,
+  ins: readonly Node[],
+  s: SeqAxis,
+  an: Analysis,
+  at: (off: number) => Node,
+  r: number,
+  fail: (why: string) => DecodeError,
+): Node {
   const a = s.axis;
   const attrs: Record<string, unknown> = { ...n.attrs };
   if (n.attrs.shape) attrs.shape = oneRow(n.attrs.shape, s, r);
@@ -187,7 +233,9 @@ function stepNode(b: GraphBuilder, n: Node, ins: readonly Node[], s: SeqAxis, an
       // Row j of an iota along S is j = t + off (k = 1 for an iota source).
       const t = b.add("cast", [at(s.off)], { dtype: n.dtype });
       if (r === 1) return binary(b, "add", it, t);
-      return b.add("broadcast", [b.add("reshape", [t], { shape: it.shape.map((d, k) => (k === a ? r : 1)) })], { shape: it.shape });
+      return b.add("broadcast", [b.add("reshape", [t], { shape: it.shape.map((d, k) => (k === a ? r : 1)) })], {
+        shape: it.shape,
+      });
     }
     case "slice": {
       if (an.sources.has(n.id)) {
@@ -197,10 +245,18 @@ function stepNode(b: GraphBuilder, n: Node, ins: readonly Node[], s: SeqAxis, an
         const ends = n.attrs.ends!.map((v, k) => (k === a ? r : v));
         return b.add("slice", [row], { ...n.attrs, starts, ends });
       }
-      return b.add("slice", [ins[0]], { ...n.attrs, starts: n.attrs.starts!.map((v, k) => (k === a ? 0 : v)), ends: n.attrs.ends!.map((v, k) => (k === a ? s.k * r : v)) });
+      return b.add("slice", [ins[0]], {
+        ...n.attrs,
+        starts: n.attrs.starts!.map((v, k) => (k === a ? 0 : v)),
+        ends: n.attrs.ends!.map((v, k) => (k === a ? s.k * r : v)),
+      });
     }
     case "pad":
-      return b.add("pad", [ins[0]], { ...n.attrs, lo: n.attrs.lo!.map((v, k) => (k === a ? 0 : v)), hi: n.attrs.hi!.map((v, k) => (k === a ? 0 : v)) });
+      return b.add("pad", [ins[0]], {
+        ...n.attrs,
+        lo: n.attrs.lo!.map((v, k) => (k === a ? 0 : v)),
+        hi: n.attrs.hi!.map((v, k) => (k === a ? 0 : v)),
+      });
     case "concat": {
       if (normAxis(n.attrs.axis ?? 0, n.shape.length) !== a) return b.add("concat", ins, n.attrs);
       return ins.at(-1)!; // the prefixes were dropped (stepCone): the sequence value, last, is left
@@ -211,13 +267,23 @@ function stepNode(b: GraphBuilder, n: Node, ins: readonly Node[], s: SeqAxis, an
 }
 
 /** Causal self-attention for one query row: write the new K, V rows at t + off, attend rows ≤ t + off. */
-function cachedAttention(b: GraphBuilder, n: Node, [q, k, v]: readonly Node[], layer: number, caches: readonly CacheSpec[], row: Node, rows: BatchAxes | undefined, fail: (why: string) => DecodeError): Node {
+function cachedAttention(
+  b: GraphBuilder,
+  n: Node,
+  [q, k, v]: readonly Node[],
+  layer: number,
+  caches: readonly CacheSpec[],
+  row: Node,
+  rows: BatchAxes | undefined,
+  fail: (why: string) => DecodeError,
+): Node {
   const axis = k.shape.length - 2;
   const kc = caches[2 * layer];
   const vc = caches[2 * layer + 1];
   // One offset per batch row (rows given) needs the batch outermost in q, K and V: block o of the
   // cache belongs to batch row o / (blocks per row).
-  if (rows && n.inputs.slice(0, 3).some((i) => rows.get(i) !== 0)) throw fail("keeps its batch rows off the leading axis, so they cannot decode at their own positions");
+  if (rows && n.inputs.slice(0, 3).some((i) => rows.get(i) !== 0))
+    throw fail("keeps its batch rows off the leading axis, so they cannot decode at their own positions");
   const keys = b.add("write_rows", [b.param(kc.name, kc.dtype, kc.shape), k, row], { axis });
   const values = b.add("write_rows", [b.param(vc.name, vc.dtype, vc.shape), v, row], { axis });
   const seen = binary(b, "add", row, b.add("full", [], { value: 1, dtype: "i32", shape: [1] }));
@@ -233,7 +299,11 @@ export function cacheSpecs(an: Analysis, maxLen: number): CacheSpec[] {
     return (["k", "v"] as const).map((kv, j) => {
       const x = an.byId.get(att.inputs[1 + j])!;
       const s = an.seq.get(x.id)!;
-      return { name: cacheName(layer, kv), dtype: x.dtype, shape: x.shape.map((d, a) => (a === s.axis ? maxLen + s.off : d)) };
+      return {
+        name: cacheName(layer, kv),
+        dtype: x.dtype,
+        shape: x.shape.map((d, a) => (a === s.axis ? maxLen + s.off : d)),
+      };
     });
   });
 }

@@ -23,23 +23,36 @@ export function batchAxes(an: Analysis, more: Elaborated, loc: Located): BatchAx
   const axes = new Map<number, number>();
   for (const n of an.g2.nodes) {
     const m = byId.get(n.id);
-    if (!m || m.op !== n.op || m.shape.length !== n.shape.length) throw loc.error(n, "changes with the batch size, so rows at their own positions cannot share one step program");
+    if (!m || m.op !== n.op || m.shape.length !== n.shape.length)
+      throw loc.error(n, "changes with the batch size, so rows at their own positions cannot share one step program");
     const changed = n.shape.map((_, a) => a).filter((a) => n.shape[a] !== m.shape[a]);
     if (changed.length > 1) throw loc.error(n, "has several axes that grow with the batch");
     if (changed.length === 1) axes.set(n.id, changed[0]);
   }
-  if (axes.get(an.input.id) !== 0) throw new DecodeError("the model elaborated at another batch size kept the generated input's batch: per-row positions need the elaborator to follow the batch argument");
+  if (axes.get(an.input.id) !== 0)
+    throw new DecodeError(
+      "the model elaborated at another batch size kept the generated input's batch: per-row positions need the elaborator to follow the batch argument",
+    );
   return axes;
 }
 
 /** A broadcast of a position-dependent value without batch onto a value with a batch axis `bo`: `x` is
  *  the step's value with R = batch entries along its sequence axis (k rows each), sent to batch row b
  *  (entry b) — a reshape, a permute and a reshape, then the broadcast of the remaining axes. */
-export function perRowBroadcast(b: GraphBuilder, x: Node, out: readonly number[], s: SeqAxis, bo: number, R: number, fail: (why: string) => DecodeError): Node {
+export function perRowBroadcast(
+  b: GraphBuilder,
+  x: Node,
+  out: readonly number[],
+  s: SeqAxis,
+  bo: number,
+  R: number,
+  fail: (why: string) => DecodeError,
+): Node {
   const ro = out.length;
   const padded = [...Array<number>(ro - x.shape.length).fill(1), ...x.shape];
   const si = s.axis;
-  if (bo === si || padded[bo] !== 1 || padded[si] !== R * s.k) throw fail("broadcasts onto the batch along an axis it already has");
+  if (bo === si || padded[bo] !== 1 || padded[si] !== R * s.k)
+    throw fail("broadcasts onto the batch along an axis it already has");
   const split = [...padded.slice(0, si), R, s.k, ...padded.slice(si + 1)];
   const w = b.add("reshape", [x], { shape: split });
   // Axis p of `padded` (S now of size k) is axis p of `split` before S and p + 1 after: R goes in front

@@ -41,7 +41,8 @@ export const SAMPLE_STREAM = 0x53414d50; // "SAMP"
 /** Appends the sampler over `logits` (batch rows of `width` values, any layout [batch, …]) and outputs
  *  the chosen token of each row as SAMPLE.token. */
 export function appendSampler(b: GraphBuilder, logits: Node, batch: number, width: number): Node {
-  if (prod(logits.shape) !== batch * width) bug(`the sampler needs ${batch} rows of ${width} values, got [${logits.shape.join(", ")}]`);
+  if (prod(logits.shape) !== batch * width)
+    bug(`the sampler needs ${batch} rows of ${width} values, got [${logits.shape.join(", ")}]`);
   const B = batch;
   const V = width;
   const f = (x: Node): Node => (x.dtype === "f32" ? x : b.add("cast", [x], { dtype: "f32" }));
@@ -51,7 +52,8 @@ export function appendSampler(b: GraphBuilder, logits: Node, batch: number, widt
   const topK = b.input(SAMPLE.topK, "i32", []);
   const topP = b.input(SAMPLE.topP, "f32", []);
   const zeroF = b.add("full", [], { value: 0, dtype: "f32", shape: [] });
-  const sel = (c: Node, yes: Node, no: Node): Node => b.add("select", [c, broadcastTo(b, yes, c.shape), broadcastTo(b, no, c.shape)]);
+  const sel = (c: Node, yes: Node, no: Node): Node =>
+    b.add("select", [c, broadcastTo(b, yes, c.shape), broadcastTo(b, no, c.shape)]);
 
   // [B, i, j]: whether token j precedes token i.
   const cube = [B, V, V];
@@ -62,7 +64,13 @@ export function appendSampler(b: GraphBuilder, logits: Node, batch: number, widt
   const precedes = b.add("or", [b.add("gt", [xj, xi]), b.add("and", [b.add("eq", [xj, xi]), b.add("lt", [jj, ii])])]);
   const rank = reduce(b, "reduce_sum", b.add("cast", [precedes], { dtype: "i32" }), [2]); // [B, V]
   /** Σ_j w_j over the tokens j preceding each i: [B, V]. */
-  const before = (w: Node): Node => reduce(b, "reduce_sum", sel(precedes, b.add("broadcast", [b.add("reshape", [w], { shape: [B, 1, V] })], { shape: cube }), zeroF), [2]);
+  const before = (w: Node): Node =>
+    reduce(
+      b,
+      "reduce_sum",
+      sel(precedes, b.add("broadcast", [b.add("reshape", [w], { shape: [B, 1, V] })], { shape: cube }), zeroF),
+      [2],
+    );
 
   const index = b.add("iota", [], { shape: [B, V], axis: 1, dtype: "i32" });
   const none = b.add("full", [], { value: V, dtype: "i32", shape: [] });
@@ -78,9 +86,20 @@ export function appendSampler(b: GraphBuilder, logits: Node, batch: number, widt
   const kept = b.add("and", [inK, binary(b, "lt", binary(b, "div", before(wk), zk), topP)]);
   const wp = sel(kept, w, zeroF);
   const z = reduce(b, "reduce_sum", wp, [1], true);
-  const u = binary(b, "mul", b.add("reshape", [b.add("random_uniform", [seed], { shape: [B], stream: SAMPLE_STREAM })], { shape: [B, 1] }), z);
+  const u = binary(
+    b,
+    "mul",
+    b.add("reshape", [b.add("random_uniform", [seed], { shape: [B], stream: SAMPLE_STREAM })], { shape: [B, 1] }),
+    z,
+  );
   const eligible = b.add("and", [b.add("and", [kept, binary(b, "gt", wp, zeroF)]), binary(b, "le", before(wp), u)]);
-  const last = reduce(b, "reduce_max", sel(eligible, rank, b.add("full", [], { value: -1, dtype: "i32", shape: [] })), [1], true);
+  const last = reduce(
+    b,
+    "reduce_max",
+    sel(eligible, rank, b.add("full", [], { value: -1, dtype: "i32", shape: [] })),
+    [1],
+    true,
+  );
   const sampled = pick(binary(b, "eq", rank, last));
 
   const token = b.add("select", [broadcastTo(b, binary(b, "gt", temperature, zeroF), [B]), sampled, greedy]);

@@ -15,7 +15,10 @@ export class OnnxDims {
   private readonly memo = new Map<string, string>();
   private readonly shapes = new Map<string, string>();
 
-  constructor(private readonly g: OnnxGraph, private readonly sources: ReadonlyMap<string, DimSource>) {}
+  constructor(
+    private readonly g: OnnxGraph,
+    private readonly sources: ReadonlyMap<string, DimSource>,
+  ) {}
 
   /** A size as a rank-0 int64 value. */
   scalar(s: Sym): string {
@@ -40,7 +43,9 @@ export class OnnxDims {
     const key = `v:${xs.map(symText).join(",")}`;
     const hit = this.memo.get(key);
     if (hit) return hit;
-    const parts = xs.map((s) => (isConstant(s) ? this.g.i64([s]) : this.g.node("Reshape", [this.scalar(s), this.g.i64([1])])));
+    const parts = xs.map((s) =>
+      isConstant(s) ? this.g.i64([s]) : this.g.node("Reshape", [this.scalar(s), this.g.i64([1])]),
+    );
     const out = this.g.node("Concat", parts, { axis: { kind: "int", v: 0 } });
     this.memo.set(key, out);
     return out;

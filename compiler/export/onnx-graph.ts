@@ -98,7 +98,12 @@ export class OnnxGraph {
   }
 
   /** Adds a node with one output; returns the output's name (`output` when given). */
-  node(op: string, inputs: readonly string[], attrs: Readonly<Record<string, AttrValue>> = {}, output?: string): string {
+  node(
+    op: string,
+    inputs: readonly string[],
+    attrs: Readonly<Record<string, AttrValue>> = {},
+    output?: string,
+  ): string {
     const out = output ?? this.fresh(`${this.stem}_${op}`);
     this.nodes.push({ op, inputs, output: out, attrs, name: this.fresh(`${this.stem}:${op}`), doc: this.doc });
     return out;
@@ -144,7 +149,14 @@ export class OnnxGraph {
     for (const v of this.inputs) g.message(11, encodeValueInfo(v));
     for (const v of this.outputs) g.message(12, encodeValueInfo(v));
     const opset = new ProtoWriter().string(1, "").int(2, OPSET);
-    return new ProtoWriter().int(1, IR_VERSION).string(2, "mira").string(3, "0.1.0").string(6, doc).message(7, g).message(8, opset).finish();
+    return new ProtoWriter()
+      .int(1, IR_VERSION)
+      .string(2, "mira")
+      .string(3, "0.1.0")
+      .string(6, doc)
+      .message(7, g)
+      .message(8, opset)
+      .finish();
   }
 }
 
@@ -174,7 +186,8 @@ function encodeNode(n: NodeSpec): ProtoWriter {
 
 function encodeValueInfo(v: ValueSpec): ProtoWriter {
   const shape = new ProtoWriter();
-  for (const d of v.dims) shape.message(1, typeof d === "number" ? new ProtoWriter().int(1, d) : new ProtoWriter().string(2, d));
+  for (const d of v.dims)
+    shape.message(1, typeof d === "number" ? new ProtoWriter().int(1, d) : new ProtoWriter().string(2, d));
   const tensor = new ProtoWriter().int(1, ONNX_TYPE[v.type]).message(2, shape);
   return new ProtoWriter().string(1, v.name).message(2, new ProtoWriter().message(1, tensor));
 }

@@ -31,7 +31,10 @@ export type OnnxRule = (c: OnnxContext) => string;
 const int = (v: number): AttrValue => ({ kind: "int", v });
 const ints = (v: readonly number[]): AttrValue => ({ kind: "ints", v });
 
-const same = (op: string): OnnxRule => (c) => c.g.node(op, c.args);
+const same =
+  (op: string): OnnxRule =>
+  (c) =>
+    c.g.node(op, c.args);
 const scalarOf = (c: OnnxContext, v: number): string => c.g.scalar(onnxTypeOf(c.node.dtype), v);
 const swapLast = (c: OnnxContext, x: string, rank: number): string => {
   const perm = Array.from({ length: rank }, (_, i) => i);
@@ -45,7 +48,9 @@ function reduce(op: string, axesAsInput: boolean): OnnxRule {
     if (axes.length === 0) return c.g.node("Identity", c.args);
     const keepdims = int(c.node.attrs.keepDims ? 1 : 0);
     // opset 13 moved ReduceSum's axes to an input; the other reductions follow only in opset 18.
-    return axesAsInput ? c.g.node(op, [c.args[0], c.g.i64(axes)], { keepdims }) : c.g.node(op, c.args, { axes: ints(axes), keepdims });
+    return axesAsInput
+      ? c.g.node(op, [c.args[0], c.g.i64(axes)], { keepdims })
+      : c.g.node(op, c.args, { axes: ints(axes), keepdims });
   };
 }
 
@@ -56,7 +61,9 @@ function gelu(c: OnnxContext, approximate: boolean): string {
   let inner: string;
   if (approximate) {
     const cube = g.node("Mul", [g.node("Mul", [x, x]), x]);
-    inner = g.node("Tanh", [g.node("Mul", [k(Math.sqrt(2 / Math.PI)), g.node("Add", [x, g.node("Mul", [k(0.044715), cube])])])]);
+    inner = g.node("Tanh", [
+      g.node("Mul", [k(Math.sqrt(2 / Math.PI)), g.node("Add", [x, g.node("Mul", [k(0.044715), cube])])]),
+    ]);
   } else {
     inner = g.node("Erf", [g.node("Mul", [x, k(Math.SQRT1_2)])]);
   }
@@ -70,30 +77,48 @@ function gather(c: OnnxContext): string {
   const tableShape = c.shape(table);
   const i64 = g.node("Cast", [c.args[1]], { to: int(ONNX_TYPE.i64) });
   const zero = g.scalar("i64", 0);
-  const valid = g.node("And", [g.node("GreaterOrEqual", [i64, zero]), g.node("Less", [i64, c.dims.scalar(tableShape[axis])])]);
+  const valid = g.node("And", [
+    g.node("GreaterOrEqual", [i64, zero]),
+    g.node("Less", [i64, c.dims.scalar(tableShape[axis])]),
+  ]);
   const got = g.node("Gather", [c.args[0], g.node("Where", [valid, i64, zero])], { axis: int(axis) });
-  const maskShape = [...tableShape.slice(0, axis).map(() => 1), ...c.shape(idx), ...tableShape.slice(axis + 1).map(() => 1)];
+  const maskShape = [
+    ...tableShape.slice(0, axis).map(() => 1),
+    ...c.shape(idx),
+    ...tableShape.slice(axis + 1).map(() => 1),
+  ];
   const mask = g.node("Reshape", [valid, c.dims.vector(maskShape)]);
   return g.node("Where", [mask, got, scalarOf(c, 0)]);
 }
 
 /** 0 … n − 1 as int64 (n a size of the batch dims). */
-const range = (c: OnnxContext, n: Sym): string => c.g.node("Range", [c.g.scalar("i64", 0), c.dims.scalar(n), c.g.scalar("i64", 1)]);
+const range = (c: OnnxContext, n: Sym): string =>
+  c.g.node("Range", [c.g.scalar("i64", 0), c.dims.scalar(n), c.g.scalar("i64", 1)]);
 
 /** Which keys each query may see under a causal or block-causal mask, as bool [tq, tk]: a constant when
  *  the lengths are fixed, else computed as the reference defines it (query i sits at key i + tk − tq). */
-function positionMask(c: OnnxContext, mask: { kind: "causal" } | { kind: "block_causal"; block: number }, tq: Sym, tk: Sym): string {
+function positionMask(
+  c: OnnxContext,
+  mask: { kind: "causal" } | { kind: "block_causal"; block: number },
+  tq: Sym,
+  tk: Sym,
+): string {
   const { g } = c;
   if (isConstant(tq) && isConstant(tk)) {
     const table: number[] = [];
-    for (let i = 0; i < tq; i++) for (let j = 0; j < tk; j++) table.push(attentionMaskAllows(mask, i, j, tq, tk) ? 1 : 0);
+    for (let i = 0; i < tq; i++)
+      for (let j = 0; j < tk; j++) table.push(attentionMaskAllows(mask, i, j, tq, tk) ? 1 : 0);
     return g.constant("bool", [tq, tk], table);
   }
-  const pos = g.node("Add", [g.node("Reshape", [range(c, tq), g.i64([-1, 1])]), g.node("Sub", [c.dims.scalar(tk), c.dims.scalar(tq)])]);
+  const pos = g.node("Add", [
+    g.node("Reshape", [range(c, tq), g.i64([-1, 1])]),
+    g.node("Sub", [c.dims.scalar(tk), c.dims.scalar(tq)]),
+  ]);
   const col = g.node("Reshape", [range(c, tk), g.i64([1, -1])]);
   if (mask.kind === "causal") return g.node("LessOrEqual", [col, pos]);
   // floor(x / block) in floats: integer Div truncates toward zero, and pos < 0 when tq > tk.
-  const block = (x: string): string => g.node("Floor", [g.node("Div", [g.node("Cast", [x], { to: int(ONNX_TYPE.f32) }), g.scalar("f32", mask.block)])]);
+  const block = (x: string): string =>
+    g.node("Floor", [g.node("Div", [g.node("Cast", [x], { to: int(ONNX_TYPE.f32) }), g.scalar("f32", mask.block)])]);
   return g.node("LessOrEqual", [block(col), block(pos)]);
 }
 
@@ -167,12 +192,17 @@ export const ONNX_OPS = {
   or: same("Or"),
   not: same("Not"),
   select: same("Where"),
-  cast: (c) => (c.inputs[0].dtype === c.node.dtype ? c.g.node("Identity", c.args) : c.g.node("Cast", c.args, { to: int(ONNX_TYPE[onnxTypeOf(c.node.dtype)]) })),
+  cast: (c) =>
+    c.inputs[0].dtype === c.node.dtype
+      ? c.g.node("Identity", c.args)
+      : c.g.node("Cast", c.args, { to: int(ONNX_TYPE[onnxTypeOf(c.node.dtype)]) }),
   full: (c) => {
     const type = onnxTypeOf(c.node.dtype);
     const value = c.node.attrs.value ?? 0;
     if (c.node.shape.length === 0) return c.g.scalar(type, value);
-    return c.g.node("ConstantOfShape", [c.dims.vector(c.attr("shape"))], { value: { kind: "tensor", v: { type, dims: [1], raw: encodeValues(type, [value]) } } });
+    return c.g.node("ConstantOfShape", [c.dims.vector(c.attr("shape"))], {
+      value: { kind: "tensor", v: { type, dims: [1], raw: encodeValues(type, [value]) } },
+    });
   },
   iota: (c) => {
     const shape = c.attr("shape");
@@ -193,9 +223,20 @@ export const ONNX_OPS = {
   slice: (c) => {
     const starts = c.attr("starts");
     const steps = c.node.attrs.steps ?? starts.map(() => 1);
-    return c.g.node("Slice", [c.args[0], c.dims.vector(starts), c.dims.vector(c.attr("ends")), c.g.i64(starts.map((_, k) => k)), c.g.i64(steps)]);
+    return c.g.node("Slice", [
+      c.args[0],
+      c.dims.vector(starts),
+      c.dims.vector(c.attr("ends")),
+      c.g.i64(starts.map((_, k) => k)),
+      c.g.i64(steps),
+    ]);
   },
-  pad: (c) => c.g.node("Pad", [c.args[0], c.dims.vector([...c.attr("lo"), ...c.attr("hi")]), scalarOf(c, c.node.attrs.value ?? 0)]),
+  pad: (c) =>
+    c.g.node("Pad", [
+      c.args[0],
+      c.dims.vector([...c.attr("lo"), ...c.attr("hi")]),
+      scalarOf(c, c.node.attrs.value ?? 0),
+    ]),
   concat: (c) => c.g.node("Concat", c.args, { axis: int(c.node.attrs.axis ?? 0) }),
   // linear algebra, indexing
   matmul: (c) => {
@@ -210,7 +251,8 @@ export const ONNX_OPS = {
   // composites
   softmax: (c) => c.g.node("Softmax", c.args, { axis: int(c.node.attrs.axis ?? -1) }),
   log_softmax: (c) => c.g.node("LogSoftmax", c.args, { axis: int(c.node.attrs.axis ?? -1) }),
-  layer_norm: (c) => c.g.node("LayerNormalization", c.args, { axis: int(-1), epsilon: { kind: "float", v: c.node.attrs.eps ?? 1e-5 } }),
+  layer_norm: (c) =>
+    c.g.node("LayerNormalization", c.args, { axis: int(-1), epsilon: { kind: "float", v: c.node.attrs.eps ?? 1e-5 } }),
   attention,
   flash_attention: attention,
 } satisfies { readonly [K in OpName]: OnnxRule | NoMapping };

@@ -17,7 +17,11 @@ function dimSources(sym: SymbolicGraph, graph: Graph): Map<string, DimSource> | 
   const out = new Map<string, DimSource>();
   for (const d of sym.dynamic) {
     for (const n of graph.nodes.filter((m) => m.op === "input")) {
-      const axis = sym.shape(n).findIndex((s) => !isConstant(s) && s.length === 1 && s[0].coef === 1 && s[0].dims.length === 1 && s[0].dims[0] === d);
+      const axis = sym
+        .shape(n)
+        .findIndex(
+          (s) => !isConstant(s) && s.length === 1 && s[0].coef === 1 && s[0].dims.length === 1 && s[0].dims[0] === d,
+        );
       if (axis >= 0) {
         out.set(d, { input: n.attrs.name!, axis });
         break;
@@ -34,7 +38,8 @@ export function inferenceGraph(src: ExportSource): Graph {
   const keep = g.outputs.filter((o) => src.outputs.includes(o.name));
   const pruned = pruneGraph({ nodes: g.nodes, outputs: keep.length ? keep : g.outputs });
   const live = new Set<number>(pruned.outputs.map((o) => o.id));
-  for (let i = pruned.nodes.length - 1; i >= 0; i--) if (live.has(pruned.nodes[i].id)) for (const j of pruned.nodes[i].inputs) live.add(j);
+  for (let i = pruned.nodes.length - 1; i >= 0; i--)
+    if (live.has(pruned.nodes[i].id)) for (const j of pruned.nodes[i].inputs) live.add(j);
   // pruneGraph keeps every input and param; drop the ones the outputs do not read.
   return { nodes: pruned.nodes.filter((n) => live.has(n.id)), outputs: pruned.outputs };
 }
@@ -59,7 +64,10 @@ export function generateOnnx(src: ExportSource, weights: ReadonlyMap<string, Wei
   requireMappings({ ...src, sym: { ...src.sym, graph } }, "onnx", (op) => onnxRule(op) !== undefined);
   const bytes = [...weights.values()].reduce((s, w) => s + w.bytes.byteLength, 0);
   // One protobuf message holds at most 2 GiB; larger models need ONNX's external data files.
-  if (bytes > 2 ** 31 - 2 ** 24) throw new ExportError(`cannot export ${src.name} to onnx: its weights are ${(bytes / 2 ** 30).toFixed(1)} GiB, past the 2 GiB an ONNX file holds without external data (not written yet)`);
+  if (bytes > 2 ** 31 - 2 ** 24)
+    throw new ExportError(
+      `cannot export ${src.name} to onnx: its weights are ${(bytes / 2 ** 30).toFixed(1)} GiB, past the 2 GiB an ONNX file holds without external data (not written yet)`,
+    );
   const g = new OnnxGraph();
   // Dims that no input carries whole cannot be read at run time: the file is then static.
   const found = dimSources(src.sym, graph);
@@ -83,7 +91,15 @@ export function generateOnnx(src: ExportSource, weights: ReadonlyMap<string, Wei
     g.stem = `${n.op}_${n.id}`;
     g.doc = `${n.op}${originText(src, n) ? ` · ${originText(src, n)}` : ""}`;
     const inputs = n.inputs.map((i) => byId.get(i)!);
-    const ctx: OnnxContext = { g, node: n, inputs, args: n.inputs.map((i) => names.get(i)!), attr: (key) => sym.attr(n, key), shape: (m) => sym.shape(m), dims };
+    const ctx: OnnxContext = {
+      g,
+      node: n,
+      inputs,
+      args: n.inputs.map((i) => names.get(i)!),
+      attr: (key) => sym.attr(n, key),
+      shape: (m) => sym.shape(m),
+      dims,
+    };
     names.set(n.id, onnxRule(n.op)!(ctx));
   }
   g.stem = "output";
@@ -93,8 +109,16 @@ export function generateOnnx(src: ExportSource, weights: ReadonlyMap<string, Wei
     g.node("Identity", [names.get(o.id)!], {}, o.name);
     g.output(o.name, onnxTypeOf(n.dtype), dimsOf(n));
   }
-  const sizes = Object.entries(src.sym.base).filter(([k]) => !sym.dynamic.includes(k)).map(([k, v]) => `${k}=${v}`).join(", ");
-  const batch = [sym.dynamic.length ? `batch dims ${sym.dynamic.join(", ")} symbolic` : "", sizes ? `fixed ${sizes}` : ""].filter(Boolean).join("; ");
+  const sizes = Object.entries(src.sym.base)
+    .filter(([k]) => !sym.dynamic.includes(k))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(", ");
+  const batch = [
+    sym.dynamic.length ? `batch dims ${sym.dynamic.join(", ")} symbolic` : "",
+    sizes ? `fixed ${sizes}` : "",
+  ]
+    .filter(Boolean)
+    .join("; ");
   const doc = `${src.name} from ${src.model.path}${src.model.preset ? ` (preset ${src.model.preset})` : ""}${src.model.set.map((s) => ` --set ${s}`).join("")}${batch ? `, ${batch}` : ""}; exported by mira (source sha256 ${src.model.sourceHash})`;
   return { bytes: g.encode(src.name, doc), dynamic: sym.dynamic };
 }

@@ -13,7 +13,12 @@ export interface ExportSource {
   readonly name: string;
   readonly sym: SymbolicGraph;
   /** with their initialiser, which a training script without mira's initial values draws from */
-  readonly params: readonly { readonly name: string; readonly dtype: DType; readonly shape: readonly number[]; readonly init?: InitSpec }[];
+  readonly params: readonly {
+    readonly name: string;
+    readonly dtype: DType;
+    readonly shape: readonly number[];
+    readonly init?: InitSpec;
+  }[];
   readonly inputs: readonly { readonly name: string; readonly dtype: DType; readonly shape: readonly number[] }[];
   readonly outputs: readonly string[];
   readonly losses: readonly string[];
@@ -22,7 +27,12 @@ export interface ExportSource {
   readonly origins: ReadonlyMap<number, NodeOrigin>;
   readonly sources?: Sources;
   /** what a checkpoint's metadata says of the model: path, preset, overrides, source hash */
-  readonly model: { readonly path: string; readonly preset?: string; readonly set: readonly string[]; readonly sourceHash: string };
+  readonly model: {
+    readonly path: string;
+    readonly preset?: string;
+    readonly set: readonly string[];
+    readonly sourceHash: string;
+  };
   readonly config: Readonly<Record<string, number | boolean | string>>;
 }
 
@@ -50,10 +60,15 @@ export function unmappedOps(why: UnmappedReasons) {
   const gradient = noMapping(why.gradient);
   const step = noMapping(why.step);
   return {
-    input: fed, param: fed,
-    random_uniform: random, random_normal: random,
-    attention_lse: gradient, attention_dq: gradient, attention_dkv: gradient,
-    sum_squares: step, adamw: step,
+    input: fed,
+    param: fed,
+    random_uniform: random,
+    random_normal: random,
+    attention_lse: gradient,
+    attention_dq: gradient,
+    attention_dkv: gradient,
+    sum_squares: step,
+    adamw: step,
   };
 }
 
@@ -86,11 +101,14 @@ export function originText(src: Pick<ExportSource, "origins" | "sources">, n: No
 /** Fails naming every op of the graph that `has` lacks, with the line of its first use. */
 export function requireMappings(src: ExportSource, target: string, has: (op: string) => boolean): void {
   const missing = new Map<string, Node>();
-  for (const n of src.sym.graph.nodes) if (n.op !== "input" && n.op !== "param" && !has(n.op) && !missing.has(n.op)) missing.set(n.op, n);
+  for (const n of src.sym.graph.nodes)
+    if (n.op !== "input" && n.op !== "param" && !has(n.op) && !missing.has(n.op)) missing.set(n.op, n);
   if (!missing.size) return;
   const list = [...missing.values()].map((n) => {
     const at = originText(src, n);
     return `'${n.op}'${at ? ` (at ${at})` : ""}`;
   });
-  throw new ExportError(`cannot export ${src.name} to ${target}: ${missing.size === 1 ? "op" : "ops"} ${list.join(", ")} ${missing.size === 1 ? "has" : "have"} no ${target} mapping (compiler/export/${target}-ops.ts)`);
+  throw new ExportError(
+    `cannot export ${src.name} to ${target}: ${missing.size === 1 ? "op" : "ops"} ${list.join(", ")} ${missing.size === 1 ? "has" : "have"} no ${target} mapping (compiler/export/${target}-ops.ts)`,
+  );
 }

@@ -42,10 +42,16 @@ function flatten(g: Graph): { numbers: Map<string, number>; structure: string } 
       return "#";
     }
     if (Array.isArray(v)) return `[${v.map((x, i) => walk(`${prefix}.${i}`, x)).join(",")}]`;
-    if (v && typeof v === "object") return `{${Object.entries(v).map(([k, x]) => `${k}:${walk(`${prefix}.${k}`, x)}`).join(",")}}`;
+    if (v && typeof v === "object")
+      return `{${Object.entries(v)
+        .map(([k, x]) => `${k}:${walk(`${prefix}.${k}`, x)}`)
+        .join(",")}}`;
     return JSON.stringify(v);
   };
-  for (const n of g.nodes) parts.push(`${n.id}=${n.op}(${n.inputs.join(",")})${walk(`${n.id}.attrs`, n.attrs)}:${n.dtype}${walk(`${n.id}.shape`, n.shape)}`);
+  for (const n of g.nodes)
+    parts.push(
+      `${n.id}=${n.op}(${n.inputs.join(",")})${walk(`${n.id}.attrs`, n.attrs)}:${n.dtype}${walk(`${n.id}.shape`, n.shape)}`,
+    );
   parts.push(JSON.stringify(g.outputs));
   return { numbers, structure: parts.join(";") };
 }
@@ -59,7 +65,12 @@ export function evalPoly(p: Poly, at: Readonly<Record<string, number>>): number 
 
 /** Fits f over the 2^n grid (dim i at lo[i] or hi[i]) as Σ c_S Π_{i∈S} x_i, one dim at a time:
  *  along a dim, f = c0 + c1·x through its two points. Undefined when a coefficient is not an integer. */
-function fitMultilinear(dims: readonly string[], lo: readonly number[], hi: readonly number[], values: readonly number[]): Poly | undefined {
+function fitMultilinear(
+  dims: readonly string[],
+  lo: readonly number[],
+  hi: readonly number[],
+  values: readonly number[],
+): Poly | undefined {
   // values[mask]: bit i of mask set when dim i is at hi[i]. After step i, bit i selects c0 or c1.
   let c = [...values];
   for (let i = 0; i < dims.length; i++) {
@@ -91,7 +102,10 @@ const nearby = (base: number, step: number): number => (base > 2 * step ? base -
  * Elaborates at the base sizes and around them and returns the symbolic view of the base graph.
  * `elab` may throw for sizes a model rejects; the dims are then fixed at the base, with the reason.
  */
-export function symbolicGraph(elab: (batch: Readonly<Record<string, number>>) => Graph, base: Readonly<Record<string, number>>): SymbolicGraph {
+export function symbolicGraph(
+  elab: (batch: Readonly<Record<string, number>>) => Graph,
+  base: Readonly<Record<string, number>>,
+): SymbolicGraph {
   const dims = Object.keys(base).sort();
   const g0 = elab(base);
   const fixed = (fixedReason: string): SymbolicGraph => ({ ...staticGraph(g0, base), fixedReason });
@@ -102,7 +116,8 @@ export function symbolicGraph(elab: (batch: Readonly<Record<string, number>>) =>
   const check = Object.fromEntries(dims.map((d) => [d, nearby(base[d], 2)]));
   const f0 = flatten(g0);
   const grid: Map<string, number>[] = [];
-  const at = (mask: number): Record<string, number> => Object.fromEntries(dims.map((d, i) => [d, mask & (1 << i) ? hi[i] : lo[i]]));
+  const at = (mask: number): Record<string, number> =>
+    Object.fromEntries(dims.map((d, i) => [d, mask & (1 << i) ? hi[i] : lo[i]]));
   const probe = (sizes: Record<string, number>): Map<string, number> | string => {
     let g: Graph;
     try {
@@ -111,7 +126,9 @@ export function symbolicGraph(elab: (batch: Readonly<Record<string, number>>) =>
       return `the model does not elaborate at ${fmtSizes(sizes)} (${(e as Error).message.split("\n")[0]})`;
     }
     const f = flatten(g);
-    return f.structure === f0.structure ? f.numbers : `its graph changes structure between ${fmtSizes(base)} and ${fmtSizes(sizes)} (an op repeated per position?)`;
+    return f.structure === f0.structure
+      ? f.numbers
+      : `its graph changes structure between ${fmtSizes(base)} and ${fmtSizes(sizes)} (an op repeated per position?)`;
   };
   for (let mask = 0; mask < 1 << dims.length; mask++) {
     const r = mask === 0 ? f0.numbers : probe(at(mask));
@@ -125,16 +142,28 @@ export function symbolicGraph(elab: (batch: Readonly<Record<string, number>>) =>
     const values = grid.map((m) => m.get(key)!);
     if (values.every((v) => v === v0) && verify.get(key) === v0) continue;
     const p = fitMultilinear(dims, lo, hi, values);
-    if (!p || evalPoly(p, check) !== verify.get(key)) return fixed(`a size (${describeKey(g0, key)}) follows the batch dims non-linearly (${values.join(", ")} on the probe grid)`);
+    if (!p || evalPoly(p, check) !== verify.get(key))
+      return fixed(
+        `a size (${describeKey(g0, key)}) follows the batch dims non-linearly (${values.join(", ")} on the probe grid)`,
+      );
     polys.set(key, p);
   }
   const used = new Set([...polys.values()].flatMap((p) => p.flatMap((t) => t.dims)));
   const sym = (key: string, v: number): Sym => polys.get(key) ?? v;
   return {
-    graph: g0, base,
+    graph: g0,
+    base,
     dynamic: dims.filter((d) => used.has(d)),
     shape: (n) => n.shape.map((v, i) => sym(`${n.id}.shape.${i}`, v)),
-    attr: (n, key) => numbersOf(n, key).map((v, i) => sym(Array.isArray((n.attrs as Record<string, unknown>)[key]) ? `${n.id}.attrs.${key}.${i}` : `${n.id}.attrs.${key}`, v)),
+    attr: (n, key) =>
+      numbersOf(n, key).map((v, i) =>
+        sym(
+          Array.isArray((n.attrs as Record<string, unknown>)[key])
+            ? `${n.id}.attrs.${key}.${i}`
+            : `${n.id}.attrs.${key}`,
+          v,
+        ),
+      ),
   };
 }
 
@@ -150,7 +179,10 @@ function numbersOf(n: Node, key: string): number[] {
   return [];
 }
 
-const fmtSizes = (s: Readonly<Record<string, number>>): string => Object.entries(s).map(([k, v]) => `${k}=${v}`).join(",");
+const fmtSizes = (s: Readonly<Record<string, number>>): string =>
+  Object.entries(s)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(",");
 
 function describeKey(g: Graph, key: string): string {
   const [id, ...rest] = key.split(".");
@@ -162,17 +194,28 @@ function describeKey(g: Graph, key: string): string {
 export function symText(s: Sym): string {
   if (isConstant(s)) return String(s);
   if (s.length === 0) return "0";
-  const parts = [...s].sort((a, b) => b.dims.length - a.dims.length).map((t, i) => {
-    const mag = Math.abs(t.coef);
-    const body = t.dims.length === 0 ? String(mag) : mag === 1 ? t.dims.join(" * ") : `${mag} * ${t.dims.join(" * ")}`;
-    return i === 0 ? (t.coef < 0 ? `-${body}` : body) : `${t.coef < 0 ? "-" : "+"} ${body}`;
-  });
+  const parts = [...s]
+    .sort((a, b) => b.dims.length - a.dims.length)
+    .map((t, i) => {
+      const mag = Math.abs(t.coef);
+      const body =
+        t.dims.length === 0 ? String(mag) : mag === 1 ? t.dims.join(" * ") : `${mag} * ${t.dims.join(" * ")}`;
+      return i === 0 ? (t.coef < 0 ? `-${body}` : body) : `${t.coef < 0 ? "-" : "+"} ${body}`;
+    });
   return parts.join(" ");
 }
 
 /** Two sizes known equal at every batch size (for printing `:` instead of `0:T`). */
 export function symEqual(a: Sym, b: Sym): boolean {
   if (isConstant(a) && isConstant(b)) return a === b;
-  const norm = (s: Sym): string => (isConstant(s) ? (s === 0 ? "" : `${s}|`) : [...s].map((t) => `${t.coef}|${[...t.dims].sort().join("*")}`).sort().join(";"));
+  const norm = (s: Sym): string =>
+    isConstant(s)
+      ? s === 0
+        ? ""
+        : `${s}|`
+      : [...s]
+          .map((t) => `${t.coef}|${[...t.dims].sort().join("*")}`)
+          .sort()
+          .join(";");
   return norm(a) === norm(b);
 }

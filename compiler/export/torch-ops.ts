@@ -46,8 +46,14 @@ export function pyNumber(v: number, dtype: DType): string {
 
 const tuple = (xs: readonly string[]): string => (xs.length === 1 ? `(${xs[0]},)` : `(${xs.join(", ")})`);
 
-const call = (fn: string): TorchRule => (c) => `${fn}(${c.args.join(", ")})`;
-const infix = (op: string): TorchRule => (c) => `${c.args[0]} ${op} ${c.args[1]}`;
+const call =
+  (fn: string): TorchRule =>
+  (c) =>
+    `${fn}(${c.args.join(", ")})`;
+const infix =
+  (op: string): TorchRule =>
+  (c) =>
+    `${c.args[0]} ${op} ${c.args[1]}`;
 const req = (c: TorchContext, key: string): number => {
   const v = (c.node.attrs as Record<string, unknown>)[key];
   if (typeof v !== "number") bug(`${c.node.op} %${c.node.id} has no numeric '${key}'`);
@@ -132,7 +138,10 @@ export const TORCH_OPS = {
   sub: infix("-"),
   mul: infix("*"),
   // The IR divides integers truncating (as WGSL does); torch's `/` would give floats.
-  div: (c) => (c.node.dtype === "f32" || c.node.dtype === "f16" ? `${c.args[0]} / ${c.args[1]}` : `torch.div(${c.args[0]}, ${c.args[1]}, rounding_mode="trunc")`),
+  div: (c) =>
+    c.node.dtype === "f32" || c.node.dtype === "f16"
+      ? `${c.args[0]} / ${c.args[1]}`
+      : `torch.div(${c.args[0]}, ${c.args[1]}, rounding_mode="trunc")`,
   max: call("torch.maximum"),
   min: call("torch.minimum"),
   pow: call("torch.pow"),
@@ -148,7 +157,8 @@ export const TORCH_OPS = {
   not: call("torch.logical_not"),
   select: call("torch.where"),
   cast: castRule,
-  full: (c) => `torch.full(${tuple(c.attr("shape"))}, ${pyNumber(req(c, "value"), c.node.dtype)}, dtype=${TORCH_DTYPE[c.node.dtype]}, device=dev)`,
+  full: (c) =>
+    `torch.full(${tuple(c.attr("shape"))}, ${pyNumber(req(c, "value"), c.node.dtype)}, dtype=${TORCH_DTYPE[c.node.dtype]}, device=dev)`,
   iota: (c) => `mira_ops.iota(${tuple(c.attr("shape"))}, ${req(c, "axis")}, ${TORCH_DTYPE[c.node.dtype]}, dev)`,
   // reductions
   reduce_sum: reduction("torch.sum"),
@@ -164,7 +174,10 @@ export const TORCH_OPS = {
     // F.pad lists (before, after) pairs from the last axis backwards.
     const lo = c.attr("lo");
     const hi = c.attr("hi");
-    const pairs = lo.map((l, k) => [l, hi[k]]).reverse().flat();
+    const pairs = lo
+      .map((l, k) => [l, hi[k]])
+      .reverse()
+      .flat();
     return `F.pad(${c.args[0]}, ${tuple(pairs)}, value=${pyNumber(c.node.attrs.value ?? 0, c.node.dtype)})`;
   },
   concat: (c) => `torch.cat(${tuple(c.args)}, dim=${req(c, "axis")})`,
@@ -176,7 +189,8 @@ export const TORCH_OPS = {
   // composites
   softmax: (c) => `torch.softmax(${c.args[0]}, dim=${req(c, "axis")})`,
   log_softmax: (c) => `torch.log_softmax(${c.args[0]}, dim=${req(c, "axis")})`,
-  layer_norm: (c) => `F.layer_norm(${c.args[0]}, (${c.args[0]}.shape[-1],), ${c.args[1]}, ${c.args[2]}, eps=${pyNumber(c.node.attrs.eps ?? 1e-5, "f32")})`,
+  layer_norm: (c) =>
+    `F.layer_norm(${c.args[0]}, (${c.args[0]}.shape[-1],), ${c.args[1]}, ${c.args[2]}, eps=${pyNumber(c.node.attrs.eps ?? 1e-5, "f32")})`,
   attention: attentionRule,
   flash_attention: attentionRule,
 } satisfies { readonly [K in OpName]: TorchRule | NoMapping };

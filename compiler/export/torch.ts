@@ -10,25 +10,79 @@ import { TORCH_OPS, type TorchContext, type TorchRule } from "./torch-ops.js";
 
 /** nn.Module's own attributes: a parameter path segment of one of these names gets a trailing "_". */
 const MODULE_ATTRS = new Set([
-  "T_destination", "add_module", "apply", "bfloat16", "buffers", "children", "cpu", "cuda", "double", "dump_patches", "eval",
-  "extra_repr", "float", "forward", "get_buffer", "get_extra_state", "get_parameter", "get_submodule", "half", "ipu",
-  "load_state_dict", "modules", "named_buffers", "named_children", "named_modules", "named_parameters", "parameters",
-  "register_backward_hook", "register_buffer", "register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook",
-  "register_load_state_dict_post_hook", "register_module", "register_parameter", "requires_grad_", "set_extra_state", "share_memory",
-  "state_dict", "to", "to_empty", "train", "training", "type", "xpu", "zero_grad", "compile", "smart_apply", "mtia",
+  "T_destination",
+  "add_module",
+  "apply",
+  "bfloat16",
+  "buffers",
+  "children",
+  "cpu",
+  "cuda",
+  "double",
+  "dump_patches",
+  "eval",
+  "extra_repr",
+  "float",
+  "forward",
+  "get_buffer",
+  "get_extra_state",
+  "get_parameter",
+  "get_submodule",
+  "half",
+  "ipu",
+  "load_state_dict",
+  "modules",
+  "named_buffers",
+  "named_children",
+  "named_modules",
+  "named_parameters",
+  "parameters",
+  "register_backward_hook",
+  "register_buffer",
+  "register_forward_hook",
+  "register_forward_pre_hook",
+  "register_full_backward_hook",
+  "register_load_state_dict_post_hook",
+  "register_module",
+  "register_parameter",
+  "requires_grad_",
+  "set_extra_state",
+  "share_memory",
+  "state_dict",
+  "to",
+  "to_empty",
+  "train",
+  "training",
+  "type",
+  "xpu",
+  "zero_grad",
+  "compile",
+  "smart_apply",
+  "mtia",
 ]);
 
-const PY_KEYWORDS = new Set("False None True and as assert async await break class continue def del elif else except finally for from global if import in is lambda nonlocal not or pass raise return try while with yield".split(" "));
+const PY_KEYWORDS = new Set(
+  "False None True and as assert async await break class continue def del elif else except finally for from global if import in is lambda nonlocal not or pass raise return try while with yield".split(
+    " ",
+  ),
+);
 
 /** The module path of a parameter: mira's name, with segments that would shadow nn.Module's own
  *  attributes (or are not names) suffixed by "_". */
 export function torchPath(name: string): string {
-  return name.split(".").map((s) => (MODULE_ATTRS.has(s) || s.startsWith("_") || !/^(\w+)$/.test(s) ? `${s}_` : s)).join(".");
+  return name
+    .split(".")
+    .map((s) => (MODULE_ATTRS.has(s) || s.startsWith("_") || !/^(\w+)$/.test(s) ? `${s}_` : s))
+    .join(".");
 }
 
 const pyName = (s: string): string => {
   const clean = s.replace(/\W/g, "_");
-  return PY_KEYWORDS.has(clean) || /^\d/.test(clean) || ["torch", "F", "nn", "mira_ops", "dev", "P", "self"].includes(clean) ? `${clean}_` : clean;
+  return PY_KEYWORDS.has(clean) ||
+    /^\d/.test(clean) ||
+    ["torch", "F", "nn", "mira_ops", "dev", "P", "self"].includes(clean)
+    ? `${clean}_`
+    : clean;
 };
 
 /** A JSON value as a Python literal (JSON strings are valid Python string literals). */
@@ -44,7 +98,9 @@ function pyLiteral(v: unknown, indent = ""): string {
   }
   const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined);
   const flat = `{${entries.map(([k, x]) => `${JSON.stringify(k)}: ${pyLiteral(x, inner)}`).join(", ")}}`;
-  return flat.length < 100 ? flat : `{\n${entries.map(([k, x]) => `${inner}${JSON.stringify(k)}: ${pyLiteral(x, inner)},`).join("\n")}\n${indent}}`;
+  return flat.length < 100
+    ? flat
+    : `{\n${entries.map(([k, x]) => `${inner}${JSON.stringify(k)}: ${pyLiteral(x, inner)},`).join("\n")}\n${indent}}`;
 }
 
 export interface TorchModule {
@@ -69,7 +125,12 @@ export function modelInfo(src: ExportSource, fixed: Readonly<Record<string, numb
     source_sha256: src.model.sourceHash,
     config: src.config,
     // arg: forward()'s parameter for the input (mira's name unless Python reserves it)
-    inputs: src.inputs.map((i) => ({ name: i.name, arg: pyName(i.name), dtype: i.dtype, shape: src.sym.shape(byName.get(i.name)!).map(symText) })),
+    inputs: src.inputs.map((i) => ({
+      name: i.name,
+      arg: pyName(i.name),
+      dtype: i.dtype,
+      shape: src.sym.shape(byName.get(i.name)!).map(symText),
+    })),
     outputs: src.outputs,
     losses: src.losses,
     objective: src.objective ?? src.losses[0] ?? null,
@@ -89,7 +150,10 @@ export function generateTorch(src: ExportSource): TorchModule {
   const seen = new Map<string, string>();
   for (const [name, path] of paths) {
     const other = seen.get(path);
-    if (other) throw new ExportError(`cannot export ${src.name} to torch: parameters '${other}' and '${name}' map to one module path '${path}'`);
+    if (other)
+      throw new ExportError(
+        `cannot export ${src.name} to torch: parameters '${other}' and '${name}' map to one module path '${path}'`,
+      );
     seen.set(path, name);
   }
 
@@ -100,7 +164,11 @@ export function generateTorch(src: ExportSource): TorchModule {
   for (const d of src.sym.dynamic) {
     let found: string | undefined;
     for (const n of inputNodes) {
-      const k = src.sym.shape(n).findIndex((s) => !isConstant(s) && s.length === 1 && s[0].coef === 1 && s[0].dims.length === 1 && s[0].dims[0] === d);
+      const k = src.sym
+        .shape(n)
+        .findIndex(
+          (s) => !isConstant(s) && s.length === 1 && s[0].coef === 1 && s[0].dims.length === 1 && s[0].dims[0] === d,
+        );
       if (k >= 0) {
         found = `${pyName(n.attrs.name!)}.shape[${k}]`;
         break;
@@ -115,7 +183,8 @@ export function generateTorch(src: ExportSource): TorchModule {
   for (const [d, v] of Object.entries(src.sym.base)) if (!src.sym.dynamic.includes(d)) fixed[d] = v;
 
   const text = (s: Sym): string => symText(s);
-  const ref = (n: Node): string => (n.op === "param" ? `P[${JSON.stringify(n.attrs.name)}]` : n.op === "input" ? pyName(n.attrs.name!) : `v${n.id}`);
+  const ref = (n: Node): string =>
+    n.op === "param" ? `P[${JSON.stringify(n.attrs.name)}]` : n.op === "input" ? pyName(n.attrs.name!) : `v${n.id}`;
   const body: string[] = [];
   for (const n of g.nodes) {
     if (n.op === "input" || n.op === "param") continue;
@@ -138,16 +207,26 @@ export function generateTorch(src: ExportSource): TorchModule {
   const info = modelInfo(src, fixed);
   const dynamic = src.sym.dynamic.filter((d) => !(d in fixed));
   const fixedNote = [
-    ...(dynamic.length ? [`# Batch dims ${dynamic.join(", ")} are read from the inputs: any size the model allows runs.`] : []),
-    ...(Object.keys(fixed).length ? [`# Batch dims fixed at export: ${Object.entries(fixed).map(([k, v]) => `${k}=${v}`).join(", ")}${src.sym.fixedReason ? ` (${src.sym.fixedReason})` : ""}.`] : []),
+    ...(dynamic.length
+      ? [`# Batch dims ${dynamic.join(", ")} are read from the inputs: any size the model allows runs.`]
+      : []),
+    ...(Object.keys(fixed).length
+      ? [
+          `# Batch dims fixed at export: ${Object.entries(fixed)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(", ")}${src.sym.fixedReason ? ` (${src.sym.fixedReason})` : ""}.`,
+        ]
+      : []),
   ].join("\n");
-  const lossFns = [...new Set([...src.losses, ...(src.objective ? [src.objective] : [])])].map((l) => [
-    "",
-    "",
-    `def ${pyName(l === src.objective ? "objective" : `loss_${l}`)}(model, ${args.join(", ")}):`,
-    `    """${l === src.objective ? "The objective" : `Loss '${l}'`} of ${src.name}, as mira trains it (a scalar)."""`,
-    `    return model(${args.join(", ")})[${JSON.stringify(l)}]`,
-  ].join("\n"));
+  const lossFns = [...new Set([...src.losses, ...(src.objective ? [src.objective] : [])])].map((l) =>
+    [
+      "",
+      "",
+      `def ${pyName(l === src.objective ? "objective" : `loss_${l}`)}(model, ${args.join(", ")}):`,
+      `    """${l === src.objective ? "The objective" : `Loss '${l}'`} of ${src.name}, as mira trains it (a scalar)."""`,
+      `    return model(${args.join(", ")})[${JSON.stringify(l)}]`,
+    ].join("\n"),
+  );
 
   const code = [
     `# model.py: ${src.name} from ${src.model.path}${src.model.preset ? ` (preset ${src.model.preset})` : ""}${src.model.set.map((s) => ` --set ${s}`).join("")}, generated by`,

@@ -30,13 +30,18 @@ const axisIn = (c: LowerCtx, v: Val | undefined, rank: number, dflt: number): nu
   if (n < 0 || n >= rank) c.fail(`axis ${a} is out of range for rank ${rank}`);
   return n;
 };
-const ints = (c: LowerCtx, v: Val | undefined, what: string): number[] => (v?.k === "list" ? v.items.map((x) => c.int(x, what)) : [c.int(v, what)]);
+const ints = (c: LowerCtx, v: Val | undefined, what: string): number[] =>
+  v?.k === "list" ? v.items.map((x) => c.int(x, what)) : [c.int(v, what)];
 
 type UnaryName = (typeof UNARY_FLOAT)[number] | (typeof UNARY_ANY)[number];
 
 /** A number as the op sees one element: a float64 scalar (rounded later, as a constant's value). */
 const NUMBER: ScalarContext = {
-  index: 0, coords: [], attrs: {}, inputs: [{ dtype: "f32", shape: [] }], out: { dtype: "f32", shape: [] },
+  index: 0,
+  coords: [],
+  attrs: {},
+  inputs: [{ dtype: "f32", shape: [] }],
+  out: { dtype: "f32", shape: [] },
 };
 
 /** A unary builtin: its op on a tensor; on a number, folded by the op's scalar function. The
@@ -58,17 +63,24 @@ function asTensorLike(c: LowerCtx, v: Val | undefined, like: Node, what: string)
   return c.tensor(v, what);
 }
 
-const binaryOp = (op: OpName): Lowering => (c, [a, b]) => {
-  const x = c.tensor(a, `the first argument of ${op}`);
-  return t(binary(c.b, op, x, asTensorLike(c, b, x, `the second argument of ${op}`)));
-};
+const binaryOp =
+  (op: OpName): Lowering =>
+  (c, [a, b]) => {
+    const x = c.tensor(a, `the first argument of ${op}`);
+    return t(binary(c.b, op, x, asTensorLike(c, b, x, `the second argument of ${op}`)));
+  };
 
-const reduction = (op: "reduce_sum" | "reduce_mean" | "reduce_max" | "reduce_min"): Lowering => (c, [x, axis, keep]) => {
-  const n = c.tensor(x, "the input");
-  const rank = n.shape.length;
-  const axes = axis === undefined ? n.shape.map((_, i) => i) : ints(c, axis, "axis").map((a) => axisIn(c, { k: "int", v: a }, rank, 0));
-  return t(reduce(c.b, op, n, axes, keep?.k === "bool" && keep.v));
-};
+const reduction =
+  (op: "reduce_sum" | "reduce_mean" | "reduce_max" | "reduce_min"): Lowering =>
+  (c, [x, axis, keep]) => {
+    const n = c.tensor(x, "the input");
+    const rank = n.shape.length;
+    const axes =
+      axis === undefined
+        ? n.shape.map((_, i) => i)
+        : ints(c, axis, "axis").map((a) => axisIn(c, { k: "int", v: a }, rank, 0));
+    return t(reduce(c.b, op, n, axes, keep?.k === "bool" && keep.v));
+  };
 
 function oneHot(c: LowerCtx, idx: Node, n: number, dtype: DType): Node {
   const shape = [...idx.shape, n];
@@ -78,11 +90,13 @@ function oneHot(c: LowerCtx, idx: Node, n: number, dtype: DType): Node {
   return c.b.add("cast", [c.b.add("eq", [classes, col])], { dtype });
 }
 
-const fill = (value: number | undefined): Lowering => (c, args) => {
-  const shape = ints(c, args[0], "the shape");
-  const v = value ?? c.num(args[1], "the value");
-  return t(c.b.add("full", [], { value: v, dtype: dtypeOr(args[value === undefined ? 2 : 1], "f32"), shape }));
-};
+const fill =
+  (value: number | undefined): Lowering =>
+  (c, args) => {
+    const shape = ints(c, args[0], "the shape");
+    const v = value ?? c.num(args[1], "the value");
+    return t(c.b.add("full", [], { value: v, dtype: dtypeOr(args[value === undefined ? 2 : 1], "f32"), shape }));
+  };
 
 const LOWERING_TABLE = {
   ...eachUnary(UNARY_FLOAT),
@@ -109,12 +123,22 @@ const LOWERING_TABLE = {
     const n = c.tensor(x, "the input");
     return t(c.b.add("log_softmax", [n], { axis: axisIn(c, axis, n.shape.length, -1) }));
   },
-  layer_norm: (c, [x, g, b, eps]) => t(c.b.add("layer_norm", [c.tensor(x, "x"), c.tensor(g, "gamma"), c.tensor(b, "beta")], { eps: eps === undefined ? 1e-5 : c.num(eps, "eps") })),
+  layer_norm: (c, [x, g, b, eps]) =>
+    t(
+      c.b.add("layer_norm", [c.tensor(x, "x"), c.tensor(g, "gamma"), c.tensor(b, "beta")], {
+        eps: eps === undefined ? 1e-5 : c.num(eps, "eps"),
+      }),
+    ),
   attention: (c, [q, k, v, m, scale]) => {
     const ins = [c.tensor(q, "q"), c.tensor(k, "k"), c.tensor(v, "v")];
     const mask = m?.k === "mask" ? m : undefined;
     if (mask?.lengths) ins.push(mask.lengths);
-    return t(c.b.add("attention", ins, { mask: mask?.spec ?? { kind: "none" }, ...(scale === undefined ? {} : { scale: c.num(scale, "scale") }) }));
+    return t(
+      c.b.add("attention", ins, {
+        mask: mask?.spec ?? { kind: "none" },
+        ...(scale === undefined ? {} : { scale: c.num(scale, "scale") }),
+      }),
+    );
   },
   reshape: (c, [x, s]) => t(c.b.add("reshape", [c.tensor(x, "the input")], { shape: ints(c, s, "the shape") })),
   permute: (c, [x, p]) => t(c.b.add("permute", [c.tensor(x, "the input")], { perm: ints(c, p, "the permutation") })),
@@ -127,7 +151,8 @@ const LOWERING_TABLE = {
     const table = c.tensor(tb, "the table");
     return t(c.b.add("gather", [table, c.tensor(ix, "the indices")], { axis: axisIn(c, axis, table.shape.length, 0) }));
   },
-  one_hot: (c, [ix, n, dt]) => t(oneHot(c, c.tensor(ix, "the indices"), c.int(n, "the class count"), dtypeOr(dt, "f32"))),
+  one_hot: (c, [ix, n, dt]) =>
+    t(oneHot(c, c.tensor(ix, "the indices"), c.int(n, "the class count"), dtypeOr(dt, "f32"))),
   cast: (c, [x, dt]) => t(c.b.add("cast", [c.tensor(x, "the input")], { dtype: dtypeOr(dt, "f32") })),
   zeros: fill(0),
   ones: fill(1),
@@ -146,13 +171,34 @@ const LOWERING_TABLE = {
     const targets = c.tensor(tg, "the targets");
     const last = logits.shape.length - 1;
     const lsm = c.b.add("log_softmax", [logits], { axis: last });
-    const picked = reduce(c.b, "reduce_sum", c.b.add("mul", [lsm, oneHot(c, targets, logits.shape[last], logits.dtype)]), [last]);
-    return t(c.b.add("neg", [reduce(c.b, "reduce_mean", picked, picked.shape.map((_, i) => i))]));
+    const picked = reduce(
+      c.b,
+      "reduce_sum",
+      c.b.add("mul", [lsm, oneHot(c, targets, logits.shape[last], logits.dtype)]),
+      [last],
+    );
+    return t(
+      c.b.add("neg", [
+        reduce(
+          c.b,
+          "reduce_mean",
+          picked,
+          picked.shape.map((_, i) => i),
+        ),
+      ]),
+    );
   },
   mse: (c, [a, b]) => {
     const x = c.tensor(a, "the first argument");
     const d = c.b.add("square", [binary(c.b, "sub", x, asTensorLike(c, b, x, "the second argument"))]);
-    return t(reduce(c.b, "reduce_mean", d, d.shape.map((_, i) => i)));
+    return t(
+      reduce(
+        c.b,
+        "reduce_mean",
+        d,
+        d.shape.map((_, i) => i),
+      ),
+    );
   },
   normal: (c, [s]) => ({ k: "init", init: { kind: "normal", std: c.num(s, "std") } }),
   uniform: (c, [lo, hi]) => ({ k: "init", init: { kind: "uniform", lo: c.num(lo, "lo"), hi: c.num(hi, "hi") } }),
@@ -164,7 +210,11 @@ const LOWERING_TABLE = {
   },
   padding: (c, [len]) => {
     const n = c.tensor(len, "the lengths");
-    return { k: "mask", spec: { kind: "padding" }, lengths: n.dtype === "i32" ? n : c.b.add("cast", [n], { dtype: "i32" }) };
+    return {
+      k: "mask",
+      spec: { kind: "padding" },
+      lengths: n.dtype === "i32" ? n : c.b.add("cast", [n], { dtype: "i32" }),
+    };
   },
 } satisfies { readonly [K in BuiltinName]: Lowering };
 

@@ -29,7 +29,12 @@ export interface ScanRecord {
   readonly span: A.Span;
   /** the carries' initial values */
   readonly inits: readonly number[];
-  readonly steps: readonly { readonly start: number; readonly end: number; readonly carries: readonly number[]; readonly yield: number }[];
+  readonly steps: readonly {
+    readonly start: number;
+    readonly end: number;
+    readonly carries: readonly number[];
+    readonly yield: number;
+  }[];
   /** the concat of the yields */
   readonly out: number;
 }
@@ -45,7 +50,18 @@ export interface ParamInfo {
 const MAX_NODES = 2_000_000;
 const MAX_CALL_DEPTH = 64;
 
-const BIN_OPS: Record<string, string> = { "+": "add", "-": "sub", "*": "mul", "/": "div", "==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge" };
+const BIN_OPS: Record<string, string> = {
+  "+": "add",
+  "-": "sub",
+  "*": "mul",
+  "/": "div",
+  "==": "eq",
+  "!=": "ne",
+  "<": "lt",
+  "<=": "le",
+  ">": "gt",
+  ">=": "ge",
+};
 
 export class Elaborator {
   readonly graph = new GraphBuilder();
@@ -66,7 +82,8 @@ export class Elaborator {
   /** Checked node building: an op's rule rejecting its inputs becomes an M3006 at the current span. */
   readonly b: NodeBuilder = {
     add: (op, inputs, attrs) => {
-      if (++this.nodeCount > MAX_NODES) this.fail("M3006", `the graph passes ${MAX_NODES} nodes`, "lower repeat counts or scan lengths");
+      if (++this.nodeCount > MAX_NODES)
+        this.fail("M3006", `the graph passes ${MAX_NODES} nodes`, "lower repeat counts or scan lengths");
       const node = this.guard(() => this.graph.add(op, inputs, attrs));
       this.origins.set(node.id, { span: this.span, calls: this.frames });
       return node;
@@ -76,12 +93,25 @@ export class Elaborator {
   readonly lower: LowerCtx = {
     b: this.b,
     fail: (m, h) => this.fail("M3006", m, h),
-    tensor: (v, what) => (v?.k === "tensor" ? v.node : this.fail("M3006", `${what} must be a tensor, not ${v ? describeVal(v) : "missing"}`)),
-    int: (v, what) => (v?.k === "int" ? v.v : this.fail("M3006", `${what} must be an integer, not ${v ? describeVal(v) : "missing"}`)),
-    num: (v, what) => (v?.k === "int" || v?.k === "float" ? v.v : this.fail("M3006", `${what} must be a number, not ${v ? describeVal(v) : "missing"}`)),
+    tensor: (v, what) =>
+      v?.k === "tensor"
+        ? v.node
+        : this.fail("M3006", `${what} must be a tensor, not ${v ? describeVal(v) : "missing"}`),
+    int: (v, what) =>
+      v?.k === "int" ? v.v : this.fail("M3006", `${what} must be an integer, not ${v ? describeVal(v) : "missing"}`),
+    num: (v, what) =>
+      v?.k === "int" || v?.k === "float"
+        ? v.v
+        : this.fail("M3006", `${what} must be a number, not ${v ? describeVal(v) : "missing"}`),
   };
 
-  constructor(readonly modules: ReadonlyMap<string, A.ModuleDecl>, readonly interfaces: ReadonlyMap<string, A.InterfaceDecl>, readonly batch: Readonly<Record<string, number>>, file: string, readonly defaultBatch?: number) {
+  constructor(
+    readonly modules: ReadonlyMap<string, A.ModuleDecl>,
+    readonly interfaces: ReadonlyMap<string, A.InterfaceDecl>,
+    readonly batch: Readonly<Record<string, number>>,
+    file: string,
+    readonly defaultBatch?: number,
+  ) {
     this.span = { file, start: 0, end: 0 };
   }
 
@@ -114,7 +144,12 @@ export class Elaborator {
     try {
       return f();
     } catch (e) {
-      if (e instanceof IrError) this.fail("M3006", e.message, "the shapes only disagree with these config values; check the config and batch sizes");
+      if (e instanceof IrError)
+        this.fail(
+          "M3006",
+          e.message,
+          "the shapes only disagree with these config values; check the config and batch sizes",
+        );
       throw e;
     }
   }
@@ -148,7 +183,11 @@ export class Elaborator {
       case "scan":
         return this.scan(e, env);
       case "error":
-        return this.fail("M3006", "cannot elaborate a program with syntax errors", "fix the errors `mira check` reports first");
+        return this.fail(
+          "M3006",
+          "cannot elaborate a program with syntax errors",
+          "fix the errors `mira check` reports first",
+        );
     }
   }
 
@@ -170,12 +209,21 @@ export class Elaborator {
     this.span = e.span;
     const isNum = (v: Val): v is Extract<Val, { k: "int" | "float" }> => v.k === "int" || v.k === "float";
     if (isNum(l) && isNum(r)) return staticArith(this, e, l, r);
-    if (e.op === "@") return { k: "tensor", node: this.b.add("matmul", [this.lower.tensor(l, "the left operand of '@'"), this.lower.tensor(r, "the right operand of '@'")]) };
+    if (e.op === "@")
+      return {
+        k: "tensor",
+        node: this.b.add("matmul", [
+          this.lower.tensor(l, "the left operand of '@'"),
+          this.lower.tensor(r, "the right operand of '@'"),
+        ]),
+      };
     const op = BIN_OPS[e.op] ?? (e.op === "%" ? "%" : this.fail("M3006", `'${e.op}' is not defined on tensors`));
     const x = l.k === "tensor" ? l.node : undefined;
     const y = r.k === "tensor" ? r.node : undefined;
-    const like = x ?? y ?? this.fail("M3006", `'${e.op}' needs numbers or tensors, not ${describeVal(l)} and ${describeVal(r)}`);
-    const asNode = (v: Val, n: Node | undefined): Node => n ?? (isNum(v) ? scalar(this.b, v.v, like.dtype) : this.fail("M3006", `'${e.op}' cannot use ${describeVal(v)}`));
+    const like =
+      x ?? y ?? this.fail("M3006", `'${e.op}' needs numbers or tensors, not ${describeVal(l)} and ${describeVal(r)}`);
+    const asNode = (v: Val, n: Node | undefined): Node =>
+      n ?? (isNum(v) ? scalar(this.b, v.v, like.dtype) : this.fail("M3006", `'${e.op}' cannot use ${describeVal(v)}`));
     const [a, b] = [asNode(l, x), asNode(r, y)];
     if (op === "%") return { k: "tensor", node: this.guard(() => floorMod(this.b, a, b)) };
     return { k: "tensor", node: this.guard(() => binary(this.b, op, a, b)) };
@@ -187,7 +235,16 @@ export class Elaborator {
     this.span = e.span;
     if (callee.k === "builtin") {
       const slots = BUILTINS[callee.name]?.slots ?? [];
-      return this.guard(() => LOWERINGS[callee.name](this.lower, bindSlots(this, args, slots.map((s) => s.name))));
+      return this.guard(() =>
+        LOWERINGS[callee.name](
+          this.lower,
+          bindSlots(
+            this,
+            args,
+            slots.map((s) => s.name),
+          ),
+        ),
+      );
     }
     if (callee.k === "module") return this.construct(callee.decl, e, env, args, nameHint);
     if (callee.k === "instance") return this.apply(callee, args);
@@ -196,15 +253,28 @@ export class Elaborator {
 
   // ---- modules ----------------------------------------------------------------------------
 
-  construct(decl: A.ModuleDecl, call: A.CallExpr | undefined, env: Env, args: readonly Arg[], nameHint?: string, fixedPath?: string): Instance {
+  construct(
+    decl: A.ModuleDecl,
+    call: A.CallExpr | undefined,
+    env: Env,
+    args: readonly Arg[],
+    nameHint?: string,
+    fixedPath?: string,
+  ): Instance {
     const key = `${env.path}|${call ? `${call.span.file}:${call.span.start}` : fixedPath}`;
     const hit = this.instances.get(key);
     if (hit) return hit;
     const hyperEnv = new Env(undefined, "");
-    const values = bindSlots(this, args, decl.hypers.map((h) => h.name.name));
+    const values = bindSlots(
+      this,
+      args,
+      decl.hypers.map((h) => h.name.name),
+    );
     const hypers = new Map<string, Val>();
     decl.hypers.forEach((h, i) => {
-      const v = values[i] ?? (h.default ? this.expr(h.default, hyperEnv) : this.fail("M3006", `${decl.name.name} needs '${h.name.name}'`));
+      const v =
+        values[i] ??
+        (h.default ? this.expr(h.default, hyperEnv) : this.fail("M3006", `${decl.name.name} needs '${h.name.name}'`));
       hypers.set(h.name.name, v);
       hyperEnv.define(h.name.name, v);
     });
@@ -218,13 +288,24 @@ export class Elaborator {
       }
     }
     env.taken.add(name);
-    const inst: Instance = { k: "instance", decl, hypers, path: fixedPath ?? joinPath(env.path, name), params: new Map() };
+    const inst: Instance = {
+      k: "instance",
+      decl,
+      hypers,
+      path: fixedPath ?? joinPath(env.path, name),
+      params: new Map(),
+    };
     this.instances.set(key, inst);
     return inst;
   }
 
   apply(inst: Instance, args: readonly Arg[]): Val {
-    if (++this.depth > MAX_CALL_DEPTH) this.fail("M3006", `modules nest more than ${MAX_CALL_DEPTH} calls deep`, `does ${inst.decl.name.name} call itself?`);
+    if (++this.depth > MAX_CALL_DEPTH)
+      this.fail(
+        "M3006",
+        `modules nest more than ${MAX_CALL_DEPTH} calls deep`,
+        `does ${inst.decl.name.name} call itself?`,
+      );
     const decl = inst.decl;
     this.calls.push({ span: this.span, module: decl.name.name });
     this.frames = [...this.calls];
@@ -232,9 +313,15 @@ export class Elaborator {
     const inputs = decl.inputs ?? iface?.inputs ?? [];
     const env = new Env(undefined, inst.path, false, inst);
     for (const [k, v] of inst.hypers) env.define(k, v);
-    const vals = bindSlots(this, args, inputs.map((p) => p.name.name));
+    const vals = bindSlots(
+      this,
+      args,
+      inputs.map((p) => p.name.name),
+    );
     inputs.forEach((p, i) => {
-      const v = vals[i] ?? (p.default ? this.expr(p.default, env) : this.fail("M3006", `${decl.name.name} needs input '${p.name.name}'`));
+      const v =
+        vals[i] ??
+        (p.default ? this.expr(p.default, env) : this.fail("M3006", `${decl.name.name} needs input '${p.name.name}'`));
       if (v.k === "tensor" && p.type?.dims) bindDims(env, p.type.dims, v.node.shape);
       env.define(p.name.name, v);
     });
@@ -280,7 +367,9 @@ export class Elaborator {
     const table = env.owner?.params ?? this.modelParams;
     const existing = table.get(s.name.name);
     if (existing) return existing;
-    const shape = (s.type.dims ?? []).map((d) => (d.kind === "rest" ? this.fail("M3006", "a param cannot have '...' dims") : this.dim(d, env)));
+    const shape = (s.type.dims ?? []).map((d) =>
+      d.kind === "rest" ? this.fail("M3006", "a param cannot have '...' dims") : this.dim(d, env),
+    );
     const dtype = DTYPES.find((t) => t === s.type.name.name) ?? "f32";
     const init: InitSpec = s.init ? initOf(this, this.expr(s.init, env)) : { kind: "normal", std: 0.02 };
     const name = joinPath(env.owner?.path ?? env.path, s.name.name);
@@ -304,11 +393,17 @@ export class Elaborator {
     const carries = new Env(env, env.path);
     for (const c of e.carries) {
       const isFill = c.init.kind === "name" && (c.init.name === "zeros" || c.init.name === "ones") && c.type;
-      const v = isFill ? this.filled(c.type!, (c.init as A.NameExpr).name === "ones" ? 1 : 0, env) : this.expr(c.init, env);
+      const v = isFill
+        ? this.filled(c.type!, (c.init as A.NameExpr).name === "ones" ? 1 : 0, env)
+        : this.expr(c.init, env);
       carries.define(c.name.name, v);
     }
     const outs: Node[] = [];
-    const carried = (): number[] => e.carries.map((c) => { const v = carries.get(c.name.name); return v?.k === "tensor" ? v.node.id : -1; });
+    const carried = (): number[] =>
+      e.carries.map((c) => {
+        const v = carries.get(c.name.name);
+        return v?.k === "tensor" ? v.node.id : -1;
+      });
     const inits = carried();
     const steps: ScanRecord["steps"][number][] = [];
     for (let t = 0; t < n; t++) {
@@ -339,7 +434,12 @@ export class Elaborator {
   dim(e: A.Expr, env: Env): number {
     const v = this.expr(e, env);
     this.span = e.span;
-    if (v.k !== "int" || v.v < 0) this.fail("M3005", `dimension is ${describeVal(v)}, not a whole number ≥ 0`, "check the config values this dimension is computed from");
+    if (v.k !== "int" || v.v < 0)
+      this.fail(
+        "M3005",
+        `dimension is ${describeVal(v)}, not a whole number ≥ 0`,
+        "check the config values this dimension is computed from",
+      );
     return v.v;
   }
 }
@@ -366,7 +466,8 @@ function bindDims(env: Env, dims: readonly A.DimItem[], shape: readonly number[]
   const named = rest ? dims.slice(1) : dims;
   const off = shape.length - named.length;
   named.forEach((d, i) => {
-    if (d.kind === "name" && !env.get(d.name) && shape[off + i] !== undefined) env.define(d.name, { k: "int", v: shape[off + i] });
+    if (d.kind === "name" && !env.get(d.name) && shape[off + i] !== undefined)
+      env.define(d.name, { k: "int", v: shape[off + i] });
   });
 }
 
@@ -375,28 +476,47 @@ function floorMod(b: NodeBuilder, x: Node, y: Node): Node {
   return binary(b, "sub", x, binary(b, "mul", b.add("floor", [binary(b, "div", x, y)]), y));
 }
 
-function staticArith(el: Elaborator, e: A.BinaryExpr, l: { k: "int" | "float"; v: number }, r: { k: "int" | "float"; v: number }): Val {
+function staticArith(
+  el: Elaborator,
+  e: A.BinaryExpr,
+  l: { k: "int" | "float"; v: number },
+  r: { k: "int" | "float"; v: number },
+): Val {
   const op = e.op;
   const ints = l.k === "int" && r.k === "int";
   switch (op) {
-    case "+": return { k: ints ? "int" : "float", v: l.v + r.v };
-    case "-": return { k: ints ? "int" : "float", v: l.v - r.v };
-    case "*": return { k: ints ? "int" : "float", v: l.v * r.v };
-    case "%": return { k: ints ? "int" : "float", v: l.v - Math.floor(l.v / r.v) * r.v }; // floor-mod, as on tensors
+    case "+":
+      return { k: ints ? "int" : "float", v: l.v + r.v };
+    case "-":
+      return { k: ints ? "int" : "float", v: l.v - r.v };
+    case "*":
+      return { k: ints ? "int" : "float", v: l.v * r.v };
+    case "%":
+      return { k: ints ? "int" : "float", v: l.v - Math.floor(l.v / r.v) * r.v }; // floor-mod, as on tensors
     case "/":
       if (!ints) return { k: "float", v: l.v / r.v };
       if (r.v === 0 || l.v % r.v !== 0) {
-        const named = e.left.kind === "name" && e.right.kind === "name" ? `make '${e.left.name}' (${l.v}) a multiple of '${e.right.name}' (${r.v})` : "pick config values that divide evenly (e.g. d a multiple of heads)";
+        const named =
+          e.left.kind === "name" && e.right.kind === "name"
+            ? `make '${e.left.name}' (${l.v}) a multiple of '${e.right.name}' (${r.v})`
+            : "pick config values that divide evenly (e.g. d a multiple of heads)";
         el.fail("M3005", `${l.v} / ${r.v} is not a whole number`, named);
       }
       return { k: "int", v: l.v / r.v };
-    case "==": return { k: "bool", v: l.v === r.v };
-    case "!=": return { k: "bool", v: l.v !== r.v };
-    case "<": return { k: "bool", v: l.v < r.v };
-    case "<=": return { k: "bool", v: l.v <= r.v };
-    case ">": return { k: "bool", v: l.v > r.v };
-    case ">=": return { k: "bool", v: l.v >= r.v };
-    default: return el.fail("M3006", `'${op}' needs tensors`);
+    case "==":
+      return { k: "bool", v: l.v === r.v };
+    case "!=":
+      return { k: "bool", v: l.v !== r.v };
+    case "<":
+      return { k: "bool", v: l.v < r.v };
+    case "<=":
+      return { k: "bool", v: l.v <= r.v };
+    case ">":
+      return { k: "bool", v: l.v > r.v };
+    case ">=":
+      return { k: "bool", v: l.v >= r.v };
+    default:
+      return el.fail("M3006", `'${op}' needs tensors`);
   }
 }
 

@@ -31,14 +31,21 @@ export function evalIndex(el: Elaborator, e: A.IndexExpr, x: Node, env: Env): No
       const lo = it.start ? norm(int(it.start)) : 0;
       const hi = it.end ? norm(int(it.end)) : size;
       const st = it.step ? int(it.step) : 1;
-      if (!(0 <= lo && lo <= hi && hi <= size && st >= 1)) el.fail("M2109", `slice ${lo}:${hi}:${st} is out of range for axis ${axis} of size ${size}`, "bounds must satisfy 0 ≤ start ≤ end ≤ size and step ≥ 1");
+      if (!(0 <= lo && lo <= hi && hi <= size && st >= 1))
+        el.fail(
+          "M2109",
+          `slice ${lo}:${hi}:${st} is out of range for axis ${axis} of size ${size}`,
+          "bounds must satisfy 0 ≤ start ≤ end ≤ size and step ≥ 1",
+        );
       starts[axis] = lo;
       ends[axis] = hi;
       steps[axis] = st;
     }
   });
   el.span = e.span;
-  const sliced = starts.every((s, i) => s === 0 && ends[i] === x.shape[i] && steps[i] === 1) ? x : el.b.add("slice", [x], { starts, ends, steps });
+  const sliced = starts.every((s, i) => s === 0 && ends[i] === x.shape[i] && steps[i] === 1)
+    ? x
+    : el.b.add("slice", [x], { starts, ends, steps });
   if (dropped.size === 0) return sliced;
   return el.b.add("reshape", [sliced], { shape: sliced.shape.filter((_, i) => !dropped.has(i)) });
 }

@@ -54,7 +54,8 @@ export function initParam(p: ParamInfo, seed: number): Float32Array {
     }
     case "normal":
       // Box–Muller; 1 − u keeps the log argument in (0, 1].
-      for (let i = 0; i < n; i++) out[i] = init.std * Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
+      for (let i = 0; i < n; i++)
+        out[i] = init.std * Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
       break;
   }
   return out;

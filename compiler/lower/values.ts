@@ -55,7 +55,12 @@ export class Env {
   /** The instance whose body this scope belongs to (its params are created under its path). */
   readonly owner: Instance | undefined;
 
-  constructor(readonly parent: Env | undefined, readonly path: string, readonly soleAnonymous = false, owner?: Instance) {
+  constructor(
+    readonly parent: Env | undefined,
+    readonly path: string,
+    readonly soleAnonymous = false,
+    owner?: Instance,
+  ) {
     this.taken = parent && parent.path === path ? parent.taken : new Set();
     this.owner = owner ?? parent?.owner;
   }
@@ -87,7 +92,10 @@ export class Env {
 export const joinPath = (a: string, b: string): string => (a === "" ? b : b === "" ? a : `${a}.${b}`);
 
 export function snakeCase(name: string): string {
-  return name.replace(/([a-z0-9])([A-Z])/g, "$1_$2").replace(/([A-Z])([A-Z][a-z])/g, "$1_$2").toLowerCase();
+  return name
+    .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
+    .replace(/([A-Z])([A-Z][a-z])/g, "$1_$2")
+    .toLowerCase();
 }
 
 export function describeVal(v: Val): string {

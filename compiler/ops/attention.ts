@@ -30,7 +30,17 @@ export function attentionDims(q: Shape, k: Shape, dv: number, attrs: Attrs): Att
   const lead = q.slice(0, -2);
   const bh = prod(lead);
   const d = q[r - 1];
-  return { lead, bh, perFirst: lead[0] === 0 ? 0 : bh / lead[0], tq: q[r - 2], tk: k[r - 2], d, dv, scale: attrs.scale ?? 1 / Math.sqrt(d), mask: req("attention", attrs, "mask") };
+  return {
+    lead,
+    bh,
+    perFirst: lead[0] === 0 ? 0 : bh / lead[0],
+    tq: q[r - 2],
+    tk: k[r - 2],
+    d,
+    dv,
+    scale: attrs.scale ?? 1 / Math.sqrt(d),
+    mask: req("attention", attrs, "mask"),
+  };
 }
 
 /**
@@ -53,7 +63,16 @@ function limitOf(dims: AttentionDims, len: RefTensor | undefined, bh: number): n
 
 /** Scaled scores of query row i of problem bh into `s`, MASKED_SCORE where the mask forbids; `allowed`
  *  marks the keys the mask allows. Returns whether any key is allowed. */
-function scoresOf(q: RefTensor, k: RefTensor, dims: AttentionDims, bh: number, i: number, limit: number, s: Float64Array, allowed: Uint8Array): boolean {
+function scoresOf(
+  q: RefTensor,
+  k: RefTensor,
+  dims: AttentionDims,
+  bh: number,
+  i: number,
+  limit: number,
+  s: Float64Array,
+  allowed: Uint8Array,
+): boolean {
   const { tq, tk, d } = dims;
   let any = false;
   for (let j = 0; j < tk; j++) {
@@ -138,13 +157,19 @@ function gradRef(which: "dq" | "dkv") {
 function gradInfer(which: "dq" | "dkv") {
   const op = which === "dq" ? "attention_dq" : "attention_dkv";
   return (ins: readonly TensorType[], a: Attrs): TensorType => {
-    if (ins.length !== 6 && ins.length !== 7) fail(`${op}: takes q, k, v, dO, lse, delta (and lengths for a padding mask), got ${ins.length} inputs`);
+    if (ins.length !== 6 && ins.length !== 7)
+      fail(`${op}: takes q, k, v, dO, lse, delta (and lengths for a padding mask), got ${ins.length} inputs`);
     const [q, k, v, dO, lse, delta, len] = ins;
     const o = attentionInfer(len ? [q, k, v, len] : [q, k, v], a);
-    if (!isFloat(dO.dtype) || !sameShape(dO.shape, o.shape)) fail(`${op}: dO must be a float ${fmtShape(o.shape)}, got ${dO.dtype}${fmtShape(dO.shape)}`);
+    if (!isFloat(dO.dtype) || !sameShape(dO.shape, o.shape))
+      fail(`${op}: dO must be a float ${fmtShape(o.shape)}, got ${dO.dtype}${fmtShape(dO.shape)}`);
     const rows = o.shape.slice(0, -1);
-    for (const [name, t] of [["lse", lse], ["delta", delta]] as const) {
-      if (t.dtype !== "f32" || !sameShape(t.shape, rows)) fail(`${op}: ${name} must be f32${fmtShape(rows)}, got ${t.dtype}${fmtShape(t.shape)}`);
+    for (const [name, t] of [
+      ["lse", lse],
+      ["delta", delta],
+    ] as const) {
+      if (t.dtype !== "f32" || !sameShape(t.shape, rows))
+        fail(`${op}: ${name} must be f32${fmtShape(rows)}, got ${t.dtype}${fmtShape(t.shape)}`);
     }
     if (which === "dq") return q;
     const r = q.shape.length;
@@ -154,16 +179,21 @@ function gradInfer(which: "dq" | "dkv") {
 
 export const ATTENTION_OPS = {
   flash_attention: {
-    kind: "attention", arity: "variadic", doc: "attention (as the composite) by online softmax over key blocks, never storing the scores",
+    kind: "attention",
+    arity: "variadic",
+    doc: "attention (as the composite) by online softmax over key blocks, never storing the scores",
     tol: { atol: 2e-5, rtol: 1e-4 },
     infer: attentionInfer,
     ref: attentionRef,
   },
   attention_lse: {
-    kind: "attention", arity: "variadic", doc: "log Σ_j exp(masked scaled q·kᵀ) per query row (f32; log Tk for a fully masked row), for attention's gradient",
+    kind: "attention",
+    arity: "variadic",
+    doc: "log Σ_j exp(masked scaled q·kᵀ) per query row (f32; log Tk for a fully masked row), for attention's gradient",
     tol: { atol: 2e-5, rtol: 1e-5 },
     infer: (ins, a) => {
-      if (ins.length !== 2 && ins.length !== 3) fail(`attention_lse: takes q, k (and lengths for a padding mask), got ${ins.length} inputs`);
+      if (ins.length !== 2 && ins.length !== 3)
+        fail(`attention_lse: takes q, k (and lengths for a padding mask), got ${ins.length} inputs`);
       const [q, k, len] = ins;
       const o = attentionInfer(len ? [q, k, k, len] : [q, k, k], a);
       return { dtype: "f32", shape: o.shape.slice(0, -1) };
@@ -171,13 +201,17 @@ export const ATTENTION_OPS = {
     ref: lseRef,
   },
   attention_dq: {
-    kind: "attention", arity: "variadic", doc: "dQ of attention from q, k, v, dO, lse and delta = Σ dO·O, scores recomputed per key",
+    kind: "attention",
+    arity: "variadic",
+    doc: "dQ of attention from q, k, v, dO, lse and delta = Σ dO·O, scores recomputed per key",
     tol: { atol: 5e-5, rtol: 1e-4 },
     infer: gradInfer("dq"),
     ref: gradRef("dq"),
   },
   attention_dkv: {
-    kind: "attention", arity: "variadic", doc: "dK and dV of attention side by side [..., Tk, D + Dv], scores recomputed per query",
+    kind: "attention",
+    arity: "variadic",
+    doc: "dK and dV of attention side by side [..., Tk, D + Dv], scores recomputed per query",
     tol: { atol: 5e-5, rtol: 1e-4 },
     infer: gradInfer("dkv"),
     ref: gradRef("dkv"),

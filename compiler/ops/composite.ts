@@ -57,26 +57,33 @@ function lowerSoftmax(b: NodeBuilder, x: Node, axis: number, log: boolean): Node
   return log ? binary(b, "sub", shifted, unary(b, "log", s)) : binary(b, "div", e, s);
 }
 
-const floatSame = (op: string) => ([x]: readonly TensorType[], a: Attrs): TensorType => {
-  if (!isFloat(x.dtype)) fail(`${op}: needs a float tensor, got ${x.dtype}`);
-  const axis = normAxis(req(op, a, "axis"), x.shape.length);
-  if (axis < 0 || axis >= x.shape.length) fail(`${op}: axis ${a.axis} out of range for ${fmtShape(x.shape)}`);
-  return x;
-};
+const floatSame =
+  (op: string) =>
+  ([x]: readonly TensorType[], a: Attrs): TensorType => {
+    if (!isFloat(x.dtype)) fail(`${op}: needs a float tensor, got ${x.dtype}`);
+    const axis = normAxis(req(op, a, "axis"), x.shape.length);
+    if (axis < 0 || axis >= x.shape.length) fail(`${op}: axis ${a.axis} out of range for ${fmtShape(x.shape)}`);
+    return x;
+  };
 
 export function attentionInfer(ins: readonly TensorType[], a: Attrs): TensorType {
   const [q, k, v] = ins;
   const mask = req("attention", a, "mask");
   const r = q.shape.length;
-  if (r < 3 || k.shape.length !== r || v.shape.length !== r) fail(`attention: q, k, v need one rank ≥ 3, got ${fmtShape(q.shape)}, ${fmtShape(k.shape)}, ${fmtShape(v.shape)}`);
+  if (r < 3 || k.shape.length !== r || v.shape.length !== r)
+    fail(`attention: q, k, v need one rank ≥ 3, got ${fmtShape(q.shape)}, ${fmtShape(k.shape)}, ${fmtShape(v.shape)}`);
   if (!isFloat(q.dtype) || k.dtype !== q.dtype || v.dtype !== q.dtype) fail("attention: q, k, v need one float dtype");
   const lead = q.shape.slice(0, -2);
-  if (!sameShape(lead, k.shape.slice(0, -2)) || !sameShape(lead, v.shape.slice(0, -2))) fail(`attention: batch dims differ: ${fmtShape(q.shape)}, ${fmtShape(k.shape)}, ${fmtShape(v.shape)}`);
-  if (q.shape[r - 1] !== k.shape[r - 1]) fail(`attention: q and k widths differ: ${fmtShape(q.shape)} vs ${fmtShape(k.shape)}`);
-  if (k.shape[r - 2] !== v.shape[r - 2]) fail(`attention: k and v lengths differ: ${fmtShape(k.shape)} vs ${fmtShape(v.shape)}`);
+  if (!sameShape(lead, k.shape.slice(0, -2)) || !sameShape(lead, v.shape.slice(0, -2)))
+    fail(`attention: batch dims differ: ${fmtShape(q.shape)}, ${fmtShape(k.shape)}, ${fmtShape(v.shape)}`);
+  if (q.shape[r - 1] !== k.shape[r - 1])
+    fail(`attention: q and k widths differ: ${fmtShape(q.shape)} vs ${fmtShape(k.shape)}`);
+  if (k.shape[r - 2] !== v.shape[r - 2])
+    fail(`attention: k and v lengths differ: ${fmtShape(k.shape)} vs ${fmtShape(v.shape)}`);
   if (mask.kind === "padding") {
     const len = ins[3];
-    if (!len || !isInt(len.dtype) || len.shape.length !== 1 || len.shape[0] !== q.shape[0]) fail(`attention: a padding mask needs lengths i32[${q.shape[0]}] as the fourth input`);
+    if (!len || !isInt(len.dtype) || len.shape.length !== 1 || len.shape[0] !== q.shape[0])
+      fail(`attention: a padding mask needs lengths i32[${q.shape[0]}] as the fourth input`);
   } else if (ins.length !== 3) fail(`attention: only a padding mask takes a fourth input`);
   if (mask.kind === "block_causal" && !(mask.block >= 1)) fail("attention: block_causal needs a block size ≥ 1");
   return { dtype: q.dtype, shape: [...lead, q.shape[r - 2], v.shape[r - 1]] };
@@ -123,7 +130,12 @@ function lowerAttention(b: NodeBuilder, ins: readonly Node[], a: Attrs): Node {
   const r = q.shape.length;
   const [tq, d] = q.shape.slice(-2);
   const tk = k.shape[r - 2];
-  const scores = binary(b, "mul", b.add("matmul", [q, k], { transB: true }), scalar(b, a.scale ?? 1 / Math.sqrt(d), q.dtype));
+  const scores = binary(
+    b,
+    "mul",
+    b.add("matmul", [q, k], { transB: true }),
+    scalar(b, a.scale ?? 1 / Math.sqrt(d), q.dtype),
+  );
   let allowed: Node | undefined;
   const rows = b.add("iota", [], { shape: [tq, tk], axis: 0, dtype: "i32" });
   const cols = b.add("iota", [], { shape: [tq, tk], axis: 1, dtype: "i32" });
@@ -132,19 +144,35 @@ function lowerAttention(b: NodeBuilder, ins: readonly Node[], a: Attrs): Node {
   if (mask.kind === "block_causal") {
     // floor(x / m) for non-negative x is integer division; pos may be negative only when tq > tk.
     const blk = scalar(b, mask.block, "i32");
-    const shiftedPos = binary(b, "add", pos, scalar(b, mask.block * Math.ceil(Math.max(0, tq - tk) / mask.block), "i32"));
-    const shiftedCol = binary(b, "add", cols, scalar(b, mask.block * Math.ceil(Math.max(0, tq - tk) / mask.block), "i32"));
+    const shiftedPos = binary(
+      b,
+      "add",
+      pos,
+      scalar(b, mask.block * Math.ceil(Math.max(0, tq - tk) / mask.block), "i32"),
+    );
+    const shiftedCol = binary(
+      b,
+      "add",
+      cols,
+      scalar(b, mask.block * Math.ceil(Math.max(0, tq - tk) / mask.block), "i32"),
+    );
     allowed = binary(b, "le", binary(b, "div", shiftedCol, blk), binary(b, "div", shiftedPos, blk));
   }
   let allowedFull = allowed ? broadcastTo(b, allowed, scores.shape) : undefined;
   if (mask.kind === "padding") {
     const lead = q.shape.slice(0, -2);
     const lenShape = [q.shape[0], ...lead.slice(1).map(() => 1), 1, 1];
-    const limit = broadcastTo(b, b.add("reshape", [b.add("cast", [len], { dtype: "i32" })], { shape: lenShape }), scores.shape);
+    const limit = broadcastTo(
+      b,
+      b.add("reshape", [b.add("cast", [len], { dtype: "i32" })], { shape: lenShape }),
+      scores.shape,
+    );
     const col = b.add("iota", [], { shape: scores.shape, axis: r - 1, dtype: "i32" });
     allowedFull = b.add("lt", [col, limit]);
   }
-  const masked = allowedFull ? b.add("select", [allowedFull, scores, broadcastTo(b, scalar(b, MASKED_SCORE, q.dtype), scores.shape)]) : scores;
+  const masked = allowedFull
+    ? b.add("select", [allowedFull, scores, broadcastTo(b, scalar(b, MASKED_SCORE, q.dtype), scores.shape)])
+    : scores;
   const p = b.add("softmax", [masked], { axis: r - 1 });
   return b.add("matmul", [p, v]);
 }
@@ -175,30 +203,45 @@ function lowerLayerNorm(b: NodeBuilder, [x, gamma, beta]: readonly Node[], a: At
 
 export const COMPOSITE_OPS = {
   softmax: {
-    kind: "composite", arity: 1, doc: "exp(x − max) / Σ exp(x − max) along axis", tol: { atol: 1e-6, rtol: 1e-5 },
+    kind: "composite",
+    arity: 1,
+    doc: "exp(x − max) / Σ exp(x − max) along axis",
+    tol: { atol: 1e-6, rtol: 1e-5 },
     infer: floatSame("softmax"),
     ref: ([x], a) => softmaxRef(x, normAxis(req("softmax", a, "axis"), x.shape.length), false),
     lower: (b, [x], a) => lowerSoftmax(b, x, normAxis(req("softmax", a, "axis"), x.shape.length), false),
   },
   log_softmax: {
-    kind: "composite", arity: 1, doc: "x − max − log Σ exp(x − max) along axis", tol: { atol: 1e-5, rtol: 1e-5 },
+    kind: "composite",
+    arity: 1,
+    doc: "x − max − log Σ exp(x − max) along axis",
+    tol: { atol: 1e-5, rtol: 1e-5 },
     infer: floatSame("log_softmax"),
     ref: ([x], a) => softmaxRef(x, normAxis(req("log_softmax", a, "axis"), x.shape.length), true),
     lower: (b, [x], a) => lowerSoftmax(b, x, normAxis(req("log_softmax", a, "axis"), x.shape.length), true),
   },
   layer_norm: {
-    kind: "composite", arity: 3, doc: "(x − mean)/sqrt(var + eps)·γ + β over the last axis", tol: { atol: 1e-5, rtol: 1e-4 },
+    kind: "composite",
+    arity: 3,
+    doc: "(x − mean)/sqrt(var + eps)·γ + β over the last axis",
+    tol: { atol: 1e-5, rtol: 1e-4 },
     infer: ([x, g, bt]) => {
       const dlast = x.shape[x.shape.length - 1];
-      if (!isFloat(x.dtype) || x.shape.length < 1) fail(`layer_norm: needs a float tensor of rank ≥ 1, got ${x.dtype}${fmtShape(x.shape)}`);
-      if (!sameShape(g.shape, [dlast]) || !sameShape(bt.shape, [dlast]) || g.dtype !== x.dtype || bt.dtype !== x.dtype) fail(`layer_norm: γ and β must be ${x.dtype}[${dlast}], got ${g.dtype}${fmtShape(g.shape)} and ${bt.dtype}${fmtShape(bt.shape)}`);
+      if (!isFloat(x.dtype) || x.shape.length < 1)
+        fail(`layer_norm: needs a float tensor of rank ≥ 1, got ${x.dtype}${fmtShape(x.shape)}`);
+      if (!sameShape(g.shape, [dlast]) || !sameShape(bt.shape, [dlast]) || g.dtype !== x.dtype || bt.dtype !== x.dtype)
+        fail(
+          `layer_norm: γ and β must be ${x.dtype}[${dlast}], got ${g.dtype}${fmtShape(g.shape)} and ${bt.dtype}${fmtShape(bt.shape)}`,
+        );
       return x;
     },
     ref: layerNormRef,
     lower: lowerLayerNorm,
   },
   attention: {
-    kind: "composite", arity: "variadic", doc: "softmax(q·kᵀ·scale + mask)·v with none/causal/block_causal/padding/cross masks",
+    kind: "composite",
+    arity: "variadic",
+    doc: "softmax(q·kᵀ·scale + mask)·v with none/causal/block_causal/padding/cross masks",
     tol: { atol: 2e-5, rtol: 1e-4 },
     infer: attentionInfer,
     ref: attentionRef,

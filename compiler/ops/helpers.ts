@@ -6,7 +6,8 @@ import { type Shape, broadcastShapes, fmtShape, normAxis, sameShape } from "../s
 import { fail } from "./rules.js";
 import type { NodeBuilder } from "./spec.js";
 
-export const scalar = (b: NodeBuilder, value: number, dtype: DType = "f32"): Node => b.add("full", [], { value, dtype, shape: [] });
+export const scalar = (b: NodeBuilder, value: number, dtype: DType = "f32"): Node =>
+  b.add("full", [], { value, dtype, shape: [] });
 
 export function broadcastTo(b: NodeBuilder, x: Node, shape: Shape): Node {
   if (x.shape.length === 0 || sameShape(x.shape, shape)) return x;
@@ -15,13 +16,20 @@ export function broadcastTo(b: NodeBuilder, x: Node, shape: Shape): Node {
 
 /** A binary elementwise op with numpy broadcasting (rank-0 operands broadcast inside the kernel). */
 export function binary(b: NodeBuilder, op: string, x: Node, y: Node): Node {
-  const shape = broadcastShapes(x.shape, y.shape) ?? fail(`${op}: ${fmtShape(x.shape)} and ${fmtShape(y.shape)} do not broadcast`);
+  const shape =
+    broadcastShapes(x.shape, y.shape) ?? fail(`${op}: ${fmtShape(x.shape)} and ${fmtShape(y.shape)} do not broadcast`);
   return b.add(op, [broadcastTo(b, x, shape), broadcastTo(b, y, shape)]);
 }
 
 export const unary = (b: NodeBuilder, op: string, x: Node): Node => b.add(op, [x]);
 
-export function reduce(b: NodeBuilder, op: "reduce_sum" | "reduce_max" | "reduce_min" | "reduce_mean", x: Node, axes: readonly number[], keepDims = false): Node {
+export function reduce(
+  b: NodeBuilder,
+  op: "reduce_sum" | "reduce_max" | "reduce_min" | "reduce_mean",
+  x: Node,
+  axes: readonly number[],
+  keepDims = false,
+): Node {
   return b.add(op, [x], { axes: axes.map((a) => normAxis(a, x.shape.length)), keepDims });
 }
 

@@ -42,4 +42,3 @@ export function opsOfKind(kind: OpSpec["kind"]): OpName[] {
 /** Ops that fusion may inline as index arithmetic on their consumers' loads (entries marked `view`). */
 export const viewOps = (): OpName[] =>
   (Object.keys(OPS) as OpName[]).filter((n) => "view" in OPS[n] && OPS[n].view === true);
-

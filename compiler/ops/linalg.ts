@@ -14,12 +14,16 @@ export interface MatmulDims {
 
 /** a: [...ba, M, K] (transA: [...ba, K, M]); b: [...bb, K, N] (transB: [...bb, N, K]). */
 export function matmulDims(a: TensorType, b: TensorType, attrs: Attrs): MatmulDims {
-  if (a.shape.length < 2 || b.shape.length < 2) fail(`matmul: operands need rank ≥ 2, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
+  if (a.shape.length < 2 || b.shape.length < 2)
+    fail(`matmul: operands need rank ≥ 2, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
   const [ar, ac] = a.shape.slice(-2);
   const [br, bc] = b.shape.slice(-2);
   const [m, k] = attrs.transA ? [ac, ar] : [ar, ac];
   const [k2, n] = attrs.transB ? [bc, br] : [br, bc];
-  if (k !== k2) fail(`matmul: inner dimensions differ: ${fmtShape(a.shape)}${attrs.transA ? "ᵀ" : ""} @ ${fmtShape(b.shape)}${attrs.transB ? "ᵀ" : ""}`);
+  if (k !== k2)
+    fail(
+      `matmul: inner dimensions differ: ${fmtShape(a.shape)}${attrs.transA ? "ᵀ" : ""} @ ${fmtShape(b.shape)}${attrs.transB ? "ᵀ" : ""}`,
+    );
   const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2));
   if (!batch) fail(`matmul: batch dimensions do not broadcast: ${fmtShape(a.shape)} @ ${fmtShape(b.shape)}`);
   return { batch: batch!, m, n, k };
@@ -96,17 +100,23 @@ export function gatherGeometry(table: Shape, idx: Shape, axis: number): GatherGe
 
 export const LINALG_OPS = {
   matmul: {
-    kind: "matmul", arity: 2, doc: "batched matrix product with transpose flags and broadcast batch dims",
+    kind: "matmul",
+    arity: 2,
+    doc: "batched matrix product with transpose flags and broadcast batch dims",
     tol: { atol: 1e-5, rtol: 1e-4 },
     infer: ([a, b], attrs) => {
-      if (a.dtype !== b.dtype || !isFloat(a.dtype)) fail(`matmul: needs two float tensors of one dtype, got ${a.dtype} and ${b.dtype}`);
+      if (a.dtype !== b.dtype || !isFloat(a.dtype))
+        fail(`matmul: needs two float tensors of one dtype, got ${a.dtype} and ${b.dtype}`);
       const { batch, m, n } = matmulDims(a, b, attrs);
       return { dtype: a.dtype, shape: [...batch, m, n] };
     },
     ref: refMatmul,
   },
   gather: {
-    kind: "gather", arity: 2, doc: "table[..., idx, ...] along axis (out-of-range indices read 0)", tol: { atol: 0, rtol: 0 },
+    kind: "gather",
+    arity: 2,
+    doc: "table[..., idx, ...] along axis (out-of-range indices read 0)",
+    tol: { atol: 0, rtol: 0 },
     infer: ([table, idx], attrs) => {
       if (!isInt(idx.dtype)) fail(`gather: indices must be i32 or u32, got ${idx.dtype}`);
       const axis = normAxis(req("gather", attrs, "axis"), table.shape.length);
@@ -121,20 +131,25 @@ export const LINALG_OPS = {
         for (let c = 0; c < g.count; c++) {
           const j = idx.data[c];
           if (j < 0 || j >= g.size) continue;
-          for (let i = 0; i < g.inner; i++) out[(o * g.count + c) * g.inner + i] = table.data[(o * g.size + j) * g.inner + i];
+          for (let i = 0; i < g.inner; i++)
+            out[(o * g.count + c) * g.inner + i] = table.data[(o * g.size + j) * g.inner + i];
         }
       return out;
     },
   },
   scatter_add: {
-    kind: "scatter", arity: 2, doc: "out[..., idx[c], ...] += upd[..., c, ...] (gather's transpose; out-of-range dropped)", tol: { atol: 1e-5, rtol: 1e-5 },
+    kind: "scatter",
+    arity: 2,
+    doc: "out[..., idx[c], ...] += upd[..., c, ...] (gather's transpose; out-of-range dropped)",
+    tol: { atol: 1e-5, rtol: 1e-5 },
     infer: ([idx, upd], attrs) => {
       if (!isInt(idx.dtype)) fail(`scatter_add: indices must be i32 or u32, got ${idx.dtype}`);
       if (upd.dtype === "bool") fail("scatter_add: updates must be numeric, got bool (cast them to i32 first)");
       const axis = req("scatter_add", attrs, "axis");
       const size = req("scatter_add", attrs, "size");
       const span = upd.shape.slice(axis, axis + idx.shape.length);
-      if (axis < 0 || span.length !== idx.shape.length || span.some((d, k) => d !== idx.shape[k])) fail(`scatter_add: updates ${fmtShape(upd.shape)} do not hold indices ${fmtShape(idx.shape)} at axis ${axis}`);
+      if (axis < 0 || span.length !== idx.shape.length || span.some((d, k) => d !== idx.shape[k]))
+        fail(`scatter_add: updates ${fmtShape(upd.shape)} do not hold indices ${fmtShape(idx.shape)} at axis ${axis}`);
       return { dtype: upd.dtype, shape: scatterShape(idx, upd, axis, size) };
     },
     ref: ([idx, upd], attrs, out) => {
@@ -145,7 +160,8 @@ export const LINALG_OPS = {
         for (let c = 0; c < g.count; c++) {
           const j = idx.data[c];
           if (j < 0 || j >= g.size) continue;
-          for (let i = 0; i < g.inner; i++) res[(o * g.size + j) * g.inner + i] += upd.data[(o * g.count + c) * g.inner + i];
+          for (let i = 0; i < g.inner; i++)
+            res[(o * g.size + j) * g.inner + i] += upd.data[(o * g.count + c) * g.inner + i];
         }
       return res;
     },

@@ -30,16 +30,19 @@ export function reduceTargets(shape: Shape, axes: readonly number[]): Int32Array
   return out;
 }
 
-export const reduceAxes = (attrs: Attrs, rank: number): number[] => checkAxes("reduce", req("reduce", attrs, "axes"), rank);
+export const reduceAxes = (attrs: Attrs, rank: number): number[] =>
+  checkAxes("reduce", req("reduce", attrs, "axes"), rank);
 
 function reduction(kind: ReduceKind, doc: string): TensorOp {
   return {
-    kind: "reduce", arity: 1, doc,
+    kind: "reduce",
+    arity: 1,
+    doc,
     tol: kind === "max" || kind === "min" ? { atol: 0, rtol: 0 } : { atol: 1e-5, rtol: 1e-5 },
     infer: ([x], a): TensorType => {
       if (x.dtype === "bool") fail(`${kind}: needs a numeric tensor`);
       const axes = reduceAxes(a, x.shape.length);
-      if ((kind !== "sum") && axes.some((ax) => x.shape[ax] === 0)) fail(`${kind}: cannot reduce an empty axis`);
+      if (kind !== "sum" && axes.some((ax) => x.shape[ax] === 0)) fail(`${kind}: cannot reduce an empty axis`);
       return { dtype: x.dtype, shape: reducedShape(x.shape, axes, a.keepDims ?? false) };
     },
     ref: ([x]: readonly RefTensor[], a, out) => {

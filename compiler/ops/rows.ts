@@ -28,7 +28,12 @@ export function rowsGeometry(cache: readonly number[], count: number, axis: numb
 
 /** d cache: the cotangent with the written rows zeroed (they were overwritten); d rows: those rows of
  *  the cotangent, read by gather (which reads 0 where a row fell outside, as the write dropped it). */
-export function writeRowsVjp(b: NodeBuilder, g: Node, [, rows, offset]: readonly Node[], out: Node): (Node | undefined)[] {
+export function writeRowsVjp(
+  b: NodeBuilder,
+  g: Node,
+  [, rows, offset]: readonly Node[],
+  out: Node,
+): (Node | undefined)[] {
   if (prod(offset.shape) !== 1) fail("write_rows: no gradient with an offset per block (only decoding writes those)");
   const axis = normAxis(out.attrs.axis ?? 0, out.shape.length);
   const zeros = b.add("full", [], { value: 0, dtype: rows.dtype, shape: rows.shape });
@@ -40,17 +45,29 @@ export function writeRowsVjp(b: NodeBuilder, g: Node, [, rows, offset]: readonly
 
 export const ROWS_OPS = {
   write_rows: {
-    kind: "scatter", arity: 3, doc: "cache with rows [offset, offset + R) along axis replaced by rows (offset a runtime scalar; in place on a param)",
+    kind: "scatter",
+    arity: 3,
+    doc: "cache with rows [offset, offset + R) along axis replaced by rows (offset a runtime scalar; in place on a param)",
     tol: { atol: 0, rtol: 0 },
     infer: ([cache, rows, offset], a) => {
       const axis = normAxis(req("write_rows", a, "axis"), cache.shape.length);
-      if (axis < 0 || axis >= cache.shape.length) fail(`write_rows: axis ${a.axis} out of range for ${fmtShape(cache.shape)}`);
+      if (axis < 0 || axis >= cache.shape.length)
+        fail(`write_rows: axis ${a.axis} out of range for ${fmtShape(cache.shape)}`);
       if (rows.dtype !== cache.dtype) fail(`write_rows: rows are ${rows.dtype}, the cache ${cache.dtype}`);
-      if (rows.shape.length !== cache.shape.length || rows.shape.some((d, k) => k !== axis && d !== cache.shape[k]) || rows.shape[axis] > cache.shape[axis]) {
-        fail(`write_rows: rows ${fmtShape(rows.shape)} do not fit the cache ${fmtShape(cache.shape)} along axis ${axis}`);
+      if (
+        rows.shape.length !== cache.shape.length ||
+        rows.shape.some((d, k) => k !== axis && d !== cache.shape[k]) ||
+        rows.shape[axis] > cache.shape[axis]
+      ) {
+        fail(
+          `write_rows: rows ${fmtShape(rows.shape)} do not fit the cache ${fmtShape(cache.shape)} along axis ${axis}`,
+        );
       }
       const outer = prod(cache.shape.slice(0, axis));
-      if (!isInt(offset.dtype) || offset.shape.length > 1 || outer % prod(offset.shape) !== 0) fail(`write_rows: the offset must be one i32 or u32, or one per block of the ${outer} before axis ${axis}, got ${offset.dtype}${fmtShape(offset.shape)}`);
+      if (!isInt(offset.dtype) || offset.shape.length > 1 || outer % prod(offset.shape) !== 0)
+        fail(
+          `write_rows: the offset must be one i32 or u32, or one per block of the ${outer} before axis ${axis}, got ${offset.dtype}${fmtShape(offset.shape)}`,
+        );
       return cache;
     },
     ref: ([cache, rows, offset], a) => {
@@ -62,7 +79,8 @@ export const ROWS_OPS = {
         for (let r = 0; r < g.count; r++) {
           const j = offset.data[Math.floor(o / per)] + r;
           if (j < 0 || j >= g.size) continue;
-          for (let i = 0; i < g.inner; i++) out[(o * g.size + j) * g.inner + i] = rows.data[(o * g.count + r) * g.inner + i];
+          for (let i = 0; i < g.inner; i++)
+            out[(o * g.size + j) * g.inner + i] = rows.data[(o * g.count + r) * g.inner + i];
         }
       return out;
     },
@@ -76,5 +94,15 @@ export function inPlaceWrites(g: Graph): Set<number> {
   for (const n of g.nodes) for (const i of n.inputs) readers.set(i, (readers.get(i) ?? 0) + 1);
   const outputs = new Set(g.outputs.map((o) => o.id));
   const byId = nodeById(g);
-  return new Set(g.nodes.filter((n) => n.op === "write_rows" && byId.get(n.inputs[0])!.op === "param" && readers.get(n.inputs[0]) === 1 && !outputs.has(n.inputs[0])).map((n) => n.id));
+  return new Set(
+    g.nodes
+      .filter(
+        (n) =>
+          n.op === "write_rows" &&
+          byId.get(n.inputs[0])!.op === "param" &&
+          readers.get(n.inputs[0]) === 1 &&
+          !outputs.has(n.inputs[0]),
+      )
+      .map((n) => n.id),
+  );
 }

@@ -13,14 +13,16 @@ export function elementwiseShape(op: string, inputs: readonly TensorType[]): Sha
   for (const t of inputs) {
     if (t.shape.length === 0) continue;
     if (shape.length === 0) shape = t.shape;
-    else if (!sameShape(shape, t.shape)) fail(`${op}: shapes differ: ${inputs.map(describe).join(", ")} (insert a broadcast)`);
+    else if (!sameShape(shape, t.shape))
+      fail(`${op}: shapes differ: ${inputs.map(describe).join(", ")} (insert a broadcast)`);
   }
   return shape;
 }
 
 export function sameDtype(op: string, inputs: readonly TensorType[]): DType {
   const t = inputs[0].dtype;
-  if (inputs.some((x) => x.dtype !== t)) fail(`${op}: dtypes differ: ${inputs.map(describe).join(", ")} (insert a cast)`);
+  if (inputs.some((x) => x.dtype !== t))
+    fail(`${op}: dtypes differ: ${inputs.map(describe).join(", ")} (insert a cast)`);
   return t;
 }
 
@@ -42,7 +44,8 @@ export const numericBinary =
   (op: string, floatOnly = false) =>
   (inputs: readonly TensorType[]): TensorType => {
     const dtype = sameDtype(op, inputs);
-    if (dtype === "bool" || (floatOnly && !isFloat(dtype))) fail(`${op} needs ${floatOnly ? "float" : "numeric"} tensors, got ${inputs.map(describe).join(", ")}`);
+    if (dtype === "bool" || (floatOnly && !isFloat(dtype)))
+      fail(`${op} needs ${floatOnly ? "float" : "numeric"} tensors, got ${inputs.map(describe).join(", ")}`);
     return { dtype, shape: elementwiseShape(op, inputs) };
   };
 
@@ -56,13 +59,15 @@ export const comparison =
 export const logical =
   (op: string) =>
   (inputs: readonly TensorType[]): TensorType => {
-    if (inputs.some((t) => t.dtype !== "bool")) fail(`${op} needs bool tensors, got ${inputs.map(describe).join(", ")}`);
+    if (inputs.some((t) => t.dtype !== "bool"))
+      fail(`${op} needs bool tensors, got ${inputs.map(describe).join(", ")}`);
     return { dtype: "bool", shape: elementwiseShape(op, inputs) };
   };
 
 export function checkAxes(op: string, axes: readonly number[], rank: number): number[] {
   const out = axes.map((a) => (a < 0 ? a + rank : a));
-  for (const a of out) if (!Number.isInteger(a) || a < 0 || a >= rank) fail(`${op}: axis ${a} out of range for rank ${rank}`);
+  for (const a of out)
+    if (!Number.isInteger(a) || a < 0 || a >= rank) fail(`${op}: axis ${a} out of range for rank ${rank}`);
   if (new Set(out).size !== out.length) fail(`${op}: repeated axis in [${axes.join(", ")}]`);
   return out;
 }

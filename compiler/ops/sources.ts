@@ -6,13 +6,17 @@ import { bitsToUnit, randomBits, randomNormal } from "./scalar-math.js";
 import type { ElementwiseOp, SourceOp } from "./spec.js";
 
 const fed = (doc: string): SourceOp => ({
-  kind: "source", arity: 0, doc, tol: { atol: 0, rtol: 0 },
+  kind: "source",
+  arity: 0,
+  doc,
+  tol: { atol: 0, rtol: 0 },
   infer: (_, a) => ({ dtype: req(doc, a, "dtype"), shape: checkShape(doc, a.shape) }),
 });
 
 function randomInfer(op: string) {
   return (ins: readonly TensorType[], a: Attrs): TensorType => {
-    if (ins[0].dtype !== "u32" || ins[0].shape.length !== 0) fail(`${op}: the seed must be a u32 scalar, got ${ins[0].dtype}[${ins[0].shape.join(", ")}]`);
+    if (ins[0].dtype !== "u32" || ins[0].shape.length !== 0)
+      fail(`${op}: the seed must be a u32 scalar, got ${ins[0].dtype}[${ins[0].shape.join(", ")}]`);
     return { dtype: a.dtype ?? "f32", shape: checkShape(op, a.shape) };
   };
 }
@@ -24,7 +28,10 @@ export const SOURCE_OPS = {
 
 export const RANDOM_OPS = {
   random_uniform: {
-    kind: "elementwise", arity: 1, doc: "uniform in [0, 1), counter-based (seed, stream, index)", tol: { atol: 0, rtol: 0 },
+    kind: "elementwise",
+    arity: 1,
+    doc: "uniform in [0, 1), counter-based (seed, stream, index)",
+    tol: { atol: 0, rtol: 0 },
     infer: randomInfer("random_uniform"),
     scalar: ([seed], ctx) => bitsToUnit(randomBits(seed, ctx.attrs.stream ?? 0, ctx.index)),
     wgsl: ([seed], ctx) => {
@@ -33,7 +40,10 @@ export const RANDOM_OPS = {
     },
   },
   random_normal: {
-    kind: "elementwise", arity: 1, doc: "standard normal by Box–Muller, counter-based", tol: { atol: 2e-5, rtol: 2e-5 },
+    kind: "elementwise",
+    arity: 1,
+    doc: "standard normal by Box–Muller, counter-based",
+    tol: { atol: 2e-5, rtol: 2e-5 },
     infer: randomInfer("random_normal"),
     scalar: ([seed], ctx) => randomNormal(seed, ctx.attrs.stream ?? 0, ctx.index),
     wgsl: ([seed], ctx) => {

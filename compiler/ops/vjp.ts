@@ -25,9 +25,19 @@ const k = (b: B, v: number, like: Node) => scalar(b, v, like.dtype);
 const zerosLike = (b: B, x: Node) => broadcastTo(b, scalar(b, 0, x.dtype), x.shape);
 
 /** Cotangent for an elementwise input that may be rank 0 (broadcast inside the kernel). */
-const toInput = (b: B, g: Node, x: Node): Node => (x.shape.length === 0 && g.shape.length > 0 ? reduce(b, "reduce_sum", g, g.shape.map((_, i) => i)) : g);
+const toInput = (b: B, g: Node, x: Node): Node =>
+  x.shape.length === 0 && g.shape.length > 0
+    ? reduce(
+        b,
+        "reduce_sum",
+        g,
+        g.shape.map((_, i) => i),
+      )
+    : g;
 
-const unaryRule = (f: (b: B, g: Node, x: Node, y: Node) => Node): VjpRule => (b, g, [x], y) => [f(b, g, x, y)];
+const unaryRule =
+  (f: (b: B, g: Node, x: Node, y: Node) => Node): VjpRule =>
+  (b, g, [x], y) => [f(b, g, x, y)];
 const noGrad: VjpRule = (_b, _g, inputs) => inputs.map(() => undefined);
 
 /** The output cotangent broadcast back over the axes a reduction removed. */
@@ -41,9 +51,10 @@ function extremum(op: "ge" | "le"): VjpRule {
   return (b, g, [x, y], out) => {
     const pick = b.add(op, [x, y]);
     const other = b.add("not", [pick]);
-    return [toInput(b, b.add("select", [pick, g, zerosLike(b, g)]), x), toInput(b, b.add("select", [other, g, zerosLike(b, g)]), y)].map((v, i) =>
-      isFloat([x, y][i].dtype) ? v : undefined,
-    );
+    return [
+      toInput(b, b.add("select", [pick, g, zerosLike(b, g)]), x),
+      toInput(b, b.add("select", [other, g, zerosLike(b, g)]), y),
+    ].map((v, i) => (isFloat([x, y][i].dtype) ? v : undefined));
   };
 }
 
@@ -59,14 +70,23 @@ function sliceVjp(b: B, g: Node, x: Node, attrs: Attrs): Node {
     // [.., n, ..] → [.., n, 1, ..] ++ zeros [.., n, s-1, ..] along the new axis → [.., n·s, ..]
     const withUnit = [...cur.shape.slice(0, ax + 1), 1, ...cur.shape.slice(ax + 1)];
     // A full-shape `full`, not broadcastTo(scalar): broadcastTo keeps a scalar rank 0, which concat rejects.
-    const zeros = b.add("full", [], { value: 0, dtype: g.dtype, shape: [...cur.shape.slice(0, ax + 1), s - 1, ...cur.shape.slice(ax + 1)] });
+    const zeros = b.add("full", [], {
+      value: 0,
+      dtype: g.dtype,
+      shape: [...cur.shape.slice(0, ax + 1), s - 1, ...cur.shape.slice(ax + 1)],
+    });
     const spread = b.add("concat", [b.add("reshape", [cur], { shape: withUnit }), zeros], { axis: ax + 1 });
     cur = b.add("reshape", [spread], { shape: cur.shape.map((d, i) => (i === ax ? n * s : d)) });
   }
   // cur now spans start .. start + n·step along each axis; trim or pad it into x's extent.
   const lo = starts.map((st) => st);
   const hi = x.shape.map((d, ax) => d - starts[ax] - cur.shape[ax]);
-  const trimmed = hi.some((h) => h < 0) ? b.add("slice", [cur], { starts: cur.shape.map(() => 0), ends: cur.shape.map((d, ax) => Math.min(d, x.shape[ax] - starts[ax])) }) : cur;
+  const trimmed = hi.some((h) => h < 0)
+    ? b.add("slice", [cur], {
+        starts: cur.shape.map(() => 0),
+        ends: cur.shape.map((d, ax) => Math.min(d, x.shape[ax] - starts[ax])),
+      })
+    : cur;
   return b.add("pad", [trimmed], { lo, hi: x.shape.map((d, ax) => d - starts[ax] - trimmed.shape[ax]), value: 0 });
 }
 
@@ -94,7 +114,11 @@ function layerNormVjp(b: B, g: Node, [x, gamma]: readonly Node[], attrs: Attrs):
   const last = x.shape.length - 1;
   const rows = x.shape.slice(0, -1).map((_, i) => i);
   const centered = sub(b, x, reduce(b, "reduce_mean", x, [last], true));
-  const inv = unary(b, "rsqrt", add(b, reduce(b, "reduce_mean", unary(b, "square", centered), [last], true), k(b, attrs.eps ?? 1e-5, x)));
+  const inv = unary(
+    b,
+    "rsqrt",
+    add(b, reduce(b, "reduce_mean", unary(b, "square", centered), [last], true), k(b, attrs.eps ?? 1e-5, x)),
+  );
   const xhat = mul(b, centered, inv);
   const dxhat = mul(b, g, gamma);
   const meanD = reduce(b, "reduce_mean", dxhat, [last], true);
@@ -120,21 +144,33 @@ export const VJP_RULES = {
   square: unaryRule((b, g, x) => mul(b, g, mul(b, x, k(b, 2, x)))),
   tanh: unaryRule((b, g, _x, y) => mul(b, g, sub(b, k(b, 1, y), unary(b, "square", y)))),
   sigmoid: unaryRule((b, g, _x, y) => mul(b, g, mul(b, y, sub(b, k(b, 1, y), y)))),
-  relu: unaryRule((b, g, x) => b.add("select", [b.add("gt", [x, broadcastTo(b, k(b, 0, x), x.shape)]), g, zerosLike(b, g)])),
+  relu: unaryRule((b, g, x) =>
+    b.add("select", [b.add("gt", [x, broadcastTo(b, k(b, 0, x), x.shape)]), g, zerosLike(b, g)]),
+  ),
   gelu: unaryRule((b, g, x) => {
     // d/dx x·Φ(x) = Φ(x) + x·φ(x)
     const cdf = mul(b, add(b, k(b, 1, x), unary(b, "erf", mul(b, x, k(b, Math.SQRT1_2, x)))), k(b, 0.5, x));
-    const pdf = mul(b, unary(b, "exp", mul(b, unary(b, "square", x), k(b, -0.5, x))), k(b, 1 / Math.sqrt(2 * Math.PI), x));
+    const pdf = mul(
+      b,
+      unary(b, "exp", mul(b, unary(b, "square", x), k(b, -0.5, x))),
+      k(b, 1 / Math.sqrt(2 * Math.PI), x),
+    );
     return mul(b, g, add(b, cdf, mul(b, x, pdf)));
   }),
   gelu_tanh: unaryRule((b, g, x) => {
     const c = Math.sqrt(2 / Math.PI);
     const x2 = unary(b, "square", x);
     const t = unary(b, "tanh", mul(b, mul(b, x, add(b, k(b, 1, x), mul(b, x2, k(b, 0.044715, x)))), k(b, c, x)));
-    const dt = mul(b, sub(b, k(b, 1, x), unary(b, "square", t)), mul(b, add(b, k(b, 1, x), mul(b, x2, k(b, 3 * 0.044715, x))), k(b, c, x)));
+    const dt = mul(
+      b,
+      sub(b, k(b, 1, x), unary(b, "square", t)),
+      mul(b, add(b, k(b, 1, x), mul(b, x2, k(b, 3 * 0.044715, x))), k(b, c, x)),
+    );
     return mul(b, g, mul(b, add(b, add(b, k(b, 1, x), t), mul(b, x, dt)), k(b, 0.5, x)));
   }),
-  erf: unaryRule((b, g, x) => mul(b, g, mul(b, unary(b, "exp", unary(b, "neg", unary(b, "square", x))), k(b, 2 / Math.sqrt(Math.PI), x)))),
+  erf: unaryRule((b, g, x) =>
+    mul(b, g, mul(b, unary(b, "exp", unary(b, "neg", unary(b, "square", x))), k(b, 2 / Math.sqrt(Math.PI), x))),
+  ),
   sin: unaryRule((b, g, x) => mul(b, g, unary(b, "cos", x))),
   cos: unaryRule((b, g, x) => unary(b, "neg", mul(b, g, unary(b, "sin", x)))),
   floor: noGrad,
@@ -147,7 +183,10 @@ export const VJP_RULES = {
   div: (b, g, [x, y], out) => [toInput(b, div(b, g, y), x), toInput(b, unary(b, "neg", div(b, mul(b, g, out), y)), y)],
   max: extremum("ge"),
   min: extremum("le"),
-  pow: (b, g, [x, y], out) => [toInput(b, mul(b, g, div(b, mul(b, y, out), x)), x), toInput(b, mul(b, g, mul(b, out, unary(b, "log", x))), y)],
+  pow: (b, g, [x, y], out) => [
+    toInput(b, mul(b, g, div(b, mul(b, y, out), x)), x),
+    toInput(b, mul(b, g, mul(b, out, unary(b, "log", x))), y),
+  ],
   eq: noGrad,
   ne: noGrad,
   lt: noGrad,
@@ -158,14 +197,20 @@ export const VJP_RULES = {
   and: noGrad,
   or: noGrad,
   not: noGrad,
-  select: (b, g, [c, x, y]) => [undefined, toInput(b, b.add("select", [c, g, zerosLike(b, g)]), x), toInput(b, b.add("select", [c, zerosLike(b, g), g]), y)],
+  select: (b, g, [c, x, y]) => [
+    undefined,
+    toInput(b, b.add("select", [c, g, zerosLike(b, g)]), x),
+    toInput(b, b.add("select", [c, zerosLike(b, g), g]), y),
+  ],
   cast: (b, g, [x]) => [isFloat(x.dtype) && isFloat(g.dtype) ? b.add("cast", [g], { dtype: x.dtype }) : undefined],
   full: noGrad,
   iota: noGrad,
   random_uniform: noGrad,
   random_normal: noGrad,
   reduce_sum: (b, g, [x], out) => [expandReduced(b, g, x, outAttrs(out))],
-  reduce_mean: (b, g, [x], out) => [div(b, expandReduced(b, g, x, outAttrs(out)), k(b, prod(x.shape) / Math.max(1, prod(out.shape)), x))],
+  reduce_mean: (b, g, [x], out) => [
+    div(b, expandReduced(b, g, x, outAttrs(out)), k(b, prod(x.shape) / Math.max(1, prod(out.shape)), x)),
+  ],
   reduce_max: (b, g, [x], out) => [extremeVjp(b, g, x, out)],
   reduce_min: (b, g, [x], out) => [extremeVjp(b, g, x, out)],
   reshape: (b, g, [x]) => [b.add("reshape", [g], { shape: x.shape })],
@@ -246,7 +291,10 @@ function splitDkv(b: B, dkv: Node, d: number): [Node, Node] {
   const last = dkv.shape.length - 1;
   const at = (x: number) => dkv.shape.map((n, i) => (i === last ? x : 0));
   const ends = (x: number) => dkv.shape.map((n, i) => (i === last ? x : n));
-  return [b.add("slice", [dkv], { starts: at(0), ends: ends(d) }), b.add("slice", [dkv], { starts: at(d), ends: ends(dkv.shape[last]) })];
+  return [
+    b.add("slice", [dkv], { starts: at(0), ends: ends(d) }),
+    b.add("slice", [dkv], { starts: at(d), ends: ends(dkv.shape[last]) }),
+  ];
 }
 
 /**
@@ -260,7 +308,11 @@ function flashAttentionVjp(b: B, g: Node, inputs: readonly Node[], out: Node): (
   const wide = (x: Node) => (x.dtype === "f32" ? x : b.add("cast", [x], { dtype: "f32" }));
   const delta = reduce(b, "reduce_sum", mul(b, wide(g), wide(out)), [out.shape.length - 1]);
   const dq = b.add("attention_dq", [q, k, v, g, lse, delta, ...len], a);
-  const [dk, dv] = splitDkv(b, b.add("attention_dkv", [q, k, v, g, lse, delta, ...len], a), q.shape[q.shape.length - 1]);
+  const [dk, dv] = splitDkv(
+    b,
+    b.add("attention_dkv", [q, k, v, g, lse, delta, ...len], a),
+    q.shape[q.shape.length - 1],
+  );
   return inputs.map((_, i) => [dq, dk, dv][i]);
 }
 
@@ -276,7 +328,11 @@ function lseVjp(b: B, g: Node, inputs: readonly Node[], out: Node): (Node | unde
   const dO = b.add("reshape", [g], { shape: [...g.shape, 1] });
   const zeros = b.add("full", [], { value: 0, dtype: "f32", shape: g.shape });
   const dq = b.add("attention_dq", [q, k, ones, dO, out, zeros, ...len], a);
-  const [dk] = splitDkv(b, b.add("attention_dkv", [q, k, ones, dO, out, zeros, ...len], a), q.shape[q.shape.length - 1]);
+  const [dk] = splitDkv(
+    b,
+    b.add("attention_dkv", [q, k, ones, dO, out, zeros, ...len], a),
+    q.shape[q.shape.length - 1],
+  );
   return inputs.map((_, i) => [dq, dk][i]);
 }
 
@@ -289,6 +345,11 @@ function extremeVjp(b: B, g: Node, x: Node, out: Node): Node {
   // Ties share the cotangent equally.
   const y = expandReduced(b, out, x, out.attrs);
   const hit = b.add("cast", [b.add("eq", [x, y])], { dtype: x.dtype });
-  const count = expandReduced(b, reduce(b, "reduce_sum", hit, reduceAxes(out.attrs, x.shape.length), out.attrs.keepDims ?? false), x, out.attrs);
+  const count = expandReduced(
+    b,
+    reduce(b, "reduce_sum", hit, reduceAxes(out.attrs, x.shape.length), out.attrs.keepDims ?? false),
+    x,
+    out.attrs,
+  );
   return div(b, mul(b, expandReduced(b, g, x, out.attrs), hit), count);
 }

@@ -39,12 +39,18 @@ export function scoreBytes(q: Node, k: Node): number {
 }
 
 /** The path of one attention node: its `impl` when set, else the policy, else the size rule. */
-export function chooseAttention(inputs: readonly Node[], attrs: Attrs, opts: AttentionChoice = {}): "flash" | "lowered" {
+export function chooseAttention(
+  inputs: readonly Node[],
+  attrs: Attrs,
+  opts: AttentionChoice = {},
+): "flash" | "lowered" {
   if (attrs.impl) return attrs.impl;
   const policy = opts.attention ?? "auto";
   if (policy !== "auto") return policy;
   const bytes = scoreBytes(inputs[0], inputs[1]);
-  return bytes > FLASH_MIN_SCORE_BYTES || bytes > (opts.maxBindingBytes ?? DEFAULT_LIMITS.maxStorageBufferBindingSize) ? "flash" : "lowered";
+  return bytes > FLASH_MIN_SCORE_BYTES || bytes > (opts.maxBindingBytes ?? DEFAULT_LIMITS.maxStorageBufferBindingSize)
+    ? "flash"
+    : "lowered";
 }
 
 /** `attrs` of an op with the attention path fixed (only attention nodes carry one). */

@@ -9,13 +9,19 @@ import { rewrite } from "../rewrite.js";
 import { type AttentionChoice, chooseAttention } from "./choose-attention.js";
 
 class LoweringBuilder implements NodeBuilder {
-  constructor(private readonly b: GraphBuilder, private readonly choice: AttentionChoice) {}
+  constructor(
+    private readonly b: GraphBuilder,
+    private readonly choice: AttentionChoice,
+  ) {}
   add(op: string, inputs: readonly Node[], attrs: Attrs = {}): Node {
     const spec = opSpec(op);
     if (spec.kind !== "composite") return this.b.add(op, inputs, attrs);
     // flash_attention reads f16 and rounds its result itself, so it needs none of the casts below.
     if (op === "attention" && chooseAttention(inputs, attrs, this.choice) === "flash") {
-      return this.b.add("flash_attention", inputs, { mask: attrs.mask, ...(attrs.scale === undefined ? {} : { scale: attrs.scale }) });
+      return this.b.add("flash_attention", inputs, {
+        mask: attrs.mask,
+        ...(attrs.scale === undefined ? {} : { scale: attrs.scale }),
+      });
     }
     // f16 is a storage type: a composite on f16 computes its intermediates (means, sums, scores) in f32,
     // as its float64 reference does, and rounds only its result — not after every lowered step.

@@ -53,7 +53,8 @@ export function inPlaceOptimizer(g: Graph, updates: Readonly<Record<string, stri
       taken.add(k);
       const rs = users.get(s.id) ?? [];
       const r = rs[0];
-      if (rs.length !== 1 || r.op !== "reshape" || !sameShape(r.shape, p.shape) || (users.get(r.id) ?? []).length) return undefined;
+      if (rs.length !== 1 || r.op !== "reshape" || !sameShape(r.shape, p.shape) || (users.get(r.id) ?? []).length)
+        return undefined;
       const names = outputsOf.get(r.id) ?? [];
       if (names.length === 0 || names.some((o) => updates[o] !== state[k].attrs.name)) return undefined;
       aliases.set(s.id, state[k].id);
@@ -93,8 +94,17 @@ export function placeOptimizer(g: Graph, updates: Readonly<Record<string, string
   for (const n of g.nodes) {
     const from = byId.get(n.inputs[0]);
     // state k of a lowered adamw reshaped to its parameter is that state: no stacking, no copies
-    if (n.op === "reshape" && from?.op === "slice" && states.has(from.inputs[0]) && stateIndex(from, byId.get(from.inputs[0])!) !== undefined && sameShape(n.shape, from.shape.slice(1))) {
-      map.set(n.id, states.get(from.inputs[0])![(["p", "m", "v"] as const)[stateIndex(from, byId.get(from.inputs[0])!)!]]);
+    if (
+      n.op === "reshape" &&
+      from?.op === "slice" &&
+      states.has(from.inputs[0]) &&
+      stateIndex(from, byId.get(from.inputs[0])!) !== undefined &&
+      sameShape(n.shape, from.shape.slice(1))
+    ) {
+      map.set(
+        n.id,
+        states.get(from.inputs[0])![(["p", "m", "v"] as const)[stateIndex(from, byId.get(from.inputs[0])!)!]],
+      );
       continue;
     }
     if (n.op === "slice" && states.has(n.inputs[0])) continue; // built on first use below
@@ -115,6 +125,7 @@ export function placeOptimizer(g: Graph, updates: Readonly<Record<string, string
     map.set(n.id, x);
     return x;
   }
-  for (const o of g.outputs) b.output(o.name, map.get(o.id) ?? (states.has(o.id) ? stacked(o.id) : build(byId.get(o.id)!)));
+  for (const o of g.outputs)
+    b.output(o.name, map.get(o.id) ?? (states.has(o.id) ? stacked(o.id) : build(byId.get(o.id)!)));
   return b.build();
 }

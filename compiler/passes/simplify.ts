@@ -21,7 +21,9 @@ export const RULES: readonly Rule[] = [
     op: "permute",
     apply: (n, [x]) => {
       const long = n.attrs.perm!.filter((a) => x.shape[a] !== 1);
-      return long.every((a, k) => k === 0 || long[k - 1] < a) ? { op: "reshape", attrs: { shape: n.shape } } : undefined;
+      return long.every((a, k) => k === 0 || long[k - 1] < a)
+        ? { op: "reshape", attrs: { shape: n.shape } }
+        : undefined;
     },
   },
 ];

@@ -59,7 +59,11 @@ export interface StreamAnalysis {
 }
 
 /** Analyses the cone of `targets` (ids in e2's graph, with the corresponding ids in e3 and e4). */
-export function analyzeChunks(es: readonly [Elaborated, Elaborated, Elaborated], targets: readonly (readonly number[])[], loc: StreamLocated): StreamAnalysis {
+export function analyzeChunks(
+  es: readonly [Elaborated, Elaborated, Elaborated],
+  targets: readonly (readonly number[])[],
+  loc: StreamLocated,
+): StreamAnalysis {
   const graphs = es.map((e) => e.graph);
   const by2 = nodeById(graphs[0]);
   const where = (n: Node, what: string): StreamError => loc.error(n, what);
@@ -77,7 +81,13 @@ export function analyzeChunks(es: readonly [Elaborated, Elaborated, Elaborated],
   const pdep = new Set<number>(); // depends on the chunk index
 
   const liveScan = (sc: ChunkScan): boolean => sc.body.some((id) => live.has(id));
-  for (const sc of scans.filter(liveScan)) for (const c of sc.carries) if (by2.get(c.init)?.op !== "full") throw where(by2.get(sc.body[0])!, "starts a scan over the chunks from a carry that is not a constant (zeros, ones)");
+  for (const sc of scans.filter(liveScan))
+    for (const c of sc.carries)
+      if (by2.get(c.init)?.op !== "full")
+        throw where(
+          by2.get(sc.body[0])!,
+          "starts a scan over the chunks from a carry that is not a constant (zeros, ones)",
+        );
 
   for (const n of graphs[0].nodes) {
     if (!live.has(n.id)) continue;
@@ -92,14 +102,19 @@ export function analyzeChunks(es: readonly [Elaborated, Elaborated, Elaborated],
     }
     for (const i of ins) {
       const si = stepOf.get(i.id);
-      if (si && !(scanOut.has(n.id) && i.id === chunkScans[0][si.scan].steps[si.step].yield)) throw where(n, "reads a value inside a scan over the chunks other than what it yields");
+      if (si && !(scanOut.has(n.id) && i.id === chunkScans[0][si.scan].steps[si.step].yield))
+        throw where(n, "reads a value inside a scan over the chunks other than what it yields");
     }
     const n3 = at3.get(n.id)!;
     const n4 = at4.get(n.id)!;
-    if (n3.op !== n.op || n4.op !== n.op || n3.shape.length !== n.shape.length || n4.shape.length !== n.shape.length) throw where(n, "changes with the chunk count, so one per-chunk program cannot stand for it");
+    if (n3.op !== n.op || n4.op !== n.op || n3.shape.length !== n.shape.length || n4.shape.length !== n.shape.length)
+      throw where(n, "changes with the chunk count, so one per-chunk program cannot stand for it");
     const a = chunkAxisOf(n, n3, n4, where);
     if (n.op === "input") {
-      if (!a) throw new StreamError(`input '${n.attrs.name}' reaches the memory but has no chunk axis: the stream has nothing to feed it per chunk`);
+      if (!a)
+        throw new StreamError(
+          `input '${n.attrs.name}' reaches the memory but has no chunk axis: the stream has nothing to feed it per chunk`,
+        );
       dep.add(n.id);
       inputs.push(n);
       axes.set(n.id, { ...a, g: 1, r: a.k });
@@ -123,32 +138,72 @@ export function analyzeChunks(es: readonly [Elaborated, Elaborated, Elaborated],
     role.set(n.id, !ax ? "free" : dep.has(n.id) ? "chunk" : pdep.has(n.id) ? "positional" : "uniform");
   }
 
-  for (const [s, sc] of scans.entries()) if (liveScan(sc)) checkSteps(graphs, chunkScans.map((c) => c[s]), axes, at3, where);
+  for (const [s, sc] of scans.entries())
+    if (liveScan(sc))
+      checkSteps(
+        graphs,
+        chunkScans.map((c) => c[s]),
+        axes,
+        at3,
+        where,
+      );
 
   for (const id of targets[0]) {
     const n = by2.get(id)!;
     const a = axes.get(id);
-    if (!a || role.get(id) !== "chunk") throw where(n, "is read by the text decoder but has no chunk axis: it mixes chunks");
-    if (a.g !== 1) throw where(n, "is read by the text decoder with the chunks folded into another axis (its rows per chunk are not contiguous)");
+    if (!a || role.get(id) !== "chunk")
+      throw where(n, "is read by the text decoder but has no chunk axis: it mixes chunks");
+    if (a.g !== 1)
+      throw where(
+        n,
+        "is read by the text decoder with the chunks folded into another axis (its rows per chunk are not contiguous)",
+      );
   }
-  return { g2: graphs[0], byId: by2, at3, axes, role, targets: targets[0], inputs, blockCausal, scans, sources, scanOut };
+  return {
+    g2: graphs[0],
+    byId: by2,
+    at3,
+    axes,
+    role,
+    targets: targets[0],
+    inputs,
+    blockCausal,
+    scans,
+    sources,
+    scanOut,
+  };
 }
 
 /** The axis whose size changes with C, as k·C; none for a value without one. */
-function chunkAxisOf(n2: Node, n3: Node, n4: Node, where: (n: Node, what: string) => StreamError): { axis: number; k: number } | undefined {
+function chunkAxisOf(
+  n2: Node,
+  n3: Node,
+  n4: Node,
+  where: (n: Node, what: string) => StreamError,
+): { axis: number; k: number } | undefined {
   const v = varyingAxis(n2, n3, n4, "chunks", (what) => where(n2, what));
   if (!v) return undefined;
   const [s2, s3, s4] = v.sizes;
   const k = s3 - s2;
   if (k <= 0 || s4 - s3 !== k || s2 !== 2 * k) {
-    throw where(n2, `has a size along the chunks that is not a multiple of the chunk count (${s2}, ${s3}, ${s4} at 2, 3, 4 chunks): it drops or adds chunks`);
+    throw where(
+      n2,
+      `has a size along the chunks that is not a multiple of the chunk count (${s2}, ${s3}, ${s4} at 2, 3, 4 chunks): it drops or adds chunks`,
+    );
   }
   return { axis: v.axis, k };
 }
 
 /** The chunk axis's layout (g, r): a reshape keeps the flat order [G, C, R]; other ops keep the axis's
  *  own layout from an input axis of the same size (uniform values have none). */
-function layout(n: Node, ins: readonly Node[], a: { axis: number; k: number }, axes: ReadonlyMap<number, ChunkAxis>, scanOut: ReadonlyMap<number, number>, where: (n: Node, what: string) => StreamError): ChunkAxis {
+function layout(
+  n: Node,
+  ins: readonly Node[],
+  a: { axis: number; k: number },
+  axes: ReadonlyMap<number, ChunkAxis>,
+  scanOut: ReadonlyMap<number, number>,
+  where: (n: Node, what: string) => StreamError,
+): ChunkAxis {
   if (scanOut.has(n.id)) return { ...a, g: 1, r: a.k };
   const placed = ins.map((i) => axes.get(i.id)).filter((x): x is ChunkAxis => x !== undefined && x.g !== undefined);
   if (n.op === "reshape" && placed.length) {
@@ -160,12 +215,14 @@ function layout(n: Node, ins: readonly Node[], a: { axis: number; k: number }, a
     const after = prod(n.shape.slice(a.axis + 1));
     const g = G / before;
     const r = R / after;
-    if (!Number.isInteger(g) || !Number.isInteger(r) || g * r !== a.k) throw where(n, "mixes chunks (the reshape interleaves chunks with other elements)");
+    if (!Number.isInteger(g) || !Number.isInteger(r) || g * r !== a.k)
+      throw where(n, "mixes chunks (the reshape interleaves chunks with other elements)");
     return { ...a, g, r };
   }
   if (!placed.length) return a;
   const first = placed[0];
-  if (placed.some((p) => p.g !== first.g || p.r !== first.r)) throw where(n, "mixes chunks (its inputs lay out chunks differently)");
+  if (placed.some((p) => p.g !== first.g || p.r !== first.r))
+    throw where(n, "mixes chunks (its inputs lay out chunks differently)");
   if (first.g! * first.r! !== a.k) throw where(n, "mixes chunks (its chunk axis does not keep its inputs' chunks)");
   return { ...a, g: first.g, r: first.r };
 }
@@ -187,7 +244,8 @@ const STREAM: Derivation<ChunkAxis> = {
       return "source";
     }
     const i = ax.axis;
-    const whole = (n.attrs.steps?.[i] ?? 1) === 1 && (n.attrs.starts?.[i] ?? 0) === 0 && n.attrs.ends![i] === x.shape[i];
+    const whole =
+      (n.attrs.steps?.[i] ?? 1) === 1 && (n.attrs.starts?.[i] ?? 0) === 0 && n.attrs.ends![i] === x.shape[i];
     if (!a || a.axis !== i || !whole) mixes(" (the slice picks or drops chunks)");
   },
   pads: (n, _ins, _a, [ax], mixes) => {
@@ -204,12 +262,22 @@ const STREAM: Derivation<ChunkAxis> = {
     // chunks in a batch axis: attention within a chunk (a uniform input, such as learned queries
     // broadcast to every chunk, takes the others' layout)
     const placed = [q, k, v].filter((x): x is ChunkAxis => x?.g !== undefined);
-    if (q && k && v && q.axis === k.axis && k.axis === v.axis && q.axis < r - 2 && placed.every((x) => same(x, placed[0]))) {
+    if (
+      q &&
+      k &&
+      v &&
+      q.axis === k.axis &&
+      k.axis === v.axis &&
+      q.axis < r - 2 &&
+      placed.every((x) => same(x, placed[0]))
+    ) {
       return undefined;
     }
     const rows = [q, k, v].every((x) => x && x.axis === r - 2 && x.g === 1 && x.r === q!.r);
     if (rows && kind === "block_causal" && mask!.block === q!.r) return "cache";
-    mixes(` (attention with mask ${kind} over the chunks; only block-causal attention with one chunk per block can be cached)`);
+    mixes(
+      ` (attention with mask ${kind} over the chunks; only block-causal attention with one chunk per block can be cached)`,
+    );
   },
 };
 

@@ -56,7 +56,6 @@ export interface PerChunk {
   readonly carried: readonly StreamBuffer[];
 }
 
-
 export function perChunkGraph(an: StreamAnalysis, maxChunks: number): PerChunk {
   const b = new GraphBuilder();
   const map = new Map<number, Node>();
@@ -99,7 +98,12 @@ export function perChunkGraph(an: StreamAnalysis, maxChunks: number): PerChunk {
       const r = an.axes.get(n.inputs[1])!.r!;
       const [kc, vc] = (["k", "v"] as const).map((kv, j) => {
         const x = ins[1 + j];
-        const spec: StreamBuffer = { name: cacheName(layer, kv), dtype: x.dtype, shape: x.shape.map((d, m) => (m === axis ? maxChunks * r : d)), init: 0 };
+        const spec: StreamBuffer = {
+          name: cacheName(layer, kv),
+          dtype: x.dtype,
+          shape: x.shape.map((d, m) => (m === axis ? maxChunks * r : d)),
+          init: 0,
+        };
         carried.push(spec);
         return spec;
       });
@@ -123,24 +127,38 @@ export function perChunkGraph(an: StreamAnalysis, maxChunks: number): PerChunk {
     b.output(rowsName(i), v);
     return { name: rowsName(i), shape: v.shape, axis: a.axis, rows: a.r! };
   });
-  an.scans.forEach((sc, s) => sc.carries.forEach((c, j) => {
-    const k = stateIndex.get(`${s}.${j}`);
-    if (k === undefined || c.next === c.init) return;
-    b.output(stateOut(k), map.get(c.next)!);
-    updates[stateOut(k)] = stateName(k);
-  }));
+  an.scans.forEach((sc, s) =>
+    sc.carries.forEach((c, j) => {
+      const k = stateIndex.get(`${s}.${j}`);
+      if (k === undefined || c.next === c.init) return;
+      b.output(stateOut(k), map.get(c.next)!);
+      updates[stateOut(k)] = stateName(k);
+    }),
+  );
   return { graph: b.build(), updates, inputs, rows, carried };
 }
 
 /** A positional source for chunk t: rows start + t·k … + k of a table, or an iota along the chunk axis
  *  plus t·k. */
-function positional(b: GraphBuilder, n: Node, ins: readonly Node[], axis: number, k: number, times: (k: number, plus?: number) => Node): Node {
+function positional(
+  b: GraphBuilder,
+  n: Node,
+  ins: readonly Node[],
+  axis: number,
+  k: number,
+  times: (k: number, plus?: number) => Node,
+): Node {
   if (n.op === "iota") {
     const it = b.add("iota", [], { ...n.attrs, shape: n.shape.map((d, m) => (m === axis ? k : d)) });
     return binary(b, "add", it, b.add("cast", [times(k)], { dtype: n.dtype }));
   }
   const start = n.attrs.starts![axis];
-  const idx = binary(b, "add", b.add("iota", [], { shape: [k], axis: 0, dtype: "i32" }), broadcastTo(b, times(k, start), [k]));
+  const idx = binary(
+    b,
+    "add",
+    b.add("iota", [], { shape: [k], axis: 0, dtype: "i32" }),
+    broadcastTo(b, times(k, start), [k]),
+  );
   const rows = b.add("gather", [ins[0], idx], { axis });
   const starts = n.attrs.starts!.map((v, m) => (m === axis ? 0 : v));
   const ends = n.attrs.ends!.map((v, m) => (m === axis ? k : v));

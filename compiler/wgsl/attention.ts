@@ -46,7 +46,9 @@ const chunks = (width: number): number[] => Array.from({ length: Math.ceil(width
 /** The c-th vec4 of row `row` (an i32 expression) of an operand, zero past its width. */
 function chunk(o: Operand, row: string, c: number): string {
   if (o.b.vec === 4) return `${o.b.name}[(${row}) * ${o.width / 4} + ${c}]`;
-  const parts = [0, 1, 2, 3].map((e) => (4 * c + e < o.width ? load(o.b, `(${row}) * ${o.width} + ${4 * c + e}`) : "0.0"));
+  const parts = [0, 1, 2, 3].map((e) =>
+    4 * c + e < o.width ? load(o.b, `(${row}) * ${o.width} + ${4 * c + e}`) : "0.0",
+  );
   return `vec4<f32>(${parts.join(", ")})`;
 }
 
@@ -63,12 +65,18 @@ function dotLines(name: string, n: number, a: (c: number) => string, b: (c: numb
 function storeRow(out: Binding, base: string, width: number, reg: (c: number) => string): string[] {
   if (out.vec === 4) return chunks(width).map((c) => `${out.name}[(${base}) / 4 + ${c}] = ${reg(c)};`);
   const lines: string[] = [];
-  for (let x = 0; x < width; x++) lines.push(store(out, `${base} + ${x}`, `${reg(Math.floor(x / 4))}.${"xyzw"[x % 4]}`));
+  for (let x = 0; x < width; x++)
+    lines.push(store(out, `${base} + ${x}`, `${reg(Math.floor(x / 4))}.${"xyzw"[x % 4]}`));
   return lines;
 }
 
 /** The output binding: array<vec4<f32>> when every row segment stored starts and ends 16-byte aligned. */
-const output = (dtype: DType, widths: readonly number[]): Binding => ({ name: "out", dtype, access: "read_write", vec: dtype === "f32" && widths.every((w) => w % 4 === 0) ? 4 : 1 });
+const output = (dtype: DType, widths: readonly number[]): Binding => ({
+  name: "out",
+  dtype,
+  access: "read_write",
+  vec: dtype === "f32" && widths.every((w) => w % 4 === 0) ? 4 : 1,
+});
 
 /**
  * WGSL of the mask as prefixes: `lim` (the padding length, clamped to [0, tk], else tk) once per problem,
@@ -92,7 +100,8 @@ function maskCode(dims: AttentionDims, len: Binding | undefined): { lim: string;
     end = "lim";
     start = `select(${tq}, 0, j < lim)`;
   }
-  const lenAt = (idx: string) => (len!.dtype === "u32" ? `i32(min(${len!.name}[${idx}], ${tk}u))` : `clamp(${len!.name}[${idx}], 0, ${tk})`);
+  const lenAt = (idx: string) =>
+    len!.dtype === "u32" ? `i32(min(${len!.name}[${idx}], ${tk}u))` : `clamp(${len!.name}[${idx}], 0, ${tk})`;
   const lim = mask.kind === "padding" ? lenAt(`bh / ${dims.perFirst}`) : `${tk}`;
   const fns = `fn key_end(i: i32, lim: i32) -> i32 { return ${end}; }
 fn query_start(j: i32, lim: i32) -> i32 { return ${start}; }
@@ -126,7 +135,9 @@ const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 function entry(lay: Layout, rows: number, dims: AttentionDims, g: { linear: string }, lim: string, n: string): string {
   const span = lay.wg * lay.r;
   const blocks = Math.ceil(rows / span);
-  const own = range(lay.r).map((k) => `let ${n}u${k} = ${n}first + ${k * lay.wg} + i32(lid);\n  let ${n}${k} = min(${n}u${k}, ${rows - 1});`);
+  const own = range(lay.r).map(
+    (k) => `let ${n}u${k} = ${n}first + ${k * lay.wg} + i32(lid);\n  let ${n}${k} = min(${n}u${k}, ${rows - 1});`,
+  );
   return `@compute @workgroup_size(${lay.wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let lin = i32(${g.linear});
@@ -143,7 +154,8 @@ function kernelName(node: Node, dims: AttentionDims, lay: Layout): string {
   return `${node.op}_${m}_${[...dims.lead, dims.tq, dims.tk, dims.d, dims.dv].join("x")}_r${lay.r}`;
 }
 
-const workgroups = (dims: AttentionDims, rows: number, lay: Layout, limits: DeviceLimits) => grid(dims.bh * Math.ceil(rows / (lay.wg * lay.r)), limits);
+const workgroups = (dims: AttentionDims, rows: number, lay: Layout, limits: DeviceLimits) =>
+  grid(dims.bh * Math.ceil(rows / (lay.wg * lay.r)), limits);
 
 /** flash_attention (out O) or attention_lse (out lse): online softmax over the keys. */
 function forwardKernel(node: Node, ins: readonly Node[], limits: DeviceLimits, rows?: number): KernelSource {
@@ -173,7 +185,14 @@ function forwardKernel(node: Node, ins: readonly Node[], limits: DeviceLimits, r
     head.push(...qc.map((c) => `let q${r}_${c} = ${chunk(Q, `row${r}`, c)} * ${scale};`));
     head.push(`var m${r} = ${literal(BELOW, "f32")};`, `var l${r} = 0.0;`);
     if (V) head.push(...vc.map((c) => `var a${r}_${c} = vec4<f32>(0.0);`));
-    body.push(...dotLines(`t${r}`, qc.length, (c) => `q${r}_${c}`, (c) => `k${c}`));
+    body.push(
+      ...dotLines(
+        `t${r}`,
+        qc.length,
+        (c) => `q${r}_${c}`,
+        (c) => `k${c}`,
+      ),
+    );
     body.push(
       `let s${r} = select(${literal(MASKED_SCORE, "f32")}, t${r}, j < end${r});`,
       // One exp: a key above the running max rescales the old sum by e and weighs 1; otherwise it weighs e.
@@ -187,7 +206,8 @@ function forwardKernel(node: Node, ins: readonly Node[], limits: DeviceLimits, r
   }
   if (V) {
     body.push(...vc.map((c) => `let v${c} = ${chunk(V, "kr", c)};`));
-    for (const r of rs) body.push(...vc.map((c) => `a${r}_${c} = fma(vec4<f32>(p${r}), v${c}, a${r}_${c} * corr${r});`));
+    for (const r of rs)
+      body.push(...vc.map((c) => `a${r}_${c} = fma(vec4<f32>(p${r}), v${c}, a${r}_${c} * corr${r});`));
   }
   const finish = rs.map((r) =>
     V
@@ -241,11 +261,32 @@ function backwardKernel(node: Node, ins: readonly Node[], limits: DeviceLimits, 
       head.push(`let end${r} = key_end(i${r}, lim);`, `let row${r} = bh * ${tq} + i${r};`);
       head.push(...qc.map((c) => `let q${r}_${c} = ${chunk(Q, `row${r}`, c)} * ${scale};`));
       head.push(...vc.map((c) => `let o${r}_${c} = ${chunk(G, `row${r}`, c)};`));
-      head.push(`let lse${r} = lse[row${r}];`, `let delta${r} = delta[row${r}];`, ...qc.map((c) => `var g${r}_${c} = vec4<f32>(0.0);`));
-      body.push(...dotLines(`s${r}`, qc.length, (c) => `q${r}_${c}`, (c) => `k${c}`));
+      head.push(
+        `let lse${r} = lse[row${r}];`,
+        `let delta${r} = delta[row${r}];`,
+        ...qc.map((c) => `var g${r}_${c} = vec4<f32>(0.0);`),
+      );
+      body.push(
+        ...dotLines(
+          `s${r}`,
+          qc.length,
+          (c) => `q${r}_${c}`,
+          (c) => `k${c}`,
+        ),
+      );
       body.push(`let p${r} = select(0.0, exp(s${r} - lse${r}), j < end${r});`);
-      body.push(...dotLines(`dp${r}`, vc.length, (c) => `o${r}_${c}`, (c) => `v${c}`));
-      body.push(`let ds${r} = p${r} * (dp${r} - delta${r});`, ...qc.map((c) => `g${r}_${c} = fma(${vec(`ds${r}`)}, k${c}, g${r}_${c});`));
+      body.push(
+        ...dotLines(
+          `dp${r}`,
+          vc.length,
+          (c) => `o${r}_${c}`,
+          (c) => `v${c}`,
+        ),
+      );
+      body.push(
+        `let ds${r} = p${r} * (dp${r} - delta${r});`,
+        ...qc.map((c) => `g${r}_${c} = fma(${vec(`ds${r}`)}, k${c}, g${r}_${c});`),
+      );
     }
     const code = `${header(bindings)}
 ${fns}
@@ -258,7 +299,15 @@ ${entry(lay, tq, dims, g, lim, "i")}
     ${lines([...qc.map((c) => `let k${c} = ${chunk(K, "kr", c)};`), ...vc.map((c) => `let v${c} = ${chunk(V, "kr", c)};`)], "    ")}
     ${lines(body, "    ")}
   }
-  ${rs.map((r) => `if (iu${r} < ${tq}) {\n    ${lines(storeRow(out, `row${r} * ${d}`, d, (c) => `(g${r}_${c} * ${scale})`), "    ")}\n  }`).join("\n  ")}
+  ${rs
+    .map(
+      (r) =>
+        `if (iu${r} < ${tq}) {\n    ${lines(
+          storeRow(out, `row${r} * ${d}`, d, (c) => `(g${r}_${c} * ${scale})`),
+          "    ",
+        )}\n  }`,
+    )
+    .join("\n  ")}
 }
 `;
     return { name: kernelName(node, dims, lay), code, workgroups: g.workgroups, bindings };
@@ -268,12 +317,35 @@ ${entry(lay, tq, dims, g, lim, "i")}
   const body: string[] = [];
   for (const r of rs) {
     head.push(`let kr${r} = bh * ${tk} + j${r};`);
-    head.push(...qc.map((c) => `let k${r}_${c} = ${chunk(K, `kr${r}`, c)};`), ...vc.map((c) => `let v${r}_${c} = ${chunk(V, `kr${r}`, c)};`));
+    head.push(
+      ...qc.map((c) => `let k${r}_${c} = ${chunk(K, `kr${r}`, c)};`),
+      ...vc.map((c) => `let v${r}_${c} = ${chunk(V, `kr${r}`, c)};`),
+    );
     head.push(...qc.map((c) => `var gk${r}_${c} = vec4<f32>(0.0);`), ...vc.map((c) => `var gv${r}_${c} = f${c};`));
-    body.push(...dotLines(`s${r}`, qc.length, (c) => `q${c}`, (c) => `k${r}_${c}`));
-    body.push(`let p${r} = select(0.0, exp(s${r} - lse_i), j${r} < e);`, ...vc.map((c) => `gv${r}_${c} = fma(${vec(`p${r}`)}, o${c}, gv${r}_${c});`));
-    body.push(...dotLines(`dp${r}`, vc.length, (c) => `o${c}`, (c) => `v${r}_${c}`));
-    body.push(`let ds${r} = p${r} * (dp${r} - delta_i);`, ...qc.map((c) => `gk${r}_${c} = fma(${vec(`ds${r}`)}, q${c}, gk${r}_${c});`));
+    body.push(
+      ...dotLines(
+        `s${r}`,
+        qc.length,
+        (c) => `q${c}`,
+        (c) => `k${r}_${c}`,
+      ),
+    );
+    body.push(
+      `let p${r} = select(0.0, exp(s${r} - lse_i), j${r} < e);`,
+      ...vc.map((c) => `gv${r}_${c} = fma(${vec(`p${r}`)}, o${c}, gv${r}_${c});`),
+    );
+    body.push(
+      ...dotLines(
+        `dp${r}`,
+        vc.length,
+        (c) => `o${c}`,
+        (c) => `v${r}_${c}`,
+      ),
+    );
+    body.push(
+      `let ds${r} = p${r} * (dp${r} - delta_i);`,
+      ...qc.map((c) => `gk${r}_${c} = fma(${vec(`ds${r}`)}, q${c}, gk${r}_${c});`),
+    );
   }
   const code = `${header(bindings)}
 ${fns}

@@ -80,7 +80,9 @@ export function unravelCode(flat: string, shape: readonly number[], prefix = "c"
 
 /** Σ coords[k]·strides[k] + offset as a WGSL i32 expression, skipping zero strides. */
 export function affineIndex(offset: number, strides: readonly number[], prefix = "c"): string {
-  const terms = strides.map((s, k) => (s === 0 ? "" : s === 1 ? `${prefix}${k}` : `${prefix}${k} * ${s}`)).filter(Boolean);
+  const terms = strides
+    .map((s, k) => (s === 0 ? "" : s === 1 ? `${prefix}${k}` : `${prefix}${k} * ${s}`))
+    .filter(Boolean);
   if (offset !== 0 || terms.length === 0) terms.unshift(String(offset));
   return terms.join(" + ");
 }
@@ -95,7 +97,11 @@ export function elementsPerInvocation(n: number): number {
 }
 
 /** An element-parallel entry point: `body` runs once per flat index `i` (i32) below `n`. */
-export function elementLoop(n: number, limits: DeviceLimits, body: string): { main: string; workgroups: [number, number, number] } {
+export function elementLoop(
+  n: number,
+  limits: DeviceLimits,
+  body: string,
+): { main: string; workgroups: [number, number, number] } {
   const ept = elementsPerInvocation(n);
   const g = grid(Math.ceil(n / (WG * ept)), limits);
   const index = ept === 1 ? `${g.linear} * ${WG}u + lid` : `(${g.linear} * ${ept}u + k) * ${WG}u + lid`;

@@ -11,7 +11,16 @@ import { opSpec } from "../ops/index.js";
 import { affineReads } from "../ops/movement.js";
 import type { WgslContext } from "../ops/spec.js";
 import { prod, stridesOf } from "../shape.js";
-import { type Binding, type KernelSource, affineIndex, elementLoop, header, load, store, unravelCode } from "./common.js";
+import {
+  type Binding,
+  type KernelSource,
+  affineIndex,
+  elementLoop,
+  header,
+  load,
+  store,
+  unravelCode,
+} from "./common.js";
 import { helperSource, literal } from "./helpers.js";
 import { bug } from "../../base/errors.js";
 
@@ -59,12 +68,17 @@ export class GroupEmitter {
 
   /** Nodes whose buffers the kernel binds, in binding order. */
   get boundReads(): Node[] {
-    return this.group.reads.filter((r) => !this.provided.has(r.id) && this.bindings.includes(this.bindingOf.get(r.id)!));
+    return this.group.reads.filter(
+      (r) => !this.provided.has(r.id) && this.bindings.includes(this.bindingOf.get(r.id)!),
+    );
   }
 
   /** Statements computing the group's root at flat index `idx` (an i32 expression), and its value;
    *  `supplied` gives the expressions of provided values at this index. */
-  emit(idx: string, supplied: ReadonlyMap<number, string> = new Map()): { lines: string[]; value: string; valueOf: (id: number) => string } {
+  emit(
+    idx: string,
+    supplied: ReadonlyMap<number, string> = new Map(),
+  ): { lines: string[]; value: string; valueOf: (id: number) => string } {
     const lines: string[] = [];
     const memo = new Map<string, string>();
     const tag = this.fresh++;
@@ -139,11 +153,28 @@ export class GroupEmitter {
  * kernel's own index only), that read is loaded from the output binding, which then holds it: WebGPU
  * forbids binding one buffer twice when one binding is writable. Its bindings: the other reads, then out.
  */
-export function fusedKernel(group: FusedGroup, byId: ReadonlyMap<number, Node>, inlined: ReadonlySet<number>, limits: DeviceLimits, inPlace?: number): KernelSource {
+export function fusedKernel(
+  group: FusedGroup,
+  byId: ReadonlyMap<number, Node>,
+  inlined: ReadonlySet<number>,
+  limits: DeviceLimits,
+  inPlace?: number,
+): KernelSource {
   const root = group.root;
-  const outs: Binding[] = group.stores.map((n, k) => ({ name: group.stores.length === 1 ? "out" : `out${k}`, dtype: n.dtype, access: "read_write" }));
-  if (inPlace !== undefined && (group.stores.length !== 1 || !group.reads.some((r) => r.id === inPlace))) bug(`in-place read %${inPlace} of a kernel that does not read it or stores several values`);
-  const em = new GroupEmitter(group, byId, inlined, new Set(), inPlace === undefined ? undefined : { id: inPlace, binding: outs[0] });
+  const outs: Binding[] = group.stores.map((n, k) => ({
+    name: group.stores.length === 1 ? "out" : `out${k}`,
+    dtype: n.dtype,
+    access: "read_write",
+  }));
+  if (inPlace !== undefined && (group.stores.length !== 1 || !group.reads.some((r) => r.id === inPlace)))
+    bug(`in-place read %${inPlace} of a kernel that does not read it or stores several values`);
+  const em = new GroupEmitter(
+    group,
+    byId,
+    inlined,
+    new Set(),
+    inPlace === undefined ? undefined : { id: inPlace, binding: outs[0] },
+  );
   const { lines, valueOf } = em.emit("i");
   group.stores.forEach((n, k) => lines.push(store(outs[k], "i", valueOf(n.id))));
   const { main, workgroups } = elementLoop(prod(root.shape), limits, lines.join("\n"));
@@ -151,5 +182,10 @@ export function fusedKernel(group: FusedGroup, byId: ReadonlyMap<number, Node>, 
 ${helperSource(em.helpers)}
 
 ${main}`;
-  return { name: `${em.label()}_${root.shape.join("x") || "scalar"}${inPlace === undefined ? "" : "_inplace"}`, code, workgroups, bindings: [...em.bindings, ...outs] };
+  return {
+    name: `${em.label()}_${root.shape.join("x") || "scalar"}${inPlace === undefined ? "" : "_inplace"}`,
+    code,
+    workgroups,
+    bindings: [...em.bindings, ...outs],
+  };
 }

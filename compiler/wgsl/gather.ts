@@ -18,17 +18,26 @@ export function gatherKernel(node: Node, table: Node, idx: Node, limits: DeviceL
   const tb: Binding = { name: "table", dtype: table.dtype, access: "read" };
   const ib: Binding = { name: "idx", dtype: idx.dtype, access: "read" };
   const out: Binding = { name: "out", dtype: node.dtype, access: "read_write" };
-  const { main, workgroups } = elementLoop(n, limits, `let e = i;
+  const { main, workgroups } = elementLoop(
+    n,
+    limits,
+    `let e = i;
 let ii = e % ${g.inner};
 let c = (e / ${g.inner}) % ${g.count};
 let o = e / ${g.inner * g.count};
 let j = ${asI32(ib, "c")};
 let ok = j >= 0 && j < ${g.size};
 let v = ${load(tb, `(o * ${g.size} + clamp(j, 0, ${g.size - 1})) * ${g.inner} + ii`)};
-${store(out, "e", `select(${literal(0, node.dtype)}, v, ok)`)}`);
+${store(out, "e", `select(${literal(0, node.dtype)}, v, ok)`)}`,
+  );
   const code = `${header([tb, ib, out])}
 ${main}`;
-  return { name: `gather_${table.shape.join("x")}_by_${idx.shape.join("x")}`, code, workgroups, bindings: [tb, ib, out] };
+  return {
+    name: `gather_${table.shape.join("x")}_by_${idx.shape.join("x")}`,
+    code,
+    workgroups,
+    bindings: [tb, ib, out],
+  };
 }
 
 export function scatterAddKernel(node: Node, idx: Node, upd: Node, limits: DeviceLimits): KernelSource {
@@ -39,7 +48,10 @@ export function scatterAddKernel(node: Node, idx: Node, upd: Node, limits: Devic
   const ub: Binding = { name: "upd", dtype: upd.dtype, access: "read" };
   const out: Binding = { name: "out", dtype: node.dtype, access: "read_write" };
   const t = computeType(node.dtype);
-  const { main, workgroups } = elementLoop(n, limits, `let e = i;
+  const { main, workgroups } = elementLoop(
+    n,
+    limits,
+    `let e = i;
 let ii = e % ${g.inner};
 let j = (e / ${g.inner}) % ${g.size};
 let o = e / ${g.inner * g.size};
@@ -47,7 +59,8 @@ var acc: ${t} = ${literal(0, node.dtype)};
 for (var c = 0; c < ${g.count}; c++) {
   if (${asI32(ib, "c")} == j) { acc += ${load(ub, `(o * ${g.count} + c) * ${g.inner} + ii`)}; }
 }
-${store(out, "e", "acc")}`);
+${store(out, "e", "acc")}`,
+  );
   const code = `${header([ib, ub, out])}
 ${main}`;
   return { name: `scatter_add_${node.shape.join("x")}`, code, workgroups, bindings: [ib, ub, out] };

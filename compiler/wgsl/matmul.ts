@@ -36,9 +36,17 @@ export interface MatmulSpec {
 }
 
 /** The output binding, and how a result `value` at flat index `idx` is stored (through the epilogue). */
-function output(s: MatmulSpec, vec: boolean): { C: Binding; extra: Binding[]; put: (idx: string, value: string) => string; helpers: () => string } {
+function output(
+  s: MatmulSpec,
+  vec: boolean,
+): { C: Binding; extra: Binding[]; put: (idx: string, value: string) => string; helpers: () => string } {
   const ep = s.epilogue;
-  const C: Binding = { name: "c", dtype: ep ? ep.group.root.dtype : s.out.dtype, access: "read_write", vec: vec && !ep ? 4 : 1 };
+  const C: Binding = {
+    name: "c",
+    dtype: ep ? ep.group.root.dtype : s.out.dtype,
+    access: "read_write",
+    vec: vec && !ep ? 4 : 1,
+  };
   if (!ep) return { C, extra: [], put: (idx, value) => store(C, idx, value), helpers: () => "" };
   return {
     C,
@@ -77,10 +85,16 @@ export const DEFAULT_WY = 8;
 /** Threads of a "packed" workgroup, each one 4×8 tile of some matrix of the batch. */
 export const PACKED_THREADS = 64;
 
-export function matmulKernel(s: MatmulSpec, limits: DeviceLimits, choice: MatmulVariant | MatmulChoice = chooseMatmulVariant(limits)): KernelSource {
+export function matmulKernel(
+  s: MatmulSpec,
+  limits: DeviceLimits,
+  choice: MatmulVariant | MatmulChoice = chooseMatmulVariant(limits),
+): KernelSource {
   const c = typeof choice === "string" ? { variant: choice } : choice;
   if (c.variant === "packed") return registerKernel(s, limits, PACKED_THREADS, 1, true);
-  return c.variant === "registers" ? registerKernel(s, limits, c.wx ?? DEFAULT_WX, c.wy ?? DEFAULT_WY) : sharedKernel(s, limits);
+  return c.variant === "registers"
+    ? registerKernel(s, limits, c.wx ?? DEFAULT_WX, c.wy ?? DEFAULT_WY)
+    : sharedKernel(s, limits);
 }
 
 function batchPrologue(s: MatmulSpec, batch: Shape): string {
@@ -99,7 +113,8 @@ const TM = 4;
 const TN = 8;
 
 function registerKernel(s: MatmulSpec, limits: DeviceLimits, wx: number, wy: number, packed = false): KernelSource {
-  if (wx * wy > limits.maxComputeInvocationsPerWorkgroup) bug(`matmul workgroup ${wx}×${wy} exceeds ${limits.maxComputeInvocationsPerWorkgroup} invocations`);
+  if (wx * wy > limits.maxComputeInvocationsPerWorkgroup)
+    bug(`matmul workgroup ${wx}×${wy} exceeds ${limits.maxComputeInvocationsPerWorkgroup} invocations`);
   const { batch, m, n, k } = kernelMatmulDims(s.a, s.b, { transA: s.transA, transB: s.transB });
   const f32 = s.a.dtype === "f32";
   const kb = k % 4 === 0 && f32 ? 4 : 1; // K-block: vec4 loads along K need 16-byte aligned rows
@@ -114,7 +129,9 @@ function registerKernel(s: MatmulSpec, limits: DeviceLimits, wx: number, wy: num
   const nb = prod(batch);
   // Packed: thread t of the whole grid takes tile t (tiles of 4×8 counted over the batch); otherwise a
   // workgroup takes a (wy·4)×(wx·8) tile and its threads the 4×8 tiles inside it.
-  const [tilesM, tilesN] = packed ? [Math.ceil(m / TM), Math.ceil(n / TN)] : [Math.ceil(m / (TM * wy)), Math.ceil(n / (TN * wx))];
+  const [tilesM, tilesN] = packed
+    ? [Math.ceil(m / TM), Math.ceil(n / TN)]
+    : [Math.ceil(m / (TM * wy)), Math.ceil(n / (TN * wx))];
   const g = grid(packed ? Math.ceil((tilesM * tilesN * nb) / wx) : tilesM * tilesN * nb, limits);
   const rows = [0, 1, 2, 3];
   const cols = [0, 1, 2, 3, 4, 5, 6, 7];
@@ -123,8 +140,10 @@ function registerKernel(s: MatmulSpec, limits: DeviceLimits, wx: number, wy: num
   rows.forEach((r) => pre.push(`let ar${r} = min(row0 + ${r}, ${m - 1});`));
   if (!bVecCols) cols.forEach((j) => pre.push(`let bc${j} = min(col0 + ${j}, ${n - 1});`));
   // Scalar element expressions.
-  const aAt = (r: number, kk: string): string => (s.transA ? load(A, `aoff + (${kk}) * ${m} + ar${r}`) : load(A, `aoff + ar${r} * ${k} + ${kk}`));
-  const bAt = (j: number, kk: string): string => (s.transB ? load(B, `boff + bc${j} * ${k} + ${kk}`) : load(B, `boff + (${kk}) * ${n} + bc${j}`));
+  const aAt = (r: number, kk: string): string =>
+    s.transA ? load(A, `aoff + (${kk}) * ${m} + ar${r}`) : load(A, `aoff + ar${r} * ${k} + ${kk}`);
+  const bAt = (j: number, kk: string): string =>
+    s.transB ? load(B, `boff + bc${j} * ${k} + ${kk}`) : load(B, `boff + (${kk}) * ${n} + bc${j}`);
   const body: string[] = [];
   // Loads that span a whole K-block.
   if (aVecK) rows.forEach((r) => body.push(`let va${r} = a[(aoff + ar${r} * ${k} + kk) / 4];`));
@@ -155,7 +174,9 @@ function registerKernel(s: MatmulSpec, limits: DeviceLimits, wx: number, wy: num
     }
     body.push(`{ let bl = ${b0}; let bh = ${b1};`);
     rows.forEach((r) => {
-      body.push(`  { let av = ${aVals[r].startsWith("vr") || aVals[r].startsWith("va") ? aVals[r] : `f32(${aVals[r]})`};`);
+      body.push(
+        `  { let av = ${aVals[r].startsWith("vr") || aVals[r].startsWith("va") ? aVals[r] : `f32(${aVals[r]})`};`,
+      );
       body.push(`    acc${r}0 = fma(vec4<f32>(av), bl, acc${r}0); acc${r}1 = fma(vec4<f32>(av), bh, acc${r}1); }`);
     });
     body.push("}");
@@ -168,7 +189,10 @@ function registerKernel(s: MatmulSpec, limits: DeviceLimits, wx: number, wy: num
     [0, 1].forEach((h) => {
       const c = `col0 + ${4 * h}`;
       if (outVec) parts.push(`if (${c} < ${n}) { c[(${coff} + ${c}) / 4] = acc${r}${h}; }`);
-      else [0, 1, 2, 3].forEach((e) => parts.push(`if (${c} + ${e} < ${n}) { ${put(`${coff} + ${c} + ${e}`, `acc${r}${h}.${"xyzw"[e]}`)} }`));
+      else
+        [0, 1, 2, 3].forEach((e) =>
+          parts.push(`if (${c} + ${e} < ${n}) { ${put(`${coff} + ${c} + ${e}`, `acc${r}${h}.${"xyzw"[e]}`)} }`),
+        );
     });
     stores.push(`if (${rowGuard}) {\n    ${parts.join("\n    ")}\n  }`);
   });
@@ -198,7 +222,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 }
 `;
   const shape = packed ? "_packed" : wx === DEFAULT_WX && wy === DEFAULT_WY ? "" : `_w${wx}x${wy}`; // a tuned shape shows in the name
-  return { name: `${kernelName(s, batch, m, n, k)}${shape}`, code, workgroups: g.workgroups, bindings: [A, B, ...extra, C] };
+  return {
+    name: `${kernelName(s, batch, m, n, k)}${shape}`,
+    code,
+    workgroups: g.workgroups,
+    bindings: [A, B, ...extra, C],
+  };
 }
 
 const ST = 64; // shared tile edge
@@ -213,8 +242,10 @@ function sharedKernel(s: MatmulSpec, limits: DeviceLimits): KernelSource {
   const tilesN = Math.ceil(n / ST);
   const nb = prod(batch);
   const g = grid(tilesM * tilesN * nb, limits);
-  const aAt = (r: string, kk: string) => (s.transA ? load(A, `aoff + (${kk}) * ${m} + ${r}`) : load(A, `aoff + (${r}) * ${k} + ${kk}`));
-  const bAt = (kk: string, c: string) => (s.transB ? load(B, `boff + (${c}) * ${k} + ${kk}`) : load(B, `boff + (${kk}) * ${n} + ${c}`));
+  const aAt = (r: string, kk: string) =>
+    s.transA ? load(A, `aoff + (${kk}) * ${m} + ${r}`) : load(A, `aoff + (${r}) * ${k} + ${kk}`);
+  const bAt = (kk: string, c: string) =>
+    s.transB ? load(B, `boff + (${c}) * ${k} + ${kk}`) : load(B, `boff + (${kk}) * ${n} + ${c}`);
   const storeCode = put(`coff + r * ${n} + cc`, "acc[i * 4 + j]");
   const code = `${header([A, B, ...extra, C])}
 ${helpers()}
@@ -262,5 +293,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   }
 }
 `;
-  return { name: `${kernelName(s, batch, m, n, k)}_shared`, code, workgroups: g.workgroups, bindings: [A, B, ...extra, C] };
+  return {
+    name: `${kernelName(s, batch, m, n, k)}_shared`,
+    code,
+    workgroups: g.workgroups,
+    bindings: [A, B, ...extra, C],
+  };
 }

@@ -7,7 +7,16 @@ import { LimitError, type DeviceLimits } from "../limits.js";
 import { type AffineRead, affineReads } from "../ops/movement.js";
 import { literal } from "./helpers.js";
 import { prod } from "../shape.js";
-import { type Binding, type KernelSource, affineIndex, elementLoop, header, load, store, unravelCode } from "./common.js";
+import {
+  type Binding,
+  type KernelSource,
+  affineIndex,
+  elementLoop,
+  header,
+  load,
+  store,
+  unravelCode,
+} from "./common.js";
 
 function readExpr(r: AffineRead, b: Binding, fill: string, rank: number): string {
   const idx = affineIndex(r.offset, r.strides);
@@ -21,13 +30,20 @@ function readExpr(r: AffineRead, b: Binding, fill: string, rank: number): string
   return `select(${fill}, ${load(b, `max(${idx}, 0)`)}, ${conds.join(" && ") || "true"})`; // rank 0: no bounds
 }
 
-export function movementKernels(node: Node, inputs: readonly Node[], limits: DeviceLimits): { kernels: KernelSource[]; inputGroups: number[][] } {
+export function movementKernels(
+  node: Node,
+  inputs: readonly Node[],
+  limits: DeviceLimits,
+): { kernels: KernelSource[]; inputGroups: number[][] } {
   const rank = node.shape.length;
   const n = prod(node.shape);
   const out: Binding = { name: "out", dtype: node.dtype, access: "read_write" };
   const reads = affineReads(node.op, node.attrs, inputs, node);
   const perKernel = limits.maxStorageBuffersPerShaderStage - 1;
-  if (perKernel < 1) throw new LimitError(`a copy kernel needs 2 storage buffers but the device allows ${limits.maxStorageBuffersPerShaderStage}`);
+  if (perKernel < 1)
+    throw new LimitError(
+      `a copy kernel needs 2 storage buffers but the device allows ${limits.maxStorageBuffersPerShaderStage}`,
+    );
   const groups: AffineRead[][] = [];
   for (let s = 0; s < reads.length; s += perKernel) groups.push(reads.slice(s, s + perKernel));
   const fill = literal(node.attrs.value ?? 0, node.dtype);
@@ -37,7 +53,10 @@ export function movementKernels(node: Node, inputs: readonly Node[], limits: Dev
     if (node.op === "reshape") body = store(out, "i", load(ins[0], "i"));
     else if (groups.length === 1) {
       // one kernel writes everything: later reads fill the gaps of earlier ones
-      const expr = group.reduceRight((acc, r, k) => (r.lo ? readExpr(r, ins[k], acc, rank) : load(ins[k], affineIndex(r.offset, r.strides))), fill);
+      const expr = group.reduceRight(
+        (acc, r, k) => (r.lo ? readExpr(r, ins[k], acc, rank) : load(ins[k], affineIndex(r.offset, r.strides))),
+        fill,
+      );
       body = `${unravelCode("i", node.shape)}\n  ${store(out, "i", expr)}`;
     } else {
       // a split concat: each kernel writes only where its inputs lie
@@ -50,8 +69,12 @@ export function movementKernels(node: Node, inputs: readonly Node[], limits: Dev
     const { main, workgroups } = elementLoop(n, limits, body);
     const code = `${header([...ins, out])}
 ${main}`;
-    return { name: `${node.op}${groups.length > 1 ? gi : ""}_${node.shape.join("x")}`, code, workgroups, bindings: [...ins, out] } satisfies KernelSource;
+    return {
+      name: `${node.op}${groups.length > 1 ? gi : ""}_${node.shape.join("x")}`,
+      code,
+      workgroups,
+      bindings: [...ins, out],
+    } satisfies KernelSource;
   });
   return { kernels, inputGroups: groups.map((g) => g.map((r) => r.input)) };
 }
-

@@ -65,7 +65,8 @@ export const ADAMW_SHARED_BINDINGS = 4;
 
 /** Parameters one dispatch updates within the device's storage-buffer limit (3 at 16, 1 at WebGPU's
  *  minimum of 8; 0 below it, where adamw is lowered to primitives instead). */
-export const adamwPerDispatch = (limits: DeviceLimits): number => Math.max(0, Math.floor((limits.maxStorageBuffersPerShaderStage - ADAMW_SHARED_BINDINGS) / ADAMW_BINDINGS_PER_PARAM));
+export const adamwPerDispatch = (limits: DeviceLimits): number =>
+  Math.max(0, Math.floor((limits.maxStorageBuffersPerShaderStage - ADAMW_SHARED_BINDINGS) / ADAMW_BINDINGS_PER_PARAM));
 
 /**
  * AdamW for several parameters in one dispatch, in place: invocation i updates element i of the
@@ -74,7 +75,11 @@ export const adamwPerDispatch = (limits: DeviceLimits): number => Math.max(0, Ma
  */
 export function adamwKernel(members: readonly AdamWMember[], c: AdamWConstants, limits: DeviceLimits): KernelSource {
   const f = (x: number): string => literal(x, "f32");
-  const shared: Binding[] = ["s_norm", "s_step", "s_eps", "s_decay"].map((name) => ({ name, dtype: "f32", access: "read" }));
+  const shared: Binding[] = ["s_norm", "s_step", "s_eps", "s_decay"].map((name) => ({
+    name,
+    dtype: "f32",
+    access: "read",
+  }));
   const own = members.map((mb, k): Binding[] => [
     ...["p", "m", "v"].map((s): Binding => ({ name: `${s}${k}`, dtype: mb.param.dtype, access: "read_write" })),
     { name: `g${k}`, dtype: mb.grad.dtype, access: "read" },

@@ -11,7 +11,17 @@ import type { Node } from "../ir.js";
 import type { DeviceLimits } from "../limits.js";
 import { reduceAxes } from "../ops/reduce.js";
 import { prod, stridesOf } from "../shape.js";
-import { type Binding, type KernelSource, affineIndex, computeType, grid, header, load, store, unravelCode } from "./common.js";
+import {
+  type Binding,
+  type KernelSource,
+  affineIndex,
+  computeType,
+  grid,
+  header,
+  load,
+  store,
+  unravelCode,
+} from "./common.js";
 import type { GroupEmitter } from "./fused.js";
 import { helperSource, literal } from "./helpers.js";
 
@@ -47,9 +57,17 @@ export function reduceKernel(node: Node, x: Node, limits: DeviceLimits, prologue
   };
   const t = computeType(node.dtype);
   const combine = COMBINE[node.op];
-  const base = `${unravelCode("o", keptShape, "k")}\n  let base = ${affineIndex(0, kept.map((i) => st[i]), "k")};`;
+  const base = `${unravelCode("o", keptShape, "k")}\n  let base = ${affineIndex(
+    0,
+    kept.map((i) => st[i]),
+    "k",
+  )};`;
   const inner = unravelCode("j", redShape, "q");
-  const offset = affineIndex(0, axes.map((i) => st[i]), "q");
+  const offset = affineIndex(
+    0,
+    axes.map((i) => st[i]),
+    "q",
+  );
   const finish = (v: string) => (node.op === "reduce_mean" ? `${v} / ${t}(${r})` : v);
   const wgReduce = usesWorkgroupTree(nOut, r, limits);
   let code: string;

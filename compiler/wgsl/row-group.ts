@@ -9,7 +9,17 @@
 import type { Node } from "../ir.js";
 import type { DeviceLimits } from "../limits.js";
 import { prod, stridesOf } from "../shape.js";
-import { type Binding, type KernelSource, affineIndex, computeType, grid, header, load, store, unravelCode } from "./common.js";
+import {
+  type Binding,
+  type KernelSource,
+  affineIndex,
+  computeType,
+  grid,
+  header,
+  load,
+  store,
+  unravelCode,
+} from "./common.js";
 import { GroupEmitter } from "./fused.js";
 import type { FusedGroup, RowGroup } from "../fuse.js";
 import { helperSource } from "./helpers.js";
@@ -33,8 +43,12 @@ export function rowGroupKernel(
   const r = prod(redShape);
   const bindings = new Map<number, Binding>();
   const helpers = new Set<string>();
-  const members = new Set(rg.units.flatMap((u) => (u.kind === "reduce" ? [u.node.id] : u.group.stores.map((s) => s.id))));
-  const outs = new Map(rg.stores.map((n, k) => [n.id, { name: `out${k}`, dtype: n.dtype, access: "read_write" } as Binding]));
+  const members = new Set(
+    rg.units.flatMap((u) => (u.kind === "reduce" ? [u.node.id] : u.group.stores.map((s) => s.id))),
+  );
+  const outs = new Map(
+    rg.stores.map((n, k) => [n.id, { name: `out${k}`, dtype: n.dtype, access: "read_write" } as Binding]),
+  );
   const elementUnit = new Map<number, FusedGroup>(); // a per-element member value → its group
   for (const u of rg.units) if (u.kind === "element") for (const s of u.group.stores) elementUnit.set(s.id, u.group);
   const perRow = new Map<number, string>(); // member value → its register (reductions, per-row groups)
@@ -66,7 +80,11 @@ export function rowGroupKernel(
   const rowLoop = (from: number, body: string[]): string =>
     `for (var j = ${from}; j < ${r}; j++) {
     ${unravelCode("j", redShape, "q")}
-    let idx = base + ${affineIndex(0, axes.map((a) => st[a]), "q")};
+    let idx = base + ${affineIndex(
+      0,
+      axes.map((a) => st[a]),
+      "q",
+    )};
     ${body.join("\n    ")}
   }`;
 
@@ -132,7 +150,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let o = i32(${g.linear} * ${WG}u + lid);
   if (o >= ${nRows}) { return; }
   ${unravelCode("o", keptShape, "k")}
-  let base = ${affineIndex(0, kept.map((i) => st[i]), "k")};
+  let base = ${affineIndex(
+    0,
+    kept.map((i) => st[i]),
+    "k",
+  )};
   ${stages.join("\n  ")}
 }
 `;

@@ -8,7 +8,14 @@ import { rowsGeometry } from "../ops/rows.js";
 import { normAxis, prod } from "../shape.js";
 import { type Binding, type KernelSource, elementLoop, header, load, store } from "./common.js";
 
-export function writeRowsKernel(node: Node, cache: Node, rows: Node, offset: Node, limits: DeviceLimits, inPlace: boolean): KernelSource {
+export function writeRowsKernel(
+  node: Node,
+  cache: Node,
+  rows: Node,
+  offset: Node,
+  limits: DeviceLimits,
+  inPlace: boolean,
+): KernelSource {
   const axis = normAxis(node.attrs.axis ?? 0, node.shape.length);
   const g = rowsGeometry(node.shape, rows.shape[axis], axis);
   const cb: Binding = { name: "cache", dtype: cache.dtype, access: "read" };
@@ -22,17 +29,24 @@ export function writeRowsKernel(node: Node, cache: Node, rows: Node, offset: Nod
   const shape = `${node.shape.join("x")}_axis${axis}_rows${g.count}${per === g.outer ? "" : `_at${prod(offset.shape)}`}`;
   if (inPlace) {
     const bindings = [rb, ob, out];
-    const { main, workgroups } = elementLoop(prod(rows.shape), limits, `let ii = i % ${g.inner};
+    const { main, workgroups } = elementLoop(
+      prod(rows.shape),
+      limits,
+      `let ii = i % ${g.inner};
 let r = (i / ${g.inner}) % ${g.count};
 let o = i / ${g.inner * g.count};
 let j = ${at} + r;
 if (j >= 0 && j < ${g.size}) {
   ${store(out, `(o * ${g.size} + j) * ${g.inner} + ii`, load(rb, "i"))}
-}`);
+}`,
+    );
     return { name: `write_rows_in_place_${shape}`, code: `${header(bindings)}\n${main}`, workgroups, bindings };
   }
   const bindings = [cb, rb, ob, out];
-  const { main, workgroups } = elementLoop(prod(node.shape), limits, `let ii = i % ${g.inner};
+  const { main, workgroups } = elementLoop(
+    prod(node.shape),
+    limits,
+    `let ii = i % ${g.inner};
 let j = (i / ${g.inner}) % ${g.size};
 let o = i / ${g.inner * g.size};
 let r = j - ${at};
@@ -40,6 +54,7 @@ if (r >= 0 && r < ${g.count}) {
   ${store(out, "i", load(rb, `(o * ${g.count} + r) * ${g.inner} + ii`))}
 } else {
   ${store(out, "i", load(cb, "i"))}
-}`);
+}`,
+  );
   return { name: `write_rows_${shape}`, code: `${header(bindings)}\n${main}`, workgroups, bindings };
 }

@@ -13,27 +13,67 @@ import { substTensor, unifyArg } from "./shapes.js";
 
 type InstanceTy = Extract<Ty, { k: "instance" }>;
 
-const EXAMPLES = { int: "an integer such as 64", float: "a number such as 0.5", bool: "true or false", dtype: "a dtype such as f32", mask: "a mask such as causal" } as const;
+const EXAMPLES = {
+  int: "an integer such as 64",
+  float: "a number such as 0.5",
+  bool: "true or false",
+  dtype: "a dtype such as f32",
+  mask: "a mask such as causal",
+} as const;
 
 /** Whether a value of type `t` may stand where hyperparameter type `want` is expected. */
-export function fitsHyper(ctx: Ctx, want: ModuleInfo["hypers"][number]["type"], t: Ty, span: A.Span, what: string): boolean {
+export function fitsHyper(
+  ctx: Ctx,
+  want: ModuleInfo["hypers"][number]["type"],
+  t: Ty,
+  span: A.Span,
+  what: string,
+): boolean {
   if (t.k === "unknown") return true;
   const ok =
-    want.k === "float" ? t.k === "float" || t.k === "int"
-    : want.k === "iface" ? t.k === "instance" && t.implements === want.name
-    : t.k === want.k;
+    want.k === "float"
+      ? t.k === "float" || t.k === "int"
+      : want.k === "iface"
+        ? t.k === "instance" && t.implements === want.name
+        : t.k === want.k;
   if (ok) return true;
   if (want.k === "iface") {
     const impls = [...ctx.modules.values()].filter((m) => m.implements === want.name).map((m) => m.name);
     const other = t.k === "instance" ? (t.module?.name ?? t.implements) : t.k === "module" ? t.info.name : undefined;
-    const is = t.k === "instance" && other && t.implements ? `${other} implements ${t.implements}, not ${want.name}` : t.k === "module" && t.info.implements === want.name ? `${other} needs its hyperparameters: ${other}(...)` : other ? `${other} does not implement it` : `is ${fmtTy(t)}`;
-    ctx.report("M2203", span, `${what} must implement ${want.name}, but ${is}`, impls.length ? `the implementations of ${want.name} are: ${impls.join(", ")}` : `declare one: module X(...) implements ${want.name}(...) { ... }`);
-  } else ctx.report("M2103", span, `${what} must be ${want.k}, not ${fmtTy(t)}`, `give it ${EXAMPLES[want.k]}, or change the declared type`);
+    const is =
+      t.k === "instance" && other && t.implements
+        ? `${other} implements ${t.implements}, not ${want.name}`
+        : t.k === "module" && t.info.implements === want.name
+          ? `${other} needs its hyperparameters: ${other}(...)`
+          : other
+            ? `${other} does not implement it`
+            : `is ${fmtTy(t)}`;
+    ctx.report(
+      "M2203",
+      span,
+      `${what} must implement ${want.name}, but ${is}`,
+      impls.length
+        ? `the implementations of ${want.name} are: ${impls.join(", ")}`
+        : `declare one: module X(...) implements ${want.name}(...) { ... }`,
+    );
+  } else
+    ctx.report(
+      "M2103",
+      span,
+      `${what} must be ${want.k}, not ${fmtTy(t)}`,
+      `give it ${EXAMPLES[want.k]}, or change the declared type`,
+    );
   return false;
 }
 
 export function instantiate(ctx: Ctx, info: ModuleInfo, call: A.CallExpr, checked: ReadonlyMap<A.Arg, CheckedArg>): Ty {
-  const bound = bindArgs(ctx, call.args, info.hypers.map((h) => ({ name: h.name, optional: h.default !== undefined })), info.name, call.span);
+  const bound = bindArgs(
+    ctx,
+    call.args,
+    info.hypers.map((h) => ({ name: h.name, optional: h.default !== undefined })),
+    info.name,
+    call.span,
+  );
   if (!bound) return UNKNOWN;
   const subst = new Map<string, Dim>();
   // Defaults may name earlier hyperparameters (`hidden: int = 4 * d`): evaluate them in a scope that
@@ -66,10 +106,21 @@ export function sigSymbols(sig: Signature): Set<string> {
   return out;
 }
 
-export function applyInstance(ctx: Ctx, inst: InstanceTy, call: A.CallExpr, checked: ReadonlyMap<A.Arg, CheckedArg>): Ty {
+export function applyInstance(
+  ctx: Ctx,
+  inst: InstanceTy,
+  call: A.CallExpr,
+  checked: ReadonlyMap<A.Arg, CheckedArg>,
+): Ty {
   const sig = inst.sig;
   if (!sig) return UNKNOWN;
-  const bound = bindArgs(ctx, call.args, sig.inputs.map((p) => ({ name: p.name, optional: p.default !== undefined })), inst.label, call.span);
+  const bound = bindArgs(
+    ctx,
+    call.args,
+    sig.inputs.map((p) => ({ name: p.name, optional: p.default !== undefined })),
+    inst.label,
+    call.span,
+  );
   if (!bound) return UNKNOWN;
   const map = new Map(inst.subst);
   const free = new Set([...sigSymbols(sig)].filter((s) => !inst.subst.has(s)));
@@ -86,13 +137,23 @@ export function applyInstance(ctx: Ctx, inst: InstanceTy, call: A.CallExpr, chec
     const what = `argument '${p.name}' of ${inst.label}`;
     if (p.ty.k === "mask") {
       if (t.k !== "mask") {
-        ctx.report("M2103", a.value.span, `${what} must be a mask, not ${fmtTy(t)}`, "use none, causal, cross, block_causal(m) or padding(lengths)");
+        ctx.report(
+          "M2103",
+          a.value.span,
+          `${what} must be a mask, not ${fmtTy(t)}`,
+          "use none, causal, cross, block_causal(m) or padding(lengths)",
+        );
         ok = false;
       }
       return;
     }
     if (t.k !== "tensor") {
-      ctx.report("M2103", a.value.span, `${what} must be a tensor, not ${fmtTy(t)}`, "pass a tensor; module hyperparameters go in the first parentheses");
+      ctx.report(
+        "M2103",
+        a.value.span,
+        `${what} must be a tensor, not ${fmtTy(t)}`,
+        "pass a tensor; module hyperparameters go in the first parentheses",
+      );
       ok = false;
       return;
     }

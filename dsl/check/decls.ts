@@ -19,7 +19,11 @@ export function hyperType(ctx: Ctx, t: A.TypeExpr | undefined, dflt: A.Expr | un
     const callee = dflt?.kind === "call" ? dflt.callee : dflt;
     const iface = callee?.kind === "name" ? ctx.implementsOf.get(callee.name) : undefined;
     if (iface) return { k: "iface", name: iface };
-    return dflt?.kind === "number" && !dflt.isInt ? { k: "float" } : dflt?.kind === "name" && (dflt.name === "true" || dflt.name === "false") ? { k: "bool" } : { k: "int" };
+    return dflt?.kind === "number" && !dflt.isInt
+      ? { k: "float" }
+      : dflt?.kind === "name" && (dflt.name === "true" || dflt.name === "false")
+        ? { k: "bool" }
+        : { k: "int" };
   }
   if (n === "int" || n === "float" || n === "bool" || n === "dtype" || n === "mask") return { k: n };
   if (ctx.interfaces.has(n)) return { k: "iface", name: n };
@@ -30,7 +34,8 @@ export function hyperType(ctx: Ctx, t: A.TypeExpr | undefined, dflt: A.Expr | un
 function hyperInfos(ctx: Ctx, ps: readonly A.ParamSig[]): HyperInfo[] {
   const seen = new Set<string>();
   return ps.map((p) => {
-    if (seen.has(p.name.name)) ctx.report("M2002", p.name.span, `hyperparameter '${p.name.name}' is listed twice`, "rename one of them");
+    if (seen.has(p.name.name))
+      ctx.report("M2002", p.name.span, `hyperparameter '${p.name.name}' is listed twice`, "rename one of them");
     seen.add(p.name.name);
     return { name: p.name.name, type: hyperType(ctx, p.type, p.default), default: p.default, span: p.span };
   });
@@ -44,7 +49,13 @@ function hyperTy(h: HyperInfo, ctx: Ctx): Ty {
     case "dtype":
       return { k: "dtype", dtype: "f32" };
     case "iface":
-      return { k: "instance", label: h.name, implements: h.type.name, sig: ctx.interfaces.get(h.type.name)?.sig, subst: new Map() };
+      return {
+        k: "instance",
+        label: h.name,
+        implements: h.type.name,
+        sig: ctx.interfaces.get(h.type.name)?.sig,
+        subst: new Map(),
+      };
     default:
       return { k: h.type.k };
   }
@@ -56,13 +67,26 @@ function hyperScope(ctx: Ctx, hypers: readonly HyperInfo[]): Scope {
   return s;
 }
 
-function signature(ctx: Ctx, scope: Scope, inputs: readonly A.ParamSig[], result: A.TypeExpr | undefined, free: Set<string>): Signature | undefined {
+function signature(
+  ctx: Ctx,
+  scope: Scope,
+  inputs: readonly A.ParamSig[],
+  result: A.TypeExpr | undefined,
+  free: Set<string>,
+): Signature | undefined {
   const sigInputs: SigInput[] = [];
   for (const p of inputs) {
     const ty = p.type ? resolveType(ctx, scope, p.type, true, free) : UNKNOWN;
-    if (ty.k === "tensor" || ty.k === "mask") sigInputs.push({ name: p.name.name, ty, default: p.default, span: p.span });
+    if (ty.k === "tensor" || ty.k === "mask")
+      sigInputs.push({ name: p.name.name, ty, default: p.default, span: p.span });
     else {
-      if (ty.k !== "unknown") ctx.report("M2103", p.span, `input '${p.name.name}' must have a tensor type like f32[B, T, d] or be a mask, not ${fmtTy(ty)}`, "give the input a type like f32[B, T, d]");
+      if (ty.k !== "unknown")
+        ctx.report(
+          "M2103",
+          p.span,
+          `input '${p.name.name}' must have a tensor type like f32[B, T, d] or be a mask, not ${fmtTy(ty)}`,
+          "give the input a type like f32[B, T, d]",
+        );
       return undefined;
     }
   }
@@ -74,7 +98,11 @@ function signature(ctx: Ctx, scope: Scope, inputs: readonly A.ParamSig[], result
 }
 
 /** Gathers interfaces and modules; `taken` holds names already declared (by cached imports). */
-export function collectDecls(ctx: Ctx, programs: readonly A.Program[], taken: ReadonlyMap<string, A.Span> = new Map()): void {
+export function collectDecls(
+  ctx: Ctx,
+  programs: readonly A.Program[],
+  taken: ReadonlyMap<string, A.Span> = new Map(),
+): void {
   const seen = new Map<string, A.Span>(taken);
   const claim = (id: A.Ident) => {
     if (id.name === "") return false;
@@ -87,17 +115,25 @@ export function collectDecls(ctx: Ctx, programs: readonly A.Program[], taken: Re
     return true;
   };
   const decls = programs.flatMap((p) => p.decls);
-  for (const d of decls) if (d.kind === "module" && d.impl && d.name.name && !ctx.implementsOf.has(d.name.name)) ctx.implementsOf.set(d.name.name, d.impl.iface.name);
+  for (const d of decls)
+    if (d.kind === "module" && d.impl && d.name.name && !ctx.implementsOf.has(d.name.name))
+      ctx.implementsOf.set(d.name.name, d.impl.iface.name);
   for (const d of decls) {
     if (d.kind !== "interface" || !claim(d.name)) continue;
-    const info: InterfaceInfo = { name: d.name.name, decl: d, sig: signature(ctx, new Scope(), d.inputs, d.result, new Set()) };
+    const info: InterfaceInfo = {
+      name: d.name.name,
+      decl: d,
+      sig: signature(ctx, new Scope(), d.inputs, d.result, new Set()),
+    };
     ctx.interfaces.set(info.name, info);
   }
   for (const d of decls) {
     if (d.kind === "model") claim(d.name);
     if (d.kind !== "module" || !claim(d.name)) continue;
     const hypers = hyperInfos(ctx, d.hypers);
-    const sig = d.impl ? implementedSignature(ctx, d, hypers) : signature(ctx, hyperScope(ctx, hypers), d.inputs ?? [], d.result, new Set());
+    const sig = d.impl
+      ? implementedSignature(ctx, d, hypers)
+      : signature(ctx, hyperScope(ctx, hypers), d.inputs ?? [], d.result, new Set());
     ctx.modules.set(d.name.name, { name: d.name.name, decl: d, hypers, sig, implements: d.impl?.iface.name });
   }
 }
@@ -113,20 +149,40 @@ function implementedSignature(ctx: Ctx, d: A.ModuleDecl, hypers: readonly HyperI
   if (!iface.sig) return undefined;
   const scope = hyperScope(ctx, hypers);
   // The interface's input dims are visible to the bindings (`out = Nv + Na`).
-  for (const s of sigSymbols(iface.sig)) if (!iface.sig.outputOnly.includes(s) && !scope.own(s)) scope.define(s, { ty: { k: "int", dim: sym(s) }, kind: "dim", used: true });
+  for (const s of sigSymbols(iface.sig))
+    if (!iface.sig.outputOnly.includes(s) && !scope.own(s))
+      scope.define(s, { ty: { k: "int", dim: sym(s) }, kind: "dim", used: true });
   const map = new Map<string, Dim>();
   for (const b of impl.bindings) {
     if (!iface.sig.outputOnly.includes(b.name.name)) {
-      ctx.report("M2202", b.name.span, `${iface.name} has no output dimension '${b.name.name}' to fix`, iface.sig.outputOnly.length ? `it leaves ${iface.sig.outputOnly.map((o) => `'${o}'`).join(", ")} to implementations` : `${iface.name} fixes all its dimensions itself`);
+      ctx.report(
+        "M2202",
+        b.name.span,
+        `${iface.name} has no output dimension '${b.name.name}' to fix`,
+        iface.sig.outputOnly.length
+          ? `it leaves ${iface.sig.outputOnly.map((o) => `'${o}'`).join(", ")} to implementations`
+          : `${iface.name} fixes all its dimensions itself`,
+      );
       continue;
     }
     const t = checkExpr(ctx, scope, b.value);
     if (t.k === "int") map.set(b.name.name, t.dim);
-    else if (t.k !== "unknown") ctx.report("M2103", b.value.span, `'${b.name.name}' must be fixed to an integer, not ${fmtTy(t)}`, "fix it to an expression over hyperparameters and input dims, e.g. out = m");
+    else if (t.k !== "unknown")
+      ctx.report(
+        "M2103",
+        b.value.span,
+        `'${b.name.name}' must be fixed to an integer, not ${fmtTy(t)}`,
+        "fix it to an expression over hyperparameters and input dims, e.g. out = m",
+      );
   }
   const missing = iface.sig.outputOnly.filter((o) => !impl.bindings.some((b) => b.name.name === o));
   if (missing.length) {
-    ctx.report("M2201", impl.span, `${d.name.name} must fix ${iface.name}'s output dimension${missing.length > 1 ? "s" : ""} ${missing.map((m) => `'${m}'`).join(", ")}`, `write implements ${iface.name}(${missing.map((m) => `${m} = ...`).join(", ")})`);
+    ctx.report(
+      "M2201",
+      impl.span,
+      `${d.name.name} must fix ${iface.name}'s output dimension${missing.length > 1 ? "s" : ""} ${missing.map((m) => `'${m}'`).join(", ")}`,
+      `write implements ${iface.name}(${missing.map((m) => `${m} = ...`).join(", ")})`,
+    );
     return undefined;
   }
   const inputs = iface.sig.inputs.map((i) => ({ ...i, ty: i.ty.k === "tensor" ? substTensor(i.ty, map) : i.ty }));
@@ -146,7 +202,8 @@ export function checkModule(ctx: Ctx, info: ModuleInfo): void {
   const sig = info.sig;
   if (!sig) return;
   const body = new Scope(scope);
-  for (const s of sigSymbols(sig)) if (!scope.own(s)) body.define(s, { ty: { k: "int", dim: sym(s) }, kind: "dim", used: true });
+  for (const s of sigSymbols(sig))
+    if (!scope.own(s)) body.define(s, { ty: { k: "int", dim: sym(s) }, kind: "dim", used: true });
   for (const i of sig.inputs) {
     body.define(i.name, { ty: i.ty, kind: "input", span: i.span, used: true });
     ctx.types?.set(i.span, i.ty);
@@ -155,10 +212,27 @@ export function checkModule(ctx: Ctx, info: ModuleInfo): void {
   checkBlock(ctx, body, info.decl.body.stmts, "module", result);
   const ret = result.returns.at(-1);
   const last = info.decl.body.stmts.at(-1);
-  if (!ret || last?.kind !== "return") ctx.report("M2204", info.decl.name.span, `module ${info.name} does not end with a return`, `end the body with return <value of type ${fmtTensor(sig.result)}>`);
+  if (!ret || last?.kind !== "return")
+    ctx.report(
+      "M2204",
+      info.decl.name.span,
+      `module ${info.name} does not end with a return`,
+      `end the body with return <value of type ${fmtTensor(sig.result)}>`,
+    );
   else if (ret.k === "tensor" && !sameTensor(ret, sig.result, ctx.known)) {
     const target = info.implements ? `${info.implements} requires` : "the module declares";
-    ctx.report("M2108", last.span, `${info.name} returns ${fmtTensor(ret)} but ${target} ${fmtTensor(sig.result)}`, "fix the returned value or the declared result type");
-  } else if (ret.k !== "tensor" && ret.k !== "unknown") ctx.report("M2108", last.span, `${info.name} returns ${fmtTy(ret)} but must return ${fmtTensor(sig.result)}`, "return a tensor of the declared type");
+    ctx.report(
+      "M2108",
+      last.span,
+      `${info.name} returns ${fmtTensor(ret)} but ${target} ${fmtTensor(sig.result)}`,
+      "fix the returned value or the declared result type",
+    );
+  } else if (ret.k !== "tensor" && ret.k !== "unknown")
+    ctx.report(
+      "M2108",
+      last.span,
+      `${info.name} returns ${fmtTy(ret)} but must return ${fmtTensor(sig.result)}`,
+      "return a tensor of the declared type",
+    );
   reportUnused(ctx, body);
 }

@@ -65,6 +65,15 @@ export class Ctx {
   /** "unknown name 'x'" with the closest visible name as a hint. */
   unknownName(what: string, name: string, span: A.Span, candidates: Iterable<string>): void {
     const near = closest(name, candidates);
-    this.report(what === "type" || what === "interface" ? "M2003" : "M2001", span, `unknown ${what} '${name}'`, near ? `did you mean '${near}'?` : what === "type" || what === "interface" ? `declare interface ${name}(...) -> ..., or import the file that declares it` : `define '${name}' with let, or import the file that declares it`);
+    this.report(
+      what === "type" || what === "interface" ? "M2003" : "M2001",
+      span,
+      `unknown ${what} '${name}'`,
+      near
+        ? `did you mean '${near}'?`
+        : what === "type" || what === "interface"
+          ? `declare interface ${name}(...) -> ..., or import the file that declares it`
+          : `define '${name}' with let, or import the file that declares it`,
+    );
   }
 }

@@ -58,7 +58,12 @@ export function lookupName(ctx: Ctx, scope: Scope, name: string, span: A.Span): 
     ctx.report("M2103", span, `'${name}' is an interface, not a value`, `construct a module that implements ${name}`);
     return UNKNOWN;
   }
-  ctx.unknownName("name", name, span, [...scope.visible(), ...ctx.modules.keys(), ...Object.keys(BUILTINS), ...Object.keys(BUILTIN_VALUES)]);
+  ctx.unknownName("name", name, span, [
+    ...scope.visible(),
+    ...ctx.modules.keys(),
+    ...Object.keys(BUILTINS),
+    ...Object.keys(BUILTIN_VALUES),
+  ]);
   return UNKNOWN;
 }
 
@@ -72,15 +77,26 @@ function checkBinary(ctx: Ctx, scope: Scope, e: A.BinaryExpr): Ty {
   const compare = ["==", "!=", "<", "<=", ">", ">="].includes(e.op);
   if (e.op === "@") {
     if (l.k === "tensor" && r.k === "tensor") return matmulTy(ctx, l, r, e.span) ?? UNKNOWN;
-    ctx.report("M2103", e.span, `'@' multiplies tensors, not ${fmtTy(l.k === "tensor" ? r : l)}`, "use '*' for numbers");
+    ctx.report(
+      "M2103",
+      e.span,
+      `'@' multiplies tensors, not ${fmtTy(l.k === "tensor" ? r : l)}`,
+      "use '*' for numbers",
+    );
     return UNKNOWN;
   }
-  if (l.k === "int" && r.k === "int") return compare ? { k: "bool" } : { k: "int", dim: dimOp(ARITH[e.op], l.dim, r.dim) };
+  if (l.k === "int" && r.k === "int")
+    return compare ? { k: "bool" } : { k: "int", dim: dimOp(ARITH[e.op], l.dim, r.dim) };
   if (isNum(l) && isNum(r)) return compare ? { k: "bool" } : { k: "float" };
   // `%` on tensors is floor-mod, a - floor(a / b) * b, which needs floats (no integer division in the IR).
   const intTensor = [l, r].find((t) => t.k === "tensor" && t.dtype !== "f32" && t.dtype !== "f16");
   if (e.op === "%" && (l.k === "tensor" || r.k === "tensor") && intTensor?.k === "tensor") {
-    ctx.report("M2111", e.span, `'%' on tensors needs floats, not ${fmtTensor(intTensor)}`, "cast to f32 first: cast(x, f32) % 2.0 (the result is a - floor(a / b) * b)");
+    ctx.report(
+      "M2111",
+      e.span,
+      `'%' on tensors needs floats, not ${fmtTensor(intTensor)}`,
+      "cast to f32 first: cast(x, f32) % 2.0 (the result is a - floor(a / b) * b)",
+    );
     return UNKNOWN;
   }
   if (l.k === "tensor" && (r.k === "tensor" || isNum(r))) {
@@ -88,7 +104,12 @@ function checkBinary(ctx: Ctx, scope: Scope, e: A.BinaryExpr): Ty {
     return t && compare ? { ...t, dtype: "bool" } : (t ?? UNKNOWN);
   }
   if (isNum(l) && r.k === "tensor") return compare ? { ...r, dtype: "bool" } : r;
-  ctx.report("M2103", e.span, `'${e.op}' cannot combine ${fmtTy(l)} and ${fmtTy(r)}`, "arithmetic works on numbers and tensors");
+  ctx.report(
+    "M2103",
+    e.span,
+    `'${e.op}' cannot combine ${fmtTy(l)} and ${fmtTy(r)}`,
+    "arithmetic works on numbers and tensors",
+  );
   return UNKNOWN;
 }
 
@@ -101,7 +122,9 @@ function checkIndex(ctx: Ctx, scope: Scope, e: A.IndexExpr): Ty {
     tyOf.set(x, ty);
     return ty;
   };
-  const bounds: (Ty | undefined)[][] = e.items.map((it) => (it.kind === "at" ? [checkBound(it.index)] : it.kind === "range" ? [it.start, it.end, it.step].map(checkBound) : []));
+  const bounds: (Ty | undefined)[][] = e.items.map((it) =>
+    it.kind === "at" ? [checkBound(it.index)] : it.kind === "range" ? [it.start, it.end, it.step].map(checkBound) : [],
+  );
   const indexDim = (x: A.Expr): Dim => {
     const ty = tyOf.get(x);
     return ty?.k === "int" ? ty.dim : sym("?");
@@ -114,7 +137,12 @@ function checkIndex(ctx: Ctx, scope: Scope, e: A.IndexExpr): Ty {
   for (const [i, it] of e.items.entries())
     for (const b of bounds[i])
       if (b && b.k !== "int" && b.k !== "unknown") {
-        ctx.report("M2103", it.span, `an index must be an integer, not ${fmtTy(b)}`, "indices and slice bounds are integers, e.g. x[:, 1:]");
+        ctx.report(
+          "M2103",
+          it.span,
+          `an index must be an integer, not ${fmtTy(b)}`,
+          "indices and slice bounds are integers, e.g. x[:, 1:]",
+        );
         return UNKNOWN;
       }
   const ell = e.items.findIndex((it) => it.kind === "ellipsis");
@@ -124,7 +152,12 @@ function checkIndex(ctx: Ctx, scope: Scope, e: A.IndexExpr): Ty {
     return UNKNOWN;
   }
   if (items.length > t.dims.length && t.rest === undefined) {
-    ctx.report("M2109", e.span, `${items.length} indices for ${fmtTensor(t)} of rank ${t.dims.length}`, "give at most one index or slice per axis");
+    ctx.report(
+      "M2109",
+      e.span,
+      `${items.length} indices for ${fmtTensor(t)} of rank ${t.dims.length}`,
+      "give at most one index or slice per axis",
+    );
     return UNKNOWN;
   }
   if (t.rest !== undefined && ell < 0) return UNKNOWN; // leading dims unknown: only `...`-anchored indices are checkable
@@ -136,7 +169,13 @@ function checkIndex(ctx: Ctx, scope: Scope, e: A.IndexExpr): Ty {
     if (it.kind === "at") {
       const v = evalDim(indexDim(it.index), ctx.known);
       const size = evalDim(d, ctx.known);
-      if (v !== undefined && size !== undefined && (v >= size || v < -size)) ctx.report("M2109", it.span, `index ${v} is out of range for axis ${first + j} of ${fmtTensor(t)}`, `use an index in ${-size}..${size - 1}`);
+      if (v !== undefined && size !== undefined && (v >= size || v < -size))
+        ctx.report(
+          "M2109",
+          it.span,
+          `index ${v} is out of range for axis ${first + j} of ${fmtTensor(t)}`,
+          `use an index in ${-size}..${size - 1}`,
+        );
       return;
     }
     if (it.kind !== "range") return;
@@ -151,7 +190,12 @@ function checkIndex(ctx: Ctx, scope: Scope, e: A.IndexExpr): Ty {
     const hiv = evalDim(hi, ctx.known);
     const size = evalDim(d, ctx.known);
     if (lov !== undefined && hiv !== undefined && size !== undefined && !(0 <= lov && lov <= hiv && hiv <= size)) {
-      ctx.report("M2109", it.span, `slice ${lov}:${hiv} is out of range for axis ${first + j} of ${fmtTensor(t)}`, `bounds must satisfy 0 ≤ start ≤ end ≤ ${size}`);
+      ctx.report(
+        "M2109",
+        it.span,
+        `slice ${lov}:${hiv} is out of range for axis ${first + j} of ${fmtTensor(t)}`,
+        `bounds must satisfy 0 ≤ start ≤ end ≤ ${size}`,
+      );
     }
     let len = dimOp("-", hi, lo);
     if (it.step) {
@@ -178,15 +222,27 @@ function checkCall(ctx: Ctx, scope: Scope, e: A.CallExpr): Ty {
     case "builtin": {
       const rule = BUILTINS[callee.name];
       const bound = bindArgs(ctx, e.args, rule.slots, callee.name, e.span);
-      if (!bound) return callee.name === "normal" || callee.name === "uniform" || callee.name === "constant" ? { k: "init" } : UNKNOWN;
-      return rule.check(ctx, bound.map((a) => a && checked.get(a)), e.span);
+      if (!bound)
+        return callee.name === "normal" || callee.name === "uniform" || callee.name === "constant"
+          ? { k: "init" }
+          : UNKNOWN;
+      return rule.check(
+        ctx,
+        bound.map((a) => a && checked.get(a)),
+        e.span,
+      );
     }
     case "module":
       return instantiate(ctx, callee.info, e, checked);
     case "instance":
       return applyInstance(ctx, callee, e, checked);
     default:
-      ctx.report("M2103", e.callee.span, `${calleeName} is ${fmtTy(callee)} and cannot be called`, "only modules, module instances and builtin functions take arguments");
+      ctx.report(
+        "M2103",
+        e.callee.span,
+        `${calleeName} is ${fmtTy(callee)} and cannot be called`,
+        "only modules, module instances and builtin functions take arguments",
+      );
       return UNKNOWN;
   }
 }
@@ -195,20 +251,49 @@ function checkCall(ctx: Ctx, scope: Scope, e: A.CallExpr): Ty {
 export function checkInit(ctx: Ctx, scope: Scope, e: A.Expr): void {
   if (e.kind === "name" && (INIT_NAMES as readonly string[]).includes(e.name)) return;
   const t = checkExpr(ctx, scope, e);
-  if (t.k !== "init" && t.k !== "unknown") ctx.report("M2103", e.span, `a param initialiser must be zeros, ones, xavier, glorot, normal(std), uniform(lo, hi) or constant(v), not ${fmtTy(t)}`, "e.g. param w: f32[d, d] = normal(0.02)");
+  if (t.k !== "init" && t.k !== "unknown")
+    ctx.report(
+      "M2103",
+      e.span,
+      `a param initialiser must be zeros, ones, xavier, glorot, normal(std), uniform(lo, hi) or constant(v), not ${fmtTy(t)}`,
+      "e.g. param w: f32[d, d] = normal(0.02)",
+    );
 }
 
 function checkScan(ctx: Ctx, scope: Scope, e: A.ScanExpr): Ty {
   const over = checkExpr(ctx, scope, e.over);
-  if (over.k !== "int" && over.k !== "unknown") ctx.report("M2103", e.over.span, `scan runs over an integer count (a dim), not ${fmtTy(over)}`, "write scan t over T, with T a dim");
+  if (over.k !== "int" && over.k !== "unknown")
+    ctx.report(
+      "M2103",
+      e.over.span,
+      `scan runs over an integer count (a dim), not ${fmtTy(over)}`,
+      "write scan t over T, with T a dim",
+    );
   const inner = new Scope(scope);
-  inner.define(e.index.name, { ty: { k: "int", dim: sym(e.index.name) }, kind: "index", span: e.index.span, used: true });
+  inner.define(e.index.name, {
+    ty: { k: "int", dim: sym(e.index.name) },
+    kind: "index",
+    span: e.index.span,
+    used: true,
+  });
   for (const c of e.carries) {
     const declared = c.type ? resolveType(ctx, scope, c.type, false) : undefined;
     const isInitName = c.init.kind === "name" && (c.init.name === "zeros" || c.init.name === "ones");
     let ty: Ty = isInitName ? UNKNOWN : checkExpr(ctx, scope, c.init);
-    if (isInitName && !declared) ctx.report("M2103", c.init.span, `carry '${c.name.name}' = ${(c.init as A.NameExpr).name} needs a declared type`, `write carry ${c.name.name}: f32[B, n, d] = ${(c.init as A.NameExpr).name}`);
-    if (declared && declared.k === "tensor" && ty.k === "tensor" && fmtTensor(declared) !== fmtTensor(ty)) ctx.report("M2108", c.init.span, `carry '${c.name.name}' is declared ${fmtTensor(declared)} but starts as ${fmtTensor(ty)}`, "make the initial value match the declared type");
+    if (isInitName && !declared)
+      ctx.report(
+        "M2103",
+        c.init.span,
+        `carry '${c.name.name}' = ${(c.init as A.NameExpr).name} needs a declared type`,
+        `write carry ${c.name.name}: f32[B, n, d] = ${(c.init as A.NameExpr).name}`,
+      );
+    if (declared && declared.k === "tensor" && ty.k === "tensor" && fmtTensor(declared) !== fmtTensor(ty))
+      ctx.report(
+        "M2108",
+        c.init.span,
+        `carry '${c.name.name}' is declared ${fmtTensor(declared)} but starts as ${fmtTensor(ty)}`,
+        "make the initial value match the declared type",
+      );
     if (declared) ty = declared;
     inner.define(c.name.name, { ty, kind: "carry", span: c.name.span, used: true });
   }
@@ -217,7 +302,12 @@ function checkScan(ctx: Ctx, scope: Scope, e: A.ScanExpr): Ty {
   reportUnused(ctx, inner);
   const y = result.yields.at(-1);
   if (!y) {
-    ctx.report("M2204", e.span, "scan body has no yield", "end the body with `yield value`: the values are stacked along axis 1");
+    ctx.report(
+      "M2204",
+      e.span,
+      "scan body has no yield",
+      "end the body with `yield value`: the values are stacked along axis 1",
+    );
     return UNKNOWN;
   }
   if (y.k !== "tensor") return UNKNOWN;
@@ -241,8 +331,19 @@ export function resolveType(ctx: Ctx, scope: Scope, t: A.TypeExpr, allowFree: bo
     if (name === "dtype") return { k: "dtype", dtype: "f32" };
   }
   if (!["f32", "f16", "i32", "u32", "bool"].includes(name)) {
-    if (ctx.interfaces.has(name) && t.dims === undefined) return { k: "instance", label: name, implements: name, sig: ctx.interfaces.get(name)!.sig, subst: new Map() };
-    ctx.unknownName("type", name, t.name.span, ["int", "float", "bool", "mask", "f32", "f16", "i32", "u32", ...ctx.interfaces.keys()]);
+    if (ctx.interfaces.has(name) && t.dims === undefined)
+      return { k: "instance", label: name, implements: name, sig: ctx.interfaces.get(name)!.sig, subst: new Map() };
+    ctx.unknownName("type", name, t.name.span, [
+      "int",
+      "float",
+      "bool",
+      "mask",
+      "f32",
+      "f16",
+      "i32",
+      "u32",
+      ...ctx.interfaces.keys(),
+    ]);
     return UNKNOWN;
   }
   const dims: Dim[] = [];
@@ -261,14 +362,26 @@ export function resolveType(ctx: Ctx, scope: Scope, t: A.TypeExpr, allowFree: bo
 function dimOf(ctx: Ctx, scope: Scope, e: A.Expr, allowFree: boolean, free?: Set<string>): Dim {
   switch (e.kind) {
     case "number":
-      if (!e.isInt || e.value < 0) ctx.report("M2103", e.span, `a dimension must be a non-negative integer, not ${e.text}`, "dims are whole numbers or names, e.g. f32[B, 64]");
+      if (!e.isInt || e.value < 0)
+        ctx.report(
+          "M2103",
+          e.span,
+          `a dimension must be a non-negative integer, not ${e.text}`,
+          "dims are whole numbers or names, e.g. f32[B, 64]",
+        );
       return num(e.value);
     case "name": {
       const b = scope.lookup(e.name);
       if (b) {
         b.used = true;
         if (b.ty.k === "int") return b.ty.dim;
-        if (b.ty.k !== "unknown") ctx.report("M2103", e.span, `dimension '${e.name}' is ${fmtTy(b.ty)}, not an integer`, "use an int hyperparameter, config value or free dim");
+        if (b.ty.k !== "unknown")
+          ctx.report(
+            "M2103",
+            e.span,
+            `dimension '${e.name}' is ${fmtTy(b.ty)}, not an integer`,
+            "use an int hyperparameter, config value or free dim",
+          );
         return sym(e.name);
       }
       if (allowFree) {
@@ -279,14 +392,24 @@ function dimOf(ctx: Ctx, scope: Scope, e: A.Expr, allowFree: boolean, free?: Set
       return sym(e.name);
     }
     case "binary":
-      if (e.op in ARITH) return dimOp(ARITH[e.op], dimOf(ctx, scope, e.left, allowFree, free), dimOf(ctx, scope, e.right, allowFree, free));
+      if (e.op in ARITH)
+        return dimOp(
+          ARITH[e.op],
+          dimOf(ctx, scope, e.left, allowFree, free),
+          dimOf(ctx, scope, e.right, allowFree, free),
+        );
       break;
     case "neg":
       return dimOp("-", num(0), dimOf(ctx, scope, e.operand, allowFree, free));
     default:
       break;
   }
-  ctx.report("M2103", e.span, "a dimension must be a name, a number or arithmetic on them", "e.g. f32[B, T * m, d / heads]");
+  ctx.report(
+    "M2103",
+    e.span,
+    "a dimension must be a name, a number or arithmetic on them",
+    "e.g. f32[B, T * m, d / heads]",
+  );
   return sym("?");
 }
 

@@ -15,7 +15,11 @@ import { type BlockResult, type ModelRecord, checkBlock, reportUnused } from "./
 
 /** Checks the model; returns what it declares and the config with interface values normalised
  *  (`TTM(read: 8)` → `TTMCombiner(read: 8)`, bare `ConcatCombiner` → `ConcatCombiner()`). */
-export function checkModel(ctx: Ctx, model: A.ModelDecl, config: ResolvedConfig): { record: ModelRecord; config: ResolvedConfig } {
+export function checkModel(
+  ctx: Ctx,
+  model: A.ModelDecl,
+  config: ResolvedConfig,
+): { record: ModelRecord; config: ResolvedConfig } {
   ctx.known = new Map();
   const scope = new Scope();
   const types = new Map<string, ReturnType<typeof hyperType>>();
@@ -34,7 +38,13 @@ export function checkModel(ctx: Ctx, model: A.ModelDecl, config: ResolvedConfig)
     if (!fitsHyper(ctx, want, ty, e.value.span, what)) ty = fallback(ctx, scope, e, want);
     if (ty.k === "int") {
       const v = evalDim(ty.dim, ctx.known);
-      if (v === undefined || !Number.isInteger(v)) ctx.report("M2103", e.value.span, `${what} must be a whole constant, not '${printDim(ty.dim)}'`, "use numbers and earlier config keys");
+      if (v === undefined || !Number.isInteger(v))
+        ctx.report(
+          "M2103",
+          e.value.span,
+          `${what} must be a whole constant, not '${printDim(ty.dim)}'`,
+          "use numbers and earlier config keys",
+        );
       else ctx.known.set(e.name, v);
       ty = { k: "int", dim: sym(e.name) };
     } else if (ty.k === "instance") ty = { ...ty, label: e.name }; // results print as combiner.out
@@ -49,8 +59,20 @@ export function checkModel(ctx: Ctx, model: A.ModelDecl, config: ResolvedConfig)
   const result: BlockResult = { returns: [], yields: [] };
   checkBlock(ctx, body, model.body.stmts, "model", result, record);
   reportUnused(ctx, body);
-  if (record.outputs.length === 0 && record.losses.length === 0) ctx.report("M2302", model.name.span, `model ${model.name.name} declares no output and no loss`, "add `output logits = ...` or `loss name = ...`");
-  else if (record.losses.length > 0 && !record.objective) ctx.report("M2302", model.name.span, `model ${model.name.name} has losses but no objective`, `add objective = ${record.losses.map((l) => l.name).join(" + ")}`);
+  if (record.outputs.length === 0 && record.losses.length === 0)
+    ctx.report(
+      "M2302",
+      model.name.span,
+      `model ${model.name.name} declares no output and no loss`,
+      "add `output logits = ...` or `loss name = ...`",
+    );
+  else if (record.losses.length > 0 && !record.objective)
+    ctx.report(
+      "M2302",
+      model.name.span,
+      `model ${model.name.name} has losses but no objective`,
+      `add objective = ${record.losses.map((l) => l.name).join(" + ")}`,
+    );
   return { record, config: checkedConfig };
 }
 
@@ -75,11 +97,19 @@ export function implementationValue(ctx: Ctx, scope: Scope, value: A.Expr, iface
   const own = ctx.modules.get(callee.name);
   const full = ctx.modules.get(callee.name + iface);
   // `TokenLearner` names a std.nn module that is no Combiner; `TokenLearnerCombiner` is the one meant.
-  const info = own?.implements !== iface && full?.implements === iface ? full : own ?? full;
+  const info = own?.implements !== iface && full?.implements === iface ? full : (own ?? full);
   if (!info && !Object.hasOwn(BUILTINS, callee.name) && !Object.hasOwn(BUILTIN_VALUES, callee.name)) {
     const impls = [...ctx.modules.values()].filter((m) => m.implements === iface).map((m) => m.name);
-    const near = closest(callee.name, [...impls, ...impls.map((n) => (n.endsWith(iface) ? n.slice(0, -iface.length) : n))]);
-    ctx.report("M2001", callee.span, `unknown implementation '${callee.name}' of ${iface}`, `${near ? `did you mean '${near}'? ` : ""}the implementations of ${iface} are: ${impls.join(", ") || "none yet"}`);
+    const near = closest(callee.name, [
+      ...impls,
+      ...impls.map((n) => (n.endsWith(iface) ? n.slice(0, -iface.length) : n)),
+    ]);
+    ctx.report(
+      "M2001",
+      callee.span,
+      `unknown implementation '${callee.name}' of ${iface}`,
+      `${near ? `did you mean '${near}'? ` : ""}the implementations of ${iface} are: ${impls.join(", ") || "none yet"}`,
+    );
     return { kind: "error", span: value.span };
   }
   // Only implementations are completed; anything else is left for fitsHyper to report (M2203).
@@ -91,22 +121,37 @@ export function implementationValue(ctx: Ctx, scope: Scope, value: A.Expr, iface
 
 /** Every preset's keys and value kinds; the chosen preset's values were checked as the config, so
  *  only its keys are checked here (one error per mistake, not two). */
-function checkPresets(ctx: Ctx, model: A.ModelDecl, scope: Scope, types: ReadonlyMap<string, ReturnType<typeof hyperType>>, chosen: string | undefined): void {
+function checkPresets(
+  ctx: Ctx,
+  model: A.ModelDecl,
+  scope: Scope,
+  types: ReadonlyMap<string, ReturnType<typeof hyperType>>,
+  chosen: string | undefined,
+): void {
   const seen = new Set<string>();
   for (const p of presetsOf(model)) {
-    if (seen.has(p.name.name)) ctx.report("M2002", p.name.span, `preset '${p.name.name}' is declared twice`, "rename or merge them");
+    if (seen.has(p.name.name))
+      ctx.report("M2002", p.name.span, `preset '${p.name.name}' is declared twice`, "rename or merge them");
     seen.add(p.name.name);
     for (const e of p.entries) {
       const want = types.get(e.name.name);
       if (!want) {
         const near = closest(e.name.name, types.keys());
-        ctx.report("M3002", e.name.span, `preset ${p.name.name} sets '${e.name.name}', which is not a config key`, near ? `did you mean '${near}'?` : "declare it in the config block first");
+        ctx.report(
+          "M3002",
+          e.name.span,
+          `preset ${p.name.name} sets '${e.name.name}', which is not a config key`,
+          near ? `did you mean '${near}'?` : "declare it in the config block first",
+        );
         continue;
       }
       if (p.name.name === chosen) continue;
-      const ty = checkExpr(ctx, scope, want.k === "iface" ? implementationValue(ctx, scope, e.value, want.name) : e.value);
+      const ty = checkExpr(
+        ctx,
+        scope,
+        want.k === "iface" ? implementationValue(ctx, scope, e.value, want.name) : e.value,
+      );
       fitsHyper(ctx, want, ty, e.value.span, `'${e.name.name}' in preset ${p.name.name}`);
     }
   }
 }
-

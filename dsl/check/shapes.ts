@@ -9,7 +9,12 @@ const isOne = (d: Dim): boolean => d.k === "num" && d.v === 1;
 
 export function broadcastTy(ctx: Ctx, a: TensorTy, b: TensorTy, span: A.Span, op: string): TensorTy | undefined {
   if (a.dtype !== b.dtype) {
-    ctx.report("M2111", span, `'${op}' needs one dtype: ${fmtTensor(a)} ${op} ${fmtTensor(b)}`, `convert one side with cast(x, ${a.dtype})`);
+    ctx.report(
+      "M2111",
+      span,
+      `'${op}' needs one dtype: ${fmtTensor(a)} ${op} ${fmtTensor(b)}`,
+      `convert one side with cast(x, ${a.dtype})`,
+    );
     return undefined;
   }
   const n = Math.max(a.dims.length, b.dims.length);
@@ -24,7 +29,12 @@ export function broadcastTy(ctx: Ctx, a: TensorTy, b: TensorTy, span: A.Span, op
     if (dimEq(da, db, ctx.known) || isOne(db)) out.push(da);
     else if (isOne(da)) out.push(db);
     else {
-      ctx.report("M2105", span, `shapes do not broadcast: ${fmtTensor(a)} ${op} ${fmtTensor(b)}`, `'${printDim(da)}' and '${printDim(db)}' differ; reshape one operand or fix the dimension`);
+      ctx.report(
+        "M2105",
+        span,
+        `shapes do not broadcast: ${fmtTensor(a)} ${op} ${fmtTensor(b)}`,
+        `'${printDim(da)}' and '${printDim(db)}' differ; reshape one operand or fix the dimension`,
+      );
       return undefined;
     }
   }
@@ -33,46 +43,92 @@ export function broadcastTy(ctx: Ctx, a: TensorTy, b: TensorTy, span: A.Span, op
 
 export function matmulTy(ctx: Ctx, a: TensorTy, b: TensorTy, span: A.Span): TensorTy | undefined {
   if (a.dtype !== b.dtype) {
-    ctx.report("M2111", span, `'@' needs one dtype: ${fmtTensor(a)} @ ${fmtTensor(b)}`, `convert one side with cast(x, ${a.dtype})`);
+    ctx.report(
+      "M2111",
+      span,
+      `'@' needs one dtype: ${fmtTensor(a)} @ ${fmtTensor(b)}`,
+      `convert one side with cast(x, ${a.dtype})`,
+    );
     return undefined;
   }
   const rankOk = (t: TensorTy) => t.dims.length >= 2 || (t.rest !== undefined && t.dims.length >= 1);
   if (!rankOk(a) || !rankOk(b)) {
-    ctx.report("M2107", span, `'@' needs operands of rank ≥ 2: ${fmtTensor(a)} @ ${fmtTensor(b)}`, "reshape a vector to [1, n] or [n, 1]");
+    ctx.report(
+      "M2107",
+      span,
+      `'@' needs operands of rank ≥ 2: ${fmtTensor(a)} @ ${fmtTensor(b)}`,
+      "reshape a vector to [1, n] or [n, 1]",
+    );
     return undefined;
   }
   const k1 = a.dims[a.dims.length - 1];
   const k2 = b.dims.length >= 2 ? b.dims[b.dims.length - 2] : undefined;
   if (k2 !== undefined && !dimEq(k1, k2, ctx.known)) {
-    ctx.report("M2104", span, `matmul inner dimensions differ: ${fmtTensor(a)} @ ${fmtTensor(b)}`, `the last dim of the left operand ('${printDim(k1)}') must equal the second-last of the right ('${printDim(k2)}'); transpose an operand or fix the dimension`);
+    ctx.report(
+      "M2104",
+      span,
+      `matmul inner dimensions differ: ${fmtTensor(a)} @ ${fmtTensor(b)}`,
+      `the last dim of the left operand ('${printDim(k1)}') must equal the second-last of the right ('${printDim(k2)}'); transpose an operand or fix the dimension`,
+    );
     return undefined;
   }
   const n = b.dims[b.dims.length - 1];
   if (b.dims.length === 2) return { k: "tensor", dtype: a.dtype, rest: a.rest, dims: [...a.dims.slice(0, -1), n] };
-  if (a.rest !== undefined || b.rest !== undefined) return { k: "tensor", dtype: a.dtype, rest: a.rest ?? b.rest, dims: [...a.dims.slice(a.rest !== undefined ? 0 : -2, -1), n] };
+  if (a.rest !== undefined || b.rest !== undefined)
+    return {
+      k: "tensor",
+      dtype: a.dtype,
+      rest: a.rest ?? b.rest,
+      dims: [...a.dims.slice(a.rest !== undefined ? 0 : -2, -1), n],
+    };
   const batch = broadcastTy(ctx, { ...a, dims: a.dims.slice(0, -2) }, { ...b, dims: b.dims.slice(0, -2) }, span, "@");
   if (!batch) return undefined;
   return { k: "tensor", dtype: a.dtype, dims: [...batch.dims, a.dims[a.dims.length - 2], n] };
 }
 
 /** Binds a signature's free dims from one argument; returns false after reporting a mismatch. */
-export function unifyArg(ctx: Ctx, expected: TensorTy, actual: TensorTy, map: Map<string, Dim>, free: ReadonlySet<string>, rests: Map<string, { rest?: string; dims: Dim[] }>, what: string, span: A.Span): boolean {
+export function unifyArg(
+  ctx: Ctx,
+  expected: TensorTy,
+  actual: TensorTy,
+  map: Map<string, Dim>,
+  free: ReadonlySet<string>,
+  rests: Map<string, { rest?: string; dims: Dim[] }>,
+  what: string,
+  span: A.Span,
+): boolean {
   const shown = () => fmtTensor(substTensor(expected, map, rests));
   if (expected.dtype !== actual.dtype) {
-    ctx.report("M2111", span, `${what} is ${fmtTensor(actual)} but must be ${shown()}`, `convert it with cast(x, ${expected.dtype})`);
+    ctx.report(
+      "M2111",
+      span,
+      `${what} is ${fmtTensor(actual)} but must be ${shown()}`,
+      `convert it with cast(x, ${expected.dtype})`,
+    );
     return false;
   }
   const ne = expected.dims.length;
   const na = actual.dims.length;
   if (expected.rest === undefined && actual.rest === undefined && ne !== na) {
-    ctx.report("M2107", span, `${what} is ${fmtTensor(actual)} but must be ${shown()} (rank ${ne}, not ${na})`, "reshape the argument to the expected rank");
+    ctx.report(
+      "M2107",
+      span,
+      `${what} is ${fmtTensor(actual)} but must be ${shown()} (rank ${ne}, not ${na})`,
+      "reshape the argument to the expected rank",
+    );
     return false;
   }
   if (expected.rest !== undefined && actual.rest === undefined && na < ne) {
-    ctx.report("M2107", span, `${what} is ${fmtTensor(actual)} but must be ${shown()} (rank ≥ ${ne})`, "reshape the argument to the expected rank");
+    ctx.report(
+      "M2107",
+      span,
+      `${what} is ${fmtTensor(actual)} but must be ${shown()} (rank ≥ ${ne})`,
+      "reshape the argument to the expected rank",
+    );
     return false;
   }
-  if (expected.rest !== undefined) rests.set(expected.rest, { rest: actual.rest, dims: actual.dims.slice(0, Math.max(0, na - ne)) });
+  if (expected.rest !== undefined)
+    rests.set(expected.rest, { rest: actual.rest, dims: actual.dims.slice(0, Math.max(0, na - ne)) });
   const pairs: [Dim, Dim][] = [];
   const m = Math.min(ne, na);
   for (let i = 1; i <= m; i++) pairs.push([expected.dims[ne - i], actual.dims[na - i]]);
@@ -82,14 +138,23 @@ export function unifyArg(ctx: Ctx, expected: TensorTy, actual: TensorTy, map: Ma
     const es = substDim(e, map);
     if ([...symbolsOf(es)].some((s) => free.has(s) && !map.has(s))) continue;
     if (!dimEq(es, a, ctx.known)) {
-      ctx.report("M2106", span, `${what} is ${fmtTensor(actual)} but must be ${shown()}`, `dimension '${printDim(a)}' does not equal '${printDim(es)}'`);
+      ctx.report(
+        "M2106",
+        span,
+        `${what} is ${fmtTensor(actual)} but must be ${shown()}`,
+        `dimension '${printDim(a)}' does not equal '${printDim(es)}'`,
+      );
       return false;
     }
   }
   return true;
 }
 
-export function substTensor(t: TensorTy, map: ReadonlyMap<string, Dim>, rests: ReadonlyMap<string, { rest?: string; dims: Dim[] }> = new Map()): TensorTy {
+export function substTensor(
+  t: TensorTy,
+  map: ReadonlyMap<string, Dim>,
+  rests: ReadonlyMap<string, { rest?: string; dims: Dim[] }> = new Map(),
+): TensorTy {
   const dims = t.dims.map((d) => substDim(d, map));
   if (t.rest === undefined) return { ...t, dims };
   const r = rests.get(t.rest);

@@ -11,11 +11,23 @@ async function activate(context) {
   const args = settings.get("server.args", ["lsp"]);
   // A script path (bin/mira.js) runs under Node; on Windows `mira` is a .cmd shim that needs a shell.
   const executable = command.endsWith(".js")
-    ? { command: process.execPath, args: [command, ...args], options: { env: { ...process.env, ELECTRON_RUN_AS_NODE: "1" } } }
+    ? {
+        command: process.execPath,
+        args: [command, ...args],
+        options: { env: { ...process.env, ELECTRON_RUN_AS_NODE: "1" } },
+      }
     : { command, args, options: { shell: process.platform === "win32" } };
-  client = new LanguageClient("mira", "Mira", { run: executable, debug: executable }, {
-    documentSelector: [{ scheme: "file", language: "mira" }, { scheme: "untitled", language: "mira" }],
-  });
+  client = new LanguageClient(
+    "mira",
+    "Mira",
+    { run: executable, debug: executable },
+    {
+      documentSelector: [
+        { scheme: "file", language: "mira" },
+        { scheme: "untitled", language: "mira" },
+      ],
+    },
+  );
   context.subscriptions.push(client);
   await client.start();
 }

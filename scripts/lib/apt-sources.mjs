@@ -36,7 +36,13 @@ export function parseOneLine(text) {
     if (!line) continue;
     const m = /^(deb|deb-src)\s+(?:\[([^\]]*)\]\s+)?(\S+)\s+(\S+)\s*(.*)$/.exec(line);
     if (!m) continue;
-    entries.push({ type: m[1], options: m[2]?.trim() ?? "", uri: m[3], suite: m[4], components: m[5].split(/\s+/).filter(Boolean) });
+    entries.push({
+      type: m[1],
+      options: m[2]?.trim() ?? "",
+      uri: m[3],
+      suite: m[4],
+      components: m[5].split(/\s+/).filter(Boolean),
+    });
   }
   return entries;
 }
@@ -55,7 +61,11 @@ export function hasBackports(files, codename) {
 }
 
 /** A deb822 field; a multi-line value (an inline key) keeps its continuation lines indented. */
-const field = (name, value) => `${name}:${value.split("\n").map((line, i) => (i === 0 && line === "" ? "" : ` ${line}`)).join("\n")}`;
+const field = (name, value) =>
+  `${name}:${value
+    .split("\n")
+    .map((line, i) => (i === 0 && line === "" ? "" : ` ${line}`))
+    .join("\n")}`;
 
 /**
  * From the machine's apt source files ([{ path, text }]), build a deb822 stanza for
@@ -69,14 +79,24 @@ export function deriveBackportsSource(files, codename) {
         const types = (s.types ?? "").split(/\s+/);
         const suites = (s.suites ?? "").split(/\s+/);
         if (!isEnabled(s) || !types.includes("deb") || !suites.includes(codename) || !s.uris) continue;
-        const lines = ["Types: deb", `URIs: ${s.uris}`, `Suites: ${codename}-backports`, `Components: ${s.components ?? "main"}`];
+        const lines = [
+          "Types: deb",
+          `URIs: ${s.uris}`,
+          `Suites: ${codename}-backports`,
+          `Components: ${s.components ?? "main"}`,
+        ];
         if (s["signed-by"]) lines.push(field("Signed-By", s["signed-by"]));
         return lines.join("\n") + "\n";
       }
     } else {
       for (const e of parseOneLine(f.text)) {
         if (e.type !== "deb" || e.suite !== codename) continue;
-        const lines = ["Types: deb", `URIs: ${e.uri}`, `Suites: ${codename}-backports`, `Components: ${e.components.join(" ") || "main"}`];
+        const lines = [
+          "Types: deb",
+          `URIs: ${e.uri}`,
+          `Suites: ${codename}-backports`,
+          `Components: ${e.components.join(" ") || "main"}`,
+        ];
         const signed = /signed-by=(\S+)/.exec(e.options);
         if (signed) lines.push(`Signed-By: ${signed[1]}`);
         return lines.join("\n") + "\n";

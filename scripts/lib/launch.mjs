@@ -9,5 +9,7 @@ export function launch(nodeArgs) {
   const child = spawn(process.execPath, nodeArgs, { stdio: ["inherit", "inherit", "pipe"], env: childEnv() });
   filterStream(child.stderr, process.stderr);
   for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => child.kill(sig));
-  child.on("exit", (code, signal) => process.exit(code ?? (signal === "SIGINT" ? 130 : signal === "SIGTERM" ? 143 : 1)));
+  child.on("exit", (code, signal) =>
+    process.exit(code ?? (signal === "SIGINT" ? 130 : signal === "SIGTERM" ? 143 : 1)),
+  );
 }

@@ -14,7 +14,8 @@ const NOISE = [
 export const isNoise = (line) => NOISE.some((re) => re.test(line));
 
 /** Could `partial` still grow into a noise line? Then hold it until its newline arrives. */
-const mayBecomeNoise = (partial) => ["Warning: ", "MESA", "WARNING: lavapipe", " "].some((p) => p.startsWith(partial) || partial.startsWith(p));
+const mayBecomeNoise = (partial) =>
+  ["Warning: ", "MESA", "WARNING: lavapipe", " "].some((p) => p.startsWith(partial) || partial.startsWith(p));
 
 /** Copies `input` to `output` without noise lines. A blank line right after dropped noise is dropped too. */
 export function filterStream(input, output) {

@@ -7,7 +7,13 @@ let result;
 try {
   const adapter = await create([]).requestAdapter();
   result = adapter
-    ? { ok: true, vendor: adapter.info.vendor, architecture: adapter.info.architecture, device: adapter.info.device, description: adapter.info.description }
+    ? {
+        ok: true,
+        vendor: adapter.info.vendor,
+        architecture: adapter.info.architecture,
+        device: adapter.info.device,
+        description: adapter.info.description,
+      }
     : { ok: false, reason: "Dawn found no WebGPU adapter (no Vulkan driver?)" };
 } catch (e) {
   result = { ok: false, reason: String(e?.message ?? e) };

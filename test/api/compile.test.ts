@@ -22,7 +22,12 @@ function wave(n: number, k: number): number[] {
 
 describe("compile() API", () => {
   test("char_lm forward on the GPU equals the reference interpreter", async () => {
-    const c = await compile(charLm, { file: join(root, "models", "char_lm.mira"), preset: "tiny", batch: { B: 2, T: 16 }, limits: (await testGpu()).limits });
+    const c = await compile(charLm, {
+      file: join(root, "models", "char_lm.mira"),
+      preset: "tiny",
+      batch: { B: 2, T: 16 },
+      limits: (await testGpu()).limits,
+    });
     const session = await c.load(await testGpu());
     session.initParams(5);
     const tokens = Array.from({ length: 32 }, (_, i) => (i * 37) % 96);
@@ -36,10 +41,19 @@ describe("compile() API", () => {
   });
 
   test("the generated TypeScript binding runs char_lm through the same session", async () => {
-    const c = await compile(charLm, { file: join(root, "models", "char_lm.mira"), preset: "tiny", batch: { B: 1, T: 8 }, limits: (await testGpu()).limits });
+    const c = await compile(charLm, {
+      file: join(root, "models", "char_lm.mira"),
+      preset: "tiny",
+      batch: { B: 1, T: 8 },
+      limits: (await testGpu()).limits,
+    });
     const dir = join(root, "test", ".generated");
     mkdirSync(dir, { recursive: true });
-    const text = generateBindings(c.elaborated, { name: "CharLM", command: "test", importFrom: "../../api/compile.js" });
+    const text = generateBindings(c.elaborated, {
+      name: "CharLM",
+      command: "test",
+      importFrom: "../../api/compile.js",
+    });
     writeFileSync(join(dir, "char_lm.ts"), text);
     const binding = (await import(join(dir, "char_lm.ts"))) as {
       CharLMShapes: { outputs: { logits: { shape: number[] } } };
@@ -61,8 +75,15 @@ describe("compile() API", () => {
     ["MemoryCombiner(memory: 4, read: 3)", 3],
   ])("combiner_demo with --set combiner='%s' runs with out = %i and equals the reference", async (choice, out) => {
     const source = readFileSync(join(root, "models", "combiner_demo.mira"), "utf8");
-    const c = await compile(source, { file: join(root, "models", "combiner_demo.mira"), set: [`combiner=${choice}`], batch: { B: 2 }, limits: (await testGpu()).limits });
-    const latents = c.elaborated.graph.nodes.find((n) => n.id === c.elaborated.graph.outputs.find((o) => o.name === "latents")!.id)!;
+    const c = await compile(source, {
+      file: join(root, "models", "combiner_demo.mira"),
+      set: [`combiner=${choice}`],
+      batch: { B: 2 },
+      limits: (await testGpu()).limits,
+    });
+    const latents = c.elaborated.graph.nodes.find(
+      (n) => n.id === c.elaborated.graph.outputs.find((o) => o.name === "latents")!.id,
+    )!;
     expect(latents.shape).toEqual([2, 3, out, 16]);
     const session = await c.load(await testGpu());
     session.initParams(2);

@@ -60,17 +60,31 @@ interface Pair {
 const open: Pair[] = [];
 afterAll(() => open.forEach((p) => (p.cached.destroy(), p.full.destroy())));
 
-async function pair(model: LoadedModel, maxLen: number, seed: number, dims: Record<string, number> = {}): Promise<Pair> {
+async function pair(
+  model: LoadedModel,
+  maxLen: number,
+  seed: number,
+  dims: Record<string, number> = {},
+): Promise<Pair> {
   const gpu = await testGpu();
   const load = weights(model, seed);
-  const p = { cached: await openDecoder(gpu, model, { maxLen, load, dims }), full: await openDecoder(gpu, model, { maxLen, load, dims, cache: false }) };
+  const p = {
+    cached: await openDecoder(gpu, model, { maxLen, load, dims }),
+    full: await openDecoder(gpu, model, { maxLen, load, dims, cache: false }),
+  };
   open.push(p);
   return p;
 }
 
 /** Prefills a random prompt of P tokens per row into both, then n greedy steps. Throws on a logit
  *  mismatch beyond TOL or a greedy disagreement off a near tie. */
-async function agree({ cached, full }: Pair, P: number, n: number, seed: number, feeds: Record<string, ArrayLike<number>> = {}): Promise<void> {
+async function agree(
+  { cached, full }: Pair,
+  P: number,
+  n: number,
+  seed: number,
+  feeds: Record<string, ArrayLike<number>> = {},
+): Promise<void> {
   const r = prng(seed);
   const { batch, width } = full;
   const prompt = Array.from({ length: batch * P }, () => Math.floor(r() * width));
@@ -83,7 +97,10 @@ async function agree({ cached, full }: Pair, P: number, n: number, seed: number,
     for (let row = 0; row < batch; row++) {
       const ra = a.subarray(row * width, (row + 1) * width);
       const rb = b.subarray(row * width, (row + 1) * width);
-      if (argmax(ra) !== argmax(rb) && !nearTie(rb)) throw new Error(`P = ${P}, position ${P + step - 1}, row ${row}: greedy tokens differ (${argmax(ra)} cached, ${argmax(rb)} recomputed)`);
+      if (argmax(ra) !== argmax(rb) && !nearTie(rb))
+        throw new Error(
+          `P = ${P}, position ${P + step - 1}, row ${row}: greedy tokens differ (${argmax(ra)} cached, ${argmax(rb)} recomputed)`,
+        );
       next.push(argmax(rb));
     }
     if (step === n) break;
@@ -94,7 +111,12 @@ async function agree({ cached, full }: Pair, P: number, n: number, seed: number,
 }
 
 /** Prompt lengths: 1 and primes, with steps up to the caches' end. */
-const lengths = (maxLen: number) => fc.record({ P: fc.constantFrom(1, 2, 3, 5, 7, 13).filter((p) => p < maxLen), n: fc.integer({ min: 1, max: 9 }), seed: fc.nat() });
+const lengths = (maxLen: number) =>
+  fc.record({
+    P: fc.constantFrom(1, 2, 3, 5, 7, 13).filter((p) => p < maxLen),
+    n: fc.integer({ min: 1, max: 9 }),
+    seed: fc.nat(),
+  });
 
 const VARIANTS = `import std.nn
 
@@ -155,53 +177,88 @@ model StartToken {
 const SLOW = 900_000;
 
 describe("cached decoding equals full recomputation", () => {
-  test("char_lm (tiny, two layers), prompt lengths 1 and primes", async () => {
-    const p = await pair(loadModel("models/char_lm.mira", { preset: "tiny", set: ["depth=2"] }), 24, 11);
-    await fc.assert(fc.asyncProperty(lengths(24), async ({ P, n, seed }) => agree(p, P, Math.min(n, 24 - P), seed)), { numRuns: 6, endOnFailure: true });
-  }, SLOW);
+  test(
+    "char_lm (tiny, two layers), prompt lengths 1 and primes",
+    async () => {
+      const p = await pair(loadModel("models/char_lm.mira", { preset: "tiny", set: ["depth=2"] }), 24, 11);
+      await fc.assert(
+        fc.asyncProperty(lengths(24), async ({ P, n, seed }) => agree(p, P, Math.min(n, 24 - P), seed)),
+        { numRuns: 6, endOnFailure: true },
+      );
+    },
+    SLOW,
+  );
 
-  test("char_lm with two batch rows", async () => {
-    const p = await pair(loadModel("models/char_lm.mira", { preset: "tiny" }), 16, 5, { B: 2 });
-    await agree(p, 5, 10, 3);
-    await agree(p, 1, 15, 4);
-  }, SLOW);
+  test(
+    "char_lm with two batch rows",
+    async () => {
+      const p = await pair(loadModel("models/char_lm.mira", { preset: "tiny" }), 16, 5, { B: 2 });
+      await agree(p, 5, 10, 3);
+      await agree(p, 1, 15, 4);
+    },
+    SLOW,
+  );
 
-  test("post-norm and parallel blocks in two stacks, tied embeddings, sin/cos positions", async () => {
-    const p = await pair(modelFromSource(VARIANTS, join(ROOT, "models", "variants.mira")), 20, 7);
-    await fc.assert(fc.asyncProperty(lengths(20), async ({ P, n, seed }) => agree(p, P, Math.min(n, 20 - P), seed)), { numRuns: 4, endOnFailure: true });
-  }, SLOW);
+  test(
+    "post-norm and parallel blocks in two stacks, tied embeddings, sin/cos positions",
+    async () => {
+      const p = await pair(modelFromSource(VARIANTS, join(ROOT, "models", "variants.mira")), 20, 7);
+      await fc.assert(
+        fc.asyncProperty(lengths(20), async ({ P, n, seed }) => agree(p, P, Math.min(n, 20 - P), seed)),
+        { numRuns: 4, endOnFailure: true },
+      );
+    },
+    SLOW,
+  );
 
-  test("Mirasol tiny: the text decoder cross-attends to an A/V memory the prefill encodes once", async () => {
-    const model = loadModel("models/mirasol.mira", { preset: "tiny" });
-    const p = await pair(model, 12, 13);
-    const r = prng(21);
-    const feeds: Record<string, Float32Array> = {};
-    for (const i of elaborateAt(model)(2).inputs) if (i.name === "video" || i.name === "spectrogram") feeds[i.name] = Float32Array.from({ length: i.shape.reduce((a, b) => a * b, 1) }, () => r() * 2 - 1);
-    await agree(p, 3, 9, 1, feeds);
-    await agree(p, 1, 11, 2, feeds);
-    for (const v of Object.values(feeds)) v.reverse(); // another clip: the prefill replaces the memory
-    await agree(p, 5, 6, 3, feeds);
-  }, SLOW);
+  test(
+    "Mirasol tiny: the text decoder cross-attends to an A/V memory the prefill encodes once",
+    async () => {
+      const model = loadModel("models/mirasol.mira", { preset: "tiny" });
+      const p = await pair(model, 12, 13);
+      const r = prng(21);
+      const feeds: Record<string, Float32Array> = {};
+      for (const i of elaborateAt(model)(2).inputs)
+        if (i.name === "video" || i.name === "spectrogram")
+          feeds[i.name] = Float32Array.from({ length: i.shape.reduce((a, b) => a * b, 1) }, () => r() * 2 - 1);
+      await agree(p, 3, 9, 1, feeds);
+      await agree(p, 1, 11, 2, feeds);
+      for (const v of Object.values(feeds)) v.reverse(); // another clip: the prefill replaces the memory
+      await agree(p, 5, 6, 3, feeds);
+    },
+    SLOW,
+  );
 
-  test("a start token prepended inside the model", async () => {
-    const p = await pair(modelFromSource(START_TOKEN, join(ROOT, "models", "start_token.mira")), 17, 9);
-    await fc.assert(fc.asyncProperty(lengths(17), async ({ P, n, seed }) => agree(p, P, Math.min(n, 17 - P), seed)), { numRuns: 4, endOnFailure: true });
-    await agree(p, 1, 16, 1); // to the caches' last row
-  }, SLOW);
+  test(
+    "a start token prepended inside the model",
+    async () => {
+      const p = await pair(modelFromSource(START_TOKEN, join(ROOT, "models", "start_token.mira")), 17, 9);
+      await fc.assert(
+        fc.asyncProperty(lengths(17), async ({ P, n, seed }) => agree(p, P, Math.min(n, 17 - P), seed)),
+        { numRuns: 4, endOnFailure: true },
+      );
+      await agree(p, 1, 16, 1); // to the caches' last row
+    },
+    SLOW,
+  );
 });
 
-test("the programs' sampler draws the host reference's token from the same logits, row by row", async () => {
-  const { cached } = await pair(loadModel("models/char_lm.mira", { preset: "tiny" }), 16, 5, { B: 2 });
-  const dec = cached as IncrementalDecoder;
-  const o = { temperature: 1.2, topK: 30, topP: 0.9, seed: 42 };
-  let out = await dec.prefillSample([3, 1, 4, 1, 5, 9, 2, 6], { sampling: o, step: 0, logits: true });
-  for (let step = 0; ; step++) {
-    const host = [0, 1].map((r) => sampleToken(out.logits!.subarray(r * dec.width, (r + 1) * dec.width), o, step, r));
-    expect(Array.from(out.tokens), `step ${step}`).toEqual(host);
-    if (dec.position === dec.capacity) break;
-    out = await dec.stepSample(out.tokens, { sampling: o, step: step + 1, logits: true });
-  }
-}, SLOW);
+test(
+  "the programs' sampler draws the host reference's token from the same logits, row by row",
+  async () => {
+    const { cached } = await pair(loadModel("models/char_lm.mira", { preset: "tiny" }), 16, 5, { B: 2 });
+    const dec = cached as IncrementalDecoder;
+    const o = { temperature: 1.2, topK: 30, topP: 0.9, seed: 42 };
+    let out = await dec.prefillSample([3, 1, 4, 1, 5, 9, 2, 6], { sampling: o, step: 0, logits: true });
+    for (let step = 0; ; step++) {
+      const host = [0, 1].map((r) => sampleToken(out.logits!.subarray(r * dec.width, (r + 1) * dec.width), o, step, r));
+      expect(Array.from(out.tokens), `step ${step}`).toEqual(host);
+      if (dec.position === dec.capacity) break;
+      out = await dec.stepSample(out.tokens, { sampling: o, step: step + 1, logits: true });
+    }
+  },
+  SLOW,
+);
 
 describe("a ragged batch (prompts of different lengths, one prefill) decodes each row as it decodes alone", () => {
   /** Greedy from each prompt alone (batch 1) and all together (one row each), with a stop token taken
@@ -237,7 +294,19 @@ describe("a ragged batch (prompts of different lengths, one prefill) decodes eac
     }
   }
 
-  test("char_lm (tiny, two layers)", () => expectRowsAsAlone(loadModel("models/char_lm.mira", { preset: "tiny", set: ["depth=2"] }), 31), SLOW);
-  test("post-norm and parallel blocks, tied embeddings, sin/cos positions", () => expectRowsAsAlone(modelFromSource(VARIANTS, join(ROOT, "models", "variants.mira")), 32), SLOW);
-  test("a start token prepended inside the model", () => expectRowsAsAlone(modelFromSource(START_TOKEN, join(ROOT, "models", "start_token.mira")), 33), SLOW);
+  test(
+    "char_lm (tiny, two layers)",
+    () => expectRowsAsAlone(loadModel("models/char_lm.mira", { preset: "tiny", set: ["depth=2"] }), 31),
+    SLOW,
+  );
+  test(
+    "post-norm and parallel blocks, tied embeddings, sin/cos positions",
+    () => expectRowsAsAlone(modelFromSource(VARIANTS, join(ROOT, "models", "variants.mira")), 32),
+    SLOW,
+  );
+  test(
+    "a start token prepended inside the model",
+    () => expectRowsAsAlone(modelFromSource(START_TOKEN, join(ROOT, "models", "start_token.mira")), 33),
+    SLOW,
+  );
 });

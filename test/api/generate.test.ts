@@ -19,19 +19,36 @@ writeFileSync(data, "the cat sat on the mat. a dog ran in the park. ".repeat(40)
 let checkpoint = "";
 
 beforeAll(async () => {
-  const r = await trainText({ model: "models/char_lm.mira", data, preset: "tiny", batch: 4, window: 16, runsDir: dir, steps: 30, run: "g", seed: 4, logEvery: 10, evalEvery: 30, checkpointEvery: 30 });
+  const r = await trainText({
+    model: "models/char_lm.mira",
+    data,
+    preset: "tiny",
+    batch: 4,
+    window: 16,
+    runsDir: dir,
+    steps: 30,
+    run: "g",
+    seed: 4,
+    logEvery: 10,
+    evalEvery: 30,
+    checkpointEvery: 30,
+  });
   checkpoint = r.checkpoint;
 }, 600_000);
 
 describe("generation", () => {
   // "the " and 11 more tokens fill the 15 positions a 16-token window predicts from.
-  test.each([0, 0.8])("cached and recomputed generation agree within the window (temperature %s)", async (temperature) => {
-    const o = { checkpoint, prompt: "the ", maxTokens: 12, temperature, topK: 10, seed: 5 };
-    const cached = await generate(o);
-    const recomputed = await generate({ ...o, cache: false });
-    expect(cached).toEqual(recomputed);
-    expect(cached.tokens + (cached.stoppedBy === "stop-token" ? 1 : 0)).toBeGreaterThan(0);
-  }, 600_000);
+  test.each([0, 0.8])(
+    "cached and recomputed generation agree within the window (temperature %s)",
+    async (temperature) => {
+      const o = { checkpoint, prompt: "the ", maxTokens: 12, temperature, topK: 10, seed: 5 };
+      const cached = await generate(o);
+      const recomputed = await generate({ ...o, cache: false });
+      expect(cached).toEqual(recomputed);
+      expect(cached.tokens + (cached.stoppedBy === "stop-token" ? 1 : 0)).toBeGreaterThan(0);
+    },
+    600_000,
+  );
 
   test("past the window the cached path keeps generating, reproducibly", async () => {
     const o = { checkpoint, prompt: "a dog ", maxTokens: 40, temperature: 0.8, seed: 9 };

@@ -15,30 +15,42 @@ const mira = join(root, "bin", "mira.js");
 
 test("the demo trains, reports accuracy beside chance and answers three held-out questions", () => {
   const runs = mkdtempSync(join(tmpdir(), "mira-demo-"));
-  const r = spawnSync(process.execPath, [mira, "demo", "--steps", "6", "--clips", "40", "--runs", runs], { cwd: root, encoding: "utf8" });
+  const r = spawnSync(process.execPath, [mira, "demo", "--steps", "6", "--clips", "40", "--runs", runs], {
+    cwd: root,
+    encoding: "utf8",
+  });
   expect(r.status, r.stderr).toBe(0);
   const out = r.stdout;
   expect(out).toMatch(/40 synthetic clips/);
-  for (const type of ["colour_at_tone", "tone_after_colour", "count_beeps", "first_tone", "first_colour"]) expect(out).toMatch(new RegExp(`${type} .*%\\s+chance \\d+\\.\\d%`));
+  for (const type of ["colour_at_tone", "tone_after_colour", "count_beeps", "first_tone", "first_colour"])
+    expect(out).toMatch(new RegExp(`${type} .*%\\s+chance \\d+\\.\\d%`));
   expect(out.match(/^ {2}clip \d+: .+ → /gm)).toHaveLength(3);
   expect(existsSync(join(runs, "demo", "checkpoint.safetensors"))).toBe(true);
   expect(r.stderr).not.toMatch(/warning/i);
 }, 600_000);
 
 test("the demo's curriculum reads, and is the recipe's 100 / 400 of 2,000 steps brought forward: 100 / 300 of 500", () => {
-  expect(demoCurriculum(500)).toBe("first_colour,first_tone,count_beeps; nth_colour,when_colour,when_tone@100; all@300");
-  fc.assert(fc.property(fc.integer({ min: 1, max: 10 ** 6 }), (steps) => {
-    const stages = parseTypeStages(demoCurriculum(steps));
-    expect(stages.map((s) => s.from)).toEqual([0, expect.any(Number), expect.any(Number)]);
-    expect(stages[1].from).toBeGreaterThanOrEqual(1);
-    // every stage begins within the run once it has 3 steps
-    if (steps >= 3) expect(stages[2].from).toBeLessThan(steps);
-  }));
+  expect(demoCurriculum(500)).toBe(
+    "first_colour,first_tone,count_beeps; nth_colour,when_colour,when_tone@100; all@300",
+  );
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 10 ** 6 }), (steps) => {
+      const stages = parseTypeStages(demoCurriculum(steps));
+      expect(stages.map((s) => s.from)).toEqual([0, expect.any(Number), expect.any(Number)]);
+      expect(stages[1].from).toBeGreaterThanOrEqual(1);
+      // every stage begins within the run once it has 3 steps
+      if (steps >= 3) expect(stages[2].from).toBeLessThan(steps);
+    }),
+  );
 });
 
 test("Ctrl-C stops the demo after a step, keeps the checkpoint and exits 130", async () => {
   const runs = mkdtempSync(join(tmpdir(), "mira-demo-int-"));
-  const child = spawn(process.execPath, [mira, "demo", "--steps", "100000", "--clips", "40", "--runs", runs], { cwd: root, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [mira, "demo", "--steps", "100000", "--clips", "40", "--runs", runs], {
+    cwd: root,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
   const metrics = join(runs, "demo", "metrics.jsonl");

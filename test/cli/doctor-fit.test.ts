@@ -29,13 +29,17 @@ describe("fit by compiling", () => {
       expect(f).toMatchObject({ step, fits: true, how: "compiled" });
       expect(f.peakBytes).toBeGreaterThanOrEqual(4096);
     }
-    expect(fitByCompiling(el, DEFAULT_LIMITS, "train").peakBytes).toBeGreaterThan(fitByCompiling(el, DEFAULT_LIMITS, "forward").peakBytes!);
+    expect(fitByCompiling(el, DEFAULT_LIMITS, "train").peakBytes).toBeGreaterThan(
+      fitByCompiling(el, DEFAULT_LIMITS, "forward").peakBytes!,
+    );
   });
 
   test("a binding too small for the weight: does not fit, and the reason names the tensor", () => {
     const f = fitByCompiling(el, limits({ maxStorageBufferBindingSize: 2048 }), "forward");
     expect(f.fits).toBe(false);
-    expect(f.reason).toMatch(/^tensor %\d+ f32\[4, 256\] \(param 'w'\) needs 4\.0 KiB, but this device binds at most 2\.0 KiB per buffer/);
+    expect(f.reason).toMatch(
+      /^tensor %\d+ f32\[4, 256\] \(param 'w'\) needs 4\.0 KiB, but this device binds at most 2\.0 KiB per buffer/,
+    );
     expect(f.reason).not.toContain("\n");
     expect(fitByCompiling(el, limits({ maxBufferSize: 2048 }), "train").fits).toBe(false);
   });
@@ -46,7 +50,9 @@ describe("fit by estimate", () => {
     expect(fitByEstimate(el, DEFAULT_LIMITS, "forward")).toEqual({ step: "forward", fits: true, how: "estimated" });
     const f = fitByEstimate(el, limits({ maxStorageBufferBindingSize: 2048 }), "train");
     expect(f).toMatchObject({ step: "train", fits: false, how: "estimated" });
-    expect(f.reason).toMatch(/^tensor %\d+ f32\[4, 256\] \(param 'w'\) needs 4\.0 KiB, but this device binds at most 2\.0 KiB/);
+    expect(f.reason).toMatch(
+      /^tensor %\d+ f32\[4, 256\] \(param 'w'\) needs 4\.0 KiB, but this device binds at most 2\.0 KiB/,
+    );
   });
 
   test("an activation past the binding size, with parameters that fit", () => {
@@ -61,24 +67,39 @@ describe("cases and their lines", () => {
   test("fitCase elaborates once and judges both steps", () => {
     const c = fitCase({ label: "tiny", file: "tiny.mira", batch: { B: 2 } }, DEFAULT_LIMITS, tiny);
     expect(c).toMatchObject({ label: "tiny", params: 1024, forward: { fits: true }, train: { fits: true } });
-    const e = fitCase({ label: "tiny", file: "tiny.mira", batch: { B: 2 }, estimate: true }, limits({ maxBufferSize: 1024 }), tiny);
+    const e = fitCase(
+      { label: "tiny", file: "tiny.mira", batch: { B: 2 }, estimate: true },
+      limits({ maxBufferSize: 1024 }),
+      tiny,
+    );
     expect(e).toMatchObject({ forward: { fits: false, how: "estimated" }, train: { fits: false, how: "estimated" } });
   });
 
   test("the presets doctor judges are char_lm and mirasol tiny, default and 3b, at files that exist", async () => {
     const { existsSync } = await import("node:fs");
-    expect(PRESET_CASES.map((c) => c.label)).toEqual(["char_lm (default)", "mirasol tiny", "mirasol (default)", "mirasol 3b"]);
+    expect(PRESET_CASES.map((c) => c.label)).toEqual([
+      "char_lm (default)",
+      "mirasol tiny",
+      "mirasol (default)",
+      "mirasol 3b",
+    ]);
     for (const c of PRESET_CASES) expect(existsSync(c.file), c.file).toBe(true);
   });
 
   test("doctor prints the deciding limits, then inference and training per model with the first reason", () => {
     expect(decidingLimits(DEFAULT_LIMITS, ["subgroups"])).toBe(
-      "binding 128.0 MiB, buffer 256.0 MiB, workgroup storage 16.0 KiB, shader-f16 no, subgroups yes");
-    const fits: CaseFit[] = [{
-      label: "big", batch: { B: 1, L: 16 }, params: 3.0e9, seconds: 12.34,
-      forward: { step: "forward", fits: true, how: "compiled", peakBytes: 2 ** 30 },
-      train: { step: "train", fits: false, how: "compiled", reason: "tensor %3 f32[8] (add) needs 1 GiB" },
-    }];
+      "binding 128.0 MiB, buffer 256.0 MiB, workgroup storage 16.0 KiB, shader-f16 no, subgroups yes",
+    );
+    const fits: CaseFit[] = [
+      {
+        label: "big",
+        batch: { B: 1, L: 16 },
+        params: 3.0e9,
+        seconds: 12.34,
+        forward: { step: "forward", fits: true, how: "compiled", peakBytes: 2 ** 30 },
+        train: { step: "train", fits: false, how: "compiled", reason: "tensor %3 f32[8] (add) needs 1 GiB" },
+      },
+    ];
     expect(describeFits(DEFAULT_LIMITS, [], fits)).toEqual([
       "fits       binding 128.0 MiB, buffer 256.0 MiB, workgroup storage 16.0 KiB, shader-f16 no, subgroups no",
       "           big: 3.0 B parameters, batch B=1,L=16, compiled in 12.3 s",

@@ -46,18 +46,23 @@ describe("describeFailure maps each kind to its exit code", () => {
   test("failure: exit 1; a model's diagnostics print whole, other failures point at --debug", () => {
     const diagnostics = "m.mira:3:5 error M2001 unknown name 'x'\n  3 |   x\n    |   ^";
     expect(describeFailure(new ModelError(diagnostics), false)).toEqual({ text: diagnostics, code: EXIT.failed });
-    expect(describeFailure(new IrError("add: shapes differ"), false))
-      .toEqual({ text: "mira: add: shapes differ (run with --debug for details)", code: EXIT.failed });
-    expect(describeFailure(new Error("EIO: i/o error\nmore"), false))
-      .toEqual({ text: "mira: EIO: i/o error (run with --debug for details)", code: EXIT.failed });
+    expect(describeFailure(new IrError("add: shapes differ"), false)).toEqual({
+      text: "mira: add: shapes differ (run with --debug for details)",
+      code: EXIT.failed,
+    });
+    expect(describeFailure(new Error("EIO: i/o error\nmore"), false)).toEqual({
+      text: "mira: EIO: i/o error (run with --debug for details)",
+      code: EXIT.failed,
+    });
     expect(describeFailure("a string", false).code).toBe(EXIT.failed);
   });
 
   test("failure (a bug): exit 1, an internal error that asks to be reported", () => {
     const e = thrown(() => bug("fuse: group output shapes differ"));
     expect(describeFailure(e, false)).toEqual({
-      text: "mira: internal error: fuse: group output shapes differ"
-        + " (please report it: run with --debug and include the output)",
+      text:
+        "mira: internal error: fuse: group output shapes differ" +
+        " (please report it: run with --debug and include the output)",
       code: EXIT.failed,
     });
   });
@@ -68,7 +73,10 @@ describe("describeFailure maps each kind to its exit code", () => {
   });
 
   test("--debug adds the stack and keeps the code", () => {
-    const r = describeFailure(thrown(() => bug("broken")), true);
+    const r = describeFailure(
+      thrown(() => bug("broken")),
+      true,
+    );
     expect(r.code).toBe(EXIT.failed);
     expect(r.text.split("\n")[0]).toBe("mira: internal error: broken");
     expect(r.text).toMatch(/\n\s*InternalError: broken\n\s+at /);

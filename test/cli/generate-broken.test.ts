@@ -26,14 +26,25 @@ function untrained(): Checkpoint {
     tensors.set(name, { dtype: "f32", shape: p.shape, bytes: new Uint8Array(v.buffer, v.byteOffset, v.byteLength) });
   }
   const tokenizer = CharTokenizer.fromText("The quick brown fox jumps over the lazy dog.", 64);
-  return { tensors, metadata: { ...checkpointMetadata(model, tokenizer, 16, 4, { steps: 1, lr: 1e-3, warmup: 0 }), step: "0" } };
+  return {
+    tensors,
+    metadata: { ...checkpointMetadata(model, tokenizer, 16, 4, { steps: 1, lr: 1e-3, warmup: 0 }), step: "0" },
+  };
 }
 
 function generate(c: Checkpoint, name: string): { status: number | null; stdout: string; stderr: string[] } {
   const path = join(dir, `${name}.safetensors`);
   saveCheckpoint(path, c);
-  const r = spawnSync(process.execPath, [mira, "generate", "--checkpoint", path, "--prompt", "The ", "--max-tokens", "3"], { cwd: dir });
-  return { status: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString().trim().split("\n").filter(Boolean) };
+  const r = spawnSync(
+    process.execPath,
+    [mira, "generate", "--checkpoint", path, "--prompt", "The ", "--max-tokens", "3"],
+    { cwd: dir },
+  );
+  return {
+    status: r.status,
+    stdout: r.stdout.toString(),
+    stderr: r.stderr.toString().trim().split("\n").filter(Boolean),
+  };
 }
 
 const good = untrained();
@@ -41,17 +52,31 @@ const [first, firstTensor] = [...good.tensors][0];
 
 test.each([
   ["a tensor missing", { ...good, tensors: new Map([...good.tensors].filter(([n]) => n !== first)) }, /has no tensor/],
-  ["a tensor of another shape", { ...good, tensors: new Map([...good.tensors, [first, { ...firstTensor, shape: [firstTensor.bytes.byteLength / 4] }]]) }, /is \[\d+\] but the model needs/],
+  [
+    "a tensor of another shape",
+    {
+      ...good,
+      tensors: new Map([...good.tensors, [first, { ...firstTensor, shape: [firstTensor.bytes.byteLength / 4] }]]),
+    },
+    /is \[\d+\] but the model needs/,
+  ],
   ["a damaged tokenizer", { ...good, metadata: { ...good.metadata, tokenizer: "{" } }, /tokenizer is not valid JSON/],
-  ["a damaged window", { ...good, metadata: { ...good.metadata, window: "sixteen" } }, /window 'sixteen' is not a whole number/],
-] as [string, Checkpoint, RegExp][])("a checkpoint with %s: nothing on stdout, one error line, exit 2", (name, c, message) => {
-  const r = generate(c, name.replaceAll(" ", "-"));
-  expect(r.stdout).toBe("");
-  expect(r.stderr).toHaveLength(1);
-  expect(r.stderr[0]).toMatch(/^mira: /);
-  expect(r.stderr[0]).toMatch(message);
-  expect(r.status).toBe(2);
-});
+  [
+    "a damaged window",
+    { ...good, metadata: { ...good.metadata, window: "sixteen" } },
+    /window 'sixteen' is not a whole number/,
+  ],
+] as [string, Checkpoint, RegExp][])(
+  "a checkpoint with %s: nothing on stdout, one error line, exit 2",
+  (name, c, message) => {
+    const r = generate(c, name.replaceAll(" ", "-"));
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toHaveLength(1);
+    expect(r.stderr[0]).toMatch(/^mira: /);
+    expect(r.stderr[0]).toMatch(message);
+    expect(r.status).toBe(2);
+  },
+);
 
 test("a good checkpoint echoes the prompt, then the generated text", () => {
   const r = generate(good, "good");

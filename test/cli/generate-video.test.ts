@@ -20,20 +20,66 @@ const dir = mkdtempSync(join(tmpdir(), "mira-generate-video-"));
 beforeAll(requireFfmpeg);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const mira = (...args: string[]) => spawnSync(process.execPath, [join(root, "bin", "mira.js"), ...args], { cwd: root, encoding: "utf8" });
+const mira = (...args: string[]) =>
+  spawnSync(process.execPath, [join(root, "bin", "mira.js"), ...args], { cwd: root, encoding: "utf8" });
 
 test("an mp4 made by ffmpeg imports, and a tiny checkpoint answers a question about it with mira generate --video", async () => {
   const data = join(dir, "data");
   synthesize({ out: data, clips: 40, seed: 4, config: TINY });
-  const r = await train({ model: "models/mirasol.mira", preset: "tiny", data, steps: 6, batch: 4, lr: 3e-3, runsDir: dir, run: "video", logEvery: 3, evalEvery: 6, checkpointEvery: 6, evalBatches: 1 });
+  const r = await train({
+    model: "models/mirasol.mira",
+    preset: "tiny",
+    data,
+    steps: 6,
+    batch: 4,
+    lr: 3e-3,
+    runsDir: dir,
+    run: "video",
+    logEvery: 3,
+    evalEvery: 6,
+    checkpointEvery: 6,
+    evalBatches: 1,
+  });
   // 2 s of a moving test pattern with a 440 Hz tone: H.264 and AAC, as a phone or a browser would write it
   const clip = join(dir, "clip.mp4");
-  ffmpeg("-f", "lavfi", "-i", "testsrc=size=96x64:rate=30:duration=2", "-f", "lavfi", "-i", "sine=frequency=440:duration=2", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", clip);
+  ffmpeg(
+    "-f",
+    "lavfi",
+    "-i",
+    "testsrc=size=96x64:rate=30:duration=2",
+    "-f",
+    "lavfi",
+    "-i",
+    "sine=frequency=440:duration=2",
+    "-c:v",
+    "libx264",
+    "-pix_fmt",
+    "yuv420p",
+    "-c:a",
+    "aac",
+    "-shortest",
+    clip,
+  );
 
   const imported = join(dir, "imported");
-  const im = mira("data", "import", "--video", clip, "--out", imported, "--like", data, "--question", "what colour is the first shape ?", "--answer", "red");
+  const im = mira(
+    "data",
+    "import",
+    "--video",
+    clip,
+    "--out",
+    imported,
+    "--like",
+    data,
+    "--question",
+    "what colour is the first shape ?",
+    "--answer",
+    "red",
+  );
   expect(im.status, im.stderr).toBe(0);
-  expect(im.stdout).toMatch(/^import: .*clip\.mp4 → .*imported: 2 × 4 frames 16×16 at 8 fps \(1\.00 s\) and 32 × 32 log-mel, 1 question, layout of .*data; video cut from 2\.00 s; audio from its track, cut; /);
+  expect(im.stdout).toMatch(
+    /^import: .*clip\.mp4 → .*imported: 2 × 4 frames 16×16 at 8 fps \(1\.00 s\) and 32 × 32 log-mel, 1 question, layout of .*data; video cut from 2\.00 s; audio from its track, cut; /,
+  );
   const ds = loadAvDataset(imported);
   expect(ds.index.audio.stats).toEqual(loadAvDataset(data).index.audio.stats);
 
@@ -41,7 +87,10 @@ test("an mp4 made by ffmpeg imports, and a tiny checkpoint answers a question ab
   const g = mira("generate", "--checkpoint", r.checkpoint, "--video", clip, "--question", question);
   expect(g.status, g.stderr).toBe(0);
   expect(g.stderr).toBe("");
-  const m = /^.*clip\.mp4 \(1\.00 s: video cut from 2\.00 s; audio from its track, cut\):\n {2}what colour is the first shape \? → (.+)\n$/.exec(g.stdout);
+  const m =
+    /^.*clip\.mp4 \(1\.00 s: video cut from 2\.00 s; audio from its track, cut\):\n {2}what colour is the first shape \? → (.+)\n$/.exec(
+      g.stdout,
+    );
   expect(m, g.stdout).not.toBeNull();
   const answerer = await AvAnswerer.open(r.checkpoint, imported);
   try {
@@ -56,8 +105,18 @@ test("an mp4 made by ffmpeg imports, and a tiny checkpoint answers a question ab
 }, 600_000);
 
 test("--video needs --question and takes neither --clip nor --data", async () => {
-  const options = { checkpoint: { type: "string" }, video: { type: "string" }, question: { type: "string" }, clip: { type: "string" }, data: { type: "string" } } as const;
+  const options = {
+    checkpoint: { type: "string" },
+    video: { type: "string" },
+    question: { type: "string" },
+    clip: { type: "string" },
+    data: { type: "string" },
+  } as const;
   const p = (...args: string[]) => parse(args, options, VIDEO_USAGE);
-  await expect(videoAnswerCommand(p("--video", "x.mp4"), "c")).rejects.toThrow(/--question "…" is required with --video; usage: mira generate --checkpoint CKPT --video FILE/);
-  await expect(videoAnswerCommand(p("--video", "x.mp4", "--clip", "3", "--question", "how many beeps ?"), "c")).rejects.toThrow(/--clip does not go with --video/);
+  await expect(videoAnswerCommand(p("--video", "x.mp4"), "c")).rejects.toThrow(
+    /--question "…" is required with --video; usage: mira generate --checkpoint CKPT --video FILE/,
+  );
+  await expect(
+    videoAnswerCommand(p("--video", "x.mp4", "--clip", "3", "--question", "how many beeps ?"), "c"),
+  ).rejects.toThrow(/--clip does not go with --video/);
 });

@@ -10,11 +10,42 @@ const root = join(import.meta.dirname, "..", "..");
 const mira = join(root, "bin", "mira.js");
 const dir = mkdtempSync(join(tmpdir(), "mira-kill-"));
 const data = join(dir, "text.txt");
-writeFileSync(data, Array.from({ length: 200 }, (_, i) => ["one small step. ", "two big leaps. ", "three quiet nights. "][i % 3]).join(""));
-const args = (run: string): string[] => [mira, "train", join(root, "models", "char_lm.mira"), "--data", data, "--preset", "tiny", "--steps", "40", "--batch", "4", "--window", "16", "--run", run, "--log-every", "1", "--checkpoint-every", "10", "--eval-every", "1000", "--json"];
+writeFileSync(
+  data,
+  Array.from({ length: 200 }, (_, i) => ["one small step. ", "two big leaps. ", "three quiet nights. "][i % 3]).join(
+    "",
+  ),
+);
+const args = (run: string): string[] => [
+  mira,
+  "train",
+  join(root, "models", "char_lm.mira"),
+  "--data",
+  data,
+  "--preset",
+  "tiny",
+  "--steps",
+  "40",
+  "--batch",
+  "4",
+  "--window",
+  "16",
+  "--run",
+  run,
+  "--log-every",
+  "1",
+  "--checkpoint-every",
+  "10",
+  "--eval-every",
+  "1000",
+  "--json",
+];
 
 function losses(run: string): Map<number, number> {
-  const rows = readFileSync(join(dir, "runs", run, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { step: number; loss?: number });
+  const rows = readFileSync(join(dir, "runs", run, "metrics.jsonl"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { step: number; loss?: number });
   return new Map(rows.filter((r) => r.loss !== undefined).map((r) => [r.step, r.loss!]));
 }
 
@@ -41,7 +72,27 @@ test("kill -9 during training, then --resume, gives the uninterrupted losses", a
       reject(new Error("the run ended before it could be killed"));
     });
   });
-  const resumed = spawnSync(process.execPath, [mira, "train", join(root, "models", "char_lm.mira"), "--data", data, "--run", "killed", "--resume", "--log-every", "1", "--checkpoint-every", "10", "--eval-every", "1000", "--json"], { cwd: dir });
+  const resumed = spawnSync(
+    process.execPath,
+    [
+      mira,
+      "train",
+      join(root, "models", "char_lm.mira"),
+      "--data",
+      data,
+      "--run",
+      "killed",
+      "--resume",
+      "--log-every",
+      "1",
+      "--checkpoint-every",
+      "10",
+      "--eval-every",
+      "1000",
+      "--json",
+    ],
+    { cwd: dir },
+  );
   expect(resumed.status, resumed.stderr.toString()).toBe(0);
   const a = losses("straight");
   const b = losses("killed");
@@ -52,7 +103,11 @@ test("a corrupt checkpoint is bad input: one clear error line and exit 2", () =>
   const ckpt = join(dir, "runs", "straight", "checkpoint.safetensors");
   const bytes = readFileSync(ckpt);
   writeFileSync(join(dir, "truncated.safetensors"), bytes.subarray(0, bytes.byteLength >> 1));
-  const r = spawnSync(process.execPath, [mira, "generate", "--checkpoint", join(dir, "truncated.safetensors"), "--prompt", "one"], { cwd: dir });
+  const r = spawnSync(
+    process.execPath,
+    [mira, "generate", "--checkpoint", join(dir, "truncated.safetensors"), "--prompt", "one"],
+    { cwd: dir },
+  );
   expect(r.status).toBe(2);
   expect(r.stdout.toString()).toBe(""); // the prompt is not echoed before the checkpoint is checked
   const err = r.stderr.toString().trim().split("\n");

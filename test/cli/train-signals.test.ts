@@ -12,11 +12,36 @@ const root = join(import.meta.dirname, "..", "..");
 const mira = join(root, "bin", "mira.js");
 const dir = mkdtempSync(join(tmpdir(), "mira-signals-"));
 const data = join(dir, "text.txt");
-writeFileSync(data, Array.from({ length: 200 }, (_, i) => ["one small step. ", "two big leaps. ", "three quiet nights. "][i % 3]).join(""));
+writeFileSync(
+  data,
+  Array.from({ length: 200 }, (_, i) => ["one small step. ", "two big leaps. ", "three quiet nights. "][i % 3]).join(
+    "",
+  ),
+);
 const runDir = join(dir, "runs", "sig");
 const args = [
-  mira, "train", join(root, "models", "char_lm.mira"), "--data", data, "--preset", "tiny", "--steps", "100000", "--batch", "4",
-  "--window", "16", "--run", "sig", "--resume", "--log-every", "1", "--checkpoint-every", "100000", "--eval-every", "100000",
+  mira,
+  "train",
+  join(root, "models", "char_lm.mira"),
+  "--data",
+  data,
+  "--preset",
+  "tiny",
+  "--steps",
+  "100000",
+  "--batch",
+  "4",
+  "--window",
+  "16",
+  "--run",
+  "sig",
+  "--resume",
+  "--log-every",
+  "1",
+  "--checkpoint-every",
+  "100000",
+  "--eval-every",
+  "100000",
 ];
 
 const lastStep = (): number => {
@@ -54,7 +79,11 @@ test("--resume without a checkpoint starts fresh; a second trainer is refused; S
   expect(second.status).toBe(2);
   const lines = second.stderr.toString().trim().split("\n");
   expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(new RegExp(`^mira: .*sig is in use by another trainer \\(pid ${pid}, .*lock\\); wait for it to finish, stop it, or train with another --run$`));
+  expect(lines[0]).toMatch(
+    new RegExp(
+      `^mira: .*sig is in use by another trainer \\(pid ${pid}, .*lock\\); wait for it to finish, stop it, or train with another --run$`,
+    ),
+  );
 
   child.kill("SIGTERM");
   expect(await exited, stderr).toBe(143);

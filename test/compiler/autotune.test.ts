@@ -6,8 +6,23 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import {
-  type MatmulConfig, type MatmulSignature, REGISTER_SHAPES, TableFormatError, type TuningTable, applicable, configLabel, defaultConfig,
-  emptyTable, lookupMatmul, parseSignatureKey, parseTable, serializeTable, signatureKey, splitCandidates, tileCandidates, withEntries,
+  type MatmulConfig,
+  type MatmulSignature,
+  REGISTER_SHAPES,
+  TableFormatError,
+  type TuningTable,
+  applicable,
+  configLabel,
+  defaultConfig,
+  emptyTable,
+  lookupMatmul,
+  parseSignatureKey,
+  parseTable,
+  serializeTable,
+  signatureKey,
+  splitCandidates,
+  tileCandidates,
+  withEntries,
 } from "../../compiler/autotune.js";
 import { GraphBuilder } from "../../compiler/builder.js";
 import type { DType } from "../../compiler/dtype.js";
@@ -34,53 +49,99 @@ const sigArb: fc.Arbitrary<MatmulSignature> = fc.record({
 });
 
 const configArb: fc.Arbitrary<MatmulConfig> = fc.oneof(
-  fc.record({ variant: fc.constant("registers" as const), wx: fc.constantFrom(1, 2, 4, 8, 16), wy: fc.constantFrom(1, 2, 4, 8, 16), splitK: fc.constantFrom(1, 2, 4) }),
+  fc.record({
+    variant: fc.constant("registers" as const),
+    wx: fc.constantFrom(1, 2, 4, 8, 16),
+    wy: fc.constantFrom(1, 2, 4, 8, 16),
+    splitK: fc.constantFrom(1, 2, 4),
+  }),
   fc.record({ variant: fc.constant("shared" as const), splitK: fc.constantFrom(1, 2) }),
   fc.record({ variant: fc.constant("packed" as const), splitK: fc.constantFrom(1, 2) }),
 );
 
 describe("tuning table", () => {
   test("signature keys round trip", () => {
-    fc.assert(fc.property(sigArb, (s) => {
-      expect(parseSignatureKey(signatureKey(s))).toEqual(s);
-    }), { numRuns: runs(200) });
-    expect(signatureKey({ dtype: "f32", transA: true, transB: false, batch: 1, m: 32, n: 96, k: 1024, epilogue: false })).toBe("f32:tn:1x32x96x1024");
-    for (const bad of ["", "f32:tn:1x32x96", "f64:nn:1x1x1x1", "f32:nn:0x1x1x1", "f32:xn:1x1x1x1", "f32:nn:1x1x1x1:bias"]) expect(parseSignatureKey(bad)).toBeUndefined();
+    fc.assert(
+      fc.property(sigArb, (s) => {
+        expect(parseSignatureKey(signatureKey(s))).toEqual(s);
+      }),
+      { numRuns: runs(200) },
+    );
+    expect(
+      signatureKey({ dtype: "f32", transA: true, transB: false, batch: 1, m: 32, n: 96, k: 1024, epilogue: false }),
+    ).toBe("f32:tn:1x32x96x1024");
+    for (const bad of [
+      "",
+      "f32:tn:1x32x96",
+      "f64:nn:1x1x1x1",
+      "f32:nn:0x1x1x1",
+      "f32:xn:1x1x1x1",
+      "f32:nn:1x1x1x1:bias",
+    ])
+      expect(parseSignatureKey(bad)).toBeUndefined();
   });
 
   test("tables round trip through their JSON text, and lookups find what applies", () => {
     fc.assert(
-      fc.property(fc.array(fc.tuple(sigArb, configArb, fc.double({ min: 0, max: 1e4, noNaN: true })), { maxLength: 8 }), (rows) => {
-        let t: TuningTable = emptyTable("adapter-x");
-        for (const [s, config, ms] of rows) t = withEntries(t, { [signatureKey(s)]: { config, defaultMs: ms, bestMs: ms / 2 } });
-        const back = parseTable(serializeTable(t));
-        expect(back.adapter).toBe("adapter-x");
-        expect(Object.keys(back.entries).sort()).toEqual(Object.keys(t.entries).sort());
-        for (const [s] of rows) {
-          const want = t.entries[signatureKey(s)].config;
-          const got = lookupMatmul(back, s, CPU);
-          if (applicable(want, s, CPU)) expect(configLabel(got!)).toBe(configLabel(want));
-          else expect(got).toBeUndefined();
-        }
-      }),
+      fc.property(
+        fc.array(fc.tuple(sigArb, configArb, fc.double({ min: 0, max: 1e4, noNaN: true })), { maxLength: 8 }),
+        (rows) => {
+          let t: TuningTable = emptyTable("adapter-x");
+          for (const [s, config, ms] of rows)
+            t = withEntries(t, { [signatureKey(s)]: { config, defaultMs: ms, bestMs: ms / 2 } });
+          const back = parseTable(serializeTable(t));
+          expect(back.adapter).toBe("adapter-x");
+          expect(Object.keys(back.entries).sort()).toEqual(Object.keys(t.entries).sort());
+          for (const [s] of rows) {
+            const want = t.entries[signatureKey(s)].config;
+            const got = lookupMatmul(back, s, CPU);
+            if (applicable(want, s, CPU)) expect(configLabel(got!)).toBe(configLabel(want));
+            else expect(got).toBeUndefined();
+          }
+        },
+      ),
       { numRuns: runs(100) },
     );
   });
 
   test("a lookup ignores entries that cannot compile for the signature or the device", () => {
-    const s: MatmulSignature = { dtype: "f32", transA: true, transB: false, batch: 1, m: 32, n: 96, k: 1000, epilogue: false };
-    const table = (config: MatmulConfig, sig = s): TuningTable => withEntries(emptyTable("a"), { [signatureKey(sig)]: { config, defaultMs: 1, bestMs: 1 } });
-    expect(lookupMatmul(table({ variant: "registers", wx: 4, wy: 8, splitK: 4 }), s, CPU)).toEqual({ variant: "registers", wx: 4, wy: 8, splitK: 4 });
+    const s: MatmulSignature = {
+      dtype: "f32",
+      transA: true,
+      transB: false,
+      batch: 1,
+      m: 32,
+      n: 96,
+      k: 1000,
+      epilogue: false,
+    };
+    const table = (config: MatmulConfig, sig = s): TuningTable =>
+      withEntries(emptyTable("a"), { [signatureKey(sig)]: { config, defaultMs: 1, bestMs: 1 } });
+    expect(lookupMatmul(table({ variant: "registers", wx: 4, wy: 8, splitK: 4 }), s, CPU)).toEqual({
+      variant: "registers",
+      wx: 4,
+      wy: 8,
+      splitK: 4,
+    });
     expect(lookupMatmul(table({ variant: "registers", wx: 4, wy: 8, splitK: 3 }), s, CPU)).toBeUndefined(); // 3 does not divide 1000
     const f16 = { ...s, dtype: "f16" as const };
     expect(lookupMatmul(table({ variant: "registers", splitK: 2 }, f16), f16, CPU)).toBeUndefined(); // partial sums would round to f16
-    expect(lookupMatmul(table({ variant: "registers", wx: 16, wy: 16 }), s, { ...CPU, maxComputeInvocationsPerWorkgroup: 128 })).toBeUndefined();
+    expect(
+      lookupMatmul(table({ variant: "registers", wx: 16, wy: 16 }), s, {
+        ...CPU,
+        maxComputeInvocationsPerWorkgroup: 128,
+      }),
+    ).toBeUndefined();
     expect(lookupMatmul(table({ variant: "registers", wx: 4, wy: 8 }), { ...s, epilogue: true }, CPU)).toBeUndefined(); // another signature
     expect(lookupMatmul(undefined, s, CPU)).toBeUndefined();
   });
 
   test("corrupt tables are refused with the reason", () => {
-    const good = serializeTable(withEntries(emptyTable("a"), { "f32:nn:1x2x3x4": { config: { variant: "registers", wx: 4, wy: 4 }, defaultMs: 1, bestMs: 0.5 } }));
+    const good = serializeTable(
+      withEntries(emptyTable("a"), {
+        "f32:nn:1x2x3x4": { config: { variant: "registers", wx: 4, wy: 4 }, defaultMs: 1, bestMs: 0.5 },
+      }),
+    );
     expect(() => parseTable(good)).not.toThrow();
     const bad: [string, RegExp][] = [
       ["{ not json", /not JSON/],
@@ -124,8 +185,21 @@ describe("candidates", () => {
       }),
       { numRuns: runs(200) },
     );
-    const skinny: MatmulSignature = { dtype: "f32", transA: true, transB: false, batch: 1, m: 32, n: 96, k: 1024, epilogue: false };
-    expect(splitCandidates(skinny, [defaultConfig(CPU)], CPU).map(configLabel)).toEqual(["registers 8×8 split-K 2", "registers 8×8 split-K 4", "registers 8×8 split-K 8"]);
+    const skinny: MatmulSignature = {
+      dtype: "f32",
+      transA: true,
+      transB: false,
+      batch: 1,
+      m: 32,
+      n: 96,
+      k: 1024,
+      epilogue: false,
+    };
+    expect(splitCandidates(skinny, [defaultConfig(CPU)], CPU).map(configLabel)).toEqual([
+      "registers 8×8 split-K 2",
+      "registers 8×8 split-K 4",
+      "registers 8×8 split-K 8",
+    ]);
     expect(splitCandidates({ ...skinny, m: 1024, n: 1024 }, [defaultConfig(CPU)], CPU)).toEqual([]);
   });
 });
@@ -198,7 +272,10 @@ async function checkCandidate(config: MatmulConfig, c: Case): Promise<void> {
 describe("every candidate equals the reference", () => {
   test.each(ALL.map((c) => [configLabel(c), c] as const))("%s", async (_, config) => {
     // Every drawn shape is a new shader (llvmpipe compiles one in 0.3–0.9 s): runs are few.
-    await fc.assert(fc.asyncProperty(caseArb, (c) => checkCandidate(config, c)), { numRuns: runs(3) });
+    await fc.assert(
+      fc.asyncProperty(caseArb, (c) => checkCandidate(config, c)),
+      { numRuns: runs(3) },
+    );
   });
 
   test("split-K of a K-major layout (Aᵀ·B, the weight gradient) copies no operand", async () => {
@@ -209,8 +286,15 @@ describe("every candidate equals the reference", () => {
     const g = b.build();
     const key = compileGraph(g, gpu.limits).matmuls[0].signature;
     expect(key).toBe("f32:tn:1x32x96x256");
-    const p = compileGraph(g, gpu.limits, { tuning: withEntries(emptyTable("t"), { [key]: { config: { variant: "registers", splitK: 4 }, defaultMs: 1, bestMs: 1 } }) });
+    const p = compileGraph(g, gpu.limits, {
+      tuning: withEntries(emptyTable("t"), {
+        [key]: { config: { variant: "registers", splitK: 4 }, defaultMs: 1, bestMs: 1 },
+      }),
+    });
     // Two kernels: the batched partial products (reading the inputs' own buffers) and their sum.
-    expect(p.dispatches.map((d) => p.kernels[d.kernel].name)).toEqual([expect.stringMatching(/^matmul_ta_4x32x96x64$/), expect.stringMatching(/^reduce/)]);
+    expect(p.dispatches.map((d) => p.kernels[d.kernel].name)).toEqual([
+      expect.stringMatching(/^matmul_ta_4x32x96x64$/),
+      expect.stringMatching(/^reduce/),
+    ]);
   });
 });

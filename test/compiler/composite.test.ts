@@ -18,7 +18,9 @@ const FLOATS: DType[] = ["f32", "f16"];
 describe("softmax and log_softmax match the reference", () => {
   const cases = ["softmax", "log_softmax"].flatMap((op) => FLOATS.map((d) => [op, d] as [string, DType]));
   test.each(cases)("%s (%s)", async (op, dtype) => {
-    const arb = shapeArb(1, 4, 20_000).chain((shape) => fc.tuple(fc.constant(shape), fc.integer({ min: -shape.length, max: shape.length - 1 }), seedArb));
+    const arb = shapeArb(1, 4, 20_000).chain((shape) =>
+      fc.tuple(fc.constant(shape), fc.integer({ min: -shape.length, max: shape.length - 1 }), seedArb),
+    );
     await fc.assert(
       fc.asyncProperty(arb, async ([shape, axis, seed]) => {
         const g = singleOp(op, [{ dtype, shape }], { axis });
@@ -35,8 +37,20 @@ describe("layer_norm matches the reference", () => {
       fc.asyncProperty(shapeArb(1, 3, 20_000), fc.constantFrom(1e-5, 1e-3), seedArb, async (shape, eps, seed) => {
         const r = prng(seed);
         const d = shape[shape.length - 1];
-        const g = singleOp("layer_norm", [{ dtype, shape }, { dtype, shape: [d] }, { dtype, shape: [d] }], { eps });
-        await expectGpuMatchesReference(g, { x0: valuesOf(r, dtype, prod(shape)), x1: valuesOf(r, dtype, d), x2: valuesOf(r, dtype, d) });
+        const g = singleOp(
+          "layer_norm",
+          [
+            { dtype, shape },
+            { dtype, shape: [d] },
+            { dtype, shape: [d] },
+          ],
+          { eps },
+        );
+        await expectGpuMatchesReference(g, {
+          x0: valuesOf(r, dtype, prod(shape)),
+          x1: valuesOf(r, dtype, d),
+          x2: valuesOf(r, dtype, d),
+        });
       }),
       { numRuns: runs(dtype === "f32" ? 10 : 5) },
     );

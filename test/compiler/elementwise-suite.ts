@@ -35,7 +35,10 @@ export const elementwiseCases = (ops: readonly string[]): [string, string][] =>
 const caseArb = (arity: number) =>
   fc.record({
     shape: shapeArb(0, 4),
-    scalar: fc.array(fc.integer({ min: 0, max: 3 }).map((k) => k === 0), { minLength: arity, maxLength: arity }),
+    scalar: fc.array(
+      fc.integer({ min: 0, max: 3 }).map((k) => k === 0),
+      { minLength: arity, maxLength: arity },
+    ),
     seed: seedArb,
   });
 
@@ -48,9 +51,14 @@ export function describeElementwiseOps(ops: readonly string[]): void {
       await fc.assert(
         fc.asyncProperty(caseArb(sig.length), async ({ shape, scalar, seed }) => {
           const r = prng(seed);
-          const g = singleOp(op, sig.map((dtype, k) => ({ dtype, shape: scalar[k] ? [] : shape })));
+          const g = singleOp(
+            op,
+            sig.map((dtype, k) => ({ dtype, shape: scalar[k] ? [] : shape })),
+          );
           const feeds: Record<string, number[]> = {};
-          g.nodes.filter((n) => n.op === "input").forEach((n) => (feeds[n.attrs.name!] = valuesOf(r, n.dtype, prod(n.shape), domain)));
+          g.nodes
+            .filter((n) => n.op === "input")
+            .forEach((n) => (feeds[n.attrs.name!] = valuesOf(r, n.dtype, prod(n.shape), domain)));
           await expectGpuMatchesReference(g, feeds);
         }),
         { numRuns: runs(sig[sig.length - 1] === "f32" ? 12 : 6) },

@@ -9,8 +9,18 @@ import { runReference } from "../../compiler/reference.js";
 import { prod } from "../../compiler/shape.js";
 import { runOnGpu } from "../helpers/gpu.js";
 import { describeElementwiseOps, elementwiseCases } from "./elementwise-suite.js";
-import { type Rand, expectGpuMatchesReference, intIn, pick, prng, runs, seedArb, shapeArb, singleOp, valueOf }
-  from "./gen.js";
+import {
+  type Rand,
+  expectGpuMatchesReference,
+  intIn,
+  pick,
+  prng,
+  runs,
+  seedArb,
+  shapeArb,
+  singleOp,
+  valueOf,
+} from "./gen.js";
 
 // Ops whose rule needs attributes (a target dtype, a shape) get their own properties below.
 const ATTRIBUTED = ["cast", "full", "iota", "random_uniform", "random_normal"];
@@ -18,7 +28,8 @@ const plain = opsOfKind("elementwise").filter((op) => !ATTRIBUTED.includes(op));
 const cases = elementwiseCases(plain);
 
 test("every elementwise op is tested: by its signatures, or by an attributed property", () => {
-  for (const op of opsOfKind("elementwise")) expect(ATTRIBUTED.includes(op) || cases.some(([o]) => o === op), op).toBe(true);
+  for (const op of opsOfKind("elementwise"))
+    expect(ATTRIBUTED.includes(op) || cases.some(([o]) => o === op), op).toBe(true);
 });
 
 describeElementwiseOps(plain);
@@ -26,9 +37,12 @@ describeElementwiseOps(plain);
 /** A value to cast from `from` to `to`: in range of `to` for float targets (out-of-range float
  *  conversions are indeterminate in WGSL); past the integer range for float → int (truncate, clamp). */
 function castValue(r: Rand, from: DType, to: DType): number {
-  if (to === "f16" && !isFloat(from)) return from === "bool" ? valueOf(r, "bool") : intIn(r, from === "i32" ? -60000 : 0, 60000);
+  if (to === "f16" && !isFloat(from))
+    return from === "bool" ? valueOf(r, "bool") : intIn(r, from === "i32" ? -60000 : 0, 60000);
   if (from === "f32" && !isFloat(to) && to !== "bool" && r() < 0.3) {
-    return Math.fround(pick(r, [3e9, -3e9, 4.5e9, 2147483520, -2147483648, 2147483904, 4294967040, 1e10, -1e10, 123456.75, -0.99]));
+    return Math.fround(
+      pick(r, [3e9, -3e9, 4.5e9, 2147483520, -2147483648, 2147483904, 4294967040, 1e10, -1e10, 123456.75, -0.99]),
+    );
   }
   if (isFloat(from) && !isFloat(to) && r() < 0.3) return valueOf(r, from, "any") * 1000;
   return valueOf(r, from);
@@ -61,7 +75,13 @@ describe("sources match the reference", () => {
   });
 
   test("iota", async () => {
-    const arb = shapeArb(1, 4).chain((shape) => fc.record({ shape: fc.constant(shape), axis: fc.integer({ min: 0, max: shape.length - 1 }), dtype: numericDtype }));
+    const arb = shapeArb(1, 4).chain((shape) =>
+      fc.record({
+        shape: fc.constant(shape),
+        axis: fc.integer({ min: 0, max: shape.length - 1 }),
+        dtype: numericDtype,
+      }),
+    );
     await fc.assert(
       fc.asyncProperty(arb, async (attrs) => {
         await expectGpuMatchesReference(singleOp("iota", [], attrs), {});
@@ -70,19 +90,33 @@ describe("sources match the reference", () => {
     );
   });
 
-  test.each(["random_uniform", "random_normal"])("%s equals the reference bit for bit (uniform) or within tolerance (normal)", async (op) => {
-    await fc.assert(
-      fc.asyncProperty(shapeArb(0, 4), fc.integer({ min: 0, max: 2 ** 32 - 1 }), fc.nat(), fc.constantFrom<DType>("f32", "f16"), async (shape, seed, stream, dtype) => {
-        await expectGpuMatchesReference(singleOp(op, [{ dtype: "u32", shape: [] }], { shape, stream, dtype }), { x0: [seed] });
-      }),
-      { numRuns: runs(12) },
-    );
-  });
+  test.each(["random_uniform", "random_normal"])(
+    "%s equals the reference bit for bit (uniform) or within tolerance (normal)",
+    async (op) => {
+      await fc.assert(
+        fc.asyncProperty(
+          shapeArb(0, 4),
+          fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+          fc.nat(),
+          fc.constantFrom<DType>("f32", "f16"),
+          async (shape, seed, stream, dtype) => {
+            await expectGpuMatchesReference(singleOp(op, [{ dtype: "u32", shape: [] }], { shape, stream, dtype }), {
+              x0: [seed],
+            });
+          },
+        ),
+        { numRuns: runs(12) },
+      );
+    },
+  );
 
   // 2^20 draws reach u1 within 1e-5 of 1 about ten times, where a plain WGSL log(u1) is off by up
   // to 30 % relative (llvmpipe) and the sample by up to 1e-4: this catches a regression there.
   test("random_normal stays within tolerance where −log(u1) is tiny (2^20 draws)", async () => {
-    await expectGpuMatchesReference(singleOp("random_normal", [{ dtype: "u32", shape: [] }], { shape: [1024, 1024], stream: 7, dtype: "f32" }), { x0: [12345] });
+    await expectGpuMatchesReference(
+      singleOp("random_normal", [{ dtype: "u32", shape: [] }], { shape: [1024, 1024], stream: 7, dtype: "f32" }),
+      { x0: [12345] },
+    );
   });
 });
 
@@ -109,10 +143,14 @@ describe("random sources have the right distribution", () => {
         const got = (await runOnGpu(g, { x0: [seed] })).y;
         const m = moments(got);
         expect(Math.abs(m.mean - mean), `mean ${m.mean} (seed ${seed}, stream ${stream})`).toBeLessThan(dm);
-        expect(Math.abs(m.variance - variance), `variance ${m.variance} (seed ${seed}, stream ${stream})`).toBeLessThan(dv);
+        expect(Math.abs(m.variance - variance), `variance ${m.variance} (seed ${seed}, stream ${stream})`).toBeLessThan(
+          dv,
+        );
         if (op === "random_uniform") expect(got.every((x) => x >= 0 && x < 1)).toBe(true);
         // Different streams under one seed are different tensors.
-        const other = runReference(singleOp(op, [{ dtype: "u32", shape: [] }], { shape: [n], stream: stream + 1 }), { x0: [seed] }).y.data;
+        const other = runReference(singleOp(op, [{ dtype: "u32", shape: [] }], { shape: [n], stream: stream + 1 }), {
+          x0: [seed],
+        }).y.data;
         expect(got.some((x, i) => x !== other[i])).toBe(true);
       }),
       { numRuns: runs(4) },

@@ -38,7 +38,10 @@ test("keyEnd is the prefix form of attentionMaskAllows (every mask, Tq ≠ Tk, p
             const lim = kind === "padding" ? limit : tk;
             for (let i = 0; i < tq; i++) {
               const end = keyEnd(mask, i, tq, tk, lim);
-              for (let j = 0; j < tk; j++) expect(j < end, `${kind}/${block} tq ${tq} tk ${tk} limit ${lim} i ${i} j ${j}`).toBe(attentionMaskAllows(mask, i, j, tq, tk) && j < lim);
+              for (let j = 0; j < tk; j++)
+                expect(j < end, `${kind}/${block} tq ${tq} tk ${tk} limit ${lim} i ${i} j ${j}`).toBe(
+                  attentionMaskAllows(mask, i, j, tq, tk) && j < lim,
+                );
             }
           }
 });
@@ -65,13 +68,26 @@ const caseArb = (kind: MaskKind): fc.Arbitrary<Case> =>
       block: fc.integer({ min: 1, max: 5 }),
       scale: fc.option(fc.constantFrom(0.5, 0.125), { nil: undefined }),
     })
-    .map(({ block, lead, ...c }) => ({ ...c, lead: [...lead], tk: kind === "cross" && c.tk === c.tq ? c.tk + 2 : c.tk, mask: maskOf(kind, block) }));
+    .map(({ block, lead, ...c }) => ({
+      ...c,
+      lead: [...lead],
+      tk: kind === "cross" && c.tk === c.tq ? c.tk + 2 : c.tk,
+      mask: maskOf(kind, block),
+    }));
 
 /** q, k, v (+ lengths) as inputs of `b`, with their feeds; lengths run from 0 (fully masked) to Tk. */
-function attentionInputs(b: GraphBuilder, c: Case, r: Rand, dtype: DType, asParams = false): { ins: Node[]; feeds: Record<string, number[]> } {
+function attentionInputs(
+  b: GraphBuilder,
+  c: Case,
+  r: Rand,
+  dtype: DType,
+  asParams = false,
+): { ins: Node[]; feeds: Record<string, number[]> } {
   const src = (name: string, shape: number[]) => (asParams ? b.param(name, dtype, shape) : b.input(name, dtype, shape));
   const ins = [src("q", [...c.lead, c.tq, c.d]), src("k", [...c.lead, c.tk, c.d]), src("v", [...c.lead, c.tk, c.dv])];
-  const feeds: Record<string, number[]> = Object.fromEntries(ins.map((n) => [n.attrs.name!, valuesOf(r, dtype, prod(n.shape), "unit")]));
+  const feeds: Record<string, number[]> = Object.fromEntries(
+    ins.map((n) => [n.attrs.name!, valuesOf(r, dtype, prod(n.shape), "unit")]),
+  );
   if (c.mask.kind === "padding") {
     ins.push(b.input("len", "i32", [c.lead[0]]));
     feeds.len = Array.from({ length: c.lead[0] }, () => intIn(r, 0, c.tk));
@@ -101,13 +117,18 @@ function allOps(c: Case, r: Rand, dtype: DType): { graph: Graph; feeds: Record<s
 }
 
 /** Runs `graph` on the GPU (with `opts`) and compares every output with the reference at its op's tolerance. */
-async function expectMatchesReference(graph: Graph, feeds: Record<string, number[]>, opts: CompileOptions & { limits?: Partial<DeviceLimits> } = {}): Promise<void> {
+async function expectMatchesReference(
+  graph: Graph,
+  feeds: Record<string, number[]>,
+  opts: CompileOptions & { limits?: Partial<DeviceLimits> } = {},
+): Promise<void> {
   const got = await runOnGpu(graph, feeds, opts);
   const ref = runReference(graph, feeds);
   for (const o of graph.outputs) {
     const node = graph.nodes[o.id];
     const bad = firstMismatch(got[o.name], ref[o.name].data, tolFor(node.op, node.dtype));
-    if (bad) throw new Error(`${o.name} (${node.op} ${node.dtype}[${node.shape.join(", ")}]): ${bad}\n${printGraph(graph)}`);
+    if (bad)
+      throw new Error(`${o.name} (${node.op} ${node.dtype}[${node.shape.join(", ")}]): ${bad}\n${printGraph(graph)}`);
   }
 }
 
@@ -125,16 +146,19 @@ const LAYOUTS = [
 // tolerances are the ops' own (ops/attention.ts): o 2e-5 + 1e-4·|ref| as attention's; lse 2e-5 + 1e-5·|ref|;
 // dQ, dK, dV 5e-5 + 1e-4·|ref| (sums of Tk products with a cancelling dO·v − delta); f16 results 2e-3.
 describe("flash-attention ops match their float64 references on the GPU", () => {
-  test.each(LAYOUTS.flatMap((l) => MASKS.map((m) => [l.name, m, l] as const)))("%s, mask %s", async (_name, kind, layout) => {
-    const arb = "narrow" in layout ? caseArb(kind).filter((c) => c.d <= 16) : caseArb(kind);
-    await fc.assert(
-      fc.asyncProperty(arb, seedArb, async (c, seed) => {
-        const { graph, feeds } = allOps(c, prng(seed), "f32");
-        await expectMatchesReference(graph, feeds, layout.opts);
-      }),
-      { numRuns: runs(layout.runs) },
-    );
-  });
+  test.each(LAYOUTS.flatMap((l) => MASKS.map((m) => [l.name, m, l] as const)))(
+    "%s, mask %s",
+    async (_name, kind, layout) => {
+      const arb = "narrow" in layout ? caseArb(kind).filter((c) => c.d <= 16) : caseArb(kind);
+      await fc.assert(
+        fc.asyncProperty(arb, seedArb, async (c, seed) => {
+          const { graph, feeds } = allOps(c, prng(seed), "f32");
+          await expectMatchesReference(graph, feeds, layout.opts);
+        }),
+        { numRuns: runs(layout.runs) },
+      );
+    },
+  );
 
   test("f16 inputs compute in f32 and round their results once (mask causal)", async () => {
     expect((await testGpu()).limits.shaderF16, "this adapter lacks shader-f16").toBe(true);
@@ -152,7 +176,15 @@ function lossGraph(c: Case, r: Rand): { graph: Graph; feeds: Record<string, numb
   const w = b.input("w", "f32", o.shape);
   feeds.w = valuesOf(r, "f32", prod(o.shape), "unit");
   b.output("o", o);
-  b.output("loss", reduce(b, "reduce_sum", binary(b, "mul", o, w), o.shape.map((_, i) => i)));
+  b.output(
+    "loss",
+    reduce(
+      b,
+      "reduce_sum",
+      binary(b, "mul", o, w),
+      o.shape.map((_, i) => i),
+    ),
+  );
   return { graph: b.build(), feeds };
 }
 
@@ -165,43 +197,66 @@ function valueSets(build: (r: Rand) => { graph: Graph; feeds: Record<string, num
 
 // Nodes shaped [..., tq, tk] — unless another width equals tk (q's d, v's dv, or attention_dkv's dK and
 // dV side by side, d + dv), when a shape alone cannot tell a score tensor apart.
-const scoreShaped = (g: Graph, c: Case) => g.nodes.filter((n) => n.shape.length >= 2 && n.shape.at(-2) === c.tq && n.shape.at(-1) === c.tk && c.tk > 1 && ![c.d, c.dv, c.d + c.dv].includes(c.tk));
+const scoreShaped = (g: Graph, c: Case) =>
+  g.nodes.filter(
+    (n) =>
+      n.shape.length >= 2 &&
+      n.shape.at(-2) === c.tq &&
+      n.shape.at(-1) === c.tk &&
+      c.tk > 1 &&
+      ![c.d, c.dv, c.d + c.dv].includes(c.tk),
+  );
 
 describe("flash and lowered attention agree", () => {
   // Both in f32 against each other: within 1e-5·(1 + max|x|) + 1e-4·|x| per element, the bound
   // grad.test.ts uses for GPU gradients against the reference (summation order, exp).
-  test.each(MASKS)("mask %s: outputs and gradients", async (kind) => {
-    await fc.assert(
-      fc.asyncProperty(caseArb(kind), seedArb, async (c, seed) => {
-        // One drawn shape on 2 value sets: each path is compiled once and run twice (lavapipe runs the larger
-        // shapes' backward slowly too: with 3 sets, mask block_causal took 103 s beside other work).
-        const { graph, feeds } = valueSets((r) => lossGraph(c, r), seed, 2);
-        const results: Record<string, Float64Array>[][] = [];
-        for (const attention of ["flash", "lowered"] as const) {
-          const gg = grad(graph, "loss", { attention });
-          const lowered = compileGraph(gg, DEFAULT_LIMITS, { attention }).graph;
-          const ops = new Set(lowered.nodes.map((n) => n.op));
-          expect(ops.has("flash_attention") && ops.has("attention_dq") && ops.has("attention_dkv"), `${attention}: ${[...ops].join(" ")}`).toBe(attention === "flash");
-          if (attention === "flash") expect(scoreShaped(lowered, c).map((n) => n.op), "nodes of the scores' shape").toEqual([]);
-          results.push(await runOnGpuMany(gg, feeds, { attention }));
-        }
-        feeds.forEach((_, k) => {
-          for (const name of ["o", "loss", gradName("q"), gradName("k"), gradName("v")]) {
-            const [flash, lowered] = results.map((x) => x[k][name]);
-            const scale = lowered.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
-            const bad = firstMismatch(flash, lowered, { atol: 1e-5 * (1 + scale), rtol: 1e-4 });
-            if (bad) throw new Error(`${name}, value set ${k + 1}: flash vs lowered: ${bad}\n${printGraph(graph)}`);
+  test.each(MASKS)(
+    "mask %s: outputs and gradients",
+    async (kind) => {
+      await fc.assert(
+        fc.asyncProperty(caseArb(kind), seedArb, async (c, seed) => {
+          // One drawn shape on 2 value sets: each path is compiled once and run twice (lavapipe runs the larger
+          // shapes' backward slowly too: with 3 sets, mask block_causal took 103 s beside other work).
+          const { graph, feeds } = valueSets((r) => lossGraph(c, r), seed, 2);
+          const results: Record<string, Float64Array>[][] = [];
+          for (const attention of ["flash", "lowered"] as const) {
+            const gg = grad(graph, "loss", { attention });
+            const lowered = compileGraph(gg, DEFAULT_LIMITS, { attention }).graph;
+            const ops = new Set(lowered.nodes.map((n) => n.op));
+            expect(
+              ops.has("flash_attention") && ops.has("attention_dq") && ops.has("attention_dkv"),
+              `${attention}: ${[...ops].join(" ")}`,
+            ).toBe(attention === "flash");
+            if (attention === "flash")
+              expect(
+                scoreShaped(lowered, c).map((n) => n.op),
+                "nodes of the scores' shape",
+              ).toEqual([]);
+            results.push(await runOnGpuMany(gg, feeds, { attention }));
           }
-        });
-      }),
-      { numRuns: runs(1) },
-    );
-  }, 240_000);
+          feeds.forEach((_, k) => {
+            for (const name of ["o", "loss", gradName("q"), gradName("k"), gradName("v")]) {
+              const [flash, lowered] = results.map((x) => x[k][name]);
+              const scale = lowered.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+              const bad = firstMismatch(flash, lowered, { atol: 1e-5 * (1 + scale), rtol: 1e-4 });
+              if (bad) throw new Error(`${name}, value set ${k + 1}: flash vs lowered: ${bad}\n${printGraph(graph)}`);
+            }
+          });
+        }),
+        { numRuns: runs(1) },
+      );
+    },
+    240_000,
+  );
 });
 
 /** A small model around flash attention: q from x [B, Tq, dm], k and v from m [B, Tk, dm] (the same
  *  sequence when Tq = Tk and the mask is not cross), then loss = Σ attention·w. */
-function projectedGraph(c: Case, dm: number, r: Rand): { graph: Graph; feeds: Record<string, number[]>; params: string[] } {
+function projectedGraph(
+  c: Case,
+  dm: number,
+  r: Rand,
+): { graph: Graph; feeds: Record<string, number[]>; params: string[] } {
   const b = new GraphBuilder();
   const x = b.input("x", "f32", [c.lead[0], c.tq, dm]);
   const feeds: Record<string, number[]> = { x: valuesOf(r, "f32", prod(x.shape), "unit") };
@@ -223,7 +278,15 @@ function projectedGraph(c: Case, dm: number, r: Rand): { graph: Graph; feeds: Re
   const o = b.add("attention", ins, attrsOf(c));
   const w = b.input("w", "f32", o.shape);
   feeds.w = valuesOf(r, "f32", prod(o.shape), "unit");
-  b.output("loss", reduce(b, "reduce_sum", binary(b, "mul", o, w), o.shape.map((_, i) => i)));
+  b.output(
+    "loss",
+    reduce(
+      b,
+      "reduce_sum",
+      binary(b, "mul", o, w),
+      o.shape.map((_, i) => i),
+    ),
+  );
   return { graph: b.build(), feeds, params: ["wq", "wk", "wv"] };
 }
 
@@ -241,20 +304,31 @@ describe("gradients through flash attention match central finite differences", (
         const gg = grad(graph, "loss", { attention: "flash" });
         expect(gg.nodes.some((n) => n.op === "attention_dq")).toBe(true);
         const dir = Object.fromEntries(params.map((p) => [p, feeds[p].map(() => 2 * r() - 1)]));
-        const lossAt = (t: number) => runReference(graph, { ...feeds, ...Object.fromEntries(params.map((p) => [p, feeds[p].map((x, i) => x + t * dir[p][i])])) }, { exact: true }).loss.data[0];
+        const lossAt = (t: number) =>
+          runReference(
+            graph,
+            { ...feeds, ...Object.fromEntries(params.map((p) => [p, feeds[p].map((x, i) => x + t * dir[p][i])])) },
+            { exact: true },
+          ).loss.data[0];
         const central = (t: number) => (lossAt(t) - lossAt(-t)) / (2 * t);
         const fd = (4 * central(5e-6) - central(1e-5)) / 3;
         const directional = (gs: Record<string, ArrayLike<number>>) => {
           let an = 0;
           let mass = 0;
-          for (const p of params) Array.from(gs[gradName(p)]).forEach((g, i) => ((an += g * dir[p][i]), (mass += Math.abs(g * dir[p][i]))));
+          for (const p of params)
+            Array.from(gs[gradName(p)]).forEach((g, i) => ((an += g * dir[p][i]), (mass += Math.abs(g * dir[p][i]))));
           return { an, mass };
         };
         const ref = runReference(gg, feeds, { exact: true });
         const exact = directional(Object.fromEntries(params.map((p) => [gradName(p), ref[gradName(p)].data])));
-        expect(Math.abs(exact.an - fd), `reference: analytic ${exact.an} vs finite differences ${fd}`).toBeLessThanOrEqual(1e-7 * (1 + exact.mass));
+        expect(
+          Math.abs(exact.an - fd),
+          `reference: analytic ${exact.an} vs finite differences ${fd}`,
+        ).toBeLessThanOrEqual(1e-7 * (1 + exact.mass));
         const gpu = directional(await runOnGpu(gg, feeds));
-        expect(Math.abs(gpu.an - fd), `GPU: analytic ${gpu.an} vs finite differences ${fd}`).toBeLessThanOrEqual(1e-4 * (1 + exact.mass));
+        expect(Math.abs(gpu.an - fd), `GPU: analytic ${gpu.an} vs finite differences ${fd}`).toBeLessThanOrEqual(
+          1e-4 * (1 + exact.mass),
+        );
       }),
       { numRuns: runs(1) },
     );
@@ -304,7 +378,8 @@ describe("which path attention takes", () => {
     expect(impls(grad(graph, "loss", { attention: "flash" }))).toEqual(["flash"]);
     const step = buildTrainStep(graph, "loss", DEFAULT_ADAMW, () => true, { attention: "flash" }).graph;
     expect(impls(step)).toEqual(["flash"]);
-    const ops = (g: Graph, attention: "flash" | "lowered") => new Set(compileGraph(g, DEFAULT_LIMITS, { attention }).graph.nodes.map((n) => n.op));
+    const ops = (g: Graph, attention: "flash" | "lowered") =>
+      new Set(compileGraph(g, DEFAULT_LIMITS, { attention }).graph.nodes.map((n) => n.op));
     expect(ops(step, "lowered").has("flash_attention")).toBe(true);
     expect(ops(graph, "flash").has("flash_attention")).toBe(true);
     expect(ops(graph, "lowered").has("flash_attention")).toBe(false);
@@ -323,7 +398,8 @@ describe("memory of a forward + backward attention graph (compile only)", () => 
 
   test("flash grows linearly in T (each doubling < 2.2×); lowered quadratically (≥ 3.5× from 2048 to 4096)", () => {
     const flash = ts.map((t) => bytes(t, "flash"));
-    for (let i = 1; i < ts.length; i++) expect(flash[i] / flash[i - 1], `flash ${ts[i - 1]} → ${ts[i]}: ${flash.join(", ")}`).toBeLessThan(2.2);
+    for (let i = 1; i < ts.length; i++)
+      expect(flash[i] / flash[i - 1], `flash ${ts[i - 1]} → ${ts[i]}: ${flash.join(", ")}`).toBeLessThan(2.2);
     const lowered = [2048, 4096].map((t) => bytes(t, "lowered"));
     expect(lowered[1] / lowered[0], `lowered: ${lowered.join(", ")}`).toBeGreaterThanOrEqual(3.5);
     expect(flash.at(-1)! * 20, "flash at T 4096 needs a small fraction of the lowered bytes").toBeLessThan(lowered[1]);

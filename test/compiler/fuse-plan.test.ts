@@ -23,8 +23,37 @@ import { graphArb, randomGraph } from "./random-graph.js";
 
 /** Smooth, well-conditioned ops: fused and unfused kernels perform the same f32 operations, so their
  *  results may differ only by contraction and reassociation, which these ops do not amplify. */
-const SMOOTH: OpName[] = ["add", "sub", "mul", "neg", "abs", "exp", "tanh", "sigmoid", "relu", "square", "max", "min", "gelu", "sin",
-  "reduce_sum", "reduce_max", "reduce_mean", "reshape", "permute", "broadcast", "slice", "pad", "concat", "matmul", "softmax", "layer_norm", "select", "lt", "gt"];
+const SMOOTH: OpName[] = [
+  "add",
+  "sub",
+  "mul",
+  "neg",
+  "abs",
+  "exp",
+  "tanh",
+  "sigmoid",
+  "relu",
+  "square",
+  "max",
+  "min",
+  "gelu",
+  "sin",
+  "reduce_sum",
+  "reduce_max",
+  "reduce_mean",
+  "reshape",
+  "permute",
+  "broadcast",
+  "slice",
+  "pad",
+  "concat",
+  "matmul",
+  "softmax",
+  "layer_norm",
+  "select",
+  "lt",
+  "gt",
+];
 /** fused vs unfused f32, a handful of ulps per op over ≤ 8 ops, relative to the values' scale */
 const FUSED_VS_UNFUSED = { atol: 1e-4, rtol: 1e-4 };
 
@@ -39,7 +68,9 @@ describe("fusion", () => {
         const used = new Set(graph.nodes.flatMap((n) => n.inputs));
         const sinks = { nodes: graph.nodes, outputs: graph.outputs.filter((o) => !used.has(o.id)) };
         const r = prng(seed);
-        const feeds = Object.fromEntries([...draw].map(([name, f]) => [name, f(r).map((v) => Math.max(-3, Math.min(3, v)))]));
+        const feeds = Object.fromEntries(
+          [...draw].map(([name, f]) => [name, f(r).map((v) => Math.max(-3, Math.min(3, v)))]),
+        );
         for (const fuse of [true, false]) {
           const p = compileGraph(sinks, limits, { fuse });
           expect(validateMemoryPlan(p.memory.plan, p.memory.values, p.memory.steps)).toEqual([]);
@@ -71,11 +102,23 @@ describe("fusion", () => {
       expect(validateMemoryPlan(program.memory.plan, program.memory.values, program.memory.steps)).toEqual([]);
       const ex = await Executor.create(gpu, program);
       try {
-        writeInitialState(ex, el.params.map((p) => p.name), initParams(el.params, 1));
-        ex.write("tokens", Array.from({ length: 16 }, (_, i) => (i * 5 + 1) % 60));
+        writeInitialState(
+          ex,
+          el.params.map((p) => p.name),
+          initParams(el.params, 1),
+        );
+        ex.write(
+          "tokens",
+          Array.from({ length: 16 }, (_, i) => (i * 5 + 1) % 60),
+        );
         for (const [name, v] of Object.entries(stepScalars(DEFAULT_ADAMW, 1, 1e-2))) ex.write(name, [v]);
         const out = await ex.run(["step.loss", "step.grad_norm"]);
-        return { out, params: await ex.read(el.params.map((p) => p.name)), inPlace: program.memory.plan.inPlaceSteps.size, bytes: program.memory.plan.totalBytes };
+        return {
+          out,
+          params: await ex.read(el.params.map((p) => p.name)),
+          inPlace: program.memory.plan.inPlaceSteps.size,
+          bytes: program.memory.plan.totalBytes,
+        };
       } finally {
         ex.destroy();
       }
@@ -86,7 +129,8 @@ describe("fusion", () => {
     expect(apart.inPlace).toBe(0);
     expect(shared.bytes).toBeLessThan(apart.bytes);
     for (const k of ["step.loss", "step.grad_norm"]) expect(shared.out[k]).toEqual(apart.out[k]);
-    for (const p of el.params) expect(firstMismatch(shared.params[p.name], apart.params[p.name], { atol: 0, rtol: 0 }), p.name).toBeUndefined();
+    for (const p of el.params)
+      expect(firstMismatch(shared.params[p.name], apart.params[p.name], { atol: 0, rtol: 0 }), p.name).toBeUndefined();
   });
 
   test.each([
@@ -100,7 +144,10 @@ describe("fusion", () => {
     expect(validateMemoryPlan(fused.memory.plan, fused.memory.values, fused.memory.steps)).toEqual([]);
     expect(fused.dispatches.length * 3).toBeLessThanOrEqual(unfused.dispatches.length);
     const reuse = fused.buffers.reduce((s, b) => s + b.bytes, 0);
-    const noReuse = compileGraph(st.graph, DEFAULT_LIMITS, { updates: st.updates, reuseBuffers: false }).buffers.reduce((s, b) => s + b.bytes, 0);
+    const noReuse = compileGraph(st.graph, DEFAULT_LIMITS, { updates: st.updates, reuseBuffers: false }).buffers.reduce(
+      (s, b) => s + b.bytes,
+      0,
+    );
     expect(reuse).toBeLessThan(noReuse);
   });
 });
@@ -118,7 +165,8 @@ describe("merged kernels (several outputs)", () => {
   ) => {
     const ref = runReference(g, feeds);
     const got = await runOnGpu(g, feeds, { limits, ...opts });
-    for (const o of g.outputs) expect(firstMismatch(got[o.name], ref[o.name].data, { atol: 1e-5, rtol: 1e-5 }), o.name).toBeUndefined();
+    for (const o of g.outputs)
+      expect(firstMismatch(got[o.name], ref[o.name].data, { atol: 1e-5, rtol: 1e-5 }), o.name).toBeUndefined();
     const p = compileGraph(g, { ...DEFAULT_LIMITS, ...limits }, opts);
     expect(validateMemoryPlan(p.memory.plan, p.memory.values, p.memory.steps)).toEqual([]);
     return p;
@@ -169,24 +217,39 @@ describe("merged kernels (several outputs)", () => {
 
 describe("fused f16", () => {
   test("a cast to f16 inside a fused kernel rounds exactly as storing f16 does (edge values included)", async () => {
-    const xs = Array.from({ length: 2000 }, (_, i) => (i < 1000 ? Math.sin(i) * 3 * 10 ** ((i % 13) - 9) : Math.sin(i) * 70000));
+    const xs = Array.from({ length: 2000 }, (_, i) =>
+      i < 1000 ? Math.sin(i) * 3 * 10 ** ((i % 13) - 9) : Math.sin(i) * 70000,
+    );
     Object.assign(xs, { 5: NaN, 6: Infinity, 7: 65519.99, 8: 65520, 9: 2 ** -25, 10: 3 * 2 ** -26, 11: -0.0001 });
     const b = new GraphBuilder();
     const x = b.input("x", "f32", [2000]);
     b.output("c", b.add("cast", [b.add("cast", [x], { dtype: "f16" })], { dtype: "f32" }));
-    b.output("s", b.add("reduce_sum", [b.add("cast", [b.add("slice", [x], { starts: [12], ends: [1000] })], { dtype: "f16" })], { axes: [0] }));
+    b.output(
+      "s",
+      b.add("reduce_sum", [b.add("cast", [b.add("slice", [x], { starts: [12], ends: [1000] })], { dtype: "f16" })], {
+        axes: [0],
+      }),
+    );
     const g = b.build();
     const ref = runReference(g, { x: xs });
     const got = await runOnGpu(g, { x: xs }, { fuse: true });
     expect(firstMismatch(got.c, ref.c.data, { atol: 0, rtol: 0 })).toBeUndefined();
     // the f16 sum accumulates in f32 on the GPU and in float64 on the reference: within one f16 ulp
-    expect(Math.abs(got.s[0] - ref.s.data[0])).toBeLessThanOrEqual(2 ** -11 * Math.max(Math.abs(ref.s.data[0]), 2 ** -14));
+    expect(Math.abs(got.s[0] - ref.s.data[0])).toBeLessThanOrEqual(
+      2 ** -11 * Math.max(Math.abs(ref.s.data[0]), 2 ** -14),
+    );
   });
 });
 
 describe("memory plan", () => {
   const valueArb = fc.record({ bytes: fc.integer({ min: 4, max: 4096 }), persistent: fc.boolean() });
-  const scheduleArb = fc.array(fc.record({ reads: fc.array(fc.nat({ max: 60 }), { maxLength: 4 }), writes: fc.array(valueArb, { minLength: 1, maxLength: 3 }) }), { minLength: 1, maxLength: 40 });
+  const scheduleArb = fc.array(
+    fc.record({
+      reads: fc.array(fc.nat({ max: 60 }), { maxLength: 4 }),
+      writes: fc.array(valueArb, { minLength: 1, maxLength: 3 }),
+    }),
+    { minLength: 1, maxLength: 40 },
+  );
   test("no two values whose lifetimes overlap share a buffer (random schedules)", () => {
     fc.assert(
       fc.property(scheduleArb, (raw) => {
@@ -209,14 +272,37 @@ describe("memory plan", () => {
   });
 
   test("the validator catches a plan that shares a buffer between live values", () => {
-    const values: PlanValue[] = [{ id: 0, bytes: 16, persistent: false }, { id: 1, bytes: 16, persistent: false }];
-    const steps: PlanStep[] = [{ reads: [], writes: [0] }, { reads: [0], writes: [1] }];
-    const bad = { inPlaceSteps: new Set<number>(), slotOf: new Map([[0, 0], [1, 0]]), slots: [16], residents: [[0, 1]], totalBytes: 16 };
+    const values: PlanValue[] = [
+      { id: 0, bytes: 16, persistent: false },
+      { id: 1, bytes: 16, persistent: false },
+    ];
+    const steps: PlanStep[] = [
+      { reads: [], writes: [0] },
+      { reads: [0], writes: [1] },
+    ];
+    const bad = {
+      inPlaceSteps: new Set<number>(),
+      slotOf: new Map([
+        [0, 0],
+        [1, 0],
+      ]),
+      slots: [16],
+      residents: [[0, 1]],
+      totalBytes: 16,
+    };
     expect(validateMemoryPlan(bad, values, steps)).toHaveLength(1);
     // the same sharing is the point of an in-place step, and only there
-    expect(validateMemoryPlan({ ...bad, inPlaceSteps: new Set([1]) }, values, [steps[0], { ...steps[1], inPlace: 0 }])).toEqual([]);
+    expect(
+      validateMemoryPlan({ ...bad, inPlaceSteps: new Set([1]) }, values, [steps[0], { ...steps[1], inPlace: 0 }]),
+    ).toEqual([]);
     const longer = [...steps, { reads: [0], writes: [] }]; // value 0 is read after the step that would overwrite it
-    expect(validateMemoryPlan({ ...bad, inPlaceSteps: new Set([1]) }, values, [longer[0], { ...longer[1], inPlace: 0 }, longer[2]]).length).toBeGreaterThan(0);
+    expect(
+      validateMemoryPlan({ ...bad, inPlaceSteps: new Set([1]) }, values, [
+        longer[0],
+        { ...longer[1], inPlace: 0 },
+        longer[2],
+      ]).length,
+    ).toBeGreaterThan(0);
   });
 
   test("in-place writes take the buffer of a read that dies at their step, and only then (random schedules)", () => {
@@ -234,7 +320,8 @@ describe("memory plan", () => {
         });
         const plan = planMemory(values, steps);
         expect(validateMemoryPlan(plan, values, steps)).toEqual([]);
-        for (const s of plan.inPlaceSteps) expect(plan.slotOf.get(steps[s].writes[0])).toBe(plan.slotOf.get(steps[s].inPlace!));
+        for (const s of plan.inPlaceSteps)
+          expect(plan.slotOf.get(steps[s].writes[0])).toBe(plan.slotOf.get(steps[s].inPlace!));
         used += plan.inPlaceSteps.size;
       }),
       { numRuns: 300 },

@@ -6,7 +6,19 @@ import { describe, expect, test } from "vitest";
 import { DTYPES, type DType } from "../../compiler/dtype.js";
 import { opsOfKind } from "../../compiler/ops/index.js";
 import { prod } from "../../compiler/shape.js";
-import { type Rand, accepts, expectGpuMatchesReference, gridValues, intIn, prng, runs, seedArb, shapeArb, singleOp, valuesOf } from "./gen.js";
+import {
+  type Rand,
+  accepts,
+  expectGpuMatchesReference,
+  gridValues,
+  intIn,
+  prng,
+  runs,
+  seedArb,
+  shapeArb,
+  singleOp,
+  valuesOf,
+} from "./gen.js";
 
 const INDEX_DTYPES: DType[] = ["i32", "u32"];
 
@@ -33,14 +45,33 @@ test("gather and scatter kinds are the ops tested here", () => {
 });
 
 describe("gather matches the reference", () => {
-  const cases = DTYPES.filter((d) => accepts("gather", [{ dtype: d, shape: [3] }, { dtype: "i32", shape: [2] }], { axis: 0 })).flatMap((d) => INDEX_DTYPES.map((i) => [d, i] as [DType, DType]));
+  const cases = DTYPES.filter((d) =>
+    accepts(
+      "gather",
+      [
+        { dtype: d, shape: [3] },
+        { dtype: "i32", shape: [2] },
+      ],
+      { axis: 0 },
+    ),
+  ).flatMap((d) => INDEX_DTYPES.map((i) => [d, i] as [DType, DType]));
   test.each(cases)("table %s, indices %s", async (dtype, idxType) => {
     await fc.assert(
       fc.asyncProperty(caseArb, async ({ table, idx, axisPick, seed }) => {
         const r = prng(seed);
         const axis = axisPick % table.length;
-        const g = singleOp("gather", [{ dtype, shape: table }, { dtype: idxType, shape: idx }], { axis });
-        await expectGpuMatchesReference(g, { x0: valuesOf(r, dtype, prod(table)), x1: indices(r, idxType, prod(idx), table[axis]) });
+        const g = singleOp(
+          "gather",
+          [
+            { dtype, shape: table },
+            { dtype: idxType, shape: idx },
+          ],
+          { axis },
+        );
+        await expectGpuMatchesReference(g, {
+          x0: valuesOf(r, dtype, prod(table)),
+          x1: indices(r, idxType, prod(idx), table[axis]),
+        });
       }),
       { numRuns: runs(dtype === "f32" ? 12 : 5) },
     );
@@ -48,7 +79,15 @@ describe("gather matches the reference", () => {
 });
 
 describe("scatter_add matches the reference", () => {
-  const ok = (d: DType) => accepts("scatter_add", [{ dtype: "i32", shape: [2] }, { dtype: d, shape: [2, 3] }], { axis: 0, size: 4 });
+  const ok = (d: DType) =>
+    accepts(
+      "scatter_add",
+      [
+        { dtype: "i32", shape: [2] },
+        { dtype: d, shape: [2, 3] },
+      ],
+      { axis: 0, size: 4 },
+    );
   const cases = DTYPES.filter(ok).flatMap((d) => INDEX_DTYPES.map((i) => [d, i] as [DType, DType]));
   test.each(cases)("updates %s, indices %s", async (dtype, idxType) => {
     await fc.assert(
@@ -58,9 +97,19 @@ describe("scatter_add matches the reference", () => {
         const axis = axisPick % table.length;
         const size = table[axis];
         const upd = [...table.slice(0, axis), ...idx, ...table.slice(axis + 1)];
-        const g = singleOp("scatter_add", [{ dtype: idxType, shape: idx }, { dtype, shape: upd }], { axis, size });
+        const g = singleOp(
+          "scatter_add",
+          [
+            { dtype: idxType, shape: idx },
+            { dtype, shape: upd },
+          ],
+          { axis, size },
+        );
         // Few rows and many indices make duplicates common; grid values keep their sums exact (gen.ts).
-        await expectGpuMatchesReference(g, { x0: indices(r, idxType, prod(idx), size), x1: gridValues(r, dtype, prod(upd), 4, 2) });
+        await expectGpuMatchesReference(g, {
+          x0: indices(r, idxType, prod(idx), size),
+          x1: gridValues(r, dtype, prod(upd), 4, 2),
+        });
       }),
       { numRuns: runs(dtype === "f32" ? 12 : 5) },
     );

@@ -74,7 +74,12 @@ export function valueOf(r: Rand, dtype: DType, domain: Domain = "any"): number {
     case "any": {
       // Some values near 0, where a formula of the form 1 − (≈1) loses its relative accuracy.
       const u = r();
-      x = u < 0.1 ? pick(r, SPECIAL) : u < 0.2 ? (r() * 2 - 1) * 2 ** intIn(r, -12, -4) : (r() * 2 - 1) * 2 ** intIn(r, -3, 3);
+      x =
+        u < 0.1
+          ? pick(r, SPECIAL)
+          : u < 0.2
+            ? (r() * 2 - 1) * 2 ** intIn(r, -12, -4)
+            : (r() * 2 - 1) * 2 ** intIn(r, -3, 3);
       break;
     }
   }
@@ -102,7 +107,9 @@ export function gridValues(r: Rand, dtype: DType, n: number, bits = 6, range = 2
 /** The tolerance an op's result is held to: its table entry for f32, F16_TOLERANCE for f16. */
 export function tolFor(op: string, dtype: DType): Tolerance {
   const t = opSpec(op).tol;
-  return dtype === "f16" ? { atol: Math.max(t.atol, F16_TOLERANCE.atol), rtol: Math.max(t.rtol, F16_TOLERANCE.rtol) } : t;
+  return dtype === "f16"
+    ? { atol: Math.max(t.atol, F16_TOLERANCE.atol), rtol: Math.max(t.rtol, F16_TOLERANCE.rtol) }
+    : t;
 }
 
 /** Feeds for every input of a graph, drawn by `values(node)`. */
@@ -127,7 +134,8 @@ export async function expectGpuMatchesReference(g: Graph, feeds: Feeds, opts: Ch
     const node = g.nodes[o.id];
     const tol = opts.tol ?? tolFor(node.op, node.dtype);
     const bad = firstMismatch(got[o.name], ref[o.name].data, tol);
-    if (bad) throw new Error(`${o.name} (${node.op} ${node.dtype}[${node.shape.join(", ")}]): ${bad}\n${printGraph(g)}`);
+    if (bad)
+      throw new Error(`${o.name} (${node.op} ${node.dtype}[${node.shape.join(", ")}]): ${bad}\n${printGraph(g)}`);
   }
 }
 

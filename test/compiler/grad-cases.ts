@@ -40,7 +40,9 @@ export class Draw {
   }
   /** A shape of rank in [minRank, maxRank] with at most `cap` elements. */
   shape(minRank: number, maxRank: number, cap = 400): number[] {
-    return this.g(() => fc.array(fc.constantFrom(...GRAD_DIMS), { minLength: minRank, maxLength: maxRank }).filter((s) => prod(s) <= cap));
+    return this.g(() =>
+      fc.array(fc.constantFrom(...GRAD_DIMS), { minLength: minRank, maxLength: maxRank }).filter((s) => prod(s) <= cap),
+    );
   }
   /** A permutation of 0..n-1. */
   perm(n: number): number[] {
@@ -110,7 +112,8 @@ export function domainValue(r: Rand, domain: Domain): number {
   }
 }
 
-export const values = (r: Rand, n: number, domain: Domain = "any"): number[] => Array.from({ length: n }, () => domainValue(r, domain));
+export const values = (r: Rand, n: number, domain: Domain = "any"): number[] =>
+  Array.from({ length: n }, () => domainValue(r, domain));
 
 /** Pairwise distinct values at least 0.055 apart (no ties for max/min): a shuffled ladder, jittered. */
 export function distinct(r: Rand, n: number): number[] {
@@ -133,9 +136,19 @@ function offKink(x: number, kink: "zero" | "integer", margin = 0.05): number {
 
 /** Where an elementwise op is not differentiable: at 0, at integers, or where its two operands tie. */
 const KINKS: Partial<Record<OpName, "zero" | "integer" | "tie">> = {
-  abs: "zero", relu: "zero", sign: "zero",
-  floor: "integer", ceil: "integer",
-  max: "tie", min: "tie", eq: "tie", ne: "tie", lt: "tie", le: "tie", gt: "tie", ge: "tie",
+  abs: "zero",
+  relu: "zero",
+  sign: "zero",
+  floor: "integer",
+  ceil: "integer",
+  max: "tie",
+  min: "tie",
+  eq: "tie",
+  ne: "tie",
+  lt: "tie",
+  le: "tie",
+  gt: "tie",
+  ge: "tie",
 };
 
 /** The dtypes an elementwise op is differentiated under: all f32, or a bool condition then f32s. */
@@ -157,14 +170,21 @@ function elementwiseCase(op: OpName, sig: readonly DType[]): CaseBuilder {
     const s = new Scope(d.rand());
     const shape = d.shape(0, 3);
     const shapes = sig.map(() => (d.int(0, 3) === 0 ? [] : shape));
-    const vals = shapes.map((sh, k) => (sig[k] === "bool" ? Array.from({ length: prod(sh) }, () => (s.r() < 0.5 ? 1 : 0)) : values(s.r, prod(sh), domain)));
-    if (kink === "zero" || kink === "integer") vals.forEach((v, k) => sig[k] !== "bool" && v.forEach((x, i) => (v[i] = offKink(x, kink))));
+    const vals = shapes.map((sh, k) =>
+      sig[k] === "bool" ? Array.from({ length: prod(sh) }, () => (s.r() < 0.5 ? 1 : 0)) : values(s.r, prod(sh), domain),
+    );
+    if (kink === "zero" || kink === "integer")
+      vals.forEach((v, k) => sig[k] !== "bool" && v.forEach((x, i) => (v[i] = offKink(x, kink))));
     if (kink === "tie") {
       // The full-shape operand is placed 0.05..1 either side of the other one, element by element.
       const [a, b] = shapes[1].length === 0 ? [1, 0] : [0, 1];
-      vals[b] = vals[b].map((_, i) => vals[a][shapes[a].length === 0 ? 0 : i] + (s.r() < 0.5 ? -1 : 1) * uniform(s.r, 0.05, 1));
+      vals[b] = vals[b].map(
+        (_, i) => vals[a][shapes[a].length === 0 ? 0 : i] + (s.r() < 0.5 ? -1 : 1) * uniform(s.r, 0.05, 1),
+      );
     }
-    const ins = sig.map((dtype, k) => (dtype === "f32" ? s.param(`x${k}`, shapes[k], vals[k]) : s.input(`c${k}`, dtype, shapes[k], vals[k])));
+    const ins = sig.map((dtype, k) =>
+      dtype === "f32" ? s.param(`x${k}`, shapes[k], vals[k]) : s.input(`c${k}`, dtype, shapes[k], vals[k]),
+    );
     return s.done(s.b.add(op, ins));
   };
 }
@@ -178,7 +198,12 @@ const castCase: CaseBuilder = (d) => {
   const to = d.pick<DType>(d.forGpu ? ["f32", "i32", "u32", "bool"] : ["f32", "f16", "i32", "u32", "bool"]);
   const from = d.forGpu ? "f32" : d.pick<DType>(["f32", "f16"]);
   const shape = d.shape(0, 3);
-  const x = s.param("x", shape, values(s.r, prod(shape)).map((v) => offKink(v, "integer")), from);
+  const x = s.param(
+    "x",
+    shape,
+    values(s.r, prod(shape)).map((v) => offKink(v, "integer")),
+    from,
+  );
   return s.done(s.b.add("cast", [x], { dtype: to }));
 };
 
@@ -205,7 +230,7 @@ function reduceCase(op: OpName): CaseBuilder {
 /** Prime factors of n (n ≥ 1), for drawing a reshape target with the same element count. */
 function factors(n: number): number[] {
   const out: number[] = [];
-  for (let p = 2; n > 1; p++) while (n % p === 0) (out.push(p), (n /= p));
+  for (let p = 2; n > 1; p++) while (n % p === 0) out.push(p), (n /= p);
   return out;
 }
 
@@ -242,7 +267,13 @@ const sliceCase: CaseBuilder = (d) => {
   const starts = shape.map((n) => d.int(0, n - 1));
   const ends = shape.map((n, k) => d.int(starts[k] + 1, n));
   const steps = shape.map(() => d.int(1, 3));
-  return s.done(s.b.add("slice", [s.param("x", shape, values(s.r, prod(shape)))], d.bool() ? { starts, ends, steps } : { starts, ends }));
+  return s.done(
+    s.b.add(
+      "slice",
+      [s.param("x", shape, values(s.r, prod(shape)))],
+      d.bool() ? { starts, ends, steps } : { starts, ends },
+    ),
+  );
 };
 
 const padCase: CaseBuilder = (d) => {
@@ -250,7 +281,9 @@ const padCase: CaseBuilder = (d) => {
   const shape = d.shape(0, 3);
   const lo = shape.map(() => d.int(0, 2));
   const hi = shape.map(() => d.int(0, 2));
-  return s.done(s.b.add("pad", [s.param("x", shape, values(s.r, prod(shape)))], { lo, hi, value: d.pick([0, 1.5, -2]) }));
+  return s.done(
+    s.b.add("pad", [s.param("x", shape, values(s.r, prod(shape)))], { lo, hi, value: d.pick([0, 1.5, -2]) }),
+  );
 };
 
 const concatCase: CaseBuilder = (d) => {
@@ -320,7 +353,13 @@ const writeRowsCase: CaseBuilder = (d) => {
   const count = d.int(1, cache[axis]);
   const rows = cache.map((n, k) => (k === axis ? count : n));
   const at = s.input("at", "i32", [1], [d.int(-count, cache[axis])]);
-  return s.done(s.b.add("write_rows", [s.param("cache", cache, values(s.r, prod(cache))), s.param("rows", rows, values(s.r, prod(rows))), at], { axis }));
+  return s.done(
+    s.b.add(
+      "write_rows",
+      [s.param("cache", cache, values(s.r, prod(cache))), s.param("rows", rows, values(s.r, prod(rows))), at],
+      { axis },
+    ),
+  );
 };
 
 const softmaxCase =
@@ -342,7 +381,11 @@ const layerNormCase: CaseBuilder = (d) => {
     return distinct(s.r, width).map((v) => offset + v * 5);
   }).flat();
   const eps = d.pick([undefined, 1e-5, 1e-2]);
-  const ins = [s.param("x", shape, x), s.param("gamma", [width], values(s.r, width)), s.param("beta", [width], values(s.r, width))];
+  const ins = [
+    s.param("x", shape, x),
+    s.param("gamma", [width], values(s.r, width)),
+    s.param("beta", [width], values(s.r, width)),
+  ];
   return s.done(s.b.add("layer_norm", ins, eps === undefined ? {} : { eps }));
 };
 
@@ -351,7 +394,10 @@ export const MASK_KINDS = ["none", "causal", "block_causal", "padding", "cross"]
 /** Masked attention over [B, (H,) T, d]; sequence lengths include 1; cross attention has Tq ≠ Tk;
  *  padding lengths run from 0 (a fully masked row averages all values) to Tk. `op` may be one of the
  *  flash-attention ops taking the same inputs (attention_lse takes no v). */
-export function attentionCase(kind?: (typeof MASK_KINDS)[number], op: "attention" | "flash_attention" | "attention_lse" = "attention"): CaseBuilder {
+export function attentionCase(
+  kind?: (typeof MASK_KINDS)[number],
+  op: "attention" | "flash_attention" | "attention_lse" = "attention",
+): CaseBuilder {
   return (d) => {
     const s = new Scope(d.rand());
     const k = kind ?? d.pick(MASK_KINDS);
@@ -364,11 +410,27 @@ export function attentionCase(kind?: (typeof MASK_KINDS)[number], op: "attention
     const [dk, dv] = [d.pick(small), d.pick(small)];
     const mask: MaskSpec = k === "block_causal" ? { kind: k, block: d.int(1, 4) } : { kind: k };
     const qkv = [
-      s.param("q", [...lead, tq, dk], values(s.r, prod(lead) * tq * dk).map((v) => v / 2)),
-      s.param("k", [...lead, tk, dk], values(s.r, prod(lead) * tk * dk).map((v) => v / 2)),
+      s.param(
+        "q",
+        [...lead, tq, dk],
+        values(s.r, prod(lead) * tq * dk).map((v) => v / 2),
+      ),
+      s.param(
+        "k",
+        [...lead, tk, dk],
+        values(s.r, prod(lead) * tk * dk).map((v) => v / 2),
+      ),
     ];
     if (op !== "attention_lse") qkv.push(s.param("v", [...lead, tk, dv], values(s.r, prod(lead) * tk * dv)));
-    if (k === "padding") qkv.push(s.input("lengths", "i32", [lead[0]], Array.from({ length: lead[0] }, () => d.int(0, tk))));
+    if (k === "padding")
+      qkv.push(
+        s.input(
+          "lengths",
+          "i32",
+          [lead[0]],
+          Array.from({ length: lead[0] }, () => d.int(0, tk)),
+        ),
+      );
     const scale = d.pick([undefined, 0.5]);
     return s.done(s.b.add(op, qkv, scale === undefined ? { mask } : { mask, scale }));
   };
@@ -401,7 +463,17 @@ const BY_OP: Partial<Record<OpName, CaseBuilder>> = {
 
 /** Ops with no float input at all (sources, random seeds, logic): nothing to differentiate. The test
  *  checks each of these really rejects float inputs, so the list cannot hide an op. */
-export const NO_FLOAT_INPUT: readonly OpName[] = ["input", "param", "full", "iota", "random_uniform", "random_normal", "and", "or", "not"];
+export const NO_FLOAT_INPUT: readonly OpName[] = [
+  "input",
+  "param",
+  "full",
+  "iota",
+  "random_uniform",
+  "random_normal",
+  "and",
+  "or",
+  "not",
+];
 
 /** Ops that are themselves gradients (attention's backward halves): not differentiated again. The test
  *  checks that differentiating them fails with a clear error rather than a wrong gradient. */
@@ -429,21 +501,52 @@ export function caseBuilder(op: OpName): CaseBuilder | undefined {
  *  per-token negative log-likelihood of a log_softmax head, y: [B, T]. */
 export const modelCase: CaseBuilder = (d) => {
   const s = new Scope(d.rand());
-  const [bsz, t, dm, hid, vocab] = [d.pick([1, 2]), d.pick([1, 3, 5]), d.pick([2, 3, 4]), d.pick([3, 5]), d.pick([3, 5, 7])];
+  const [bsz, t, dm, hid, vocab] = [
+    d.pick([1, 2]),
+    d.pick([1, 3, 5]),
+    d.pick([2, 3, 4]),
+    d.pick([3, 5]),
+    d.pick([3, 5, 7]),
+  ];
   const b = s.b;
-  const w = (name: string, shape: number[], scale = 1) => s.param(name, shape, values(s.r, prod(shape)).map((v) => (v * scale) / Math.sqrt(shape[0])));
+  const w = (name: string, shape: number[], scale = 1) =>
+    s.param(
+      name,
+      shape,
+      values(s.r, prod(shape)).map((v) => (v * scale) / Math.sqrt(shape[0])),
+    );
   const tokens = Array.from({ length: bsz * t }, () => Math.floor(s.r() * vocab));
   const ids = s.input("tokens", "i32", [bsz, t], tokens);
-  const targets = s.input("targets", "f32", [bsz, t, vocab], tokens.flatMap(() => {
-    const one = Array<number>(vocab).fill(0);
-    one[Math.floor(s.r() * vocab)] = 1;
-    return one;
-  }));
-  const ln = (x: Node, name: string) => b.add("layer_norm", [x, s.param(`${name}.g`, [dm], values(s.r, dm).map((v) => 1 + v / 6)), s.param(`${name}.b`, [dm], values(s.r, dm).map((v) => v / 6))]);
+  const targets = s.input(
+    "targets",
+    "f32",
+    [bsz, t, vocab],
+    tokens.flatMap(() => {
+      const one = Array<number>(vocab).fill(0);
+      one[Math.floor(s.r() * vocab)] = 1;
+      return one;
+    }),
+  );
+  const ln = (x: Node, name: string) =>
+    b.add("layer_norm", [
+      x,
+      s.param(
+        `${name}.g`,
+        [dm],
+        values(s.r, dm).map((v) => 1 + v / 6),
+      ),
+      s.param(
+        `${name}.b`,
+        [dm],
+        values(s.r, dm).map((v) => v / 6),
+      ),
+    ]);
   const mm = (x: Node, wt: Node) => b.add("matmul", [x, wt]);
   const x = b.add("gather", [w("emb", [vocab, dm], Math.sqrt(vocab)), ids], { axis: 0 }); // [B, T, dm]
   const h = ln(x, "ln1");
-  const att = b.add("attention", [mm(h, w("wq", [dm, dm])), mm(h, w("wk", [dm, dm])), mm(h, w("wv", [dm, dm]))], { mask: { kind: "causal" } });
+  const att = b.add("attention", [mm(h, w("wq", [dm, dm])), mm(h, w("wk", [dm, dm])), mm(h, w("wv", [dm, dm]))], {
+    mask: { kind: "causal" },
+  });
   const x2 = binary(b, "add", x, mm(att, w("wo", [dm, dm])));
   const hidden = b.add("gelu", [binary(b, "add", mm(ln(x2, "ln2"), w("w1", [dm, hid])), w("b1", [hid], 0.3))]);
   const x3 = binary(b, "add", x2, mm(hidden, w("w2", [hid, dm])));

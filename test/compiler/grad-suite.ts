@@ -25,7 +25,12 @@ function withLoss(c: GradCase, r: Rand): { graph: Graph; feeds: Record<string, n
   const { b, y } = c;
   const yf = y.dtype === "f32" ? y : b.add("cast", [y], { dtype: "f32" });
   const w = b.input("w", "f32", y.shape);
-  const loss = reduce(b, "reduce_sum", binary(b, "mul", yf, w), y.shape.map((_, i) => i));
+  const loss = reduce(
+    b,
+    "reduce_sum",
+    binary(b, "mul", yf, w),
+    y.shape.map((_, i) => i),
+  );
   b.output("loss", loss);
   return { graph: b.build(), feeds: { ...c.feeds, w: Array.from({ length: prod(y.shape) }, () => 2 * r() - 1) } };
 }
@@ -42,11 +47,25 @@ const H = 1e-5;
  * not need special-casing; all in float64 (exact: true).
  * `mass` = Σ|∂L/∂p|·|d|, the size of the terms `an` sums, which may cancel.
  */
-export function directional(c: GradCase, r: Rand): { an: number; fd: number; mass: number; graph: Graph; feeds: Record<string, number[]>; dir: Record<string, number[]>; grads: Record<string, ArrayLike<number>> } {
+export function directional(
+  c: GradCase,
+  r: Rand,
+): {
+  an: number;
+  fd: number;
+  mass: number;
+  graph: Graph;
+  feeds: Record<string, number[]>;
+  dir: Record<string, number[]>;
+  grads: Record<string, ArrayLike<number>>;
+} {
   const { graph, feeds } = withLoss(c, r);
   const names = paramNames(graph);
   const { an, fd, mass, dir, grads } = alongRandomDirection(graph, "loss", names, feeds, r, H);
-  for (const p of names) expect(grads[gradName(p)].shape, `shape of ${gradName(p)}`).toEqual(graph.nodes.find((n) => n.attrs.name === p)!.shape);
+  for (const p of names)
+    expect(grads[gradName(p)].shape, `shape of ${gradName(p)}`).toEqual(
+      graph.nodes.find((n) => n.attrs.name === p)!.shape,
+    );
   const byParam = Object.fromEntries(names.map((p) => [p, grads[gradName(p)].data]));
   return { an, fd, mass, graph, feeds, dir, grads: byParam };
 }
@@ -100,12 +119,17 @@ export function expectMatchesFiniteDifferences(c: GradCase, r: Rand): void {
     // An identity that blocks the gradient: the loss moves (fd = Σ w·d, as for the identity), yet
     // the analytic derivative is exactly 0.
     const moved = feeds.w.reduce((acc, w, i) => acc + w * dir.x[i], 0);
-    expect(Math.abs(fd - moved), `fd ${fd} vs Σ w·d ${moved}${where()}`).toBeLessThanOrEqual(1e-6 + 1e-6 * Math.abs(moved));
+    expect(Math.abs(fd - moved), `fd ${fd} vs Σ w·d ${moved}${where()}`).toBeLessThanOrEqual(
+      1e-6 + 1e-6 * Math.abs(moved),
+    );
     expect(an, `analytic gradient through a blocked op${where()}`).toBe(0);
     return;
   }
   const tol = 1e-6 + 1e-6 * mass;
-  if (!(Math.abs(fd - an) <= tol)) throw new Error(`directional derivative: analytic ${an}, central difference ${fd} (|diff| ${Math.abs(fd - an)} > ${tol})${where()}`);
+  if (!(Math.abs(fd - an) <= tol))
+    throw new Error(
+      `directional derivative: analytic ${an}, central difference ${fd} (|diff| ${Math.abs(fd - an)} > ${tol})${where()}`,
+    );
 }
 
 /**
@@ -133,7 +157,8 @@ function f32Noise(g: Graph, feeds: Record<string, number[]>, ref: Record<string,
   for (const o of g.outputs) {
     const e = exact[o.name].data;
     let m = 0;
-    for (const f32 of [ref[o.name].data, lowered[o.name].data]) for (let i = 0; i < e.length; i++) m = Math.max(m, Math.abs(f32[i] - e[i]));
+    for (const f32 of [ref[o.name].data, lowered[o.name].data])
+      for (let i = 0; i < e.length; i++) m = Math.max(m, Math.abs(f32[i] - e[i]));
     noise.set(o.name, m);
   }
   return noise;
@@ -163,7 +188,8 @@ export async function expectGpuGradientsMatch(c: GradCase, r: Rand, valueSets = 
       const f32 = noise.get(o.name)!;
       const bad = firstMismatch(gots[k][o.name], want, { atol: 1e-5 * (1 + scale) + 4 * f32, rtol: 1e-4 });
       const at = k ? ` (value set ${k + 1})` : "";
-      if (bad) throw new Error(`${o.name}${at}: ${bad} (f32 noise of this case ${f32.toExponential(2)})\n${printGraph(gg)}`);
+      if (bad)
+        throw new Error(`${o.name}${at}: ${bad} (f32 noise of this case ${f32.toExponential(2)})\n${printGraph(gg)}`);
     }
   });
 }

@@ -12,21 +12,50 @@ import { prod } from "../../compiler/shape.js";
 import { expectClose } from "../helpers/close.js";
 import { accepts, runs } from "./gen.js";
 import {
-  caseArb, directional, expectGpuGradientsMatch, expectMatchesFiniteDifferences,
-  finiteDifferenceTests, gpuGradientTests,
+  caseArb,
+  directional,
+  expectGpuGradientsMatch,
+  expectMatchesFiniteDifferences,
+  finiteDifferenceTests,
+  gpuGradientTests,
 } from "./grad-suite.js";
-import { Draw, GRADIENT_ONLY, type GradCase, STEP_ONLY, MASK_KINDS, NO_FLOAT_INPUT, attentionCase, caseBuilder, modelCase, values } from "./grad-cases.js";
+import {
+  Draw,
+  GRADIENT_ONLY,
+  type GradCase,
+  STEP_ONLY,
+  MASK_KINDS,
+  NO_FLOAT_INPUT,
+  attentionCase,
+  caseBuilder,
+  modelCase,
+  values,
+} from "./grad-cases.js";
 
 const ALL_OPS = Object.keys(OPS) as OpName[];
-const FLOAT_OPS = ALL_OPS.filter((op) => !NO_FLOAT_INPUT.includes(op) && !GRADIENT_ONLY.includes(op) && !STEP_ONLY.includes(op));
+const FLOAT_OPS = ALL_OPS.filter(
+  (op) => !NO_FLOAT_INPUT.includes(op) && !GRADIENT_ONLY.includes(op) && !STEP_ONLY.includes(op),
+);
 
 test("every op taking a float input has a gradient case builder", () => {
-  for (const op of FLOAT_OPS) expect(caseBuilder(op), `no gradient case builder for '${op}' (add one in test/compiler/grad-cases.ts)`).toBeDefined();
+  for (const op of FLOAT_OPS)
+    expect(
+      caseBuilder(op),
+      `no gradient case builder for '${op}' (add one in test/compiler/grad-cases.ts)`,
+    ).toBeDefined();
   // The exemptions must really take no float: no inputs at all, or a rule that rejects f32 inputs.
   for (const op of NO_FLOAT_INPUT) {
     const arity = OPS[op].arity;
     const n = typeof arity === "number" ? arity : 1;
-    expect(n === 0 || !accepts(op, Array.from({ length: n }, () => ({ dtype: "f32", shape: [] })), { shape: [3], dtype: "f32", axis: 0 }), `${op} accepts f32 inputs`).toBe(true);
+    expect(
+      n === 0 ||
+        !accepts(
+          op,
+          Array.from({ length: n }, () => ({ dtype: "f32", shape: [] })),
+          { shape: [3], dtype: "f32", axis: 0 },
+        ),
+      `${op} accepts f32 inputs`,
+    ).toBe(true);
   }
 });
 
@@ -92,10 +121,21 @@ describe("stop_gradient blocks the gradient", () => {
         const shape = d.shape(1, 3);
         const b = new GraphBuilder();
         const x = b.param("x", "f32", shape);
-        const c: GradCase = { b, y: b.add("mul", [x, b.add("stop_gradient", [x])]), feeds: { x: values(r, prod(shape)).map((v) => v + Math.sign(v)) } };
+        const c: GradCase = {
+          b,
+          y: b.add("mul", [x, b.add("stop_gradient", [x])]),
+          feeds: { x: values(r, prod(shape)).map((v) => v + Math.sign(v)) },
+        };
         const { an, fd, feeds, grads } = directional(c, r);
-        expectClose(grads.x, feeds.x.map((v, i) => v * feeds.w[i]), { atol: 1e-12, rtol: 1e-12 }, "grad:x");
-        expect(Math.abs(fd - 2 * an), `fd ${fd} should be twice the blocked derivative ${an}`).toBeLessThanOrEqual(1e-6 + 1e-6 * Math.abs(fd));
+        expectClose(
+          grads.x,
+          feeds.x.map((v, i) => v * feeds.w[i]),
+          { atol: 1e-12, rtol: 1e-12 },
+          "grad:x",
+        );
+        expect(Math.abs(fd - 2 * an), `fd ${fd} should be twice the blocked derivative ${an}`).toBeLessThanOrEqual(
+          1e-6 + 1e-6 * Math.abs(fd),
+        );
         expect(Math.abs(fd - an)).toBeGreaterThan(1e-3 * Math.abs(fd));
       }),
       { numRuns: runs(10) },
@@ -114,12 +154,23 @@ describe("regressions", () => {
         const b = new GraphBuilder();
         const x = b.param("x", "f32", shape);
         b.param("unused", "f32", shape);
-        b.output("loss", reduce(b, "reduce_sum", b.add("floor", [x]), shape.map((_, i) => i)));
+        b.output(
+          "loss",
+          reduce(
+            b,
+            "reduce_sum",
+            b.add("floor", [x]),
+            shape.map((_, i) => i),
+          ),
+        );
         const gg = grad(b.build(), "loss");
         const out = runReference(gg, { x: values(d.rand(), prod(shape)), unused: values(d.rand(), prod(shape)) });
         for (const p of ["x", "unused"]) {
           expect(out[gradName(p)].shape, gradName(p)).toEqual(shape);
-          expect([...out[gradName(p)].data].every((v) => v === 0), gradName(p)).toBe(true);
+          expect(
+            [...out[gradName(p)].data].every((v) => v === 0),
+            gradName(p),
+          ).toBe(true);
         }
       }),
       { numRuns: runs(25) },
@@ -135,7 +186,11 @@ describe("regressions", () => {
         const r = d.rand();
         const b = new GraphBuilder();
         const x = b.param("x", "f32", [5, 3]);
-        const c: GradCase = { b, y: b.add("slice", [x], { starts: [1, 0], ends: [5, 3], steps: [3, 2] }), feeds: { x: values(r, 15) } };
+        const c: GradCase = {
+          b,
+          y: b.add("slice", [x], { starts: [1, 0], ends: [5, 3], steps: [3, 2] }),
+          feeds: { x: values(r, 15) },
+        };
         expectMatchesFiniteDifferences(c, r);
       }),
       { numRuns: runs(25) },

@@ -44,7 +44,11 @@ describe("random graphs", () => {
         const got = await runOnGpu(graph, feeds);
         const values = (id: number): ArrayLike<number> => {
           const n = graph.nodes[id];
-          return n.op === "input" ? runReference(singleOp("cast", [{ dtype: n.dtype, shape: n.shape }], { dtype: n.dtype }), { x0: feeds[n.attrs.name!] }).y.data : got[`n${id}`];
+          return n.op === "input"
+            ? runReference(singleOp("cast", [{ dtype: n.dtype, shape: n.shape }], { dtype: n.dtype }), {
+                x0: feeds[n.attrs.name!],
+              }).y.data
+            : got[`n${id}`];
         };
         const ops = graph.nodes.filter((n) => n.op !== "input");
         expect(ops.length).toBeGreaterThanOrEqual(2);
@@ -57,7 +61,11 @@ describe("random graphs", () => {
             continue;
           }
           tally.checked++;
-          const local = singleOp(n.op, n.inputs.map((i) => graph.nodes[i]), n.attrs);
+          const local = singleOp(
+            n.op,
+            n.inputs.map((i) => graph.nodes[i]),
+            n.attrs,
+          );
           const ref = runReference(local, Object.fromEntries(ins.map((v, k) => [`x${k}`, v]))).y.data;
           const bad = firstMismatch(got[`n${n.id}`], ref, tolFor(n.op, n.dtype));
           if (bad) throw new Error(`node %${n.id} (${n.op}): ${bad}\n${printGraph(graph)}`);

@@ -19,7 +19,9 @@ describe("limit profiles", () => {
   test("a tensor that fits nvidia-vulkan but not webgpu-default is a LimitError naming it", () => {
     expect(() => compileGraph(big, LIMIT_PROFILES["nvidia-vulkan"])).not.toThrow();
     expect(() => compileGraph(big, LIMIT_PROFILES["webgpu-default"])).toThrow(LimitError);
-    expect(() => compileGraph(big, LIMIT_PROFILES["webgpu-default"])).toThrow(/^tensor %0 f32\[67108864\] \(input 'x0'\) needs 256\.0 MiB, but this device binds at most 128\.0 MiB/);
+    expect(() => compileGraph(big, LIMIT_PROFILES["webgpu-default"])).toThrow(
+      /^tensor %0 f32\[67108864\] \(input 'x0'\) needs 256\.0 MiB, but this device binds at most 128\.0 MiB/,
+    );
   });
 
   test("every profile is whole and no smaller than WebGPU's defaults", () => {
@@ -27,7 +29,8 @@ describe("limit profiles", () => {
     for (const [name, l] of Object.entries(LIMIT_PROFILES)) {
       expect(Object.keys(l).sort(), name).toEqual(Object.keys(base).sort());
       for (const k of Object.keys(base) as (keyof typeof base)[]) {
-        if (typeof base[k] === "number") expect(l[k] as number, `${name}.${k}`).toBeGreaterThanOrEqual(base[k] as number);
+        if (typeof base[k] === "number")
+          expect(l[k] as number, `${name}.${k}`).toBeGreaterThanOrEqual(base[k] as number);
       }
       expect(l.maxStorageBufferBindingSize % 4, name).toBe(0);
     }
@@ -42,7 +45,9 @@ describe("limit profiles", () => {
     expect(l.maxStorageBufferBindingSize).toBe(2 ** 30);
     expect(l.maxStorageBuffersPerShaderStage).toBe(8);
     expect(() => compileGraph(big, l)).not.toThrow();
-    expect(() => resolveLimits(join(dir, "missing.json"))).toThrow(/--limits takes a profile \(webgpu-default, nvidia-vulkan\) or a JSON file/);
+    expect(() => resolveLimits(join(dir, "missing.json"))).toThrow(
+      /--limits takes a profile \(webgpu-default, nvidia-vulkan\) or a JSON file/,
+    );
   });
 
   test("mira compile --limits: a program past the named limits is a LimitError that names them, exit 3", async () => {
@@ -54,7 +59,9 @@ describe("limit profiles", () => {
     expect(err).toBeInstanceOf(LimitError);
     const { text, code } = describeFailure(err, false);
     expect(code).toBe(3);
-    expect(text).toMatch(/^mira: does not fit this device: tensor .* needs .* binds at most 1\.0 KiB per buffer.*\(compiled for --limits .*small\.json\)$/);
+    expect(text).toMatch(
+      /^mira: does not fit this device: tensor .* needs .* binds at most 1\.0 KiB per buffer.*\(compiled for --limits .*small\.json\)$/,
+    );
   });
 
   test("a limits file with a bad key or value is a one-line bad-input error", () => {
@@ -71,9 +78,15 @@ describe("limit profiles", () => {
     const { text, code } = describeFailure(err, false);
     expect(code).toBe(2);
     expect(text.split("\n")).toHaveLength(1);
-    expect(text).toMatch(/typo\.json: unknown limit 'maxBufferSise'; known limits: maxStorageBufferBindingSize, maxBufferSize/);
-    expect(() => parseLimits('{"shaderF16": "yes"}', "l.json")).toThrow("l.json: limit 'shaderF16' must be true or false, got \"yes\"");
-    expect(() => parseLimits('{"maxBufferSize": -1}', "l.json")).toThrow("limit 'maxBufferSize' must be a positive integer, got -1");
+    expect(text).toMatch(
+      /typo\.json: unknown limit 'maxBufferSise'; known limits: maxStorageBufferBindingSize, maxBufferSize/,
+    );
+    expect(() => parseLimits('{"shaderF16": "yes"}', "l.json")).toThrow(
+      "l.json: limit 'shaderF16' must be true or false, got \"yes\"",
+    );
+    expect(() => parseLimits('{"maxBufferSize": -1}', "l.json")).toThrow(
+      "limit 'maxBufferSize' must be a positive integer, got -1",
+    );
     expect(() => parseLimits("[1]", "l.json")).toThrow(InputError);
     expect(() => parseLimits("{", "l.json")).toThrow(/^l\.json: not JSON/);
   });

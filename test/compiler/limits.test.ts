@@ -10,7 +10,18 @@ import type { Graph } from "../../compiler/ir.js";
 import { DEFAULT_LIMITS, type DeviceLimits, LimitError } from "../../compiler/limits.js";
 import { type Program, compileGraph } from "../../compiler/program.js";
 import { prod } from "../../compiler/shape.js";
-import { expectGpuMatchesReference, feedsFor, gridValues, intIn, pick, prng, runs, seedArb, singleOp, valuesOf } from "./gen.js";
+import {
+  expectGpuMatchesReference,
+  feedsFor,
+  gridValues,
+  intIn,
+  pick,
+  prng,
+  runs,
+  seedArb,
+  singleOp,
+  valuesOf,
+} from "./gen.js";
 
 const limits = (l: Partial<DeviceLimits>): DeviceLimits => ({ ...DEFAULT_LIMITS, shaderF16: true, ...l });
 
@@ -38,22 +49,34 @@ describe("compile-time limit errors name the fix", () => {
     const v = b.input("v", "f32", [1, 64]);
     b.output("s", b.add("reduce_sum", [b.add("matmul", [u, v])], { axes: [0, 1] })); // f32[64, 64] = 16 KiB in between
     const e = compileError(b.build(), { maxStorageBufferBindingSize: 1 << 20, maxBufferSize: 8192 });
-    expect(e.message).toMatch(/^tensor %2 f32\[64, 64\] \(matmul\) needs 16\.0 KiB, but this device binds at most 8\.0 KiB per buffer; lower the batch size or the model width/);
+    expect(e.message).toMatch(
+      /^tensor %2 f32\[64, 64\] \(matmul\) needs 16\.0 KiB, but this device binds at most 8\.0 KiB per buffer; lower the batch size or the model width/,
+    );
   });
 
   test("a tensor of exactly the limit compiles", () => {
-    expect(() => compileGraph(singleOp("exp", [{ dtype: "f32", shape: [256] }]), limits({ maxStorageBufferBindingSize: 1024 }))).not.toThrow();
+    expect(() =>
+      compileGraph(singleOp("exp", [{ dtype: "f32", shape: [256] }]), limits({ maxStorageBufferBindingSize: 1024 })),
+    ).not.toThrow();
   });
 
   test("f16 without shader-f16", () => {
     const e = compileError(singleOp("cast", [{ dtype: "f32", shape: [4] }], { dtype: "f16" }), { shaderF16: false });
-    expect(e.message).toBe("f16 needs adapter feature 'shader-f16', which this adapter lacks; use f32 (--set dtype=f32)");
+    expect(e.message).toBe(
+      "f16 needs adapter feature 'shader-f16', which this adapter lacks; use f32 (--set dtype=f32)",
+    );
   });
 
   test("a kernel that must bind more buffers than maxStorageBuffersPerShaderStage", () => {
     // select reads three materialized inputs and writes one: four bindings, no way to split.
-    const g = singleOp("select", [{ dtype: "bool", shape: [8] }, { dtype: "f32", shape: [8] }, { dtype: "f32", shape: [8] }]);
-    expect(compileError(g, { maxStorageBuffersPerShaderStage: 3 }).message).toMatch(/binds 4 storage buffers but this device allows 3 per shader stage/);
+    const g = singleOp("select", [
+      { dtype: "bool", shape: [8] },
+      { dtype: "f32", shape: [8] },
+      { dtype: "f32", shape: [8] },
+    ]);
+    expect(compileError(g, { maxStorageBuffersPerShaderStage: 3 }).message).toMatch(
+      /binds 4 storage buffers but this device allows 3 per shader stage/,
+    );
     expect(() => compileGraph(g, limits({ maxStorageBuffersPerShaderStage: 4 }))).not.toThrow();
   });
 });
@@ -74,13 +97,20 @@ describe("a concat of more inputs than a kernel may bind is split", () => {
       fc.asyncProperty(arb, async (c) => {
         const r = prng(c.seed);
         const axis = c.axisPick % c.shape.length;
-        const inputs = Array.from({ length: c.count }, () => ({ dtype: c.dtype as DType, shape: c.shape.map((d, k) => (k === axis ? intIn(r, 1, 4) : d)) }));
+        const inputs = Array.from({ length: c.count }, () => ({
+          dtype: c.dtype as DType,
+          shape: c.shape.map((d, k) => (k === axis ? intIn(r, 1, 4) : d)),
+        }));
         const g = singleOp("concat", inputs, { axis });
         const l = { maxStorageBuffersPerShaderStage: c.perStage };
         const p = compileGraph(g, limits(l));
         expect(p.dispatches.length).toBe(Math.ceil(c.count / (c.perStage - 1)));
         expect(maxBindings(p)).toBeLessThanOrEqual(c.perStage);
-        await expectGpuMatchesReference(g, feedsFor(g, (n) => valuesOf(r, n.dtype, prod(n.shape))), { limits: l });
+        await expectGpuMatchesReference(
+          g,
+          feedsFor(g, (n) => valuesOf(r, n.dtype, prod(n.shape))),
+          { limits: l },
+        );
       }),
       { numRuns: runs(12) },
     );
@@ -93,21 +123,60 @@ describe("dispatches past maxComputeWorkgroupsPerDimension fold into y and z", (
     elementwise: (r) => singleOp(pick(r, ["exp", "neg", "abs"]), [{ dtype: "f32", shape: [intIn(r, 3000, 20000)] }]),
     elementwise2: (r) => {
       const shape = [intIn(r, 20, 90), 257];
-      return singleOp("add", [{ dtype: "f32", shape }, { dtype: "f32", shape }]);
+      return singleOp("add", [
+        { dtype: "f32", shape },
+        { dtype: "f32", shape },
+      ]);
     },
     iota: (r) => singleOp("iota", [], { shape: [intIn(r, 10, 80), 300], axis: 1, dtype: "i32" }),
     random: (r) => singleOp("random_uniform", [{ dtype: "u32", shape: [] }], { shape: [intIn(r, 3000, 20000)] }),
     movement: (r) => singleOp("permute", [{ dtype: "f32", shape: [intIn(r, 20, 90), 257] }], { perm: [1, 0] }),
-    concat: (r) => singleOp("concat", [{ dtype: "f32", shape: [intIn(r, 60, 200), 64] }, { dtype: "f32", shape: [intIn(r, 1, 9), 64] }], { axis: 0 }),
+    concat: (r) =>
+      singleOp(
+        "concat",
+        [
+          { dtype: "f32", shape: [intIn(r, 60, 200), 64] },
+          { dtype: "f32", shape: [intIn(r, 1, 9), 64] },
+        ],
+        { axis: 0 },
+      ),
     reduce_rows: (r) => singleOp("reduce_sum", [{ dtype: "f32", shape: [intIn(r, 2000, 9000), 3] }], { axes: [1] }),
     // few outputs with long rows: one workgroup per output, so ≥ 10 outputs pass every `max` drawn (6–9)
-    reduce_tree: (r) => singleOp(pick(r, ["reduce_sum", "reduce_max", "reduce_mean"]), [{ dtype: "f32", shape: [intIn(r, 10, 120), 300] }], { axes: [1] }),
-    matmul_registers: (r) => singleOp("matmul", [{ dtype: "f32", shape: [intIn(r, 2, 5), intIn(r, 100, 200), 9] }, { dtype: "f32", shape: [9, intIn(r, 130, 260)] }]),
-    matmul_shared: (r) => singleOp("matmul", [{ dtype: "f32", shape: [intIn(r, 2, 5), intIn(r, 100, 260), 9] }, { dtype: "f32", shape: [9, intIn(r, 100, 200)] }]),
-    gather: (r) => singleOp("gather", [{ dtype: "f32", shape: [50, 64] }, { dtype: "i32", shape: [intIn(r, 30, 200)] }], { axis: 0 }),
+    reduce_tree: (r) =>
+      singleOp(
+        pick(r, ["reduce_sum", "reduce_max", "reduce_mean"]),
+        [{ dtype: "f32", shape: [intIn(r, 10, 120), 300] }],
+        { axes: [1] },
+      ),
+    matmul_registers: (r) =>
+      singleOp("matmul", [
+        { dtype: "f32", shape: [intIn(r, 2, 5), intIn(r, 100, 200), 9] },
+        { dtype: "f32", shape: [9, intIn(r, 130, 260)] },
+      ]),
+    matmul_shared: (r) =>
+      singleOp("matmul", [
+        { dtype: "f32", shape: [intIn(r, 2, 5), intIn(r, 100, 260), 9] },
+        { dtype: "f32", shape: [9, intIn(r, 100, 200)] },
+      ]),
+    gather: (r) =>
+      singleOp(
+        "gather",
+        [
+          { dtype: "f32", shape: [50, 64] },
+          { dtype: "i32", shape: [intIn(r, 30, 200)] },
+        ],
+        { axis: 0 },
+      ),
     scatter_add: (r) => {
       const n = intIn(r, 30, 200);
-      return singleOp("scatter_add", [{ dtype: "i32", shape: [n] }, { dtype: "f32", shape: [n, 64] }], { axis: 0, size: intIn(r, 60, 200) });
+      return singleOp(
+        "scatter_add",
+        [
+          { dtype: "i32", shape: [n] },
+          { dtype: "f32", shape: [n, 64] },
+        ],
+        { axis: 0, size: intIn(r, 60, 200) },
+      );
     },
   };
 
@@ -117,12 +186,21 @@ describe("dispatches past maxComputeWorkgroupsPerDimension fold into y and z", (
       fc.asyncProperty(fc.integer({ min: 6, max: 9 }), seedArb, async (max, seed) => {
         const r = prng(seed);
         const g = FAMILIES[family](r);
-        const opts = { limits: { maxComputeWorkgroupsPerDimension: max }, matmul: family === "matmul_shared" ? ("shared" as const) : ("registers" as const) };
+        const opts = {
+          limits: { maxComputeWorkgroupsPerDimension: max },
+          matmul: family === "matmul_shared" ? ("shared" as const) : ("registers" as const),
+        };
         const p = compileGraph(g, limits(opts.limits), opts);
         const ws = p.dispatches.map((d) => d.workgroups);
         expect(ws.every((w) => w.every((x) => x <= max))).toBe(true);
         expect(ws.some((w) => w[1] > 1 || w[2] > 1)).toBe(true);
-        const feeds = feedsFor(g, (n) => (n.dtype === "i32" ? Array.from({ length: prod(n.shape) }, () => intIn(r, -2, 60)) : n.dtype === "u32" ? [seed] : gridValues(r, n.dtype, prod(n.shape), 4, 1)));
+        const feeds = feedsFor(g, (n) =>
+          n.dtype === "i32"
+            ? Array.from({ length: prod(n.shape) }, () => intIn(r, -2, 60))
+            : n.dtype === "u32"
+              ? [seed]
+              : gridValues(r, n.dtype, prod(n.shape), 4, 1),
+        );
         await expectGpuMatchesReference(g, feeds, opts);
       }),
       { numRuns: runs(4) },

@@ -8,7 +8,12 @@ import { prod } from "../../compiler/shape.js";
 import { kernelMatmulDims } from "../../compiler/ops/linalg.js";
 
 const VARIANTS = ["registers", "shared", "packed"] as const;
-const DTYPES_OK = DTYPES.filter((d) => accepts("matmul", [{ dtype: d, shape: [2, 2] }, { dtype: d, shape: [2, 2] }]));
+const DTYPES_OK = DTYPES.filter((d) =>
+  accepts("matmul", [
+    { dtype: d, shape: [2, 2] },
+    { dtype: d, shape: [2, 2] },
+  ]),
+);
 
 // Sizes: 1, primes, odd, a tile (64) and around tile and vector boundaries (4, 8, 32, 33, 65).
 const size = fc.constantFrom(1, 2, 3, 4, 5, 7, 8, 13, 31, 32, 33, 64, 65, 97);
@@ -34,7 +39,8 @@ const caseArb = fc
 type Case = typeof caseArb extends fc.Arbitrary<infer T> ? T : never;
 
 function shapes(c: Case): [number[], number[]] {
-  const batchOf = (drop: number, ones: boolean[]) => c.batch.slice(Math.min(drop, c.batch.length)).map((d, i) => (ones[i] ? 1 : d));
+  const batchOf = (drop: number, ones: boolean[]) =>
+    c.batch.slice(Math.min(drop, c.batch.length)).map((d, i) => (ones[i] ? 1 : d));
   const a = [...batchOf(c.dropA, c.onesA), ...(c.transA ? [c.k, c.m] : [c.m, c.k])];
   const b = [...batchOf(c.dropB, c.onesB), ...(c.transB ? [c.n, c.k] : [c.k, c.n])];
   return [a, b];
@@ -42,10 +48,21 @@ function shapes(c: Case): [number[], number[]] {
 
 async function check(c: Case, dtype: DType, variant: (typeof VARIANTS)[number]): Promise<void> {
   const [sa, sb] = shapes(c);
-  const g = singleOp("matmul", [{ dtype, shape: sa }, { dtype, shape: sb }], { transA: c.transA, transB: c.transB });
+  const g = singleOp(
+    "matmul",
+    [
+      { dtype, shape: sa },
+      { dtype, shape: sb },
+    ],
+    { transA: c.transA, transB: c.transB },
+  );
   const r = prng(c.seed);
   // A dyadic grid keeps every partial sum exact in f32, so any order of accumulation matches (gen.ts).
-  await expectGpuMatchesReference(g, { x0: gridValues(r, dtype, prod(sa), 4, 1), x1: gridValues(r, dtype, prod(sb), 4, 1) }, { matmul: variant });
+  await expectGpuMatchesReference(
+    g,
+    { x0: gridValues(r, dtype, prod(sa), 4, 1), x1: gridValues(r, dtype, prod(sb), 4, 1) },
+    { matmul: variant },
+  );
 }
 
 describe("matmul matches the reference", () => {
@@ -60,9 +77,13 @@ describe("matmul matches the reference", () => {
 
   test.each(VARIANTS)("%s variant: K = 1 and 1×N, M×1 outputs", async (variant) => {
     await fc.assert(
-      fc.asyncProperty(caseArb.map((c) => ({ ...c, k: 1 as const })), fc.constantFrom("m", "n", "none"), async (c, one) => {
-        await check({ ...c, m: one === "m" ? 1 : c.m, n: one === "n" ? 1 : c.n }, "f32", variant);
-      }),
+      fc.asyncProperty(
+        caseArb.map((c) => ({ ...c, k: 1 as const })),
+        fc.constantFrom("m", "n", "none"),
+        async (c, one) => {
+          await check({ ...c, m: one === "m" ? 1 : c.m, n: one === "n" ? 1 : c.n }, "f32", variant);
+        },
+      ),
       { numRuns: runs(4) },
     );
   });
@@ -72,7 +93,12 @@ describe("a batch against one shared B runs as one tall matrix", () => {
   const t = (shape: number[]) => ({ dtype: "f32" as const, shape });
   test("which products fold", () => {
     expect(kernelMatmulDims(t([6, 5, 4, 32]), t([32, 13]), {})).toEqual({ batch: [], m: 120, n: 13, k: 32 });
-    expect(kernelMatmulDims(t([6, 4, 32]), t([1, 13, 32]), { transB: true })).toEqual({ batch: [], m: 24, n: 13, k: 32 });
+    expect(kernelMatmulDims(t([6, 4, 32]), t([1, 13, 32]), { transB: true })).toEqual({
+      batch: [],
+      m: 24,
+      n: 13,
+      k: 32,
+    });
     expect(kernelMatmulDims(t([1, 4, 32]), t([32, 13]), {})).toEqual({ batch: [], m: 4, n: 13, k: 32 });
     // B with more (size-1) batch axes than A: the output batch is A's with leading 1s, still one matrix each
     expect(kernelMatmulDims(t([3, 4, 32]), t([1, 1, 32, 13]), {})).toEqual({ batch: [], m: 12, n: 13, k: 32 });
@@ -83,8 +109,16 @@ describe("a batch against one shared B runs as one tall matrix", () => {
 
   // Shared B (no batch axes, or all of size 1 — then possibly more of them than A has) with any transB;
   // A not transposed, with any of its batch axes: the folded path in each variant.
-  const folded = caseArb.map((c) => ({ ...c, transA: false, dropB: c.dropB % 2 === 0 ? 3 : 0, onesB: [true, true, true] }));
+  const folded = caseArb.map((c) => ({
+    ...c,
+    transA: false,
+    dropB: c.dropB % 2 === 0 ? 3 : 0,
+    onesB: [true, true, true],
+  }));
   test.each(VARIANTS)("%s variant", async (variant) => {
-    await fc.assert(fc.asyncProperty(folded, async (c) => check(c, "f32", variant)), { numRuns: runs(4) });
+    await fc.assert(
+      fc.asyncProperty(folded, async (c) => check(c, "f32", variant)),
+      { numRuns: runs(4) },
+    );
   });
 });

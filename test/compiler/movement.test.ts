@@ -6,7 +6,20 @@ import { DTYPES, type DType } from "../../compiler/dtype.js";
 import type { Attrs } from "../../compiler/ir.js";
 import { opsOfKind } from "../../compiler/ops/index.js";
 import { type Shape, prod } from "../../compiler/shape.js";
-import { DIMS, type Rand, expectGpuMatchesReference, intIn, pick, prng, runs, seedArb, shapeArb, singleOp, valueOf, valuesOf } from "./gen.js";
+import {
+  DIMS,
+  type Rand,
+  expectGpuMatchesReference,
+  intIn,
+  pick,
+  prng,
+  runs,
+  seedArb,
+  shapeArb,
+  singleOp,
+  valueOf,
+  valuesOf,
+} from "./gen.js";
 
 interface Case {
   inputs: Shape[];
@@ -35,7 +48,15 @@ const CASES: Record<string, (r: Rand, s: Shape, dtype: DType) => Case> = {
     }
     return { inputs: [s], attrs: { shape: out } };
   },
-  permute: (r, s) => ({ inputs: [s], attrs: { perm: shuffle(r, s.map((_, i) => i)) } }),
+  permute: (r, s) => ({
+    inputs: [s],
+    attrs: {
+      perm: shuffle(
+        r,
+        s.map((_, i) => i),
+      ),
+    },
+  }),
   broadcast: (r, s) => {
     // s is the output; the input drops some leading axes and keeps others as 1.
     const lead = intIn(r, 0, s.length);
@@ -49,7 +70,11 @@ const CASES: Record<string, (r: Rand, s: Shape, dtype: DType) => Case> = {
   },
   pad: (r, s, dtype) => ({
     inputs: [s],
-    attrs: { lo: s.map(() => intIn(r, 0, 3)), hi: s.map(() => intIn(r, 0, 3)), value: r() < 0.5 ? 0 : valueOf(r, dtype) },
+    attrs: {
+      lo: s.map(() => intIn(r, 0, 3)),
+      hi: s.map(() => intIn(r, 0, 3)),
+      value: r() < 0.5 ? 0 : valueOf(r, dtype),
+    },
   }),
   concat: (r, s) => {
     const axis = intIn(r, 0, s.length - 1);
@@ -73,7 +98,11 @@ describe("movement ops match the reference", () => {
       fc.asyncProperty(shapeArb(minRank, 4, 20_000), seedArb, async (shape, seed) => {
         const r = prng(seed);
         const c = CASES[op](r, shape, dtype);
-        const g = singleOp(op, c.inputs.map((s) => ({ dtype, shape: s })), c.attrs);
+        const g = singleOp(
+          op,
+          c.inputs.map((s) => ({ dtype, shape: s })),
+          c.attrs,
+        );
         const feeds = Object.fromEntries(c.inputs.map((s, i) => [`x${i}`, valuesOf(r, dtype, prod(s))]));
         await expectGpuMatchesReference(g, feeds);
       }),

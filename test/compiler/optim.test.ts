@@ -17,7 +17,13 @@ import { validateMemoryPlan } from "../../compiler/plan.js";
 import { compileGraph } from "../../compiler/program.js";
 import { runReference } from "../../compiler/reference.js";
 import { prod } from "../../compiler/shape.js";
-import { DEFAULT_ADAMW, type OptimizerForm, buildTrainStep, momentName, stepScalars } from "../../compiler/train-step.js";
+import {
+  DEFAULT_ADAMW,
+  type OptimizerForm,
+  buildTrainStep,
+  momentName,
+  stepScalars,
+} from "../../compiler/train-step.js";
 import { Executor } from "../../runtime/executor.js";
 import { writeInitialState } from "../../runtime/trainer.js";
 import { decaysByDefault } from "../../compiler/train-model.js";
@@ -42,7 +48,12 @@ function adamwCase(shapes: readonly number[][], seed: number, norm: number, clip
   const b = new GraphBuilder();
   const scalars = ["norm", "step", "eps", "decay"].map((n) => b.input(n, "f32", []));
   const updates: Record<string, string> = {};
-  const feeds: Record<string, number[]> = { norm: [norm], step: [1e-3 + r() * 0.1], eps: [1e-8 + r() * 1e-3], decay: [r() * 0.01] };
+  const feeds: Record<string, number[]> = {
+    norm: [norm],
+    step: [1e-3 + r() * 0.1],
+    eps: [1e-8 + r() * 1e-3],
+    decay: [r() * 0.01],
+  };
   shapes.forEach((shape, k) => {
     const n = prod(shape);
     const [p, m, v] = ["p", "m", "v"].map((s) => b.param(`${s}${k}`, "f32", shape));
@@ -51,7 +62,9 @@ function adamwCase(shapes: readonly number[][], seed: number, norm: number, clip
     feeds[`m${k}`] = Array.from({ length: n }, () => (r() - 0.5) * 0.2);
     feeds[`v${k}`] = Array.from({ length: n }, () => r() * r() * 0.05); // second moments are ≥ 0
     feeds[`g${k}`] = Array.from({ length: n }, () => (r() - 0.5) * 3);
-    const stacked = b.add("adamw", [p, m, v, g, ...scalars], { adamw: { beta1: 0.9, beta2: 0.95, clipNorm, decays: r() < 0.5 } });
+    const stacked = b.add("adamw", [p, m, v, g, ...scalars], {
+      adamw: { beta1: 0.9, beta2: 0.95, clipNorm, decays: r() < 0.5 },
+    });
     ([0, 1, 2] as const).forEach((s) => {
       b.output(`new:${["p", "m", "v"][s]}${k}`, adamwState(b, stacked, s));
       updates[`new:${["p", "m", "v"][s]}${k}`] = `${["p", "m", "v"][s]}${k}`;
@@ -61,7 +74,10 @@ function adamwCase(shapes: readonly number[][], seed: number, norm: number, clip
 }
 
 /** Runs the case once on the GPU; returns the params as the step left them (read back by name). */
-async function runInPlace(c: Case, storageBuffers?: number): Promise<{ params: Record<string, Float64Array>; dispatches: string[] }> {
+async function runInPlace(
+  c: Case,
+  storageBuffers?: number,
+): Promise<{ params: Record<string, Float64Array>; dispatches: string[] }> {
   const gpu = await testGpu();
   const limits = { ...gpu.limits, ...(storageBuffers ? { maxStorageBuffersPerShaderStage: storageBuffers } : {}) };
   const program = compileGraph(c.graph, limits, { updates: c.updates });
@@ -129,17 +145,26 @@ test("nothing differentiates through the optimizer's ops", () => {
 describe("sum_squares", () => {
   test("any number of inputs, split by the binding limit, equals the float64 reference", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(paramShape, { minLength: 1, maxLength: 40 }), seedArb, fc.constantFrom(undefined, 8), async (shapes, seed, storageBuffers) => {
-        const r = prng(seed);
-        const b = new GraphBuilder();
-        const xs = shapes.map((s, k) => b.input(`x${k}`, "f32", s));
-        b.output("ss", b.add("sum_squares", xs));
-        const g = b.build();
-        const feeds = Object.fromEntries(shapes.map((s, k) => [`x${k}`, Array.from({ length: prod(s) }, () => (r() - 0.5) * 10)]));
-        const ref = runReference(g, feeds);
-        const got = await runOnGpu(g, feeds, { limits: storageBuffers ? { maxStorageBuffersPerShaderStage: storageBuffers } : {} });
-        expectClose(got.ss, ref.ss.data, OPS.sum_squares.tol, "sum_squares");
-      }),
+      fc.asyncProperty(
+        fc.array(paramShape, { minLength: 1, maxLength: 40 }),
+        seedArb,
+        fc.constantFrom(undefined, 8),
+        async (shapes, seed, storageBuffers) => {
+          const r = prng(seed);
+          const b = new GraphBuilder();
+          const xs = shapes.map((s, k) => b.input(`x${k}`, "f32", s));
+          b.output("ss", b.add("sum_squares", xs));
+          const g = b.build();
+          const feeds = Object.fromEntries(
+            shapes.map((s, k) => [`x${k}`, Array.from({ length: prod(s) }, () => (r() - 0.5) * 10)]),
+          );
+          const ref = runReference(g, feeds);
+          const got = await runOnGpu(g, feeds, {
+            limits: storageBuffers ? { maxStorageBuffersPerShaderStage: storageBuffers } : {},
+          });
+          expectClose(got.ss, ref.ss.data, OPS.sum_squares.tol, "sum_squares");
+        },
+      ),
       { numRuns: runs(15) },
     );
   });
@@ -149,7 +174,15 @@ describe("training step: multi-tensor against per-parameter", () => {
   const model = () => {
     const el = loadModel("models/char_lm.mira", { preset: "tiny" }).elaborate({ B: 2, T: 8 });
     const shapes = new Map(el.params.map((p) => [p.name, p.shape]));
-    const step = (form: OptimizerForm) => buildTrainStep(el.graph, el.objective ?? el.losses[0], DEFAULT_ADAMW, (n) => decaysByDefault(shapes.get(n) ?? []), {}, form);
+    const step = (form: OptimizerForm) =>
+      buildTrainStep(
+        el.graph,
+        el.objective ?? el.losses[0],
+        DEFAULT_ADAMW,
+        (n) => decaysByDefault(shapes.get(n) ?? []),
+        {},
+        form,
+      );
     const tokens = Array.from({ length: 16 }, (_, i) => (i * 7 + 3) % 60);
     return { el, step, tokens };
   };
@@ -168,7 +201,8 @@ describe("training step: multi-tensor against per-parameter", () => {
     const per = runReference(step("per-parameter").graph, feeds);
     expect(Object.keys(multi).sort()).toEqual(Object.keys(per).sort());
     // both round to f32 on the reference; the per-parameter form after every op, adamw once
-    for (const name of Object.keys(per)) expectClose(multi[name].data, per[name].data, { atol: 1e-6, rtol: 1e-5 }, name);
+    for (const name of Object.keys(per))
+      expectClose(multi[name].data, per[name].data, { atol: 1e-6, rtol: 1e-5 }, name);
   });
 
   test("four steps on the GPU: losses and parameters agree, and the step writes its params in place", async () => {
@@ -179,7 +213,11 @@ describe("training step: multi-tensor against per-parameter", () => {
       const program = compileGraph(st.graph, gpu.limits, { updates: st.updates });
       const ex = await Executor.create(gpu, program);
       try {
-        writeInitialState(ex, el.params.map((p) => p.name), initParams(el.params, 1));
+        writeInitialState(
+          ex,
+          el.params.map((p) => p.name),
+          initParams(el.params, 1),
+        );
         ex.write("tokens", tokens);
         const losses: number[] = [];
         for (let t = 1; t <= 4; t++) {
@@ -202,6 +240,7 @@ describe("training step: multi-tensor against per-parameter", () => {
     // Adam scales noise up to steps of size lr. Every other parameter is compared.
     const noiseOnly = (name: string) => name.endsWith("attn.wk.b");
     expect(el.params.filter((p) => noiseOnly(p.name)).length).toBeLessThan(el.params.length / 4);
-    for (const p of el.params.filter((q) => !noiseOnly(q.name))) expectClose(multi.params[p.name], per.params[p.name], { atol: 1e-5, rtol: 1e-4 }, p.name);
+    for (const p of el.params.filter((q) => !noiseOnly(q.name)))
+      expectClose(multi.params[p.name], per.params[p.name], { atol: 1e-5, rtol: 1e-4 }, p.name);
   });
 });

@@ -18,7 +18,15 @@ describe("pass pipeline", () => {
   test("a training step runs every pass in order; the last one leaves the program's graph", () => {
     const p = compileGraph(st.graph, DEFAULT_LIMITS, { updates: st.updates });
     expect(p.passes.map((x) => x.name)).toEqual(PASSES.map((x) => x.name));
-    const names = ["prune", "lower-composites", "simplify", "place-optimizer", "plan-fusion", "tune-matmuls", "plan-rows"];
+    const names = [
+      "prune",
+      "lower-composites",
+      "simplify",
+      "place-optimizer",
+      "plan-fusion",
+      "tune-matmuls",
+      "plan-rows",
+    ];
     expect(p.passes.map((x) => x.name)).toEqual(names);
     expect(p.passes.at(-1)!.nodes).toBe(p.graph.nodes.length);
     expect(p.passes[0].nodes).toBeLessThanOrEqual(st.graph.nodes.length);

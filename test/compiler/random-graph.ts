@@ -46,14 +46,32 @@ const indices = (size: number, n: number) => (r: Rand) => Array.from({ length: n
  */
 function operands(op: OpName, x: Node, r: Rand, gb: Builder): { ins: Node[]; attrs: Attrs } | undefined {
   const spec = opSpec(op);
-  const same = (t?: DType) => gb.pool.filter((n) => (n.shape.length === 0 || n.shape.join() === x.shape.join()) && (!t || n.dtype === t));
+  const same = (t?: DType) =>
+    gb.pool.filter((n) => (n.shape.length === 0 || n.shape.join() === x.shape.join()) && (!t || n.dtype === t));
   const rank = x.shape.length;
   switch (spec.kind) {
     case "elementwise": {
-      if (op === "cast") return { ins: [x], attrs: { dtype: pick(r, DTYPES.filter((d) => d !== "f16" || isFloat(x.dtype))) } };
-      if (op === "full") return { ins: [], attrs: { shape: x.shape, dtype: x.dtype, value: valuesOf(r, x.dtype, 1)[0] } };
-      if (op === "iota") return rank ? { ins: [], attrs: { shape: x.shape, axis: intIn(r, 0, rank - 1), dtype: pick(r, ["i32", "f32"] as DType[]) } } : undefined;
-      if (op.startsWith("random_")) return { ins: [gb.fresh("u32", [])], attrs: { shape: x.shape, stream: intIn(r, 0, 9) } };
+      if (op === "cast")
+        return {
+          ins: [x],
+          attrs: {
+            dtype: pick(
+              r,
+              DTYPES.filter((d) => d !== "f16" || isFloat(x.dtype)),
+            ),
+          },
+        };
+      if (op === "full")
+        return { ins: [], attrs: { shape: x.shape, dtype: x.dtype, value: valuesOf(r, x.dtype, 1)[0] } };
+      if (op === "iota")
+        return rank
+          ? {
+              ins: [],
+              attrs: { shape: x.shape, axis: intIn(r, 0, rank - 1), dtype: pick(r, ["i32", "f32"] as DType[]) },
+            }
+          : undefined;
+      if (op.startsWith("random_"))
+        return { ins: [gb.fresh("u32", [])], attrs: { shape: x.shape, stream: intIn(r, 0, 9) } };
       const arity = spec.arity as number;
       if (op === "select") {
         const conds = same("bool");
@@ -73,13 +91,28 @@ function operands(op: OpName, x: Node, r: Rand, gb: Builder): { ins: Node[]; att
           return { ins: [x], attrs: { shape: [intIn(r, 1, 3), ...x.shape] } };
         case "slice": {
           const starts = x.shape.map((d) => intIn(r, 0, d - 1));
-          return { ins: [x], attrs: { starts, ends: x.shape.map((d, k) => intIn(r, starts[k] + 1, d)), steps: x.shape.map(() => intIn(r, 1, 3)) } };
+          return {
+            ins: [x],
+            attrs: {
+              starts,
+              ends: x.shape.map((d, k) => intIn(r, starts[k] + 1, d)),
+              steps: x.shape.map(() => intIn(r, 1, 3)),
+            },
+          };
         }
         case "pad":
-          return { ins: [x], attrs: { lo: x.shape.map(() => intIn(r, 0, 2)), hi: x.shape.map(() => intIn(r, 0, 2)), value: 0 } };
+          return {
+            ins: [x],
+            attrs: { lo: x.shape.map(() => intIn(r, 0, 2)), hi: x.shape.map(() => intIn(r, 0, 2)), value: 0 },
+          };
         case "concat": {
           const others = same(x.dtype).filter((n) => n.shape.length === rank);
-          return rank ? { ins: [x, ...Array.from({ length: intIn(r, 0, 2) }, () => pick(r, others))], attrs: { axis: intIn(r, 0, rank - 1) } } : undefined;
+          return rank
+            ? {
+                ins: [x, ...Array.from({ length: intIn(r, 0, 2) }, () => pick(r, others))],
+                attrs: { axis: intIn(r, 0, rank - 1) },
+              }
+            : undefined;
         }
       }
       return undefined;
@@ -105,10 +138,18 @@ function operands(op: OpName, x: Node, r: Rand, gb: Builder): { ins: Node[]; att
       }
       if (op === "attention") {
         if (rank < 3) return undefined;
-        const kinds: MaskSpec[] = [{ kind: "none" }, { kind: "causal" }, { kind: "block_causal", block: intIn(r, 1, 3) }, { kind: "padding" }];
+        const kinds: MaskSpec[] = [
+          { kind: "none" },
+          { kind: "causal" },
+          { kind: "block_causal", block: intIn(r, 1, 3) },
+          { kind: "padding" },
+        ];
         const mask = pick(r, kinds);
         const tk = x.shape[rank - 2];
-        const len = mask.kind === "padding" ? [gb.fresh("i32", [x.shape[0]], (rr) => Array.from({ length: x.shape[0] }, () => intIn(rr, 0, tk)))] : [];
+        const len =
+          mask.kind === "padding"
+            ? [gb.fresh("i32", [x.shape[0]], (rr) => Array.from({ length: x.shape[0] }, () => intIn(rr, 0, tk)))]
+            : [];
         return { ins: [x, x, x, ...len], attrs: { mask } };
       }
       return rank ? { ins: [x], attrs: { axis: intIn(r, -rank, rank - 1) } } : undefined;
@@ -118,7 +159,11 @@ function operands(op: OpName, x: Node, r: Rand, gb: Builder): { ins: Node[]; att
 }
 
 /** A random graph: inputs of one shape (and a scalar), then `steps` ops drawn from the table. */
-export function randomGraph(shape: Shape, steps: readonly { op: number; pick: number; seed: number }[], opNames: readonly OpName[] = OP_NAMES): { graph: Graph; draw: Map<string, (r: Rand) => number[]> } {
+export function randomGraph(
+  shape: Shape,
+  steps: readonly { op: number; pick: number; seed: number }[],
+  opNames: readonly OpName[] = OP_NAMES,
+): { graph: Graph; draw: Map<string, (r: Rand) => number[]> } {
   const gb = new Builder();
   gb.pool.push(gb.fresh("f32", shape), gb.fresh("f32", shape), gb.fresh("f32", []));
   // The first operand is the picked pool node, or the next one the op accepts (so that ops wanting a
@@ -188,5 +233,8 @@ export function skipReason(node: Node, ins: readonly ArrayLike<number>[]): SkipR
 }
 
 const stepArb = fc.record({ op: fc.nat(), pick: fc.nat(), seed: seedArb });
-export const graphArb = fc.record({ shape: shapeArb(1, 3, 1500), steps: fc.array(stepArb, { minLength: 2, maxLength: 8 }), seed: seedArb });
-
+export const graphArb = fc.record({
+  shape: shapeArb(1, 3, 1500),
+  steps: fc.array(stepArb, { minLength: 2, maxLength: 8 }),
+  seed: seedArb,
+});

@@ -11,10 +11,22 @@ import { opsOfKind } from "../../compiler/ops/index.js";
 import { compileGraph } from "../../compiler/program.js";
 import { runReference } from "../../compiler/reference.js";
 import { prod } from "../../compiler/shape.js";
-import { accepts, expectGpuMatchesReference, gridValues, prng, runs, seedArb, shapeArb, singleOp, valuesOf } from "./gen.js";
+import {
+  accepts,
+  expectGpuMatchesReference,
+  gridValues,
+  prng,
+  runs,
+  seedArb,
+  shapeArb,
+  singleOp,
+  valuesOf,
+} from "./gen.js";
 
 const REDUCE = opsOfKind("reduce");
-const cases = REDUCE.flatMap((op) => DTYPES.filter((d) => accepts(op, [{ dtype: d, shape: [2] }], { axes: [0] })).map((d) => [op, d] as [string, DType]));
+const cases = REDUCE.flatMap((op) =>
+  DTYPES.filter((d) => accepts(op, [{ dtype: d, shape: [2] }], { axes: [0] })).map((d) => [op, d] as [string, DType]),
+);
 
 interface ReduceCase {
   shape: number[];
@@ -38,7 +50,11 @@ const outputs = (c: ReduceCase) => prod(c.shape) / rowLength(c);
 const AS_GPU = { adapterKind: "gpu" } as const;
 const isTree = (c: ReduceCase) => rowLength(c) >= 256 && outputs(c) < 4096;
 const usesWorkgroupMemory = (op: string, dtype: DType, c: ReduceCase, kind: "cpu" | "gpu" = "gpu") =>
-  compileGraph(singleOp(op, [{ dtype, shape: c.shape }], { axes: c.axes, keepDims: c.keepDims }), { ...DEFAULT_LIMITS, shaderF16: true, adapterKind: kind }).kernels.some((k) => k.code.includes("var<workgroup>"));
+  compileGraph(singleOp(op, [{ dtype, shape: c.shape }], { axes: c.axes, keepDims: c.keepDims }), {
+    ...DEFAULT_LIMITS,
+    shaderF16: true,
+    adapterKind: kind,
+  }).kernels.some((k) => k.code.includes("var<workgroup>"));
 
 async function check(op: string, dtype: DType, c: ReduceCase, limits: { adapterKind?: "gpu" } = {}): Promise<void> {
   const g = singleOp(op, [{ dtype, shape: c.shape }], { axes: c.axes, keepDims: c.keepDims });
@@ -53,10 +69,13 @@ async function check(op: string, dtype: DType, c: ReduceCase, limits: { adapterK
 describe("reductions match the reference", () => {
   test.each(cases)("%s (%s), many short rows: one thread per output", async (op, dtype) => {
     await fc.assert(
-      fc.asyncProperty(caseArb.filter((c) => !isTree(c)), async (c) => {
-        expect(usesWorkgroupMemory(op, dtype, c)).toBe(false);
-        await check(op, dtype, c, AS_GPU);
-      }),
+      fc.asyncProperty(
+        caseArb.filter((c) => !isTree(c)),
+        async (c) => {
+          expect(usesWorkgroupMemory(op, dtype, c)).toBe(false);
+          await check(op, dtype, c, AS_GPU);
+        },
+      ),
       { numRuns: runs(dtype === "f32" ? 12 : 6) },
     );
   });
@@ -73,28 +92,40 @@ describe("reductions match the reference", () => {
 });
 
 describe("on a CPU adapter", () => {
-  test.each(cases)("%s (%s): one thread per output except for a handful of outputs over very long rows", async (op, dtype) => {
-    await fc.assert(
-      fc.asyncProperty(caseArb.filter(isTree), async (c) => {
-        expect(usesWorkgroupMemory(op, dtype, c, "cpu")).toBe(outputs(c) <= 4 && rowLength(c) >= 4096);
-        await check(op, dtype, c);
-      }),
-      { numRuns: runs(dtype === "f32" ? 6 : 3) },
-    );
-  });
+  test.each(cases)(
+    "%s (%s): one thread per output except for a handful of outputs over very long rows",
+    async (op, dtype) => {
+      await fc.assert(
+        fc.asyncProperty(caseArb.filter(isTree), async (c) => {
+          expect(usesWorkgroupMemory(op, dtype, c, "cpu")).toBe(outputs(c) <= 4 && rowLength(c) >= 4096);
+          await check(op, dtype, c);
+        }),
+        { numRuns: runs(dtype === "f32" ? 6 : 3) },
+      );
+    },
+  );
 });
 
 describe("empty tensors", () => {
   test("a sum over an empty axis is 0, on both strategies' shapes", async () => {
-    for (const [rows, cols] of [[3, 4], [1, 300], [5000, 2]]) {
+    for (const [rows, cols] of [
+      [3, 4],
+      [1, 300],
+      [5000, 2],
+    ]) {
       const b = new GraphBuilder();
       const x = b.input("x", "f32", [rows, cols]);
       const empty = b.add("slice", [x], { starts: [0, 2], ends: [rows, 2] }); // f32[rows, 0]
       b.output("s", b.add("reduce_sum", [empty], { axes: [1] }));
-      b.output("e", b.add("reduce_sum", [b.add("permute", [empty], { perm: [1, 0] })], { axes: [0, 1], keepDims: true }));
+      b.output(
+        "e",
+        b.add("reduce_sum", [b.add("permute", [empty], { perm: [1, 0] })], { axes: [0, 1], keepDims: true }),
+      );
       const g = b.build();
       await expectGpuMatchesReference(g, { x: Array.from({ length: rows * cols }, (_, i) => i + 1) });
-      expect(runReference(g, { x: Array.from({ length: rows * cols }, (_, i) => i + 1) }).s.data.every((v) => v === 0)).toBe(true);
+      expect(
+        runReference(g, { x: Array.from({ length: rows * cols }, (_, i) => i + 1) }).s.data.every((v) => v === 0),
+      ).toBe(true);
     }
   });
 });
@@ -110,7 +141,9 @@ test("a reduction over an axis an iota in its prologue runs along reads that iot
   const picked = b.add("select", [hit, x, b.add("full", [], { value: 0, dtype: "f32", shape: [] })]);
   b.output("y", b.add("reduce_sum", [picked], { axes: [1], keepDims: true }));
   const g = b.build();
-  expect(compileGraph(g, DEFAULT_LIMITS).kernels.some((k) => k.name.includes("iota") && k.name.includes("reduce_sum"))).toBe(true); // fused
+  expect(
+    compileGraph(g, DEFAULT_LIMITS).kernels.some((k) => k.name.includes("iota") && k.name.includes("reduce_sum")),
+  ).toBe(true); // fused
   const r = prng(3);
   await expectGpuMatchesReference(g, { x: valuesOf(r, "f32", prod(shape)), at: [4, 0, 13] });
 });

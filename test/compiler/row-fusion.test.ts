@@ -24,7 +24,8 @@ function rowGraph(op: RowOp, rows: number, d: number, loss: boolean): Graph {
   const b = new GraphBuilder();
   const x = loss ? b.param("x", "f32", [rows, d]) : b.input("x", "f32", [rows, d]);
   let y: Node;
-  if (op === "layer_norm") y = b.add("layer_norm", [x, b.param("g", "f32", [d]), b.param("b", "f32", [d])], { eps: 1e-5 });
+  if (op === "layer_norm")
+    y = b.add("layer_norm", [x, b.param("g", "f32", [d]), b.param("b", "f32", [d])], { eps: 1e-5 });
   else if (op === "cross_entropy") {
     // −Σ log_softmax(x) · one_hot(t) over the classes, per row (std.losses' MaskedCrossEntropy)
     const t = b.input("t", "i32", [rows]);
@@ -46,7 +47,10 @@ function feedsFor(g: Graph, seed: number): Record<string, number[]> {
   for (const n of g.nodes) {
     if (n.op !== "input" && n.op !== "param") continue;
     const d = n.shape.at(-1) ?? 1;
-    feeds[n.attrs.name!] = n.dtype === "i32" ? valuesOf(r, "f32", prod(n.shape), "unit").map((v) => Math.floor(Math.abs(v) * d) % d) : valuesOf(r, "f32", prod(n.shape)).map((v) => v * 2);
+    feeds[n.attrs.name!] =
+      n.dtype === "i32"
+        ? valuesOf(r, "f32", prod(n.shape), "unit").map((v) => Math.floor(Math.abs(v) * d) % d)
+        : valuesOf(r, "f32", prod(n.shape)).map((v) => v * 2);
   }
   return feeds;
 }
@@ -72,7 +76,9 @@ describe("row kernels: counts", () => {
 
   test("without fusion the same graphs take several kernels (the count above is the fusion's doing)", async () => {
     const limits = (await testGpu()).limits;
-    expect(compileGraph(rowGraph("layer_norm", 6, 32, false), limits, { fuse: false }).dispatches.length).toBeGreaterThan(4);
+    expect(
+      compileGraph(rowGraph("layer_norm", 6, 32, false), limits, { fuse: false }).dispatches.length,
+    ).toBeGreaterThan(4);
   });
 });
 
@@ -82,29 +88,39 @@ const VS_REFERENCE = { atol: 1e-4, rtol: 1e-3 };
 
 /** (rows, row length): a single element; a prime length; one row past a 64-row workgroup; a row longer
  *  than a workgroup; a 1024-element row */
-const VALUE_CASES = [[1, 1], [3, 7], [65, 13], [2, 257], [1, 1024]] as const;
+const VALUE_CASES = [
+  [1, 1],
+  [3, 7],
+  [65, 13],
+  [2, 257],
+  [1, 1024],
+] as const;
 
 describe("row kernels: values", () => {
-  test.each(ROW_OPS)("%s forward and gradients: fused = unfused = reference", async (op) => {
-    await fc.assert(
-      fc.asyncProperty(seedArb, async (seed) => {
-        for (const [rows, d] of VALUE_CASES) {
-          for (const g of [rowGraph(op, rows, d, false), grad(rowGraph(op, rows, d, true), "loss")]) {
-            const feeds = feedsFor(g, seed);
-            const fused = await runOnGpu(g, feeds);
-            const unfused = await runOnGpu(g, feeds, { fuse: false });
-            const ref = runReference(g, feeds);
-            for (const o of g.outputs) {
-              const a = firstMismatch(fused[o.name], unfused[o.name], FUSED_VS_UNFUSED);
-              if (a) throw new Error(`${op} rows ${rows} d ${d} ${o.name}: fused vs unfused ${a}`);
-              const b = firstMismatch(fused[o.name], ref[o.name].data, VS_REFERENCE);
-              if (b) throw new Error(`${op} rows ${rows} d ${d} ${o.name}: fused vs reference ${b}`);
+  test.each(ROW_OPS)(
+    "%s forward and gradients: fused = unfused = reference",
+    async (op) => {
+      await fc.assert(
+        fc.asyncProperty(seedArb, async (seed) => {
+          for (const [rows, d] of VALUE_CASES) {
+            for (const g of [rowGraph(op, rows, d, false), grad(rowGraph(op, rows, d, true), "loss")]) {
+              const feeds = feedsFor(g, seed);
+              const fused = await runOnGpu(g, feeds);
+              const unfused = await runOnGpu(g, feeds, { fuse: false });
+              const ref = runReference(g, feeds);
+              for (const o of g.outputs) {
+                const a = firstMismatch(fused[o.name], unfused[o.name], FUSED_VS_UNFUSED);
+                if (a) throw new Error(`${op} rows ${rows} d ${d} ${o.name}: fused vs unfused ${a}`);
+                const b = firstMismatch(fused[o.name], ref[o.name].data, VS_REFERENCE);
+                if (b) throw new Error(`${op} rows ${rows} d ${d} ${o.name}: fused vs reference ${b}`);
+              }
             }
           }
-        }
-      }),
-      // every case compiles ~15 new shaders (fused and unfused; llvmpipe: 0.1–0.9 s each)
-      { numRuns: runs(1) },
-    );
-  }, 600_000);
+        }),
+        // every case compiles ~15 new shaders (fused and unfused; llvmpipe: 0.1–0.9 s each)
+        { numRuns: runs(1) },
+      );
+    },
+    600_000,
+  );
 });

@@ -12,7 +12,18 @@ import { prod } from "../../compiler/shape.js";
 import { Executor } from "../../runtime/executor.js";
 import { expectClose } from "../helpers/close.js";
 import { testGpu } from "../helpers/gpu.js";
-import { accepts, expectGpuMatchesReference, intIn, prng, runs, seedArb, shapeArb, singleOp, tolFor, valuesOf } from "./gen.js";
+import {
+  accepts,
+  expectGpuMatchesReference,
+  intIn,
+  prng,
+  runs,
+  seedArb,
+  shapeArb,
+  singleOp,
+  tolFor,
+  valuesOf,
+} from "./gen.js";
 
 test("the reference replaces rows at the offset and drops rows outside the cache", () => {
   const b = new GraphBuilder();
@@ -21,7 +32,8 @@ test("the reference replaces rows at the offset and drops rows outside the cache
   const at = b.input("at", "i32", [1]);
   b.output("y", b.add("write_rows", [cache, rows, at], { axis: 1 }));
   const g = b.build();
-  const run = (offset: number) => Array.from(runReference(g, { cache: [1, 2, 3, 4, 5, 6], rows: [10, 11, 12, 13], at: [offset] }).y.data);
+  const run = (offset: number) =>
+    Array.from(runReference(g, { cache: [1, 2, 3, 4, 5, 6], rows: [10, 11, 12, 13], at: [offset] }).y.data);
   expect(run(0)).toEqual([10, 11, 3, 12, 13, 6]);
   expect(run(1)).toEqual([1, 10, 11, 4, 12, 13]);
   expect(run(2)).toEqual([1, 2, 10, 4, 5, 12]); // the second row falls past the end
@@ -29,7 +41,8 @@ test("the reference replaces rows at the offset and drops rows outside the cache
 });
 
 test("the rule checks that the rows fit the cache and the offset is one integer", () => {
-  const ok = (rows: number[], off: { dtype: "i32" | "f32"; shape: number[] }) => accepts("write_rows", [{ dtype: "f32", shape: [2, 5, 3] }, { dtype: "f32", shape: rows }, off], { axis: 1 });
+  const ok = (rows: number[], off: { dtype: "i32" | "f32"; shape: number[] }) =>
+    accepts("write_rows", [{ dtype: "f32", shape: [2, 5, 3] }, { dtype: "f32", shape: rows }, off], { axis: 1 });
   expect(ok([2, 1, 3], { dtype: "i32", shape: [1] })).toBe(true);
   expect(ok([2, 5, 3], { dtype: "i32", shape: [] })).toBe(true);
   expect(ok([2, 6, 3], { dtype: "i32", shape: [1] })).toBe(false);
@@ -41,7 +54,17 @@ test("the rule checks that the rows fit the cache and the offset is one integer"
 });
 
 describe("write_rows on the GPU matches the reference (out of place)", () => {
-  const dtypes = DTYPES.filter((d) => accepts("write_rows", [{ dtype: d, shape: [3] }, { dtype: d, shape: [1] }, { dtype: "i32", shape: [1] }], { axis: 0 }));
+  const dtypes = DTYPES.filter((d) =>
+    accepts(
+      "write_rows",
+      [
+        { dtype: d, shape: [3] },
+        { dtype: d, shape: [1] },
+        { dtype: "i32", shape: [1] },
+      ],
+      { axis: 0 },
+    ),
+  );
   test.each(dtypes)("%s", async (dtype) => {
     await fc.assert(
       fc.asyncProperty(shapeArb(1, 4, 20_000), fc.nat(), seedArb, async (shape, axisPick, seed) => {
@@ -50,9 +73,21 @@ describe("write_rows on the GPU matches the reference (out of place)", () => {
         const count = intIn(r, 1, shape[axis]);
         const rows = shape.map((d, k) => (k === axis ? count : d));
         const offset = intIn(r, -count, shape[axis]); // some rows may fall outside at either end
-        const g = singleOp("write_rows", [{ dtype, shape }, { dtype, shape: rows }, { dtype: r() < 0.5 ? "i32" : "u32", shape: r() < 0.5 ? [1] : [] }], { axis });
+        const g = singleOp(
+          "write_rows",
+          [
+            { dtype, shape },
+            { dtype, shape: rows },
+            { dtype: r() < 0.5 ? "i32" : "u32", shape: r() < 0.5 ? [1] : [] },
+          ],
+          { axis },
+        );
         const offType = g.nodes[2].dtype;
-        await expectGpuMatchesReference(g, { x0: valuesOf(r, dtype, prod(shape)), x1: valuesOf(r, dtype, prod(rows)), x2: [offType === "u32" ? Math.max(0, offset) : offset] });
+        await expectGpuMatchesReference(g, {
+          x0: valuesOf(r, dtype, prod(shape)),
+          x1: valuesOf(r, dtype, prod(rows)),
+          x2: [offType === "u32" ? Math.max(0, offset) : offset],
+        });
       }),
       { numRuns: runs(dtype === "f32" ? 12 : 4) },
     );
@@ -61,7 +96,11 @@ describe("write_rows on the GPU matches the reference (out of place)", () => {
 
 test("the reference writes each block at its own offset when there is one per block", () => {
   const b = new GraphBuilder();
-  const y = b.add("write_rows", [b.input("cache", "i32", [2, 2, 3]), b.input("rows", "i32", [2, 2, 1]), b.input("at", "i32", [2])], { axis: 2 });
+  const y = b.add(
+    "write_rows",
+    [b.input("cache", "i32", [2, 2, 3]), b.input("rows", "i32", [2, 2, 1]), b.input("at", "i32", [2])],
+    { axis: 2 },
+  );
   b.output("y", y);
   const got = runReference(b.build(), { cache: Array(12).fill(0), rows: [1, 2, 3, 4], at: [2, 0] }).y.data;
   expect(Array.from(got)).toEqual([0, 0, 1, 0, 0, 2, 3, 0, 0, 4, 0, 0]);
@@ -69,18 +108,28 @@ test("the reference writes each block at its own offset when there is one per bl
 
 test("write_rows with an offset per leading block on the GPU matches the reference, in place and not", async () => {
   await fc.assert(
-    fc.asyncProperty(shapeArb(2, 4, 20_000), fc.nat(), seedArb, fc.boolean(), async (shape, axisPick, seed, inPlace) => {
-      const r = prng(seed);
-      const axis = 1 + (axisPick % (shape.length - 1));
-      const count = intIn(r, 1, shape[axis]);
-      const rows = shape.map((d, k) => (k === axis ? count : d));
-      const offsets = Array.from({ length: shape[0] }, () => intIn(r, -count, shape[axis]));
-      const b = new GraphBuilder();
-      const cache = inPlace ? b.param("x0", "f32", shape) : b.input("x0", "f32", shape);
-      const w = b.add("write_rows", [cache, b.input("x1", "f32", rows), b.input("x2", "i32", [shape[0]])], { axis });
-      b.output("y", inPlace ? w : b.add("neg", [w]));
-      await expectGpuMatchesReference(b.build(), { x0: valuesOf(r, "f32", prod(shape)), x1: valuesOf(r, "f32", prod(rows)), x2: offsets });
-    }),
+    fc.asyncProperty(
+      shapeArb(2, 4, 20_000),
+      fc.nat(),
+      seedArb,
+      fc.boolean(),
+      async (shape, axisPick, seed, inPlace) => {
+        const r = prng(seed);
+        const axis = 1 + (axisPick % (shape.length - 1));
+        const count = intIn(r, 1, shape[axis]);
+        const rows = shape.map((d, k) => (k === axis ? count : d));
+        const offsets = Array.from({ length: shape[0] }, () => intIn(r, -count, shape[axis]));
+        const b = new GraphBuilder();
+        const cache = inPlace ? b.param("x0", "f32", shape) : b.input("x0", "f32", shape);
+        const w = b.add("write_rows", [cache, b.input("x1", "f32", rows), b.input("x2", "i32", [shape[0]])], { axis });
+        b.output("y", inPlace ? w : b.add("neg", [w]));
+        await expectGpuMatchesReference(b.build(), {
+          x0: valuesOf(r, "f32", prod(shape)),
+          x1: valuesOf(r, "f32", prod(rows)),
+          x2: offsets,
+        });
+      },
+    ),
     { numRuns: runs(10) },
   );
 });

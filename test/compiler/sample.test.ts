@@ -12,7 +12,15 @@ import type { Graph } from "../../compiler/ir.js";
 import { compileGraph } from "../../compiler/program.js";
 import { runReference } from "../../compiler/reference.js";
 import { Executor } from "../../runtime/executor.js";
-import { type SamplingOptions, argmax, drawUnit, keptTokens, rankOrder, sampleToken, samplerInputs } from "../../runtime/sampling.js";
+import {
+  type SamplingOptions,
+  argmax,
+  drawUnit,
+  keptTokens,
+  rankOrder,
+  sampleToken,
+  samplerInputs,
+} from "../../runtime/sampling.js";
 import { testGpu } from "../helpers/gpu.js";
 import { prng } from "../helpers/prng.js";
 
@@ -24,9 +32,20 @@ function samplerGraph(B: number, V: number): Graph {
   return b.build();
 }
 
-const feedsFor = (logits: ArrayLike<number>, o: SamplingOptions, step: number, V: number): Record<string, ArrayLike<number>> => {
+const feedsFor = (
+  logits: ArrayLike<number>,
+  o: SamplingOptions,
+  step: number,
+  V: number,
+): Record<string, ArrayLike<number>> => {
   const s = samplerInputs(o, step, V);
-  return { [LOGITS]: logits, [SAMPLE.seed]: [s.seed], [SAMPLE.temperature]: [s.temperature], [SAMPLE.topK]: [s.topK], [SAMPLE.topP]: [s.topP] };
+  return {
+    [LOGITS]: logits,
+    [SAMPLE.seed]: [s.seed],
+    [SAMPLE.temperature]: [s.temperature],
+    [SAMPLE.topK]: [s.topK],
+    [SAMPLE.topP]: [s.topP],
+  };
 };
 
 /** Tokens the reference interpreter chooses for each row of `logits` ([B, V] row-major). */
@@ -82,47 +101,65 @@ const row = (x: Float32Array, V: number, r: number): Float32Array => x.subarray(
 
 describe("the sampler on the reference interpreter", () => {
   test("top-k never emits a token outside the k best", () => {
-    fc.assert(fc.property(rowsArb, fc.integer({ min: 1, max: 40 }), ({ B, V, seed, step, temperature, data, spread }, k) => {
-      const x = logitsOf(B, V, data, spread);
-      const o = { temperature, topK: k, topP: 1, seed };
-      referenceTokens(x, B, o, step).forEach((t, r) => expect(rankOrder(row(x, V, r)).slice(0, k)).toContain(t));
-    }), { numRuns: 60 });
+    fc.assert(
+      fc.property(rowsArb, fc.integer({ min: 1, max: 40 }), ({ B, V, seed, step, temperature, data, spread }, k) => {
+        const x = logitsOf(B, V, data, spread);
+        const o = { temperature, topK: k, topP: 1, seed };
+        referenceTokens(x, B, o, step).forEach((t, r) => expect(rankOrder(row(x, V, r)).slice(0, k)).toContain(t));
+      }),
+      { numRuns: 60 },
+    );
   });
 
   test("top-p never emits a token outside the smallest nucleus reaching p", () => {
-    fc.assert(fc.property(rowsArb, fc.double({ min: 0.01, max: 0.99, noNaN: true }), fc.integer({ min: 0, max: 40 }), ({ B, V, seed, step, temperature, data, spread }, p, k) => {
-      const x = logitsOf(B, V, data, spread);
-      const o = { temperature, topK: k, topP: p, seed };
-      referenceTokens(x, B, o, step).forEach((t, r) => {
-        // the nucleus in float64, at p a hair larger: f32 may include a token whose edge is at p
-        const nucleus = keptTokens(row(x, V, r), { ...o, topP: Math.min(1, p + NEAR) });
-        expect(nucleus).toContain(t);
-        // and it is the smallest set reaching p: the tokens before the last kept one fall short of p
-        expect(nucleus.length).toBeLessThanOrEqual(Math.min(k || V, V));
-      });
-    }), { numRuns: 60 });
+    fc.assert(
+      fc.property(
+        rowsArb,
+        fc.double({ min: 0.01, max: 0.99, noNaN: true }),
+        fc.integer({ min: 0, max: 40 }),
+        ({ B, V, seed, step, temperature, data, spread }, p, k) => {
+          const x = logitsOf(B, V, data, spread);
+          const o = { temperature, topK: k, topP: p, seed };
+          referenceTokens(x, B, o, step).forEach((t, r) => {
+            // the nucleus in float64, at p a hair larger: f32 may include a token whose edge is at p
+            const nucleus = keptTokens(row(x, V, r), { ...o, topP: Math.min(1, p + NEAR) });
+            expect(nucleus).toContain(t);
+            // and it is the smallest set reaching p: the tokens before the last kept one fall short of p
+            expect(nucleus.length).toBeLessThanOrEqual(Math.min(k || V, V));
+          });
+        },
+      ),
+      { numRuns: 60 },
+    );
   });
 
   test("a temperature near 0 is greedy; 0 is greedy exactly, ties to the first", () => {
-    fc.assert(fc.property(rowsArb, ({ B, V, seed, step, data, spread }) => {
-      const x = logitsOf(B, V, data, spread);
-      const greedy = Array.from({ length: B }, (_, r) => argmax(row(x, V, r)));
-      expect(referenceTokens(x, B, { temperature: 0, topK: 0, topP: 1, seed }, step)).toEqual(greedy);
-      const cold = referenceTokens(x, B, { temperature: 1e-4, topK: 0, topP: 1, seed }, step);
-      cold.forEach((t, r) => {
-        const xs = row(x, V, r);
-        const sorted = [...xs].sort((a, c) => c - a);
-        // exact ties at the top share the weight: any of them is right; else the best alone
-        if (sorted[0] === sorted[1]) expect(xs[t]).toBe(sorted[0]);
-        else if (sorted[0] - sorted[1] > 1e-2) expect(t).toBe(greedy[r]);
-      });
-    }), { numRuns: 40 });
+    fc.assert(
+      fc.property(rowsArb, ({ B, V, seed, step, data, spread }) => {
+        const x = logitsOf(B, V, data, spread);
+        const greedy = Array.from({ length: B }, (_, r) => argmax(row(x, V, r)));
+        expect(referenceTokens(x, B, { temperature: 0, topK: 0, topP: 1, seed }, step)).toEqual(greedy);
+        const cold = referenceTokens(x, B, { temperature: 1e-4, topK: 0, topP: 1, seed }, step);
+        cold.forEach((t, r) => {
+          const xs = row(x, V, r);
+          const sorted = [...xs].sort((a, c) => c - a);
+          // exact ties at the top share the weight: any of them is right; else the best alone
+          if (sorted[0] === sorted[1]) expect(xs[t]).toBe(sorted[0]);
+          else if (sorted[0] - sorted[1] > 1e-2) expect(t).toBe(greedy[r]);
+        });
+      }),
+      { numRuns: 40 },
+    );
   });
 
   test("the same seed repeats exactly; other seeds draw other sequences", () => {
     const V = 50;
     const x = new Float32Array(V); // uniform: every token equally likely
-    const run = (seed: number): number[] => Array.from({ length: 24 }, (_, step) => referenceTokens(x, 1, { temperature: 1, topK: 0, topP: 1, seed }, step)[0]);
+    const run = (seed: number): number[] =>
+      Array.from(
+        { length: 24 },
+        (_, step) => referenceTokens(x, 1, { temperature: 1, topK: 0, topP: 1, seed }, step)[0],
+      );
     const a = run(7);
     expect(run(7)).toEqual(a);
     expect(run(8)).not.toEqual(a);
@@ -134,15 +171,23 @@ describe("the sampler on the reference interpreter", () => {
 
   test("the float64 host rule chooses the IR's token away from decision boundaries", () => {
     let compared = 0;
-    fc.assert(fc.property(rowsArb, fc.integer({ min: 0, max: 40 }), fc.constantFrom(1, 0.9, 0.5), ({ B, V, seed, step, temperature, data, spread }, k, p) => {
-      const x = logitsOf(B, V, data, spread);
-      const o = { temperature, topK: k, topP: p, seed };
-      referenceTokens(x, B, o, step).forEach((t, r) => {
-        if (margin(row(x, V, r), o, step, r) < NEAR) return;
-        compared++;
-        expect(t).toBe(sampleToken(row(x, V, r), o, step, r));
-      });
-    }), { numRuns: 80 });
+    fc.assert(
+      fc.property(
+        rowsArb,
+        fc.integer({ min: 0, max: 40 }),
+        fc.constantFrom(1, 0.9, 0.5),
+        ({ B, V, seed, step, temperature, data, spread }, k, p) => {
+          const x = logitsOf(B, V, data, spread);
+          const o = { temperature, topK: k, topP: p, seed };
+          referenceTokens(x, B, o, step).forEach((t, r) => {
+            if (margin(row(x, V, r), o, step, r) < NEAR) return;
+            compared++;
+            expect(t).toBe(sampleToken(row(x, V, r), o, step, r));
+          });
+        },
+      ),
+      { numRuns: 80 },
+    );
     expect(compared).toBeGreaterThan(100);
   });
 });

@@ -10,7 +10,16 @@ import { runReference } from "../../compiler/reference.js";
 import { graphFlops } from "../../compiler/report.js";
 import { compileGraph } from "../../compiler/program.js";
 import { DEFAULT_LIMITS } from "../../compiler/limits.js";
-import { CHUNK, type ElabAt, StreamError, cacheWrite, deriveStream, joinChunks, keptValues, memoryName } from "../../compiler/stream.js";
+import {
+  CHUNK,
+  type ElabAt,
+  StreamError,
+  cacheWrite,
+  deriveStream,
+  joinChunks,
+  keptValues,
+  memoryName,
+} from "../../compiler/stream.js";
 import { chunkOf } from "../../runtime/stream.js";
 import { readFileSync } from "node:fs";
 
@@ -18,7 +27,11 @@ const FILE = "models/mirasol.mira";
 const TTM = "combiner=TTM(memory: 8, read: 4, depth: 1, heads: 2)";
 
 /** mirasol.mira (or a variant of its text) elaborated at C chunks and text length T. */
-export function mirasolAt(set: readonly string[] = [], source?: string, B = 1): { elab: ElabAt; model: (C: number) => LoadedModel } {
+export function mirasolAt(
+  set: readonly string[] = [],
+  source?: string,
+  B = 1,
+): { elab: ElabAt; model: (C: number) => LoadedModel } {
   const models = new Map<number, LoadedModel>();
   const model = (C: number): LoadedModel => {
     let m = models.get(C);
@@ -44,19 +57,39 @@ function streamEqualsWhole(set: readonly string[], C: number, B = 1, source?: st
   const stream = deriveStream(elab, { maxChunks: 5, sources: model(2).sources });
   const whole = elab(C, 3);
   const params: Record<string, ArrayLike<number>> = Object.fromEntries(initParams(whole.params, 5));
-  const clip = Object.fromEntries(whole.inputs.filter((i) => i.name === "video" || i.name === "spectrogram").map((i, k) => [i.name, random(i.shape.reduce((a, b) => a * b, 1), 17 + k)]));
+  const clip = Object.fromEntries(
+    whole.inputs
+      .filter((i) => i.name === "video" || i.name === "spectrogram")
+      .map((i, k) => [
+        i.name,
+        random(
+          i.shape.reduce((a, b) => a * b, 1),
+          17 + k,
+        ),
+      ]),
+  );
   const kept = keptValues(elab, C, model(C).sources);
   const g: Graph = { nodes: whole.graph.nodes, outputs: kept.map((id, i) => ({ name: memoryName(i), id })) };
-  const want = runReference(g, { ...params, ...clip, text: new Array(B * 3).fill(0), loss_mask: new Array(B * 3).fill(0) });
+  const want = runReference(g, {
+    ...params,
+    ...clip,
+    text: new Array(B * 3).fill(0),
+    loss_mask: new Array(B * 3).fill(0),
+  });
 
-  const carried: Record<string, ArrayLike<number>> = Object.fromEntries(stream.carried.map((c) => [c.name, new Array(c.shape.reduce((a, b) => a * b, 1)).fill(c.init)]));
+  const carried: Record<string, ArrayLike<number>> = Object.fromEntries(
+    stream.carried.map((c) => [c.name, new Array(c.shape.reduce((a, b) => a * b, 1)).fill(c.init)]),
+  );
   const rows: ArrayLike<number>[][] = stream.rows.map(() => []);
   for (let t = 0; t < C; t++) {
     const feeds: Record<string, ArrayLike<number>> = { ...params, ...carried, [CHUNK]: [t] };
     for (const i of stream.inputs) feeds[i.name] = chunkOf(clip[i.name], i, C, t);
     const out = runReference(stream.graph, feeds);
     stream.rows.forEach((r, i) => rows[i].push(out[r.name].data));
-    for (const c of stream.carried) carried[c.name] = (out[cacheWrite(c.name)] ?? out[Object.keys(stream.updates).find((k) => stream.updates[k] === c.name)!]).data;
+    for (const c of stream.carried)
+      carried[c.name] = (
+        out[cacheWrite(c.name)] ?? out[Object.keys(stream.updates).find((k) => stream.updates[k] === c.name)!]
+      ).data;
   }
   stream.rows.forEach((r, i) => {
     const got = joinChunks(rows[i], r.shape, r.axis);
@@ -64,17 +97,27 @@ function streamEqualsWhole(set: readonly string[], C: number, B = 1, source?: st
     expect(w.shape[r.axis]).toBe(C * r.rows);
     expect(got.length).toBe(w.data.length);
     let worst = 0;
-    for (let k = 0; k < got.length; k++) worst = Math.max(worst, Math.abs(got[k] - w.data[k]) / (1e-3 + Math.abs(w.data[k])));
+    for (let k = 0; k < got.length; k++)
+      worst = Math.max(worst, Math.abs(got[k] - w.data[k]) / (1e-3 + Math.abs(w.data[k])));
     expect(worst, `${memoryName(i)}: worst relative difference`).toBeLessThan(1e-4);
   });
 }
 
 describe("streaming encoding equals whole-clip encoding (reference interpreter)", () => {
   test("Mirasol tiny, Transformer combiner: 3 chunks", () => streamEqualsWhole([], 3));
-  test("Mirasol tiny, TTM combiner (the memory carried as a state): 3 chunks, 2 batch rows", () => streamEqualsWhole([TTM], 3, 2));
-  test.each(["ConcatCombiner()", "MeanPoolCombiner(m: 4)", "PerceiverCombiner(m: 4, heads: 2)", "TokenLearnerCombiner(m: 4, hidden: 8)"])("Mirasol tiny, %s: 2 chunks", (c) => streamEqualsWhole([`combiner=${c}`], 2));
+  test("Mirasol tiny, TTM combiner (the memory carried as a state): 3 chunks, 2 batch rows", () =>
+    streamEqualsWhole([TTM], 3, 2));
+  test.each([
+    "ConcatCombiner()",
+    "MeanPoolCombiner(m: 4)",
+    "PerceiverCombiner(m: 4, heads: 2)",
+    "TokenLearnerCombiner(m: 4, hidden: 8)",
+  ])("Mirasol tiny, %s: 2 chunks", (c) => streamEqualsWhole([`combiner=${c}`], 2));
   test("a scan over the chunks written in the model (no carry), 3 chunks", () => {
-    const text = readFileSync(FILE, "utf8").replace("output latents = combiner(v, a)", "output latents = scan t over chunks {\n    yield v[:, t, :4] + a[:, t, :4]\n  }");
+    const text = readFileSync(FILE, "utf8").replace(
+      "output latents = combiner(v, a)",
+      "output latents = scan t over chunks {\n    yield v[:, t, :4] + a[:, t, :4]\n  }",
+    );
     streamEqualsWhole([], 3, 1, text);
   });
   // (Mirasol needs 2 chunks or more: its latent loss compares chunk t + 1 with chunk t)
@@ -88,18 +131,36 @@ describe("the per-chunk program", () => {
   test("Transformer combiner: the clip's chunk, the chunk index, a K/V cache per AR layer, no other state", () => {
     const { elab, model } = mirasolAt();
     const s = deriveStream(elab, { maxChunks: 8, sources: model(2).sources });
-    expect(s.inputs.map((i) => [i.name, i.shape])).toEqual([["video", [1, 4, 16, 16, 3]], ["spectrogram", [1, 16, 32]]]);
-    expect(s.graph.nodes.filter((n) => n.op === "input").map((n) => n.attrs.name).sort()).toEqual(["spectrogram", CHUNK, "video"]);
-    expect(s.carried.map((c) => [c.name, c.shape])).toEqual([["stream.cache.0.k", [1, 2, 32, 16]], ["stream.cache.0.v", [1, 2, 32, 16]]]);
+    expect(s.inputs.map((i) => [i.name, i.shape])).toEqual([
+      ["video", [1, 4, 16, 16, 3]],
+      ["spectrogram", [1, 16, 32]],
+    ]);
+    expect(
+      s.graph.nodes
+        .filter((n) => n.op === "input")
+        .map((n) => n.attrs.name)
+        .sort(),
+    ).toEqual(["spectrogram", CHUNK, "video"]);
+    expect(s.carried.map((c) => [c.name, c.shape])).toEqual([
+      ["stream.cache.0.k", [1, 2, 32, 16]],
+      ["stream.cache.0.v", [1, 2, 32, 16]],
+    ]);
     expect(s.updates).toEqual({});
     // the text decoder's cross-attention K and V (one layer): 4 latents per chunk
-    expect(s.rows.map((r) => [r.shape, r.axis, r.rows])).toEqual([[[1, 2, 4, 16], 2, 4], [[1, 2, 4, 16], 2, 4]]);
+    expect(s.rows.map((r) => [r.shape, r.axis, r.rows])).toEqual([
+      [[1, 2, 4, 16], 2, 4],
+      [[1, 2, 4, 16], 2, 4],
+    ]);
   });
 
   test("TTM combiner: its memory is a state copied back after each chunk", () => {
     const { elab, model } = mirasolAt([TTM]);
     const s = deriveStream(elab, { maxChunks: 8, sources: model(2).sources });
-    expect(s.carried.map((c) => [c.name, c.shape])).toEqual([["stream.state.0", [1, 8, 32]], ["stream.cache.0.k", [1, 2, 32, 16]], ["stream.cache.0.v", [1, 2, 32, 16]]]);
+    expect(s.carried.map((c) => [c.name, c.shape])).toEqual([
+      ["stream.state.0", [1, 8, 32]],
+      ["stream.cache.0.k", [1, 2, 32, 16]],
+      ["stream.cache.0.v", [1, 2, 32, 16]],
+    ]);
     expect(Object.values(s.updates)).toEqual(["stream.state.0"]);
   });
 
@@ -124,7 +185,12 @@ describe("the per-chunk program", () => {
     const whole = [2, 3, 4].map((C) => {
       const e = elab(C, 2);
       const kept = keptValues(elab, C, model(C).sources);
-      return graphFlops(compileGraph({ nodes: e.graph.nodes, outputs: kept.map((id, i) => ({ name: `kept.${i}`, id })) }, DEFAULT_LIMITS).graph);
+      return graphFlops(
+        compileGraph(
+          { nodes: e.graph.nodes, outputs: kept.map((id, i) => ({ name: `kept.${i}`, id })) },
+          DEFAULT_LIMITS,
+        ).graph,
+      );
     });
     // the whole clip grows with C (about linearly: its AR attention is C·M × C·M)
     expect(Math.abs((whole[2] - whole[1]) / (whole[1] - whole[0]) - 1)).toBeLessThan(0.01);
@@ -133,7 +199,9 @@ describe("the per-chunk program", () => {
 
   test("caches of more chunks than the model has chunk positions are refused", () => {
     const { elab, model } = mirasolAt();
-    expect(() => deriveStream(elab, { maxChunks: 17, sources: model(2).sources })).toThrow(/reads 17 rows of a table of 16/);
+    expect(() => deriveStream(elab, { maxChunks: 17, sources: model(2).sources })).toThrow(
+      /reads 17 rows of a table of 16/,
+    );
   });
 });
 
@@ -159,12 +227,22 @@ describe("models that mix chunks get M3008 at the op's line", () => {
   });
 
   test("a mean over the chunks", () => {
-    const text = source.replace("let h = ar(latents)", "let h = ar(latents - broadcast(mean(latents, axis: 1, keep: true), [B, chunks, m, d]))");
-    expect(derive(text)).toThrow(new RegExp(`reduce_mean at models/mirasol.mira:${line("let h = ar(latents)")}:\\d+ mixes chunks \\(it reduces over the chunks\\)`));
+    const text = source.replace(
+      "let h = ar(latents)",
+      "let h = ar(latents - broadcast(mean(latents, axis: 1, keep: true), [B, chunks, m, d]))",
+    );
+    expect(derive(text)).toThrow(
+      new RegExp(
+        `reduce_mean at models/mirasol.mira:${line("let h = ar(latents)")}:\\d+ mixes chunks \\(it reduces over the chunks\\)`,
+      ),
+    );
   });
 
   test("a scan whose steps use the chunk index as a number", () => {
-    const text = source.replace("output latents = combiner(v, a)", "output latents = scan t over chunks {\n    yield v[:, t, :4] * (t + 1)\n  }");
+    const text = source.replace(
+      "output latents = combiner(v, a)",
+      "output latents = scan t over chunks {\n    yield v[:, t, :4] * (t + 1)\n  }",
+    );
     expect(derive(text)).toThrow(/mirasol\.mira:\d+:\d+ .*differs from step to step of a scan over the chunks/);
   });
 

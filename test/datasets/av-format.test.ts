@@ -6,7 +6,16 @@ import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { generateClip, synthesize } from "../../datasets/av-build.js";
-import { AtomicFileWriter, type AvIndex, DataError, INDEX_FILE, TENSOR_NAMES, loadAvDataset, loadEvents, readIndex } from "../../datasets/av-format.js";
+import {
+  AtomicFileWriter,
+  type AvIndex,
+  DataError,
+  INDEX_FILE,
+  TENSOR_NAMES,
+  loadAvDataset,
+  loadEvents,
+  readIndex,
+} from "../../datasets/av-format.js";
 import { type SynthConfig, QUESTION_TYPE_NAMES, TINY, questionsFor, sampleEvents } from "../../datasets/synth-av.js";
 
 const root = mkdtempSync(join(tmpdir(), "mira-av-"));
@@ -45,10 +54,23 @@ function loadError(dir: string): string {
 
 describe("writing", () => {
   test("the same seed writes byte-identical files; another seed, different data", () => {
-    expect(files(join(root, "a"))).toEqual(["answer.i32", "events.json", INDEX_FILE, "loss_mask.f32", "prompt_length.i32", "question_clip.i32", "question_type.i32", "spectrogram.f32", "text.i32", "video.f32"]);
+    expect(files(join(root, "a"))).toEqual([
+      "answer.i32",
+      "events.json",
+      INDEX_FILE,
+      "loss_mask.f32",
+      "prompt_length.i32",
+      "question_clip.i32",
+      "question_type.i32",
+      "spectrogram.f32",
+      "text.i32",
+      "video.f32",
+    ]);
     expect(files(join(root, "b"))).toEqual(files(join(root, "a")));
-    for (const f of files(join(root, "a"))) expect(readFileSync(join(root, "b", f)).equals(readFileSync(join(root, "a", f))), f).toBe(true);
-    for (const f of ["video.f32", "spectrogram.f32", "events.json", INDEX_FILE]) expect(readFileSync(join(root, "c", f)).equals(readFileSync(join(root, "a", f))), f).toBe(false);
+    for (const f of files(join(root, "a")))
+      expect(readFileSync(join(root, "b", f)).equals(readFileSync(join(root, "a", f))), f).toBe(true);
+    for (const f of ["video.f32", "spectrogram.f32", "events.json", INDEX_FILE])
+      expect(readFileSync(join(root, "c", f)).equals(readFileSync(join(root, "a", f))), f).toBe(false);
   });
 
   test("no temporary files are left behind", () => {
@@ -71,7 +93,17 @@ describe("writing", () => {
     const dir = copyOfA("rewrite");
     expect(() => synthesize({ out: dir, clips: 4, seed: 1, config: { ...config, frames: 3 } })).toThrow(DataError); // refused before touching anything
     expect(existsSync(join(dir, INDEX_FILE))).toBe(true);
-    expect(() => synthesize({ out: dir, clips: 4, seed: 1, config, onProgress: () => { throw new Error("crash"); } })).toThrow("crash");
+    expect(() =>
+      synthesize({
+        out: dir,
+        clips: 4,
+        seed: 1,
+        config,
+        onProgress: () => {
+          throw new Error("crash");
+        },
+      }),
+    ).toThrow("crash");
     expect(existsSync(join(dir, INDEX_FILE))).toBe(false);
     expect(loadError(dir)).toMatch(/index\.json is missing; regenerate/);
     expect(files(dir).filter((f) => f.startsWith("."))).toEqual([]);
@@ -105,7 +137,12 @@ describe("reading", () => {
         const n = d.tensors.prompt_length[j];
         expect(d.tensors.question_clip[j]).toBe(clip);
         expect(QUESTION_TYPE_NAMES[d.tensors.question_type[j]]).toBe(question.type);
-        expect(row.slice(0, n).map((id) => vocab[id]).join(" ")).toBe(question.text);
+        expect(
+          row
+            .slice(0, n)
+            .map((id) => vocab[id])
+            .join(" "),
+        ).toBe(question.text);
         expect(vocab[row[n]]).toBe(question.answer);
         expect(vocab[d.tensors.answer[j]]).toBe(question.answer);
         expect(row[n + 1]).toBe(d.index.text.eos);
@@ -118,7 +155,8 @@ describe("reading", () => {
   test("chance per type is the training majority's accuracy on each split, recomputed from the tensors", () => {
     const d = loadAvDataset(join(root, "a"));
     const { splits, text } = d.index;
-    const splitOf = (clip: number) => (["train", "val", "test"] as const).find((s) => clip >= splits[s].clips[0] && clip < splits[s].clips[1])!;
+    const splitOf = (clip: number) =>
+      (["train", "val", "test"] as const).find((s) => clip >= splits[s].clips[0] && clip < splits[s].clips[1])!;
     QUESTION_TYPE_NAMES.forEach((type, t) => {
       const answers = { train: [] as string[], val: [] as string[], test: [] as string[] };
       d.tensors.question_type.forEach((qt, j) => {
@@ -128,7 +166,12 @@ describe("reading", () => {
       for (const a of answers.train) counts.set(a, (counts.get(a) ?? 0) + 1);
       const best = [...counts].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1))[0][0];
       const acc = (xs: string[]) => (xs.length ? xs.filter((a) => a === best).length / xs.length : null);
-      expect(d.index.chance[type], type).toEqual({ answer: best, train: acc(answers.train), val: acc(answers.val), test: acc(answers.test) });
+      expect(d.index.chance[type], type).toEqual({
+        answer: best,
+        train: acc(answers.train),
+        val: acc(answers.val),
+        test: acc(answers.test),
+      });
       expect(d.index.counts[type].train).toBe(answers.train.length);
     });
     expect(splits.train.clips).toEqual([0, 24]);
@@ -138,16 +181,56 @@ describe("reading", () => {
   });
 
   const damage: [what: string, harm: (dir: string) => void, message: RegExp][] = [
-    ["a missing directory", (dir) => rmSync(dir, { recursive: true }), /no data set at .*damage-0: the directory does not exist; make one with 'mira data synth/],
-    ["a missing index", (dir) => rmSync(join(dir, INDEX_FILE)), /data index .*index\.json is missing; regenerate it with 'mira data synth --out DIR'/],
-    ["an index cut short", (dir) => writeFileSync(join(dir, INDEX_FILE), readFileSync(join(dir, INDEX_FILE), "utf8").slice(0, 200)), /index\.json is not valid JSON \(damaged or cut short\)/],
-    ["an index of another version", (dir) => editIndex(dir, (i) => ({ ...i, version: 2 })), /has version 2, this reader knows version 1/],
-    ["an index whose shapes disagree with its sizes", (dir) => editIndex(dir, (i) => ({ ...i, clips: i.clips + 1 })), /says tensor 'video' is f32\[30, 8, 16, 16, 3\] but its sizes make it f32\[31, 8, 16, 16, 3\]/],
-    ["a missing tensor file", (dir) => rmSync(join(dir, "spectrogram.f32")), /tensor file 'spectrogram' .*spectrogram\.f32 is missing; regenerate/],
-    ["a truncated tensor file", (dir) => writeFileSync(join(dir, "video.f32"), readFileSync(join(dir, "video.f32")).subarray(0, 1000)), /video\.f32 has 1000 bytes but the index says f32\[30, 8, 16, 16, 3\] = 737280 bytes \(truncated, or from another set\?\)/],
-    ["a flipped byte", (dir) => flipByte(join(dir, "text.i32"), 77), /text\.i32 is damaged: its CRC-32 is [0-9a-f]{8} but the index says [0-9a-f]{8}/],
-    ["a file from another set", (dir) => cpSync(join(root, "c", "spectrogram.f32"), join(dir, "spectrogram.f32")), /spectrogram\.f32 is damaged: its CRC-32/],
-    ["an id out of range with a matching checksum", (dir) => rewriteWithChecksum(dir, "question_clip", 5, 999), /question_clip\.i32 holds 999 at 5, outside clips 0\.\.29/],
+    [
+      "a missing directory",
+      (dir) => rmSync(dir, { recursive: true }),
+      /no data set at .*damage-0: the directory does not exist; make one with 'mira data synth/,
+    ],
+    [
+      "a missing index",
+      (dir) => rmSync(join(dir, INDEX_FILE)),
+      /data index .*index\.json is missing; regenerate it with 'mira data synth --out DIR'/,
+    ],
+    [
+      "an index cut short",
+      (dir) => writeFileSync(join(dir, INDEX_FILE), readFileSync(join(dir, INDEX_FILE), "utf8").slice(0, 200)),
+      /index\.json is not valid JSON \(damaged or cut short\)/,
+    ],
+    [
+      "an index of another version",
+      (dir) => editIndex(dir, (i) => ({ ...i, version: 2 })),
+      /has version 2, this reader knows version 1/,
+    ],
+    [
+      "an index whose shapes disagree with its sizes",
+      (dir) => editIndex(dir, (i) => ({ ...i, clips: i.clips + 1 })),
+      /says tensor 'video' is f32\[30, 8, 16, 16, 3\] but its sizes make it f32\[31, 8, 16, 16, 3\]/,
+    ],
+    [
+      "a missing tensor file",
+      (dir) => rmSync(join(dir, "spectrogram.f32")),
+      /tensor file 'spectrogram' .*spectrogram\.f32 is missing; regenerate/,
+    ],
+    [
+      "a truncated tensor file",
+      (dir) => writeFileSync(join(dir, "video.f32"), readFileSync(join(dir, "video.f32")).subarray(0, 1000)),
+      /video\.f32 has 1000 bytes but the index says f32\[30, 8, 16, 16, 3\] = 737280 bytes \(truncated, or from another set\?\)/,
+    ],
+    [
+      "a flipped byte",
+      (dir) => flipByte(join(dir, "text.i32"), 77),
+      /text\.i32 is damaged: its CRC-32 is [0-9a-f]{8} but the index says [0-9a-f]{8}/,
+    ],
+    [
+      "a file from another set",
+      (dir) => cpSync(join(root, "c", "spectrogram.f32"), join(dir, "spectrogram.f32")),
+      /spectrogram\.f32 is damaged: its CRC-32/,
+    ],
+    [
+      "an id out of range with a matching checksum",
+      (dir) => rewriteWithChecksum(dir, "question_clip", 5, 999),
+      /question_clip\.i32 holds 999 at 5, outside clips 0\.\.29/,
+    ],
     ["a damaged event list", (dir) => flipByte(join(dir, "events.json"), 10), /events\.json is damaged: its CRC-32/],
   ];
 
@@ -181,7 +264,8 @@ describe("reading", () => {
 
 test("docs/data.md describes every tensor file and question type", () => {
   const doc = readFileSync(join(import.meta.dirname, "../../docs/data.md"), "utf8");
-  for (const name of TENSOR_NAMES) expect(doc).toContain(`| \`${index.tensors[name].file}\` | ${index.tensors[name].dtype} |`);
+  for (const name of TENSOR_NAMES)
+    expect(doc).toContain(`| \`${index.tensors[name].file}\` | ${index.tensors[name].dtype} |`);
   for (const t of QUESTION_TYPE_NAMES) expect(doc).toContain(`| \`${t}\` |`);
   expect(doc).toContain(`"format": "${index.format}"`);
 });

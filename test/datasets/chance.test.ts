@@ -21,7 +21,9 @@ test("chance is the accuracy of the most frequent training answer on each split"
 
 test("the keyed rule answers each key's training majority, and the overall majority for unseen keys", () => {
   const train = [
-    { key: "k1", answer: "a" }, { key: "k1", answer: "a" }, { key: "k1", answer: "b" },
+    { key: "k1", answer: "a" },
+    { key: "k1", answer: "a" },
+    { key: "k1", answer: "b" },
     { key: "k2", answer: "b" },
   ];
   const test_ = [

@@ -31,9 +31,13 @@ describe("mira data", () => {
     const s = await run("synth", "--out", dir, "--clips", "20", "--seed", "3");
     expect(s.code).toBe(0);
     const lines = s.out.trim().split("\n");
-    expect(lines[0]).toMatch(/^synth: 20 clips \(train 16 · val 2 · test 2\) of 2 × 4 frames 16×16 and 32 × 32 log-mel, 240 questions, [\d.]+ [KM]iB in [\d.]+ s → .*set$/);
+    expect(lines[0]).toMatch(
+      /^synth: 20 clips \(train 16 · val 2 · test 2\) of 2 × 4 frames 16×16 and 32 × 32 log-mel, 240 questions, [\d.]+ [KM]iB in [\d.]+ s → .*set$/,
+    );
     expect(lines.slice(1).map((l) => l.trim().split(/\s+/)[0])).toEqual(QUESTION_TYPE_NAMES);
-    expect(lines[1]).toMatch(/audio\+video\s+40 questions\s+chance \d+\.\d% \(val \d+\.\d%, test \d+\.\d%; always '\w+'\)/);
+    expect(lines[1]).toMatch(
+      /audio\+video\s+40 questions\s+chance \d+\.\d% \(val \d+\.\d%, test \d+\.\d%; always '\w+'\)/,
+    );
     expect(readdirSync(dir)).toContain("index.json");
     const c = await run("check", dir);
     expect(c.code).toBe(0);
@@ -42,7 +46,22 @@ describe("mira data", () => {
 
   test("--frames, --chunks, --size and --mels set the layout; --json prints the summary as data", async () => {
     const dir = join(root, "wide");
-    const s = await run("synth", "--out", dir, "--clips", "3", "--chunks", "4", "--frames", "2", "--size", "8", "--mels", "16", "--json");
+    const s = await run(
+      "synth",
+      "--out",
+      dir,
+      "--clips",
+      "3",
+      "--chunks",
+      "4",
+      "--frames",
+      "2",
+      "--size",
+      "8",
+      "--mels",
+      "16",
+      "--json",
+    );
     const j = JSON.parse(s.out);
     expect(j.clips).toBe(3);
     expect(j.questions).toBe(36);
@@ -53,13 +72,19 @@ describe("mira data", () => {
 
   test("bad flags and damaged sets end in one line with the fix", async () => {
     await expect(run("synth")).rejects.toThrow(UsageError);
-    await expect(run("synth", "--out", join(root, "x"), "--frames", "3")).rejects.toThrow(/chunks × frames must be a multiple of 4.*usage: mira data synth/);
-    await expect(run("synth", "--out", join(root, "x"), "--clips", "many")).rejects.toThrow(/--clips needs an integer, got 'many'/);
+    await expect(run("synth", "--out", join(root, "x"), "--frames", "3")).rejects.toThrow(
+      /chunks × frames must be a multiple of 4.*usage: mira data synth/,
+    );
+    await expect(run("synth", "--out", join(root, "x"), "--clips", "many")).rejects.toThrow(
+      /--clips needs an integer, got 'many'/,
+    );
     await expect(run("shuffle")).rejects.toThrow(/unknown subcommand 'shuffle': synth, check or import/);
     const dir = join(root, "gone");
     await run("synth", "--out", dir, "--clips", "2");
     rmSync(join(dir, "video.f32"));
     await expect(run("check", dir)).rejects.toThrow(InputError);
-    await expect(run("check", dir)).rejects.toThrow(/tensor file 'video' .*video\.f32 is missing; regenerate it with 'mira data synth --out DIR'/);
+    await expect(run("check", dir)).rejects.toThrow(
+      /tensor file 'video' .*video\.f32 is missing; regenerate it with 'mira data synth --out DIR'/,
+    );
   });
 });

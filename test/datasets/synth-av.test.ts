@@ -7,14 +7,37 @@ import { BEEP, melBinOf } from "../../datasets/audio.js";
 import { generateClip, splitClips, splitOfClip } from "../../datasets/av-build.js";
 import { melParamsOf } from "../../datasets/av-render.js";
 import { type Keyed, chanceByType, majorityByKeyAccuracy } from "../../datasets/chance.js";
-import { COLOURS, COLOUR_RGB, COUNT_WORDS, type ClipEvents, ORDINALS, type Question, type SynthConfig, PITCHES, SLOTS, TINY, checkConfig, framesPerClip, hopOf, questionsFor, sampleEvents, samplesPerClip, samplesPerFrame } from "../../datasets/synth-av.js";
+import {
+  COLOURS,
+  COLOUR_RGB,
+  COUNT_WORDS,
+  type ClipEvents,
+  ORDINALS,
+  type Question,
+  type SynthConfig,
+  PITCHES,
+  SLOTS,
+  TINY,
+  checkConfig,
+  framesPerClip,
+  hopOf,
+  questionsFor,
+  sampleEvents,
+  samplesPerClip,
+  samplesPerFrame,
+} from "../../datasets/synth-av.js";
 
-const CONFIGS: SynthConfig[] = [TINY, { ...TINY, chunks: 4, frames: 8, height: 32, width: 32, mels: 64 }, { ...TINY, chunks: 3, frames: 4, height: 12, width: 20 }];
+const CONFIGS: SynthConfig[] = [
+  TINY,
+  { ...TINY, chunks: 4, frames: 8, height: 32, width: 32, mels: 64 },
+  { ...TINY, chunks: 3, frames: 4, height: 12, width: 20 },
+];
 const wordsOf = (q: Question) => q.text.split(" ");
 
 /** The answer from the events' times alone: which shape is visible at which sample, which tone starts when. */
 function answerByTime(e: ClipEvents, q: Question): string {
-  const visibleAt = (sample: number) => e.shapes.filter((s) => s.start * samplesPerFrame <= sample && sample < s.end * samplesPerFrame);
+  const visibleAt = (sample: number) =>
+    e.shapes.filter((s) => s.start * samplesPerFrame <= sample && sample < s.end * samplesPerFrame);
   const byStart = <T extends { start: number }>(xs: readonly T[]) => [...xs].sort((a, b) => a.start - b.start);
   switch (q.type) {
     case "colour_at_tone": {
@@ -27,7 +50,9 @@ function answerByTime(e: ClipEvents, q: Question): string {
       const shape = e.shapes.find((s) => wordsOf(q).includes(s.colour))!;
       const after = byStart(e.tones.filter((t) => t.start >= shape.start * samplesPerFrame));
       expect(after.length).toBeGreaterThan(0);
-      expect(after[0].start, "the tone starts while that shape is still the one shown").toBeLessThan(shape.end * samplesPerFrame);
+      expect(after[0].start, "the tone starts while that shape is still the one shown").toBeLessThan(
+        shape.end * samplesPerFrame,
+      );
       return after[0].pitch;
     }
     case "count_beeps":
@@ -51,38 +76,64 @@ function answerByTime(e: ClipEvents, q: Question): string {
 describe("events and questions", () => {
   test("every answer agrees with the answer recomputed from the event list's times", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 2 ** 32 - 1 }), fc.nat(10_000), fc.constantFrom(...CONFIGS), (seed, clip, c) => {
-        const e = sampleEvents(seed, clip, c);
-        const qs = questionsFor(e);
-        expect(qs.map((q) => q.type)).toEqual(["colour_at_tone", "colour_at_tone", "tone_after_colour", "tone_after_colour", "count_beeps", "first_tone", "first_colour", "when_tone", "when_tone", "when_colour", "when_colour", "nth_colour"]);
-        expect(new Set(e.asked.colours).size, "two distinct colours asked").toBe(2);
-        expect(e.asked.slot, "nth_colour asks after the first slot (first_colour asks that)").toBeGreaterThan(0);
-        for (const q of qs) expect(q.answer, q.text).toBe(answerByTime(e, q));
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+        fc.nat(10_000),
+        fc.constantFrom(...CONFIGS),
+        (seed, clip, c) => {
+          const e = sampleEvents(seed, clip, c);
+          const qs = questionsFor(e);
+          expect(qs.map((q) => q.type)).toEqual([
+            "colour_at_tone",
+            "colour_at_tone",
+            "tone_after_colour",
+            "tone_after_colour",
+            "count_beeps",
+            "first_tone",
+            "first_colour",
+            "when_tone",
+            "when_tone",
+            "when_colour",
+            "when_colour",
+            "nth_colour",
+          ]);
+          expect(new Set(e.asked.colours).size, "two distinct colours asked").toBe(2);
+          expect(e.asked.slot, "nth_colour asks after the first slot (first_colour asks that)").toBeGreaterThan(0);
+          for (const q of qs) expect(q.answer, q.text).toBe(answerByTime(e, q));
+        },
+      ),
       { numRuns: 300 },
     );
   });
 
   test("a clip's events obey the layout: each colour once, in disjoint slots, shapes inside the frame, tones apart, beeps apart", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 2 ** 32 - 1 }), fc.nat(10_000), fc.constantFrom(...CONFIGS), (seed, clip, c) => {
-        const e = sampleEvents(seed, clip, c);
-        expect([...e.shapes.map((s) => s.colour)].sort()).toEqual([...COLOURS].sort());
-        e.shapes.forEach((s, i) => {
-          expect([s.start, s.end]).toEqual([(i * framesPerClip(c)) / SLOTS, ((i + 1) * framesPerClip(c)) / SLOTS]);
-          for (let j = 0; j < s.x.length; j++) {
-            expect(s.x[j]).toBeGreaterThanOrEqual(0);
-            expect(s.x[j] + s.size).toBeLessThanOrEqual(c.width);
-            expect(s.y[j]).toBeGreaterThanOrEqual(0);
-            expect(s.y[j] + s.size).toBeLessThanOrEqual(c.height);
-          }
-        });
-        expect(e.tones.map((t) => t.pitch).sort()).toEqual([...PITCHES].sort());
-        expect(e.tones[0].start + e.tones[0].length).toBeLessThan(e.tones[1].start);
-        const beepLength = Math.round(BEEP.seconds * 16000);
-        for (let i = 1; i < e.beeps.length; i++) expect(e.beeps[i] - e.beeps[i - 1], "beeps separated by at least 40 ms").toBeGreaterThanOrEqual(beepLength + 640);
-        for (const b of e.beeps) expect(b + beepLength).toBeLessThanOrEqual(samplesPerClip(c));
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+        fc.nat(10_000),
+        fc.constantFrom(...CONFIGS),
+        (seed, clip, c) => {
+          const e = sampleEvents(seed, clip, c);
+          expect([...e.shapes.map((s) => s.colour)].sort()).toEqual([...COLOURS].sort());
+          e.shapes.forEach((s, i) => {
+            expect([s.start, s.end]).toEqual([(i * framesPerClip(c)) / SLOTS, ((i + 1) * framesPerClip(c)) / SLOTS]);
+            for (let j = 0; j < s.x.length; j++) {
+              expect(s.x[j]).toBeGreaterThanOrEqual(0);
+              expect(s.x[j] + s.size).toBeLessThanOrEqual(c.width);
+              expect(s.y[j]).toBeGreaterThanOrEqual(0);
+              expect(s.y[j] + s.size).toBeLessThanOrEqual(c.height);
+            }
+          });
+          expect(e.tones.map((t) => t.pitch).sort()).toEqual([...PITCHES].sort());
+          expect(e.tones[0].start + e.tones[0].length).toBeLessThan(e.tones[1].start);
+          const beepLength = Math.round(BEEP.seconds * 16000);
+          for (let i = 1; i < e.beeps.length; i++)
+            expect(e.beeps[i] - e.beeps[i - 1], "beeps separated by at least 40 ms").toBeGreaterThanOrEqual(
+              beepLength + 640,
+            );
+          for (const b of e.beeps) expect(b + beepLength).toBeLessThanOrEqual(samplesPerClip(c));
+        },
+      ),
       { numRuns: 200 },
     );
   });
@@ -111,7 +162,9 @@ describe("rendering", () => {
             const rgb = Array.from(g.video.subarray((frame * H * W + p) * 3, (frame * H * W + p) * 3 + 3));
             if (rgb.some((x) => x > 0)) lit.add(rgb.join(","));
           }
-          expect([...lit], `clip ${clip} frame ${frame}`).toEqual([COLOUR_RGB[q.answer as (typeof COLOURS)[number]].map(Math.fround).join(",")]);
+          expect([...lit], `clip ${clip} frame ${frame}`).toEqual([
+            COLOUR_RGB[q.answer as (typeof COLOURS)[number]].map(Math.fround).join(","),
+          ]);
         }
         const mel = melParamsOf(c);
         for (const tone of g.events.tones) {
@@ -155,22 +208,32 @@ describe("one modality is not enough for the both-modality types", () => {
     const e = sampleEvents(seed, i, TINY);
     const video = e.shapes.map((s) => `${s.colour}@${s.start}`).join(" ");
     const tones = e.tones.map((t) => `${t.pitch}@${t.start}`).join(" ");
-    return questionsFor(e).map((q) => ({ q, split: splitOfClip(i, splits), video, tones, audio: `${tones} beeps ${e.beeps.length}` }));
+    return questionsFor(e).map((q) => ({
+      q,
+      split: splitOfClip(i, splits),
+      video,
+      tones,
+      audio: `${tones} beeps ${e.beeps.length}`,
+    }));
   }).flat();
   const chance = chanceByType(rows.map((r) => ({ type: r.q.type, answer: r.q.answer, split: r.split })));
   const accuracy = (type: string, evidence: (r: (typeof rows)[number]) => string) => {
-    const keyed = (split: string): Keyed[] => rows.filter((r) => r.q.type === type && r.split === split).map((r) => ({ key: evidence(r), answer: r.q.answer }));
+    const keyed = (split: string): Keyed[] =>
+      rows.filter((r) => r.q.type === type && r.split === split).map((r) => ({ key: evidence(r), answer: r.q.answer }));
     return majorityByKeyAccuracy(keyed("train"), keyed("test"))!;
   };
 
-  test.each(["colour_at_tone", "tone_after_colour"])("%s: video alone and audio alone stay within 5 points of chance; both together answer all", (type) => {
-    const c = chance[type].test!;
-    expect(accuracy(type, () => "")).toBe(c); // no evidence at all: the rule is chance itself
-    expect(accuracy(type, (r) => `${r.q.text} | ${r.video}`)).toBeLessThanOrEqual(c + 0.05);
-    expect(accuracy(type, (r) => `${r.q.text} | ${r.audio}`)).toBeLessThanOrEqual(c + 0.05);
-    expect(accuracy(type, (r) => `${r.q.text} | ${r.tones}`)).toBeLessThanOrEqual(c + 0.05); // fewer keys, each better estimated
-    expect(accuracy(type, (r) => `${r.q.text} | ${r.video} | ${r.tones}`)).toBe(1);
-  });
+  test.each(["colour_at_tone", "tone_after_colour"])(
+    "%s: video alone and audio alone stay within 5 points of chance; both together answer all",
+    (type) => {
+      const c = chance[type].test!;
+      expect(accuracy(type, () => "")).toBe(c); // no evidence at all: the rule is chance itself
+      expect(accuracy(type, (r) => `${r.q.text} | ${r.video}`)).toBeLessThanOrEqual(c + 0.05);
+      expect(accuracy(type, (r) => `${r.q.text} | ${r.audio}`)).toBeLessThanOrEqual(c + 0.05);
+      expect(accuracy(type, (r) => `${r.q.text} | ${r.tones}`)).toBeLessThanOrEqual(c + 0.05); // fewer keys, each better estimated
+      expect(accuracy(type, (r) => `${r.q.text} | ${r.video} | ${r.tones}`)).toBe(1);
+    },
+  );
 
   test.each([
     ["count_beeps", "audio"],
@@ -186,7 +249,16 @@ describe("one modality is not enough for the both-modality types", () => {
   });
 
   test("answers are balanced: every answer of a type within 3 points of uniform on the training clips", () => {
-    const uniform: Record<string, number> = { colour_at_tone: 4, tone_after_colour: 2, count_beeps: 4, first_tone: 2, first_colour: 4, when_tone: 4, when_colour: 4, nth_colour: 4 };
+    const uniform: Record<string, number> = {
+      colour_at_tone: 4,
+      tone_after_colour: 2,
+      count_beeps: 4,
+      first_tone: 2,
+      first_colour: 4,
+      when_tone: 4,
+      when_colour: 4,
+      nth_colour: 4,
+    };
     for (const [type, k] of Object.entries(uniform)) {
       const answers = rows.filter((r) => r.q.type === type && r.split === "train").map((r) => r.q.answer);
       const counts = new Map<string, number>();

@@ -41,12 +41,15 @@ describe("WordTokenizer", () => {
     expect(Array.from(text)).toEqual([...tok.encode("how many beeps ? two"), EOS, 0, 0, 0, 0]);
     expect(Array.from(mask)).toEqual([0, 0, 0, 0, 1, 1, 0, 0, 0, 0]);
     expect(tok.decode(text)).toBe("how many beeps ? two");
-    expect(() => encodeRow(tok, "how many beeps ?", "two", new Int32Array(5), new Float32Array(5))).toThrow(/need 6 tokens but rows hold 5/);
+    expect(() => encodeRow(tok, "how many beeps ?", "two", new Int32Array(5), new Float32Array(5))).toThrow(
+      /need 6 tokens but rows hold 5/,
+    );
   });
 
   test("every generated question fits MAX_TEXT_TOKENS", () => {
     for (let clip = 0; clip < 50; clip++) {
-      for (const q of questionsFor(sampleEvents(3, clip, TINY))) expect(tok.encode(q.text).length + 2).toBeLessThanOrEqual(MAX_TEXT_TOKENS);
+      for (const q of questionsFor(sampleEvents(3, clip, TINY)))
+        expect(tok.encode(q.text).length + 2).toBeLessThanOrEqual(MAX_TEXT_TOKENS);
     }
   });
 });
@@ -55,7 +58,13 @@ describe("TINY matches models/mirasol.mira's tiny preset", () => {
   test("video [chunks·frames, height, width, 3], spectrogram [chunks·spec_frames, mel], vocabulary, start, eos, max_len", () => {
     const c = loadModel(join(import.meta.dirname, "../../models/mirasol.mira"), { preset: "tiny" }).config();
     expect(framesPerClip(TINY)).toBe(Number(c.chunks) * Number(c.frames));
-    expect([TINY.chunks, TINY.frames, TINY.height, TINY.width, 3]).toEqual([c.chunks, c.frames, c.height, c.width, c.channels]);
+    expect([TINY.chunks, TINY.frames, TINY.height, TINY.width, 3]).toEqual([
+      c.chunks,
+      c.frames,
+      c.height,
+      c.width,
+      c.channels,
+    ]);
     expect(TINY.frames * TINY.specPerFrame).toBe(c.spec_frames);
     expect(TINY.mels).toBe(c.mel);
     expect(avTokenizer().size).toBeLessThanOrEqual(Number(c.vocab));

@@ -30,12 +30,22 @@ describe("checkFile", () => {
     try {
       const r = checkFile(file, { set: ["heads=2.5"] });
       expect(r.exitCode).toBe(1);
-      expect(r.output).toMatch(/bad\.mira:\d+:\d+ error M2104 matmul inner dimensions differ: f32\[B, T, d\] @ f32\[B, T, d\]/);
+      expect(r.output).toMatch(
+        /bad\.mira:\d+:\d+ error M2104 matmul inner dimensions differ: f32\[B, T, d\] @ f32\[B, T, d\]/,
+      );
       expect(r.output).toContain("--set heads=2.5:1:7 error M2103");
       const j = JSON.parse(checkFile(file, { json: true }).output);
-      expect(j.diagnostics.filter((d: { severity: string }) => d.severity === "error")).toMatchObject([{ code: "M2104", file }]);
+      expect(j.diagnostics.filter((d: { severity: string }) => d.severity === "error")).toMatchObject([
+        { code: "M2104", file },
+      ]);
       // `head` is no longer called: its parameters would vanish, which is worth a warning.
-      expect(j.diagnostics).toContainEqual(expect.objectContaining({ code: "M2303", severity: "warning", message: "'head' is a Linear instance that is never called, so its parameters would not exist" }));
+      expect(j.diagnostics).toContainEqual(
+        expect.objectContaining({
+          code: "M2303",
+          severity: "warning",
+          message: "'head' is a Linear instance that is never called, so its parameters would not exist",
+        }),
+      );
     } finally {
       fs.rmSync(path.dirname(file), { recursive: true });
     }
@@ -51,7 +61,9 @@ describe("formatFile", () => {
     fs.writeFileSync(file, "model M{config{d=1}\n// c\ninput t:i32[B]   output o=t}");
     expect(formatFile(file, { check: true }).exitCode).toBe(1);
     expect(formatFile(file, { write: true })).toEqual({ output: `${file}: reformatted`, exitCode: 0 });
-    expect(fs.readFileSync(file, "utf8")).toBe("model M {\n  config {\n    d = 1\n  }\n  // c\n  input t: i32[B]\n  output o = t\n}\n");
+    expect(fs.readFileSync(file, "utf8")).toBe(
+      "model M {\n  config {\n    d = 1\n  }\n  // c\n  input t: i32[B]\n  output o = t\n}\n",
+    );
     expect(formatFile(file, { check: true }).exitCode).toBe(0);
   });
 });
@@ -61,7 +73,9 @@ describe("emitElaborated", () => {
     const r = emitElaborated(lm, { preset: "tiny", emit: "params" });
     expect(r.exitCode).toBe(0);
     expect(r.output).toMatch(/^embed\.table\s+f32\[96, 32\]\s+normal$/m);
-    expect(r.output.split("\n").at(-1)).toBe(`22 tensors, ${r.elaborated!.paramCount.toLocaleString("en-US")} parameters`);
+    expect(r.output.split("\n").at(-1)).toBe(
+      `22 tensors, ${r.elaborated!.paramCount.toLocaleString("en-US")} parameters`,
+    );
   });
 
   test("--emit ir prints the graph; an unbound batch dim is an error", () => {

@@ -12,7 +12,11 @@ import { MODELS, readModel, run } from "./harness.js";
 
 const DEMO = readModel("combiner_demo.mira");
 const demo = (set: string[]) => run(DEMO, { file: `${MODELS}/combiner_demo.mira`, set });
-const shown = (r: ReturnType<typeof run>) => r.diagnostics.map((d) => `${d.span.file.replace(/^.*\/models\//, "models/")}:${locate(d, r.sources).line}:${locate(d, r.sources).col} ${d.severity} ${d.code} ${d.message} | ${d.hint}`);
+const shown = (r: ReturnType<typeof run>) =>
+  r.diagnostics.map(
+    (d) =>
+      `${d.span.file.replace(/^.*\/models\//, "models/")}:${locate(d, r.sources).line}:${locate(d, r.sources).col} ${d.severity} ${d.code} ${d.message} | ${d.hint}`,
+  );
 
 describe("interface-typed values must implement the interface", () => {
   test("--set combiner=LayerNorm(4) is M2203 in the override's pseudo-file, naming both, listing the implementations", () => {
@@ -22,15 +26,21 @@ describe("interface-typed values must implement the interface", () => {
   });
 
   test("a bare module of another kind, a number and an unknown name are rejected the same way", () => {
-    expect(shown(demo(["combiner=LayerNorm"]))[0]).toContain("error M2203 config 'combiner' (from --set) must implement Combiner, but LayerNorm does not implement it");
-    expect(shown(demo(["combiner=4"]))[0]).toContain("error M2203 config 'combiner' (from --set) must implement Combiner, but is int (4)");
+    expect(shown(demo(["combiner=LayerNorm"]))[0]).toContain(
+      "error M2203 config 'combiner' (from --set) must implement Combiner, but LayerNorm does not implement it",
+    );
+    expect(shown(demo(["combiner=4"]))[0]).toContain(
+      "error M2203 config 'combiner' (from --set) must implement Combiner, but is int (4)",
+    );
     expect(shown(demo(["combiner=Memry(read: 2)"]))).toEqual([
       "--set combiner=Memry(read: 2):1:10 error M2001 unknown implementation 'Memry' of Combiner | did you mean 'Memory'? the implementations of Combiner are: TransformerCombiner, ConcatCombiner, MemoryCombiner",
     ]);
   });
 
   test("a bad --set value is one error, with no cascade into the shapes that use it", () => {
-    expect(shown(demo(["d=ConcatCombiner()"]))).toEqual(["--set d=ConcatCombiner():1:3 error M2103 config 'd' (from --set) must be int, not module instance ConcatCombiner | give it an integer such as 64, or change the declared type"]);
+    expect(shown(demo(["d=ConcatCombiner()"]))).toEqual([
+      "--set d=ConcatCombiner():1:3 error M2103 config 'd' (from --set) must be int, not module instance ConcatCombiner | give it an integer such as 64, or change the declared type",
+    ]);
   });
 
   test("in a preset, a module hyperparameter's default and a let annotation", () => {
@@ -49,20 +59,33 @@ module Use(mix: Mixer = LayerNorm(4))(v: f32[B, T, 3, 8], a: f32[B, T, 2, 8]) ->
       "case.mira:6:25 error M2203 the default of 'mix' must implement Mixer, but LayerNorm does not implement it | the implementations of Mixer are: KeepAll",
       "case.mira:8:20 error M2203 'bad' must implement Mixer, but Linear does not implement it | the implementations of Mixer are: KeepAll",
     ]);
-    const preset = DEMO.replace("preset tiny { d = 8, chunks = 2 }", "preset tiny { d = 8, chunks = 2, combiner = LayerNorm(8) }");
-    expect(shown(run(preset, { file: `${MODELS}/combiner_demo.mira` }))[0]).toMatch(/combiner_demo\.mira:\d+:\d+ error M2203 'combiner' in preset tiny must implement Combiner, but LayerNorm does not implement it/);
+    const preset = DEMO.replace(
+      "preset tiny { d = 8, chunks = 2 }",
+      "preset tiny { d = 8, chunks = 2, combiner = LayerNorm(8) }",
+    );
+    expect(shown(run(preset, { file: `${MODELS}/combiner_demo.mira` }))[0]).toMatch(
+      /combiner_demo\.mira:\d+:\d+ error M2203 'combiner' in preset tiny must implement Combiner, but LayerNorm does not implement it/,
+    );
   });
 
   test("an untyped config key whose default constructs an implementation has the interface's type", () => {
-    const src = "import std.combiners\nmodel M {\n  config {\n    d: int = 8\n    c = ConcatCombiner()\n  }\n  input v: f32[B, T, 2, d]\n  output o = c(v, v)\n}\n";
+    const src =
+      "import std.combiners\nmodel M {\n  config {\n    d: int = 8\n    c = ConcatCombiner()\n  }\n  input v: f32[B, T, 2, d]\n  output o = c(v, v)\n}\n";
     expect(run(src).diagnostics).toEqual([]);
     expect(run(src, { set: ["c=TTM(read: 2)"] }).diagnostics).toEqual([]);
-    expect(shown(run(src, { set: ["c=LayerNorm(4)"] }))[0]).toContain("error M2203 config 'c' (from --set) must implement Combiner, but LayerNorm does not implement it");
+    expect(shown(run(src, { set: ["c=LayerNorm(4)"] }))[0]).toContain(
+      "error M2203 config 'c' (from --set) must implement Combiner, but LayerNorm does not implement it",
+    );
   });
 
   test("a bad value in the chosen preset is reported once", () => {
-    const src = "import std.combiners\nmodel M {\n  config {\n    d: int = 8\n    c: Combiner = ConcatCombiner()\n  }\n  preset tiny { d = foo, c = Fooo() }\n  input v: f32[B, T, 2, d]\n  output o = c(v, v)\n}\n";
-    for (const preset of [undefined, "tiny"]) expect(run(src, { preset }).diagnostics.map((d) => d.message)).toEqual(["unknown name 'foo'", "unknown implementation 'Fooo' of Combiner"]);
+    const src =
+      "import std.combiners\nmodel M {\n  config {\n    d: int = 8\n    c: Combiner = ConcatCombiner()\n  }\n  preset tiny { d = foo, c = Fooo() }\n  input v: f32[B, T, 2, d]\n  output o = c(v, v)\n}\n";
+    for (const preset of [undefined, "tiny"])
+      expect(run(src, { preset }).diagnostics.map((d) => d.message)).toEqual([
+        "unknown name 'foo'",
+        "unknown implementation 'Fooo' of Combiner",
+      ]);
   });
 
   test("an implementation may be named without the interface's suffix, and without () when its defaults do", () => {
@@ -71,13 +94,22 @@ module Use(mix: Mixer = LayerNorm(4))(v: f32[B, T, 3, 8], a: f32[B, T, 2, 8]) ->
       expect(formatDiagnostics(c.diagnostics, c.sources)).toBe("");
       const e = elaborate(c.result, { batch: { B: 1 } });
       expect(e.diagnostics).toEqual([]);
-      return [e.result!.config.combiner, e.result!.graph.nodes.find((n) => n.id === e.result!.graph.outputs.find((o) => o.name === "latents")!.id)!.shape[2]];
+      return [
+        e.result!.config.combiner,
+        e.result!.graph.nodes.find((n) => n.id === e.result!.graph.outputs.find((o) => o.name === "latents")!.id)!
+          .shape[2],
+      ];
     };
     expect(out(["combiner=Memory(read: 2)"])).toEqual(["MemoryCombiner", 2]);
     expect(out(["combiner=ConcatCombiner"])).toEqual(["ConcatCombiner", 6]);
     expect(out(["combiner=Concat"])).toEqual(["ConcatCombiner", 6]);
     // A module of the short name that is no implementation (std.nn's TokenLearner) yields to the one that is.
-    const m = run(readModel("mirasol.mira"), { file: `${MODELS}/mirasol.mira`, preset: "tiny", set: ["combiner=TokenLearner(m: 2)"], elaborate: { B: 1, L: 4 } });
+    const m = run(readModel("mirasol.mira"), {
+      file: `${MODELS}/mirasol.mira`,
+      preset: "tiny",
+      set: ["combiner=TokenLearner(m: 2)"],
+      elaborate: { B: 1, L: 4 },
+    });
     expect(m.diagnostics).toEqual([]);
   });
 });
@@ -106,8 +138,19 @@ module A(d: int)(x: f32[B, T, d]) -> f32[B, T, d] {
   });
 
   test("the real models have none", () => {
-    for (const f of ["char_lm.mira", "combiner_demo.mira", "mirasol.mira", "std/nn.mira", "std/vit.mira", "std/combiners.mira", "std/losses.mira"])
-      expect(run(readModel(f), { file: `${MODELS}/${f}` }).diagnostics.map((d) => d.code), f).toEqual([]);
+    for (const f of [
+      "char_lm.mira",
+      "combiner_demo.mira",
+      "mirasol.mira",
+      "std/nn.mira",
+      "std/vit.mira",
+      "std/combiners.mira",
+      "std/losses.mira",
+    ])
+      expect(
+        run(readModel(f), { file: `${MODELS}/${f}` }).diagnostics.map((d) => d.code),
+        f,
+      ).toEqual([]);
   });
 });
 
@@ -119,7 +162,10 @@ ${body}
 }
 `;
   test("floats: floor-mod a − floor(a / b)·b, the sign of the divisor (as Python)", () => {
-    const c = check(model("  output r = x % 3.0\n  output s = x % (0.0 - x - 10.0)\n  output t = k"), `${MODELS}/case.mira`);
+    const c = check(
+      model("  output r = x % 3.0\n  output s = x % (0.0 - x - 10.0)\n  output t = k"),
+      `${MODELS}/case.mira`,
+    );
     expect(c.diagnostics).toEqual([]);
     const e = elaborate(c.result, { batch: { N: 5 } }).result!;
     const xs = [-7, -0.5, 0, 2.5, 9];
@@ -132,7 +178,9 @@ ${body}
   });
 
   test("integer tensors: M2111 at the expression, naming the fix", () => {
-    expect(shown(run(model("  output r = k % 2")))).toEqual(["case.mira:4:14 error M2111 '%' on tensors needs floats, not i32[N] | cast to f32 first: cast(x, f32) % 2.0 (the result is a - floor(a / b) * b)"]);
+    expect(shown(run(model("  output r = k % 2")))).toEqual([
+      "case.mira:4:14 error M2111 '%' on tensors needs floats, not i32[N] | cast to f32 first: cast(x, f32) % 2.0 (the result is a - floor(a / b) * b)",
+    ]);
   });
 
   test("static numbers use the same floor-mod", () => {
@@ -148,7 +196,9 @@ describe("elaboration errors inside std files name the caller", () => {
     const g = GOLDEN.find((x) => x.code === "M3005")!;
     const r = run(g.src, g);
     const d = r.diagnostics.find((x) => x.code === "M3005")!;
-    const text = formatDiagnostic(d, r.sources).replace(/^.*\/models\//gm, "models/").replace(/ \S*\/models\//g, " models/");
+    const text = formatDiagnostic(d, r.sources)
+      .replace(/^.*\/models\//gm, "models/")
+      .replace(/ \S*\/models\//g, " models/");
     expect(text).toBe(
       [
         "models/std/nn.mira:32:12 error M3005 8 / 3 is not a whole number",
@@ -164,15 +214,24 @@ describe("elaboration errors inside std files name the caller", () => {
 
   test("printed paths are relative to the working directory when under it; the data keeps them whole", () => {
     expect(shownFile(`${process.cwd()}/models/std/nn.mira`)).toBe("models/std/nn.mira");
-    expect(shownFile("/elsewhere/std/nn.mira")).toBe(process.cwd().startsWith("/elsewhere") ? "std/nn.mira" : "/elsewhere/std/nn.mira");
+    expect(shownFile("/elsewhere/std/nn.mira")).toBe(
+      process.cwd().startsWith("/elsewhere") ? "std/nn.mira" : "/elsewhere/std/nn.mira",
+    );
     expect(shownFile("--set d=4")).toBe("--set d=4");
   });
 
   test("through nested modules: each call, innermost first", () => {
-    const src = "import std.nn\nmodel M {\n  config { d: int = 8 }\n  input tokens: i32[B, T]\n  output o = TransformerBlock(d, 3)(Embedding(32, d)(tokens))\n}\n";
+    const src =
+      "import std.nn\nmodel M {\n  config { d: int = 8 }\n  input tokens: i32[B, T]\n  output o = TransformerBlock(d, 3)(Embedding(32, d)(tokens))\n}\n";
     const r = run(src, { elaborate: { B: 1, T: 2 } });
     const d = r.diagnostics.find((x) => x.code === "M3005")!;
-    expect(d.notes!.map((n) => [n.span.file.replace(/^.*\/models\//, "models/"), locate({ ...d, span: n.span }, r.sources).line, n.message])).toEqual([
+    expect(
+      d.notes!.map((n) => [
+        n.span.file.replace(/^.*\/models\//, "models/"),
+        locate({ ...d, span: n.span }, r.sources).line,
+        n.message,
+      ]),
+    ).toEqual([
       ["models/std/nn.mira", 51, "in MultiHeadAttention, called here"],
       ["case.mira", 5, "in TransformerBlock, called here"],
     ]);
@@ -188,25 +247,37 @@ describe("preset names", () => {
   });
 
   test("digits and a name apart are a syntax error at the name", () => {
-    const src = "model M {\n  config { d: int = 8 }\n  preset 3 b { d = 16 }\n  input x: f32[N, d]\n  output o = x\n}\n";
-    expect(shown(run(src))).toEqual(["case.mira:3:10 error M1002 '3' is not a preset name | a preset name is letters, digits and _, with no spaces, e.g. tiny or 3b"]);
+    const src =
+      "model M {\n  config { d: int = 8 }\n  preset 3 b { d = 16 }\n  input x: f32[N, d]\n  output o = x\n}\n";
+    expect(shown(run(src))).toEqual([
+      "case.mira:3:10 error M1002 '3' is not a preset name | a preset name is letters, digits and _, with no spaces, e.g. tiny or 3b",
+    ]);
   });
 });
 
 // Found by fuzzing the Mirasol files: mutants that still checked clean.
 describe("rules that mutants of real models showed missing", () => {
   test("a scan's carry keeps its declared type when assigned in the body (M2108)", () => {
-    const src = "module A(k: int)(x: f32[B, T, d]) -> f32[B, T, k, d] {\n  let y = scan t over T carry mem: f32[B, k, d] = zeros {\n    mem = mem[:, 1:]\n    yield mem\n  }\n  return y\n}\n";
-    expect(shown(run(src))).toEqual(["case.mira:3:11 error M2108 'mem' changes type inside a scan body: f32[B, k, d] before, f32[B, k - 1, d] after | a value carried across iterations must keep its shape"]);
+    const src =
+      "module A(k: int)(x: f32[B, T, d]) -> f32[B, T, k, d] {\n  let y = scan t over T carry mem: f32[B, k, d] = zeros {\n    mem = mem[:, 1:]\n    yield mem\n  }\n  return y\n}\n";
+    expect(shown(run(src))).toEqual([
+      "case.mira:3:11 error M2108 'mem' changes type inside a scan body: f32[B, k, d] before, f32[B, k - 1, d] after | a value carried across iterations must keep its shape",
+    ]);
   });
 
   test("mse compares one shape; broadcasting a target is an error (M2106)", () => {
-    const src = "model M {\n  input p: f32[B, 3, n]\n  input q: f32[B, 1, n]\n  loss l = mse(p, q)\n  objective = l\n}\n";
-    expect(shown(run(src))).toEqual(["case.mira:4:12 error M2106 mse compares tensors of one shape, not f32[B, 3, n] and f32[B, 1, n] | make the shapes equal; broadcast(x, [dims]) first if repeating one is meant"]);
+    const src =
+      "model M {\n  input p: f32[B, 3, n]\n  input q: f32[B, 1, n]\n  loss l = mse(p, q)\n  objective = l\n}\n";
+    expect(shown(run(src))).toEqual([
+      "case.mira:4:12 error M2106 mse compares tensors of one shape, not f32[B, 3, n] and f32[B, 1, n] | make the shapes equal; broadcast(x, [dims]) first if repeating one is meant",
+    ]);
   });
 
   test("generate's logits have one row per position of the generated input (M2106)", () => {
-    const src = "import std.nn\nmodel M {\n  input text: i32[B, L]\n  let all = Embedding(8, 8)(concat([text, text[:, :1]], axis: 1))\n  output logits = all\n  generate text from logits\n}\n";
-    expect(shown(run(src))).toEqual(["case.mira:6:22 error M2106 logits 'logits' are f32[B, L + 1, 8] but must be one row of scores per position of i32[B, L] | position i scores token i + 1; slice the logits to the input's positions"]);
+    const src =
+      "import std.nn\nmodel M {\n  input text: i32[B, L]\n  let all = Embedding(8, 8)(concat([text, text[:, :1]], axis: 1))\n  output logits = all\n  generate text from logits\n}\n";
+    expect(shown(run(src))).toEqual([
+      "case.mira:6:22 error M2106 logits 'logits' are f32[B, L + 1, 8] but must be one row of scores per position of i32[B, L] | position i scores token i + 1; slice the logits to the input's positions",
+    ]);
   });
 });

@@ -19,7 +19,11 @@ describe("docs/models.md", () => {
   });
 
   test("the Combiner table names every implementation in std.combiners", () => {
-    const impls = [...fs.readFileSync(path.join(MODELS, "std/combiners.mira"), "utf8").matchAll(/^module (\w+)\(.*implements Combiner/gm)].map((m) => m[1]);
+    const impls = [
+      ...fs
+        .readFileSync(path.join(MODELS, "std/combiners.mira"), "utf8")
+        .matchAll(/^module (\w+)\(.*implements Combiner/gm),
+    ].map((m) => m[1]);
     expect(impls.length).toBeGreaterThanOrEqual(6);
     expect(modelExamples.length).toBeGreaterThan(0);
     for (const name of impls) expect(modelsDoc).toContain(`| \`${name}(`);

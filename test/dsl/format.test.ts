@@ -14,13 +14,22 @@ const { expr } = fc.letrec<{ expr: string; atom: string }>((tie) => ({
     number,
     fc.tuple(tie("expr")).map(([e]) => `(${e})`),
     fc.array(tie("expr"), { maxLength: 3 }).map((xs) => `[${xs.join(", ")}]`),
-    fc.tuple(name, fc.array(fc.tuple(fc.option(name, { nil: undefined }), tie("expr")), { maxLength: 3 })).map(([f, args]) => `${f}(${args.map(([k, v]) => (k ? `${k}: ${v}` : v)).join(", ")})`),
-    fc.tuple(name, fc.array(fc.constantFrom(":", "1:", ":-1", "::2", "0", "-m:", "...", "a:b:c"), { minLength: 1, maxLength: 3 })).map(([t, items]) => `${t}[${items.join(", ")}]`),
+    fc
+      .tuple(name, fc.array(fc.tuple(fc.option(name, { nil: undefined }), tie("expr")), { maxLength: 3 }))
+      .map(([f, args]) => `${f}(${args.map(([k, v]) => (k ? `${k}: ${v}` : v)).join(", ")})`),
+    fc
+      .tuple(
+        name,
+        fc.array(fc.constantFrom(":", "1:", ":-1", "::2", "0", "-m:", "...", "a:b:c"), { minLength: 1, maxLength: 3 }),
+      )
+      .map(([t, items]) => `${t}[${items.join(", ")}]`),
   ),
   expr: fc.oneof(
     { depthSize: "small", withCrossShrink: true },
     tie("atom"),
-    fc.tuple(tie("expr"), fc.constantFrom("+", "-", "*", "/", "@", "%", "==", "<"), tie("atom")).map(([a, op, b]) => `${a} ${op} ${b}`),
+    fc
+      .tuple(tie("expr"), fc.constantFrom("+", "-", "*", "/", "@", "%", "==", "<"), tie("atom"))
+      .map(([a, op, b]) => `${a} ${op} ${b}`),
     tie("atom").map((a) => `-${a}`),
   ),
 })) as { expr: fc.Arbitrary<string> };
@@ -30,17 +39,27 @@ const type = fc.constantFrom("f32[B, T, d]", "i32[B]", "f32[..., d]", "f32[B, T 
 const stmt = fc.oneof(
   fc.tuple(name, expr, comment).map(([n, e, c]) => `let ${n} = ${e}${c}`),
   fc.tuple(name, expr).map(([n, e]) => `${n} = ${e}`),
-  fc.tuple(name, type, fc.constantFrom("zeros", "normal(0.02)", "xavier")).map(([n, t, i]) => `param ${n}: ${t} = ${i}`),
-  fc.tuple(expr, fc.array(fc.tuple(name, expr), { maxLength: 2 })).map(([n, body]) => `repeat ${n} as layers {\n${body.map(([a, b]) => `  ${a} = ${b}`).join("\n")}\n}`),
-  fc.tuple(name, expr).map(([t, e]) => `let s = scan t over ${t} carry m: f32[B, d] = zeros {\n  m = m + ${e}\n  yield m\n}`),
+  fc
+    .tuple(name, type, fc.constantFrom("zeros", "normal(0.02)", "xavier"))
+    .map(([n, t, i]) => `param ${n}: ${t} = ${i}`),
+  fc
+    .tuple(expr, fc.array(fc.tuple(name, expr), { maxLength: 2 }))
+    .map(([n, body]) => `repeat ${n} as layers {\n${body.map(([a, b]) => `  ${a} = ${b}`).join("\n")}\n}`),
+  fc
+    .tuple(name, expr)
+    .map(([t, e]) => `let s = scan t over ${t} carry m: f32[B, d] = zeros {\n  m = m + ${e}\n  yield m\n}`),
   fc.constant("// a comment on its own line"),
   fc.constant(""),
 );
-const program = fc.tuple(fc.array(stmt, { maxLength: 8 }), expr, fc.constantFrom("", "\n// trailing\n")).map(
-  ([body, ret, tail]) => `import std.nn\n// header\nmodule M(d: int, m: int = 2)(x: f32[B, T, d]) -> f32[B, T, d] {\n${body.join("\n")}\n  return ${ret}\n}\n${tail}model Q {\n  config { d: int = 4, e = 1.5 }\n  preset tiny { d = 2 }\n  input t: i32[B, T]\n  output o = x\n  generate t from o until 0\n}\n`,
-);
+const program = fc
+  .tuple(fc.array(stmt, { maxLength: 8 }), expr, fc.constantFrom("", "\n// trailing\n"))
+  .map(
+    ([body, ret, tail]) =>
+      `import std.nn\n// header\nmodule M(d: int, m: int = 2)(x: f32[B, T, d]) -> f32[B, T, d] {\n${body.join("\n")}\n  return ${ret}\n}\n${tail}model Q {\n  config { d: int = 4, e = 1.5 }\n  preset tiny { d = 2 }\n  input t: i32[B, T]\n  output o = x\n  generate t from o until 0\n}\n`,
+  );
 
-const withoutSpans = (x: unknown): string => JSON.stringify(x, (k, v) => (k === "span" || k === "text" ? undefined : v));
+const withoutSpans = (x: unknown): string =>
+  JSON.stringify(x, (k, v) => (k === "span" || k === "text" ? undefined : v));
 const commentsOf = (src: string) => parse(src, "p.mira").comments.map((c) => c.text);
 
 describe("format", () => {
@@ -69,6 +88,8 @@ describe("format", () => {
   });
 
   test("minimal parentheses keep meaning", () => {
-    expect(format("model M { let a = (x - (y - z)) * (-(w)) + ((u @ v)) }", "m.mira").result).toBe("model M {\n  let a = (x - (y - z)) * -w + u @ v\n}\n");
+    expect(format("model M { let a = (x - (y - z)) * (-(w)) + ((u @ v)) }", "m.mira").result).toBe(
+      "model M {\n  let a = (x - (y - z)) * -w + u @ v\n}\n",
+    );
   });
 });

@@ -5,13 +5,34 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { IToken } from "chevrotain";
 import { CODES, type Diagnostic, check, format } from "../../dsl/index.js";
-import { Colon, Comma, Identifier, LBrace, LBracket, LParen, Minus, Preset, RBrace, RBracket, RParen, miraLexer } from "../../dsl/lexer.js";
+import {
+  Colon,
+  Comma,
+  Identifier,
+  LBrace,
+  LBracket,
+  LParen,
+  Minus,
+  Preset,
+  RBrace,
+  RBracket,
+  RParen,
+  miraLexer,
+} from "../../dsl/lexer.js";
 import { prng } from "../helpers/prng.js";
 
 export type Rand = () => number; // uniform in [0, 1)
 
 export const MODELS = path.resolve(import.meta.dirname, "../../models");
-const MODEL_FILES = ["char_lm.mira", "combiner_demo.mira", "mirasol.mira", "std/nn.mira", "std/vit.mira", "std/combiners.mira", "std/losses.mira"];
+const MODEL_FILES = [
+  "char_lm.mira",
+  "combiner_demo.mira",
+  "mirasol.mira",
+  "std/nn.mira",
+  "std/vit.mira",
+  "std/combiners.mira",
+  "std/losses.mira",
+];
 export const REAL: readonly { name: string; text: string; tokens: IToken[] }[] = MODEL_FILES.map((f) => {
   const text = fs.readFileSync(path.join(MODELS, f), "utf8");
   return { name: f, text, tokens: miraLexer.tokenize(text).tokens };
@@ -47,7 +68,35 @@ export const seeded = (seed: number): Rand => prng(seed);
 /** Random printable text biased towards .mira's own characters, which goes deeper into the parser. */
 export function randomAscii(r: Rand): Mutant {
   const alphabet = "abcxyzBTd0129 \n\t()[]{}<>=+-*/%@:,.…_";
-  const words = ["module", "model", "let", "param", "return", "scan", "over", "carry", "yield", "repeat", "as", "import", "interface", "implements", "config", "preset", "input", "output", "loss", "objective", "generate", "from", "until", "f32", "i32", "...", "->"];
+  const words = [
+    "module",
+    "model",
+    "let",
+    "param",
+    "return",
+    "scan",
+    "over",
+    "carry",
+    "yield",
+    "repeat",
+    "as",
+    "import",
+    "interface",
+    "implements",
+    "config",
+    "preset",
+    "input",
+    "output",
+    "loss",
+    "objective",
+    "generate",
+    "from",
+    "until",
+    "f32",
+    "i32",
+    "...",
+    "->",
+  ];
   let s = "";
   const n = int(r, 1, 120);
   for (let i = 0; i < n; i++) s += r() < 0.3 ? ` ${pick(r, words)} ` : pick(r, [...alphabet]);
@@ -77,12 +126,27 @@ export function tokenMutant(r: Rand): Mutant {
     const prevLine = tokens[i - 1]?.startLine ?? 1;
     const nextLine = tokens[i + 1]?.startLine ?? lineOf(text, text.length);
     // A deleted '}' is reported at the '{' it closed (the block left open), so that line counts too.
-    if (op === "delete") return { kind: "delete", text: splice(text, tokens, i, ""), lines: [Math.min(prevLine, openerLine(tokens, i) ?? prevLine), nextLine] };
-    if (op === "duplicate") return { kind: "duplicate", text: splice(text, tokens, i, `${t.image} ${t.image}`), lines: [t.startLine ?? 1, t.startLine ?? 1] };
+    if (op === "delete")
+      return {
+        kind: "delete",
+        text: splice(text, tokens, i, ""),
+        lines: [Math.min(prevLine, openerLine(tokens, i) ?? prevLine), nextLine],
+      };
+    if (op === "duplicate")
+      return {
+        kind: "duplicate",
+        text: splice(text, tokens, i, `${t.image} ${t.image}`),
+        lines: [t.startLine ?? 1, t.startLine ?? 1],
+      };
     const u = tokens[i + 1];
     if (!u || u.tokenType === t.tokenType || u.tokenType === Comma || u.tokenType === Minus) continue;
     if (t.tokenType === Identifier && u.tokenType === LParen && tokens[i + 2]?.tokenType === RParen) continue; // `F()` → `(F)`, a bare implementation
-    const swapped = text.slice(0, t.startOffset) + u.image + text.slice(t.startOffset + t.image.length, u.startOffset) + t.image + text.slice(u.startOffset + u.image.length);
+    const swapped =
+      text.slice(0, t.startOffset) +
+      u.image +
+      text.slice(t.startOffset + t.image.length, u.startOffset) +
+      t.image +
+      text.slice(u.startOffset + u.image.length);
     return { kind: "swap", text: swapped, lines: [t.startLine ?? 1, u.startLine ?? 1] };
   }
   return { kind: "delete-first", text: splice(text, tokens, 0, "") };
@@ -103,7 +167,11 @@ export function deepNesting(r: Rand): Mutant {
   const open = pick(r, ["(", "[", "{", "-", "f(", "x["]);
   const close = open === "(" || open === "f(" ? ")" : open === "[" || open === "x[" ? "]" : open === "{" ? "}" : "";
   const body = open.repeat(n) + "x" + close.repeat(n);
-  const wrap = pick(r, [(b: string) => b, (b: string) => `module A()(x: f32[N]) -> f32[N] {\n  return ${b}\n}\n`, (b: string) => `model M {\n  let y = ${b}\n}\n`]);
+  const wrap = pick(r, [
+    (b: string) => b,
+    (b: string) => `module A()(x: f32[N]) -> f32[N] {\n  return ${b}\n}\n`,
+    (b: string) => `model M {\n  let y = ${b}\n}\n`,
+  ]);
   return { kind: `nest-${open}`, text: wrap(body) };
 }
 
@@ -119,12 +187,22 @@ export function longChain(r: Rand): Mutant {
 export function hugeNumbers(r: Rand): Mutant {
   const m = pick(r, REAL);
   // The digits of a preset name (`preset 3b`) make another valid name, so they are left alone.
-  const numbers = m.tokens.map((t, i) => [t, i] as const).filter(([t, i]) => /^\d/.test(t.image) && m.tokens[i - 1]?.tokenType !== Preset);
+  const numbers = m.tokens
+    .map((t, i) => [t, i] as const)
+    .filter(([t, i]) => /^\d/.test(t.image) && m.tokens[i - 1]?.tokenType !== Preset);
   const [t, i] = pick(r, numbers);
-  const huge = pick(r, ["9".repeat(int(r, 17, 400)), "1e400", "1.5e-400", "1" + "0".repeat(309) + ".5", "12345678901234567890"]);
+  const huge = pick(r, [
+    "9".repeat(int(r, 17, 400)),
+    "1e400",
+    "1.5e-400",
+    "1" + "0".repeat(309) + ".5",
+    "12345678901234567890",
+  ]);
   const isFloatZero = /e-400$/.test(huge);
   // 1.5e-400 underflows to 0, which is a valid value; put it where 0 is an error (a dim).
-  const text = isFloatZero ? "module A()(x: f32[N]) -> f32[1.5e-400] {\n  return x\n}\n" : splice(m.text, m.tokens, i, huge);
+  const text = isFloatZero
+    ? "module A()(x: f32[N]) -> f32[1.5e-400] {\n  return x\n}\n"
+    : splice(m.text, m.tokens, i, huge);
   return { kind: "huge", text, lines: [t.startLine ?? 1, t.startLine ?? 1] };
 }
 
@@ -150,7 +228,8 @@ export function problemsOf(o: Outcome): string[] {
     if (!Object.hasOwn(CODES, d.code)) out.push(`unknown code ${d.code}`);
     const src = o.sources.get(d.span.file);
     if (src === undefined) out.push(`${d.code} in unknown file ${d.span.file}`);
-    else if (!(0 <= d.span.start && d.span.start <= d.span.end && d.span.end <= src.length + 1)) out.push(`${d.code} span ${d.span.start}..${d.span.end} outside ${src.length}`);
+    else if (!(0 <= d.span.start && d.span.start <= d.span.end && d.span.end <= src.length + 1))
+      out.push(`${d.code} span ${d.span.start}..${d.span.end} outside ${src.length}`);
     if (!d.message || !d.hint) out.push(`${d.code} lacks a message or hint`);
   }
   return out;

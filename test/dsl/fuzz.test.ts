@@ -5,12 +5,29 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { lineStarts, positionOf } from "../../dsl/diagnostics.js";
-import { type Mutant, type Rand, deepNesting, hugeNumbers, isBlank, longChain, problemsOf, randomAscii, randomBytes, runFrontEnd, seeded, tokenMutant } from "./fuzz-gen.js";
+import {
+  type Mutant,
+  type Rand,
+  deepNesting,
+  hugeNumbers,
+  isBlank,
+  longChain,
+  problemsOf,
+  randomAscii,
+  randomBytes,
+  runFrontEnd,
+  seeded,
+  tokenMutant,
+} from "./fuzz-gen.js";
 
 function expectLocatedDiagnostics(m: Mutant): void {
   const o = runFrontEnd(m.text);
   expect(problemsOf(o)).toEqual([]);
-  if (!isBlank(m.text)) expect(o.diagnostics.filter((d) => d.severity === "error").length, `${m.kind}: ${JSON.stringify(m.text.slice(0, 120))}`).toBeGreaterThan(0);
+  if (!isBlank(m.text))
+    expect(
+      o.diagnostics.filter((d) => d.severity === "error").length,
+      `${m.kind}: ${JSON.stringify(m.text.slice(0, 120))}`,
+    ).toBeGreaterThan(0);
 }
 
 const cases: [string, (r: Rand) => Mutant, number][] = [
@@ -23,12 +40,21 @@ const cases: [string, (r: Rand) => Mutant, number][] = [
 ];
 
 describe("front end on bad input", () => {
-  test.each(cases)("%s: never throws, always a located diagnostic", (_, gen, numRuns) => {
-    fc.assert(fc.property(fc.integer(), (seed) => expectLocatedDiagnostics(gen(seeded(seed)))), { numRuns });
-  }, 60_000);
+  test.each(cases)(
+    "%s: never throws, always a located diagnostic",
+    (_, gen, numRuns) => {
+      fc.assert(
+        fc.property(fc.integer(), (seed) => expectLocatedDiagnostics(gen(seeded(seed)))),
+        { numRuns },
+      );
+    },
+    60_000,
+  );
 
   test("10 000 nested parentheses give the nesting-limit diagnostic", () => {
-    const o = runFrontEnd(`module A()(x: f32[N]) -> f32[N] {\n  return ${"(".repeat(10_000)}x${")".repeat(10_000)}\n}\n`);
+    const o = runFrontEnd(
+      `module A()(x: f32[N]) -> f32[N] {\n  return ${"(".repeat(10_000)}x${")".repeat(10_000)}\n}\n`,
+    );
     expect(o.diagnostics.map((d) => [d.code, d.message])).toEqual([["M1003", "nesting deeper than 100 levels"]]);
   });
 
@@ -44,7 +70,10 @@ describe("front end on bad input", () => {
         const ds = runFrontEnd(m.text).diagnostics.filter((d) => d.span.file === "fuzz.mira");
         fc.pre(ds.some((d) => d.code.startsWith("M1")));
         const lines = ds.map((d) => positionOf(starts, d.span.start).line);
-        expect(lines.some((l) => l >= m.lines![0] && l <= m.lines![1]), `${m.kind} at lines ${m.lines}: diagnostics at ${lines}`).toBe(true);
+        expect(
+          lines.some((l) => l >= m.lines![0] && l <= m.lines![1]),
+          `${m.kind} at lines ${m.lines}: diagnostics at ${lines}`,
+        ).toBe(true);
       }),
       { numRuns: 300 },
     );

@@ -42,7 +42,10 @@ const EXPECTED: Record<string, [string, string]> = {
   M3004: ["case.mira:4:21", "batch dimension 'T' has no size"],
   M3005: ["models/std/nn.mira:32:12", "8 / 3 is not a whole number"],
   M3006: ["case.mira:7:14", "attention: a padding mask needs lengths i32[2] as the fourth input"],
-  M3007: ["case.mira:6:31", "cannot derive an incremental decoder: reduce_mean mixes positions (it reduces over the sequence)"],
+  M3007: [
+    "case.mira:6:31",
+    "cannot derive an incremental decoder: reduce_mean mixes positions (it reduces over the sequence)",
+  ],
   M3008: ["case.mira:7:36", "cannot derive a streaming encoder: reduce_mean mixes chunks (it reduces over the chunks)"],
 };
 
@@ -80,7 +83,8 @@ describe("printed diagnostics", () => {
   });
 
   test("several errors are reported in one run", () => {
-    const src = "import std.nn\nmodel M {\n  config { d: int = 8 }\n  input t: i32[B, T]\n  let a = Embeding(4, d)(t)\n  let b = Linearr(d, 4)\n  output o = zz\n}\n";
+    const src =
+      "import std.nn\nmodel M {\n  config { d: int = 8 }\n  input t: i32[B, T]\n  let a = Embeding(4, d)(t)\n  let b = Linearr(d, 4)\n  output o = zz\n}\n";
     const codes = run(src).diagnostics.map((d) => d.code);
     expect(codes.filter((c) => c === "M2001").length).toBe(3);
   });

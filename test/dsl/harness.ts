@@ -35,19 +35,32 @@ export function run(src: string, o: RunOptions = {}): { diagnostics: Diagnostic[
   if (o.stream && o.decode && !hasErrors(diagnostics)) {
     const [key, seq] = [o.stream, o.decode];
     try {
-      const at = (C: number) => check(src, o.file ?? "case.mira", { root: MODELS, read, preset: o.preset, set: [...(o.set ?? []), `${key}=${C}`] }).result;
-      deriveStream((C, T) => elaborate(at(C), { batch: { ...o.elaborate, [seq]: T } }).result!, { maxChunks: 4, sources: r.sources });
+      const at = (C: number) =>
+        check(src, o.file ?? "case.mira", {
+          root: MODELS,
+          read,
+          preset: o.preset,
+          set: [...(o.set ?? []), `${key}=${C}`],
+        }).result;
+      deriveStream((C, T) => elaborate(at(C), { batch: { ...o.elaborate, [seq]: T } }).result!, {
+        maxChunks: 4,
+        sources: r.sources,
+      });
     } catch (e) {
       if (!(e instanceof StreamError) || !e.diagnostic) throw e;
       diagnostics = [...diagnostics, e.diagnostic];
     }
     return { diagnostics, sources: r.sources };
   }
-  if (o.elaborate && !o.decode && !hasErrors(diagnostics)) diagnostics = [...diagnostics, ...elaborate(r.result, { batch: o.elaborate }).diagnostics];
+  if (o.elaborate && !o.decode && !hasErrors(diagnostics))
+    diagnostics = [...diagnostics, ...elaborate(r.result, { batch: o.elaborate }).diagnostics];
   if (o.decode && !hasErrors(diagnostics)) {
     const seq = o.decode;
     try {
-      deriveDecoder((T) => elaborate(r.result, { batch: { ...o.elaborate, [seq]: T } }).result!, { maxLen: 8, sources: r.sources });
+      deriveDecoder((T) => elaborate(r.result, { batch: { ...o.elaborate, [seq]: T } }).result!, {
+        maxLen: 8,
+        sources: r.sources,
+      });
     } catch (e) {
       if (!(e instanceof DecodeError) || !e.diagnostic) throw e;
       diagnostics = [...diagnostics, e.diagnostic];

@@ -11,7 +11,8 @@ describe("checked imports are cached by content", () => {
   test("edits of the entry file re-check std.nn once, then never", () => {
     const before = { ...importCacheStats };
     const nn = readModel("std/nn.mira") + "\n// a different text, so a different key\n";
-    for (let i = 0; i < 20; i++) expect(lm(LM.replace("d: int = 64", `d: int = ${64 + 2 * i}`), { "std/nn.mira": nn }).diagnostics).toEqual([]);
+    for (let i = 0; i < 20; i++)
+      expect(lm(LM.replace("d: int = 64", `d: int = ${64 + 2 * i}`), { "std/nn.mira": nn }).diagnostics).toEqual([]);
     expect(importCacheStats.misses - before.misses).toBe(1);
     expect(importCacheStats.hits - before.hits).toBe(19);
   });
@@ -23,14 +24,19 @@ describe("checked imports are cached by content", () => {
   });
 
   test("an entry declaration that repeats an imported name is the one reported", () => {
-    const r = lm(LM.replace("model CharLM {", "module Linear()(x: f32[N]) -> f32[N] {\n  return x\n}\n\nmodel CharLM {"));
+    const r = lm(
+      LM.replace("model CharLM {", "module Linear()(x: f32[N]) -> f32[N] {\n  return x\n}\n\nmodel CharLM {"),
+    );
     const dup = r.diagnostics.filter((d) => d.code === "M2002");
-    expect(dup.map((d) => [d.span.file.endsWith("char_lm.mira"), d.message])).toEqual([[true, "'Linear' is declared twice"]]);
+    expect(dup.map((d) => [d.span.file.endsWith("char_lm.mira"), d.message])).toEqual([
+      [true, "'Linear' is declared twice"],
+    ]);
   });
 
   test("an import that uses a name only the entry declares is checked together with it, as before", () => {
     const lib = "module UsesEntry(d: int)(x: f32[N, d]) -> f32[N, d] {\n  return Helper(d)(x)\n}\n";
-    const entry = "import lib.uses\nmodule Helper(d: int)(x: f32[N, d]) -> f32[N, d] {\n  return x\n}\nmodel M {\n  input x: f32[B, 4]\n  output o = UsesEntry(4)(x)\n}\n";
+    const entry =
+      "import lib.uses\nmodule Helper(d: int)(x: f32[N, d]) -> f32[N, d] {\n  return x\n}\nmodel M {\n  input x: f32[B, 4]\n  output o = UsesEntry(4)(x)\n}\n";
     expect(run(entry, { files: { "lib/uses.mira": lib } }).diagnostics).toEqual([]);
   });
 });

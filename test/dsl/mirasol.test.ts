@@ -11,7 +11,12 @@ import { MODELS, readModel } from "./harness.js";
 const FILE = `${MODELS}/mirasol.mira`;
 const SOURCE = readModel("mirasol.mira");
 
-function elaborated(src: string, file: string, opts: { preset?: string; set?: string[] }, batch: Record<string, number>): Elaborated {
+function elaborated(
+  src: string,
+  file: string,
+  opts: { preset?: string; set?: string[] },
+  batch: Record<string, number>,
+): Elaborated {
   const c = check(src, file, opts);
   expect(formatDiagnostics(c.diagnostics, c.sources)).toBe("");
   const e = elaborate(c.result, { batch });
@@ -25,7 +30,15 @@ function feedsFor(m: Elaborated, seed = 7): Record<string, ArrayLike<number>> {
   for (const i of m.inputs) {
     const n = i.shape.reduce((a, b) => a * b, 1);
     const len = i.shape.at(-1) ?? 1;
-    feeds[i.name] = Array.from({ length: n }, (_, k) => (i.dtype === "i32" ? (k * 7 + 3) % 64 : i.name === "loss_mask" ? (k % len >= len / 2 ? 1 : 0) : Math.sin(k * 0.37 + seed)));
+    feeds[i.name] = Array.from({ length: n }, (_, k) =>
+      i.dtype === "i32"
+        ? (k * 7 + 3) % 64
+        : i.name === "loss_mask"
+          ? k % len >= len / 2
+            ? 1
+            : 0
+          : Math.sin(k * 0.37 + seed),
+    );
   }
   return feeds;
 }
@@ -46,7 +59,12 @@ describe("mirasol tiny: each Combiner checks, elaborates and runs forward", () =
   ];
   test.each(cases)("combiner=%s → latents [B, 2, %i, 32]", (combiner, out) => {
     const lambdas = ["lambda_latent=0.25", "lambda_recon=2"];
-    const m = elaborated(SOURCE, FILE, { preset: "tiny", set: combiner ? [`combiner=${combiner}`, ...lambdas] : lambdas }, { B: 2, L: 8 });
+    const m = elaborated(
+      SOURCE,
+      FILE,
+      { preset: "tiny", set: combiner ? [`combiner=${combiner}`, ...lambdas] : lambdas },
+      { B: 2, L: 8 },
+    );
     expect(m.inputs.map((i) => [i.name, i.dtype, i.shape])).toEqual([
       ["video", "f32", [2, 8, 16, 16, 3]],
       ["spectrogram", "f32", [2, 32, 32]],
@@ -56,7 +74,8 @@ describe("mirasol tiny: each Combiner checks, elaborates and runs forward", () =
     const r = runReference(m.graph, feedsFor(m));
     expect(r.latents.shape).toEqual([2, 2, out, 32]);
     expect(r.logits.shape).toEqual([2, 8, 64]);
-    for (const name of ["latents", "logits", "text_loss", "latent", "recon", "objective"]) expect(Array.from(r[name].data).every(Number.isFinite), name).toBe(true);
+    for (const name of ["latents", "logits", "text_loss", "latent", "recon", "objective"])
+      expect(Array.from(r[name].data).every(Number.isFinite), name).toBe(true);
     for (const name of ["text_loss", "latent", "recon", "objective"]) expect(r[name].shape, name).toEqual([]);
     // Untrained: the text loss is near ln(vocab); the objective is the λ-weighted sum.
     expect(Math.abs(r.text_loss.data[0] - Math.log(64))).toBeLessThan(1.5);
@@ -69,20 +88,46 @@ describe("mirasol tiny: each Combiner checks, elaborates and runs forward", () =
     const m = elaborated(SOURCE, FILE, { preset: "tiny" }, { B: 2, L: 8 });
     const feeds = feedsFor(m);
     const text = Array.from(feeds.text);
-    const loss = (t: number[], mask: number[]) => runReference(m.graph, { ...feeds, text: t, loss_mask: mask }).text_loss.data[0];
-    expect(loss(text, text.map(() => 0))).toBe(0); // nothing counted: sum(nll · 0) / max(0, 1)
+    const loss = (t: number[], mask: number[]) =>
+      runReference(m.graph, { ...feeds, text: t, loss_mask: mask }).text_loss.data[0];
+    expect(
+      loss(
+        text,
+        text.map(() => 0),
+      ),
+    ).toBe(0); // nothing counted: sum(nll · 0) / max(0, 1)
     const only5 = text.map((_, k) => (k === 5 ? 1 : 0)); // row 0, answer token 5
     const base = loss(text, only5);
     // Tokens after position 5 (padding) cannot change its prediction: the decoder is causal.
-    expect(loss(text.map((t, k) => (k === 6 || k === 7 ? 0 : t)), only5)).toBeCloseTo(base, 6);
+    expect(
+      loss(
+        text.map((t, k) => (k === 6 || k === 7 ? 0 : t)),
+        only5,
+      ),
+    ).toBeCloseTo(base, 6);
     // The counted token itself, and the tokens before it, do.
-    expect(loss(text.map((t, k) => (k === 5 ? (t + 1) % 64 : t)), only5)).not.toBeCloseTo(base, 3);
-    expect(loss(text.map((t, k) => (k === 2 ? (t + 1) % 64 : t)), only5)).not.toBeCloseTo(base, 3);
+    expect(
+      loss(
+        text.map((t, k) => (k === 5 ? (t + 1) % 64 : t)),
+        only5,
+      ),
+    ).not.toBeCloseTo(base, 3);
+    expect(
+      loss(
+        text.map((t, k) => (k === 2 ? (t + 1) % 64 : t)),
+        only5,
+      ),
+    ).not.toBeCloseTo(base, 3);
   });
 
   test("the latent loss is chosen by config: cosine by default, L2 by --set", () => {
     const cos = elaborated(SOURCE, FILE, { preset: "tiny" }, { B: 2, L: 8 });
-    const l2 = elaborated(SOURCE, FILE, { preset: "tiny", set: ["latent_loss=L2Loss()", "lambda_latent=0.5", "lambda_recon=1"] }, { B: 2, L: 8 });
+    const l2 = elaborated(
+      SOURCE,
+      FILE,
+      { preset: "tiny", set: ["latent_loss=L2Loss()", "lambda_latent=0.5", "lambda_recon=1"] },
+      { B: 2, L: 8 },
+    );
     const a = runReference(cos.graph, feedsFor(cos));
     const b = runReference(l2.graph, feedsFor(l2));
     expect(a.latent.data[0]).not.toBeCloseTo(b.latent.data[0], 3);
@@ -103,7 +148,9 @@ describe("mirasol presets", () => {
   test("3b has 3.0 B parameters within 10 %, about half in the audio-video part, without allocating weights", () => {
     const m = elaborated(SOURCE, FILE, { preset: "3b" }, { B: 1, L: 16 });
     expect(Math.abs(m.paramCount - 3.0e9) / 3.0e9).toBeLessThan(0.1);
-    const text = m.params.filter((p) => p.name.startsWith("decoder.") || p.name.startsWith("to_text.")).reduce((s, p) => s + size(p.shape), 0);
+    const text = m.params
+      .filter((p) => p.name.startsWith("decoder.") || p.name.startsWith("to_text."))
+      .reduce((s, p) => s + size(p.shape), 0);
     expect(text / m.paramCount).toBeGreaterThan(0.4);
     expect(text / m.paramCount).toBeLessThan(0.6);
     // Parameters are graph inputs with shapes only; nothing of their 12 GB exists.
@@ -111,7 +158,12 @@ describe("mirasol presets", () => {
   });
 
   test("every Combiner swaps in at 3b by --set alone", () => {
-    for (const c of ["TTMCombiner(memory: 64, read: 16, heads: 12)", "ConcatCombiner()", "MeanPoolCombiner(m: 32)", "PerceiverCombiner(m: 32, heads: 12)"]) {
+    for (const c of [
+      "TTMCombiner(memory: 64, read: 16, heads: 12)",
+      "ConcatCombiner()",
+      "MeanPoolCombiner(m: 32)",
+      "PerceiverCombiner(m: 32, heads: 12)",
+    ]) {
       const m = elaborated(SOURCE, FILE, { preset: "3b", set: [`combiner=${c}`] }, { B: 1, L: 16 });
       expect(Math.abs(m.paramCount - 3.0e9) / 3.0e9, c).toBeLessThan(0.1);
     }
@@ -159,12 +211,22 @@ model Stream {
     expect(want.shape).toEqual([B, T, 3, d]);
     let memory: ArrayLike<number> = new Array(B * 5 * d).fill(0); // M_0 = 0
     for (let t = 0; t < T; t++) {
-      const r = runReference(step.graph, { ...params, memory_in: memory, v: chunkOf(v, B, T, 4 * d, t), a: chunkOf(a, B, T, 2 * d, t) });
+      const r = runReference(step.graph, {
+        ...params,
+        memory_in: memory,
+        v: chunkOf(v, B, T, 4 * d, t),
+        a: chunkOf(a, B, T, 2 * d, t),
+      });
       expectClose(r.latents.data, chunkOf(Array.from(want.data), B, T, 3 * d, t));
       memory = r.memory_out.data;
     }
     // The memory matters: a run from zeros at chunk 2 gives other outputs.
-    const fresh = runReference(step.graph, { ...params, memory_in: new Array(B * 5 * d).fill(0), v: chunkOf(v, B, T, 4 * d, 2), a: chunkOf(a, B, T, 2 * d, 2) });
+    const fresh = runReference(step.graph, {
+      ...params,
+      memory_in: new Array(B * 5 * d).fill(0),
+      v: chunkOf(v, B, T, 4 * d, 2),
+      a: chunkOf(a, B, T, 2 * d, 2),
+    });
     expect(Math.abs(fresh.latents.data[0] - want.data[2 * 3 * d])).toBeGreaterThan(1e-4);
   });
   // Mirasol's whole A/V front chunk by chunk, derived from mirasol.mira itself (block-causal K/V cache,
@@ -178,7 +240,9 @@ function chunkOf(x: readonly number[], B: number, T: number, per: number, t: num
 
 function expectClose(got: ArrayLike<number>, want: ArrayLike<number>): void {
   expect(got.length).toBe(want.length);
-  for (let i = 0; i < want.length; i++) if (!(Math.abs(got[i] - want[i]) <= 1e-5 + 1e-5 * Math.abs(want[i]))) expect.fail(`index ${i}: ${got[i]} vs ${want[i]}`);
+  for (let i = 0; i < want.length; i++)
+    if (!(Math.abs(got[i] - want[i]) <= 1e-5 + 1e-5 * Math.abs(want[i])))
+      expect.fail(`index ${i}: ${got[i]} vs ${want[i]}`);
 }
 
 describe("mirasol tiny gradients (float64 reference)", () => {
@@ -191,11 +255,19 @@ describe("mirasol tiny gradients (float64 reference)", () => {
     const init = initParams(m.params, 3);
     let s = 12345;
     const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) >>> 8) / 2 ** 24 - 0.5;
-    const dir = new Map(m.params.map((p) => [p.name, Float64Array.from(init.get(p.name)!, () => (only && !only(p.name) ? 0 : rand()))]));
+    const dir = new Map(
+      m.params.map((p) => [p.name, Float64Array.from(init.get(p.name)!, () => (only && !only(p.name) ? 0 : rand()))]),
+    );
     const inputs = feedsFor(m);
     const feeds = (eps: number): Record<string, ArrayLike<number>> => {
-      const f: Record<string, ArrayLike<number>> = { video: inputs.video, spectrogram: inputs.spectrogram, text: inputs.text, loss_mask: inputs.loss_mask };
-      for (const p of m.params) f[p.name] = Float64Array.from(init.get(p.name)!, (v, i) => v + eps * dir.get(p.name)![i]);
+      const f: Record<string, ArrayLike<number>> = {
+        video: inputs.video,
+        spectrogram: inputs.spectrogram,
+        text: inputs.text,
+        loss_mask: inputs.loss_mask,
+      };
+      for (const p of m.params)
+        f[p.name] = Float64Array.from(init.get(p.name)!, (v, i) => v + eps * dir.get(p.name)![i]);
       return f;
     };
     const at = runReference(g, feeds(0), { exact: true });
@@ -206,7 +278,10 @@ describe("mirasol tiny gradients (float64 reference)", () => {
       for (let i = 0; i < d.length; i++) analytic += gp[i] * d[i];
     }
     const h = 1e-5;
-    const fd = (runReference(g, feeds(h), { exact: true })[loss].data[0] - runReference(g, feeds(-h), { exact: true })[loss].data[0]) / (2 * h);
+    const fd =
+      (runReference(g, feeds(h), { exact: true })[loss].data[0] -
+        runReference(g, feeds(-h), { exact: true })[loss].data[0]) /
+      (2 * h);
     return { analytic, fd };
   }
 
@@ -221,11 +296,15 @@ describe("mirasol tiny gradients (float64 reference)", () => {
     ["latent", ttm, predictorSide],
     // g = 1: the target passes its whole gradient, so grad() sees what finite differences see, encoders included
     ["latent", ["latent_target_grad=1"], undefined],
-  ] as const)("%s with %j: grad() matches finite differences", (loss, set, only) => {
-    const { analytic, fd } = directional([...set], loss, only);
-    expect(Math.abs(analytic)).toBeGreaterThan(1e-6); // the direction moves the loss at all
-    expect(Math.abs(fd - analytic)).toBeLessThanOrEqual(1e-7 + 1e-6 * Math.abs(analytic));
-  }, 60_000);
+  ] as const)(
+    "%s with %j: grad() matches finite differences",
+    (loss, set, only) => {
+      const { analytic, fd } = directional([...set], loss, only);
+      expect(Math.abs(analytic)).toBeGreaterThan(1e-6); // the direction moves the loss at all
+      expect(Math.abs(fd - analytic)).toBeLessThanOrEqual(1e-7 + 1e-6 * Math.abs(analytic));
+    },
+    60_000,
+  );
 
   test("the latent target is stop-gradient: along the encoders' weights, grad() leaves out what finite differences see through it", () => {
     // Moving the encoder weights moves both the prediction and the target; the gradient counts only
@@ -235,7 +314,10 @@ describe("mirasol tiny gradients (float64 reference)", () => {
   }, 60_000);
 
   test("latent_target_grad = 0 (the default) is the plain stop-gradient target: the same latent loss and gradients", () => {
-    const plain = SOURCE.replace(/^  let target = latent_target_grad \*.*$/m, "  let target = stop_gradient(next_latents)");
+    const plain = SOURCE.replace(
+      /^  let target = latent_target_grad \*.*$/m,
+      "  let target = stop_gradient(next_latents)",
+    );
     expect(plain).not.toBe(SOURCE);
     const [ours, theirs] = [SOURCE, plain].map((src) => {
       const m = elaborated(src, FILE, { preset: "tiny" }, { B: 1, L: 6 });
@@ -246,7 +328,8 @@ describe("mirasol tiny gradients (float64 reference)", () => {
     for (const name of names) {
       const [a, b] = [ours.out[name].data, theirs.out[name].data];
       expect(a.length, name).toBe(b.length);
-      for (let i = 0; i < a.length; i++) if (Math.abs(a[i] - b[i]) > 1e-12 * (1 + Math.abs(b[i]))) expect.fail(`${name}[${i}]: ${a[i]} vs ${b[i]}`);
+      for (let i = 0; i < a.length; i++)
+        if (Math.abs(a[i] - b[i]) > 1e-12 * (1 + Math.abs(b[i]))) expect.fail(`${name}[${i}]: ${a[i]} vs ${b[i]}`);
     }
   }, 60_000);
 });

@@ -14,13 +14,15 @@ function forward(file: string, opts: { preset?: string; set?: string[] }, batch:
   expect(e.diagnostics).toEqual([]);
   const m = e.result!;
   const feeds: Record<string, ArrayLike<number>> = Object.fromEntries(initParams(m.params, 7));
-  for (const i of m.inputs) feeds[i.name] = Array.from({ length: i.shape.reduce((a, b) => a * b, 1) }, (_, k) => (k * 7) % 5);
+  for (const i of m.inputs)
+    feeds[i.name] = Array.from({ length: i.shape.reduce((a, b) => a * b, 1) }, (_, k) => (k * 7) % 5);
   return { model: m, out: runReference(m.graph, feeds) };
 }
 
 describe("char_lm", () => {
   test("checks clean for its default config and every preset", () => {
-    for (const preset of [undefined, "tiny", "small"]) expect(checkFile(`${MODELS}/char_lm.mira`, { preset })).toMatchObject({ exitCode: 0 });
+    for (const preset of [undefined, "tiny", "small"])
+      expect(checkFile(`${MODELS}/char_lm.mira`, { preset })).toMatchObject({ exitCode: 0 });
   });
 
   test("elaborates; the forward gives finite logits of shape [B, T, vocab] and a loss near ln(vocab)", () => {
@@ -33,20 +35,28 @@ describe("char_lm", () => {
     expect(model.params.map((p) => p.name)).toContain("layers.0.attn.wq.w");
     expect(model.paramCount).toBe(model.params.reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0));
     // One param node per parameter, named by its dotted path.
-    expect(model.graph.nodes.filter((n) => n.op === "param").map((n) => n.attrs.name)).toEqual(model.params.map((p) => p.name));
+    expect(model.graph.nodes.filter((n) => n.op === "param").map((n) => n.attrs.name)).toEqual(
+      model.params.map((p) => p.name),
+    );
   });
 
   test("repeat copies have their own parameters", () => {
     const c = check(readModel("char_lm.mira"), `${MODELS}/char_lm.mira`, { set: ["depth=3"] });
     const names = elaborate(c.result, { batch: { B: 1, T: 4 } }).result!.params.map((p) => p.name);
-    expect(names.filter((n) => n.endsWith("attn.wq.w"))).toEqual(["layers.0.attn.wq.w", "layers.1.attn.wq.w", "layers.2.attn.wq.w"]);
+    expect(names.filter((n) => n.endsWith("attn.wq.w"))).toEqual([
+      "layers.0.attn.wq.w",
+      "layers.1.attn.wq.w",
+      "layers.2.attn.wq.w",
+    ]);
   });
 
   test("a copy with a shape error prints file:line:col, the excerpt, both shapes and a hint, and exits 1", () => {
     const src = readModel("char_lm.mira").replace("output logits = head(norm(x))", "output logits = x @ embed(tokens)");
     const r = run(src, { file: "bad_lm.mira" });
     const text = formatDiagnostics(r.diagnostics, r.sources);
-    expect(text).toMatch(/^bad_lm\.mira:\d+:\d+ error M2104 matmul inner dimensions differ: f32\[B, T, d\] @ f32\[B, T, d\]/m);
+    expect(text).toMatch(
+      /^bad_lm\.mira:\d+:\d+ error M2104 matmul inner dimensions differ: f32\[B, T, d\] @ f32\[B, T, d\]/m,
+    );
     expect(text).toContain("^^^");
     expect(text).toContain("hint: ");
   });

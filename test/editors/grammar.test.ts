@@ -29,8 +29,12 @@ beforeAll(async () => {
   const wasm = readFileSync(join(ROOT, "node_modules", "vscode-oniguruma", "release", "onig.wasm"));
   await oniguruma.loadWASM(wasm.buffer.slice(wasm.byteOffset, wasm.byteOffset + wasm.byteLength));
   const registry = new textmate.Registry({
-    onigLib: Promise.resolve({ createOnigScanner: (s) => new oniguruma.OnigScanner(s), createOnigString: (s) => new oniguruma.OnigString(s) }),
-    loadGrammar: async (scope) => (scope === "source.mira" ? textmate.parseRawGrammar(readFileSync(GRAMMAR, "utf8"), GRAMMAR) : null),
+    onigLib: Promise.resolve({
+      createOnigScanner: (s) => new oniguruma.OnigScanner(s),
+      createOnigString: (s) => new oniguruma.OnigString(s),
+    }),
+    loadGrammar: async (scope) =>
+      scope === "source.mira" ? textmate.parseRawGrammar(readFileSync(GRAMMAR, "utf8"), GRAMMAR) : null,
   });
   const g = await registry.loadGrammar("source.mira");
   if (!g) throw new Error("the grammar did not load");
@@ -68,13 +72,18 @@ describe("the TextMate grammar", () => {
   const files = miraFiles(join(ROOT, "models"));
 
   test("finds the models", () => {
-    expect(files.map((f) => relative(ROOT, f))).toEqual(expect.arrayContaining(["models/mirasol.mira", "models/std/nn.mira"]));
+    expect(files.map((f) => relative(ROOT, f))).toEqual(
+      expect.arrayContaining(["models/mirasol.mira", "models/std/nn.mira"]),
+    );
   });
 
-  test.each(files.map((f) => [relative(ROOT, f), f]))("%s: every non-whitespace token has a scope beyond the root", (_, file) => {
-    const bare = tokenize(readFileSync(file, "utf8")).filter((t) => /\S/.test(t.text) && t.scopes.length < 2);
-    expect(bare.map((t) => `${t.line}: '${t.text}'`)).toEqual([]);
-  });
+  test.each(files.map((f) => [relative(ROOT, f), f]))(
+    "%s: every non-whitespace token has a scope beyond the root",
+    (_, file) => {
+      const bare = tokenize(readFileSync(file, "utf8")).filter((t) => /\S/.test(t.text) && t.scopes.length < 2);
+      expect(bare.map((t) => `${t.line}: '${t.text}'`)).toEqual([]);
+    },
+  );
 
   const mirasol = readFileSync(join(ROOT, "models", "mirasol.mira"), "utf8");
   const combiners = readFileSync(join(ROOT, "models", "std", "combiners.mira"), "utf8");

@@ -3,9 +3,15 @@ import { expect, test } from "vitest";
 import { LatentSpreads } from "../../bench/experiments/losses.js";
 
 // clips × places × d, clip-major
-const latents = (clips: number, f: (clip: number, place: number, k: number) => number, places = 3, d = 2): Float64Array => {
+const latents = (
+  clips: number,
+  f: (clip: number, place: number, k: number) => number,
+  places = 3,
+  d = 2,
+): Float64Array => {
   const x = new Float64Array(clips * places * d);
-  for (let c = 0; c < clips; c++) for (let p = 0; p < places; p++) for (let k = 0; k < d; k++) x[(c * places + p) * d + k] = f(c, p, k);
+  for (let c = 0; c < clips; c++)
+    for (let p = 0; p < places; p++) for (let k = 0; k < d; k++) x[(c * places + p) * d + k] = f(c, p, k);
   return x;
 };
 

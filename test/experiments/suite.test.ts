@@ -3,7 +3,15 @@
 import { expect, test } from "vitest";
 import type { TypeAccuracy } from "../../apps/mirasol/av.js";
 import { parseTypeStages } from "../../apps/mirasol/av.js";
-import { FULL, QUICK, SuiteUsageError, e3SeedsOf, parseSuiteOptions, suiteCommand, suiteSizes } from "../../bench/experiments/suite.js";
+import {
+  FULL,
+  QUICK,
+  SuiteUsageError,
+  e3SeedsOf,
+  parseSuiteOptions,
+  suiteCommand,
+  suiteSizes,
+} from "../../bench/experiments/suite.js";
 import { aboveChance, cell, listWords, meanExcess, summarise } from "../../bench/experiments/summary.js";
 
 test("flags: all four experiments by default; --only picks a subset, case-insensitively; the command line round-trips", () => {
@@ -45,7 +53,13 @@ test.each([
   expect(() => parseSuiteOptions(argv)).toThrow(message);
 });
 
-const acc = (type: string, accuracy: number, chance = 0.25, questions = 200, needs = ["audio", "video"]): TypeAccuracy => ({ type, needs, questions, accuracy, chance });
+const acc = (
+  type: string,
+  accuracy: number,
+  chance = 0.25,
+  questions = 200,
+  needs = ["audio", "video"],
+): TypeAccuracy => ({ type, needs, questions, accuracy, chance });
 
 test("above chance means by more than two standard errors of chance on the questions asked", () => {
   // chance 25 % on 200 questions: 2·√(0.25·0.75/200) = 6.12 points

@@ -20,7 +20,20 @@ describe("the exported train.py on audio-video QA (Mirasol tiny)", () => {
   let dir: string;
   let script: string;
   let data: string;
-  const common = ["--steps", "3", "--batch", "4", "--log-every", "1", "--eval-every", "3", "--eval-batches", "1", "--checkpoint-every", "3"];
+  const common = [
+    "--steps",
+    "3",
+    "--batch",
+    "4",
+    "--log-every",
+    "1",
+    "--eval-every",
+    "3",
+    "--eval-batches",
+    "1",
+    "--checkpoint-every",
+    "3",
+  ];
 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), "mira-export-av-"));
@@ -34,25 +47,68 @@ describe("the exported train.py on audio-video QA (Mirasol tiny)", () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  const losses = (run: string): number[] => readFileSync(join(dir, "runs", run, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => (JSON.parse(l) as { loss: number }).loss);
+  const losses = (run: string): number[] =>
+    readFileSync(join(dir, "runs", run, "metrics.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => (JSON.parse(l) as { loss: number }).loss);
 
   test("one process follows mira train step for step (|Δ| ≤ 1e-4)", async () => {
     runPython([script, "--data", data, ...common, "--run", "torch", "--runs-dir", join(dir, "runs")]);
-    await train({ model: "models/mirasol.mira", preset: "tiny", data, steps: 3, batch: 4, logEvery: 1, evalEvery: 3, evalBatches: 1, run: "mira", runsDir: join(dir, "runs") });
+    await train({
+      model: "models/mirasol.mira",
+      preset: "tiny",
+      data,
+      steps: 3,
+      batch: 4,
+      logEvery: 1,
+      evalEvery: 3,
+      evalBatches: 1,
+      run: "mira",
+      runsDir: join(dir, "runs"),
+    });
     const ours = losses("torch");
     const mira = losses("mira");
     expect(ours).toHaveLength(3);
-    ours.forEach((l, i) => expect(Math.abs(l - mira[i]), `step ${i + 1}: torch ${l}, mira ${mira[i]}`).toBeLessThanOrEqual(1e-4));
+    ours.forEach((l, i) =>
+      expect(Math.abs(l - mira[i]), `step ${i + 1}: torch ${l}, mira ${mira[i]}`).toBeLessThanOrEqual(1e-4),
+    );
   }, 300_000);
 
   test("two ranks under torchrun end identical, and mira eval reads the checkpoint", async () => {
     // --redirects 1 --tee 1: Debian 12's torch 1.13 on Python 3.11 cannot parse torchrun's defaults.
-    const r = runPython([TORCHRUN, "--standalone", "--redirects", "1", "--tee", "1", "--log_dir", join(dir, "logs"), "--nproc_per_node", "2",
-      script, "--data", data, ...common, "--run", "ddp", "--runs-dir", join(dir, "runs")], { timeoutMs: 300_000 });
+    const r = runPython(
+      [
+        TORCHRUN,
+        "--standalone",
+        "--redirects",
+        "1",
+        "--tee",
+        "1",
+        "--log_dir",
+        join(dir, "logs"),
+        "--nproc_per_node",
+        "2",
+        script,
+        "--data",
+        data,
+        ...common,
+        "--run",
+        "ddp",
+        "--runs-dir",
+        join(dir, "runs"),
+      ],
+      { timeoutMs: 300_000 },
+    );
     expect(r.stdout).toMatch(/replicas: parameters identical on all 2 ranks/);
     const ckpt = join(dir, "runs/ddp/checkpoint.safetensors");
     const meta = loadCheckpoint(ckpt).metadata;
-    expect({ kind: meta.kind, data: meta.data, step: meta.step, batch: meta.batch }).toEqual({ kind: "av-qa", data, step: "3", batch: "4" });
+    expect({ kind: meta.kind, data: meta.data, step: meta.step, batch: meta.batch }).toEqual({
+      kind: "av-qa",
+      data,
+      step: "3",
+      batch: "4",
+    });
     const e = await evaluate({ checkpoint: ckpt, split: "val" });
     expect(e.accuracy.map((a) => a.type).sort()).toEqual([...QUESTION_TYPE_NAMES].sort());
   }, 300_000);

@@ -28,12 +28,46 @@ describe("torchrun of the exported train.py (2 processes, gloo, CPU)", () => {
     dir = mkdtempSync(join(tmpdir(), "mira-export-ddp-"));
     const out = join(dir, "export");
     exportModel({ model: "models/char_lm.mira", preset: "tiny", format: "torch", out });
-    if (!existsSync(TORCHRUN)) throw new Error(`${TORCHRUN} is missing: run \`npm run setup\`, which installs Debian's python3-torch`);
+    if (!existsSync(TORCHRUN))
+      throw new Error(`${TORCHRUN} is missing: run \`npm run setup\`, which installs Debian's python3-torch`);
     // torchrun is a Python script: run it with the interpreter that has torch (runPython checks it).
     // --redirects 1 --tee 1: Debian 12's torch 1.13 on Python 3.11 cannot parse the defaults (0).
-    const r = runPython([TORCHRUN, "--standalone", "--redirects", "1", "--tee", "1", "--log_dir", join(dir, "logs"), "--nproc_per_node", "2",
-      join(out, "train.py"), "--data", join(root, "data/prose"), "--steps", "3", "--batch", "4", "--window", "16",
-      "--log-every", "1", "--eval-every", "3", "--eval-batches", "1", "--checkpoint-every", "3", "--run", "ddp", "--runs-dir", join(dir, "runs")], { cwd: root, timeoutMs: 300_000 });
+    const r = runPython(
+      [
+        TORCHRUN,
+        "--standalone",
+        "--redirects",
+        "1",
+        "--tee",
+        "1",
+        "--log_dir",
+        join(dir, "logs"),
+        "--nproc_per_node",
+        "2",
+        join(out, "train.py"),
+        "--data",
+        join(root, "data/prose"),
+        "--steps",
+        "3",
+        "--batch",
+        "4",
+        "--window",
+        "16",
+        "--log-every",
+        "1",
+        "--eval-every",
+        "3",
+        "--eval-batches",
+        "1",
+        "--checkpoint-every",
+        "3",
+        "--run",
+        "ddp",
+        "--runs-dir",
+        join(dir, "runs"),
+      ],
+      { cwd: root, timeoutMs: 300_000 },
+    );
     stdout = r.stdout + r.stderr;
     ckpt = join(dir, "runs/ddp/checkpoint.safetensors");
   }, 400_000);
@@ -60,20 +94,55 @@ describe("torchrun of the exported train.py (2 processes, gloo, CPU)", () => {
     }
     expect(c.tensors.size).toBe(3 * el.params.length);
     const m = c.metadata;
-    expect({ format: m.format, model: m.model, preset: m.preset, overrides: m.overrides, window: m.window, batch: m.batch, step: m.step, seed: m.seed })
-      .toEqual({ format: "mira-checkpoint-1", model: "models/char_lm.mira", preset: "tiny", overrides: "[]", window: "16", batch: "4", step: "3", seed: "1" });
+    expect({
+      format: m.format,
+      model: m.model,
+      preset: m.preset,
+      overrides: m.overrides,
+      window: m.window,
+      batch: m.batch,
+      step: m.step,
+      seed: m.seed,
+    }).toEqual({
+      format: "mira-checkpoint-1",
+      model: "models/char_lm.mira",
+      preset: "tiny",
+      overrides: "[]",
+      window: "16",
+      batch: "4",
+      step: "3",
+      seed: "1",
+    });
     expect(m.source_sha256).toBe(loadModel("models/char_lm.mira", { preset: "tiny" }).sourceHash);
     expect(JSON.parse(m.schedule)).toEqual({ steps: 3, lr: 0.003, warmup: 0 });
     expect(JSON.parse(m.tokenizer)).toEqual(expect.any(String));
   });
 
   test("its losses are mira train's, step for step (|Δ| ≤ 1e-4)", async () => {
-    await trainText({ model: "models/char_lm.mira", preset: "tiny", data: join(root, "data/prose"), steps: 3, batch: 4, window: 16, logEvery: 1, evalEvery: 3, evalBatches: 1, run: "mira", runsDir: join(dir, "runs") });
-    const losses = (run: string): number[] => readFileSync(join(dir, "runs", run, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => (JSON.parse(l) as { loss: number }).loss);
+    await trainText({
+      model: "models/char_lm.mira",
+      preset: "tiny",
+      data: join(root, "data/prose"),
+      steps: 3,
+      batch: 4,
+      window: 16,
+      logEvery: 1,
+      evalEvery: 3,
+      evalBatches: 1,
+      run: "mira",
+      runsDir: join(dir, "runs"),
+    });
+    const losses = (run: string): number[] =>
+      readFileSync(join(dir, "runs", run, "metrics.jsonl"), "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => (JSON.parse(l) as { loss: number }).loss);
     const ours = losses("ddp");
     const mira = losses("mira");
     expect(ours).toHaveLength(3);
-    ours.forEach((l, i) => expect(Math.abs(l - mira[i]), `step ${i + 1}: torch ${l}, mira ${mira[i]}`).toBeLessThanOrEqual(1e-4));
+    ours.forEach((l, i) =>
+      expect(Math.abs(l - mira[i]), `step ${i + 1}: torch ${l}, mira ${mira[i]}`).toBeLessThanOrEqual(1e-4),
+    );
   }, 300_000);
 
   test("mira generate decodes from the checkpoint", async () => {

@@ -64,7 +64,13 @@ function caseOf(op: string, seed: number): OpCase {
   const dtypes = floatSignature(op as OpName);
   if (!dtypes) throw new Error(`op-suite: '${op}' takes no f32 inputs`);
   const b = new GraphBuilder();
-  b.output("y", b.add(op, dtypes.map((d, k) => b.input(`x${k}`, d, SHAPE))));
+  b.output(
+    "y",
+    b.add(
+      op,
+      dtypes.map((d, k) => b.input(`x${k}`, d, SHAPE)),
+    ),
+  );
   const graph = b.build();
   const domain: Domain = (opSpec(op) as ElementwiseOp).domain ?? "any";
   const r = prng(seed);
@@ -113,9 +119,10 @@ export function describeExportedOps(ops: readonly string[]): void {
       const feeds = Object.fromEntries(
         c.dtypes.map((d, k) => {
           const v = c.feeds[`x${k}`];
-          const t = d === "bool"
-            ? new ort.Tensor("bool", Uint8Array.from(v), SHAPE)
-            : new ort.Tensor("float32", Float32Array.from(v), SHAPE);
+          const t =
+            d === "bool"
+              ? new ort.Tensor("bool", Uint8Array.from(v), SHAPE)
+              : new ort.Tensor("float32", Float32Array.from(v), SHAPE);
           return [`x${k}`, t];
         }),
       );

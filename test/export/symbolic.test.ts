@@ -31,26 +31,41 @@ describe("symbolic batch dims", () => {
   });
 
   test("products of dims are fitted", () => {
-    const s = symbolicGraph(toy((B, T) => [B * T]), { B: 3, T: 5 });
+    const s = symbolicGraph(
+      toy((B, T) => [B * T]),
+      { B: 3, T: 5 },
+    );
     const r = s.graph.nodes.find((n) => n.op === "reshape")!;
     expect(s.attr(r, "shape").map(symText)).toEqual(["B * T"]);
   });
 
   test("a size non-linear in a dim fixes the dims, saying why", () => {
-    const s = symbolicGraph(toy((B, T) => [B, T, 1]), { B: 3, T: 5 });
+    const s = symbolicGraph(
+      toy((B, T) => [B, T, 1]),
+      { B: 3, T: 5 },
+    );
     expect(s.dynamic).toEqual(["B", "T"]);
-    const sq = symbolicGraph((b) => {
-      const g = new GraphBuilder();
-      g.output("y", g.add("full", [], { value: 0, dtype: "f32", shape: [b.T * b.T] }));
-      g.input("x", "f32", [b.T]);
-      return g.build();
-    }, { T: 5 });
+    const sq = symbolicGraph(
+      (b) => {
+        const g = new GraphBuilder();
+        g.output("y", g.add("full", [], { value: 0, dtype: "f32", shape: [b.T * b.T] }));
+        g.input("x", "f32", [b.T]);
+        return g.build();
+      },
+      { T: 5 },
+    );
     expect(sq.dynamic).toEqual([]);
     expect(sq.fixedReason).toMatch(/full %0 attrs\.shape\.0\) follows the batch dims non-linearly/);
   });
 
   test("a structure that changes with a dim fixes the dims, saying why", () => {
-    const s = symbolicGraph(toy((B, T) => [B * T], (T) => T), { B: 3, T: 5 });
+    const s = symbolicGraph(
+      toy(
+        (B, T) => [B * T],
+        (T) => T,
+      ),
+      { B: 3, T: 5 },
+    );
     expect(s.dynamic).toEqual([]);
     expect(s.fixedReason).toMatch(/changes structure between B=3,T=5 and B=3,T=4/);
   });

@@ -31,25 +31,52 @@ const CASES: readonly Case[] = [
   { name: "char_lm tiny", model: "models/char_lm.mira", set: [], batch: { B: 3, T: 7 } },
   { name: "char_lm tiny at T = max_len", model: "models/char_lm.mira", set: [], batch: { B: 1, T: 64 } },
   { name: "Mirasol tiny, TransformerCombiner", model: "models/mirasol.mira", set: [], batch: { B: 2, L: 5 } },
-  { name: "Mirasol tiny, TTM", model: "models/mirasol.mira", set: ["combiner=TTM(memory: 8, read: 4, depth: 1, heads: 2)"], batch: { B: 2, L: 5 } },
+  {
+    name: "Mirasol tiny, TTM",
+    model: "models/mirasol.mira",
+    set: ["combiner=TTM(memory: 8, read: 4, depth: 1, heads: 2)"],
+    batch: { B: 2, L: 5 },
+  },
   { name: "Mirasol tiny, Concat", model: "models/mirasol.mira", set: ["combiner=Concat"], batch: { B: 3, L: 6 } },
   { name: "Mirasol tiny, MeanPool", model: "models/mirasol.mira", set: ["combiner=MeanPool"], batch: { B: 2, L: 5 } },
-  { name: "Mirasol tiny, Perceiver", model: "models/mirasol.mira", set: ["combiner=Perceiver(m: 4, heads: 2)"], batch: { B: 2, L: 5 } },
+  {
+    name: "Mirasol tiny, Perceiver",
+    model: "models/mirasol.mira",
+    set: ["combiner=Perceiver(m: 4, heads: 2)"],
+    batch: { B: 2, L: 5 },
+  },
 ];
 
 /** Deterministic inputs: tokens in range, a loss mask over the tail, smooth values elsewhere. */
-function inputsFor(inputs: readonly { name: string; dtype: string; shape: readonly number[] }[]): Map<string, StoredTensor> {
+function inputsFor(
+  inputs: readonly { name: string; dtype: string; shape: readonly number[] }[],
+): Map<string, StoredTensor> {
   const out = new Map<string, StoredTensor>();
   for (const i of inputs) {
     const n = i.shape.reduce((a, b) => a * b, 1);
     const len = i.shape.at(-1)!;
-    if (i.dtype === "i32") out.set(i.name, { dtype: "i32", shape: i.shape, bytes: new Uint8Array(Int32Array.from({ length: n }, (_, k) => (k * 7 + 3) % 60).buffer) });
-    else out.set(i.name, { dtype: "f32", shape: i.shape, bytes: new Uint8Array(Float32Array.from({ length: n }, (_, k) => (i.name === "loss_mask" ? (k % len >= 2 ? 1 : 0) : Math.sin(k * 0.37))).buffer) });
+    if (i.dtype === "i32")
+      out.set(i.name, {
+        dtype: "i32",
+        shape: i.shape,
+        bytes: new Uint8Array(Int32Array.from({ length: n }, (_, k) => (k * 7 + 3) % 60).buffer),
+      });
+    else
+      out.set(i.name, {
+        dtype: "f32",
+        shape: i.shape,
+        bytes: new Uint8Array(
+          Float32Array.from({ length: n }, (_, k) =>
+            i.name === "loss_mask" ? (k % len >= 2 ? 1 : 0) : Math.sin(k * 0.37),
+          ).buffer,
+        ),
+      });
   }
   return out;
 }
 
-const values = (t: StoredTensor): ArrayLike<number> => (t.dtype === "i32" ? new Int32Array(t.bytes.slice().buffer) : new Float32Array(t.bytes.slice().buffer));
+const values = (t: StoredTensor): ArrayLike<number> =>
+  t.dtype === "i32" ? new Int32Array(t.bytes.slice().buffer) : new Float32Array(t.bytes.slice().buffer);
 
 describe("mira export --format torch", () => {
   let dir: string;

@@ -39,6 +39,8 @@ describe("an op the target lacks", () => {
     ["onnx", () => generateOnnx(noisyModel(), new Map()).bytes],
   ])("%s: fails naming the op and its line", (target, run) => {
     expect(run).toThrow(ExportError);
-    expect(run).toThrow(`cannot export Noisy to ${target}: op 'random_normal' (at models/noisy.mira:3) has no ${target} mapping`);
+    expect(run).toThrow(
+      `cannot export Noisy to ${target}: op 'random_normal' (at models/noisy.mira:3) has no ${target} mapping`,
+    );
   });
 });

@@ -9,7 +9,8 @@ export function firstMismatch(got: ArrayLike<number>, ref: ArrayLike<number>, to
     const r = ref[i];
     if (Number.isNaN(r) && Number.isNaN(g)) continue;
     if (r === g) continue;
-    if (!(Math.abs(g - r) <= tol.atol + tol.rtol * Math.abs(r))) return `index ${i}: got ${g}, expected ${r} (|diff| ${Math.abs(g - r)} > ${tol.atol} + ${tol.rtol}·|ref|)`;
+    if (!(Math.abs(g - r) <= tol.atol + tol.rtol * Math.abs(r)))
+      return `index ${i}: got ${g}, expected ${r} (|diff| ${Math.abs(g - r)} > ${tol.atol} + ${tol.rtol}·|ref|)`;
   }
   return undefined;
 }

@@ -37,7 +37,11 @@ export async function runOnGpuMany(
 }
 
 /** Compiles `graph` for the test device (optionally with lowered limits), feeds it, runs it once. */
-export async function runOnGpu(graph: Graph, feeds: Feeds, opts: CompileOptions & { limits?: Partial<DeviceLimits> } = {}): Promise<Record<string, Float64Array>> {
+export async function runOnGpu(
+  graph: Graph,
+  feeds: Feeds,
+  opts: CompileOptions & { limits?: Partial<DeviceLimits> } = {},
+): Promise<Record<string, Float64Array>> {
   const gpu = await testGpu();
   const program = compileGraph(graph, { ...gpu.limits, ...opts.limits }, opts);
   const ex = await Executor.create(gpu, program);

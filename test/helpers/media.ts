@@ -9,14 +9,18 @@ import { FFMPEG_FIX } from "../../datasets/media.js";
 export function requireFfmpeg(): void {
   for (const tool of ["ffmpeg", "ffprobe"]) {
     const r = spawnSync(tool, ["-version"], { encoding: "utf8" });
-    if (r.error || r.status !== 0) throw new Error(`these tests need ffmpeg and ffprobe, and ${tool} cannot be run (${r.error?.message ?? `exit ${r.status}`}): ${FFMPEG_FIX}`);
+    if (r.error || r.status !== 0)
+      throw new Error(
+        `these tests need ffmpeg and ffprobe, and ${tool} cannot be run (${r.error?.message ?? `exit ${r.status}`}): ${FFMPEG_FIX}`,
+      );
   }
 }
 
 /** Runs ffmpeg quietly, overwriting outputs; throws with ffmpeg's own message when it fails. */
 export function ffmpeg(...args: string[]): void {
   const r = spawnSync("ffmpeg", ["-v", "error", "-nostdin", "-y", ...args], { encoding: "utf8" });
-  if (r.error || r.status !== 0) throw new Error(`ffmpeg ${args.join(" ")} failed: ${r.error?.message ?? r.stderr.trim()}`);
+  if (r.error || r.status !== 0)
+    throw new Error(`ffmpeg ${args.join(" ")} failed: ${r.error?.message ?? r.stderr.trim()}`);
 }
 
 /**
@@ -24,13 +28,42 @@ export function ffmpeg(...args: string[]): void {
  * for the frames (libx264rgb at qp 0: 8-bit RGB, so the frames are quantised to 1/255 on the way) and as
  * 16-bit PCM for the sound, in Matroska.
  */
-export function writeLosslessClip(path: string, frames: Float32Array, size: { width: number; height: number }, fps: number, pcm: Float32Array, rate: number): void {
+export function writeLosslessClip(
+  path: string,
+  frames: Float32Array,
+  size: { width: number; height: number },
+  fps: number,
+  pcm: Float32Array,
+  rate: number,
+): void {
   const rgb = Uint8Array.from(frames, (x) => Math.round(Math.min(1, Math.max(0, x)) * 255));
   writeFileSync(`${path}.rgb`, rgb);
   writeFileSync(`${path}.f32`, new Uint8Array(pcm.buffer, pcm.byteOffset, pcm.byteLength));
   ffmpeg(
-    "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", `${size.width}x${size.height}`, "-r", String(fps), "-i", `${path}.rgb`,
-    "-f", "f32le", "-ar", String(rate), "-ac", "1", "-i", `${path}.f32`,
-    "-c:v", "libx264rgb", "-qp", "0", "-c:a", "pcm_s16le", path,
+    "-f",
+    "rawvideo",
+    "-pix_fmt",
+    "rgb24",
+    "-s",
+    `${size.width}x${size.height}`,
+    "-r",
+    String(fps),
+    "-i",
+    `${path}.rgb`,
+    "-f",
+    "f32le",
+    "-ar",
+    String(rate),
+    "-ac",
+    "1",
+    "-i",
+    `${path}.f32`,
+    "-c:v",
+    "libx264rgb",
+    "-qp",
+    "0",
+    "-c:a",
+    "pcm_s16le",
+    path,
   );
 }

@@ -3,7 +3,12 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { type MessageConnection, StreamMessageReader, StreamMessageWriter, createMessageConnection } from "vscode-jsonrpc/node";
+import {
+  type MessageConnection,
+  StreamMessageReader,
+  StreamMessageWriter,
+  createMessageConnection,
+} from "vscode-jsonrpc/node";
 import type { Diagnostic, PublishDiagnosticsParams } from "vscode-languageserver-protocol";
 
 export const ROOT = join(import.meta.dirname, "..", "..");
@@ -21,7 +26,10 @@ export interface Client {
 }
 
 export async function startClient(): Promise<Client> {
-  const proc = spawn(process.execPath, [join(ROOT, "bin", "mira.js"), "lsp"], { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"] });
+  const proc = spawn(process.execPath, [join(ROOT, "bin", "mira.js"), "lsp"], {
+    cwd: ROOT,
+    stdio: ["pipe", "pipe", "pipe"],
+  });
   proc.stderr!.on("data", () => {}); // keep the pipe drained
   const conn = createMessageConnection(new StreamMessageReader(proc.stdout!), new StreamMessageWriter(proc.stdin!));
   const waiting = new Map<string, (ds: Diagnostic[]) => void>();
@@ -45,14 +53,19 @@ export async function startClient(): Promise<Client> {
     async open(uri, text) {
       const got = next(uri);
       versions.set(uri, 1);
-      await conn.sendNotification("textDocument/didOpen", { textDocument: { uri, languageId: "mira", version: 1, text } });
+      await conn.sendNotification("textDocument/didOpen", {
+        textDocument: { uri, languageId: "mira", version: 1, text },
+      });
       return got;
     },
     async change(uri, text) {
       const got = next(uri);
       const version = (versions.get(uri) ?? 1) + 1;
       versions.set(uri, version);
-      await conn.sendNotification("textDocument/didChange", { textDocument: { uri, version }, contentChanges: [{ text }] });
+      await conn.sendNotification("textDocument/didChange", {
+        textDocument: { uri, version },
+        contentChanges: [{ text }],
+      });
       return got;
     },
     request: (method, params) => conn.sendRequest(method, params),

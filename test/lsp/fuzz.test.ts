@@ -40,7 +40,14 @@ test("every generated input gets diagnostics and an answer to every request; the
         await client.request("textDocument/definition", { textDocument, position });
         expect(Array.isArray(await client.request("textDocument/completion", { textDocument, position }))).toBe(true);
       }
-      expect(Array.isArray(await client.request("textDocument/formatting", { textDocument, options: { tabSize: 2, insertSpaces: true } }))).toBe(true);
+      expect(
+        Array.isArray(
+          await client.request("textDocument/formatting", {
+            textDocument,
+            options: { tabSize: 2, insertSpaces: true },
+          }),
+        ),
+      ).toBe(true);
       expect(Array.isArray(await client.request("textDocument/documentSymbol", { textDocument }))).toBe(true);
     }
   }

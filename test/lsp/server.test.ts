@@ -20,7 +20,10 @@ afterAll(async () => {
 });
 
 const hover = async (src: string, needle: string, within = 0) => {
-  const h = await client.request<Hover | null>("textDocument/hover", { textDocument: { uri }, position: positionOf(src, needle, within) });
+  const h = await client.request<Hover | null>("textDocument/hover", {
+    textDocument: { uri },
+    position: positionOf(src, needle, within),
+  });
   return h && typeof h.contents === "object" && "value" in h.contents ? h.contents.value : "";
 };
 
@@ -45,7 +48,10 @@ describe("mira lsp", () => {
     expect(ds[0].message).toMatch(/64 \/ 3 is not a whole number\nhint: /);
     const start = ds[0].range.start;
     expect(broken.split("\n")[start.line].slice(start.character)).toMatch(/^\w+(\(.*\))?\(/); // at a call here
-    const related = ds[0].relatedInformation!.map((r) => [r.location.uri.replace(/^.*\/models\//, "models/"), r.message]);
+    const related = ds[0].relatedInformation!.map((r) => [
+      r.location.uri.replace(/^.*\/models\//, "models/"),
+      r.message,
+    ]);
     expect(related[0]).toEqual(["models/std/nn.mira", "the problem is here"]);
     expect(related.slice(1).some(([u, m]) => u === "models/mirasol.mira" && /called here/.test(m))).toBe(true);
     expect(await client.change(uri, text)).toEqual([]);
@@ -60,7 +66,9 @@ describe("mira lsp", () => {
     expect(chunks).toContain("config chunks: int = 4");
     expect(chunks).toContain("preset tiny: `2`");
     expect(await hover(text, "combiner(v, a)")).toContain("Combiner");
-    expect(await hover(text, "TimeAlignedAR(d: int, heads: int, depth: int, max_chunks: int, position_std: float)(x", 84)).toContain("x: f32[B, T, M, d]");
+    expect(
+      await hover(text, "TimeAlignedAR(d: int, heads: int, depth: int, max_chunks: int, position_std: float)(x", 84),
+    ).toContain("x: f32[B, T, M, d]");
     // A named argument is the callee's hyperparameter, not the config key of that name.
     const named = await hover(text, "TransformerCombiner(depth: 1, heads: 4", "TransformerCombiner(depth: 1, ".length);
     expect(named).not.toContain("config heads");
@@ -68,20 +76,41 @@ describe("mira lsp", () => {
   });
 
   test("after `combiner: Combiner =` completion lists the Combiner implementations", async () => {
-    const typing = text.replace("combiner: Combiner = TransformerCombiner(depth: 1, heads: 4, m: 4)", "combiner: Combiner = ");
+    const typing = text.replace(
+      "combiner: Combiner = TransformerCombiner(depth: 1, heads: 4, m: 4)",
+      "combiner: Combiner = ",
+    );
     await client.change(uri, typing);
-    const items = await client.request<CompletionItem[]>("textDocument/completion", { textDocument: { uri }, position: positionOf(typing, "combiner: Combiner = ", 21) });
+    const items = await client.request<CompletionItem[]>("textDocument/completion", {
+      textDocument: { uri },
+      position: positionOf(typing, "combiner: Combiner = ", 21),
+    });
     const labels = items.map((i) => i.label);
-    for (const name of ["TTMCombiner", "ConcatCombiner", "MeanPoolCombiner", "PerceiverCombiner", "TransformerCombiner"]) expect(labels).toContain(name);
+    for (const name of [
+      "TTMCombiner",
+      "ConcatCombiner",
+      "MeanPoolCombiner",
+      "PerceiverCombiner",
+      "TransformerCombiner",
+    ])
+      expect(labels).toContain(name);
     expect(labels).not.toContain("LayerNorm");
-    const general = await client.request<CompletionItem[]>("textDocument/completion", { textDocument: { uri }, position: positionOf(typing, "  let m = dim") });
+    const general = await client.request<CompletionItem[]>("textDocument/completion", {
+      textDocument: { uri },
+      position: positionOf(typing, "  let m = dim"),
+    });
     const all = general.map((i) => i.label);
-    for (const name of ["let", "module", "f32", "LayerNorm", "reshape", "Combiner", "chunks"]) expect(all).toContain(name);
+    for (const name of ["let", "module", "f32", "LayerNorm", "reshape", "Combiner", "chunks"])
+      expect(all).toContain(name);
     await client.change(uri, text);
   });
 
   test("definition jumps into models/std, to config keys and to imports", async () => {
-    const def = (needle: string, within = 0) => client.request<Location | null>("textDocument/definition", { textDocument: { uri }, position: positionOf(text, needle, within) });
+    const def = (needle: string, within = 0) =>
+      client.request<Location | null>("textDocument/definition", {
+        textDocument: { uri },
+        position: positionOf(text, needle, within),
+      });
     const nn = readFileSync(join(ROOT, "models", "std", "nn.mira"), "utf8");
     const layerNorm = await def("return LayerNorm(d)(h)", "return ".length);
     expect(layerNorm?.uri).toBe(uriOf(join(ROOT, "models", "std", "nn.mira")));
@@ -89,24 +118,38 @@ describe("mira lsp", () => {
     const combiner = await def("combiner: Combiner", "combiner: ".length);
     expect(combiner?.uri).toBe(uriOf(join(ROOT, "models", "std", "combiners.mira")));
     const key = await def("ar_depth, max_chunks");
-    expect(key).toEqual({ uri, range: { start: positionOf(text, "ar_depth: int"), end: positionOf(text, "ar_depth: int", "ar_depth".length) } });
+    expect(key).toEqual({
+      uri,
+      range: { start: positionOf(text, "ar_depth: int"), end: positionOf(text, "ar_depth: int", "ar_depth".length) },
+    });
     const combiners = readFileSync(join(ROOT, "models", "std", "combiners.mira"), "utf8");
     const named = await def("TransformerCombiner(depth: 1", "TransformerCombiner(".length);
-    expect(named?.range.start).toEqual(positionOf(combiners, "module TransformerCombiner(depth", "module TransformerCombiner(".length));
+    expect(named?.range.start).toEqual(
+      positionOf(combiners, "module TransformerCombiner(depth", "module TransformerCombiner(".length),
+    );
     expect((await def("import std.vit", 8))?.uri).toBe(uriOf(join(ROOT, "models", "std", "vit.mira")));
   });
 
   test("formatting returns the formatter's text; document symbols outline the file", async () => {
     const messy = text.replace("  let m = dim(latents, 2)", "  let   m   =   dim( latents ,2 )");
     await client.change(uri, messy);
-    const edits = await client.request<TextEdit[]>("textDocument/formatting", { textDocument: { uri }, options: { tabSize: 2, insertSpaces: true } });
+    const edits = await client.request<TextEdit[]>("textDocument/formatting", {
+      textDocument: { uri },
+      options: { tabSize: 2, insertSpaces: true },
+    });
     expect(edits).toHaveLength(1);
     expect(edits[0].newText).toContain("  let m = dim(latents, 2)\n");
     await client.change(uri, text);
-    expect(await client.request<TextEdit[]>("textDocument/formatting", { textDocument: { uri }, options: { tabSize: 2, insertSpaces: true } })).toEqual([]);
+    expect(
+      await client.request<TextEdit[]>("textDocument/formatting", {
+        textDocument: { uri },
+        options: { tabSize: 2, insertSpaces: true },
+      }),
+    ).toEqual([]);
     const symbols = await client.request<DocumentSymbol[]>("textDocument/documentSymbol", { textDocument: { uri } });
     expect(symbols.map((s) => s.name)).toEqual(["TimeAlignedAR", "TextDecoder", "Mirasol"]);
     const model = symbols[2].children!.map((c) => c.name);
-    for (const name of ["chunks", "combiner", "preset tiny", "video", "logits", "text_loss"]) expect(model).toContain(name);
+    for (const name of ["chunks", "combiner", "preset tiny", "video", "logits", "text_loss"])
+      expect(model).toContain(name);
   });
 });

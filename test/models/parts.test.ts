@@ -54,8 +54,11 @@ function elaborated(part: Part, B: number): Elaborated {
 
 /** Params from the model's own initialisers (seeded), inputs uniform in [−1, 1] from `r`. */
 function feedsFor(el: Elaborated, seed: number, r: () => number): Record<string, number[]> {
-  const feeds: Record<string, number[]> = Object.fromEntries([...initParams(el.params, seed)].map(([k, v]) => [k, Array.from(v)]));
-  for (const i of el.inputs) feeds[i.name] = Array.from({ length: i.shape.reduce((a, b) => a * b, 1) }, () => 2 * r() - 1);
+  const feeds: Record<string, number[]> = Object.fromEntries(
+    [...initParams(el.params, seed)].map(([k, v]) => [k, Array.from(v)]),
+  );
+  for (const i of el.inputs)
+    feeds[i.name] = Array.from({ length: i.shape.reduce((a, b) => a * b, 1) }, () => 2 * r() - 1);
   return feeds;
 }
 
@@ -69,7 +72,18 @@ function lcg(seed: number): () => number {
  * grad() and from central differences with Richardson extrapolation, all in float64.
  */
 function expectFiniteDifferences(el: Elaborated, feeds: Record<string, number[]>, r: () => number): void {
-  const { an: analytic, fd, mass } = alongRandomDirection(el.graph, "total", el.params.map((p) => p.name), feeds, r, 1e-4);
+  const {
+    an: analytic,
+    fd,
+    mass,
+  } = alongRandomDirection(
+    el.graph,
+    "total",
+    el.params.map((p) => p.name),
+    feeds,
+    r,
+    1e-4,
+  );
   expect(mass, "the direction moves the loss at all").toBeGreaterThan(1e-9);
   expect(Math.abs(fd - analytic), `fd ${fd} vs grad() ${analytic}`).toBeLessThanOrEqual(1e-8 + 1e-6 * mass);
 }
@@ -96,9 +110,25 @@ const threeFeedSets = (el: Elaborated, seed: number) => [0, 1, 2].map((k) => fee
 const dim = (xs: number[]) => fc.constantFrom(...xs);
 // P = 1 or d = 1 makes TokenLearner the identity (one token to weigh) or its weights moot (a layer
 // norm of one value is β), so no direction moves the loss; they start at 2 here.
-const tlArb = fc.record({ B: dim([1, 2]), P: dim([2, 3, 5, 7]), d: dim([2, 3, 5]), n: dim([1, 2, 3]), hidden: dim([1, 3, 4]), seed: fc.nat(1000) });
+const tlArb = fc.record({
+  B: dim([1, 2]),
+  P: dim([2, 3, 5, 7]),
+  d: dim([2, 3, 5]),
+  n: dim([1, 2, 3]),
+  hidden: dim([1, 3, 4]),
+  seed: fc.nat(1000),
+});
 // heads divide d; the transformer's head width d / heads is 1, 2 or 3
-const ttmArb = fc.record({ B: dim([1, 2]), P: dim([1, 2, 5]), heads: dim([1, 2]), width: dim([1, 2, 3]), memory: dim([1, 2, 3]), read: dim([1, 2]), hidden: dim([1, 3]), seed: fc.nat(1000) });
+const ttmArb = fc.record({
+  B: dim([1, 2]),
+  P: dim([1, 2, 5]),
+  heads: dim([1, 2]),
+  width: dim([1, 2, 3]),
+  memory: dim([1, 2, 3]),
+  read: dim([1, 2]),
+  hidden: dim([1, 3]),
+  seed: fc.nat(1000),
+});
 
 describe("TokenLearner", () => {
   test("gradients equal finite differences (float64 reference)", () => {

@@ -24,8 +24,15 @@ test("the archive fits in 60 MB and holds Node, Dawn, the bundled CLI, the model
   const r = spawnSync("tar", ["-xJf", ARCHIVE, "-C", tmp], { encoding: "utf8" });
   expect(r.status, r.stderr).toBe(0);
   const dir = join(tmp, "mira-linux-x64");
-  const wanted = ["mira", "node", "lib/mira.mjs", "lib/bench.mjs", "lib/dawn.node", "models/char_lm.mira",
-    "models/std/nn.mira"];
+  const wanted = [
+    "mira",
+    "node",
+    "lib/mira.mjs",
+    "lib/bench.mjs",
+    "lib/dawn.node",
+    "models/char_lm.mira",
+    "models/std/nn.mira",
+  ];
   for (const f of wanted) expect(existsSync(join(dir, f)), f).toBe(true);
 }, 300_000);
 

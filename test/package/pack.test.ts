@@ -12,8 +12,11 @@ const tmp = mkdtempSync(join(tmpdir(), "mira-pack-"));
 const app = join(tmp, "app");
 // This test's Node first on PATH, so npm and npx (`#!/usr/bin/env node`) run on it, not on a `node`
 // that some dependency put in node_modules/.bin.
-const env = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ""}`,
-  npm_config_update_notifier: "false" };
+const env = {
+  ...process.env,
+  PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ""}`,
+  npm_config_update_notifier: "false",
+};
 
 function run(cmd: string, args: string[], cwd: string): SpawnSyncReturns<string> {
   const r = spawnSync(cmd, args, { cwd, env, encoding: "utf8", timeout: 150_000 });
@@ -44,8 +47,16 @@ describe("the packed package", () => {
   test("ships the build, the models and the export templates, and no TypeScript source or dev tools", () => {
     const lines = run("tar", ["-tzf", tarball], tmp).stdout.split("\n").filter(Boolean);
     const listed = lines.map((f) => f.replace(/^package\//, ""));
-    const wanted = ["dist/index.js", "dist/index.d.ts", "dist/cli/mira.js", "bin/mira.js", "models/char_lm.mira",
-      "models/std/nn.mira", "dist/compiler/export/python/train.py", "scripts/lib/noise.mjs"];
+    const wanted = [
+      "dist/index.js",
+      "dist/index.d.ts",
+      "dist/cli/mira.js",
+      "bin/mira.js",
+      "models/char_lm.mira",
+      "models/std/nn.mira",
+      "dist/compiler/export/python/train.py",
+      "scripts/lib/noise.mjs",
+    ];
     for (const f of wanted) expect(listed, f).toContain(f);
     expect(listed.filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts"))).toEqual([]);
     const installed = join(app, "node_modules");

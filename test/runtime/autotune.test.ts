@@ -44,7 +44,15 @@ async function runChecked(g: Graph, program: ReturnType<typeof compileFor>): Pro
   const gpu = await testGpu();
   const r = prng(7);
   const feeds: Record<string, number[]> = {};
-  for (const n of g.nodes) if (n.op === "input") feeds[n.attrs.name!] = gridValues(r, "f32", n.shape.reduce((a, d) => a * d, 1), 4, 1);
+  for (const n of g.nodes)
+    if (n.op === "input")
+      feeds[n.attrs.name!] = gridValues(
+        r,
+        "f32",
+        n.shape.reduce((a, d) => a * d, 1),
+        4,
+        1,
+      );
   const ex = await Executor.create(gpu, program);
   try {
     for (const [k, v] of Object.entries(feeds)) ex.write(k, v);
@@ -67,11 +75,19 @@ describe("autotuning on the device", () => {
     const lines: string[] = [];
     // Two candidates beside the default keep the test short; the search itself is the same.
     const results = await autotune(gpu, keys, {
-      candidates: () => [{ variant: "registers", wx: 2, wy: 4, splitK: 1 }, { variant: "registers", wx: 4, wy: 4, splitK: 2 }],
+      candidates: () => [
+        { variant: "registers", wx: 2, wy: 4, splitK: 1 },
+        { variant: "registers", wx: 4, wy: 4, splitK: 2 },
+      ],
       onProgress: (l) => lines.push(l),
     });
     expect(lines).toHaveLength(2);
-    for (const r of results) expect(r.candidates.map((c) => configLabel(c.config))).toEqual(["registers 8×8", "registers 2×4", "registers 4×4 split-K 2"]);
+    for (const r of results)
+      expect(r.candidates.map((c) => configLabel(c.config))).toEqual([
+        "registers 8×8",
+        "registers 2×4",
+        "registers 4×4 split-K 2",
+      ]);
     const path = tablePath(gpu);
     expect(path).toBe(join(cacheRoot(), "autotune", `${adapterKey(gpu)}.json`));
     writeTable(path, tableWith(gpu, results));
@@ -89,10 +105,13 @@ describe("autotuning on the device", () => {
     const gpu = await testGpu();
     const g = tinyProgram();
     const keys = programSignatures(compileFor(gpu, g));
-    writeTable(tablePath(gpu), withEntries(emptyTable(adapterKey(gpu)), {
-      [keys[0]]: { config: { variant: "registers", wx: 4, wy: 16 }, defaultMs: 1, bestMs: 0.5 },
-      [keys[1]]: { config: { variant: "registers", wx: 2, wy: 8, splitK: 3 }, defaultMs: 1, bestMs: 0.5 },
-    }));
+    writeTable(
+      tablePath(gpu),
+      withEntries(emptyTable(adapterKey(gpu)), {
+        [keys[0]]: { config: { variant: "registers", wx: 4, wy: 16 }, defaultMs: 1, bestMs: 0.5 },
+        [keys[1]]: { config: { variant: "registers", wx: 2, wy: 8, splitK: 3 }, defaultMs: 1, bestMs: 0.5 },
+      }),
+    );
     const p = compileFor(gpu, g);
     const names = p.dispatches.map((d) => p.kernels[d.kernel].name);
     expect(names.some((n) => /^matmul_.*_w4x16$/.test(n))).toBe(true);
@@ -109,20 +128,34 @@ describe("autotuning on the device", () => {
     mkdirSync(join(cacheRoot(), "autotune"), { recursive: true });
     const cases: [string, () => void, RegExp][] = [
       ["not JSON", () => writeFileSync(path, "{ half a table"), /not JSON/],
-      ["another adapter's", () => writeFileSync(path, serializeTable(emptyTable("some-other-gpu"))), /belongs to adapter 'some-other-gpu'/],
-      ["another version", () => writeFileSync(path, JSON.stringify({ version: 9, adapter: adapterKey(gpu), entries: {} })), /version 9/],
+      [
+        "another adapter's",
+        () => writeFileSync(path, serializeTable(emptyTable("some-other-gpu"))),
+        /belongs to adapter 'some-other-gpu'/,
+      ],
+      [
+        "another version",
+        () => writeFileSync(path, JSON.stringify({ version: 9, adapter: adapterKey(gpu), entries: {} })),
+        /version 9/,
+      ],
     ];
     for (const [what, make, why] of cases) {
       make();
       const warnings: string[] = [];
-      expect(tuningFor(gpu, (l) => warnings.push(l)), what).toBeUndefined();
+      expect(
+        tuningFor(gpu, (l) => warnings.push(l)),
+        what,
+      ).toBeUndefined();
       expect(warnings, what).toHaveLength(1);
       expect(warnings[0], what).toMatch(why);
       expect(warnings[0], what).not.toContain("\n");
       // The automatic path: the same file again is not re-read, so no second warning; the compile works.
       const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
       const p = compileFor(gpu, g);
-      expect(p.matmuls.map((m) => m.tuned), what).toEqual([false, false]);
+      expect(
+        p.matmuls.map((m) => m.tuned),
+        what,
+      ).toEqual([false, false]);
       expect(stderr, what).not.toHaveBeenCalled();
       stderr.mockRestore();
     }

@@ -6,7 +6,13 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import {
-  type Checkpoint, CheckpointError, CheckpointWriteError, decodeSafetensors, encodeSafetensors, loadCheckpoint, saveCheckpoint,
+  type Checkpoint,
+  CheckpointError,
+  CheckpointWriteError,
+  decodeSafetensors,
+  encodeSafetensors,
+  loadCheckpoint,
+  saveCheckpoint,
 } from "../../runtime/checkpoint.js";
 import { describeFailure } from "../../cli/errors.js";
 

@@ -11,13 +11,16 @@ import { expect, test } from "vitest";
 const root = join(import.meta.dirname, "..", "..");
 const dir = mkdtempSync(join(tmpdir(), "mira-stderr-"));
 const script = join(dir, "device.mts");
-writeFileSync(script, [
-  `import { getGpu } from ${JSON.stringify(join(root, "runtime", "device.ts"))};`,
-  `process.stderr.write("before\\n");`,
-  `const gpu = await getGpu();`,
-  `process.stderr.write("after\\n");`,
-  `gpu.device.destroy();`,
-].join("\n"));
+writeFileSync(
+  script,
+  [
+    `import { getGpu } from ${JSON.stringify(join(root, "runtime", "device.ts"))};`,
+    `process.stderr.write("before\\n");`,
+    `const gpu = await getGpu();`,
+    `process.stderr.write("after\\n");`,
+    `gpu.device.destroy();`,
+  ].join("\n"),
+);
 const node = `'${process.execPath}' --import tsx '${script}'`;
 
 test.each([

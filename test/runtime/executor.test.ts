@@ -13,13 +13,24 @@ import { testGpu } from "../helpers/gpu.js";
 /** Three matmuls of one shape and two exps of one shape over distinct inputs: 5 dispatches, 2 kernels. */
 function repeated(): Graph {
   const b = new GraphBuilder();
-  for (let i = 0; i < 3; i++) b.output(`m${i}`, b.add("matmul", [b.input(`a${i}`, "f32", [5, 7]), b.input(`b${i}`, "f32", [7, 3])]));
+  for (let i = 0; i < 3; i++)
+    b.output(`m${i}`, b.add("matmul", [b.input(`a${i}`, "f32", [5, 7]), b.input(`b${i}`, "f32", [7, 3])]));
   for (let i = 0; i < 2; i++) b.output(`e${i}`, b.add("exp", [b.input(`x${i}`, "f32", [11])]));
   return b.build();
 }
 
 const feedsOf = (g: Graph, salt: number): Record<string, number[]> =>
-  Object.fromEntries(g.nodes.filter((n) => n.op === "input").map((n) => [n.attrs.name!, Array.from({ length: n.shape.reduce((a, b) => a * b, 1) }, (_, i) => ((i * 7 + salt * 13 + n.id) % 11) / 8 - 0.6)]));
+  Object.fromEntries(
+    g.nodes
+      .filter((n) => n.op === "input")
+      .map((n) => [
+        n.attrs.name!,
+        Array.from(
+          { length: n.shape.reduce((a, b) => a * b, 1) },
+          (_, i) => ((i * 7 + salt * 13 + n.id) % 11) / 8 - 0.6,
+        ),
+      ]),
+  );
 
 async function executorFor(g: Graph, feeds: Record<string, number[]>): Promise<Executor> {
   const gpu = await testGpu();
@@ -28,7 +39,12 @@ async function executorFor(g: Graph, feeds: Record<string, number[]>): Promise<E
   return ex;
 }
 
-function expectMatchesReference(g: Graph, feeds: Record<string, number[]>, got: Record<string, Float64Array>, names: readonly string[]): void {
+function expectMatchesReference(
+  g: Graph,
+  feeds: Record<string, number[]>,
+  got: Record<string, Float64Array>,
+  names: readonly string[],
+): void {
   const ref = runReference(g, feeds);
   for (const name of names) expectClose(got[name], ref[name].data, { atol: 1e-5, rtol: 1e-5 }, name);
 }

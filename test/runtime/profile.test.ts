@@ -19,16 +19,31 @@ describe("summarise", () => {
     const kernelOf = [0, 2, 1, 0, 2];
     const ms = [1, 0.5, 4, 2, 0.25];
     const { kernels, families } = summarise(names, kernelOf, ms);
-    expect(kernels.map((k) => [k.name, k.dispatches, k.ms])).toEqual([["matmul_8x8x8", 1, 4], ["matmul_4x4x4", 2, 3], ["gelu_16", 2, 0.75]]);
-    expect(families.map((f) => [f.family, f.kernels, f.dispatches, f.ms])).toEqual([["matmul", 2, 3, 7], ["gelu", 1, 2, 0.75]]);
+    expect(kernels.map((k) => [k.name, k.dispatches, k.ms])).toEqual([
+      ["matmul_8x8x8", 1, 4],
+      ["matmul_4x4x4", 2, 3],
+      ["gelu_16", 2, 0.75],
+    ]);
+    expect(families.map((f) => [f.family, f.kernels, f.dispatches, f.ms])).toEqual([
+      ["matmul", 2, 3, 7],
+      ["gelu", 1, 2, 0.75],
+    ]);
   });
 });
 
 describe("profileModel on the adapter", () => {
   it("times every dispatch of a training step once per kernel row", async () => {
     const gpu = await testGpu();
-    expect(gpu.hasTimestamps, "the lavapipe adapter offers timestamp-query; without it profiles stop with a clear error").toBe(true);
-    const r = await profileModel("models/char_lm.mira", { preset: "tiny", batch: { B: 2, T: 8 }, step: "train", runs: 2 });
+    expect(
+      gpu.hasTimestamps,
+      "the lavapipe adapter offers timestamp-query; without it profiles stop with a clear error",
+    ).toBe(true);
+    const r = await profileModel("models/char_lm.mira", {
+      preset: "tiny",
+      batch: { B: 2, T: 8 },
+      step: "train",
+      runs: 2,
+    });
     expect(r.kernels.reduce((s, k) => s + k.dispatches, 0)).toBe(r.dispatches);
     expect(r.families.reduce((s, f) => s + f.dispatches, 0)).toBe(r.dispatches);
     for (const k of r.kernels) expect(k.ms).toBeGreaterThanOrEqual(0);

@@ -14,10 +14,24 @@ import { testGpu } from "../helpers/gpu.js";
 
 const dir = mkdtempSync(join(tmpdir(), "mira-faults-"));
 const data = join(dir, "text.txt");
-writeFileSync(data, Array.from({ length: 200 }, (_, i) => ["one small step. ", "two big leaps. ", "three quiet nights. "][i % 3]).join(""));
+writeFileSync(
+  data,
+  Array.from({ length: 200 }, (_, i) => ["one small step. ", "two big leaps. ", "three quiet nights. "][i % 3]).join(
+    "",
+  ),
+);
 const base: TrainOptions = {
-  model: "models/char_lm.mira", data, preset: "tiny", steps: 16, batch: 4, window: 16, runsDir: dir, seed: 2,
-  logEvery: 1, evalEvery: 1000, checkpointEvery: 5,
+  model: "models/char_lm.mira",
+  data,
+  preset: "tiny",
+  steps: 16,
+  batch: 4,
+  window: 16,
+  runsDir: dir,
+  seed: 2,
+  logEvery: 1,
+  evalEvery: 1000,
+  checkpointEvery: 5,
 };
 
 async function failure(work: Promise<unknown>): Promise<Error> {
@@ -32,11 +46,15 @@ async function failure(work: Promise<unknown>): Promise<Error> {
 test("a device lost mid-run: one error naming the checkpoint kept, and --resume continues bit for bit", async () => {
   await trainText({ ...base, run: "straight" });
   const gpu = await testGpu();
-  const err = await failure(trainText({ ...base, run: "lost", onProgress: (p) => p.step === 7 && gpu.device.destroy() }));
+  const err = await failure(
+    trainText({ ...base, run: "lost", onProgress: (p) => p.step === 7 && gpu.device.destroy() }),
+  );
   expect(err).toBeInstanceOf(DeviceLostError);
   const ckpt = join(dir, "lost", "checkpoint.safetensors");
   const { text, code } = describeFailure(err, false);
-  expect(text).toMatch(/^mira: the GPU device was lost after step [78] \(destroyed.*\); the last checkpoint, .*checkpoint\.safetensors \(step 5\), is intact: continue with --resume$/);
+  expect(text).toMatch(
+    /^mira: the GPU device was lost after step [78] \(destroyed.*\); the last checkpoint, .*checkpoint\.safetensors \(step 5\), is intact: continue with --resume$/,
+  );
   expect(text).toContain(ckpt);
   expect(code).toBe(3);
   expect(loadCheckpoint(ckpt).metadata.step).toBe("5");
@@ -46,7 +64,8 @@ test("a device lost mid-run: one error naming the checkpoint kept, and --resume 
   const b = loadCheckpoint(ckpt);
   expect(b.metadata.step).toBe("16");
   expect([...b.tensors.keys()]).toEqual([...a.tensors.keys()]);
-  for (const [name, t] of a.tensors) expect(Buffer.from(b.tensors.get(name)!.bytes).equals(Buffer.from(t.bytes)), name).toBe(true);
+  for (const [name, t] of a.tensors)
+    expect(Buffer.from(b.tensors.get(name)!.bytes).equals(Buffer.from(t.bytes)), name).toBe(true);
 });
 
 test("buffers the device cannot allocate: one line naming the size and what to change", async () => {
@@ -54,12 +73,15 @@ test("buffers the device cannot allocate: one line naming the size and what to c
   const { device } = gpu;
   const real = device.createBuffer.bind(device);
   // Every large buffer asks for the most the device allows: more memory than it has, however large.
-  device.createBuffer = (d: GPUBufferDescriptor) => real(d.size >= 1024 ? { ...d, size: device.limits.maxBufferSize } : d);
+  device.createBuffer = (d: GPUBufferDescriptor) =>
+    real(d.size >= 1024 ? { ...d, size: device.limits.maxBufferSize } : d);
   try {
     const err = await failure(trainText({ ...base, run: "oom" }));
     expect(err).toBeInstanceOf(OutOfMemoryError);
     const { text, code } = describeFailure(err, false);
-    expect(text).toMatch(/^mira: the device ran out of memory allocating [\d.]+ [KMG]?i?B of buffers \(the largest, .*\); lower --batch or --window, or use a smaller --preset$/);
+    expect(text).toMatch(
+      /^mira: the device ran out of memory allocating [\d.]+ [KMG]?i?B of buffers \(the largest, .*\); lower --batch or --window, or use a smaller --preset$/,
+    );
     expect(code).toBe(3);
   } finally {
     delete (device as Partial<GPUDevice>).createBuffer;
@@ -70,15 +92,18 @@ test("a disk that fills up while a checkpoint is written: one line, the previous
   let checkpoints = 0;
   const full = (fd: number, bytes: Uint8Array, offset: number, length: number): number => {
     if (offset === 0) checkpoints++;
-    if (checkpoints === 2 && offset > 0) throw Object.assign(new Error("ENOSPC: no space left on device"), { code: "ENOSPC" });
+    if (checkpoints === 2 && offset > 0)
+      throw Object.assign(new Error("ENOSPC: no space left on device"), { code: "ENOSPC" });
     return writeSync(fd, bytes, offset, Math.min(length, 4096));
   };
   const err = await failure(trainText({ ...base, steps: 12, run: "full", writeHooks: { write: full } }));
   expect(err).toBeInstanceOf(CheckpointWriteError);
   const ckpt = join(dir, "full", "checkpoint.safetensors");
   const { text, code } = describeFailure(err, false);
-  expect(text).toBe(`mira: step 10's checkpoint was not saved: cannot write ${ckpt}: the disk is full (ENOSPC); the file there is unchanged; `
-    + `the last checkpoint, ${ckpt} (step 5), is intact: continue with --resume once there is room`);
+  expect(text).toBe(
+    `mira: step 10's checkpoint was not saved: cannot write ${ckpt}: the disk is full (ENOSPC); the file there is unchanged; ` +
+      `the last checkpoint, ${ckpt} (step 5), is intact: continue with --resume once there is room`,
+  );
   expect(code).toBe(3);
   expect(loadCheckpoint(ckpt).metadata.step).toBe("5");
   expect(readdirSync(join(dir, "full")).filter((f) => f.includes(".tmp-"))).toEqual([]);
@@ -91,5 +116,7 @@ test("training data that changed under a resumed run is refused, naming it", asy
   writeFileSync(changed, readFileSync(data, "utf8").replace("quiet", "loud"));
   const err = await failure(trainText({ ...base, data: changed, steps: 10, run: "data", resume: true }));
   expect(err).toBeInstanceOf(CheckpointError);
-  expect(describeFailure(err, false).text).toMatch(/^mira: the training data .*changed\.txt changed since .*checkpoint\.safetensors was saved \(fingerprint [0-9a-f]{12}, the checkpoint's [0-9a-f]{12}\); resume with the data it was trained on, or start a new --run$/);
+  expect(describeFailure(err, false).text).toMatch(
+    /^mira: the training data .*changed\.txt changed since .*checkpoint\.safetensors was saved \(fingerprint [0-9a-f]{12}, the checkpoint's [0-9a-f]{12}\); resume with the data it was trained on, or start a new --run$/,
+  );
 });

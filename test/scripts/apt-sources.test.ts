@@ -3,10 +3,19 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
-import { type AptSourceFile, deriveBackportsSource, hasBackports, parseDeb822, parseOneLine } from "../../scripts/lib/apt-sources.mjs";
+import {
+  type AptSourceFile,
+  deriveBackportsSource,
+  hasBackports,
+  parseDeb822,
+  parseOneLine,
+} from "../../scripts/lib/apt-sources.mjs";
 
 const FIXTURES = join(import.meta.dirname, "../fixtures/apt");
-const file = (name: string): AptSourceFile => ({ path: `/etc/apt/sources.list.d/${name}`, text: readFileSync(join(FIXTURES, name), "utf8") });
+const file = (name: string): AptSourceFile => ({
+  path: `/etc/apt/sources.list.d/${name}`,
+  text: readFileSync(join(FIXTURES, name), "utf8"),
+});
 
 describe("parsers", () => {
   test("deb822: stanzas, lower-cased fields, comments skipped", () => {
@@ -23,7 +32,13 @@ describe("parsers", () => {
 
   test("deb822: continuation lines (an inline key) join the field", () => {
     const [s] = parseDeb822(file("inline-key.sources").text);
-    expect(s["signed-by"].split("\n")).toEqual(["", "-----BEGIN PGP PUBLIC KEY BLOCK-----", ".", "mQINBGPL0BUBEADmW5NdOOHwPIJlgPu6JDcKw/NZJPR8lsD3K87ZM18gzyQZJD+w", "-----END PGP PUBLIC KEY BLOCK-----"]);
+    expect(s["signed-by"].split("\n")).toEqual([
+      "",
+      "-----BEGIN PGP PUBLIC KEY BLOCK-----",
+      ".",
+      "mQINBGPL0BUBEADmW5NdOOHwPIJlgPu6JDcKw/NZJPR8lsD3K87ZM18gzyQZJD+w",
+      "-----END PGP PUBLIC KEY BLOCK-----",
+    ]);
     expect(s.components).toBe("main contrib");
   });
 
@@ -64,7 +79,9 @@ describe("deriveBackportsSource", () => {
   });
 
   test("the first file with a matching entry wins", () => {
-    expect(deriveBackportsSource([file("other-release.list"), file("oneline.list"), file("debian12.sources")], "bookworm")).toMatch(/^Components: main contrib non-free-firmware$/m);
+    expect(
+      deriveBackportsSource([file("other-release.list"), file("oneline.list"), file("debian12.sources")], "bookworm"),
+    ).toMatch(/^Components: main contrib non-free-firmware$/m);
   });
 
   test("an inline key stays a valid deb822 field: its continuation lines are indented", () => {

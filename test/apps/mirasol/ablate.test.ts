@@ -24,12 +24,27 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 beforeAll(async () => {
   synthesize({ out: data, clips: 30, seed: 5, config: TINY });
-  const r = await train({ model: "models/mirasol.mira", preset: "tiny", data, steps: 2, batch: 4, lr: 3e-3,
-    runsDir: dir, run: "ablate", logEvery: 1, evalEvery: 2, checkpointEvery: 2, evalBatches: 1 });
+  const r = await train({
+    model: "models/mirasol.mira",
+    preset: "tiny",
+    data,
+    steps: 2,
+    batch: 4,
+    lr: 3e-3,
+    runsDir: dir,
+    run: "ablate",
+    logEvery: 1,
+    evalEvery: 2,
+    checkpointEvery: 2,
+    evalBatches: 1,
+  });
   checkpoint = r.checkpoint;
 }, 600_000);
 
-interface Seen { readonly inputs: Batch; readonly logits: Float64Array }
+interface Seen {
+  readonly inputs: Batch;
+  readonly logits: Float64Array;
+}
 
 /** Evaluates the checkpoint's model on the val split as `mira eval` does, recording what it was fed and said. */
 async function evalRecorded(ablate?: "audio" | "video"): Promise<{ seen: Seen[]; accuracy: TypeAccuracy[] }> {
@@ -42,11 +57,17 @@ async function evalRecorded(ablate?: "audio" | "video"): Promise<{ seen: Seen[];
   try {
     const run = logitsRunner(ex, out.name);
     const seen: Seen[] = [];
-    const accuracy = await evaluateAv(ds, "val", batch, async (b) => {
-      const logits = await run(b);
-      seen.push({ inputs: { ...b }, logits: logits.slice() });
-      return logits;
-    }, ablate);
+    const accuracy = await evaluateAv(
+      ds,
+      "val",
+      batch,
+      async (b) => {
+        const logits = await run(b);
+        seen.push({ inputs: { ...b }, logits: logits.slice() });
+        return logits;
+      },
+      ablate,
+    );
     return { seen, accuracy };
   } finally {
     ex.destroy();
@@ -63,7 +84,10 @@ test("--ablate zeroes exactly one modality, changes the logits, and the CLI repo
     expect(allZero(s.inputs.spectrogram)).toBe(false);
     expect(allZero(s.inputs.video)).toBe(false);
   }
-  const cases = [["audio", "spectrogram", "video"], ["video", "video", "spectrogram"]] as const;
+  const cases = [
+    ["audio", "spectrogram", "video"],
+    ["video", "video", "spectrogram"],
+  ] as const;
   for (const [ablate, zeroed, kept] of cases) {
     const r = await evalRecorded(ablate);
     expect(r.seen.length).toBe(plain.seen.length);
@@ -76,16 +100,33 @@ test("--ablate zeroes exactly one modality, changes the logits, and the CLI repo
     // the model reads the modality: zeroing it moves some logit by more than rounding
     expect(Math.max(...r.seen.map((s, i) => maxDiff(s.logits, plain.seen[i].logits))), ablate).toBeGreaterThan(1e-4);
     expect(r.accuracy.map((a) => [a.type, a.questions, a.chance])).toEqual(
-      plain.accuracy.map((a) => [a.type, a.questions, a.chance]));
+      plain.accuracy.map((a) => [a.type, a.questions, a.chance]),
+    );
     if (ablate === "audio") {
-      const cli = spawnSync(process.execPath, [join(root, "bin", "mira.js"), "eval", "--checkpoint", checkpoint,
-        "--split", "val", "--ablate", "audio", "--json"], { cwd: root, encoding: "utf8" });
+      const cli = spawnSync(
+        process.execPath,
+        [
+          join(root, "bin", "mira.js"),
+          "eval",
+          "--checkpoint",
+          checkpoint,
+          "--split",
+          "val",
+          "--ablate",
+          "audio",
+          "--json",
+        ],
+        { cwd: root, encoding: "utf8" },
+      );
       expect(cli.status, cli.stderr).toBe(0);
       expect(JSON.parse(cli.stdout)).toEqual({ split: "val", accuracy: r.accuracy });
     }
   }
-  const bad = spawnSync(process.execPath, [join(root, "bin", "mira.js"), "eval", "--checkpoint", checkpoint,
-    "--ablate", "text"], { cwd: root, encoding: "utf8" });
+  const bad = spawnSync(
+    process.execPath,
+    [join(root, "bin", "mira.js"), "eval", "--checkpoint", checkpoint, "--ablate", "text"],
+    { cwd: root, encoding: "utf8" },
+  );
   expect(bad.status).toBe(2);
   expect(bad.stderr).toMatch(/--ablate takes audio or video; got 'text'/);
 }, 600_000);

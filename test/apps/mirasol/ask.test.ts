@@ -41,7 +41,20 @@ test("evaluation reads logits rows of the model's vocabulary, wider than the dat
 });
 
 test("the answerer's first answer token is the evaluation's prediction, question by question", async () => {
-  const r = await train({ model: "models/mirasol.mira", preset: "tiny", data, steps: 8, batch: 4, lr: 3e-3, runsDir: dir, run: "ask", logEvery: 4, evalEvery: 8, checkpointEvery: 8, evalBatches: 1 });
+  const r = await train({
+    model: "models/mirasol.mira",
+    preset: "tiny",
+    data,
+    steps: 8,
+    batch: 4,
+    lr: 3e-3,
+    runsDir: dir,
+    run: "ask",
+    logEvery: 4,
+    evalEvery: 8,
+    checkpointEvery: 8,
+    evalBatches: 1,
+  });
   const e = await evaluate({ checkpoint: r.checkpoint, split: "val" });
   const answerer = await AvAnswerer.open(r.checkpoint);
   const recomputing = await AvAnswerer.open(r.checkpoint, undefined, { cache: false });

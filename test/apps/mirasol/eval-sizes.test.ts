@@ -22,17 +22,34 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 beforeAll(async () => {
   synthesize({ out: short, clips: 30, seed: 3, config: TINY });
   synthesize({ out: long, clips: 30, seed: 3, config: { ...TINY, chunks: 4 } });
-  const r = await train({ model: "models/mirasol.mira", preset: "tiny", data: short, steps: 2, batch: 4, lr: 3e-3, runsDir: dir, run: "short", logEvery: 1, evalEvery: 2, checkpointEvery: 2, evalBatches: 1 });
+  const r = await train({
+    model: "models/mirasol.mira",
+    preset: "tiny",
+    data: short,
+    steps: 2,
+    batch: 4,
+    lr: 3e-3,
+    runsDir: dir,
+    run: "short",
+    logEvery: 1,
+    evalEvery: 2,
+    checkpointEvery: 2,
+    evalBatches: 1,
+  });
   checkpoint = r.checkpoint;
 }, 600_000);
 
 test("a model trained on 2 chunks is evaluated on 4-chunk clips with chunks=4; without it the data's shape is refused", async () => {
-  await expect(evaluate({ checkpoint, data: long, split: "val" })).rejects.toThrow(/video is \[B, 8, 16, 16, 3\] per example but the data has \[16, 16, 16, 3\]/);
+  await expect(evaluate({ checkpoint, data: long, split: "val" })).rejects.toThrow(
+    /video is \[B, 8, 16, 16, 3\] per example but the data has \[16, 16, 16, 3\]/,
+  );
   const r = await evaluate({ checkpoint, data: long, split: "val", set: ["chunks=4"] });
   expect(r.accuracy.map((a) => a.type).sort()).toEqual([...QUESTION_TYPE_NAMES].sort());
   for (const a of r.accuracy) expect(a.questions).toBeGreaterThan(0);
   // the trained size given explicitly changes nothing
-  expect(await evaluate({ checkpoint, split: "val", set: ["chunks=2"] })).toEqual(await evaluate({ checkpoint, split: "val" }));
+  expect(await evaluate({ checkpoint, split: "val", set: ["chunks=2"] })).toEqual(
+    await evaluate({ checkpoint, split: "val" }),
+  );
 }, 600_000);
 
 test.each([
@@ -42,19 +59,30 @@ test.each([
   [["ar_depth=0"], /the model has no parameter 'ar\.blocks\.0\..*', which .* holds/],
   [["lambda_latent=0.5"], /only integer sizes can change .* 'lambda_latent' is float/],
   [["combiner=Concat"], /only integer sizes can change .* 'combiner' is Combiner/],
-])("--set %j is refused", async (set, message) => {
-  const e = await evaluate({ checkpoint, split: "val", set }).catch((x: unknown) => x);
-  expect(e).toBeInstanceOf(InputError);
-  expect((e as Error).message).toMatch(message);
-}, 120_000);
+])(
+  "--set %j is refused",
+  async (set, message) => {
+    const e = await evaluate({ checkpoint, split: "val", set }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(InputError);
+    expect((e as Error).message).toMatch(message);
+  },
+  120_000,
+);
 
 test("mira eval --set chunks=4 prints the accuracy at that size; a shape-changing --set exits 2 with the fix", () => {
-  const mira = (...args: string[]) => spawnSync(process.execPath, [join(root, "bin", "mira.js"), "eval", "--checkpoint", checkpoint, "--split", "val", ...args], { cwd: root, encoding: "utf8" });
+  const mira = (...args: string[]) =>
+    spawnSync(
+      process.execPath,
+      [join(root, "bin", "mira.js"), "eval", "--checkpoint", checkpoint, "--split", "val", ...args],
+      { cwd: root, encoding: "utf8" },
+    );
   const ok = mira("--data", long, "--set", "chunks=4");
   expect(ok.status, ok.stderr).toBe(0);
   expect(ok.stdout).toMatch(/^exact-match accuracy on the val split \(model at chunks=4\):\n/);
   expect(ok.stdout).toMatch(/first_colour .*%\s+\(chance .*%, \d+ questions\)/);
   const bad = mira("--set", "d=16");
   expect(bad.status).toBe(2);
-  expect(bad.stderr).toMatch(/^mira: with --set d=16 parameter .* would be .*; only sizes that keep every parameter's shape .* can change when evaluating\n$/);
+  expect(bad.stderr).toMatch(
+    /^mira: with --set d=16 parameter .* would be .*; only sizes that keep every parameter's shape .* can change when evaluating\n$/,
+  );
 }, 600_000);

@@ -30,15 +30,34 @@ async function streamAgainstWhole(set: string[], C: number): Promise<void> {
   const whole = elab(C, L);
   const params = initParams(whole.params, 3);
   const load = (ex: Executor, names: readonly string[]) => names.forEach((n) => ex.write(n, params.get(n)!));
-  const clip1 = Object.fromEntries(whole.inputs.filter((i) => i.name === "video" || i.name === "spectrogram").map((i, k) => [i.name, random(i.shape.reduce((a, b) => a * b, 1), 40 + k)]));
+  const clip1 = Object.fromEntries(
+    whole.inputs
+      .filter((i) => i.name === "video" || i.name === "spectrogram")
+      .map((i, k) => [
+        i.name,
+        random(
+          i.shape.reduce((a, b) => a * b, 1),
+          40 + k,
+        ),
+      ]),
+  );
 
   const s = await ClipStream.open(gpu, model, load, { maxChunks: 4 });
   // The whole clip: the same values from the model at C chunks, and its logits for greedy answers.
   const kept = keptValues(elab, C, model.sources);
   const logits = whole.graph.outputs.find((o) => o.name === "logits")!;
-  const ex = await Executor.create(gpu, compileFor(gpu, { nodes: whole.graph.nodes, outputs: [logits, ...kept.map((id, i) => ({ name: memoryName(i), id }))] }));
+  const ex = await Executor.create(
+    gpu,
+    compileFor(gpu, {
+      nodes: whole.graph.nodes,
+      outputs: [logits, ...kept.map((id, i) => ({ name: memoryName(i), id }))],
+    }),
+  );
   try {
-    load(ex, ex.program.params.map((p) => p.name));
+    load(
+      ex,
+      ex.program.params.map((p) => p.name),
+    );
     if (ex.program.inputs.some((i) => i.name === "loss_mask")) ex.write("loss_mask", new Float32Array(L));
     // Two clips through the same stream (reset between them), the same decoders reused.
     for (const clip of [clip1, Object.fromEntries(Object.entries(clip1).map(([k, v]) => [k, v.slice().reverse()]))]) {
@@ -50,7 +69,10 @@ async function streamAgainstWhole(set: string[], C: number): Promise<void> {
       ex.write("video", clip.video);
       ex.write("spectrogram", clip.spectrogram);
       const ids = [5, 9, 3];
-      ex.write("text", Int32Array.from({ length: L }, (_, k) => ids[k] ?? 0));
+      ex.write(
+        "text",
+        Int32Array.from({ length: L }, (_, k) => ids[k] ?? 0),
+      );
       const want = await ex.run(kept.map((_, i) => memoryName(i)));
       kept.forEach((_, i) => {
         const got = memory[memoryName(i)];
@@ -65,7 +87,10 @@ async function streamAgainstWhole(set: string[], C: number): Promise<void> {
         const produced: number[] = [];
         while (ids.length + produced.length < L) {
           const text = [...ids, ...produced];
-          ex.write("text", Int32Array.from({ length: L }, (_, k) => text[k] ?? 0));
+          ex.write(
+            "text",
+            Int32Array.from({ length: L }, (_, k) => text[k] ?? 0),
+          );
           const row = (await ex.run([logits.name]))[logits.name];
           const vocab = row.length / L;
           const best = argmax(row.subarray((text.length - 1) * vocab, text.length * vocab));
@@ -91,6 +116,10 @@ test("a model that mixes chunks is a ModelError showing M3008 at its line", () =
   const text = readFileSync("models/mirasol.mira", "utf8").replace("mask: block_causal(M)", "mask: none");
   const model = modelFromSource(text, "models/mirasol.mira", { preset: "tiny" });
   expect(() => deriveModelStream(model)).toThrow(ModelError);
-  expect(() => deriveModelStream(model)).toThrow(/error M3008 cannot derive a streaming encoder: attention mixes chunks \(attention with mask none over the chunks[\s\S]*in TransformerBlock, called here/);
-  expect(() => deriveModelStream(loadModel("models/char_lm.mira", { preset: "tiny" }))).toThrow(/streaming needs the chunk count as an int config value 'chunks'/);
+  expect(() => deriveModelStream(model)).toThrow(
+    /error M3008 cannot derive a streaming encoder: attention mixes chunks \(attention with mask none over the chunks[\s\S]*in TransformerBlock, called here/,
+  );
+  expect(() => deriveModelStream(loadModel("models/char_lm.mira", { preset: "tiny" }))).toThrow(
+    /streaming needs the chunk count as an int config value 'chunks'/,
+  );
 });

@@ -15,7 +15,20 @@ test("tiny Mirasol trains on synthetic audio-video QA and is evaluated per quest
   const dir = mkdtempSync(join(tmpdir(), "mira-av-"));
   const data = join(dir, "data");
   synthesize({ out: data, clips: 60, seed: 4, config: TINY });
-  const r = await train({ model: "models/mirasol.mira", preset: "tiny", data, steps: 12, batch: 4, lr: 3e-3, runsDir: dir, run: "av", logEvery: 4, evalEvery: 12, checkpointEvery: 12, evalBatches: 2 });
+  const r = await train({
+    model: "models/mirasol.mira",
+    preset: "tiny",
+    data,
+    steps: 12,
+    batch: 4,
+    lr: 3e-3,
+    runsDir: dir,
+    run: "av",
+    logEvery: 4,
+    evalEvery: 12,
+    checkpointEvery: 12,
+    evalBatches: 2,
+  });
   expect(r.stoppedBy).toBe("done");
   expect(r.valLoss!).toBeLessThan(r.initialValLoss!);
   // It learned something, not just moved: 12 steps take the val loss from ≈ 4.4 to ≈ 2.0 nats, a nat and a half
@@ -24,7 +37,9 @@ test("tiny Mirasol trains on synthetic audio-video QA and is evaluated per quest
   expect(r.baselines.lnVocab).toBeCloseTo(Math.log(35), 6);
   expect(r.valLoss!).toBeLessThan(r.baselines.lnVocab - 1);
   // its cost is the compile report's for the same training step
-  const report = (await compileFile("models/mirasol.mira", { preset: "tiny", batch: { B: 4, L: 16 }, step: "train" })).report();
+  const report = (
+    await compileFile("models/mirasol.mira", { preset: "tiny", batch: { B: 4, L: 16 }, step: "train" })
+  ).report();
   expect((r as AvTrainResult).flopsPerStep).toBe(report.flops);
   expect((r as AvTrainResult).params).toBe(report.params);
   const meta = loadCheckpoint(r.checkpoint).metadata;
