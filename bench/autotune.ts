@@ -156,9 +156,12 @@ export async function benchTunedStep(
 export function writeAutotuneSections(gpu: Gpu, matmul: Table, step?: Table, loadAtStart?: readonly number[]): void {
   const date = new Date().toISOString().slice(0, 10);
   const fmt = (l: readonly number[]): string => l.map((x) => x.toFixed(1)).join(" / ");
-  const load = `Load average (1/5/15 min) ${loadAtStart ? `${fmt(loadAtStart)} when the run started, ` : ""}${fmt(loadavg())} when it ended, on ${cpus().length} cores`;
+  const load =
+    `Load average (1/5/15 min) ${loadAtStart ? `${fmt(loadAtStart)} when the run started, ` : ""}` +
+    `${fmt(loadavg())} when it ended, on ${cpus().length} cores`;
   const head = (what: string): string =>
-    `## ${what} (${date}, adapter: ${adapterName(gpu.adapter)})\n\n${load} — the machine runs other jobs, so these figures are indicative: ` +
+    `## ${what} (${date}, adapter: ${adapterName(gpu.adapter)})\n\n${load} — the machine runs other ` +
+    "jobs, so these figures are indicative: " +
     "they move by tens of percent between runs, and a different winner between close candidates is noise.\n";
   writeSection(
     "autotune",

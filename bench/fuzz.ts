@@ -52,7 +52,9 @@ console.log(
 );
 for (const [gen, s] of stats) {
   console.log(
-    `  ${gen.padEnd(12)} ${String(s.n).padStart(7)} cases  ${(s.ms / 1000).toFixed(1).padStart(6)} s  ${(s.n / (s.ms / 1000)).toFixed(0).padStart(6)} cases/s  worst ${s.worst.toFixed(0)} ms (seed ${s.worstSeed})`,
+    `  ${gen.padEnd(12)} ${String(s.n).padStart(7)} cases  ${(s.ms / 1000).toFixed(1).padStart(6)} s  ` +
+      `${(s.n / (s.ms / 1000)).toFixed(0).padStart(6)} cases/s  worst ${s.worst.toFixed(0)} ms (seed ` +
+      `${s.worstSeed})`,
   );
 }
 console.log(

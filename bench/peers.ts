@@ -27,7 +27,8 @@ export function runPeers(): Promise<boolean> {
     child.on("exit", (code, signal) => {
       if (code !== 0)
         process.stdout.write(
-          `peers: the peer benchmark stopped (${signal ?? `exit code ${code}`}); its figures are incomplete and docs/PERFORMANCE.md keeps its previous peers section\n`,
+          `peers: the peer benchmark stopped (${signal ?? `exit code ${code}`}); its figures are ` +
+            "incomplete and docs/PERFORMANCE.md keeps its previous peers section\n",
         );
       resolve(code === 0);
     });

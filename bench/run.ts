@@ -95,7 +95,8 @@ writeAutotuneSections(gpu, await benchAutotune(gpu), undefined, autotuneLoad);
 process.stdout.write("\nattention: memory against sequence length, flash vs lowered (bench/attention.ts)\n");
 await (await import("./attention.js")).writeAttentionSection(gpu);
 process.stdout.write(
-  "\npeers: a transformer block and an elementwise kernel in mira, jax-js and tfjs-webgpu (bench/peers.ts, in a child process)\n",
+  "\npeers: a transformer block and an elementwise kernel in mira, jax-js and tfjs-webgpu " +
+    "(bench/peers.ts, in a child process)\n",
 );
 await (await import("./peers.js")).runPeers();
 process.stdout.write("\nwritten to docs/PERFORMANCE.md\n");

@@ -47,7 +47,9 @@ const COMMANDS: Record<string, Command> = {
   compile: {
     summary: "compile a model: --emit params | ir | wgsl | report | ts",
     usage:
-      "mira compile FILE [--preset NAME] [--set key=value]… [--batch B=2,T=16] [--step forward|train|stream] [--max-chunks N] [--no-fuse] [--limits NAME|FILE] --emit params|ir|wgsl|report|ts [--json]",
+      "mira compile FILE [--preset NAME] [--set key=value]… [--batch B=2,T=16] [--step " +
+      "forward|train|stream] [--max-chunks N] [--no-fuse] [--limits NAME|FILE] --emit " +
+      "params|ir|wgsl|report|ts [--json]",
     options: {
       ...MODEL_OPTIONS,
       emit: { type: "string" },
@@ -63,7 +65,8 @@ const COMMANDS: Record<string, Command> = {
   train: {
     summary: "train a model on text or an audio-video QA set, with checkpoints, metrics and resume",
     usage:
-      "mira train FILE --data PATH [--preset] [--set]… [--steps] [--batch] [--window] [--lr] [--seed] [--types T1,T2[@STEP];…] [--run NAME] [--runs-dir DIR] [--resume]",
+      "mira train FILE --data PATH [--preset] [--set]… [--steps] [--batch] [--window] [--lr] [--seed] " +
+      "[--types T1,T2[@STEP];…] [--run NAME] [--runs-dir DIR] [--resume]",
     options: {
       preset: { type: "string" },
       set: { type: "string", multiple: true },
@@ -86,7 +89,11 @@ const COMMANDS: Record<string, Command> = {
   generate: {
     summary: "generate text from a trained checkpoint, or answer questions about a clip",
     usage:
-      'mira generate --checkpoint CKPT --prompt "…" [--max-tokens N] [--temperature X] [--top-k K] [--top-p P] [--seed N] [--stop CHARS] [--no-cache] | mira generate --checkpoint CKPT --clip ID [--data DIR] [--question "…"] | mira generate --checkpoint CKPT --video FILE [--audio FILE] --question "…" | mira generate --checkpoint CKPT --stream (--clip ID [--data DIR] | --video FILE) --question "…" [--max-chunks N]',
+      'mira generate --checkpoint CKPT --prompt "…" [--max-tokens N] [--temperature X] [--top-k K] ' +
+      "[--top-p P] [--seed N] [--stop CHARS] [--no-cache] | mira generate --checkpoint CKPT --clip ID " +
+      '[--data DIR] [--question "…"] | mira generate --checkpoint CKPT --video FILE [--audio FILE] ' +
+      '--question "…" | mira generate --checkpoint CKPT --stream (--clip ID [--data DIR] | --video FILE) ' +
+      '--question "…" [--max-chunks N]',
     options: {
       checkpoint: { type: "string" },
       prompt: { type: "string" },
@@ -110,7 +117,8 @@ const COMMANDS: Record<string, Command> = {
   eval: {
     summary: "accuracy per question type of an audio-video QA checkpoint, beside chance",
     usage:
-      "mira eval --checkpoint CKPT [--data DIR] [--split train|val|test] [--ablate audio|video] [--set key=value]… [--batch N] [--json]",
+      "mira eval --checkpoint CKPT [--data DIR] [--split train|val|test] [--ablate audio|video] [--set " +
+      "key=value]… [--batch N] [--json]",
     options: {
       checkpoint: { type: "string" },
       data: { type: "string" },
@@ -124,7 +132,8 @@ const COMMANDS: Record<string, Command> = {
   export: {
     summary: "write a model for another engine: a PyTorch module with a torchrun training script, or ONNX",
     usage:
-      "mira export FILE [--preset NAME] [--set key=value]… --format torch|onnx --out DIR [--batch B=1,T=64] [--seed N] [--checkpoint CKPT] [--no-init] [--json]",
+      "mira export FILE [--preset NAME] [--set key=value]… --format torch|onnx --out DIR [--batch " +
+      "B=1,T=64] [--seed N] [--checkpoint CKPT] [--no-init] [--json]",
     options: {
       ...MODEL_OPTIONS,
       format: { type: "string" },
@@ -145,7 +154,9 @@ const COMMANDS: Record<string, Command> = {
   data: {
     summary: "make the synthetic audio-video QA set, verify a data set, or import a real clip",
     usage:
-      'mira data synth --out DIR [--clips N] [--frames F] [--chunks T] [--size PX] [--mels M] [--seed S] [--json] | mira data check DIR [--json] | mira data import --video FILE [--audio FILE] --out DIR [--like DIR] [--question "…" --answer WORD]…',
+      "mira data synth --out DIR [--clips N] [--frames F] [--chunks T] [--size PX] [--mels M] [--seed S] " +
+      "[--json] | mira data check DIR [--json] | mira data import --video FILE [--audio FILE] --out DIR " +
+      '[--like DIR] [--question "…" --answer WORD]…',
     options: {
       out: { type: "string" },
       clips: { type: "string" },
@@ -164,9 +175,11 @@ const COMMANDS: Record<string, Command> = {
   },
   bench: {
     summary:
-      "tune a model's matmul kernels for this adapter (--autotune), show where a step's time goes (--profile), or run the benchmark suite",
+      "tune a model's matmul kernels for this adapter (--autotune), show where a step's time goes " +
+      "(--profile), or run the benchmark suite",
     usage:
-      "mira bench [--autotune FILE | --profile FILE [--top N] [--no-fuse]] [--preset NAME] [--set key=value]… [--batch B=8,T=64] [--step train|forward] [--runs N] [--json]",
+      "mira bench [--autotune FILE | --profile FILE [--top N] [--no-fuse]] [--preset NAME] [--set " +
+      "key=value]… [--batch B=8,T=64] [--step train|forward] [--runs N] [--json]",
     options: {
       ...MODEL_OPTIONS,
       autotune: { type: "string" },

@@ -115,9 +115,11 @@ const BACKPORTS_FILE = "/etc/apt/sources.list.d/mira-backports.sources";
 
 function manualInstructions(codename) {
   return [
-    "no WebGPU adapter: Dawn needs a Vulkan driver. On Debian 12 the software driver lavapipe must come from Mesa >= 25:",
+    "no WebGPU adapter: Dawn needs a Vulkan driver. On Debian 12 the software driver lavapipe must come " +
+      "from Mesa >= 25:",
     `  1. add a '${codename ?? "bookworm"}-backports' apt source (copy your main Debian entry, change the suite)`,
-    `  2. sudo apt-get update && sudo apt-get install -y -t ${codename ?? "bookworm"}-backports ${MESA_PACKAGES.join(" ")}`,
+    `  2. sudo apt-get update && sudo apt-get install -y -t ${codename ?? "bookworm"}-backports ` +
+      `${MESA_PACKAGES.join(" ")}`,
     "  3. npm run setup",
     "On other systems install a Vulkan driver for your GPU (or Mesa's lavapipe >= 25), then run 'npm run setup'.",
   ].join("\n");
@@ -129,7 +131,8 @@ function installMesa(codename) {
     const stanza = deriveBackportsSource(files, codename);
     if (!stanza)
       fail(
-        `no apt source serving '${codename}' was found to derive '${codename}-backports' from\n${manualInstructions(codename)}`,
+        `no apt source serving '${codename}' was found to derive '${codename}-backports' from\n` +
+          `${manualInstructions(codename)}`,
       );
     writeFileSync(
       BACKPORTS_FILE,
@@ -194,7 +197,8 @@ function ensureFfmpeg() {
       ? `sudo apt-get update && sudo ${FFMPEG_INSTALL}`
       : "your system's ffmpeg package (it must provide ffmpeg and ffprobe)";
     log(
-      `ffmpeg is missing ('mira data import' and 'mira generate --video' need it); install ${how}, then run 'npm run setup'`,
+      `ffmpeg is missing ('mira data import' and 'mira generate --video' need it); install ${how}, then ` +
+        "run 'npm run setup'",
     );
     return;
   }
@@ -204,7 +208,8 @@ function ensureFfmpeg() {
   const install = update.ok ? run("apt-get", ["-qq", ...FFMPEG_ARGS], { capture: true, env }) : update;
   if (!install.ok || !onPath("ffmpeg"))
     log(
-      `installing ffmpeg failed (${update.ok ? FFMPEG_INSTALL : "apt-get update"}):\n${install.stderr.trim()}\nfix the error above, then run 'npm run setup' again`,
+      `installing ffmpeg failed (${update.ok ? FFMPEG_INSTALL : "apt-get update"}):\n` +
+        `${install.stderr.trim()}\nfix the error above, then run 'npm run setup' again`,
     );
 }
 
@@ -233,7 +238,8 @@ function ensureTorch() {
   const install = update.ok ? run("apt-get", ["-qq", ...TORCH_ARGS], { capture: true, env }) : update;
   if (!install.ok || !TORCH_FILES.every((f) => existsSync(f)))
     log(
-      `installing PyTorch failed (${update.ok ? TORCH_INSTALL : "apt-get update"}):\n${install.stderr.trim()}\nfix the error above, then run 'npm run setup' again`,
+      `installing PyTorch failed (${update.ok ? TORCH_INSTALL : "apt-get update"}):\n` +
+        `${install.stderr.trim()}\nfix the error above, then run 'npm run setup' again`,
     );
 }
 

@@ -50,7 +50,8 @@ try {
 }
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const lines = [
-  `## Training steps, old against new (${new Date().toISOString().slice(0, 10)}, adapter llvmpipe, \`npx tsx bench/ab/run.ts ${rev} ${rounds}\`)`,
+  `## Training steps, old against new (${new Date().toISOString().slice(0, 10)}, adapter llvmpipe, \`npx ` +
+    `tsx bench/ab/run.ts ${rev} ${rounds}\`)`,
   "",
   `${commit(rev)} (old) against ${commit("HEAD")} (new), run alternately in ${rounds} rounds; median of 6 steps each,`,
   `then the median over rounds. Load average (1 min) after each run: ${loads.map((x) => x.toFixed(1)).join(", ")}.`,

@@ -26,7 +26,9 @@ export function synthSet(clips: number, seed: number, chunks: number, frames: nu
   return {
     dir,
     chunks,
-    command: `npx mira data synth --out ${shown(dir)} --clips ${clips} --seed ${seed} --chunks ${chunks} --frames ${frames}`,
+    command:
+      `npx mira data synth --out ${shown(dir)} --clips ${clips} --seed ${seed} --chunks ${chunks} ` +
+      `--frames ${frames}`,
   };
 }
 

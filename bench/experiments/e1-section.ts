@@ -14,7 +14,8 @@ export async function runE1(suite: Suite): Promise<void> {
   // --quick: three lengths, timed at the shortest only (a pipeline set per case is slow on a busy CPU)
   const frames = quick ? E1_FRAMES.slice(0, 3) : E1_FRAMES;
   process.stdout.write(
-    `E1 — cost of a training step against video length (tiny widths, 4 frames a chunk, B=1, L=16) on ${adapterName(suite.gpu.adapter)}\n`,
+    "E1 — cost of a training step against video length (tiny widths, 4 frames a chunk, B=1, L=16) on " +
+      `${adapterName(suite.gpu.adapter)}\n`,
   );
   const table = new Table("E1: cost of one training step against video length", [
     "combiner",
@@ -107,11 +108,14 @@ ${E1_COMBINERS.map((c) => `${growth(c.name, (r) => r.stepMs ?? NaN)} (${c.name})
 ${timedAtLast.map((r) => `${r.stepMs!.toFixed(0)} ms (${r.combiner})`).join(", ")}. ${
           last("Transformer").stepMs! < last("Concat").stepMs!
             ? "The Transformer Combiner's step is cheaper than the joint model's there, as the paper's picture has it."
-            : "**The Transformer Combiner's step is not cheaper than the joint model's there**, unlike the paper's picture."
+            : "**The Transformer Combiner's step is not cheaper than the joint model's there**, unlike the " +
+              "paper's picture."
         } ${
           last("TTM").stepMs! < last("Transformer").stepMs!
             ? "TTM's is cheaper still."
-            : `**TTM's is not cheaper than the Transformer Combiner's** (${last("TTM").dispatches.toLocaleString("en-US")} dispatches against ${last("Transformer").dispatches.toLocaleString("en-US")}): below.`
+            : "**TTM's is not cheaper than the Transformer Combiner's** (" +
+              `${last("TTM").dispatches.toLocaleString("en-US")} dispatches against ` +
+              `${last("Transformer").dispatches.toLocaleString("en-US")}): below.`
         }`;
   writeSection(
     "e1",

@@ -45,11 +45,14 @@ export function e2Findings(rows: readonly AccuracyRow[], runs: readonly Run[][],
       .filter((r) => r.types[i].above > 0 && r.types[i].above < r.types[i].seeds)
       .map((r) => `${r.label} (${r.types[i].above}/${r.types[i].seeds})`);
     out.push(
-      `- ${t.type} (${t.needs.join(" + ")}): ${all.length ? `above chance in every seed with ${listWords(all)}` : "no Combiner above chance in every seed"}${some.length ? `; in some seeds with ${listWords(some)}` : ""}.`,
+      `- ${t.type} (${t.needs.join(" + ")}): ` +
+        `${all.length ? `above chance in every seed with ${listWords(all)}` : "no Combiner above chance in every seed"}` +
+        `${some.length ? `; in some seeds with ${listWords(some)}` : ""}.`,
     );
   }
   out.push(
-    `- Mean points above chance over the ${types.length} types: ${rows.map((r) => `${r.label} ${signed(meanExcess(r.types))}`).join(", ")}.`,
+    `- Mean points above chance over the ${types.length} types: ` +
+      `${rows.map((r) => `${r.label} ${signed(meanExcess(r.types))}`).join(", ")}.`,
   );
   const [trRow, ttmRow] = [TRANSFORMER.label, TTM.label].map((l) => rows.find((r) => r.label === l));
   if (trRow && ttmRow) {
@@ -58,16 +61,25 @@ export function e2Findings(rows: readonly AccuracyRow[], runs: readonly Run[][],
     const basis = `mean over types${seeds === 1 ? ", one seed" : ` and ${seeds} seeds`}`;
     out.push(
       gap >= 0
-        ? `- TTM against the Transformer Combiner: ${signed(gap)} points (${basis}), as accurate or more at the cost below — consistent with the paper, which reports the TTM Combiner matching the Transformer Combiner for less compute.`
-        : `- **Where this differs from the paper:** the paper reports the TTM Combiner matching the Transformer Combiner for less compute; here it is ${Math.abs(gap).toFixed(1)} points below it (${basis}) after ${steps} steps.`,
+        ? `- TTM against the Transformer Combiner: ${signed(gap)} points (${basis}), as accurate or more ` +
+            "at the cost below — consistent with the paper, which reports the TTM Combiner matching the " +
+            "Transformer Combiner for less compute."
+        : "- **Where this differs from the paper:** the paper reports the TTM Combiner matching the " +
+            `Transformer Combiner for less compute; here it is ${Math.abs(gap).toFixed(1)} points below it (` +
+            `${basis}) after ${steps} steps.`,
     );
   }
   const joint = rows.filter((r) => r.types.some((t) => isJoint(t) && t.above > 0));
   const jointNames = types.filter(isJoint).map((t) => t.type);
   out.push(
     joint.length === 0
-      ? `\n**Where this differs from the paper:** no Combiner learned either type that needs both modalities (${listWords(jointNames)}): no seed of any Combiner is above chance on them by more than two standard errors after ${steps} steps. So at this budget the ablation cannot rank the Combiners on audio-visual reasoning, which is what the paper's comparison is about; it ranks them on the single-modality controls and on cost only.`
-      : `\nAbove chance on a type that needs both modalities in at least one seed: ${listWords(joint.map((r) => r.label))}.`,
+      ? "\n**Where this differs from the paper:** no Combiner learned either type that needs both " +
+          `modalities (${listWords(jointNames)}): no seed of any Combiner is above chance on them by more ` +
+          `than two standard errors after ${steps} steps. So at this budget the ablation cannot rank the ` +
+          "Combiners on audio-visual reasoning, which is what the paper's comparison is about; it ranks them " +
+          "on the single-modality controls and on cost only."
+      : "\nAbove chance on a type that needs both modalities in at least one seed: " +
+          `${listWords(joint.map((r) => r.label))}.`,
   );
   const cost = (label: string) => {
     const i = rows.findIndex((r) => r.label === label);
@@ -78,7 +90,15 @@ export function e2Findings(rows: readonly AccuracyRow[], runs: readonly Run[][],
     const f = 100 * (1 - ttm.flops / tr.flops);
     const t = 100 * (1 - ttm.ms / tr.ms);
     out.push(
-      `\nCost: the TTM Combiner's training step counts ${Math.abs(f).toFixed(0)} % ${f >= 0 ? "fewer" : "more"} FLOPs than the Transformer Combiner's (the paper's setting reportedly saves about 18 %) and took ${Math.abs(t).toFixed(0)} % ${t >= 0 ? "less" : "more"} time per step here${t < 0 && f > 0 ? " — on this adapter its unrolled scan's extra dispatches (one set of kernels per chunk) cost more than the FLOPs it saves" : ""}.`,
+      "\nCost: the TTM Combiner's training step " +
+        `counts ${Math.abs(f).toFixed(0)} % ` +
+        `${f >= 0 ? "fewer" : "more"} FLOPs than the ` +
+        "Transformer Combiner's (the paper's setting " +
+        "reportedly saves about 18 %) and took " +
+        `${Math.abs(t).toFixed(0)} % ` +
+        `${t >= 0 ? "less" : "more"} time per step ` +
+        "here" +
+        `${t < 0 && f > 0 ? " — on this adapter its unrolled scan's extra dispatches (one set of kernels per chunk) cost more than the FLOPs it saves" : ""}.`,
     );
   }
   return out.join("\n");
@@ -88,7 +108,8 @@ export async function runE2(suite: Suite): Promise<Run[][]> {
   const started = Date.now();
   const s = suite.sizes;
   process.stdout.write(
-    `\nE2 — Combiner ablation: ${E2_COMBINERS.length} Combiners × seeds ${s.seeds.join(", ")}, ${s.steps} steps of ${s.batch}\n`,
+    `\nE2 — Combiner ablation: ${E2_COMBINERS.length} Combiners × seeds ${s.seeds.join(", ")}, ${s.steps}` +
+      ` steps of ${s.batch}\n`,
   );
   const runs = await suite.runner().runAll(E2_COMBINERS);
   const rows: AccuracyRow[] = E2_COMBINERS.map((spec, i) => ({

@@ -46,12 +46,16 @@ export function e3Findings(runs: readonly Run[][], measures: readonly Validation
         : "the seeds' ranges overlap, so the difference is within seed-to-seed variation at this budget";
   const out = compared.map(
     (c) =>
-      `- ${c.label}: ${signed(c.d)} points above chance against the base (mean over types and seeds); ${spreadWords(c.separate)}.`,
+      `- ${c.label}: ${signed(c.d)} points above chance against the base (mean over types and seeds); ` +
+      `${spreadWords(c.separate)}.`,
   );
   const verdict = (label: string, claim: string): string => {
     const c = compared.find((x) => x.label === label)!;
     const supports = label === "no AR" ? c.d < 0 && c.separate : c.d > 0 && c.separate;
-    return `${claim}: ${supports ? "consistent with the numbers above" : "**not reproduced at this budget**"} (${signed(c.d)} points${c.separate ? "" : oneSeed ? ", one seed" : ", within seed variation"}).`;
+    return (
+      `${claim}: ${supports ? "consistent with the numbers above" : "**not reproduced at this budget**"} (` +
+      `${signed(c.d)} points${c.separate ? "" : oneSeed ? ", one seed" : ", within seed variation"}).`
+    );
   };
   out.push(
     "",
@@ -67,8 +71,10 @@ export function e3Findings(runs: readonly Run[][], measures: readonly Validation
   out.push(
     `- Stop-gradient on the latent target prevents collapse: without it the latents' spread is ${without.toFixed(3)} (validation latent loss ${loss("AR + latent, no stop-grad").toFixed(3)}), with it ${withSg.toFixed(3)} (loss ${loss("AR + latent").toFixed(3)}), and ${none.toFixed(3)} with no latent loss; ${
       without < COLLAPSE_RATIO * withSg
-        ? `less than ${COLLAPSE_RATIO} of the stop-gradient run's: the latents moved towards one constant vector, the collapse stop-gradient is there to prevent (consistent with the paper).`
-        : `not below ${COLLAPSE_RATIO} of the stop-gradient run's: **no collapse at this budget**, so the need for stop-gradient is not shown here.`
+        ? `less than ${COLLAPSE_RATIO} of the stop-gradient run's: the latents moved towards one constant ` +
+          "vector, the collapse stop-gradient is there to prevent (consistent with the paper)."
+        : `not below ${COLLAPSE_RATIO} of the stop-gradient run's: **no collapse at this budget**, so the ` +
+          "need for stop-gradient is not shown here."
     }`,
   );
   const clip = (label: string): number => of(label, (v) => v.clipSpread ?? NaN);
@@ -80,7 +86,11 @@ export function e3Findings(runs: readonly Run[][], measures: readonly Validation
   out.push(
     `- Whether stop-gradient keeps the latents about the clip: their clip spread is ${clipSg.toFixed(3)} with the latent loss and stop-gradient (per seed ${perSeed.join(", ")}) against ${clipBase.toFixed(3)} with no latent loss; ${
       contentFree
-        ? `less than ${COLLAPSE_RATIO} of it: the Combiner learned latents that depend on their place (chunk, slot) more than on the clip — easy to predict from the chunk before and of little use to the decoder (consistent with the accuracy falling towards chance). The target is held fixed, but the Combiner still shapes it through the prediction's input: a collapse the spread over all latents does not show.`
+        ? `less than ${COLLAPSE_RATIO} of it: the Combiner learned latents that depend on their place ` +
+          "(chunk, slot) more than on the clip — easy to predict from the chunk before and of little use " +
+          "to the decoder (consistent with the accuracy falling towards chance). The target is held fixed, " +
+          "but the Combiner still shapes it through the prediction's input: a collapse the spread over all " +
+          "latents does not show."
         : `not below ${COLLAPSE_RATIO} of it: the latents still carry the clip.`
     }`,
   );

@@ -36,7 +36,8 @@ export function e4Findings(cells: readonly Cell[]): string {
       const last = longer.at(-1)!.types[i];
       if (last.above === last.seeds) kept++;
       out.push(
-        `- ${spec.label}, ${t.type}: ${mine.map((c) => `${pct(c.types[i].mean)} at ${c.chunks} chunks (chance ${pct(c.types[i].chance)}${c.types[i].above && c.chunks !== TRAINED ? `, ${c.types[i].above}/${c.types[i].seeds} seeds above` : ""})`).join(" → ")}.`,
+        `- ${spec.label}, ${t.type}: ` +
+          `${mine.map((c) => `${pct(c.types[i].mean)} at ${c.chunks} chunks (chance ${pct(c.types[i].chance)}${c.types[i].above && c.chunks !== TRAINED ? `, ${c.types[i].above}/${c.types[i].seeds} seeds above` : ""})`).join(" → ")}.`,
       );
     });
   }
@@ -50,16 +51,23 @@ export function e4Findings(cells: readonly Cell[]): string {
     });
   if (notLearned.length)
     out.push(
-      `- Not learned at the trained length (not above chance in every seed), so not followed: ${notLearned.join("; ")}.`,
+      "- Not learned at the trained length (not above chance in every seed), so not followed: " +
+        `${notLearned.join("; ")}.`,
     );
   const longest = E4_CHUNKS.at(-1);
   out.push(
     "",
     learned === 0
-      ? "**Where this differs from the paper:** no type is learned at the trained length at this budget, so length generalisation cannot be measured here."
+      ? "**Where this differs from the paper:** no type is learned at the trained length at this budget, " +
+          "so length generalisation cannot be measured here."
       : kept === learned
-        ? `Every type learned at ${TRAINED} chunks stays above chance in every seed at ${longest} chunks: consistent with the paper's claim that the model generalises to longer videos than it was trained on.`
-        : `**Where this differs from the paper:** of ${learned} (Combiner, type) pairs learned at ${TRAINED} chunks, ${kept} stay above chance in every seed at ${longest} chunks; the claim that the model generalises to longer videos holds here for ${kept === 0 ? "none of them" : `only ${kept}`}.`,
+        ? `Every type learned at ${TRAINED} chunks stays above chance in every seed at ${longest} ` +
+          "chunks: consistent with the paper's claim that the model generalises to longer videos " +
+          "than it was trained on."
+        : `**Where this differs from the paper:** of ${learned} (Combiner, type) pairs learned at ` +
+          `${TRAINED} chunks, ${kept} stay above chance in every seed at ${longest} chunks; the claim that ` +
+          "the model generalises to longer videos holds here for " +
+          `${kept === 0 ? "none of them" : `only ${kept}`}.`,
   );
   return out.join("\n");
 }
@@ -95,7 +103,9 @@ export async function runE4(suite: Suite): Promise<void> {
       .filter((x) => x.chunks === c)
       .map((x) => ({ label: x.label, extra: [], types: x.types }));
     return accuracyTable(
-      `E4: test accuracy (%) at ${c} chunks${c === TRAINED ? " (the trained length)" : ` (${c / TRAINED}× the trained length)`}, mean [min–max] over seeds`,
+      `E4: test accuracy (%) at ${c} chunks` +
+        `${c === TRAINED ? " (the trained length)" : ` (${c / TRAINED}× the trained length)`}, mean ` +
+        "[min–max] over seeds",
       "Combiner",
       [],
       rows,
@@ -123,7 +133,9 @@ export async function runE4(suite: Suite): Promise<void> {
 ${suite.provenance(Date.now() - started)}
 ${budget(suite, "The Transformer and TTM Combiners (E2's runs)")} Each checkpoint is then evaluated on the test split of sets made the same way with ${E4_CHUNKS.slice(1).join(" and ")} chunks of ${AV_LAYOUT.frames} frames (\`mira data synth --chunks N\`, data seed ${s.dataSeed}), the model at \`--set chunks=N\`: every parameter keeps its shape (chunk positions are learned for up to max_chunks = 16, of which training used the first ${TRAINED}; the rest keep their initial values — random vectors of scale chunk_position_std = 1 in this layout, so on longer clips every chunk after the ${TRAINED}th carries a position the decoder never saw, and a question answered by a chunk's place in time — when_*, count_beeps, the slot a colour or tone falls in — must read it). ${
       sets.every((d) => sameQuestions(suite.data(), d))
-        ? "With the same data seed the longer sets tell the same stories — the same questions and answers of the same clips, so the same chance — with each of a clip's four slots (a colour, maybe a tone) spread over more chunks, so each chunk holds less of it."
+        ? "With the same data seed the longer sets tell the same stories — the same questions and answers " +
+          "of the same clips, so the same chance — with each of a clip's four slots (a colour, maybe a " +
+          "tone) spread over more chunks, so each chunk holds less of it."
         : "The longer sets' stories differ from the training set's; chance is each set's own."
     }
 

@@ -63,7 +63,8 @@ export function runList(
     [
       ...(stopped.length
         ? [
-            `**${stopped.length} of ${runs.length} runs stopped early** (their last checkpoint is evaluated): ${stopped.map((r) => `${r.spec.label} seed ${r.seed}`).join(", ")}.`,
+            `**${stopped.length} of ${runs.length} runs stopped early** (their last checkpoint is ` +
+              `evaluated): ${stopped.map((r) => `${r.spec.label} seed ${r.seed}`).join(", ")}.`,
             "",
           ]
         : []),
@@ -72,7 +73,9 @@ export function runList(
       ...data.map((d) => `- data (${d.chunks} chunks): \`${d.command}\``),
       ...runs.map(
         (r) =>
-          `- ${r.spec.label}, seed ${r.seed}${r.stopped ? ` (**stopped: ${r.stopped}**)` : ""}: ${(r.seconds / 60).toFixed(1)} min (${r.stepMs.toFixed(0)} ms/step, last training loss ${r.lastLoss?.toFixed(3) ?? "-"}): ${r.commands.map((c) => `\`${c}\``).join(", then ")}`,
+          `- ${r.spec.label}, seed ${r.seed}${r.stopped ? ` (**stopped: ${r.stopped}**)` : ""}: ` +
+          `${(r.seconds / 60).toFixed(1)} min (${r.stepMs.toFixed(0)} ms/step, last training loss ` +
+          `${r.lastLoss?.toFixed(3) ?? "-"}): ${r.commands.map((c) => `\`${c}\``).join(", then ")}`,
       ),
       ...extra.map((e) => `- ${e.what}: ${e.seconds.toFixed(0)} s: \`${e.command}\``),
       "",

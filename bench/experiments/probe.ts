@@ -2,7 +2,8 @@
 // every N steps while training on some question types only, or on a curriculum of them (the pool
 // `mira train --types` draws from).
 // Which types a run learns, and when, is what docs/models.md's session-5 runs were read from.
-//   npx tsx bench/experiments/probe.ts --data DIR [--types "first_colour,first_tone; nth_colour@100; all@250" | all] [--steps 600]
+//   npx tsx bench/experiments/probe.ts --data DIR [--types "first_colour,first_tone; nth_colour@100; all@250" | all]
+// [--steps 600]
 //     [--every 100] [--batch 64] [--lr 3e-3] [--seed 1] [--set key=value]…
 import { parseArgs } from "node:util";
 import { performance } from "node:perf_hooks";
@@ -71,7 +72,8 @@ for (let s = 1; s <= steps; s++) {
   const acc = await evaluateAv(ds, "val", batch, logitsRunner(evaluator, logits.name));
   const cells = acc.map((x) => `${x.type} ${(100 * x.accuracy).toFixed(1)} (${(100 * x.chance).toFixed(1)})`);
   console.log(
-    `step ${s} · ${((performance.now() - t0) / 1000).toFixed(0)} s · loss ${(sum / Math.max(1, n)).toFixed(3)} | ${cells.join("  ")}`,
+    `step ${s} · ${((performance.now() - t0) / 1000).toFixed(0)} s · loss ` +
+      `${(sum / Math.max(1, n)).toFixed(3)} | ${cells.join("  ")}`,
   );
   [sum, n] = [0, 0];
 }

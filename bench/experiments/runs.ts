@@ -151,7 +151,9 @@ export class Runner {
     const r = await evaluate({ checkpoint: run.checkpoint, data: data.dir, split: "test", set });
     const evaluation = {
       accuracy: r.accuracy,
-      command: `npx mira eval --checkpoint ${shown(run.checkpoint)} --data ${shown(data.dir)}${setFlags(set)} --split test`,
+      command:
+        `npx mira eval --checkpoint ${shown(run.checkpoint)} --data ${shown(data.dir)}` +
+        `${setFlags(set)} --split test`,
       seconds: (performance.now() - started) / 1000,
     };
     keep(saved, key, "evaluation", evaluation);
@@ -197,11 +199,14 @@ export class Runner {
     const stopped =
       r.stoppedBy === "done"
         ? undefined
-        : `${r.stoppedBy} at step ${r.lastStep}${r.message ? `: ${r.message}` : ""}; evaluated at step ${r.checkpointStep}`;
+        : `${r.stoppedBy} at step ${r.lastStep}${r.message ? `: ${r.message}` : ""}; evaluated at step ` +
+          `${r.checkpointStep}`;
     const test = await evaluate({ checkpoint: r.checkpoint, split: "test" });
     const seconds = (performance.now() - started) / 1000;
     const commands = [
-      `npx mira train ${MODEL} --data ${shown(this.data.dir)} --preset ${PRESET}${setFlags(set)} --steps ${s.steps} --batch ${s.batch} --lr ${s.lr} --types ${quote(s.types)} --seed ${seed} --eval-every ${s.evalEvery} --runs-dir ${shown(runsDir)} --run ${name}`,
+      `npx mira train ${MODEL} --data ${shown(this.data.dir)} --preset ${PRESET}${setFlags(set)} --steps ` +
+        `${s.steps} --batch ${s.batch} --lr ${s.lr} --types ${quote(s.types)} --seed ${seed} --eval-every ` +
+        `${s.evalEvery} --runs-dir ${shown(runsDir)} --run ${name}`,
       `npx mira eval --checkpoint ${shown(r.checkpoint)} --split test`,
     ];
     const run: Run = {
@@ -220,7 +225,9 @@ export class Runner {
     };
     keep(saved, key, "run", run);
     this.log(
-      `  ${spec.label}, seed ${seed}${stopped ? ` (STOPPED: ${stopped})` : ""}: ${(seconds / 60).toFixed(1)} min, ${r.stepMs.toFixed(0)} ms/step; test ${test.accuracy.map((a) => `${a.type} ${(100 * a.accuracy).toFixed(1)} (chance ${(100 * a.chance).toFixed(1)})`).join(", ")}`,
+      `  ${spec.label}, seed ${seed}${stopped ? ` (STOPPED: ${stopped})` : ""}: ` +
+        `${(seconds / 60).toFixed(1)} min, ${r.stepMs.toFixed(0)} ms/step; test ` +
+        `${test.accuracy.map((a) => `${a.type} ${(100 * a.accuracy).toFixed(1)} (chance ${(100 * a.chance).toFixed(1)})`).join(", ")}`,
     );
     return run;
   }

@@ -110,7 +110,9 @@ const refEw = runReference(graphs.elementwise, {
   c: [ELEMENTWISE.c],
 }).y.data;
 say(
-  `CPU reference (float64, rounded to f32 after every op) in ${((performance.now() - t0) / 1000).toFixed(1)} s; loss = mean(y) = ${ref.mean_y.data[0].toPrecision(6)}`,
+  "CPU reference (float64, rounded to f32 after every op) in " +
+    `${((performance.now() - t0) / 1000).toFixed(1)} s; loss = mean(y) = ` +
+    `${ref.mean_y.data[0].toPrecision(6)}`,
 );
 
 const miraNames = Object.fromEntries(Object.entries(graphs.names).map(([mira, short]) => [short, mira]));
@@ -129,7 +131,9 @@ async function check(e: PeerEngine): Promise<{ text: string; ok: boolean }> {
   const ew = maxDiff(await e.elementwiseResult(), refEw);
   const ok = y.rel <= TOLERANCE && worst.rel <= TOLERANCE && ew.rel <= TOLERANCE;
   const ex = (x: number): string => x.toExponential(1);
-  const text = `y ${ex(y.abs)} (rel ${ex(y.rel)}), gradients ${ex(worst.abs)} (rel ${ex(worst.rel)}, d/d${worst.name}), elementwise ${ex(ew.abs)} (rel ${ex(ew.rel)})`;
+  const text =
+    `y ${ex(y.abs)} (rel ${ex(y.rel)}), gradients ${ex(worst.abs)} (rel ${ex(worst.rel)}, d/d${worst.name}` +
+    `), elementwise ${ex(ew.abs)} (rel ${ex(ew.rel)})`;
   return { text, ok };
 }
 
@@ -229,7 +233,8 @@ for (const w of WORKLOADS) {
       r.results[w] = { timing, dispatches };
       const rate = w === "elementwise" ? `, ${fmtNum(ELEMENTWISE_BYTES / timing.medianMs / 1e6)} GB/s` : "";
       say(
-        `  ${r.name}: median ${fmtNum(timing.medianMs)} ms (min ${fmtNum(timing.minMs)}, ${timing.runs} runs)${rate}, ${dispatches} dispatches`,
+        `  ${r.name}: median ${fmtNum(timing.medianMs)} ms (min ${fmtNum(timing.minMs)}, ${timing.runs} ` +
+          `runs)${rate}, ${dispatches} dispatches`,
       );
     } catch (e) {
       fail(r, e);
@@ -267,7 +272,8 @@ for (const w of ["forward", "forwardBackward"] as const)
       r.checkOk === undefined ? "-" : r.checkOk ? "ok" : "MISMATCH",
     ]);
 const ewTable = new Table(
-  `elementwise y = gelu(x·a + b)·c, ${ELEMENTWISE.N} f32 (a, b, c runtime scalars; ${ELEMENTWISE_BYTES / 2 ** 20} MiB read + written)`,
+  `elementwise y = gelu(x·a + b)·c, ${ELEMENTWISE.N} f32 (a, b, c runtime scalars; ` +
+    `${ELEMENTWISE_BYTES / 2 ** 20} MiB read + written)`,
   ["engine", "median ms", "min ms", "GB/s (median)", "dispatches", "median ÷ mira's", "earlier on this machine"],
 );
 for (const r of reports) {
@@ -304,7 +310,8 @@ const versions = reports
 const checks = reports
   .map(
     (r) =>
-      `- ${r.name}: ${r.loadError ? `did not load (${r.loadError})` : r.check ? `${r.check}${r.checkOk ? "" : " — OUTSIDE tolerance"}` : "not checked"}`,
+      `- ${r.name}: ` +
+      `${r.loadError ? `did not load (${r.loadError})` : r.check ? `${r.check}${r.checkOk ? "" : " — OUTSIDE tolerance"}` : "not checked"}`,
   )
   .join("\n");
 writeSection(

@@ -24,7 +24,9 @@ export async function loadTfjs(gpu: GPU): Promise<typeof createTfjs> {
     target: "node20",
     mainFields: ["module", "main"],
     banner: {
-      js: 'import { createRequire as __miraCreateRequire } from "node:module"; const require = __miraCreateRequire(import.meta.url);',
+      js:
+        'import { createRequire as __miraCreateRequire } from "node:module"; const require = ' +
+        "__miraCreateRequire(import.meta.url);",
     },
     logLevel: "error",
     absWorkingDir: ROOT,

@@ -10,7 +10,8 @@ import { EXIT, UsageError } from "../errors.js";
 import { parseBatch } from "./compile.js";
 
 export const BENCH_USAGE =
-  "mira bench [--autotune FILE | --profile FILE [--top N] [--no-fuse]] [--preset NAME] [--set key=value]… [--batch B=8,T=64] [--step train|forward] [--runs N] [--json]";
+  "mira bench [--autotune FILE | --profile FILE [--top N] [--no-fuse]] [--preset NAME] [--set " +
+  "key=value]… [--batch B=8,T=64] [--step train|forward] [--runs N] [--json]";
 
 // The suite bundled beside the CLI in the portable bundle (scripts/bundle.mjs), or in a source checkout.
 // It runs from the root that holds its models/ and docs/.
@@ -63,13 +64,16 @@ function formatProfile(file: string, step: string, r: ProfileReport, top: number
   for (const f of r.families)
     families.add([f.family, String(f.kernels), String(f.dispatches), f.ms.toFixed(3), pct(f.ms)]);
   return [
-    `profile of ${file} (${step === "train" ? "training step" : "forward pass"}) on ${r.adapter}: ${r.dispatches} dispatches`,
-    `  one submit: ${r.submitMs.toFixed(2)} ms (median wall time); dispatches timed one pass each: ${r.deviceMs.toFixed(2)} ms of device time`,
+    `profile of ${file} (${step === "train" ? "training step" : "forward pass"}) on ${r.adapter}: ` +
+      `${r.dispatches} dispatches`,
+    `  one submit: ${r.submitMs.toFixed(2)} ms (median wall time); dispatches timed one pass each: ` +
+      `${r.deviceMs.toFixed(2)} ms of device time`,
     `by kind of kernel:`,
     ...families.lines(),
     `the ${Math.min(top, r.kernels.length)} most expensive of ${r.kernels.length} kernels:`,
     ...kernels.lines(),
-    `  load average ${r.loadAverage.map((x) => x.toFixed(1)).join(" / ")} on ${r.cores} cores: the figures are indicative`,
+    `  load average ${r.loadAverage.map((x) => x.toFixed(1)).join(" / ")} on ${r.cores} cores: the ` +
+      "figures are indicative",
     "",
   ].join("\n");
 }
@@ -112,8 +116,10 @@ function formatReport(r: AutotuneReport): string {
   return [
     `matmul autotuning on ${r.adapter}`,
     ...table.lines(),
-    `  all matmuls of one run, each timed alone: ${before.toFixed(2)} ms by default → ${after.toFixed(2)} ms tuned (${(before / after).toFixed(2)}×)`,
-    `  load average ${r.loadAverage.map((x) => x.toFixed(1)).join(" / ")} on ${r.cores} cores: the figures are indicative`,
+    `  all matmuls of one run, each timed alone: ${before.toFixed(2)} ms by default → ${after.toFixed(2)}` +
+      ` ms tuned (${(before / after).toFixed(2)}×)`,
+    `  load average ${r.loadAverage.map((x) => x.toFixed(1)).join(" / ")} on ${r.cores} cores: the ` +
+      "figures are indicative",
     ...r.rows.filter((x) => x.rejected.length).map((x) => `  rejected for ${x.description}: ${x.rejected.join("; ")}`),
     `written to ${r.table}; programs compiled for this adapter now use it (delete the file to go back to the defaults)`,
     "",
@@ -125,7 +131,8 @@ function runSuite(): Promise<number> {
   const suite = SUITES.find((s) => existsSync(s.script));
   if (!suite) {
     process.stdout.write(
-      "the benchmark suite is part of mira's source checkout: run 'npm run bench' there (it writes docs/PERFORMANCE.md)\n",
+      "the benchmark suite is part of mira's source checkout: run 'npm run bench' there (it writes " +
+        "docs/PERFORMANCE.md)\n",
     );
     return Promise.resolve(EXIT.ok);
   }

@@ -12,7 +12,8 @@ import { type Parsed, flag, int, onePositional, str, strs } from "../args.js";
 import { EXIT, UsageError } from "../errors.js";
 
 export const COMPILE_USAGE =
-  "mira compile FILE [--preset NAME] [--set key=value]… [--batch B=2,T=16] [--step forward|train|stream] [--max-chunks N] [--no-fuse] [--limits NAME|FILE] --emit params|ir|wgsl|report|ts [--json]";
+  "mira compile FILE [--preset NAME] [--set key=value]… [--batch B=2,T=16] [--step forward|train|stream] " +
+  "[--max-chunks N] [--no-fuse] [--limits NAME|FILE] --emit params|ir|wgsl|report|ts [--json]";
 const EMITS = ["params", "ir", "wgsl", "report", "ts"] as const;
 
 export function parseBatch(specs: readonly string[]): Record<string, number> {
@@ -75,14 +76,20 @@ export async function compileCommand(p: Parsed): Promise<number> {
     process.stdout.write(body + "\n");
   } else if (emit === "report") {
     const r = c.report();
-    const title = `${file}${c.model.preset ? ` (preset ${c.model.preset})` : ""}${c.model.set.length ? ` ${c.model.set.map((x) => `--set ${x}`).join(" ")}` : ""}, ${step === "train" ? "training step" : "forward"}${batchText ? `, batch ${batchText}` : ""}${flag(p, "no-fuse") ? ", unfused" : ""}${limitsSpec ? `, for limits ${limitsSpec}` : ""}`;
+    const title =
+      `${file}${c.model.preset ? ` (preset ${c.model.preset})` : ""}` +
+      `${c.model.set.length ? ` ${c.model.set.map((x) => `--set ${x}`).join(" ")}` : ""}, ` +
+      `${step === "train" ? "training step" : "forward"}${batchText ? `, batch ${batchText}` : ""}` +
+      `${flag(p, "no-fuse") ? ", unfused" : ""}${limitsSpec ? `, for limits ${limitsSpec}` : ""}`;
     const passes = reportPasses(c.program);
     const text = json
       ? JSON.stringify({ ...r, pipeline: passes }, null, 2)
       : `${formatReport(r, title)}\n${formatPasses(passes)}`;
     process.stdout.write(text + "\n");
   } else {
-    const cmd = `mira compile ${file} --emit ts${c.model.preset ? ` --preset ${c.model.preset}` : ""}${c.model.set.map((x) => ` --set '${x}'`).join("")}${batchText ? ` --batch ${batchText}` : ""}`;
+    const cmd =
+      `mira compile ${file} --emit ts${c.model.preset ? ` --preset ${c.model.preset}` : ""}` +
+      `${c.model.set.map((x) => ` --set '${x}'`).join("")}${batchText ? ` --batch ${batchText}` : ""}`;
     process.stdout.write(
       generateBindings(c.elaborated, {
         name: c.model.checked.model?.name.name ?? "Model",
@@ -115,7 +122,11 @@ async function streamReportCommand(
     );
     return EXIT.ok;
   }
-  const title = `${file}${model.preset ? ` (preset ${model.preset})` : ""}${model.set.length ? ` ${model.set.map((x) => `--set ${x}`).join(" ")}` : ""}, streaming encoder: one chunk per run (the chunk index is an input, so every chunk runs this program), caches of ${r.maxChunks} chunks${limits ? `, for limits ${str(p, "limits")}` : ""}`;
+  const title =
+    `${file}${model.preset ? ` (preset ${model.preset})` : ""}` +
+    `${model.set.length ? ` ${model.set.map((x) => `--set ${x}`).join(" ")}` : ""}, streaming encoder: one ` +
+    "chunk per run (the chunk index is an input, so every chunk runs this program), caches of " +
+    `${r.maxChunks} chunks${limits ? `, for limits ${str(p, "limits")}` : ""}`;
   const whole = r.wholeFlops.map((w) => `${w.chunks}: ${(w.flops / 1e6).toFixed(2)} M`).join(", ");
   process.stdout.write(
     formatReport(r.report, title).replace(

@@ -9,7 +9,8 @@ import { type Options, type Parsed, flag, int, str, strs } from "../args.js";
 import { EXIT, UsageError } from "../errors.js";
 
 export const IMPORT_USAGE =
-  'mira data import --video FILE [--audio FILE] --out DIR [--like DIR | --chunks T --frames F --size PX --mels M] [--question "…" --answer WORD]… [--json]';
+  "mira data import --video FILE [--audio FILE] --out DIR [--like DIR | --chunks T --frames F --size PX " +
+  '--mels M] [--question "…" --answer WORD]… [--json]';
 
 /** The options `mira data import` adds to `mira data`'s. */
 export const IMPORT_OPTIONS: Options = {
@@ -74,7 +75,8 @@ export async function importCommand(p: Parsed): Promise<number> {
   const as = strs(p, "answer");
   if (qs.length !== as.length)
     throw new UsageError(
-      `every --question needs its --answer (got ${qs.length} questions and ${as.length} answers); usage: ${IMPORT_USAGE}`,
+      `every --question needs its --answer (got ${qs.length} questions and ${as.length} answers); usage: ` +
+        `${IMPORT_USAGE}`,
     );
   const questions: QuestionAnswer[] = qs.map((question, i) => ({ question, answer: as[i] }));
   const start = performance.now(); // the layout's statistics (without --like) are part of the cost
@@ -94,8 +96,12 @@ export async function importCommand(p: Parsed): Promise<number> {
     return EXIT.ok;
   }
   process.stdout.write(
-    `import: ${video} → ${out}: ${i.video.chunks} × ${i.video.framesPerChunk} frames ${i.video.height}×${i.video.width} at ${i.video.fps} fps (${r.record.seconds.toFixed(2)} s) and ${i.audio.specFrames} × ${i.audio.mel.mels} log-mel, ` +
-      `${i.questions} question${i.questions === 1 ? "" : "s"}, layout of ${layout.like ?? "the synthetic set"}; ${describeImport(r.record)}; ${formatBytes(r.bytes)} in ${seconds.toFixed(2)} s\n`,
+    `import: ${video} → ${out}: ${i.video.chunks} × ${i.video.framesPerChunk} frames ${i.video.height}×` +
+      `${i.video.width} at ${i.video.fps} fps (${r.record.seconds.toFixed(2)} s) and ${i.audio.specFrames} ` +
+      `× ${i.audio.mel.mels} log-mel, ` +
+      `${i.questions} question${i.questions === 1 ? "" : "s"}, layout of ` +
+      `${layout.like ?? "the synthetic set"}; ${describeImport(r.record)}; ${formatBytes(r.bytes)} in ` +
+      `${seconds.toFixed(2)} s\n`,
   );
   return EXIT.ok;
 }

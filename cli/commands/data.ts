@@ -11,7 +11,9 @@ import { IMPORT_OPTIONS, IMPORT_USAGE, importCommand } from "./data-import.js";
 import { EXIT, UsageError } from "../errors.js";
 import { ProgressBar, formatDuration } from "../progress.js";
 
-export const DATA_USAGE = `mira data synth --out DIR [--clips N] [--frames F] [--chunks T] [--size PX] [--mels M] [--seed S] [--json] | mira data check DIR [--json] | ${IMPORT_USAGE}`;
+export const DATA_USAGE =
+  "mira data synth --out DIR [--clips N] [--frames F] [--chunks T] [--size PX] [--mels M] [--seed S] " +
+  `[--json] | mira data check DIR [--json] | ${IMPORT_USAGE}`;
 
 /** The options to give `parse` for this command (cli/mira.ts's table). */
 export const DATA_OPTIONS: Options = {
@@ -35,7 +37,10 @@ export function describeTypes(index: AvIndex): string[] {
     const c = index.chance[t.name];
     const k = index.counts[t.name];
     const count = k ? k.train + k.val + k.test : 0;
-    return `  ${t.name.padEnd(width)}  ${t.needs.join("+").padEnd(11)}  ${n(count).padStart(7)} questions  chance ${c ? `${pct(c.train)} (val ${pct(c.val)}, test ${pct(c.test)}; always '${c.answer}')` : "-"}`;
+    return (
+      `  ${t.name.padEnd(width)}  ${t.needs.join("+").padEnd(11)}  ${n(count).padStart(7)} questions  ` +
+      `chance ${c ? `${pct(c.train)} (val ${pct(c.val)}, test ${pct(c.test)}; always '${c.answer}')` : "-"}`
+    );
   });
 }
 
@@ -103,7 +108,10 @@ async function synthCommand(p: Parsed): Promise<number> {
   const span = (x: readonly [number, number]) => x[1] - x[0];
   process.stdout.write(
     [
-      `synth: ${n(i.clips)} clips (train ${n(span(s.train.clips))} · val ${n(span(s.val.clips))} · test ${n(span(s.test.clips))}) of ${i.video.chunks} × ${i.video.framesPerChunk} frames ${i.video.height}×${i.video.width} and ${i.audio.specFrames} × ${i.audio.mel.mels} log-mel, ${n(i.questions)} questions, ${formatBytes(r.bytes)} in ${seconds.toFixed(1)} s → ${out}`,
+      `synth: ${n(i.clips)} clips (train ${n(span(s.train.clips))} · val ${n(span(s.val.clips))} · test ` +
+        `${n(span(s.test.clips))}) of ${i.video.chunks} × ${i.video.framesPerChunk} frames ` +
+        `${i.video.height}×${i.video.width} and ${i.audio.specFrames} × ${i.audio.mel.mels} log-mel, ` +
+        `${n(i.questions)} questions, ${formatBytes(r.bytes)} in ${seconds.toFixed(1)} s → ${out}`,
       ...describeTypes(i),
     ].join("\n") + "\n",
   );
@@ -128,7 +136,8 @@ async function checkCommand(p: Parsed): Promise<number> {
   } else {
     process.stdout.write(
       [
-        `ok: ${dir}: ${n(index.clips)} clips, ${n(index.questions)} questions, every file's size and CRC-32 as the index says`,
+        `ok: ${dir}: ${n(index.clips)} clips, ${n(index.questions)} questions, every file's size and ` +
+          "CRC-32 as the index says",
         ...describeTypes(index),
       ].join("\n") + "\n",
     );
@@ -149,11 +158,13 @@ export async function dataCommand(p: Parsed): Promise<number> {
   if (sub === "import") {
     if (p.positionals.length !== 1)
       throw new UsageError(
-        `'mira data import' takes its files as --video and --audio (got '${p.positionals.slice(1).join(" ")}'); usage: ${IMPORT_USAGE}`,
+        "'mira data import' takes its files as --video and --audio (got '" +
+          `${p.positionals.slice(1).join(" ")}'); usage: ${IMPORT_USAGE}`,
       );
     return importCommand(p);
   }
   throw new UsageError(
-    `${sub === undefined ? "expected a subcommand" : `unknown subcommand '${sub}'`}: synth, check or import; usage: ${DATA_USAGE}`,
+    `${sub === undefined ? "expected a subcommand" : `unknown subcommand '${sub}'`}: synth, check or ` +
+      `import; usage: ${DATA_USAGE}`,
   );
 }

@@ -40,14 +40,17 @@ export async function demo(p: Parsed): Promise<number> {
   const checks = await runSelfTest(gpu);
   say(`mira demo — tiny Mirasol (audio + video + text) trained and questioned on this machine's GPU adapter`);
   say(
-    `  adapter ${adapterName(gpu.adapter)}${gpu.limits.adapterKind === "cpu" ? " (software, on the CPU)" : ""} · kernel self-test ${checks.every((c) => c.ok) ? "ok" : "FAILED"}`,
+    `  adapter ${adapterName(gpu.adapter)}` +
+      `${gpu.limits.adapterKind === "cpu" ? " (software, on the CPU)" : ""} · kernel self-test ` +
+      `${checks.every((c) => c.ok) ? "ok" : "FAILED"}`,
   );
   if (!checks.every((c) => c.ok)) return EXIT.failed;
 
   const data = join(runsDir, "demo-data");
   const made = synthesize({ out: data, clips, seed: 0, config: { ...TINY, ...AV_LAYOUT } });
   say(
-    `  data     ${clips.toLocaleString("en-US")} synthetic clips (moving coloured shapes; tones and beeps as log-mel), ${made.index.questions.toLocaleString("en-US")} questions → ${data}`,
+    `  data     ${clips.toLocaleString("en-US")} synthetic clips (moving coloured shapes; tones and ` +
+      `beeps as log-mel), ${made.index.questions.toLocaleString("en-US")} questions → ${data}`,
   );
 
   const stop = stopOnInterrupt("stopping after this step and saving the checkpoint");
@@ -69,39 +72,50 @@ export async function demo(p: Parsed): Promise<number> {
     types: parseTypeStages(types),
     onStart: (i) => {
       say(
-        `  model    ${MODEL} --preset tiny ${AV_LAYOUT_SET.map((x) => `--set ${x}`).join(" ")}: ${i.params.toLocaleString("en-US")} parameters; one training step = ${i.dispatchesPerStep.toLocaleString("en-US")} kernels in one submit, ${formatBytes(i.bufferBytes)}`,
+        `  model    ${MODEL} --preset tiny ${AV_LAYOUT_SET.map((x) => `--set ${x}`).join(" ")}: ` +
+          `${i.params.toLocaleString("en-US")} parameters; one training step = ` +
+          `${i.dispatchesPerStep.toLocaleString("en-US")} kernels in one submit, ` +
+          `${formatBytes(i.bufferBytes)}`,
       );
       say(
-        `  training ${steps} steps of ${BATCH} questions, question types in stages (--types "${types}"); Ctrl-C stops and keeps the checkpoint:`,
+        `  training ${steps} steps of ${BATCH} questions, question types in stages (--types "${types}"); ` +
+          "Ctrl-C stops and keeps the checkpoint:",
       );
       bar = new ProgressBar(i.steps);
     },
     onProgress: (pr) =>
       bar?.update(
         pr.step,
-        `loss ${pr.loss?.toFixed(3) ?? "…"}${pr.valLoss !== undefined ? ` · val ${pr.valLoss.toFixed(3)}` : ""} · ${Number.isFinite(pr.tokensPerSecond) ? pr.tokensPerSecond.toFixed(0) : "…"} questions/s · ETA ${formatDuration(pr.etaSeconds)}`,
+        `loss ${pr.loss?.toFixed(3) ?? "…"}` +
+          `${pr.valLoss !== undefined ? ` · val ${pr.valLoss.toFixed(3)}` : ""} · ` +
+          `${Number.isFinite(pr.tokensPerSecond) ? pr.tokensPerSecond.toFixed(0) : "…"} questions/s · ETA ` +
+          `${formatDuration(pr.etaSeconds)}`,
       ),
     shouldStop: stop,
   })) as AvTrainResult;
   bar?.done();
   if (r.stoppedBy !== "done") {
     say(
-      `${r.stoppedBy === "interrupted" ? "stopped" : "STOPPED"} at step ${r.lastStep}; the checkpoint ${r.checkpoint} holds step ${r.checkpointStep}.`,
+      `${r.stoppedBy === "interrupted" ? "stopped" : "STOPPED"} at step ${r.lastStep}; the checkpoint ` +
+        `${r.checkpoint} holds step ${r.checkpointStep}.`,
     );
     say(
-      `  continue: npx mira train ${MODEL} --data ${data} --run demo${runsDir === "runs" ? "" : ` --runs-dir ${runsDir}`} --resume`,
+      `  continue: npx mira train ${MODEL} --data ${data} --run demo` +
+        `${runsDir === "runs" ? "" : ` --runs-dir ${runsDir}`} --resume`,
     );
     if (r.stoppedBy === "diverged") process.stderr.write(`mira: ${r.message}\n`);
     return r.stoppedBy === "interrupted" ? stop.exitCode() : EXIT.failed;
   }
   say(
-    `  trained in ${formatDuration((r.lastStep * r.stepMs) / 1000)} (${r.stepMs.toFixed(0)} ms a step); checkpoint ${r.checkpoint}`,
+    `  trained in ${formatDuration((r.lastStep * r.stepMs) / 1000)} (${r.stepMs.toFixed(0)} ms a step); ` +
+      `checkpoint ${r.checkpoint}`,
   );
   say("");
   say("validation accuracy (exact match), each beside chance = always the most frequent training answer:");
   for (const a of r.accuracy)
     say(
-      `  ${a.type.padEnd(18)} needs ${a.needs.join("+").padEnd(12)} ${(100 * a.accuracy).toFixed(1).padStart(5)}%   chance ${(100 * a.chance).toFixed(1)}%`,
+      `  ${a.type.padEnd(18)} needs ${a.needs.join("+").padEnd(12)} ` +
+        `${(100 * a.accuracy).toFixed(1).padStart(5)}%   chance ${(100 * a.chance).toFixed(1)}%`,
     );
 
   say("");
@@ -119,10 +133,12 @@ export async function demo(p: Parsed): Promise<number> {
   }
   say("");
   say(
-    `done in ${formatDuration((Date.now() - started) / 1000)}. Next: npx mira generate --checkpoint ${r.checkpoint} --clip ${answerer.ds.index.splits.test.clips[0]} --question "how many beeps ?"`,
+    `done in ${formatDuration((Date.now() - started) / 1000)}. Next: npx mira generate --checkpoint ` +
+      `${r.checkpoint} --clip ${answerer.ds.index.splits.test.clips[0]} --question "how many beeps ?"`,
   );
   say(
-    `  npx mira eval --checkpoint ${r.checkpoint} [--ablate audio|video] · npx mira compile ${MODEL} --preset tiny --emit report · docs/models.md`,
+    `  npx mira eval --checkpoint ${r.checkpoint} [--ablate audio|video] · npx mira compile ${MODEL} ` +
+      "--preset tiny --emit report · docs/models.md",
   );
   return EXIT.ok;
 }

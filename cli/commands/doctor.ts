@@ -25,7 +25,8 @@ export function describeGpu(gpu: Gpu): string[] {
   return [
     `adapter    ${adapterName(a)}${gpu.limits.adapterKind === "cpu" ? "  (software: runs on the CPU)" : ""}`,
     `vendor     ${a.vendor || "-"}   architecture ${a.architecture || "-"}   device ${a.device || "-"}`,
-    `runtime    Dawn (npm webgpu) · kernels tuned for a ${gpu.limits.adapterKind.toUpperCase()} adapter (matmul: ${gpu.limits.adapterKind === "cpu" ? "register-tiled" : "shared-memory tiles"})`,
+    `runtime    Dawn (npm webgpu) · kernels tuned for a ${gpu.limits.adapterKind.toUpperCase()} adapter ` +
+      `(matmul: ${gpu.limits.adapterKind === "cpu" ? "register-tiled" : "shared-memory tiles"})`,
     `features   ${a.features.join(", ")}`,
     ...SHOWN_LIMITS.map(
       (k, i) =>

@@ -5,7 +5,8 @@ import { type Parsed, flag, int, str, strs } from "../args.js";
 import { EXIT, UsageError } from "../errors.js";
 
 export const EVAL_USAGE =
-  "mira eval --checkpoint CKPT [--data DIR] [--split train|val|test] [--ablate audio|video] [--set key=value]… [--batch N] [--json]";
+  "mira eval --checkpoint CKPT [--data DIR] [--split train|val|test] [--ablate audio|video] [--set " +
+  "key=value]… [--batch N] [--json]";
 
 export async function evalCommand(p: Parsed): Promise<number> {
   const checkpoint = str(p, "checkpoint");
@@ -30,11 +31,14 @@ export async function evalCommand(p: Parsed): Promise<number> {
     return EXIT.ok;
   }
   process.stdout.write(
-    `exact-match accuracy on the ${r.split} split${ablate ? ` with the ${ablate} zeroed` : ""}${set.length ? ` (model at ${set.join(", ")})` : ""}:\n`,
+    `exact-match accuracy on the ${r.split} split${ablate ? ` with the ${ablate} zeroed` : ""}` +
+      `${set.length ? ` (model at ${set.join(", ")})` : ""}:\n`,
   );
   for (const a of r.accuracy) {
     process.stdout.write(
-      `  ${a.type.padEnd(18)} ${a.needs.join("+").padEnd(12)} ${(100 * a.accuracy).toFixed(1).padStart(5)}%  (chance ${(100 * a.chance).toFixed(1)}%, ${a.questions} questions)\n`,
+      `  ${a.type.padEnd(18)} ${a.needs.join("+").padEnd(12)} ` +
+        `${(100 * a.accuracy).toFixed(1).padStart(5)}%  (chance ${(100 * a.chance).toFixed(1)}%, ` +
+        `${a.questions} questions)\n`,
     );
   }
   return EXIT.ok;

@@ -7,7 +7,8 @@ import { EXIT, UsageError } from "../errors.js";
 import { parseBatch } from "./compile.js";
 
 export const EXPORT_USAGE =
-  "mira export FILE [--preset NAME] [--set key=value]… --format torch|onnx --out DIR [--batch B=1,T=64] [--seed N] [--checkpoint CKPT] [--no-init] [--json]";
+  "mira export FILE [--preset NAME] [--set key=value]… --format torch|onnx --out DIR [--batch B=1,T=64] " +
+  "[--seed N] [--checkpoint CKPT] [--no-init] [--json]";
 
 export async function exportCommand(p: Parsed): Promise<number> {
   if (p.positionals.length > 1) throw new UsageError(`expected one model file; usage: ${EXPORT_USAGE}`);
@@ -47,18 +48,21 @@ export async function exportCommand(p: Parsed): Promise<number> {
   ];
   if (r.dynamic.length)
     lines.push(
-      `batch dims ${r.dynamic.join(", ")} are ${format === "torch" ? "read from the inputs" : "symbolic (any size runs)"}`,
+      `batch dims ${r.dynamic.join(", ")} are ` +
+        `${format === "torch" ? "read from the inputs" : "symbolic (any size runs)"}`,
     );
   if (fixed) lines.push(`batch dims fixed at ${fixed}${r.fixedReason ? ` (${r.fixedReason})` : ""}`);
   if (format === "torch") {
     if (!r.initWritten)
       lines.push(
-        "no init.safetensors: a new train.py run draws the parameters with torch from mira's initialisers (same distributions, not mira's values)",
+        "no init.safetensors: a new train.py run draws the parameters with torch from mira's " +
+          "initialisers (same distributions, not mira's values)",
       );
     // From here, so that runs/NAME/ and the model path in the checkpoints are where mira looks.
     // --redirects 1 --tee 1: Debian 12's torch 1.13 on Python 3.11 cannot parse torchrun's defaults.
     lines.push(
-      `train: torchrun --standalone --redirects 1 --tee 1 --nproc_per_node 2 ${join(r.dir, "train.py")} --data PATH --run NAME   (checkpoints in runs/NAME/; docs/scale-out.md)`,
+      `train: torchrun --standalone --redirects 1 --tee 1 --nproc_per_node 2 ${join(r.dir, "train.py")} ` +
+        "--data PATH --run NAME   (checkpoints in runs/NAME/; docs/scale-out.md)",
     );
   } else {
     lines.push("outputs: the model's declared outputs (no losses)");

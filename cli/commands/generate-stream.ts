@@ -14,7 +14,8 @@ import { EXIT, UsageError } from "../errors.js";
 import { printWarnings } from "./data-import.js";
 
 export const STREAM_USAGE =
-  'mira generate --checkpoint CKPT --stream (--clip ID [--data DIR] | --video FILE [--audio FILE]) --question "…" [--max-chunks N] [--json]';
+  "mira generate --checkpoint CKPT --stream (--clip ID [--data DIR] | --video FILE [--audio FILE]) " +
+  '--question "…" [--max-chunks N] [--json]';
 
 const si = (x: number): string =>
   x >= 1e9 ? `${(x / 1e9).toFixed(2)} G` : x >= 1e6 ? `${(x / 1e6).toFixed(2)} M` : `${x.toFixed(0)} `;

@@ -8,7 +8,11 @@ import { type Parsed, flag, int, num, str } from "../args.js";
 import { EXIT, UsageError } from "../errors.js";
 
 export const GENERATE_USAGE =
-  'mira generate --checkpoint CKPT --prompt "…" [--max-tokens N] [--temperature X] [--top-k K] [--top-p P] [--seed N] [--stop CHARS] [--no-cache] [--json] | mira generate --checkpoint CKPT --clip ID [--data DIR] [--question "…"] [--json] | mira generate --checkpoint CKPT --video FILE [--audio FILE] --question "…" [--json] | mira generate --checkpoint CKPT --stream (--clip ID [--data DIR] | --video FILE [--audio FILE]) --question "…" [--max-chunks N] [--json]';
+  'mira generate --checkpoint CKPT --prompt "…" [--max-tokens N] [--temperature X] [--top-k K] [--top-p ' +
+  "P] [--seed N] [--stop CHARS] [--no-cache] [--json] | mira generate --checkpoint CKPT --clip ID " +
+  '[--data DIR] [--question "…"] [--json] | mira generate --checkpoint CKPT --video FILE [--audio FILE] ' +
+  '--question "…" [--json] | mira generate --checkpoint CKPT --stream (--clip ID [--data DIR] | --video ' +
+  'FILE [--audio FILE]) --question "…" [--max-chunks N] [--json]';
 
 export async function generateCommand(p: Parsed): Promise<number> {
   const checkpoint = str(p, "checkpoint");

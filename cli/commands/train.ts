@@ -8,7 +8,8 @@ import { stopOnInterrupt } from "../interrupt.js";
 import { ProgressBar, formatDuration } from "../progress.js";
 
 export const TRAIN_USAGE =
-  "mira train FILE --data PATH [--preset NAME] [--set key=value]… [--steps N] [--batch N] [--window N] [--lr X] [--seed N] [--types T1,T2[@STEP];…] [--run NAME] [--runs-dir DIR] [--resume] [--json]";
+  "mira train FILE --data PATH [--preset NAME] [--set key=value]… [--steps N] [--batch N] [--window N] " +
+  "[--lr X] [--seed N] [--types T1,T2[@STEP];…] [--run NAME] [--runs-dir DIR] [--resume] [--json]";
 
 /** --types as curriculum stages; bad syntax (an empty list, a step that is not after the last) is a usage error. */
 function typeStages(spec: string | undefined): TypeStage[] | undefined {
@@ -61,10 +62,12 @@ export async function trainCommand(p: Parsed): Promise<number> {
     onStart: (i) => {
       if (i.freshResume) (json ? process.stderr : process.stdout).write(i.freshResume + "\n");
       say(
-        `training ${file}: ${i.params.toLocaleString("en-US")} parameters, vocabulary ${i.vocab}${i.trainChars ? `, ${i.trainChars.toLocaleString("en-US")} training / ${i.valChars.toLocaleString("en-US")} validation characters` : ""}`,
+        `training ${file}: ${i.params.toLocaleString("en-US")} parameters, vocabulary ${i.vocab}` +
+          `${i.trainChars ? `, ${i.trainChars.toLocaleString("en-US")} training / ${i.valChars.toLocaleString("en-US")} validation characters` : ""}`,
       );
       say(
-        `  one submit per step: ${i.dispatchesPerStep} dispatches, ${formatBytes(i.bufferBytes)} of buffers · run directory ${i.runDir}${i.startStep ? ` · resuming after step ${i.startStep}` : ""}`,
+        `  one submit per step: ${i.dispatchesPerStep} dispatches, ${formatBytes(i.bufferBytes)} of ` +
+          `buffers · run directory ${i.runDir}${i.startStep ? ` · resuming after step ${i.startStep}` : ""}`,
       );
       unit = i.trainChars ? "tok" : "questions";
       if (!json) bar = new ProgressBar(i.steps);
@@ -72,7 +75,10 @@ export async function trainCommand(p: Parsed): Promise<number> {
     onProgress: (pr) =>
       bar?.update(
         pr.step,
-        `loss ${pr.loss?.toFixed(3) ?? "…"}${pr.valLoss !== undefined ? ` · val ${pr.valLoss.toFixed(3)}` : ""} · ${Number.isFinite(pr.tokensPerSecond) ? Math.round(pr.tokensPerSecond).toLocaleString("en-US") : "…"} ${unit}/s · ETA ${formatDuration(pr.etaSeconds)}`,
+        `loss ${pr.loss?.toFixed(3) ?? "…"}` +
+          `${pr.valLoss !== undefined ? ` · val ${pr.valLoss.toFixed(3)}` : ""} · ` +
+          `${Number.isFinite(pr.tokensPerSecond) ? Math.round(pr.tokensPerSecond).toLocaleString("en-US") : "…"}` +
+          ` ${unit}/s · ETA ${formatDuration(pr.etaSeconds)}`,
       ),
     shouldStop: stopRequested,
   });
@@ -82,23 +88,33 @@ export async function trainCommand(p: Parsed): Promise<number> {
   } else {
     const b = r.baselines;
     say(
-      `${r.stoppedBy === "done" ? "finished" : r.stoppedBy === "interrupted" ? "stopped" : "STOPPED"} at step ${r.lastStep}; checkpoint ${r.checkpoint} (step ${r.checkpointStep})`,
+      `${r.stoppedBy === "done" ? "finished" : r.stoppedBy === "interrupted" ? "stopped" : "STOPPED"} at ` +
+        `step ${r.lastStep}; checkpoint ${r.checkpoint} (step ${r.checkpointStep})`,
     );
     if ("accuracy" in r) {
       say(
-        `validation loss ${r.valLoss?.toFixed(3) ?? "-"}${r.initialValLoss !== undefined ? ` (from ${r.initialValLoss.toFixed(3)})` : ""}; validation accuracy per question type:`,
+        `validation loss ${r.valLoss?.toFixed(3) ?? "-"}` +
+          `${r.initialValLoss !== undefined ? ` (from ${r.initialValLoss.toFixed(3)})` : ""}; validation ` +
+          "accuracy per question type:",
       );
       for (const a of (r as AvTrainResult).accuracy)
         say(
-          `  ${a.type.padEnd(18)} ${a.needs.join("+").padEnd(12)} ${(100 * a.accuracy).toFixed(1).padStart(5)}%  (chance ${(100 * a.chance).toFixed(1)}%, ${a.questions} questions)`,
+          `  ${a.type.padEnd(18)} ${a.needs.join("+").padEnd(12)} ` +
+            `${(100 * a.accuracy).toFixed(1).padStart(5)}%  (chance ${(100 * a.chance).toFixed(1)}%, ` +
+            `${a.questions} questions)`,
         );
     } else {
       say(
-        `validation loss (nats/char): model ${r.valLoss?.toFixed(3) ?? "-"}${r.initialValLoss !== undefined ? ` (from ${r.initialValLoss.toFixed(3)})` : ""} · interpolated trigram ${b.trigram.toFixed(3)} · unigram entropy ${b.unigramEntropy.toFixed(3)} · ln(vocab) ${b.lnVocab.toFixed(3)}`,
+        `validation loss (nats/char): model ${r.valLoss?.toFixed(3) ?? "-"}` +
+          `${r.initialValLoss !== undefined ? ` (from ${r.initialValLoss.toFixed(3)})` : ""} · ` +
+          `interpolated trigram ${b.trigram.toFixed(3)} · unigram entropy ${b.unigramEntropy.toFixed(3)} · ` +
+          `ln(vocab) ${b.lnVocab.toFixed(3)}`,
       );
     }
     say(
-      `speed: ${r.stepMs.toFixed(1)} ms/step · ${Math.round(r.tokensPerSecond).toLocaleString("en-US")} ${unit === "tok" ? "tokens" : unit}/s · ${r.dispatchesPerStep} dispatches/step · ${formatBytes(r.bufferBytes)} buffers`,
+      `speed: ${r.stepMs.toFixed(1)} ms/step · ${Math.round(r.tokensPerSecond).toLocaleString("en-US")} ` +
+        `${unit === "tok" ? "tokens" : unit}/s · ${r.dispatchesPerStep} dispatches/step · ` +
+        `${formatBytes(r.bufferBytes)} buffers`,
     );
   }
   if (r.stoppedBy === "diverged") {
