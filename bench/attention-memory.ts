@@ -65,12 +65,13 @@ export function attentionSection(
   load: string,
 ): string {
   const date = new Date().toISOString().slice(0, 10);
+  const bindingLimit = formatBytes(limits.maxStorageBufferBindingSize);
   return `## Attention: memory against sequence length (${date}, adapter: ${adapter})
 
 \`bench/attention-memory.ts\` and \`bench/attention.ts\`. Peak bytes are the compile report's buffers after
 memory planning (\`mira compile --emit report\`) for a loss over attention(q, k, v) and its gradient with
 respect to q, k and v: compile only, so every length is cheap to report. † marks lowered programs whose
-scores exceed this device's binding limit (${formatBytes(limits.maxStorageBufferBindingSize)}): compiled against a raised limit, they show what
+scores exceed this device's binding limit (${bindingLimit}): compiled against a raised limit, they show what
 the lowered path would need, and "auto" takes the flash kernels there. Timing (warm-up, then the median
 of 5 runs; backward = (forward + backward) − forward) only for T ≤ ${QUICK_T}, where both paths run in
 seconds; the flash kernels with 4 rows per invocation take llvmpipe seconds to compile, once. Load

@@ -90,14 +90,10 @@ export function e2Findings(rows: readonly AccuracyRow[], runs: readonly Run[][],
     const f = 100 * (1 - ttm.flops / tr.flops);
     const t = 100 * (1 - ttm.ms / tr.ms);
     out.push(
-      "\nCost: the TTM Combiner's training step " +
-        `counts ${Math.abs(f).toFixed(0)} % ` +
-        `${f >= 0 ? "fewer" : "more"} FLOPs than the ` +
-        "Transformer Combiner's (the paper's setting " +
-        "reportedly saves about 18 %) and took " +
-        `${Math.abs(t).toFixed(0)} % ` +
-        `${t >= 0 ? "less" : "more"} time per step ` +
-        "here" +
+      `\nCost: the TTM Combiner's training step counts ${Math.abs(f).toFixed(0)} % ` +
+        `${f >= 0 ? "fewer" : "more"} FLOPs than the Transformer Combiner's (the paper's setting ` +
+        `reportedly saves about 18 %) and took ${Math.abs(t).toFixed(0)} % ${t >= 0 ? "less" : "more"} ` +
+        "time per step here" +
         `${t < 0 && f > 0 ? " — on this adapter its unrolled scan's extra dispatches (one set of kernels per chunk) cost more than the FLOPs it saves" : ""}.`,
     );
   }

@@ -3,7 +3,7 @@
 // `mira train --types` draws from).
 // Which types a run learns, and when, is what docs/models.md's session-5 runs were read from.
 //   npx tsx bench/experiments/probe.ts --data DIR [--types "first_colour,first_tone; nth_colour@100; all@250" | all]
-// [--steps 600]
+//     [--steps 600]
 //     [--every 100] [--batch 64] [--lr 3e-3] [--seed 1] [--set key=value]…
 import { parseArgs } from "node:util";
 import { performance } from "node:perf_hooks";
