@@ -58,6 +58,7 @@ const training = await benchTrainStep(gpu, [
 ]);
 
 const date = new Date().toISOString().slice(0, 10);
+const cores = (await import("node:os")).cpus().length;
 const load = (await import("node:os"))
   .loadavg()
   .map((x) => x.toFixed(1))
@@ -66,7 +67,7 @@ writeSection(
   "kernels",
   `## Kernels (${date}, adapter: ${adapter}, Dawn via npm webgpu)
 
-Load average (1/5/15 min) when the run ended: ${load} on ${(await import("node:os")).cpus().length} cores — other work on
+Load average (1/5/15 min) when the run ended: ${load} on ${cores} cores — other work on
 the machine slows every figure here.
 
 Matmul runs through \`compileGraph\` → \`Executor\`, the path models use; each result is checked against

@@ -44,9 +44,11 @@ export function e2Findings(rows: readonly AccuracyRow[], runs: readonly Run[][],
     const some = rows
       .filter((r) => r.types[i].above > 0 && r.types[i].above < r.types[i].seeds)
       .map((r) => `${r.label} (${r.types[i].above}/${r.types[i].seeds})`);
+    const every = all.length
+      ? `above chance in every seed with ${listWords(all)}`
+      : "no Combiner above chance in every seed";
     out.push(
-      `- ${t.type} (${t.needs.join(" + ")}): ` +
-        `${all.length ? `above chance in every seed with ${listWords(all)}` : "no Combiner above chance in every seed"}` +
+      `- ${t.type} (${t.needs.join(" + ")}): ${every}` +
         `${some.length ? `; in some seeds with ${listWords(some)}` : ""}.`,
     );
   }
@@ -89,12 +91,16 @@ export function e2Findings(rows: readonly AccuracyRow[], runs: readonly Run[][],
   if (tr && ttm) {
     const f = 100 * (1 - ttm.flops / tr.flops);
     const t = 100 * (1 - ttm.ms / tr.ms);
+    const dispatchNote =
+      t < 0 && f > 0
+        ? " — on this adapter its unrolled scan's extra dispatches (one set of kernels per chunk) cost " +
+          "more than the FLOPs it saves"
+        : "";
     out.push(
       `\nCost: the TTM Combiner's training step counts ${Math.abs(f).toFixed(0)} % ` +
         `${f >= 0 ? "fewer" : "more"} FLOPs than the Transformer Combiner's (the paper's setting ` +
         `reportedly saves about 18 %) and took ${Math.abs(t).toFixed(0)} % ${t >= 0 ? "less" : "more"} ` +
-        "time per step here" +
-        `${t < 0 && f > 0 ? " — on this adapter its unrolled scan's extra dispatches (one set of kernels per chunk) cost more than the FLOPs it saves" : ""}.`,
+        `time per step here${dispatchNote}.`,
     );
   }
   return out.join("\n");
@@ -132,12 +138,20 @@ export async function runE2(suite: Suite): Promise<Run[][]> {
     ),
     suite.plot("e2-loss.svg", lossCurves(E2_COMBINERS, runs), "validation loss"),
   ];
+  const overrides = (c: (typeof E2_COMBINERS)[number]): string =>
+    c.set.length ? `\`--set ${c.set.join(" ")}\`` : "the preset's `TransformerCombiner(depth: 1, heads: 2, m: 4)`";
+  const combiners = E2_COMBINERS.map((c) => `${c.label} (${overrides(c)})`).join(", ");
+  const setup =
+    `${budget(suite, "Each Combiner")} Combiners: ${combiners}: 4 latents a chunk but Concat (all 8 tokens ` +
+    "of a chunk) and TTM (4 read tokens a chunk, through a memory of 8). Cost: parameters and FLOPs of one " +
+    `training step as \`mira compile --emit report --step train\` counts them at this batch; ms / step ` +
+    "measured during training (mean over seeds).";
   writeSection(
     "e2",
     `## E2 — Combiners at a fixed budget
 
 ${suite.provenance(Date.now() - started)}
-${budget(suite, "Each Combiner")} Combiners: ${E2_COMBINERS.map((c) => `${c.label} (${c.set.length ? `\`--set ${c.set.join(" ")}\`` : "the preset's `TransformerCombiner(depth: 1, heads: 2, m: 4)`"})`).join(", ")}: 4 latents a chunk but Concat (all 8 tokens of a chunk) and TTM (4 read tokens a chunk, through a memory of 8). Cost: parameters and FLOPs of one training step as \`mira compile --emit report --step train\` counts them at this batch; ms / step measured during training (mean over seeds).
+${setup}
 
 ${plots.join(" ")}
 

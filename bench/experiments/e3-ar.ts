@@ -69,13 +69,17 @@ export function e3Findings(runs: readonly Run[][], measures: readonly Validation
   const loss = (label: string): number => of(label, (v) => v.losses.latent ?? NaN);
   const [withSg, without, none] = [spread("AR + latent"), spread("AR + latent, no stop-grad"), spread("AR (base)")];
   out.push(
-    `- Stop-gradient on the latent target prevents collapse: without it the latents' spread is ${without.toFixed(3)} (validation latent loss ${loss("AR + latent, no stop-grad").toFixed(3)}), with it ${withSg.toFixed(3)} (loss ${loss("AR + latent").toFixed(3)}), and ${none.toFixed(3)} with no latent loss; ${
-      without < COLLAPSE_RATIO * withSg
-        ? `less than ${COLLAPSE_RATIO} of the stop-gradient run's: the latents moved towards one constant ` +
-          "vector, the collapse stop-gradient is there to prevent (consistent with the paper)."
-        : `not below ${COLLAPSE_RATIO} of the stop-gradient run's: **no collapse at this budget**, so the ` +
-          "need for stop-gradient is not shown here."
-    }`,
+    "- Stop-gradient on the latent target prevents collapse: without it the latents' spread is " +
+      `${without.toFixed(3)} (validation latent loss ${loss("AR + latent, no stop-grad").toFixed(3)}), ` +
+      `with it ${withSg.toFixed(3)} (loss ${loss("AR + latent").toFixed(3)}), and ${none.toFixed(3)} with ` +
+      "no latent loss; " +
+      `${
+        without < COLLAPSE_RATIO * withSg
+          ? `less than ${COLLAPSE_RATIO} of the stop-gradient run's: the latents moved towards one constant ` +
+            "vector, the collapse stop-gradient is there to prevent (consistent with the paper)."
+          : `not below ${COLLAPSE_RATIO} of the stop-gradient run's: **no collapse at this budget**, so the ` +
+            "need for stop-gradient is not shown here."
+      }`,
   );
   const clip = (label: string): number => of(label, (v) => v.clipSpread ?? NaN);
   const [clipSg, clipBase] = [clip("AR + latent"), clip("AR (base)")];
@@ -84,15 +88,18 @@ export function e3Findings(runs: readonly Run[][], measures: readonly Validation
   );
   const contentFree = clipSg < COLLAPSE_RATIO * clipBase;
   out.push(
-    `- Whether stop-gradient keeps the latents about the clip: their clip spread is ${clipSg.toFixed(3)} with the latent loss and stop-gradient (per seed ${perSeed.join(", ")}) against ${clipBase.toFixed(3)} with no latent loss; ${
-      contentFree
-        ? `less than ${COLLAPSE_RATIO} of it: the Combiner learned latents that depend on their place ` +
-          "(chunk, slot) more than on the clip — easy to predict from the chunk before and of little use " +
-          "to the decoder (consistent with the accuracy falling towards chance). The target is held fixed, " +
-          "but the Combiner still shapes it through the prediction's input: a collapse the spread over all " +
-          "latents does not show."
-        : `not below ${COLLAPSE_RATIO} of it: the latents still carry the clip.`
-    }`,
+    `- Whether stop-gradient keeps the latents about the clip: their clip spread is ${clipSg.toFixed(3)} ` +
+      `with the latent loss and stop-gradient (per seed ${perSeed.join(", ")}) against ` +
+      `${clipBase.toFixed(3)} with no latent loss; ` +
+      `${
+        contentFree
+          ? `less than ${COLLAPSE_RATIO} of it: the Combiner learned latents that depend on their place ` +
+            "(chunk, slot) more than on the clip — easy to predict from the chunk before and of little use " +
+            "to the decoder (consistent with the accuracy falling towards chance). The target is held fixed, " +
+            "but the Combiner still shapes it through the prediction's input: a collapse the spread over all " +
+            "latents does not show."
+          : `not below ${COLLAPSE_RATIO} of it: the latents still carry the clip.`
+      }`,
   );
   return out.join("\n");
 }
@@ -137,12 +144,28 @@ export async function runE3(suite: Suite): Promise<void> {
     accuracyBars("E3: test accuracy per question type (whiskers: range over seeds)", rows),
     "accuracy per type",
   );
+  const setup =
+    `${budget(suite, "Each configuration (Transformer Combiner)", seeds)} The base is the tiny preset (AR ` +
+    "model of depth 1, λ latent = λ recon = 0) and is E2's Transformer runs. E3 trains the first " +
+    `${seeds.length} of E2's seeds (bench/experiments/suite.ts: its five further configurations cost as ` +
+    `much as E2's five Combiners, and three seeds of both would not fit the suite's 3 hours). "No AR" is ` +
+    `\`ar_depth=0\`: the model still elaborates — each chunk's latents get their chunk position and a ` +
+    "LayerNorm — but no block mixes chunks, so the decoder cross-attends to per-chunk latents with no " +
+    "time-aligned model over them (the latent and reconstruction heads would predict chunk t + 1 from " +
+    `chunk t alone). λ = 1 turns a loss on; \`latent_target_grad=1\` lets the latent loss's gradient ` +
+    "through its target (the default 0 is stop-gradient; the value is the same). Validation losses (mean " +
+    "over seeds, the run's 8 validation batches) are measured for every run whatever its λ, so the columns " +
+    "compare: text loss is cross-entropy on the answer tokens (nats), latent loss 1 − cosine, recon loss " +
+    "mean squared error; latent spread is √(E‖x − E x‖²) / √(E‖x‖²) over every latent vector of those " +
+    "batches (1: centred, 0: all one vector — collapse); clip spread is the same with the mean taken per " +
+    "place (chunk and slot) over the clips, √(E‖x − E_clips x‖²) / √(E‖x‖²) (0: every clip gets the same " +
+    "latents at each place — they say nothing about the clip).";
   writeSection(
     "e3",
     `## E3 — the time-aligned AR model and its losses
 
 ${suite.provenance(Date.now() - started)}
-${budget(suite, "Each configuration (Transformer Combiner)", seeds)} The base is the tiny preset (AR model of depth 1, λ latent = λ recon = 0) and is E2's Transformer runs. E3 trains the first ${seeds.length} of E2's seeds (bench/experiments/suite.ts: its five further configurations cost as much as E2's five Combiners, and three seeds of both would not fit the suite's 3 hours). "No AR" is \`ar_depth=0\`: the model still elaborates — each chunk's latents get their chunk position and a LayerNorm — but no block mixes chunks, so the decoder cross-attends to per-chunk latents with no time-aligned model over them (the latent and reconstruction heads would predict chunk t + 1 from chunk t alone). λ = 1 turns a loss on; \`latent_target_grad=1\` lets the latent loss's gradient through its target (the default 0 is stop-gradient; the value is the same). Validation losses (mean over seeds, the run's 8 validation batches) are measured for every run whatever its λ, so the columns compare: text loss is cross-entropy on the answer tokens (nats), latent loss 1 − cosine, recon loss mean squared error; latent spread is √(E‖x − E x‖²) / √(E‖x‖²) over every latent vector of those batches (1: centred, 0: all one vector — collapse); clip spread is the same with the mean taken per place (chunk and slot) over the clips, √(E‖x − E_clips x‖²) / √(E‖x‖²) (0: every clip gets the same latents at each place — they say nothing about the clip).
+${setup}
 
 ${plot}
 

@@ -35,10 +35,12 @@ export function e4Findings(cells: readonly Cell[]): string {
       learned++;
       const last = longer.at(-1)!.types[i];
       if (last.above === last.seeds) kept++;
-      out.push(
-        `- ${spec.label}, ${t.type}: ` +
-          `${mine.map((c) => `${pct(c.types[i].mean)} at ${c.chunks} chunks (chance ${pct(c.types[i].chance)}${c.types[i].above && c.chunks !== TRAINED ? `, ${c.types[i].above}/${c.types[i].seeds} seeds above` : ""})`).join(" → ")}.`,
+      const seedsAbove = (c: (typeof mine)[number]): string =>
+        c.types[i].above && c.chunks !== TRAINED ? `, ${c.types[i].above}/${c.types[i].seeds} seeds above` : "";
+      const atLengths = mine.map(
+        (c) => `${pct(c.types[i].mean)} at ${c.chunks} chunks (chance ${pct(c.types[i].chance)}${seedsAbove(c)})`,
       );
+      out.push(`- ${spec.label}, ${t.type}: ${atLengths.join(" → ")}.`);
     });
   }
   const notLearned = cells
@@ -126,18 +128,27 @@ export async function runE4(suite: Suite): Promise<void> {
     ),
     "points above chance against length",
   );
+  const setup =
+    `${budget(suite, "The Transformer and TTM Combiners (E2's runs)")} Each checkpoint is then evaluated ` +
+    `on the test split of sets made the same way with ${E4_CHUNKS.slice(1).join(" and ")} chunks of ` +
+    `${AV_LAYOUT.frames} frames (\`mira data synth --chunks N\`, data seed ${s.dataSeed}), the model at ` +
+    `\`--set chunks=N\`: every parameter keeps its shape (chunk positions are learned for up to max_chunks ` +
+    `= 16, of which training used the first ${TRAINED}; the rest keep their initial values — random ` +
+    "vectors of scale chunk_position_std = 1 in this layout, so on longer clips every chunk after the " +
+    `${TRAINED}th carries a position the decoder never saw, and a question answered by a chunk's place in ` +
+    "time — when_*, count_beeps, the slot a colour or tone falls in — must read it). ";
   writeSection(
     "e4",
     `## E4 — length generalisation
 
 ${suite.provenance(Date.now() - started)}
-${budget(suite, "The Transformer and TTM Combiners (E2's runs)")} Each checkpoint is then evaluated on the test split of sets made the same way with ${E4_CHUNKS.slice(1).join(" and ")} chunks of ${AV_LAYOUT.frames} frames (\`mira data synth --chunks N\`, data seed ${s.dataSeed}), the model at \`--set chunks=N\`: every parameter keeps its shape (chunk positions are learned for up to max_chunks = 16, of which training used the first ${TRAINED}; the rest keep their initial values — random vectors of scale chunk_position_std = 1 in this layout, so on longer clips every chunk after the ${TRAINED}th carries a position the decoder never saw, and a question answered by a chunk's place in time — when_*, count_beeps, the slot a colour or tone falls in — must read it). ${
-      sets.every((d) => sameQuestions(suite.data(), d))
-        ? "With the same data seed the longer sets tell the same stories — the same questions and answers " +
-          "of the same clips, so the same chance — with each of a clip's four slots (a colour, maybe a " +
-          "tone) spread over more chunks, so each chunk holds less of it."
-        : "The longer sets' stories differ from the training set's; chance is each set's own."
-    }
+${setup}${
+  sets.every((d) => sameQuestions(suite.data(), d))
+    ? "With the same data seed the longer sets tell the same stories — the same questions and answers " +
+      "of the same clips, so the same chance — with each of a clip's four slots (a colour, maybe a " +
+      "tone) spread over more chunks, so each chunk holds less of it."
+    : "The longer sets' stories differ from the training set's; chance is each set's own."
+}
 
 ${plot}
 

@@ -92,13 +92,22 @@ const total = minutes(Date.now() - started);
 const e2Sets = new Set(E2_COMBINERS.map((c) => JSON.stringify(c.set)));
 const fullRuns =
   FULL.seeds.length * e2Sets.size + FULL.e3Seeds * E3_CONFIGS.filter((c) => !e2Sets.has(JSON.stringify(c.set))).length;
+const sizesText =
+  `Sizes of the training experiments (bench/experiments/suite.ts): ${sizes.clips.toLocaleString("en-US")} ` +
+  `clips, ${sizes.steps} steps of batch ${sizes.batch}, lr ${sizes.lr}, seeds ${sizes.seeds.join(", ")}` +
+  `${options.quick ? " (--quick)" : ""}.`;
+const runsText =
+  `It used ${runner?.count ?? 0} training runs (${runner?.reused ?? 0} of them reused from an earlier ` +
+  `suite run). The full suite (\`npm run experiments\`: ${FULL.clips.toLocaleString("en-US")} clips, ` +
+  `${FULL.steps} steps of batch ${FULL.batch}, seeds ${FULL.seeds.join(", ")}, E3 the first ${FULL.e3Seeds}` +
+  `; ${fullRuns} training runs) is sized`;
 writeSection(
   "suite",
   `## The last run
 
 \`${command}\` took ${total} min (${took.join(", ")}) on ${adapterName(gpu.adapter)}, ${cpus().length} cores.
-Sizes of the training experiments (bench/experiments/suite.ts): ${sizes.clips.toLocaleString("en-US")} clips, ${sizes.steps} steps of batch ${sizes.batch}, lr ${sizes.lr}, seeds ${sizes.seeds.join(", ")}${options.quick ? " (--quick)" : ""}.
-It used ${runner?.count ?? 0} training runs (${runner?.reused ?? 0} of them reused from an earlier suite run). The full suite (\`npm run experiments\`: ${FULL.clips.toLocaleString("en-US")} clips, ${FULL.steps} steps of batch ${FULL.batch}, seeds ${FULL.seeds.join(", ")}, E3 the first ${FULL.e3Seeds}; ${fullRuns} training runs) is sized
+${sizesText}
+${runsText}
 for ${FULL_ESTIMATE} on this machine (2 cores, llvmpipe).
 \`-- --quick\` is a smoke run of a few minutes, \`-- --only E2,E4\` runs a subset of the experiments and
 \`-- --seeds 1\` a subset of the seeds (finished runs are kept under .mira-cache/experiments/runs and reused).

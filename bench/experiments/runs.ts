@@ -224,10 +224,13 @@ export class Runner {
       checkpoint: r.checkpoint,
     };
     keep(saved, key, "run", run);
+    const accuracies = test.accuracy
+      .map((a) => `${a.type} ${(100 * a.accuracy).toFixed(1)} (chance ${(100 * a.chance).toFixed(1)})`)
+      .join(", ");
     this.log(
       `  ${spec.label}, seed ${seed}${stopped ? ` (STOPPED: ${stopped})` : ""}: ` +
         `${(seconds / 60).toFixed(1)} min, ${r.stepMs.toFixed(0)} ms/step; test ` +
-        `${test.accuracy.map((a) => `${a.type} ${(100 * a.accuracy).toFixed(1)} (chance ${(100 * a.chance).toFixed(1)})`).join(", ")}`,
+        `${accuracies}`,
     );
     return run;
   }

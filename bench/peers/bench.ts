@@ -307,13 +307,13 @@ const versions = reports
   .filter((r) => r.name !== "mira")
   .map((r) => `${r.name} ${r.version}`)
   .join(", ");
-const checks = reports
-  .map(
-    (r) =>
-      `- ${r.name}: ` +
-      `${r.loadError ? `did not load (${r.loadError})` : r.check ? `${r.check}${r.checkOk ? "" : " — OUTSIDE tolerance"}` : "not checked"}`,
-  )
-  .join("\n");
+const checkText = (r: (typeof reports)[number]): string =>
+  r.loadError
+    ? `did not load (${r.loadError})`
+    : r.check
+      ? `${r.check}${r.checkOk ? "" : " — OUTSIDE tolerance"}`
+      : "not checked";
+const checks = reports.map((r) => `- ${r.name}: ${checkText(r)}`).join("\n");
 writeSection(
   "peers",
   `## Peers on this adapter (${date}, adapter: ${adapter}, Dawn via npm webgpu)

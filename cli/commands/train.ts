@@ -61,10 +61,11 @@ export async function trainCommand(p: Parsed): Promise<number> {
     checkpointEvery: int(p, "checkpoint-every", 100),
     onStart: (i) => {
       if (i.freshResume) (json ? process.stderr : process.stdout).write(i.freshResume + "\n");
-      say(
-        `training ${file}: ${i.params.toLocaleString("en-US")} parameters, vocabulary ${i.vocab}` +
-          `${i.trainChars ? `, ${i.trainChars.toLocaleString("en-US")} training / ${i.valChars.toLocaleString("en-US")} validation characters` : ""}`,
-      );
+      const chars = i.trainChars
+        ? `, ${i.trainChars.toLocaleString("en-US")} training / ${i.valChars.toLocaleString("en-US")} ` +
+          "validation characters"
+        : "";
+      say(`training ${file}: ${i.params.toLocaleString("en-US")} parameters, vocabulary ${i.vocab}${chars}`);
       say(
         `  one submit per step: ${i.dispatchesPerStep} dispatches, ${formatBytes(i.bufferBytes)} of ` +
           `buffers · run directory ${i.runDir}${i.startStep ? ` · resuming after step ${i.startStep}` : ""}`,
