@@ -92,7 +92,8 @@ function openModel(o: ExportOptions): {
   });
   if (meta.source_sha256 && meta.source_sha256 !== model.sourceHash)
     throw new CheckpointError(
-      `${model.path} (or a file it imports) changed since ${o.checkpoint} was saved; export the model it was trained from`,
+      `${model.path} (or a file it imports) changed since ${o.checkpoint} was saved; ` +
+        "export the model it was trained from",
     );
   return { model, weights: ckpt.tensors, meta };
 }
@@ -160,7 +161,8 @@ function weightsOf(
     }
     if (p.dtype !== "f32")
       throw new ModelError(
-        `parameter '${p.name}' is ${p.dtype}; export writes mira's initial values for f32 parameters only (export from a checkpoint instead)`,
+        `parameter '${p.name}' is ${p.dtype}; export writes mira's initial values for f32 parameters only ` +
+          "(export from a checkpoint instead)",
       );
     const v = init!.get(p.name)!;
     out.set(p.name, { dtype: "f32", shape: p.shape, bytes: new Uint8Array(v.buffer, v.byteOffset, v.byteLength) });

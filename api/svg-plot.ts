@@ -46,7 +46,8 @@ function frame(
 ): (y: number) => number {
   const py = (y: number): number => height - PAD.b - ((y - y0) / (y1 - y0 || 1)) * (height - PAD.t - PAD.b);
   parts.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}"` +
+      ` font-family="sans-serif" font-size="12">`,
   );
   parts.push(`<rect width="100%" height="100%" fill="white"/>`);
   parts.push(`<text x="${width / 2}" y="22" text-anchor="middle" font-size="15">${esc(title)}</text>`);
@@ -68,7 +69,8 @@ const legendLeft = (names: readonly string[], width: number): number =>
   width - PAD.r - Math.max(150, 18 + 7 * Math.max(0, ...names.map((n) => n.length)));
 
 const legendEntry = (name: string, color: string, i: number, left: number, mark = `width="12" height="3"`): string =>
-  `<rect x="${left}" y="${PAD.t + i * 18}" ${mark} fill="${color}"/><text x="${left + 18}" y="${PAD.t + i * 18 + 5}">${esc(name)}</text>`;
+  `<rect x="${left}" y="${PAD.t + i * 18}" ${mark} fill="${color}"/>` +
+  `<text x="${left + 18}" y="${PAD.t + i * 18 + 5}">${esc(name)}</text>`;
 
 export function lineChartSvg(
   title: string,
@@ -103,7 +105,8 @@ export function lineChartSvg(
     const pts = s.points.filter((p) => Number.isFinite(p[1]));
     if (pts.length)
       parts.push(
-        `<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${pts.map((p) => `${px(p[0]).toFixed(1)},${py(p[1]).toFixed(1)}`).join(" ")}"/>`,
+        `<polyline fill="none" stroke="${s.color}" stroke-width="2"` +
+          ` points="${pts.map((p) => `${px(p[0]).toFixed(1)},${py(p[1]).toFixed(1)}`).join(" ")}"/>`,
       );
     parts.push(legendEntry(s.name, s.color, i, left));
   });
@@ -144,19 +147,23 @@ export function barChartSvg(
       if (!b || !Number.isFinite(b.value)) return;
       const x = left + si * barW;
       parts.push(
-        `<rect x="${x.toFixed(1)}" y="${py(b.value).toFixed(1)}" width="${(barW * 0.9).toFixed(1)}" height="${(py(0) - py(b.value)).toFixed(1)}" fill="${s.color}"/>`,
+        `<rect x="${x.toFixed(1)}" y="${py(b.value).toFixed(1)}" width="${(barW * 0.9).toFixed(1)}"` +
+          ` height="${(py(0) - py(b.value)).toFixed(1)}" fill="${s.color}"/>`,
       );
       if (b.lo !== undefined && b.hi !== undefined) {
         const cx = (x + barW * 0.45).toFixed(1);
         parts.push(
-          `<line x1="${cx}" x2="${cx}" y1="${py(b.lo).toFixed(1)}" y2="${py(b.hi).toFixed(1)}" stroke="#222" stroke-width="1.5"/>`,
+          `<line x1="${cx}" x2="${cx}" y1="${py(b.lo).toFixed(1)}" y2="${py(b.hi).toFixed(1)}"` +
+            ` stroke="#222" stroke-width="1.5"/>`,
         );
       }
     });
     const r = reference?.values[gi];
     if (r !== undefined && Number.isFinite(r))
       parts.push(
-        `<line x1="${(left - slot * 0.05).toFixed(1)}" x2="${(left + slot * 0.85).toFixed(1)}" y1="${py(r).toFixed(1)}" y2="${py(r).toFixed(1)}" stroke="#000" stroke-width="1.5" stroke-dasharray="5 3"/>`,
+        `<line x1="${(left - slot * 0.05).toFixed(1)}" x2="${(left + slot * 0.85).toFixed(1)}"` +
+          ` y1="${py(r).toFixed(1)}" y2="${py(r).toFixed(1)}"` +
+          ` stroke="#000" stroke-width="1.5" stroke-dasharray="5 3"/>`,
       );
   });
   const left = legendLeft([...series.map((s) => s.name), reference?.name ?? ""], width);

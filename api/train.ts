@@ -237,7 +237,8 @@ export async function trainText(o: TrainOptions, resumed = resumedCheckpoint(o))
   );
   if (meta && meta.source_sha256 !== model.sourceHash) {
     throw new CheckpointError(
-      `${o.model} (or a file it imports) changed since ${ckptPath} was saved; resume with the model it was trained from`,
+      `${o.model} (or a file it imports) changed since ${ckptPath} was saved; ` +
+        "resume with the model it was trained from",
     );
   }
   const vocab = configNumber(model, "vocab");

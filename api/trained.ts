@@ -27,8 +27,10 @@ export function openTrained(path: string, kind: "av-qa" | "text", use: string): 
   if (got !== kind) {
     throw new CheckpointError(
       kind === "av-qa"
-        ? `${path} was trained on text, not on an audio-video QA set; ${use} needs a checkpoint from 'mira train … --data <a mira data synth directory>'`
-        : `${path} was trained on an audio-video QA set; ${use} needs a text model's checkpoint (for audio-video questions use --data and --clip)`,
+        ? `${path} was trained on text, not on an audio-video QA set; ` +
+            `${use} needs a checkpoint from 'mira train … --data <a mira data synth directory>'`
+        : `${path} was trained on an audio-video QA set; ` +
+            `${use} needs a text model's checkpoint (for audio-video questions use --data and --clip)`,
     );
   }
   const set = metaJson<string[]>(path, meta, "overrides", "[]");
@@ -38,7 +40,8 @@ export function openTrained(path: string, kind: "av-qa" | "text", use: string): 
   const model = loadModel(meta.model, { preset: meta.preset || undefined, set });
   if (meta.source_sha256 && meta.source_sha256 !== model.sourceHash) {
     throw new CheckpointError(
-      `${meta.model} (or a file it imports) changed since ${path} was saved; ${use} needs the model it was trained from`,
+      `${meta.model} (or a file it imports) changed since ${path} was saved; ` +
+        `${use} needs the model it was trained from`,
     );
   }
   return { path, checkpoint, meta, model };

@@ -72,7 +72,10 @@ export function signatureOf(mm: Node, a: Node, b: Node, epilogue: boolean): Matm
 
 /** "f32:tn:1x32x96x1024" (+ ":epilogue"): t/n for transposed or not, A then B. */
 export function signatureKey(s: MatmulSignature): string {
-  return `${s.dtype}:${s.transA ? "t" : "n"}${s.transB ? "t" : "n"}:${s.batch}x${s.m}x${s.n}x${s.k}${s.epilogue ? ":epilogue" : ""}`;
+  return (
+    `${s.dtype}:${s.transA ? "t" : "n"}${s.transB ? "t" : "n"}:` +
+    `${s.batch}x${s.m}x${s.n}x${s.k}${s.epilogue ? ":epilogue" : ""}`
+  );
 }
 
 export function parseSignatureKey(key: string): MatmulSignature | undefined {

@@ -55,7 +55,11 @@ export function generateBindings(el: Elaborated, o: BindingOptions): string {
     })),
   });
   const shapes = (xs: readonly { name: string; dtype: DType; shape: readonly number[] }[]): string =>
-    `{\n${xs.map((x) => `    ${JSON.stringify(x.name)}: { dtype: ${JSON.stringify(x.dtype)}, shape: [${x.shape.join(", ")}] },`).join("\n")}\n  }`;
+    `{\n${xs
+      .map(
+        (x) => `    ${JSON.stringify(x.name)}: { dtype: ${JSON.stringify(x.dtype)}, shape: [${x.shape.join(", ")}] },`,
+      )
+      .join("\n")}\n  }`;
   file.addVariableStatement({
     isExported: true,
     declarationKind: VariableDeclarationKind.Const,
@@ -63,7 +67,9 @@ export function generateBindings(el: Elaborated, o: BindingOptions): string {
     declarations: [
       {
         name: `${name}Shapes`,
-        initializer: `{\n  inputs: ${shapes(el.inputs)},\n  outputs: ${shapes(outputs)},\n  params: ${shapes(el.params)},\n} as const`,
+        initializer:
+          `{\n  inputs: ${shapes(el.inputs)},\n  outputs: ${shapes(outputs)},\n` +
+          `  params: ${shapes(el.params)},\n} as const`,
       },
     ],
   });

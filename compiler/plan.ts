@@ -147,7 +147,8 @@ export function validateMemoryPlan(
         if (handover.has(`${ids[i]}>${ids[j]}`) || handover.has(`${ids[j]}>${ids[i]}`)) continue;
         if (persistent || (a.first <= b.last && b.first <= a.last))
           problems.push(
-            `buffer ${slot}: %${ids[i]} [${a.first}, ${a.last}] and %${ids[j]} [${b.first}, ${b.last}] are live together`,
+            `buffer ${slot}: %${ids[i]} [${a.first}, ${a.last}] and %${ids[j]} [${b.first}, ${b.last}] ` +
+              "are live together",
           );
       }
   });

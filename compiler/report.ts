@@ -122,7 +122,8 @@ const si = (x: number): string =>
 
 const formatMemory = (m: MemorySplit): string =>
   `${formatBytes(m.parameters)} parameters + ${formatBytes(m.gradients)} gradients + ` +
-  `${formatBytes(m.optimizerState)} optimizer state + ${formatBytes(m.activations)} activations = ${formatBytes(m.total)}`;
+  `${formatBytes(m.optimizerState)} optimizer state + ${formatBytes(m.activations)} activations = ` +
+  `${formatBytes(m.total)}`;
 
 export function formatReport(r: ProgramReport, title: string): string {
   const lines = [
@@ -130,7 +131,8 @@ export function formatReport(r: ProgramReport, title: string): string {
     `  parameters   ${r.params.toLocaleString("en-US")}`,
     `  FLOPs        ${si(r.flops)}FLOP per run`,
     `  dispatches   ${r.dispatches} in one submit (${r.kernels.length} distinct kernels)`,
-    `  buffers      ${formatBytes(r.bufferBytes)} peak (values with disjoint lifetimes share buffers); largest ${formatBytes(r.largestBuffer.bytes)} (${r.largestBuffer.name})`,
+    `  buffers      ${formatBytes(r.bufferBytes)} peak (values with disjoint lifetimes share buffers); ` +
+      `largest ${formatBytes(r.largestBuffer.bytes)} (${r.largestBuffer.name})`,
     `  memory       ${formatMemory(r.memory)}`,
     "  kernels (dispatches × name, workgroups):",
     ...r.kernels.map((k) => `    ${String(k.dispatches).padStart(4)} × ${k.name}  [${k.workgroups.join(", ")}]`),

@@ -66,7 +66,8 @@ export function deriveStream(elab: ElabAt, opts: StreamOptions): Stream {
     if (rows < need)
       throw streamLocator(es[0].origins, opts.sources).error(
         n,
-        `reads ${need} rows of a table of ${rows}: caches of ${opts.maxChunks} chunks exceed the model's chunk positions`,
+        `reads ${need} rows of a table of ${rows}: ` +
+          `caches of ${opts.maxChunks} chunks exceed the model's chunk positions`,
       );
   }
   const per = perChunkGraph(an, opts.maxChunks);

@@ -141,7 +141,8 @@ export function powerSpectrum(x: ArrayLike<number>, out: Float64Array, re: Float
   const m = n / 2;
   if (!isPowerOfTwo(n) || n < 4 || out.length !== m + 1 || re.length !== m || im.length !== m)
     bug(
-      `powerSpectrum: need a power-of-two frame ≥ 4, out of n/2 + 1 and scratch of n/2; got ${n}, ${out.length}, ${re.length}`,
+      "powerSpectrum: need a power-of-two frame ≥ 4, out of n/2 + 1 and scratch of n/2; " +
+        `got ${n}, ${out.length}, ${re.length}`,
     );
   for (let j = 0; j < m; j++) {
     re[j] = x[2 * j];
@@ -194,7 +195,8 @@ export function melCorners(p: MelParams): Float64Array {
 /** The filter that weighs `freq` most: the one whose centre is nearest in mel (−1 outside fMin..fMax). */
 export function melBinOf(freq: number, p: MelParams): number {
   if (freq <= p.fMin || freq >= p.fMax) return -1;
-  const pos = ((hzToMel(freq) - hzToMel(p.fMin)) / (hzToMel(p.fMax) - hzToMel(p.fMin))) * (p.mels + 1); // in corner units
+  // in corner units
+  const pos = ((hzToMel(freq) - hzToMel(p.fMin)) / (hzToMel(p.fMax) - hzToMel(p.fMin))) * (p.mels + 1);
   return Math.min(p.mels - 1, Math.max(0, Math.round(pos) - 1));
 }
 

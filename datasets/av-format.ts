@@ -323,14 +323,16 @@ function checkFile(
 ): void {
   if (bytes.byteLength !== entry.bytes) {
     throw new DataError(
-      `${path} has ${bytes.byteLength} bytes but the index says ${describe} = ${entry.bytes} bytes (truncated, or from another set?); ${REGENERATE}`,
+      `${path} has ${bytes.byteLength} bytes but the index says ${describe} = ${entry.bytes} bytes ` +
+        `(truncated, or from another set?); ${REGENERATE}`,
     );
   }
   if (verify) {
     const crc = crc32(bytes);
     if (crc !== entry.crc32)
       throw new DataError(
-        `${path} is damaged: its CRC-32 is ${crc.toString(16).padStart(8, "0")} but the index says ${entry.crc32.toString(16).padStart(8, "0")}; ${REGENERATE}`,
+        `${path} is damaged: its CRC-32 is ${crc.toString(16).padStart(8, "0")} ` +
+          `but the index says ${entry.crc32.toString(16).padStart(8, "0")}; ${REGENERATE}`,
       );
   }
 }

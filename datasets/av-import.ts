@@ -149,7 +149,8 @@ export async function importClip(o: ImportOptions): Promise<ImportResult> {
   const specFrames = N * c.specPerFrame;
   if (!Number.isInteger(samplesPerFrame) || samplesPerFrame !== layout.mel.hop * c.specPerFrame) {
     throw new DataError(
-      `the layout's audio does not divide into frames: ${layout.sampleRate} Hz at ${layout.fps} fps with hop ${layout.mel.hop} × ${c.specPerFrame} spectrogram frames a video frame`,
+      `the layout's audio does not divide into frames: ${layout.sampleRate} Hz at ${layout.fps} fps ` +
+        `with hop ${layout.mel.hop} × ${c.specPerFrame} spectrogram frames a video frame`,
     );
   }
   if (layout.like !== undefined && resolve(layout.like) === resolve(o.out))
@@ -164,7 +165,8 @@ export async function importClip(o: ImportOptions): Promise<ImportResult> {
   ]);
   if (!videoInfo.video)
     throw new DataError(
-      `${o.video} has no video stream (${videoInfo.format}${videoInfo.audio ? ", audio only" : ""}); give a video file with --video`,
+      `${o.video} has no video stream (${videoInfo.format}${videoInfo.audio ? ", audio only" : ""}); ` +
+        "give a video file with --video",
     );
   if (audioFile && !audioFile.audio)
     throw new DataError(`${o.audio} has no audio stream; give an audio or video file with sound to --audio`);
@@ -181,7 +183,8 @@ export async function importClip(o: ImportOptions): Promise<ImportResult> {
   if (!audioInfo)
     warnings.push(`${o.video} has no audio track; the clip's audio is silence (give one with --audio FILE)`);
 
-  const video = new Float32Array(N * frameValues); // frames past the source's end stay black, the synthetic clips' background
+  // frames past the source's end stay black, the synthetic clips' background
+  const video = new Float32Array(N * frameValues);
   const kept = Math.min(N, framesGot) * frameValues;
   for (let i = 0; i < kept; i++) video[i] = rgb[i] / 255;
   const pcm = new Float32Array(samples); // past the source's end (or without a track): silence

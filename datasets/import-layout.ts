@@ -86,7 +86,9 @@ export function layoutLike(dir: string, sizes: ImportSizes = {}): ImportLayout {
     const want = sizes[k];
     if (want !== undefined && (want !== have[k] || (k === "size" && want !== v.width))) {
       throw new DataError(
-        `--${k} ${want} disagrees with --like ${dir}, whose ${k === "size" ? `frames are ${v.height}×${v.width}` : `${k} is ${have[k]}`}; drop --${k} (the --like set fixes the sizes)`,
+        `--${k} ${want} disagrees with --like ${dir}, ` +
+          `whose ${k === "size" ? `frames are ${v.height}×${v.width}` : `${k} is ${have[k]}`}; ` +
+          `drop --${k} (the --like set fixes the sizes)`,
       );
     }
   }

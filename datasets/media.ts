@@ -11,7 +11,8 @@ import { errorOf } from "../base/errors.js";
 export class MissingToolError extends errorOf("MissingToolError", "setup") {}
 
 export const FFMPEG_FIX =
-  "run 'npm run setup' (on Debian as root it installs Debian's ffmpeg package), or install ffmpeg (with ffprobe) from your system's packages";
+  "run 'npm run setup' (on Debian as root it installs Debian's ffmpeg package), " +
+  "or install ffmpeg (with ffprobe) from your system's packages";
 
 /** The programs to run; tests point them elsewhere to see what a machine without ffmpeg says. */
 export interface MediaTools {

@@ -65,7 +65,10 @@ export interface SynthConfig {
   readonly textLength: number; // L: question + answer + eos, padded
 }
 
-/** Sizes of models/mirasol.mira's tiny preset (2 chunks × 4 frames of 16×16, 16 spectrogram frames per chunk of 32 mels). */
+/**
+ * Sizes of models/mirasol.mira's tiny preset (2 chunks × 4 frames of 16×16, 16 spectrogram frames per
+ * chunk of 32 mels).
+ */
 export const TINY: SynthConfig = {
   chunks: 2,
   frames: 4,
@@ -83,7 +86,10 @@ export function checkConfig(c: SynthConfig): string | undefined {
   if (![c.chunks, c.frames, c.height, c.width, c.mels, c.specPerFrame, c.textLength].every(pos))
     return "chunks, frames, size, mels, specPerFrame and textLength must be positive integers";
   if ((c.chunks * c.frames) % SLOTS !== 0)
-    return `chunks × frames must be a multiple of ${SLOTS} (a clip is ${SLOTS} equal slots), got ${c.chunks} × ${c.frames} = ${c.chunks * c.frames}`;
+    return (
+      `chunks × frames must be a multiple of ${SLOTS} (a clip is ${SLOTS} equal slots), ` +
+      `got ${c.chunks} × ${c.frames} = ${c.chunks * c.frames}`
+    );
   if ((SAMPLE_RATE / FPS) % c.specPerFrame !== 0)
     return `specPerFrame must divide ${SAMPLE_RATE / FPS} (samples per video frame), got ${c.specPerFrame}`;
   if (c.height < 6 || c.width < 6) return `frames must be at least 6×6 pixels, got ${c.height}×${c.width}`;

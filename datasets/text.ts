@@ -58,7 +58,9 @@ export function splitText(ids: Int32Array, window: number, valFraction = 0.1): T
   const valLen = Math.max(window + 1, Math.floor(ids.length * valFraction));
   if (ids.length < valLen + window + 1)
     throw new InputError(
-      `the text has ${ids.length} characters; training with windows of ${window} needs at least ${valLen + window + 1}: use a longer text or a smaller window`,
+      `the text has ${ids.length} characters; ` +
+        `training with windows of ${window} needs at least ${valLen + window + 1}: ` +
+        "use a longer text or a smaller window",
     );
   return { train: ids.subarray(0, ids.length - valLen), val: ids.subarray(ids.length - valLen) };
 }

@@ -44,7 +44,9 @@ export function checkFile(path: string, opts: CheckFileOptions = {}): CliResult 
   const warnings = r.diagnostics.length - errors;
   const summary = failed
     ? `${errors} error${errors === 1 ? "" : "s"}${warnings ? `, ${warnings} warning${warnings === 1 ? "" : "s"}` : ""}`
-    : `${path}: ok${r.result.model ? ` (model ${r.result.model.name.name}${opts.preset ? `, preset ${opts.preset}` : ""})` : ""}${warnings ? `, ${warnings} warning${warnings === 1 ? "" : "s"}` : ""}`;
+    : `${path}: ok` +
+      `${r.result.model ? ` (model ${r.result.model.name.name}${opts.preset ? `, preset ${opts.preset}` : ""})` : ""}` +
+      `${warnings ? `, ${warnings} warning${warnings === 1 ? "" : "s"}` : ""}`;
   const text = [formatDiagnostics(r.diagnostics, r.sources), summary].filter((s) => s.length > 0).join("\n");
   return { output: text, exitCode: failed ? 1 : 0 };
 }

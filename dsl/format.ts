@@ -102,8 +102,10 @@ class Printer {
         return [`${ind}interface ${d.name.name}(${this.params(d.inputs)}) -> ${d.result ? this.type(d.result) : ""}`];
       case "module": {
         const head = d.impl
-          ? `module ${d.name.name}(${this.params(d.hypers)}) implements ${d.impl.iface.name}${d.impl.bindings.length ? `(${this.settings(d.impl.bindings)})` : ""}`
-          : `module ${d.name.name}(${this.params(d.hypers)})(${this.params(d.inputs ?? [])}) -> ${d.result ? this.type(d.result) : ""}`;
+          ? `module ${d.name.name}(${this.params(d.hypers)}) implements ${d.impl.iface.name}` +
+            `${d.impl.bindings.length ? `(${this.settings(d.impl.bindings)})` : ""}`
+          : `module ${d.name.name}(${this.params(d.hypers)})(${this.params(d.inputs ?? [])}) -> ` +
+            `${d.result ? this.type(d.result) : ""}`;
         return [`${ind}${head} {`, ...this.block(d.body, ind), `${ind}}`];
       }
       case "model":
@@ -166,7 +168,10 @@ class Printer {
   }
 
   private param(p: A.ParamSig, ind: string): string {
-    return `${p.name.name}${p.type ? `: ${this.type(p.type)}` : ""}${p.default ? ` = ${this.expr(p.default, ind)}` : ""}`;
+    return (
+      `${p.name.name}${p.type ? `: ${this.type(p.type)}` : ""}` +
+      `${p.default ? ` = ${this.expr(p.default, ind)}` : ""}`
+    );
   }
 
   private params(ps: readonly A.ParamSig[]): string {
@@ -196,10 +201,16 @@ class Printer {
         return `-${wrap(e.operand, this.prec(e.operand) < 4 || e.operand.kind === "neg")}`;
       case "binary": {
         const p = this.prec(e);
-        return `${wrap(e.left, this.prec(e.left) < p || (p === 1 && this.prec(e.left) === 1))} ${e.op} ${wrap(e.right, this.prec(e.right) <= p)}`;
+        return (
+          `${wrap(e.left, this.prec(e.left) < p || (p === 1 && this.prec(e.left) === 1))} ${e.op} ` +
+          `${wrap(e.right, this.prec(e.right) <= p)}`
+        );
       }
       case "call":
-        return `${wrap(e.callee, this.prec(e.callee) < 5)}(${e.args.map((a) => (a.name ? `${a.name.name}: ` : "") + this.expr(a.value, ind)).join(", ")})`;
+        return (
+          `${wrap(e.callee, this.prec(e.callee) < 5)}(` +
+          `${e.args.map((a) => (a.name ? `${a.name.name}: ` : "") + this.expr(a.value, ind)).join(", ")})`
+        );
       case "index":
         return `${wrap(e.target, this.prec(e.target) < 5)}[${e.items.map((it) => this.slice(it, ind)).join(", ")}]`;
       case "list":

@@ -85,7 +85,8 @@ export function loadProgram(
             "M2004",
             d.span,
             `cannot find ${shown} (looked for ${path.relative(process.cwd(), target) || target})`,
-            `imports name files under ${path.relative(process.cwd(), root) || root}/, e.g. import std.nn for std/nn.mira`,
+            `imports name files under ${path.relative(process.cwd(), root) || root}/, ` +
+              "e.g. import std.nn for std/nn.mira",
           ),
         );
         continue;

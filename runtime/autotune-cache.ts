@@ -74,7 +74,8 @@ export function readTable(path: string, key: string, warn: Warn = stderrWarn): T
   } catch (e) {
     const why = e instanceof TableFormatError ? e.message : (e as Error).message.split("\n")[0];
     warn(
-      `mira: ignoring the matmul tuning table ${path}: ${why}; default kernels are used ('mira bench --autotune MODEL' rebuilds it)`,
+      `mira: ignoring the matmul tuning table ${path}: ${why}; ` +
+        "default kernels are used ('mira bench --autotune MODEL' rebuilds it)",
     );
     return undefined;
   }

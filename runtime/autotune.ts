@@ -133,7 +133,8 @@ class Probe {
     const rec = program.matmuls[0];
     if (rec?.signature !== this.key || !rec.tuned || !sameConfig(rec.config, config)) {
       bug(
-        `the probe graph compiled as ${rec?.signature} ${rec ? configLabel(rec.config) : ""}, not ${this.key} ${configLabel(config)}`,
+        `the probe graph compiled as ${rec?.signature} ${rec ? configLabel(rec.config) : ""}, ` +
+          `not ${this.key} ${configLabel(config)}`,
       );
     }
     const ex = await Executor.create(this.gpu, program);
@@ -229,7 +230,8 @@ export async function autotune(gpu: Gpu, keys: readonly string[], o: AutotuneOpt
     if (!sig) bug(`malformed matmul signature '${key}'`);
     const r = await tuneSignature(gpu, sig, o);
     o.onProgress?.(
-      `  ${i + 1}/${keys.length} ${key}: ${r.candidates.length} candidates, ${configLabel(r.best)} ${r.bestMs.toFixed(3)} ms (default ${r.defaultMs.toFixed(3)} ms)` +
+      `  ${i + 1}/${keys.length} ${key}: ${r.candidates.length} candidates, ` +
+        `${configLabel(r.best)} ${r.bestMs.toFixed(3)} ms (default ${r.defaultMs.toFixed(3)} ms)` +
         (r.rejected.length ? `; rejected ${r.rejected.join("; ")}` : ""),
     );
     out.push(r);

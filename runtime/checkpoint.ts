@@ -103,7 +103,8 @@ export function decodeSafetensors(bytes: Uint8Array, what = "checkpoint"): Check
     if (t > dataLen) bad(`tensor '${name}' ends at byte ${t} but the file holds ${dataLen} bytes of data (truncated?)`);
     if (t - s !== shape.reduce((a, d) => a * d, 1) * WIDTH[TO_ST[dtype!]])
       bad(
-        `tensor '${name}' has ${t - s} bytes, its shape [${shape.join(", ")}] needs ${shape.reduce((a, d) => a * d, 1) * WIDTH[TO_ST[dtype!]]}`,
+        `tensor '${name}' has ${t - s} bytes, ` +
+          `its shape [${shape.join(", ")}] needs ${shape.reduce((a, d) => a * d, 1) * WIDTH[TO_ST[dtype!]]}`,
       );
     spans.push([s, t]);
     tensors.set(name, { dtype: dtype!, shape, bytes: bytes.slice(dataStart + s, dataStart + t) });

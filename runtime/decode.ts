@@ -140,7 +140,8 @@ export class IncrementalDecoder implements TokenDecoder {
       throw new InputError(`prompt lengths must be ${B} whole numbers from 1 to ${P}, got [${lens.join(", ")}]`);
     if (!this.graphs.lengths && lens.some((n) => n !== P))
       throw new InputError(
-        "this decoder's prefill reads no prompt lengths: every row's prompt is all of its tokens (derive it with lengths: true for ragged prompts)",
+        "this decoder's prefill reads no prompt lengths: every row's prompt is all of its tokens " +
+          "(derive it with lengths: true for ragged prompts)",
       );
     const ex = this.prefills.get(P) ?? (await this.compilePrefill(P));
     ex.write(this.graphs.input, tokens);
@@ -208,7 +209,8 @@ export class IncrementalDecoder implements TokenDecoder {
     const full = this.pos.findIndex((p, r) => moving(r) && p >= this.capacity);
     if (full >= 0)
       throw new InputError(
-        `the caches are full (${this.capacity} positions)${this.batch > 1 ? ` for batch row ${full}` : ""}; generate fewer tokens or raise maxLen`,
+        `the caches are full (${this.capacity} positions)${this.batch > 1 ? ` for batch row ${full}` : ""}; ` +
+          "generate fewer tokens or raise maxLen",
       );
     this.stepEx.write(this.graphs.input, tokens);
     // a finished row writes at its next position (its last when the caches are full) and never reads it

@@ -91,7 +91,8 @@ export class Executor {
           const info = await module.getCompilationInfo();
           const msgs = info.messages.map((m) => `${m.lineNum}:${m.linePos} ${m.message}`).join("; ");
           throw new KernelCompileError(
-            `kernel ${k.name} did not compile (${msgs || (e as Error).message}); run 'mira compile --emit wgsl' to see it`,
+            `kernel ${k.name} did not compile (${msgs || (e as Error).message}); ` +
+              "run 'mira compile --emit wgsl' to see it",
           );
         }
       }),

@@ -18,7 +18,8 @@ export class ProfileUnavailableError extends MiraError {
 export async function timeDispatches(gpu: Gpu, ex: Executor, runs = 5): Promise<Float64Array> {
   if (!gpu.hasTimestamps) {
     throw new ProfileUnavailableError(
-      `${adapterName(gpu.adapter)} has no 'timestamp-query' feature, which per-dispatch profiles need; time whole steps with 'mira bench' instead`,
+      `${adapterName(gpu.adapter)} has no 'timestamp-query' feature, which per-dispatch profiles need; ` +
+        "time whole steps with 'mira bench' instead",
     );
   }
   const { device } = gpu;

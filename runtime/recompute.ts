@@ -43,7 +43,8 @@ export class RecomputeDecoder implements TokenDecoder {
     const out = spec.graph.outputs.find((o) => o.name === spec.output);
     if (!out)
       throw new InputError(
-        `the forward graph has no output '${spec.output}'; name one of: ${spec.graph.outputs.map((o) => o.name).join(", ")}`,
+        `the forward graph has no output '${spec.output}'; ` +
+          `name one of: ${spec.graph.outputs.map((o) => o.name).join(", ")}`,
       );
     const ex = await Executor.create(gpu, compileFor(gpu, { nodes: spec.graph.nodes, outputs: [out] }, opts));
     try {
@@ -87,7 +88,8 @@ export class RecomputeDecoder implements TokenDecoder {
     const P = tokens.length / batch;
     if (!Number.isInteger(P) || P < 1 || P > length)
       throw new InputError(
-        `a prompt of ${tokens.length} tokens over ${batch} rows does not fit ${length} positions; shorten it or raise the length`,
+        `a prompt of ${tokens.length} tokens over ${batch} rows does not fit ${length} positions; ` +
+          "shorten it or raise the length",
       );
     this.tokens.fill(0);
     for (let b = 0; b < batch; b++) for (let t = 0; t < P; t++) this.tokens[b * length + t] = tokens[b * P + t];

@@ -158,7 +158,9 @@ export async function trainLoop(
       const lr = lrAt(o, step);
       const r = await trainer.train(step, data.train(step), lr, read);
       if (r && !(Number.isFinite(r.loss) && Number.isFinite(r.gradNorm))) {
-        const message = `training diverged at step ${step} (loss ${r.loss}, gradient norm ${r.gradNorm}); the last good checkpoint (step ${checkpointStep}) is kept in ${o.checkpointPath}; try a lower --lr`;
+        const message =
+          `training diverged at step ${step} (loss ${r.loss}, gradient norm ${r.gradNorm}); ` +
+          `the last good checkpoint (step ${checkpointStep}) is kept in ${o.checkpointPath}; try a lower --lr`;
         log({ step, loss: r.loss, grad_norm: r.gradNorm, lr, diverged: 1 });
         return {
           lastStep: checkpointStep,

@@ -92,7 +92,8 @@ export class Trainer {
       const want = this.step.tensor(name);
       if (t.dtype !== want.dtype || t.shape.join(",") !== want.shape.join(",")) {
         throw new CheckpointError(
-          `checkpoint tensor '${name}' is ${t.dtype}[${t.shape.join(", ")}] but the model needs ${want.dtype}[${want.shape.join(", ")}]; was it saved with another preset or --set?`,
+          `checkpoint tensor '${name}' is ${t.dtype}[${t.shape.join(", ")}] ` +
+            `but the model needs ${want.dtype}[${want.shape.join(", ")}]; was it saved with another preset or --set?`,
         );
       }
       this.step.writeBytes(name, t.bytes);

@@ -33,7 +33,8 @@ export function trainedLayout(checkpoint: string): ImportLayout {
   } catch (e) {
     if (!(e instanceof DataError)) throw e;
     throw new DataError(
-      `a video is read with the sizes, vocabulary and audio statistics of the set ${checkpoint} was trained on, ${data}, which cannot be read: ${e.message}`,
+      `a video is read with the sizes, vocabulary and audio statistics of the set ${checkpoint} was trained on, ` +
+        `${data}, which cannot be read: ${e.message}`,
     );
   }
 }

@@ -31,7 +31,8 @@ export interface Answer {
 
 /** One line per answer: the question, the model's answer, and the expected one when the data has it. */
 export const formatAnswer = (a: Answer): string =>
-  `${a.question} → ${a.answer || "(nothing)"}${a.expected === undefined ? "" : a.expected === a.answer ? "   ✓" : `   ✗ (expected ${a.expected})`}`;
+  `${a.question} → ${a.answer || "(nothing)"}` +
+  `${a.expected === undefined ? "" : a.expected === a.answer ? "   ✓" : `   ✗ (expected ${a.expected})`}`;
 
 export interface AnswererOptions {
   /** the derived KV-cache decoder (default), or the whole model recomputed per answer token */
@@ -106,7 +107,8 @@ export class AvAnswerer {
     if (ids.length === 0) throw new InputError("the question is empty");
     if (ids.length >= this.L)
       throw new InputError(
-        `the question has ${ids.length} words; this data set's rows hold ${this.L} tokens, question and answer together`,
+        `the question has ${ids.length} words; ` +
+          `this data set's rows hold ${this.L} tokens, question and answer together`,
       );
     if (this.loadedClip !== clip) {
       writeClip(this.ds, clip, this.video, this.spectrogram, 0);

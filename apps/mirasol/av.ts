@@ -46,7 +46,8 @@ export function checkAvModel(el: Elaborated, ds: AvDataset): void {
     const got = el.inputs.find((i) => i.name === name)!.shape.slice(1);
     if (got.join() !== dims.join()) {
       throw new ModelError(
-        `the model's ${name} is [B, ${got.join(", ")}] per example but the data has [${dims.join(", ")}]; use the preset the data was made for, or remake the data (mira data synth --frames/--chunks/--size/--mels)`,
+        `the model's ${name} is [B, ${got.join(", ")}] per example but the data has [${dims.join(", ")}]; ` +
+          "use the preset the data was made for, or remake the data (mira data synth --frames/--chunks/--size/--mels)",
       );
     }
   }
@@ -136,7 +137,8 @@ export function parseTypeStages(spec: string): TypeStage[] {
   stages.forEach((st, i) => {
     if (i > 0 && st.from <= stages[i - 1].from)
       throw new InputError(
-        `--types: stage ${i + 1} starts at step ${st.from}, not after stage ${i}'s ${stages[i - 1].from}; give each later stage a larger @STEP`,
+        `--types: stage ${i + 1} starts at step ${st.from}, not after stage ${i}'s ${stages[i - 1].from}; ` +
+          "give each later stage a larger @STEP",
       );
   });
   return stages;
@@ -246,7 +248,8 @@ export async function evaluateAv(
   const right = new Array<number>(types.length).fill(0);
   const total = new Array<number>(types.length).fill(0);
   for (let s = q0; s < q1; s += batch) {
-    const qs = Array.from({ length: batch }, (_, i) => Math.min(s + i, q1 - 1)); // the last batch repeats its final question
+    // the last batch repeats its final question
+    const qs = Array.from({ length: batch }, (_, i) => Math.min(s + i, q1 - 1));
     const b = avBatch(ds, qs);
     const inputs: Batch =
       ablate === "audio"

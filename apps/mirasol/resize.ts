@@ -18,7 +18,8 @@ export function withSizes(t: Trained, set: readonly string[]): Trained {
     const type = model.checked.config?.entries.find((e) => e.name === key)?.field.type?.name.name ?? "untyped";
     if (type !== "int")
       throw new InputError(
-        `--set ${raw}: only integer sizes can change when evaluating a checkpoint, and '${key}' is ${type}; train a model with it instead`,
+        `--set ${raw}: only integer sizes can change when evaluating a checkpoint, and '${key}' is ${type}; ` +
+          "train a model with it instead",
       );
   }
   return { ...t, model };

@@ -47,7 +47,10 @@ export interface AvTrainOptions extends TrainOptions {
 export interface AvTrainResult extends TrainResult {
   readonly accuracy: readonly TypeAccuracy[];
   readonly params: number;
-  /** FLOPs of one training step as compiled (forward, backward, AdamW), as `mira compile --emit report --step train` counts them */
+  /**
+   * FLOPs of one training step as compiled (forward, backward, AdamW), as
+   * `mira compile --emit report --step train` counts them
+   */
   readonly flopsPerStep: number;
 }
 
@@ -73,7 +76,8 @@ export async function trainAv(o: AvTrainOptions, resumed?: Checkpoint): Promise<
   );
   if (meta && meta.source_sha256 !== model.sourceHash)
     throw new ModelError(
-      `${model.path} (or a file it imports) changed since its checkpoint was saved; resume with the model it was trained from`,
+      `${model.path} (or a file it imports) changed since its checkpoint was saved; ` +
+        "resume with the model it was trained from",
     );
   const ds = loadAvDataset(meta?.data ?? o.data);
   const dataSha = fingerprint(JSON.stringify(ds.index));

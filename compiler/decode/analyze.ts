@@ -100,14 +100,16 @@ export function analyze([e2, e3, e4]: readonly [Elaborated, Elaborated, Elaborat
       if (n.attrs.name === gen.input) {
         if (!s || s.axis !== 1 || s.k !== 1 || s.off !== 0 || n.shape.length !== 2)
           throw new DecodeError(
-            `the generated input '${gen.input}' must be [batch, sequence], got ${n.dtype}[${n.shape.join(", ")}] at T = 2`,
+            `the generated input '${gen.input}' must be [batch, sequence], ` +
+              `got ${n.dtype}[${n.shape.join(", ")}] at T = 2`,
           );
         dep.add(n.id);
         input = n;
       } else {
         if (s)
           throw new DecodeError(
-            `input '${n.attrs.name}' has a sequence axis but is not the generated input '${gen.input}': a step would need its next row, which only the caller knows`,
+            `input '${n.attrs.name}' has a sequence axis but is not the generated input '${gen.input}': ` +
+              "a step would need its next row, which only the caller knows",
           );
         other.add(n.id);
       }

@@ -159,7 +159,8 @@ export function stepGraph(an: Analysis, caches: readonly CacheSpec[], rows?: Bat
     else if (!lone(n.id) && n.inputs.some(lone)) {
       // Where a position-only value meets the batch: only a broadcast can send entry b to row b.
       const why =
-        "combines a function of the position with the batch rows other than by a broadcast, so batch rows cannot decode at their own positions";
+        "combines a function of the position with the batch rows other than by a broadcast, " +
+        "so batch rows cannot decode at their own positions";
       if (n.op !== "broadcast" || !rows!.has(n.id)) throw fail(n, why);
       node = perRowBroadcast(b, ins[0], oneRow(n.shape, s), s!, rows!.get(n.id)!, R, () => fail(n, why));
     } else if (causalIndex.has(n.id))

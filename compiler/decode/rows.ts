@@ -31,7 +31,8 @@ export function batchAxes(an: Analysis, more: Elaborated, loc: Located): BatchAx
   }
   if (axes.get(an.input.id) !== 0)
     throw new DecodeError(
-      "the model elaborated at another batch size kept the generated input's batch: per-row positions need the elaborator to follow the batch argument",
+      "the model elaborated at another batch size kept the generated input's batch: " +
+        "per-row positions need the elaborator to follow the batch argument",
     );
   return axes;
 }

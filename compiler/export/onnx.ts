@@ -66,7 +66,8 @@ export function generateOnnx(src: ExportSource, weights: ReadonlyMap<string, Wei
   // One protobuf message holds at most 2 GiB; larger models need ONNX's external data files.
   if (bytes > 2 ** 31 - 2 ** 24)
     throw new ExportError(
-      `cannot export ${src.name} to onnx: its weights are ${(bytes / 2 ** 30).toFixed(1)} GiB, past the 2 GiB an ONNX file holds without external data (not written yet)`,
+      `cannot export ${src.name} to onnx: its weights are ${(bytes / 2 ** 30).toFixed(1)} GiB, ` +
+        "past the 2 GiB an ONNX file holds without external data (not written yet)",
     );
   const g = new OnnxGraph();
   // Dims that no input carries whole cannot be read at run time: the file is then static.
@@ -119,6 +120,9 @@ export function generateOnnx(src: ExportSource, weights: ReadonlyMap<string, Wei
   ]
     .filter(Boolean)
     .join("; ");
-  const doc = `${src.name} from ${src.model.path}${src.model.preset ? ` (preset ${src.model.preset})` : ""}${src.model.set.map((s) => ` --set ${s}`).join("")}${batch ? `, ${batch}` : ""}; exported by mira (source sha256 ${src.model.sourceHash})`;
+  const doc =
+    `${src.name} from ${src.model.path}${src.model.preset ? ` (preset ${src.model.preset})` : ""}` +
+    `${src.model.set.map((s) => ` --set ${s}`).join("")}${batch ? `, ${batch}` : ""}; ` +
+    `exported by mira (source sha256 ${src.model.sourceHash})`;
   return { bytes: g.encode(src.name, doc), dynamic: sym.dynamic };
 }

@@ -109,6 +109,7 @@ export function requireMappings(src: ExportSource, target: string, has: (op: str
     return `'${n.op}'${at ? ` (at ${at})` : ""}`;
   });
   throw new ExportError(
-    `cannot export ${src.name} to ${target}: ${missing.size === 1 ? "op" : "ops"} ${list.join(", ")} ${missing.size === 1 ? "has" : "have"} no ${target} mapping (compiler/export/${target}-ops.ts)`,
+    `cannot export ${src.name} to ${target}: ${missing.size === 1 ? "op" : "ops"} ${list.join(", ")} ` +
+      `${missing.size === 1 ? "has" : "have"} no ${target} mapping (compiler/export/${target}-ops.ts)`,
   );
 }

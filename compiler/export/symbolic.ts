@@ -50,7 +50,8 @@ function flatten(g: Graph): { numbers: Map<string, number>; structure: string } 
   };
   for (const n of g.nodes)
     parts.push(
-      `${n.id}=${n.op}(${n.inputs.join(",")})${walk(`${n.id}.attrs`, n.attrs)}:${n.dtype}${walk(`${n.id}.shape`, n.shape)}`,
+      `${n.id}=${n.op}(${n.inputs.join(",")})${walk(`${n.id}.attrs`, n.attrs)}` +
+        `:${n.dtype}${walk(`${n.id}.shape`, n.shape)}`,
     );
   parts.push(JSON.stringify(g.outputs));
   return { numbers, structure: parts.join(";") };

@@ -103,7 +103,9 @@ function attentionRule(c: TorchContext): string {
   const lengths = mask.kind === "padding" ? c.args[3] : "None";
   const block = mask.kind === "block_causal" ? `, block=${mask.block}` : "";
   const scale = c.node.attrs.scale !== undefined ? `, scale=${pyNumber(c.node.attrs.scale, "f32")}` : "";
-  return `mira_ops.attention(${c.args[0]}, ${c.args[1]}, ${c.args[2]}, ${lengths}, mask="${mask.kind}"${block}${scale})`;
+  return (
+    `mira_ops.attention(${c.args[0]}, ${c.args[1]}, ${c.args[2]}, ` + `${lengths}, mask="${mask.kind}"${block}${scale})`
+  );
 }
 
 export const TORCH_OPS = {
@@ -158,7 +160,8 @@ export const TORCH_OPS = {
   select: call("torch.where"),
   cast: castRule,
   full: (c) =>
-    `torch.full(${tuple(c.attr("shape"))}, ${pyNumber(req(c, "value"), c.node.dtype)}, dtype=${TORCH_DTYPE[c.node.dtype]}, device=dev)`,
+    `torch.full(${tuple(c.attr("shape"))}, ${pyNumber(req(c, "value"), c.node.dtype)}, ` +
+    `dtype=${TORCH_DTYPE[c.node.dtype]}, device=dev)`,
   iota: (c) => `mira_ops.iota(${tuple(c.attr("shape"))}, ${req(c, "axis")}, ${TORCH_DTYPE[c.node.dtype]}, dev)`,
   // reductions
   reduce_sum: reduction("torch.sum"),
@@ -190,7 +193,8 @@ export const TORCH_OPS = {
   softmax: (c) => `torch.softmax(${c.args[0]}, dim=${req(c, "axis")})`,
   log_softmax: (c) => `torch.log_softmax(${c.args[0]}, dim=${req(c, "axis")})`,
   layer_norm: (c) =>
-    `F.layer_norm(${c.args[0]}, (${c.args[0]}.shape[-1],), ${c.args[1]}, ${c.args[2]}, eps=${pyNumber(c.node.attrs.eps ?? 1e-5, "f32")})`,
+    `F.layer_norm(${c.args[0]}, (${c.args[0]}.shape[-1],), ${c.args[1]}, ${c.args[2]}, ` +
+    `eps=${pyNumber(c.node.attrs.eps ?? 1e-5, "f32")})`,
   attention: attentionRule,
   flash_attention: attentionRule,
 } satisfies { readonly [K in OpName]: TorchRule | NoMapping };

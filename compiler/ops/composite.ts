@@ -231,7 +231,8 @@ export const COMPOSITE_OPS = {
         fail(`layer_norm: needs a float tensor of rank ≥ 1, got ${x.dtype}${fmtShape(x.shape)}`);
       if (!sameShape(g.shape, [dlast]) || !sameShape(bt.shape, [dlast]) || g.dtype !== x.dtype || bt.dtype !== x.dtype)
         fail(
-          `layer_norm: γ and β must be ${x.dtype}[${dlast}], got ${g.dtype}${fmtShape(g.shape)} and ${bt.dtype}${fmtShape(bt.shape)}`,
+          `layer_norm: γ and β must be ${x.dtype}[${dlast}], ` +
+            `got ${g.dtype}${fmtShape(g.shape)} and ${bt.dtype}${fmtShape(bt.shape)}`,
         );
       return x;
     },

@@ -22,7 +22,8 @@ export function matmulDims(a: TensorType, b: TensorType, attrs: Attrs): MatmulDi
   const [k2, n] = attrs.transB ? [bc, br] : [br, bc];
   if (k !== k2)
     fail(
-      `matmul: inner dimensions differ: ${fmtShape(a.shape)}${attrs.transA ? "ᵀ" : ""} @ ${fmtShape(b.shape)}${attrs.transB ? "ᵀ" : ""}`,
+      `matmul: inner dimensions differ: ${fmtShape(a.shape)}${attrs.transA ? "ᵀ" : ""} @ ` +
+        `${fmtShape(b.shape)}${attrs.transB ? "ᵀ" : ""}`,
     );
   const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2));
   if (!batch) fail(`matmul: batch dimensions do not broadcast: ${fmtShape(a.shape)} @ ${fmtShape(b.shape)}`);

@@ -43,7 +43,9 @@ export const OPTIM_OPS = {
   adamw: {
     kind: "optimizer",
     arity: 8,
-    doc: "AdamW step of one parameter (p, m, v, g, norm, step size, ε̂, decay) → new p, m, v stacked; clipped by the global norm, unchanged when it is not finite",
+    doc:
+      "AdamW step of one parameter (p, m, v, g, norm, step size, ε̂, decay) → new p, m, v stacked; " +
+      "clipped by the global norm, unchanged when it is not finite",
     // a dozen f32 operations per element against float64; m / (√v + ε̂) amplifies v's rounding
     tol: { atol: 1e-6, rtol: 1e-5 },
     infer: (ins, a) => {

@@ -1,11 +1,11 @@
 // rows.ts: write_rows — `cache` with the rows [offset, offset + R) along `axis` replaced by the R rows of
 // `rows`, where `offset` is a runtime value (a one-element integer tensor), so one compiled program can
 // write any position. It is the KV cache's per-step write (compiler/decode.ts). The offset may also
-// hold n values, n dividing the blocks before `axis` (outer): block o then writes at offset[o / (outer
-// / n)] — per batch row of a [B, heads, S, d] cache with n = B, for rows decoding at their own positions. Rows that fall outside
-// the cache are dropped, as scatter_add drops out-of-range indices. When `cache` is a param that nothing
-// else reads, the compiled program writes the R rows into the param's buffer in place (program.ts), so a
-// step costs R rows, not a copy of the cache; otherwise the kernel writes a fresh copy.
+// hold n values, n dividing the blocks before `axis` (outer): block o then writes at offset[o / (outer / n)]
+// — per batch row of a [B, heads, S, d] cache with n = B, for rows decoding at their own positions. Rows
+// that fall outside the cache are dropped, as scatter_add drops out-of-range indices. When `cache` is a
+// param that nothing else reads, the compiled program writes the R rows into the param's buffer in place
+// (program.ts), so a step costs R rows, not a copy of the cache; otherwise the kernel writes a fresh copy.
 import { isInt } from "../dtype.js";
 import { type Graph, type Node, nodeById } from "../ir.js";
 import { fmtShape, normAxis, prod } from "../shape.js";
@@ -47,7 +47,9 @@ export const ROWS_OPS = {
   write_rows: {
     kind: "scatter",
     arity: 3,
-    doc: "cache with rows [offset, offset + R) along axis replaced by rows (offset a runtime scalar; in place on a param)",
+    doc:
+      "cache with rows [offset, offset + R) along axis replaced by rows " +
+      "(offset a runtime scalar; in place on a param)",
     tol: { atol: 0, rtol: 0 },
     infer: ([cache, rows, offset], a) => {
       const axis = normAxis(req("write_rows", a, "axis"), cache.shape.length);
@@ -66,7 +68,8 @@ export const ROWS_OPS = {
       const outer = prod(cache.shape.slice(0, axis));
       if (!isInt(offset.dtype) || offset.shape.length > 1 || outer % prod(offset.shape) !== 0)
         fail(
-          `write_rows: the offset must be one i32 or u32, or one per block of the ${outer} before axis ${axis}, got ${offset.dtype}${fmtShape(offset.shape)}`,
+          `write_rows: the offset must be one i32 or u32, or one per block of the ${outer} before axis ${axis}, ` +
+            `got ${offset.dtype}${fmtShape(offset.shape)}`,
         );
       return cache;
     },

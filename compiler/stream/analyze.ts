@@ -113,7 +113,8 @@ export function analyzeChunks(
     if (n.op === "input") {
       if (!a)
         throw new StreamError(
-          `input '${n.attrs.name}' reaches the memory but has no chunk axis: the stream has nothing to feed it per chunk`,
+          `input '${n.attrs.name}' reaches the memory but has no chunk axis: ` +
+            "the stream has nothing to feed it per chunk",
         );
       dep.add(n.id);
       inputs.push(n);
@@ -188,7 +189,8 @@ function chunkAxisOf(
   if (k <= 0 || s4 - s3 !== k || s2 !== 2 * k) {
     throw where(
       n2,
-      `has a size along the chunks that is not a multiple of the chunk count (${s2}, ${s3}, ${s4} at 2, 3, 4 chunks): it drops or adds chunks`,
+      "has a size along the chunks that is not a multiple of the chunk count " +
+        `(${s2}, ${s3}, ${s4} at 2, 3, 4 chunks): it drops or adds chunks`,
     );
   }
   return { axis: v.axis, k };
@@ -276,7 +278,8 @@ const STREAM: Derivation<ChunkAxis> = {
     const rows = [q, k, v].every((x) => x && x.axis === r - 2 && x.g === 1 && x.r === q!.r);
     if (rows && kind === "block_causal" && mask!.block === q!.r) return "cache";
     mixes(
-      ` (attention with mask ${kind} over the chunks; only block-causal attention with one chunk per block can be cached)`,
+      ` (attention with mask ${kind} over the chunks; ` +
+        "only block-causal attention with one chunk per block can be cached)",
     );
   },
 };

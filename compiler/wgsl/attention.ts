@@ -211,8 +211,10 @@ function forwardKernel(node: Node, ins: readonly Node[], limits: DeviceLimits, r
   }
   const finish = rs.map((r) =>
     V
-      ? `if (iu${r} < ${tq}) {\n    let inv${r} = 1.0 / l${r};\n    ${storeRow(out, `row${r} * ${dv}`, dv, (c) => `(a${r}_${c} * inv${r})`).join("\n    ")}\n  }`
-      : `if (iu${r} < ${tq}) { ${store(out, `row${r}`, `select(m${r} + log(l${r}), ${literal(Math.log(tk), "f32")}, end${r} == 0)`)} }`,
+      ? `if (iu${r} < ${tq}) {\n    let inv${r} = 1.0 / l${r};\n    ` +
+        `${storeRow(out, `row${r} * ${dv}`, dv, (c) => `(a${r}_${c} * inv${r})`).join("\n    ")}\n  }`
+      : `if (iu${r} < ${tq}) { ` +
+        `${store(out, `row${r}`, `select(m${r} + log(l${r}), ${literal(Math.log(tk), "f32")}, end${r} == 0)`)} }`,
   );
   const code = `${header(bindings)}
 ${fns}
@@ -296,7 +298,10 @@ ${entry(lay, tq, dims, g, lim, "i")}
   ${lines(head, "  ")}
   for (var j = 0; j < jend; j++) {
     let kr = kb + j;
-    ${lines([...qc.map((c) => `let k${c} = ${chunk(K, "kr", c)};`), ...vc.map((c) => `let v${c} = ${chunk(V, "kr", c)};`)], "    ")}
+    ${lines(
+      [...qc.map((c) => `let k${c} = ${chunk(K, "kr", c)};`), ...vc.map((c) => `let v${c} = ${chunk(V, "kr", c)};`)],
+      "    ",
+    )}
     ${lines(body, "    ")}
   }
   ${rs
@@ -363,10 +368,27 @@ ${entry(lay, tk, dims, g, lim, "j")}
     let e = key_end(i, lim);
     let lse_i = lse[row];
     let delta_i = delta[row];
-    ${lines([...qc.map((c) => `let q${c} = ${chunk(Q, "row", c)} * ${scale};`), ...vc.map((c) => `let o${c} = ${chunk(G, "row", c)};`)], "    ")}
+    ${lines(
+      [
+        ...qc.map((c) => `let q${c} = ${chunk(Q, "row", c)} * ${scale};`),
+        ...vc.map((c) => `let o${c} = ${chunk(G, "row", c)};`),
+      ],
+      "    ",
+    )}
     ${lines(body, "    ")}
   }
-  ${rs.map((r) => `if (ju${r} < ${tk}) {\n    ${lines([...storeRow(out, `kr${r} * ${d + dv}`, d, (c) => `gk${r}_${c}`), ...storeRow(out, `kr${r} * ${d + dv} + ${d}`, dv, (c) => `gv${r}_${c}`)], "    ")}\n  }`).join("\n  ")}
+  ${rs
+    .map(
+      (r) =>
+        `if (ju${r} < ${tk}) {\n    ${lines(
+          [
+            ...storeRow(out, `kr${r} * ${d + dv}`, d, (c) => `gk${r}_${c}`),
+            ...storeRow(out, `kr${r} * ${d + dv} + ${d}`, dv, (c) => `gv${r}_${c}`),
+          ],
+          "    ",
+        )}\n  }`,
+    )
+    .join("\n  ")}
 }
 `;
   return { name: kernelName(node, dims, lay), code, workgroups: g.workgroups, bindings };

@@ -127,7 +127,8 @@ export class GroupEmitter {
       });
       const ctx: WgslContext = {
         index: `u32(${at})`,
-        coord: (axis) => `u32(((${at}) / ${strides[axis]}) % ${node.shape[axis]})`, // `at` may be a sum (a reduction's j-th input)
+        // `at` may be a sum (a reduction's j-th input)
+        coord: (axis) => `u32(((${at}) / ${strides[axis]}) % ${node.shape[axis]})`,
         attrs: node.attrs,
         inputs: node.inputs.map((i) => this.byId.get(i)!),
         out: node,

@@ -5,7 +5,8 @@ export const WGSL_HELPERS: Readonly<Record<string, string>> = {
   // Abramowitz & Stegun 7.1.26 refined: |error| < 1.5e-7, below f32 resolution of erf near 1.
   // Below |x| = 0.5, 1 − y cancels in f32 (measured |error| up to 5.9e-7 near 0), so the Maclaurin
   // series takes over there: truncated after x^13, it is within 1e-9 of erf, i.e. f32-exact.
-  erf_f32: `fn erf_f32(x: f32) -> f32 {
+  erf_f32:
+    `fn erf_f32(x: f32) -> f32 {
   let a = abs(x);
   if (a < 0.5) {
     let z = x * x;
@@ -13,7 +14,8 @@ export const WGSL_HELPERS: Readonly<Record<string, string>> = {
       + z * (0.005223977625442188 + z * (-0.0008548327023450852 + z * 0.00012055332981789664))))));
   }
   let t = 1.0 / (1.0 + 0.3275911 * a);
-  let y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * exp(-a * a);
+  let y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592)` +
+    ` * t * exp(-a * a);
   return select(y, -y, x < 0.0);
 }`,
   // Rounds to the nearest f16 value (ties to even) with integer operations: llvmpipe folds

@@ -106,7 +106,10 @@ function batchPrologue(s: MatmulSpec, batch: Shape): string {
 
 function kernelName(s: MatmulSpec, batch: Shape, m: number, n: number, k: number): string {
   const base = `matmul${s.transA ? "_ta" : ""}${s.transB ? "_tb" : ""}`;
-  return `${base}${s.epilogue ? `_${s.epilogue.label()}` : ""}_${batch.length ? `${batch.join("x")}x` : ""}${m}x${n}x${k}`;
+  return (
+    `${base}${s.epilogue ? `_${s.epilogue.label()}` : ""}_` +
+    `${batch.length ? `${batch.join("x")}x` : ""}${m}x${n}x${k}`
+  );
 }
 
 const TM = 4;
@@ -221,7 +224,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   ${storeCode}
 }
 `;
-  const shape = packed ? "_packed" : wx === DEFAULT_WX && wy === DEFAULT_WY ? "" : `_w${wx}x${wy}`; // a tuned shape shows in the name
+  // a tuned shape shows in the name
+  const shape = packed ? "_packed" : wx === DEFAULT_WX && wy === DEFAULT_WY ? "" : `_w${wx}x${wy}`;
   return {
     name: `${kernelName(s, batch, m, n, k)}${shape}`,
     code,

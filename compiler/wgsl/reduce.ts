@@ -95,12 +95,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     const wg = 256;
     const g = grid(nOut, limits);
     workgroups = g.workgroups;
+    const spareNote = "// a grid folded into y/z has spare workgroups; o is uniform, so this may precede barriers";
     code = `var<workgroup> part: array<${t}, ${wg}>;
 
 @compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let o = i32(${g.linear});
-  if (o >= ${nOut}) { return; } // a grid folded into y/z has spare workgroups; o is uniform, so this may precede barriers
+  if (o >= ${nOut}) { return; } ${spareNote}
   ${base}
   let first = i32(lid);
   var acc: ${t} = ${literal(0, node.dtype)};

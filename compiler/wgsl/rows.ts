@@ -26,7 +26,8 @@ export function writeRowsKernel(
   const per = g.outer / prod(offset.shape);
   const slot = per === g.outer ? "0" : `o / ${per}`;
   const at = offset.dtype === "i32" ? load(ob, slot) : `i32(${load(ob, slot)})`;
-  const shape = `${node.shape.join("x")}_axis${axis}_rows${g.count}${per === g.outer ? "" : `_at${prod(offset.shape)}`}`;
+  const shape =
+    `${node.shape.join("x")}_axis${axis}_rows${g.count}` + `${per === g.outer ? "" : `_at${prod(offset.shape)}`}`;
   if (inPlace) {
     const bindings = [rb, ob, out];
     const { main, workgroups } = elementLoop(

@@ -90,7 +90,8 @@ function intList(ctx: Ctx, a: CheckedArg | undefined, what: string): Dim[] | und
 function axisOf(ctx: Ctx, a: CheckedArg | undefined, t: TensorTy, fallback: number): number | undefined {
   const v = a ? constInt(ctx, a, "axis") : fallback;
   if (v === undefined) return undefined;
-  if (t.rest !== undefined) return v < 0 ? v : undefined; // with unknown leading dims only end-relative axes are checkable
+  // with unknown leading dims only end-relative axes are checkable
+  if (t.rest !== undefined) return v < 0 ? v : undefined;
   const r = t.dims.length;
   if (v < -r || v >= r) {
     ctx.report(
@@ -235,7 +236,8 @@ const BUILTIN_TABLE = {
           ctx.report(
             "M2106",
             p!.span,
-            `${what} is ${fmtTensor(pt)} but must be ${t.dtype}[${printDim(t.dims[t.dims.length - 1])}] to match ${fmtTensor(t)}`,
+            `${what} is ${fmtTensor(pt)} but must be ${t.dtype}[${printDim(t.dims[t.dims.length - 1])}] ` +
+              `to match ${fmtTensor(t)}`,
             "γ and β have the size of the last axis",
           );
       }
@@ -250,7 +252,9 @@ const BUILTIN_TABLE = {
       { name: "mask", optional: true },
       { name: "scale", optional: true },
     ],
-    doc: "attention(q, k, v, mask: causal, scale: 1/sqrt(d)): q [..., Tq, dk], k [..., Tk, dk], v [..., Tk, dv] → [..., Tq, dv]",
+    doc:
+      "attention(q, k, v, mask: causal, scale: 1/sqrt(d)): " +
+      "q [..., Tq, dk], k [..., Tk, dk], v [..., Tk, dv] → [..., Tq, dv]",
     check(ctx, [q, k, v, m], span) {
       const [qt, kt, vt] = [tensorArg(ctx, q, "q"), tensorArg(ctx, k, "k"), tensorArg(ctx, v, "v")];
       if (m && m.ty.k !== "mask" && m.ty.k !== "unknown")

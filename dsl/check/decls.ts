@@ -180,7 +180,8 @@ function implementedSignature(ctx: Ctx, d: A.ModuleDecl, hypers: readonly HyperI
     ctx.report(
       "M2201",
       impl.span,
-      `${d.name.name} must fix ${iface.name}'s output dimension${missing.length > 1 ? "s" : ""} ${missing.map((m) => `'${m}'`).join(", ")}`,
+      `${d.name.name} must fix ${iface.name}'s output dimension${missing.length > 1 ? "s" : ""} ` +
+        `${missing.map((m) => `'${m}'`).join(", ")}`,
       `write implements ${iface.name}(${missing.map((m) => `${m} = ...`).join(", ")})`,
     );
     return undefined;

@@ -160,7 +160,8 @@ function checkIndex(ctx: Ctx, scope: Scope, e: A.IndexExpr): Ty {
     );
     return UNKNOWN;
   }
-  if (t.rest !== undefined && ell < 0) return UNKNOWN; // leading dims unknown: only `...`-anchored indices are checkable
+  // leading dims unknown: only `...`-anchored indices are checkable
+  if (t.rest !== undefined && ell < 0) return UNKNOWN;
   const first = ell < 0 ? 0 : t.dims.length - items.length;
   const dims: Dim[] = [...t.dims.slice(0, first)];
   items.forEach((it, j) => {
@@ -255,7 +256,8 @@ export function checkInit(ctx: Ctx, scope: Scope, e: A.Expr): void {
     ctx.report(
       "M2103",
       e.span,
-      `a param initialiser must be zeros, ones, xavier, glorot, normal(std), uniform(lo, hi) or constant(v), not ${fmtTy(t)}`,
+      "a param initialiser must be zeros, ones, xavier, glorot, normal(std), uniform(lo, hi) or constant(v), " +
+        `not ${fmtTy(t)}`,
       "e.g. param w: f32[d, d] = normal(0.02)",
     );
 }

@@ -34,7 +34,9 @@ export function checkModel(
     const e = want.k === "iface" ? { ...e0, value: implementationValue(ctx, scope, e0.value, want.name) } : e0;
     entries.push(e);
     let ty: Ty = checkExpr(ctx, scope, e.value);
-    const what = `config '${e.name}'${e.from === "default" ? "" : ` (from ${e.from === "preset" ? `preset ${config.preset}` : "--set"})`}`;
+    const what =
+      `config '${e.name}'` +
+      `${e.from === "default" ? "" : ` (from ${e.from === "preset" ? `preset ${config.preset}` : "--set"})`}`;
     if (!fitsHyper(ctx, want, ty, e.value.span, what)) ty = fallback(ctx, scope, e, want);
     if (ty.k === "int") {
       const v = evalDim(ty.dim, ctx.known);

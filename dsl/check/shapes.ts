@@ -68,7 +68,8 @@ export function matmulTy(ctx: Ctx, a: TensorTy, b: TensorTy, span: A.Span): Tens
       "M2104",
       span,
       `matmul inner dimensions differ: ${fmtTensor(a)} @ ${fmtTensor(b)}`,
-      `the last dim of the left operand ('${printDim(k1)}') must equal the second-last of the right ('${printDim(k2)}'); transpose an operand or fix the dimension`,
+      `the last dim of the left operand ('${printDim(k1)}') ` +
+        `must equal the second-last of the right ('${printDim(k2)}'); transpose an operand or fix the dimension`,
     );
     return undefined;
   }

@@ -96,7 +96,8 @@ export function reportUnused(ctx: Ctx, scope: Scope): void {
       ctx.report(
         "M2303",
         b.span,
-        `'${name}' is a ${b.ty.module?.name ?? "module"} instance that is never called, so its parameters would not exist`,
+        `'${name}' is a ${b.ty.module?.name ?? "module"} instance that is never called, ` +
+          "so its parameters would not exist",
         `call it, e.g. ${name}(x), or remove the let`,
       );
   }
