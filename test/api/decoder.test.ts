@@ -99,7 +99,8 @@ async function agree(
       const rb = b.subarray(row * width, (row + 1) * width);
       if (argmax(ra) !== argmax(rb) && !nearTie(rb))
         throw new Error(
-          `P = ${P}, position ${P + step - 1}, row ${row}: greedy tokens differ (${argmax(ra)} cached, ${argmax(rb)} recomputed)`,
+          `P = ${P}, position ${P + step - 1}, row ${row}: greedy tokens differ ` +
+            `(${argmax(ra)} cached, ${argmax(rb)} recomputed)`,
         );
       next.push(argmax(rb));
     }

@@ -57,7 +57,8 @@ describe("generation", () => {
     expect(await generate(o)).toEqual(a);
   }, 600_000);
 
-  test("greedy is the default; seeded sampling repeats and other seeds differ; stop characters end the text", async () => {
+  test("greedy is the default; seeded sampling repeats and other seeds differ; " +
+    "stop characters end the text", async () => {
     const greedy = await generate({ checkpoint, prompt: "the ", maxTokens: 10 });
     expect(await generate({ checkpoint, prompt: "the ", maxTokens: 10, temperature: 0, seed: 99 })).toEqual(greedy);
     const o = { checkpoint, prompt: "a ", maxTokens: 14, temperature: 1.5 };

@@ -54,7 +54,8 @@ test("a bar chart: a bar per finite value, a whisker where given, a dashed refer
     { name: "chance", values: [25, 50, 25] },
   );
   selfContained(svg);
-  expect(count(svg, /<rect x="[^"]+" y="[^"]+" width="[^"]+" height="[^"]+" fill="#(f00|00f)"\/>/g)).toBe(5 + 2); // five bars, two legend marks
+  // five bars, two legend marks
+  expect(count(svg, /<rect x="[^"]+" y="[^"]+" width="[^"]+" height="[^"]+" fill="#(f00|00f)"\/>/g)).toBe(5 + 2);
   expect(count(svg, /stroke="#222"/g)).toBe(3);
   expect(count(svg, /stroke-dasharray/g)).toBe(3);
   for (const g of ["a", "b", "c", "one", "two", "chance"]) expect(svg).toContain(`>${g}</text>`);

@@ -29,20 +29,23 @@ test("the demo trains, reports accuracy beside chance and answers three held-out
   expect(r.stderr).not.toMatch(/warning/i);
 }, 600_000);
 
-test("the demo's curriculum reads, and is the recipe's 100 / 400 of 2,000 steps brought forward: 100 / 300 of 500", () => {
-  expect(demoCurriculum(500)).toBe(
-    "first_colour,first_tone,count_beeps; nth_colour,when_colour,when_tone@100; all@300",
-  );
-  fc.assert(
-    fc.property(fc.integer({ min: 1, max: 10 ** 6 }), (steps) => {
-      const stages = parseTypeStages(demoCurriculum(steps));
-      expect(stages.map((s) => s.from)).toEqual([0, expect.any(Number), expect.any(Number)]);
-      expect(stages[1].from).toBeGreaterThanOrEqual(1);
-      // every stage begins within the run once it has 3 steps
-      if (steps >= 3) expect(stages[2].from).toBeLessThan(steps);
-    }),
-  );
-});
+test(
+  "the demo's curriculum reads, and is the recipe's 100 / 400 of 2,000 steps brought forward: " + "100 / 300 of 500",
+  () => {
+    expect(demoCurriculum(500)).toBe(
+      "first_colour,first_tone,count_beeps; nth_colour,when_colour,when_tone@100; all@300",
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 10 ** 6 }), (steps) => {
+        const stages = parseTypeStages(demoCurriculum(steps));
+        expect(stages.map((s) => s.from)).toEqual([0, expect.any(Number), expect.any(Number)]);
+        expect(stages[1].from).toBeGreaterThanOrEqual(1);
+        // every stage begins within the run once it has 3 steps
+        if (steps >= 3) expect(stages[2].from).toBeLessThan(steps);
+      }),
+    );
+  },
+);
 
 test("Ctrl-C stops the demo after a step, keeps the checkpoint and exits 130", async () => {
   const runs = mkdtempSync(join(tmpdir(), "mira-demo-int-"));

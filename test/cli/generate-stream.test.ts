@@ -67,7 +67,10 @@ test("mira generate --stream: a line per chunk, then the whole-clip answer", asy
   const text = mira("generate", "--checkpoint", r.checkpoint, "--stream", "--clip", "3", "--question", question);
   expect(text.status, text.stderr).toBe(0);
   expect(text.stdout).toMatch(
-    /^chunk 1\/2 encoded \(\d+\.\d ms\)\nchunk 2\/2 encoded \(\d+\.\d ms\)\n.* → .+\n\(.*FLOP per chunk, the same for every chunk; answered in \d+ ms\)\n$/,
+    new RegExp(
+      /^chunk 1\/2 encoded \(\d+\.\d ms\)\nchunk 2\/2 encoded \(\d+\.\d ms\)\n.* → .+\n\(.*FLOP /.source +
+        /per chunk, the same for every chunk; answered in \d+ ms\)\n$/.source,
+    ),
   );
 
   // A real file: imported with the training set's layout, then streamed; the same answer as the whole
@@ -147,7 +150,8 @@ test("--stream needs --question and a clip or a video", async () => {
   );
 });
 
-test("mira compile --step stream --emit report: one chunk's FLOPs, the same for every chunk, beside the whole clip's", () => {
+test("mira compile --step stream --emit report: one chunk's FLOPs, the same for every chunk, " +
+  "beside the whole clip's", () => {
   const r = mira(
     "compile",
     "models/mirasol.mira",
@@ -163,10 +167,11 @@ test("mira compile --step stream --emit report: one chunk's FLOPs, the same for 
     "report",
   );
   expect(r.status, r.stderr).toBe(0);
-  const m =
-    /streaming encoder: one chunk per run .*caches of 4 chunks\n.*\n {2}FLOPs {8}([\d.]+) MFLOP per chunk, for every chunk t \(whole-clip encoding, by chunk count: 2: ([\d.]+) M, 3: ([\d.]+) M, 4: ([\d.]+) M\)/.exec(
-      r.stdout,
-    );
+  const m = new RegExp(
+    /streaming encoder: one chunk per run .*caches of 4 chunks\n.*\n {2}FLOPs {8}([\d.]+) MFLOP /.source +
+      /per chunk, for every chunk t \(whole-clip encoding, by chunk count: 2: ([\d.]+) M, 3: /.source +
+      /([\d.]+) M, 4: ([\d.]+) M\)/.source,
+  ).exec(r.stdout);
   expect(m, r.stdout).not.toBeNull();
   const [perChunk, w2, w3, w4] = m!.slice(1).map(Number);
   expect(Math.abs(perChunk - (w4 - w3)) / perChunk).toBeLessThan(0.03);

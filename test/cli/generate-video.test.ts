@@ -23,7 +23,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const mira = (...args: string[]) =>
   spawnSync(process.execPath, [join(root, "bin", "mira.js"), ...args], { cwd: root, encoding: "utf8" });
 
-test("an mp4 made by ffmpeg imports, and a tiny checkpoint answers a question about it with mira generate --video", async () => {
+test("an mp4 made by ffmpeg imports, and a tiny checkpoint answers a question about it with mira generate " +
+  "--video", async () => {
   const data = join(dir, "data");
   synthesize({ out: data, clips: 40, seed: 4, config: TINY });
   const r = await train({
@@ -78,7 +79,10 @@ test("an mp4 made by ffmpeg imports, and a tiny checkpoint answers a question ab
   );
   expect(im.status, im.stderr).toBe(0);
   expect(im.stdout).toMatch(
-    /^import: .*clip\.mp4 → .*imported: 2 × 4 frames 16×16 at 8 fps \(1\.00 s\) and 32 × 32 log-mel, 1 question, layout of .*data; video cut from 2\.00 s; audio from its track, cut; /,
+    new RegExp(
+      /^import: .*clip\.mp4 → .*imported: 2 × 4 frames 16×16 at 8 fps \(1\.00 s\) and 32 × 32 /.source +
+        /log-mel, 1 question, layout of .*data; video cut from 2\.00 s; audio from its track, cut; /.source,
+    ),
   );
   const ds = loadAvDataset(imported);
   expect(ds.index.audio.stats).toEqual(loadAvDataset(data).index.audio.stats);
@@ -87,10 +91,10 @@ test("an mp4 made by ffmpeg imports, and a tiny checkpoint answers a question ab
   const g = mira("generate", "--checkpoint", r.checkpoint, "--video", clip, "--question", question);
   expect(g.status, g.stderr).toBe(0);
   expect(g.stderr).toBe("");
-  const m =
-    /^.*clip\.mp4 \(1\.00 s: video cut from 2\.00 s; audio from its track, cut\):\n {2}what colour is the first shape \? → (.+)\n$/.exec(
-      g.stdout,
-    );
+  const m = new RegExp(
+    /^.*clip\.mp4 \(1\.00 s: video cut from 2\.00 s; audio from its track, /.source +
+      /cut\):\n {2}what colour is the first shape \? → (.+)\n$/.source,
+  ).exec(g.stdout);
   expect(m, g.stdout).not.toBeNull();
   const answerer = await AvAnswerer.open(r.checkpoint, imported);
   try {

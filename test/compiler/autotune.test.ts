@@ -123,16 +123,19 @@ describe("tuning table", () => {
       wy: 8,
       splitK: 4,
     });
-    expect(lookupMatmul(table({ variant: "registers", wx: 4, wy: 8, splitK: 3 }), s, CPU)).toBeUndefined(); // 3 does not divide 1000
+    // 3 does not divide 1000
+    expect(lookupMatmul(table({ variant: "registers", wx: 4, wy: 8, splitK: 3 }), s, CPU)).toBeUndefined();
     const f16 = { ...s, dtype: "f16" as const };
-    expect(lookupMatmul(table({ variant: "registers", splitK: 2 }, f16), f16, CPU)).toBeUndefined(); // partial sums would round to f16
+    // partial sums would round to f16
+    expect(lookupMatmul(table({ variant: "registers", splitK: 2 }, f16), f16, CPU)).toBeUndefined();
     expect(
       lookupMatmul(table({ variant: "registers", wx: 16, wy: 16 }), s, {
         ...CPU,
         maxComputeInvocationsPerWorkgroup: 128,
       }),
     ).toBeUndefined();
-    expect(lookupMatmul(table({ variant: "registers", wx: 4, wy: 8 }), { ...s, epilogue: true }, CPU)).toBeUndefined(); // another signature
+    // another signature
+    expect(lookupMatmul(table({ variant: "registers", wx: 4, wy: 8 }), { ...s, epilogue: true }, CPU)).toBeUndefined();
     expect(lookupMatmul(undefined, s, CPU)).toBeUndefined();
   });
 
@@ -162,46 +165,50 @@ describe("tuning table", () => {
 });
 
 describe("candidates", () => {
-  test("the default comes first; no workgroup is larger than the matrix needs; split-K only for few tiles and a long K", () => {
-    fc.assert(
-      fc.property(sigArb, (s) => {
-        const tiles = tileCandidates(s, CPU);
-        expect(configLabel(tiles[0])).toBe(configLabel(defaultConfig(CPU, s)));
-        // a batch of matrices with fewer than 16 tiles of 4×8 packs them by default; one matrix never does
-        const fewTiles = Math.ceil(s.m / 4) * Math.ceil(s.n / 8) < 16;
-        expect(defaultConfig(CPU, s).variant).toBe(s.batch > 1 && fewTiles ? "packed" : "registers");
-        expect(tiles.some((c) => c.variant === "packed")).toBe(s.batch > 1);
-        expect(new Set(tiles.map(configLabel)).size).toBe(tiles.length);
-        for (const c of tiles.slice(1)) {
-          if (c.variant !== "registers") continue;
-          expect(c.wx! <= 2 ** Math.ceil(Math.log2(Math.ceil(s.n / 8)))).toBe(true);
-          expect(c.wy! <= 2 ** Math.ceil(Math.log2(Math.ceil(s.m / 4)))).toBe(true);
-        }
-        for (const c of splitCandidates(s, tiles.slice(0, 2), CPU)) {
-          expect(s.dtype).toBe("f32");
-          expect(s.k % c.splitK!).toBe(0);
-          expect(s.k / c.splitK!).toBeGreaterThanOrEqual(64);
-        }
-      }),
-      { numRuns: runs(200) },
-    );
-    const skinny: MatmulSignature = {
-      dtype: "f32",
-      transA: true,
-      transB: false,
-      batch: 1,
-      m: 32,
-      n: 96,
-      k: 1024,
-      epilogue: false,
-    };
-    expect(splitCandidates(skinny, [defaultConfig(CPU)], CPU).map(configLabel)).toEqual([
-      "registers 8×8 split-K 2",
-      "registers 8×8 split-K 4",
-      "registers 8×8 split-K 8",
-    ]);
-    expect(splitCandidates({ ...skinny, m: 1024, n: 1024 }, [defaultConfig(CPU)], CPU)).toEqual([]);
-  });
+  test(
+    "the default comes first; no workgroup is larger than the matrix needs; " +
+      "split-K only for few tiles and a long K",
+    () => {
+      fc.assert(
+        fc.property(sigArb, (s) => {
+          const tiles = tileCandidates(s, CPU);
+          expect(configLabel(tiles[0])).toBe(configLabel(defaultConfig(CPU, s)));
+          // a batch of matrices with fewer than 16 tiles of 4×8 packs them by default; one matrix never does
+          const fewTiles = Math.ceil(s.m / 4) * Math.ceil(s.n / 8) < 16;
+          expect(defaultConfig(CPU, s).variant).toBe(s.batch > 1 && fewTiles ? "packed" : "registers");
+          expect(tiles.some((c) => c.variant === "packed")).toBe(s.batch > 1);
+          expect(new Set(tiles.map(configLabel)).size).toBe(tiles.length);
+          for (const c of tiles.slice(1)) {
+            if (c.variant !== "registers") continue;
+            expect(c.wx! <= 2 ** Math.ceil(Math.log2(Math.ceil(s.n / 8)))).toBe(true);
+            expect(c.wy! <= 2 ** Math.ceil(Math.log2(Math.ceil(s.m / 4)))).toBe(true);
+          }
+          for (const c of splitCandidates(s, tiles.slice(0, 2), CPU)) {
+            expect(s.dtype).toBe("f32");
+            expect(s.k % c.splitK!).toBe(0);
+            expect(s.k / c.splitK!).toBeGreaterThanOrEqual(64);
+          }
+        }),
+        { numRuns: runs(200) },
+      );
+      const skinny: MatmulSignature = {
+        dtype: "f32",
+        transA: true,
+        transB: false,
+        batch: 1,
+        m: 32,
+        n: 96,
+        k: 1024,
+        epilogue: false,
+      };
+      expect(splitCandidates(skinny, [defaultConfig(CPU)], CPU).map(configLabel)).toEqual([
+        "registers 8×8 split-K 2",
+        "registers 8×8 split-K 4",
+        "registers 8×8 split-K 8",
+      ]);
+      expect(splitCandidates({ ...skinny, m: 1024, n: 1024 }, [defaultConfig(CPU)], CPU)).toEqual([]);
+    },
+  );
 });
 
 // ---- every candidate against the reference, on the GPU ----

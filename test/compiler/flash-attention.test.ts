@@ -354,15 +354,19 @@ describe("which path attention takes", () => {
   const qk = (t: number, lead = [8, 4]) => [node([...lead, t, 32]), node([...lead, t, 32])];
   const mask: MaskSpec = { kind: "causal" };
 
-  test("auto: lowered while the f32 scores take at most FLASH_MIN_SCORE_BYTES, flash above it or above the binding limit", () => {
-    const t = Math.sqrt(FLASH_MIN_SCORE_BYTES / 4); // one head whose scores take exactly the threshold
-    expect(Number.isInteger(t)).toBe(true);
-    expect(chooseAttention(qk(t, [1, 1]), { mask })).toBe("lowered");
-    expect(chooseAttention(qk(t + 1, [1, 1]), { mask })).toBe("flash");
-    expect(chooseAttention(qk(t, [1, 2]), { mask })).toBe("flash");
-    expect(chooseAttention(qk(128), { mask })).toBe("lowered");
-    expect(chooseAttention(qk(128), { mask }, { maxBindingBytes: 1024 })).toBe("flash");
-  });
+  test(
+    "auto: lowered while the f32 scores take at most FLASH_MIN_SCORE_BYTES, " +
+      "flash above it or above the binding limit",
+    () => {
+      const t = Math.sqrt(FLASH_MIN_SCORE_BYTES / 4); // one head whose scores take exactly the threshold
+      expect(Number.isInteger(t)).toBe(true);
+      expect(chooseAttention(qk(t, [1, 1]), { mask })).toBe("lowered");
+      expect(chooseAttention(qk(t + 1, [1, 1]), { mask })).toBe("flash");
+      expect(chooseAttention(qk(t, [1, 2]), { mask })).toBe("flash");
+      expect(chooseAttention(qk(128), { mask })).toBe("lowered");
+      expect(chooseAttention(qk(128), { mask }, { maxBindingBytes: 1024 })).toBe("flash");
+    },
+  );
 
   test("a policy forces a path, and a path fixed on the node wins over both", () => {
     expect(chooseAttention(qk(4096), { mask }, { attention: "lowered" })).toBe("lowered");
@@ -370,20 +374,23 @@ describe("which path attention takes", () => {
     expect(chooseAttention(qk(8), { mask, impl: "lowered" }, { attention: "flash" })).toBe("lowered");
   });
 
-  test("grad and the train step fix the path on each attention node; compilation honours it over its own policy", () => {
-    const c: Case = { lead: [2], tq: 5, tk: 5, d: 4, dv: 4, mask };
-    const { graph } = lossGraph(c, prng(3));
-    const impls = (g: Graph) => g.nodes.filter((n) => n.op === "attention").map((n) => n.attrs.impl);
-    expect(impls(grad(graph, "loss"))).toEqual(["lowered"]);
-    expect(impls(grad(graph, "loss", { attention: "flash" }))).toEqual(["flash"]);
-    const step = buildTrainStep(graph, "loss", DEFAULT_ADAMW, () => true, { attention: "flash" }).graph;
-    expect(impls(step)).toEqual(["flash"]);
-    const ops = (g: Graph, attention: "flash" | "lowered") =>
-      new Set(compileGraph(g, DEFAULT_LIMITS, { attention }).graph.nodes.map((n) => n.op));
-    expect(ops(step, "lowered").has("flash_attention")).toBe(true);
-    expect(ops(graph, "flash").has("flash_attention")).toBe(true);
-    expect(ops(graph, "lowered").has("flash_attention")).toBe(false);
-  });
+  test(
+    "grad and the train step fix the path on each attention node; " + "compilation honours it over its own policy",
+    () => {
+      const c: Case = { lead: [2], tq: 5, tk: 5, d: 4, dv: 4, mask };
+      const { graph } = lossGraph(c, prng(3));
+      const impls = (g: Graph) => g.nodes.filter((n) => n.op === "attention").map((n) => n.attrs.impl);
+      expect(impls(grad(graph, "loss"))).toEqual(["lowered"]);
+      expect(impls(grad(graph, "loss", { attention: "flash" }))).toEqual(["flash"]);
+      const step = buildTrainStep(graph, "loss", DEFAULT_ADAMW, () => true, { attention: "flash" }).graph;
+      expect(impls(step)).toEqual(["flash"]);
+      const ops = (g: Graph, attention: "flash" | "lowered") =>
+        new Set(compileGraph(g, DEFAULT_LIMITS, { attention }).graph.nodes.map((n) => n.op));
+      expect(ops(step, "lowered").has("flash_attention")).toBe(true);
+      expect(ops(graph, "flash").has("flash_attention")).toBe(true);
+      expect(ops(graph, "lowered").has("flash_attention")).toBe(false);
+    },
+  );
 });
 
 describe("memory of a forward + backward attention graph (compile only)", () => {

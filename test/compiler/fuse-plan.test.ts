@@ -58,80 +58,90 @@ const SMOOTH: OpName[] = [
 const FUSED_VS_UNFUSED = { atol: 1e-4, rtol: 1e-4 };
 
 describe("fusion", () => {
-  test("random graphs: fused equals unfused, in place equals without buffer reuse, and the plans are valid", async () => {
-    const limits = (await testGpu()).limits;
-    let inPlace = 0;
-    await fc.assert(
-      fc.asyncProperty(graphArb, async ({ shape, steps, seed }) => {
-        const { graph, draw } = randomGraph(shape, steps, SMOOTH);
-        // only the sinks are outputs, so producers can be fused into their consumers
-        const used = new Set(graph.nodes.flatMap((n) => n.inputs));
-        const sinks = { nodes: graph.nodes, outputs: graph.outputs.filter((o) => !used.has(o.id)) };
-        const r = prng(seed);
-        const feeds = Object.fromEntries(
-          [...draw].map(([name, f]) => [name, f(r).map((v) => Math.max(-3, Math.min(3, v)))]),
-        );
-        for (const fuse of [true, false]) {
-          const p = compileGraph(sinks, limits, { fuse });
-          expect(validateMemoryPlan(p.memory.plan, p.memory.values, p.memory.steps)).toEqual([]);
-          inPlace += p.memory.plan.inPlaceSteps.size;
-        }
-        const fused = await runOnGpu(sinks, feeds, { fuse: true });
-        const unfused = await runOnGpu(sinks, feeds, { fuse: false });
-        // no buffer reuse, so no in-place stores: the same kernels' arithmetic, so the same bits
-        const apart = await runOnGpu(sinks, feeds, { fuse: true, reuseBuffers: false });
-        for (const o of sinks.outputs) {
-          const bad = firstMismatch(fused[o.name], unfused[o.name], FUSED_VS_UNFUSED);
-          if (bad) throw new Error(`sink ${o.name}: fused vs unfused ${bad}\n${printGraph(sinks)}`);
-          const moved = firstMismatch(fused[o.name], apart[o.name], { atol: 0, rtol: 0 });
-          if (moved) throw new Error(`sink ${o.name}: with vs without buffer reuse ${moved}\n${printGraph(sinks)}`);
-        }
-      }),
-      { numRuns: runs(25) },
-    );
-    expect(inPlace).toBeGreaterThan(0); // the property saw in-place stores at all
-  });
+  test(
+    "random graphs: fused equals unfused, " + "in place equals without buffer reuse, and the plans are valid",
+    async () => {
+      const limits = (await testGpu()).limits;
+      let inPlace = 0;
+      await fc.assert(
+        fc.asyncProperty(graphArb, async ({ shape, steps, seed }) => {
+          const { graph, draw } = randomGraph(shape, steps, SMOOTH);
+          // only the sinks are outputs, so producers can be fused into their consumers
+          const used = new Set(graph.nodes.flatMap((n) => n.inputs));
+          const sinks = { nodes: graph.nodes, outputs: graph.outputs.filter((o) => !used.has(o.id)) };
+          const r = prng(seed);
+          const feeds = Object.fromEntries(
+            [...draw].map(([name, f]) => [name, f(r).map((v) => Math.max(-3, Math.min(3, v)))]),
+          );
+          for (const fuse of [true, false]) {
+            const p = compileGraph(sinks, limits, { fuse });
+            expect(validateMemoryPlan(p.memory.plan, p.memory.values, p.memory.steps)).toEqual([]);
+            inPlace += p.memory.plan.inPlaceSteps.size;
+          }
+          const fused = await runOnGpu(sinks, feeds, { fuse: true });
+          const unfused = await runOnGpu(sinks, feeds, { fuse: false });
+          // no buffer reuse, so no in-place stores: the same kernels' arithmetic, so the same bits
+          const apart = await runOnGpu(sinks, feeds, { fuse: true, reuseBuffers: false });
+          for (const o of sinks.outputs) {
+            const bad = firstMismatch(fused[o.name], unfused[o.name], FUSED_VS_UNFUSED);
+            if (bad) throw new Error(`sink ${o.name}: fused vs unfused ${bad}\n${printGraph(sinks)}`);
+            const moved = firstMismatch(fused[o.name], apart[o.name], { atol: 0, rtol: 0 });
+            if (moved) throw new Error(`sink ${o.name}: with vs without buffer reuse ${moved}\n${printGraph(sinks)}`);
+          }
+        }),
+        { numRuns: runs(25) },
+      );
+      expect(inPlace).toBeGreaterThan(0); // the property saw in-place stores at all
+    },
+  );
 
-  test("a char_lm training step stores elementwise results in place, and computes the same bits as without buffer reuse", async () => {
-    const gpu = await testGpu();
-    const el = loadModel("models/char_lm.mira", { preset: "tiny" }).elaborate({ B: 2, T: 8 });
-    const st = buildTrainStep(el.graph, "objective", DEFAULT_ADAMW, () => true);
-    const run = async (reuseBuffers: boolean) => {
-      // without row kernels, which would absorb the norms' elementwise kernels that store in place
-      const program = compileGraph(st.graph, gpu.limits, { updates: st.updates, reuseBuffers, rows: false });
-      expect(validateMemoryPlan(program.memory.plan, program.memory.values, program.memory.steps)).toEqual([]);
-      const ex = await Executor.create(gpu, program);
-      try {
-        writeInitialState(
-          ex,
-          el.params.map((p) => p.name),
-          initParams(el.params, 1),
-        );
-        ex.write(
-          "tokens",
-          Array.from({ length: 16 }, (_, i) => (i * 5 + 1) % 60),
-        );
-        for (const [name, v] of Object.entries(stepScalars(DEFAULT_ADAMW, 1, 1e-2))) ex.write(name, [v]);
-        const out = await ex.run(["step.loss", "step.grad_norm"]);
-        return {
-          out,
-          params: await ex.read(el.params.map((p) => p.name)),
-          inPlace: program.memory.plan.inPlaceSteps.size,
-          bytes: program.memory.plan.totalBytes,
-        };
-      } finally {
-        ex.destroy();
-      }
-    };
-    const shared = await run(true);
-    const apart = await run(false);
-    expect(shared.inPlace).toBeGreaterThan(0);
-    expect(apart.inPlace).toBe(0);
-    expect(shared.bytes).toBeLessThan(apart.bytes);
-    for (const k of ["step.loss", "step.grad_norm"]) expect(shared.out[k]).toEqual(apart.out[k]);
-    for (const p of el.params)
-      expect(firstMismatch(shared.params[p.name], apart.params[p.name], { atol: 0, rtol: 0 }), p.name).toBeUndefined();
-  });
+  test(
+    "a char_lm training step stores elementwise results in place, " +
+      "and computes the same bits as without buffer reuse",
+    async () => {
+      const gpu = await testGpu();
+      const el = loadModel("models/char_lm.mira", { preset: "tiny" }).elaborate({ B: 2, T: 8 });
+      const st = buildTrainStep(el.graph, "objective", DEFAULT_ADAMW, () => true);
+      const run = async (reuseBuffers: boolean) => {
+        // without row kernels, which would absorb the norms' elementwise kernels that store in place
+        const program = compileGraph(st.graph, gpu.limits, { updates: st.updates, reuseBuffers, rows: false });
+        expect(validateMemoryPlan(program.memory.plan, program.memory.values, program.memory.steps)).toEqual([]);
+        const ex = await Executor.create(gpu, program);
+        try {
+          writeInitialState(
+            ex,
+            el.params.map((p) => p.name),
+            initParams(el.params, 1),
+          );
+          ex.write(
+            "tokens",
+            Array.from({ length: 16 }, (_, i) => (i * 5 + 1) % 60),
+          );
+          for (const [name, v] of Object.entries(stepScalars(DEFAULT_ADAMW, 1, 1e-2))) ex.write(name, [v]);
+          const out = await ex.run(["step.loss", "step.grad_norm"]);
+          return {
+            out,
+            params: await ex.read(el.params.map((p) => p.name)),
+            inPlace: program.memory.plan.inPlaceSteps.size,
+            bytes: program.memory.plan.totalBytes,
+          };
+        } finally {
+          ex.destroy();
+        }
+      };
+      const shared = await run(true);
+      const apart = await run(false);
+      expect(shared.inPlace).toBeGreaterThan(0);
+      expect(apart.inPlace).toBe(0);
+      expect(shared.bytes).toBeLessThan(apart.bytes);
+      for (const k of ["step.loss", "step.grad_norm"]) expect(shared.out[k]).toEqual(apart.out[k]);
+      for (const p of el.params)
+        expect(
+          firstMismatch(shared.params[p.name], apart.params[p.name], { atol: 0, rtol: 0 }),
+          p.name,
+        ).toBeUndefined();
+    },
+  );
 
   test.each([
     ["models/char_lm.mira", { B: 4, T: 16 }],

@@ -128,7 +128,8 @@ export function expectMatchesFiniteDifferences(c: GradCase, r: Rand): void {
   const tol = 1e-6 + 1e-6 * mass;
   if (!(Math.abs(fd - an) <= tol))
     throw new Error(
-      `directional derivative: analytic ${an}, central difference ${fd} (|diff| ${Math.abs(fd - an)} > ${tol})${where()}`,
+      `directional derivative: analytic ${an}, central difference ${fd} ` +
+        `(|diff| ${Math.abs(fd - an)} > ${tol})${where()}`,
     );
 }
 

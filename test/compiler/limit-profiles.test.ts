@@ -60,7 +60,10 @@ describe("limit profiles", () => {
     const { text, code } = describeFailure(err, false);
     expect(code).toBe(3);
     expect(text).toMatch(
-      /^mira: does not fit this device: tensor .* needs .* binds at most 1\.0 KiB per buffer.*\(compiled for --limits .*small\.json\)$/,
+      new RegExp(
+        /^mira: does not fit this device: tensor .* needs .* binds at most 1\.0 KiB per /.source +
+          /buffer.*\(compiled for --limits .*small\.json\)$/.source,
+      ),
     );
   });
 

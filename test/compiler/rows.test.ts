@@ -134,45 +134,48 @@ test("write_rows with an offset per leading block on the GPU matches the referen
   );
 });
 
-test("into a param read by nothing else, write_rows writes only its rows, in the param's buffer, across runs", async () => {
-  const gpu = await testGpu();
-  const [B, H, S, D] = [2, 3, 7, 5];
-  const b = new GraphBuilder();
-  const cache = b.param("cache", "f32", [B, H, S, D]);
-  const rows = b.input("rows", "f32", [B, H, 1, D]);
-  const at = b.input("at", "i32", [1]);
-  const w = b.add("write_rows", [cache, rows, at], { axis: 2 });
-  b.output("w", w);
-  b.output("sum", b.add("reduce_sum", [w], { axes: [2] })); // a reader after the write sees the new row
-  const g = b.build();
-  const program = compileGraph(g, gpu.limits);
-  const write = program.dispatches.find((d) => program.kernels[d.kernel].name.startsWith("write_rows_in_place"));
-  expect(write, program.kernels.map((k) => k.name).join(", ")).toBeDefined();
-  const cacheBuffer = program.params.find((p) => p.name === "cache")!.buffer;
-  expect(write!.buffers.at(-1)).toBe(cacheBuffer);
-  expect(write!.buffers).toHaveLength(3); // rows, offset, cache: the cache is not read
-  expect(program.buffers.filter((x) => x.bytes === B * H * S * D * 4)).toHaveLength(1); // no copy of it
-  expect(program.outputs.find((o) => o.name === "w")!.buffer).toBe(cacheBuffer);
+test(
+  "into a param read by nothing else, " + "write_rows writes only its rows, in the param's buffer, across runs",
+  async () => {
+    const gpu = await testGpu();
+    const [B, H, S, D] = [2, 3, 7, 5];
+    const b = new GraphBuilder();
+    const cache = b.param("cache", "f32", [B, H, S, D]);
+    const rows = b.input("rows", "f32", [B, H, 1, D]);
+    const at = b.input("at", "i32", [1]);
+    const w = b.add("write_rows", [cache, rows, at], { axis: 2 });
+    b.output("w", w);
+    b.output("sum", b.add("reduce_sum", [w], { axes: [2] })); // a reader after the write sees the new row
+    const g = b.build();
+    const program = compileGraph(g, gpu.limits);
+    const write = program.dispatches.find((d) => program.kernels[d.kernel].name.startsWith("write_rows_in_place"));
+    expect(write, program.kernels.map((k) => k.name).join(", ")).toBeDefined();
+    const cacheBuffer = program.params.find((p) => p.name === "cache")!.buffer;
+    expect(write!.buffers.at(-1)).toBe(cacheBuffer);
+    expect(write!.buffers).toHaveLength(3); // rows, offset, cache: the cache is not read
+    expect(program.buffers.filter((x) => x.bytes === B * H * S * D * 4)).toHaveLength(1); // no copy of it
+    expect(program.outputs.find((o) => o.name === "w")!.buffer).toBe(cacheBuffer);
 
-  const ex = await Executor.create(gpu, program);
-  try {
-    const r = prng(7);
-    let expected = valuesOf(r, "f32", B * H * S * D);
-    ex.write("cache", expected);
-    for (const pos of [0, 3, 6, 3]) {
-      const fresh = valuesOf(r, "f32", B * H * D);
-      ex.write("rows", fresh);
-      ex.write("at", [pos]);
-      const got = await ex.run(["sum", "cache"]);
-      const ref = runReference(g, { cache: expected, rows: fresh, at: [pos] });
-      expect(Array.from(got.cache)).toEqual(Array.from(ref.w.data));
-      expectClose(got.sum, ref.sum.data, tolFor("reduce_sum", "f32"));
-      expected = Array.from(ref.w.data);
+    const ex = await Executor.create(gpu, program);
+    try {
+      const r = prng(7);
+      let expected = valuesOf(r, "f32", B * H * S * D);
+      ex.write("cache", expected);
+      for (const pos of [0, 3, 6, 3]) {
+        const fresh = valuesOf(r, "f32", B * H * D);
+        ex.write("rows", fresh);
+        ex.write("at", [pos]);
+        const got = await ex.run(["sum", "cache"]);
+        const ref = runReference(g, { cache: expected, rows: fresh, at: [pos] });
+        expect(Array.from(got.cache)).toEqual(Array.from(ref.w.data));
+        expectClose(got.sum, ref.sum.data, tolFor("reduce_sum", "f32"));
+        expected = Array.from(ref.w.data);
+      }
+    } finally {
+      ex.destroy();
     }
-  } finally {
-    ex.destroy();
-  }
-});
+  },
+);
 
 test("a param read elsewhere too is copied, not overwritten", async () => {
   const gpu = await testGpu();

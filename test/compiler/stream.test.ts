@@ -194,7 +194,8 @@ describe("the per-chunk program", () => {
     });
     // the whole clip grows with C (about linearly: its AR attention is C·M × C·M)
     expect(Math.abs((whole[2] - whole[1]) / (whole[1] - whole[0]) - 1)).toBeLessThan(0.01);
-    expect(Math.abs(perChunk - (whole[2] - whole[1])) / perChunk).toBeLessThan(0.02); // attention over the cache counts every row it holds
+    // attention over the cache counts every row it holds
+    expect(Math.abs(perChunk - (whole[2] - whole[1])) / perChunk).toBeLessThan(0.02);
   });
 
   test("caches of more chunks than the model has chunk positions are refused", () => {
@@ -233,7 +234,8 @@ describe("models that mix chunks get M3008 at the op's line", () => {
     );
     expect(derive(text)).toThrow(
       new RegExp(
-        `reduce_mean at models/mirasol.mira:${line("let h = ar(latents)")}:\\d+ mixes chunks \\(it reduces over the chunks\\)`,
+        `reduce_mean at models/mirasol.mira:${line("let h = ar(latents)")}:\\d+ mixes chunks ` +
+          `\\(it reduces over the chunks\\)`,
       ),
     );
   });

@@ -32,7 +32,10 @@ describe("mira data", () => {
     expect(s.code).toBe(0);
     const lines = s.out.trim().split("\n");
     expect(lines[0]).toMatch(
-      /^synth: 20 clips \(train 16 · val 2 · test 2\) of 2 × 4 frames 16×16 and 32 × 32 log-mel, 240 questions, [\d.]+ [KM]iB in [\d.]+ s → .*set$/,
+      new RegExp(
+        /^synth: 20 clips \(train 16 · val 2 · test 2\) of 2 × 4 frames 16×16 and 32 × 32 log-mel, /.source +
+          /240 questions, [\d.]+ [KM]iB in [\d.]+ s → .*set$/.source,
+      ),
     );
     expect(lines.slice(1).map((l) => l.trim().split(/\s+/)[0])).toEqual(QUESTION_TYPE_NAMES);
     expect(lines[1]).toMatch(

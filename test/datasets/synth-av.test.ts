@@ -106,37 +106,41 @@ describe("events and questions", () => {
     );
   });
 
-  test("a clip's events obey the layout: each colour once, in disjoint slots, shapes inside the frame, tones apart, beeps apart", () => {
-    fc.assert(
-      fc.property(
-        fc.integer({ min: 0, max: 2 ** 32 - 1 }),
-        fc.nat(10_000),
-        fc.constantFrom(...CONFIGS),
-        (seed, clip, c) => {
-          const e = sampleEvents(seed, clip, c);
-          expect([...e.shapes.map((s) => s.colour)].sort()).toEqual([...COLOURS].sort());
-          e.shapes.forEach((s, i) => {
-            expect([s.start, s.end]).toEqual([(i * framesPerClip(c)) / SLOTS, ((i + 1) * framesPerClip(c)) / SLOTS]);
-            for (let j = 0; j < s.x.length; j++) {
-              expect(s.x[j]).toBeGreaterThanOrEqual(0);
-              expect(s.x[j] + s.size).toBeLessThanOrEqual(c.width);
-              expect(s.y[j]).toBeGreaterThanOrEqual(0);
-              expect(s.y[j] + s.size).toBeLessThanOrEqual(c.height);
-            }
-          });
-          expect(e.tones.map((t) => t.pitch).sort()).toEqual([...PITCHES].sort());
-          expect(e.tones[0].start + e.tones[0].length).toBeLessThan(e.tones[1].start);
-          const beepLength = Math.round(BEEP.seconds * 16000);
-          for (let i = 1; i < e.beeps.length; i++)
-            expect(e.beeps[i] - e.beeps[i - 1], "beeps separated by at least 40 ms").toBeGreaterThanOrEqual(
-              beepLength + 640,
-            );
-          for (const b of e.beeps) expect(b + beepLength).toBeLessThanOrEqual(samplesPerClip(c));
-        },
-      ),
-      { numRuns: 200 },
-    );
-  });
+  test(
+    "a clip's events obey the layout: each colour once, in disjoint slots, shapes inside the frame, " +
+      "tones apart, beeps apart",
+    () => {
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+          fc.nat(10_000),
+          fc.constantFrom(...CONFIGS),
+          (seed, clip, c) => {
+            const e = sampleEvents(seed, clip, c);
+            expect([...e.shapes.map((s) => s.colour)].sort()).toEqual([...COLOURS].sort());
+            e.shapes.forEach((s, i) => {
+              expect([s.start, s.end]).toEqual([(i * framesPerClip(c)) / SLOTS, ((i + 1) * framesPerClip(c)) / SLOTS]);
+              for (let j = 0; j < s.x.length; j++) {
+                expect(s.x[j]).toBeGreaterThanOrEqual(0);
+                expect(s.x[j] + s.size).toBeLessThanOrEqual(c.width);
+                expect(s.y[j]).toBeGreaterThanOrEqual(0);
+                expect(s.y[j] + s.size).toBeLessThanOrEqual(c.height);
+              }
+            });
+            expect(e.tones.map((t) => t.pitch).sort()).toEqual([...PITCHES].sort());
+            expect(e.tones[0].start + e.tones[0].length).toBeLessThan(e.tones[1].start);
+            const beepLength = Math.round(BEEP.seconds * 16000);
+            for (let i = 1; i < e.beeps.length; i++)
+              expect(e.beeps[i] - e.beeps[i - 1], "beeps separated by at least 40 ms").toBeGreaterThanOrEqual(
+                beepLength + 640,
+              );
+            for (const b of e.beeps) expect(b + beepLength).toBeLessThanOrEqual(samplesPerClip(c));
+          },
+        ),
+        { numRuns: 200 },
+      );
+    },
+  );
 
   test("sizes that do not fit the layout are refused with the fix", () => {
     expect(checkConfig(TINY)).toBeUndefined();
@@ -147,36 +151,43 @@ describe("events and questions", () => {
 });
 
 describe("rendering", () => {
-  test("the frames at a tone's onset show the colour the answer names; its mel bin is loud during the tone and quiet before", () => {
-    for (const c of CONFIGS) {
-      for (let clip = 0; clip < 12; clip++) {
-        const g = generateClip(7, clip, c);
-        const { height: H, width: W, mels } = c;
-        expect(g.video.length).toBe(framesPerClip(c) * H * W * 3);
-        expect(g.spectrogram.length).toBe(framesPerClip(c) * c.specPerFrame * mels);
-        for (const q of g.questions.filter((q) => q.type === "colour_at_tone")) {
-          const tone = g.events.tones.find((t) => wordsOf(q).includes(t.pitch))!;
-          const frame = Math.floor(tone.start / samplesPerFrame);
-          const lit = new Set<string>();
-          for (let p = 0; p < H * W; p++) {
-            const rgb = Array.from(g.video.subarray((frame * H * W + p) * 3, (frame * H * W + p) * 3 + 3));
-            if (rgb.some((x) => x > 0)) lit.add(rgb.join(","));
+  test(
+    "the frames at a tone's onset show the colour the answer names; " +
+      "its mel bin is loud during the tone and quiet before",
+    () => {
+      for (const c of CONFIGS) {
+        for (let clip = 0; clip < 12; clip++) {
+          const g = generateClip(7, clip, c);
+          const { height: H, width: W, mels } = c;
+          expect(g.video.length).toBe(framesPerClip(c) * H * W * 3);
+          expect(g.spectrogram.length).toBe(framesPerClip(c) * c.specPerFrame * mels);
+          for (const q of g.questions.filter((q) => q.type === "colour_at_tone")) {
+            const tone = g.events.tones.find((t) => wordsOf(q).includes(t.pitch))!;
+            const frame = Math.floor(tone.start / samplesPerFrame);
+            const lit = new Set<string>();
+            for (let p = 0; p < H * W; p++) {
+              const rgb = Array.from(g.video.subarray((frame * H * W + p) * 3, (frame * H * W + p) * 3 + 3));
+              if (rgb.some((x) => x > 0)) lit.add(rgb.join(","));
+            }
+            expect([...lit], `clip ${clip} frame ${frame}`).toEqual([
+              COLOUR_RGB[q.answer as (typeof COLOURS)[number]].map(Math.fround).join(","),
+            ]);
           }
-          expect([...lit], `clip ${clip} frame ${frame}`).toEqual([
-            COLOUR_RGB[q.answer as (typeof COLOURS)[number]].map(Math.fround).join(","),
-          ]);
-        }
-        const mel = melParamsOf(c);
-        for (const tone of g.events.tones) {
-          const bin = melBinOf(tone.freq, mel);
-          const during = g.spectrogram[Math.floor((tone.start + tone.length / 2) / hopOf(c)) * mels + bin];
-          const slotStart = Math.floor((tone.start - tone.length / 2) / hopOf(c)); // a quarter slot before the tone: no tone there
-          const before = g.spectrogram[slotStart * mels + bin];
-          expect(during - before, `clip ${clip}, ${tone.pitch} tone at ${tone.freq.toFixed(0)} Hz`).toBeGreaterThan(5);
+          const mel = melParamsOf(c);
+          for (const tone of g.events.tones) {
+            const bin = melBinOf(tone.freq, mel);
+            const during = g.spectrogram[Math.floor((tone.start + tone.length / 2) / hopOf(c)) * mels + bin];
+            // a quarter slot before the tone: no tone there
+            const slotStart = Math.floor((tone.start - tone.length / 2) / hopOf(c));
+            const before = g.spectrogram[slotStart * mels + bin];
+            expect(during - before, `clip ${clip}, ${tone.pitch} tone at ${tone.freq.toFixed(0)} Hz`).toBeGreaterThan(
+              5,
+            );
+          }
         }
       }
-    }
-  });
+    },
+  );
 
   test("the same seed gives identical clips; another seed, different ones", () => {
     fc.assert(
@@ -230,7 +241,8 @@ describe("one modality is not enough for the both-modality types", () => {
       expect(accuracy(type, () => "")).toBe(c); // no evidence at all: the rule is chance itself
       expect(accuracy(type, (r) => `${r.q.text} | ${r.video}`)).toBeLessThanOrEqual(c + 0.05);
       expect(accuracy(type, (r) => `${r.q.text} | ${r.audio}`)).toBeLessThanOrEqual(c + 0.05);
-      expect(accuracy(type, (r) => `${r.q.text} | ${r.tones}`)).toBeLessThanOrEqual(c + 0.05); // fewer keys, each better estimated
+      // fewer keys, each better estimated
+      expect(accuracy(type, (r) => `${r.q.text} | ${r.tones}`)).toBeLessThanOrEqual(c + 0.05);
       expect(accuracy(type, (r) => `${r.q.text} | ${r.video} | ${r.tones}`)).toBe(1);
     },
   );

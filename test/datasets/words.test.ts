@@ -55,20 +55,24 @@ describe("WordTokenizer", () => {
 });
 
 describe("TINY matches models/mirasol.mira's tiny preset", () => {
-  test("video [chunks·frames, height, width, 3], spectrogram [chunks·spec_frames, mel], vocabulary, start, eos, max_len", () => {
-    const c = loadModel(join(import.meta.dirname, "../../models/mirasol.mira"), { preset: "tiny" }).config();
-    expect(framesPerClip(TINY)).toBe(Number(c.chunks) * Number(c.frames));
-    expect([TINY.chunks, TINY.frames, TINY.height, TINY.width, 3]).toEqual([
-      c.chunks,
-      c.frames,
-      c.height,
-      c.width,
-      c.channels,
-    ]);
-    expect(TINY.frames * TINY.specPerFrame).toBe(c.spec_frames);
-    expect(TINY.mels).toBe(c.mel);
-    expect(avTokenizer().size).toBeLessThanOrEqual(Number(c.vocab));
-    expect([BOS, EOS]).toEqual([c.start, c.eos]);
-    expect(TINY.textLength).toBeLessThanOrEqual(Number(c.max_len));
-  });
+  test(
+    "video [chunks·frames, height, width, 3], spectrogram [chunks·spec_frames, mel], vocabulary, start, eos, " +
+      "max_len",
+    () => {
+      const c = loadModel(join(import.meta.dirname, "../../models/mirasol.mira"), { preset: "tiny" }).config();
+      expect(framesPerClip(TINY)).toBe(Number(c.chunks) * Number(c.frames));
+      expect([TINY.chunks, TINY.frames, TINY.height, TINY.width, 3]).toEqual([
+        c.chunks,
+        c.frames,
+        c.height,
+        c.width,
+        c.channels,
+      ]);
+      expect(TINY.frames * TINY.specPerFrame).toBe(c.spec_frames);
+      expect(TINY.mels).toBe(c.mel);
+      expect(avTokenizer().size).toBeLessThanOrEqual(Number(c.vocab));
+      expect([BOS, EOS]).toEqual([c.start, c.eos]);
+      expect(TINY.textLength).toBeLessThanOrEqual(Number(c.max_len));
+    },
+  );
 });

@@ -55,7 +55,9 @@ const program = fc
   .tuple(fc.array(stmt, { maxLength: 8 }), expr, fc.constantFrom("", "\n// trailing\n"))
   .map(
     ([body, ret, tail]) =>
-      `import std.nn\n// header\nmodule M(d: int, m: int = 2)(x: f32[B, T, d]) -> f32[B, T, d] {\n${body.join("\n")}\n  return ${ret}\n}\n${tail}model Q {\n  config { d: int = 4, e = 1.5 }\n  preset tiny { d = 2 }\n  input t: i32[B, T]\n  output o = x\n  generate t from o until 0\n}\n`,
+      `import std.nn\n// header\nmodule M(d: int, m: int = 2)(x: f32[B, T, d]) -> f32[B, T, d] {\n` +
+      `${body.join("\n")}\n  return ${ret}\n}\n${tail}model Q {\n  config { d: int = 4, e = 1.5 }\n` +
+      `  preset tiny { d = 2 }\n  input t: i32[B, T]\n  output o = x\n  generate t from o until 0\n}\n`,
   );
 
 const withoutSpans = (x: unknown): string =>

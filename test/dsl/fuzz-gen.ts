@@ -118,9 +118,12 @@ export function tokenMutant(r: Rand): Mutant {
   for (let attempt = 0; attempt < 20; attempt++) {
     const i = int(r, 0, tokens.length - 1);
     const t = tokens[i];
-    if (t.tokenType === Comma || t.tokenType === Minus || t.tokenType === Colon) continue; // `x[:T]` → `x[T]`, `::` are valid
-    if (op === "delete" && t.tokenType === Identifier && tokens[i + 1]?.tokenType === LParen) continue; // `f(x)` → `(x)` is valid
-    if (op === "delete" && tokens[i - 1]?.tokenType === LBracket && tokens[i + 1]?.tokenType === RBracket) continue; // `f32[n]` → `f32[]`, a scalar
+    // `x[:T]` → `x[T]`, `::` are valid
+    if (t.tokenType === Comma || t.tokenType === Minus || t.tokenType === Colon) continue;
+    // `f(x)` → `(x)` is valid
+    if (op === "delete" && t.tokenType === Identifier && tokens[i + 1]?.tokenType === LParen) continue;
+    // `f32[n]` → `f32[]`, a scalar
+    if (op === "delete" && tokens[i - 1]?.tokenType === LBracket && tokens[i + 1]?.tokenType === RBracket) continue;
     if (op === "delete" && tokens[i + 1]?.tokenType === Minus) continue; // `1.0 - x` → `- x`, a negation
     if (op === "delete" && tokens[i - 1]?.tokenType === Preset) continue; // `preset 3b` → `preset b`
     const prevLine = tokens[i - 1]?.startLine ?? 1;
@@ -140,7 +143,8 @@ export function tokenMutant(r: Rand): Mutant {
       };
     const u = tokens[i + 1];
     if (!u || u.tokenType === t.tokenType || u.tokenType === Comma || u.tokenType === Minus) continue;
-    if (t.tokenType === Identifier && u.tokenType === LParen && tokens[i + 2]?.tokenType === RParen) continue; // `F()` → `(F)`, a bare implementation
+    // `F()` → `(F)`, a bare implementation
+    if (t.tokenType === Identifier && u.tokenType === LParen && tokens[i + 2]?.tokenType === RParen) continue;
     const swapped =
       text.slice(0, t.startOffset) +
       u.image +

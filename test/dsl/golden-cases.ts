@@ -56,7 +56,10 @@ export const GOLDEN: readonly GoldenCase[] = [
   },
   {
     code: "M2203",
-    src: "import std.nn\ninterface I(x: f32[N]) -> f32[out]\nmodule U(inner: I)(x: f32[N]) -> f32[N] {\n  return x\n}\nmodel M {\n  config { d: int = 4 }\n  input x: f32[B, d]\n  output o = U(LayerNorm(d))(x)\n}\n",
+    src:
+      "import std.nn\ninterface I(x: f32[N]) -> f32[out]\nmodule U(inner: I)(x: f32[N]) -> f32[N] {\n" +
+      "  return x\n}\nmodel M {\n  config { d: int = 4 }\n  input x: f32[B, d]\n" +
+      "  output o = U(LayerNorm(d))(x)\n}\n",
   },
   { code: "M2204", src: "module A()(x: f32[N]) -> f32[N] {\n  let y = x\n}\n" },
   { code: "M2301", src: "module A()(x: f32[N]) -> f32[N] {\n  param w: f32[N] = zeros\n  return x\n}\n" },
@@ -77,14 +80,16 @@ export const GOLDEN: readonly GoldenCase[] = [
   {
     code: "M3006",
     src: lm(
-      "  input lengths: i32[N]\n  let h = reshape(Embedding(32, d)(tokens), [B, 1, T, d])\n  output o = attention(h, h, h, mask: padding(lengths))",
+      "  input lengths: i32[N]\n  let h = reshape(Embedding(32, d)(tokens), [B, 1, T, d])\n" +
+        "  output o = attention(h, h, h, mask: padding(lengths))",
     ),
     elaborate: { B: 2, T: 4, N: 3 },
   },
   {
     code: "M3007",
     src: lm(
-      "  let h = Embedding(32, d)(tokens)\n  output logits = h + reshape(mean(h, axis: 1), [B, 1, d])\n  generate tokens from logits",
+      "  let h = Embedding(32, d)(tokens)\n  output logits = h + reshape(mean(h, axis: 1), [B, 1, d])\n" +
+        "  generate tokens from logits",
     ),
     elaborate: { B: 1 },
     decode: "T",
@@ -92,7 +97,10 @@ export const GOLDEN: readonly GoldenCase[] = [
   {
     code: "M3008",
     src: lm(
-      "  input x: f32[B, chunks, d]\n  let memory = reshape(x - reshape(mean(x, axis: 1), [B, 1, d]), [B, 1, chunks, d])\n  let h = reshape(Embedding(32, d)(tokens), [B, 1, T, d])\n  output logits = reshape(attention(h, memory, memory, mask: cross), [B, T, d])\n  generate tokens from logits",
+      "  input x: f32[B, chunks, d]\n  let memory = reshape(x - reshape(mean(x, axis: 1), [B, 1, d]), [B, " +
+        "1, chunks, d])\n  let h = reshape(Embedding(32, d)(tokens), [B, 1, T, d])\n" +
+        "  output logits = reshape(attention(h, memory, memory, mask: cross), [B, T, d])\n" +
+        "  generate tokens from logits",
       "d: int = 8\n    chunks: int = 2",
     ),
     elaborate: { B: 1 },

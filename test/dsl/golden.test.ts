@@ -77,14 +77,16 @@ describe("printed diagnostics", () => {
         "case.mira:7:19 error M2104 matmul inner dimensions differ: f32[B, T, d] @ f32[32, d]",
         "  7 |   output logits = h @ w",
         "    |                   ^^^^^",
-        "  hint: the last dim of the left operand ('d') must equal the second-last of the right ('32'); transpose an operand or fix the dimension",
+        "  hint: the last dim of the left operand ('d') must equal the second-last of the right ('32'); " +
+          "transpose an operand or fix the dimension",
       ].join("\n"),
     );
   });
 
   test("several errors are reported in one run", () => {
     const src =
-      "import std.nn\nmodel M {\n  config { d: int = 8 }\n  input t: i32[B, T]\n  let a = Embeding(4, d)(t)\n  let b = Linearr(d, 4)\n  output o = zz\n}\n";
+      "import std.nn\nmodel M {\n  config { d: int = 8 }\n  input t: i32[B, T]\n" +
+      "  let a = Embeding(4, d)(t)\n  let b = Linearr(d, 4)\n  output o = zz\n}\n";
     const codes = run(src).diagnostics.map((d) => d.code);
     expect(codes.filter((c) => c === "M2001").length).toBe(3);
   });

@@ -36,7 +36,8 @@ describe("checked imports are cached by content", () => {
   test("an import that uses a name only the entry declares is checked together with it, as before", () => {
     const lib = "module UsesEntry(d: int)(x: f32[N, d]) -> f32[N, d] {\n  return Helper(d)(x)\n}\n";
     const entry =
-      "import lib.uses\nmodule Helper(d: int)(x: f32[N, d]) -> f32[N, d] {\n  return x\n}\nmodel M {\n  input x: f32[B, 4]\n  output o = UsesEntry(4)(x)\n}\n";
+      "import lib.uses\nmodule Helper(d: int)(x: f32[N, d]) -> f32[N, d] {\n  return x\n}\nmodel M {\n" +
+      "  input x: f32[B, 4]\n  output o = UsesEntry(4)(x)\n}\n";
     expect(run(entry, { files: { "lib/uses.mira": lib } }).diagnostics).toEqual([]);
   });
 });

@@ -306,14 +306,16 @@ describe("mirasol tiny gradients (float64 reference)", () => {
     60_000,
   );
 
-  test("the latent target is stop-gradient: along the encoders' weights, grad() leaves out what finite differences see through it", () => {
+  test("the latent target is stop-gradient: along the encoders' weights, " +
+    "grad() leaves out what finite differences see through it", () => {
     // Moving the encoder weights moves both the prediction and the target; the gradient counts only
     // the prediction's side, so it must differ from the finite difference, by far more than rounding.
     const { analytic, fd } = directional([], "latent", (n) => n.startsWith("video_encoder."));
     expect(Math.abs(fd - analytic)).toBeGreaterThan(1e-3 * Math.max(Math.abs(fd), 1e-3));
   }, 60_000);
 
-  test("latent_target_grad = 0 (the default) is the plain stop-gradient target: the same latent loss and gradients", () => {
+  test("latent_target_grad = 0 (the default) is the plain stop-gradient target: " +
+    "the same latent loss and gradients", () => {
     const plain = SOURCE.replace(
       /^  let target = latent_target_grad \*.*$/m,
       "  let target = stop_gradient(next_latents)",

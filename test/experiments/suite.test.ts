@@ -14,17 +14,21 @@ import {
 } from "../../bench/experiments/suite.js";
 import { aboveChance, cell, listWords, meanExcess, summarise } from "../../bench/experiments/summary.js";
 
-test("flags: all four experiments by default; --only picks a subset, case-insensitively; the command line round-trips", () => {
-  const all = parseSuiteOptions([]);
-  expect([...all.only]).toEqual(["E1", "E2", "E3", "E4"]);
-  expect(all).toMatchObject({ quick: false, timeIt: true });
-  expect(suiteCommand(all)).toBe("npm run experiments");
-  const some = parseSuiteOptions(["--quick", "--only", "e3,E2"]);
-  expect([...some.only].sort()).toEqual(["E2", "E3"]);
-  expect(suiteCommand(some)).toBe("npm run experiments -- --quick --only E3,E2");
-  expect([...parseSuiteOptions(["--only=E4", "--no-time"]).only]).toEqual(["E4"]);
-  expect(suiteCommand(parseSuiteOptions(["--no-time"]))).toBe("npm run experiments -- --no-time");
-});
+test(
+  "flags: all four experiments by default; --only picks a subset, case-insensitively; " +
+    "the command line round-trips",
+  () => {
+    const all = parseSuiteOptions([]);
+    expect([...all.only]).toEqual(["E1", "E2", "E3", "E4"]);
+    expect(all).toMatchObject({ quick: false, timeIt: true });
+    expect(suiteCommand(all)).toBe("npm run experiments");
+    const some = parseSuiteOptions(["--quick", "--only", "e3,E2"]);
+    expect([...some.only].sort()).toEqual(["E2", "E3"]);
+    expect(suiteCommand(some)).toBe("npm run experiments -- --quick --only E3,E2");
+    expect([...parseSuiteOptions(["--only=E4", "--no-time"]).only]).toEqual(["E4"]);
+    expect(suiteCommand(parseSuiteOptions(["--no-time"]))).toBe("npm run experiments -- --no-time");
+  },
+);
 
 test("--seeds trains a subset of the full sizes' seeds, and round-trips; --quick keeps its own sizes", () => {
   const o = parseSuiteOptions(["--only", "E2", "--seeds", "2,3"]);

@@ -11,7 +11,8 @@ export function requireFfmpeg(): void {
     const r = spawnSync(tool, ["-version"], { encoding: "utf8" });
     if (r.error || r.status !== 0)
       throw new Error(
-        `these tests need ffmpeg and ffprobe, and ${tool} cannot be run (${r.error?.message ?? `exit ${r.status}`}): ${FFMPEG_FIX}`,
+        `these tests need ffmpeg and ffprobe, and ${tool} cannot be run ` +
+          `(${r.error?.message ?? `exit ${r.status}`}): ${FFMPEG_FIX}`,
       );
   }
 }

@@ -13,7 +13,8 @@ export function torchPython(): string {
   const r = spawnSync(PYTHON, ["-c", "import torch, numpy; print(torch.__version__)"], { encoding: "utf8" });
   if (r.status !== 0)
     throw new Error(
-      `the export tests need PyTorch for ${PYTHON} (Debian's python3-torch): run \`npm run setup\`, which installs it (${(r.stderr || r.error?.message || "").trim().split("\n").pop()})`,
+      `the export tests need PyTorch for ${PYTHON} (Debian's python3-torch): run \`npm run setup\`, ` +
+        `which installs it (${(r.stderr || r.error?.message || "").trim().split("\n").pop()})`,
     );
   checked = PYTHON;
   return PYTHON;
@@ -32,10 +33,10 @@ export function runPython(
   });
   if (r.status !== 0)
     throw new Error(
-      `python ${args.join(" ")} failed (exit ${r.status}${r.signal ? `, ${r.signal}` : ""}):\n${r.stderr}\n${r.stdout}`.slice(
-        0,
-        4000,
-      ),
+      (
+        `python ${args.join(" ")} failed (exit ${r.status}${r.signal ? `, ${r.signal}` : ""}):\n` +
+        `${r.stderr}\n${r.stdout}`
+      ).slice(0, 4000),
     );
   return { stdout: r.stdout, stderr: r.stderr };
 }

@@ -41,21 +41,24 @@ describe("mira lsp", () => {
     expect(await client.change(uri, text)).toEqual([]);
   });
 
-  test("a size error inside std/nn.mira is reported at the call, its 'called here' notes as related locations", async () => {
-    const broken = text.replace("    heads: int = 4\n", "    heads: int = 3\n");
-    const ds = await client.change(uri, broken);
-    expect(ds.map((d) => d.code)).toEqual(["M3005"]);
-    expect(ds[0].message).toMatch(/64 \/ 3 is not a whole number\nhint: /);
-    const start = ds[0].range.start;
-    expect(broken.split("\n")[start.line].slice(start.character)).toMatch(/^\w+(\(.*\))?\(/); // at a call here
-    const related = ds[0].relatedInformation!.map((r) => [
-      r.location.uri.replace(/^.*\/models\//, "models/"),
-      r.message,
-    ]);
-    expect(related[0]).toEqual(["models/std/nn.mira", "the problem is here"]);
-    expect(related.slice(1).some(([u, m]) => u === "models/mirasol.mira" && /called here/.test(m))).toBe(true);
-    expect(await client.change(uri, text)).toEqual([]);
-  });
+  test(
+    "a size error inside std/nn.mira is reported at the call, " + "its 'called here' notes as related locations",
+    async () => {
+      const broken = text.replace("    heads: int = 4\n", "    heads: int = 3\n");
+      const ds = await client.change(uri, broken);
+      expect(ds.map((d) => d.code)).toEqual(["M3005"]);
+      expect(ds[0].message).toMatch(/64 \/ 3 is not a whole number\nhint: /);
+      const start = ds[0].range.start;
+      expect(broken.split("\n")[start.line].slice(start.character)).toMatch(/^\w+(\(.*\))?\(/); // at a call here
+      const related = ds[0].relatedInformation!.map((r) => [
+        r.location.uri.replace(/^.*\/models\//, "models/"),
+        r.message,
+      ]);
+      expect(related[0]).toEqual(["models/std/nn.mira", "the problem is here"]);
+      expect(related.slice(1).some(([u, m]) => u === "models/mirasol.mira" && /called here/.test(m))).toBe(true);
+      expect(await client.change(uri, text)).toEqual([]);
+    },
+  );
 
   test("hover shows a value's symbolic shape, a module's signature and a config key's value", async () => {
     await client.change(uri, text);

@@ -70,29 +70,32 @@ describe("safetensors", () => {
     expect(loadCheckpoint(path).metadata.step).toBe("1");
   });
 
-  test("a disk that fills up partway through a write: one line, the previous checkpoint intact, no temporary file", () => {
-    const path = join(dir, "full.safetensors");
-    saveCheckpoint(path, sample(1));
-    const before = readFileSync(path);
-    let written = 0;
-    const full = (fd: number, bytes: Uint8Array, offset: number, length: number): number => {
-      if (written > 0) throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
-      written = writeSync(fd, bytes, offset, Math.min(length, 16));
-      return written;
-    };
-    let err: unknown;
-    try {
-      saveCheckpoint(path, sample(2), { write: full });
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(CheckpointWriteError);
-    const { text, code } = describeFailure(err, false);
-    expect(text).toBe(`mira: cannot write ${path}: the disk is full (ENOSPC); the file there is unchanged`);
-    expect(code).toBe(3);
-    expect(readFileSync(path).equals(before)).toBe(true);
-    expect(readdirSync(dir).filter((f) => f.startsWith(".full.safetensors.tmp-"))).toEqual([]);
-  });
+  test(
+    "a disk that fills up partway through a write: one line, the previous checkpoint intact, " + "no temporary file",
+    () => {
+      const path = join(dir, "full.safetensors");
+      saveCheckpoint(path, sample(1));
+      const before = readFileSync(path);
+      let written = 0;
+      const full = (fd: number, bytes: Uint8Array, offset: number, length: number): number => {
+        if (written > 0) throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+        written = writeSync(fd, bytes, offset, Math.min(length, 16));
+        return written;
+      };
+      let err: unknown;
+      try {
+        saveCheckpoint(path, sample(2), { write: full });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(CheckpointWriteError);
+      const { text, code } = describeFailure(err, false);
+      expect(text).toBe(`mira: cannot write ${path}: the disk is full (ENOSPC); the file there is unchanged`);
+      expect(code).toBe(3);
+      expect(readFileSync(path).equals(before)).toBe(true);
+      expect(readdirSync(dir).filter((f) => f.startsWith(".full.safetensors.tmp-"))).toEqual([]);
+    },
+  );
 
   test("truncated files give one clear error", () => {
     const bytes = encodeSafetensors(sample(3));

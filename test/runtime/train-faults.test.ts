@@ -53,7 +53,11 @@ test("a device lost mid-run: one error naming the checkpoint kept, and --resume 
   const ckpt = join(dir, "lost", "checkpoint.safetensors");
   const { text, code } = describeFailure(err, false);
   expect(text).toMatch(
-    /^mira: the GPU device was lost after step [78] \(destroyed.*\); the last checkpoint, .*checkpoint\.safetensors \(step 5\), is intact: continue with --resume$/,
+    new RegExp(
+      /^mira: the GPU device was lost after step [78] \(destroyed.*\); /.source +
+        /the last checkpoint, .*checkpoint\.safetensors \(step 5\), is intact: /.source +
+        /continue with --resume$/.source,
+    ),
   );
   expect(text).toContain(ckpt);
   expect(code).toBe(3);
@@ -80,7 +84,10 @@ test("buffers the device cannot allocate: one line naming the size and what to c
     expect(err).toBeInstanceOf(OutOfMemoryError);
     const { text, code } = describeFailure(err, false);
     expect(text).toMatch(
-      /^mira: the device ran out of memory allocating [\d.]+ [KMG]?i?B of buffers \(the largest, .*\); lower --batch or --window, or use a smaller --preset$/,
+      new RegExp(
+        /^mira: the device ran out of memory allocating [\d.]+ [KMG]?i?B of buffers \(the largest, /.source +
+          /.*\); lower --batch or --window, or use a smaller --preset$/.source,
+      ),
     );
     expect(code).toBe(3);
   } finally {
@@ -101,7 +108,8 @@ test("a disk that fills up while a checkpoint is written: one line, the previous
   const ckpt = join(dir, "full", "checkpoint.safetensors");
   const { text, code } = describeFailure(err, false);
   expect(text).toBe(
-    `mira: step 10's checkpoint was not saved: cannot write ${ckpt}: the disk is full (ENOSPC); the file there is unchanged; ` +
+    `mira: step 10's checkpoint was not saved: cannot write ${ckpt}: the disk is full (ENOSPC); ` +
+      `the file there is unchanged; ` +
       `the last checkpoint, ${ckpt} (step 5), is intact: continue with --resume once there is room`,
   );
   expect(code).toBe(3);
@@ -117,6 +125,10 @@ test("training data that changed under a resumed run is refused, naming it", asy
   const err = await failure(trainText({ ...base, data: changed, steps: 10, run: "data", resume: true }));
   expect(err).toBeInstanceOf(CheckpointError);
   expect(describeFailure(err, false).text).toMatch(
-    /^mira: the training data .*changed\.txt changed since .*checkpoint\.safetensors was saved \(fingerprint [0-9a-f]{12}, the checkpoint's [0-9a-f]{12}\); resume with the data it was trained on, or start a new --run$/,
+    new RegExp(
+      /^mira: the training data .*changed\.txt changed since .*checkpoint\.safetensors was saved /.source +
+        /\(fingerprint [0-9a-f]{12}, the checkpoint's [0-9a-f]{12}\); /.source +
+        /resume with the data it was trained on, or start a new --run$/.source,
+    ),
   );
 });

@@ -59,13 +59,16 @@ describe("parsers", () => {
 describe("deriveBackportsSource", () => {
   test("deb822 (Debian 12): reuses the release's URI, components and key — not the security stanza's", () => {
     expect(deriveBackportsSource([file("debian12.sources")], "bookworm")).toBe(
-      "Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n",
+      "Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm-backports\nComponents: main\n" +
+        "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n",
     );
   });
 
   test("one-line .list with [signed-by=…]: skips deb-src and -security entries", () => {
     expect(deriveBackportsSource([file("oneline.list")], "bookworm")).toBe(
-      "Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm-backports\nComponents: main contrib non-free-firmware\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n",
+      "Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm-backports\n" +
+        "Components: main contrib non-free-firmware\n" +
+        "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n",
     );
   });
 

@@ -67,7 +67,8 @@ test("the answerer's first answer token is the evaluation's prediction, question
       expect(answerer.splitOf(clip)).toBe("val");
       for (const q of answerer.questionsOf(clip)) {
         const a = await answerer.answer(clip, q.question);
-        expect(a).toEqual(await recomputing.answer(clip, q.question)); // the derived decoder = the whole model per token
+        // the derived decoder = the whole model per token
+        expect(a).toEqual(await recomputing.answer(clip, q.question));
         expect(a.expected).toBe(q.answer);
         expect(a.type).toBe(q.type);
         const first = a.tokens[0];

@@ -1,4 +1,5 @@
-// mira train --types: training batches drawn only from the named question types, or from a curriculum of them; names checked.
+// mira train --types: training batches drawn only from the named question types, or from a curriculum of them;
+// names checked.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -23,16 +24,19 @@ synthesize({ out: join(dir, "data"), clips: 20, seed: 3, config: TINY });
 const ds = loadAvDataset(join(dir, "data"));
 const typeOf = (q: number): string => ds.index.questionTypes[ds.tensors.question_type[q]].name;
 
-test("without types the pool is the whole training split; with types, exactly that split's questions of those types", () => {
-  const [t0, t1] = questionsOf(ds, "train");
-  expect(Array.from(trainingPool(ds))).toEqual(Array.from({ length: t1 - t0 }, (_, i) => t0 + i));
-  const pool = trainingPool(ds, ["first_colour", "when_tone"]);
-  const want = Array.from({ length: t1 - t0 }, (_, i) => t0 + i).filter((q) =>
-    ["first_colour", "when_tone"].includes(typeOf(q)),
-  );
-  expect(Array.from(pool)).toEqual(want);
-  expect(want.length).toBeGreaterThan(0);
-});
+test(
+  "without types the pool is the whole training split; with types, " + "exactly that split's questions of those types",
+  () => {
+    const [t0, t1] = questionsOf(ds, "train");
+    expect(Array.from(trainingPool(ds))).toEqual(Array.from({ length: t1 - t0 }, (_, i) => t0 + i));
+    const pool = trainingPool(ds, ["first_colour", "when_tone"]);
+    const want = Array.from({ length: t1 - t0 }, (_, i) => t0 + i).filter((q) =>
+      ["first_colour", "when_tone"].includes(typeOf(q)),
+    );
+    expect(Array.from(pool)).toEqual(want);
+    expect(want.length).toBeGreaterThan(0);
+  },
+);
 
 test("training batches come from the pool", () => {
   const pool = trainingPool(ds, ["nth_colour"]);
@@ -54,36 +58,40 @@ test("an unknown question type is refused with the set's types named; --types on
   ).rejects.toThrow(/apply to an audio-video QA set; README.md is text/);
 });
 
-test("--types stages: a plain list is one stage at step 0; 'all' is every type; each later stage joins the pool at its step", () => {
-  expect(parseTypeStages("first_colour, when_tone")).toEqual([{ from: 0, types: ["first_colour", "when_tone"] }]);
-  const stages = parseTypeStages("first_colour,first_tone; nth_colour @ 3; all@7");
-  expect(stages).toEqual([
-    { from: 0, types: ["first_colour", "first_tone"] },
-    { from: 3, types: ["nth_colour"] },
-    { from: 7, types: [] },
-  ]);
-  const poolAt = stagedPool(ds, stages);
-  const typesIn = (pool: Int32Array): string[] => [...new Set(Array.from(pool, typeOf))].sort();
-  expect(typesIn(poolAt(0))).toEqual(["first_colour", "first_tone"]);
-  expect(typesIn(poolAt(2))).toEqual(["first_colour", "first_tone"]);
-  expect(typesIn(poolAt(3))).toEqual(["first_colour", "first_tone", "nth_colour"]);
-  expect(typesIn(poolAt(6))).toEqual(["first_colour", "first_tone", "nth_colour"]);
-  expect(Array.from(poolAt(7))).toEqual(Array.from(trainingPool(ds)));
-  expect(Array.from(poolAt(1000))).toEqual(Array.from(trainingPool(ds)));
-  // Batches follow the pool of their step.
-  const source = avDataSource(ds, 6, 7, 1, poolAt);
-  const L = ds.index.text.length;
-  const texts = (pool: Int32Array): Set<string> =>
-    new Set(Array.from(pool, (q) => Array.from(ds.tensors.text.subarray(q * L, (q + 1) * L)).join()));
-  for (const [step, pool] of [
-    [1, poolAt(1)],
-    [4, poolAt(4)],
-  ] as const) {
-    const text = source.train(step).text as Int32Array;
-    for (let r = 0; r < 6; r++)
-      expect(texts(pool).has(Array.from(text.subarray(r * L, (r + 1) * L)).join())).toBe(true);
-  }
-});
+test(
+  "--types stages: a plain list is one stage at step 0; 'all' is every type; " +
+    "each later stage joins the pool at its step",
+  () => {
+    expect(parseTypeStages("first_colour, when_tone")).toEqual([{ from: 0, types: ["first_colour", "when_tone"] }]);
+    const stages = parseTypeStages("first_colour,first_tone; nth_colour @ 3; all@7");
+    expect(stages).toEqual([
+      { from: 0, types: ["first_colour", "first_tone"] },
+      { from: 3, types: ["nth_colour"] },
+      { from: 7, types: [] },
+    ]);
+    const poolAt = stagedPool(ds, stages);
+    const typesIn = (pool: Int32Array): string[] => [...new Set(Array.from(pool, typeOf))].sort();
+    expect(typesIn(poolAt(0))).toEqual(["first_colour", "first_tone"]);
+    expect(typesIn(poolAt(2))).toEqual(["first_colour", "first_tone"]);
+    expect(typesIn(poolAt(3))).toEqual(["first_colour", "first_tone", "nth_colour"]);
+    expect(typesIn(poolAt(6))).toEqual(["first_colour", "first_tone", "nth_colour"]);
+    expect(Array.from(poolAt(7))).toEqual(Array.from(trainingPool(ds)));
+    expect(Array.from(poolAt(1000))).toEqual(Array.from(trainingPool(ds)));
+    // Batches follow the pool of their step.
+    const source = avDataSource(ds, 6, 7, 1, poolAt);
+    const L = ds.index.text.length;
+    const texts = (pool: Int32Array): Set<string> =>
+      new Set(Array.from(pool, (q) => Array.from(ds.tensors.text.subarray(q * L, (q + 1) * L)).join()));
+    for (const [step, pool] of [
+      [1, poolAt(1)],
+      [4, poolAt(4)],
+    ] as const) {
+      const text = source.train(step).text as Int32Array;
+      for (let r = 0; r < 6; r++)
+        expect(texts(pool).has(Array.from(text.subarray(r * L, (r + 1) * L)).join())).toBe(true);
+    }
+  },
+);
 
 test("a resumed run keeps its checkpoint's curriculum unless --types gives another; old plain lists still read", () => {
   const stored = JSON.stringify(parseTypeStages("first_colour; all@5"));

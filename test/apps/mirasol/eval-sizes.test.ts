@@ -39,7 +39,8 @@ beforeAll(async () => {
   checkpoint = r.checkpoint;
 }, 600_000);
 
-test("a model trained on 2 chunks is evaluated on 4-chunk clips with chunks=4; without it the data's shape is refused", async () => {
+test("a model trained on 2 chunks is evaluated on 4-chunk clips with chunks=4; " +
+  "without it the data's shape is refused", async () => {
   await expect(evaluate({ checkpoint, data: long, split: "val" })).rejects.toThrow(
     /video is \[B, 8, 16, 16, 3\] per example but the data has \[16, 16, 16, 3\]/,
   );
@@ -83,6 +84,9 @@ test("mira eval --set chunks=4 prints the accuracy at that size; a shape-changin
   const bad = mira("--set", "d=16");
   expect(bad.status).toBe(2);
   expect(bad.stderr).toMatch(
-    /^mira: with --set d=16 parameter .* would be .*; only sizes that keep every parameter's shape .* can change when evaluating\n$/,
+    new RegExp(
+      /^mira: with --set d=16 parameter .* would be .*; only sizes that keep every parameter's /.source +
+        /shape .* can change when evaluating\n$/.source,
+    ),
   );
 }, 600_000);
