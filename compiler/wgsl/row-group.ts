@@ -9,17 +9,8 @@
 import type { Node } from "../ir.js";
 import type { DeviceLimits } from "../limits.js";
 import { prod, stridesOf } from "../shape.js";
-import {
-  type Binding,
-  type KernelSource,
-  affineIndex,
-  computeType,
-  grid,
-  header,
-  load,
-  store,
-  unravelCode,
-} from "./common.js";
+import type { Binding, KernelSource } from "./common.js";
+import { affineIndex, computeType, grid, header, load, store, unravelCode } from "./common.js";
 import { GroupEmitter } from "./fused.js";
 import type { FusedGroup, RowGroup } from "../fuse.js";
 import { helperSource } from "./helpers.js";

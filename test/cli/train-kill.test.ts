@@ -1,21 +1,14 @@
 // `mira train` killed with SIGKILL mid-run resumes from its last checkpoint and reproduces the
 // uninterrupted run's losses bit for bit; a corrupt checkpoint is one error line and exit 2 (bad input).
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect, test } from "vitest";
+import { textDataFolder } from "../helpers/text-data.js";
 
 const root = join(import.meta.dirname, "..", "..");
 const mira = join(root, "bin", "mira.js");
-const dir = mkdtempSync(join(tmpdir(), "mira-kill-"));
-const data = join(dir, "text.txt");
-writeFileSync(
-  data,
-  Array.from({ length: 200 }, (_, i) => ["one small step. ", "two big leaps. ", "three quiet nights. "][i % 3]).join(
-    "",
-  ),
-);
+const { dir, data } = textDataFolder("mira-kill-");
 const args = (run: string): string[] => [
   mira,
   "train",

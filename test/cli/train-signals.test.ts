@@ -2,22 +2,15 @@
 // starts fresh and says so; a lock left by a dead trainer is taken over; a second trainer on the same
 // run directory is refused with one line (exit 2); SIGTERM stops like Ctrl-C, after a checkpoint, exit 143.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect, test } from "vitest";
 import { loadCheckpoint } from "../../runtime/checkpoint.js";
+import { textDataFolder } from "../helpers/text-data.js";
 
 const root = join(import.meta.dirname, "..", "..");
 const mira = join(root, "bin", "mira.js");
-const dir = mkdtempSync(join(tmpdir(), "mira-signals-"));
-const data = join(dir, "text.txt");
-writeFileSync(
-  data,
-  Array.from({ length: 200 }, (_, i) => ["one small step. ", "two big leaps. ", "three quiet nights. "][i % 3]).join(
-    "",
-  ),
-);
+const { dir, data } = textDataFolder("mira-signals-");
 const runDir = join(dir, "runs", "sig");
 const args = [
   mira,

@@ -2,8 +2,7 @@
 // checkpoint kept; --resume continues bit for bit), buffers the device cannot allocate (one line naming
 // the size and the fix), a disk that fills up while a checkpoint is written (one line, the previous
 // checkpoint whole), and training data that changed under a resumed run (refused, named).
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync, writeSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, readdirSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { expect, test } from "vitest";
 import { type TrainOptions, trainText } from "../../api/train.js";
@@ -11,15 +10,9 @@ import { describeFailure } from "../../cli/errors.js";
 import { CheckpointError, CheckpointWriteError, loadCheckpoint } from "../../runtime/checkpoint.js";
 import { DeviceLostError, OutOfMemoryError } from "../../runtime/device.js";
 import { testGpu } from "../helpers/gpu.js";
+import { textDataFolder } from "../helpers/text-data.js";
 
-const dir = mkdtempSync(join(tmpdir(), "mira-faults-"));
-const data = join(dir, "text.txt");
-writeFileSync(
-  data,
-  Array.from({ length: 200 }, (_, i) => ["one small step. ", "two big leaps. ", "three quiet nights. "][i % 3]).join(
-    "",
-  ),
-);
+const { dir, data } = textDataFolder("mira-faults-");
 const base: TrainOptions = {
   model: "models/char_lm.mira",
   data,
