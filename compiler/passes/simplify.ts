@@ -35,6 +35,7 @@ export function simplify(g: Graph, rules: readonly Rule[] = RULES): Graph {
   const b = new GraphBuilder();
   const map = new Map<number, Node>();
   const seen = new Map<string, Node>();
+  const outputs = new Set(g.outputs.map((o) => o.id));
   let changed = false;
   for (const n of g.nodes) {
     const inputs = n.inputs.map((i) => map.get(i)!);
@@ -44,7 +45,8 @@ export function simplify(g: Graph, rules: readonly Rule[] = RULES): Graph {
       if (r) ({ op, attrs } = r);
     }
     const key = keyOf(op, inputs, attrs);
-    const hit = op === "input" || op === "param" ? undefined : seen.get(key);
+    // an output keeps a node of its own: outputs are distinct buffers the caller reads
+    const hit = op === "input" || op === "param" || outputs.has(n.id) ? undefined : seen.get(key);
     changed ||= hit !== undefined || op !== n.op;
     const copy = hit ?? b.add(op, inputs, attrs);
     if (!hit) seen.set(key, copy);

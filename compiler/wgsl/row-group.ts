@@ -90,6 +90,8 @@ export function rowGroupKernel(
         if (!u.prologue) {
           const x = u.node.inputs[0];
           if (elementUnit.has(x)) return { lines, value: elementValue(x, lines, got) };
+          // a per-row member read as an element: rows of one element (the planner allows it only then)
+          if (perRow.has(x)) return { lines, value: perRow.get(x)! };
           return { lines, value: load(external(x), "idx") };
         }
         for (const x of u.prologue.reads) if (elementUnit.has(x.id)) elementValue(x.id, lines, got);

@@ -124,3 +124,18 @@ describe("row kernels: values", () => {
     600_000,
   );
 });
+
+test("a reduction of a reduction over rows of one element, and identical outputs, equal the reference", async () => {
+  // the second reduction reads the first's per-row value as its element (graphs.test.ts found this case)
+  const b = new GraphBuilder();
+  const x = b.input("x", "f32", [1]);
+  b.output("a", b.add("neg", [x]));
+  b.output("b", b.add("neg", [x]));
+  const m = b.add("reduce_max", [x], { axes: [0], keepDims: true });
+  b.output("m", m);
+  b.output("mm", b.add("reduce_max", [m], { axes: [0], keepDims: true }));
+  const g = b.build();
+  const got = await runOnGpu(g, { x: [0.25] });
+  const ref = runReference(g, { x: [0.25] });
+  for (const o of g.outputs) expect([...got[o.name]], o.name).toEqual([...ref[o.name].data]);
+});
