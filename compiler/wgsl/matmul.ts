@@ -185,20 +185,32 @@ function registerKernel(s: MatmulSpec, limits: DeviceLimits, wx: number, wy: num
     body.push("}");
   }
   const stores: string[] = [];
-  rows.forEach((r) => {
-    const rowGuard = `row0 + ${r} < ${m}`;
-    const coff = `coff + (row0 + ${r}) * ${n}`;
-    const parts: string[] = [];
-    [0, 1].forEach((h) => {
-      const c = `col0 + ${4 * h}`;
-      if (outVec) parts.push(`if (${c} < ${n}) { c[(${coff} + ${c}) / 4] = acc${r}${h}; }`);
-      else
-        [0, 1, 2, 3].forEach((e) =>
-          parts.push(`if (${c} + ${e} < ${n}) { ${put(`${coff} + ${c} + ${e}`, `acc${r}${h}.${"xyzw"[e]}`)} }`),
-        );
+  if (!outVec) {
+    // Element by element, in a loop: the epilogue is written once rather than for each of the 32 results
+    // (code size, and so compile time, grows with every copy).
+    const accs = rows.flatMap((r) => [`acc${r}0`, `acc${r}1`]).join(", ");
+    stores.push(`var accs = array<vec4<f32>, 8>(${accs});
+  for (var r = 0; r < ${TM}; r++) {
+    if (row0 + r >= ${m}) { break; }
+    for (var j = 0; j < ${TN}; j++) {
+      if (col0 + j < ${n}) { ${put(`coff + (row0 + r) * ${n} + col0 + j`, "accs[r * 2 + j / 4][j % 4]")} }
+    }
+  }`);
+  } else
+    rows.forEach((r) => {
+      const rowGuard = `row0 + ${r} < ${m}`;
+      const coff = `coff + (row0 + ${r}) * ${n}`;
+      const parts: string[] = [];
+      [0, 1].forEach((h) => {
+        const c = `col0 + ${4 * h}`;
+        if (outVec) parts.push(`if (${c} < ${n}) { c[(${coff} + ${c}) / 4] = acc${r}${h}; }`);
+        else
+          [0, 1, 2, 3].forEach((e) =>
+            parts.push(`if (${c} + ${e} < ${n}) { ${put(`${coff} + ${c} + ${e}`, `acc${r}${h}.${"xyzw"[e]}`)} }`),
+          );
+      });
+      stores.push(`if (${rowGuard}) {\n    ${parts.join("\n    ")}\n  }`);
     });
-    stores.push(`if (${rowGuard}) {\n    ${parts.join("\n    ")}\n  }`);
-  });
   const storeCode = stores.join("\n  ");
   const code = `${header([A, B, ...extra, C])}
 ${helpers()}
