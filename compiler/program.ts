@@ -12,6 +12,8 @@ import type { MatmulRecord } from "./passes/tune-matmuls.js";
 import { type PassLog, runPasses } from "./pipeline.js";
 import type { MemoryPlan, PlanStep, PlanValue } from "./plan.js";
 import { schedule } from "./schedule.js";
+import { sequenceDispatches } from "./sequence.js";
+import { opaqueLoopBounds } from "./wgsl/opaque-loops.js";
 import { type Shape, prod } from "./shape.js";
 import type { TuningTable } from "./autotune.js";
 import type { KernelSource } from "./wgsl/common.js";
@@ -81,6 +83,13 @@ export interface CompileOptions {
   /** with fusion, reductions and the elementwise work over the same rows in one kernel (fuse-rows.ts;
    *  default true); false keeps the elementwise plan's kernels, the A/B baseline of row kernels */
   readonly rows?: boolean;
+  /** with fusion, runs of consecutive small dispatches as one single-workgroup kernel (sequence.ts).
+   *  Default false: on llvmpipe a TTM step's 543 dispatches became 124 and ran 17% faster, but its
+   *  kernels took 5.6× as long to compile cold (docs/PERFORMANCE.md, "sequence kernels") */
+  readonly sequence?: boolean;
+  /** loop bounds the shader compiler cannot fold (wgsl/opaque-loops.ts), so it does not unroll them;
+   *  default: on software adapters, where unrolled loops cost seconds of compile per kernel */
+  readonly opaqueLoops?: boolean;
   /** share buffers between values whose lifetimes do not overlap (default true) */
   readonly reuseBuffers?: boolean;
   /** output name → param name it overwrites after each run (optimizer steps, carried state) */
@@ -98,7 +107,17 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
   if (!plan || !matmuls) bug("the pipeline ends without a fusion plan or matmul choices");
   const scheduleOpts = { updates: opts.updates ?? {}, attentionRows: opts.attentionRows };
   const sched = schedule({ graph: g, plan, choices: matmuls.choices }, limits, scheduleOpts);
-  const { buffers, kernels, dispatches, memory, bufferOf } = allocate(sched, limits, opts.reuseBuffers ?? true);
+  const allocation = allocate(sched, limits, opts.reuseBuffers ?? true);
+  const { buffers, memory, bufferOf } = allocation;
+  const sequenced =
+    (opts.fuse ?? true) && (opts.sequence ?? false)
+      ? sequenceDispatches(allocation.kernels, allocation.dispatches, limits)
+      : allocation;
+  const { dispatches } = sequenced;
+  const kernels =
+    (opts.opaqueLoops ?? limits.adapterKind === "cpu")
+      ? sequenced.kernels.map((k) => ({ ...k, code: opaqueLoopBounds(k.code) }))
+      : sequenced.kernels;
   const byId = sched.byId;
   const tensor = (n: Node, name: string): Tensor => ({ name, buffer: bufferOf(n.id), dtype: n.dtype, shape: n.shape });
   const updates = Object.entries(opts.updates ?? {})
