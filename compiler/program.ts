@@ -84,8 +84,8 @@ export interface CompileOptions {
    *  default true); false keeps the elementwise plan's kernels, the A/B baseline of row kernels */
   readonly rows?: boolean;
   /** with fusion, runs of consecutive small dispatches as one single-workgroup kernel (sequence.ts).
-   *  Default false: on llvmpipe a TTM step's 543 dispatches became 124 and ran 17% faster, but its
-   *  kernels took 5.6× as long to compile cold (docs/PERFORMANCE.md, "sequence kernels") */
+   *  Default false: on llvmpipe a TTM step's dispatches fall about 4× but its cold compile grows several
+   *  times for a modest warm gain (docs/PERFORMANCE.md, section compile-cold) */
   readonly sequence?: boolean;
   /** loop bounds the shader compiler cannot fold (wgsl/opaque-loops.ts), so it does not unroll them;
    *  default: on software adapters, where unrolled loops cost seconds of compile per kernel */
