@@ -156,9 +156,11 @@ export async function runE3(suite: Suite): Promise<void> {
     "through its target (the default 0 is stop-gradient; the value is the same). Validation losses (mean " +
     "over seeds, the run's 8 validation batches) are measured for every run whatever its λ, so the columns " +
     "compare: text loss is cross-entropy on the answer tokens (nats), latent loss 1 − cosine, recon loss " +
-    "mean squared error; latent spread is √(E‖x − E x‖²) / √(E‖x‖²) over every latent vector of those " +
+    "mean squared error; latent spread is √(E‖x − E x‖²) / √(E‖x‖²) " +
+    "over every latent vector of those " +
     "batches (1: centred, 0: all one vector — collapse); clip spread is the same with the mean taken per " +
-    "place (chunk and slot) over the clips, √(E‖x − E_clips x‖²) / √(E‖x‖²) (0: every clip gets the same " +
+    "place (chunk and slot) over the clips, √(E‖x − E_clips x‖²) / √(E‖x‖²) " +
+    "(0: every clip gets the same " +
     "latents at each place — they say nothing about the clip).";
   writeSection(
     "e3",

@@ -189,7 +189,9 @@ export const ATTENTION_OPS = {
   attention_lse: {
     kind: "attention",
     arity: "variadic",
-    doc: "log Σ_j exp(masked scaled q·kᵀ) per query row (f32; log Tk for a fully masked row), for attention's gradient",
+    doc:
+      "log Σ_j exp(masked scaled q·kᵀ) per query row (f32; log Tk for a fully masked row), " +
+      "for attention's gradient",
     tol: { atol: 2e-5, rtol: 1e-5 },
     infer: (ins, a) => {
       if (ins.length !== 2 && ins.length !== 3)

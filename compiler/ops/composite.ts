@@ -70,8 +70,10 @@ export function attentionInfer(ins: readonly TensorType[], a: Attrs): TensorType
   const [q, k, v] = ins;
   const mask = req("attention", a, "mask");
   const r = q.shape.length;
-  if (r < 3 || k.shape.length !== r || v.shape.length !== r)
-    fail(`attention: q, k, v need one rank ≥ 3, got ${fmtShape(q.shape)}, ${fmtShape(k.shape)}, ${fmtShape(v.shape)}`);
+  if (r < 3 || k.shape.length !== r || v.shape.length !== r) {
+    const got = [q, k, v].map((t) => fmtShape(t.shape)).join(", ");
+    fail(`attention: q, k, v need one rank ≥ 3, got ${got}`);
+  }
   if (!isFloat(q.dtype) || k.dtype !== q.dtype || v.dtype !== q.dtype) fail("attention: q, k, v need one float dtype");
   const lead = q.shape.slice(0, -2);
   if (!sameShape(lead, k.shape.slice(0, -2)) || !sameShape(lead, v.shape.slice(0, -2)))
