@@ -167,12 +167,12 @@ describe("dispatches past maxComputeWorkgroupsPerDimension fold into y and z", (
         "gather",
         [
           { dtype: "f32", shape: [50, 64] },
-          { dtype: "i32", shape: [intIn(r, 30, 200)] },
+          { dtype: "i32", shape: [intIn(r, 40, 200)] }, // ≥ 40 rows of 64: more than 9 workgroups
         ],
         { axis: 0 },
       ),
     scatter_add: (r) => {
-      const n = intIn(r, 30, 200);
+      const n = intIn(r, 40, 200); // as gather: enough workgroups to fold at every drawn limit
       return singleOp(
         "scatter_add",
         [
