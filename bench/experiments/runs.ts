@@ -2,7 +2,8 @@
 // `mira eval` on the test split — with its equivalent command lines, seed, cost and wall time. Runs are
 // kept per (overrides, seed) for the life of the process, so experiments that share a configuration
 // (E3's base is E2's Transformer; E4 evaluates E2's checkpoints) train it once; and on disk (run.json
-// beside the checkpoint), reused by a later suite run while the sizes, the data and models/ are the same.
+// beside the checkpoint), reused by a later suite run while the sizes, the data and the source it runs
+// (RUN_SOURCES: models/ and every layer of code from dsl/ to cli/) are the same.
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -65,18 +66,30 @@ function keep(path: string, key: string, field: string, value: unknown): void {
   writeFileAtomic(path, new TextEncoder().encode(`${JSON.stringify({ key, [field]: value }, null, 1)}\n`));
 }
 
-/** Every file under models/ (the model and its std library), hashed: a run trained on other model
- *  source is not reused. */
-function modelsHash(): string {
+/** The folders whose files a training or evaluation run executes or reads: the model and its std library,
+ *  and every layer of code from the language to the app's training loop. */
+export const RUN_SOURCES = ["models", "base", "datasets", "dsl", "compiler", "runtime", "api", "apps", "cli"] as const;
+
+const REPO = join(import.meta.dirname, "..", "..");
+
+/** The content of every file under `folders` (below `root`), hashed with its path: a run kept under one
+ *  hash is not reused once any of that source differs. Contents, not mtimes, so a checkout or a rebase
+ *  that leaves a file's text alone keeps its runs. */
+export function sourceHash(root = REPO, folders: readonly string[] = RUN_SOURCES): string {
   const h = createHash("sha256");
-  const walk = (dir: string): void => {
-    for (const f of readdirSync(dir).sort()) {
-      const p = join(dir, f);
-      if (statSync(p).isDirectory()) walk(p);
-      else h.update(p).update(readFileSync(p));
+  const walk = (rel: string): void => {
+    for (const f of readdirSync(join(root, rel)).sort()) {
+      if (f.startsWith(".") || f === "node_modules") continue;
+      const p = `${rel}/${f}`;
+      if (statSync(join(root, p)).isDirectory()) walk(p);
+      else {
+        const content = readFileSync(join(root, p));
+        // lengths make the byte stream unambiguous: no two file lists hash alike by shifting bytes
+        h.update(`${p}\0${content.length}\0`).update(content);
+      }
     }
   };
-  walk("models");
+  for (const folder of folders) if (existsSync(join(root, folder))) walk(folder);
   return h.digest("hex");
 }
 
@@ -114,6 +127,8 @@ export class Runner {
   private readonly done = new Map<string, Promise<Run>>();
   /** runs taken from disk rather than trained */
   reused = 0;
+  /** the source a run of this process executes (RUN_SOURCES), hashed once: the code is loaded at start */
+  private readonly source = sourceHash();
   constructor(
     readonly sizes: SuiteSizes,
     readonly data: DataSet,
@@ -135,7 +150,7 @@ export class Runner {
 
   /** A trained run's checkpoint on another set, with `set` overriding sizes (e.g. chunks=8). */
   async evaluateOn(run: Run, data: DataSet, set: readonly string[]): Promise<Evaluation> {
-    // kept beside the checkpoint and reused while the checkpoint and the data are the same
+    // kept beside the checkpoint and reused while the checkpoint, the data and the source are the same
     const saved = join(
       dirname(run.checkpoint),
       `eval-${createHash("sha256")
@@ -144,7 +159,7 @@ export class Runner {
         .slice(0, 10)}.json`,
     );
     const { mtimeMs, size } = statSync(run.checkpoint);
-    const key = JSON.stringify({ checkpoint: [mtimeMs, size], data: dataFingerprint(data), set });
+    const key = JSON.stringify({ checkpoint: [mtimeMs, size], data: dataFingerprint(data), set, source: this.source });
     const earlier = readKept<Evaluation>(saved, key, "evaluation");
     if (earlier) return earlier;
     const started = performance.now();
@@ -171,7 +186,7 @@ export class Runner {
       set,
       seed,
       data: dataFingerprint(this.data),
-      models: modelsHash(),
+      source: this.source,
     });
     const earlier = readKept<Run>(saved, key, "run");
     if (earlier && existsSync(earlier.checkpoint)) {
