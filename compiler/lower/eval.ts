@@ -7,61 +7,23 @@ import type * as A from "../../dsl/ast.js";
 import { BUILTINS } from "../../dsl/check/builtins.js";
 import { type KnownCode, type Note, diag } from "../../dsl/diagnostics.js";
 import { GraphBuilder } from "../builder.js";
-import { type DType, DTYPES } from "../dtype.js";
+import { DTYPES } from "../dtype.js";
 import { IrError, type Node } from "../ir.js";
 import { binary, scalar } from "../ops/helpers.js";
 import type { NodeBuilder } from "../ops/spec.js";
+import { type Arg, bindDims, bindSlots } from "./args.js";
+import { BIN_OPS, floorMod, staticArith } from "./arith.js";
 import { LOWERINGS, type LowerCtx, VALUE_BUILTINS } from "./builtins.js";
 import { evalIndex } from "./index-expr.js";
+import type { NodeOrigin, ParamInfo, ScanRecord } from "./records.js";
 import { ElabAbort, Env, type InitSpec, type Instance, type Val, describeVal, joinPath, snakeCase } from "./values.js";
 
-/** Where a node came from: the expression being elaborated and the module calls that led there
- *  (outermost first), so a later pass (compiler/decode.ts) can point at the user's line. */
-export interface NodeOrigin {
-  readonly span: A.Span;
-  readonly calls: readonly { readonly span: A.Span; readonly module: string }[];
-}
-
-/** An unrolled `scan` (compiler/stream.ts reads it back as one step with a carried state): the nodes
- *  of step i have ids in [start, end); `carries` are the carried values after it (in the order of the
- *  scan's `carry` list), `yield` the step's value as stacked (with its new axis). */
-export interface ScanRecord {
-  readonly span: A.Span;
-  /** the carries' initial values */
-  readonly inits: readonly number[];
-  readonly steps: readonly {
-    readonly start: number;
-    readonly end: number;
-    readonly carries: readonly number[];
-    readonly yield: number;
-  }[];
-  /** the concat of the yields */
-  readonly out: number;
-}
-
-export interface ParamInfo {
-  readonly name: string;
-  readonly shape: readonly number[];
-  readonly dtype: DType;
-  readonly init: InitSpec;
-}
+export type { Arg } from "./args.js";
+export type { NodeOrigin, ParamInfo, ScanRecord } from "./records.js";
 
 /** Bounds that keep a hostile or mistaken model from exhausting memory or the stack. */
 const MAX_NODES = 2_000_000;
 const MAX_CALL_DEPTH = 64;
-
-const BIN_OPS: Record<string, string> = {
-  "+": "add",
-  "-": "sub",
-  "*": "mul",
-  "/": "div",
-  "==": "eq",
-  "!=": "ne",
-  "<": "lt",
-  "<=": "le",
-  ">": "gt",
-  ">=": "ge",
-};
 
 export class Elaborator {
   readonly graph = new GraphBuilder();
@@ -441,82 +403,6 @@ export class Elaborator {
         "check the config values this dimension is computed from",
       );
     return v.v;
-  }
-}
-
-export interface Arg {
-  readonly name?: string;
-  readonly value: Val;
-}
-
-function bindSlots(el: Elaborator, args: readonly Arg[], slots: readonly string[]): (Val | undefined)[] {
-  const out: (Val | undefined)[] = slots.map(() => undefined);
-  let pos = 0;
-  for (const a of args) {
-    const i = a.name === undefined ? pos++ : slots.indexOf(a.name);
-    if (i < 0 || i >= slots.length) el.fail("M3006", `unexpected argument${a.name ? ` '${a.name}'` : ""}`);
-    out[i] = a.value;
-  }
-  return out;
-}
-
-/** Binds a signature's free dim names (`B`, `T`) from an argument's concrete shape. */
-function bindDims(env: Env, dims: readonly A.DimItem[], shape: readonly number[]): void {
-  const rest = dims[0]?.kind === "rest";
-  const named = rest ? dims.slice(1) : dims;
-  const off = shape.length - named.length;
-  named.forEach((d, i) => {
-    if (d.kind === "name" && !env.get(d.name) && shape[off + i] !== undefined)
-      env.define(d.name, { k: "int", v: shape[off + i] });
-  });
-}
-
-/** a % b on float tensors, with the sign of b as in Python: a - floor(a / b) * b (existing ops only). */
-function floorMod(b: NodeBuilder, x: Node, y: Node): Node {
-  return binary(b, "sub", x, binary(b, "mul", b.add("floor", [binary(b, "div", x, y)]), y));
-}
-
-function staticArith(
-  el: Elaborator,
-  e: A.BinaryExpr,
-  l: { k: "int" | "float"; v: number },
-  r: { k: "int" | "float"; v: number },
-): Val {
-  const op = e.op;
-  const ints = l.k === "int" && r.k === "int";
-  switch (op) {
-    case "+":
-      return { k: ints ? "int" : "float", v: l.v + r.v };
-    case "-":
-      return { k: ints ? "int" : "float", v: l.v - r.v };
-    case "*":
-      return { k: ints ? "int" : "float", v: l.v * r.v };
-    case "%":
-      return { k: ints ? "int" : "float", v: l.v - Math.floor(l.v / r.v) * r.v }; // floor-mod, as on tensors
-    case "/":
-      if (!ints) return { k: "float", v: l.v / r.v };
-      if (r.v === 0 || l.v % r.v !== 0) {
-        const named =
-          e.left.kind === "name" && e.right.kind === "name"
-            ? `make '${e.left.name}' (${l.v}) a multiple of '${e.right.name}' (${r.v})`
-            : "pick config values that divide evenly (e.g. d a multiple of heads)";
-        el.fail("M3005", `${l.v} / ${r.v} is not a whole number`, named);
-      }
-      return { k: "int", v: l.v / r.v };
-    case "==":
-      return { k: "bool", v: l.v === r.v };
-    case "!=":
-      return { k: "bool", v: l.v !== r.v };
-    case "<":
-      return { k: "bool", v: l.v < r.v };
-    case "<=":
-      return { k: "bool", v: l.v <= r.v };
-    case ">":
-      return { k: "bool", v: l.v > r.v };
-    case ">=":
-      return { k: "bool", v: l.v >= r.v };
-    default:
-      return el.fail("M3006", `'${op}' needs tensors`);
   }
 }
 
