@@ -2,6 +2,7 @@
 import { formatBytes } from "../../compiler/limits.js";
 import { type AvTrainResult, train } from "../../apps/mirasol/train-av.js";
 import { type TypeStage, parseTypeStages } from "../../apps/mirasol/av.js";
+import { getGpu } from "../../runtime/device.js";
 import { type Parsed, flag, int, num, onePositional, str, strs } from "../args.js";
 import { EXIT, UsageError } from "../errors.js";
 import { stopOnInterrupt } from "../interrupt.js";
@@ -28,6 +29,17 @@ const optional = (
   read: (p: Parsed, name: string, fallback: number) => number,
 ): number | undefined => (str(p, name) === undefined ? undefined : read(p, name, 0));
 
+/** Test hook (docs/testing.md): MIRA_LOSE_DEVICE_AFTER_STEP=N destroys the GPU device once step N is done, as a
+ *  driver reset or a removed GPU would lose it, so a test can watch the real CLI survive it. Unset, nothing. */
+async function deviceLossHook(): Promise<((step: number) => void) | undefined> {
+  const after = Number(process.env.MIRA_LOSE_DEVICE_AFTER_STEP);
+  if (!Number.isInteger(after) || after <= 0) return undefined;
+  const gpu = await getGpu();
+  return (step) => {
+    if (step === after) gpu.device.destroy();
+  };
+}
+
 export async function trainCommand(p: Parsed): Promise<number> {
   const file = onePositional(p, "model file", TRAIN_USAGE);
   const data = str(p, "data");
@@ -36,6 +48,7 @@ export async function trainCommand(p: Parsed): Promise<number> {
       `--data PATH is required (a text file or directory, or a 'mira data synth' set); usage: ${TRAIN_USAGE}`,
     );
   const json = flag(p, "json");
+  const loseDevice = await deviceLossHook();
   const stopRequested = stopOnInterrupt("stopping after this step and saving a checkpoint");
   let bar: ProgressBar | undefined;
   let unit = "tok";
@@ -73,14 +86,16 @@ export async function trainCommand(p: Parsed): Promise<number> {
       unit = i.trainChars ? "tok" : "questions";
       if (!json) bar = new ProgressBar(i.steps);
     },
-    onProgress: (pr) =>
+    onProgress: (pr) => {
       bar?.update(
         pr.step,
         `loss ${pr.loss?.toFixed(3) ?? "…"}` +
           `${pr.valLoss !== undefined ? ` · val ${pr.valLoss.toFixed(3)}` : ""} · ` +
           `${Number.isFinite(pr.tokensPerSecond) ? Math.round(pr.tokensPerSecond).toLocaleString("en-US") : "…"}` +
           ` ${unit}/s · ETA ${formatDuration(pr.etaSeconds)}`,
-      ),
+      );
+      loseDevice?.(pr.step);
+    },
     shouldStop: stopRequested,
   });
   bar?.done();
