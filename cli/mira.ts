@@ -206,8 +206,13 @@ const COMMANDS: Record<string, Command> = {
   },
   demo: {
     summary: "what `npm start` runs: tiny Mirasol trained on synthetic clips, then asked about held-out ones",
-    usage: "mira demo [--steps N] [--clips N] [--runs DIR]",
-    options: { steps: { type: "string" }, clips: { type: "string" }, runs: { type: "string" } },
+    usage: "mira demo [--steps N] [--clips N] [--runs DIR] [--figures FILE]",
+    options: {
+      steps: { type: "string" },
+      clips: { type: "string" },
+      runs: { type: "string" },
+      figures: { type: "string" },
+    },
     run: async (p) => (await import("./commands/demo.js")).demo(p),
   },
 };

@@ -2,7 +2,8 @@
 // self-test, a small synthetic audio-video QA set, tiny Mirasol trained on it with a progress bar (the
 // layout and curriculum of apps/mirasol/av-recipe.ts, shortened to the demo's steps), validation accuracy per
 // question type beside chance, and three held-out questions answered.
-// Ctrl-C stops after the current step and keeps the checkpoint (exit 130).
+// Ctrl-C stops after the current step and keeps the checkpoint (exit 130). `--figures FILE` also writes
+// what the run measured as JSON (apps/mirasol/demo-figures.ts), for `npm run demo:figures`.
 import { formatBytes } from "../../compiler/limits.js";
 import { AvAnswerer, formatAnswer } from "../../apps/mirasol/ask.js";
 import { parseTypeStages } from "../../apps/mirasol/av.js";
@@ -10,7 +11,10 @@ import { AV_LAYOUT, AV_LAYOUT_SET, avCurriculum } from "../../apps/mirasol/av-re
 import { type AvTrainResult, train } from "../../apps/mirasol/train-av.js";
 import { synthesize } from "../../datasets/av-build.js";
 import { TINY } from "../../datasets/synth-av.js";
+import { writeFileAtomic } from "../../runtime/checkpoint.js";
 import { adapterName, getGpu } from "../../runtime/device.js";
+import type { DemoFigures } from "../../apps/mirasol/demo-figures.js";
+import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { type Parsed, int, str } from "../args.js";
 import { EXIT } from "../errors.js";
@@ -18,9 +22,13 @@ import { stopOnInterrupt } from "../interrupt.js";
 import { ProgressBar, formatDuration } from "../progress.js";
 import { runSelfTest } from "../selftest.js";
 
-export const DEMO_USAGE = "mira demo [--steps N] [--clips N] [--runs DIR]";
+export const DEMO_USAGE = "mira demo [--steps N] [--clips N] [--runs DIR] [--figures FILE]";
 const MODEL = "models/mirasol.mira";
+const PRESET = "tiny";
 const BATCH = 64;
+const LR = 3e-3;
+const SEED = 1;
+const DATA_SEED = 0;
 
 /** The recipe's curriculum scaled to `steps` (100 and 400 of 2,000 there; earlier here, so that a short
  *  demo reaches the questions that find a chunk and then every type). */
@@ -34,6 +42,7 @@ export async function demo(p: Parsed): Promise<number> {
   const steps = int(p, "steps", 500);
   const clips = int(p, "clips", 4000);
   const runsDir = str(p, "runs") ?? "runs";
+  const figures = str(p, "figures");
   const started = Date.now();
 
   const gpu = await getGpu();
@@ -47,7 +56,7 @@ export async function demo(p: Parsed): Promise<number> {
   if (!checks.every((c) => c.ok)) return EXIT.failed;
 
   const data = join(runsDir, "demo-data");
-  const made = synthesize({ out: data, clips, seed: 0, config: { ...TINY, ...AV_LAYOUT } });
+  const made = synthesize({ out: data, clips, seed: DATA_SEED, config: { ...TINY, ...AV_LAYOUT } });
   say(
     `  data     ${clips.toLocaleString("en-US")} synthetic clips (moving coloured shapes; tones and ` +
       `beeps as log-mel), ${made.index.questions.toLocaleString("en-US")} questions → ${data}`,
@@ -58,13 +67,13 @@ export async function demo(p: Parsed): Promise<number> {
   const types = demoCurriculum(steps);
   const r = (await train({
     model: MODEL,
-    preset: "tiny",
+    preset: PRESET,
     set: AV_LAYOUT_SET,
     data,
     steps,
     batch: BATCH,
-    lr: 3e-3,
-    seed: 1,
+    lr: LR,
+    seed: SEED,
     runsDir,
     run: "demo",
     evalEvery: 100,
@@ -72,7 +81,7 @@ export async function demo(p: Parsed): Promise<number> {
     types: parseTypeStages(types),
     onStart: (i) => {
       say(
-        `  model    ${MODEL} --preset tiny ${AV_LAYOUT_SET.map((x) => `--set ${x}`).join(" ")}: ` +
+        `  model    ${MODEL} --preset ${PRESET} ${AV_LAYOUT_SET.map((x) => `--set ${x}`).join(" ")}: ` +
           `${i.params.toLocaleString("en-US")} parameters; one training step = ` +
           `${i.dispatchesPerStep.toLocaleString("en-US")} kernels in one submit, ` +
           `${formatBytes(i.bufferBytes)}`,
@@ -132,8 +141,35 @@ export async function demo(p: Parsed): Promise<number> {
     answerer.destroy();
   }
   say("");
+  const wallSeconds = (Date.now() - started) / 1000;
+  if (figures) {
+    const measured: DemoFigures = {
+      date: new Date().toISOString().slice(0, 10),
+      adapter: adapterName(gpu.adapter),
+      software: gpu.limits.adapterKind === "cpu",
+      cores: cpus().length,
+      load: loadavg(),
+      model: MODEL,
+      preset: PRESET,
+      set: AV_LAYOUT_SET,
+      params: r.params,
+      clips,
+      dataSeed: DATA_SEED,
+      questions: made.index.questions,
+      steps,
+      batch: BATCH,
+      lr: LR,
+      seed: SEED,
+      types,
+      stepMs: r.stepMs,
+      trainSeconds: (r.lastStep * r.stepMs) / 1000,
+      wallSeconds,
+      accuracy: r.accuracy,
+    };
+    writeFileAtomic(figures, new TextEncoder().encode(`${JSON.stringify(measured, null, 1)}\n`));
+  }
   say(
-    `done in ${formatDuration((Date.now() - started) / 1000)}. Next: npx mira generate --checkpoint ` +
+    `done in ${formatDuration(wallSeconds)}. Next: npx mira generate --checkpoint ` +
       `${r.checkpoint} --clip ${answerer.ds.index.splits.test.clips[0]} --question "how many beeps ?"`,
   );
   say(

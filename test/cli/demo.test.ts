@@ -1,6 +1,7 @@
 // `npm start`'s demo end to end at a small size: data made, tiny Mirasol trained, accuracy beside
 // chance, three held-out questions answered; and Ctrl-C (SIGINT to the process group, as a terminal
-// sends it) stops after the current step with the checkpoint kept and exit code 130.
+// sends it) stops after the current step with the checkpoint kept and exit code 130; and the repository's
+// docs are left alone (`--figures` writes what the run measured to the file it names, nothing else).
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,6 +9,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { expect, test } from "vitest";
 import { parseTypeStages } from "../../apps/mirasol/av.js";
+import type { DemoFigures } from "../../apps/mirasol/demo-figures.js";
 import { demoCurriculum } from "../../cli/commands/demo.js";
 
 const root = join(import.meta.dirname, "..", "..");
@@ -15,10 +17,23 @@ const mira = join(root, "bin", "mira.js");
 
 test("the demo trains, reports accuracy beside chance and answers three held-out questions", () => {
   const runs = mkdtempSync(join(tmpdir(), "mira-demo-"));
-  const r = spawnSync(process.execPath, [mira, "demo", "--steps", "6", "--clips", "40", "--runs", runs], {
-    cwd: root,
-    encoding: "utf8",
-  });
+  // only `npm run demo:figures` writes the demo's figures into the docs; the demo itself writes none
+  const docs = [join(root, "README.md"), join(root, "docs", "models.md")];
+  // the demo's sections only: the rest of a doc may be edited while the test runs
+  const sections = (): string[] =>
+    docs.map(
+      (f) => readFileSync(f, "utf8").split("<!-- bench:demo:start -->")[1]?.split("<!-- bench:demo:end -->")[0] ?? "",
+    );
+  const before = sections();
+  const figures = join(runs, "figures.json");
+  const r = spawnSync(
+    process.execPath,
+    [mira, "demo", "--steps", "6", "--clips", "40", "--runs", runs, "--figures", figures],
+    {
+      cwd: root,
+      encoding: "utf8",
+    },
+  );
   expect(r.status, r.stderr).toBe(0);
   const out = r.stdout;
   expect(out).toMatch(/40 synthetic clips/);
@@ -27,6 +42,14 @@ test("the demo trains, reports accuracy beside chance and answers three held-out
   expect(out.match(/^ {2}clip \d+: .+ → /gm)).toHaveLength(3);
   expect(existsSync(join(runs, "demo", "checkpoint.safetensors"))).toBe(true);
   expect(r.stderr).not.toMatch(/warning/i);
+  expect(sections()).toEqual(before);
+  expect(before.every((s) => s.includes("mira demo"))).toBe(true);
+  // --figures: what the run measured, as `npm run demo:figures` writes into the docs
+  const measured = JSON.parse(readFileSync(figures, "utf8")) as DemoFigures;
+  expect(measured).toMatchObject({ steps: 6, clips: 40, batch: 64, seed: 1, dataSeed: 0 });
+  expect(measured.accuracy.map((a) => a.type)).toEqual(expect.arrayContaining(["count_beeps", "tone_after_colour"]));
+  for (const a of measured.accuracy) expect(out).toContain(`${(100 * a.accuracy).toFixed(1)}%   chance`);
+  expect(measured.stepMs).toBeGreaterThan(0);
 }, 600_000);
 
 test(
