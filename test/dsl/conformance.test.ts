@@ -163,6 +163,7 @@ module A(d: int)(x: f32[B, T, d]) -> f32[B, T, d] {
       "std/nn.mira",
       "std/vit.mira",
       "std/combiners.mira",
+      "std/chunks.mira",
       "std/losses.mira",
     ])
       expect(

@@ -31,6 +31,7 @@ const MODEL_FILES = [
   "std/nn.mira",
   "std/vit.mira",
   "std/combiners.mira",
+  "std/chunks.mira",
   "std/losses.mira",
 ];
 export const REAL: readonly { name: string; text: string; tokens: IToken[] }[] = MODEL_FILES.map((f) => {

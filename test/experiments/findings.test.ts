@@ -59,7 +59,12 @@ test(
         "(colour_at_tone)",
     );
     expect(text).toContain(
-      "- count_beeps (audio): above chance in every seed with Transformer, TTM, Perceiver, MeanPool and Concat.",
+      "- count_beeps (audio): above chance in every seed with Transformer, TTM, Perceiver, MeanPool, Concat " +
+        "and Transformer (last m).",
+    );
+    expect(text).toContain(
+      "- The paper's Transformer Combiner (the last m outputs of [v ; a]) against std's (m learned summary " +
+        "tokens appended, docs/models.md): +0.0 points (mean over types).",
     );
     expect(text).toContain(
       "counts 15 % fewer FLOPs than the Transformer Combiner's (the paper's setting reportedly saves about " +
@@ -165,6 +170,16 @@ test(
     );
     expect(e4Findings(cells(0.6))).toContain(
       "stays above chance in every seed at 16 chunks: consistent with the paper's claim",
+    );
+    // with rotary positions beside learned ones, the kept pairs are counted per choice
+    const rotary = [...cells(0.25), ...cells(0.6).map((c) => ({ ...c, label: `${c.label} (rotary)` }))];
+    expect(e4Findings(rotary)).toContain(
+      "Per choice of chunk positions, (Combiner, type) pairs learned at 4 chunks that stay above chance in " +
+        "every seed at 16: learned 0 of 2, rotary 2 of 2.",
+    );
+    expect(e4Findings(rotary)).toContain(
+      "Every type learned at 4 chunks with rotary chunk positions (the choice that keeps the most) stays above " +
+        "chance in every seed at 16 chunks: consistent",
     );
     const none = e4Findings(cells(0.25, 0.25));
     expect(none).toContain("no type is learned at the trained length at this budget");
