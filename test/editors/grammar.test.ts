@@ -87,14 +87,11 @@ describe("the TextMate grammar", () => {
 
   const mirasol = readFileSync(join(ROOT, "models", "mirasol.mira"), "utf8");
   const combiners = readFileSync(join(ROOT, "models", "std", "combiners.mira"), "utf8");
+  const chunks = readFileSync(join(ROOT, "models", "std", "chunks.mira"), "utf8");
   scopesIn("mirasol.mira", mirasol, [
     ["import std.nn", "import", "keyword.control.import.mira"],
     ["import std.nn", "std.nn", "entity.name.namespace.mira"],
-    ["module TimeAlignedAR", "module", "storage.type.module.mira"],
-    ["module TimeAlignedAR", "TimeAlignedAR", "entity.name.type.module.mira"],
     ["model Mirasol", "Mirasol", "entity.name.type.model.mira"],
-    ["(x: f32[B, T, M, d])", "f32", "support.type.dtype.mira"],
-    ["module TimeAlignedAR(d: int", "int", "support.type.primitive.mira"],
     ["chunks: int = 4", "chunks", "variable.other.property.config.mira"],
     ["chunks: int = 4", "4", "constant.numeric.mira"],
     ["chunk_position_std: float = 0.02", "0.02", "constant.numeric.mira"],
@@ -103,13 +100,6 @@ describe("the TextMate grammar", () => {
     ["preset tiny", "lambda_latent", "variable.other.property.config.mira"],
     ["preset 3b", "3b", "entity.name.section.preset.mira"],
     ["// mirasol.mira", "//", "punctuation.definition.comment.mira"],
-    ["let pos = broadcast", "let", "storage.type.mira"],
-    ["let pos = broadcast", "broadcast", "entity.name.function.mira"],
-    ["let pos = broadcast", "=", "keyword.operator.assignment.mira"],
-    ["repeat depth as blocks", "repeat", "keyword.control.mira"],
-    ["-> f32[B, T * M, d]", "->", "keyword.operator.arrow.mira"],
-    ["-> f32[B, T * M, d]", "*", "keyword.operator.arithmetic.mira"],
-    ["mask: block_causal(M)", "block_causal", "entity.name.function.mira"],
     ["mask: causal", "causal", "constant.language.mira"],
     ["input video", "input", "storage.type.mira"],
     ["output latents", "latents", "variable.other.mira"],
@@ -117,6 +107,20 @@ describe("the TextMate grammar", () => {
     ["objective =", "objective", "storage.type.mira"],
     ["generate text from logits until eos", "until", "keyword.control.mira"],
     ["MaskedCrossEntropy()(all_logits", "MaskedCrossEntropy", "entity.name.type.module.mira"],
+  ]);
+
+  scopesIn("chunks.mira", chunks, [
+    ["module LearnedChunkAR", "module", "storage.type.module.mira"],
+    ["module LearnedChunkAR", "LearnedChunkAR", "entity.name.type.module.mira"],
+    ["(x: f32[B, T, M, d])", "f32", "support.type.dtype.mira"],
+    ["module LearnedChunkAR(heads: int", "int", "support.type.primitive.mira"],
+    ["let pos = broadcast", "let", "storage.type.mira"],
+    ["let pos = broadcast", "broadcast", "entity.name.function.mira"],
+    ["let pos = broadcast", "=", "keyword.operator.assignment.mira"],
+    ["repeat depth as blocks", "repeat", "keyword.control.mira"],
+    ["-> f32[B, T * M, d]", "->", "keyword.operator.arrow.mira"],
+    ["-> f32[B, T * M, d]", "*", "keyword.operator.arithmetic.mira"],
+    ["mask: block_causal(M)", "block_causal", "entity.name.function.mira"],
   ]);
 
   scopesIn("combiners.mira", combiners, [

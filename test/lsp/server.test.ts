@@ -62,16 +62,18 @@ describe("mira lsp", () => {
 
   test("hover shows a value's symbolic shape, a module's signature and a config key's value", async () => {
     await client.change(uri, text);
-    expect(await hover(text, "return LayerNorm(d)(h)", "return LayerNorm(d)(".length)).toContain("h: f32[B, T * M, d]");
+    expect(await hover(text, "return head(norm(x))", "return head(norm(".length)).toContain("x: f32[B, 1 + L, d]");
     expect(await hover(text, "let h = ar(latents)", 4)).toContain("h: f32[B, chunks * 4, d]");
-    expect(await hover(text, "TimeAlignedAR(d, heads, ar_depth")).toContain("(x: f32[B, T, M, d]) -> f32[B, T * M, d]");
+    expect(await hover(text, "TextDecoder(vocab, d_text")).toContain(
+      "(text: i32[B, L], memory: f32[B, S, d]) -> f32[B, L + 1, vocab]",
+    );
     const chunks = await hover(text, "chunks: int = 4");
     expect(chunks).toContain("config chunks: int = 4");
     expect(chunks).toContain("preset tiny: `2`");
     expect(await hover(text, "combiner(v, a)")).toContain("Combiner");
     expect(
-      await hover(text, "TimeAlignedAR(d: int, heads: int, depth: int, max_chunks: int, position_std: float)(x", 84),
-    ).toContain("x: f32[B, T, M, d]");
+      await hover(text, "TextDecoder(vocab: int, d: int, heads: int, depth: int, max_len: int, start: int)(text", 82),
+    ).toContain("text: i32[B, L]");
     // A named argument is the callee's hyperparameter, not the config key of that name.
     const named = await hover(text, "TransformerCombiner(depth: 1, heads: 4", "TransformerCombiner(depth: 1, ".length);
     expect(named).not.toContain("config heads");
@@ -115,11 +117,13 @@ describe("mira lsp", () => {
         position: positionOf(text, needle, within),
       });
     const nn = readFileSync(join(ROOT, "models", "std", "nn.mira"), "utf8");
-    const layerNorm = await def("return LayerNorm(d)(h)", "return ".length);
+    const layerNorm = await def("let norm = LayerNorm(d)", "let norm = ".length);
     expect(layerNorm?.uri).toBe(uriOf(join(ROOT, "models", "std", "nn.mira")));
     expect(layerNorm?.range.start).toEqual(positionOf(nn, "module LayerNorm", "module ".length));
     const combiner = await def("combiner: Combiner", "combiner: ".length);
     expect(combiner?.uri).toBe(uriOf(join(ROOT, "models", "std", "combiners.mira")));
+    const ar = await def("ar: ChunkAR", "ar: ".length);
+    expect(ar?.uri).toBe(uriOf(join(ROOT, "models", "std", "chunks.mira")));
     const key = await def("ar_depth, max_chunks");
     expect(key).toEqual({
       uri,
@@ -150,8 +154,8 @@ describe("mira lsp", () => {
       }),
     ).toEqual([]);
     const symbols = await client.request<DocumentSymbol[]>("textDocument/documentSymbol", { textDocument: { uri } });
-    expect(symbols.map((s) => s.name)).toEqual(["TimeAlignedAR", "TextDecoder", "Mirasol"]);
-    const model = symbols[2].children!.map((c) => c.name);
+    expect(symbols.map((s) => s.name)).toEqual(["TextDecoder", "Mirasol"]);
+    const model = symbols[1].children!.map((c) => c.name);
     for (const name of ["chunks", "combiner", "preset tiny", "video", "logits", "text_loss"])
       expect(model).toContain(name);
   });

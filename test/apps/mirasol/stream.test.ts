@@ -113,8 +113,16 @@ describe("streaming encoding equals whole-clip encoding (GPU)", () => {
 });
 
 test("a model that mixes chunks is a ModelError showing M3008 at its line", () => {
-  const text = readFileSync("models/mirasol.mira", "utf8").replace("mask: block_causal(M)", "mask: none");
-  const model = modelFromSource(text, "models/mirasol.mira", { preset: "tiny" });
+  // std.chunks' AR model with mask: none, declared in the model's file
+  const nonCausal =
+    "module NonCausalAR(heads: int, depth: int) implements ChunkAR {\n  let h = reshape(x, [B, T * M, d])\n" +
+    "  repeat depth as blocks {\n    h = TransformerBlock(d, heads)(h, mask: none)\n  }\n" +
+    "  return LayerNorm(d)(h)\n}\n\nmodel Mirasol {";
+  const text = readFileSync("models/mirasol.mira", "utf8").replace("model Mirasol {", nonCausal);
+  const model = modelFromSource(text, "models/mirasol.mira", {
+    preset: "tiny",
+    set: ["ar=NonCausalAR(heads, ar_depth)"],
+  });
   expect(() => deriveModelStream(model)).toThrow(ModelError);
   expect(() => deriveModelStream(model)).toThrow(
     new RegExp(
