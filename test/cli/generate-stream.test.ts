@@ -7,12 +7,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, test } from "vitest";
 import { AvAnswerer } from "../../apps/mirasol/ask.js";
-import { train } from "../../apps/mirasol/train-av.js";
 import { parse } from "../../cli/args.js";
 import { STREAM_USAGE, streamCommand } from "../../cli/commands/generate-stream.js";
 import { synthesize } from "../../datasets/av-build.js";
 import { TINY } from "../../datasets/synth-av.js";
-import { ffmpeg, requireFfmpeg } from "../helpers/media.js";
+import { requireFfmpeg, writeTestPatternMp4 } from "../helpers/media.js";
+import { trainTinyMirasol } from "../helpers/mirasol.js";
 
 const root = join(import.meta.dirname, "..", "..");
 const dir = mkdtempSync(join(tmpdir(), "mira-generate-stream-"));
@@ -24,19 +24,13 @@ const mira = (...args: string[]) =>
 test("mira generate --stream: a line per chunk, then the whole-clip answer", async () => {
   const data = join(dir, "data");
   synthesize({ out: data, clips: 24, seed: 5, config: TINY });
-  const r = await train({
-    model: "models/mirasol.mira",
-    preset: "tiny",
+  const r = await trainTinyMirasol({
     set: ["combiner=TTM(memory: 8, read: 4, depth: 1, heads: 2)"],
     data,
     steps: 4,
-    batch: 4,
-    lr: 3e-3,
     runsDir: dir,
     run: "stream",
     logEvery: 2,
-    evalEvery: 4,
-    checkpointEvery: 4,
     evalBatches: 1,
   });
   const answerer = await AvAnswerer.open(r.checkpoint);
@@ -77,24 +71,7 @@ test("mira generate --stream: a line per chunk, then the whole-clip answer", asy
   // imported clip gives.
   requireFfmpeg();
   const clip = join(dir, "clip.mp4");
-  ffmpeg(
-    "-f",
-    "lavfi",
-    "-i",
-    "testsrc=size=96x64:rate=30:duration=2",
-    "-f",
-    "lavfi",
-    "-i",
-    "sine=frequency=440:duration=2",
-    "-c:v",
-    "libx264",
-    "-pix_fmt",
-    "yuv420p",
-    "-c:a",
-    "aac",
-    "-shortest",
-    clip,
-  );
+  writeTestPatternMp4(clip, "96x64", 30, 2);
   const imported = join(dir, "imported");
   const im = mira("data", "import", "--video", clip, "--out", imported, "--like", data);
   expect(im.status, im.stderr).toBe(0);

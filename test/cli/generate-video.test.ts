@@ -7,13 +7,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { AvAnswerer } from "../../apps/mirasol/ask.js";
-import { train } from "../../apps/mirasol/train-av.js";
 import { parse } from "../../cli/args.js";
 import { VIDEO_USAGE, videoAnswerCommand } from "../../cli/commands/generate-video.js";
 import { synthesize } from "../../datasets/av-build.js";
 import { loadAvDataset } from "../../datasets/av-format.js";
 import { TINY } from "../../datasets/synth-av.js";
-import { ffmpeg, requireFfmpeg } from "../helpers/media.js";
+import { requireFfmpeg, writeTestPatternMp4 } from "../helpers/media.js";
+import { trainTinyMirasol } from "../helpers/mirasol.js";
 
 const root = join(import.meta.dirname, "..", "..");
 const dir = mkdtempSync(join(tmpdir(), "mira-generate-video-"));
@@ -27,40 +27,10 @@ test("an mp4 made by ffmpeg imports, and a tiny checkpoint answers a question ab
   "--video", async () => {
   const data = join(dir, "data");
   synthesize({ out: data, clips: 40, seed: 4, config: TINY });
-  const r = await train({
-    model: "models/mirasol.mira",
-    preset: "tiny",
-    data,
-    steps: 6,
-    batch: 4,
-    lr: 3e-3,
-    runsDir: dir,
-    run: "video",
-    logEvery: 3,
-    evalEvery: 6,
-    checkpointEvery: 6,
-    evalBatches: 1,
-  });
+  const r = await trainTinyMirasol({ data, steps: 6, runsDir: dir, run: "video", logEvery: 3, evalBatches: 1 });
   // 2 s of a moving test pattern with a 440 Hz tone: H.264 and AAC, as a phone or a browser would write it
   const clip = join(dir, "clip.mp4");
-  ffmpeg(
-    "-f",
-    "lavfi",
-    "-i",
-    "testsrc=size=96x64:rate=30:duration=2",
-    "-f",
-    "lavfi",
-    "-i",
-    "sine=frequency=440:duration=2",
-    "-c:v",
-    "libx264",
-    "-pix_fmt",
-    "yuv420p",
-    "-c:a",
-    "aac",
-    "-shortest",
-    clip,
-  );
+  writeTestPatternMp4(clip, "96x64", 30, 2);
 
   const imported = join(dir, "imported");
   const im = mira(

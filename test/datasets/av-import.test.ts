@@ -20,7 +20,7 @@ import { layoutLike, syntheticLayout } from "../../datasets/import-layout.js";
 import { MissingToolError } from "../../datasets/media.js";
 import { FPS, QUESTION_TYPE_NAMES, TINY } from "../../datasets/synth-av.js";
 import { expectClose } from "../helpers/close.js";
-import { ffmpeg, requireFfmpeg, writeLosslessClip } from "../helpers/media.js";
+import { ffmpeg, requireFfmpeg, writeLosslessClip, writeTestPatternMp4 } from "../helpers/media.js";
 
 const root = join(import.meta.dirname, "..", "..");
 const dir = mkdtempSync(join(tmpdir(), "mira-import-"));
@@ -58,24 +58,7 @@ describe("frames: rate, size and length", () => {
   test(
     "a 3 s 24 fps 64×48 mp4 is cut to 8 frames of 16×16; " + "a 0.5 s webm is padded with black and silence",
     async () => {
-      ffmpeg(
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc=size=64x48:rate=24:duration=3",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=frequency=440:duration=3",
-        "-c:v",
-        "libx264",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "aac",
-        "-shortest",
-        at("long.mp4"),
-      );
+      writeTestPatternMp4(at("long.mp4"), "64x48", 24, 3);
       const long = await run("import", "--video", at("long.mp4"), "--out", at("long"), "--json");
       expect(long.code).toBe(0);
       const j = JSON.parse(long.out) as { record: ImportRecord; questions: number };

@@ -68,3 +68,26 @@ export function writeLosslessClip(
     path,
   );
 }
+
+/** An mp4 as a phone or a browser writes one (H.264 and AAC): ffmpeg's moving test pattern of `size`
+ *  ("96x64") at `fps`, with a 440 Hz tone, `seconds` long. */
+export function writeTestPatternMp4(path: string, size: string, fps: number, seconds: number): void {
+  ffmpeg(
+    "-f",
+    "lavfi",
+    "-i",
+    `testsrc=size=${size}:rate=${fps}:duration=${seconds}`,
+    "-f",
+    "lavfi",
+    "-i",
+    `sine=frequency=440:duration=${seconds}`,
+    "-c:v",
+    "libx264",
+    "-pix_fmt",
+    "yuv420p",
+    "-c:a",
+    "aac",
+    "-shortest",
+    path,
+  );
+}

@@ -11,10 +11,10 @@ import { afterAll, beforeAll, expect, test } from "vitest";
 import { openTrained, weightedExecutor } from "../../../api/trained.js";
 import { type TypeAccuracy, avBatchDims, evaluateAv, logitsRunner } from "../../../apps/mirasol/av.js";
 import type { Batch } from "../../../runtime/trainer.js";
-import { train } from "../../../apps/mirasol/train-av.js";
 import { synthesize } from "../../../datasets/av-build.js";
 import { loadAvDataset } from "../../../datasets/av-format.js";
 import { TINY } from "../../../datasets/synth-av.js";
+import { trainTinyMirasol } from "../../helpers/mirasol.js";
 
 const root = join(import.meta.dirname, "..", "..", "..");
 const dir = mkdtempSync(join(tmpdir(), "mira-ablate-"));
@@ -24,20 +24,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 beforeAll(async () => {
   synthesize({ out: data, clips: 30, seed: 5, config: TINY });
-  const r = await train({
-    model: "models/mirasol.mira",
-    preset: "tiny",
-    data,
-    steps: 2,
-    batch: 4,
-    lr: 3e-3,
-    runsDir: dir,
-    run: "ablate",
-    logEvery: 1,
-    evalEvery: 2,
-    checkpointEvery: 2,
-    evalBatches: 1,
-  });
+  const r = await trainTinyMirasol({ data, steps: 2, runsDir: dir, run: "ablate", logEvery: 1, evalBatches: 1 });
   checkpoint = r.checkpoint;
 }, 600_000);
 

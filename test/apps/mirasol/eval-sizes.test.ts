@@ -8,9 +8,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { evaluate } from "../../../apps/mirasol/eval.js";
 import { InputError } from "../../../api/model.js";
-import { train } from "../../../apps/mirasol/train-av.js";
 import { synthesize } from "../../../datasets/av-build.js";
 import { QUESTION_TYPE_NAMES, TINY } from "../../../datasets/synth-av.js";
+import { trainTinyMirasol } from "../../helpers/mirasol.js";
 
 const root = join(import.meta.dirname, "..", "..", "..");
 const dir = mkdtempSync(join(tmpdir(), "mira-eval-sizes-"));
@@ -22,20 +22,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 beforeAll(async () => {
   synthesize({ out: short, clips: 30, seed: 3, config: TINY });
   synthesize({ out: long, clips: 30, seed: 3, config: { ...TINY, chunks: 4 } });
-  const r = await train({
-    model: "models/mirasol.mira",
-    preset: "tiny",
-    data: short,
-    steps: 2,
-    batch: 4,
-    lr: 3e-3,
-    runsDir: dir,
-    run: "short",
-    logEvery: 1,
-    evalEvery: 2,
-    checkpointEvery: 2,
-    evalBatches: 1,
-  });
+  const r = await trainTinyMirasol({ data: short, steps: 2, runsDir: dir, run: "short", logEvery: 1, evalBatches: 1 });
   checkpoint = r.checkpoint;
 }, 600_000);
 

@@ -6,29 +6,17 @@ import { join } from "node:path";
 import { expect, test } from "vitest";
 import { compileFile } from "../../../api/compile.js";
 import { evaluate } from "../../../apps/mirasol/eval.js";
-import { type AvTrainResult, train } from "../../../apps/mirasol/train-av.js";
+import type { AvTrainResult } from "../../../apps/mirasol/train-av.js";
 import { loadCheckpoint } from "../../../runtime/checkpoint.js";
 import { synthesize } from "../../../datasets/av-build.js";
 import { QUESTION_TYPE_NAMES, TINY } from "../../../datasets/synth-av.js";
+import { trainTinyMirasol } from "../../helpers/mirasol.js";
 
 test("tiny Mirasol trains on synthetic audio-video QA and is evaluated per question type", async () => {
   const dir = mkdtempSync(join(tmpdir(), "mira-av-"));
   const data = join(dir, "data");
   synthesize({ out: data, clips: 60, seed: 4, config: TINY });
-  const r = await train({
-    model: "models/mirasol.mira",
-    preset: "tiny",
-    data,
-    steps: 12,
-    batch: 4,
-    lr: 3e-3,
-    runsDir: dir,
-    run: "av",
-    logEvery: 4,
-    evalEvery: 12,
-    checkpointEvery: 12,
-    evalBatches: 2,
-  });
+  const r = await trainTinyMirasol({ data, steps: 12, runsDir: dir, run: "av", logEvery: 4, evalBatches: 2 });
   expect(r.stoppedBy).toBe("done");
   expect(r.valLoss!).toBeLessThan(r.initialValLoss!);
   // It learned something, not just moved: 12 steps take the val loss from ≈ 4.4 to ≈ 2.0 nats, a nat and a half
