@@ -22,6 +22,7 @@ import {
 } from "../../compiler/stream.js";
 import { chunkOf } from "../../runtime/stream.js";
 import { readFileSync } from "node:fs";
+import { randomClip } from "../helpers/clip.js";
 
 const FILE = "models/mirasol.mira";
 const TTM = "combiner=TTM(memory: 8, read: 4, depth: 1, heads: 2)";
@@ -45,11 +46,6 @@ export function mirasolAt(
   return { elab: (C, T) => model(C).elaborate({ B, L: T }), model };
 }
 
-function random(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  return Float32Array.from({ length: n }, () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 2 - 1);
-}
-
 /** Streams C chunks of a random clip through the per-chunk program on the reference interpreter and
  *  compares the joined rows with the whole clip's values. */
 function streamEqualsWhole(set: readonly string[], C: number, B = 1, source?: string): void {
@@ -57,17 +53,7 @@ function streamEqualsWhole(set: readonly string[], C: number, B = 1, source?: st
   const stream = deriveStream(elab, { maxChunks: 5, sources: model(2).sources });
   const whole = elab(C, 3);
   const params: Record<string, ArrayLike<number>> = Object.fromEntries(initParams(whole.params, 5));
-  const clip = Object.fromEntries(
-    whole.inputs
-      .filter((i) => i.name === "video" || i.name === "spectrogram")
-      .map((i, k) => [
-        i.name,
-        random(
-          i.shape.reduce((a, b) => a * b, 1),
-          17 + k,
-        ),
-      ]),
-  );
+  const clip = randomClip(whole.inputs, 17);
   const kept = keptValues(elab, C, model(C).sources);
   const g: Graph = { nodes: whole.graph.nodes, outputs: kept.map((id, i) => ({ name: memoryName(i), id })) };
   const want = runReference(g, {

@@ -2,7 +2,7 @@
 // follows `mira train` step for step (the same questions, normalised spectrograms, AdamW and
 // schedule), two processes under torchrun (gloo, CPU) end with identical parameters, and `mira eval`
 // reads their checkpoint.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -12,9 +12,8 @@ import { train } from "../../apps/mirasol/train-av.js";
 import { loadCheckpoint } from "../../runtime/checkpoint.js";
 import { synthesize } from "../../datasets/av-build.js";
 import { QUESTION_TYPE_NAMES, TINY } from "../../datasets/synth-av.js";
+import { expectLossesFollow, lossesOf, torchrun2 } from "../helpers/ddp.js";
 import { runPython } from "../helpers/torch.js";
-
-const TORCHRUN = "/usr/bin/torchrun";
 
 describe("the exported train.py on audio-video QA (Mirasol tiny)", () => {
   let dir: string;
@@ -47,12 +46,6 @@ describe("the exported train.py on audio-video QA (Mirasol tiny)", () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  const losses = (run: string): number[] =>
-    readFileSync(join(dir, "runs", run, "metrics.jsonl"), "utf8")
-      .trim()
-      .split("\n")
-      .map((l) => (JSON.parse(l) as { loss: number }).loss);
-
   test("one process follows mira train step for step (|Δ| ≤ 1e-4)", async () => {
     runPython([script, "--data", data, ...common, "--run", "torch", "--runs-dir", join(dir, "runs")]);
     await train({
@@ -67,39 +60,21 @@ describe("the exported train.py on audio-video QA (Mirasol tiny)", () => {
       run: "mira",
       runsDir: join(dir, "runs"),
     });
-    const ours = losses("torch");
-    const mira = losses("mira");
+    const ours = lossesOf(join(dir, "runs"), "torch");
     expect(ours).toHaveLength(3);
-    ours.forEach((l, i) =>
-      expect(Math.abs(l - mira[i]), `step ${i + 1}: torch ${l}, mira ${mira[i]}`).toBeLessThanOrEqual(1e-4),
-    );
+    expectLossesFollow(ours, lossesOf(join(dir, "runs"), "mira"));
   }, 300_000);
 
   test("two ranks under torchrun end identical, and mira eval reads the checkpoint", async () => {
-    // --redirects 1 --tee 1: Debian 12's torch 1.13 on Python 3.11 cannot parse torchrun's defaults.
-    const r = runPython(
-      [
-        TORCHRUN,
-        "--standalone",
-        "--redirects",
-        "1",
-        "--tee",
-        "1",
-        "--log_dir",
-        join(dir, "logs"),
-        "--nproc_per_node",
-        "2",
-        script,
-        "--data",
-        data,
-        ...common,
-        "--run",
-        "ddp",
-        "--runs-dir",
-        join(dir, "runs"),
-      ],
-      { timeoutMs: 300_000 },
-    );
+    const r = torchrun2(join(dir, "logs"), script, [
+      "--data",
+      data,
+      ...common,
+      "--run",
+      "ddp",
+      "--runs-dir",
+      join(dir, "runs"),
+    ]);
     expect(r.stdout).toMatch(/replicas: parameters identical on all 2 ranks/);
     const ckpt = join(dir, "runs/ddp/checkpoint.safetensors");
     const meta = loadCheckpoint(ckpt).metadata;

@@ -4,7 +4,7 @@
 // every tensor `mira train --resume` restores, with the metadata it reads, and text from
 // `mira generate`. And it follows mira's own training: same initial weights, data order, AdamW and
 // schedule, so the losses of `mira train` on the GPU match step for step.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -14,9 +14,8 @@ import { loadModel } from "../../api/model.js";
 import { trainText } from "../../api/train.js";
 import { momentName } from "../../compiler/train-step.js";
 import { loadCheckpoint } from "../../runtime/checkpoint.js";
-import { runPython } from "../helpers/torch.js";
+import { expectLossesFollow, lossesOf, torchrun2 } from "../helpers/ddp.js";
 
-const TORCHRUN = "/usr/bin/torchrun";
 const root = join(import.meta.dirname, "../..");
 
 describe("torchrun of the exported train.py (2 processes, gloo, CPU)", () => {
@@ -28,23 +27,10 @@ describe("torchrun of the exported train.py (2 processes, gloo, CPU)", () => {
     dir = mkdtempSync(join(tmpdir(), "mira-export-ddp-"));
     const out = join(dir, "export");
     exportModel({ model: "models/char_lm.mira", preset: "tiny", format: "torch", out });
-    if (!existsSync(TORCHRUN))
-      throw new Error(`${TORCHRUN} is missing: run \`npm run setup\`, which installs Debian's python3-torch`);
-    // torchrun is a Python script: run it with the interpreter that has torch (runPython checks it).
-    // --redirects 1 --tee 1: Debian 12's torch 1.13 on Python 3.11 cannot parse the defaults (0).
-    const r = runPython(
+    const r = torchrun2(
+      join(dir, "logs"),
+      join(out, "train.py"),
       [
-        TORCHRUN,
-        "--standalone",
-        "--redirects",
-        "1",
-        "--tee",
-        "1",
-        "--log_dir",
-        join(dir, "logs"),
-        "--nproc_per_node",
-        "2",
-        join(out, "train.py"),
         "--data",
         join(root, "data/prose"),
         "--steps",
@@ -66,7 +52,7 @@ describe("torchrun of the exported train.py (2 processes, gloo, CPU)", () => {
         "--runs-dir",
         join(dir, "runs"),
       ],
-      { cwd: root, timeoutMs: 300_000 },
+      { cwd: root },
     );
     stdout = r.stdout + r.stderr;
     ckpt = join(dir, "runs/ddp/checkpoint.safetensors");
@@ -132,17 +118,9 @@ describe("torchrun of the exported train.py (2 processes, gloo, CPU)", () => {
       run: "mira",
       runsDir: join(dir, "runs"),
     });
-    const losses = (run: string): number[] =>
-      readFileSync(join(dir, "runs", run, "metrics.jsonl"), "utf8")
-        .trim()
-        .split("\n")
-        .map((l) => (JSON.parse(l) as { loss: number }).loss);
-    const ours = losses("ddp");
-    const mira = losses("mira");
+    const ours = lossesOf(join(dir, "runs"), "ddp");
     expect(ours).toHaveLength(3);
-    ours.forEach((l, i) =>
-      expect(Math.abs(l - mira[i]), `step ${i + 1}: torch ${l}, mira ${mira[i]}`).toBeLessThanOrEqual(1e-4),
-    );
+    expectLossesFollow(ours, lossesOf(join(dir, "runs"), "mira"));
   }, 300_000);
 
   test("mira generate decodes from the checkpoint", async () => {

@@ -13,14 +13,10 @@ import { compileFor } from "../../../runtime/autotune-cache.js";
 import { getGpu } from "../../../runtime/device.js";
 import { Executor } from "../../../runtime/executor.js";
 import { argmax } from "../../../runtime/sampling.js";
+import { randomClip } from "../../helpers/clip.js";
 
 const SLOW = 900_000;
 const TTM = "combiner=TTM(memory: 8, read: 4, depth: 1, heads: 2)";
-
-function random(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  return Float32Array.from({ length: n }, () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 2 - 1);
-}
 
 async function streamAgainstWhole(set: string[], C: number): Promise<void> {
   const gpu = await getGpu();
@@ -30,17 +26,7 @@ async function streamAgainstWhole(set: string[], C: number): Promise<void> {
   const whole = elab(C, L);
   const params = initParams(whole.params, 3);
   const load = (ex: Executor, names: readonly string[]) => names.forEach((n) => ex.write(n, params.get(n)!));
-  const clip1 = Object.fromEntries(
-    whole.inputs
-      .filter((i) => i.name === "video" || i.name === "spectrogram")
-      .map((i, k) => [
-        i.name,
-        random(
-          i.shape.reduce((a, b) => a * b, 1),
-          40 + k,
-        ),
-      ]),
-  );
+  const clip1 = randomClip(whole.inputs, 40);
 
   const s = await ClipStream.open(gpu, model, load, { maxChunks: 4 });
   // The whole clip: the same values from the model at C chunks, and its logits for greedy answers.
