@@ -12,7 +12,7 @@ import { train } from "../../apps/mirasol/train-av.js";
 import { loadCheckpoint } from "../../runtime/checkpoint.js";
 import { synthesize } from "../../datasets/av-build.js";
 import { QUESTION_TYPE_NAMES, TINY } from "../../datasets/synth-av.js";
-import { expectLossesFollow, lossesOf, torchrun2 } from "../helpers/ddp.js";
+import { expectLossesFollowMira, torchrun2 } from "../helpers/ddp.js";
 import { runPython } from "../helpers/torch.js";
 
 describe("the exported train.py on audio-video QA (Mirasol tiny)", () => {
@@ -60,9 +60,7 @@ describe("the exported train.py on audio-video QA (Mirasol tiny)", () => {
       run: "mira",
       runsDir: join(dir, "runs"),
     });
-    const ours = lossesOf(join(dir, "runs"), "torch");
-    expect(ours).toHaveLength(3);
-    expectLossesFollow(ours, lossesOf(join(dir, "runs"), "mira"));
+    expectLossesFollowMira(join(dir, "runs"), "torch", 3);
   }, 300_000);
 
   test("two ranks under torchrun end identical, and mira eval reads the checkpoint", async () => {

@@ -14,7 +14,7 @@ import { loadModel } from "../../api/model.js";
 import { trainText } from "../../api/train.js";
 import { momentName } from "../../compiler/train-step.js";
 import { loadCheckpoint } from "../../runtime/checkpoint.js";
-import { expectLossesFollow, lossesOf, torchrun2 } from "../helpers/ddp.js";
+import { expectLossesFollowMira, torchrun2 } from "../helpers/ddp.js";
 
 const root = join(import.meta.dirname, "../..");
 
@@ -118,9 +118,7 @@ describe("torchrun of the exported train.py (2 processes, gloo, CPU)", () => {
       run: "mira",
       runsDir: join(dir, "runs"),
     });
-    const ours = lossesOf(join(dir, "runs"), "ddp");
-    expect(ours).toHaveLength(3);
-    expectLossesFollow(ours, lossesOf(join(dir, "runs"), "mira"));
+    expectLossesFollowMira(join(dir, "runs"), "ddp", 3);
   }, 300_000);
 
   test("mira generate decodes from the checkpoint", async () => {

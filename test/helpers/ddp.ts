@@ -37,16 +37,20 @@ export function torchrun2(
 }
 
 /** The loss of every logged step of run `run`, from its metrics.jsonl. */
-export function lossesOf(runsDir: string, run: string): number[] {
+function lossesOf(runsDir: string, run: string): number[] {
   return readFileSync(join(runsDir, run, "metrics.jsonl"), "utf8")
     .trim()
     .split("\n")
     .map((l) => (JSON.parse(l) as { loss: number }).loss);
 }
 
-/** The exported script's losses follow mira's step for step (|Δ| ≤ 1e-4). */
-export function expectLossesFollow(torch: readonly number[], mira: readonly number[]): void {
-  torch.forEach((l, i) =>
+/** Run `torchRun` of the exported script logged `steps` losses, and they follow run "mira"'s step for step
+ *  (|Δ| ≤ 1e-4). */
+export function expectLossesFollowMira(runsDir: string, torchRun: string, steps: number): void {
+  const ours = lossesOf(runsDir, torchRun);
+  const mira = lossesOf(runsDir, "mira");
+  expect(ours).toHaveLength(steps);
+  ours.forEach((l, i) =>
     expect(Math.abs(l - mira[i]), `step ${i + 1}: torch ${l}, mira ${mira[i]}`).toBeLessThanOrEqual(1e-4),
   );
 }
