@@ -8,7 +8,7 @@ import { runReference } from "../../compiler/reference.js";
 import { formatDiagnostic, locate, shownFile } from "../../dsl/diagnostics.js";
 import { check, formatDiagnostics } from "../../dsl/index.js";
 import { GOLDEN } from "./golden-cases.js";
-import { MODELS, readModel, run } from "./harness.js";
+import { MODELS, REAL_MODELS, readModel, run } from "./harness.js";
 
 const DEMO = readModel("combiner_demo.mira");
 const demo = (set: string[]) => run(DEMO, { file: `${MODELS}/combiner_demo.mira`, set });
@@ -156,16 +156,7 @@ module A(d: int)(x: f32[B, T, d]) -> f32[B, T, d] {
   });
 
   test("the real models have none", () => {
-    for (const f of [
-      "char_lm.mira",
-      "combiner_demo.mira",
-      "mirasol.mira",
-      "std/nn.mira",
-      "std/vit.mira",
-      "std/combiners.mira",
-      "std/chunks.mira",
-      "std/losses.mira",
-    ])
+    for (const f of REAL_MODELS)
       expect(
         run(readModel(f), { file: `${MODELS}/${f}` }).diagnostics.map((d) => d.code),
         f,

@@ -20,21 +20,12 @@ import {
   miraLexer,
 } from "../../dsl/lexer.js";
 import { prng } from "../helpers/prng.js";
+import { REAL_MODELS } from "./harness.js";
 
 export type Rand = () => number; // uniform in [0, 1)
 
 export const MODELS = path.resolve(import.meta.dirname, "../../models");
-const MODEL_FILES = [
-  "char_lm.mira",
-  "combiner_demo.mira",
-  "mirasol.mira",
-  "std/nn.mira",
-  "std/vit.mira",
-  "std/combiners.mira",
-  "std/chunks.mira",
-  "std/losses.mira",
-];
-export const REAL: readonly { name: string; text: string; tokens: IToken[] }[] = MODEL_FILES.map((f) => {
+export const REAL: readonly { name: string; text: string; tokens: IToken[] }[] = REAL_MODELS.map((f) => {
   const text = fs.readFileSync(path.join(MODELS, f), "utf8");
   return { name: f, text, tokens: miraLexer.tokenize(text).tokens };
 });

@@ -11,6 +11,17 @@ import type { Sources } from "../../dsl/diagnostics.js";
 export const ROOT = path.resolve(import.meta.dirname, "../..");
 export const MODELS = path.join(ROOT, "models");
 export const readModel = (rel: string): string => fs.readFileSync(path.join(MODELS, rel), "utf8");
+/** Every model and std library file under models/. */
+export const REAL_MODELS: readonly string[] = [
+  "char_lm.mira",
+  "combiner_demo.mira",
+  "mirasol.mira",
+  "std/nn.mira",
+  "std/vit.mira",
+  "std/combiners.mira",
+  "std/chunks.mira",
+  "std/losses.mira",
+];
 
 export interface RunOptions {
   readonly preset?: string;
