@@ -17,6 +17,8 @@ export const E2_COMBINERS = [
   { label: "Concat", set: ["combiner=Concat"] },
   // the paper's Transformer Combiner: the last m outputs of [v ; a], no summary tokens
   { label: "Transformer (last m)", set: ["combiner=LastTokens(depth: 1, heads: 2, m: 4)"] },
+  // the preset's Combiner over the paper's sparse video tubes (std.vit) in place of one tube shape
+  { label: "Transformer (sparse tubes)", set: ["video_encoder=SparseTubeViT(d, heads, video_depth, patch)"] },
 ] as const satisfies readonly RunSpec[];
 
 export const [TRANSFORMER, TTM] = E2_COMBINERS;
@@ -155,7 +157,9 @@ export async function runE2(suite: Suite): Promise<Run[][]> {
   const setup =
     `${budget(suite, "Each Combiner")} Combiners: ${combiners}: 4 latents a chunk but Concat (all 8 tokens ` +
     "of a chunk) and TTM (4 read tokens a chunk, through a memory of 8); Transformer (last m) keeps the " +
-    "outputs at the 4 audio tokens' places, so video reaches them through attention only. Cost: parameters " +
+    "outputs at the 4 audio tokens' places, so video reaches them through attention only; Transformer " +
+    "(sparse tubes) encodes a chunk's video as 4 image tubes of its first frame and 1 tube of both frames " +
+    "at twice the patch size, instead of 4 tubelets of both frames. Cost: parameters " +
     "and FLOPs of one training step as `mira compile --emit report --step train` counts them at this batch; " +
     "ms / step measured during training (mean over seeds).";
   writeSection(

@@ -100,10 +100,12 @@ describe("streaming encoding equals whole-clip encoding (reference interpreter)"
     "TokenLearnerCombiner(m: 4, hidden: 8)",
     "LastTokensCombiner(depth: 1, heads: 2, m: 4)",
   ])("Mirasol tiny, %s: 2 chunks", (c) => streamEqualsWhole([`combiner=${c}`], 2));
-  // chunk positions computed from the chunk index (std.chunks) rather than read from a learned table
-  test.each(["SinCos(heads, ar_depth)", "Rotary(heads, ar_depth)"])("Mirasol tiny, ar=%s: 3 chunks", (ar) =>
-    streamEqualsWhole([`ar=${ar}`], 3),
-  );
+  // chunk positions computed from the chunk index (std.chunks) rather than read from a learned table; sparse tubes
+  test.each([
+    "ar=SinCos(heads, ar_depth)",
+    "ar=Rotary(heads, ar_depth)",
+    "video_encoder=SparseTubeViT(d, heads, video_depth, patch)",
+  ])("Mirasol tiny, %s: 3 chunks", (set) => streamEqualsWhole([set], 3));
   test("a scan over the chunks written in the model (no carry), 3 chunks", () => {
     const text = readFileSync(FILE, "utf8").replace(
       "output latents = combiner(v, a)",

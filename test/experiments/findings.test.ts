@@ -59,8 +59,8 @@ test(
         "(colour_at_tone)",
     );
     expect(text).toContain(
-      "- count_beeps (audio): above chance in every seed with Transformer, TTM, Perceiver, MeanPool, Concat " +
-        "and Transformer (last m).",
+      "- count_beeps (audio): above chance in every seed with Transformer, TTM, Perceiver, MeanPool, Concat, " +
+        "Transformer (last m) and Transformer (sparse tubes).",
     );
     expect(text).toContain(
       "- The paper's Transformer Combiner (the last m outputs of [v ; a]) against std's (m learned summary " +

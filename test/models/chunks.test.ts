@@ -1,7 +1,8 @@
 // chunks.test.ts: std.chunks (the time-aligned AR model, with chunk positions learned, sin/cos or
-// rotary, chosen by `--set ar=…`) and std.combiners' LastTokensCombiner (the paper's "last m of
-// [v ; a]"): each choice elaborates and runs Mirasol tiny forward; the default is the model as it was
-// before the choice existed (same parameters, same logits); every choice's output for the first chunks
+// rotary, chosen by `--set ar=…`), std.combiners' LastTokensCombiner (the paper's "last m of
+// [v ; a]") and std.vit's SparseTubeViT (sparse tubes of two shapes, `--set video_encoder=…`): each
+// choice elaborates and runs Mirasol tiny forward; the defaults are the model as it was before the
+// choices existed (same parameters, same logits); every choice's output for the first chunks
 // ignores later chunks; rotary reads only distances between chunks (a later start gives the same
 // outputs), and every choice reads chunk order; rotary's gradients against finite differences, and on
 // the GPU against the reference.
@@ -59,6 +60,7 @@ describe("Mirasol tiny with each AR model and the paper's Transformer Combiner",
     "ar=Rotary(heads, ar_depth, start: 3)",
     "combiner=LastTokens(depth: 1, heads: 2, m: 4)",
     "combiner=LastTokensCombiner(depth: 2, heads: 2, m: 3)",
+    "video_encoder=SparseTubeViT(d, heads, video_depth, patch)",
   ])("%s elaborates and runs forward with the expected shapes", (set) => {
     const m = elaborated(SOURCE, FILE, [set, "lambda_latent=0.5", "lambda_recon=1"], { B: 2, L: 8 }, "tiny");
     const r = runReference(m.graph, feedsFor(m, 3));
@@ -80,7 +82,7 @@ describe("Mirasol tiny with each AR model and the paper's Transformer Combiner",
   });
 });
 
-describe("the default AR model is the one before the choice existed", () => {
+describe("the default AR model and video encoder are the ones before the choices existed", () => {
   // The model as it was: its own TimeAlignedAR module, constructed in the body as `ar`.
   const OLD_AR = [
     "module TimeAlignedAR(d: int, heads: int, depth: int, max_chunks: int, position_std: float)" +
@@ -96,13 +98,18 @@ describe("the default AR model is the one before the choice existed", () => {
     "",
     "",
   ].join("\n");
+  // ... and its video encoder constructed in the body, not a config value
   const before = (): string => {
     const key = /\n\s*ar: ChunkAR = [^\n]*/;
     const call = "  let h = ar(latents)";
-    expect(SOURCE).toMatch(key);
-    expect(SOURCE).toContain(call);
+    const encoderKey = /\n\s*video_encoder: VideoEncoder = [^\n]*/;
+    const audio = "  let audio_encoder = ";
+    for (const k of [key, encoderKey]) expect(SOURCE).toMatch(k);
+    for (const c of [call, audio]) expect(SOURCE).toContain(c);
     return SOURCE.replace(key, "")
+      .replace(encoderKey, "")
       .replace(call, "  let ar = TimeAlignedAR(d, heads, ar_depth, max_chunks, chunk_position_std)\n" + call)
+      .replace(audio, "  let video_encoder = VideoViT(d, heads, video_depth, tube, patch)\n" + audio)
       .replace("model Mirasol {", `${OLD_AR}model Mirasol {`);
   };
 
@@ -145,6 +152,23 @@ const part = (ar: string, T: number, M = 3, d = 8, set: string[] = []) =>
 function clip(B: number, T: number, chunk: (b: number, t: number) => number[]): number[] {
   return Array.from({ length: B }, (_, b) => Array.from({ length: T }, (_, t) => chunk(b, t)).flat(2)).flat();
 }
+
+test("sparse tubes: 1 × 4 × 4 image tubes on a chunk's first frame and 4 × 8 × 8 tubes over all its frames", () => {
+  // tiny: 4 frames of 16 × 16 a chunk, patch 4: 16 image tubes and 4 long ones, against 16 tubelets of 4 × 4 × 4
+  const sparse = elaborated(
+    SOURCE,
+    FILE,
+    ["video_encoder=SparseTubeViT(d, heads, video_depth, patch)"],
+    { B: 1, L: 4 },
+    "tiny",
+  );
+  const shapes = Object.fromEntries(sparse.params.map((p) => [p.name, p.shape]));
+  expect(shapes["video_encoder.image_tubes.linear.w"]).toEqual([1 * 4 * 4 * 3, 32]);
+  expect(shapes["video_encoder.long_tubes.linear.w"]).toEqual([4 * 8 * 8 * 3, 32]);
+  expect(shapes["video_encoder.encoder.positions"]).toEqual([16 + 4, 32]);
+  const r = runReference(sparse.graph, feedsFor(sparse, 2));
+  expect(r.latents.shape).toEqual([1, 2, 4, 32]);
+});
 
 describe("how each AR model reads chunk order", () => {
   const M = 3;
