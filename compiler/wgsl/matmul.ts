@@ -120,11 +120,17 @@ function registerKernel(s: MatmulSpec, limits: DeviceLimits, wx: number, wy: num
     bug(`matmul workgroup ${wx}×${wy} exceeds ${limits.maxComputeInvocationsPerWorkgroup} invocations`);
   const { batch, m, n, k } = kernelMatmulDims(s.a, s.b, { transA: s.transA, transB: s.transB });
   const f32 = s.a.dtype === "f32";
-  const kb = k % 4 === 0 && f32 ? 4 : 1; // K-block: vec4 loads along K need 16-byte aligned rows
-  const aVecK = !s.transA && kb === 4; // A [M,K]: vec4 over k per row
+  // How the K loop reads its operands. Per k, one step (scalar A or a vec4 over Aᵀ's four rows, and B's
+  // eight columns as two vec4) when B is not transposed: as fast as a block of four k unrolled, at a
+  // third of the cold compile on llvmpipe. With Bᵀ both operands run along K, so a block of four k reads
+  // vec4 of each and each product is a dot: no lane shuffles. Aᵀ with Bᵀ loops over the block's four
+  // vector components. Vec4 loads along K need K % 4 = 0 (16-byte aligned rows).
+  const kb = k % 4 === 0 && f32 && s.transB ? 4 : 1;
+  const dotForm = kb === 4 && !s.transA;
+  const aVecK = dotForm; // A [M,K]: vec4 over k per row
   const aVecRows = s.transA && m % 4 === 0 && f32; // Aᵀ stored [K,M]: vec4 over the 4 rows at one k
   const bVecCols = !s.transB && n % 4 === 0 && f32; // B [K,N]: two vec4 over the 8 columns at one k
-  const bVecK = s.transB && kb === 4; // Bᵀ stored [N,K]: vec4 over k per column
+  const bVecK = kb === 4; // Bᵀ stored [N,K]: vec4 over k per column
   const outVec = n % 4 === 0 && f32 && !s.epilogue;
   const A: Binding = { name: "a", dtype: s.a.dtype, access: "read", vec: aVecK || aVecRows ? 4 : 1 };
   const B: Binding = { name: "b", dtype: s.b.dtype, access: "read", vec: bVecCols || bVecK ? 4 : 1 };
@@ -151,39 +157,34 @@ function registerKernel(s: MatmulSpec, limits: DeviceLimits, wx: number, wy: num
   // Loads that span a whole K-block.
   if (aVecK) rows.forEach((r) => body.push(`let va${r} = a[(aoff + ar${r} * ${k} + kk) / 4];`));
   if (bVecK) cols.forEach((j) => body.push(`let vb${j} = b[(boff + bc${j} * ${k} + kk) / 4];`));
-  for (let sub = 0; sub < kb; sub++) {
-    const kk = kb === 1 ? "kk" : `kk + ${sub}`;
-    const comp = "xyzw"[sub];
-    // the four A values at this k
-    let aVals: string[];
-    if (aVecK) aVals = rows.map((r) => `va${r}.${comp}`);
-    else if (aVecRows) {
-      body.push(`let vr${sub} = a[(aoff + (${kk}) * ${m} + row0c) / 4];`);
-      aVals = rows.map((r) => `vr${sub}.${"xyzw"[r]}`);
-    } else aVals = rows.map((r) => aAt(r, kk));
-    // the eight B values at this k, as two vec4
-    let b0: string;
-    let b1: string;
-    if (bVecCols) {
-      body.push(`let b0_${sub} = b[(boff + (${kk}) * ${n} + colA) / 4];`);
-      body.push(`let b1_${sub} = b[(boff + (${kk}) * ${n} + colB) / 4];`);
-      [b0, b1] = [`b0_${sub}`, `b1_${sub}`];
-    } else if (bVecK) {
-      b0 = `vec4<f32>(vb0.${comp}, vb1.${comp}, vb2.${comp}, vb3.${comp})`;
-      b1 = `vec4<f32>(vb4.${comp}, vb5.${comp}, vb6.${comp}, vb7.${comp})`;
-    } else {
-      b0 = `vec4<f32>(${[0, 1, 2, 3].map((j) => bAt(j, kk)).join(", ")})`;
-      b1 = `vec4<f32>(${[4, 5, 6, 7].map((j) => bAt(j, kk)).join(", ")})`;
-    }
-    body.push(`{ let bl = ${b0}; let bh = ${b1};`);
-    rows.forEach((r) => {
-      body.push(
-        `  { let av = ${aVals[r].startsWith("vr") || aVals[r].startsWith("va") ? aVals[r] : `f32(${aVals[r]})`};`,
-      );
-      body.push(`    acc${r}0 = fma(vec4<f32>(av), bl, acc${r}0); acc${r}1 = fma(vec4<f32>(av), bh, acc${r}1); }`);
-    });
-    body.push("}");
+  const kk = kb === 1 ? "kk" : "kk + s";
+  const step: string[] = [];
+  // the four A values at this k
+  let aVals: string[];
+  if (aVecRows) {
+    step.push(`let vr = a[(aoff + (${kk}) * ${m} + row0c) / 4];`);
+    aVals = rows.map((r) => `vr.${"xyzw"[r]}`);
+  } else aVals = rows.map((r) => `f32(${aAt(r, kk)})`);
+  // the eight B values at this k, as two vec4
+  if (bVecCols) {
+    step.push(`let bl = b[(boff + (${kk}) * ${n} + colA) / 4];`);
+    step.push(`let bh = b[(boff + (${kk}) * ${n} + colB) / 4];`);
+  } else if (bVecK) {
+    step.push(`let bl = vec4<f32>(vb0[s], vb1[s], vb2[s], vb3[s]);`);
+    step.push(`let bh = vec4<f32>(vb4[s], vb5[s], vb6[s], vb7[s]);`);
+  } else {
+    step.push(`let bl = vec4<f32>(${[0, 1, 2, 3].map((j) => bAt(j, kk)).join(", ")});`);
+    step.push(`let bh = vec4<f32>(${[4, 5, 6, 7].map((j) => bAt(j, kk)).join(", ")});`);
   }
+  rows.forEach((r) => {
+    step.push(`{ let av = ${aVals[r]};`);
+    step.push(`  acc${r}0 = fma(vec4<f32>(av), bl, acc${r}0); acc${r}1 = fma(vec4<f32>(av), bh, acc${r}1); }`);
+  });
+  const dots = (r: number, h: number): string =>
+    `vec4<f32>(${[0, 1, 2, 3].map((j) => `dot(va${r}, vb${4 * h + j})`).join(", ")})`;
+  if (dotForm) rows.forEach((r) => body.push(`acc${r}0 += ${dots(r, 0)};`, `acc${r}1 += ${dots(r, 1)};`));
+  else if (kb === 1) body.push(...step);
+  else body.push(`for (var s = 0; s < ${kb}; s++) {`, ...step.map((l) => `  ${l}`), "}");
   const stores: string[] = [];
   if (!outVec) {
     // Element by element, in a loop: the epilogue is written once rather than for each of the 32 results

@@ -6,6 +6,8 @@ import { DTYPES, type DType } from "../../compiler/dtype.js";
 import { accepts, expectGpuMatchesReference, gridValues, prng, runs, seedArb, singleOp } from "./gen.js";
 import { prod } from "../../compiler/shape.js";
 import { kernelMatmulDims } from "../../compiler/ops/linalg.js";
+import { DEFAULT_LIMITS } from "../../compiler/limits.js";
+import { compileGraph } from "../../compiler/program.js";
 
 const VARIANTS = ["registers", "shared", "packed"] as const;
 const DTYPES_OK = DTYPES.filter((d) =>
@@ -120,5 +122,34 @@ describe("a batch against one shared B runs as one tall matrix", () => {
       fc.asyncProperty(folded, async (c) => check(c, "f32", variant)),
       { numRuns: runs(4) },
     );
+  });
+});
+
+describe("the register kernel's code stays small", () => {
+  // llvmpipe compiles a kernel on its first dispatch, in time that grows with its code: a block of four k
+  // unrolled cost about 1.4× the whole step's cold compile of the forms below, for no gain at run time
+  // (docs/PERFORMANCE.md, compile-cold). Counted, not timed: the K loop holds one k (8 vec4 FMAs), or with
+  // Bᵀ one block of dots (32), or with Aᵀ and Bᵀ one k inside a loop over the block.
+  const cpu = { ...DEFAULT_LIMITS, adapterKind: "cpu" as const };
+  test.each([
+    [false, false, 8, 0, false],
+    [true, false, 8, 0, false],
+    [false, true, 0, 32, false],
+    [true, true, 8, 0, true],
+  ])("transA %s, transB %s: %i FMAs and %i dots in the K loop", (transA, transB, fmas, dots, subLoop) => {
+    const [m, n, k] = [32, 32, 64];
+    const g = singleOp(
+      "matmul",
+      [
+        { dtype: "f32", shape: transA ? [k, m] : [m, k] },
+        { dtype: "f32", shape: transB ? [n, k] : [k, n] },
+      ],
+      { transA, transB },
+    );
+    const p = compileGraph(g, cpu, { matmul: "registers" });
+    const code = p.kernels.find((x) => x.name.startsWith("matmul"))!.code;
+    expect(code.match(/fma\(/g)?.length ?? 0).toBe(fmas);
+    expect(code.match(/dot\(/g)?.length ?? 0).toBe(dots);
+    expect(code.includes("for (var s = 0; s < 4")).toBe(subLoop);
   });
 });
