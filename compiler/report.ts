@@ -5,6 +5,7 @@ import type { Graph, Node } from "./ir.js";
 import { type FlopRule, FLOPS } from "./ops/flops.js";
 import { isOpName } from "./ops/index.js";
 import type { Program } from "./program.js";
+import { type KindLine, type ScanDispatches, dispatchKinds, formatKinds, formatScans } from "./report-dispatches.js";
 import { prod } from "./shape.js";
 import { bug } from "../base/errors.js";
 
@@ -33,6 +34,8 @@ export interface ProgramReport {
   readonly params: number;
   readonly flops: number;
   readonly dispatches: number;
+  /** the dispatches by the kind of kernel running them (report-dispatches.ts), most first */
+  readonly kinds: readonly KindLine[];
   readonly kernels: readonly KernelLine[];
   readonly bufferBytes: number;
   readonly largestBuffer: { readonly bytes: number; readonly name: string };
@@ -99,6 +102,7 @@ export function reportProgram(p: Program): ProgramReport {
     params: p.params.filter((t) => !t.name.startsWith("opt.")).reduce((s, t) => s + prod(t.shape), 0),
     flops: graphFlops(p.graph),
     dispatches: p.dispatches.length,
+    kinds: dispatchKinds(p),
     kernels: p.kernels.map((k, i) => ({ name: k.name, dispatches: count.get(i) ?? 0, workgroups: k.workgroups })),
     bufferBytes: p.buffers.reduce((s, b) => s + b.bytes, 0),
     largestBuffer: {
@@ -125,7 +129,8 @@ const formatMemory = (m: MemorySplit): string =>
   `${formatBytes(m.optimizerState)} optimizer state + ${formatBytes(m.activations)} activations = ` +
   `${formatBytes(m.total)}`;
 
-export function formatReport(r: ProgramReport, title: string): string {
+/** The report as text; `scans`, where given, adds the dispatches by scan step. */
+export function formatReport(r: ProgramReport, title: string, scans?: ScanDispatches): string {
   const lines = [
     title,
     `  parameters   ${r.params.toLocaleString("en-US")}`,
@@ -134,6 +139,8 @@ export function formatReport(r: ProgramReport, title: string): string {
     `  buffers      ${formatBytes(r.bufferBytes)} peak (values with disjoint lifetimes share buffers); ` +
       `largest ${formatBytes(r.largestBuffer.bytes)} (${r.largestBuffer.name})`,
     `  memory       ${formatMemory(r.memory)}`,
+    ...formatKinds(r.kinds),
+    ...(scans ? formatScans(scans) : []),
     "  kernels (dispatches × name, workgroups):",
     ...r.kernels.map((k) => `    ${String(k.dispatches).padStart(4)} × ${k.name}  [${k.workgroups.join(", ")}]`),
   ];

@@ -7,6 +7,7 @@ import { emitElaborated } from "../../compiler/compile-support.js";
 import { generateBindings } from "../../compiler/bindings.js";
 import { type DeviceLimits, LIMIT_PROFILES, LimitError, parseLimits } from "../../compiler/limits.js";
 import { formatReport } from "../../compiler/report.js";
+import { scanDispatches } from "../../compiler/report-dispatches.js";
 import { formatPasses, reportPasses } from "../../compiler/report-passes.js";
 import { type Parsed, flag, int, onePositional, str, strs } from "../args.js";
 import { EXIT, UsageError } from "../errors.js";
@@ -82,9 +83,10 @@ export async function compileCommand(p: Parsed): Promise<number> {
       `${step === "train" ? "training step" : "forward"}${batchText ? `, batch ${batchText}` : ""}` +
       `${flag(p, "no-fuse") ? ", unfused" : ""}${limitsSpec ? `, for limits ${limitsSpec}` : ""}`;
     const passes = reportPasses(c.program);
+    const scans = scanDispatches(c.program, c.elaborated, c.model.sources);
     const text = json
-      ? JSON.stringify({ ...r, pipeline: passes }, null, 2)
-      : `${formatReport(r, title)}\n${formatPasses(passes)}`;
+      ? JSON.stringify({ ...r, scans, pipeline: passes }, null, 2)
+      : `${formatReport(r, title, scans)}\n${formatPasses(passes)}`;
     process.stdout.write(text + "\n");
   } else {
     const cmd =
