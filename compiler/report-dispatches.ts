@@ -70,13 +70,18 @@ export function kernelKind(root: Node, ops: readonly Node[]): string {
   return "elementwise";
 }
 
+const SEQUENCE_NAME = /^seq\d+_/;
+
 /** Dispatches per kernel kind, most dispatches first; they add up to the program's dispatches. */
 export function dispatchKinds(p: Program): KindLine[] {
   const byId = byIdOf(p.graph);
   const computed = computedBy(p);
   const lines = new Map<string, { dispatches: number; kernels: Set<number> }>();
   p.dispatches.forEach((d, i) => {
-    const kind = kernelKind(byId.get(d.node)!, computed[i]);
+    // a sequence kernel (sequence.ts) runs several dispatches' kernels as stages; the program records only
+    // its last stage's node, and the kernel's name is what says it is one
+    const sequence = SEQUENCE_NAME.test(p.kernels[d.kernel].name);
+    const kind = sequence ? "sequence" : kernelKind(byId.get(d.node)!, computed[i]);
     const line = lines.get(kind) ?? { dispatches: 0, kernels: new Set<number>() };
     line.dispatches++;
     line.kernels.add(d.kernel);

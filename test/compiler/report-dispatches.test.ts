@@ -56,6 +56,12 @@ describe("dispatches by kind and by scan step", () => {
     expect(scanDispatches(p, el).scans[0].steps).toEqual([1, 1]);
   });
 
+  test("sequenced, the small dispatches run as one sequence kernel", () => {
+    const el = twoSteps();
+    const p = compileGraph(el.graph, DEFAULT_LIMITS, { sequence: true });
+    expect(dispatchKinds(p)).toEqual([{ kind: "sequence", dispatches: 1, kernels: 1 }]);
+  });
+
   test("the source's line names the scan", () => {
     const el = twoSteps();
     const p = compileGraph(el.graph, DEFAULT_LIMITS, { fuse: false });
