@@ -120,11 +120,12 @@ function registerKernel(s: MatmulSpec, limits: DeviceLimits, wx: number, wy: num
     bug(`matmul workgroup ${wx}×${wy} exceeds ${limits.maxComputeInvocationsPerWorkgroup} invocations`);
   const { batch, m, n, k } = kernelMatmulDims(s.a, s.b, { transA: s.transA, transB: s.transB });
   const f32 = s.a.dtype === "f32";
-  // How the K loop reads its operands. Per k, one step (scalar A or a vec4 over Aᵀ's four rows, and B's
-  // eight columns as two vec4) when B is not transposed: as fast as a block of four k unrolled, at a
-  // third of the cold compile on llvmpipe. With Bᵀ both operands run along K, so a block of four k reads
-  // vec4 of each and each product is a dot: no lane shuffles. Aᵀ with Bᵀ loops over the block's four
-  // vector components. Vec4 loads along K need K % 4 = 0 (16-byte aligned rows).
+  // How the K loop reads its operands, written once rather than as a block of four k unrolled (on llvmpipe
+  // the unrolled block made a TTM step's kernels take about 1.4× as long to compile cold, and ran no
+  // faster). Per k, one step (scalar A or a vec4 over Aᵀ's four rows, and B's eight columns as two vec4)
+  // when B is not transposed. With Bᵀ both operands run along K, so a block of four k reads vec4 of each
+  // and each product is a dot: no lane shuffles. Aᵀ with Bᵀ loops over the block's four vector
+  // components. Vec4 loads along K need K % 4 = 0 (16-byte aligned rows).
   const kb = k % 4 === 0 && f32 && s.transB ? 4 : 1;
   const dotForm = kb === 4 && !s.transA;
   const aVecK = dotForm; // A [M,K]: vec4 over k per row
@@ -157,34 +158,35 @@ function registerKernel(s: MatmulSpec, limits: DeviceLimits, wx: number, wy: num
   // Loads that span a whole K-block.
   if (aVecK) rows.forEach((r) => body.push(`let va${r} = a[(aoff + ar${r} * ${k} + kk) / 4];`));
   if (bVecK) cols.forEach((j) => body.push(`let vb${j} = b[(boff + bc${j} * ${k} + kk) / 4];`));
-  const kk = kb === 1 ? "kk" : "kk + s";
-  const step: string[] = [];
-  // the four A values at this k
-  let aVals: string[];
-  if (aVecRows) {
-    step.push(`let vr = a[(aoff + (${kk}) * ${m} + row0c) / 4];`);
-    aVals = rows.map((r) => `vr.${"xyzw"[r]}`);
-  } else aVals = rows.map((r) => `f32(${aAt(r, kk)})`);
-  // the eight B values at this k, as two vec4
-  if (bVecCols) {
-    step.push(`let bl = b[(boff + (${kk}) * ${n} + colA) / 4];`);
-    step.push(`let bh = b[(boff + (${kk}) * ${n} + colB) / 4];`);
-  } else if (bVecK) {
-    step.push(`let bl = vec4<f32>(vb0[s], vb1[s], vb2[s], vb3[s]);`);
-    step.push(`let bh = vec4<f32>(vb4[s], vb5[s], vb6[s], vb7[s]);`);
-  } else {
-    step.push(`let bl = vec4<f32>(${[0, 1, 2, 3].map((j) => bAt(j, kk)).join(", ")});`);
-    step.push(`let bh = vec4<f32>(${[4, 5, 6, 7].map((j) => bAt(j, kk)).join(", ")});`);
-  }
-  rows.forEach((r) => {
-    step.push(`{ let av = ${aVals[r]};`);
-    step.push(`  acc${r}0 = fma(vec4<f32>(av), bl, acc${r}0); acc${r}1 = fma(vec4<f32>(av), bh, acc${r}1); }`);
-  });
+  /** One k of the K loop: the four A values and eight B values at k, and their 8 vec4 FMAs. */
+  const oneK = (kk: string): string[] => {
+    const step: string[] = [];
+    let aVals: string[];
+    if (aVecRows) {
+      step.push(`let vr = a[(aoff + (${kk}) * ${m} + row0c) / 4];`);
+      aVals = rows.map((r) => `vr.${"xyzw"[r]}`);
+    } else aVals = rows.map((r) => `f32(${aAt(r, kk)})`);
+    if (bVecCols) {
+      step.push(`let bl = b[(boff + (${kk}) * ${n} + colA) / 4];`);
+      step.push(`let bh = b[(boff + (${kk}) * ${n} + colB) / 4];`);
+    } else if (bVecK) {
+      step.push(`let bl = vec4<f32>(vb0[s], vb1[s], vb2[s], vb3[s]);`);
+      step.push(`let bh = vec4<f32>(vb4[s], vb5[s], vb6[s], vb7[s]);`);
+    } else {
+      step.push(`let bl = vec4<f32>(${[0, 1, 2, 3].map((j) => bAt(j, kk)).join(", ")});`);
+      step.push(`let bh = vec4<f32>(${[4, 5, 6, 7].map((j) => bAt(j, kk)).join(", ")});`);
+    }
+    rows.forEach((r) => {
+      step.push(`{ let av = ${aVals[r]};`);
+      step.push(`  acc${r}0 = fma(vec4<f32>(av), bl, acc${r}0); acc${r}1 = fma(vec4<f32>(av), bh, acc${r}1); }`);
+    });
+    return step;
+  };
   const dots = (r: number, h: number): string =>
     `vec4<f32>(${[0, 1, 2, 3].map((j) => `dot(va${r}, vb${4 * h + j})`).join(", ")})`;
   if (dotForm) rows.forEach((r) => body.push(`acc${r}0 += ${dots(r, 0)};`, `acc${r}1 += ${dots(r, 1)};`));
-  else if (kb === 1) body.push(...step);
-  else body.push(`for (var s = 0; s < ${kb}; s++) {`, ...step.map((l) => `  ${l}`), "}");
+  else if (kb === 1) body.push(...oneK("kk"));
+  else body.push(`for (var s = 0; s < ${kb}; s++) {`, ...oneK("kk + s").map((l) => `  ${l}`), "}");
   const stores: string[] = [];
   if (!outVec) {
     // Element by element, in a loop: the epilogue is written once rather than for each of the 32 results
