@@ -2,7 +2,8 @@
 // with a single elementwise consumer of its shape (or a scalar) is computed inside that consumer's
 // kernel; `full` constants become literals; broadcast, permute, slice and reshape whose consumers are
 // all elementwise become index arithmetic on the loads (views) instead of copies. No work is
-// duplicated: a value with several consumers is computed once (views and literals only re-index).
+// duplicated: a value with several consumers is computed once (views and literals only re-index), unless
+// it is a single element computed from fed values, which each consumer recomputes for less than a launch.
 // A group never binds more storage buffers than the device allows: past the limit, producers are
 // given kernels of their own again. Kernels of the same shape that feed one another are then merged
 // into one kernel with several outputs (an optimizer's moments and parameter, a norm's statistics), when
@@ -11,7 +12,7 @@
 import { type Graph, type Node, isFed } from "./ir.js";
 import type { DeviceLimits } from "./limits.js";
 import { opSpec, viewOps } from "./ops/index.js";
-import { type Shape, sameShape } from "./shape.js";
+import { type Shape, prod, sameShape } from "./shape.js";
 
 export const VIEW_OPS: ReadonlySet<string> = new Set(viewOps());
 
@@ -69,6 +70,15 @@ export function planFusion(g: Graph, limits: DeviceLimits, enabled = true): Fusi
   for (const n of g.nodes) for (const i of n.inputs) users.set(i, [...(users.get(i) ?? []), n]);
   const outputs = new Set(g.outputs.map((o) => o.id));
   const inlined = new Set<number>();
+  // One-element elementwise values computed from fed values and literals only: cheaper to recompute in
+  // each consumer than to launch a kernel for, and outside every other kernel's plan.
+  const fromFed = new Set<number>();
+  const cheap = (id: number): boolean => {
+    const x = byId.get(id)!;
+    return isFed(x) || x.op === "full" || fromFed.has(id) || (VIEW_OPS.has(x.op) && cheap(x.inputs[0]));
+  };
+  for (const n of g.nodes)
+    if (isElementwise(n) && prod(n.shape) === 1 && n.inputs.length > 0 && n.inputs.every(cheap)) fromFed.add(n.id);
   if (enabled) {
     // Consumers before producers, so a view knows whether all its users were themselves inlinable.
     for (let k = g.nodes.length - 1; k >= 0; k--) {
@@ -88,6 +98,8 @@ export function planFusion(g: Graph, limits: DeviceLimits, enabled = true): Fusi
         inlined.add(n.id);
       } else if (isElementwise(n) && n.op !== "full" && us.length === 1 && opSpec(us[0].op).kind === "reduce") {
         inlined.add(n.id); // the reduction's prologue: computed as the reduction reads it
+      } else if (fromFed.has(n.id) && intoElementwiseOrView) {
+        inlined.add(n.id); // one value (a decode step's position arithmetic): recomputed by each consumer
       }
     }
   }
@@ -133,7 +145,7 @@ export function planFusion(g: Graph, limits: DeviceLimits, enabled = true): Fusi
       const group = root === undefined ? undefined : groups.get(root);
       if (!group || !isElementwise(us[0]) || !sameShape(us[0].shape, n.shape) || !sameShape(group.root.shape, n.shape))
         continue;
-      if (group.nodes.some((x) => x.shape.length !== 0 && !sameShape(x.shape, n.shape))) continue;
+      if (group.nodes.some((x) => prod(x.shape) !== 1 && !sameShape(x.shape, n.shape))) continue;
       if (group.reads.filter((r) => r.id !== n.id).length + 3 > limits.maxStorageBuffersPerShaderStage) continue;
       if ([...epilogues.values()].includes(group)) continue; // one matmul per group
       epilogues.set(n.id, group);

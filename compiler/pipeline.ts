@@ -53,8 +53,10 @@ export const PASSES: readonly Pass[] = [
       return { ...s, graph: lowerComposites(s.graph, choice) };
     },
   },
-  // rewrite rules (passes/simplify.ts) and common subexpressions: a gradient's recomputed forward values
-  { name: "simplify", run: (s) => ({ ...s, graph: simplify(s.graph) }) },
+  // rewrite rules (passes/simplify.ts) and common subexpressions: a gradient's recomputed forward values;
+  // then dead code again, since lowering and merging leave values nothing reads (a mask built for a
+  // causal attention that a decode step's own mask replaced)
+  { name: "simplify", run: (s) => ({ ...s, graph: pruneGraph(simplify(s.graph)) }) },
   // adamw in place, several parameters per dispatch — or lowered to primitives (no fusion, or no room)
   {
     name: "place-optimizer",

@@ -10,8 +10,15 @@ import type { Attrs, Graph, Node } from "../ir.js";
 interface Rule {
   readonly name: string;
   readonly op: string;
-  apply(n: Node, inputs: readonly Node[]): { op: string; attrs: Attrs } | undefined;
+  /** the replacement op and attributes, and its inputs (ids in the graph being built) when they change */
+  apply(n: Node, inputs: readonly Node[]): { op: string; attrs: Attrs; inputs?: readonly number[] } | undefined;
 }
+
+/** Whether `perm` swaps the last two axes and keeps every other. */
+const swapsLastTwo = (perm: readonly number[]): boolean => {
+  const r = perm.length;
+  return r >= 2 && perm.every((a, i) => (i < r - 2 ? a === i : a === (i === r - 2 ? r - 1 : r - 2)));
+};
 
 export const RULES: readonly Rule[] = [
   {
@@ -26,6 +33,22 @@ export const RULES: readonly Rule[] = [
         : undefined;
     },
   },
+  {
+    // A matmul of a transposed operand reads the operand as it is with its transpose flag flipped: the
+    // permute's copy goes (a gradient's xᵀ·dy, a per-token softmax turned per-slot).
+    name: "transpose-into-matmul",
+    op: "matmul",
+    apply: (n, [a, b]) => {
+      const t = (x: Node) => x.op === "permute" && swapsLastTwo(x.attrs.perm!);
+      if (!t(a) && !t(b)) return undefined;
+      const attrs: Attrs = {
+        ...n.attrs,
+        ...(t(a) ? { transA: !(n.attrs.transA ?? false) } : {}),
+        ...(t(b) ? { transB: !(n.attrs.transB ?? false) } : {}),
+      };
+      return { op: "matmul", attrs, inputs: [t(a) ? a.inputs[0] : a.id, t(b) ? b.inputs[0] : b.id] };
+    },
+  },
 ];
 
 const keyOf = (op: string, inputs: readonly Node[], attrs: Attrs): string =>
@@ -37,18 +60,24 @@ export function simplify(g: Graph, rules: readonly Rule[] = RULES): Graph {
   const seen = new Map<string, Node>();
   const outputs = new Set(g.outputs.map((o) => o.id));
   let changed = false;
+  const built = new Map<number, Node>(); // the new graph's nodes by id
   for (const n of g.nodes) {
-    const inputs = n.inputs.map((i) => map.get(i)!);
+    let inputs = n.inputs.map((i) => map.get(i)!);
     let { op, attrs } = n;
     for (const rule of rules) {
       const r = rule.op === op ? rule.apply({ ...n, op, attrs }, inputs) : undefined;
-      if (r) ({ op, attrs } = r);
+      if (r) {
+        ({ op, attrs } = r);
+        changed ||= r.inputs !== undefined;
+        inputs = r.inputs ? r.inputs.map((id) => built.get(id)!) : inputs;
+      }
     }
     const key = keyOf(op, inputs, attrs);
     // an output keeps a node of its own: outputs are distinct buffers the caller reads
     const hit = op === "input" || op === "param" || outputs.has(n.id) ? undefined : seen.get(key);
     changed ||= hit !== undefined || op !== n.op;
     const copy = hit ?? b.add(op, inputs, attrs);
+    built.set(copy.id, copy);
     if (!hit) seen.set(key, copy);
     map.set(n.id, copy);
   }

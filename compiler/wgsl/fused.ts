@@ -38,6 +38,9 @@ export interface EmitScope {
   readonly prefix: string;
 }
 
+/** A value of one element (a scalar, or every dim 1): the same at every index of a kernel, so read at 0. */
+const single = (n: Node): boolean => prod(n.shape) === 1;
+
 export class GroupEmitter {
   readonly bindings: Binding[];
   private readonly bindingOf: Map<number, Binding>;
@@ -96,9 +99,14 @@ export class GroupEmitter {
       let value: string;
       const given = supplied.get(id);
       if (given !== undefined) return given;
+      if (inGroup.has(id)) {
+        // reached through a view: only a one-element member, whose value is the same at every index
+        if (!single(node)) bug(`a fused kernel reads member %${id} of its group through a view`);
+        return name(id);
+      }
       if (!this.inlined.has(id)) {
         value = `${pre}r${this.fresh++}`;
-        lines.push(`let ${value} = ${load(this.bindingOf.get(id)!, node.shape.length === 0 ? "0" : at)};`);
+        lines.push(`let ${value} = ${load(this.bindingOf.get(id)!, single(node) ? "0" : at)};`);
       } else if (node.op === "full") {
         return literal(node.attrs.value ?? 0, node.dtype);
       } else if (VIEW_OPS.has(node.op)) {
@@ -110,7 +118,7 @@ export class GroupEmitter {
           lines.push(unravelCode(at, node.shape, p));
           inner = `(${affineIndex(r.offset, r.strides, p)})`;
         }
-        value = valueAt(input.id, input.shape.length === 0 ? "0" : inner);
+        value = valueAt(input.id, single(input) ? "0" : inner);
       } else bug(`a fused kernel reads inlined ${node.op} %${id} outside its group`);
       memo.set(key, value);
       return value;
@@ -118,12 +126,12 @@ export class GroupEmitter {
     for (const node of this.group.nodes) {
       const spec = opSpec(node.op);
       if (spec.kind !== "elementwise") bug(`${node.op} in a fused elementwise group`);
-      const scalar = node.shape.length === 0;
+      const scalar = single(node);
       const at = scalar ? "0" : idx;
       const strides = stridesOf(node.shape);
       const args = node.inputs.map((i) => {
         const input = this.byId.get(i)!;
-        return inGroup.has(i) ? name(i) : valueAt(i, input.shape.length === 0 || scalar ? "0" : idx);
+        return inGroup.has(i) ? name(i) : valueAt(i, single(input) || scalar ? "0" : idx);
       });
       const ctx: WgslContext = {
         index: `u32(${at})`,
