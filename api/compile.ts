@@ -20,6 +20,8 @@ export interface CompileOptions extends ModelOptions {
   /** file name for diagnostics and import resolution (default "model.mira" in the current directory) */
   readonly file?: string;
   readonly fuse?: boolean;
+  /** merge independent consecutive dispatches into one (compiler/parallel.ts; default true) */
+  readonly parallel?: boolean;
   /** compile for these limits (default: the local adapter's, else WebGPU's defaults) */
   readonly limits?: DeviceLimits;
   /** "train": the training step (forward, backward, AdamW) instead of the forward pass */
@@ -97,8 +99,8 @@ function compileLoaded(
     const loss = el.objective ?? el.losses[0];
     if (!loss) throw new ModelError("the model declares no loss or objective, so it has no training step");
     const st = defaultTrainStep({ forward: el.graph, loss, params: el.params }, DEFAULT_ADAMW);
-    program = compileGraph(st.graph, limits, { fuse: o.fuse, updates: st.updates, tuning });
-  } else program = compileGraph(el.graph, limits, { fuse: o.fuse, tuning });
+    program = compileGraph(st.graph, limits, { fuse: o.fuse, parallel: o.parallel, updates: st.updates, tuning });
+  } else program = compileGraph(el.graph, limits, { fuse: o.fuse, parallel: o.parallel, tuning });
   const compiled: CompiledModel = {
     model,
     elaborated: el,

@@ -12,6 +12,7 @@ import type { MatmulRecord } from "./passes/tune-matmuls.js";
 import { type PassLog, runPasses } from "./pipeline.js";
 import type { MemoryPlan, PlanStep, PlanValue } from "./plan.js";
 import { schedule } from "./schedule.js";
+import { parallelDispatches } from "./parallel.js";
 import { sequenceDispatches } from "./sequence.js";
 import { opaqueLoopBounds } from "./wgsl/opaque-loops.js";
 import { type Shape, prod } from "./shape.js";
@@ -87,6 +88,9 @@ export interface CompileOptions {
    *  Default false: on llvmpipe a TTM step's dispatches fall about 4× but its cold compile grows several
    *  times for a modest warm gain (docs/PERFORMANCE.md, section compile-cold) */
   readonly sequence?: boolean;
+  /** with fusion, runs of consecutive dispatches that do not depend on one another as one dispatch over
+   *  their grids laid end to end (parallel.ts; default true) */
+  readonly parallel?: boolean;
   /** loop bounds the shader compiler cannot fold (wgsl/opaque-loops.ts), so it does not unroll them;
    *  default: on software adapters, where unrolled loops cost seconds of compile per kernel */
   readonly opaqueLoops?: boolean;
@@ -113,11 +117,15 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
     (opts.fuse ?? true) && (opts.sequence ?? false)
       ? sequenceDispatches(allocation.kernels, allocation.dispatches, limits)
       : allocation;
-  const { dispatches } = sequenced;
+  const merged =
+    (opts.fuse ?? true) && (opts.parallel ?? true)
+      ? parallelDispatches(sequenced.kernels, sequenced.dispatches, limits)
+      : sequenced;
+  const { dispatches } = merged;
   const kernels =
     (opts.opaqueLoops ?? limits.adapterKind === "cpu")
-      ? sequenced.kernels.map((k) => ({ ...k, code: opaqueLoopBounds(k.code) }))
-      : sequenced.kernels;
+      ? merged.kernels.map((k) => ({ ...k, code: opaqueLoopBounds(k.code) }))
+      : merged.kernels;
   const byId = sched.byId;
   const tensor = (n: Node, name: string): Tensor => ({ name, buffer: bufferOf(n.id), dtype: n.dtype, shape: n.shape });
   const updates = Object.entries(opts.updates ?? {})

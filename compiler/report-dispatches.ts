@@ -71,6 +71,7 @@ export function kernelKind(root: Node, ops: readonly Node[]): string {
 }
 
 const SEQUENCE_NAME = /^seq\d+_/;
+const PARALLEL_NAME = /^par\d+_/;
 
 /** Dispatches per kernel kind, most dispatches first; they add up to the program's dispatches. */
 export function dispatchKinds(p: Program): KindLine[] {
@@ -78,10 +79,11 @@ export function dispatchKinds(p: Program): KindLine[] {
   const computed = computedBy(p);
   const lines = new Map<string, { dispatches: number; kernels: Set<number> }>();
   p.dispatches.forEach((d, i) => {
-    // a sequence kernel (sequence.ts) runs several dispatches' kernels as stages; the program records only
-    // its last stage's node, and the kernel's name is what says it is one
-    const sequence = SEQUENCE_NAME.test(p.kernels[d.kernel].name);
-    const kind = sequence ? "sequence" : kernelKind(byId.get(d.node)!, computed[i]);
+    // a sequence kernel (sequence.ts) or a parallel one (parallel.ts) runs several dispatches' kernels; the
+    // program records only its last member's node, and the kernel's name is what says it is one
+    const name = p.kernels[d.kernel].name;
+    const merged = SEQUENCE_NAME.test(name) ? "sequence" : PARALLEL_NAME.test(name) ? "parallel" : undefined;
+    const kind = merged ?? kernelKind(byId.get(d.node)!, computed[i]);
     const line = lines.get(kind) ?? { dispatches: 0, kernels: new Set<number>() };
     line.dispatches++;
     line.kernels.add(d.kernel);

@@ -24,13 +24,13 @@ export interface SequenceOptions {
 
 export const SEQUENCE_DEFAULTS: SequenceOptions = { maxInvocations: 2048, maxStages: 32 };
 
-interface Member {
+export interface Member {
   readonly stage: Stage;
   readonly dispatch: Dispatch;
 }
 
 /** A buffer as the sequence binds it. */
-interface Slot {
+export interface Slot {
   readonly buffer: number;
   readonly type: string; // storage element type
   readonly dtype: Binding["dtype"];
@@ -104,7 +104,7 @@ function fits(run: readonly Member[], limits: DeviceLimits): boolean {
 }
 
 /** One slot per buffer, or undefined when two stages bind a buffer with different element types. */
-function slotsOf(run: readonly Member[]): Slot[] | undefined {
+export function slotsOf(run: readonly Member[]): Slot[] | undefined {
   const slots = new Map<number, Slot>();
   for (const { stage, dispatch } of run) {
     for (const [i, b] of stage.kernel.bindings.entries()) {
@@ -121,22 +121,36 @@ function slotsOf(run: readonly Member[]): Slot[] | undefined {
   return [...slots.values()];
 }
 
-/** The WGSL of a run of stages and the buffers its bindings take; undefined where a stage's vec4 accesses
- *  cannot be rewritten per element. */
-function sequenceKernel(run: readonly Member[]): { kernel: KernelSource; buffers: number[] } | undefined {
-  const slots = slotsOf(run)!;
+/** A run of stages in one module: a binding per buffer (slot), each stage's helpers and `main` renamed
+ *  (`sq{k}_main`) with its bindings pointing at the slots; undefined where a stage's vec4 accesses cannot
+ *  be rewritten per element. Shared by sequence kernels and parallel kernels (parallel.ts). */
+export function stageModule(
+  run: readonly Member[],
+  shareWorkgroup = false,
+): { slots: Slot[]; head: string; bindings: Binding[]; buffers: number[] } | undefined {
+  const slots = slotsOf(run);
+  if (!slots) return undefined;
   const slotName = new Map(slots.map((s, i) => [s.buffer, `sq_b${i}`]));
-  const threads = threadsOf(run);
   const decls = slots.map((s, i) => {
     const el = s.vec4 ? `vec4<${s.type}>` : s.type;
     return `@group(0) @binding(${i}) var<storage, ${s.writes ? "read_write" : "read"}> sq_b${i}: array<${el}>;`;
   });
   const helpers = new Set<string>();
   const bodies: string[] = [];
-  const calls: string[] = [];
+  const shared = new Map<string, string>(); // a workgroup variable's declaration → its name in the module
   for (const [k, { stage, dispatch }] of run.entries()) {
     let code = stage.code;
     const rename = new Map(stage.names.map((n) => [n, `sq${k}_${n}`]));
+    // Stages that never run in the same workgroup (parallel.ts) share workgroup variables declared alike.
+    for (const v of shareWorkgroup ? stage.workgroupVars : []) {
+      const key = `${v.name}: ${v.type}`;
+      const name = shared.get(key);
+      if (name === undefined) shared.set(key, rename.get(v.name)!);
+      else {
+        code = code.replace(new RegExp(`^var<workgroup>\\s+${v.name}\\s*:[^;]*;\\s*$`, "m"), "");
+        rename.set(v.name, name);
+      }
+    }
     for (const [i, b] of stage.kernel.bindings.entries()) {
       const slot = slots.find((s) => s.buffer === dispatch.buffers[i])!;
       const name = slotName.get(slot.buffer)!;
@@ -149,44 +163,46 @@ function sequenceKernel(run: readonly Member[]): { kernel: KernelSource; buffers
       rename.set(b.name, name);
     }
     bodies.push(`// stage ${k}: ${stage.kernel.name}\n${renameIdentifiers(code, rename)}`);
-    calls.push(stageCall(stage, dispatch.workgroups, `sq${k}_main`, threads));
   }
   const f16 = run.some((m) => m.stage.f16) || slots.some((s) => s.dtype === "f16");
+  const head = [f16 ? "enable f16;" : "", decls.join("\n"), [...helpers].join("\n"), bodies.join("\n\n")]
+    .filter((x) => x !== "")
+    .join("\n");
+  const bindings: Binding[] = slots.map((s, i) => ({
+    name: `sq_b${i}`,
+    dtype: s.dtype,
+    access: s.writes ? "read_write" : "read",
+    vec: s.vec4 ? 4 : 1,
+  }));
+  return { slots, head, bindings, buffers: slots.map((s) => s.buffer) };
+}
+
+/** The WGSL of a run of stages and the buffers its bindings take; undefined where a stage's vec4 accesses
+ *  cannot be rewritten per element. */
+function sequenceKernel(run: readonly Member[]): { kernel: KernelSource; buffers: number[] } | undefined {
+  const mod = stageModule(run);
+  if (!mod) return undefined;
+  const threads = threadsOf(run);
+  const calls = run.map(({ stage, dispatch }, k) => stageCall(stage, dispatch.workgroups, `sq${k}_main`, threads));
   const code = [
-    f16 ? "enable f16;" : "",
-    decls.join("\n"),
-    [...helpers].join("\n"),
-    bodies.join("\n\n"),
+    mod.head,
     `@compute @workgroup_size(${threads})`,
     `fn main(@builtin(local_invocation_index) sq_i: u32) {`,
     // zero, but not to the compiler: a loop over a stage must stay a loop, not copies of the stage's body
     `  let sq_zero = arrayLength(&sq_b0) / 4294967295u;`,
     calls.join("\n  storageBarrier();\n"),
     `}`,
-    "",
-  ]
-    .filter((s) => s !== "")
-    .join("\n");
+  ].join("\n");
   const first = run[0].stage.kernel.name;
   const last = run.at(-1)!.stage.kernel.name;
   return {
-    kernel: {
-      name: `seq${run.length}_${first}_to_${last}`,
-      code,
-      workgroups: [1, 1, 1],
-      bindings: slots.map((s, i) => ({
-        name: `sq_b${i}`,
-        dtype: s.dtype,
-        access: s.writes ? "read_write" : "read",
-        vec: s.vec4 ? 4 : 1,
-      })),
-    },
-    buffers: slots.map((s) => s.buffer),
+    kernel: { name: `seq${run.length}_${first}_to_${last}`, code, workgroups: [1, 1, 1], bindings: mod.bindings },
+    buffers: mod.buffers,
   };
 }
 
 /** vec3<u32> of a flat index `i` over extents `e` (x fastest). */
-function unflatten(i: string, e: readonly number[]): string {
+export function unflatten(i: string, e: readonly number[]): string {
   const [x, y] = e;
   if (e[1] === 1 && e[2] === 1) return `vec3<u32>(${i}, 0u, 0u)`;
   return `vec3<u32>(${i} % ${x}u, (${i} / ${x}u) % ${y}u, ${i} / ${x * y}u)`;

@@ -36,6 +36,8 @@ export interface Stage {
   /** uses workgroup barriers: every invocation of a workgroup must call it together */
   readonly barriers: boolean;
   readonly workgroupBytes: number;
+  /** the workgroup variables, as declared */
+  readonly workgroupVars: readonly { readonly name: string; readonly type: string; readonly bytes: number }[];
   readonly f16: boolean;
 }
 
@@ -81,18 +83,19 @@ export function parseStage(kernel: KernelSource): Stage | undefined {
   code = code.replace(sig[0], `fn main(${params.join(", ")}) {`);
   if (code.includes("@")) return undefined; // an attribute this reader does not know
   const names = ["main"];
-  let workgroupBytes = 0;
+  const workgroupVars: { name: string; type: string; bytes: number }[] = [];
   for (const m of code.matchAll(/^(?:fn|const|alias|struct|override)\s+(\w+)/gm)) if (m[1] !== "main") names.push(m[1]);
   for (const m of code.matchAll(/^var(?:<(\w+)>)?\s+(\w+)\s*:\s*([^;=]+)/gm)) {
     if (m[1] !== "workgroup") return undefined; // private module-scope state would leak between stages
     const bytes = typeBytes(m[3]);
     if (bytes === undefined || Number.isNaN(bytes)) return undefined;
-    workgroupBytes += bytes;
+    workgroupVars.push({ name: m[2], type: m[3].replace(/\s+/g, ""), bytes });
     names.push(m[2]);
   }
+  const workgroupBytes = workgroupVars.reduce((a, v) => a + v.bytes, 0);
   const barriers = /\b(workgroupBarrier|storageBarrier)\s*\(/.test(code);
   const threads = size[0] * size[1] * size[2];
-  return { kernel, size, threads, builtins, code: code.trim(), names, barriers, workgroupBytes, f16 };
+  return { kernel, size, threads, builtins, code: code.trim(), names, barriers, workgroupBytes, workgroupVars, f16 };
 }
 
 /** Replaces whole identifiers (not member names after a dot) by `map`, in one pass. */

@@ -72,14 +72,20 @@ describe("dispatches by kind and by scan step", () => {
     expect(text).toMatch(/ {4}matmul +2 +1\n/);
   });
 
-  test("TTM combiner, 4 chunks, training step: kinds and places each add up to every dispatch", async () => {
-    const c = await compileFile("models/mirasol.mira", {
+  // Without parallel kernels (compiler/parallel.ts), whose merged dispatches count at their last member's
+  // place: a step's last dispatch may run beside the next one's first, so the steps at a scan's ends differ.
+  const ttm = (step: "forward" | "train", parallel: boolean) =>
+    compileFile("models/mirasol.mira", {
       preset: "tiny",
       set: ["chunks=4", "max_chunks=4", "combiner=TTM(memory: 8, read: 4, depth: 1, heads: 2)"],
       batch: { B: 1, L: 16 },
-      step: "train",
+      step,
       limits: DEFAULT_LIMITS,
+      parallel,
     });
+
+  test("TTM combiner, 4 chunks, training step: kinds and places each add up to every dispatch", async () => {
+    const c = await ttm("train", false);
     const r = c.report();
     expect(r.kinds.reduce((n, k) => n + k.dispatches, 0)).toBe(r.dispatches);
     expect(r.kinds.map((k) => k.kind)).toEqual(expect.arrayContaining(["matmul", "optimizer", "row kernel"]));
@@ -100,16 +106,26 @@ describe("dispatches by kind and by scan step", () => {
   });
 
   test("TTM combiner, 4 chunks, forward: every step takes the same dispatches", async () => {
-    const c = await compileFile("models/mirasol.mira", {
-      preset: "tiny",
-      set: ["chunks=4", "max_chunks=4", "combiner=TTM(memory: 8, read: 4, depth: 1, heads: 2)"],
-      batch: { B: 1, L: 16 },
-      limits: DEFAULT_LIMITS,
-    });
+    const c = await ttm("forward", false);
     const s = scanDispatches(c.program, c.elaborated);
     const [scan] = s.scans;
     expect(scan.steps).toHaveLength(4);
     expect(new Set(scan.steps).size).toBe(1);
     expect(scan.steps[0] * 4 + s.outside + s.unattributed).toBe(c.program.dispatches.length);
+  });
+
+  test("with parallel kernels: fewer dispatches, the middle steps alike, places and kinds add up", async () => {
+    for (const step of ["forward", "train"] as const) {
+      const [off, on] = [await ttm(step, false), await ttm(step, true)];
+      expect(on.program.dispatches.length, step).toBeLessThan(off.program.dispatches.length);
+      const s = scanDispatches(on.program, on.elaborated);
+      const [scan] = s.scans;
+      expect(scan.steps[1], step).toBe(scan.steps[2]);
+      expect(scan.modelSteps[1], step).toBe(scan.modelSteps[2]);
+      expect(scan.steps.reduce((a, b) => a + b, 0) + s.outside + s.unattributed).toBe(on.program.dispatches.length);
+      const kinds = on.report().kinds;
+      expect(kinds.reduce((n, k) => n + k.dispatches, 0)).toBe(on.program.dispatches.length);
+      expect(kinds.map((k) => k.kind)).toContain("parallel");
+    }
   });
 });

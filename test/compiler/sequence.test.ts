@@ -9,52 +9,22 @@ import { loadModel } from "../../api/model.js";
 import type { Graph } from "../../compiler/ir.js";
 import type { DeviceLimits } from "../../compiler/limits.js";
 import { initParams } from "../../compiler/lower.js";
-import { type CompileOptions, type Program, compileGraph } from "../../compiler/program.js";
+import type { CompileOptions } from "../../compiler/program.js";
 import type { Feeds } from "../../compiler/reference.js";
 import { DEFAULT_ADAMW, buildTrainStep, stepScalars } from "../../compiler/train-step.js";
-import { Executor } from "../../runtime/executor.js";
-import { firstMismatch } from "../helpers/close.js";
 import { testGpu } from "../helpers/gpu.js";
+import { compareOption } from "../helpers/variants.js";
 import { prng } from "./gen.js";
 import { graphArb, randomGraph } from "./random-graph.js";
 
-const exact = { atol: 0, rtol: 0 };
-
-/** Runs a program `steps` times (feeding `feeds(step)` first) and returns every run's outputs. */
-async function runs(p: Program, feeds: (step: number) => Feeds, steps = 1): Promise<Record<string, Float64Array>[]> {
-  const ex = await Executor.create(await testGpu(), p);
-  try {
-    const out: Record<string, Float64Array>[] = [];
-    for (let s = 1; s <= steps; s++) {
-      for (const [name, v] of Object.entries(feeds(s))) ex.write(name, v);
-      out.push(await ex.run());
-    }
-    return out;
-  } finally {
-    ex.destroy();
-  }
-}
-
-/** The same graph with and without sequences: equal bits, and the sequences' dispatch count. */
-async function compare(
+/** With and without sequences (parallel kernels off in both, so that what merges is the sequences' doing). */
+const compare = (
   graph: Graph,
   limits: DeviceLimits,
   feeds: (step: number) => Feeds,
   opts: CompileOptions = {},
   steps = 1,
-): Promise<{ merged: Program; plain: Program }> {
-  const plain = compileGraph(graph, limits, { ...opts, sequence: false });
-  const merged = compileGraph(graph, limits, { ...opts, sequence: true });
-  const [a, b] = [await runs(plain, feeds, steps), await runs(merged, feeds, steps)];
-  for (let s = 0; s < steps; s++) {
-    for (const name of Object.keys(a[s])) {
-      const bad = firstMismatch(b[s][name], a[s][name], exact);
-      if (bad) throw new Error(`run ${s + 1}, ${name}: ${bad}`);
-    }
-  }
-  expect(merged.dispatches.length).toBeLessThanOrEqual(plain.dispatches.length);
-  return { merged, plain };
-}
+) => compareOption("sequence", graph, limits, feeds, { ...opts, parallel: false }, steps);
 
 describe("sequence kernels equal one dispatch per kernel, bit for bit", () => {
   test("random graphs, at 8 storage buffers per stage and at this adapter's limit", async () => {

@@ -1,0 +1,174 @@
+// parallel.test.ts: parallel kernels (compiler/parallel.ts) — consecutive independent dispatches as one
+// dispatch over their grids laid end to end. The rules on buffers (what may run unordered beside what)
+// on hand-made dispatches; then, on the GPU, the same bits as one dispatch per kernel for random graphs, a
+// training step and a decoding step; and the decoding step's dispatch count (issue #20: ≤ 30 per token).
+import fc from "fast-check";
+import { describe, expect, test } from "vitest";
+import { derive } from "../../api/decoder.js";
+import { loadModel } from "../../api/model.js";
+import { GraphBuilder } from "../../compiler/builder.js";
+import { DEFAULT_LIMITS } from "../../compiler/limits.js";
+import { initParams } from "../../compiler/lower.js";
+import { parallelDispatches } from "../../compiler/parallel.js";
+import { type Dispatch, compileGraph } from "../../compiler/program.js";
+import type { Feeds } from "../../compiler/reference.js";
+import { DEFAULT_ADAMW, buildTrainStep, stepScalars } from "../../compiler/train-step.js";
+import type { Binding, KernelSource } from "../../compiler/wgsl/common.js";
+import { testGpu } from "../helpers/gpu.js";
+import { compareOption } from "../helpers/variants.js";
+import { prng } from "./gen.js";
+import { graphArb, randomGraph } from "./random-graph.js";
+
+/** A kernel that reads its first binding and writes its second, in the frame every family emits. */
+function copyKernel(name: string, threads = 64): KernelSource {
+  const bindings: Binding[] = [
+    { name: "a", dtype: "f32", access: "read" },
+    { name: "out", dtype: "f32", access: "read_write" },
+  ];
+  const code = `@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@compute @workgroup_size(${threads})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  out[gid.x] = a[gid.x] + 1.0;
+}
+`;
+  return { name, code, workgroups: [2, 1, 1], bindings };
+}
+
+/** Dispatches of copy kernels: [read, written] buffer ids each. */
+const copies = (...rw: [number, number][]): { kernels: KernelSource[]; dispatches: Dispatch[] } => ({
+  kernels: [copyKernel("copy")],
+  dispatches: rw.map(([r, w], node) => ({ kernel: 0, buffers: [r, w], workgroups: [2, 1, 1], node })),
+});
+
+const merged = (x: { kernels: KernelSource[]; dispatches: Dispatch[] }): number[] =>
+  parallelDispatches(x.kernels, x.dispatches, DEFAULT_LIMITS).dispatches.map((d) => d.workgroups[0] / 2);
+
+describe("which dispatches run side by side", () => {
+  test("independent ones merge (reads may be shared); each dependence ends a run", () => {
+    expect(merged(copies([0, 1], [0, 2], [3, 4]))).toEqual([3]); // one input read by all three
+    expect(merged(copies([0, 1], [1, 2]))).toEqual([1, 1]); // reads what the first writes
+    expect(merged(copies([0, 1], [2, 1]))).toEqual([1, 1]); // writes what the first writes
+    expect(merged(copies([0, 1], [2, 0]))).toEqual([1, 1]); // writes what the first reads
+    expect(merged(copies([0, 1], [2, 3], [3, 4], [5, 6]))).toEqual([2, 2]); // the third starts a new run
+  });
+
+  test("the grid is the members' laid end to end; at most four members; workgroup sizes must match", () => {
+    const six = copies([0, 1], [0, 2], [0, 3], [0, 4], [0, 5], [0, 6]);
+    const out = parallelDispatches(six.kernels, six.dispatches, DEFAULT_LIMITS);
+    expect(out.dispatches.map((d) => d.workgroups)).toEqual([
+      [8, 1, 1],
+      [4, 1, 1],
+    ]);
+    expect(out.kernels.map((k) => k.name)).toEqual(["par4_copy_to_copy", "par2_copy_to_copy"]);
+    const sizes = {
+      kernels: [copyKernel("a", 64), copyKernel("b", 32)],
+      dispatches: [0, 1].map((k) => ({ kernel: k, buffers: [0, k + 1], workgroups: [2, 1, 1] as const, node: k })),
+    };
+    expect(parallelDispatches(sizes.kernels, sizes.dispatches, DEFAULT_LIMITS).dispatches).toHaveLength(2);
+  });
+
+  test("members beyond the storage-buffer limit start a new run", () => {
+    const x = copies([0, 1], [2, 3], [4, 5], [6, 7]);
+    const limits = { ...DEFAULT_LIMITS, maxStorageBuffersPerShaderStage: 6 };
+    expect(parallelDispatches(x.kernels, x.dispatches, limits).dispatches.map((d) => d.workgroups[0] / 2)).toEqual([
+      3, 1,
+    ]);
+  });
+
+  test("three projections of one input: one dispatch; members' workgroup memory declared alike is shared", () => {
+    const on = compileGraph(projections(), DEFAULT_LIMITS);
+    const off = compileGraph(projections(), DEFAULT_LIMITS, { parallel: false });
+    expect(off.dispatches).toHaveLength(3);
+    expect(on.dispatches).toHaveLength(1);
+    const k = on.kernels[on.dispatches[0].kernel];
+    expect(k.name).toMatch(/^par3_/);
+    // the shared-memory matmul's two 4 KiB tiles, once: three copies would not fit WebGPU's 16 KiB
+    expect(k.code.match(/^var<workgroup>/gm)).toHaveLength(2);
+  });
+});
+
+/** x [rows, 64] projected by three weights, each product an output. */
+function projections(rows = 1) {
+  const b = new GraphBuilder();
+  const x = b.input("x", "f32", [rows, 64]);
+  for (const name of ["q", "k", "v"]) b.output(name, b.add("matmul", [x, b.param(`w${name}`, "f32", [64, 64])]));
+  return b.build();
+}
+
+describe("parallel kernels equal one dispatch per kernel, bit for bit", () => {
+  test("random graphs, at 8 storage buffers per stage and at this adapter's limit", async () => {
+    const gpu = await testGpu();
+    let fewer = 0;
+    await fc.assert(
+      fc.asyncProperty(graphArb, fc.constantFrom(8, gpu.limits.maxStorageBuffersPerShaderStage), async (g, buffers) => {
+        const { graph, draw } = randomGraph(g.shape, g.steps);
+        const r = prng(g.seed);
+        const feeds = Object.fromEntries([...draw].map(([name, f]) => [name, f(r)]));
+        const limits = { ...gpu.limits, maxStorageBuffersPerShaderStage: buffers };
+        const p = await compareOption("parallel", graph, limits, () => feeds);
+        if (p.merged.dispatches.length < p.plain.dispatches.length) fewer++;
+      }),
+      { numRuns: 16 },
+    );
+    expect(fewer).toBeGreaterThan(8); // the property spoke of parallel kernels, not of programs left alone
+  });
+
+  test("three projections with workgroup barriers (a GPU's shared-memory matmul), rows 1, 7 and 130", async () => {
+    const gpu = await testGpu();
+    const limits = { ...gpu.limits, adapterKind: "gpu" as const };
+    for (const rows of [1, 7, 130]) {
+      const graph = projections(rows);
+      const r = prng(rows);
+      const feeds: Feeds = Object.fromEntries(
+        graph.nodes
+          .filter((n) => n.op === "input" || n.op === "param")
+          .map((n) => [n.attrs.name!, Array.from({ length: n.shape[0] * n.shape[1] }, () => r() - 0.5)]),
+      );
+      const { merged } = await compareOption("parallel", graph, limits, () => feeds);
+      expect(merged.dispatches, `rows ${rows}`).toHaveLength(1);
+      expect(merged.kernels[merged.dispatches[0].kernel].code, `rows ${rows}`).toContain("workgroupBarrier");
+    }
+  });
+
+  test("char_lm: three training steps (loss, gradients through AdamW, updated weights)", async () => {
+    const gpu = await testGpu();
+    const el = loadModel("models/char_lm.mira", { preset: "tiny" }).elaborate({ B: 2, T: 8 });
+    const st = buildTrainStep(el.graph, el.objective ?? el.losses[0], DEFAULT_ADAMW, () => true);
+    const params = initParams(el.params, 3);
+    const tokens = Int32Array.from({ length: 16 }, (_, k) => 1 + ((k * 7) % 90));
+    const feeds = (step: number): Feeds => ({
+      ...(step === 1 ? Object.fromEntries(params) : {}),
+      ...Object.fromEntries(el.inputs.map((i) => [i.name, tokens])),
+      ...Object.fromEntries(Object.entries(stepScalars(DEFAULT_ADAMW, step, 1e-3)).map(([k, v]) => [k, [v]])),
+    });
+    const { merged, plain } = await compareOption("parallel", st.graph, gpu.limits, feeds, { updates: st.updates }, 3);
+    expect(merged.dispatches.length).toBeLessThan(plain.dispatches.length);
+  }, 300_000);
+
+  test("char_lm decoding step: sampled token and logits", async () => {
+    const gpu = await testGpu();
+    const dec = derive(loadModel("models/char_lm.mira", { preset: "tiny" }), 24);
+    const r = prng(5);
+    const feeds: Record<string, number[]> = {};
+    for (const n of dec.step.nodes) {
+      if (n.op !== "input" && n.op !== "param") continue;
+      const size = n.shape.reduce((a, b) => a * b, 1);
+      feeds[n.attrs.name!] =
+        n.dtype === "f32"
+          ? Array.from({ length: size }, () => r() - 0.5)
+          : Array.from({ length: size }, () => Math.floor(r() * 20));
+    }
+    const { merged, plain } = await compareOption("parallel", dec.step, gpu.limits, () => feeds);
+    expect(merged.dispatches.length).toBeLessThan(plain.dispatches.length);
+  }, 300_000);
+});
+
+test("char_lm (d 64, 4 heads, 2 layers) decoding step with 1280-position caches: at most 30 dispatches", async () => {
+  // bench/decode.ts's case; the goal of issue #20 (89 per token before row, scalar and parallel fusion)
+  const limits = (await testGpu()).limits;
+  const dec = derive(loadModel("models/char_lm.mira", { set: ["max_len=1280"] }), 1280);
+  const p = compileGraph(dec.step, limits);
+  const names = p.dispatches.map((d) => p.kernels[d.kernel].name).join("\n");
+  expect(p.dispatches.length, names).toBeLessThanOrEqual(30);
+});
