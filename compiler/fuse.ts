@@ -285,7 +285,8 @@ function mergeKernels(
     const root = roots.at(-1)!;
     const merged: FusedGroup = {
       root: byId.get(root)!,
-      nodes: roots.flatMap((r) => groups.get(r)!.nodes),
+      // a one-element value recomputed by several members is computed once in the merged kernel
+      nodes: [...new Map(roots.flatMap((r) => groups.get(r)!.nodes).map((n) => [n.id, n])).values()],
       reads: [...reads].map((id) => byId.get(id)!),
       stores: stores.map((id) => byId.get(id)!),
     };

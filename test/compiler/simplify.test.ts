@@ -114,4 +114,19 @@ describe("position arithmetic: one-element values recomputed where they are read
       await expectReference(g, feeds, "exp"); // the selects pass exp's values on
     }
   });
+
+  test("a value recomputed by two kernels that merge is computed once in the merged kernel", async () => {
+    const b = new GraphBuilder();
+    const p = b.input("p", "f32", [1]);
+    const x = b.input("x", "f32", [3, 5]);
+    const s = b.add("add", [p, b.add("full", [], { value: 1, dtype: "f32", shape: [1] })]);
+    const wide = () => b.add("broadcast", [b.add("reshape", [s], { shape: [1, 1] })], { shape: [3, 5] });
+    const a = b.add("mul", [x, wide()]);
+    b.output("a", a);
+    b.output("b", b.add("add", [a, wide()]));
+    const g = b.build();
+    const prog = compileGraph(g, DEFAULT_LIMITS, { parallel: false });
+    expect(prog.dispatches).toHaveLength(1);
+    await expectReference(g, feedsOf(g, 3));
+  });
 });
