@@ -1,9 +1,11 @@
-// parallel.ts: parallel kernels (horizontal fusion). Consecutive dispatches that do not depend on one
-// another — the projections of one input, a decode step's cache writes, a matmul's two gradients —
-// become one dispatch whose grid is theirs laid end to end: workgroup w runs member k's kernel as that
-// member's workgroup w − offset(k). Nothing orders the members within the dispatch, so a dispatch joins
-// only when it neither reads nor writes a buffer an earlier member writes, and writes no buffer an earlier
-// member reads. Each member runs its own kernel's WGSL (stage.ts), so results are bit for bit the same;
+// parallel.ts: parallel kernels (horizontal fusion). Dispatches that do not depend on one another —
+// the projections of one input, a decode step's cache writes, a matmul's two gradients — become one
+// dispatch whose grid is theirs laid end to end: workgroup w runs member k's kernel as that member's
+// workgroup w − offset(k). Nothing orders the members within the dispatch, so a dispatch joins only when
+// it neither reads nor writes a buffer a member writes, and writes no buffer a member reads. A member may
+// come from a little further in the schedule (a window): it then moves up past the dispatches in between,
+// and joins only when it is apart, in the same sense, from each of those too — so every pair of
+// dispatches that touch one buffer, one of them writing, keeps its order (buffer reuse included). Each member runs its own kernel's WGSL (stage.ts), so results are bit for bit the same;
 // what goes is a launch per member (≈ 20–40 µs on llvmpipe, 3–10 µs on real GPUs). Unlike a sequence
 // kernel (sequence.ts), nothing is serialised and no loop is added: the module is its members' code side
 // by side (workgroup variables declared alike shared, since no workgroup runs two members), and every
@@ -17,29 +19,41 @@ import { type Stage, parseStage } from "./wgsl/stage.js";
 export interface ParallelOptions {
   /** members per parallel kernel at most (bounds one shader's size and compile time) */
   readonly maxMembers: number;
+  /** how far ahead (in dispatches) a member may be found: it moves up past the ones in between */
+  readonly window: number;
 }
 
-export const PARALLEL_DEFAULTS: ParallelOptions = { maxMembers: 4 };
+export const PARALLEL_DEFAULTS: ParallelOptions = { maxMembers: 4, window: 16 };
 
 const total = (d: Dispatch): number => d.workgroups[0] * d.workgroups[1] * d.workgroups[2];
 
 /** Buffers a dispatch writes (bound read_write) and only reads. */
-function access(m: Member): { writes: Set<number>; reads: Set<number> } {
+interface Access {
+  readonly writes: ReadonlySet<number>;
+  readonly reads: ReadonlySet<number>;
+}
+
+function accessOf(k: KernelSource, d: Dispatch): Access {
   const writes = new Set<number>();
   const reads = new Set<number>();
-  m.stage.kernel.bindings.forEach((b, i) => (b.access === "read_write" ? writes : reads).add(m.dispatch.buffers[i]));
+  k.bindings.forEach((b, i) => (b.access === "read_write" ? writes : reads).add(d.buffers[i]));
   return { writes, reads };
 }
 
-/** Whether `m` may run unordered beside every member of `run`. */
-function independent(run: readonly Member[], m: Member): boolean {
-  const a = access(m);
-  return run.every((r) => {
-    const b = access(r);
-    for (const x of b.writes) if (a.writes.has(x) || a.reads.has(x)) return false;
-    for (const x of b.reads) if (a.writes.has(x)) return false;
+/** Buffers touched by a set of dispatches, gathered. */
+class Touched {
+  readonly writes = new Set<number>();
+  readonly reads = new Set<number>();
+  add(a: Access): void {
+    for (const x of a.writes) this.writes.add(x);
+    for (const x of a.reads) this.reads.add(x);
+  }
+  /** Whether `a` may run unordered beside (or before) these: neither writes what the other touches. */
+  apart(a: Access): boolean {
+    for (const x of a.writes) if (this.writes.has(x) || this.reads.has(x)) return false;
+    for (const x of a.reads) if (this.writes.has(x)) return false;
     return true;
-  });
+  }
 }
 
 /** Bytes of workgroup memory the members take, variables declared alike shared (stageModule). */
@@ -74,8 +88,7 @@ export function parallelDispatches(
     return i;
   };
   const out: Dispatch[] = [];
-  let run: Member[] = [];
-  const flush = (): void => {
+  const emit = (run: readonly Member[]): void => {
     const k = run.length > 1 ? parallelKernel(run, limits) : undefined;
     if (k)
       out.push({
@@ -85,26 +98,41 @@ export function parallelDispatches(
         node: run.at(-1)!.dispatch.node,
       });
     else for (const m of run) out.push({ ...m.dispatch, kernel: kernelIndex(m.stage.kernel) });
-    run = [];
   };
-  for (const d of dispatches) {
+  const access = dispatches.map((d) => accessOf(kernels[d.kernel], d));
+  const taken = new Array<boolean>(dispatches.length).fill(false);
+  for (const [i, d] of dispatches.entries()) {
+    if (taken[i]) continue;
     const stage: Stage | undefined = stages[d.kernel];
     if (!stage) {
-      flush();
       out.push({ ...d, kernel: kernelIndex(kernels[d.kernel]) });
       continue;
     }
-    const m: Member = { stage, dispatch: d };
-    const joins =
-      run.length > 0 &&
-      run.length < o.maxMembers &&
-      run[0].stage.size.join() === stage.size.join() &&
-      independent(run, m) &&
-      fits([...run, m], limits);
-    if (!joins) flush();
-    run.push(m);
+    // Later dispatches join when they are apart from every member and from every dispatch they would
+    // move before (the ones skipped so far): the order of every dependent pair is kept.
+    const run: Member[] = [{ stage, dispatch: d }];
+    const members = new Touched();
+    members.add(access[i]);
+    const skipped = new Touched();
+    for (let j = i + 1; j < dispatches.length && j <= i + o.window && run.length < o.maxMembers; j++) {
+      if (taken[j]) continue;
+      const dj = dispatches[j];
+      const sj = stages[dj.kernel];
+      const m = sj && { stage: sj, dispatch: dj };
+      const joins =
+        m !== undefined &&
+        sj!.size.join() === stage.size.join() &&
+        members.apart(access[j]) &&
+        skipped.apart(access[j]) &&
+        fits([...run, m], limits);
+      if (joins) {
+        run.push(m);
+        members.add(access[j]);
+        taken[j] = true;
+      } else skipped.add(access[j]);
+    }
+    emit(run);
   }
-  flush();
   return { kernels: outKernels, dispatches: out };
 }
 

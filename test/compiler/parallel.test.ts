@@ -1,5 +1,5 @@
-// parallel.test.ts: parallel kernels (compiler/parallel.ts) — consecutive independent dispatches as one
-// dispatch over their grids laid end to end. The rules on buffers (what may run unordered beside what)
+// parallel.test.ts: parallel kernels (compiler/parallel.ts) — independent dispatches as one dispatch over
+// their grids laid end to end, a later one moving up when nothing in between forbids it. The rules on buffers (what may run unordered beside what)
 // on hand-made dispatches; then, on the GPU, the same bits as one dispatch per kernel for random graphs, a
 // training step and a decoding step; and the decoding step's dispatch count (issue #20: ≤ 30 per token).
 import fc from "fast-check";
@@ -45,12 +45,35 @@ const merged = (x: { kernels: KernelSource[]; dispatches: Dispatch[] }): number[
   parallelDispatches(x.kernels, x.dispatches, DEFAULT_LIMITS).dispatches.map((d) => d.workgroups[0] / 2);
 
 describe("which dispatches run side by side", () => {
-  test("independent ones merge (reads may be shared); each dependence ends a run", () => {
+  test("independent ones merge (reads may be shared); a dependent one stays apart", () => {
     expect(merged(copies([0, 1], [0, 2], [3, 4]))).toEqual([3]); // one input read by all three
     expect(merged(copies([0, 1], [1, 2]))).toEqual([1, 1]); // reads what the first writes
     expect(merged(copies([0, 1], [2, 1]))).toEqual([1, 1]); // writes what the first writes
     expect(merged(copies([0, 1], [2, 0]))).toEqual([1, 1]); // writes what the first reads
-    expect(merged(copies([0, 1], [2, 3], [3, 4], [5, 6]))).toEqual([2, 2]); // the third starts a new run
+  });
+
+  test("a later dispatch moves up past the ones between only when it is apart from each of them", () => {
+    // the third reads what the second writes: it stays; the fourth passes it and joins the first two
+    expect(merged(copies([0, 1], [2, 3], [3, 4], [5, 6]))).toEqual([3, 1]);
+    // [1, 2] depends on the first; [3, 4] passes it
+    expect(merged(copies([0, 1], [1, 2], [3, 4]))).toEqual([2, 1]);
+    // [5, 2] would pass [1, 2], which writes the same buffer: the three stay in order
+    expect(merged(copies([0, 1], [1, 2], [5, 2]))).toEqual([1, 1, 1]);
+    // [2, 5] reads what [1, 2] writes: passing it would read the buffer before it is written
+    expect(merged(copies([0, 1], [1, 2], [2, 5]))).toEqual([1, 1, 1]);
+    // [5, 0] writes what the first reads, so it stays; [6, 5] would pass it and overwrite the 5 it reads
+    expect(merged(copies([0, 1], [5, 0], [6, 5]))).toEqual([1, 1, 1]);
+    expect(merged(copies([0, 1], [5, 0], [6, 8]))).toEqual([2, 1]);
+  });
+
+  test("no member comes from further than the window", () => {
+    // a chain of 20 that starts from the first dispatch's result, then one that could join the first
+    const chain = Array.from({ length: 20 }, (_, k): [number, number] => [k === 0 ? 1 : 100 + k, 101 + k]);
+    const far = copies([0, 1], ...chain, [30, 31]);
+    const first = (window: number) =>
+      parallelDispatches(far.kernels, far.dispatches, DEFAULT_LIMITS, { maxMembers: 4, window }).dispatches[0];
+    expect(first(16).workgroups[0]).toBe(2); // alone (the last joins a run of the chain's instead)
+    expect(first(21).workgroups[0]).toBe(4);
   });
 
   test("the grid is the members' laid end to end; at most four members; workgroup sizes must match", () => {

@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { GraphBuilder } from "../../compiler/builder.js";
 import type { Graph } from "../../compiler/ir.js";
-import { compileGraph } from "../../compiler/program.js";
+import { type CompileOptions, compileGraph } from "../../compiler/program.js";
 import { runReference } from "../../compiler/reference.js";
 import { Executor } from "../../runtime/executor.js";
 import { expectClose } from "../helpers/close.js";
@@ -32,9 +32,9 @@ const feedsOf = (g: Graph, salt: number): Record<string, number[]> =>
       ]),
   );
 
-async function executorFor(g: Graph, feeds: Record<string, number[]>): Promise<Executor> {
+async function executorFor(g: Graph, feeds: Record<string, number[]>, opts: CompileOptions = {}): Promise<Executor> {
   const gpu = await testGpu();
-  const ex = await Executor.create(gpu, compileGraph(g, gpu.limits));
+  const ex = await Executor.create(gpu, compileGraph(g, gpu.limits, opts));
   for (const [name, values] of Object.entries(feeds)) ex.write(name, values);
   return ex;
 }
@@ -57,7 +57,8 @@ describe("executor", () => {
   test("identical kernels are compiled once: fewer kernels and pipelines than dispatches", async () => {
     const g = repeated();
     const feeds = feedsOf(g, 1);
-    const ex = await executorFor(g, feeds);
+    // one dispatch per node: parallel kernels (compiler/parallel.ts) would run the five as two
+    const ex = await executorFor(g, feeds, { parallel: false });
     try {
       const p = ex.program;
       expect(p.dispatches.length).toBe(5);
