@@ -69,7 +69,51 @@ interface Pool {
 
 /** Shapes from the brief: lengths 1 and primes, Tq ≠ Tk (always for cross), D 1…64, up to 4 heads. */
 const FULL: Pool = { tq: [1, 2, 7, 13, 31], tk: [1, 3, 7, 13, 31], d: [1, 3, 8, 16, 33, 64], dv: [1, 4, 7, 32] };
+/** FULL with D ≤ 16, for the layouts forced to several rows per invocation (see LAYOUTS) */
+const NARROW: Pool = { ...FULL, d: [1, 3, 8, 16] };
 const SMALL: Pool = { tq: [1, 2, 13], tk: [1, 3, 13], d: [1, 3, 8, 11], dv: [1, 4, 7] };
+const LEADS = [[1], [2], [3], [1, 1], [1, 2], [1, 4], [2, 1], [2, 2], [2, 4]];
+
+/**
+ * The shapes a run takes: case k of a pool takes each axis's value (k + 1)·pace mod its length, each axis
+ * at its own pace (1, 2, 5 or 7: prime to every length here, 3 to 9), so that n consecutive cases take
+ * min(n, length) values of every axis (the test below checks the cover). Shapes are fixed so that a
+ * machine that ran the suite once compiles no kernel again (every shape is new kernels, seconds each on
+ * llvmpipe); fast-check draws the values. A soak run (MIRA_FC_SCALE > 1) also draws shapes at random.
+ */
+function fixedCase(kind: MaskKind, pool: Pool, k: number, block = 1 + (k % 5)): Case {
+  const at = <T>(xs: readonly T[], pace: number): T => xs[(k * pace + pace) % xs.length];
+  const tq = at(pool.tq, 1);
+  const tk = at(pool.tk, 2);
+  const scale = [undefined, 0.5, 0.125][k % 3];
+  const c = {
+    lead: at(LEADS, 1),
+    tq,
+    tk: kind === "cross" && tk === tq ? tk + 2 : tk,
+    d: at(pool.d, 5),
+    dv: at(pool.dv, 7),
+  };
+  return { ...c, mask: maskOf(kind, block), ...(scale === undefined ? {} : { scale }) };
+}
+
+const SOAK = Number(process.env.MIRA_FC_SCALE ?? 1) > 1;
+
+/** `check` on each fixed case with drawn values, then (soak runs only) on `drawn` shapes. */
+async function eachCase(
+  fixed: readonly Case[],
+  drawn: fc.Arbitrary<Case>,
+  soakRuns: number,
+  check: (c: Case, seed: number) => Promise<void>,
+): Promise<void> {
+  for (const c of fixed) {
+    const named = (seed: number) =>
+      check(c, seed).catch((e: Error) => {
+        throw new Error(`case ${JSON.stringify(c)}: ${e.message}`);
+      });
+    await fc.assert(fc.asyncProperty(seedArb, named), { numRuns: runs(1) });
+  }
+  if (SOAK) await fc.assert(fc.asyncProperty(drawn, seedArb, check), { numRuns: runs(soakRuns) });
+}
 
 const caseArb = (kind: MaskKind, pool: Pool = FULL): fc.Arbitrary<Case> =>
   fc
@@ -156,6 +200,16 @@ const LAYOUTS = [
   { name: "GPU layout", opts: { limits: { adapterKind: "gpu" } }, runs: 1 },
 ] as const;
 
+/** A layout's fixed cases for one mask: consecutive in its own pool's order, the masks one after another. */
+const layoutCases = (layout: (typeof LAYOUTS)[number], kind: MaskKind): Case[] => {
+  const li = LAYOUTS.indexOf(layout);
+  const pool = "narrow" in layout ? NARROW : FULL;
+  // block_causal's five cases (two in the first layout) take the blocks 1 … 5
+  return Array.from({ length: layout.runs }, (_, r) =>
+    fixedCase(kind, pool, 3 * li + MASKS.indexOf(kind) * layout.runs + r, 1 + ((li + 4 * r) % 5)),
+  );
+};
+
 // Each case JIT-compiles four new kernels on llvmpipe (a second or more each), so runs are few. The
 // tolerances are the ops' own (ops/attention.ts): o 2e-5 + 1e-4·|ref| as attention's; lse 2e-5 + 1e-5·|ref|;
 // dQ, dK, dV 5e-5 + 1e-4·|ref| (sums of Tk products with a cancelling dO·v − delta); f16 results 2e-3.
@@ -163,16 +217,48 @@ describe("flash-attention ops match their float64 references on the GPU", () => 
   test.each(LAYOUTS.flatMap((l) => MASKS.map((m) => [l.name, m, l] as const)))(
     "%s, mask %s",
     async (_name, kind, layout) => {
-      const arb = "narrow" in layout ? caseArb(kind).filter((c) => c.d <= 16) : caseArb(kind);
-      await fc.assert(
-        fc.asyncProperty(arb, seedArb, async (c, seed) => {
-          const { graph, feeds } = allOps(c, prng(seed), "f32");
-          await expectMatchesReference(graph, feeds, layout.opts);
-        }),
-        { numRuns: runs(layout.runs) },
-      );
+      const pool = "narrow" in layout ? NARROW : FULL;
+      await eachCase(layoutCases(layout, kind), caseArb(kind, pool), layout.runs, async (c, seed) => {
+        const { graph, feeds } = allOps(c, prng(seed), "f32");
+        await expectMatchesReference(graph, feeds, layout.opts);
+      });
     },
   );
+
+  test("the fixed shapes: each layout as many distinct values per axis as it can take, all of FULL between them", () => {
+    type Axis = "tq" | "tk" | "d" | "dv";
+    const distinct = (cases: readonly Case[], axis: Axis) => new Set(cases.map((c) => c[axis]));
+    // cross adds 2 to a Tk equal to Tq, so Tk is counted without cross
+    const of = (cases: readonly Case[], axis: Axis) =>
+      axis === "tk" ? cases.filter((c) => c.mask.kind !== "cross") : cases;
+    const all: Case[] = [];
+    for (const layout of LAYOUTS) {
+      const cases = MASKS.flatMap((m) => layoutCases(layout, m));
+      all.push(...cases);
+      const pool = "narrow" in layout ? NARROW : FULL;
+      for (const axis of ["tq", "tk", "d", "dv"] as const) {
+        const own = of(cases, axis);
+        expect(distinct(own, axis).size, `${layout.name}, ${axis}`).toBe(Math.min(pool[axis].length, own.length));
+        for (const x of distinct(own, axis)) expect(pool[axis], `${layout.name}, ${axis}`).toContain(x);
+      }
+      expect(new Set(cases.map((c) => JSON.stringify(c.lead))).size, layout.name).toBe(
+        Math.min(LEADS.length, cases.length),
+      );
+    }
+    for (const axis of ["tq", "tk", "d", "dv"] as const)
+      expect(
+        [...distinct(of(all, axis), axis)].sort((a, b) => a - b),
+        axis,
+      ).toEqual(FULL[axis]);
+    const blocks = LAYOUTS.flatMap((l) => layoutCases(l, "block_causal")).map((c) => c.mask);
+    expect(new Set(blocks.map((m) => (m.kind === "block_causal" ? m.block : 0)))).toEqual(new Set([1, 2, 3, 4, 5]));
+    const small = [0, 1].flatMap((o) => MASKS.map((m, i) => fixedCase(m, SMALL, i + o)));
+    for (const axis of ["tq", "d", "dv"] as const)
+      expect(
+        [...distinct(small, axis)].sort((a, b) => a - b),
+        axis,
+      ).toEqual(SMALL[axis]);
+  });
 
   test("f16 inputs compute in f32 and round their results once (mask causal)", async () => {
     expect((await testGpu()).limits.shaderF16, "this adapter lacks shader-f16").toBe(true);
@@ -227,38 +313,36 @@ describe("flash and lowered attention agree", () => {
   test.each(MASKS)(
     "mask %s: outputs and gradients",
     async (kind) => {
-      await fc.assert(
-        fc.asyncProperty(caseArb(kind, SMALL), seedArb, async (c, seed) => {
-          // One drawn shape on 2 value sets: each path is compiled once and run twice (lavapipe runs the larger
-          // shapes' backward slowly too: with 3 sets, mask block_causal took 103 s beside other work).
-          const { graph, feeds } = valueSets((r) => lossGraph(c, r), seed, 2);
-          const results: Record<string, Float64Array>[][] = [];
-          for (const attention of ["flash", "lowered"] as const) {
-            const gg = grad(graph, "loss", { attention });
-            const lowered = compileGraph(gg, DEFAULT_LIMITS, { attention }).graph;
-            const ops = new Set(lowered.nodes.map((n) => n.op));
+      const fixed = [fixedCase(kind, SMALL, MASKS.indexOf(kind))];
+      await eachCase(fixed, caseArb(kind, SMALL), 1, async (c, seed) => {
+        // One shape on 2 value sets: each path is compiled once and run twice (lavapipe runs the larger
+        // shapes' backward slowly too: with 3 sets, mask block_causal took 103 s beside other work).
+        const { graph, feeds } = valueSets((r) => lossGraph(c, r), seed, 2);
+        const results: Record<string, Float64Array>[][] = [];
+        for (const attention of ["flash", "lowered"] as const) {
+          const gg = grad(graph, "loss", { attention });
+          const lowered = compileGraph(gg, DEFAULT_LIMITS, { attention }).graph;
+          const ops = new Set(lowered.nodes.map((n) => n.op));
+          expect(
+            ops.has("flash_attention") && ops.has("attention_dq") && ops.has("attention_dkv"),
+            `${attention}: ${[...ops].join(" ")}`,
+          ).toBe(attention === "flash");
+          if (attention === "flash")
             expect(
-              ops.has("flash_attention") && ops.has("attention_dq") && ops.has("attention_dkv"),
-              `${attention}: ${[...ops].join(" ")}`,
-            ).toBe(attention === "flash");
-            if (attention === "flash")
-              expect(
-                scoreShaped(lowered, c).map((n) => n.op),
-                "nodes of the scores' shape",
-              ).toEqual([]);
-            results.push(await runOnGpuMany(gg, feeds, { attention }));
+              scoreShaped(lowered, c).map((n) => n.op),
+              "nodes of the scores' shape",
+            ).toEqual([]);
+          results.push(await runOnGpuMany(gg, feeds, { attention }));
+        }
+        feeds.forEach((_, k) => {
+          for (const name of ["o", "loss", gradName("q"), gradName("k"), gradName("v")]) {
+            const [flash, lowered] = results.map((x) => x[k][name]);
+            const scale = lowered.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+            const bad = firstMismatch(flash, lowered, { atol: 1e-5 * (1 + scale), rtol: 1e-4 });
+            if (bad) throw new Error(`${name}, value set ${k + 1}: flash vs lowered: ${bad}\n${printGraph(graph)}`);
           }
-          feeds.forEach((_, k) => {
-            for (const name of ["o", "loss", gradName("q"), gradName("k"), gradName("v")]) {
-              const [flash, lowered] = results.map((x) => x[k][name]);
-              const scale = lowered.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
-              const bad = firstMismatch(flash, lowered, { atol: 1e-5 * (1 + scale), rtol: 1e-4 });
-              if (bad) throw new Error(`${name}, value set ${k + 1}: flash vs lowered: ${bad}\n${printGraph(graph)}`);
-            }
-          });
-        }),
-        { numRuns: runs(1) },
-      );
+        });
+      });
     },
     240_000,
   );
@@ -310,42 +394,41 @@ describe("gradients through flash attention match central finite differences", (
   // (exact: the error is rounding, ≈ ε·Σ|terms|/h ≲ 1e-9 here). On the reference the two agree within
   // 1e-7·(1 + mass); the GPU's f32 gradient within 1e-4·(1 + mass), where mass = Σ|∂L/∂p·d|.
   test.each(MASKS)("mask %s (q, k, v projected from one or two sequences)", async (kind) => {
-    await fc.assert(
-      fc.asyncProperty(caseArb(kind, SMALL), fc.constantFrom(2, 5), seedArb, async (c0, dm, seed) => {
-        const c = { ...c0, lead: [c0.lead[0]] };
-        const r = prng(seed);
-        const { graph, feeds, params } = projectedGraph(c, dm, r);
-        const gg = grad(graph, "loss", { attention: "flash" });
-        expect(gg.nodes.some((n) => n.op === "attention_dq")).toBe(true);
-        const dir = Object.fromEntries(params.map((p) => [p, feeds[p].map(() => 2 * r() - 1)]));
-        const lossAt = (t: number) =>
-          runReference(
-            graph,
-            { ...feeds, ...Object.fromEntries(params.map((p) => [p, feeds[p].map((x, i) => x + t * dir[p][i])])) },
-            { exact: true },
-          ).loss.data[0];
-        const central = (t: number) => (lossAt(t) - lossAt(-t)) / (2 * t);
-        const fd = (4 * central(5e-6) - central(1e-5)) / 3;
-        const directional = (gs: Record<string, ArrayLike<number>>) => {
-          let an = 0;
-          let mass = 0;
-          for (const p of params)
-            Array.from(gs[gradName(p)]).forEach((g, i) => ((an += g * dir[p][i]), (mass += Math.abs(g * dir[p][i]))));
-          return { an, mass };
-        };
-        const ref = runReference(gg, feeds, { exact: true });
-        const exact = directional(Object.fromEntries(params.map((p) => [gradName(p), ref[gradName(p)].data])));
-        expect(
-          Math.abs(exact.an - fd),
-          `reference: analytic ${exact.an} vs finite differences ${fd}`,
-        ).toBeLessThanOrEqual(1e-7 * (1 + exact.mass));
-        const gpu = directional(await runOnGpu(gg, feeds));
-        expect(Math.abs(gpu.an - fd), `GPU: analytic ${gpu.an} vs finite differences ${fd}`).toBeLessThanOrEqual(
-          1e-4 * (1 + exact.mass),
-        );
-      }),
-      { numRuns: runs(1) },
-    );
+    const fixed = [fixedCase(kind, SMALL, MASKS.indexOf(kind) + 1)];
+    await eachCase(fixed, caseArb(kind, SMALL), 1, async (c0, seed) => {
+      const c = { ...c0, lead: [c0.lead[0]] };
+      const dm = 2 + 3 * (c0.tq % 2); // 2 or 5: the model width, from the case
+      const r = prng(seed);
+      const { graph, feeds, params } = projectedGraph(c, dm, r);
+      const gg = grad(graph, "loss", { attention: "flash" });
+      expect(gg.nodes.some((n) => n.op === "attention_dq")).toBe(true);
+      const dir = Object.fromEntries(params.map((p) => [p, feeds[p].map(() => 2 * r() - 1)]));
+      const lossAt = (t: number) =>
+        runReference(
+          graph,
+          { ...feeds, ...Object.fromEntries(params.map((p) => [p, feeds[p].map((x, i) => x + t * dir[p][i])])) },
+          { exact: true },
+        ).loss.data[0];
+      const central = (t: number) => (lossAt(t) - lossAt(-t)) / (2 * t);
+      const fd = (4 * central(5e-6) - central(1e-5)) / 3;
+      const directional = (gs: Record<string, ArrayLike<number>>) => {
+        let an = 0;
+        let mass = 0;
+        for (const p of params)
+          Array.from(gs[gradName(p)]).forEach((g, i) => ((an += g * dir[p][i]), (mass += Math.abs(g * dir[p][i]))));
+        return { an, mass };
+      };
+      const ref = runReference(gg, feeds, { exact: true });
+      const exact = directional(Object.fromEntries(params.map((p) => [gradName(p), ref[gradName(p)].data])));
+      expect(
+        Math.abs(exact.an - fd),
+        `reference: analytic ${exact.an} vs finite differences ${fd}`,
+      ).toBeLessThanOrEqual(1e-7 * (1 + exact.mass));
+      const gpu = directional(await runOnGpu(gg, feeds));
+      expect(Math.abs(gpu.an - fd), `GPU: analytic ${gpu.an} vs finite differences ${fd}`).toBeLessThanOrEqual(
+        1e-4 * (1 + exact.mass),
+      );
+    });
   });
 
   test("the backward ops are not differentiated again (no second derivatives of attention)", () => {
