@@ -18,8 +18,11 @@ import { filterStream } from "./lib/noise.mjs";
 
 const ROOT = join(import.meta.dirname, "..");
 const DOC = join(ROOT, "docs", "testing.md");
-const START = "<!-- slowest-files:start -->";
-const END = "<!-- slowest-files:end -->";
+/** Markers of the table a run writes: a warm cache's run has its own, beside the cold one. */
+const markers = (warm) => {
+  const name = warm ? "slowest-files-warm" : "slowest-files";
+  return { start: `<!-- ${name}:start -->`, end: `<!-- ${name}:end -->` };
+};
 const SHOWN = 15;
 
 function parseArgs(argv) {
@@ -87,15 +90,16 @@ function wrap(text) {
   return lines;
 }
 
-function section({ times, cache, when, loadText, files, failedRun }) {
+function section({ times, cache, warm, when, loadText, files, failedRun, wall }) {
   const covers = files.length
     ? `the files ${files.map((f) => `\`${f}\``).join(", ")} only (not the whole suite)`
     : "the whole suite";
   const lines = [
-    START,
+    markers(warm).start,
     ...wrap(
       `Written by \`node scripts/test-times.mjs\` from a vitest run of ${covers}; shader cache ${cache}; ` +
-        `${when}; load average (1, 5, 15 min) ${loadText}.`,
+        `${when}; load average (1, 5, 15 min) ${loadText}. The run took ${wall.toFixed(0)} s from its first ` +
+        `file's start to its last file's end.`,
     ),
     "",
     "| file | seconds | tests |",
@@ -105,19 +109,21 @@ function section({ times, cache, when, loadText, files, failedRun }) {
       .map((t) => `| ${t.file} | ${t.seconds.toFixed(1)} | ${t.tests}${t.failed ? ` (${t.failed} not passed)` : ""} |`),
   ];
   if (failedRun) lines.push("", "The run did not pass: the figures include failing tests.");
-  lines.push(END);
+  lines.push(markers(warm).end);
   return lines.join("\n");
 }
 
 /** Replaces the marked section of docs/testing.md, or appends one under its own heading. */
-function writeDoc(text) {
+function writeDoc(text, warm) {
+  const { start, end } = markers(warm);
   const doc = readFileSync(DOC, "utf8");
-  const i = doc.indexOf(START);
-  const j = doc.indexOf(END);
+  const i = doc.indexOf(start);
+  const j = doc.indexOf(end);
+  const heading = warm ? "### A second run: the shader cache warm" : "## The slowest test files";
   const next =
     i >= 0 && j > i
-      ? doc.slice(0, i) + text + doc.slice(j + END.length)
-      : `${doc.trimEnd()}\n\n## The slowest test files\n\n${text}\n`;
+      ? doc.slice(0, i) + text + doc.slice(j + end.length)
+      : `${doc.trimEnd()}\n\n${heading}\n\n${text}\n`;
   writeFileSync(DOC, next);
 }
 
@@ -139,7 +145,14 @@ const times = fileTimes(report);
 const dated = o.report
   ? `report of ${new Date(report.startTime).toISOString().slice(0, 16).replace("T", " ")} UTC`
   : `${when} UTC`;
-writeDoc(section({ times, cache, when: dated, loadText, files: o.files, failedRun: !report.success || code !== 0 }));
+const warm = o.report ? o.cache === "warm" : o.warm;
+const first = Math.min(...report.testResults.map((f) => f.startTime));
+const last = Math.max(...report.testResults.map((f) => f.endTime));
+const failedRun = !report.success || code !== 0;
+writeDoc(
+  section({ times, cache, warm, when: dated, loadText, files: o.files, failedRun, wall: (last - first) / 1000 }),
+  warm,
+);
 for (const t of times.slice(0, SHOWN))
   process.stdout.write(`${t.seconds.toFixed(1).padStart(8)} s  ${t.tests}  ${t.file}\n`);
 process.stdout.write(`written to ${relative(ROOT, DOC)}\n`);

@@ -1,7 +1,7 @@
 // parallel.test.ts: parallel kernels (compiler/parallel.ts) — independent dispatches as one dispatch over
-// their grids laid end to end, a later one moving up when nothing in between forbids it. The rules on buffers (what may run unordered beside what)
-// on hand-made dispatches; then, on the GPU, the same bits as one dispatch per kernel for random graphs, a
-// training step and a decoding step; and the decoding step's dispatch count (issue #20: ≤ 30 per token).
+// their grids laid end to end, a later one moving up when nothing in between forbids it. The rules on
+// buffers (what may run unordered beside what) on hand-made dispatches; then, on the GPU, the same bits as one dispatch per kernel for random graphs, a
+// training step and a decoding step (the counts issue #20 asks for: dispatch-counts.test.ts).
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { derive } from "../../api/decoder.js";
@@ -185,13 +185,4 @@ describe("parallel kernels equal one dispatch per kernel, bit for bit", () => {
     const { merged, plain } = await compareOption("parallel", dec.step, gpu.limits, () => feeds);
     expect(merged.dispatches.length).toBeLessThan(plain.dispatches.length);
   }, 300_000);
-});
-
-test("char_lm (d 64, 4 heads, 2 layers) decoding step with 1280-position caches: at most 30 dispatches", async () => {
-  // bench/decode.ts's case; the goal of issue #20 (89 per token before row, scalar and parallel fusion)
-  const limits = (await testGpu()).limits;
-  const dec = derive(loadModel("models/char_lm.mira", { set: ["max_len=1280"] }), 1280);
-  const p = compileGraph(dec.step, limits);
-  const names = p.dispatches.map((d) => p.kernels[d.kernel].name).join("\n");
-  expect(p.dispatches.length, names).toBeLessThanOrEqual(30);
 });

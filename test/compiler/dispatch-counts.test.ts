@@ -1,0 +1,40 @@
+// dispatch-counts.test.ts: the dispatch counts issue #20 sets, on this adapter's limits (compile only):
+// launches, not arithmetic, are what batch-1 steps cost on llvmpipe (≈ 20–40 µs each) and on real GPUs
+// (3–10 µs). Layer norm, softmax and cross-entropy are counted in row-fusion.test.ts.
+import { describe, expect, test } from "vitest";
+import { derive } from "../../api/decoder.js";
+import { loadModel } from "../../api/model.js";
+import { miraGraphs } from "../../bench/peers/mira.js";
+import { type Program, compileGraph } from "../../compiler/program.js";
+import { DEFAULT_ADAMW, buildTrainStep } from "../../compiler/train-step.js";
+import { testGpu } from "../helpers/gpu.js";
+
+const names = (p: Program) => p.dispatches.map((d) => p.kernels[d.kernel].name).join("\n");
+
+describe("dispatches per step", () => {
+  test("char_lm (d 64, 4 heads, 2 layers) decoding step with 1280-position caches: at most 30", async () => {
+    // bench/decode.ts's case (89 per token before row kernels, 40 before parallel kernels)
+    const limits = (await testGpu()).limits;
+    const dec = derive(loadModel("models/char_lm.mira", { set: ["max_len=1280"] }), 1280);
+    const p = compileGraph(dec.step, limits);
+    expect(p.dispatches.length, names(p)).toBeLessThanOrEqual(30);
+  });
+
+  test("the peers' transformer block (B 8, T 128, d 128, 4 heads), forward and backward: at most 50", async () => {
+    // bench/peers.ts's workload (94 before row kernels)
+    const limits = (await testGpu()).limits;
+    const p = compileGraph(miraGraphs().forwardBackward, limits);
+    expect(p.dispatches.length, names(p)).toBeLessThanOrEqual(50);
+  });
+
+  test("Mirasol tiny, TTM Combiner, 32 chunks, B 1, training step: at most 80 per chunk (the goal is 40)", async () => {
+    // ≈ 190 per chunk when issue #20 was filed, 105 before parallel kernels, 79.6 with them; this bounds a
+    // regression while the goal is open
+    const limits = (await testGpu()).limits;
+    const set = ["chunks=32", "max_chunks=32", "combiner=TTM(memory: 8, read: 4, depth: 1, heads: 2)"];
+    const el = loadModel("models/mirasol.mira", { preset: "tiny", set }).elaborate({ B: 1, L: 16 });
+    const st = buildTrainStep(el.graph, el.objective ?? el.losses[0], DEFAULT_ADAMW, () => true);
+    const p = compileGraph(st.graph, limits, { updates: st.updates });
+    expect(p.dispatches.length / 32).toBeLessThanOrEqual(80);
+  });
+});
