@@ -21,13 +21,13 @@ export interface Allocation {
   readonly bufferOf: (nodeId: number) => number;
 }
 
-export function allocate(s: Schedule, limits: DeviceLimits, reuse: boolean): Allocation {
+export function allocate(s: Schedule, limits: DeviceLimits, reuse: boolean, gap = 0): Allocation {
   const { byId, plan, steps, valueOf } = s;
   const outputIds = new Set(s.graph.outputs.map((o) => o.id));
   const persistent = (n: Node): boolean => isFed(n) || outputIds.has(n.id) || s.keptToEnd.has(n.id);
   const planValues = s.values.map((n) => ({ id: n.id, bytes: bytesOf(n), persistent: persistent(n) }));
   proposeInPlace(steps, planValues, valueOf, byId, plan.inlined);
-  const memory = planMemory(planValues, steps, reuse);
+  const memory = planMemory(planValues, steps, reuse, gap);
   for (const k of memory.inPlaceSteps) {
     // the kernel loads the overwritten read through its output binding (WebGPU forbids binding one
     // buffer twice when one binding is writable), so that read leaves its bindings

@@ -5,11 +5,13 @@
 // it neither reads nor writes a buffer a member writes, and writes no buffer a member reads. A member may
 // come from a little further in the schedule (a window): it then moves up past the dispatches in between,
 // and joins only when it is apart, in the same sense, from each of those too — so every pair of
-// dispatches that touch one buffer, one of them writing, keeps its order (buffer reuse included). Each member runs its own kernel's WGSL (stage.ts), so results are bit for bit the same;
-// what goes is a launch per member (≈ 20–40 µs on llvmpipe, 3–10 µs on real GPUs). Unlike a sequence
-// kernel (sequence.ts), nothing is serialised and no loop is added: the module is its members' code side
-// by side (workgroup variables declared alike shared, since no workgroup runs two members), and every
-// workgroup still runs on its own.
+// dispatches that touch one buffer, one of them writing, keeps its order (buffer reuse included; the
+// memory plan leaves a freed buffer alone for a window's length, so that reuse rarely stands in the way).
+// Each member runs its own kernel's WGSL (stage.ts), so results are bit for bit the same; what goes is a
+// launch per member (≈ 20–40 µs on llvmpipe, 3–10 µs on real GPUs). Unlike a sequence kernel
+// (sequence.ts), nothing is serialised and no loop is added: the module is its members' code side by side
+// (workgroup variables declared alike shared, since no workgroup runs two members), and every workgroup
+// still runs on its own.
 import type { DeviceLimits } from "./limits.js";
 import type { Dispatch } from "./program.js";
 import { type Member, stageModule, unflatten } from "./sequence.js";
@@ -62,9 +64,25 @@ function workgroupBytes(run: readonly Member[]): number {
   return [...vars.values()].reduce((a, b) => a + b, 0);
 }
 
+/** Threads of the kernel's workgroup: its largest member's. */
+const threadsOf = (run: readonly Member[]): number => Math.max(...run.map((m) => m.stage.threads));
+
+/** How many of a member's workgroups one of the kernel's runs (each on its own slice of the threads):
+ *  one when the sizes agree; a member with barriers or workgroup memory needs a workgroup of its size. */
+function packOf(stage: Stage, threads: number): number | undefined {
+  if (stage.threads === threads) return 1;
+  if (stage.barriers || stage.workgroupBytes > 0 || threads % stage.threads !== 0) return undefined;
+  return threads / stage.threads;
+}
+
+/** The kernel's workgroups for a member. */
+const slotsOf = (m: Member, threads: number): number => Math.ceil(total(m.dispatch) / packOf(m.stage, threads)!);
+
 function fits(run: readonly Member[], limits: DeviceLimits): boolean {
+  const threads = threadsOf(run);
+  if (run.some((m) => packOf(m.stage, threads) === undefined)) return false;
   if (workgroupBytes(run) > limits.maxComputeWorkgroupStorageSize) return false;
-  if (run.reduce((s, m) => s + total(m.dispatch), 0) > limits.maxComputeWorkgroupsPerDimension ** 2) return false;
+  if (run.reduce((s, m) => s + slotsOf(m, threads), 0) > limits.maxComputeWorkgroupsPerDimension ** 2) return false;
   const buffers = new Set(run.flatMap((m) => m.dispatch.buffers));
   return buffers.size <= limits.maxStorageBuffersPerShaderStage;
 }
@@ -120,11 +138,7 @@ export function parallelDispatches(
       const sj = stages[dj.kernel];
       const m = sj && { stage: sj, dispatch: dj };
       const joins =
-        m !== undefined &&
-        sj!.size.join() === stage.size.join() &&
-        members.apart(access[j]) &&
-        skipped.apart(access[j]) &&
-        fits([...run, m], limits);
+        m !== undefined && members.apart(access[j]) && skipped.apart(access[j]) && fits([...run, m], limits);
       if (joins) {
         run.push(m);
         members.add(access[j]);
@@ -143,30 +157,41 @@ function parallelKernel(
 ): { kernel: KernelSource; buffers: number[]; grid: [number, number, number] } | undefined {
   const mod = stageModule(run, true);
   if (!mod) return undefined;
-  const size = run[0].stage.size;
-  const all = run.reduce((s, m) => s + total(m.dispatch), 0);
+  const threads = threadsOf(run);
+  const all = run.reduce((s, m) => s + slotsOf(m, threads), 0);
   const x = Math.min(all, limits.maxComputeWorkgroupsPerDimension);
   const grid: [number, number, number] = [x, Math.ceil(all / x), 1];
   let offset = 0;
-  const branches = run.map(({ stage, dispatch }, k) => {
+  const branches = run.map((m, k) => {
+    const { stage, dispatch } = m;
     const g = dispatch.workgroups;
+    const pack = packOf(stage, threads)!;
+    const t = stage.threads;
     const w = offset === 0 ? "sq_w" : `(sq_w - ${offset}u)`;
-    const wid = unflatten(w, g);
+    const [mw, mi] = [`sq${k}_w`, `sq${k}_i`];
+    const lines =
+      pack === 1
+        ? [`let ${mw} = ${w};`, `let ${mi} = sq_i;`]
+        : [`let ${mw} = ${w} * ${pack}u + sq_i / ${t}u;`, `let ${mi} = sq_i % ${t}u;`];
+    const wid = unflatten(mw, g);
+    const lid = unflatten(mi, stage.size);
     const args = stage.builtins.map((b) => {
       if (b === "workgroup_id") return wid;
-      if (b === "local_invocation_index") return "sq_i";
-      if (b === "local_invocation_id") return "sq_l";
+      if (b === "local_invocation_index") return mi;
+      if (b === "local_invocation_id") return lid;
       if (b === "num_workgroups") return `vec3<u32>(${g.map((n) => `${n}u`).join(", ")})`;
-      return `${wid} * vec3<u32>(${size.map((s) => `${s}u`).join(", ")}) + sq_l`;
+      return `${wid} * vec3<u32>(${stage.size.map((n) => `${n}u`).join(", ")}) + ${lid}`;
     });
-    offset += total(dispatch);
-    return `${k === 0 ? "" : "else "}if (sq_w < ${offset}u) {\n    sq${k}_main(${args.join(", ")});\n  }`;
+    const call = `sq${k}_main(${args.join(", ")});`;
+    // a packed member's last workgroup of the kernel may hold fewer of its workgroups than it has room for
+    lines.push(pack > 1 && total(dispatch) % pack !== 0 ? `if (${mw} < ${total(dispatch)}u) { ${call} }` : call);
+    offset += slotsOf(m, threads);
+    return `${k === 0 ? "" : "else "}if (sq_w < ${offset}u) {\n    ${lines.join("\n    ")}\n  }`;
   });
   const code = [
     mod.head,
-    `@compute @workgroup_size(${size.join(", ")})`,
-    `fn main(@builtin(workgroup_id) sq_g: vec3<u32>, @builtin(local_invocation_index) sq_i: u32, ` +
-      `@builtin(local_invocation_id) sq_l: vec3<u32>) {`,
+    `@compute @workgroup_size(${threads})`,
+    `fn main(@builtin(workgroup_id) sq_g: vec3<u32>, @builtin(local_invocation_index) sq_i: u32) {`,
     `  let sq_w = sq_g.x + sq_g.y * ${x}u;`,
     `  ${branches.join(" ")}`,
     `}`,

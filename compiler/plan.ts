@@ -53,7 +53,17 @@ export function lifetimes(values: readonly PlanValue[], steps: readonly PlanStep
   return life;
 }
 
-export function planMemory(values: readonly PlanValue[], steps: readonly PlanStep[], reuse = true): MemoryPlan {
+/**
+ * `gap`: a freed buffer is taken again only this many steps after its last read (0: at the next step). A
+ * gap lets later passes run nearby dispatches side by side (parallel.ts): a buffer reused at once makes
+ * neighbours that never share a value touch one buffer, which orders them.
+ */
+export function planMemory(
+  values: readonly PlanValue[],
+  steps: readonly PlanStep[],
+  reuse = true,
+  gap = 0,
+): MemoryPlan {
   const slotOf = new Map<number, number>();
   const slots: number[] = [];
   const residents: number[][] = [];
@@ -71,12 +81,14 @@ export function planMemory(values: readonly PlanValue[], steps: readonly PlanSte
   for (const v of values) if (v.persistent || !reuse) place(v.id, v.bytes);
   const life = lifetimes(values, steps);
   const free = new Set<number>();
+  const cooling = new Map<number, number[]>(); // step at which slots become free → those slots
   const endingAt = new Map<number, number[]>();
   for (const [id, l] of life)
     if (!byId.get(id)?.persistent && reuse) endingAt.set(l.last, [...(endingAt.get(l.last) ?? []), id]);
   const occupant = new Map<number, number>(); // slot → the value placed in it last
   const inPlaceSteps = new Set<number>();
   steps.forEach((st, s) => {
+    for (const slot of cooling.get(s) ?? []) free.add(slot);
     for (const w of st.writes) {
       const v = byId.get(w);
       if (!v || slotOf.has(v.id)) continue;
@@ -107,7 +119,9 @@ export function planMemory(values: readonly PlanValue[], steps: readonly PlanSte
     }
     for (const id of endingAt.get(s) ?? []) {
       const slot = slotOf.get(id);
-      if (slot !== undefined && occupant.get(slot) === id) free.add(slot); // unless a write took it in place
+      if (slot === undefined || occupant.get(slot) !== id) continue; // a write took it in place
+      if (gap === 0) free.add(slot);
+      else cooling.set(s + 1 + gap, [...(cooling.get(s + 1 + gap) ?? []), slot]);
     }
   });
   for (const v of values) if (!slotOf.has(v.id)) place(v.id, v.bytes); // written by no step

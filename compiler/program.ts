@@ -12,7 +12,7 @@ import type { MatmulRecord } from "./passes/tune-matmuls.js";
 import { type PassLog, runPasses } from "./pipeline.js";
 import type { MemoryPlan, PlanStep, PlanValue } from "./plan.js";
 import { schedule } from "./schedule.js";
-import { parallelDispatches } from "./parallel.js";
+import { PARALLEL_DEFAULTS, parallelDispatches } from "./parallel.js";
 import { sequenceDispatches } from "./sequence.js";
 import { opaqueLoopBounds } from "./wgsl/opaque-loops.js";
 import { type Shape, prod } from "./shape.js";
@@ -111,16 +111,15 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
   if (!plan || !matmuls) bug("the pipeline ends without a fusion plan or matmul choices");
   const scheduleOpts = { updates: opts.updates ?? {}, attentionRows: opts.attentionRows };
   const sched = schedule({ graph: g, plan, choices: matmuls.choices }, limits, scheduleOpts);
-  const allocation = allocate(sched, limits, opts.reuseBuffers ?? true);
+  const parallel = (opts.fuse ?? true) && (opts.parallel ?? true);
+  // with parallel kernels, a freed buffer waits out their window before it is taken again
+  const allocation = allocate(sched, limits, opts.reuseBuffers ?? true, parallel ? PARALLEL_DEFAULTS.window : 0);
   const { buffers, memory, bufferOf } = allocation;
   const sequenced =
     (opts.fuse ?? true) && (opts.sequence ?? false)
       ? sequenceDispatches(allocation.kernels, allocation.dispatches, limits)
       : allocation;
-  const merged =
-    (opts.fuse ?? true) && (opts.parallel ?? true)
-      ? parallelDispatches(sequenced.kernels, sequenced.dispatches, limits)
-      : sequenced;
+  const merged = parallel ? parallelDispatches(sequenced.kernels, sequenced.dispatches, limits) : sequenced;
   const { dispatches } = merged;
   const kernels =
     (opts.opaqueLoops ?? limits.adapterKind === "cpu")

@@ -225,7 +225,7 @@ describe("flash-attention ops match their float64 references on the GPU", () => 
     },
   );
 
-  test("the fixed shapes: each layout as many distinct values per axis as it can take, all of FULL between them", () => {
+  test("the fixed shapes: each layout as many values per axis as it can take, all of FULL between them", () => {
     type Axis = "tq" | "tk" | "d" | "dv";
     const distinct = (cases: readonly Case[], axis: Axis) => new Set(cases.map((c) => c[axis]));
     // cross adds 2 to a Tk equal to Tq, so Tk is counted without cross

@@ -10,7 +10,7 @@ import { printGraph } from "../../compiler/ir.js";
 import { runReference } from "../../compiler/reference.js";
 import { DEFAULT_LIMITS } from "../../compiler/limits.js";
 import type { OpName } from "../../compiler/ops/index.js";
-import { type PlanStep, type PlanValue, planMemory, validateMemoryPlan } from "../../compiler/plan.js";
+import { type PlanStep, type PlanValue, lifetimes, planMemory, validateMemoryPlan } from "../../compiler/plan.js";
 import { compileGraph } from "../../compiler/program.js";
 import { initParams } from "../../compiler/lower.js";
 import { DEFAULT_ADAMW, buildTrainStep, stepScalars } from "../../compiler/train-step.js";
@@ -279,6 +279,35 @@ describe("memory plan", () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  test("with a gap, a freed buffer is taken again only that many steps after its last use (random schedules)", () => {
+    let reused = 0;
+    fc.assert(
+      fc.property(scheduleArb, fc.integer({ min: 1, max: 8 }), (raw, gap) => {
+        const values: PlanValue[] = [];
+        const steps: PlanStep[] = raw.map((r) => {
+          const reads = r.reads.filter((x) => x < values.length);
+          const writes = r.writes.map((w) => {
+            values.push({ id: values.length, ...w });
+            return values.length - 1;
+          });
+          return { reads, writes };
+        });
+        const plan = planMemory(values, steps, true, gap);
+        expect(validateMemoryPlan(plan, values, steps)).toEqual([]);
+        const life = lifetimes(values, steps);
+        for (const ids of plan.residents)
+          for (let k = 1; k < ids.length; k++) {
+            const [a, b] = [life.get(ids[k - 1])!, life.get(ids[k])!];
+            if (a.last < 0 || b.first < 0) continue; // a value no step touches has no lifetime
+            expect(b.first, `gap ${gap}`).toBeGreaterThan(a.last + gap);
+            reused++;
+          }
+      }),
+      { numRuns: 300 },
+    );
+    expect(reused).toBeGreaterThan(0); // buffers were shared at all
   });
 
   test("the validator catches a plan that shares a buffer between live values", () => {

@@ -1,7 +1,8 @@
 // parallel.test.ts: parallel kernels (compiler/parallel.ts) — independent dispatches as one dispatch over
 // their grids laid end to end, a later one moving up when nothing in between forbids it. The rules on
-// buffers (what may run unordered beside what) on hand-made dispatches; then, on the GPU, the same bits as one dispatch per kernel for random graphs, a
-// training step and a decoding step (the counts issue #20 asks for: dispatch-counts.test.ts).
+// buffers (what may run unordered beside what) on hand-made dispatches; then, on the GPU, the same bits
+// as one dispatch per kernel for random graphs, a training step and a decoding step (the counts issue
+// #20 asks for: dispatch-counts.test.ts).
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { derive } from "../../api/decoder.js";
@@ -20,7 +21,7 @@ import { prng } from "./gen.js";
 import { graphArb, randomGraph } from "./random-graph.js";
 
 /** A kernel that reads its first binding and writes its second, in the frame every family emits. */
-function copyKernel(name: string, threads = 64): KernelSource {
+function copyKernel(name: string, threads = 64, barrier = false): KernelSource {
   const bindings: Binding[] = [
     { name: "a", dtype: "f32", access: "read" },
     { name: "out", dtype: "f32", access: "read_write" },
@@ -29,7 +30,7 @@ function copyKernel(name: string, threads = 64): KernelSource {
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @compute @workgroup_size(${threads})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  out[gid.x] = a[gid.x] + 1.0;
+  out[gid.x] = a[gid.x] + 1.0;${barrier ? "\n  workgroupBarrier();" : ""}
 }
 `;
   return { name, code, workgroups: [2, 1, 1], bindings };
@@ -76,7 +77,7 @@ describe("which dispatches run side by side", () => {
     expect(first(21).workgroups[0]).toBe(4);
   });
 
-  test("the grid is the members' laid end to end; at most four members; workgroup sizes must match", () => {
+  test("the grid is the members' laid end to end; at most four members; smaller workgroups packed", () => {
     const six = copies([0, 1], [0, 2], [0, 3], [0, 4], [0, 5], [0, 6]);
     const out = parallelDispatches(six.kernels, six.dispatches, DEFAULT_LIMITS);
     expect(out.dispatches.map((d) => d.workgroups)).toEqual([
@@ -84,11 +85,18 @@ describe("which dispatches run side by side", () => {
       [4, 1, 1],
     ]);
     expect(out.kernels.map((k) => k.name)).toEqual(["par4_copy_to_copy", "par2_copy_to_copy"]);
-    const sizes = {
-      kernels: [copyKernel("a", 64), copyKernel("b", 32)],
-      dispatches: [0, 1].map((k) => ({ kernel: k, buffers: [0, k + 1], workgroups: [2, 1, 1] as const, node: k })),
-    };
-    expect(parallelDispatches(sizes.kernels, sizes.dispatches, DEFAULT_LIMITS).dispatches).toHaveLength(2);
+    // a member with fewer threads runs several of its workgroups in one, unless it has barriers (or
+    // workgroup memory) or its size does not divide the kernel's
+    const pair = (b: KernelSource) =>
+      parallelDispatches(
+        [copyKernel("a", 64), b],
+        [0, 1].map((k) => ({ kernel: k, buffers: [0, k + 1], workgroups: [2, 1, 1] as const, node: k })),
+        DEFAULT_LIMITS,
+      ).dispatches.map((d) => d.workgroups[0]);
+    expect(pair(copyKernel("b", 32))).toEqual([3]); // 2 of a's, then b's two in one
+    expect(pair(copyKernel("b", 16))).toEqual([3]);
+    expect(pair(copyKernel("b", 32, true))).toEqual([2, 2]);
+    expect(pair(copyKernel("b", 48))).toEqual([2, 2]);
   });
 
   test("members beyond the storage-buffer limit start a new run", () => {

@@ -114,14 +114,17 @@ describe("dispatches by kind and by scan step", () => {
     expect(scan.steps[0] * 4 + s.outside + s.unattributed).toBe(c.program.dispatches.length);
   });
 
-  test("with parallel kernels: fewer dispatches, the middle steps alike, places and kinds add up", async () => {
+  test("with parallel kernels: fewer dispatches in all and in each step, places and kinds add up", async () => {
     for (const step of ["forward", "train"] as const) {
       const [off, on] = [await ttm(step, false), await ttm(step, true)];
       expect(on.program.dispatches.length, step).toBeLessThan(off.program.dispatches.length);
       const s = scanDispatches(on.program, on.elaborated);
       const [scan] = s.scans;
-      expect(scan.steps[1], step).toBe(scan.steps[2]);
-      expect(scan.modelSteps[1], step).toBe(scan.modelSteps[2]);
+      // a merged dispatch counts at its last member, which may come from the next step: each step fewer
+      // than without merging, the middle steps within a few dispatches of each other
+      const plain = scanDispatches(off.program, off.elaborated).scans[0];
+      for (const [i, n] of scan.steps.entries()) expect(n, `${step}, step ${i}`).toBeLessThan(plain.steps[i]);
+      expect(Math.abs(scan.steps[1] - scan.steps[2]), step).toBeLessThanOrEqual(4);
       expect(scan.steps.reduce((a, b) => a + b, 0) + s.outside + s.unattributed).toBe(on.program.dispatches.length);
       const kinds = on.report().kinds;
       expect(kinds.reduce((n, k) => n + k.dispatches, 0)).toBe(on.program.dispatches.length);
