@@ -1,6 +1,7 @@
 // run.ts (bench/compile): `npx tsx bench/compile/run.ts [ROUNDS]` — what a cold shader cache costs, and what
 // the compiler's options for it buy: a TTM training step (Mirasol tiny, 2 chunks, B 1) with opaque loop
-// bounds (wgsl/opaque-loops.ts) or without, and with sequence kernels (compiler/sequence.ts) or without.
+// bounds (wgsl/opaque-loops.ts) or without, with parallel kernels (compiler/parallel.ts) or without, and
+// with sequence kernels (compiler/sequence.ts) or without.
 // Each measurement is a fresh process with an empty MESA_SHADER_CACHE_DIR; variants alternate within a
 // round so that load from other work falls on all alike. Writes the "compile-cold" section of
 // docs/PERFORMANCE.md.
@@ -14,9 +15,10 @@ import { writeSection } from "../report.js";
 const TTM = "combiner=TTM(memory: 8, read: 4, depth: 1, heads: 2)";
 const SET = ["chunks=2", "max_chunks=2", TTM].join(";");
 const VARIANTS: { label: string; opts: CompileOptions }[] = [
-  { label: "loops as written (before)", opts: { opaqueLoops: false } },
-  { label: "opaque loop bounds (default on CPU adapters)", opts: {} },
-  { label: "opaque loop bounds + sequence kernels", opts: { sequence: true } },
+  { label: "loops as written (before)", opts: { opaqueLoops: false, parallel: false } },
+  { label: "opaque loop bounds", opts: { parallel: false } },
+  { label: "opaque loop bounds + parallel kernels (the default on CPU adapters)", opts: {} },
+  { label: "opaque loop bounds + parallel and sequence kernels", opts: { sequence: true } },
 ];
 interface Row {
   dispatches: number;
@@ -51,7 +53,7 @@ for (let r = 0; r < rounds; r++) {
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const base = median(results[0].map((x) => x.firstMs));
 const lines = [
-  "### compile-cold: a cold shader cache, and what opaque loops and sequence kernels do to it",
+  "### compile-cold: a cold shader cache, and what opaque loops, parallel and sequence kernels do to it",
   "",
   `Mirasol tiny, TTM Combiner, 2 chunks, B 1, one training step; each figure a fresh process with an empty`,
   `MESA_SHADER_CACHE_DIR, variants alternating, ${rounds} round(s), median; load average ` +
