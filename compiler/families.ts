@@ -86,7 +86,8 @@ export const FAMILIES: Record<Family, (n: Node, c: FamilyContext) => Emitted[]> 
     const [a, b] = inputsOf(mm, c);
     const spec = { a, b, out: mm, transA: !!mm.attrs.transA, transB: !!mm.attrs.transB, epilogue };
     const kernel = matmulKernel(spec, c.limits, c.choices.get(mm.id));
-    return plain(root, c, [{ kernel, inputs: [a.id, b.id, ...epilogue.boundReads.map((r) => r.id)] }]);
+    const reads = [a.id, b.id, ...epilogue.boundReads.map((r) => r.id)].map((i) => value(c, i));
+    return [{ kernel, reads, writes: epilogue.group.stores.map((x) => value(c, x.id)) }];
   },
   fused: (n, c) => {
     const group = c.plan.groups.get(n.id)!;

@@ -153,7 +153,45 @@ export function planFusion(g: Graph, limits: DeviceLimits, enabled = true): Fusi
     }
   }
   const computedBy = enabled ? mergeKernels(g, groups, users, outputs, inlined, limits) : new Map<number, number>();
+  if (enabled) absorbIntoEpilogues(groups, epilogues, byId, inlined, limits, computedBy);
   return { inlined, groups, prologues, epilogues, computedBy, rows: new Map() };
+}
+
+/**
+ * An elementwise kernel that reads an epilogue's root at its own index (no view) and otherwise only fed
+ * values joins that epilogue: the matmul's kernel computes it too and stores both (a bias add the backward
+ * pass keeps, and the activation after it). Its value is then ready earlier than before, which no
+ * consumer minds; everything it reads is there before the matmul runs.
+ */
+function absorbIntoEpilogues(
+  groups: Map<number, FusedGroup>,
+  epilogues: Map<number, FusedGroup>,
+  byId: ReadonlyMap<number, Node>,
+  inlined: ReadonlySet<number>,
+  limits: DeviceLimits,
+  computedBy: Map<number, number>,
+): void {
+  for (const [m, e] of epilogues) {
+    const mm = byId.get(m)!;
+    const r = e.root;
+    for (const [gr, group] of groups) {
+      if (computedBy.has(gr) || [...computedBy.values()].includes(gr)) continue; // a merged kernel
+      if (!group.reads.includes(r) || readsThroughViews(group, byId, inlined).has(r.id)) continue;
+      if (group.stores.length !== 1 || group.root.dtype !== "f32") continue;
+      if (group.reads.some((x) => x !== r && !isFed(x))) continue;
+      if (group.nodes.some((x) => prod(x.shape) !== 1 && !sameShape(x.shape, mm.shape))) continue;
+      const reads = [...new Set([...e.reads, ...group.reads.filter((x) => x !== r)])];
+      const stores = [...e.stores, group.root];
+      // bindings: A, B, the reads besides the matmul's result, one per store
+      if (2 + reads.filter((x) => x.id !== m).length + stores.length > limits.maxStorageBuffersPerShaderStage)
+        continue;
+      const nodes = [...new Map([...e.nodes, ...group.nodes].map((n) => [n.id, n])).values()];
+      epilogues.set(m, { root: r, nodes, reads, stores });
+      groups.delete(gr);
+      computedBy.set(gr, r.id);
+      break; // one per epilogue
+    }
+  }
 }
 
 /** The elementwise nodes computed in `root`'s kernel and the buffers it reads. */

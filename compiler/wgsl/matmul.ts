@@ -39,7 +39,13 @@ export interface MatmulSpec {
 function output(
   s: MatmulSpec,
   vec: boolean,
-): { C: Binding; extra: Binding[]; put: (idx: string, value: string) => string; helpers: () => string } {
+): {
+  C: Binding;
+  extra: Binding[];
+  more: Binding[];
+  put: (idx: string, value: string) => string;
+  helpers: () => string;
+} {
   const ep = s.epilogue;
   const C: Binding = {
     name: "c",
@@ -47,13 +53,21 @@ function output(
     access: "read_write",
     vec: vec && !ep ? 4 : 1,
   };
-  if (!ep) return { C, extra: [], put: (idx, value) => store(C, idx, value), helpers: () => "" };
+  if (!ep) return { C, extra: [], more: [], put: (idx, value) => store(C, idx, value), helpers: () => "" };
+  // an epilogue that absorbed a kernel reading its root (fuse.ts) stores that kernel's value too
+  const more: Binding[] = ep.group.stores.slice(1).map((n, k) => ({
+    name: `c${k + 1}`,
+    dtype: n.dtype,
+    access: "read_write",
+  }));
   return {
     C,
     extra: ep.bindings,
+    more,
     put: (idx, value) => {
       const e = ep.emit(idx, new Map([[s.out.id, value]]));
-      return `{ ${[...e.lines, store(C, idx, e.value)].join(" ")} }`;
+      const extra = ep.group.stores.slice(1).map((n, k) => store(more[k], idx, e.valueOf(n.id)));
+      return `{ ${[...e.lines, store(C, idx, e.value), ...extra].join(" ")} }`;
     },
     helpers: () => helperSource(ep.helpers),
   };
@@ -135,7 +149,7 @@ function registerKernel(s: MatmulSpec, limits: DeviceLimits, wx: number, wy: num
   const outVec = n % 4 === 0 && f32 && !s.epilogue;
   const A: Binding = { name: "a", dtype: s.a.dtype, access: "read", vec: aVecK || aVecRows ? 4 : 1 };
   const B: Binding = { name: "b", dtype: s.b.dtype, access: "read", vec: bVecCols || bVecK ? 4 : 1 };
-  const { C, extra, put, helpers } = output(s, outVec);
+  const { C, extra, more, put, helpers } = output(s, outVec);
   const nb = prod(batch);
   // Packed: thread t of the whole grid takes tile t (tiles of 4×8 counted over the batch); otherwise a
   // workgroup takes a (wy·4)×(wx·8) tile and its threads the 4×8 tiles inside it.
@@ -215,7 +229,7 @@ function registerKernel(s: MatmulSpec, limits: DeviceLimits, wx: number, wy: num
       stores.push(`if (${rowGuard}) {\n    ${parts.join("\n    ")}\n  }`);
     });
   const storeCode = stores.join("\n  ");
-  const code = `${header([A, B, ...extra, C])}
+  const code = `${header([A, B, ...extra, C, ...more])}
 ${helpers()}
 @compute @workgroup_size(${wx}, ${wy})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -245,7 +259,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     name: `${kernelName(s, batch, m, n, k)}${shape}`,
     code,
     workgroups: g.workgroups,
-    bindings: [A, B, ...extra, C],
+    bindings: [A, B, ...extra, C, ...more],
   };
 }
 
@@ -256,7 +270,7 @@ function sharedKernel(s: MatmulSpec, limits: DeviceLimits): KernelSource {
   const { batch, m, n, k } = kernelMatmulDims(s.a, s.b, { transA: s.transA, transB: s.transB });
   const A: Binding = { name: "a", dtype: s.a.dtype, access: "read" };
   const B: Binding = { name: "b", dtype: s.b.dtype, access: "read" };
-  const { C, extra, put, helpers } = output(s, false);
+  const { C, extra, more, put, helpers } = output(s, false);
   const tilesM = Math.ceil(m / ST);
   const tilesN = Math.ceil(n / ST);
   const nb = prod(batch);
@@ -266,7 +280,7 @@ function sharedKernel(s: MatmulSpec, limits: DeviceLimits): KernelSource {
   const bAt = (kk: string, c: string) =>
     s.transB ? load(B, `boff + (${c}) * ${k} + ${kk}`) : load(B, `boff + (${kk}) * ${n} + ${c}`);
   const storeCode = put(`coff + r * ${n} + cc`, "acc[i * 4 + j]");
-  const code = `${header([A, B, ...extra, C])}
+  const code = `${header([A, B, ...extra, C, ...more])}
 ${helpers()}
 var<workgroup> As: array<f32, ${ST * SK}>;
 var<workgroup> Bs: array<f32, ${SK * ST}>;
@@ -316,6 +330,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     name: `${kernelName(s, batch, m, n, k)}_shared`,
     code,
     workgroups: g.workgroups,
-    bindings: [A, B, ...extra, C],
+    bindings: [A, B, ...extra, C, ...more],
   };
 }

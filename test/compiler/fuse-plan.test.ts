@@ -6,7 +6,7 @@ import { describe, expect, test } from "vitest";
 import { loadModel } from "../../api/model.js";
 import { GraphBuilder } from "../../compiler/builder.js";
 import { binary } from "../../compiler/ops/helpers.js";
-import { printGraph } from "../../compiler/ir.js";
+import { type Node, printGraph } from "../../compiler/ir.js";
 import { runReference } from "../../compiler/reference.js";
 import { DEFAULT_LIMITS } from "../../compiler/limits.js";
 import type { OpName } from "../../compiler/ops/index.js";
@@ -223,6 +223,72 @@ describe("merged kernels (several outputs)", () => {
     const q = await check(v.build(), { x: feedsFor(4).x.slice(0, 25) });
     expect(q.dispatches.length).toBeGreaterThan(1);
   });
+});
+
+describe("a matmul's kernel stores its epilogue and an activation that reads it", () => {
+  // h = x·w + b read by the activation and by another consumer (a backward pass keeps it): the matmul's
+  // kernel stores h and gelu(h); a kernel reading anything computed later, or h through a view, stays
+  test("every layout of this adapter and a GPU's, row counts past a tile: values as the reference", async () => {
+    const gpu = await testGpu();
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(1, 3, 13, 67),
+        fc.constantFrom(1, 5, 32),
+        fc.constantFrom(1, 7, 64),
+        fc.boolean(),
+        fc.integer({ min: 0, max: 1000 }),
+        async (m, n, k, gpuLayout, seed) => {
+          const b = new GraphBuilder();
+          const x = b.input("x", "f32", [m, k]);
+          const h = b.add("add", [
+            b.add("matmul", [x, b.param("w", "f32", [k, n])]),
+            b.add("broadcast", [b.param("b", "f32", [n])], { shape: [m, n] }),
+          ]);
+          b.output("y", b.add("gelu", [h]));
+          b.output("z", b.add("reduce_sum", [h], { axes: [0] }));
+          const g = b.build();
+          const limits = gpuLayout ? { ...gpu.limits, adapterKind: "gpu" as const } : gpu.limits;
+          const p = compileGraph(g, limits, { parallel: false });
+          const mm = p.kernels.find((kk) => kk.name.startsWith("matmul"))!;
+          expect(mm.name).toContain("gelu");
+          expect(mm.bindings.filter((bb) => bb.access === "read_write")).toHaveLength(2);
+          expect(validateMemoryPlan(p.memory.plan, p.memory.values, p.memory.steps)).toEqual([]);
+          const r = prng(seed);
+          const feeds = Object.fromEntries(
+            g.nodes
+              .filter((nd) => nd.op === "input" || nd.op === "param")
+              .map((nd) => [
+                nd.attrs.name!,
+                Array.from({ length: nd.shape.reduce((a, c) => a * c, 1) }, () => r() - 0.5),
+              ]),
+          );
+          const ref = runReference(g, feeds);
+          const got = await runOnGpu(g, feeds, { limits, parallel: false });
+          for (const o of g.outputs)
+            expect(firstMismatch(got[o.name], ref[o.name].data, { atol: 1e-5, rtol: 1e-4 }), o.name).toBeUndefined();
+        },
+      ),
+      { numRuns: runs(6) },
+    );
+  });
+});
+
+test("an activation reading the epilogue through a view, or reading a value computed elsewhere, keeps its kernel", () => {
+  const build = (activation: (b: GraphBuilder, h: Node, x: Node) => Node) => {
+    const b = new GraphBuilder();
+    const x = b.input("x", "f32", [6, 6]);
+    const h = b.add("add", [b.add("matmul", [x, b.param("w", "f32", [6, 6])]), x]);
+    b.output("y", activation(b, h, x));
+    b.output("z", b.add("reduce_sum", [h], { axes: [0] }));
+    return compileGraph(b.build(), DEFAULT_LIMITS, { parallel: false });
+  };
+  const stores = (p: ReturnType<typeof build>) =>
+    p.kernels.find((k) => k.name.startsWith("matmul"))!.bindings.filter((x) => x.access === "read_write").length;
+  expect(stores(build((b, h) => b.add("gelu", [h])))).toBe(2);
+  expect(stores(build((b, h) => b.add("gelu", [b.add("permute", [h], { perm: [1, 0] })])))).toBe(1);
+  const rowSum = (b: GraphBuilder, x: Node) =>
+    b.add("broadcast", [b.add("reduce_sum", [x], { axes: [1], keepDims: true })], { shape: [6, 6] });
+  expect(stores(build((b, h, x) => b.add("mul", [b.add("gelu", [h]), rowSum(b, x)])))).toBe(1);
 });
 
 describe("fused f16", () => {
