@@ -183,8 +183,8 @@ function absorbIntoEpilogues(
       const reads = [...new Set([...e.reads, ...group.reads.filter((x) => x !== r)])];
       const stores = [...e.stores, group.root];
       // bindings: A, B, the reads besides the matmul's result, one per store
-      if (2 + reads.filter((x) => x.id !== m).length + stores.length > limits.maxStorageBuffersPerShaderStage)
-        continue;
+      const bindings = 2 + reads.filter((x) => x.id !== m).length + stores.length;
+      if (bindings > limits.maxStorageBuffersPerShaderStage) continue;
       const nodes = [...new Map([...e.nodes, ...group.nodes].map((n) => [n.id, n])).values()];
       epilogues.set(m, { root: r, nodes, reads, stores });
       groups.delete(gr);

@@ -88,8 +88,11 @@ export interface CompileOptions {
    *  Default false: on llvmpipe a TTM step's dispatches fall about 4× but its cold compile grows several
    *  times for a modest warm gain (docs/PERFORMANCE.md, section compile-cold) */
   readonly sequence?: boolean;
-  /** with fusion, runs of consecutive dispatches that do not depend on one another as one dispatch over
-   *  their grids laid end to end (parallel.ts; default true) */
+  /** with fusion, dispatches that do not depend on one another as one dispatch over their grids laid end
+   *  to end (parallel.ts). Default: on GPU adapters, where compiles are cheap and a launch costs 3–10 µs.
+   *  On llvmpipe they halve a training step's dispatches but about double a cold compile (a merged
+   *  kernel compiles slower than its members, and repeats no longer share a compile): a whole cold test
+   *  run went from 854 to 1,159 s (docs/PERFORMANCE.md, section compile-cold) */
   readonly parallel?: boolean;
   /** loop bounds the shader compiler cannot fold (wgsl/opaque-loops.ts), so it does not unroll them;
    *  default: on software adapters, where unrolled loops cost seconds of compile per kernel */
@@ -111,7 +114,7 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
   if (!plan || !matmuls) bug("the pipeline ends without a fusion plan or matmul choices");
   const scheduleOpts = { updates: opts.updates ?? {}, attentionRows: opts.attentionRows };
   const sched = schedule({ graph: g, plan, choices: matmuls.choices }, limits, scheduleOpts);
-  const parallel = (opts.fuse ?? true) && (opts.parallel ?? true);
+  const parallel = (opts.fuse ?? true) && (opts.parallel ?? limits.adapterKind === "gpu");
   // with parallel kernels, a freed buffer waits out their window before it is taken again
   const allocation = allocate(sched, limits, opts.reuseBuffers ?? true, parallel ? PARALLEL_DEFAULTS.window : 0);
   const { buffers, memory, bufferOf } = allocation;

@@ -15,10 +15,10 @@ import { writeSection } from "../report.js";
 const TTM = "combiner=TTM(memory: 8, read: 4, depth: 1, heads: 2)";
 const SET = ["chunks=2", "max_chunks=2", TTM].join(";");
 const VARIANTS: { label: string; opts: CompileOptions }[] = [
-  { label: "loops as written (before)", opts: { opaqueLoops: false, parallel: false } },
-  { label: "opaque loop bounds", opts: { parallel: false } },
-  { label: "opaque loop bounds + parallel kernels (the default on CPU adapters)", opts: {} },
-  { label: "opaque loop bounds + parallel and sequence kernels", opts: { sequence: true } },
+  { label: "loops as written (before)", opts: { opaqueLoops: false } },
+  { label: "opaque loop bounds (the default on CPU adapters)", opts: {} },
+  { label: "opaque loop bounds + parallel kernels (the default on GPU adapters)", opts: { parallel: true } },
+  { label: "opaque loop bounds + parallel and sequence kernels", opts: { parallel: true, sequence: true } },
 ];
 interface Row {
   dispatches: number;

@@ -273,7 +273,7 @@ describe("a matmul's kernel stores its epilogue and an activation that reads it"
   });
 });
 
-test("an activation reading the epilogue through a view, or reading a value computed elsewhere, keeps its kernel", () => {
+test("an activation reading the epilogue through a view, or a value computed elsewhere, keeps its kernel", () => {
   const build = (activation: (b: GraphBuilder, h: Node, x: Node) => Node) => {
     const b = new GraphBuilder();
     const x = b.input("x", "f32", [6, 6]);
