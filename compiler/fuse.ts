@@ -171,11 +171,12 @@ function absorbIntoEpilogues(
   limits: DeviceLimits,
   computedBy: Map<number, number>,
 ): void {
+  const merged = new Set(computedBy.values()); // roots of merged kernels (what is added below is no group's)
   for (const [m, e] of epilogues) {
     const mm = byId.get(m)!;
     const r = e.root;
     for (const [gr, group] of groups) {
-      if (computedBy.has(gr) || [...computedBy.values()].includes(gr)) continue; // a merged kernel
+      if (computedBy.has(gr) || merged.has(gr)) continue; // a merged kernel
       if (!group.reads.includes(r) || readsThroughViews(group, byId, inlined).has(r.id)) continue;
       if (group.stores.length !== 1 || group.root.dtype !== "f32") continue;
       if (group.reads.some((x) => x !== r && !isFed(x))) continue;

@@ -14,7 +14,7 @@
 // still runs on its own.
 import type { DeviceLimits } from "./limits.js";
 import type { Dispatch } from "./program.js";
-import { type Member, stageModule, unflatten } from "./sequence.js";
+import { type Member, kernelTable, stageModule, unflatten } from "./sequence.js";
 import type { KernelSource } from "./wgsl/common.js";
 import { type Stage, parseStage } from "./wgsl/stage.js";
 
@@ -95,16 +95,7 @@ export function parallelDispatches(
   o: ParallelOptions = PARALLEL_DEFAULTS,
 ): { kernels: KernelSource[]; dispatches: Dispatch[] } {
   const stages = kernels.map(parseStage);
-  const outKernels: KernelSource[] = [];
-  const index = new Map<string, number>();
-  const kernelIndex = (k: KernelSource): number => {
-    let i = index.get(k.code);
-    if (i === undefined) {
-      i = outKernels.push(k) - 1;
-      index.set(k.code, i);
-    }
-    return i;
-  };
+  const { kernels: outKernels, indexOf: kernelIndex } = kernelTable();
   const out: Dispatch[] = [];
   const emit = (run: readonly Member[]): void => {
     const k = run.length > 1 ? parallelKernel(run, limits) : undefined;

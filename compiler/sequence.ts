@@ -38,6 +38,21 @@ export interface Slot {
   writes: boolean;
 }
 
+/** The kernels a rewritten program uses, each once (by code), and the index of a kernel among them. */
+export function kernelTable(): { kernels: KernelSource[]; indexOf: (k: KernelSource) => number } {
+  const kernels: KernelSource[] = [];
+  const index = new Map<string, number>();
+  const indexOf = (k: KernelSource): number => {
+    let i = index.get(k.code);
+    if (i === undefined) {
+      i = kernels.push(k) - 1;
+      index.set(k.code, i);
+    }
+    return i;
+  };
+  return { kernels, indexOf };
+}
+
 const invocations = (m: Member): number => m.stage.threads * m.dispatch.workgroups.reduce((a, b) => a * b, 1);
 
 /** The program's dispatches with runs of small ones merged; the kernels they use, deduplicated. */
@@ -48,16 +63,7 @@ export function sequenceDispatches(
   o: SequenceOptions = SEQUENCE_DEFAULTS,
 ): { kernels: KernelSource[]; dispatches: Dispatch[] } {
   const stages = kernels.map(parseStage);
-  const outKernels: KernelSource[] = [];
-  const index = new Map<string, number>();
-  const kernelIndex = (k: KernelSource): number => {
-    let i = index.get(k.code);
-    if (i === undefined) {
-      i = outKernels.push(k) - 1;
-      index.set(k.code, i);
-    }
-    return i;
-  };
+  const { kernels: outKernels, indexOf: kernelIndex } = kernelTable();
   const out: Dispatch[] = [];
   let run: Member[] = [];
   const flush = (): void => {

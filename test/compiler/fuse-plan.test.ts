@@ -326,19 +326,24 @@ describe("memory plan", () => {
     }),
     { minLength: 1, maxLength: 40 },
   );
+  /** Values and steps of a drawn schedule: each step writes new values and reads earlier ones only. */
+  const scheduleOf = (raw: typeof scheduleArb extends fc.Arbitrary<infer T> ? T : never) => {
+    const values: PlanValue[] = [];
+    const steps: PlanStep[] = raw.map((r) => {
+      const reads = r.reads.filter((x) => x < values.length);
+      const writes = r.writes.map((w) => {
+        values.push({ id: values.length, ...w });
+        return values.length - 1;
+      });
+      return { reads, writes };
+    });
+    return { values, steps };
+  };
   test("no two values whose lifetimes overlap share a buffer (random schedules)", () => {
     fc.assert(
       fc.property(scheduleArb, (raw) => {
         // each step writes one to three new values (a merged kernel several) and reads earlier ones only
-        const values: PlanValue[] = [];
-        const steps: PlanStep[] = raw.map((r) => {
-          const reads = r.reads.filter((x) => x < values.length);
-          const writes = r.writes.map((w) => {
-            values.push({ id: values.length, ...w });
-            return values.length - 1;
-          });
-          return { reads, writes };
-        });
+        const { values, steps } = scheduleOf(raw);
         const plan = planMemory(values, steps);
         expect(validateMemoryPlan(plan, values, steps)).toEqual([]);
         expect(plan.totalBytes).toBeLessThanOrEqual(values.reduce((a, v) => a + v.bytes, 0));
@@ -351,15 +356,7 @@ describe("memory plan", () => {
     let reused = 0;
     fc.assert(
       fc.property(scheduleArb, fc.integer({ min: 1, max: 8 }), (raw, gap) => {
-        const values: PlanValue[] = [];
-        const steps: PlanStep[] = raw.map((r) => {
-          const reads = r.reads.filter((x) => x < values.length);
-          const writes = r.writes.map((w) => {
-            values.push({ id: values.length, ...w });
-            return values.length - 1;
-          });
-          return { reads, writes };
-        });
+        const { values, steps } = scheduleOf(raw);
         const plan = planMemory(values, steps, true, gap);
         expect(validateMemoryPlan(plan, values, steps)).toEqual([]);
         const life = lifetimes(values, steps);

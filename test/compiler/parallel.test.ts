@@ -3,22 +3,16 @@
 // buffers (what may run unordered beside what) on hand-made dispatches; then, on the GPU, the same bits
 // as one dispatch per kernel for random graphs, a training step and a decoding step (the counts issue
 // #20 asks for: dispatch-counts.test.ts).
-import fc from "fast-check";
 import { describe, expect, test } from "vitest";
-import { derive } from "../../api/decoder.js";
-import { loadModel } from "../../api/model.js";
 import { GraphBuilder } from "../../compiler/builder.js";
 import { DEFAULT_LIMITS } from "../../compiler/limits.js";
-import { initParams } from "../../compiler/lower.js";
 import { parallelDispatches } from "../../compiler/parallel.js";
 import { type Dispatch, compileGraph } from "../../compiler/program.js";
 import type { Feeds } from "../../compiler/reference.js";
-import { DEFAULT_ADAMW, buildTrainStep, stepScalars } from "../../compiler/train-step.js";
 import type { Binding, KernelSource } from "../../compiler/wgsl/common.js";
 import { testGpu } from "../helpers/gpu.js";
-import { compareOption } from "../helpers/variants.js";
+import { charLmDecodeCase, charLmTrainCase, compareOption, randomGraphsMerged } from "../helpers/variants.js";
 import { prng } from "./gen.js";
-import { graphArb, randomGraph } from "./random-graph.js";
 
 /** A kernel that reads its first binding and writes its second, in the frame every family emits. */
 function copyKernel(name: string, threads = 64, barrier = false): KernelSource {
@@ -129,20 +123,8 @@ function projections(rows = 1) {
 
 describe("parallel kernels equal one dispatch per kernel, bit for bit", () => {
   test("random graphs, at 8 storage buffers per stage and at this adapter's limit", async () => {
-    const gpu = await testGpu();
-    let fewer = 0;
-    await fc.assert(
-      fc.asyncProperty(graphArb, fc.constantFrom(8, gpu.limits.maxStorageBuffersPerShaderStage), async (g, buffers) => {
-        const { graph, draw } = randomGraph(g.shape, g.steps);
-        const r = prng(g.seed);
-        const feeds = Object.fromEntries([...draw].map(([name, f]) => [name, f(r)]));
-        const limits = { ...gpu.limits, maxStorageBuffersPerShaderStage: buffers };
-        const p = await compareOption("parallel", graph, limits, () => feeds);
-        if (p.merged.dispatches.length < p.plain.dispatches.length) fewer++;
-      }),
-      { numRuns: 16 },
-    );
-    expect(fewer).toBeGreaterThan(8); // the property spoke of parallel kernels, not of programs left alone
+    // the property spoke of parallel kernels, not of programs left alone
+    expect(await randomGraphsMerged("parallel")).toBeGreaterThan(8);
   });
 
   test("three projections with workgroup barriers (a GPU's shared-memory matmul), rows 1, 7 and 130", async () => {
@@ -163,34 +145,15 @@ describe("parallel kernels equal one dispatch per kernel, bit for bit", () => {
   });
 
   test("char_lm: three training steps (loss, gradients through AdamW, updated weights)", async () => {
+    const c = charLmTrainCase();
     const gpu = await testGpu();
-    const el = loadModel("models/char_lm.mira", { preset: "tiny" }).elaborate({ B: 2, T: 8 });
-    const st = buildTrainStep(el.graph, el.objective ?? el.losses[0], DEFAULT_ADAMW, () => true);
-    const params = initParams(el.params, 3);
-    const tokens = Int32Array.from({ length: 16 }, (_, k) => 1 + ((k * 7) % 90));
-    const feeds = (step: number): Feeds => ({
-      ...(step === 1 ? Object.fromEntries(params) : {}),
-      ...Object.fromEntries(el.inputs.map((i) => [i.name, tokens])),
-      ...Object.fromEntries(Object.entries(stepScalars(DEFAULT_ADAMW, step, 1e-3)).map(([k, v]) => [k, [v]])),
-    });
-    const { merged, plain } = await compareOption("parallel", st.graph, gpu.limits, feeds, { updates: st.updates }, 3);
+    const { merged, plain } = await compareOption("parallel", c.graph, gpu.limits, c.feeds, { updates: c.updates }, 3);
     expect(merged.dispatches.length).toBeLessThan(plain.dispatches.length);
   }, 300_000);
 
   test("char_lm decoding step: sampled token and logits", async () => {
-    const gpu = await testGpu();
-    const dec = derive(loadModel("models/char_lm.mira", { preset: "tiny" }), 24);
-    const r = prng(5);
-    const feeds: Record<string, number[]> = {};
-    for (const n of dec.step.nodes) {
-      if (n.op !== "input" && n.op !== "param") continue;
-      const size = n.shape.reduce((a, b) => a * b, 1);
-      feeds[n.attrs.name!] =
-        n.dtype === "f32"
-          ? Array.from({ length: size }, () => r() - 0.5)
-          : Array.from({ length: size }, () => Math.floor(r() * 20));
-    }
-    const { merged, plain } = await compareOption("parallel", dec.step, gpu.limits, () => feeds);
+    const c = charLmDecodeCase();
+    const { merged, plain } = await compareOption("parallel", c.graph, (await testGpu()).limits, () => c.feeds);
     expect(merged.dispatches.length).toBeLessThan(plain.dispatches.length);
   }, 300_000);
 });
