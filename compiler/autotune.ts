@@ -104,19 +104,33 @@ export function describeSignature(s: MatmulSignature): string {
   return `${s.dtype} A${s.transA ? "ᵀ" : ""}·B${s.transB ? "ᵀ" : ""} ${s.m}×${s.n}×${s.k}${extra ? ` (${extra})` : ""}`;
 }
 
-/** What compiles when no table says otherwise: the adapter's variant, an 8×8 workgroup, no split —
- *  except, on a software adapter, a batch of matrices so small that an 8×8 workgroup per matrix would
- *  leave three quarters of its threads idle, which packs the batch's tiles ("packed"). */
+/** What compiles when no table says otherwise: the adapter's variant, no split. On a software adapter:
+ *  a batch of matrices so small that an 8×8 workgroup per matrix would leave three quarters of its
+ *  threads idle packs the batch's tiles ("packed"); otherwise the register kernel's workgroup is 8×8
+ *  threads, narrowed along an axis the matrix does not fill and widened along the other up to as many
+ *  threads. A skinny C (a decoding step's single row) would otherwise leave 7 of 8 thread rows running
+ *  the K loop past the edge. */
 export function defaultConfig(limits: DeviceLimits, s?: MatmulSignature): MatmulConfig {
   const variant = chooseMatmulVariant(limits);
-  if (
-    variant === "registers" &&
-    s &&
-    s.batch > 1 &&
-    Math.ceil(s.m / TM) * Math.ceil(s.n / TN) < (DEFAULT_WX * DEFAULT_WY) / 4
-  )
+  if (variant !== "registers" || !s) return normalize({ variant });
+  if (s.batch > 1 && Math.ceil(s.m / TM) * Math.ceil(s.n / TN) < (DEFAULT_WX * DEFAULT_WY) / 4)
     return normalize({ variant: "packed" });
-  return normalize({ variant });
+  return normalize({ variant, ...fittedShape(s, limits) });
+}
+
+/** 8×8 threads clipped to the matrix's tiles (powers of two), then doubled along an axis with tiles
+ *  left, N first, while the workgroup has fewer than 64 threads. */
+function fittedShape(s: MatmulSignature, limits: DeviceLimits): { wx: number; wy: number } {
+  const maxWx = pow2AtLeast(Math.ceil(s.n / TN));
+  const maxWy = pow2AtLeast(Math.ceil(s.m / TM));
+  const threads = Math.min(DEFAULT_WX * DEFAULT_WY, limits.maxComputeInvocationsPerWorkgroup);
+  let wx = Math.min(DEFAULT_WX, maxWx);
+  let wy = Math.min(DEFAULT_WY, maxWy);
+  while (wx * wy * 2 <= threads && (wx < maxWx || wy < maxWy)) {
+    if (wx < maxWx) wx *= 2;
+    else wy *= 2;
+  }
+  return { wx, wy };
 }
 
 /** Explicit fields, so configs compare and print alike (wx/wy only mean something for "registers"). */

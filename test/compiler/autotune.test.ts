@@ -178,11 +178,16 @@ describe("candidates", () => {
           expect(defaultConfig(CPU, s).variant).toBe(s.batch > 1 && fewTiles ? "packed" : "registers");
           expect(tiles.some((c) => c.variant === "packed")).toBe(s.batch > 1);
           expect(new Set(tiles.map(configLabel)).size).toBe(tiles.length);
-          for (const c of tiles.slice(1)) {
+          const maxWx = 2 ** Math.ceil(Math.log2(Math.ceil(s.n / 8)));
+          const maxWy = 2 ** Math.ceil(Math.log2(Math.ceil(s.m / 4)));
+          for (const c of tiles) {
             if (c.variant !== "registers") continue;
-            expect(c.wx! <= 2 ** Math.ceil(Math.log2(Math.ceil(s.n / 8)))).toBe(true);
-            expect(c.wy! <= 2 ** Math.ceil(Math.log2(Math.ceil(s.m / 4)))).toBe(true);
+            expect(c.wx! <= maxWx).toBe(true);
+            expect(c.wy! <= maxWy).toBe(true);
           }
+          // the default register workgroup: 64 threads, or fewer only when the matrix has no more tiles
+          const d = defaultConfig(CPU, s);
+          if (d.variant === "registers") expect(d.wx! * d.wy!).toBe(Math.min(64, maxWx * maxWy));
           for (const c of splitCandidates(s, tiles.slice(0, 2), CPU)) {
             expect(s.dtype).toBe("f32");
             expect(s.k % c.splitK!).toBe(0);
@@ -191,6 +196,20 @@ describe("candidates", () => {
         }),
         { numRuns: runs(200) },
       );
+      // a decoding step's single row: one row of 64 threads along N; a square matrix keeps 8×8
+      const one = {
+        dtype: "f32",
+        transA: false,
+        transB: true,
+        batch: 4,
+        m: 1,
+        n: 1280,
+        k: 16,
+        epilogue: true,
+      } as const;
+      expect(configLabel(defaultConfig(CPU, one))).toBe("registers 64×1");
+      expect(configLabel(defaultConfig(CPU, { ...one, batch: 1, m: 1024, n: 128 }))).toBe("registers 8×8");
+      expect(configLabel(defaultConfig(CPU, { ...one, m: 1024, n: 8 }))).toBe("registers 1×64");
       const skinny: MatmulSignature = {
         dtype: "f32",
         transA: true,
