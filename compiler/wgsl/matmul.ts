@@ -151,13 +151,15 @@ function registerKernel(s: MatmulSpec, limits: DeviceLimits, wx: number, wy: num
   const B: Binding = { name: "b", dtype: s.b.dtype, access: "read", vec: bVecCols || bVecK ? 4 : 1 };
   const { C, extra, more, put, helpers } = output(s, outVec);
   const nb = prod(batch);
+  // rows of C per thread: 4, or 1 for a single-row C (a decoding step), whose other three would repeat it
+  const tr = m === 1 ? 1 : TM;
   // Packed: thread t of the whole grid takes tile t (tiles of 4×8 counted over the batch); otherwise a
   // workgroup takes a (wy·4)×(wx·8) tile and its threads the 4×8 tiles inside it.
   const [tilesM, tilesN] = packed
-    ? [Math.ceil(m / TM), Math.ceil(n / TN)]
-    : [Math.ceil(m / (TM * wy)), Math.ceil(n / (TN * wx))];
+    ? [Math.ceil(m / tr), Math.ceil(n / TN)]
+    : [Math.ceil(m / (tr * wy)), Math.ceil(n / (TN * wx))];
   const g = grid(packed ? Math.ceil((tilesM * tilesN * nb) / wx) : tilesM * tilesN * nb, limits);
-  const rows = [0, 1, 2, 3];
+  const rows = Array.from({ length: tr }, (_, r) => r);
   const cols = [0, 1, 2, 3, 4, 5, 6, 7];
   // Row r of this thread (clamped for loads), column j (clamped for loads).
   const pre: string[] = [];
@@ -206,8 +208,8 @@ function registerKernel(s: MatmulSpec, limits: DeviceLimits, wx: number, wy: num
     // Element by element, in a loop: the epilogue is written once rather than for each of the 32 results
     // (code size, and so compile time, grows with every copy).
     const accs = rows.flatMap((r) => [`acc${r}0`, `acc${r}1`]).join(", ");
-    stores.push(`var accs = array<vec4<f32>, 8>(${accs});
-  for (var r = 0; r < ${TM}; r++) {
+    stores.push(`var accs = array<vec4<f32>, ${2 * tr}>(${accs});
+  for (var r = 0; r < ${tr}; r++) {
     if (row0 + r >= ${m}) { break; }
     for (var j = 0; j < ${TN}; j++) {
       if (col0 + j < ${n}) { ${put(`coff + (row0 + r) * ${n} + col0 + j`, "accs[r * 2 + j / 4][j % 4]")} }
@@ -240,7 +242,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   if (bi >= ${nb}) { return; }
   ${batchPrologue(s, batch)}
   let coff = bi * ${m * n};
-  let row0 = ${packed ? `tm * ${TM}` : `(tm * ${wy} + i32(lid.y)) * ${TM}`};
+  let row0 = ${packed ? `tm * ${tr}` : `(tm * ${wy} + i32(lid.y)) * ${tr}`};
   let col0 = ${packed ? `tn * ${TN}` : `(tn * ${wx} + i32(lid.x)) * ${TN}`};
   let row0c = min(row0, ${Math.max(0, m - 4)});
   let colA = min(col0, ${Math.max(0, n - 4)});
