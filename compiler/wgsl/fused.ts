@@ -5,6 +5,7 @@
 // input, one write, whatever the number of ops); a reduction reads its input through one (its prologue).
 import type { FusedGroup } from "../fuse.js";
 import { VIEW_OPS } from "../fuse.js";
+import { storageType } from "../dtype.js";
 import type { Node } from "../ir.js";
 import type { DeviceLimits } from "../limits.js";
 import { opSpec } from "../ops/index.js";
@@ -67,6 +68,11 @@ export class GroupEmitter {
     this.bindings = bound.map(bind);
     this.bindingOf = new Map(bound.map((r, k) => [r.id, this.bindings[k]]));
     if (aliased) this.bindingOf.set(aliased.id, aliased.binding);
+  }
+
+  /** The binding a read is loaded through. */
+  bindingFor(id: number): Binding {
+    return this.bindingOf.get(id) ?? bug(`%${id} is not a read of this group`);
   }
 
   /** Nodes whose buffers the kernel binds, in binding order. */
@@ -184,10 +190,47 @@ export function fusedKernel(
     new Set(),
     inPlace === undefined ? undefined : { id: inPlace, binding: outs[0] },
   );
-  const { lines, valueOf } = em.emit("i");
-  group.stores.forEach((n, k) => lines.push(store(outs[k], "i", valueOf(n.id))));
-  const { main, workgroups } = elementLoop(prod(root.shape), limits, lines.join("\n"));
-  const code = `${header([...em.bindings, ...outs])}
+  const n = prod(root.shape);
+  const wide = byVec4(group, byId, inlined, n);
+  let bindings = [...em.bindings, ...outs];
+  let body: string;
+  if (wide) {
+    // four consecutive elements per index `i`: each full-size binding is read and written as vec4, and the
+    // group's statements run once per component at element j (one-element reads stay scalar, at 0)
+    const full = new Set(em.boundReads.filter((r) => !single(r)).map((r) => em.bindingFor(r.id)));
+    if (inPlace !== undefined) full.add(outs[0]);
+    bindings = bindings.map((b) => (full.has(b) || outs.includes(b) ? { ...b, vec: 4 } : b));
+    const wideReads = [
+      ...em.boundReads.filter((r) => !single(r)),
+      ...(inPlace === undefined ? [] : [byId.get(inPlace)!]),
+    ];
+    const supplied = new Map<number, string>();
+    const pre: string[] = [];
+    wideReads.forEach((r, k) => {
+      pre.push(`let x${k} = ${em.bindingFor(r.id).name}[i];`);
+      supplied.set(r.id, load({ name: `x${k}`, dtype: r.dtype, access: "read" }, "e"));
+    });
+    const { lines, valueOf } = em.emit("j", supplied);
+    const acc = outs.map((b, k) => ({ ...b, name: `o${k}` }));
+    body = [
+      ...pre,
+      ...acc.map((b) => `var ${b.name}: vec4<${storageType(b.dtype)}>;`),
+      // a u32 bound, which wgsl/opaque-loops.ts leaves as it is: unrolled, each component is a constant
+      // lane (with an opaque bound, x0[e] and o0[e] went through memory and the kernel gained 15 %, not 2×)
+      "for (var e = 0u; e < 4u; e++) {",
+      "  let j = i * 4 + i32(e);",
+      ...lines.map((l) => `  ${l}`),
+      ...group.stores.map((s, k) => `  ${store(acc[k], "e", valueOf(s.id))}`),
+      "}",
+      ...outs.map((b, k) => `${b.name}[i] = ${acc[k].name};`),
+    ].join("\n");
+  } else {
+    const { lines, valueOf } = em.emit("i");
+    group.stores.forEach((s, k) => lines.push(store(outs[k], "i", valueOf(s.id))));
+    body = lines.join("\n");
+  }
+  const { main, workgroups } = elementLoop(wide ? n / 4 : n, limits, body);
+  const code = `${header(bindings)}
 ${helperSource(em.helpers)}
 
 ${main}`;
@@ -195,6 +238,25 @@ ${main}`;
     name: `${em.label()}_${root.shape.join("x") || "scalar"}${inPlace === undefined ? "" : "_inplace"}`,
     code,
     workgroups,
-    bindings: [...em.bindings, ...outs],
+    bindings,
   };
+}
+
+/**
+ * Whether an elementwise kernel of `n` elements can take them four at a time: n a multiple of 4, and every
+ * value it reads either loaded at the kernel's own flat index (the same size as its output) or at 0 (one
+ * element), or a literal — no view, whose index would not run along with the kernel's. On llvmpipe vec4
+ * loads and stores double an elementwise kernel's bandwidth (gelu(x·a+b)·c over 4M f32: 1.9 → 3.6 GB/s).
+ */
+function byVec4(group: FusedGroup, byId: ReadonlyMap<number, Node>, inlined: ReadonlySet<number>, n: number): boolean {
+  if (n % 4 !== 0 || n < 4) return false;
+  const inGroup = new Set(group.nodes.map((x) => x.id));
+  return group.nodes.every((node) =>
+    node.inputs.every((i) => {
+      if (inGroup.has(i)) return true;
+      const input = byId.get(i)!;
+      if (inlined.has(i)) return input.op === "full";
+      return single(input) || prod(input.shape) === n;
+    }),
+  );
 }

@@ -124,16 +124,19 @@ describe("a concat of more inputs than a kernel may bind is split", () => {
 describe("dispatches past maxComputeWorkgroupsPerDimension fold into y and z", () => {
   // One graph per kernel family, sized to need more than `max` (and often more than max²) workgroups.
   const FAMILIES: Record<string, (r: () => number) => Graph> = {
-    elementwise: (r) => singleOp(pick(r, ["exp", "neg", "abs"]), [{ dtype: "f32", shape: [intIn(r, 3000, 20000)] }]),
+    // a multiple of 4: four elements per index (wgsl/fused.ts), so 4× as many for as many workgroups
+    elementwise: (r) =>
+      singleOp(pick(r, ["exp", "neg", "abs"]), [{ dtype: "f32", shape: [4 * intIn(r, 3000, 20000)] }]),
+    // an odd element count: one element per index
     elementwise2: (r) => {
-      const shape = [intIn(r, 20, 90), 257];
+      const shape = [2 * intIn(r, 10, 45) + 1, 257];
       return singleOp("add", [
         { dtype: "f32", shape },
         { dtype: "f32", shape },
       ]);
     },
-    iota: (r) => singleOp("iota", [], { shape: [intIn(r, 10, 80), 300], axis: 1, dtype: "i32" }),
-    random: (r) => singleOp("random_uniform", [{ dtype: "u32", shape: [] }], { shape: [intIn(r, 3000, 20000)] }),
+    iota: (r) => singleOp("iota", [], { shape: [intIn(r, 10, 80), 1200], axis: 1, dtype: "i32" }), // four per index
+    random: (r) => singleOp("random_uniform", [{ dtype: "u32", shape: [] }], { shape: [4 * intIn(r, 3000, 20000)] }),
     movement: (r) => singleOp("permute", [{ dtype: "f32", shape: [intIn(r, 20, 90), 257] }], { perm: [1, 0] }),
     concat: (r) =>
       singleOp(
