@@ -255,7 +255,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   ${storeCode}
 }
 `;
-  // a tuned shape shows in the name
+  // a shape other than 8×8 (tuned, or fitted to a skinny C by autotune.ts defaultConfig) shows in the name
   const shape = packed ? "_packed" : wx === DEFAULT_WX && wy === DEFAULT_WY ? "" : `_w${wx}x${wy}`;
   return {
     name: `${kernelName(s, batch, m, n, k)}${shape}`,

@@ -123,6 +123,9 @@ describe("fusion", () => {
             out,
             params: await ex.read(el.params.map((p) => p.name)),
             inPlace: program.memory.plan.inPlaceSteps.size,
+            // an in-place kernel that takes four elements per index (wgsl/fused.ts), loading its read as vec4
+            // through the output binding
+            wideInPlace: program.kernels.some((k) => k.name.endsWith("_inplace") && k.code.includes("array<vec4<")),
             bytes: program.memory.plan.totalBytes,
           };
         } finally {
@@ -132,6 +135,7 @@ describe("fusion", () => {
       const shared = await run(true);
       const apart = await run(false);
       expect(shared.inPlace).toBeGreaterThan(0);
+      expect(shared.wideInPlace).toBe(true);
       expect(apart.inPlace).toBe(0);
       expect(shared.bytes).toBeLessThan(apart.bytes);
       for (const k of ["step.loss", "step.grad_norm"]) expect(shared.out[k]).toEqual(apart.out[k]);
