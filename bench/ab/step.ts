@@ -27,6 +27,15 @@ export const CASES: Case[] = [
     set: ["chunks=32", "max_chunks=32", TTM],
     batch: { B: 1, L: 16 },
   },
+  // E2's configuration (docs/experiments.md): the tiny preset at batch 64, with either Combiner
+  { label: "Mirasol tiny B64 L16 (E2)", file: "models/mirasol.mira", preset: "tiny", batch: { B: 64, L: 16 } },
+  {
+    label: "Mirasol tiny TTM B64 L16 (E2)",
+    file: "models/mirasol.mira",
+    preset: "tiny",
+    set: [TTM],
+    batch: { B: 64, L: 16 },
+  },
 ];
 
 const gpu = await getGpu();

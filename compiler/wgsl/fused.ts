@@ -5,13 +5,13 @@
 // input, one write, whatever the number of ops); a reduction reads its input through one (its prologue).
 import type { FusedGroup } from "../fuse.js";
 import { VIEW_OPS } from "../fuse.js";
-import { storageType } from "../dtype.js";
 import type { Node } from "../ir.js";
 import type { DeviceLimits } from "../limits.js";
 import { opSpec } from "../ops/index.js";
 import { affineReads } from "../ops/movement.js";
 import type { WgslContext } from "../ops/spec.js";
 import { prod, stridesOf } from "../shape.js";
+import { storageType } from "../dtype.js";
 import {
   type Binding,
   type KernelSource,
@@ -191,39 +191,20 @@ export function fusedKernel(
     inPlace === undefined ? undefined : { id: inPlace, binding: outs[0] },
   );
   const n = prod(root.shape);
-  const wide = byVec4(group, byId, inlined, n);
+  const wide = byFour(group, byId, inlined, n);
   let bindings = [...em.bindings, ...outs];
   let body: string;
   if (wide) {
-    // four consecutive elements per index `i`: each full-size binding is read and written as vec4, and the
-    // group's statements run once per component at element j (one-element reads stay scalar, at 0)
-    // (an in-place read is loaded through the output binding: bindingFor gives that)
+    // an in-place read is loaded through the output binding: bindingFor gives that
     const wideReads = [
       ...em.boundReads.filter((r) => !single(r)),
       ...(inPlace === undefined ? [] : [byId.get(inPlace)!]),
     ];
-    const vec = new Set([...wideReads.map((r) => em.bindingFor(r.id)), ...outs]);
-    bindings = bindings.map((b) => (vec.has(b) ? { ...b, vec: 4 } : b));
-    const supplied = new Map<number, string>();
-    const pre: string[] = [];
-    wideReads.forEach((r, k) => {
-      pre.push(`let x${k} = ${em.bindingFor(r.id).name}[i];`);
-      supplied.set(r.id, load({ name: `x${k}`, dtype: r.dtype, access: "read" }, "e"));
-    });
-    const { lines, valueOf } = em.emit("j", supplied);
-    const acc = outs.map((b, k) => ({ ...b, name: `o${k}` }));
-    body = [
-      ...pre,
-      ...acc.map((b) => `var ${b.name}: vec4<${storageType(b.dtype)}>;`),
-      // a u32 bound, which wgsl/opaque-loops.ts leaves as it is: unrolled, each component is a constant
-      // lane (with an opaque bound, x0[e] and o0[e] went through memory and the kernel gained 15 %, not 2×)
-      "for (var e = 0u; e < 4u; e++) {",
-      "  let j = i * 4 + i32(e);",
-      ...lines.map((l) => `  ${l}`),
-      ...group.stores.map((s, k) => `  ${store(acc[k], "e", valueOf(s.id))}`),
-      "}",
-      ...outs.map((b, k) => `${b.name}[i] = ${acc[k].name};`),
-    ].join("\n");
+    if (wideReads.length <= 1) {
+      const vec = new Set([...wideReads.map((r) => em.bindingFor(r.id)), ...outs]);
+      bindings = bindings.map((b) => (vec.has(b) ? { ...b, vec: 4 } : b));
+      body = consecutiveFour(em, wideReads, outs);
+    } else body = quarterFour(em, wideReads, outs, n);
   } else {
     const { lines, valueOf } = em.emit("i");
     group.stores.forEach((s, k) => lines.push(store(outs[k], "i", valueOf(s.id))));
@@ -242,13 +223,70 @@ ${main}`;
   };
 }
 
+const FOUR = [0, 1, 2, 3] as const;
+
+/**
+ * The body of an elementwise kernel that takes four consecutive elements per index `i`: each full-size
+ * binding is read and written as vec4 (the caller marks them), and the group's statements run once per
+ * component at element j (one-element reads stay scalar, at 0).
+ */
+function consecutiveFour(em: GroupEmitter, wideReads: readonly Node[], outs: readonly Binding[]): string {
+  const supplied = new Map<number, string>();
+  const pre: string[] = [];
+  wideReads.forEach((r, k) => {
+    pre.push(`let x${k} = ${em.bindingFor(r.id).name}[i];`);
+    supplied.set(r.id, load({ name: `x${k}`, dtype: r.dtype, access: "read" }, "e"));
+  });
+  const { lines, valueOf } = em.emit("j", supplied);
+  const acc = outs.map((b, k) => ({ ...b, name: `o${k}` }));
+  return [
+    ...pre,
+    ...acc.map((b) => `var ${b.name}: vec4<${storageType(b.dtype)}>;`),
+    // a u32 bound, which wgsl/opaque-loops.ts leaves as it is: unrolled, each component is a constant
+    // lane (with an opaque bound, x0[e] and o0[e] went through memory and the kernel gained 15 %, not 2×)
+    "for (var e = 0u; e < 4u; e++) {",
+    "  let j = i * 4 + i32(e);",
+    ...lines.map((l) => `  ${l}`),
+    ...em.group.stores.map((s, k) => `  ${store(acc[k], "e", valueOf(s.id))}`),
+    "}",
+    ...outs.map((b, k) => `${b.name}[i] = ${acc[k].name};`),
+  ].join("\n");
+}
+
+/**
+ * The body of an elementwise kernel of `n` elements that takes four per index `i`, a quarter of the kernel
+ * apart (i, i + n/4, …), so that neighbouring invocations still touch neighbouring elements: every
+ * full-size read is loaded first, the group's statements run once per element, and the stores come last.
+ */
+function quarterFour(em: GroupEmitter, wideReads: readonly Node[], outs: readonly Binding[], n: number): string {
+  const at = (e: number) => `j${e}`;
+  const lines: string[] = FOUR.map((e) => `let ${at(e)} = i${e ? ` + ${(e * n) / 4}` : ""};`);
+  for (const e of FOUR)
+    wideReads.forEach((r, k) => lines.push(`let x${k}_${e} = ${load(em.bindingFor(r.id), at(e))};`));
+  // each emit names its values afresh, so the four copies of the group's statements do not collide
+  const stored = FOUR.map((e) => {
+    const { lines: stmts, valueOf } = em.emit(at(e), new Map(wideReads.map((r, k) => [r.id, `x${k}_${e}`])));
+    lines.push(...stmts);
+    return em.group.stores.map((s) => valueOf(s.id));
+  });
+  for (const e of FOUR) outs.forEach((b, k) => lines.push(store(b, at(e), stored[e][k])));
+  return lines.join("\n");
+}
+
 /**
  * Whether an elementwise kernel of `n` elements can take them four at a time: n a multiple of 4, and every
  * value it reads either loaded at the kernel's own flat index (the same size as its output) or at 0 (one
- * element), or a literal — no view, whose index would not run along with the kernel's. On llvmpipe vec4
- * loads and stores double an elementwise kernel's bandwidth (gelu(x·a+b)·c over 4M f32: 1.8 → 3.5 GB/s).
+ * element), or a literal — no view, whose index would not run along with the kernel's.
+ *
+ * Which four: consecutive ones (vec4 loads and stores) when the kernel reads at most one full-size value,
+ * else four a quarter of the kernel apart. Measured on llvmpipe over 4M f32 through the Executor,
+ * alternating, GB/s of reads + writes, consecutive → a quarter apart: one full-size read x·a 4.0 → 3.0,
+ * exp(x) 3.3 → 2.8, gelu(x·a+b)·c 3.4 → 3.0; two or three x + z 1.8 → 3.0, exp(x + z) 1.7 → 2.8,
+ * x + z + w 1.6 → 2.8, but gelu(x + z) 4.6 → 3.7. (A vec4 read per invocation is a gather across
+ * llvmpipe's lanes; four a quarter apart keep each load contiguous across invocations, as a GPU's
+ * coalescing wants too.)
  */
-function byVec4(group: FusedGroup, byId: ReadonlyMap<number, Node>, inlined: ReadonlySet<number>, n: number): boolean {
+function byFour(group: FusedGroup, byId: ReadonlyMap<number, Node>, inlined: ReadonlySet<number>, n: number): boolean {
   if (n % 4 !== 0 || n < 4) return false;
   const inGroup = new Set(group.nodes.map((x) => x.id));
   return group.nodes.every((node) =>

@@ -1,7 +1,7 @@
-// elementwise-vec4.test.ts: elementwise kernels that take four elements per index (compiler/wgsl/fused.ts):
+// elementwise-four.test.ts: elementwise kernels that take four elements per index (compiler/wgsl/fused.ts):
 // when they do (a multiple of 4 elements, reads at the kernel's own index or one-element, no view) and that
 // they compute what the reference does — every dtype, one-element operands, index-dependent ops (iota),
-// a group with two stores, and sizes of one vec4 up to past a workgroup's 256 indices, beside sizes that
+// a group with two stores, and sizes of one index up to past a workgroup's 256 indices, beside sizes that
 // are not multiples of 4 (one element per index).
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
@@ -13,7 +13,7 @@ import { binary } from "../../compiler/ops/helpers.js";
 import { testGpu } from "../helpers/gpu.js";
 import { expectGpuMatchesReference, feedsFor, prng, runs, seedArb, valuesOf } from "./gen.js";
 
-/** Element counts: multiples of 4 (1, 2, 3, 13, 64 and 257 vec4) and others (1, 2, 3, 5, 13 and 1027). */
+/** Element counts: multiples of 4 (1, 2, 3, 13, 64 and 257 indices) and others (1, 2, 3, 5, 13 and 1027). */
 const WIDE = [4, 8, 12, 52, 256, 1028];
 const NARROW = [1, 2, 3, 5, 13, 1027];
 
@@ -32,7 +32,10 @@ function chain(dtype: DType, n: number): Graph {
 }
 
 const kernelsOf = async (g: Graph) => compileGraph(g, (await testGpu()).limits).kernels;
-const wide = (code: string) => /array<vec4</.test(code);
+// four consecutive elements as one vec4 (one full-size read at most), or four a quarter of the kernel apart
+const consecutive = (code: string) => /array<vec4</.test(code);
+const quarters = (code: string) => /let j3 = i \+ \d+;/.test(code);
+const wide = (code: string) => consecutive(code) || quarters(code);
 
 describe("four elements per index", () => {
   test.each(DTYPES)("%s: a chain with a one-element read and two stores", async (dtype) => {
@@ -43,6 +46,8 @@ describe("four elements per index", () => {
         // every kernel that computes is wide exactly when n is a multiple of 4 (a lone copy of x may be
         // a kernel of its own, and is elementwise too)
         for (const k of kernels) expect(wide(k.code), `${k.name}, n ${n}`).toBe(n % 4 === 0);
+        // y reads x and z: a quarter apart
+        if (n % 4 === 0) expect(kernels.some((k) => quarters(k.code) && !consecutive(k.code))).toBe(true);
         const r = prng(seed);
         await expectGpuMatchesReference(
           g,
@@ -65,7 +70,8 @@ describe("four elements per index", () => {
         const io = b.add("iota", [], { shape: [rows, cols], axis, dtype: "f32" });
         b.output("y", binary(b, "mul", io, b.input("x", "f32", [rows, cols])));
         const g = b.build();
-        for (const k of await kernelsOf(g)) expect(wide(k.code), k.name).toBe((rows * cols) % 4 === 0);
+        // one full-size read: consecutive
+        for (const k of await kernelsOf(g)) expect(consecutive(k.code), k.name).toBe((rows * cols) % 4 === 0);
         const r = prng(rows * 100 + cols + axis);
         await expectGpuMatchesReference(g, { x: valuesOf(r, "f32", rows * cols, "unit") });
       }
