@@ -10,8 +10,9 @@ import type { Elaborated } from "../compiler/lower.js";
 import { compileGraph } from "../compiler/program.js";
 import { memorySplit } from "../compiler/report.js";
 import { bytesOf } from "../compiler/schedule.js";
-import { defaultTrainStep } from "../compiler/train-model.js";
+import { defaultTrainStep, trainableModel } from "../compiler/train-model.js";
 import { DEFAULT_ADAMW } from "../compiler/train-step.js";
+import { windowBytes, windowCount } from "../compiler/wgsl/windows.js";
 import { type LoadedModel, ModelError, loadModel } from "./model.js";
 
 export type FitStep = "forward" | "train";
@@ -34,7 +35,7 @@ export function fitByCompiling(el: Elaborated, limits: DeviceLimits, step: FitSt
     if (step === "train") {
       const loss = el.objective ?? el.losses[0];
       if (!loss) throw new ModelError("the model declares no loss or objective, so it has no training step");
-      const st = defaultTrainStep({ forward: el.graph, loss, params: el.params }, DEFAULT_ADAMW);
+      const st = defaultTrainStep(trainableModel(el, loss), DEFAULT_ADAMW);
       program = compileGraph(st.graph, limits, { updates: st.updates });
     } else program = compileGraph(el.graph, limits);
     return { step, fits: true, how: "compiled", peakBytes: memorySplit(program).total };
@@ -44,26 +45,32 @@ export function fitByCompiling(el: Elaborated, limits: DeviceLimits, step: FitSt
   }
 }
 
-/** Without compiling: every parameter and every value of the forward graph must fit one binding (a
- *  training step's gradients and moments have the shapes of those, so the same test answers both), and
- *  f16 needs shader-f16. Pessimistic where a kernel never materializes a value (flash attention's
- *  scores), so a "does not fit" here is worth confirming with `mira compile --limits`. */
+/** Without compiling: every parameter and every value of the forward graph must fit one buffer, and be
+ *  bound as few enough windows past the binding size that a kernel can bind it and one more value (a
+ *  training step's gradients and moments have the shapes of those, so the same test answers both); f16
+ *  needs shader-f16. Pessimistic where a kernel never materializes a value (flash attention's scores), so
+ *  a "does not fit" here is worth confirming with `mira compile --limits`. */
 export function fitByEstimate(el: Elaborated, limits: DeviceLimits, step: FitStep): Fit {
   const reason = firstOversize(el.graph, limits);
   return { step, fits: reason === undefined, how: "estimated", ...(reason ? { reason } : {}) };
 }
 
 function firstOversize(g: Graph, limits: DeviceLimits): string | undefined {
-  const max = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
   const ordered = [...g.nodes.filter((n) => n.op === "param"), ...g.nodes.filter((n) => n.op !== "param")];
   for (const n of ordered) {
     if (n.dtype === "f16" && !limits.shaderF16)
       return "f16 needs adapter feature 'shader-f16', which this device lacks";
     const bytes = bytesOf(n);
-    if (bytes <= max) continue;
+    const windows = windowCount(bytes, limits.maxStorageBufferBindingSize);
+    if (bytes <= limits.maxBufferSize && windows < limits.maxStorageBuffersPerShaderStage) continue;
     const what = n.attrs.name ? `${n.op} '${n.attrs.name}'` : n.op;
-    const tensor = `tensor %${n.id} ${n.dtype}[${n.shape.join(", ")}] (${what})`;
-    return `${tensor} needs ${formatBytes(bytes)}, but this device binds at most ${formatBytes(max)} per buffer`;
+    const tensor = `tensor %${n.id} ${n.dtype}[${n.shape.join(", ")}] (${what}) needs ${formatBytes(bytes)}`;
+    if (bytes > limits.maxBufferSize)
+      return `${tensor}, but a buffer on this device holds at most ${formatBytes(limits.maxBufferSize)}`;
+    return (
+      `${tensor}: ${windows} windows of ${formatBytes(windowBytes(limits.maxStorageBufferBindingSize))}, ` +
+      `more than a kernel binds beside another value on this device (${limits.maxStorageBuffersPerShaderStage})`
+    );
   }
   return undefined;
 }

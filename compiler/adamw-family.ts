@@ -2,15 +2,23 @@
 // with the same constants and scalar inputs, as many per dispatch as a stage binds (wgsl/optim.ts), each
 // reading and writing its p, m and v in place. Empty parameters need none.
 import type { Emitted, FamilyContext } from "./families.js";
-import type { Graph, Node } from "./ir.js";
+import { type Graph, type Node, nodeById } from "./ir.js";
 import type { DeviceLimits } from "./limits.js";
 import type { InPlaceOptimizer } from "./passes/optimizer.js";
 import { prod } from "./shape.js";
-import { adamwKernel, adamwPerDispatch } from "./wgsl/optim.js";
+import { ADAMW_BINDINGS_PER_PARAM, ADAMW_SHARED_BINDINGS, adamwKernel } from "./wgsl/optim.js";
+import { bindingSlots } from "./wgsl/windows.js";
 
 /** The in-place adamw nodes of `g` in dispatches, keyed by each dispatch's first node. */
 export function adamwGroups(g: Graph, opt: InPlaceOptimizer, limits: DeviceLimits): Map<number, Node[]> {
-  const per = adamwPerDispatch(limits);
+  // a member binds p, m, v and g: one binding each, or one per window past the binding size
+  const budget = limits.maxStorageBuffersPerShaderStage - ADAMW_SHARED_BINDINGS;
+  const byId = nodeById(g);
+  const slots = (ns: readonly Node[]): number =>
+    bindingSlots(
+      ns.flatMap((a) => a.inputs.slice(0, ADAMW_BINDINGS_PER_PARAM).map((i) => byId.get(i)!)),
+      limits,
+    );
   const key = (n: Node): string => {
     const { beta1, beta2, clipNorm } = n.attrs.adamw!;
     return JSON.stringify([n.inputs.slice(4), beta1, beta2, clipNorm]);
@@ -19,7 +27,7 @@ export function adamwGroups(g: Graph, opt: InPlaceOptimizer, limits: DeviceLimit
   let current: Node[] | undefined;
   for (const n of g.nodes) {
     if (!opt.nodes.has(n.id) || prod(n.shape) === 0) continue;
-    if (!current || current.length === per || key(current[0]) !== key(n)) groups.set(n.id, (current = []));
+    if (!current || slots([...current, n]) > budget || key(current[0]) !== key(n)) groups.set(n.id, (current = []));
     current.push(n);
   }
   return groups;

@@ -10,6 +10,7 @@ import type { BufferRole, Dispatch, Program, ProgramBuffer } from "./program.js"
 import { type Schedule, type Step, bytesOf } from "./schedule.js";
 import type { KernelSource } from "./wgsl/common.js";
 import { fusedKernel } from "./wgsl/fused.js";
+import { windowCount } from "./wgsl/windows.js";
 
 export interface Allocation {
   readonly buffers: ProgramBuffer[];
@@ -27,7 +28,8 @@ export function allocate(s: Schedule, limits: DeviceLimits, reuse: boolean, gap 
   const persistent = (n: Node): boolean => isFed(n) || outputIds.has(n.id) || s.keptToEnd.has(n.id);
   const planValues = s.values.map((n) => ({ id: n.id, bytes: bytesOf(n), persistent: persistent(n) }));
   proposeInPlace(steps, planValues, valueOf, byId, plan.inlined);
-  const memory = planMemory(planValues, steps, reuse, gap);
+  const windows = (bytes: number): number => windowCount(bytes, limits.maxStorageBufferBindingSize);
+  const memory = planMemory(planValues, steps, reuse, gap, windows);
   for (const k of memory.inPlaceSteps) {
     // the kernel loads the overwritten read through its output binding (WebGPU forbids binding one
     // buffer twice when one binding is writable), so that read leaves its bindings

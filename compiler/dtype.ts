@@ -8,6 +8,9 @@ export const isFloat = (t: DType): boolean => t === "f32" || t === "f16";
 export const isInt = (t: DType): boolean => t === "i32" || t === "u32";
 
 /** Bytes per element in a storage buffer; bool is stored as u32 (WGSL has no bool in storage). */
+/** The bytes of a buffer of `count` elements: padded to a multiple of 4, at least 4. */
+export const bufferBytes = (t: DType, count: number): number => Math.max(4, Math.ceil((count * byteSize(t)) / 4) * 4);
+
 export function byteSize(t: DType): number {
   return t === "f16" ? 2 : 4;
 }

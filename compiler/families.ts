@@ -19,6 +19,7 @@ import { reduceKernel } from "./wgsl/reduce.js";
 import { rowGroupKernel } from "./wgsl/row-group.js";
 import { writeRowsKernel } from "./wgsl/rows.js";
 import { sumSquaresKernel } from "./wgsl/optim.js";
+import { bindingSlots } from "./wgsl/windows.js";
 import { bug } from "../base/errors.js";
 
 /** One dispatch of a node: its kernel and the values it reads and writes. `bindings`: the values in
@@ -73,9 +74,6 @@ function plain(n: Node, c: FamilyContext, made: readonly Made[], group?: FusedGr
 /** One kernel over all of `n`'s inputs. */
 const whole = (n: Node, c: FamilyContext, kernel: KernelSource): Emitted[] =>
   plain(n, c, [{ kernel, inputs: n.inputs }]);
-
-const chunks = <T>(xs: readonly T[], size: number): T[][] =>
-  Array.from({ length: Math.ceil(xs.length / size) }, (_, k) => xs.slice(k * size, (k + 1) * size));
 
 export const FAMILIES: Record<Family, (n: Node, c: FamilyContext) => Emitted[]> = {
   adamw: adamwFamily,
@@ -138,13 +136,24 @@ export const FAMILIES: Record<Family, (n: Node, c: FamilyContext) => Emitted[]> 
     if (n.op !== "sum_squares") {
       bug(`${n.op} %${n.id} reached codegen; passes/optimizer.ts places it in place or lowers it`);
     }
-    // as many inputs per dispatch as a stage binds, beside the output; each writes its part of it
-    const per = c.limits.maxStorageBuffersPerShaderStage - 1;
-    const parts = chunks(inputsOf(n, c), per);
+    // as many inputs per dispatch as a stage binds (one binding each, or one per window past the binding
+    // size), beside the output; each writes its part of it
+    const budget = c.limits.maxStorageBuffersPerShaderStage - bindingSlots([n], c.limits);
+    const parts: Node[][] = [];
+    for (const x of inputsOf(n, c)) {
+      const last = parts.at(-1);
+      if (last && bindingSlots([...last, x], c.limits) <= budget) last.push(x);
+      else parts.push([x]);
+    }
+    let first = 0;
     return plain(
       n,
       c,
-      parts.map((xs, k) => ({ kernel: sumSquaresKernel(xs, k * per), inputs: xs.map((x) => x.id) })),
+      parts.map((xs) => {
+        const kernel = sumSquaresKernel(xs, first);
+        first += xs.length;
+        return { kernel, inputs: xs.map((x) => x.id) };
+      }),
     );
   },
 };

@@ -17,6 +17,7 @@ import type { DeviceLimits } from "./limits.js";
 import { opSpec } from "./ops/index.js";
 import { reduceAxes } from "./ops/reduce.js";
 import { type Shape, prod, sameShape } from "./shape.js";
+import { bindingSlots } from "./wgsl/windows.js";
 import { usesWorkgroupTree } from "./wgsl/reduce.js";
 
 interface Candidate {
@@ -181,7 +182,8 @@ export function planRows(g: Graph, plan: FusionPlan, limits: DeviceLimits, enabl
       if (read) stores.push(v);
     }
     const reads = new Set(members.flatMap((m) => readsOf.get(m)!.map((rd) => rd.value)).filter((v) => !inside.has(v)));
-    return reads.size + stores.length <= limits.maxStorageBuffersPerShaderStage;
+    const bound = [...reads, ...stores].map((v) => byId.get(v)!);
+    return bindingSlots(bound, limits) <= limits.maxStorageBuffersPerShaderStage;
   };
 
   // Links first (a reduction with what feeds it and what reads its result), in schedule order …

@@ -13,6 +13,7 @@ import { type Graph, type Node, isFed } from "./ir.js";
 import type { DeviceLimits } from "./limits.js";
 import { opSpec, viewOps } from "./ops/index.js";
 import { type Shape, prod, sameShape } from "./shape.js";
+import { bindingSlots } from "./wgsl/windows.js";
 
 export const VIEW_OPS: ReadonlySet<string> = new Set(viewOps());
 
@@ -104,11 +105,11 @@ export function planFusion(g: Graph, limits: DeviceLimits, enabled = true): Fusi
     }
   }
   const groups = new Map<number, FusedGroup>();
-  const maxReads = limits.maxStorageBuffersPerShaderStage - 1;
+  const maxSlots = limits.maxStorageBuffersPerShaderStage;
   const place = (n: Node): void => {
     let group = collect(n, byId, inlined);
     // Too many buffers for one kernel: the inlined producer nearest the root gets a kernel of its own.
-    while (group.reads.length > maxReads) {
+    while (bindingSlots([...group.reads, n], limits) > maxSlots) {
       const victim = group.nodes.filter((c) => c !== n).at(-1);
       if (!victim) break;
       inlined.delete(victim.id);
@@ -123,7 +124,7 @@ export function planFusion(g: Graph, limits: DeviceLimits, enabled = true): Fusi
     if (opSpec(n.op).kind !== "reduce" || !inlined.has(n.inputs[0])) continue;
     const producer = byId.get(n.inputs[0])!;
     let group = collect(producer, byId, inlined);
-    while (group.reads.length > maxReads) {
+    while (bindingSlots([...group.reads, n], limits) > maxSlots) {
       const victim = group.nodes.at(-2) ?? producer;
       inlined.delete(victim.id);
       place(victim);
@@ -146,7 +147,10 @@ export function planFusion(g: Graph, limits: DeviceLimits, enabled = true): Fusi
       if (!group || !isElementwise(us[0]) || !sameShape(us[0].shape, n.shape) || !sameShape(group.root.shape, n.shape))
         continue;
       if (group.nodes.some((x) => prod(x.shape) !== 1 && !sameShape(x.shape, n.shape))) continue;
-      if (group.reads.filter((r) => r.id !== n.id).length + 3 > limits.maxStorageBuffersPerShaderStage) continue;
+      // A, B and C beside the group's other reads
+      const [a, b] = n.inputs.map((i) => byId.get(i)!);
+      const others = group.reads.filter((r) => r.id !== n.id);
+      if (bindingSlots([...others, a, b, n], limits) > limits.maxStorageBuffersPerShaderStage) continue;
       if ([...epilogues.values()].includes(group)) continue; // one matmul per group
       epilogues.set(n.id, group);
       groups.delete(root!);
@@ -184,7 +188,8 @@ function absorbIntoEpilogues(
       const reads = [...new Set([...e.reads, ...group.reads.filter((x) => x !== r)])];
       const stores = [...e.stores, group.root];
       // bindings: A, B, the reads besides the matmul's result, one per store
-      const bindings = 2 + reads.filter((x) => x.id !== m).length + stores.length;
+      const operands = byId.get(m)!.inputs.map((i) => byId.get(i)!);
+      const bindings = bindingSlots([...operands, ...reads.filter((x) => x.id !== m), ...stores], limits);
       if (bindings > limits.maxStorageBuffersPerShaderStage) continue;
       const nodes = [...new Map([...e.nodes, ...group.nodes].map((n) => [n.id, n])).values()];
       epilogues.set(m, { root: r, nodes, reads, stores });
@@ -304,7 +309,13 @@ function mergeKernels(
     const end = Math.max(...roots.map((r) => pos.get(r)!));
     for (const r of roots) for (const c of consumers(r)) if (!inside.has(c) && runsAt(c) <= end) return;
     const { stores, reads } = describe(roots);
-    if (reads.size + stores.length > limits.maxStorageBuffersPerShaderStage) return;
+    if (
+      bindingSlots(
+        [...reads, ...stores].map((id) => byId.get(id)!),
+        limits,
+      ) > limits.maxStorageBuffersPerShaderStage
+    )
+      return;
     members.set(a, roots);
     members.delete(b);
     for (const r of roots) clusterOf.set(r, a);

@@ -112,7 +112,7 @@ export function parallelDispatches(
   const taken = new Array<boolean>(dispatches.length).fill(false);
   for (const [i, d] of dispatches.entries()) {
     if (taken[i]) continue;
-    const stage: Stage | undefined = stages[d.kernel];
+    const stage: Stage | undefined = d.ranges ? undefined : stages[d.kernel]; // windowed: runs as it is
     if (!stage) {
       out.push({ ...d, kernel: kernelIndex(kernels[d.kernel]) });
       continue;
@@ -126,7 +126,7 @@ export function parallelDispatches(
     for (let j = i + 1; j < dispatches.length && j <= i + o.window && run.length < o.maxMembers; j++) {
       if (taken[j]) continue;
       const dj = dispatches[j];
-      const sj = stages[dj.kernel];
+      const sj = dj.ranges ? undefined : stages[dj.kernel];
       const m = sj && { stage: sj, dispatch: dj };
       const joins =
         m !== undefined && members.apart(access[j]) && skipped.apart(access[j]) && fits([...run, m], limits);

@@ -63,7 +63,11 @@ export function planMemory(
   steps: readonly PlanStep[],
   reuse = true,
   gap = 0,
+  windows: (bytes: number) => number = () => 1,
 ): MemoryPlan {
+  // a buffer past one binding is bound as windows (compiler/windows.ts): values share a buffer only with
+  // values bound as as many windows, so that a kernel binds each as the fusion counted it
+  const fits = (slot: number, bytes: number): boolean => windows(slots[slot]) === windows(bytes);
   const slotOf = new Map<number, number>();
   const slots: number[] = [];
   const residents: number[][] = [];
@@ -102,7 +106,8 @@ export function planMemory(
         !byId.get(r)?.persistent &&
         life.get(r)?.last === s &&
         occupant.get(rSlot) === r &&
-        slots[rSlot] >= v.bytes
+        slots[rSlot] >= v.bytes &&
+        fits(rSlot, v.bytes)
       ) {
         place(v.id, v.bytes, rSlot);
         occupant.set(rSlot, v.id);
@@ -111,8 +116,10 @@ export function planMemory(
       }
       // best fit among free slots; otherwise grow the largest free one; otherwise a new slot
       let best: number | undefined;
-      for (const f of free) if (slots[f] >= v.bytes && (best === undefined || slots[f] < slots[best])) best = f;
-      if (best === undefined) for (const f of free) if (best === undefined || slots[f] > slots[best]) best = f;
+      for (const f of free)
+        if (slots[f] >= v.bytes && fits(f, v.bytes) && (best === undefined || slots[f] < slots[best])) best = f;
+      if (best === undefined)
+        for (const f of free) if (fits(f, v.bytes) && (best === undefined || slots[f] > slots[best])) best = f;
       if (best !== undefined) free.delete(best);
       place(v.id, v.bytes, best);
       occupant.set(slotOf.get(v.id)!, v.id);

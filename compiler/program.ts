@@ -15,6 +15,7 @@ import { schedule } from "./schedule.js";
 import { PARALLEL_DEFAULTS, parallelDispatches } from "./parallel.js";
 import { sequenceDispatches } from "./sequence.js";
 import { opaqueLoopBounds } from "./wgsl/opaque-loops.js";
+import { windowDispatches } from "./windows.js";
 import { type Shape, prod } from "./shape.js";
 import type { TuningTable } from "./autotune.js";
 import type { KernelSource } from "./wgsl/common.js";
@@ -35,8 +36,15 @@ export interface ProgramBuffer {
 export interface Dispatch {
   readonly kernel: number; // index into Program.kernels
   readonly buffers: readonly number[]; // buffer ids, in the kernel's binding order
+  /** per binding, the byte range of its buffer it binds, where not the whole buffer (compiler/windows.ts) */
+  readonly ranges?: readonly (BufferRange | undefined)[];
   readonly workgroups: readonly [number, number, number];
   readonly node: number; // IR node it computes (for reports and profiles)
+}
+
+export interface BufferRange {
+  readonly offset: number;
+  readonly size: number;
 }
 
 export interface Tensor {
@@ -118,10 +126,12 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
   // with parallel kernels, a freed buffer waits out their window before it is taken again
   const allocation = allocate(sched, limits, opts.reuseBuffers ?? true, parallel ? PARALLEL_DEFAULTS.window : 0);
   const { buffers, memory, bufferOf } = allocation;
+  // bindings past the device's binding size become windows of their buffers (not merged below)
+  const windowed = windowDispatches(allocation.kernels, allocation.dispatches, buffers, limits);
   const sequenced =
     (opts.fuse ?? true) && (opts.sequence ?? false)
-      ? sequenceDispatches(allocation.kernels, allocation.dispatches, limits)
-      : allocation;
+      ? sequenceDispatches(windowed.kernels, windowed.dispatches, limits)
+      : windowed;
   const merged = parallel ? parallelDispatches(sequenced.kernels, sequenced.dispatches, limits) : sequenced;
   const { dispatches } = merged;
   const kernels =

@@ -2,7 +2,7 @@
 // node's dispatches built by its kernel family (families.ts), kernels deduplicated by their code.
 // Buffers are not chosen here (allocate.ts): a dispatch reads and writes values.
 import { adamwGroups } from "./adamw-family.js";
-import { byteSize } from "./dtype.js";
+import { bufferBytes } from "./dtype.js";
 import { FAMILIES, type FamilyContext, familyOf } from "./families.js";
 import type { FusionPlan } from "./fuse.js";
 import type { InPlaceStep } from "./in-place.js";
@@ -164,15 +164,15 @@ function valuesOf(
 }
 
 function checkBufferFits(node: Node, bytes: number, limits: DeviceLimits): void {
-  const cap = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
-  if (bytes > cap) {
+  // past one binding a buffer is bound as windows (compiler/windows.ts); past one buffer it cannot exist
+  if (bytes > limits.maxBufferSize) {
     throw new LimitError(
       `tensor %${node.id} ${describe(node)} (${node.op}${node.attrs.name ? ` '${node.attrs.name}'` : ""}) ` +
-        `needs ${formatBytes(bytes)}, but this device binds at most ${formatBytes(cap)} per buffer; ` +
+        `needs ${formatBytes(bytes)}, but a buffer on this device holds at most ${formatBytes(limits.maxBufferSize)}; ` +
         "lower the batch size or the model width (--set), or split this tensor",
     );
   }
 }
 
 /** A value's buffer size: its bytes padded to a multiple of 4, at least 4. */
-export const bytesOf = (n: Node): number => Math.max(4, Math.ceil((prod(n.shape) * byteSize(n.dtype)) / 4) * 4);
+export const bytesOf = (n: Node): number => bufferBytes(n.dtype, prod(n.shape));

@@ -82,7 +82,7 @@ export function sequenceDispatches(
     run = [];
   };
   for (const d of dispatches) {
-    const stage = stages[d.kernel];
+    const stage = d.ranges ? undefined : stages[d.kernel]; // a windowed dispatch runs as it is
     const m = stage && { stage, dispatch: d };
     if (!m || invocations(m) > o.maxInvocations || m.stage.threads > limits.maxComputeInvocationsPerWorkgroup) {
       flush();

@@ -101,7 +101,7 @@ export class Executor {
       this.counts.bindGroups++;
       return device.createBindGroup({
         layout: this.pipelines[d.kernel].getBindGroupLayout(0),
-        entries: d.buffers.map((b, i) => ({ binding: i, resource: { buffer: this.buffers[b] } })),
+        entries: d.buffers.map((b, i) => ({ binding: i, resource: { buffer: this.buffers[b], ...d.ranges?.[i] } })),
       });
     });
     const err = await device.popErrorScope();

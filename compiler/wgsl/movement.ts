@@ -7,6 +7,7 @@ import { LimitError, type DeviceLimits } from "../limits.js";
 import { type AffineRead, affineReads } from "../ops/movement.js";
 import { literal } from "./helpers.js";
 import { prod } from "../shape.js";
+import { bindingSlots } from "./windows.js";
 import {
   type Binding,
   type KernelSource,
@@ -44,8 +45,19 @@ export function movementKernels(
     throw new LimitError(
       `a copy kernel needs 2 storage buffers but the device allows ${limits.maxStorageBuffersPerShaderStage}`,
     );
+  // as many reads per kernel as it binds beside the output (one binding each, or one per window)
+  const budget = limits.maxStorageBuffersPerShaderStage - bindingSlots([node], limits);
   const groups: AffineRead[][] = [];
-  for (let s = 0; s < reads.length; s += perKernel) groups.push(reads.slice(s, s + perKernel));
+  for (const r of reads) {
+    const last = groups.at(-1);
+    const bound = (g: readonly AffineRead[]) =>
+      bindingSlots(
+        g.map((x) => inputs[x.input]),
+        limits,
+      );
+    if (last && bound([...last, r]) <= budget) last.push(r);
+    else groups.push([r]);
+  }
   const fill = literal(node.attrs.value ?? 0, node.dtype);
   const kernels = groups.map((group, gi) => {
     const ins: Binding[] = group.map((r, k) => ({ name: `in${k}`, dtype: inputs[r.input].dtype, access: "read" }));

@@ -34,30 +34,38 @@ describe("fit by compiling", () => {
     );
   });
 
-  test("a binding too small for the weight: does not fit, and the reason names the tensor", () => {
-    const f = fitByCompiling(el, limits({ maxStorageBufferBindingSize: 2048 }), "forward");
+  test("a weight past the binding size is bound as windows and fits; past the buffer size it does not", () => {
+    expect(fitByCompiling(el, limits({ maxStorageBufferBindingSize: 2048 }), "forward").fits).toBe(true);
+    const f = fitByCompiling(el, limits({ maxBufferSize: 2048 }), "forward");
     expect(f.fits).toBe(false);
     expect(f.reason).toMatch(
-      /^tensor %\d+ f32\[4, 256\] \(param 'w'\) needs 4\.0 KiB, but this device binds at most 2\.0 KiB per buffer/,
+      /^tensor %\d+ f32\[4, 256\] \(param 'w'\) needs 4\.0 KiB, but a buffer on this device holds at most 2\.0 KiB/,
     );
     expect(f.reason).not.toContain("\n");
     expect(fitByCompiling(el, limits({ maxBufferSize: 2048 }), "train").fits).toBe(false);
+    // 4 KiB in windows of 256 B: 16 bindings for w alone, past the 8 a kernel has
+    const w = fitByCompiling(el, limits({ maxStorageBufferBindingSize: 256 }), "forward");
+    expect(w.fits).toBe(false);
+    expect(w.reason).toMatch(/'w' f32\[4, 256\] \(4\.0 KiB, 16 windows\).* needs \d+ storage buffers/);
   });
 });
 
 describe("fit by estimate", () => {
-  test("agrees with compiling on a parameter past the binding size", () => {
+  test("agrees with compiling on a parameter past the binding size or the buffer size", () => {
     expect(fitByEstimate(el, DEFAULT_LIMITS, "forward")).toEqual({ step: "forward", fits: true, how: "estimated" });
-    const f = fitByEstimate(el, limits({ maxStorageBufferBindingSize: 2048 }), "train");
+    expect(fitByEstimate(el, limits({ maxStorageBufferBindingSize: 2048 }), "train").fits).toBe(true);
+    const f = fitByEstimate(el, limits({ maxBufferSize: 2048 }), "train");
     expect(f).toMatchObject({ step: "train", fits: false, how: "estimated" });
     expect(f.reason).toMatch(
-      /^tensor %\d+ f32\[4, 256\] \(param 'w'\) needs 4\.0 KiB, but this device binds at most 2\.0 KiB/,
+      /^tensor %\d+ f32\[4, 256\] \(param 'w'\) needs 4\.0 KiB, but a buffer on this device holds at most 2\.0 KiB/,
     );
+    const w = fitByEstimate(el, limits({ maxStorageBufferBindingSize: 256 }), "forward");
+    expect(w.reason).toMatch(/\(param 'w'\) needs 4\.0 KiB: 16 windows of 256 B, more than a kernel binds/);
   });
 
-  test("an activation past the binding size, with parameters that fit", () => {
+  test("an activation past the buffer size, with parameters that fit", () => {
     const big = tiny.elaborate({ B: 8 }); // y and out are f32[8, 256]: 8 KiB
-    const f = fitByEstimate(big, limits({ maxStorageBufferBindingSize: 4096 }), "forward");
+    const f = fitByEstimate(big, limits({ maxBufferSize: 4096 }), "forward");
     expect(f.fits).toBe(false);
     expect(f.reason).toMatch(/f32\[8, 256\] .* needs 8\.0 KiB/);
   });

@@ -13,15 +13,24 @@ import { compileGraph } from "../../compiler/program.js";
 import { singleOp } from "./gen.js";
 
 describe("limit profiles", () => {
-  // f32[2^26] is 256 MiB: past WebGPU's 128 MiB default binding, within a 2 GiB NVIDIA binding
-  const big = singleOp("exp", [{ dtype: "f32", shape: [2 ** 26] }]);
+  // f32[2^26] is 256 MiB: past WebGPU's 128 MiB default binding (two windows), within its 256 MiB buffer;
+  // 320 MB is past that buffer, within an NVIDIA GPU's 4 GiB
+  const windowed = singleOp("exp", [{ dtype: "f32", shape: [2 ** 26] }]);
+  const big = singleOp("exp", [{ dtype: "f32", shape: [80_000_000] }]);
 
   test("a tensor that fits nvidia-vulkan but not webgpu-default is a LimitError naming it", () => {
     expect(() => compileGraph(big, LIMIT_PROFILES["nvidia-vulkan"])).not.toThrow();
     expect(() => compileGraph(big, LIMIT_PROFILES["webgpu-default"])).toThrow(LimitError);
     expect(() => compileGraph(big, LIMIT_PROFILES["webgpu-default"])).toThrow(
-      /^tensor %0 f32\[67108864\] \(input 'x0'\) needs 256\.0 MiB, but this device binds at most 128\.0 MiB/,
+      /^tensor %0 f32\[80000000\] \(input 'x0'\) needs 305\.2 MiB, but a buffer on this device holds at most 256\.0 MiB/,
     );
+  });
+
+  test("a tensor past webgpu-default's binding size is bound as two windows there, whole on nvidia-vulkan", () => {
+    const windows = (l: keyof typeof LIMIT_PROFILES) =>
+      compileGraph(windowed, LIMIT_PROFILES[l]).dispatches.map((d) => d.buffers.length);
+    expect(windows("webgpu-default")).toEqual([4]);
+    expect(windows("nvidia-vulkan")).toEqual([2]);
   });
 
   test("every profile is whole and no smaller than WebGPU's defaults", () => {
@@ -53,7 +62,7 @@ describe("limit profiles", () => {
   test("mira compile --limits: a program past the named limits is a LimitError that names them, exit 3", async () => {
     const dir = mkdtempSync(join(tmpdir(), "mira-limits-"));
     const file = join(dir, "small.json");
-    writeFileSync(file, JSON.stringify({ maxStorageBufferBindingSize: 1024 }));
+    writeFileSync(file, JSON.stringify({ maxBufferSize: 1024 }));
     const values = { preset: "tiny", batch: ["B=2,T=16"], emit: "report", limits: file };
     const err = await compileCommand({ values, positionals: ["models/char_lm.mira"] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LimitError);
@@ -61,8 +70,8 @@ describe("limit profiles", () => {
     expect(code).toBe(3);
     expect(text).toMatch(
       new RegExp(
-        /^mira: does not fit this device: tensor .* needs .* binds at most 1\.0 KiB per /.source +
-          /buffer.*\(compiled for --limits .*small\.json\)$/.source,
+        /^mira: does not fit this device: tensor .* needs .* a buffer on this device holds at most 1\.0 KiB/.source +
+          /.*\(compiled for --limits .*small\.json\)$/.source,
       ),
     );
   });

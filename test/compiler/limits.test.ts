@@ -1,5 +1,6 @@
-// limits.test.ts: device limits are read, not assumed. With limits lowered artificially: a tensor too
-// large for one binding is a compile-time LimitError naming the fix; a concat of more inputs than a
+// limits.test.ts: device limits are read, not assumed. With limits lowered artificially: a tensor past one
+// buffer, or bound as more windows than a kernel may bind (windows.test.ts has the ones that fit), is a
+// compile-time LimitError naming the fix; a concat of more inputs than a
 // kernel may bind is split and still right; dispatches past maxComputeWorkgroupsPerDimension fold into
 // y and z and are still right, in every kernel family; f16 without shader-f16 is a LimitError.
 import fc from "fast-check";
@@ -36,15 +37,17 @@ function compileError(g: Graph, l: Partial<DeviceLimits>): LimitError {
 }
 
 describe("compile-time limit errors name the fix", () => {
-  test("an input larger than maxStorageBufferBindingSize", () => {
-    const e = compileError(singleOp("exp", [{ dtype: "f32", shape: [512] }]), { maxStorageBufferBindingSize: 1024 });
+  test("an input past maxStorageBufferBindingSize in more windows than a kernel binds", () => {
+    // 2 KiB in windows of 256 B: 8 bindings for x0 and 8 for the result, past WebGPU's 8
+    const e = compileError(singleOp("exp", [{ dtype: "f32", shape: [512] }]), { maxStorageBufferBindingSize: 256 });
     expect(e.message).toBe(
-      "tensor %0 f32[512] (input 'x0') needs 2.0 KiB, but this device binds at most 1.0 KiB per buffer; " +
-        "lower the batch size or the model width (--set), or split this tensor",
+      "kernel exp_512 binds 'x0' f32[512] (2.0 KiB, 8 windows), f32[512] (2.0 KiB, 8 windows): with windows of " +
+        "256 B it needs 16 storage buffers, but this device allows 8 per kernel; lower the batch size or the " +
+        "model width (--set), or compile for a device with larger bindings (--limits)",
     );
   });
 
-  test("an intermediate larger than maxBufferSize (the smaller of the two limits applies)", () => {
+  test("an intermediate larger than maxBufferSize", () => {
     const b = new GraphBuilder();
     const u = b.input("u", "f32", [64, 1]);
     const v = b.input("v", "f32", [1, 64]);
@@ -53,7 +56,7 @@ describe("compile-time limit errors name the fix", () => {
     expect(e.message).toMatch(
       new RegExp(
         /^tensor %2 f32\[64, 64\] \(matmul\) needs 16\.0 KiB, /.source +
-          /but this device binds at most 8\.0 KiB per buffer; lower the batch size or the model width/.source,
+          /but a buffer on this device holds at most 8\.0 KiB; lower the batch size or the model width/.source,
       ),
     );
   });
