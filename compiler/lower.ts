@@ -6,10 +6,10 @@ import type { Checked } from "../dsl/check.js";
 import { type Diagnostic, diag, hasErrors } from "../dsl/diagnostics.js";
 import { DTYPES, type DType } from "./dtype.js";
 import type { Graph } from "./ir.js";
-import { Elaborator, type NodeOrigin, type ParamInfo, type ScanRecord } from "./lower/eval.js";
+import { Elaborator, type NodeOrigin, type ParamInfo, type RepeatRecord, type ScanRecord } from "./lower/eval.js";
 import { ElabAbort, Env, UNKNOWN } from "./lower/values.js";
 
-export type { NodeOrigin, ParamInfo, ScanRecord } from "./lower/eval.js";
+export type { NodeOrigin, ParamInfo, RepeatRecord, ScanRecord } from "./lower/eval.js";
 export type { InitSpec } from "./lower/values.js";
 export { initParam, initParams } from "./lower/init.js";
 
@@ -35,6 +35,8 @@ export interface Elaborated {
   readonly origins: ReadonlyMap<number, NodeOrigin>;
   /** the scans as unrolled (node id ranges of each step, carries, yields) */
   readonly scans: readonly ScanRecord[];
+  /** the repeats as unrolled (node id ranges of each iteration) */
+  readonly repeats: readonly RepeatRecord[];
 }
 
 export function elaborate(
@@ -92,7 +94,13 @@ function run(el: Elaborator, model: A.ModelDecl, checked: Checked, diagnostics: 
       const v = el.expr(e.value, env, e.name);
       env.define(e.name, v);
       config[e.name] =
-        v.k === "int" || v.k === "float" ? v.v : v.k === "bool" ? v.v : v.k === "instance" ? v.decl.name.name : v.k;
+        v.k === "int" || v.k === "float" || v.k === "bool"
+          ? v.v
+          : v.k === "instance"
+            ? v.decl.name.name
+            : v.k === "dtype"
+              ? v.dtype
+              : v.k;
     });
   }
   const inputs: Elaborated["inputs"][number][] = [];
@@ -156,6 +164,7 @@ function run(el: Elaborator, model: A.ModelDecl, checked: Checked, diagnostics: 
     config,
     origins: el.origins,
     scans: el.scans,
+    repeats: el.repeats,
   };
 }
 

@@ -15,11 +15,11 @@ import { type Arg, bindDims, bindSlots } from "./args.js";
 import { BIN_OPS, floorMod, staticArith } from "./arith.js";
 import { LOWERINGS, type LowerCtx, VALUE_BUILTINS } from "./builtins.js";
 import { evalIndex } from "./index-expr.js";
-import type { NodeOrigin, ParamInfo, ScanRecord } from "./records.js";
+import type { NodeOrigin, ParamInfo, RepeatRecord, ScanRecord } from "./records.js";
 import { ElabAbort, Env, type InitSpec, type Instance, type Val, describeVal, joinPath, snakeCase } from "./values.js";
 
 export type { Arg } from "./args.js";
-export type { NodeOrigin, ParamInfo, ScanRecord } from "./records.js";
+export type { NodeOrigin, ParamInfo, RepeatRecord, ScanRecord } from "./records.js";
 
 /** Bounds that keep a hostile or mistaken model from exhausting memory or the stack. */
 const MAX_NODES = 2_000_000;
@@ -38,6 +38,8 @@ export class Elaborator {
   readonly origins = new Map<number, NodeOrigin>();
   /** every scan as unrolled, in elaboration order */
   readonly scans: ScanRecord[] = [];
+  /** every repeat as unrolled, in elaboration order */
+  readonly repeats: RepeatRecord[] = [];
   private nodeCount = 0;
   span: A.Span;
 
@@ -346,7 +348,13 @@ export class Elaborator {
     if (n < 0 || n > 10_000) this.fail("M3005", `repeat count ${n} is outside 0..10000`);
     const as = s.as?.name ?? "layers";
     const sole = countConstructions(this, s.body.stmts) === 1;
-    for (let i = 0; i < n; i++) this.block(s.body.stmts, new Env(env, joinPath(env.path, `${as}.${i}`), sole));
+    const iterations: RepeatRecord["iterations"][number][] = [];
+    for (let i = 0; i < n; i++) {
+      const start = this.graph.size;
+      this.block(s.body.stmts, new Env(env, joinPath(env.path, `${as}.${i}`), sole));
+      iterations.push({ start, end: this.graph.size });
+    }
+    this.repeats.push({ span: s.span, iterations });
   }
 
   private scan(e: A.ScanExpr, env: Env): Val {

@@ -1,4 +1,5 @@
-// records.ts: what elaboration records beside the graph: node origins, unrolled scans, parameters.
+// records.ts: what elaboration records beside the graph: node origins, unrolled scans and repeats,
+// parameters.
 import type * as A from "../../dsl/ast.js";
 import type { DType } from "../dtype.js";
 import type { InitSpec } from "./values.js";
@@ -25,6 +26,13 @@ export interface ScanRecord {
   }[];
   /** the concat of the yields */
   readonly out: number;
+}
+
+/** An unrolled `repeat`: the nodes of iteration i have ids in [start, end) (the training step's
+ *  rematerialisation recomputes one iteration at a time: compiler/remat.ts). */
+export interface RepeatRecord {
+  readonly span: A.Span;
+  readonly iterations: readonly { readonly start: number; readonly end: number }[];
 }
 
 export interface ParamInfo {
