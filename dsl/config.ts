@@ -5,6 +5,10 @@ import type * as A from "./ast.js";
 import { type Diagnostic, closest, diag } from "./diagnostics.js";
 import { parseExpression } from "./parse.js";
 
+/** The config key the compiler reads as a switch: a model that declares `remat: bool` has its training
+ *  step recompute each block's activations in the backward pass when it is true (compiler/remat.ts). */
+export const REMAT_KEY = "remat";
+
 export interface ConfigChoice {
   readonly preset?: string;
   /** `key=value` strings as given to `--set`. */

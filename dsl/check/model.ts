@@ -2,7 +2,7 @@
 // every preset's keys and value kinds, then the body and the entry points it declares.
 import type * as A from "../ast.js";
 import type { ConfigEntry, ResolvedConfig } from "../config.js";
-import { presetsOf } from "../config.js";
+import { REMAT_KEY, presetsOf } from "../config.js";
 import { closest } from "../diagnostics.js";
 import { evalDim, printDim, sym } from "../dims.js";
 import type { Ty } from "../types.js";
@@ -30,6 +30,14 @@ export function checkModel(
       continue;
     }
     const want = hyperType(ctx, e0.field.type, e0.field.default);
+    if (e0.name === REMAT_KEY && want.k !== "bool")
+      ctx.report(
+        "M2103",
+        e0.field.name.span,
+        `config '${REMAT_KEY}' switches rematerialisation of the training step, so it must be bool, ` +
+          `not ${want.k === "iface" ? want.name : want.k}`,
+        `declare it as ${REMAT_KEY}: bool = false`,
+      );
     types.set(e0.name, want);
     const e = want.k === "iface" ? { ...e0, value: implementationValue(ctx, scope, e0.value, want.name) } : e0;
     entries.push(e);
