@@ -4,8 +4,10 @@ import type { DeviceLimits } from "../compiler/limits.js";
 import { DEFAULT_LIMITS } from "../compiler/limits.js";
 import { type Elaborated, initParams } from "../compiler/lower.js";
 import { type Program, compileGraph } from "../compiler/program.js";
-import { type ProgramReport, reportProgram } from "../compiler/report.js";
-import { defaultTrainStep } from "../compiler/train-model.js";
+import { type ProgramReport, memorySplit, reportProgram } from "../compiler/report.js";
+import { type RematMemory, type RematReport, peakAlive } from "../compiler/report-remat.js";
+import { rematRegions } from "../compiler/remat.js";
+import { type TrainableModel, defaultTrainStep, trainableModel } from "../compiler/train-model.js";
 import { DEFAULT_ADAMW } from "../compiler/train-step.js";
 import type { TuningTable } from "../compiler/autotune.js";
 import { tuningFor } from "../runtime/autotune-cache.js";
@@ -26,6 +28,9 @@ export interface CompileOptions extends ModelOptions {
   readonly limits?: DeviceLimits;
   /** "train": the training step (forward, backward, AdamW) instead of the forward pass */
   readonly step?: "forward" | "train";
+  /** the training step recomputes each block's activations in the backward pass instead of keeping them
+   *  (compiler/remat.ts); default: the model's config key `remat`, else off */
+  readonly remat?: boolean;
 }
 
 export interface CompiledModel {
@@ -95,17 +100,29 @@ function compileLoaded(
   o: CompileOptions,
 ): CompiledModel {
   let program: Program;
+  let remat: (() => RematReport) | undefined;
   if (o.step === "train") {
     const loss = el.objective ?? el.losses[0];
     if (!loss) throw new ModelError("the model declares no loss or objective, so it has no training step");
-    const st = defaultTrainStep({ forward: el.graph, loss, params: el.params }, DEFAULT_ADAMW);
-    program = compileGraph(st.graph, limits, { fuse: o.fuse, parallel: o.parallel, updates: st.updates, tuning });
+    const step = (m: TrainableModel): Program => {
+      const st = defaultTrainStep(m, DEFAULT_ADAMW);
+      return compileGraph(st.graph, limits, { fuse: o.fuse, parallel: o.parallel, updates: st.updates, tuning });
+    };
+    const m = trainableModel(el, loss, o.remat);
+    program = step(m);
+    const trained = program;
+    // with remat on, the report compiles the step again without it, to say what it saves
+    remat = () => ({
+      blocks: rematRegions(el).length,
+      on: m.remat !== undefined,
+      ...(m.remat ? { without: rematMemory(step({ ...m, remat: undefined })), with: rematMemory(trained) } : {}),
+    });
   } else program = compileGraph(el.graph, limits, { fuse: o.fuse, parallel: o.parallel, tuning });
   const compiled: CompiledModel = {
     model,
     elaborated: el,
     program,
-    report: () => reportProgram(program),
+    report: () => ({ ...reportProgram(program), ...(remat ? { remat: remat() } : {}) }),
     load: async (gpu) => {
       const g = gpu ?? (await getGpu());
       const session = new ModelSession(compiled, await Executor.create(g, program));
@@ -115,6 +132,8 @@ function compileLoaded(
   };
   return compiled;
 }
+
+const rematMemory = (p: Program): RematMemory => ({ buffers: memorySplit(p), alive: peakAlive(p) });
 
 /** Compiles .mira source text. */
 export async function compile(source: string, o: CompileOptions): Promise<CompiledModel> {

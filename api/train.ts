@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, wri
 import { join } from "node:path";
 import { type ParamInfo, initParams } from "../compiler/lower.js";
 import { type AdamWConfig, DEFAULT_ADAMW } from "../compiler/train-step.js";
+import { trainableModel } from "../compiler/train-model.js";
 import { type Checkpoint, CheckpointError, type WriteHooks, loadCheckpoint } from "../runtime/checkpoint.js";
 import { CharTokenizer, splitText, trainBatch, valBatches } from "../datasets/text.js";
 import { trigramLoss, unigramEntropy } from "../datasets/ngram.js";
@@ -262,11 +263,7 @@ export async function trainText(o: TrainOptions, resumed = resumedCheckpoint(o))
   const unlock = lockRun(runDir);
   let trainer: Trainer | undefined;
   try {
-    trainer = await Trainer.create(
-      await getGpu(),
-      { forward: el.graph, loss: io.loss, params: el.params },
-      { ...DEFAULT_ADAMW, ...o.adamw },
-    );
+    trainer = await Trainer.create(await getGpu(), trainableModel(el, io.loss), { ...DEFAULT_ADAMW, ...o.adamw });
     const { startStep, steps, lr, warmup } = startRun(trainer, el.params, seed, o, resumed, 3e-3, runDir);
     o.onStart?.({
       runDir,

@@ -3,7 +3,8 @@
 // parameters, emitted as IR by each op's VJP rule (ops/vjp.ts), so the backward pass compiles, fuses
 // and runs like the forward one. Composites without a rule of their own (attention) are differentiated
 // through their lowering — except attention that takes the flash kernels: its path is fixed on the node
-// here (passes/choose-attention.ts), and its rule emits the flash backward ops.
+// here (passes/choose-attention.ts), and its rule emits the flash backward ops. With `remat`, the rules
+// of the given regions' nodes read recomputed values instead of the forward pass's (remat.ts).
 import { GraphBuilder } from "./builder.js";
 import { type Attrs, type Graph, IrError, type Node, describe, isFed } from "./ir.js";
 import { opSpec } from "./ops/index.js";
@@ -11,6 +12,7 @@ import { scalar } from "./ops/helpers.js";
 import type { NodeBuilder } from "./ops/spec.js";
 import { differentiationOf, vjpRuleFor } from "./ops/vjp.js";
 import { rebuild } from "./rewrite.js";
+import { Recomputer, type RematRegion } from "./remat.js";
 import { type AttentionChoice, fixAttentionImpl } from "./passes/choose-attention.js";
 import { isFloat } from "./dtype.js";
 import { sameShape } from "./shape.js";
@@ -42,6 +44,9 @@ function lowerComposite(b: NodeBuilder, op: string, inputs: readonly Node[], att
 export interface GradOptions extends AttentionChoice {
   /** Parameters to differentiate with respect to (default: every param). */
   readonly wrt?: readonly string[];
+  /** Regions of the graph whose intermediates the backward pass recomputes instead of keeping them
+   *  (remat.ts; default none). */
+  readonly remat?: readonly RematRegion[];
 }
 
 export interface Differentiated {
@@ -71,23 +76,37 @@ export function differentiate(b: GraphBuilder, g: Graph, loss: string, opts: Gra
     ct.set(x.id, prev ? b.add("add", [prev, c]) : c);
   };
   const byId = new Map<number, Node>();
+  const remat = opts.remat?.length ? new Recomputer(b, g, map, opts.remat) : undefined;
   const backprop = (nodes: readonly Node[]): void => {
     for (let i = nodes.length - 1; i >= 0; i--) {
       const n = nodes[i];
       const gn = ct.get(n.id);
       if (!gn || isFed(n)) continue;
       const inputs = n.inputs.map((id) => byId.get(id)!);
+      // what the rule reads: the forward values, or their recomputation (remat)
+      const reads = remat?.readsOf(n) ?? { inputs, out: n };
       const rule = vjpRuleFor(n);
       if (rule === undefined) throw new IrError(`bug: op '${n.op}' has no gradient rule`);
       if (rule === "via-lowering") {
         const rb = new RecordingBuilder(b);
-        const lowered = lowerComposite(rb, n.op, inputs, n.attrs);
-        for (const c of rb.created) byId.set(c.id, c);
+        const lowered = lowerComposite(rb, n.op, reads.inputs, n.attrs);
+        for (const c of [...reads.inputs, ...rb.created]) byId.set(c.id, c);
         ct.set(lowered.id, gn);
+        // The lowering may read recomputed inputs (remat): their cotangents belong to the values they
+        // stand for, which lend theirs for the walk and take the sum back, so that the terms add up in
+        // the order they would without recomputation.
+        const stand = new Map(reads.inputs.flatMap((x, k) => (x === inputs[k] ? [] : [[x.id, inputs[k].id]])));
+        const move = (from: number, to: number): void => {
+          const c = ct.get(from);
+          ct.delete(from);
+          if (c) ct.set(to, c);
+        };
+        for (const [x, orig] of stand) move(orig, x);
         backprop(rb.created);
+        for (const [x, orig] of stand) move(x, orig);
         continue;
       }
-      rule(b, gn, inputs, n).forEach((c, k) => accumulate(inputs[k], c));
+      rule(b, gn, reads.inputs, reads.out).forEach((c, k) => accumulate(inputs[k], c));
     }
   };
   const forward = g.nodes.map((n) => map.get(n.id)!);

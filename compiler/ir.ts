@@ -38,6 +38,9 @@ export interface Attrs {
   /** attention: its kernels, fixed when a gradient is built (passes/choose-attention.ts) */
   readonly impl?: "flash" | "lowered";
   readonly adamw?: AdamWAttrs; // adamw
+  /** reshape: the region whose recomputation reads a kept value through it (remat.ts); keeps it apart
+   *  from the forward pass's values in common-subexpression elimination */
+  readonly recompute?: number;
 }
 
 /** Constants of one parameter's AdamW step (ops/optim.ts). */

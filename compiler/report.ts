@@ -6,6 +6,7 @@ import { type FlopRule, FLOPS } from "./ops/flops.js";
 import { isOpName } from "./ops/index.js";
 import type { Program } from "./program.js";
 import { type KindLine, type ScanDispatches, dispatchKinds, formatKinds, formatScans } from "./report-dispatches.js";
+import { type RematReport, formatRemat } from "./report-remat.js";
 import { prod } from "./shape.js";
 import { bug } from "../base/errors.js";
 
@@ -41,6 +42,8 @@ export interface ProgramReport {
   readonly largestBuffer: { readonly bytes: number; readonly name: string };
   /** bufferBytes by what the buffers hold; the four parts add up to it */
   readonly memory: MemorySplit;
+  /** a training step's: what rematerialising its blocks saves, or could (report-remat.ts) */
+  readonly remat?: RematReport;
 }
 
 /** Peak memory of a program (its buffers; values with disjoint lifetimes share one) by what it holds:
@@ -139,6 +142,7 @@ export function formatReport(r: ProgramReport, title: string, scans?: ScanDispat
     `  buffers      ${formatBytes(r.bufferBytes)} peak (values with disjoint lifetimes share buffers); ` +
       `largest ${formatBytes(r.largestBuffer.bytes)} (${r.largestBuffer.name})`,
     `  memory       ${formatMemory(r.memory)}`,
+    ...(r.remat ? formatRemat(r.remat) : []),
     ...formatKinds(r.kinds),
     ...(scans ? formatScans(scans) : []),
     "  kernels (dispatches × name, workgroups):",

@@ -53,14 +53,15 @@ export type OptimizerForm = "multi-tensor" | "per-parameter";
 /**
  * @param model forward graph with a scalar loss output `loss`
  * @param decays whether a param gets weight decay (conventionally matrices yes, biases and norms no)
- * @param grad how attention is differentiated (passes/choose-attention.ts; by score size by default)
+ * @param grad how attention is differentiated (passes/choose-attention.ts; by score size by default) and
+ *   which regions' activations the backward pass recomputes (remat.ts; none by default)
  */
 export function buildTrainStep(
   model: Graph,
   loss: string,
   cfg: AdamWConfig,
   decays: (param: string) => boolean,
-  grad: Pick<GradOptions, "attention" | "maxBindingBytes"> = {},
+  grad: Pick<GradOptions, "attention" | "maxBindingBytes" | "remat"> = {},
   form: OptimizerForm = "multi-tensor",
 ): TrainStepGraph {
   const b = new GraphBuilder();

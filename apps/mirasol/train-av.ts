@@ -5,6 +5,7 @@
 import { join } from "node:path";
 import { graphFlops } from "../../compiler/report.js";
 import { DEFAULT_ADAMW } from "../../compiler/train-step.js";
+import { trainableModel } from "../../compiler/train-model.js";
 import type { Checkpoint } from "../../runtime/checkpoint.js";
 import { loadAvDataset } from "../../datasets/av-format.js";
 import { compileFor } from "../../runtime/autotune-cache.js";
@@ -98,11 +99,7 @@ export async function trainAv(o: AvTrainOptions, resumed?: Checkpoint): Promise<
   let evaluator: Executor | undefined;
   try {
     const gpu = await getGpu();
-    trainer = await Trainer.create(
-      gpu,
-      { forward: el.graph, loss, params: el.params },
-      { ...DEFAULT_ADAMW, ...o.adamw },
-    );
+    trainer = await Trainer.create(gpu, trainableModel(el, loss), { ...DEFAULT_ADAMW, ...o.adamw });
     evaluator = await Executor.create(gpu, compileFor(gpu, { nodes: el.graph.nodes, outputs: [logitsOut] }), {
       share: trainer.step,
     });

@@ -3,7 +3,7 @@
 // cover, so that a test can run them on ops it adds to the table (toy-op.test.ts).
 import fc from "fast-check";
 import { expect, test } from "vitest";
-import { grad, gradName } from "../../compiler/grad.js";
+import { type GradOptions, grad, gradName } from "../../compiler/grad.js";
 import { type Graph, printGraph } from "../../compiler/ir.js";
 import { binary, reduce } from "../../compiler/ops/helpers.js";
 import { type OpName, opSpec } from "../../compiler/ops/index.js";
@@ -50,6 +50,7 @@ const H = 1e-5;
 export function directional(
   c: GradCase,
   r: Rand,
+  opts: (g: Graph) => GradOptions = () => ({}),
 ): {
   an: number;
   fd: number;
@@ -61,7 +62,7 @@ export function directional(
 } {
   const { graph, feeds } = withLoss(c, r);
   const names = paramNames(graph);
-  const { an, fd, mass, dir, grads } = alongRandomDirection(graph, "loss", names, feeds, r, H);
+  const { an, fd, mass, dir, grads } = alongRandomDirection(graph, "loss", names, feeds, r, H, opts(graph));
   for (const p of names)
     expect(grads[gradName(p)].shape, `shape of ${gradName(p)}`).toEqual(
       graph.nodes.find((n) => n.attrs.name === p)!.shape,
@@ -73,7 +74,7 @@ export function directional(
 /**
  * The derivative of output `loss` along a random direction `dir` over the params `names`, in float64:
  * `an` = Σ ∂L/∂p·d from grad(), `fd` = central differences at t = h and h/2, Richardson-extrapolated,
- * and `mass` = Σ|∂L/∂p·d|; `grads` is the reference run of the gradient graph.
+ * and `mass` = Σ|∂L/∂p·d|; `grads` is the reference run of the gradient graph (built with `opts`).
  */
 export function alongRandomDirection(
   graph: Graph,
@@ -82,9 +83,10 @@ export function alongRandomDirection(
   feeds: Record<string, number[]>,
   r: () => number,
   h: number,
+  opts: GradOptions = {},
 ): { an: number; fd: number; mass: number; dir: Record<string, number[]>; grads: Record<string, RefTensor> } {
   const dir = Object.fromEntries(names.map((p) => [p, feeds[p].map(() => 2 * r() - 1)]));
-  const grads = runReference(grad(graph, loss), feeds, { exact: true });
+  const grads = runReference(grad(graph, loss, opts), feeds, { exact: true });
   let an = 0;
   let mass = 0;
   for (const p of names) {
@@ -112,8 +114,12 @@ export function alongRandomDirection(
  * because a directional derivative may cancel to near 0 while its terms do not. A wrong rule is off
  * by O(1) of some terms, far beyond this.
  */
-export function expectMatchesFiniteDifferences(c: GradCase, r: Rand): void {
-  const { an, fd, mass, graph, feeds, dir } = directional(c, r);
+export function expectMatchesFiniteDifferences(
+  c: GradCase,
+  r: Rand,
+  opts: (g: Graph) => GradOptions = () => ({}),
+): void {
+  const { an, fd, mass, graph, feeds, dir } = directional(c, r, opts);
   const where = () => `\n${printGraph(graph)}`;
   if (c.blocked) {
     // An identity that blocks the gradient: the loss moves (fd = Σ w·d, as for the identity), yet
