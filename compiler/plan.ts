@@ -33,6 +33,9 @@ export interface MemoryPlan {
   readonly totalBytes: number;
 }
 
+/** A value takes a free buffer at most this many times its size. */
+const WASTE = 2;
+
 interface Life {
   first: number;
   last: number;
@@ -114,12 +117,21 @@ export function planMemory(
         inPlaceSteps.add(s);
         continue;
       }
-      // best fit among free slots; otherwise grow the largest free one; otherwise a new slot
+      // best fit among free slots at most WASTE times its size; otherwise grow the largest free one smaller
+      // than it; otherwise a new slot (a small value in a far larger buffer would hold the difference idle
+      // for as long as it lives: a step's gradients, alive together at its end, in its activations' buffers)
       let best: number | undefined;
       for (const f of free)
-        if (slots[f] >= v.bytes && fits(f, v.bytes) && (best === undefined || slots[f] < slots[best])) best = f;
+        if (
+          slots[f] >= v.bytes &&
+          slots[f] <= WASTE * v.bytes &&
+          fits(f, v.bytes) &&
+          (best === undefined || slots[f] < slots[best])
+        )
+          best = f;
       if (best === undefined)
-        for (const f of free) if (fits(f, v.bytes) && (best === undefined || slots[f] > slots[best])) best = f;
+        for (const f of free)
+          if (slots[f] < v.bytes && fits(f, v.bytes) && (best === undefined || slots[f] > slots[best])) best = f;
       if (best !== undefined) free.delete(best);
       place(v.id, v.bytes, best);
       occupant.set(slotOf.get(v.id)!, v.id);

@@ -358,6 +358,45 @@ describe("memory plan", () => {
     );
   });
 
+  test("a value takes a free buffer at most twice its size, or grows a smaller one (random schedules too)", () => {
+    // a 1000-byte value dies at step 1; a 10-byte value then takes a new buffer, a 600-byte one the freed one
+    const values = [
+      { id: 0, bytes: 1000, persistent: false },
+      { id: 1, bytes: 10, persistent: false },
+      { id: 2, bytes: 600, persistent: false },
+      { id: 3, bytes: 4, persistent: false },
+    ];
+    const steps = [
+      { reads: [], writes: [0] },
+      { reads: [0], writes: [3] },
+      { reads: [3], writes: [1] },
+      { reads: [1], writes: [2] },
+      { reads: [2, 1], writes: [] },
+    ];
+    const plan = planMemory(values, steps);
+    expect(validateMemoryPlan(plan, values, steps)).toEqual([]);
+    expect(plan.slotOf.get(1)).not.toBe(plan.slotOf.get(0));
+    expect(plan.slotOf.get(2)).toBe(plan.slotOf.get(0));
+    fc.assert(
+      fc.property(scheduleArb, (raw) => {
+        const { values, steps } = scheduleOf(raw);
+        const plan = planMemory(values, steps);
+        const bytes = new Map(values.map((v) => [v.id, v.bytes]));
+        // each value placed in a used buffer grew it or was at least half its size then
+        plan.residents.forEach((ids, slot) => {
+          let size = 0;
+          for (const id of ids) {
+            const b = bytes.get(id)!;
+            expect(b > size || size <= 2 * b, `value %${id}: ${b} bytes into a buffer of ${size}`).toBe(true);
+            size = Math.max(size, b);
+          }
+          expect(size).toBe(plan.slots[slot]);
+        });
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   test("with a gap, a freed buffer is taken again only that many steps after its last use (random schedules)", () => {
     let reused = 0;
     fc.assert(
