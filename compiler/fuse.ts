@@ -13,6 +13,8 @@ import { type Graph, type Node, isFed } from "./ir.js";
 import type { DeviceLimits } from "./limits.js";
 import { opSpec, viewOps } from "./ops/index.js";
 import { type Shape, prod, sameShape } from "./shape.js";
+import { isFloat } from "./dtype.js";
+import { RANDOM_OPS } from "./ops/sources.js";
 import { bindingSlots } from "./wgsl/windows.js";
 
 export const VIEW_OPS: ReadonlySet<string> = new Set(viewOps());
@@ -65,6 +67,9 @@ export interface FusionPlan {
 
 const isElementwise = (n: Node): boolean => opSpec(n.op).kind === "elementwise";
 
+/** An elementwise value this many times larger than what it reads is recomputed where it is read. */
+const EXPANSION = 16;
+
 export function planFusion(g: Graph, limits: DeviceLimits, enabled = true): FusionPlan {
   const byId = new Map(g.nodes.map((n) => [n.id, n]));
   const users = new Map<number, Node[]>();
@@ -80,6 +85,22 @@ export function planFusion(g: Graph, limits: DeviceLimits, enabled = true): Fusi
   };
   for (const n of g.nodes)
     if (isElementwise(n) && prod(n.shape) === 1 && n.inputs.length > 0 && n.inputs.every(cheap)) fromFed.add(n.id);
+  // Elements an elementwise value reads from stored values, through views and other elementwise values
+  // (an iota or a constant reads none): what recomputing it in a consumer costs in loads.
+  const reads = new Map<number, number>();
+  const readSize = (n: Node): number => {
+    const hit = reads.get(n.id);
+    if (hit !== undefined) return hit;
+    const through = (x: Node): number => {
+      if (x.op === "full" || x.op === "iota") return 0;
+      if (VIEW_OPS.has(x.op)) return through(byId.get(x.inputs[0])!);
+      if (x.op in RANDOM_OPS) return prod(x.shape); // costly to recompute: counted as if stored
+      return isElementwise(x) && !isFed(x) ? readSize(x) : prod(x.shape);
+    };
+    const size = n.inputs.reduce((a, i) => a + through(byId.get(i)!), 0);
+    reads.set(n.id, size);
+    return size;
+  };
   if (enabled) {
     // Consumers before producers, so a view knows whether all its users were themselves inlinable.
     for (let k = g.nodes.length - 1; k >= 0; k--) {
@@ -101,6 +122,16 @@ export function planFusion(g: Graph, limits: DeviceLimits, enabled = true): Fusi
         inlined.add(n.id); // the reduction's prologue: computed as the reduction reads it
       } else if (fromFed.has(n.id) && intoElementwiseOrView) {
         inlined.add(n.id); // one value (a decode step's position arithmetic): recomputed by each consumer
+      } else if (
+        isElementwise(n) &&
+        !(n.op in RANDOM_OPS) &&
+        us.every((u) => isElementwise(u) || opSpec(u.op).kind === "reduce") &&
+        prod(n.shape) >= EXPANSION * Math.max(1, readSize(n))
+      ) {
+        // an expansion — a pairwise comparison over broadcasts and iotas, 16× or more the size of what it
+        // reads — is recomputed by each consumer rather than stored (a sampler's [B, V, V] order over a
+        // 32,000-token vocabulary would be 3.8 GiB)
+        inlined.add(n.id);
       }
     }
   }
@@ -141,7 +172,7 @@ export function planFusion(g: Graph, limits: DeviceLimits, enabled = true): Fusi
   if (enabled) {
     for (const n of g.nodes) {
       const us = users.get(n.id) ?? [];
-      if (opSpec(n.op).kind !== "matmul" || n.dtype !== "f32" || outputs.has(n.id) || us.length !== 1) continue;
+      if (opSpec(n.op).kind !== "matmul" || !isFloat(n.dtype) || outputs.has(n.id) || us.length !== 1) continue;
       const root = rootOf.get(us[0].id);
       const group = root === undefined ? undefined : groups.get(root);
       if (!group || !isElementwise(us[0]) || !sameShape(us[0].shape, n.shape) || !sameShape(group.root.shape, n.shape))
@@ -182,7 +213,7 @@ function absorbIntoEpilogues(
     for (const [gr, group] of groups) {
       if (computedBy.has(gr) || merged.has(gr)) continue; // a merged kernel
       if (!group.reads.includes(r) || readsThroughViews(group, byId, inlined).has(r.id)) continue;
-      if (group.stores.length !== 1 || group.root.dtype !== "f32") continue;
+      if (group.stores.length !== 1 || !isFloat(group.root.dtype)) continue;
       if (group.reads.some((x) => x !== r && !isFed(x))) continue;
       if (group.nodes.some((x) => prod(x.shape) !== 1 && !sameShape(x.shape, mm.shape))) continue;
       const reads = [...new Set([...e.reads, ...group.reads.filter((x) => x !== r)])];

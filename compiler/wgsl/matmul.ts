@@ -65,7 +65,10 @@ function output(
     extra: ep.bindings,
     more,
     put: (idx, value) => {
-      const e = ep.emit(idx, new Map([[s.out.id, value]]));
+      // an f16 product is rounded as storing it would round it, then finished by the epilogue in f32
+      if (s.out.dtype === "f16") ep.helpers.add("round_f16");
+      const product = s.out.dtype === "f16" ? `round_f16(${value})` : value;
+      const e = ep.emit(idx, new Map([[s.out.id, product]]));
       const extra = ep.group.stores.slice(1).map((n, k) => store(more[k], idx, e.valueOf(n.id)));
       return `{ ${[...e.lines, store(C, idx, e.value), ...extra].join(" ")} }`;
     },

@@ -1,5 +1,6 @@
 // matmul.test.ts: batched matmul on the GPU against the reference, in all three kernel variants ("registers", "packed"
-// and "shared"), with transA/transB, broadcast batch dims, odd and prime sizes, K = 1, f32 and f16.
+// and "shared"), with transA/transB, broadcast batch dims, odd and prime sizes, K = 1, f32 and f16; a fused
+// bias + gelu epilogue in both dtypes.
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { DTYPES, type DType } from "../../compiler/dtype.js";
@@ -8,6 +9,8 @@ import { prod } from "../../compiler/shape.js";
 import { kernelMatmulDims } from "../../compiler/ops/linalg.js";
 import { DEFAULT_LIMITS } from "../../compiler/limits.js";
 import { compileGraph } from "../../compiler/program.js";
+import { GraphBuilder } from "../../compiler/builder.js";
+import { binary } from "../../compiler/ops/helpers.js";
 
 const VARIANTS = ["registers", "shared", "packed"] as const;
 const DTYPES_OK = DTYPES.filter((d) =>
@@ -162,5 +165,33 @@ describe("the register kernel's code stays small", () => {
     expect(code.match(/fma\(/g)?.length ?? 0).toBe(fmas);
     expect(code.match(/dot\(/g)?.length ?? 0).toBe(dots);
     expect(code.includes("for (var s = 0; s < 4")).toBe(subLoop);
+  });
+});
+
+describe("an epilogue finishes the product in the matmul's kernel, in f32 and f16", () => {
+  test.each(["f32", "f16"] as const)("%s: (A·B + bias) then gelu, one dispatch, as the reference", async (dtype) => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(1, 5, 8, 13),
+        fc.constantFrom(1, 7, 16),
+        fc.constantFrom(3, 9, 33),
+        fc.constantFrom(...VARIANTS),
+        seedArb,
+        async (m, k, n, variant, seed) => {
+          const b = new GraphBuilder();
+          const x = b.input("x", dtype, [m, k]);
+          const w = b.input("w", dtype, [k, n]);
+          const bias = b.input("bias", dtype, [n]);
+          b.output("y", b.add("gelu", [binary(b, "add", b.add("matmul", [x, w]), bias)]));
+          const g = b.build();
+          const limits = { ...DEFAULT_LIMITS, shaderF16: true };
+          expect(compileGraph(g, limits, { matmul: variant }).dispatches).toHaveLength(1);
+          const r = prng(seed);
+          const feeds = { x: gridValues(r, dtype, m * k, 4, 1), w: gridValues(r, dtype, k * n, 4, 1) };
+          await expectGpuMatchesReference(g, { ...feeds, bias: gridValues(r, dtype, n, 4, 1) }, { matmul: variant });
+        },
+      ),
+      { numRuns: runs(4) },
+    );
   });
 });
