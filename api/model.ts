@@ -3,6 +3,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { type Elaborated, elaborate } from "../compiler/lower.js";
+import { withPrecision } from "../compiler/precision.js";
 import { type Diagnostic, check, formatDiagnostics, hasErrors } from "../dsl/index.js";
 import type { Checked } from "../dsl/check.js";
 import type { Sources } from "../dsl/diagnostics.js";
@@ -61,7 +62,8 @@ export function modelFromSource(source: string, path: string, opts: ModelOptions
     const e = elaborate(checked, { batch, defaultBatch });
     if (!e.result || hasErrors(e.diagnostics))
       throw new ModelError(formatDiagnostics(e.diagnostics, r.sources), e.diagnostics);
-    return e.result;
+    // a model whose `precision` is f16 stores its values in f16 (compiler/precision.ts)
+    return withPrecision(e.result);
   };
   return {
     path,

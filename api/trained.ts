@@ -9,6 +9,7 @@ import type { Graph } from "../compiler/ir.js";
 import type { ParamInfo } from "../compiler/lower.js";
 import { compileFor } from "../runtime/autotune-cache.js";
 import { getGpu } from "../runtime/device.js";
+import { decode } from "../compiler/dtype.js";
 import { Executor } from "../runtime/executor.js";
 
 export interface Trained {
@@ -82,7 +83,13 @@ export function weightLoader(t: Trained): WeightLoader {
     for (const name of names) {
       const stored = t.checkpoint.tensors.get(name);
       if (!stored) throw new CheckpointError(`${t.path} has no tensor '${name}'`);
-      ex.writeBytes(name, stored.bytes);
+      const want = ex.program.params.find((p) => p.name === name)?.dtype ?? stored.dtype;
+      if (want === stored.dtype) ex.writeBytes(name, stored.bytes);
+      else {
+        // a model loaded at another precision than it was saved at (`--set precision=f16`): converted
+        const n = stored.shape.reduce((a, d) => a * d, 1);
+        ex.write(name, decode(stored.dtype, Uint8Array.from(stored.bytes).buffer, n));
+      }
     }
   };
 }

@@ -165,7 +165,9 @@ export function familyOf(n: Node, c: FamilyContext): Family | undefined {
   const kind = opSpec(n.op).kind;
   if (kind === "source" || prod(n.shape) === 0) return undefined;
   if (n.dtype === "f16" && !c.limits.shaderF16) {
-    throw new LimitError(`f16 needs adapter feature 'shader-f16', which this adapter lacks; use f32 (--set dtype=f32)`);
+    throw new LimitError(
+      "f16 needs adapter feature 'shader-f16', which this adapter lacks; store values in f32 (--set precision=f32)",
+    );
   }
   const { plan } = c;
   if (plan.inlined.has(n.id) || plan.epilogues.has(n.id) || plan.computedBy.has(n.id)) return undefined;

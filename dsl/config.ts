@@ -9,6 +9,11 @@ import { parseExpression } from "./parse.js";
  *  step recompute each block's activations in the backward pass when it is true (compiler/remat.ts). */
 export const REMAT_KEY = "remat";
 
+/** The config key the compiler reads as the storage precision: a model that declares `precision: dtype`
+ *  stores its floating-point values in f16 when it is f16 (compiler/precision.ts), in f32 otherwise. */
+export const PRECISION_KEY = "precision";
+export const PRECISION_VALUES: readonly string[] = ["f32", "f16"];
+
 export interface ConfigChoice {
   readonly preset?: string;
   /** `key=value` strings as given to `--set`. */

@@ -280,11 +280,11 @@ function quarterFour(em: GroupEmitter, wideReads: readonly Node[], outs: readonl
  *
  * Which four: consecutive ones (vec4 loads and stores) when the kernel reads at most one full-size value,
  * else four a quarter of the kernel apart. Measured on llvmpipe over 4M f32 through the Executor,
- * alternating, GB/s of reads + writes, consecutive → a quarter apart: one full-size read x·a 4.0 → 3.0,
- * exp(x) 3.3 → 2.8, gelu(x·a+b)·c 3.4 → 3.0; two or three x + z 1.8 → 3.0, exp(x + z) 1.7 → 2.8,
- * x + z + w 1.6 → 2.8, but gelu(x + z) 4.6 → 3.7. (A vec4 read per invocation is a gather across
- * llvmpipe's lanes; four a quarter apart keep each load contiguous across invocations, as a GPU's
- * coalescing wants too.)
+ * alternating, GB/s of reads + writes, consecutive / a quarter apart: one read x·a 4.0 / 3.0, exp(x)
+ * 3.3 / 2.8, gelu(x·a+b)·c 3.4 / 3.0; two or three x + z 1.8 / 2.8, exp(x + z) 1.7 / 2.7, x + z + w
+ * 1.6 / 2.8, but gelu(x + z) 4.6 / 3.6. (A vec4 read per invocation is a gather across llvmpipe's
+ * lanes; four a quarter apart keep each load contiguous across invocations, as a GPU's coalescing
+ * wants too.)
  */
 function byFour(group: FusedGroup, byId: ReadonlyMap<number, Node>, inlined: ReadonlySet<number>, n: number): boolean {
   if (n % 4 !== 0 || n < 4) return false;

@@ -2,7 +2,7 @@
 // every preset's keys and value kinds, then the body and the entry points it declares.
 import type * as A from "../ast.js";
 import type { ConfigEntry, ResolvedConfig } from "../config.js";
-import { REMAT_KEY, presetsOf } from "../config.js";
+import { PRECISION_KEY, PRECISION_VALUES, REMAT_KEY, presetsOf } from "../config.js";
 import { closest } from "../diagnostics.js";
 import { evalDim, printDim, sym } from "../dims.js";
 import type { Ty } from "../types.js";
@@ -38,6 +38,7 @@ export function checkModel(
           `not ${want.k === "iface" ? want.name : want.k}`,
         `declare it as ${REMAT_KEY}: bool = false`,
       );
+    if (e0.name === PRECISION_KEY) checkPrecision(ctx, e0, want);
     types.set(e0.name, want);
     const e = want.k === "iface" ? { ...e0, value: implementationValue(ctx, scope, e0.value, want.name) } : e0;
     entries.push(e);
@@ -164,4 +165,24 @@ function checkPresets(
       fitsHyper(ctx, want, ty, e.value.span, `'${e.name.name}' in preset ${p.name.name}`);
     }
   }
+}
+
+/** The config key `precision` chooses how values are stored: a dtype, f32 or f16. */
+function checkPrecision(ctx: Ctx, e: ConfigEntry, want: ReturnType<typeof hyperType>): void {
+  const choices = PRECISION_VALUES.join(" or ");
+  if (want.k !== "dtype")
+    ctx.report(
+      "M2103",
+      e.field.name.span,
+      `config '${PRECISION_KEY}' chooses how floating-point values are stored, so it must be a dtype, ` +
+        `not ${want.k === "iface" ? want.name : want.k}`,
+      `declare it as ${PRECISION_KEY}: dtype = f32`,
+    );
+  else if (e.value.kind === "name" && !PRECISION_VALUES.includes(e.value.name))
+    ctx.report(
+      "M2103",
+      e.value.span,
+      `config '${PRECISION_KEY}' is ${e.value.name}, but values are stored as ${choices}`,
+      `set ${PRECISION_KEY}=f16 to halve the memory of weights and activations, or f32`,
+    );
 }

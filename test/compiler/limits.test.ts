@@ -70,7 +70,7 @@ describe("compile-time limit errors name the fix", () => {
   test("f16 without shader-f16", () => {
     const e = compileError(singleOp("cast", [{ dtype: "f32", shape: [4] }], { dtype: "f16" }), { shaderF16: false });
     expect(e.message).toBe(
-      "f16 needs adapter feature 'shader-f16', which this adapter lacks; use f32 (--set dtype=f32)",
+      "f16 needs adapter feature 'shader-f16', which this adapter lacks; store values in f32 (--set precision=f32)",
     );
   });
 
