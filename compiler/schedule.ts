@@ -166,9 +166,10 @@ function valuesOf(
 function checkBufferFits(node: Node, bytes: number, limits: DeviceLimits): void {
   // past one binding a buffer is bound as windows (compiler/windows.ts); past one buffer it cannot exist
   if (bytes > limits.maxBufferSize) {
+    const most = formatBytes(limits.maxBufferSize);
     throw new LimitError(
       `tensor %${node.id} ${describe(node)} (${node.op}${node.attrs.name ? ` '${node.attrs.name}'` : ""}) ` +
-        `needs ${formatBytes(bytes)}, but a buffer on this device holds at most ${formatBytes(limits.maxBufferSize)}; ` +
+        `needs ${formatBytes(bytes)}, but a buffer on this device holds at most ${most}; ` +
         "lower the batch size or the model width (--set), or split this tensor",
     );
   }
