@@ -47,6 +47,9 @@ export interface GradOptions extends AttentionChoice {
   /** Regions of the graph whose intermediates the backward pass recomputes instead of keeping them
    *  (remat.ts; default none). */
   readonly remat?: readonly RematRegion[];
+  /** The cotangent the backward pass starts from at the loss, a scalar node already in the builder
+   *  (default 1): mixed-precision training's loss scale (train-step.ts), cast to the loss's dtype. */
+  readonly seed?: Node;
 }
 
 export interface Differentiated {
@@ -111,7 +114,15 @@ export function differentiate(b: GraphBuilder, g: Graph, loss: string, opts: Gra
   };
   const forward = g.nodes.map((n) => map.get(n.id)!);
   for (const n of forward) byId.set(n.id, n);
-  ct.set(lossNode.id, scalar(b, 1, lossNode.dtype));
+  const seed = opts.seed;
+  ct.set(
+    lossNode.id,
+    !seed
+      ? scalar(b, 1, lossNode.dtype)
+      : seed.dtype === lossNode.dtype
+        ? seed
+        : b.add("cast", [seed], { dtype: lossNode.dtype }),
+  );
   backprop(forward);
 
   const grads = new Map<string, Node>();

@@ -57,3 +57,32 @@ export function storeInF16(g: Graph): Graph {
   });
   return { ...g, nodes };
 }
+
+/**
+ * `g` (stored in f16) with master weights: every f16 parameter becomes an f32 parameter of the same name
+ * and id, read through a cast to f16 — a node of its own, placed right after it — wherever the graph read
+ * it. A training step then differentiates, clips and updates the f32 parameters (the cast's gradient is
+ * the cast back) while the forward and backward passes run in f16.
+ */
+export function masterWeights(g: Graph): Graph {
+  let next = Math.max(-1, ...g.nodes.map((n) => n.id)) + 1;
+  const castOf = new Map<number, number>();
+  const nodes: Node[] = [];
+  for (const n of g.nodes) {
+    const inputs = n.inputs.map((i) => castOf.get(i) ?? i);
+    if (n.op === "param" && n.dtype === "f16") {
+      nodes.push({ ...n, attrs: { ...n.attrs, dtype: "f32" }, dtype: "f32" });
+      const cast: Node = {
+        id: next++,
+        op: "cast",
+        inputs: [n.id],
+        attrs: { dtype: "f16" },
+        dtype: "f16",
+        shape: n.shape,
+      };
+      castOf.set(n.id, cast.id);
+      nodes.push(cast);
+    } else nodes.push(inputs.some((i, k) => i !== n.inputs[k]) ? { ...n, inputs } : n);
+  }
+  return { ...g, nodes };
+}

@@ -6,6 +6,7 @@ import { REMAT_KEY } from "../dsl/config.js";
 import type { DType } from "./dtype.js";
 import type { Graph } from "./ir.js";
 import type { Elaborated } from "./lower.js";
+import { masterWeights, precisionOf } from "./precision.js";
 import { type RematRegion, rematRegions } from "./remat.js";
 import { type AdamWConfig, type TrainStepGraph, buildTrainStep } from "./train-step.js";
 
@@ -16,6 +17,8 @@ export interface TrainableModel {
   readonly params: readonly { readonly name: string; readonly dtype: DType; readonly shape: readonly number[] }[];
   /** regions of `forward` whose activations the backward pass recomputes (remat.ts); none when absent */
   readonly remat?: readonly RematRegion[];
+  /** f16 values with f32 master weights: the step scales its loss dynamically (train-step.ts LOSS_SCALE) */
+  readonly lossScale?: boolean;
 }
 
 /** Whether an elaborated model recomputes its blocks' activations in the backward pass: `on` where the
@@ -25,11 +28,15 @@ export const rematOn = (el: Pick<Elaborated, "config">, on?: boolean): boolean =
 /** An elaborated model as trained, on its loss; with rematerialisation (`rematOn`), every block — each
  *  outermost repeat iteration or scan step (remat.ts) — is recomputed in the backward pass. */
 export function trainableModel(el: Elaborated, loss: string, remat?: boolean): TrainableModel {
+  // A model stored in f16 trains with mixed precision: f32 master weights and moments, f16 forward and
+  // backward passes, and a dynamic loss scale (compiler/precision.ts, train-step.ts).
+  const mixed = precisionOf(el.config) === "f16";
   return {
-    forward: el.graph,
+    forward: mixed ? masterWeights(el.graph) : el.graph,
     loss,
-    params: el.params,
+    params: mixed ? el.params.map((p) => ({ ...p, dtype: p.dtype === "f16" ? "f32" : p.dtype })) : el.params,
     ...(rematOn(el, remat) ? { remat: rematRegions(el) } : {}),
+    ...(mixed ? { lossScale: true } : {}),
   };
 }
 
@@ -41,6 +48,7 @@ export function defaultTrainStep(model: TrainableModel, adamw: AdamWConfig): Tra
   const shapes = new Map(model.params.map((p) => [p.name, p.shape]));
   return buildTrainStep(model.forward, model.loss, adamw, (name) => decaysByDefault(shapes.get(name) ?? []), {
     remat: model.remat,
+    lossScale: model.lossScale,
   });
 }
 

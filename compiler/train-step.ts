@@ -32,7 +32,25 @@ export const STEP_INPUTS = {
   decay: "opt.decay",
 } as const;
 
-export const STEP_OUTPUTS = { loss: "step.loss", gradNorm: "step.grad_norm" } as const;
+export const STEP_OUTPUTS = { loss: "step.loss", gradNorm: "step.grad_norm", lossScale: "step.loss_scale" } as const;
+
+/**
+ * Dynamic loss scaling, for a model whose values are f16 (compiler/precision.ts): the backward pass
+ * starts from S = 2^(start + e) instead of 1, so that small gradients do not underflow f16, and each
+ * gradient is multiplied by 1/S before clipping and AdamW (exact: S is a power of 2). e and the count c of
+ * finite steps in a row are optimizer state, zero at the start (as a new buffer is), updated on the
+ * device: a step whose gradient norm is not finite — an f16 overflow, which AdamW's guard skips — lowers
+ * e by one, and `every` finite steps in a row raise it by one; S stays within [1, 2^15], below f16's
+ * largest value.
+ */
+export const LOSS_SCALE = {
+  start: 10,
+  every: 200,
+  lowest: -10,
+  highest: 5,
+  exponent: "opt.loss_scale.exponent",
+  finiteSteps: "opt.loss_scale.finite_steps",
+} as const;
 
 export const momentName = (which: "m" | "v", param: string): string => `opt.${which}.${param}`;
 const newName = (name: string): string => `new:${name}`;
@@ -61,16 +79,24 @@ export function buildTrainStep(
   loss: string,
   cfg: AdamWConfig,
   decays: (param: string) => boolean,
-  grad: Pick<GradOptions, "attention" | "maxBindingBytes" | "remat"> = {},
+  grad: Pick<GradOptions, "attention" | "maxBindingBytes" | "remat"> & { readonly lossScale?: boolean } = {},
   form: OptimizerForm = "multi-tensor",
 ): TrainStepGraph {
   const b = new GraphBuilder();
-  const d = differentiate(b, model, loss, grad);
+  const scaling = grad.lossScale ? lossScaleOf(b) : undefined;
+  const d = differentiate(b, model, loss, { ...grad, ...(scaling ? { seed: scaling.scale } : {}) });
   const stepSize = b.input(STEP_INPUTS.stepSize, "f32", []);
   const epsHat = b.input(STEP_INPUTS.epsHat, "f32", []);
   const decay = b.input(STEP_INPUTS.decay, "f32", []);
   const params = [...d.forward.values()].filter((n) => n.op === "param");
-  const gradOf = (p: Node): Node => d.grads.get(p.attrs.name!)!;
+  const unscaled = new Map<string, Node>();
+  const gradOf = (p: Node): Node => {
+    const name = p.attrs.name!;
+    const g = d.grads.get(name)!;
+    if (!scaling) return g;
+    if (!unscaled.has(name)) unscaled.set(name, binary(b, "mul", g, scaling.inverse));
+    return unscaled.get(name)!;
+  };
 
   // Global norm over all gradients; each update scales its gradient by min(1, clip / (norm + 1e-6)).
   const norm = unary(
@@ -106,9 +132,49 @@ export function buildTrainStep(
       updates[newName(target)] = target;
     }
   }
+  if (scaling) {
+    for (const [target, value] of nextLossScale(b, scaling, norm)) {
+      b.output(newName(target), value);
+      updates[newName(target)] = target;
+    }
+    b.output(STEP_OUTPUTS.lossScale, scaling.scale);
+  }
   b.output(STEP_OUTPUTS.loss, d.loss);
   b.output(STEP_OUTPUTS.gradNorm, norm);
   return { graph: b.build(), updates, params: params.map((p) => p.attrs.name!) };
+}
+
+interface LossScale {
+  readonly exponent: Node;
+  readonly finiteSteps: Node;
+  /** S and 1/S, f32 scalars */
+  readonly scale: Node;
+  readonly inverse: Node;
+}
+
+function lossScaleOf(b: GraphBuilder): LossScale {
+  const exponent = b.param(LOSS_SCALE.exponent, "f32", []);
+  const finiteSteps = b.param(LOSS_SCALE.finiteSteps, "f32", []);
+  const power = binary(b, "add", exponent, scalar(b, LOSS_SCALE.start));
+  const two = scalar(b, 2);
+  const scale = binary(b, "pow", two, power);
+  const inverse = binary(b, "pow", two, unary(b, "neg", power));
+  return { exponent, finiteSteps, scale, inverse };
+}
+
+/** The loss-scale state after a step whose global gradient norm is `norm` (LOSS_SCALE). */
+function nextLossScale(b: GraphBuilder, s: LossScale, norm: Node): [string, Node][] {
+  const finite = b.add("is_finite", [norm]);
+  const count = binary(b, "add", s.finiteSteps, scalar(b, 1));
+  const grow = binary(b, "ge", count, scalar(b, LOSS_SCALE.every));
+  const pick = (c: Node, yes: Node, no: Node): Node => b.add("select", [c, yes, no]);
+  const up = binary(b, "min", binary(b, "add", s.exponent, scalar(b, 1)), scalar(b, LOSS_SCALE.highest));
+  const down = binary(b, "max", binary(b, "sub", s.exponent, scalar(b, 1)), scalar(b, LOSS_SCALE.lowest));
+  const zero = scalar(b, 0);
+  return [
+    [LOSS_SCALE.exponent, pick(finite, pick(grow, up, s.exponent), down)],
+    [LOSS_SCALE.finiteSteps, pick(finite, pick(grow, zero, count), zero)],
+  ];
 }
 
 /** Σ of every gradient's squares: one sum_squares over all of them, then one sum. */

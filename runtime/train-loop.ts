@@ -157,7 +157,8 @@ export async function trainLoop(
       const read = step % o.logEvery === 0 || step === o.steps;
       const lr = lrAt(o, step);
       const r = await trainer.train(step, data.train(step), lr, read);
-      if (r && !(Number.isFinite(r.loss) && Number.isFinite(r.gradNorm))) {
+      // an f16 overflow at a loss scale above 1 is a skipped step (the scale halves), not a divergence
+      if (r && !r.skipped && !(Number.isFinite(r.loss) && Number.isFinite(r.gradNorm))) {
         const message =
           `training diverged at step ${step} (loss ${r.loss}, gradient norm ${r.gradNorm}); ` +
           `the last good checkpoint (step ${checkpointStep}) is kept in ${o.checkpointPath}; try a lower --lr`;
@@ -180,6 +181,8 @@ export async function trainLoop(
         mark = { step: t, at: now };
         lastLoss = r.loss;
         Object.assign(entry, { loss: r.loss, grad_norm: r.gradNorm });
+        if (r.lossScale !== undefined) entry.loss_scale = r.lossScale;
+        if (r.skipped) entry.skipped = 1;
         if (Number.isFinite(rate())) entry.tokens_per_s = Math.round(rate());
       }
       if (step % o.evalEvery === 0 || step === o.steps) {

@@ -3,7 +3,7 @@
 // parameter buffers. After creation nothing is allocated per step: each step writes the batch and three scalars
 // and submits once. Knows nothing of .mira: it takes an IR graph and parameter list.
 import { type TrainableModel, defaultTrainStep, lossGraph } from "../compiler/train-model.js";
-import { type AdamWConfig, STEP_OUTPUTS, momentName, stepScalars } from "../compiler/train-step.js";
+import { type AdamWConfig, LOSS_SCALE, STEP_OUTPUTS, momentName, stepScalars } from "../compiler/train-step.js";
 import { CheckpointError, type StoredTensor } from "./checkpoint.js";
 import { compileFor } from "./autotune-cache.js";
 import type { Gpu } from "./device.js";
@@ -16,6 +16,10 @@ export type Batch = Readonly<Record<string, ArrayLike<number>>>;
 export interface StepResult {
   readonly loss: number;
   readonly gradNorm: number;
+  /** with loss scaling (mixed precision): the scale this step used, and whether its gradients overflowed
+   *  f16 at that scale, so that AdamW skipped it and the scale halved (not a divergence while it is > 1) */
+  readonly lossScale?: number;
+  readonly skipped?: boolean;
 }
 
 export class Trainer {
@@ -33,9 +37,14 @@ export class Trainer {
     return new Trainer(model, adamw, step, evaluate);
   }
 
-  /** Names of everything a checkpoint must hold to resume: parameters and both AdamW moments. */
+  /** Names of everything a checkpoint must hold to resume: parameters, both AdamW moments and, with loss
+   *  scaling, its state. */
   get stateNames(): string[] {
-    return this.model.params.flatMap((p) => [p.name, momentName("m", p.name), momentName("v", p.name)]);
+    const scaling = this.model.lossScale ? [LOSS_SCALE.exponent, LOSS_SCALE.finiteSteps] : [];
+    return [
+      ...this.model.params.flatMap((p) => [p.name, momentName("m", p.name), momentName("v", p.name)]),
+      ...scaling,
+    ];
   }
 
   get dispatchesPerStep(): number {
@@ -59,8 +68,14 @@ export class Trainer {
   async train(t: number, batch: Batch, lr: number, read: boolean): Promise<StepResult | undefined> {
     for (const [name, values] of Object.entries(batch)) this.step.write(name, values);
     for (const [name, v] of Object.entries(stepScalars(this.adamw, t, lr))) this.step.write(name, [v]);
-    const out = await this.step.run(read ? [STEP_OUTPUTS.loss, STEP_OUTPUTS.gradNorm] : []);
-    return read ? { loss: out[STEP_OUTPUTS.loss][0], gradNorm: out[STEP_OUTPUTS.gradNorm][0] } : undefined;
+    const scaled = this.model.lossScale === true;
+    const names = [STEP_OUTPUTS.loss, STEP_OUTPUTS.gradNorm, ...(scaled ? [STEP_OUTPUTS.lossScale] : [])];
+    const out = await this.step.run(read ? names : []);
+    if (!read) return undefined;
+    const [loss, gradNorm] = [out[STEP_OUTPUTS.loss][0], out[STEP_OUTPUTS.gradNorm][0]];
+    if (!scaled) return { loss, gradNorm };
+    const lossScale = out[STEP_OUTPUTS.lossScale][0];
+    return { loss, gradNorm, lossScale, skipped: Number.isFinite(loss) && !Number.isFinite(gradNorm) && lossScale > 1 };
   }
 
   /** Mean loss over fixed batches, with the current parameters. */
