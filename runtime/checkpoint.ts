@@ -6,7 +6,17 @@
 // carries CRC-32 checksums of each tensor's bytes and of the header itself, so every flipped byte is caught
 // (a CRC-32 detects any error burst up to 32 bits long). Files without them (older mira, other writers) load
 // unchecked.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  fstatSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
 import { basename, dirname, join } from "node:path";
 import * as zlib from "node:zlib";
 import type { DType } from "../compiler/dtype.js";
@@ -76,32 +86,56 @@ function headerCrc(head: Uint8Array, at: number): number {
 const sortedObject = <T>(entries: [string, T][]): Record<string, T> =>
   Object.fromEntries(entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 
-export function encodeSafetensors(c: Checkpoint): Uint8Array {
-  const names = [...c.tensors.keys()].sort();
+/** What a header says of one tensor. */
+export interface TensorInfo {
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+}
+
+const byteLength = (t: TensorInfo): number => t.shape.reduce((a, d) => a * d, 1) * WIDTH[TO_ST[t.dtype]];
+
+/** The file's first bytes — the 8-byte length and the JSON header, padded to 8, its own checksum set —
+ *  for tensors `names` (sorted) with checksums `crcs` (8 hex digits each), and the data bytes after it. */
+function headerOf(
+  names: readonly string[],
+  infos: ReadonlyMap<string, TensorInfo>,
+  crcs: Readonly<Record<string, string>>,
+  metadata: Readonly<Record<string, string>>,
+): { head: Uint8Array; dataBytes: number } {
   let offset = 0;
   const header: Record<string, unknown> = {};
-  const crcs = Object.fromEntries(names.map((name) => [name, hex8(crc32(c.tensors.get(name)!.bytes))]));
-  const metadata = { ...c.metadata, [CRC_TENSORS]: JSON.stringify(crcs), [CRC_HEADER]: UNSET };
-  header.__metadata__ = sortedObject(Object.entries(metadata));
+  const meta = { ...metadata, [CRC_TENSORS]: JSON.stringify(crcs), [CRC_HEADER]: UNSET };
+  header.__metadata__ = sortedObject(Object.entries(meta));
   for (const name of names) {
-    const t = c.tensors.get(name)!;
-    const expected = t.shape.reduce((a, d) => a * d, 1) * WIDTH[TO_ST[t.dtype]];
-    if (t.bytes.byteLength !== expected)
-      bug(`tensor '${name}' has ${t.bytes.byteLength} bytes, its shape needs ${expected}`);
-    header[name] = { dtype: TO_ST[t.dtype], shape: [...t.shape], data_offsets: [offset, offset + expected] };
-    offset += expected;
+    const t = infos.get(name)!;
+    const n = byteLength(t);
+    header[name] = { dtype: TO_ST[t.dtype], shape: [...t.shape], data_offsets: [offset, offset + n] };
+    offset += n;
   }
   let json = JSON.stringify(header);
   while ((8 + Buffer.byteLength(json)) % 8 !== 0) json += " ";
-  const head = Buffer.from(json, "utf8");
-  const out = new Uint8Array(8 + head.byteLength + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(head.byteLength), true);
-  out.set(head, 8);
-  const headEnd = 8 + head.byteLength;
-  const at = headerCrcAt(out.subarray(0, headEnd));
+  const body = Buffer.from(json, "utf8");
+  const head = new Uint8Array(8 + body.byteLength);
+  new DataView(head.buffer).setBigUint64(0, BigInt(body.byteLength), true);
+  head.set(body, 8);
+  const at = headerCrcAt(head);
   if (at < 0) bug(`the header checksum's key appears more than once (a metadata value or tensor name holds it)`);
-  out.set(Buffer.from(hex8(headerCrc(out.subarray(0, headEnd), at))), at);
-  let pos = headEnd;
+  head.set(Buffer.from(hex8(headerCrc(head, at))), at);
+  return { head, dataBytes: offset };
+}
+
+export function encodeSafetensors(c: Checkpoint): Uint8Array {
+  const names = [...c.tensors.keys()].sort();
+  for (const name of names) {
+    const t = c.tensors.get(name)!;
+    if (t.bytes.byteLength !== byteLength(t))
+      bug(`tensor '${name}' has ${t.bytes.byteLength} bytes, its shape needs ${byteLength(t)}`);
+  }
+  const crcs = Object.fromEntries(names.map((name) => [name, hex8(crc32(c.tensors.get(name)!.bytes))]));
+  const { head, dataBytes } = headerOf(names, c.tensors, crcs, c.metadata);
+  const out = new Uint8Array(head.byteLength + dataBytes);
+  out.set(head, 0);
+  let pos = head.byteLength;
   for (const name of names) {
     const t = c.tensors.get(name)!;
     out.set(t.bytes, pos);
@@ -110,20 +144,47 @@ export function encodeSafetensors(c: Checkpoint): Uint8Array {
   return out;
 }
 
-export function decodeSafetensors(bytes: Uint8Array, what = "checkpoint"): Checkpoint {
-  const bad = (why: string): never => {
-    throw new CheckpointError(`${what} is not a valid safetensors file: ${why}`);
+interface Placed extends TensorInfo {
+  /** byte range within the data, after the header */
+  readonly start: number;
+  readonly end: number;
+}
+
+interface Parsed {
+  readonly placed: ReadonlyMap<string, Placed>;
+  readonly metadata: Record<string, string>;
+  /** each tensor's CRC-32 (8 hex digits) where the file carries them */
+  readonly crcs?: Readonly<Record<string, unknown>>;
+}
+
+/** Errors about a file named `what`: not safetensors at all, or damaged (its checksums disagree). */
+function failures(what: string): { bad: (why: string) => never; damaged: (why: string) => never } {
+  return {
+    bad: (why) => {
+      throw new CheckpointError(`${what} is not a valid safetensors file: ${why}`);
+    },
+    damaged: (why) => {
+      throw new CheckpointError(`${what} is damaged: ${why}; resume from an earlier checkpoint or retrain`);
+    },
   };
-  const damaged = (why: string): never => {
-    throw new CheckpointError(`${what} is damaged: ${why}; resume from an earlier checkpoint or retrain`);
-  };
-  if (bytes.byteLength < 8) bad(`it is ${bytes.byteLength} bytes long (truncated?)`);
-  const n = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
-  if (n > bytes.byteLength - 8 || n > 100 * 2 ** 20)
-    bad(`its header claims ${n} bytes but the file has ${bytes.byteLength - 8} after the length (truncated?)`);
+}
+
+/** The header length the file's first 8 bytes give, checked against the file's size. */
+function headerLength(first8: Uint8Array, fileBytes: number, what: string): number {
+  const { bad } = failures(what);
+  if (fileBytes < 8) bad(`it is ${fileBytes} bytes long (truncated?)`);
+  const n = Number(new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true));
+  if (n > fileBytes - 8 || n > 100 * 2 ** 20)
+    bad(`its header claims ${n} bytes but the file has ${fileBytes - 8} after the length (truncated?)`);
+  return n;
+}
+
+/** The header (`head`: the file's first 8 + n bytes) checked against itself and `dataLen` bytes of data. */
+function parseHeader(head: Uint8Array, dataLen: number, what: string): Parsed {
+  const { bad, damaged } = failures(what);
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + n)));
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(head.subarray(8)));
   } catch {
     return bad("its header is not valid JSON (corrupt?)");
   }
@@ -132,17 +193,13 @@ export function decodeSafetensors(bytes: Uint8Array, what = "checkpoint"): Check
   const sums = checksums((header as { __metadata__?: unknown }).__metadata__);
   if (sums === "partial") return damaged(`its __metadata__ holds only one of ${CRC_HEADER} and ${CRC_TENSORS}`);
   if (sums) {
-    const head = bytes.subarray(0, 8 + n);
     const at = headerCrcAt(head);
     const stored = at < 0 ? "" : new TextDecoder().decode(head.subarray(at, at + 8));
     if (stored !== sums.header || !/^[0-9a-f]{8}$/.test(stored) || hex8(headerCrc(head, at)) !== stored)
       damaged("its header does not match its CRC-32 checksum");
   }
-  const dataStart = 8 + n;
-  const dataLen = bytes.byteLength - dataStart;
-  const tensors = new Map<string, StoredTensor>();
+  const placed = new Map<string, Placed>();
   let metadata: Record<string, string> = {};
-  const spans: [start: number, end: number, name: string][] = [];
   for (const [name, v] of Object.entries(header as Record<string, unknown>)) {
     if (name === "__metadata__") {
       if (typeof v !== "object" || v === null || Object.values(v).some((x) => typeof x !== "string"))
@@ -159,34 +216,47 @@ export function decodeSafetensors(bytes: Uint8Array, what = "checkpoint"): Check
     const off = e.data_offsets;
     if (!Array.isArray(off) || off.length !== 2 || !off.every((x) => Number.isInteger(x) && x >= 0) || off[0] > off[1])
       bad(`tensor '${name}' has bad data_offsets`);
-    const [s, t] = off as [number, number];
-    const shape = e.shape as number[];
-    if (t > dataLen) bad(`tensor '${name}' ends at byte ${t} but the file holds ${dataLen} bytes of data (truncated?)`);
-    if (t - s !== shape.reduce((a, d) => a * d, 1) * WIDTH[TO_ST[dtype!]])
-      bad(
-        `tensor '${name}' has ${t - s} bytes, ` +
-          `its shape [${shape.join(", ")}] needs ${shape.reduce((a, d) => a * d, 1) * WIDTH[TO_ST[dtype!]]}`,
-      );
-    spans.push([s, t, name]);
-    tensors.set(name, { dtype: dtype!, shape, bytes: bytes.slice(dataStart + s, dataStart + t) });
+    const [start, end] = off as [number, number];
+    const t: TensorInfo = { dtype: dtype!, shape: e.shape as number[] };
+    if (end > dataLen)
+      bad(`tensor '${name}' ends at byte ${end} but the file holds ${dataLen} bytes of data (truncated?)`);
+    if (end - start !== byteLength(t))
+      bad(`tensor '${name}' has ${end - start} bytes, its shape [${t.shape.join(", ")}] needs ${byteLength(t)}`);
+    placed.set(name, { ...t, start, end });
   }
-  spans.sort((a, b) => a[0] - b[0]);
-  for (let i = 1; i < spans.length; i++) if (spans[i][0] < spans[i - 1][1]) bad("two tensors overlap");
-  const end = spans.length ? spans[spans.length - 1][1] : 0;
-  if (end !== dataLen) bad(`${dataLen - end} bytes after the last tensor`);
-  if (sums) {
-    let want: Record<string, unknown> = {};
-    try {
-      want = JSON.parse(sums.tensors) as Record<string, unknown>;
-    } catch {
-      damaged(`its ${CRC_TENSORS} is not valid JSON`);
-    }
-    if (Object.keys(want).length !== tensors.size) damaged(`its ${CRC_TENSORS} does not list its tensors`);
-    for (const [, , name] of spans)
-      if (want[name] !== hex8(crc32(tensors.get(name)!.bytes)))
-        damaged(`the bytes of tensor '${name}' do not match their CRC-32 checksum`);
+  const spans = [...placed.values()].sort((x, y) => x.start - y.start);
+  for (let i = 1; i < spans.length; i++) if (spans[i].start < spans[i - 1].end) bad("two tensors overlap");
+  const last = spans.length ? spans[spans.length - 1].end : 0;
+  if (last !== dataLen) bad(`${dataLen - last} bytes after the last tensor`);
+  if (!sums) return { placed, metadata };
+  let crcs: Record<string, unknown> = {};
+  try {
+    crcs = JSON.parse(sums.tensors) as Record<string, unknown>;
+  } catch {
+    damaged(`its ${CRC_TENSORS} is not valid JSON`);
   }
-  return { tensors, metadata };
+  if (Object.keys(crcs).length !== placed.size) damaged(`its ${CRC_TENSORS} does not list its tensors`);
+  return { placed, metadata, crcs };
+}
+
+/** A tensor's bytes, checked against the checksum the header gives for it (if the file carries them). */
+function checked(name: string, bytes: Uint8Array, p: Parsed, what: string): Uint8Array {
+  if (p.crcs && p.crcs[name] !== hex8(crc32(bytes)))
+    failures(what).damaged(`the bytes of tensor '${name}' do not match their CRC-32 checksum`);
+  return bytes;
+}
+
+export function decodeSafetensors(bytes: Uint8Array, what = "checkpoint"): Checkpoint {
+  const n = headerLength(bytes.subarray(0, 8), bytes.byteLength, what);
+  const p = parseHeader(bytes.subarray(0, 8 + n), bytes.byteLength - 8 - n, what);
+  const data = 8 + n;
+  const tensors = new Map<string, StoredTensor>();
+  for (const [name, t] of p.placed)
+    tensors.set(name, { dtype: t.dtype, shape: t.shape, bytes: bytes.slice(data + t.start, data + t.end) });
+  // checked in file order, as they lie
+  for (const [name, t] of [...tensors].sort(([a], [b]) => p.placed.get(a)!.start - p.placed.get(b)!.start))
+    checked(name, t.bytes, p, what);
+  return { tensors, metadata: p.metadata };
 }
 
 /** The checksums a header's `__metadata__` holds: undefined when it holds none (an unchecked file),
@@ -217,27 +287,19 @@ const WRITE_FAILURES: Record<string, string> = {
   EIO: "an I/O error",
 };
 
-/** Writes `bytes` to `path` atomically: temporary file in the same directory, fsync, rename, fsync dir.
- *  A failed write removes the temporary file and leaves `path` as it was. */
-export function writeFileAtomic(path: string, bytes: Uint8Array, hooks: WriteHooks = {}): void {
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
-  const write = hooks.write ?? ((fd, b, off, len) => writeSync(fd, b, off, len));
-  try {
-    const fd = openSync(tmp, "w");
-    try {
-      let off = 0;
-      while (off < bytes.byteLength) off += write(fd, bytes, off, bytes.byteLength - off);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    const code = (e as NodeJS.ErrnoException).code;
-    if (!code) throw e;
-    const why = WRITE_FAILURES[code] ?? code;
-    throw new CheckpointWriteError(`cannot write ${path}: ${why} (${code}); the file there is unchanged`);
-  }
+const tmpFor = (path: string): string => join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
+
+/** A failed write: the temporary file removed, a CheckpointWriteError naming why (or `e` itself). */
+function writeFailed(e: unknown, path: string, tmp: string): never {
+  rmSync(tmp, { force: true });
+  const code = (e as NodeJS.ErrnoException).code;
+  if (!code) throw e;
+  const why = WRITE_FAILURES[code] ?? code;
+  throw new CheckpointWriteError(`cannot write ${path}: ${why} (${code}); the file there is unchanged`);
+}
+
+/** The complete, fsynced temporary file renamed over `path`, and the directory fsynced. */
+function commit(tmp: string, path: string, hooks: WriteHooks): void {
   hooks.beforeRename?.(tmp);
   renameSync(tmp, path);
   const dir = openSync(dirname(path), "r");
@@ -245,6 +307,143 @@ export function writeFileAtomic(path: string, bytes: Uint8Array, hooks: WriteHoo
     fsyncSync(dir);
   } finally {
     closeSync(dir);
+  }
+}
+
+/** A writer of a whole buffer to `fd`, in as many writes as it takes. */
+const writerOf =
+  (fd: number, hooks: WriteHooks) =>
+  (bytes: Uint8Array): void => {
+    const write = hooks.write ?? ((f, b, off, len) => writeSync(f, b, off, len));
+    let off = 0;
+    while (off < bytes.byteLength) off += write(fd, bytes, off, bytes.byteLength - off);
+  };
+
+/** `path` written atomically by `body` (given a sequential writer and the descriptor): a temporary file in
+ *  the same directory, fsync, rename, fsync of the directory. A failure removes the temporary file and
+ *  leaves `path` as it was. */
+async function writeAtomic(
+  path: string,
+  body: (write: (bytes: Uint8Array) => void, fd: number) => Promise<void>,
+  hooks: WriteHooks = {},
+): Promise<void> {
+  const tmp = tmpFor(path);
+  try {
+    const fd = openSync(tmp, "w");
+    try {
+      await body(writerOf(fd, hooks), fd);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (e) {
+    writeFailed(e, path, tmp);
+  }
+  commit(tmp, path, hooks);
+}
+
+/** Writes `bytes` to `path` atomically: temporary file in the same directory, fsync, rename, fsync dir.
+ *  A failed write removes the temporary file and leaves `path` as it was. */
+export function writeFileAtomic(path: string, bytes: Uint8Array, hooks: WriteHooks = {}): void {
+  const tmp = tmpFor(path);
+  try {
+    const fd = openSync(tmp, "w");
+    try {
+      writerOf(fd, hooks)(bytes);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (e) {
+    writeFailed(e, path, tmp);
+  }
+  commit(tmp, path, hooks);
+}
+
+/** Progress of a streamed save or load: bytes of tensor data done, of `total`. */
+export type OnBytes = (done: number, total: number) => void;
+
+/**
+ * Writes a checkpoint one tensor at a time, for models too large to hold in memory at once (Mirasol 3b's
+ * 6 GB): the same file `saveCheckpoint` would write for these tensors, atomically. The header goes first
+ * with every checksum's digits as zeros — they have a fixed width, so its length is known — then each
+ * tensor's bytes as `bytesOf` gives them, then the header again over the first, with the checksums.
+ */
+export async function saveCheckpointStreaming(
+  path: string,
+  infos: ReadonlyMap<string, TensorInfo>,
+  bytesOf: (name: string) => Promise<Uint8Array>,
+  metadata: Readonly<Record<string, string>>,
+  onBytes?: OnBytes,
+): Promise<void> {
+  const names = [...infos.keys()].sort();
+  const crcs: Record<string, string> = Object.fromEntries(names.map((n) => [n, UNSET]));
+  const first = headerOf(names, infos, crcs, metadata);
+  await writeAtomic(path, async (write, fd) => {
+    write(first.head);
+    let done = 0;
+    for (const name of names) {
+      const bytes = await bytesOf(name);
+      const want = byteLength(infos.get(name)!);
+      if (bytes.byteLength !== want) bug(`tensor '${name}' has ${bytes.byteLength} bytes, its shape needs ${want}`);
+      crcs[name] = hex8(crc32(bytes));
+      write(bytes);
+      done += bytes.byteLength;
+      onBytes?.(done, first.dataBytes);
+    }
+    const head = headerOf(names, infos, crcs, metadata).head;
+    if (head.byteLength !== first.head.byteLength) bug("a streamed checkpoint's header changed length");
+    writeSync(fd, head, 0, head.byteLength, 0);
+  });
+}
+
+/** A checkpoint read one tensor at a time: its header now, each tensor's bytes (checked) when asked. */
+export interface CheckpointReader {
+  readonly infos: ReadonlyMap<string, TensorInfo>;
+  readonly metadata: Readonly<Record<string, string>>;
+  /** bytes of tensor data in the file */
+  readonly dataBytes: number;
+  read(name: string): Uint8Array;
+  close(): void;
+}
+
+export function openCheckpoint(path: string): CheckpointReader {
+  const what = `checkpoint ${path}`;
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CheckpointError(`cannot read ${what}: ${code === "ENOENT" ? "no such file" : (code ?? String(e))}`);
+  }
+  const readAt = (start: number, length: number): Uint8Array => {
+    const out = new Uint8Array(length);
+    let got = 0;
+    while (got < length) {
+      const n = readSync(fd, out, got, length - got, start + got);
+      if (n === 0) failures(what).bad("it ended early (truncated?)");
+      got += n;
+    }
+    return out;
+  };
+  try {
+    const size = fstatSync(fd).size;
+    const n = headerLength(readAt(0, Math.min(8, size)), size, what);
+    const p = parseHeader(readAt(0, 8 + n), size - 8 - n, what);
+    return {
+      infos: p.placed,
+      metadata: p.metadata,
+      dataBytes: size - 8 - n,
+      read: (name) => {
+        const t = p.placed.get(name);
+        if (!t) throw new CheckpointError(`${what} has no tensor '${name}'`);
+        return checked(name, readAt(8 + n + t.start, t.end - t.start), p, what);
+      },
+      close: () => closeSync(fd),
+    };
+  } catch (e) {
+    closeSync(fd);
+    throw e;
   }
 }
 

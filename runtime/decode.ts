@@ -244,6 +244,15 @@ export class IncrementalDecoder implements TokenDecoder {
     return ex;
   }
 
+  /** Each weight the programs read (not the caches or memos), with an executor holding its buffer: what
+   *  a checkpoint of the loaded model saves, and where a loaded one is written back. */
+  weightHolders(): Map<string, Executor> {
+    const out = new Map<string, Executor>();
+    for (const ex of [this.stepEx, ...this.prefills.values()])
+      for (const p of ex.program.params) if (!this.state.has(p.name) && !out.has(p.name)) out.set(p.name, ex);
+    return out;
+  }
+
   destroy(): void {
     for (const ex of this.prefills.values()) ex.destroy();
     this.stepEx.destroy();

@@ -211,15 +211,23 @@ export class Executor {
   }
 
   /** Raw bytes of a value, exactly as stored (for bit-exact checkpoints). */
-  async readBytes(name: string): Promise<ArrayBuffer> {
+  async readBytes(name: string, keepStaging = true): Promise<ArrayBuffer> {
     const t = this.tensor(name);
-    const st = this.stagingFor(t.buffer);
+    // without keepStaging the copy target is made for this read and destroyed after it: reading every
+    // weight of a large model once (a checkpoint) then needs one tensor's staging at a time, not all
+    const st = keepStaging
+      ? this.stagingFor(t.buffer)
+      : this.gpu.device.createBuffer({
+          size: this.program.buffers[t.buffer].bytes,
+          usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+        });
     const encoder = this.gpu.device.createCommandEncoder();
     encoder.copyBufferToBuffer(this.buffers[t.buffer], 0, st, 0, st.size);
     this.gpu.device.queue.submit([encoder.finish()]);
     await st.mapAsync(GPUMapMode.READ);
     const bytes = st.getMappedRange().slice(0);
     st.unmap();
+    if (!keepStaging) st.destroy();
     return bytes;
   }
 

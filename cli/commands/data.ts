@@ -9,7 +9,7 @@ import { TINY } from "../../datasets/synth-av.js";
 import { type Options, type Parsed, flag, int, str } from "../args.js";
 import { IMPORT_OPTIONS, IMPORT_USAGE, importCommand } from "./data-import.js";
 import { EXIT, UsageError } from "../errors.js";
-import { ProgressBar, formatDuration } from "../progress.js";
+import { ProgressBar, formatDuration } from "../../base/progress.js";
 
 export const DATA_USAGE =
   "mira data synth --out DIR [--clips N] [--frames F] [--chunks T] [--size PX] [--mels M] [--seed S] " +

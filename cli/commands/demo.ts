@@ -19,7 +19,7 @@ import { join } from "node:path";
 import { type Parsed, int, str } from "../args.js";
 import { EXIT } from "../errors.js";
 import { stopOnInterrupt } from "../interrupt.js";
-import { ProgressBar, formatDuration } from "../progress.js";
+import { ProgressBar, formatDuration } from "../../base/progress.js";
 import { runSelfTest } from "../selftest.js";
 
 export const DEMO_USAGE = "mira demo [--steps N] [--clips N] [--runs DIR] [--figures FILE]";

@@ -6,7 +6,7 @@ import { getGpu } from "../../runtime/device.js";
 import { type Parsed, flag, int, num, onePositional, str, strs } from "../args.js";
 import { EXIT, UsageError } from "../errors.js";
 import { stopOnInterrupt } from "../interrupt.js";
-import { ProgressBar, formatDuration } from "../progress.js";
+import { ProgressBar, formatDuration } from "../../base/progress.js";
 
 export const TRAIN_USAGE =
   "mira train FILE --data PATH [--preset NAME] [--set key=value]… [--steps N] [--batch N] [--window N] " +

@@ -1,6 +1,7 @@
 // safetensors checkpoints: the format's layout, byte-identical round trips, atomic writes that survive a
 // crash before the rename or a disk that fills up, one clear error for truncated or corrupt files, and
-// CRC-32 checksums that catch every flipped byte while files without them still load.
+// CRC-32 checksums that catch every flipped byte while files without them still load; streamed saves and
+// reads, one tensor at a time, of the same files.
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,7 +17,9 @@ import {
   decodeSafetensors,
   encodeSafetensors,
   loadCheckpoint,
+  openCheckpoint,
   saveCheckpoint,
+  saveCheckpointStreaming,
 } from "../../runtime/checkpoint.js";
 import { describeFailure } from "../../cli/errors.js";
 
@@ -197,5 +200,78 @@ describe("safetensors", () => {
     writeFileSync(join(dir, "junk.safetensors"), "not a checkpoint at all");
     expect(() => loadCheckpoint(join(dir, "junk.safetensors"))).toThrow(CheckpointError);
     expect(existsSync(dir)).toBe(true);
+  });
+});
+
+describe("streamed checkpoints (one tensor at a time)", () => {
+  test("a streamed save writes the bytes saveCheckpoint writes; openCheckpoint reads each tensor back", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: 1000 }), async (seed) => {
+        const c = sample(seed);
+        const whole = join(dir, `whole-${seed}.safetensors`);
+        const streamed = join(dir, `streamed-${seed}.safetensors`);
+        saveCheckpoint(whole, c);
+        const progress: number[] = [];
+        await saveCheckpointStreaming(
+          streamed,
+          c.tensors,
+          async (name) => c.tensors.get(name)!.bytes,
+          c.metadata,
+          (done, total) => progress.push(done / total),
+        );
+        expect(readFileSync(streamed)).toEqual(readFileSync(whole));
+        expect(progress.at(-1)).toBe(1);
+        expect(progress).toEqual([...progress].sort((a, b) => a - b));
+        const r = openCheckpoint(streamed);
+        try {
+          expect(r.metadata).toEqual(c.metadata);
+          for (const [name, t] of c.tensors) {
+            expect(r.infos.get(name)).toMatchObject({ dtype: t.dtype, shape: t.shape });
+            expect(r.read(name)).toEqual(t.bytes);
+          }
+        } finally {
+          r.close();
+        }
+      }),
+      { numRuns: 20 },
+    );
+  });
+
+  test("a flipped byte is caught when its tensor is read; a truncated file when it is opened", async () => {
+    const path = join(dir, "streamed-damaged.safetensors");
+    const c = sample(3);
+    await saveCheckpointStreaming(path, c.tensors, async (n) => c.tensors.get(n)!.bytes, c.metadata);
+    const bytes = readFileSync(path);
+    bytes[bytes.byteLength - 2] ^= 0x10; // inside the last tensor's data
+    writeFileSync(path, bytes);
+    const r = openCheckpoint(path);
+    const damaged = [...r.infos.keys()].filter((n) => {
+      try {
+        r.read(n);
+        return false;
+      } catch (e) {
+        expect((e as Error).message).toMatch(/is damaged: the bytes of tensor '.*' do not match their CRC-32/);
+        return true;
+      }
+    });
+    r.close();
+    expect(damaged).toHaveLength(1);
+    writeFileSync(path, bytes.subarray(0, bytes.byteLength - 5));
+    expect(() => openCheckpoint(path)).toThrow(/truncated|bytes after the last tensor|holds .* bytes of data/);
+    expect(() => openCheckpoint(join(dir, "none.safetensors"))).toThrow(/no such file/);
+  });
+
+  test("a tensor that cannot be read leaves the previous file whole and no temporary file", async () => {
+    const path = join(dir, "streamed-kept.safetensors");
+    const c = sample(5);
+    saveCheckpoint(path, c);
+    const before = readFileSync(path);
+    const failing = async (name: string) => {
+      if (name === "layers.0.w") throw new Error("the device was lost");
+      return c.tensors.get(name)!.bytes;
+    };
+    await expect(saveCheckpointStreaming(path, c.tensors, failing, c.metadata)).rejects.toThrow("the device was lost");
+    expect(readFileSync(path)).toEqual(before);
+    expect(readdirSync(dir).filter((f) => f.startsWith(".streamed-kept"))).toEqual([]);
   });
 });

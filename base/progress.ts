@@ -1,4 +1,4 @@
-// progress.ts: a one-line progress bar on stderr for long work — redrawn in place on a terminal, a
+// progress.ts (base): a one-line progress bar on stderr for long work — redrawn in place on a terminal, a
 // plain line every tenth of the way otherwise (logs and CI stay readable).
 
 export function formatDuration(seconds: number): string {
