@@ -89,6 +89,8 @@ const { benchDecode, charLmDecodeCase, decodeSection, loadText } = await import(
 const decodeLoad = loadText();
 const decode = await benchDecode(gpu, charLmDecodeCase());
 writeSection("decode", decodeSection(adapter, decode, decodeLoad, loadText()));
+process.stdout.write("\nmixed precision: char_lm trained in f32 and in f16 (bench/precision.ts)\n");
+writeSection("precision", await (await import("./precision.js")).benchPrecision(gpu));
 process.stdout.write("\nmatmul autotuning, default against tuned (bench/autotune.ts)\n");
 const { benchAutotune, writeAutotuneSections } = await import("./autotune.js");
 const autotuneLoad = (await import("node:os")).loadavg();
