@@ -61,6 +61,7 @@ export async function benchPrecision(gpu: Gpu): Promise<string> {
       const read = step % EVERY === 0;
       const t0 = performance.now();
       const out = await r.trainer.train(step, { tokens }, LR, read);
+      await gpu.device.queue.onSubmittedWorkDone(); // a step not read back has only been submitted
       if (step > STEPS / 2) r.ms.push(performance.now() - t0);
       if (out) r.losses.push(out.loss);
       if (out?.skipped) r.skipped++;
