@@ -8,7 +8,7 @@
 import { GraphBuilder } from "./builder.js";
 import { type Attrs, type Graph, IrError, type Node, describe, isFed } from "./ir.js";
 import { opSpec } from "./ops/index.js";
-import { scalar } from "./ops/helpers.js";
+import { binary, scalar } from "./ops/helpers.js";
 import type { NodeBuilder } from "./ops/spec.js";
 import { differentiationOf, vjpRuleFor } from "./ops/vjp.js";
 import { rebuild } from "./rewrite.js";
@@ -50,6 +50,9 @@ export interface GradOptions extends AttentionChoice {
   /** The cotangent the backward pass starts from at the loss, a scalar node already in the builder
    *  (default 1): mixed-precision training's loss scale (train-step.ts), cast to the loss's dtype. */
   readonly seed?: Node;
+  /** A scalar node already in the builder that every parameter's gradient is multiplied by, where it is
+   *  complete (default none): mixed-precision training's 1/S. */
+  readonly gradScale?: Node;
 }
 
 export interface Differentiated {
@@ -84,6 +87,13 @@ export function differentiate(b: GraphBuilder, g: Graph, loss: string, opts: Gra
     for (let i = nodes.length - 1; i >= 0; i--) {
       const n = nodes[i];
       const gn = ct.get(n.id);
+      if (gn && n.op === "param" && opts.gradScale) {
+        // complete here, after its last reader's rule: scaled now, so that the product runs beside the
+        // kernel that finished it rather than at the end, where it would keep what that kernel reads alive
+        const s =
+          opts.gradScale.dtype === gn.dtype ? opts.gradScale : b.add("cast", [opts.gradScale], { dtype: gn.dtype });
+        ct.set(n.id, binary(b, "mul", gn, s));
+      }
       if (!gn || isFed(n)) continue;
       const inputs = n.inputs.map((id) => byId.get(id)!);
       // what the rule reads: the forward values, or their recomputation (remat)

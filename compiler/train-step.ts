@@ -84,19 +84,15 @@ export function buildTrainStep(
 ): TrainStepGraph {
   const b = new GraphBuilder();
   const scaling = grad.lossScale ? lossScaleOf(b) : undefined;
-  const d = differentiate(b, model, loss, { ...grad, ...(scaling ? { seed: scaling.scale } : {}) });
+  const d = differentiate(b, model, loss, {
+    ...grad,
+    ...(scaling ? { seed: scaling.scale, gradScale: scaling.inverse } : {}),
+  });
   const stepSize = b.input(STEP_INPUTS.stepSize, "f32", []);
   const epsHat = b.input(STEP_INPUTS.epsHat, "f32", []);
   const decay = b.input(STEP_INPUTS.decay, "f32", []);
   const params = [...d.forward.values()].filter((n) => n.op === "param");
-  const unscaled = new Map<string, Node>();
-  const gradOf = (p: Node): Node => {
-    const name = p.attrs.name!;
-    const g = d.grads.get(name)!;
-    if (!scaling) return g;
-    if (!unscaled.has(name)) unscaled.set(name, binary(b, "mul", g, scaling.inverse));
-    return unscaled.get(name)!;
-  };
+  const gradOf = (p: Node): Node => d.grads.get(p.attrs.name!)!;
 
   // Global norm over all gradients; each update scales its gradient by min(1, clip / (norm + 1e-6)).
   const norm = unary(
