@@ -67,8 +67,11 @@ export interface FusionPlan {
 
 const isElementwise = (n: Node): boolean => opSpec(n.op).kind === "elementwise";
 
-/** An elementwise value this many times larger than what it reads is recomputed where it is read. */
+/** An elementwise value this many times larger than what it reads, and of at least EXPANSION_MIN elements,
+ *  is recomputed where it is read rather than stored: the point is memory, so small ones keep the kernels
+ *  they would have (one stored mask feeding two selects lets both merge into one kernel). */
 const EXPANSION = 16;
+const EXPANSION_MIN = 1 << 20;
 
 export function planFusion(g: Graph, limits: DeviceLimits, enabled = true): FusionPlan {
   const byId = new Map(g.nodes.map((n) => [n.id, n]));
@@ -126,11 +129,12 @@ export function planFusion(g: Graph, limits: DeviceLimits, enabled = true): Fusi
         isElementwise(n) &&
         !(n.op in RANDOM_OPS) &&
         us.every((u) => isElementwise(u) || opSpec(u.op).kind === "reduce") &&
+        prod(n.shape) >= EXPANSION_MIN &&
         prod(n.shape) >= EXPANSION * Math.max(1, readSize(n))
       ) {
         // an expansion — a pairwise comparison over broadcasts and iotas, 16× or more the size of what it
-        // reads — is recomputed by each consumer rather than stored (a sampler's [B, V, V] order over a
-        // 32,000-token vocabulary would be 3.8 GiB)
+        // reads and a million elements or more — is recomputed by each consumer rather than stored (a
+        // sampler's [B, V, V] order over a 32,000-token vocabulary would be 3.8 GiB)
         inlined.add(n.id);
       }
     }
