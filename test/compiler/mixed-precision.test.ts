@@ -3,7 +3,7 @@
 // starts the backward pass from a loss scale S = 2^(10 + e) and unscales every gradient by 1/S
 // (train-step.ts LOSS_SCALE); e and the run of finite steps are optimizer state updated on the device.
 // Checked on the GPU: the master copy, an overflow that skips the step and lowers the scale, growth after
-// `every` finite steps, and char_lm's loss over 30 steps within 1 % of f32 training's.
+// `every` finite steps, and char_lm's loss over 20 steps within 1 % of f32 training's.
 import { describe, expect, test } from "vitest";
 import { loadModel, modelFromSource } from "../../api/model.js";
 import { initParams } from "../../compiler/lower.js";
@@ -85,7 +85,7 @@ describe("mixed-precision training (precision f16)", () => {
     expect(await state(t)).toMatchObject({ e: LOSS_SCALE.highest, c: 0 });
   });
 
-  test("char_lm tiny: 30 steps in f16 follow f32's loss within 1 %", async () => {
+  test("char_lm tiny: 20 steps in f16 follow f32's loss within 1 %", async () => {
     const gpu = await testGpu();
     const text = "the quick brown fox jumps over the lazy dog. ".repeat(20);
     const ids = Array.from(text, (c) => c.charCodeAt(0) % 96);
@@ -99,16 +99,16 @@ describe("mixed-precision training (precision f16)", () => {
         ),
       );
       const out: number[] = [];
-      for (let s = 1; s <= 30; s++) {
+      for (let s = 1; s <= 20; s++) {
         const at = (s * 37) % (ids.length - 128);
-        const r = await t.train(s, { tokens: ids.slice(at, at + 128) }, 3e-3, s % 10 === 0);
+        const r = await t.train(s, { tokens: ids.slice(at, at + 128) }, 3e-3, s % 5 === 0);
         if (r) out.push(r.loss);
       }
       return out;
     };
     const full = await losses([]);
     const half = await losses(["precision=f16"]);
-    expect(full[2]).toBeLessThan(full[0]); // it learns at all
-    half.forEach((l, k) => expect(Math.abs(l - full[k]), `step ${(k + 1) * 10}`).toBeLessThan(0.01 * full[k]));
+    expect(full[3]).toBeLessThan(full[0]); // it learns at all
+    half.forEach((l, k) => expect(Math.abs(l - full[k]), `step ${(k + 1) * 5}`).toBeLessThan(0.01 * full[k]));
   });
 });

@@ -102,7 +102,7 @@ describe("tensors past the binding size are bound as windows", () => {
         );
         await expectGpuMatchesReference(g, feeds, opts);
       }),
-      { numRuns: runs(3) },
+      { numRuns: runs(2) },
     );
   });
 
