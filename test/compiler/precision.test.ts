@@ -1,7 +1,8 @@
 // precision.test.ts: a model's `precision` setting (compiler/precision.ts). At f16 every f32 value is
 // stored in f16 — parameters, inputs, activations — while kernels compute and accumulate in f32; ops that
 // always give f32 keep it; node ids stay, so the elaborator's records hold. On the GPU, char_lm's outputs
-// at f16 are within 1 % of the largest f32 output (measured 0.2 %) and its buffers about half the size. A model declares `precision: dtype = f32`, and `--set precision=f16` switches it.
+// at f16 are within 1 % of the largest f32 output (measured 0.2 %) and its buffers about half the size. A
+// model declares `precision: dtype = f32`, and `--set precision=f16` switches it.
 import { describe, expect, test } from "vitest";
 import { loadModel, modelFromSource } from "../../api/model.js";
 import { initParams } from "../../compiler/lower.js";
