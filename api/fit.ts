@@ -75,6 +75,14 @@ function firstOversize(g: Graph, limits: DeviceLimits): string | undefined {
   return undefined;
 }
 
+/** A fit within the limits, judged against the device's memory too where it is known (a software
+ *  adapter's buffers live in this machine's memory; WebGPU tells nothing of a GPU's). */
+function withinMemory(f: Fit, memoryBytes: number | undefined): Fit {
+  if (!f.fits || memoryBytes === undefined || f.peakBytes === undefined || f.peakBytes <= memoryBytes) return f;
+  const reason = `needs ${formatBytes(f.peakBytes)} of buffers, but this device has ${formatBytes(memoryBytes)} of memory`;
+  return { ...f, fits: false, reason };
+}
+
 /** A model of models/ at one preset, with the batch a fit is judged at. */
 export interface FitCase {
   readonly label: string;
@@ -109,12 +117,12 @@ export interface CaseFit {
 }
 
 /** Forward and training step of one case against `limits`: elaborated once, then compiled (or estimated). */
-export function fitCase(c: FitCase, limits: DeviceLimits, loaded?: LoadedModel): CaseFit {
+export function fitCase(c: FitCase, limits: DeviceLimits, loaded?: LoadedModel, memoryBytes?: number): CaseFit {
   const started = performance.now();
   const el = (loaded ?? loadModel(c.file, { preset: c.preset })).elaborate(c.batch);
   const judge = c.estimate ? fitByEstimate : fitByCompiling;
-  const forward = judge(el, limits, "forward");
-  const train = judge(el, limits, "train");
+  const forward = withinMemory(judge(el, limits, "forward"), memoryBytes);
+  const train = withinMemory(judge(el, limits, "train"), memoryBytes);
   const seconds = (performance.now() - started) / 1000;
   return { label: c.label, batch: c.batch, params: el.paramCount, forward, train, seconds };
 }

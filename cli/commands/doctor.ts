@@ -6,6 +6,7 @@ import { type DeviceLimits, formatBytes } from "../../compiler/limits.js";
 import { type Gpu, adapterName, getGpu } from "../../runtime/device.js";
 import { type Parsed, flag } from "../args.js";
 import { EXIT } from "../errors.js";
+import { totalmem } from "node:os";
 import { runSelfTest } from "../selftest.js";
 
 const SHOWN_LIMITS = [
@@ -77,7 +78,10 @@ export async function doctor(p: Parsed): Promise<number> {
   const gpu = await getGpu();
   const checks = await runSelfTest(gpu);
   const ok = checks.every((c) => c.ok);
-  const fits = PRESET_CASES.map((c) => fitCase(c, gpu.limits));
+  // a software adapter keeps its buffers in this machine's memory, so that bounds what fits; a GPU's own
+  // memory is not something WebGPU reports
+  const memory = gpu.limits.adapterKind === "cpu" ? totalmem() : undefined;
+  const fits = PRESET_CASES.map((c) => fitCase(c, gpu.limits, undefined, memory));
   if (flag(p, "json")) {
     const fit = { limits: gpu.limits, subgroups: gpu.adapter.features.includes("subgroups"), models: fits };
     const out = { ok, adapter: gpu.adapter, limits: gpu.limits, selfTest: checks, fit };

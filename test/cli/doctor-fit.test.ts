@@ -72,6 +72,16 @@ describe("fit by estimate", () => {
 });
 
 describe("cases and their lines", () => {
+  test("with the device's memory known, a step whose buffers exceed it does not fit, and says so", () => {
+    const roomy = fitCase({ label: "tiny", file: "tiny.mira", batch: { B: 2 } }, DEFAULT_LIMITS, tiny, 2 ** 30);
+    expect(roomy).toMatchObject({ forward: { fits: true }, train: { fits: true } });
+    const peak = roomy.train.peakBytes!;
+    const tight = fitCase({ label: "tiny", file: "tiny.mira", batch: { B: 2 } }, DEFAULT_LIMITS, tiny, peak - 1);
+    expect(tight.forward.fits).toBe(roomy.forward.peakBytes! <= peak - 1);
+    expect(tight.train).toMatchObject({ fits: false, how: "compiled" });
+    expect(tight.train.reason).toMatch(/^needs .* of buffers, but this device has .* of memory$/);
+  });
+
   test("fitCase elaborates once and judges both steps", () => {
     const c = fitCase({ label: "tiny", file: "tiny.mira", batch: { B: 2 } }, DEFAULT_LIMITS, tiny);
     expect(c).toMatchObject({ label: "tiny", params: 1024, forward: { fits: true }, train: { fits: true } });
