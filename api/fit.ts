@@ -79,7 +79,8 @@ function firstOversize(g: Graph, limits: DeviceLimits): string | undefined {
  *  adapter's buffers live in this machine's memory; WebGPU tells nothing of a GPU's). */
 function withinMemory(f: Fit, memoryBytes: number | undefined): Fit {
   if (!f.fits || memoryBytes === undefined || f.peakBytes === undefined || f.peakBytes <= memoryBytes) return f;
-  const reason = `needs ${formatBytes(f.peakBytes)} of buffers, but this device has ${formatBytes(memoryBytes)} of memory`;
+  const [needs, has] = [formatBytes(f.peakBytes), formatBytes(memoryBytes)];
+  const reason = `needs ${needs} of buffers, but this device has ${has} of memory`;
   return { ...f, fits: false, reason };
 }
 
