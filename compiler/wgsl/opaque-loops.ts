@@ -5,6 +5,8 @@
 // memory-bound on a CPU, so the unrolled code buys nothing there. The bound `n` becomes `n + z`, where `z`
 // is zero at run time but derives from arrayLength() (below 2³² − 1 for any binding; uniform, so loops
 // with barriers stay valid). GPUs compile fast and unroll well: they keep their kernels as they are.
+import { closing } from "./accesses.js";
+
 /** `code` with every `for (var i = …; i < N; …)` over an i32 literal N given an opaque bound. */
 export function opaqueLoopBounds(code: string): string {
   const binding = /^@group\(0\) @binding\(\d+\) var<storage, \w+> (\w+):/m.exec(code)?.[1];
@@ -14,7 +16,7 @@ export function opaqueLoopBounds(code: string): string {
   let at = 0;
   for (const m of code.matchAll(fnStart)) {
     const open = m.index + m[0].lastIndexOf("{");
-    const close = matchingBrace(code, open);
+    const close = closing(code, open);
     if (close < 0) return code;
     let count = 0;
     const body = code
@@ -28,13 +30,4 @@ export function opaqueLoopBounds(code: string): string {
     at = close;
   }
   return out + code.slice(at);
-}
-
-function matchingBrace(code: string, open: number): number {
-  let depth = 0;
-  for (let i = open; i < code.length; i++) {
-    if (code[i] === "{") depth++;
-    else if (code[i] === "}" && --depth === 0) return i;
-  }
-  return -1;
 }

@@ -6,6 +6,7 @@
 // another stage binds the same buffer per element reads and writes it through helpers instead, since one
 // buffer may not be bound twice when either binding is writable.
 import { storageType } from "../dtype.js";
+import { rewriteAccesses } from "./accesses.js";
 import type { Binding, KernelSource } from "./common.js";
 
 export type Builtin =
@@ -106,69 +107,13 @@ export function renameIdentifiers(code: string, map: ReadonlyMap<string, string>
   return code.replace(re, (m) => map.get(m)!);
 }
 
-/** The end of the bracketed or parenthesised run that opens at `open`, or -1. */
-function closing(code: string, open: number): number {
-  let depth = 0;
-  for (let i = open; i < code.length; i++) {
-    const c = code[i];
-    if (c === "[" || c === "(") depth++;
-    else if (c === "]" || c === ")") {
-      depth--;
-      if (depth === 0) return i;
-    }
-  }
-  return -1;
-}
-
-/** The `;` ending the statement that continues at `from` (outside brackets), or -1. */
-function statementEnd(code: string, from: number): number {
-  let depth = 0;
-  for (let i = from; i < code.length; i++) {
-    const c = code[i];
-    if (c === "[" || c === "(") depth++;
-    else if (c === "]" || c === ")") depth--;
-    else if (c === ";" && depth === 0) return i;
-  }
-  return -1;
-}
-
 /**
  * Rewrites every `name[i]` of a vec4 binding into `load(i32(i))`, and every `name[i] = v;` into
  * `store(i32(i), v);` — for a binding the sequence declares per element. Undefined where an access is
  * anything else (a compound assignment, a component store, a pointer).
  */
 export function vec4Accesses(code: string, name: string, load: string, store: string): string | undefined {
-  if (new RegExp(`&\\s*${name}(?!\\w)`).test(code)) return undefined;
-  const re = new RegExp(`(?<![\\w.])${name}\\s*\\[`, "g");
-  let out = "";
-  let at = 0;
-  for (;;) {
-    re.lastIndex = at;
-    const m = re.exec(code);
-    if (!m) return out + code.slice(at);
-    const open = m.index + m[0].length - 1;
-    const close = closing(code, open);
-    if (close < 0) return undefined;
-    const index = vec4Accesses(code.slice(open + 1, close), name, load, store);
-    if (index === undefined) return undefined;
-    out += code.slice(at, m.index);
-    const rest = code.slice(close + 1);
-    const assign = /^\s*([-+*/%&|^]?=)(?!=)/.exec(rest);
-    if (/^\s*\.\s*\w+\s*[-+*/%&|^]?=(?!=)/.test(rest) || /^\s*(\+\+|--)/.test(rest)) return undefined;
-    if (!assign) {
-      out += `${load}(i32(${index}))`;
-      at = close + 1;
-      continue;
-    }
-    if (assign[1] !== "=") return undefined;
-    const from = close + 1 + assign[0].length;
-    const end = statementEnd(code, from);
-    if (end < 0) return undefined;
-    const value = vec4Accesses(code.slice(from, end), name, load, store);
-    if (value === undefined) return undefined;
-    out += `${store}(i32(${index}), ${value.trim()})`;
-    at = end;
-  }
+  return rewriteAccesses(code, name, load, store, "i32");
 }
 
 /** Helpers that read and write a per-element binding four elements at a time. */

@@ -9,6 +9,7 @@ import { bufferBytes } from "../dtype.js";
 import type { Node } from "../ir.js";
 import type { DeviceLimits } from "../limits.js";
 import { prod } from "../shape.js";
+import { rewriteAccesses } from "./accesses.js";
 import type { Binding, KernelSource } from "./common.js";
 
 /** Offsets of storage bindings are a multiple of this on every adapter. */
@@ -66,7 +67,7 @@ export function windowKernel(kernel: KernelSource, counts: readonly number[], by
     const size = ENTRY_BYTES[entry] ?? bug(`${kernel.name}: no entry size for array<${entry}>`);
     if (bytes % size !== 0) bug(`a window of ${bytes} bytes splits an entry of ${size}`);
     accessors.push(accessorSource(name, entry, access === "read_write", n, bytes / size));
-    code = rewriteAccesses(code, name);
+    code = throughWindows(code, name, kernel.name);
   });
   code = insertAfterDeclarations(code, accessors.join("\n"));
   return { ...kernel, name: `${kernel.name}_windowed`, code, bindings };
@@ -94,52 +95,14 @@ function accessorSource(name: string, entry: string, writable: boolean, n: numbe
   return [...get, ...(writable ? put : [])].join("\n");
 }
 
-/** Every `name[e]` read becomes `name_at(u32(e))`, every `name[e] = v;` becomes `name_put(u32(e), v);`. */
-function rewriteAccesses(code: string, name: string): string {
-  const use = new RegExp(`(?<![\\w.])${name}\\s*\\[`, "g");
-  let out = "";
-  let at = 0;
-  for (;;) {
-    use.lastIndex = at;
-    const m = use.exec(code);
-    if (!m) return out + code.slice(at).replaceAll(`arrayLength(&${name})`, `arrayLength(&${name}_w0)`);
-    out += code.slice(at, m.index).replaceAll(`arrayLength(&${name})`, `arrayLength(&${name}_w0)`);
-    const open = m.index + m[0].length - 1;
-    const close = matching(code, open, "[", "]");
-    const index = rewriteAccesses(code.slice(open + 1, close), name);
-    const after = /^\s*(=(?!=)|[-+*/%&|^]=)/.exec(code.slice(close + 1));
-    if (after && after[1] !== "=") bug(`a compound assignment to a windowed binding ${name}`);
-    if (after) {
-      const end = statementEnd(code, close + 1 + after[0].length);
-      const value = rewriteAccesses(code.slice(close + 1 + after[0].length, end).trim(), name);
-      out += `${name}_put(u32(${index}), ${value})`;
-      at = end;
-    } else {
-      out += `${name}_at(u32(${index}))`;
-      at = close + 1;
-    }
-  }
-}
-
-function matching(code: string, open: number, o: string, c: string): number {
-  let depth = 0;
-  for (let i = open; i < code.length; i++) {
-    if (code[i] === o) depth++;
-    else if (code[i] === c && --depth === 0) return i;
-  }
-  return bug(`unbalanced ${o}${c} in a kernel`);
-}
-
-/** The index of the `;` ending the statement that starts at `from` (outside brackets). */
-function statementEnd(code: string, from: number): number {
-  let depth = 0;
-  for (let i = from; i < code.length; i++) {
-    const ch = code[i];
-    if (ch === "(" || ch === "[") depth++;
-    else if (ch === ")" || ch === "]") depth--;
-    else if (ch === ";" && depth === 0) return i;
-  }
-  return bug("a store without its ';' in a kernel");
+/** Every `name[e]` read becomes `name_at(u32(e))`, every `name[e] = v;` becomes `name_put(u32(e), v);`, and
+ *  `arrayLength(&name)` reads the first window. */
+function throughWindows(code: string, name: string, kernel: string): string {
+  const first = code.replaceAll(`arrayLength(&${name})`, `arrayLength(&${name}_w0)`);
+  return (
+    rewriteAccesses(first, name, `${name}_at`, `${name}_put`, "u32") ??
+    bug(`${kernel}: binding ${name} is used other than as name[i] or name[i] = v, so it cannot be windowed`)
+  );
 }
 
 function insertAfterDeclarations(code: string, text: string): string {
