@@ -25,10 +25,10 @@ import {
   stepScalars,
 } from "../../compiler/train-step.js";
 import { Executor } from "../../runtime/executor.js";
-import { writeInitialState } from "../../runtime/trainer.js";
 import { decaysByDefault } from "../../compiler/train-model.js";
 import { expectClose, firstMismatch } from "../helpers/close.js";
 import { runOnGpu, testGpu } from "../helpers/gpu.js";
+import { trainSteps } from "../helpers/train-steps.js";
 import { prng, runs, seedArb } from "./gen.js";
 
 /** Shapes of parameters: rank 0 to 3 over sizes 1, primes and one past a workgroup. */
@@ -211,23 +211,7 @@ describe("training step: multi-tensor against per-parameter", () => {
     const run = async (form: OptimizerForm) => {
       const st = step(form);
       const program = compileGraph(st.graph, gpu.limits, { updates: st.updates });
-      const ex = await Executor.create(gpu, program);
-      try {
-        writeInitialState(
-          ex,
-          el.params.map((p) => p.name),
-          initParams(el.params, 1),
-        );
-        ex.write("tokens", tokens);
-        const losses: number[] = [];
-        for (let t = 1; t <= 4; t++) {
-          for (const [name, v] of Object.entries(stepScalars(DEFAULT_ADAMW, t, 1e-2))) ex.write(name, [v]);
-          losses.push((await ex.run(["step.loss"]))["step.loss"][0]);
-        }
-        return { losses, params: await ex.read(el.params.map((p) => p.name)), copies: program.updates.length };
-      } finally {
-        ex.destroy();
-      }
+      return { ...(await trainSteps(gpu, program, el.params, { tokens }, 4)), copies: program.updates.length };
     };
     const multi = await run("multi-tensor");
     const per = await run("per-parameter");

@@ -22,10 +22,9 @@ import { peakAlive } from "../../compiler/report-remat.js";
 import { prod } from "../../compiler/shape.js";
 import { defaultTrainStep, trainableModel } from "../../compiler/train-model.js";
 import { DEFAULT_ADAMW, momentName, stepScalars } from "../../compiler/train-step.js";
-import { Executor } from "../../runtime/executor.js";
-import { writeInitialState } from "../../runtime/trainer.js";
 import { expectClose } from "../helpers/close.js";
 import { testGpu } from "../helpers/gpu.js";
+import { trainSteps } from "../helpers/train-steps.js";
 import { type Rand, intIn, prng, runs } from "./gen.js";
 import {
   Draw,
@@ -291,27 +290,8 @@ describe("training step on the GPU", () => {
     const tokens = Array.from({ length: 16 }, (_, i) => (i * 7 + 3) % 60);
     const run = async (on: boolean) => {
       const st = defaultTrainStep(trainableModel(el, "lm", on), DEFAULT_ADAMW);
-      const ex = await Executor.create(gpu, compileGraph(st.graph, gpu.limits, { updates: st.updates }));
-      try {
-        writeInitialState(
-          ex,
-          el.params.map((p) => p.name),
-          initParams(el.params, 1),
-        );
-        ex.write("tokens", tokens);
-        const losses: number[] = [];
-        for (let t = 1; t <= 3; t++) {
-          for (const [name, v] of Object.entries(stepScalars(DEFAULT_ADAMW, t, 1e-2))) ex.write(name, [v]);
-          losses.push((await ex.run(["step.loss"]))["step.loss"][0]);
-        }
-        return {
-          losses,
-          params: await ex.read(el.params.map((p) => p.name)),
-          dispatches: ex.program.dispatches.length,
-        };
-      } finally {
-        ex.destroy();
-      }
+      const program = compileGraph(st.graph, gpu.limits, { updates: st.updates });
+      return { ...(await trainSteps(gpu, program, el.params, { tokens }, 3)), dispatches: program.dispatches.length };
     };
     const plain = await run(false);
     const remat = await run(true);

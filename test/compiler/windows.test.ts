@@ -12,17 +12,15 @@ import { GraphBuilder } from "../../compiler/builder.js";
 import { DTYPES, type DType } from "../../compiler/dtype.js";
 import type { Graph } from "../../compiler/ir.js";
 import type { DeviceLimits } from "../../compiler/limits.js";
-import { initParams } from "../../compiler/lower.js";
 import { binary } from "../../compiler/ops/helpers.js";
 import { validateMemoryPlan } from "../../compiler/plan.js";
 import { type Program, compileGraph } from "../../compiler/program.js";
 import { prod } from "../../compiler/shape.js";
-import { DEFAULT_ADAMW, buildTrainStep, stepScalars } from "../../compiler/train-step.js";
+import { DEFAULT_ADAMW, buildTrainStep } from "../../compiler/train-step.js";
 import { windowKernel } from "../../compiler/wgsl/windows.js";
-import { Executor } from "../../runtime/executor.js";
-import { writeInitialState } from "../../runtime/trainer.js";
 import { firstMismatch } from "../helpers/close.js";
 import { testGpu } from "../helpers/gpu.js";
+import { trainSteps } from "../helpers/train-steps.js";
 import { expectGpuMatchesReference, feedsFor, gridValues, intIn, pick, prng, runs, seedArb, singleOp } from "./gen.js";
 
 const SMALL: Partial<DeviceLimits> = { maxStorageBufferBindingSize: 4096 };
@@ -126,28 +124,10 @@ describe("tensors past the binding size are bound as windows", () => {
     const gpu = await testGpu();
     const el = loadModel("models/char_lm.mira", { preset: "tiny" }).elaborate({ B: 2, T: 8 });
     const st = buildTrainStep(el.graph, "objective", DEFAULT_ADAMW, () => true);
+    const tokens = Array.from({ length: 16 }, (_, i) => (i * 5 + 1) % 60);
     const run = async (limits: DeviceLimits) => {
       const program = compileGraph(st.graph, limits, { updates: st.updates });
-      const ex = await Executor.create(gpu, program);
-      try {
-        writeInitialState(
-          ex,
-          el.params.map((p) => p.name),
-          initParams(el.params, 1),
-        );
-        ex.write(
-          "tokens",
-          Array.from({ length: 16 }, (_, i) => (i * 5 + 1) % 60),
-        );
-        const losses: number[] = [];
-        for (let t = 1; t <= 2; t++) {
-          for (const [name, v] of Object.entries(stepScalars(DEFAULT_ADAMW, t, 1e-2))) ex.write(name, [v]);
-          losses.push((await ex.run(["step.loss"]))["step.loss"][0]);
-        }
-        return { losses, params: await ex.read(el.params.map((p) => p.name)), windowed: windowed(program) };
-      } finally {
-        ex.destroy();
-      }
+      return { ...(await trainSteps(gpu, program, el.params, { tokens }, 2)), windowed: windowed(program) };
     };
     // 8 KiB: the embedding, the MLP's weights and its f32[2, 8, 128] activations are two windows each
     const small = await run({ ...gpu.limits, maxStorageBufferBindingSize: 8192 });
