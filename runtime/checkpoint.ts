@@ -319,6 +319,28 @@ const writerOf =
     while (off < bytes.byteLength) off += write(fd, bytes, off, bytes.byteLength - off);
   };
 
+/** A writable temporary file for `path`, its descriptor; a failure to open it is a CheckpointWriteError. */
+function openTemp(path: string, tmp: string): number {
+  try {
+    return openSync(tmp, "w");
+  } catch (e) {
+    return writeFailed(e, path, tmp);
+  }
+}
+
+/** Closes the temporary file — fsynced first unless writing it `failed` — and reports any failure. */
+function closeTemp(fd: number, path: string, tmp: string, failed?: { error: unknown }): void {
+  let error = failed;
+  try {
+    if (!error) fsyncSync(fd);
+  } catch (e) {
+    error = { error: e };
+  } finally {
+    closeSync(fd);
+  }
+  if (error) writeFailed(error.error, path, tmp);
+}
+
 /** `path` written atomically by `body` (given a sequential writer and the descriptor): a temporary file in
  *  the same directory, fsync, rename, fsync of the directory. A failure removes the temporary file and
  *  leaves `path` as it was. */
@@ -328,17 +350,14 @@ async function writeAtomic(
   hooks: WriteHooks = {},
 ): Promise<void> {
   const tmp = tmpFor(path);
+  const fd = openTemp(path, tmp);
+  let failed: { error: unknown } | undefined;
   try {
-    const fd = openSync(tmp, "w");
-    try {
-      await body(writerOf(fd, hooks), fd);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    await body(writerOf(fd, hooks), fd);
   } catch (e) {
-    writeFailed(e, path, tmp);
+    failed = { error: e };
   }
+  closeTemp(fd, path, tmp, failed);
   commit(tmp, path, hooks);
 }
 
@@ -346,17 +365,14 @@ async function writeAtomic(
  *  A failed write removes the temporary file and leaves `path` as it was. */
 export function writeFileAtomic(path: string, bytes: Uint8Array, hooks: WriteHooks = {}): void {
   const tmp = tmpFor(path);
+  const fd = openTemp(path, tmp);
+  let failed: { error: unknown } | undefined;
   try {
-    const fd = openSync(tmp, "w");
-    try {
-      writerOf(fd, hooks)(bytes);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    writerOf(fd, hooks)(bytes);
   } catch (e) {
-    writeFailed(e, path, tmp);
+    failed = { error: e };
   }
+  closeTemp(fd, path, tmp, failed);
   commit(tmp, path, hooks);
 }
 
