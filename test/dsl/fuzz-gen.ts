@@ -135,6 +135,8 @@ export function tokenMutant(r: Rand): Mutant {
       };
     const u = tokens[i + 1];
     if (!u || u.tokenType === t.tokenType || u.tokenType === Comma || u.tokenType === Minus) continue;
+    // `preset 3b` → `preset b3`, another valid name
+    if (tokens[i - 1]?.tokenType === Preset) continue;
     // `F()` → `(F)`, a bare implementation
     if (t.tokenType === Identifier && u.tokenType === LParen && tokens[i + 2]?.tokenType === RParen) continue;
     const swapped =
