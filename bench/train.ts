@@ -10,6 +10,7 @@ import { Executor } from "../runtime/executor.js";
 import { decaysByDefault } from "../compiler/train-model.js";
 import { Table, time } from "./harness.js";
 import { formatBytes } from "../compiler/limits.js";
+import { programBytes } from "../compiler/arenas.js";
 
 export interface StepCase {
   readonly label: string;
@@ -53,7 +54,7 @@ export async function benchTrainStep(gpu: Gpu, cases: readonly StepCase[]): Prom
         await ex.run(["step.loss"]);
       };
       const timing = await time(step, { warmup: 2, runs: 5 });
-      const bytes = program.buffers.reduce((s, b) => s + b.bytes, 0);
+      const bytes = programBytes(program.buffers);
       const bound = program.dispatches.reduce(
         (s, d) => s + d.buffers.reduce((t, b) => t + program.buffers[b].bytes, 0),
         0,

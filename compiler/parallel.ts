@@ -14,7 +14,8 @@
 // still runs on its own.
 import type { DeviceLimits } from "./limits.js";
 import type { Dispatch } from "./program.js";
-import { type Member, kernelTable, stageModule, unflatten } from "./sequence.js";
+import { type Member, kernelTable, slotsOf as bufferSlots, stageModule, touchesOf, unflatten } from "./sequence.js";
+import { type Homes, NO_HOMES } from "./arenas.js";
 import type { KernelSource } from "./wgsl/common.js";
 import { type Stage, parseStage } from "./wgsl/stage.js";
 
@@ -36,6 +37,7 @@ interface Access {
 }
 
 function accessOf(k: KernelSource, d: Dispatch): Access {
+  if (d.touches) return { writes: new Set(d.touches.writes), reads: new Set(d.touches.reads) };
   const writes = new Set<number>();
   const reads = new Set<number>();
   k.bindings.forEach((b, i) => (b.access === "read_write" ? writes : reads).add(d.buffers[i]));
@@ -78,13 +80,13 @@ function packOf(stage: Stage, threads: number): number | undefined {
 /** The kernel's workgroups for a member. */
 const slotsOf = (m: Member, threads: number): number => Math.ceil(total(m.dispatch) / packOf(m.stage, threads)!);
 
-function fits(run: readonly Member[], limits: DeviceLimits): boolean {
+function fits(run: readonly Member[], limits: DeviceLimits, homes: Homes): boolean {
   const threads = threadsOf(run);
   if (run.some((m) => packOf(m.stage, threads) === undefined)) return false;
   if (workgroupBytes(run) > limits.maxComputeWorkgroupStorageSize) return false;
   if (run.reduce((s, m) => s + slotsOf(m, threads), 0) > limits.maxComputeWorkgroupsPerDimension ** 2) return false;
-  const buffers = new Set(run.flatMap((m) => m.dispatch.buffers));
-  return buffers.size <= limits.maxStorageBuffersPerShaderStage;
+  const slots = bufferSlots(run, homes);
+  return slots !== undefined && slots.length <= limits.maxStorageBuffersPerShaderStage;
 }
 
 /** The program's dispatches with runs of independent ones merged; the kernels they use, deduplicated. */
@@ -93,18 +95,20 @@ export function parallelDispatches(
   dispatches: readonly Dispatch[],
   limits: DeviceLimits,
   o: ParallelOptions = PARALLEL_DEFAULTS,
+  homes: Homes = NO_HOMES,
 ): { kernels: KernelSource[]; dispatches: Dispatch[] } {
   const stages = kernels.map(parseStage);
   const { kernels: outKernels, indexOf: kernelIndex } = kernelTable();
   const out: Dispatch[] = [];
   const emit = (run: readonly Member[]): void => {
-    const k = run.length > 1 ? parallelKernel(run, limits) : undefined;
+    const k = run.length > 1 ? parallelKernel(run, limits, homes) : undefined;
     if (k)
       out.push({
         kernel: kernelIndex(k.kernel),
         buffers: k.buffers,
         workgroups: k.grid,
         node: run.at(-1)!.dispatch.node,
+        ...touchesOf(run, homes),
       });
     else for (const m of run) out.push({ ...m.dispatch, kernel: kernelIndex(m.stage.kernel) });
   };
@@ -129,7 +133,7 @@ export function parallelDispatches(
       const sj = dj.ranges ? undefined : stages[dj.kernel];
       const m = sj && { stage: sj, dispatch: dj };
       const joins =
-        m !== undefined && members.apart(access[j]) && skipped.apart(access[j]) && fits([...run, m], limits);
+        m !== undefined && members.apart(access[j]) && skipped.apart(access[j]) && fits([...run, m], limits, homes);
       if (joins) {
         run.push(m);
         members.add(access[j]);
@@ -145,8 +149,9 @@ export function parallelDispatches(
 function parallelKernel(
   run: readonly Member[],
   limits: DeviceLimits,
+  homes: Homes,
 ): { kernel: KernelSource; buffers: number[]; grid: [number, number, number] } | undefined {
-  const mod = stageModule(run, true);
+  const mod = stageModule(run, true, homes);
   if (!mod) return undefined;
   const threads = threadsOf(run);
   const all = run.reduce((s, m) => s + slotsOf(m, threads), 0);

@@ -13,7 +13,8 @@ import { type PassLog, runPasses } from "./pipeline.js";
 import type { MemoryPlan, PlanStep, PlanValue } from "./plan.js";
 import { schedule } from "./schedule.js";
 import { PARALLEL_DEFAULTS, parallelDispatches } from "./parallel.js";
-import { sequenceDispatches } from "./sequence.js";
+import { SEQUENCE_DEFAULTS, sequenceDispatches } from "./sequence.js";
+import { type Home, boundTwice, homesOf, placeInArenas, writableArenas } from "./arenas.js";
 import { opaqueLoopBounds } from "./wgsl/opaque-loops.js";
 import { windowDispatches } from "./windows.js";
 import { type Shape, prod } from "./shape.js";
@@ -22,7 +23,8 @@ import type { KernelSource } from "./wgsl/common.js";
 import type { MatmulVariant } from "./wgsl/matmul.js";
 import { bug } from "../base/errors.js";
 
-export type BufferRole = "input" | "param" | "output" | "temp";
+/** "arena": a device buffer holding other buffers at offsets (arenas.ts); its members say where. */
+export type BufferRole = "input" | "param" | "output" | "temp" | "arena";
 
 export interface ProgramBuffer {
   readonly id: number;
@@ -31,6 +33,8 @@ export interface ProgramBuffer {
   readonly bytes: number; // padded to a multiple of 4
   readonly role: BufferRole;
   readonly name?: string;
+  /** the arena holding this buffer, and where (arenas.ts); absent: a device buffer of its own */
+  readonly home?: Home;
 }
 
 export interface Dispatch {
@@ -40,6 +44,9 @@ export interface Dispatch {
   readonly ranges?: readonly (BufferRange | undefined)[];
   readonly workgroups: readonly [number, number, number];
   readonly node: number; // IR node it computes (for reports and profiles)
+  /** for a merged kernel binding whole arenas: the member buffers its stages read and write, so later
+   *  merges still see which values it touches (parallel.ts) */
+  readonly touches?: { readonly reads: readonly number[]; readonly writes: readonly number[] };
 }
 
 export interface BufferRange {
@@ -92,10 +99,14 @@ export interface CompileOptions {
   /** with fusion, reductions and the elementwise work over the same rows in one kernel (fuse-rows.ts;
    *  default true); false keeps the elementwise plan's kernels, the A/B baseline of row kernels */
   readonly rows?: boolean;
-  /** with fusion, runs of consecutive small dispatches as one single-workgroup kernel (sequence.ts).
-   *  Default false: on llvmpipe a TTM step's dispatches fall about 4× but its cold compile grows several
-   *  times for a modest warm gain (docs/PERFORMANCE.md, section compile-cold) */
+  /** with fusion, runs of consecutive small dispatches as one single-workgroup kernel (sequence.ts), over
+   *  arenas unless `arenas` is false. Default false: with arenas a TTM step's dispatches fall about 15×, but
+   *  on llvmpipe a sequence kernel compiles slowly, so a cold first run takes far longer (docs/PERFORMANCE.md,
+   *  section sequence-step); on a GPU, where it should pay, it is not measured yet */
   readonly sequence?: boolean;
+  /** pack buffers into arenas (arenas.ts), so that merged kernels bind many values at once. Default: with
+   *  sequence kernels, which end on the binding limit every two or three stages without them */
+  readonly arenas?: boolean;
   /** with fusion, dispatches that do not depend on one another as one dispatch over their grids laid end
    *  to end (parallel.ts). Default: on GPU adapters, where compiles are cheap and a launch costs 3–10 µs.
    *  On llvmpipe they halve a training step's dispatches but about double a cold compile (a merged
@@ -125,21 +136,11 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
   const parallel = (opts.fuse ?? true) && (opts.parallel ?? limits.adapterKind === "gpu");
   // with parallel kernels, a freed buffer waits out their window before it is taken again
   const allocation = allocate(sched, limits, opts.reuseBuffers ?? true, parallel ? PARALLEL_DEFAULTS.window : 0);
-  const { buffers, memory, bufferOf } = allocation;
+  const { buffers: allocated, memory, bufferOf } = allocation;
   // bindings past the device's binding size become windows of their buffers (not merged below)
-  const windowed = windowDispatches(allocation.kernels, allocation.dispatches, buffers, limits);
-  const sequenced =
-    (opts.fuse ?? true) && (opts.sequence ?? false)
-      ? sequenceDispatches(windowed.kernels, windowed.dispatches, limits)
-      : windowed;
-  const merged = parallel ? parallelDispatches(sequenced.kernels, sequenced.dispatches, limits) : sequenced;
-  const { dispatches } = merged;
-  const kernels =
-    (opts.opaqueLoops ?? limits.adapterKind === "cpu")
-      ? merged.kernels.map((k) => ({ ...k, code: opaqueLoopBounds(k.code) }))
-      : merged.kernels;
+  const windowed = windowDispatches(allocation.kernels, allocation.dispatches, allocated, limits);
+  const sequence = (opts.fuse ?? true) && (opts.sequence ?? false);
   const byId = sched.byId;
-  const tensor = (n: Node, name: string): Tensor => ({ name, buffer: bufferOf(n.id), dtype: n.dtype, shape: n.shape });
   const updates = Object.entries(opts.updates ?? {})
     .map(([out, param]) => {
       const o = g.outputs.find((x) => x.name === out);
@@ -152,6 +153,22 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
       return { from: bufferOf(o.id), to: bufferOf(p.id) };
     })
     .filter((u) => u.from !== u.to); // written in place (an adamw step)
+  const apart = new Set([...updates.flatMap((u) => [u.from, u.to]), ...boundTwice(windowed.dispatches)]);
+  const buffers = (opts.arenas ?? sequence) ? placeInArenas(allocated, limits, apart) : allocated;
+  const homes = homesOf(buffers);
+  const sequenced = sequence
+    ? sequenceDispatches(windowed.kernels, windowed.dispatches, limits, SEQUENCE_DEFAULTS, homes)
+    : windowed;
+  const merged = parallel
+    ? parallelDispatches(sequenced.kernels, sequenced.dispatches, limits, PARALLEL_DEFAULTS, homes)
+    : sequenced;
+  const final = writableArenas(merged.kernels, merged.dispatches, homes);
+  const { dispatches } = final;
+  const kernels =
+    (opts.opaqueLoops ?? limits.adapterKind === "cpu")
+      ? final.kernels.map((k) => ({ ...k, code: opaqueLoopBounds(k.code) }))
+      : final.kernels;
+  const tensor = (n: Node, name: string): Tensor => ({ name, buffer: bufferOf(n.id), dtype: n.dtype, shape: n.shape });
   return {
     buffers,
     updates,

@@ -9,6 +9,7 @@ import { type KindLine, type ScanDispatches, dispatchKinds, formatKinds, formatS
 import { type RematReport, formatRemat } from "./report-remat.js";
 import { prod } from "./shape.js";
 import { bug } from "../base/errors.js";
+import { programBytes } from "./arenas.js";
 
 /** Floating-point operations of one node, by its op's rule in the FLOP table (ops/flops.ts). */
 export function flopsOf(n: Node, byId: ReadonlyMap<number, Node>): number {
@@ -83,6 +84,7 @@ export function memorySplit(p: Program): MemorySplit {
   const bytes = new Map(p.memory.values.map((v) => [v.id, v.bytes]));
   const split = { parameters: 0, gradients: 0, optimizerState: 0, activations: 0, total: 0 };
   for (const b of p.buffers) {
+    if (b.role === "arena") continue; // counted through its members
     split.total += b.bytes;
     if (b.role === "param") split[b.name?.startsWith("opt.") ? "optimizerState" : "parameters"] += b.bytes;
     else {
@@ -99,7 +101,8 @@ export function memorySplit(p: Program): MemorySplit {
 export function reportProgram(p: Program): ProgramReport {
   const count = new Map<number, number>();
   for (const d of p.dispatches) count.set(d.kernel, (count.get(d.kernel) ?? 0) + 1);
-  const largest = p.buffers.reduce((a, b) => (b.bytes > a.bytes ? b : a), p.buffers[0] ?? { bytes: 0, id: -1 });
+  const values = p.buffers.filter((b) => b.role !== "arena");
+  const largest = values.reduce((a, b) => (b.bytes > a.bytes ? b : a), values[0] ?? { bytes: 0, id: -1 });
   return {
     // optimizer moments are params of a training step's program, but not of the model
     params: p.params.filter((t) => !t.name.startsWith("opt.")).reduce((s, t) => s + prod(t.shape), 0),
@@ -107,7 +110,7 @@ export function reportProgram(p: Program): ProgramReport {
     dispatches: p.dispatches.length,
     kinds: dispatchKinds(p),
     kernels: p.kernels.map((k, i) => ({ name: k.name, dispatches: count.get(i) ?? 0, workgroups: k.workgroups })),
-    bufferBytes: p.buffers.reduce((s, b) => s + b.bytes, 0),
+    bufferBytes: programBytes(p.buffers),
     largestBuffer: {
       bytes: largest?.bytes ?? 0,
       name: "name" in largest && largest.name ? largest.name : `t${largest?.id ?? "-"}`,

@@ -8,12 +8,15 @@
 // This is how batch-1 work (a decoding step, a scan's per-step kernels) stops paying a launch per
 // kernel: ≈ 20–40 µs on llvmpipe, 3–10 µs on real GPUs, against a few µs of arithmetic.
 // A run ends at a dispatch too large for one workgroup, at the device's storage-buffer limit, at its
-// workgroup-memory limit, or at a buffer two stages bind with different element types.
+// workgroup-memory limit, or at a buffer two stages bind with different element types. With arenas
+// (arenas.ts) the buffers in one arena take one binding, so runs end on the stage limit instead.
 import type { DeviceLimits } from "./limits.js";
 import type { Dispatch } from "./program.js";
 import type { Binding, KernelSource } from "./wgsl/common.js";
-import { type Stage, parseStage, renameIdentifiers, vec4Accesses, vec4Helpers } from "./wgsl/stage.js";
+import { type Stage, memberHelpers, parseStage, renameIdentifiers, vec4Accesses, vec4Helpers } from "./wgsl/stage.js";
 import { storageType } from "./dtype.js";
+import { type Homes, NO_HOMES } from "./arenas.js";
+import { rewriteAccesses } from "./wgsl/accesses.js";
 
 export interface SequenceOptions {
   /** a dispatch joins a sequence when its invocations (threads × workgroups) are at most this */
@@ -29,9 +32,9 @@ export interface Member {
   readonly dispatch: Dispatch;
 }
 
-/** A buffer as the sequence binds it. */
+/** A buffer as the sequence binds it: a buffer of its own, or an arena its members are read through. */
 export interface Slot {
-  readonly buffer: number;
+  readonly buffer: number; // the buffer id, or the arena's
   readonly type: string; // storage element type
   readonly dtype: Binding["dtype"];
   vec4: boolean; // every stage binds it as vec4
@@ -61,6 +64,7 @@ export function sequenceDispatches(
   dispatches: readonly Dispatch[],
   limits: DeviceLimits,
   o: SequenceOptions = SEQUENCE_DEFAULTS,
+  homes: Homes = NO_HOMES,
 ): { kernels: KernelSource[]; dispatches: Dispatch[] } {
   const stages = kernels.map(parseStage);
   const { kernels: outKernels, indexOf: kernelIndex } = kernelTable();
@@ -69,7 +73,7 @@ export function sequenceDispatches(
   const flush = (): void => {
     if (run.length === 1) out.push({ ...run[0].dispatch, kernel: kernelIndex(run[0].stage.kernel) });
     else if (run.length > 1) {
-      const k = sequenceKernel(run);
+      const k = sequenceKernel(run, homes);
       if (!k) for (const m of run) out.push({ ...m.dispatch, kernel: kernelIndex(m.stage.kernel) });
       else
         out.push({
@@ -77,6 +81,7 @@ export function sequenceDispatches(
           buffers: k.buffers,
           workgroups: [1, 1, 1],
           node: run.at(-1)!.dispatch.node,
+          ...touchesOf(run, homes),
         });
     }
     run = [];
@@ -89,7 +94,7 @@ export function sequenceDispatches(
       out.push({ ...d, kernel: kernelIndex(kernels[d.kernel]) });
       continue;
     }
-    if (run.length >= o.maxStages || !fits([...run, m], limits)) flush();
+    if (run.length >= o.maxStages || !fits([...run, m], limits, homes)) flush();
     run.push(m);
   }
   flush();
@@ -101,30 +106,47 @@ function threadsOf(run: readonly Member[]): number {
   return Math.max(...run.map((m) => m.stage.threads));
 }
 
-function fits(run: readonly Member[], limits: DeviceLimits): boolean {
+function fits(run: readonly Member[], limits: DeviceLimits, homes: Homes): boolean {
   const threads = threadsOf(run);
   if (run.some((m) => m.stage.barriers && m.stage.threads !== threads)) return false;
   if (run.reduce((s, m) => s + m.stage.workgroupBytes, 0) > limits.maxComputeWorkgroupStorageSize) return false;
-  const slots = slotsOf(run);
+  const slots = slotsOf(run, homes);
   return slots !== undefined && slots.length <= limits.maxStorageBuffersPerShaderStage;
 }
 
-/** One slot per buffer, or undefined when two stages bind a buffer with different element types. */
-export function slotsOf(run: readonly Member[]): Slot[] | undefined {
+/** One slot per buffer or arena, or undefined when two stages bind a buffer with different element types. */
+export function slotsOf(run: readonly Member[], homes: Homes = NO_HOMES): Slot[] | undefined {
   const slots = new Map<number, Slot>();
   for (const { stage, dispatch } of run) {
     for (const [i, b] of stage.kernel.bindings.entries()) {
-      const buffer = dispatch.buffers[i];
-      const type = storageType(b.dtype);
+      const home = homes.get(dispatch.buffers[i]);
+      if (home && storageType(b.dtype) === "f16") return undefined; // not bit for bit in 32-bit words
+      const buffer = home?.arena ?? dispatch.buffers[i];
+      const type = home ? "u32" : storageType(b.dtype);
       const s = slots.get(buffer);
       if (s && s.type !== type) return undefined;
-      const slot = s ?? { buffer, type, dtype: b.dtype, vec4: true, writes: false };
-      slot.vec4 &&= b.vec === 4;
+      const slot = s ?? { buffer, type, dtype: home ? "u32" : b.dtype, vec4: true, writes: false };
+      slot.vec4 &&= !home && b.vec === 4;
       slot.writes ||= b.access === "read_write";
       slots.set(buffer, slot);
     }
   }
   return [...slots.values()];
+}
+
+/** The buffers a run's stages read and write, arena members by their own ids (parallel.ts orders by them). */
+export function touchesOf(run: readonly Member[], homes: Homes): Pick<Dispatch, "touches"> {
+  if (homes.size === 0) return {};
+  const reads = new Set<number>();
+  const writes = new Set<number>();
+  for (const { stage, dispatch } of run) {
+    if (dispatch.touches) {
+      for (const x of dispatch.touches.reads) reads.add(x);
+      for (const x of dispatch.touches.writes) writes.add(x);
+    } else
+      stage.kernel.bindings.forEach((b, i) => (b.access === "read_write" ? writes : reads).add(dispatch.buffers[i]));
+  }
+  return { touches: { reads: [...reads].filter((x) => !writes.has(x)), writes: [...writes] } };
 }
 
 /** A run of stages in one module: a binding per buffer (slot), each stage's helpers and `main` renamed
@@ -133,8 +155,9 @@ export function slotsOf(run: readonly Member[]): Slot[] | undefined {
 export function stageModule(
   run: readonly Member[],
   shareWorkgroup = false,
+  homes: Homes = NO_HOMES,
 ): { slots: Slot[]; head: string; bindings: Binding[]; buffers: number[] } | undefined {
-  const slots = slotsOf(run);
+  const slots = slotsOf(run, homes);
   if (!slots) return undefined;
   const slotName = new Map(slots.map((s, i) => [s.buffer, `sq_b${i}`]));
   const decls = slots.map((s, i) => {
@@ -158,8 +181,18 @@ export function stageModule(
       }
     }
     for (const [i, b] of stage.kernel.bindings.entries()) {
-      const slot = slots.find((s) => s.buffer === dispatch.buffers[i])!;
+      const home = homes.get(dispatch.buffers[i]);
+      const slot = slots.find((s) => s.buffer === (home?.arena ?? dispatch.buffers[i]))!;
       const name = slotName.get(slot.buffer)!;
+      if (home) {
+        // an arena member: every access goes through helpers at its offset, by bitcast
+        const fn = `sqa${k}_${b.name}`;
+        const rewritten = rewriteAccesses(code, b.name, `${fn}_ld`, `${fn}_st`, "u32");
+        if (rewritten === undefined) return undefined;
+        code = rewritten;
+        helpers.add(memberHelpers(b, fn, name, home.offset / 4, b.access === "read_write"));
+        continue;
+      }
       if (b.vec === 4 && !slot.vec4) {
         const rewritten = vec4Accesses(code, b.name, `${name}_ld4`, `${name}_st4`);
         if (rewritten === undefined) return undefined;
@@ -185,8 +218,8 @@ export function stageModule(
 
 /** The WGSL of a run of stages and the buffers its bindings take; undefined where a stage's vec4 accesses
  *  cannot be rewritten per element. */
-function sequenceKernel(run: readonly Member[]): { kernel: KernelSource; buffers: number[] } | undefined {
-  const mod = stageModule(run);
+function sequenceKernel(run: readonly Member[], homes: Homes): { kernel: KernelSource; buffers: number[] } | undefined {
+  const mod = stageModule(run, false, homes);
   if (!mod) return undefined;
   const threads = threadsOf(run);
   const calls = run.map(({ stage, dispatch }, k) => stageCall(stage, dispatch.workgroups, `sq${k}_main`, threads));

@@ -73,8 +73,11 @@ export class IncrementalDecoder implements TokenDecoder {
     load: WeightLoader,
     opts: CompileOptions = {},
   ): Promise<IncrementalDecoder> {
-    const ex = await Executor.create(gpu, compileFor(gpu, graphs.step, opts));
-    const d = new IncrementalDecoder(gpu, graphs, ex, load, opts);
+    // the prefill programs read and write the step's weights and caches in place (shared buffers), so
+    // these live in buffers of their own: a kernel may not bind one device buffer both ways (arenas.ts)
+    const own = { ...opts, arenas: false };
+    const ex = await Executor.create(gpu, compileFor(gpu, graphs.step, own));
+    const d = new IncrementalDecoder(gpu, graphs, ex, load, own);
     try {
       load(
         ex,

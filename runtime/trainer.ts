@@ -9,6 +9,7 @@ import { compileFor } from "./autotune-cache.js";
 import type { Gpu } from "./device.js";
 import { Executor } from "./executor.js";
 import { bug } from "../base/errors.js";
+import { programBytes } from "../compiler/arenas.js";
 
 /** Values for a model's inputs, by input name. */
 export type Batch = Readonly<Record<string, ArrayLike<number>>>;
@@ -33,7 +34,9 @@ export class Trainer {
   static async create(gpu: Gpu, model: TrainableModel, adamw: AdamWConfig): Promise<Trainer> {
     const st = defaultTrainStep(model, adamw);
     const step = await Executor.create(gpu, compileFor(gpu, st.graph, { updates: st.updates }));
-    const evaluate = await Executor.create(gpu, compileFor(gpu, lossGraph(model)), { share: step });
+    // the step's weights may sit in its arenas; the evaluation binds them at their offsets, so it keeps
+    // every buffer of its own (a shared weight cannot also be a member of its arena: executor.ts)
+    const evaluate = await Executor.create(gpu, compileFor(gpu, lossGraph(model), { arenas: false }), { share: step });
     return new Trainer(model, adamw, step, evaluate);
   }
 
@@ -53,7 +56,7 @@ export class Trainer {
 
   /** Bytes of all buffers of the step program (no reuse yet: the memory planner is its own issue). */
   get bufferBytes(): number {
-    return this.step.program.buffers.reduce((s, b) => s + b.bytes, 0);
+    return programBytes(this.step.program.buffers);
   }
 
   initialize(values: ReadonlyMap<string, Float32Array>): void {

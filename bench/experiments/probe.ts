@@ -51,9 +51,13 @@ const logits = el.graph.outputs.find((x) => x.name === (el.generate?.from ?? "lo
 if (!loss || !logits) throw new Error(`${a.model} needs a loss and a logits output`);
 const gpu = await getGpu();
 const trainer = await Trainer.create(gpu, { forward: el.graph, loss, params: el.params }, DEFAULT_ADAMW);
-const evaluator = await Executor.create(gpu, compileFor(gpu, { nodes: el.graph.nodes, outputs: [logits] }), {
-  share: trainer.step,
-});
+const evaluator = await Executor.create(
+  gpu,
+  compileFor(gpu, { nodes: el.graph.nodes, outputs: [logits] }, { arenas: false }),
+  {
+    share: trainer.step,
+  },
+);
 trainer.initialize(initParams(el.params, seed));
 console.log(
   `${el.paramCount} parameters; training on ${poolAt(1).length} questions (--types ${a.types}); ${a.set.join(" ")}`,

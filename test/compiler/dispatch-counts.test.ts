@@ -1,5 +1,6 @@
 // dispatch-counts.test.ts: the dispatch counts issue #20 sets, on this adapter's limits with parallel
-// kernels on (compile only; they are the default on GPU adapters, off on CPU ones for their cold compile:
+// kernels on, and sequence kernels over arenas for the TTM step (compile only; parallel kernels are the
+// default on GPU adapters, sequence kernels an option, both off on CPU ones for their cold compile:
 // compiler/program.ts): launches, not arithmetic, are what batch-1 steps cost on llvmpipe (≈ 20–40 µs
 // each) and on real GPUs (3–10 µs). Layer norm, softmax and cross-entropy are counted in row-fusion.test.ts.
 import { describe, expect, test } from "vitest";
@@ -28,14 +29,31 @@ describe("dispatches per step", () => {
     expect(p.dispatches.length, names(p)).toBeLessThanOrEqual(50);
   });
 
-  test("Mirasol tiny, TTM Combiner, 32 chunks, B 1, training step: at most 65 per chunk (the goal is 40)", async () => {
-    // ≈ 190 per chunk when issue #20 was filed, 105 before parallel kernels, 63 with them; this bounds a
-    // regression while the goal is open
-    const limits = (await testGpu()).limits;
+  describe("Mirasol tiny, TTM Combiner, 32 chunks, B 1, training step", () => {
     const set = ["chunks=32", "max_chunks=32", "combiner=TTM(memory: 8, read: 4, depth: 1, heads: 2)"];
-    const el = loadModel("models/mirasol.mira", { preset: "tiny", set }).elaborate({ B: 1, L: 16 });
-    const st = buildTrainStep(el.graph, el.objective ?? el.losses[0], DEFAULT_ADAMW, () => true);
-    const p = compileGraph(st.graph, limits, { updates: st.updates, parallel: true });
-    expect(p.dispatches.length / 32).toBeLessThanOrEqual(65);
+    const step = () => {
+      const el = loadModel("models/mirasol.mira", { preset: "tiny", set }).elaborate({ B: 1, L: 16 });
+      return buildTrainStep(el.graph, el.objective ?? el.losses[0], DEFAULT_ADAMW, () => true);
+    };
+
+    test("with sequence kernels over arenas and parallel kernels: at most 40 per chunk", async () => {
+      // ≈ 190 per chunk when issue #20 was filed; 57 with sequence kernels while each buffer took a binding
+      // of its own (runs ended on the 16-binding limit every two or three stages); 6.6 over arenas
+      const st = step();
+      const p = compileGraph(st.graph, (await testGpu()).limits, {
+        updates: st.updates,
+        parallel: true,
+        sequence: true,
+      });
+      expect(p.buffers.some((b) => b.role === "arena")).toBe(true);
+      expect(p.dispatches.length / 32, names(p)).toBeLessThanOrEqual(40);
+    });
+
+    test("with parallel kernels alone: at most 65 per chunk", async () => {
+      // 105 before parallel kernels, 63–72 with them (a regression bound for that path)
+      const st = step();
+      const p = compileGraph(st.graph, (await testGpu()).limits, { updates: st.updates, parallel: true });
+      expect(p.dispatches.length / 32).toBeLessThanOrEqual(65);
+    });
   });
 });

@@ -1,5 +1,5 @@
 // variants.ts: one graph compiled with a compile option off and on, run on the GPU, and compared bit for
-// bit (for options that must not change a single result: sequence and parallel kernels).
+// bit (for options that must not change a single result: sequence and parallel kernels, arenas).
 import fc from "fast-check";
 import { expect } from "vitest";
 import { derive } from "../../api/decoder.js";
@@ -40,7 +40,7 @@ async function runSteps(
 /** `graph` compiled with `option` false (plain) and true (merged): equal bits in every run, and the merged
  *  program never has more dispatches. */
 export async function compareOption(
-  option: "sequence" | "parallel",
+  option: "sequence" | "parallel" | "arenas",
   graph: Graph,
   limits: DeviceLimits,
   feeds: (step: number) => Feeds,
@@ -62,7 +62,10 @@ export async function compareOption(
 
 /** Random graphs compared with `option` off and on (at 8 storage buffers and at this adapter's limit);
  *  the number of the 16 graphs whose merged program had fewer dispatches. */
-export async function randomGraphsMerged(option: "sequence" | "parallel", opts: CompileOptions = {}): Promise<number> {
+export async function randomGraphsMerged(
+  option: "sequence" | "parallel" | "arenas",
+  opts: CompileOptions = {},
+): Promise<number> {
   const gpu = await testGpu();
   let fewer = 0;
   await fc.assert(
