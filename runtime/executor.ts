@@ -1,6 +1,7 @@
 // executor.ts: runs a compiled Program. Pipelines, bind groups and buffers are created once (identical
 // kernels share one pipeline, created asynchronously and in parallel); each run records every dispatch
-// in one compute pass and one submit, and reads back only the outputs asked for. Knows nothing of .mira.
+// in one compute pass and one submit, and reads back only the outputs asked for. A buffer kept in an arena
+// (compiler/arenas.ts) is the arena's device buffer at an offset. Knows nothing of .mira.
 import { type HostArray, decode, encode } from "../compiler/dtype.js";
 import type { Program, Tensor } from "../compiler/program.js";
 import { prod } from "../compiler/shape.js";
@@ -20,9 +21,15 @@ export class KernelCompileError extends InternalError {
   override name = "KernelCompileError";
 }
 
+/** Where a program buffer lives on the device: a device buffer and a byte offset into it. */
+export interface Location {
+  readonly buffer: GPUBuffer;
+  readonly offset: number;
+}
+
 export class Executor {
   readonly counts: CreationCounts = { buffers: 0, pipelines: 0, bindGroups: 0 };
-  private readonly buffers: GPUBuffer[] = [];
+  private readonly buffers: Location[] = [];
   private readonly staging = new Map<number, GPUBuffer>();
   private readonly sharedBuffers = new Set<number>();
   private pipelines: GPUComputePipeline[] = [];
@@ -50,20 +57,24 @@ export class Executor {
     device.pushErrorScope("out-of-memory");
     for (const b of p.buffers) {
       const shared = b.role === "param" && b.name !== undefined ? this.share?.paramBuffer(b.name) : undefined;
-      if (shared && shared.size === b.bytes) {
-        this.buffers.push(shared);
+      if (shared && b.home)
+        throw new InternalError(`param ${b.name} is kept in an arena, so it cannot share another program's buffer`);
+      if (shared && this.share!.program.buffers[this.share!.tensor(b.name!).buffer].bytes === b.bytes) {
+        this.buffers[b.id] = shared;
         this.sharedBuffers.add(b.id);
         continue;
       }
-      this.buffers.push(
-        device.createBuffer({
-          size: b.bytes,
-          usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
-          label: b.name ?? `t${b.id}`,
-        }),
-      );
+      if (b.home) continue; // placed below, once its arena exists
+      const buffer = device.createBuffer({
+        size: b.bytes,
+        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
+        label: b.name ?? `t${b.id}`,
+      });
+      this.buffers[b.id] = { buffer, offset: 0 };
       this.counts.buffers++;
     }
+    for (const b of p.buffers)
+      if (b.home) this.buffers[b.id] = { buffer: this.buffers[b.home.arena].buffer, offset: b.home.offset };
     const oom = await device.popErrorScope();
     if (oom) {
       const total = p.buffers.reduce((sum, b) => sum + b.bytes, 0);
@@ -101,15 +112,19 @@ export class Executor {
       this.counts.bindGroups++;
       return device.createBindGroup({
         layout: this.pipelines[d.kernel].getBindGroupLayout(0),
-        entries: d.buffers.map((b, i) => ({ binding: i, resource: { buffer: this.buffers[b], ...d.ranges?.[i] } })),
+        entries: d.buffers.map((b, i) => {
+          const { buffer, offset } = this.buffers[b];
+          const range = d.ranges?.[i] ?? { offset: 0, size: p.buffers[b].bytes };
+          return { binding: i, resource: { buffer, offset: offset + range.offset, size: range.size } };
+        }),
       });
     });
     const err = await device.popErrorScope();
     if (err) throw new KernelCompileError(`the device rejected the program: ${err.message}`);
   }
 
-  /** The GPU buffer of a param, for sharing with another executor. */
-  paramBuffer(name: string): GPUBuffer | undefined {
+  /** Where a param lives on the device, for sharing with another executor. */
+  paramBuffer(name: string): Location | undefined {
     const t = this.program.params.find((x) => x.name === name);
     return t ? this.buffers[t.buffer] : undefined;
   }
@@ -146,7 +161,8 @@ export class Executor {
     const data = encode(t.dtype, values);
     const padded = data.byteLength % 4 === 0 ? data : new Uint8Array(Math.ceil(data.byteLength / 4) * 4);
     if (padded !== data) (padded as Uint8Array).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-    this.gpu.device.queue.writeBuffer(this.buffers[t.buffer], 0, padded.buffer, padded.byteOffset, padded.byteLength);
+    const at = this.buffers[t.buffer];
+    this.gpu.device.queue.writeBuffer(at.buffer, at.offset, padded.buffer, padded.byteOffset, padded.byteLength);
   }
 
   /** Overwrites a value with raw bytes as stored (a checkpoint's tensor), bit for bit. */
@@ -157,7 +173,8 @@ export class Executor {
       throw new InputError(`'${name}' holds ${size} bytes, got ${bytes.byteLength}`);
     const padded = bytes.byteLength === size ? bytes : new Uint8Array(size);
     if (padded !== bytes) padded.set(bytes);
-    this.gpu.device.queue.writeBuffer(this.buffers[t.buffer], 0, padded.buffer, padded.byteOffset, size);
+    const at = this.buffers[t.buffer];
+    this.gpu.device.queue.writeBuffer(at.buffer, at.offset, padded.buffer, padded.byteOffset, size);
   }
 
   /** Records dispatches [from, to) into a pass of `encoder` (all of them by default). */
@@ -200,8 +217,10 @@ export class Executor {
     const { device } = this.gpu;
     const encoder = device.createCommandEncoder();
     this.encode(encoder);
-    for (const u of this.program.updates)
-      encoder.copyBufferToBuffer(this.buffers[u.from], 0, this.buffers[u.to], 0, this.program.buffers[u.to].bytes);
+    for (const u of this.program.updates) {
+      const [from, to] = [this.buffers[u.from], this.buffers[u.to]];
+      encoder.copyBufferToBuffer(from.buffer, from.offset, to.buffer, to.offset, this.program.buffers[u.to].bytes);
+    }
     return this.submitAndRead(encoder, read);
   }
 
@@ -222,7 +241,8 @@ export class Executor {
           usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
         });
     const encoder = this.gpu.device.createCommandEncoder();
-    encoder.copyBufferToBuffer(this.buffers[t.buffer], 0, st, 0, st.size);
+    const at = this.buffers[t.buffer];
+    encoder.copyBufferToBuffer(at.buffer, at.offset, st, 0, st.size);
     this.gpu.device.queue.submit([encoder.finish()]);
     await st.mapAsync(GPUMapMode.READ);
     const bytes = st.getMappedRange().slice(0);
@@ -239,10 +259,16 @@ export class Executor {
     const buffers = [...new Set(wanted.map((t) => t.buffer))]; // two names may share one value
     for (const b of buffers) {
       const st = this.stagingFor(b);
-      encoder.copyBufferToBuffer(this.buffers[b], 0, st, 0, st.size);
+      const at = this.buffers[b];
+      encoder.copyBufferToBuffer(at.buffer, at.offset, st, 0, st.size);
     }
+    this.gpu.device.pushErrorScope("validation");
     this.gpu.device.queue.submit([encoder.finish()]);
+    const invalid = this.gpu.device.popErrorScope();
     const bytes = new Map<number, ArrayBuffer>();
+    // a command the device refuses would otherwise leave the outputs as they were, silently
+    const err = await invalid;
+    if (err) throw new InternalError(`the device refused a run of the program: ${err.message}`);
     await Promise.all(
       buffers.map(async (b) => {
         const st = this.staging.get(b)!;
@@ -260,7 +286,9 @@ export class Executor {
   }
 
   destroy(): void {
-    this.buffers.forEach((b, i) => this.sharedBuffers.has(i) || b.destroy());
+    this.program.buffers.forEach((b, i) => {
+      if (!b.home && !this.sharedBuffers.has(i)) this.buffers[i]?.buffer.destroy();
+    });
     for (const b of this.staging.values()) b.destroy();
   }
 }

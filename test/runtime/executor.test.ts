@@ -111,6 +111,41 @@ describe("executor", () => {
     }
   });
 
+  test("buffers kept in arenas: values written, computed and read back at their offsets", async () => {
+    const g = repeated();
+    const feeds = feedsOf(g, 2);
+    const ex = await executorFor(g, feeds, { arenas: true });
+    try {
+      const arenas = ex.program.buffers.filter((b) => b.role === "arena");
+      expect(arenas).toHaveLength(1);
+      expect(ex.counts.buffers).toBe(ex.program.buffers.length - ex.program.buffers.filter((b) => b.home).length);
+      expect(ex.program.buffers.filter((b) => b.home && b.home.offset > 0).length).toBeGreaterThan(3);
+      const names = ["m0", "m1", "m2", "e0", "e1"];
+      expectMatchesReference(g, feeds, await ex.run(), names);
+      const next = feedsOf(g, 9);
+      for (const [name, values] of Object.entries(next)) ex.write(name, values);
+      expectMatchesReference(g, next, await ex.run(), names);
+    } finally {
+      ex.destroy();
+    }
+  });
+
+  test("a run the device refuses is an error, not stale outputs", async () => {
+    const g = repeated();
+    const gpu = await testGpu();
+    const p = compileGraph(g, gpu.limits);
+    // the exp's output bound to its input's buffer as well: one buffer read-only and writable at once
+    const d = p.dispatches.findIndex((x) => p.kernels[x.kernel].name.startsWith("exp"));
+    const bad = p.dispatches[d].buffers;
+    const dispatches = p.dispatches.map((x, i) => (i === d ? { ...x, buffers: [bad[0], bad[0]] } : x));
+    const ex = await Executor.create(gpu, { ...p, dispatches });
+    try {
+      await expect(ex.run()).rejects.toThrow(/the device refused a run of the program: .*usage/s);
+    } finally {
+      ex.destroy();
+    }
+  });
+
   test("asking for a value the program lacks names the ones it has", async () => {
     const g = repeated();
     const ex = await executorFor(g, feedsOf(g, 5));
