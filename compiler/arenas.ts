@@ -64,6 +64,17 @@ const arena = (id: number, bytes: number): ProgramBuffer => ({
   name: `arena${id}`,
 });
 
+/** The sequence kernels' offset table as a buffer (sequence.ts): u32 words, written once. */
+export const offsetTable = (id: number, words: readonly number[]): ProgramBuffer => ({
+  id,
+  dtype: "u32",
+  shape: [words.length],
+  bytes: words.length * 4,
+  role: "temp",
+  name: "sequence_offsets",
+  init: words,
+});
+
 /** Buffers some dispatch binds more than once (a value read as two operands). */
 export function boundTwice(dispatches: readonly Dispatch[]): number[] {
   return dispatches.flatMap((d) => d.buffers.filter((b, i) => d.buffers.indexOf(b) !== i));

@@ -14,7 +14,7 @@ import type { MemoryPlan, PlanStep, PlanValue } from "./plan.js";
 import { schedule } from "./schedule.js";
 import { PARALLEL_DEFAULTS, parallelDispatches } from "./parallel.js";
 import { SEQUENCE_DEFAULTS, sequenceDispatches } from "./sequence.js";
-import { type Home, boundTwice, homesOf, placeInArenas, writableArenas } from "./arenas.js";
+import { type Home, boundTwice, homesOf, offsetTable, placeInArenas, writableArenas } from "./arenas.js";
 import { opaqueLoopBounds } from "./wgsl/opaque-loops.js";
 import { windowDispatches } from "./windows.js";
 import { type Shape, prod } from "./shape.js";
@@ -35,6 +35,8 @@ export interface ProgramBuffer {
   readonly name?: string;
   /** the arena holding this buffer, and where (arenas.ts); absent: a device buffer of its own */
   readonly home?: Home;
+  /** contents written once when the buffer is created, as u32 words (a sequence kernel's offset table) */
+  readonly init?: readonly number[];
 }
 
 export interface Dispatch {
@@ -154,11 +156,14 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
     })
     .filter((u) => u.from !== u.to); // written in place (an adamw step)
   const apart = new Set([...updates.flatMap((u) => [u.from, u.to]), ...boundTwice(windowed.dispatches)]);
-  const buffers = (opts.arenas ?? sequence) ? placeInArenas(allocated, limits, apart) : allocated;
-  const homes = homesOf(buffers);
+  const placed = (opts.arenas ?? sequence) ? placeInArenas(allocated, limits, apart) : allocated;
+  const homes = homesOf(placed);
+  const arenaSet = homes.size > 0 ? { homes, table: placed.length } : undefined;
   const sequenced = sequence
-    ? sequenceDispatches(windowed.kernels, windowed.dispatches, limits, SEQUENCE_DEFAULTS, homes)
-    : windowed;
+    ? sequenceDispatches(windowed.kernels, windowed.dispatches, limits, SEQUENCE_DEFAULTS, arenaSet)
+    : { ...windowed, table: [] };
+  // the sequence kernels' table of member offsets, uploaded once (not in an arena: it is bound beside them)
+  const buffers = sequenced.table.length > 0 ? [...placed, offsetTable(placed.length, sequenced.table)] : placed;
   const merged = parallel
     ? parallelDispatches(sequenced.kernels, sequenced.dispatches, limits, PARALLEL_DEFAULTS, homes)
     : sequenced;

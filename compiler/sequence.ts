@@ -17,15 +17,34 @@ import { type Stage, memberHelpers, parseStage, renameIdentifiers, vec4Accesses,
 import { storageType } from "./dtype.js";
 import { type Homes, NO_HOMES } from "./arenas.js";
 import { rewriteAccesses } from "./wgsl/accesses.js";
+import { WINDOW_ALIGN } from "./wgsl/windows.js";
 
 export interface SequenceOptions {
   /** a dispatch joins a sequence when its invocations (threads × workgroups) are at most this */
   readonly maxInvocations: number;
   /** stages per sequence kernel at most (bounds one shader's size and compile time) */
   readonly maxStages: number;
+  /** with arenas, a run also ends before a dispatch where a hash of its kernel and the one before is 0
+   *  modulo this: cuts decided by content, so the repeated steps of an unrolled scan are cut alike
+   *  wherever the runs before them ended, and share their sequence kernels */
+  readonly cutEvery: number;
+  /** dispatches of one kernel that make it repeated (a scan of at least this many steps), where runs are
+   *  cut for sharing */
+  readonly repeated: number;
 }
 
-export const SEQUENCE_DEFAULTS: SequenceOptions = { maxInvocations: 2048, maxStages: 32 };
+export const SEQUENCE_DEFAULTS: SequenceOptions = { maxInvocations: 2048, maxStages: 16, cutEvery: 8, repeated: 8 };
+
+/** Where a run of stages ends by content (SequenceOptions.cutEvery). */
+const cutBefore = (prev: number, kernel: number, every: number): boolean =>
+  ((Math.imul(prev + 1, 0x9e3779b1) ^ Math.imul(kernel + 1, 0x85ebca6b)) >>> 0) % every === 0;
+
+/** What a sequence kernel needs with arenas: where members live, and the id the offset table will take. */
+export interface SequenceArenas {
+  readonly homes: Homes;
+  /** the buffer id of the table of member offsets (u32 words) the sequence dispatches read theirs from */
+  readonly table: number;
+}
 
 export interface Member {
   readonly stage: Stage;
@@ -64,41 +83,70 @@ export function sequenceDispatches(
   dispatches: readonly Dispatch[],
   limits: DeviceLimits,
   o: SequenceOptions = SEQUENCE_DEFAULTS,
-  homes: Homes = NO_HOMES,
-): { kernels: KernelSource[]; dispatches: Dispatch[] } {
+  arenas?: SequenceArenas,
+): { kernels: KernelSource[]; dispatches: Dispatch[]; table: number[] } {
+  const homes = arenas?.homes ?? NO_HOMES;
   const stages = kernels.map(parseStage);
   const { kernels: outKernels, indexOf: kernelIndex } = kernelTable();
   const out: Dispatch[] = [];
+  const table: number[] = [];
   let run: Member[] = [];
   const flush = (): void => {
     if (run.length === 1) out.push({ ...run[0].dispatch, kernel: kernelIndex(run[0].stage.kernel) });
     else if (run.length > 1) {
-      const k = sequenceKernel(run, homes);
+      const k = sequenceKernel(run, homes, arenas !== undefined);
       if (!k) for (const m of run) out.push({ ...m.dispatch, kernel: kernelIndex(m.stage.kernel) });
-      else
-        out.push({
+      else {
+        const d: Dispatch = {
           kernel: kernelIndex(k.kernel),
           buffers: k.buffers,
           workgroups: [1, 1, 1],
           node: run.at(-1)!.dispatch.node,
           ...touchesOf(run, homes),
-        });
+        };
+        if (k.offsets.length === 0) out.push(d);
+        else {
+          // this dispatch's member offsets, at a binding-aligned place of the table
+          const at = table.length;
+          table.push(...k.offsets);
+          while (table.length % (WINDOW_ALIGN / 4) !== 0) table.push(0);
+          out.push({
+            ...d,
+            buffers: [...k.buffers, arenas!.table],
+            ranges: [...k.buffers.map(() => undefined), { offset: at * 4, size: k.offsets.length * 4 }],
+          });
+        }
+      }
     }
     run = [];
   };
-  for (const d of dispatches) {
+  // With arenas, where kernels repeat (the steps of an unrolled scan), runs are cut so that the steps share
+  // their sequence kernels: by content (cutBefore) before a repeated kernel, and around a kernel only one
+  // dispatch runs next to a repeated one (a step's slice at its own offset), which would make its run's
+  // kernel unique too. Elsewhere runs stay as long as the limits allow.
+  const uses = new Map<number, number>();
+  for (const d of dispatches) uses.set(d.kernel, (uses.get(d.kernel) ?? 0) + 1);
+  const repeated = (d: Dispatch | undefined): boolean => d !== undefined && uses.get(d.kernel)! >= o.repeated;
+  const alone = (i: number): boolean =>
+    homes.size > 0 &&
+    uses.get(dispatches[i].kernel) === 1 &&
+    (repeated(dispatches[i - 1]) || repeated(dispatches[i + 1]));
+  for (const [i, d] of dispatches.entries()) {
     const stage = d.ranges ? undefined : stages[d.kernel]; // a windowed dispatch runs as it is
     const m = stage && { stage, dispatch: d };
-    if (!m || invocations(m) > o.maxInvocations || m.stage.threads > limits.maxComputeInvocationsPerWorkgroup) {
+    const big = !m || invocations(m) > o.maxInvocations || m.stage.threads > limits.maxComputeInvocationsPerWorkgroup;
+    if (big || alone(i)) {
       flush();
       out.push({ ...d, kernel: kernelIndex(kernels[d.kernel]) });
       continue;
     }
-    if (run.length >= o.maxStages || !fits([...run, m], limits, homes)) flush();
+    const cut =
+      homes.size > 0 && run.length > 0 && repeated(d) && cutBefore(run.at(-1)!.dispatch.kernel, d.kernel, o.cutEvery);
+    if (cut || run.length >= o.maxStages || !fits([...run, m], limits, homes)) flush();
     run.push(m);
   }
   flush();
-  return { kernels: outKernels, dispatches: out };
+  return { kernels: outKernels, dispatches: out, table };
 }
 
 /** The sequence's workgroup size: the largest stage's; a stage with barriers must have exactly it. */
@@ -156,6 +204,7 @@ export function stageModule(
   run: readonly Member[],
   shareWorkgroup = false,
   homes: Homes = NO_HOMES,
+  offsets?: number[],
 ): { slots: Slot[]; head: string; bindings: Binding[]; buffers: number[] } | undefined {
   const slots = slotsOf(run, homes);
   if (!slots) return undefined;
@@ -190,7 +239,10 @@ export function stageModule(
         const rewritten = rewriteAccesses(code, b.name, `${fn}_ld`, `${fn}_st`, "u32");
         if (rewritten === undefined) return undefined;
         code = rewritten;
-        helpers.add(memberHelpers(b, fn, name, home.offset / 4, b.access === "read_write"));
+        // the member's offset in words: from the dispatch's table where one is kept (`offsets`), so that
+        // runs of the same stages over other buffers compile to the same kernel; else written in
+        const base = offsets ? `sq_t[${offsets.push(home.offset / 4) - 1}u]` : `${home.offset / 4}u`;
+        helpers.add(memberHelpers(b, fn, name, base, b.access === "read_write"));
         continue;
       }
       if (b.vec === 4 && !slot.vec4) {
@@ -218,13 +270,21 @@ export function stageModule(
 
 /** The WGSL of a run of stages and the buffers its bindings take; undefined where a stage's vec4 accesses
  *  cannot be rewritten per element. */
-function sequenceKernel(run: readonly Member[], homes: Homes): { kernel: KernelSource; buffers: number[] } | undefined {
-  const mod = stageModule(run, false, homes);
+function sequenceKernel(
+  run: readonly Member[],
+  homes: Homes,
+  table: boolean,
+): { kernel: KernelSource; buffers: number[]; offsets: number[] } | undefined {
+  const offsets: number[] = [];
+  const mod = stageModule(run, false, homes, table ? offsets : undefined);
   if (!mod) return undefined;
+  const tableBinding: Binding[] = offsets.length > 0 ? [{ name: "sq_t", dtype: "u32", access: "read" }] : [];
+  const tableDecl = `@group(0) @binding(${mod.bindings.length}) var<storage, read> sq_t: array<u32>;`;
   const threads = threadsOf(run);
   const calls = run.map(({ stage, dispatch }, k) => stageCall(stage, dispatch.workgroups, `sq${k}_main`, threads));
   const code = [
     mod.head,
+    ...(offsets.length > 0 ? [tableDecl] : []),
     `@compute @workgroup_size(${threads})`,
     `fn main(@builtin(local_invocation_index) sq_i: u32) {`,
     // zero, but not to the compiler: a loop over a stage must stay a loop, not copies of the stage's body
@@ -235,8 +295,14 @@ function sequenceKernel(run: readonly Member[], homes: Homes): { kernel: KernelS
   const first = run[0].stage.kernel.name;
   const last = run.at(-1)!.stage.kernel.name;
   return {
-    kernel: { name: `seq${run.length}_${first}_to_${last}`, code, workgroups: [1, 1, 1], bindings: mod.bindings },
+    kernel: {
+      name: `seq${run.length}_${first}_to_${last}`,
+      code,
+      workgroups: [1, 1, 1],
+      bindings: [...mod.bindings, ...tableBinding],
+    },
     buffers: mod.buffers,
+    offsets,
   };
 }
 

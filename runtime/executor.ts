@@ -75,6 +75,10 @@ export class Executor {
     }
     for (const b of p.buffers)
       if (b.home) this.buffers[b.id] = { buffer: this.buffers[b.home.arena].buffer, offset: b.home.offset };
+    for (const b of p.buffers) {
+      const at = this.buffers[b.id];
+      if (b.init) device.queue.writeBuffer(at.buffer, at.offset, Uint32Array.from(b.init));
+    }
     const oom = await device.popErrorScope();
     if (oom) {
       const total = p.buffers.reduce((sum, b) => sum + b.bytes, 0);

@@ -134,24 +134,25 @@ fn ${name}_st4(i: i32, v: vec4<${el}>) {
 }
 
 /** Helpers `fn_ld(i)` and `fn_st(i, v)` that read and write element i of a binding kept in an arena bound
- *  as array<u32> (compiler/arenas.ts): `base` words in, each element by bitcast, a vec4 as four words. */
-export function memberHelpers(b: Binding, fn: string, arena: string, base: number, writes: boolean): string {
+ *  as array<u32> (compiler/arenas.ts): `base` (a WGSL u32 expression) words in, each element by bitcast, a
+ *  vec4 as four words. */
+export function memberHelpers(b: Binding, fn: string, arena: string, base: string, writes: boolean): string {
   const el = storageType(b.dtype);
   if (b.vec !== 4) {
-    const load = `fn ${fn}_ld(i: u32) -> ${el} {\n  return bitcast<${el}>(${arena}[${base}u + i]);\n}`;
+    const load = `fn ${fn}_ld(i: u32) -> ${el} {\n  return bitcast<${el}>(${arena}[${base} + i]);\n}`;
     if (!writes) return load;
-    return `${load}\nfn ${fn}_st(i: u32, v: ${el}) {\n  ${arena}[${base}u + i] = bitcast<u32>(v);\n}`;
+    return `${load}\nfn ${fn}_st(i: u32, v: ${el}) {\n  ${arena}[${base} + i] = bitcast<u32>(v);\n}`;
   }
   const words = [0, 1, 2, 3].map((k) => `${arena}[j + ${k}u]`);
   const load = `fn ${fn}_ld(i: u32) -> vec4<${el}> {
-  let j = ${base}u + 4u * i;
+  let j = ${base} + 4u * i;
   return bitcast<vec4<${el}>>(vec4<u32>(${words.join(", ")}));
 }`;
   if (!writes) return load;
   const stores = words.map((w, k) => `${w} = u.${"xyzw"[k]};`).join(" ");
   return `${load}
 fn ${fn}_st(i: u32, v: vec4<${el}>) {
-  let j = ${base}u + 4u * i;
+  let j = ${base} + 4u * i;
   let u = bitcast<vec4<u32>>(v);
   ${stores}
 }`;
