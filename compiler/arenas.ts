@@ -12,6 +12,7 @@ import type { Dispatch, ProgramBuffer } from "./program.js";
 import type { KernelSource } from "./wgsl/common.js";
 import { bug } from "../base/errors.js";
 import { WINDOW_ALIGN } from "./wgsl/windows.js";
+import { dropUnusedKernels } from "./windows.js";
 
 /** Where a member lives: the arena's buffer id and its byte offset there. */
 export interface Home {
@@ -120,13 +121,8 @@ export function writableArenas(
     }
     return { ...d, kernel: index };
   });
-  // kernels only promoted dispatches used are dropped, the rest renumbered
-  const used = [...new Set(result.map((d) => d.kernel))].sort((a, b) => a - b);
-  const renumber = new Map(used.map((k, i) => [k, i]));
-  return {
-    kernels: used.map((k) => out[k]),
-    dispatches: result.map((d) => ({ ...d, kernel: renumber.get(d.kernel)! })),
-  };
+  // kernels only promoted dispatches used are dropped
+  return dropUnusedKernels(out, result);
 }
 
 function writableVariant(k: KernelSource, promote: readonly number[]): KernelSource {

@@ -103,8 +103,8 @@ export interface CompileOptions {
   readonly rows?: boolean;
   /** with fusion, runs of consecutive small dispatches as one single-workgroup kernel (sequence.ts), over
    *  arenas unless `arenas` is false. Default false: with arenas a TTM step's dispatches fall about 15×, but
-   *  on llvmpipe a sequence kernel compiles slowly, so a cold first run takes far longer (docs/PERFORMANCE.md,
-   *  section sequence-step); on a GPU, where it should pay, it is not measured yet */
+   *  on llvmpipe a sequence kernel compiles slowly, so a cold first run takes far longer (docs/architecture.md,
+   *  section "After allocation"); on a GPU, where it should pay, it is not measured yet */
   readonly sequence?: boolean;
   /** pack buffers into arenas (arenas.ts), so that merged kernels bind many values at once. Default: with
    *  sequence kernels, which end on the binding limit every two or three stages without them */

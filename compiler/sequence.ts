@@ -9,7 +9,8 @@
 // kernel: ≈ 20–40 µs on llvmpipe, 3–10 µs on real GPUs, against a few µs of arithmetic.
 // A run ends at a dispatch too large for one workgroup, at the device's storage-buffer limit, at its
 // workgroup-memory limit, or at a buffer two stages bind with different element types. With arenas
-// (arenas.ts) the buffers in one arena take one binding, so runs end on the stage limit instead.
+// (arenas.ts) the buffers in one arena take one binding, so runs end on the stage limit instead, or where
+// they are cut so that a scan's repeated steps share their kernels (below).
 import type { DeviceLimits } from "./limits.js";
 import type { Dispatch } from "./program.js";
 import type { Binding, KernelSource } from "./wgsl/common.js";
@@ -142,7 +143,7 @@ export function sequenceDispatches(
     }
     const cut =
       homes.size > 0 && run.length > 0 && repeated(d) && cutBefore(run.at(-1)!.dispatch.kernel, d.kernel, o.cutEvery);
-    if (cut || run.length >= o.maxStages || !fits([...run, m], limits, homes)) flush();
+    if (cut || run.length >= o.maxStages || !fits([...run, m], limits, homes, arenas !== undefined)) flush();
     run.push(m);
   }
   flush();
@@ -154,12 +155,15 @@ function threadsOf(run: readonly Member[]): number {
   return Math.max(...run.map((m) => m.stage.threads));
 }
 
-function fits(run: readonly Member[], limits: DeviceLimits, homes: Homes): boolean {
+/** Whether a run makes one kernel within the limits; `table`: arena members' offsets come from a table,
+ *  which takes a binding of its own when the run has any. */
+function fits(run: readonly Member[], limits: DeviceLimits, homes: Homes, table: boolean): boolean {
   const threads = threadsOf(run);
   if (run.some((m) => m.stage.barriers && m.stage.threads !== threads)) return false;
   if (run.reduce((s, m) => s + m.stage.workgroupBytes, 0) > limits.maxComputeWorkgroupStorageSize) return false;
   const slots = slotsOf(run, homes);
-  return slots !== undefined && slots.length <= limits.maxStorageBuffersPerShaderStage;
+  const members = table && run.some((m) => m.dispatch.buffers.some((b) => homes.has(b)));
+  return slots !== undefined && slots.length + (members ? 1 : 0) <= limits.maxStorageBuffersPerShaderStage;
 }
 
 /** One slot per buffer or arena, or undefined when two stages bind a buffer with different element types. */

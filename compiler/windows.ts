@@ -47,12 +47,21 @@ export function windowDispatches(
     });
     return { ...d, kernel: index, buffers: physical, ranges };
   });
-  // the kernels only windowed dispatches used are dropped, and the rest renumbered
-  const used = [...new Set(windowed.map((d) => d.kernel))].sort((a, b) => a - b);
+  // the kernels only windowed dispatches used are dropped
+  return dropUnusedKernels(out, windowed);
+}
+
+/** The kernels some dispatch uses, renumbered in the dispatches (a pass that swaps in variants leaves the
+ *  originals some no longer use). */
+export function dropUnusedKernels(
+  kernels: readonly KernelSource[],
+  dispatches: readonly Dispatch[],
+): { kernels: KernelSource[]; dispatches: Dispatch[] } {
+  const used = [...new Set(dispatches.map((d) => d.kernel))].sort((a, b) => a - b);
   const renumber = new Map(used.map((k, i) => [k, i]));
   return {
-    kernels: used.map((k) => out[k]),
-    dispatches: windowed.map((d) => ({ ...d, kernel: renumber.get(d.kernel)! })),
+    kernels: used.map((k) => kernels[k]),
+    dispatches: dispatches.map((d) => ({ ...d, kernel: renumber.get(d.kernel)! })),
   };
 }
 

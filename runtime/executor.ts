@@ -270,10 +270,7 @@ export class Executor {
     this.gpu.device.queue.submit([encoder.finish()]);
     const invalid = this.gpu.device.popErrorScope();
     const bytes = new Map<number, ArrayBuffer>();
-    // a command the device refuses would otherwise leave the outputs as they were, silently
-    const err = await invalid;
-    if (err) throw new InternalError(`the device refused a run of the program: ${err.message}`);
-    await Promise.all(
+    const mapped = Promise.all(
       buffers.map(async (b) => {
         const st = this.staging.get(b)!;
         await st.mapAsync(GPUMapMode.READ);
@@ -281,6 +278,10 @@ export class Executor {
         st.unmap();
       }),
     );
+    // waited for beside the reads, not before them; a command the device refuses would otherwise leave
+    // the outputs as they were, silently
+    const [err] = await Promise.all([invalid, mapped]);
+    if (err) throw new InternalError(`the device refused a run of the program: ${err.message}`);
     return Object.fromEntries(wanted.map((t) => [t.name, decode(t.dtype, bytes.get(t.buffer)!, prod(t.shape))]));
   }
 
