@@ -14,9 +14,18 @@
 import type { DeviceLimits } from "./limits.js";
 import type { Dispatch } from "./program.js";
 import type { Binding, KernelSource } from "./wgsl/common.js";
-import { type Stage, memberHelpers, parseStage, renameIdentifiers, vec4Accesses, vec4Helpers } from "./wgsl/stage.js";
+import {
+  type PeeledStage,
+  type Stage,
+  memberHelpers,
+  parseStage,
+  peelStage,
+  renameIdentifiers,
+  vec4Accesses,
+  vec4Helpers,
+} from "./wgsl/stage.js";
 import { storageType } from "./dtype.js";
-import { type Homes, NO_HOMES } from "./arenas.js";
+import { type Home, type Homes, NO_HOMES } from "./arenas.js";
 import { rewriteAccesses } from "./wgsl/accesses.js";
 import { WINDOW_ALIGN } from "./wgsl/windows.js";
 
@@ -50,6 +59,8 @@ export interface SequenceArenas {
 export interface Member {
   readonly stage: Stage;
   readonly dispatch: Dispatch;
+  /** words to add to each binding's offset in the table: constants peeled out of the stage (peelStage) */
+  readonly extra?: readonly number[];
 }
 
 /** A buffer as the sequence binds it: a buffer of its own, or an arena its members are read through. */
@@ -88,6 +99,26 @@ export function sequenceDispatches(
 ): { kernels: KernelSource[]; dispatches: Dispatch[]; table: number[] } {
   const homes = arenas?.homes ?? NO_HOMES;
   const stages = kernels.map(parseStage);
+  // with a table, arena members' constant index offsets move into it, so that stages differing only in
+  // where they read (a scan step's slice) become one; `ids` names stages by what they compile to
+  const peeled = new Map<string, PeeledStage>();
+  const members = dispatches.map((d): Member | undefined => {
+    const stage = d.ranges ? undefined : stages[d.kernel]; // a windowed dispatch runs as it is
+    if (!stage || !arenas) return stage && { stage, dispatch: d };
+    const mask = d.buffers.map((b) => (homes.has(b) ? "1" : "0")).join("");
+    let p = peeled.get(`${d.kernel}|${mask}`);
+    if (p === undefined) {
+      p = peelStage(stage, (i) => mask[i] === "1");
+      peeled.set(`${d.kernel}|${mask}`, p);
+    }
+    return { stage: p.stage, dispatch: d, extra: p.extra };
+  });
+  const names = new Map<string, number>();
+  const ids = members.map((m, i) => {
+    const name = m ? `${m.stage.code}|${JSON.stringify(m.stage.kernel.bindings)}` : `kernel ${dispatches[i].kernel}`;
+    if (!names.has(name)) names.set(name, names.size);
+    return names.get(name)!;
+  });
   const { kernels: outKernels, indexOf: kernelIndex } = kernelTable();
   const out: Dispatch[] = [];
   const table: number[] = [];
@@ -126,23 +157,19 @@ export function sequenceDispatches(
   // dispatch runs next to a repeated one (a step's slice at its own offset), which would make its run's
   // kernel unique too. Elsewhere runs stay as long as the limits allow.
   const uses = new Map<number, number>();
-  for (const d of dispatches) uses.set(d.kernel, (uses.get(d.kernel) ?? 0) + 1);
-  const repeated = (d: Dispatch | undefined): boolean => d !== undefined && uses.get(d.kernel)! >= o.repeated;
+  for (const id of ids) uses.set(id, (uses.get(id) ?? 0) + 1);
+  const repeated = (i: number): boolean => i >= 0 && i < ids.length && uses.get(ids[i])! >= o.repeated;
   const alone = (i: number): boolean =>
-    homes.size > 0 &&
-    uses.get(dispatches[i].kernel) === 1 &&
-    (repeated(dispatches[i - 1]) || repeated(dispatches[i + 1]));
+    homes.size > 0 && uses.get(ids[i]) === 1 && (repeated(i - 1) || repeated(i + 1));
   for (const [i, d] of dispatches.entries()) {
-    const stage = d.ranges ? undefined : stages[d.kernel]; // a windowed dispatch runs as it is
-    const m = stage && { stage, dispatch: d };
+    const m = members[i];
     const big = !m || invocations(m) > o.maxInvocations || m.stage.threads > limits.maxComputeInvocationsPerWorkgroup;
     if (big || alone(i)) {
       flush();
       out.push({ ...d, kernel: kernelIndex(kernels[d.kernel]) });
       continue;
     }
-    const cut =
-      homes.size > 0 && run.length > 0 && repeated(d) && cutBefore(run.at(-1)!.dispatch.kernel, d.kernel, o.cutEvery);
+    const cut = homes.size > 0 && run.length > 0 && repeated(i) && cutBefore(ids[i - 1], ids[i], o.cutEvery);
     if (cut || run.length >= o.maxStages || !fits([...run, m], limits, homes, arenas !== undefined)) flush();
     run.push(m);
   }
@@ -201,6 +228,10 @@ export function touchesOf(run: readonly Member[], homes: Homes): Pick<Dispatch, 
   return { touches: { reads: [...reads].filter((x) => !writes.has(x)), writes: [...writes] } };
 }
 
+/** The WGSL u32 expression of an arena member's offset in words, for stage k: written in, or read from a
+ *  table so that runs of the same stages over other buffers compile to the same kernel. */
+export type MemberBase = (k: number, home: Home, binding: number) => string;
+
 /** A run of stages in one module: a binding per buffer (slot), each stage's helpers and `main` renamed
  *  (`sq{k}_main`) with its bindings pointing at the slots; undefined where a stage's vec4 accesses cannot
  *  be rewritten per element. Shared by sequence kernels and parallel kernels (parallel.ts). */
@@ -208,7 +239,7 @@ export function stageModule(
   run: readonly Member[],
   shareWorkgroup = false,
   homes: Homes = NO_HOMES,
-  offsets?: number[],
+  base: MemberBase = (_, home) => `${home.offset / 4}u`,
 ): { slots: Slot[]; head: string; bindings: Binding[]; buffers: number[] } | undefined {
   const slots = slotsOf(run, homes);
   if (!slots) return undefined;
@@ -243,10 +274,7 @@ export function stageModule(
         const rewritten = rewriteAccesses(code, b.name, `${fn}_ld`, `${fn}_st`, "u32");
         if (rewritten === undefined) return undefined;
         code = rewritten;
-        // the member's offset in words: from the dispatch's table where one is kept (`offsets`), so that
-        // runs of the same stages over other buffers compile to the same kernel; else written in
-        const base = offsets ? `sq_t[${offsets.push(home.offset / 4) - 1}u]` : `${home.offset / 4}u`;
-        helpers.add(memberHelpers(b, fn, name, base, b.access === "read_write"));
+        helpers.add(memberHelpers(b, fn, name, base(k, home, i), b.access === "read_write"));
         continue;
       }
       if (b.vec === 4 && !slot.vec4) {
@@ -280,7 +308,9 @@ function sequenceKernel(
   table: boolean,
 ): { kernel: KernelSource; buffers: number[]; offsets: number[] } | undefined {
   const offsets: number[] = [];
-  const mod = stageModule(run, false, homes, table ? offsets : undefined);
+  const fromTable: MemberBase = (k, home, i) =>
+    `sq_t[${offsets.push(home.offset / 4 + (run[k].extra?.[i] ?? 0)) - 1}u]`;
+  const mod = stageModule(run, false, homes, table ? fromTable : undefined);
   if (!mod) return undefined;
   const tableBinding: Binding[] = offsets.length > 0 ? [{ name: "sq_t", dtype: "u32", access: "read" }] : [];
   const tableDecl = `@group(0) @binding(${mod.bindings.length}) var<storage, read> sq_t: array<u32>;`;

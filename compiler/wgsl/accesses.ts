@@ -73,3 +73,28 @@ export function statementEnd(code: string, from: number): number {
   }
   return -1;
 }
+
+/**
+ * `code` with a constant K taken out of every index of `name` — each `name[K + i]` becomes `name[i]` —
+ * and K, where every access of `name` starts with the same positive literal K; undefined otherwise. An
+ * index is a sum at its top level (WGSL does not mix bitwise or shift operators with `+` unbracketed), so
+ * `K + i - j` is `(i - j) + K`. Lets a caller move K into where the binding starts: the slices of a scan's
+ * steps, each at its own offset, become one kernel (sequence-ops.ts).
+ */
+export function peelOffset(code: string, name: string): { code: string; offset: number } | undefined {
+  const re = new RegExp(`(?<![\\w.])${name}\\s*\\[`, "g");
+  let out = "";
+  let at = 0;
+  let offset: number | undefined;
+  for (const m of code.matchAll(re)) {
+    const open = m.index + m[0].length - 1;
+    const close = closing(code, open);
+    if (close < 0 || open < at) return undefined; // unbalanced, or an access inside another's index
+    const k = /^\s*(\d+)u?\s*\+\s*/.exec(code.slice(open + 1, close));
+    if (!k || Number(k[1]) === 0 || (offset !== undefined && Number(k[1]) !== offset)) return undefined;
+    offset = Number(k[1]);
+    out += code.slice(at, open + 1);
+    at = open + 1 + k[0].length;
+  }
+  return offset === undefined ? undefined : { code: out + code.slice(at), offset };
+}

@@ -6,7 +6,7 @@
 // another stage binds the same buffer per element reads and writes it through helpers instead, since one
 // buffer may not be bound twice when either binding is writable.
 import { storageType } from "../dtype.js";
-import { rewriteAccesses } from "./accesses.js";
+import { peelOffset, rewriteAccesses } from "./accesses.js";
 import type { Binding, KernelSource } from "./common.js";
 
 export type Builtin =
@@ -156,4 +156,24 @@ fn ${fn}_st(i: u32, v: vec4<${el}>) {
   let u = bitcast<vec4<u32>>(v);
   ${stores}
 }`;
+}
+
+/** A stage with constant index offsets taken out of some bindings (`which`), and the words each of its
+ *  bindings' offsets must grow by instead: a binding reached through an offset table (an arena member)
+ *  can start K elements later rather than every index adding K, so the slices of a scan's steps, each at
+ *  its own offset, become one stage. */
+export interface PeeledStage {
+  readonly stage: Stage;
+  readonly extra: readonly number[];
+}
+
+export function peelStage(stage: Stage, which: (binding: number) => boolean): PeeledStage {
+  let code = stage.code;
+  const extra = stage.kernel.bindings.map((b, i) => {
+    const p = which(i) ? peelOffset(code, b.name) : undefined;
+    if (p === undefined) return 0;
+    code = p.code;
+    return p.offset * (b.vec === 4 ? 4 : 1);
+  });
+  return { stage: code === stage.code ? stage : { ...stage, code }, extra };
 }

@@ -7,7 +7,8 @@ import { DEFAULT_LIMITS } from "../../compiler/limits.js";
 import { compileGraph } from "../../compiler/program.js";
 import { DEFAULT_ADAMW, buildTrainStep } from "../../compiler/train-step.js";
 import { opaqueLoopBounds } from "../../compiler/wgsl/opaque-loops.js";
-import { parseStage, renameIdentifiers, vec4Accesses } from "../../compiler/wgsl/stage.js";
+import { peelOffset } from "../../compiler/wgsl/accesses.js";
+import { parseStage, peelStage, renameIdentifiers, vec4Accesses } from "../../compiler/wgsl/stage.js";
 
 describe("vec4 accesses of a binding declared per element", () => {
   test("loads, stores and nested indices are rewritten; other names and members are not", () => {
@@ -21,6 +22,53 @@ describe("vec4 accesses of a binding declared per element", () => {
   });
   test.each(["a[0] += v;", "a[0].x = 1.0;", "let p = &a[0];", "a[0]++;"])("%s is refused", (code) => {
     expect(vec4Accesses(code, "a", "ld", "st")).toBeUndefined();
+  });
+});
+
+describe("constant offsets peeled out of a binding's indices", () => {
+  test("every access starting with the same literal loses it, nested ones too; other names keep theirs", () => {
+    const code = "let v = a[512 + c0 * 32 + c1]; a[512u + i] = a[512 + a[512 + j]] + b[512 + i];";
+    expect(peelOffset(code, "a")).toEqual({
+      code: "let v = a[c0 * 32 + c1]; a[i] = a[a[j]] + b[512 + i];",
+      offset: 512,
+    });
+  });
+  test.each([
+    ["a[512 + i] + a[256 + i]", "two offsets"],
+    ["a[512 + i] + a[i]", "an access without one"],
+    ["a[0 + i]", "a zero offset"],
+    ["a[i + 512]", "a literal that does not lead"],
+    ["a[-4 + i]", "a negative offset"],
+    ["b[512 + i]", "no access of the binding"],
+  ])("%s is left alone (%s)", (code) => {
+    expect(peelOffset(code, "a")).toBeUndefined();
+  });
+  test("a kernel with the same offset on every read gives the same stage at every offset", () => {
+    const stage = (k: number) =>
+      parseStage({
+        name: "copy",
+        code: [
+          "@group(0) @binding(0) var<storage, read> x: array<f32>;",
+          "@group(0) @binding(1) var<storage, read_write> y: array<f32>;",
+          "@compute @workgroup_size(64)",
+          "fn main(@builtin(global_invocation_id) gid: vec3<u32>) {",
+          `  y[gid.x] = x[${k} + i32(gid.x)];`,
+          "}",
+        ].join("\n"),
+        workgroups: [1, 1, 1],
+        bindings: [
+          { name: "x", dtype: "f32", access: "read" },
+          { name: "y", dtype: "f32", access: "read_write" },
+        ],
+      })!;
+    const at = (k: number, which: number[]) => peelStage(stage(k), (i) => which.includes(i));
+    expect(at(96, [0, 1]).stage.code).toBe(at(32, [0, 1]).stage.code);
+    expect([at(96, [0, 1]).extra, at(32, [0, 1]).extra]).toEqual([
+      [96, 0],
+      [32, 0],
+    ]);
+    // a binding not reached through a table keeps its offset in the code
+    expect(at(96, [1])).toEqual({ stage: stage(96), extra: [0, 0] });
   });
 });
 
