@@ -1,5 +1,6 @@
 // e3-ar.ts (experiments): E3 — the time-aligned AR model on and off, and its two auxiliary losses (latent
-// prediction, reconstruction) on and off, and the latent loss without its stop-gradient; all with the
+// prediction, reconstruction) on and off, the latent loss without its stop-gradient, at λ 0.1 and 0.01, and
+// with variance and covariance terms (VarianceCosineLoss); all with the
 // Transformer Combiner at E2's budget (the base is E2's Transformer runs). Written to docs/experiments.md.
 import { writeSection } from "../report.js";
 import { budget } from "./budget.js";
@@ -16,6 +17,12 @@ export const E3_CONFIGS = [
   { label: "AR + recon", set: ["lambda_recon=1"] },
   { label: "AR + both", set: ["lambda_latent=1", "lambda_recon=1"] },
   { label: "AR + latent, no stop-grad", set: ["lambda_latent=1", "latent_target_grad=1"] },
+  // λ sweep of the latent loss, and a loss whose variance and covariance terms (std.losses) make latents
+  // that are one vector per place cost something
+  { label: "AR + latent λ 0.1", set: ["lambda_latent=0.1"] },
+  { label: "AR + latent λ 0.01", set: ["lambda_latent=0.01"] },
+  { label: "AR + latent, var/cov", set: ["lambda_latent=1", "latent_loss=VarianceCosineLoss()"] },
+  { label: "AR + latent λ 0.1, var/cov", set: ["lambda_latent=0.1", "latent_loss=VarianceCosineLoss()"] },
 ] as const satisfies readonly RunSpec[];
 
 // Collapse, as E3 calls it: the latents' spread (losses.ts) without stop-gradient below half of what it
@@ -101,6 +108,17 @@ export function e3Findings(runs: readonly Run[][], measures: readonly Validation
           : `not below ${COLLAPSE_RATIO} of it: the latents still carry the clip.`
       }`,
   );
+  const [clipVc, clipVcLow] = [clip("AR + latent, var/cov"), clip("AR + latent λ 0.1, var/cov")];
+  out.push(
+    `- Whether variance and covariance terms keep the latents about the clip (\`VarianceCosineLoss\`): clip ` +
+      `spread ${clipVc.toFixed(3)} at λ 1 and ${clipVcLow.toFixed(3)} at λ 0.1, against ${clipSg.toFixed(3)} ` +
+      `with the cosine loss alone and ${clipBase.toFixed(3)} with no latent loss; ` +
+      `${
+        clipVc < COLLAPSE_RATIO * clipBase
+          ? `still less than ${COLLAPSE_RATIO} of the latter at λ 1: the terms do not stop the collapse here.`
+          : `not below ${COLLAPSE_RATIO} of it at λ 1: the terms keep the latents about the clip.`
+      }`,
+  );
   return out.join("\n");
 }
 
@@ -147,13 +165,16 @@ export async function runE3(suite: Suite): Promise<void> {
   const setup =
     `${budget(suite, "Each configuration (Transformer Combiner)", seeds)} The base is the tiny preset (AR ` +
     "model of depth 1, λ latent = λ recon = 0) and is E2's Transformer runs. E3 trains the first " +
-    `${seeds.length} of E2's seeds (bench/experiments/suite.ts: its five further configurations cost as ` +
-    `much as E2's five Combiners, and three seeds of both would not fit the suite's 3 hours). "No AR" is ` +
+    `${seeds.length} of E2's seeds (bench/experiments/suite.ts: its nine further configurations cost more ` +
+    `than E2's seven Combiners, and three seeds of both would not fit one sitting). "No AR" is ` +
     `\`ar_depth=0\`: the model still elaborates — each chunk's latents get their chunk position and a ` +
     "LayerNorm — but no block mixes chunks, so the decoder cross-attends to per-chunk latents with no " +
     "time-aligned model over them (the latent and reconstruction heads would predict chunk t + 1 from " +
     `chunk t alone). λ = 1 turns a loss on; \`latent_target_grad=1\` lets the latent loss's gradient ` +
-    "through its target (the default 0 is stop-gradient; the value is the same). Validation losses (mean " +
+    "through its target (the default 0 is stop-gradient; the value is the same); λ 0.1 and 0.01 sweep the " +
+    "latent loss's weight; `latent_loss=VarianceCosineLoss()` adds to the cosine a hinge holding each " +
+    "prediction dimension's spread over the batch at every place above 1 and the mean square of their " +
+    "covariances (docs/models.md), so latents alike for every clip cost something. Validation losses (mean " +
     "over seeds, the run's 8 validation batches) are measured for every run whatever its λ, so the columns " +
     "compare: text loss is cross-entropy on the answer tokens (nats), latent loss 1 − cosine, recon loss " +
     "mean squared error; latent spread is √(E‖x − E x‖²) / √(E‖x‖²) " +

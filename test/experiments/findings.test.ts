@@ -102,12 +102,12 @@ test(
         count_beeps: c.label === "no AR" ? 0.3 + 0.01 * s : c.label === "AR + both" ? base + 0.01 * s : base + 0.02 * s,
       })),
     );
-    const measures = (noSg: number, sgClip = 0.6): ValidationMeasures[][] =>
+    const measures = (noSg: number, sgClip = 0.6, varCovClip = 0.65): ValidationMeasures[][] =>
       E3_CONFIGS.map((c) =>
         [1, 2, 3].map(() => ({
           losses: { latent: 0.5 },
           latentSpread: c.label.includes("no stop-grad") ? noSg : 0.8,
-          clipSpread: c.label === "AR + latent" ? sgClip : 0.7,
+          clipSpread: c.label === "AR + latent" ? sgClip : c.label.includes("var/cov") ? varCovClip : 0.7,
         })),
       );
     const text = e3Findings(runs, measures(0.1));
@@ -132,6 +132,14 @@ test(
     );
     expect(e3Findings(runs, measures(0.1, 0.02))).toMatch(
       /clip spread is 0\.020 .*; less than 0\.5 of it: the Combiner learned latents that depend on their place/,
+    );
+    // the variance and covariance terms, read against the runs without a latent loss
+    expect(text).toContain(
+      "clip spread 0.650 at λ 1 and 0.650 at λ 0.1, against 0.600 with the cosine loss alone and 0.700 with " +
+        "no latent loss; not below 0.5 of it at λ 1: the terms keep the latents about the clip.",
+    );
+    expect(e3Findings(runs, measures(0.1, 0.02, 0.03))).toContain(
+      "still less than 0.5 of the latter at λ 1: the terms do not stop the collapse here.",
     );
     // one seed: no spread, so no difference is taken as real
     const one = e3Findings(

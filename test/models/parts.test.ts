@@ -1,9 +1,10 @@
 // parts.test.ts: Mirasol's own parts one at a time, at fast-check-drawn sizes (1, odd and prime dims
-// included) — TokenLearner (std.nn) and one TTM step (std.combiners: TokenLearner read, transformer
-// process, TokenLearner write) — each with loss = mean(y · w) for random w: the GPU's outputs and
-// gradients against the reference interpreter's, and the reference's gradients against central finite
-// differences in float64. (Block-causal and cross attention are ops: test/compiler/grad.test.ts checks
-// them the same way; the whole model's forward and gradients: mirasol-gpu.test.ts, dsl/mirasol.test.ts.)
+// included) — TokenLearner (std.nn), one TTM step (std.combiners: TokenLearner read, transformer
+// process, TokenLearner write), each with loss = mean(y · w) for random w, and the latent loss with
+// variance and covariance terms (std.losses): the GPU's outputs and gradients against the reference
+// interpreter's, and the reference's gradients against central finite differences in float64.
+// (Block-causal and cross attention are ops: test/compiler/grad.test.ts checks them the same way; the
+// whole model's forward and gradients: mirasol-gpu.test.ts, dsl/mirasol.test.ts.)
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { grad } from "../../compiler/grad.js";
@@ -199,4 +200,70 @@ describe("one TTM step: TokenLearner read, transformer, TokenLearner write", () 
     // with Mesa's shader cache cold (a bare CI machine) lavapipe's LLVM compiles them at ≈ 140 ms
     // each, ≈ 17 s a case alone and over 60 s beside another worker — hence more than the default 120 s.
   }, 360_000);
+});
+
+const varianceCosine = (d: number, N: number, gamma: number): Part => ({
+  source: `import std.nn
+import std.losses
+model Part {
+  input x: f32[B, ${N}, ${d}]
+  input target: f32[B, ${N}, ${d}]
+  let pred = Linear(${d}, ${d})(x)
+  output total = VarianceCosineLoss(variance: 0.7, covariance: 1.3, gamma: ${gamma})(pred, target)
+}
+`,
+});
+
+const vcArb = fc.record({ B: dim([2, 3, 5]), N: dim([1, 2, 3]), d: dim([1, 2, 3, 5]), seed: fc.nat(1000) });
+
+describe("VarianceCosineLoss (std.losses)", () => {
+  // gamma 2 keeps every dimension's spread below the hinge's kink (inputs in [−1, 1], Linear's weights
+  // small), where a finite difference would straddle it
+  test("gradients equal finite differences (float64 reference)", () => {
+    fc.assert(
+      fc.property(vcArb, ({ B, N, d, seed }) => {
+        const el = elaborated(varianceCosine(d, N, 2), B);
+        const r = lcg(seed + 1);
+        expectFiniteDifferences(el, feedsFor(el, seed, r), r);
+      }),
+      { numRuns: runs(24) },
+    );
+  });
+
+  test("outputs and gradients on the GPU equal the reference", async () => {
+    await fc.assert(
+      fc.asyncProperty(vcArb, async ({ B, N, d, seed }) => {
+        const el = elaborated(varianceCosine(d, N, 2), B);
+        await expectGpuMatches(el, threeFeedSets(el, seed));
+      }),
+      { numRuns: runs(1) },
+    );
+  }, 240_000);
+
+  test("predictions that are one vector per place pay the hinge in full; spread-out ones only the cosine", () => {
+    const el = elaborated(
+      {
+        source: `import std.losses
+model Part {
+  input pred: f32[B, 1, 2]
+  input target: f32[B, 1, 2]
+  output cosine = CosineLoss()(pred, target)
+  output total = VarianceCosineLoss(variance: 0.5, covariance: 1.0, gamma: 1.0, eps: 0.0)(pred, target)
+}
+`,
+      },
+      4,
+    );
+    const target = [1, 0, 1, 0, 1, 0, 1, 0];
+    // the same prediction for every clip: both spreads 0, the hinge 1 on each
+    const same = runReference(el.graph, { pred: [1, 2, 1, 2, 1, 2, 1, 2], target }, { exact: true });
+    expect(same.total.data[0]).toBeCloseTo(same.cosine.data[0] + 0.5, 12);
+    // the four corners (±2, ±2): spreads of 2 ≥ γ, and the two dimensions uncorrelated
+    const apart = runReference(el.graph, { pred: [2, 2, 2, -2, -2, 2, -2, -2], target }, { exact: true });
+    expect(apart.total.data[0]).toBeCloseTo(apart.cosine.data[0], 12);
+    // (1, 1), (−1, −1) twice: correlated dimensions pay the covariance, the mean of 1² over the 2 off-diagonal
+    // of 4 entries, and the hinge nothing at spread 1
+    const together = runReference(el.graph, { pred: [1, 1, -1, -1, 1, 1, -1, -1], target }, { exact: true });
+    expect(together.total.data[0]).toBeCloseTo(together.cosine.data[0] + 0.5, 12);
+  });
 });
