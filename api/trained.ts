@@ -3,7 +3,7 @@
 // its weights written into an executor. Shared by eval, generate and ask.
 import type { LoadedModel } from "./model.js";
 import { loadModel } from "./model.js";
-import { type Checkpoint, CheckpointError, loadCheckpoint } from "../runtime/checkpoint.js";
+import { CheckpointError, type TensorInfo, openCheckpoint } from "../runtime/checkpoint.js";
 import type { WeightLoader } from "../runtime/decode.js";
 import type { Graph } from "../compiler/ir.js";
 import type { ParamInfo } from "../compiler/lower.js";
@@ -14,14 +14,21 @@ import { Executor } from "../runtime/executor.js";
 
 export interface Trained {
   readonly path: string;
-  readonly checkpoint: Checkpoint;
+  /** the checkpoint's header: each tensor's dtype and shape. Weights are read when loaded, a tensor at a
+   *  time, so a checkpoint larger than one read can hold (Mirasol 3b's, over 2 GiB) opens too */
+  readonly checkpoint: {
+    readonly tensors: ReadonlyMap<string, TensorInfo>;
+    readonly metadata: Readonly<Record<string, string>>;
+  };
   readonly meta: Readonly<Record<string, string>>;
   readonly model: LoadedModel;
 }
 
 /** Opens `path`; `kind` ("av-qa" or "text") is what the caller can use, `use` says what for. */
 export function openTrained(path: string, kind: "av-qa" | "text", use: string): Trained {
-  const checkpoint = loadCheckpoint(path);
+  const reader = openCheckpoint(path);
+  reader.close();
+  const checkpoint = { tensors: reader.infos, metadata: reader.metadata };
   const meta = checkpoint.metadata;
   if (!meta.model) throw new CheckpointError(`${path} was not written by 'mira train' (its metadata names no model)`);
   const got = meta.kind ?? "text";
@@ -80,16 +87,22 @@ export function loadWeights(ex: Executor, t: Trained): void {
 /** Writes the named parameters from the checkpoint (a decoder's programs share most of theirs). */
 export function weightLoader(t: Trained): WeightLoader {
   return (ex, names) => {
-    for (const name of names) {
-      const stored = t.checkpoint.tensors.get(name);
-      if (!stored) throw new CheckpointError(`${t.path} has no tensor '${name}'`);
-      const want = ex.program.params.find((p) => p.name === name)?.dtype ?? stored.dtype;
-      if (want === stored.dtype) ex.writeBytes(name, stored.bytes);
-      else {
-        // a model loaded at another precision than it was saved at (`--set precision=f16`): converted
-        const n = stored.shape.reduce((a, d) => a * d, 1);
-        ex.write(name, decode(stored.dtype, Uint8Array.from(stored.bytes).buffer, n));
+    const reader = openCheckpoint(t.path);
+    try {
+      for (const name of names) {
+        const stored = reader.infos.get(name);
+        if (!stored) throw new CheckpointError(`${t.path} has no tensor '${name}'`);
+        const bytes = reader.read(name); // checked against its CRC-32
+        const want = ex.program.params.find((p) => p.name === name)?.dtype ?? stored.dtype;
+        if (want === stored.dtype) ex.writeBytes(name, bytes);
+        else {
+          // a model loaded at another precision than it was saved at (`--set precision=f16`): converted
+          const n = stored.shape.reduce((a, d) => a * d, 1);
+          ex.write(name, decode(stored.dtype, Uint8Array.from(bytes).buffer, n));
+        }
       }
+    } finally {
+      reader.close();
     }
   };
 }
