@@ -89,7 +89,9 @@ export function peelOffset(code: string, name: string): { code: string; offset: 
   for (const m of code.matchAll(re)) {
     const open = m.index + m[0].length - 1;
     const close = closing(code, open);
-    if (close < 0 || open < at) return undefined; // unbalanced, or an access inside another's index
+    // an access inside another's index comes after that one's K, so it is peeled too: a[K + a[K + i]]
+    // reads a[K + ·] twice, and both take the moved start
+    if (close < 0) return undefined;
     const k = /^\s*(\d+)u?\s*\+\s*/.exec(code.slice(open + 1, close));
     if (!k || Number(k[1]) === 0 || (offset !== undefined && Number(k[1]) !== offset)) return undefined;
     offset = Number(k[1]);
