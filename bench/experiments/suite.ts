@@ -70,9 +70,9 @@ export function suiteCommand(o: SuiteOptions): string {
 // E2). Measured here (session 8, docs/experiments.md): a run 3.5–6.4 min, E4's 30 evaluations 10.2 min,
 // E1 7.3 min with a warm Mesa shader cache (19.3 cold). Runs since: E2 7 Combiners × 3 seeds (21 runs),
 // E4 2 position choices beyond E2's learned ones × 2 Combiners × 3 seeds (12 runs and their evaluations),
-// E3 9 configurations beyond E2's base × 2 seeds (18 runs): 51 runs, ≈ 4 h 30 min in all — past the 3
+// E3 9 configurations beyond E2's base × 3 seeds (27 runs): 60 runs, ≈ 5 h 15 min in all — past the 3
 // hours one sitting should take, so `--only` and `--seeds` split it (finished runs are kept and reused).
-export const FULL_ESTIMATE = "about 4 h 30 min";
+export const FULL_ESTIMATE = "about 5 h 15 min";
 export const FULL: SuiteSizes = {
   clips: 4000,
   dataSeed: 0,
@@ -80,7 +80,7 @@ export const FULL: SuiteSizes = {
   batch: 64,
   lr: 3e-3,
   seeds: [1, 2, 3],
-  e3Seeds: 2,
+  e3Seeds: 3,
   evalEvery: 100,
   types: avCurriculum(100, 300),
 };
