@@ -12,7 +12,9 @@ import { prod } from "./shape.js";
 import type { KernelSource } from "./wgsl/common.js";
 import { GroupEmitter, fusedKernel } from "./wgsl/fused.js";
 import { gatherKernel, scatterAddKernel } from "./wgsl/gather.js";
-import { type MatmulChoice, matmulKernel } from "./wgsl/matmul.js";
+import { type MatmulChoice, type MatmulSpec, matmulKernel } from "./wgsl/matmul.js";
+import { matmulLayouts, permutedLayout, storedView } from "./strided.js";
+import { VIEW_OPS } from "./fuse.js";
 import { attentionKernel } from "./wgsl/attention.js";
 import { movementKernels } from "./wgsl/movement.js";
 import { reduceKernel } from "./wgsl/reduce.js";
@@ -50,10 +52,19 @@ export interface FamilyContext {
   /** root of an epilogue group → the matmul that runs in its place */
   readonly epilogueAt: ReadonlyMap<number, number>;
   readonly attentionRows?: number;
+  /** matmuls whose results their permute's dispatch stores (plan.permutedStores' values) */
+  readonly storedPermuted: ReadonlySet<number>;
 }
 
 type KernelKind = "movement" | "reduce" | "matmul" | "gather" | "scatter" | "attention" | "optimizer";
-export type Family = "adamw" | "matmul-epilogue" | "fused" | "reduce-prologue" | "rows" | KernelKind;
+export type Family =
+  | "adamw"
+  | "matmul-epilogue"
+  | "matmul-permuted"
+  | "fused"
+  | "reduce-prologue"
+  | "rows"
+  | KernelKind;
 
 /** A kernel and the nodes whose values it binds before its outputs. */
 interface Made {
@@ -75,17 +86,41 @@ function plain(n: Node, c: FamilyContext, made: readonly Made[], group?: FusedGr
 const whole = (n: Node, c: FamilyContext, kernel: KernelSource): Emitted[] =>
   plain(n, c, [{ kernel, inputs: n.inputs }]);
 
+/** Matmul `mm`'s kernel spec and the values its A and B bindings read: an operand that is a view
+ *  inlined into it (fuse-views.ts) binds the stored value below and reads it through strides. */
+function matmulSpec(mm: Node, c: FamilyContext): { spec: MatmulSpec; sources: [number, number] } {
+  const [a, b] = inputsOf(mm, c);
+  const viewed = (id: number): boolean => c.plan.inlined.has(id) && VIEW_OPS.has(c.byId.get(id)!.op);
+  const spec: MatmulSpec = { a, b, out: mm, transA: !!mm.attrs.transA, transB: !!mm.attrs.transB };
+  if (!viewed(a.id) && !viewed(b.id)) return { spec, sources: [a.id, b.id] };
+  const [sa, sb] = [a, b].map((x) => storedView(x.id, c.byId, viewed));
+  const layouts = sa && sb && matmulLayouts(mm, a, b, sa.view, sb.view);
+  if (!layouts) bug(`matmul %${mm.id} reads a view that no strides describe; fuse-views.ts inlined it`);
+  const [aLayout, bLayout] = layouts;
+  const strided = { ...spec, ...(viewed(a.id) ? { aLayout } : {}), ...(viewed(b.id) ? { bLayout } : {}) };
+  return { spec: strided, sources: [sa!.source.id, sb!.source.id] };
+}
+
 export const FAMILIES: Record<Family, (n: Node, c: FamilyContext) => Emitted[]> = {
   adamw: adamwFamily,
   // a matmul whose results an elementwise group finishes before the store, run where the group's root would
   "matmul-epilogue": (root, c) => {
     const mm = c.byId.get(c.epilogueAt.get(root.id)!)!;
     const epilogue = new GroupEmitter(c.plan.epilogues.get(mm.id)!, c.byId, c.plan.inlined, new Set([mm.id]));
-    const [a, b] = inputsOf(mm, c);
-    const spec = { a, b, out: mm, transA: !!mm.attrs.transA, transB: !!mm.attrs.transB, epilogue };
-    const kernel = matmulKernel(spec, c.limits, c.choices.get(mm.id));
-    const reads = [a.id, b.id, ...epilogue.boundReads.map((r) => r.id)].map((i) => value(c, i));
+    const { spec, sources } = matmulSpec(mm, c);
+    const kernel = matmulKernel({ ...spec, epilogue }, c.limits, c.choices.get(mm.id));
+    const reads = [...sources, ...epilogue.boundReads.map((r) => r.id)].map((i) => value(c, i));
     return [{ kernel, reads, writes: epilogue.group.stores.map((x) => value(c, x.id)) }];
+  },
+  // a matmul storing its result permuted, as the permute reading it, run where that permute would
+  "matmul-permuted": (u, c) => {
+    const mm = c.byId.get(c.plan.permutedStores.get(u.id)!)!;
+    const { spec, sources } = matmulSpec(mm, c);
+    const [a, b] = inputsOf(mm, c);
+    const cLayout = permutedLayout(mm, a, b, u.attrs.perm ?? [], u.shape);
+    if (!cLayout) bug(`matmul %${mm.id} cannot store permuted as %${u.id}; fuse-views.ts planned it`);
+    const kernel = matmulKernel({ ...spec, cLayout }, c.limits, c.choices.get(mm.id));
+    return [{ kernel, reads: sources.map((i) => value(c, i)), writes: [value(c, u.id)] }];
   },
   fused: (n, c) => {
     const group = c.plan.groups.get(n.id)!;
@@ -107,18 +142,26 @@ export const FAMILIES: Record<Family, (n: Node, c: FamilyContext) => Emitted[]> 
   },
   movement: (n, c) => {
     const ins = inputsOf(n, c);
-    const { kernels, inputGroups } = movementKernels(n, ins, c.limits);
+    // a concat's or pad's inputs may be views inlined into it (fuse-views.ts): it binds what they view
+    const viewed = (id: number): boolean => c.plan.inlined.has(id) && VIEW_OPS.has(c.byId.get(id)!.op);
+    const stored = ins.map((x) => {
+      if (!viewed(x.id)) return undefined;
+      const s = storedView(x.id, c.byId, viewed);
+      if (!s) bug(`${n.op} %${n.id} reads a view that no strides describe; fuse-views.ts inlined it`);
+      return s;
+    });
+    const { kernels, inputGroups } = movementKernels(n, ins, c.limits, stored);
+    const bound = ins.map((x, i) => stored[i]?.source.id ?? x.id);
     return plain(
       n,
       c,
-      kernels.map((kernel, i) => ({ kernel, inputs: inputGroups[i].map((k) => ins[k].id) })),
+      kernels.map((kernel, i) => ({ kernel, inputs: inputGroups[i].map((k) => bound[k]) })),
     );
   },
   reduce: (n, c) => whole(n, c, reduceKernel(n, c.byId.get(n.inputs[0])!, c.limits)),
   matmul: (n, c) => {
-    const [a, b] = inputsOf(n, c);
-    const spec = { a, b, out: n, transA: !!n.attrs.transA, transB: !!n.attrs.transB };
-    return whole(n, c, matmulKernel(spec, c.limits, c.choices.get(n.id)));
+    const { spec, sources } = matmulSpec(n, c);
+    return plain(n, c, [{ kernel: matmulKernel(spec, c.limits, c.choices.get(n.id)), inputs: sources }]);
   },
   gather: (n, c) => {
     const [table, index] = inputsOf(n, c);
@@ -171,6 +214,8 @@ export function familyOf(n: Node, c: FamilyContext): Family | undefined {
   }
   const { plan } = c;
   if (plan.inlined.has(n.id) || plan.epilogues.has(n.id) || plan.computedBy.has(n.id)) return undefined;
+  if (plan.permutedStores.has(n.id)) return "matmul-permuted";
+  if (c.storedPermuted.has(n.id)) return undefined; // computed by its permute's dispatch
   if (c.valueOf.get(n.id) !== n.id && !c.inPlace.has(n.id)) return undefined;
   if (c.epilogueAt.has(n.id)) return "matmul-epilogue";
   if (plan.rows.has(n.id)) return "rows";

@@ -235,7 +235,7 @@ export function planRows(g: Graph, plan: FusionPlan, limits: DeviceLimits, enabl
     });
     rows.set(root.id, { root, shape, axes, units, reads: [...readSet].map((id) => byId.get(id)!), stores });
   }
-  return { inlined, groups, prologues, epilogues: plan.epilogues, computedBy, rows };
+  return { ...plan, inlined, groups, prologues, computedBy, rows };
 }
 
 /**

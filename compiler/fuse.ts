@@ -1,7 +1,8 @@
 // fuse.ts: decides which nodes get a kernel of their own. Elementwise chains are fused: a producer
 // with a single elementwise consumer of its shape (or a scalar) is computed inside that consumer's
 // kernel; `full` constants become literals; broadcast, permute, slice and reshape whose consumers are
-// all elementwise become index arithmetic on the loads (views) instead of copies. No work is
+// all elementwise become index arithmetic on the loads (views) instead of copies — as do views that feed
+// matmuls, concats and pads, where strides describe them (fuse-views.ts). No work is
 // duplicated: a value with several consumers is computed once (views and literals only re-index), unless
 // it is a single element computed from fed values, which each consumer recomputes for less than a launch.
 // A group never binds more storage buffers than the device allows: past the limit, producers are
@@ -16,6 +17,7 @@ import { type Shape, prod, sameShape } from "./shape.js";
 import { isFloat } from "./dtype.js";
 import { RANDOM_OPS } from "./ops/sources.js";
 import { bindingSlots } from "./wgsl/windows.js";
+import { inlineViews, permutedStores } from "./fuse-views.js";
 
 export const VIEW_OPS: ReadonlySet<string> = new Set(viewOps());
 
@@ -63,6 +65,9 @@ export interface FusionPlan {
   readonly epilogues: ReadonlyMap<number, FusedGroup>;
   /** row kernels (fuse-rows.ts), by the node they run at; empty until the plan-rows pass */
   readonly rows: ReadonlyMap<number, RowGroup>;
+  /** permutes whose value the matmul they read stores directly, permuted (fuse-views.ts): permute id →
+   *  matmul id; the matmul has no buffer or kernel of its own and runs where the permute would */
+  readonly permutedStores: ReadonlyMap<number, number>;
 }
 
 const isElementwise = (n: Node): boolean => opSpec(n.op).kind === "elementwise";
@@ -138,6 +143,7 @@ export function planFusion(g: Graph, limits: DeviceLimits, enabled = true): Fusi
         inlined.add(n.id);
       }
     }
+    inlineViews(g, users, inlined, outputs, VIEW_OPS, limits); // views matmuls, concats and pads read by strides
   }
   const groups = new Map<number, FusedGroup>();
   const maxSlots = limits.maxStorageBuffersPerShaderStage;
@@ -193,7 +199,8 @@ export function planFusion(g: Graph, limits: DeviceLimits, enabled = true): Fusi
   }
   const computedBy = enabled ? mergeKernels(g, groups, users, outputs, inlined, limits) : new Map<number, number>();
   if (enabled) absorbIntoEpilogues(groups, epilogues, byId, inlined, limits, computedBy);
-  return { inlined, groups, prologues, epilogues, computedBy, rows: new Map() };
+  const permuted = enabled ? permutedStores(g, users, inlined, epilogues, outputs, limits) : new Map<number, number>();
+  return { inlined, groups, prologues, epilogues, computedBy, rows: new Map(), permutedStores: permuted };
 }
 
 /**

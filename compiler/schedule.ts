@@ -99,6 +99,7 @@ export function schedule(s: Scheduled, limits: DeviceLimits, o: ScheduleOptions)
     adamw: adamwGroups(g, optimizer, limits),
     epilogueAt,
     attentionRows: o.attentionRows,
+    storedPermuted: new Set(plan.permutedStores.values()),
   };
   const kernels = new KernelTable(limits);
   const steps: Step[] = [];
@@ -130,6 +131,7 @@ function valuesOf(
   const values: Node[] = [];
   const keptToEnd = new Set<number>();
   const byId = nodeById(g);
+  const storedPermuted = new Set(plan.permutedStores.values()); // matmuls storing into a permute's value
   const readers = new Map<number, number>();
   for (const n of g.nodes) for (const i of new Set(n.inputs)) readers.set(i, (readers.get(i) ?? 0) + 1);
   for (const n of g.nodes) {
@@ -139,7 +141,7 @@ function valuesOf(
       valueOf.set(n.id, valueOf.get(param)!);
       continue;
     }
-    if (plan.inlined.has(n.id) || plan.epilogues.has(n.id)) continue;
+    if (plan.inlined.has(n.id) || plan.epilogues.has(n.id) || storedPermuted.has(n.id)) continue;
     if (inPlace.has(n.id)) {
       valueOf.set(n.id, valueOf.get(n.inputs[0])!);
       continue;

@@ -16,7 +16,8 @@
 import type { Node } from "../ir.js";
 import type { DeviceLimits } from "../limits.js";
 import { kernelMatmulDims } from "../ops/linalg.js";
-import { type Shape, prod, stridesOf } from "../shape.js";
+import { prod } from "../shape.js";
+import { type OperandLayout, denseLayout, vecAligned } from "../strided.js";
 import { type Binding, type KernelSource, affineIndex, grid, header, load, store, unravelCode } from "./common.js";
 import type { GroupEmitter } from "./fused.js";
 import { helperSource } from "./helpers.js";
@@ -33,6 +34,38 @@ export interface MatmulSpec {
   /** elementwise work applied to each result before it is stored (fuse.ts epilogues): the kernel then
    *  writes the group's root, binding the group's other inputs after A and B */
   readonly epilogue?: GroupEmitter;
+  /** how A and B are read when they are views of stored values (strided.ts); row-major when absent */
+  readonly aLayout?: OperandLayout;
+  readonly bLayout?: OperandLayout;
+  /** where C's elements go when the kernel stores them permuted (fuse-views.ts permutedStores); row-major
+   *  when absent. Not with an epilogue, which reads its other inputs at C's own index. */
+  readonly cLayout?: OperandLayout;
+}
+
+/** The operands' layouts for a kernel whose output batch is `batch`. */
+function layouts(s: MatmulSpec, batch: readonly number[]): [OperandLayout, OperandLayout] {
+  return [s.aLayout ?? denseLayout(s.a.shape, batch), s.bLayout ?? denseLayout(s.b.shape, batch)];
+}
+
+/** Whether `x` is a name, a number or one bracketed expression: something a product cannot split. */
+function atomic(x: string): boolean {
+  if (/^\w+$/.test(x)) return true;
+  if (!x.startsWith("(")) return false;
+  let depth = 0;
+  for (let i = 0; i < x.length; i++) {
+    depth += x[i] === "(" ? 1 : x[i] === ")" ? -1 : 0;
+    if (depth === 0) return i === x.length - 1;
+  }
+  return false;
+}
+
+/** `base + row·rows + col·cols` for an operand laid out as `l`: the element at (row, col) of the stored
+ *  matrix (Aᵀ's rows run along K), strides of 0 left out. */
+function at(base: string, l: OperandLayout, row: string, col: string): string {
+  // a sum (`col0 + j`) is bracketed before it is scaled; a name or a bracketed expression is not
+  const scaled = (x: string, st: number): string => (atomic(x) ? `${x} * ${st}` : `(${x}) * ${st}`);
+  const term = (x: string, st: number): string => (st === 0 ? "" : st === 1 ? ` + ${x}` : ` + ${scaled(x, st)}`);
+  return `${base}${term(row, l.rows)}${term(col, l.cols)}`;
 }
 
 /** The output binding, and how a result `value` at flat index `idx` is stored (through the epilogue). */
@@ -76,14 +109,6 @@ function output(
   };
 }
 
-/** Per output-batch-axis strides (in matrices) of an operand whose batch dims broadcast. */
-function batchStrides(outBatch: Shape, opShape: Shape): number[] {
-  const opBatch = opShape.slice(0, -2);
-  const st = stridesOf(opBatch);
-  const lead = outBatch.length - opBatch.length;
-  return outBatch.map((_, k) => (k < lead || opBatch[k - lead] === 1 ? 0 : st[k - lead] * prod(opShape.slice(-2))));
-}
-
 export function chooseMatmulVariant(limits: DeviceLimits): MatmulVariant {
   return limits.adapterKind === "cpu" ? "registers" : "shared";
 }
@@ -108,20 +133,34 @@ export function matmulKernel(
   choice: MatmulVariant | MatmulChoice = chooseMatmulVariant(limits),
 ): KernelSource {
   const c = typeof choice === "string" ? { variant: choice } : choice;
+  if (s.cLayout && s.epilogue) bug("a matmul storing C permuted has no epilogue (fuse-views.ts)");
   if (c.variant === "packed") return registerKernel(s, limits, PACKED_THREADS, 1, true);
   return c.variant === "registers"
     ? registerKernel(s, limits, c.wx ?? DEFAULT_WX, c.wy ?? DEFAULT_WY)
     : sharedKernel(s, limits);
 }
 
-function batchPrologue(s: MatmulSpec, batch: Shape): string {
-  if (batch.length === 0) return "let aoff = 0;\n  let boff = 0;";
-  return `${unravelCode("bi", batch, "bb")}
-  let aoff = ${affineIndex(0, batchStrides(batch, s.a.shape), "bb")};
-  let boff = ${affineIndex(0, batchStrides(batch, s.b.shape), "bb")};`;
+/** Where C's element (row, col) of the current matrix goes, from `coff` (cOffset). */
+function storeAt(s: MatmulSpec, n: number): (row: string, col: string) => string {
+  const lc = s.cLayout;
+  return lc ? (row, col) => at("coff", lc, row, col) : (row, col) => `coff + ${row} * ${n} + ${col}`;
 }
 
-function kernelName(s: MatmulSpec, batch: Shape, m: number, n: number, k: number): string {
+/** The first element of the current matrix of C (batch entry `bi`, coordinates `bb`). */
+function cOffset(s: MatmulSpec, batch: readonly number[], size: number): string {
+  const lc = s.cLayout;
+  if (!lc) return `bi * ${size}`;
+  return batch.length === 0 ? String(lc.offset) : affineIndex(lc.offset, lc.batch, "bb");
+}
+
+function batchPrologue(batch: readonly number[], la: OperandLayout, lb: OperandLayout): string {
+  if (batch.length === 0) return `let aoff = ${la.offset};\n  let boff = ${lb.offset};`;
+  return `${unravelCode("bi", batch, "bb")}
+  let aoff = ${affineIndex(la.offset, la.batch, "bb")};
+  let boff = ${affineIndex(lb.offset, lb.batch, "bb")};`;
+}
+
+function kernelName(s: MatmulSpec, batch: readonly number[], m: number, n: number, k: number): string {
   const base = `matmul${s.transA ? "_ta" : ""}${s.transB ? "_tb" : ""}`;
   return (
     `${base}${s.epilogue ? `_${s.epilogue.label()}` : ""}_` +
@@ -137,19 +176,22 @@ function registerKernel(s: MatmulSpec, limits: DeviceLimits, wx: number, wy: num
     bug(`matmul workgroup ${wx}×${wy} exceeds ${limits.maxComputeInvocationsPerWorkgroup} invocations`);
   const { batch, m, n, k } = kernelMatmulDims(s.a, s.b, { transA: s.transA, transB: s.transB });
   const f32 = s.a.dtype === "f32";
+  const [la, lb] = layouts(s, batch);
   // How the K loop reads its operands, written once rather than as a block of four k unrolled (on llvmpipe
   // the unrolled block made a TTM step's kernels take about 1.4× as long to compile cold, and ran no
   // faster). Per k, one step (scalar A or a vec4 over Aᵀ's four rows, and B's eight columns as two vec4)
   // when B is not transposed. With Bᵀ both operands run along K, so a block of four k reads vec4 of each
   // and each product is a dot: no lane shuffles. Aᵀ with Bᵀ loops over the block's four vector
   // components. Vec4 loads along K need K % 4 = 0 (16-byte aligned rows).
-  const kb = k % 4 === 0 && f32 && s.transB ? 4 : 1;
-  const dotForm = kb === 4 && !s.transA;
+  // An operand read through a view (strided.ts) takes vec4 loads only where they stay aligned.
+  const kb = k % 4 === 0 && f32 && s.transB && vecAligned(lb) ? 4 : 1;
+  const dotForm = kb === 4 && !s.transA && vecAligned(la);
   const aVecK = dotForm; // A [M,K]: vec4 over k per row
-  const aVecRows = s.transA && m % 4 === 0 && f32; // Aᵀ stored [K,M]: vec4 over the 4 rows at one k
-  const bVecCols = !s.transB && n % 4 === 0 && f32; // B [K,N]: two vec4 over the 8 columns at one k
+  const aVecRows = s.transA && m % 4 === 0 && f32 && vecAligned(la); // Aᵀ stored [K,M]: vec4 over 4 rows at one k
+  const bVecCols = !s.transB && n % 4 === 0 && f32 && vecAligned(lb); // B [K,N]: two vec4 over 8 columns at one k
   const bVecK = kb === 4; // Bᵀ stored [N,K]: vec4 over k per column
-  const outVec = n % 4 === 0 && f32 && !s.epilogue;
+  const outVec = n % 4 === 0 && f32 && !s.epilogue && (!s.cLayout || vecAligned(s.cLayout));
+  const cAt = storeAt(s, n);
   const A: Binding = { name: "a", dtype: s.a.dtype, access: "read", vec: aVecK || aVecRows ? 4 : 1 };
   const B: Binding = { name: "b", dtype: s.b.dtype, access: "read", vec: bVecCols || bVecK ? 4 : 1 };
   const { C, extra, more, put, helpers } = output(s, outVec);
@@ -170,24 +212,24 @@ function registerKernel(s: MatmulSpec, limits: DeviceLimits, wx: number, wy: num
   if (!bVecCols) cols.forEach((j) => pre.push(`let bc${j} = min(col0 + ${j}, ${n - 1});`));
   // Scalar element expressions.
   const aAt = (r: number, kk: string): string =>
-    s.transA ? load(A, `aoff + (${kk}) * ${m} + ar${r}`) : load(A, `aoff + ar${r} * ${k} + ${kk}`);
+    load(A, s.transA ? at("aoff", la, `(${kk})`, `ar${r}`) : at("aoff", la, `ar${r}`, kk));
   const bAt = (j: number, kk: string): string =>
-    s.transB ? load(B, `boff + bc${j} * ${k} + ${kk}`) : load(B, `boff + (${kk}) * ${n} + bc${j}`);
+    load(B, s.transB ? at("boff", lb, `bc${j}`, kk) : at("boff", lb, `(${kk})`, `bc${j}`));
   const body: string[] = [];
   // Loads that span a whole K-block.
-  if (aVecK) rows.forEach((r) => body.push(`let va${r} = a[(aoff + ar${r} * ${k} + kk) / 4];`));
-  if (bVecK) cols.forEach((j) => body.push(`let vb${j} = b[(boff + bc${j} * ${k} + kk) / 4];`));
+  if (aVecK) rows.forEach((r) => body.push(`let va${r} = a[(${at("aoff", la, `ar${r}`, "kk")}) / 4];`));
+  if (bVecK) cols.forEach((j) => body.push(`let vb${j} = b[(${at("boff", lb, `bc${j}`, "kk")}) / 4];`));
   /** One k of the K loop: the four A values and eight B values at k, and their 8 vec4 FMAs. */
   const oneK = (kk: string): string[] => {
     const step: string[] = [];
     let aVals: string[];
     if (aVecRows) {
-      step.push(`let vr = a[(aoff + (${kk}) * ${m} + row0c) / 4];`);
+      step.push(`let vr = a[(${at("aoff", la, `(${kk})`, "row0c")}) / 4];`);
       aVals = rows.map((r) => `vr.${"xyzw"[r]}`);
     } else aVals = rows.map((r) => `f32(${aAt(r, kk)})`);
     if (bVecCols) {
-      step.push(`let bl = b[(boff + (${kk}) * ${n} + colA) / 4];`);
-      step.push(`let bh = b[(boff + (${kk}) * ${n} + colB) / 4];`);
+      step.push(`let bl = b[(${at("boff", lb, `(${kk})`, "colA")}) / 4];`);
+      step.push(`let bh = b[(${at("boff", lb, `(${kk})`, "colB")}) / 4];`);
     } else if (bVecK) {
       step.push(`let bl = vec4<f32>(vb0[s], vb1[s], vb2[s], vb3[s]);`);
       step.push(`let bh = vec4<f32>(vb4[s], vb5[s], vb6[s], vb7[s]);`);
@@ -215,21 +257,16 @@ function registerKernel(s: MatmulSpec, limits: DeviceLimits, wx: number, wy: num
   for (var r = 0; r < ${tr}; r++) {
     if (row0 + r >= ${m}) { break; }
     for (var j = 0; j < ${TN}; j++) {
-      if (col0 + j < ${n}) { ${put(`coff + (row0 + r) * ${n} + col0 + j`, "accs[r * 2 + j / 4][j % 4]")} }
+      if (col0 + j < ${n}) { ${put(cAt("(row0 + r)", "col0 + j"), "accs[r * 2 + j / 4][j % 4]")} }
     }
   }`);
   } else
     rows.forEach((r) => {
       const rowGuard = `row0 + ${r} < ${m}`;
-      const coff = `coff + (row0 + ${r}) * ${n}`;
       const parts: string[] = [];
       [0, 1].forEach((h) => {
         const c = `col0 + ${4 * h}`;
-        if (outVec) parts.push(`if (${c} < ${n}) { c[(${coff} + ${c}) / 4] = acc${r}${h}; }`);
-        else
-          [0, 1, 2, 3].forEach((e) =>
-            parts.push(`if (${c} + ${e} < ${n}) { ${put(`${coff} + ${c} + ${e}`, `acc${r}${h}.${"xyzw"[e]}`)} }`),
-          );
+        parts.push(`if (${c} < ${n}) { c[(${cAt(`(row0 + ${r})`, c)}) / 4] = acc${r}${h}; }`);
       });
       stores.push(`if (${rowGuard}) {\n    ${parts.join("\n    ")}\n  }`);
     });
@@ -243,8 +280,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let tm = (lin / ${tilesN}) % ${tilesM};
   let bi = lin / ${tilesN * tilesM};
   if (bi >= ${nb}) { return; }
-  ${batchPrologue(s, batch)}
-  let coff = bi * ${m * n};
+  ${batchPrologue(batch, la, lb)}
+  let coff = ${cOffset(s, batch, m * n)};
   let row0 = ${packed ? `tm * ${tr}` : `(tm * ${wy} + i32(lid.y)) * ${tr}`};
   let col0 = ${packed ? `tn * ${TN}` : `(tn * ${wx} + i32(lid.x)) * ${TN}`};
   let row0c = min(row0, ${Math.max(0, m - 4)});
@@ -280,11 +317,12 @@ function sharedKernel(s: MatmulSpec, limits: DeviceLimits): KernelSource {
   const tilesN = Math.ceil(n / ST);
   const nb = prod(batch);
   const g = grid(tilesM * tilesN * nb, limits);
+  const [la, lb] = layouts(s, batch);
   const aAt = (r: string, kk: string) =>
-    s.transA ? load(A, `aoff + (${kk}) * ${m} + ${r}`) : load(A, `aoff + (${r}) * ${k} + ${kk}`);
+    load(A, s.transA ? at("aoff", la, `(${kk})`, `(${r})`) : at("aoff", la, `(${r})`, `(${kk})`));
   const bAt = (kk: string, c: string) =>
-    s.transB ? load(B, `boff + (${c}) * ${k} + ${kk}`) : load(B, `boff + (${kk}) * ${n} + ${c}`);
-  const storeCode = put(`coff + r * ${n} + cc`, "acc[i * 4 + j]");
+    load(B, s.transB ? at("boff", lb, `(${c})`, `(${kk})`) : at("boff", lb, `(${kk})`, `(${c})`));
+  const storeCode = put(storeAt(s, n)("r", "cc"), "acc[i * 4 + j]");
   const code = `${header([A, B, ...extra, C, ...more])}
 ${helpers()}
 var<workgroup> As: array<f32, ${ST * SK}>;
@@ -297,8 +335,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let tm = (lin / ${tilesN}) % ${tilesM};
   let bi = min(lin / ${tilesN * tilesM}, ${nb - 1});
   let live = lin / ${tilesN * tilesM} < ${nb};
-  ${batchPrologue(s, batch)}
-  let coff = bi * ${m * n};
+  ${batchPrologue(batch, la, lb)}
+  let coff = ${cOffset(s, batch, m * n)};
   let tid = i32(lid.y) * 16 + i32(lid.x);
   var acc: array<f32, 16>;
   for (var k0 = 0; k0 < ${k}; k0 += ${SK}) {

@@ -1,13 +1,15 @@
 // movement.ts: copies for reshape, permute, broadcast, slice, pad and concat. One thread per output
 // element computes its coordinates and reads the affine source index that ops/movement.ts describes.
 // A concat with more inputs than a kernel may bind is split into several dispatches, each writing the
-// part of the output its inputs cover.
+// part of the output its inputs cover. A concat's or a pad's input may be a view of a stored value
+// (fuse-views.ts): the read then goes through the view's strides.
 import type { Node } from "../ir.js";
 import { LimitError, type DeviceLimits } from "../limits.js";
 import { type AffineRead, affineReads } from "../ops/movement.js";
 import { literal } from "./helpers.js";
 import { prod } from "../shape.js";
 import { bindingSlots } from "./windows.js";
+import type { Strided } from "../strided.js";
 import {
   type Binding,
   type KernelSource,
@@ -31,15 +33,29 @@ function readExpr(r: AffineRead, b: Binding, fill: string, rank: number): string
   return `select(${fill}, ${load(b, `max(${idx}, 0)`)}, ${conds.join(" && ") || "true"})`; // rank 0: no bounds
 }
 
+/** A concat's or pad's read of an input seen through `v`: input coordinate c − lo is stored at
+ *  v.offset + Σ (cₖ − loₖ)·v.stridesₖ. */
+function throughView(r: AffineRead, v: Strided): AffineRead {
+  const lo = r.lo ?? v.strides.map(() => 0);
+  return { ...r, offset: lo.reduce((o, l, k) => o - l * v.strides[k], v.offset), strides: v.strides };
+}
+
+/** `stored`: for a concat or a pad, the value each input is read from and through which strides, where
+ *  that is not the input itself (fuse-views.ts); the kernels then bind those values. */
 export function movementKernels(
   node: Node,
   inputs: readonly Node[],
   limits: DeviceLimits,
+  stored?: readonly ({ readonly source: Node; readonly view: Strided } | undefined)[],
 ): { kernels: KernelSource[]; inputGroups: number[][] } {
   const rank = node.shape.length;
   const n = prod(node.shape);
   const out: Binding = { name: "out", dtype: node.dtype, access: "read_write" };
-  const reads = affineReads(node.op, node.attrs, inputs, node);
+  const reads = affineReads(node.op, node.attrs, inputs, node).map((r) => {
+    const s = stored?.[r.input];
+    return s ? throughView(r, s.view) : r;
+  });
+  const bindsOf = inputs.map((x, i) => stored?.[i]?.source ?? x);
   const perKernel = limits.maxStorageBuffersPerShaderStage - 1;
   if (perKernel < 1)
     throw new LimitError(
@@ -52,7 +68,7 @@ export function movementKernels(
     const last = groups.at(-1);
     const bound = (g: readonly AffineRead[]) =>
       bindingSlots(
-        g.map((x) => inputs[x.input]),
+        g.map((x) => bindsOf[x.input]),
         limits,
       );
     if (last && bound([...last, r]) <= budget) last.push(r);
@@ -60,7 +76,7 @@ export function movementKernels(
   }
   const fill = literal(node.attrs.value ?? 0, node.dtype);
   const kernels = groups.map((group, gi) => {
-    const ins: Binding[] = group.map((r, k) => ({ name: `in${k}`, dtype: inputs[r.input].dtype, access: "read" }));
+    const ins: Binding[] = group.map((r, k) => ({ name: `in${k}`, dtype: bindsOf[r.input].dtype, access: "read" }));
     let body: string;
     if (node.op === "reshape") body = store(out, "i", load(ins[0], "i"));
     else if (groups.length === 1) {
