@@ -6,12 +6,23 @@
 // re-derives its mean and variance once composites are lowered — and each copy would be a kernel.
 import { GraphBuilder } from "../builder.js";
 import type { Attrs, Graph, Node } from "../ir.js";
+import { BOX_RULES } from "./simplify-boxes.js";
 
-interface Rule {
+export interface Rule {
   readonly name: string;
   readonly op: string;
   /** the replacement op and attributes, and its inputs (ids in the graph being built) when they change */
-  apply(n: Node, inputs: readonly Node[]): { op: string; attrs: Attrs; inputs?: readonly number[] } | undefined;
+  apply(
+    n: Node,
+    inputs: readonly Node[],
+    built: Built,
+  ): { op: string; attrs: Attrs; inputs?: readonly number[] } | undefined;
+}
+
+/** The graph being built, for rules that look further up or add a node before the replacement. */
+export interface Built {
+  node(id: number): Node;
+  add(op: string, inputs: readonly Node[], attrs: Attrs): Node;
 }
 
 /** Whether `perm` swaps the last two axes and keeps every other. */
@@ -49,6 +60,7 @@ export const RULES: readonly Rule[] = [
       return { op: "matmul", attrs, inputs: [t(a) ? a.inputs[0] : a.id, t(b) ? b.inputs[0] : b.id] };
     },
   },
+  ...BOX_RULES,
 ];
 
 const keyOf = (op: string, inputs: readonly Node[], attrs: Attrs): string =>
@@ -61,11 +73,19 @@ export function simplify(g: Graph, rules: readonly Rule[] = RULES): Graph {
   const outputs = new Set(g.outputs.map((o) => o.id));
   let changed = false;
   const built = new Map<number, Node>(); // the new graph's nodes by id
+  const ctx: Built = {
+    node: (id) => built.get(id)!,
+    add: (op, inputs, attrs) => {
+      const x = b.add(op, inputs, attrs);
+      built.set(x.id, x);
+      return x;
+    },
+  };
   for (const n of g.nodes) {
     let inputs = n.inputs.map((i) => map.get(i)!);
     let { op, attrs } = n;
     for (const rule of rules) {
-      const r = rule.op === op ? rule.apply({ ...n, op, attrs }, inputs) : undefined;
+      const r = rule.op === op ? rule.apply({ ...n, op, attrs }, inputs, ctx) : undefined;
       if (r) {
         ({ op, attrs } = r);
         changed ||= r.inputs !== undefined;

@@ -29,6 +29,17 @@ describe("dispatches per step", () => {
     expect(p.dispatches.length, names(p)).toBeLessThanOrEqual(50);
   });
 
+  test("the same block on the default path: heads split and merged inside its matmuls, no permute kernel", async () => {
+    // matmuls read the head split through strides and store the merge permuted (fuse-views.ts): 17 → 13
+    // dispatches forward, 47 → 39 forward and backward, without parallel kernels
+    const limits = (await testGpu()).limits;
+    const { forward, forwardBackward } = miraGraphs();
+    const [f, fb] = [forward, forwardBackward].map((g) => compileGraph(g, limits));
+    for (const p of [f, fb]) expect(names(p)).not.toMatch(/permute/);
+    expect(f.dispatches.length, names(f)).toBeLessThanOrEqual(13);
+    expect(fb.dispatches.length, names(fb)).toBeLessThanOrEqual(39);
+  });
+
   describe("Mirasol tiny, TTM Combiner, 32 chunks, B 1, training step", () => {
     const set = ["chunks=32", "max_chunks=32", "combiner=TTM(memory: 8, read: 4, depth: 1, heads: 2)"];
     const step = () => {
@@ -56,6 +67,14 @@ describe("dispatches per step", () => {
       // every step's slice at its own offset is one stage (peelStage), not a kernel per step: 206 kernels
       // in all, 236 before
       expect(p.kernels.length).toBeLessThanOrEqual(210);
+    });
+
+    test("on this adapter's default path: at most 78 per chunk", async () => {
+      // 99 per chunk before views were read through strides and the padded step gradients summed into
+      // concats (3,174 → 2,472 dispatches; fuse-views.ts, passes/simplify-boxes.ts)
+      const st = step();
+      const p = compileGraph(st.graph, (await testGpu()).limits, { updates: st.updates });
+      expect(p.dispatches.length / 32).toBeLessThanOrEqual(78);
     });
 
     test("with parallel kernels alone: at most 65 per chunk", async () => {

@@ -97,21 +97,25 @@ describe("dispatches by kind and by scan step", () => {
     // the nodes a step's source computes dispatch alike in every step
     expect(new Set(scan.modelSteps).size).toBe(1);
     expect(scan.modelSteps[0]).toBeGreaterThan(0);
-    // the compiler's nodes (gradients) are placed by their inputs, which differ at the scan's ends: the
-    // middle steps alike, every step more than its model nodes
-    expect(scan.steps[1]).toBe(scan.steps[2]);
+    // the compiler's nodes (gradients) are placed by their inputs, which differ at the scan's ends, and a
+    // rewrite that joins values of several steps (passes/simplify-boxes.ts) places its nodes by where they
+    // came from: the middle steps within a dispatch or two, every step more than its model nodes
+    expect(Math.abs(scan.steps[1] - scan.steps[2])).toBeLessThanOrEqual(2);
     for (const [i, n] of scan.steps.entries()) expect(n).toBeGreaterThan(scan.modelSteps[i]);
     const placed = scan.steps.reduce((a, b) => a + b, 0) + s.outside + s.unattributed;
     expect(placed).toBe(r.dispatches);
   });
 
-  test("TTM combiner, 4 chunks, forward: every step takes the same dispatches", async () => {
+  test("TTM combiner, 4 chunks, forward: every step takes the same dispatches, the last fewer", async () => {
     const c = await ttm("forward", false);
     const s = scanDispatches(c.program, c.elaborated);
     const [scan] = s.scans;
     expect(scan.steps).toHaveLength(4);
-    expect(new Set(scan.steps).size).toBe(1);
-    expect(scan.steps[0] * 4 + s.outside + s.unattributed).toBe(c.program.dispatches.length);
+    expect(new Set(scan.steps.slice(0, 3)).size).toBe(1);
+    // the last step's memory write is read by no later step: once its read tokens are taken straight from
+    // the concat they were sliced out of (passes/simplify-boxes.ts), that work is pruned
+    expect(scan.steps[3]).toBeLessThan(scan.steps[0]);
+    expect(scan.steps.reduce((a, b) => a + b, 0) + s.outside + s.unattributed).toBe(c.program.dispatches.length);
   });
 
   test("with parallel kernels: fewer dispatches in all and in each step, places and kinds add up", async () => {
