@@ -1,6 +1,8 @@
 // reference.ts: the CPU interpreter of the IR — the oracle every kernel is tested against. Values are
 // float64 and are rounded to their dtype after every op, as a kernel would; `exact: true` keeps float
-// values unrounded (float64 throughout), which finite-difference gradient checks need.
+// values unrounded (float64 throughout), which finite-difference gradient checks need; `jitter` moves
+// every float value an op computes by up to `jitterUlps` units in the last place of its dtype, at random:
+// evaluations apart by that much show how far another order of roundings (a GPU's) may land.
 import { roundTo } from "./dtype.js";
 import { type Graph, IrError, type Node, describe } from "./ir.js";
 import { opSpec } from "./ops/index.js";
@@ -9,11 +11,18 @@ import { prod } from "./shape.js";
 
 export interface EvalOptions {
   readonly exact?: boolean;
+  /** uniform numbers in [0, 1): each float result of an op is scaled by 1 + (2u − 1)·ε (ε: its dtype's
+   *  relative unit in the last place, 2⁻²³ for f32, 2⁻¹⁰ for f16) before it is rounded */
+  readonly jitter?: () => number;
+  /** how many units in the last place `jitter` moves a value by at most (default 1) */
+  readonly jitterUlps?: number;
 }
 
 export type Feeds = Readonly<Record<string, ArrayLike<number>>>;
 
-function rounded(node: Node, data: Float64Array, exact: boolean): RefTensor {
+function rounded(node: Node, data: Float64Array, exact: boolean, jitter?: () => number, ulps = 1): RefTensor {
+  const ulp = ulps * (node.dtype === "f32" ? 2 ** -23 : node.dtype === "f16" ? 2 ** -10 : 0);
+  if (jitter && ulp > 0) for (let i = 0; i < data.length; i++) data[i] *= 1 + (2 * jitter() - 1) * ulp;
   if (!(exact && (node.dtype === "f32" || node.dtype === "f16")))
     for (let i = 0; i < data.length; i++) data[i] = roundTo(node.dtype, data[i]);
   return { dtype: node.dtype, shape: node.shape, data };
@@ -62,7 +71,8 @@ export function evaluate(g: Graph, feeds: Feeds, opts: EvalOptions = {}): Map<nu
     } else {
       data = spec.ref(ins, node.attrs, node);
     }
-    values.set(node.id, rounded(node, data, exact));
+    const jitter = spec.kind === "source" ? undefined : opts.jitter;
+    values.set(node.id, rounded(node, data, exact, jitter, opts.jitterUlps));
   }
   return values;
 }

@@ -89,18 +89,28 @@ function expectFiniteDifferences(el: Elaborated, feeds: Record<string, number[]>
   expect(Math.abs(fd - analytic), `fd ${fd} vs grad() ${analytic}`).toBeLessThanOrEqual(1e-8 + 1e-6 * mass);
 }
 
-/** GPU against reference in f32 for the forward outputs and every gradient (as grad.test.ts bounds them). */
-/** The GPU's outputs and gradients against the reference's on each feed set; the graph is compiled once, so
- *  further sets cost runs, not the ≈ 120 shader compiles of a TTM step. */
+/** The GPU's outputs and gradients against the reference's (f32, as grad.test.ts bounds them) on each feed
+ *  set; the graph is compiled once, so further sets cost runs, not the ≈ 120 shader compiles of a TTM step.
+ *  Beside the fixed tolerance each element may differ by 4× how far the reference itself moves when every
+ *  op's result is moved by up to 8 units in the last place (`jitter`, the larger of two draws; 8 because
+ *  the reference rounds a composite once where the GPU rounds each of the primitives it lowers to — a
+ *  layer norm's mean, centring, square, variance, rsqrt, scale and shift). A drawn step can be
+ *  ill-conditioned — a layer norm over two features whose values nearly agree divides by their spread, so
+ *  a few units in the last place before it become 10⁻⁴ after it (seed 855242342, path 0:1:7 of this
+ *  property: 1.9·10⁻⁴ on an output of 0.89) — and then any order of f32 roundings lands that far apart;
+ *  where it is well conditioned the slack stays below the fixed tolerance, which decides. */
 async function expectGpuMatches(el: Elaborated, feedSets: Record<string, number[]>[]): Promise<void> {
   const g = grad(el.graph, "total");
   const gots = await runOnGpuMany(g, feedSets);
   feedSets.forEach((feeds, k) => {
     const ref = runReference(g, feeds);
+    const jittered = [1, 2].map((j) => runReference(g, feeds, { jitter: lcg(1000 * k + j), jitterUlps: 8 }));
     for (const o of g.outputs) {
       const want = ref[o.name].data;
       const scale = want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-      expectClose(gots[k][o.name], want, { atol: 1e-5 * (1 + scale), rtol: 1e-4 }, `${o.name}, value set ${k + 1}`);
+      const slack = want.map((v, i) => 4 * Math.max(...jittered.map((x) => Math.abs(v - x[o.name].data[i]))));
+      const tol = { atol: 1e-5 * (1 + scale), rtol: 1e-4 };
+      expectClose(gots[k][o.name], want, tol, `${o.name}, value set ${k + 1}`, slack);
     }
   });
 }
