@@ -13,7 +13,7 @@ import type { KernelSource } from "./wgsl/common.js";
 import { GroupEmitter, fusedKernel } from "./wgsl/fused.js";
 import { gatherKernel, scatterAddKernel } from "./wgsl/gather.js";
 import { type MatmulChoice, type MatmulSpec, matmulKernel } from "./wgsl/matmul.js";
-import { matmulLayouts, permutedLayout, storedView } from "./strided.js";
+import { type Strided, contiguous, matmulLayouts, permutedLayout, storedView } from "./strided.js";
 import { VIEW_OPS } from "./fuse.js";
 import { attentionKernel } from "./wgsl/attention.js";
 import { movementKernels } from "./wgsl/movement.js";
@@ -52,8 +52,6 @@ export interface FamilyContext {
   /** root of an epilogue group → the matmul that runs in its place */
   readonly epilogueAt: ReadonlyMap<number, number>;
   readonly attentionRows?: number;
-  /** matmuls whose results their permute's dispatch stores (plan.permutedStores' values) */
-  readonly storedPermuted: ReadonlySet<number>;
 }
 
 type KernelKind = "movement" | "reduce" | "matmul" | "gather" | "scatter" | "attention" | "optimizer";
@@ -86,19 +84,30 @@ function plain(n: Node, c: FamilyContext, made: readonly Made[], group?: FusedGr
 const whole = (n: Node, c: FamilyContext, kernel: KernelSource): Emitted[] =>
   plain(n, c, [{ kernel, inputs: n.inputs }]);
 
+/** For each input of `n` that is a view inlined into it (fuse-views.ts), the stored value it reads and
+ *  through which strides; undefined for an input read as it is. */
+function storedInputs(n: Node, c: FamilyContext): ({ source: Node; view: Strided } | undefined)[] {
+  const viewed = (id: number): boolean => c.plan.inlined.has(id) && VIEW_OPS.has(c.byId.get(id)!.op);
+  return n.inputs.map((id) => {
+    if (!viewed(id)) return undefined;
+    const s = storedView(id, c.byId, viewed);
+    if (!s) bug(`${n.op} %${n.id} reads a view that no strides describe; fuse-views.ts inlined it`);
+    return s;
+  });
+}
+
 /** Matmul `mm`'s kernel spec and the values its A and B bindings read: an operand that is a view
- *  inlined into it (fuse-views.ts) binds the stored value below and reads it through strides. */
+ *  inlined into it binds the stored value below and reads it through strides. */
 function matmulSpec(mm: Node, c: FamilyContext): { spec: MatmulSpec; sources: [number, number] } {
   const [a, b] = inputsOf(mm, c);
-  const viewed = (id: number): boolean => c.plan.inlined.has(id) && VIEW_OPS.has(c.byId.get(id)!.op);
   const spec: MatmulSpec = { a, b, out: mm, transA: !!mm.attrs.transA, transB: !!mm.attrs.transB };
-  if (!viewed(a.id) && !viewed(b.id)) return { spec, sources: [a.id, b.id] };
-  const [sa, sb] = [a, b].map((x) => storedView(x.id, c.byId, viewed));
-  const layouts = sa && sb && matmulLayouts(mm, a, b, sa.view, sb.view);
-  if (!layouts) bug(`matmul %${mm.id} reads a view that no strides describe; fuse-views.ts inlined it`);
+  const [sa, sb] = storedInputs(mm, c);
+  if (!sa && !sb) return { spec, sources: [a.id, b.id] };
+  const layouts = matmulLayouts(mm, a, b, sa?.view ?? contiguous(a.shape), sb?.view ?? contiguous(b.shape));
+  if (!layouts) bug(`matmul %${mm.id} reads a view its kernel cannot; fuse-views.ts inlined it`);
   const [aLayout, bLayout] = layouts;
-  const strided = { ...spec, ...(viewed(a.id) ? { aLayout } : {}), ...(viewed(b.id) ? { bLayout } : {}) };
-  return { spec: strided, sources: [sa!.source.id, sb!.source.id] };
+  const strided = { ...spec, ...(sa ? { aLayout } : {}), ...(sb ? { bLayout } : {}) };
+  return { spec: strided, sources: [sa?.source.id ?? a.id, sb?.source.id ?? b.id] };
 }
 
 export const FAMILIES: Record<Family, (n: Node, c: FamilyContext) => Emitted[]> = {
@@ -116,8 +125,7 @@ export const FAMILIES: Record<Family, (n: Node, c: FamilyContext) => Emitted[]> 
   "matmul-permuted": (u, c) => {
     const mm = c.byId.get(c.plan.permutedStores.get(u.id)!)!;
     const { spec, sources } = matmulSpec(mm, c);
-    const [a, b] = inputsOf(mm, c);
-    const cLayout = permutedLayout(mm, a, b, u.attrs.perm ?? [], u.shape);
+    const cLayout = permutedLayout(mm, spec.a, spec.b, u.attrs.perm ?? [], u.shape);
     if (!cLayout) bug(`matmul %${mm.id} cannot store permuted as %${u.id}; fuse-views.ts planned it`);
     const kernel = matmulKernel({ ...spec, cLayout }, c.limits, c.choices.get(mm.id));
     return [{ kernel, reads: sources.map((i) => value(c, i)), writes: [value(c, u.id)] }];
@@ -143,13 +151,7 @@ export const FAMILIES: Record<Family, (n: Node, c: FamilyContext) => Emitted[]> 
   movement: (n, c) => {
     const ins = inputsOf(n, c);
     // a concat's or pad's inputs may be views inlined into it (fuse-views.ts): it binds what they view
-    const viewed = (id: number): boolean => c.plan.inlined.has(id) && VIEW_OPS.has(c.byId.get(id)!.op);
-    const stored = ins.map((x) => {
-      if (!viewed(x.id)) return undefined;
-      const s = storedView(x.id, c.byId, viewed);
-      if (!s) bug(`${n.op} %${n.id} reads a view that no strides describe; fuse-views.ts inlined it`);
-      return s;
-    });
+    const stored = storedInputs(n, c);
     const { kernels, inputGroups } = movementKernels(n, ins, c.limits, stored);
     const bound = ins.map((x, i) => stored[i]?.source.id ?? x.id);
     return plain(
@@ -215,7 +217,7 @@ export function familyOf(n: Node, c: FamilyContext): Family | undefined {
   const { plan } = c;
   if (plan.inlined.has(n.id) || plan.epilogues.has(n.id) || plan.computedBy.has(n.id)) return undefined;
   if (plan.permutedStores.has(n.id)) return "matmul-permuted";
-  if (c.storedPermuted.has(n.id)) return undefined; // computed by its permute's dispatch
+  // a matmul storing into its permute's value has no value of its own (schedule.ts): none below either
   if (c.valueOf.get(n.id) !== n.id && !c.inPlace.has(n.id)) return undefined;
   if (c.epilogueAt.has(n.id)) return "matmul-epilogue";
   if (plan.rows.has(n.id)) return "rows";

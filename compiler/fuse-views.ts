@@ -16,13 +16,13 @@ export const STRIDED_READERS: ReadonlySet<string> = new Set(["matmul", "concat",
 
 export function inlineViews(
   g: Graph,
+  byId: ReadonlyMap<number, Node>,
   users: ReadonlyMap<number, readonly Node[]>,
   inlined: Set<number>,
   outputs: ReadonlySet<number>,
   views: ReadonlySet<string>,
   limits: DeviceLimits,
 ): void {
-  const byId = new Map(g.nodes.map((n) => [n.id, n]));
   const isView = (n: Node): boolean => views.has(n.op);
   /** whether `r` (a matmul, concat or pad) can read every input through the inlined views and `extra` */
   const readable = (r: Node, extra: ReadonlySet<number>): boolean => {
@@ -68,13 +68,13 @@ export function inlineViews(
  */
 export function permutedStores(
   g: Graph,
+  byId: ReadonlyMap<number, Node>,
   users: ReadonlyMap<number, readonly Node[]>,
   inlined: ReadonlySet<number>,
   epilogues: ReadonlyMap<number, unknown>,
   outputs: ReadonlySet<number>,
   limits: DeviceLimits,
 ): Map<number, number> {
-  const byId = new Map(g.nodes.map((n) => [n.id, n]));
   const out = new Map<number, number>();
   for (const mm of g.nodes) {
     const us = users.get(mm.id) ?? [];

@@ -143,7 +143,7 @@ export function planFusion(g: Graph, limits: DeviceLimits, enabled = true): Fusi
         inlined.add(n.id);
       }
     }
-    inlineViews(g, users, inlined, outputs, VIEW_OPS, limits); // views matmuls, concats and pads read by strides
+    inlineViews(g, byId, users, inlined, outputs, VIEW_OPS, limits); // views matmuls, concats and pads read by strides
   }
   const groups = new Map<number, FusedGroup>();
   const maxSlots = limits.maxStorageBuffersPerShaderStage;
@@ -199,7 +199,9 @@ export function planFusion(g: Graph, limits: DeviceLimits, enabled = true): Fusi
   }
   const computedBy = enabled ? mergeKernels(g, groups, users, outputs, inlined, limits) : new Map<number, number>();
   if (enabled) absorbIntoEpilogues(groups, epilogues, byId, inlined, limits, computedBy);
-  const permuted = enabled ? permutedStores(g, users, inlined, epilogues, outputs, limits) : new Map<number, number>();
+  const permuted = enabled
+    ? permutedStores(g, byId, users, inlined, epilogues, outputs, limits)
+    : new Map<number, number>();
   return { inlined, groups, prologues, epilogues, computedBy, rows: new Map(), permutedStores: permuted };
 }
 

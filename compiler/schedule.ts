@@ -99,7 +99,6 @@ export function schedule(s: Scheduled, limits: DeviceLimits, o: ScheduleOptions)
     adamw: adamwGroups(g, optimizer, limits),
     epilogueAt,
     attentionRows: o.attentionRows,
-    storedPermuted: new Set(plan.permutedStores.values()),
   };
   const kernels = new KernelTable(limits);
   const steps: Step[] = [];
