@@ -9,6 +9,7 @@ import type { DeviceLimits } from "./limits.js";
 import { planRows } from "./fuse-rows.js";
 import { lowerComposites } from "./passes/lower-composites.js";
 import { simplify } from "./passes/simplify.js";
+import { joinSumsOfProducts } from "./passes/sum-of-products.js";
 import { placeOptimizer } from "./passes/optimizer.js";
 import { type TunedGraph, tuneMatmuls } from "./passes/tune-matmuls.js";
 import type { CompileOptions } from "./program.js";
@@ -57,6 +58,12 @@ export const PASSES: readonly Pass[] = [
   // then dead code again, since lowering and merging leave values nothing reads (a mask built for a
   // causal attention that a decode step's own mask replaced)
   { name: "simplify", run: (s) => ({ ...s, graph: pruneGraph(simplify(s.graph)) }) },
+  // a sum of matmuls as one matmul of joined operands, where that takes fewer dispatches: a weight's
+  // gradient summed over an unrolled scan's steps (passes/sum-of-products.ts)
+  {
+    name: "join-products",
+    run: (s, c) => (fuses(c) ? { ...s, graph: joinSumsOfProducts(s.graph, c.limits) } : s),
+  },
   // adamw in place, several parameters per dispatch — or lowered to primitives (no fusion, or no room)
   {
     name: "place-optimizer",

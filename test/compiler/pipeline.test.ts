@@ -22,6 +22,7 @@ describe("pass pipeline", () => {
       "prune",
       "lower-composites",
       "simplify",
+      "join-products",
       "place-optimizer",
       "plan-fusion",
       "tune-matmuls",

@@ -1,0 +1,131 @@
+// sum-of-products.ts: a sum of matrix products is one product of joined operands —
+// A₁B₁ + A₂B₂ + … = [A₁ A₂ …]·[B₁; B₂; …], the parts joined along the axis each product contracts.
+// A weight used at every step of an unrolled scan gets its gradient as such a sum, xₜᵀ·dyₜ over the
+// steps, which compiled to one small matmul per step, each adding the last one's partial sum; joined,
+// it is one matmul with the steps' rows as its K, and two concats. Terms join only where that saves
+// dispatches: n products for one, against the concats' dispatches (a concat binds at most a stage's
+// storage buffers less one inputs per dispatch).
+import { GraphBuilder } from "../builder.js";
+import { type Graph, type Node, pruneGraph } from "../ir.js";
+import type { DeviceLimits } from "../limits.js";
+import { bufferBytes } from "../dtype.js";
+
+/** The axis a matmul contracts in its A (0) or B (1) operand: K's place in the operand's shape. */
+function kAxis(m: Node, side: 0 | 1, rank: number): number {
+  const trans = side === 0 ? (m.attrs.transA ?? false) : (m.attrs.transB ?? false);
+  const last = side === 0 ? !trans : trans;
+  return last ? rank - 1 : rank - 2;
+}
+
+/** What must agree for two products to join: flags, dtypes and every operand axis but K. */
+function joinKey(m: Node, byId: ReadonlyMap<number, Node>): string {
+  const [a, b] = m.inputs.map((i) => byId.get(i)!);
+  const off = (x: Node, side: 0 | 1) => x.shape.map((d, k) => (k === kAxis(m, side, x.shape.length) ? "K" : d));
+  return JSON.stringify([
+    m.attrs.transA ?? false,
+    m.attrs.transB ?? false,
+    a.dtype,
+    b.dtype,
+    m.dtype,
+    off(a, 0),
+    off(b, 1),
+  ]);
+}
+
+/** Uses of each node: by other nodes' inputs and by the graph's outputs. */
+function usesOf(g: Graph): Map<number, number> {
+  const uses = new Map<number, number>();
+  const use = (id: number) => uses.set(id, (uses.get(id) ?? 0) + 1);
+  for (const n of g.nodes) for (const i of n.inputs) use(i);
+  for (const o of g.outputs) use(o.id);
+  return uses;
+}
+
+/** A join of n products is worth it when its one matmul and its concats take fewer dispatches than n. */
+export function joinPays(n: number, limits: DeviceLimits): boolean {
+  const perConcat = Math.ceil(n / Math.max(1, limits.maxStorageBuffersPerShaderStage - 1));
+  return n > 1 + 2 * perConcat;
+}
+
+/** `g` with each sum of same-shaped matmuls that pays (joinPays) as one matmul of concats. A term joins
+ *  only if the sum is its one use (no product is computed twice) and the joined operands each fit one
+ *  storage binding. */
+export function joinSumsOfProducts(g: Graph, limits: DeviceLimits): Graph {
+  const byId = new Map(g.nodes.map((n) => [n.id, n]));
+  const uses = usesOf(g);
+  const once = (id: number) => uses.get(id) === 1;
+  const isSum = (n: Node, like: Node) =>
+    n.op === "add" &&
+    n.dtype === like.dtype &&
+    n.shape.length === like.shape.length &&
+    n.shape.every((d, k) => d === like.shape[k]);
+  // The terms of each largest sum: add nodes used once by an add of the same shape fold into it.
+  const terms = new Map<number, Node[]>();
+  const inner = new Set<number>();
+  for (const n of g.nodes) {
+    if (n.op !== "add") continue;
+    const leaves: Node[] = [];
+    const stack = [...n.inputs].reverse();
+    while (stack.length) {
+      const x = byId.get(stack.pop()!)!;
+      if (isSum(x, n) && once(x.id) && terms.has(x.id)) {
+        inner.add(x.id);
+        leaves.push(...terms.get(x.id)!);
+        terms.delete(x.id);
+      } else leaves.push(x);
+    }
+    terms.set(n.id, leaves);
+  }
+  const maxBytes = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  const joins = new Map<number, Node[][]>(); // root sum → the groups of products it joins
+  for (const [root, leaves] of terms) {
+    if (inner.has(root)) continue;
+    const groups = new Map<string, Node[]>();
+    for (const x of leaves) {
+      if (x.op !== "matmul" || !once(x.id)) continue;
+      const key = joinKey(x, byId);
+      groups.set(key, [...(groups.get(key) ?? []), x]);
+    }
+    const bytes = (x: Node) =>
+      bufferBytes(
+        x.dtype,
+        x.shape.reduce((p, d) => p * d, 1),
+      );
+    const fits = (ms: Node[], side: 0 | 1) => ms.reduce((s, m) => s + bytes(byId.get(m.inputs[side])!), 0) <= maxBytes;
+    const chosen = [...groups.values()].filter((ms) => joinPays(ms.length, limits) && fits(ms, 0) && fits(ms, 1));
+    if (chosen.length) joins.set(root, chosen);
+  }
+  if (!joins.size) return g;
+  const b = new GraphBuilder();
+  const map = new Map<number, Node>();
+  for (const n of g.nodes) {
+    const groups = joins.get(n.id);
+    if (!groups) {
+      map.set(
+        n.id,
+        b.add(
+          n.op,
+          n.inputs.map((i) => map.get(i)!),
+          n.attrs,
+        ),
+      );
+      continue;
+    }
+    const joined = new Set(groups.flat().map((m) => m.id));
+    const sum: Node[] = groups.map((ms) => {
+      const operand = (side: 0 | 1) => {
+        const parts = ms.map((m) => map.get(m.inputs[side])!);
+        return b.add("concat", parts, { axis: kAxis(ms[0], side, parts[0].shape.length) });
+      };
+      return b.add("matmul", [operand(0), operand(1)], ms[0].attrs);
+    });
+    for (const x of terms.get(n.id)!) if (!joined.has(x.id)) sum.push(map.get(x.id)!);
+    map.set(
+      n.id,
+      sum.reduce((acc, x) => b.add("add", [acc, x], {})),
+    );
+  }
+  for (const o of g.outputs) b.output(o.name, map.get(o.id)!);
+  // the joined products and the adds that summed them are left unread
+  return pruneGraph(b.build());
+}
