@@ -4,7 +4,8 @@
 // steps, which compiled to one small matmul per step, each adding the last one's partial sum; joined,
 // it is one matmul with the steps' rows as its K, and two concats. Terms join only where that saves
 // dispatches: n products for one, against the concats' dispatches (a concat binds at most a stage's
-// storage buffers less one inputs per dispatch).
+// storage buffers less one inputs per dispatch), a concat that several joins build alike (a scan's
+// weights, at every step) counted once and built once.
 import { GraphBuilder } from "../builder.js";
 import { type Graph, type Node, pruneGraph } from "../ir.js";
 import type { DeviceLimits } from "../limits.js";
@@ -41,10 +42,16 @@ function usesOf(g: Graph): Map<number, number> {
   return uses;
 }
 
-/** A join of n products is worth it when its one matmul and its concats take fewer dispatches than n. */
-export function joinPays(n: number, limits: DeviceLimits): boolean {
-  const perConcat = Math.ceil(n / Math.max(1, limits.maxStorageBuffersPerShaderStage - 1));
-  return n > 1 + 2 * perConcat;
+/** Dispatches of a concat of n inputs: a stage binds its storage buffers less one (the result) inputs. */
+const concatDispatches = (n: number, limits: DeviceLimits): number =>
+  Math.ceil(n / Math.max(1, limits.maxStorageBuffersPerShaderStage - 1));
+
+/** Whether joining n products pays: one matmul and two concats take fewer dispatches than n. A concat
+ *  that `shares` joins build alike (the same inputs: a scan's weights, joined at every step) is one
+ *  node after common-subexpression elimination, so each join pays its share. */
+export function joinPays(n: number, limits: DeviceLimits, shares: readonly [number, number] = [1, 1]): boolean {
+  const perConcat = concatDispatches(n, limits);
+  return n > 1 + perConcat / shares[0] + perConcat / shares[1];
 }
 
 /** `g` with each sum of same-shaped matmuls that pays (joinPays) as one matmul of concats. A term joins
@@ -77,7 +84,21 @@ export function joinSumsOfProducts(g: Graph, limits: DeviceLimits): Graph {
     terms.set(n.id, leaves);
   }
   const maxBytes = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
-  const joins = new Map<number, Node[][]>(); // root sum → the groups of products it joins
+  const bytes = (x: Node) =>
+    bufferBytes(
+      x.dtype,
+      x.shape.reduce((p, d) => p * d, 1),
+    );
+  const fits = (ms: Node[], side: 0 | 1) => ms.reduce((s, m) => s + bytes(byId.get(m.inputs[side])!), 0) <= maxBytes;
+  // the concat a join builds for one operand, named by its inputs and axis
+  const concatKey = (ms: Node[], side: 0 | 1) =>
+    `${kAxis(ms[0], side, byId.get(ms[0].inputs[side])!.shape.length)}:${ms.map((m) => m.inputs[side]).join(",")}`;
+  interface Candidate {
+    readonly root: number;
+    readonly ms: Node[];
+    readonly keys: readonly [string, string];
+  }
+  let candidates: Candidate[] = [];
   for (const [root, leaves] of terms) {
     if (inner.has(root)) continue;
     const groups = new Map<string, Node[]>();
@@ -86,18 +107,26 @@ export function joinSumsOfProducts(g: Graph, limits: DeviceLimits): Graph {
       const key = joinKey(x, byId);
       groups.set(key, [...(groups.get(key) ?? []), x]);
     }
-    const bytes = (x: Node) =>
-      bufferBytes(
-        x.dtype,
-        x.shape.reduce((p, d) => p * d, 1),
-      );
-    const fits = (ms: Node[], side: 0 | 1) => ms.reduce((s, m) => s + bytes(byId.get(m.inputs[side])!), 0) <= maxBytes;
-    const chosen = [...groups.values()].filter((ms) => joinPays(ms.length, limits) && fits(ms, 0) && fits(ms, 1));
-    if (chosen.length) joins.set(root, chosen);
+    for (const ms of groups.values())
+      if (ms.length > 1 && fits(ms, 0) && fits(ms, 1))
+        candidates.push({ root, ms, keys: [concatKey(ms, 0), concatKey(ms, 1)] });
   }
+  // each join's share of its concats, among the joins still chosen, until no more drop out
+  for (;;) {
+    const shares = new Map<string, number>();
+    for (const c of candidates) for (const k of c.keys) shares.set(k, (shares.get(k) ?? 0) + 1);
+    const kept = candidates.filter((c) =>
+      joinPays(c.ms.length, limits, [shares.get(c.keys[0])!, shares.get(c.keys[1])!]),
+    );
+    if (kept.length === candidates.length) break;
+    candidates = kept;
+  }
+  const joins = new Map<number, Node[][]>(); // root sum → the groups of products it joins
+  for (const c of candidates) joins.set(c.root, [...(joins.get(c.root) ?? []), c.ms]);
   if (!joins.size) return g;
   const b = new GraphBuilder();
   const map = new Map<number, Node>();
+  const concats = new Map<string, Node>(); // one node per concat that several joins build alike
   for (const n of g.nodes) {
     const groups = joins.get(n.id);
     if (!groups) {
@@ -114,8 +143,11 @@ export function joinSumsOfProducts(g: Graph, limits: DeviceLimits): Graph {
     const joined = new Set(groups.flat().map((m) => m.id));
     const sum: Node[] = groups.map((ms) => {
       const operand = (side: 0 | 1) => {
+        const key = concatKey(ms, side);
         const parts = ms.map((m) => map.get(m.inputs[side])!);
-        return b.add("concat", parts, { axis: kAxis(ms[0], side, parts[0].shape.length) });
+        const joined = concats.get(key) ?? b.add("concat", parts, { axis: kAxis(ms[0], side, parts[0].shape.length) });
+        concats.set(key, joined);
+        return joined;
       };
       return b.add("matmul", [operand(0), operand(1)], ms[0].attrs);
     });

@@ -72,7 +72,7 @@ describe("dispatches per step", () => {
     test("on this adapter's default path: at most 70 per chunk", async () => {
       // 99 per chunk before views were read through strides and the padded step gradients summed into
       // concats (3,174 → 2,472 dispatches; fuse-views.ts, passes/simplify-boxes.ts); 77 before each
-      // weight's gradient summed over the steps became one matmul (2,212; passes/sum-of-products.ts)
+      // weight's gradient summed over the steps became one matmul (2,175; passes/sum-of-products.ts)
       const st = step();
       const p = compileGraph(st.graph, (await testGpu()).limits, { updates: st.updates });
       expect(p.dispatches.length / 32).toBeLessThanOrEqual(70);

@@ -62,6 +62,16 @@ function sumOfProducts(c: Case): Graph {
   return b.build();
 }
 
+/** The GPU's outputs equal the reference's bit for bit (grid values: every sum is exact in f32). */
+async function expectExact(g: Graph, feeds: Record<string, number[]>): Promise<void> {
+  const got = await runOnGpu(g, feeds);
+  const ref = runReference(g, feeds);
+  for (const o of g.outputs) {
+    const bad = firstMismatch(got[o.name], ref[o.name].data, { atol: 0, rtol: 0 });
+    if (bad) throw new Error(`${o.name}: ${bad}\n${printGraph(g)}`);
+  }
+}
+
 describe("a sum of matmuls as one matmul of joined operands", () => {
   test("same values as the reference; one matmul where joining pays", async () => {
     const limits = (await testGpu()).limits;
@@ -78,12 +88,7 @@ describe("a sum of matmuls as one matmul of joined operands", () => {
             1,
           ),
         );
-        const got = await runOnGpu(g, feeds);
-        const ref = runReference(g, feeds);
-        for (const o of g.outputs) {
-          const bad = firstMismatch(got[o.name], ref[o.name].data, { atol: 0, rtol: 0 });
-          if (bad) throw new Error(`${o.name}: ${bad}\n${printGraph(g)}`);
-        }
+        await expectExact(g, feeds);
         const joinable = c.terms - (c.readElsewhere ? 1 : 0);
         const joined = joinPays(joinable, limits);
         const matmuls = compileGraph(g, limits).graph.nodes.filter((x) => x.op === "matmul").length;
@@ -100,6 +105,43 @@ describe("a sum of matmuls as one matmul of joined operands", () => {
     // a concat of 31 inputs takes 3 dispatches when a stage binds 16; of 4 inputs with 4 bindings, 2
     expect(joinPays(31, { ...DEFAULT_LIMITS, maxStorageBuffersPerShaderStage: 4 })).toBe(true);
     expect(joinPays(4, { ...DEFAULT_LIMITS, maxStorageBuffersPerShaderStage: 4 })).toBe(false);
+    // three products whose weights' concat is shared with another join: 1 + 1 + ½ < 3
+    expect(joinPays(3, DEFAULT_LIMITS, [1, 2])).toBe(true);
+    expect(joinPays(2, DEFAULT_LIMITS, [1, 8])).toBe(false);
+  });
+
+  test("three projections' input gradients join where their weights' concat is shared by several sums", async () => {
+    // a scan's steps each sum dq·Wqᵀ + dk·Wkᵀ + dv·Wvᵀ over the same three weights: one concat of the
+    // weights for every step, one concat and one matmul per step — alone, a sum of three would not join
+    const limits = (await testGpu()).limits;
+    for (const steps of [1, 2, 8]) {
+      const b = new GraphBuilder();
+      const w = [0, 1, 2].map((k) => b.param(`w${k}`, "f32", [5, 6]));
+      for (let t = 0; t < steps; t++) {
+        const terms = w.map((wk, k) => b.add("matmul", [b.input(`d${t}_${k}`, "f32", [3, 6]), wk], { transB: true }));
+        b.output(
+          `x${t}`,
+          terms.reduce((p, q) => b.add("add", [p, q])),
+        );
+      }
+      const g = b.build();
+      const p = compileGraph(g, limits);
+      const count = (op: string) => p.graph.nodes.filter((x) => x.op === op).length;
+      expect([count("matmul"), count("concat")]).toEqual(steps === 1 ? [3, 0] : [steps, steps + 1]);
+      const r = prng(steps);
+      await expectExact(
+        g,
+        feedsFor(g, (x) =>
+          gridValues(
+            r,
+            x.dtype,
+            x.shape.reduce((q, d) => q * d, 1),
+            4,
+            1,
+          ),
+        ),
+      );
+    }
   });
 
   test("products that differ off K, or in their flags, stay apart", async () => {
