@@ -118,7 +118,15 @@ export function planFusion(g: Graph, limits: DeviceLimits, enabled = true): Fusi
       if (us.length === 0) continue;
       const intoElementwiseOrView = us.every((u) => isElementwise(u) || (VIEW_OPS.has(u.op) && inlined.has(u.id)));
       if (n.op === "full" || VIEW_OPS.has(n.op)) {
-        if (intoElementwiseOrView) inlined.add(n.id);
+        // a view a reduction reads is that reduction's prologue: it reads through the view's indices
+        // (not an empty one, whose index arithmetic would divide by its zero-length axis)
+        const orReduction =
+          n.op !== "full" &&
+          prod(n.shape) > 0 &&
+          us.every(
+            (u) => isElementwise(u) || (VIEW_OPS.has(u.op) && inlined.has(u.id)) || opSpec(u.op).kind === "reduce",
+          );
+        if (intoElementwiseOrView || orReduction) inlined.add(n.id);
       } else if (
         isElementwise(n) &&
         us.length === 1 &&

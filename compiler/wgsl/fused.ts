@@ -116,20 +116,29 @@ export class GroupEmitter {
       } else if (node.op === "full") {
         return literal(node.attrs.value ?? 0, node.dtype);
       } else if (VIEW_OPS.has(node.op)) {
-        const input = this.byId.get(node.inputs[0])!;
-        let inner = at;
-        if (node.op !== "reshape" && input.shape.length > 0) {
-          const [r] = affineReads(node.op, node.attrs, [input], node);
-          const p = `${pre}w${this.fresh++}_`;
-          lines.push(unravelCode(at, node.shape, p));
-          inner = `(${affineIndex(r.offset, r.strides, p)})`;
-        }
-        value = valueAt(input.id, single(input) ? "0" : inner);
+        value = throughView(node, at);
       } else bug(`a fused kernel reads inlined ${node.op} %${id} outside its group`);
       memo.set(key, value);
       return value;
     };
+    // the value of view `node` at `at`: its input's at the index the view maps `at` to
+    const throughView = (node: Node, at: string): string => {
+      const input = this.byId.get(node.inputs[0])!;
+      let inner = at;
+      if (node.op !== "reshape" && input.shape.length > 0) {
+        const [r] = affineReads(node.op, node.attrs, [input], node);
+        const p = `${pre}w${this.fresh++}_`;
+        lines.push(unravelCode(at, node.shape, p));
+        inner = `(${affineIndex(r.offset, r.strides, p)})`;
+      }
+      return valueAt(input.id, single(input) ? "0" : inner);
+    };
     for (const node of this.group.nodes) {
+      if (VIEW_OPS.has(node.op) && node === this.group.root) {
+        // a view alone, as a reduction's prologue (fuse.ts): the reduction reads through its indices
+        lines.push(`let ${name(node.id)} = ${throughView(node, idx)};`);
+        continue;
+      }
       const spec = opSpec(node.op);
       if (spec.kind !== "elementwise") bug(`${node.op} in a fused elementwise group`);
       const scalar = single(node);
