@@ -7,6 +7,7 @@
 import { GraphBuilder } from "../builder.js";
 import type { Attrs, Graph, Node } from "../ir.js";
 import { BOX_RULES } from "./simplify-boxes.js";
+import { sameShape } from "../shape.js";
 
 export interface Rule {
   readonly name: string;
@@ -91,6 +92,21 @@ export function simplify(g: Graph, rules: readonly Rule[] = RULES): Graph {
         changed ||= r.inputs !== undefined;
         inputs = r.inputs ? r.inputs.map((id) => built.get(id)!) : inputs;
       }
+    }
+    // a matmul reshaped to its own shape is the matmul, so that the elementwise work after the reshape
+    // becomes its epilogue (one a recomputed region reads through stays: it keeps that region's values
+    // apart; an output keeps a node of its own). Only after a matmul: dropped everywhere, such reshapes
+    // let a recomputed region's values merge with the forward pass's (remat.test's peak grew 10 %).
+    if (
+      op === "reshape" &&
+      !attrs.recompute &&
+      !outputs.has(n.id) &&
+      sameShape(inputs[0].shape, n.shape) &&
+      inputs[0].op === "matmul"
+    ) {
+      changed = true;
+      map.set(n.id, inputs[0]);
+      continue;
     }
     const key = keyOf(op, inputs, attrs);
     // an output keeps a node of its own: outputs are distinct buffers the caller reads

@@ -69,13 +69,14 @@ describe("dispatches per step", () => {
       expect(p.kernels.length).toBeLessThanOrEqual(210);
     });
 
-    test("on this adapter's default path: at most 70 per chunk", async () => {
+    test("on this adapter's default path: at most 66 per chunk", async () => {
       // 99 per chunk before views were read through strides and the padded step gradients summed into
       // concats (3,174 → 2,472 dispatches; fuse-views.ts, passes/simplify-boxes.ts); 77 before each
-      // weight's gradient summed over the steps became one matmul (2,175; passes/sum-of-products.ts)
+      // weight's gradient summed over the steps became one matmul (2,175; passes/sum-of-products.ts), reductions
+      // read views and a matmul's reshape to its own shape went (2,111)
       const st = step();
       const p = compileGraph(st.graph, (await testGpu()).limits, { updates: st.updates });
-      expect(p.dispatches.length / 32).toBeLessThanOrEqual(70);
+      expect(p.dispatches.length / 32).toBeLessThanOrEqual(66);
     });
 
     test("with parallel kernels alone: at most 65 per chunk", async () => {

@@ -87,6 +87,28 @@ describe("a matmul of a transposed operand reads it untransposed, its flag flipp
   });
 });
 
+describe("a matmul reshaped to its own shape is the matmul", () => {
+  test("between a matmul and its bias add: the add is the matmul's epilogue, one kernel", async () => {
+    for (const shape of [
+      [1, 8, 5],
+      [3, 7],
+    ]) {
+      const b = new GraphBuilder();
+      const k = 6;
+      const a = b.input("a", "f32", [...shape.slice(0, -1), k]);
+      const w = b.input("w", "f32", [k, shape.at(-1)!]);
+      const same = b.add("reshape", [b.add("matmul", [a, w])], { shape });
+      const bias = b.add("broadcast", [b.input("bias", "f32", [shape.at(-1)!])], { shape });
+      b.output("y", b.add("add", [same, bias]));
+      const g = b.build();
+      const p = compileGraph(g, DEFAULT_LIMITS);
+      expect(p.graph.nodes.filter((n) => n.op === "reshape")).toHaveLength(0);
+      expect(p.dispatches).toHaveLength(1);
+      await expectReference(g, feedsOf(g, 3), "matmul");
+    }
+  });
+});
+
 describe("position arithmetic: one-element values recomputed where they are read", () => {
   /** A decode step's mask: iota < pos + 1 selects scores in two consumers. */
   function maskGraph(t: number) {
