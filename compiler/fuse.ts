@@ -21,6 +21,14 @@ import { inlineViews, permutedStores } from "./fuse-views.js";
 
 export const VIEW_OPS: ReadonlySet<string> = new Set(viewOps());
 
+/** Elements of the largest view a reduction reads through its indices instead of a copy. A cost rule:
+ *  a reduction runs on few invocations and pays the view's index arithmetic (a division and a remainder
+ *  per axis) on every element it reads, where a copy kernel is spread over many and its reduction reads
+ *  memory in order; the copy's dispatch costs ≈ 20–40 µs on llvmpipe, a few thousand elements' index
+ *  arithmetic on one invocation. At Mirasol tiny's batch 64 (views of 16k–65k elements) the step was no
+ *  faster without the copies; a TTM step's per-chunk slices are 128 elements. */
+export const REDUCTION_VIEW_MAX = 4096;
+
 export interface FusedGroup {
   readonly root: Node;
   /** elementwise nodes computed in the kernel, inputs before users, root last */
@@ -118,11 +126,12 @@ export function planFusion(g: Graph, limits: DeviceLimits, enabled = true): Fusi
       if (us.length === 0) continue;
       const intoElementwiseOrView = us.every((u) => isElementwise(u) || (VIEW_OPS.has(u.op) && inlined.has(u.id)));
       if (n.op === "full" || VIEW_OPS.has(n.op)) {
-        // a view a reduction reads is that reduction's prologue: it reads through the view's indices
-        // (not an empty one, whose index arithmetic would divide by its zero-length axis)
+        // a small view a reduction reads is that reduction's prologue: it reads through the view's
+        // indices (not an empty one, whose index arithmetic would divide by its zero-length axis)
         const orReduction =
           n.op !== "full" &&
           prod(n.shape) > 0 &&
+          prod(n.shape) <= REDUCTION_VIEW_MAX &&
           us.every(
             (u) => isElementwise(u) || (VIEW_OPS.has(u.op) && inlined.has(u.id)) || opSpec(u.op).kind === "reduce",
           );

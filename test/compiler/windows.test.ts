@@ -45,7 +45,8 @@ const FAMILIES: Record<string, (r: () => number) => Graph> = {
     return singleOp("matmul", [f32(intIn(r, 40, 90), k), f32(k, 9)]);
   },
   matmul_b: (r) => singleOp("matmul", [f32(7, 29), f32(29, intIn(r, 40, 90))]),
-  matmul_c: (r) => singleOp("matmul", [f32(2, intIn(r, 20, 60), 3), f32(3, intIn(r, 25, 40))]),
+  // C past 4 KiB at every draw (2·22·25 f32 = 4,400 bytes; 20 rows by 25 once fitted in one binding)
+  matmul_c: (r) => singleOp("matmul", [f32(2, intIn(r, 22, 60), 3), f32(3, intIn(r, 25, 40))]),
   gather: (r) =>
     singleOp("gather", [f32(intIn(r, 20, 40), 64), { dtype: "i32", shape: [intIn(r, 3, 30)] }], { axis: 0 }),
   scatter_add: (r) => {
