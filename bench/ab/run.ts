@@ -53,7 +53,7 @@ const lines = [
   `## Training steps, old against new (${new Date().toISOString().slice(0, 10)}, adapter llvmpipe, \`npx ` +
     `tsx bench/ab/run.ts ${rev} ${rounds}\`)`,
   "",
-  `${commit(rev)} (old) against ${commit("HEAD")} (new), run alternately in ${rounds} rounds; median of 6 steps each,`,
+  `${commit(rev)} (old) against ${commit("HEAD")} (new), run alternately in ${rounds} rounds; median of 14 steps each,`,
   `then the median over rounds. Load average (1 min) after each run: ${loads.map((x) => x.toFixed(1)).join(", ")}.`,
   "",
   "| step | dispatches old → new | ms old | ms new | old / new |",

@@ -57,7 +57,7 @@ for (const c of CASES.filter((x) => !only || x.label === only)) {
     );
   }
   const times: number[] = [];
-  for (let t = 1; t <= 8; t++) {
+  for (let t = 1; t <= 16; t++) {
     for (const [name, v] of Object.entries(stepScalars(DEFAULT_ADAMW, t, 1e-3))) ex.write(name, [v]);
     const t0 = performance.now();
     await ex.run(["step.loss"]);
