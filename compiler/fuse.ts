@@ -124,18 +124,18 @@ export function planFusion(g: Graph, limits: DeviceLimits, enabled = true): Fusi
       if (isFed(n) || outputs.has(n.id)) continue;
       const us = users.get(n.id) ?? [];
       if (us.length === 0) continue;
-      const intoElementwiseOrView = us.every((u) => isElementwise(u) || (VIEW_OPS.has(u.op) && inlined.has(u.id)));
+      const atIndex = (u: Node): boolean => isElementwise(u) || (VIEW_OPS.has(u.op) && inlined.has(u.id));
+      const intoElementwiseOrView = us.every(atIndex);
       if (n.op === "full" || VIEW_OPS.has(n.op)) {
         // a small view a reduction reads is that reduction's prologue: it reads through the view's
         // indices (not an empty one, whose index arithmetic would divide by its zero-length axis)
-        const orReduction =
-          n.op !== "full" &&
-          prod(n.shape) > 0 &&
-          prod(n.shape) <= REDUCTION_VIEW_MAX &&
-          us.every(
-            (u) => isElementwise(u) || (VIEW_OPS.has(u.op) && inlined.has(u.id)) || opSpec(u.op).kind === "reduce",
-          );
-        if (intoElementwiseOrView || orReduction) inlined.add(n.id);
+        const size = prod(n.shape);
+        const intoReductions =
+          VIEW_OPS.has(n.op) &&
+          size > 0 &&
+          size <= REDUCTION_VIEW_MAX &&
+          us.every((u) => atIndex(u) || opSpec(u.op).kind === "reduce");
+        if (intoElementwiseOrView || intoReductions) inlined.add(n.id);
       } else if (
         isElementwise(n) &&
         us.length === 1 &&

@@ -7,9 +7,10 @@
 // storage buffers less one inputs per dispatch), a concat that several joins build alike (a scan's
 // weights, at every step) counted once and built once.
 import { GraphBuilder } from "../builder.js";
-import { type Graph, type Node, pruneGraph } from "../ir.js";
+import { type Graph, type Node, nodeById, pruneGraph } from "../ir.js";
 import type { DeviceLimits } from "../limits.js";
-import { bufferBytes } from "../dtype.js";
+import { bytesOf } from "../schedule.js";
+import { sameShape } from "../shape.js";
 
 /** The axis a matmul contracts in its A (0) or B (1) operand: K's place in the operand's shape. */
 function kAxis(m: Node, side: 0 | 1, rank: number): number {
@@ -58,17 +59,13 @@ export function joinPays(n: number, limits: DeviceLimits, shares: readonly [numb
  *  only if the sum is its one use (no product is computed twice) and the joined operands each fit one
  *  storage binding. */
 export function joinSumsOfProducts(g: Graph, limits: DeviceLimits): Graph {
-  const byId = new Map(g.nodes.map((n) => [n.id, n]));
+  const byId = nodeById(g);
   const uses = usesOf(g);
   const once = (id: number) => uses.get(id) === 1;
-  const isSum = (n: Node, like: Node) =>
-    n.op === "add" &&
-    n.dtype === like.dtype &&
-    n.shape.length === like.shape.length &&
-    n.shape.every((d, k) => d === like.shape[k]);
-  // The terms of each largest sum: add nodes used once by an add of the same shape fold into it.
+  const isSum = (n: Node, like: Node) => n.op === "add" && n.dtype === like.dtype && sameShape(n.shape, like.shape);
+  // The terms of each largest sum: add nodes used once by an add of the same shape fold into it (and
+  // leave `terms`, which then holds the outermost sums only).
   const terms = new Map<number, Node[]>();
-  const inner = new Set<number>();
   for (const n of g.nodes) {
     if (n.op !== "add") continue;
     const leaves: Node[] = [];
@@ -76,7 +73,6 @@ export function joinSumsOfProducts(g: Graph, limits: DeviceLimits): Graph {
     while (stack.length) {
       const x = byId.get(stack.pop()!)!;
       if (isSum(x, n) && once(x.id) && terms.has(x.id)) {
-        inner.add(x.id);
         leaves.push(...terms.get(x.id)!);
         terms.delete(x.id);
       } else leaves.push(x);
@@ -84,12 +80,7 @@ export function joinSumsOfProducts(g: Graph, limits: DeviceLimits): Graph {
     terms.set(n.id, leaves);
   }
   const maxBytes = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
-  const bytes = (x: Node) =>
-    bufferBytes(
-      x.dtype,
-      x.shape.reduce((p, d) => p * d, 1),
-    );
-  const fits = (ms: Node[], side: 0 | 1) => ms.reduce((s, m) => s + bytes(byId.get(m.inputs[side])!), 0) <= maxBytes;
+  const fits = (ms: Node[], side: 0 | 1) => ms.reduce((s, m) => s + bytesOf(byId.get(m.inputs[side])!), 0) <= maxBytes;
   // the concat a join builds for one operand, named by its inputs and axis
   const concatKey = (ms: Node[], side: 0 | 1) =>
     `${kAxis(ms[0], side, byId.get(ms[0].inputs[side])!.shape.length)}:${ms.map((m) => m.inputs[side]).join(",")}`;
@@ -100,7 +91,6 @@ export function joinSumsOfProducts(g: Graph, limits: DeviceLimits): Graph {
   }
   let candidates: Candidate[] = [];
   for (const [root, leaves] of terms) {
-    if (inner.has(root)) continue;
     const groups = new Map<string, Node[]>();
     for (const x of leaves) {
       if (x.op !== "matmul" || !once(x.id)) continue;
@@ -145,9 +135,9 @@ export function joinSumsOfProducts(g: Graph, limits: DeviceLimits): Graph {
       const operand = (side: 0 | 1) => {
         const key = concatKey(ms, side);
         const parts = ms.map((m) => map.get(m.inputs[side])!);
-        const joined = concats.get(key) ?? b.add("concat", parts, { axis: kAxis(ms[0], side, parts[0].shape.length) });
-        concats.set(key, joined);
-        return joined;
+        const concat = concats.get(key) ?? b.add("concat", parts, { axis: kAxis(ms[0], side, parts[0].shape.length) });
+        concats.set(key, concat);
+        return concat;
       };
       return b.add("matmul", [operand(0), operand(1)], ms[0].attrs);
     });

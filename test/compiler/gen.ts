@@ -38,6 +38,16 @@ export type Rand = () => number;
 export const pick = <T>(r: Rand, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
 export const intIn = (r: Rand, lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
 
+/** A random permutation of 0 … n − 1 (Fisher–Yates). */
+export function shuffled(r: Rand, n: number): number[] {
+  const p = [...Array(n).keys()];
+  for (let k = n - 1; k > 0; k--) {
+    const j = intIn(r, 0, k);
+    [p[k], p[j]] = [p[j], p[k]];
+  }
+  return p;
+}
+
 /** Values a kernel must get exactly as the reference does, mixed into float inputs now and then. */
 const SPECIAL = [0, -0, 1, -1, 0.5, 2, -2, 3];
 

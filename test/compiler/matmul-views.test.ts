@@ -13,7 +13,7 @@ import { kernelMatmulDims } from "../../compiler/ops/linalg.js";
 import { compileGraph } from "../../compiler/program.js";
 import { prod } from "../../compiler/shape.js";
 import { testGpu } from "../helpers/gpu.js";
-import { type Rand, expectGpuMatchesReference, gridValues, intIn, prng, runs, seedArb } from "./gen.js";
+import { type Rand, expectGpuMatchesReference, gridValues, intIn, prng, runs, seedArb, shuffled } from "./gen.js";
 
 const VARIANTS = ["registers", "shared", "packed"] as const;
 const RECIPES = ["stored", "permute", "slice", "permute+slice", "heads", "broadcast"] as const;
@@ -34,15 +34,6 @@ const caseArb = fc.record({
   seed: seedArb,
 });
 type Case = typeof caseArb extends fc.Arbitrary<infer T> ? T : never;
-
-function shuffled(r: Rand, n: number): number[] {
-  const p = [...Array(n).keys()];
-  for (let k = n - 1; k > 0; k--) {
-    const j = intIn(r, 0, k);
-    [p[k], p[j]] = [p[j], p[k]];
-  }
-  return p;
-}
 
 /** A stored input `name` and views of it that give an operand of shape `shape`, as `recipe` says. */
 function operand(b: GraphBuilder, name: string, shape: number[], recipe: Recipe, r: Rand): Node {

@@ -12,7 +12,17 @@ import { REDUCTION_VIEW_MAX, VIEW_OPS } from "../../compiler/fuse.js";
 import { compileGraph } from "../../compiler/program.js";
 import { prod } from "../../compiler/shape.js";
 import { testGpu } from "../helpers/gpu.js";
-import { type Rand, expectGpuMatchesReference, gridValues, intIn, prng, runs, seedArb, tolFor } from "./gen.js";
+import {
+  type Rand,
+  expectGpuMatchesReference,
+  gridValues,
+  intIn,
+  prng,
+  runs,
+  seedArb,
+  shuffled,
+  tolFor,
+} from "./gen.js";
 
 const RECIPES = ["permute", "slice", "permute+slice", "broadcast"] as const;
 const REDUCTIONS = ["reduce_sum", "reduce_mean", "reduce_max", "reduce_min"] as const;
@@ -27,15 +37,6 @@ const caseArb = fc.record({
   seed: seedArb,
 });
 type Case = typeof caseArb extends fc.Arbitrary<infer T> ? T : never;
-
-function shuffled(r: Rand, n: number): number[] {
-  const p = [...Array(n).keys()];
-  for (let k = n - 1; k > 0; k--) {
-    const j = intIn(r, 0, k);
-    [p[k], p[j]] = [p[j], p[k]];
-  }
-  return p;
-}
 
 /** A stored input and views of it of shape `shape`, as `recipe` says. */
 function view(b: GraphBuilder, shape: readonly number[], recipe: Case["recipe"], r: Rand): Node {
