@@ -25,9 +25,9 @@ export const [TRANSFORMER, TTM] = E2_COMBINERS;
 const LAST_M = E2_COMBINERS[5];
 
 /** Validation loss against step, the mean over seeds at each evaluation. */
-function lossCurves(specs: readonly RunSpec[], runs: readonly Run[][]): string {
+export function lossCurves(specs: readonly RunSpec[], runs: readonly Run[][], name = "E2"): string {
   return lineChartSvg(
-    "E2: validation loss against step (mean over seeds)",
+    `${name}: validation loss against step (mean over seeds)`,
     "step",
     "validation loss (text, nats)",
     specs.map((s, i) => ({
@@ -119,15 +119,9 @@ export function e2Findings(rows: readonly AccuracyRow[], runs: readonly Run[][],
   return out.join("\n");
 }
 
-export async function runE2(suite: Suite): Promise<Run[][]> {
-  const started = Date.now();
-  const s = suite.sizes;
-  process.stdout.write(
-    `\nE2 — Combiner ablation: ${E2_COMBINERS.length} Combiners × seeds ${s.seeds.join(", ")}, ${s.steps}` +
-      ` steps of ${s.batch}\n`,
-  );
-  const runs = await suite.runner().runAll(E2_COMBINERS);
-  const rows: AccuracyRow[] = E2_COMBINERS.map((spec, i) => ({
+/** A row per Combiner: its cost (parameters, FLOPs of a step, mean step time) and accuracy over seeds. */
+export function costRows(specs: readonly RunSpec[], runs: readonly Run[][]): AccuracyRow[] {
+  return specs.map((spec, i) => ({
     label: spec.label,
     extra: [
       runs[i][0].params.toLocaleString("en-US"),
@@ -136,12 +130,26 @@ export async function runE2(suite: Suite): Promise<Run[][]> {
     ],
     types: summarise(runs[i].map((r) => r.accuracy)),
   }));
-  const table = accuracyTable(
-    "E2: test accuracy (%) per question type, mean [min–max] over seeds, and cost",
+}
+
+export const costTable = (name: string, rows: readonly AccuracyRow[]): string =>
+  accuracyTable(
+    `${name}: test accuracy (%) per question type, mean [min–max] over seeds, and cost`,
     "Combiner",
     ["parameters", "MFLOP / step", "ms / step"],
     rows,
   );
+
+export async function runE2(suite: Suite): Promise<Run[][]> {
+  const started = Date.now();
+  const s = suite.sizes;
+  process.stdout.write(
+    `\nE2 — Combiner ablation: ${E2_COMBINERS.length} Combiners × seeds ${s.seeds.join(", ")}, ${s.steps}` +
+      ` steps of ${s.batch}\n`,
+  );
+  const runs = await suite.runner().runAll(E2_COMBINERS);
+  const rows = costRows(E2_COMBINERS, runs);
+  const table = costTable("E2", rows);
   process.stdout.write(`\n${table}\n`);
   const plots = [
     suite.plot(

@@ -13,6 +13,7 @@ import { writeSection } from "../report.js";
 import { type DataSet, shown, synthSet } from "./data-sets.js";
 import { runE1 } from "./e1-section.js";
 import { E2_COMBINERS, runE2 } from "./e2-combiners.js";
+import { E2L_COMBINERS, runE2Long } from "./e2-long.js";
 import { E3_CONFIGS, runE3 } from "./e3-ar.js";
 import { runE4 } from "./e4-length.js";
 import { Runner } from "./runs.js";
@@ -24,6 +25,7 @@ import {
   type Suite,
   SuiteUsageError,
   docPaths,
+  longSizes,
   minutes,
   parseSuiteOptions,
   suiteCommand,
@@ -74,9 +76,11 @@ const suite: Suite = {
 };
 
 const started = Date.now();
+let longRuns: readonly unknown[] = [];
 const steps: Record<Experiment, () => Promise<unknown>> = {
   E1: () => runE1(suite),
   E2: () => runE2(suite),
+  E2L: async () => (longRuns = (await runE2Long(suite)).flat()),
   E3: () => runE3(suite),
   E4: () => runE4(suite),
 };
@@ -91,15 +95,18 @@ const total = minutes(Date.now() - started);
 // E3's base is E2's Transformer (the same overrides), trained once
 const e2Sets = new Set(E2_COMBINERS.map((c) => JSON.stringify(c.set)));
 const fullRuns =
-  FULL.seeds.length * e2Sets.size + FULL.e3Seeds * E3_CONFIGS.filter((c) => !e2Sets.has(JSON.stringify(c.set))).length;
+  FULL.seeds.length * (e2Sets.size + E2L_COMBINERS.length) +
+  FULL.e3Seeds * E3_CONFIGS.filter((c) => !e2Sets.has(JSON.stringify(c.set))).length;
 const sizesText =
   `Sizes of the training experiments (bench/experiments/suite.ts): ${sizes.clips.toLocaleString("en-US")} ` +
   `clips, ${sizes.steps} steps of batch ${sizes.batch}, lr ${sizes.lr}, seeds ${sizes.seeds.join(", ")}` +
   `${options.quick ? " (--quick)" : ""}.`;
 const runsText =
-  `It used ${runner?.count ?? 0} training runs (${runner?.reused ?? 0} of them reused from an earlier ` +
+  `It used ${(runner?.count ?? 0) + longRuns.length} training runs (${runner?.reused ?? 0} of E2–E4's reused ` +
+  "from an earlier " +
   `suite run). The full suite (\`npm run experiments\`: ${FULL.clips.toLocaleString("en-US")} clips, ` +
-  `${FULL.steps} steps of batch ${FULL.batch}, seeds ${FULL.seeds.join(", ")}, E3 the first ${FULL.e3Seeds}` +
+  `${FULL.steps} steps of batch ${FULL.batch} (E2L ${longSizes(FULL).steps}), seeds ${FULL.seeds.join(", ")}, E3 ` +
+  `the first ${FULL.e3Seeds}` +
   `; ${fullRuns} training runs) is sized`;
 writeSection(
   "suite",

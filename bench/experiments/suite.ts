@@ -10,7 +10,7 @@ import type { DataSet } from "./data-sets.js";
 import type { Runner, SuiteSizes } from "./runs.js";
 import { MiraError } from "../../base/errors.js";
 
-export const EXPERIMENTS = ["E1", "E2", "E3", "E4"] as const;
+export const EXPERIMENTS = ["E1", "E2", "E2L", "E3", "E4"] as const;
 export type Experiment = (typeof EXPERIMENTS)[number];
 
 export interface SuiteOptions {
@@ -27,7 +27,7 @@ export class SuiteUsageError extends MiraError {
   readonly kind = "bad-input";
 }
 
-export const SUITE_USAGE = "npm run experiments [-- [--quick] [--no-time] [--only E1,E2,E3,E4] [--seeds 1,2,3]]";
+export const SUITE_USAGE = "npm run experiments [-- [--quick] [--no-time] [--only E1,E2,E2L,E3,E4] [--seeds 1,2,3]]";
 
 export function parseSuiteOptions(argv: readonly string[]): SuiteOptions {
   const only = new Set<Experiment>(EXPERIMENTS);
@@ -70,9 +70,10 @@ export function suiteCommand(o: SuiteOptions): string {
 // E2). Measured here (session 8, docs/experiments.md): a run 3.5–6.4 min, E4's 30 evaluations 10.2 min,
 // E1 7.3 min with a warm Mesa shader cache (19.3 cold). Runs since: E2 7 Combiners × 3 seeds (21 runs),
 // E4 2 position choices beyond E2's learned ones × 2 Combiners × 3 seeds (12 runs and their evaluations),
-// E3 9 configurations beyond E2's base × 3 seeds (27 runs): 60 runs, ≈ 5 h 15 min in all — past the 3
-// hours one sitting should take, so `--only` and `--seeds` split it (finished runs are kept and reused).
-export const FULL_ESTIMATE = "about 5 h 15 min";
+// E3 9 configurations beyond E2's base × 3 seeds (27 runs): 60 runs, ≈ 5 h 15 min; then E2L, 2 Combiners ×
+// 3 seeds at four times the steps (6 runs of ≈ 15–25 min, ≈ 2 h). Past the 3 hours one sitting should take,
+// so `--only` and `--seeds` split it (finished runs are kept and reused).
+export const FULL_ESTIMATE = "about 7 h 15 min";
 export const FULL: SuiteSizes = {
   clips: 4000,
   dataSeed: 0,
@@ -96,6 +97,17 @@ export const QUICK: SuiteSizes = {
   evalEvery: 12,
   types: avCurriculum(2, 6),
 };
+
+/** E2L: E2's two main Combiners trained four times as long, with the curriculum's stages at the same
+ *  fractions of the run — the budget at which the audio+video types can be learned (#22). */
+export const LONG_FACTOR = 4;
+
+/** `sizes` made LONG_FACTOR times as long: steps, the step each curriculum stage starts at, and the
+ *  evaluation interval. */
+export function longSizes(sizes: SuiteSizes): SuiteSizes {
+  const types = sizes.types.replace(/@(\d+)/g, (_, from: string) => `@${Number(from) * LONG_FACTOR}`);
+  return { ...sizes, steps: sizes.steps * LONG_FACTOR, types, evalEvery: sizes.evalEvery * LONG_FACTOR };
+}
 
 /** The sizes a run uses: --quick's or the full ones, with --seeds' subset. */
 export function suiteSizes(o: SuiteOptions): SuiteSizes {

@@ -3,6 +3,7 @@
 import { expect, test } from "vitest";
 import type { TypeAccuracy } from "../../apps/mirasol/av.js";
 import { E2_COMBINERS, e2Findings } from "../../bench/experiments/e2-combiners.js";
+import { E2L_COMBINERS, e2LongGoals } from "../../bench/experiments/e2-long.js";
 import { E3_CONFIGS, e3Findings } from "../../bench/experiments/e3-ar.js";
 import { e4Findings } from "../../bench/experiments/e4-length.js";
 import type { ValidationMeasures } from "../../bench/experiments/losses.js";
@@ -91,6 +92,35 @@ test(
     expect(other).toContain("- colour_at_tone (audio + video): above chance in every seed with Transformer.");
   },
 );
+
+test("E2L: the goals are met or not from the seeds above chance, the points and the step times", () => {
+  const rows = (runs: Run[][]) =>
+    runs.map((rs, i) => ({ label: E2L_COMBINERS[i].label, extra: [], types: summarise(rs.map((r) => r.accuracy)) }));
+  const make = (ttmJoint: (seed: number) => number, ttmMs: number) =>
+    E2L_COMBINERS.map((c, i) =>
+      seeds(c, (s) => ({ colour_at_tone: i === 0 ? 0.6 : ttmJoint(s), count_beeps: 0.9 }), {
+        flops: 1e8,
+        ms: i === 0 ? 500 : ttmMs,
+      }),
+    );
+  const lost = make((s) => (s === 2 ? 0.25 : 0.6), 400);
+  const text = e2LongGoals(rows(lost), lost);
+  expect(text).toContain(
+    "- **Goal: a Combiner learns both audio + video types in every seed — met** by Transformer (seeds above " +
+      "chance, colour_at_tone: Transformer 3/3, TTM 2/3).",
+  );
+  // TTM's one seed at chance: 35 / 3 / 3 = 3.9 points below, so not within a point though faster
+  expect(text).toContain(
+    "- **Goal: TTM within 1 point of the Transformer Combiner at no more step time — not met**: −3.9 points",
+  );
+  const even = make(() => 0.6, 500);
+  expect(e2LongGoals(rows(even), even)).toContain("at no more step time — met**: +0.0 points");
+  expect(e2LongGoals(rows(even), even)).toContain("— met** by Transformer and TTM");
+  const slower = make(() => 0.6, 501);
+  expect(e2LongGoals(rows(slower), slower)).toContain("at no more step time — not met**: +0.0 points");
+  const none = make(() => 0.6, 500).map((rs) => rs.map((r) => ({ ...r, accuracy: accuracies() })));
+  expect(e2LongGoals(rows(none), none)).toContain("in every seed — not met** (seeds above chance");
+});
 
 test(
   "E3: an ablation outside the seeds' range is told apart from one within it; " +

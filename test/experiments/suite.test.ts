@@ -5,9 +5,11 @@ import type { TypeAccuracy } from "../../apps/mirasol/av.js";
 import { parseTypeStages } from "../../apps/mirasol/av.js";
 import {
   FULL,
+  LONG_FACTOR,
   QUICK,
   SuiteUsageError,
   e3SeedsOf,
+  longSizes,
   parseSuiteOptions,
   suiteCommand,
   suiteSizes,
@@ -19,7 +21,7 @@ test(
     "the command line round-trips",
   () => {
     const all = parseSuiteOptions([]);
-    expect([...all.only]).toEqual(["E1", "E2", "E3", "E4"]);
+    expect([...all.only]).toEqual(["E1", "E2", "E2L", "E3", "E4"]);
     expect(all).toMatchObject({ quick: false, timeIt: true });
     expect(suiteCommand(all)).toBe("npm run experiments");
     const some = parseSuiteOptions(["--quick", "--only", "e3,E2"]);
@@ -46,8 +48,21 @@ test("--seeds trains a subset of the full sizes' seeds, and round-trips; --quick
   for (const s of [FULL, QUICK]) for (const stage of parseTypeStages(s.types)) expect(stage.from).toBeLessThan(s.steps);
 });
 
+test("E2L's sizes: four times the steps, every curriculum stage and the evaluation interval at the same fraction", () => {
+  for (const s of [FULL, QUICK, suiteSizes(parseSuiteOptions(["--seeds", "2"]))]) {
+    const long = longSizes(s);
+    expect(long.steps).toBe(s.steps * LONG_FACTOR);
+    expect(long.evalEvery / long.steps).toBe(s.evalEvery / s.steps);
+    const [short, stretched] = [s, long].map((x) => parseTypeStages(x.types));
+    expect(stretched.map((t) => t.from)).toEqual(short.map((t) => t.from * LONG_FACTOR));
+    expect(stretched.map((t) => t.types)).toEqual(short.map((t) => t.types));
+    expect({ ...long, steps: 0, types: "", evalEvery: 0 }).toEqual({ ...s, steps: 0, types: "", evalEvery: 0 });
+  }
+  expect(longSizes(FULL).steps).toBe(2000);
+});
+
 test.each([
-  [["--only", "E5"], /--only takes E1, E2, E3, E4 \(comma-separated\); got 'E5'/],
+  [["--only", "E5"], /--only takes E1, E2, E2L, E3, E4 \(comma-separated\); got 'E5'/],
   [["--fast"], /unknown argument '--fast'; usage: npm run experiments/],
   [["--only"], /unknown argument '--only'/],
   [["--seeds", "1,x"], /--seeds takes seeds as whole numbers, comma-separated; got '1,x'/],
