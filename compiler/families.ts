@@ -9,7 +9,8 @@ import { LimitError, type DeviceLimits } from "./limits.js";
 import type { InPlaceOptimizer } from "./passes/optimizer.js";
 import { opSpec } from "./ops/index.js";
 import { prod } from "./shape.js";
-import type { KernelSource } from "./wgsl/common.js";
+import type { Binding, KernelSource } from "./wgsl/common.js";
+import { chainKernel } from "./wgsl/chain.js";
 import { GroupEmitter, fusedKernel } from "./wgsl/fused.js";
 import { gatherKernel, scatterAddKernel } from "./wgsl/gather.js";
 import { type MatmulChoice, type MatmulSpec, matmulKernel } from "./wgsl/matmul.js";
@@ -59,6 +60,7 @@ export type Family =
   | "adamw"
   | "matmul-epilogue"
   | "matmul-permuted"
+  | "matmul-chain"
   | "fused"
   | "reduce-prologue"
   | "rows"
@@ -129,6 +131,27 @@ export const FAMILIES: Record<Family, (n: Node, c: FamilyContext) => Emitted[]> 
     if (!cLayout) bug(`matmul %${mm.id} cannot store permuted as %${u.id}; fuse-views.ts planned it`);
     const kernel = matmulKernel({ ...spec, cLayout }, c.limits, c.choices.get(mm.id));
     return [{ kernel, reads: sources.map((i) => value(c, i)), writes: [value(c, u.id)] }];
+  },
+  // two matmuls back to back (fuse-chains.ts), `at` the second or its epilogue's root; the schedule runs it
+  // before the node its plan names
+  "matmul-chain": (at, c) => {
+    const chain = c.plan.chains.get(at.id)!;
+    const [first, second, hidden] = [chain.first, chain.second, chain.hidden].map((id) => c.byId.get(id)!);
+    const scope = (prefix: string) => ({ bindings: shared, prefix });
+    const shared = new Map<number, Binding>();
+    const emitter = (mm: Node, prefix: string): GroupEmitter | undefined => {
+      const e = c.plan.epilogues.get(mm.id);
+      return e && new GroupEmitter(e, c.byId, c.plan.inlined, new Set([mm.id]), undefined, scope(prefix));
+    };
+    const [e1, e2] = [emitter(first, "p"), emitter(second, "q")];
+    const s1 = matmulSpec(first, c);
+    const s2 = matmulSpec(second, c);
+    const keep = chain.keep.map((id) => c.byId.get(id)!);
+    const spec = { first: { ...s1.spec, epilogue: e1 }, second: { ...s2.spec, epilogue: e2 }, hidden, keep };
+    const kernel = chainKernel(spec, [...shared.values()], c.limits);
+    const reads = [...s1.sources, s2.sources[1], ...shared.keys()].map((i) => value(c, i));
+    const outs = e2 ? e2.group.stores : [second];
+    return [{ kernel, reads, writes: [...outs, ...keep].map((x) => value(c, x.id)) }];
   },
   fused: (n, c) => {
     const group = c.plan.groups.get(n.id)!;
@@ -219,6 +242,7 @@ export function familyOf(n: Node, c: FamilyContext): Family | undefined {
   if (plan.permutedStores.has(n.id)) return "matmul-permuted";
   // a matmul storing into its permute's value has no value of its own (schedule.ts): none below either
   if (c.valueOf.get(n.id) !== n.id && !c.inPlace.has(n.id)) return undefined;
+  if (plan.chains.has(n.id)) return undefined; // a chain's kernel computes it, run before chain.before
   if (c.epilogueAt.has(n.id)) return "matmul-epilogue";
   if (plan.rows.has(n.id)) return "rows";
   if (plan.groups.has(n.id)) return "fused";

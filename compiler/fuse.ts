@@ -76,6 +76,22 @@ export interface FusionPlan {
   /** permutes whose value the matmul they read stores directly, permuted (fuse-views.ts): permute id →
    *  matmul id; the matmul has no buffer or kernel of its own and runs where the permute would */
   readonly permutedStores: ReadonlyMap<number, number>;
+  /** two matmuls computed back to back in one kernel (fuse-chains.ts), by the node whose value the kernel
+   *  computes last (the second's epilogue root, or the second), which has no kernel of its own; empty until
+   *  the plan-chains pass */
+  readonly chains: ReadonlyMap<number, Chain>;
+}
+
+/** A matmul whose A is another matmul's value (through its epilogue), both in one kernel. */
+export interface Chain {
+  readonly first: number;
+  readonly second: number;
+  /** the first's value the second reads */
+  readonly hidden: number;
+  /** the first's values the kernel stores for readers outside it */
+  readonly keep: readonly number[];
+  /** the node the kernel runs before: the one its key names, or the first outside reader of `keep` */
+  readonly before: number;
 }
 
 const isElementwise = (n: Node): boolean => opSpec(n.op).kind === "elementwise";
@@ -219,7 +235,16 @@ export function planFusion(g: Graph, limits: DeviceLimits, enabled = true): Fusi
   const permuted = enabled
     ? permutedStores(g, byId, users, inlined, epilogues, outputs, limits)
     : new Map<number, number>();
-  return { inlined, groups, prologues, epilogues, computedBy, rows: new Map(), permutedStores: permuted };
+  return {
+    inlined,
+    groups,
+    prologues,
+    epilogues,
+    computedBy,
+    rows: new Map(),
+    permutedStores: permuted,
+    chains: new Map(),
+  };
 }
 
 /**

@@ -7,6 +7,7 @@ import { planFusion } from "./fuse.js";
 import { type Graph, pruneGraph } from "./ir.js";
 import type { DeviceLimits } from "./limits.js";
 import { planRows } from "./fuse-rows.js";
+import { planChains } from "./fuse-chains.js";
 import { lowerComposites } from "./passes/lower-composites.js";
 import { simplify } from "./passes/simplify.js";
 import { joinSumsOfProducts } from "./passes/sum-of-products.js";
@@ -90,6 +91,15 @@ export const PASSES: readonly Pass[] = [
     run: (s, c) => {
       if (!s.plan) bug("plan-rows reads the fusion plan; plan-fusion runs before it");
       return { ...s, plan: planRows(s.graph, s.plan, c.limits, fuses(c) && (c.opts.rows ?? true)) };
+    },
+  },
+  // a matmul reading another's value (an MLP's two layers, forward or backward) computed with it in one
+  // kernel where the hidden block fits a workgroup and is small (fuse-chains.ts)
+  {
+    name: "plan-chains",
+    run: (s, c) => {
+      if (!s.plan) bug("plan-chains reads the fusion plan; plan-fusion runs before it");
+      return { ...s, plan: planChains(s.graph, s.plan, c.limits, fuses(c) && (c.opts.chains ?? true)) };
     },
   },
 ];

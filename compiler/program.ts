@@ -101,6 +101,9 @@ export interface CompileOptions {
   /** with fusion, reductions and the elementwise work over the same rows in one kernel (fuse-rows.ts;
    *  default true); false keeps the elementwise plan's kernels, the A/B baseline of row kernels */
   readonly rows?: boolean;
+  /** with fusion, a matmul reading another's small value computed with it in one kernel (fuse-chains.ts;
+   *  default true); false keeps their two kernels, the A/B baseline of chains */
+  readonly chains?: boolean;
   /** with fusion, runs of consecutive small dispatches as one single-workgroup kernel (sequence.ts), over
    *  arenas unless `arenas` is false. Default false: with arenas a TTM step's dispatches fall about 15×, but
    *  on llvmpipe a sequence kernel compiles slowly, so a cold first run takes far longer (docs/architecture.md,

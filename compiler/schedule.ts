@@ -102,15 +102,21 @@ export function schedule(s: Scheduled, limits: DeviceLimits, o: ScheduleOptions)
   };
   const kernels = new KernelTable(limits);
   const steps: Step[] = [];
+  // a matmul chain's kernel runs before the node its plan names (fuse-chains.ts), as its `at` node
+  const chainsBefore = new Map<number, Node[]>();
+  for (const [at, chain] of plan.chains)
+    chainsBefore.set(chain.before, [...(chainsBefore.get(chain.before) ?? []), byId.get(at)!]);
   for (const n of g.nodes) {
     const family = familyOf(n, c);
-    if (!family) continue;
-    for (const e of FAMILIES[family](n, c)) {
-      const { reads, writes, group } = e;
-      const k = kernels.add(e.kernel);
-      const step: Step = { kernel: k, reads, writes, node: n.id, workgroups: e.kernel.workgroups, group };
-      steps.push(e.bindings ? { ...step, bindings: e.bindings } : step);
-    }
+    const made = (chainsBefore.get(n.id) ?? []).map((at) => [at, FAMILIES["matmul-chain"](at, c)] as const);
+    if (family) made.push([n, FAMILIES[family](n, c)]);
+    for (const [node, emitted] of made)
+      for (const e of emitted) {
+        const { reads, writes, group } = e;
+        const k = kernels.add(e.kernel);
+        const step: Step = { kernel: k, reads, writes, node: node.id, workgroups: e.kernel.workgroups, group };
+        steps.push(e.bindings ? { ...step, bindings: e.bindings } : step);
+      }
   }
   return { graph: g, byId, plan, values, valueOf, keptToEnd, steps, kernels };
 }

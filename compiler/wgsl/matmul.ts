@@ -43,7 +43,7 @@ export interface MatmulSpec {
 }
 
 /** The operands' layouts for a kernel whose output batch is `batch`. */
-function layouts(s: MatmulSpec, batch: readonly number[]): [OperandLayout, OperandLayout] {
+export function layouts(s: MatmulSpec, batch: readonly number[]): [OperandLayout, OperandLayout] {
   return [s.aLayout ?? denseLayout(s.a.shape, batch), s.bLayout ?? denseLayout(s.b.shape, batch)];
 }
 
@@ -61,7 +61,7 @@ function atomic(x: string): boolean {
 
 /** `base + row·rows + col·cols` for an operand laid out as `l`: the element at (row, col) of the stored
  *  matrix (Aᵀ's rows run along K), strides of 0 left out. */
-function at(base: string, l: OperandLayout, row: string, col: string): string {
+export function at(base: string, l: OperandLayout, row: string, col: string): string {
   // a sum (`col0 + j`) is bracketed before it is scaled; a name or a bracketed expression is not
   const scaled = (x: string, st: number): string => (atomic(x) ? `${x} * ${st}` : `(${x}) * ${st}`);
   const term = (x: string, st: number): string => (st === 0 ? "" : st === 1 ? ` + ${x}` : ` + ${scaled(x, st)}`);

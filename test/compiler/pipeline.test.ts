@@ -27,6 +27,7 @@ describe("pass pipeline", () => {
       "plan-fusion",
       "tune-matmuls",
       "plan-rows",
+      "plan-chains",
     ];
     expect(p.passes.map((x) => x.name)).toEqual(names);
     expect(p.passes.at(-1)!.nodes).toBe(p.graph.nodes.length);

@@ -47,13 +47,25 @@ describe("dispatches by kind and by scan step", () => {
 
   test("fused, an exp runs in a matmul's epilogue or the sum's prologue: a matmul dispatch per step", () => {
     const el = twoSteps();
-    const p = compileGraph(el.graph, DEFAULT_LIMITS);
+    // without matmul chains, which would run both steps' matmuls in one kernel (below)
+    const p = compileGraph(el.graph, DEFAULT_LIMITS, { chains: false });
     // the first exp in the first matmul's kernel, the second in the sum's (counted outside the scan)
     expect(dispatchKinds(p)).toEqual([
       { kind: "matmul", dispatches: 2, kernels: 2 },
       { kind: "reduce", dispatches: 1, kernels: 1 },
     ]);
     expect(scanDispatches(p, el).scans[0].steps).toEqual([1, 1]);
+  });
+
+  test("chained, both steps' matmuls run in one kernel, counted as a matmul dispatch of the later step", () => {
+    const el = twoSteps();
+    const p = compileGraph(el.graph, DEFAULT_LIMITS);
+    expect(p.dispatches.map((d) => p.kernels[d.kernel].name)[0]).toMatch(/^chain_exp_/);
+    expect(dispatchKinds(p)).toEqual([
+      { kind: "matmul", dispatches: 1, kernels: 1 },
+      { kind: "reduce", dispatches: 1, kernels: 1 },
+    ]);
+    expect(scanDispatches(p, el).scans[0].steps).toEqual([0, 1]);
   });
 
   test("sequenced, the small dispatches run as one sequence kernel", () => {

@@ -48,7 +48,7 @@ test("--seeds trains a subset of the full sizes' seeds, and round-trips; --quick
   for (const s of [FULL, QUICK]) for (const stage of parseTypeStages(s.types)) expect(stage.from).toBeLessThan(s.steps);
 });
 
-test("E2L's sizes: four times the steps, every curriculum stage and the evaluation interval at the same fraction", () => {
+test("E2L's sizes: four times the steps, each curriculum stage and evaluation interval at the same fraction", () => {
   for (const s of [FULL, QUICK, suiteSizes(parseSuiteOptions(["--seeds", "2"]))]) {
     const long = longSizes(s);
     expect(long.steps).toBe(s.steps * LONG_FACTOR);
