@@ -21,7 +21,7 @@ import type { DeviceLimits } from "./limits.js";
 import { kernelMatmulDims } from "./ops/linalg.js";
 import { opSpec } from "./ops/index.js";
 import { isFloat } from "./dtype.js";
-import { chainRows } from "./wgsl/chain.js";
+import { chainRowTiles } from "./wgsl/chain.js";
 import { bindingSlots } from "./wgsl/windows.js";
 
 /** Elements of the largest hidden value a chain computes (a cost rule, above). */
@@ -69,7 +69,7 @@ export function planChains(g: Graph, plan: FusionPlan, limits: DeviceLimits, ena
     const d1 = kernelMatmulDims(operands[0], operands[1], first.attrs);
     const d2 = kernelMatmulDims(hidden, operands[2], second.attrs);
     if (d1.batch.length > 0 || d2.batch.length > 0 || d1.m !== d2.m || d1.n !== d2.k) continue;
-    if (d1.m * d1.n > CHAIN_MAX_HIDDEN || chainRows(d1.m) * d1.n * 4 > limits.maxComputeWorkgroupStorageSize) continue;
+    if (d1.m * d1.n > CHAIN_MAX_HIDDEN || chainRowTiles(d1.m, d1.n, d2.n, limits) < 1) continue;
     if ([at, first, ...firstValues, ...outs].some((n) => rowMembers.has(n.id))) continue;
     // the first's values that others read are stored by the chain: it runs before the first of those
     // readers, or where the second would run, whichever comes first — once everything it reads exists

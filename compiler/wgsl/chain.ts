@@ -1,7 +1,9 @@
 // chain.ts: two matmuls back to back in one kernel — Y = epi₂(epi₁(X·W₁)·W₂), an MLP's two layers, or
 // its backward pass (dY·W₂ᵀ ⊙ act′, then ·W₁ᵀ). A workgroup takes a block of rows: it computes the
 // block's hidden rows H = epi₁(X·W₁) into workgroup memory (storing them too when something else reads
-// them), waits at one barrier, and computes its rows of Y from H there. Rows are independent, so no work
+// them), waits at one barrier, and computes its rows of Y from H there. Each thread takes tiles of 4 rows
+// by 8 columns in vec4 registers, as the register matmul kernel does (one load of each operand per k
+// serves 4 × 8 products); a workgroup takes as many rows as its memory and 64 threads cover. Rows are independent, so no work
 // is repeated; what goes is the second kernel's launch and its reading H back. fuse-chains.ts decides
 // where this pays (small hidden blocks: launch-bound work) and fits (workgroup memory, bindings).
 import type { Node } from "../ir.js";
@@ -24,11 +26,21 @@ export interface ChainSpec {
   readonly keep: readonly Node[];
 }
 
-/** Threads of a chain workgroup. */
+/** Threads of a chain workgroup at most: one per 8-column tile of the wider result. */
 export const CHAIN_THREADS = 64;
+const TILE = 8;
 
-/** Rows of a block: four (a thread's share of a row stays long), one for a single-row product. */
-export const chainRows = (m: number): number => Math.min(4, m);
+/** Rows of a thread's tile: four, fewer for a product of fewer rows (a decoding step's one). */
+const tileRows = (m: number): number => Math.min(4, m);
+
+/** Tiles of rows a workgroup takes: as many as workgroup memory holds of the hidden rows and the threads
+ *  cover (a CPU adapter pays for every workgroup it starts; these products are small), at least one. */
+export function chainRowTiles(m: number, n1: number, n2: number, limits: DeviceLimits): number {
+  const tr = tileRows(m);
+  const byMemory = Math.floor(limits.maxComputeWorkgroupStorageSize / (4 * tr * n1));
+  const byThreads = Math.floor(CHAIN_THREADS / Math.max(Math.ceil(n1 / TILE), Math.ceil(n2 / TILE)));
+  return Math.max(0, Math.min(Math.ceil(m / tr), byMemory, Math.max(1, byThreads)));
+}
 
 export function chainDims(first: MatmulSpec, second: MatmulSpec): { m: number; k: number; n1: number; n2: number } {
   const d1 = kernelMatmulDims(first.a, first.b, { transA: first.transA, transB: first.transB });
@@ -62,8 +74,10 @@ function finish(
 export function chainKernel(s: ChainSpec, extra: readonly Binding[], limits: DeviceLimits): KernelSource {
   const { first: f, second: t } = s;
   const { m, k, n1, n2 } = chainDims(f, t);
-  const rows = chainRows(m);
-  if (rows * n1 * 4 > limits.maxComputeWorkgroupStorageSize) bug("a chain's hidden block is past workgroup memory");
+  const tr = tileRows(m);
+  const rowTiles = chainRowTiles(m, n1, n2, limits);
+  if (rowTiles < 1) bug("a chain's hidden rows are past workgroup memory (fuse-chains.ts)");
+  const rows = tr * rowTiles; // a workgroup's block
   const [la, lb] = layouts(f, []);
   const [, lw] = layouts(t, []);
   const A: Binding = { name: "a", dtype: f.a.dtype, access: "read" };
@@ -86,34 +100,73 @@ export function chainKernel(s: ChainSpec, extra: readonly Binding[], limits: Dev
   const held = s.hidden.dtype === "f16" ? `round_f16(${hidden.wanted})` : hidden.wanted;
   const blocks = Math.ceil(m / rows);
   const g = grid(blocks, limits);
+  // threads: one per tile (tr rows × 8 columns in registers) of the wider of the two results
+  const [tiles1, tiles2] = [n1, n2].map((n) => Math.ceil(n / TILE));
+  const threads = Math.min(CHAIN_THREADS, rowTiles * Math.max(tiles1, tiles2));
+  const rs = Array.from({ length: tr }, (_, r) => r);
+  const js = Array.from({ length: TILE }, (_, j) => j);
+  /** The K loop of one tile: `aVal(r)` row r's operand at kk, `bVal(j)` column j's. */
+  const tileLoop = (kDim: number, aVal: (r: number) => string, bVal: (j: number) => string): string =>
+    `${rs.map((r) => `var acc${r}0 = vec4<f32>(0.0); var acc${r}1 = vec4<f32>(0.0);`).join("\n    ")}
+    for (var kk = 0; kk < ${kDim}; kk++) {
+      let bl = vec4<f32>(${[0, 1, 2, 3].map(bVal).join(", ")});
+      let bh = vec4<f32>(${[4, 5, 6, 7].map(bVal).join(", ")});
+      ${rs.map((r) => `{ let av = vec4<f32>(${aVal(r)}); acc${r}0 = fma(av, bl, acc${r}0); acc${r}1 = fma(av, bh, acc${r}1); }`).join("\n      ")}
+    }
+    var accs = array<vec4<f32>, ${2 * tr}>(${rs.flatMap((r) => [`acc${r}0`, `acc${r}1`]).join(", ")});`;
   const code = `${header(bindings)}
 ${helperSource(helpers)}
 var<workgroup> hs: array<f32, ${rows * n1}>;
 
-@compute @workgroup_size(${CHAIN_THREADS})
+@compute @workgroup_size(${threads})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let row0 = i32(${g.linear}) * ${rows};
   let aoff = ${la.offset};
   let boff = ${lb.offset};
   let woff = ${lw.offset};
-  for (var e = i32(lid.x); e < ${rows * n1}; e += ${CHAIN_THREADS}) {
-    let row = min(row0 + e / ${n1}, ${m - 1});
-    let j = e % ${n1};
-    var acc = 0.0;
-    for (var kk = 0; kk < ${k}; kk++) { acc = fma(f32(${aAt("row", "kk")}), f32(${bAt("kk", "j")}), acc); }
-    ${hidden.lines.join("\n    ")}
-    hs[e] = ${held};
-    ${hidden.stores.length ? `if (row0 + e / ${n1} < ${m}) { ${hidden.stores.join(" ")} }` : ""}
+  for (var t = i32(lid.x); t < ${rowTiles * tiles1}; t += ${threads}) {
+    let hrow = (t / ${tiles1}) * ${tr};
+    let col0 = (t % ${tiles1}) * ${TILE};
+    ${rs.map((r) => `let ar${r} = min(row0 + hrow + ${r}, ${m - 1});`).join("\n    ")}
+    ${js.map((j) => `let bc${j} = min(col0 + ${j}, ${n1 - 1});`).join("\n    ")}
+    ${tileLoop(
+      k,
+      (r) => `f32(${aAt(`ar${r}`, "kk")})`,
+      (j) => `f32(${bAt("kk", `bc${j}`)})`,
+    )}
+    for (var r = 0; r < ${tr}; r++) {
+      let row = min(row0 + hrow + r, ${m - 1});
+      for (var jj = 0; jj < ${TILE}; jj++) {
+        let j = col0 + jj;
+        if (j < ${n1}) {
+          let acc = accs[r * 2 + jj / 4][jj % 4];
+          ${hidden.lines.join("\n          ")}
+          hs[(hrow + r) * ${n1} + j] = ${held};
+          ${hidden.stores.length ? `if (row0 + hrow + r < ${m}) { ${hidden.stores.join(" ")} }` : ""}
+        }
+      }
+    }
   }
   workgroupBarrier();
-  for (var e = i32(lid.x); e < ${rows * n2}; e += ${CHAIN_THREADS}) {
-    let row = row0 + e / ${n2};
-    let j = e % ${n2};
-    if (row < ${m}) {
-      let hoff = (e / ${n2}) * ${n1};
-      var acc = 0.0;
-      for (var kk = 0; kk < ${n1}; kk++) { acc = fma(hs[hoff + kk], f32(${wAt("kk", "j")}), acc); }
-      ${[...output.lines, ...output.stores].join("\n      ")}
+  for (var t = i32(lid.x); t < ${rowTiles * tiles2}; t += ${threads}) {
+    let hrow = (t / ${tiles2}) * ${tr};
+    let col0 = (t % ${tiles2}) * ${TILE};
+    ${js.map((j) => `let wc${j} = min(col0 + ${j}, ${n2 - 1});`).join("\n    ")}
+    ${tileLoop(
+      n1,
+      (r) => `hs[(hrow + ${r}) * ${n1} + kk]`,
+      (j) => `f32(${wAt("kk", `wc${j}`)})`,
+    )}
+    for (var r = 0; r < ${tr}; r++) {
+      let row = row0 + hrow + r;
+      if (row >= ${m}) { break; }
+      for (var jj = 0; jj < ${TILE}; jj++) {
+        let j = col0 + jj;
+        if (j < ${n2}) {
+          let acc = accs[r * 2 + jj / 4][jj % 4];
+          ${[...output.lines, ...output.stores].join("\n          ")}
+        }
+      }
     }
   }
 }
