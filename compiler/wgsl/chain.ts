@@ -100,9 +100,10 @@ export function chainKernel(s: ChainSpec, extra: readonly Binding[], limits: Dev
   const held = s.hidden.dtype === "f16" ? `round_f16(${hidden.wanted})` : hidden.wanted;
   const blocks = Math.ceil(m / rows);
   const g = grid(blocks, limits);
-  // threads: one per tile (tr rows × 8 columns in registers) of the wider of the two results
+  // threads: 64 whatever the tiles (tr rows × 8 columns in registers each), so that a chain can be a
+  // stage of a sequence kernel, whose stages with barriers must have the sequence's workgroup size
   const [tiles1, tiles2] = [n1, n2].map((n) => Math.ceil(n / TILE));
-  const threads = Math.min(CHAIN_THREADS, rowTiles * Math.max(tiles1, tiles2));
+  const threads = CHAIN_THREADS;
   const rs = Array.from({ length: tr }, (_, r) => r);
   const js = Array.from({ length: TILE }, (_, j) => j);
   /** The K loop of one tile: `aVal(r)` row r's operand at kk, `bVal(j)` column j's. */
