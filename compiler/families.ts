@@ -3,7 +3,7 @@
 // or the family of its op's kind — and FAMILIES maps each family to the function building its kernels.
 // The bindings are the scheduler's value ids (schedule.ts); buffers are not known yet.
 import { adamwFamily } from "./adamw-family.js";
-import type { FusedGroup, FusionPlan } from "./fuse.js";
+import type { FusedGroup, FusionPlan, RowGroup } from "./fuse.js";
 import type { Graph, Node } from "./ir.js";
 import { LimitError, type DeviceLimits } from "./limits.js";
 import type { InPlaceOptimizer } from "./passes/optimizer.js";
@@ -19,7 +19,7 @@ import { VIEW_OPS } from "./fuse.js";
 import { attentionKernel } from "./wgsl/attention.js";
 import { movementKernels } from "./wgsl/movement.js";
 import { reduceKernel } from "./wgsl/reduce.js";
-import { rowGroupKernel } from "./wgsl/row-group.js";
+import { rowBase, rowGroupKernel, rowGroupStages } from "./wgsl/row-group.js";
 import { writeRowsKernel } from "./wgsl/rows.js";
 import { sumSquaresKernel } from "./wgsl/optim.js";
 import { bindingSlots } from "./wgsl/windows.js";
@@ -112,6 +112,34 @@ function matmulSpec(mm: Node, c: FamilyContext): { spec: MatmulSpec; sources: [n
   return { spec: strided, sources: [sa?.source.id ?? a.id, sb?.source.id ?? b.id] };
 }
 
+/** A chain's row prologue (fuse-chains.ts): row `o` of `rg` for the block's row `lr`, storing `stores`,
+ *  and handing the first matmul's A to workgroup memory `xs` (rounded as an f16 store would round it). */
+function rowPrologue(
+  rg: RowGroup,
+  first: Node,
+  stores: readonly Node[],
+  shared: Map<number, Binding>,
+  c: FamilyContext,
+): { code: string; stores: Binding[]; helpers: Set<string> } {
+  const a = c.byId.get(first.inputs[0])!;
+  const k = a.shape.at(-1)!;
+  const outs = new Map(
+    stores.map((n, i) => [n.id, { name: `r${i}`, dtype: n.dtype, access: "read_write" } as Binding]),
+  );
+  const helpers = new Set<string>();
+  const held = (v: string): string => (a.dtype === "f16" ? `round_f16(${v})` : v);
+  if (a.dtype === "f16") helpers.add("round_f16");
+  const stages = rowGroupStages(rg, c.byId, c.plan.inlined, {
+    bindings: shared,
+    outs,
+    helpers,
+    prefix: "x",
+    also: { id: a.id, lines: (v) => [`xs[lr * ${k} + j] = ${held(v)};`] },
+    storeIf: `row0 + lr < ${prod(a.shape.slice(0, -1))}`,
+  });
+  return { code: [rowBase(rg), ...stages].join("\n    "), stores: [...outs.values()], helpers };
+}
+
 export const FAMILIES: Record<Family, (n: Node, c: FamilyContext) => Emitted[]> = {
   adamw: adamwFamily,
   // a matmul whose results an elementwise group finishes before the store, run where the group's root would
@@ -147,11 +175,15 @@ export const FAMILIES: Record<Family, (n: Node, c: FamilyContext) => Emitted[]> 
     const s1 = matmulSpec(first, c);
     const s2 = matmulSpec(second, c);
     const keep = chain.keep.map((id) => c.byId.get(id)!);
-    const spec = { first: { ...s1.spec, epilogue: e1 }, second: { ...s2.spec, epilogue: e2 }, hidden, keep };
+    const rg = chain.prologue;
+    const proStores = (rg?.stores ?? []).filter((x) => c.valueOf.get(x.id) === x.id);
+    const prologue = rg && rowPrologue(rg, first, proStores, shared, c);
+    const spec = { first: { ...s1.spec, epilogue: e1 }, second: { ...s2.spec, epilogue: e2 }, hidden, keep, prologue };
     const kernel = chainKernel(spec, [...shared.values()], c.limits);
-    const reads = [...s1.sources, s2.sources[1], ...shared.keys()].map((i) => value(c, i));
+    const a = rg ? [] : [s1.sources[0]];
+    const reads = [...a, s1.sources[1], s2.sources[1], ...shared.keys()].map((i) => value(c, i));
     const outs = e2 ? e2.group.stores : [second];
-    return [{ kernel, reads, writes: [...outs, ...keep].map((x) => value(c, x.id)) }];
+    return [{ kernel, reads, writes: [...outs, ...keep, ...proStores].map((x) => value(c, x.id)) }];
   },
   fused: (n, c) => {
     const group = c.plan.groups.get(n.id)!;

@@ -15,7 +15,7 @@
 // node that reads one of the first's values it stores (a backward pass reads dH for a weight's gradient
 // before it computes dX), provided everything the kernel reads exists by then. Nothing between the two
 // matmuls may write a buffer in place.
-import type { Chain, FusedGroup, FusionPlan } from "./fuse.js";
+import type { Chain, FusedGroup, FusionPlan, RowGroup } from "./fuse.js";
 import { type Graph, type Node, isFed, nodeById } from "./ir.js";
 import type { DeviceLimits } from "./limits.js";
 import { kernelMatmulDims } from "./ops/linalg.js";
@@ -23,6 +23,7 @@ import { opSpec } from "./ops/index.js";
 import { isFloat } from "./dtype.js";
 import { chainRowTiles } from "./wgsl/chain.js";
 import { bindingSlots } from "./wgsl/windows.js";
+import { sameShape } from "./shape.js";
 
 /** Elements of the largest hidden value a chain computes (a cost rule, above). */
 export const CHAIN_MAX_HIDDEN = 16384;
@@ -40,6 +41,10 @@ export function planChains(g: Graph, plan: FusionPlan, limits: DeviceLimits, ena
   const rowMembers = new Set([...plan.rows.values()].flatMap((r) => [r.root.id, ...r.stores.map((s) => s.id)]));
   const permuted = new Set(plan.permutedStores.values());
   const inlined = new Set(plan.inlined);
+  const rows = new Map(plan.rows);
+  // the row group storing each value (a layer norm's output)
+  const rowOf = new Map<number, RowGroup>();
+  for (const rg of plan.rows.values()) for (const v of rg.stores) rowOf.set(v.id, rg);
   const computedBy = new Map(plan.computedBy);
   const chains = new Map<number, Chain>();
   const used = new Set<number>();
@@ -71,39 +76,107 @@ export function planChains(g: Graph, plan: FusionPlan, limits: DeviceLimits, ena
     if (d1.batch.length > 0 || d2.batch.length > 0 || d1.m !== d2.m || d1.n !== d2.k) continue;
     if (d1.m * d1.n > CHAIN_MAX_HIDDEN || chainRowTiles(d1.m, d1.n, d2.n, limits) < 1) continue;
     if ([at, first, ...firstValues, ...outs].some((n) => rowMembers.has(n.id))) continue;
-    // the first's values that others read are stored by the chain: it runs before the first of those
-    // readers, or where the second would run, whichever comes first — once everything it reads exists
-    const kept = firstValues.filter(
-      (v) => outputs.has(v.id) || (readers.get(v.id) ?? []).some((r) => r !== second.id && !insideEpilogue(r, e1)),
-    );
-    const early = kept.flatMap((v) =>
-      (readers.get(v.id) ?? []).filter((r) => r !== second.id && !insideEpilogue(r, e1)),
-    );
-    const before = [at.id, ...early].reduce((a, b) => (pos.get(b)! < pos.get(a)! ? b : a));
-    const reads = [...new Set([...operands, ...(e1?.reads ?? []), ...(e2?.reads ?? [])])].filter(
-      (r) => r.id !== first.id && r.id !== second.id && r.id !== hidden.id,
-    );
-    if (reads.some((r) => ready(r) >= pos.get(before)!)) continue;
-    // a chain planned earlier that reads a value this one keeps took it as written where it is
-    if (kept.some((v) => chainReads.has(v.id))) continue;
-    if (inPlaceBetween(g, pos.get(first.id)!, pos.get(at.id)!)) continue;
-    // the second's epilogue must not read a value this kernel writes
-    const e2Reads = new Set((e2?.reads ?? []).map((r) => r.id));
-    if (kept.some((v) => e2Reads.has(v.id))) continue;
-    const bound = [...reads, ...outs, ...kept];
-    if (bound.some((n) => bindingSlots([n], limits) > 1)) continue;
-    if (bindingSlots(bound, limits) > limits.maxStorageBuffersPerShaderStage) continue;
-    chains.set(at.id, { first: first.id, second: second.id, hidden: hidden.id, keep: kept.map((v) => v.id), before });
+    // A row kernel computing the first's A (a layer norm before an MLP) runs inside the chain when it can
+    // (rowPrologue), else the chain reads A as stored.
+    const rg = rowOf.get(operands[0].id);
+    const d = { first, second, hidden, e1, e2, firstValues, outs, at, operands, n2: d2.n };
+    const found = (rg && prologueFits(rg, first, operands[0], d1.m, d1.n, d2.n) && fit(d, rg)) || fit(d);
+    if (!found) continue;
+    const { chain, kept, reads, proKept, proInlined } = found;
+    chains.set(at.id, chain);
     used.add(first.id).add(second.id);
-    for (const v of [...kept, ...outs]) chainWrites.set(v.id, pos.get(before)! - 0.5);
+    const { before } = chain;
+    for (const v of [...kept, ...outs, ...proKept]) chainWrites.set(v.id, pos.get(before)! - 0.5);
     for (const r of reads) chainReads.add(r.id);
     for (const v of firstValues) {
       computedBy.delete(v.id);
       if (kept.includes(v)) computedBy.set(v.id, at.id);
       else inlined.add(v.id);
     }
+    if (chain.prologue) {
+      rows.delete(chain.prologue.root.id);
+      for (const v of proKept) computedBy.set(v.id, at.id);
+      for (const v of proInlined) {
+        computedBy.delete(v.id);
+        inlined.add(v.id);
+      }
+    }
   }
-  return chains.size ? { ...plan, inlined, computedBy, chains } : plan;
+
+  interface Candidate {
+    readonly first: Node;
+    readonly second: Node;
+    readonly hidden: Node;
+    readonly e1?: FusedGroup;
+    readonly e2?: FusedGroup;
+    readonly firstValues: readonly Node[];
+    readonly outs: readonly Node[];
+    readonly at: Node;
+    readonly operands: readonly Node[];
+    readonly n2: number;
+  }
+
+  /** Whether row group `rg` can compute A (a store of it) for its chain: rows along its last axis only,
+   *  A read as stored, and workgroup memory for A's block beside the hidden one. */
+  function prologueFits(rg: RowGroup, first: Node, a: Node, m: number, n1: number, n2: number): boolean {
+    if (first.attrs.transA || used.has(rg.root.id) || !isFloat(a.dtype)) return false;
+    const element = rg.units.some((u) => u.kind === "element" && u.group.stores.includes(a));
+    const lastAxis = rg.axes.length === 1 && rg.axes[0] === rg.shape.length - 1 && sameShape(rg.shape, a.shape);
+    return element && lastAxis && chainRowTiles(m, n1, n2, limits, a.shape.at(-1)!) >= 1;
+  }
+
+  /** The chain of candidate `d` (with row prologue `rg`), or undefined where order, bindings or in-place
+   *  writes forbid it. The first's values (and the prologue's) that others read are stored by the chain:
+   *  it runs before the first of those readers, or where the second would run, whichever comes first —
+   *  once everything it reads exists. */
+  function fit(d: Candidate, rg?: RowGroup) {
+    const { first, second, hidden, e1, e2, firstValues, outs, at, operands } = d;
+    const inside = (r: number): boolean => r === second.id || insideEpilogue(r, e1);
+    const kept = firstValues.filter((v) => outputs.has(v.id) || (readers.get(v.id) ?? []).some((r) => !inside(r)));
+    const members = new Set(rg ? rowGroupMembers(rg) : []);
+    const proOutside = (v: Node): number[] =>
+      (readers.get(v.id) ?? []).filter((r) => r !== first.id && !members.has(r));
+    const proValues = rg?.stores ?? [];
+    const proKept = proValues.filter((v) => outputs.has(v.id) || proOutside(v).length > 0);
+    const proInlined = proValues.filter((v) => !proKept.includes(v));
+    if (rg && !members.has(rg.root.id)) return undefined;
+    const early = [
+      ...kept.flatMap((v) => (readers.get(v.id) ?? []).filter((r) => !inside(r))),
+      ...proKept.flatMap(proOutside),
+    ];
+    const before = [at.id, ...early].reduce((a, b) => (pos.get(b)! < pos.get(a)! ? b : a));
+    const reads = [...new Set([...operands, ...(e1?.reads ?? []), ...(e2?.reads ?? []), ...(rg?.reads ?? [])])].filter(
+      (r) => r.id !== first.id && r.id !== second.id && r.id !== hidden.id && !(rg && r.id === operands[0].id),
+    );
+    if (reads.some((r) => ready(r) >= pos.get(before)!)) return undefined;
+    // a chain planned earlier that reads a value this one keeps took it as written where it is
+    if ([...kept, ...proKept].some((v) => chainReads.has(v.id))) return undefined;
+    if (inPlaceBetween(g, pos.get(rg ? rg.root.id : first.id)!, pos.get(at.id)!)) return undefined;
+    // the second's epilogue must not read a value this kernel writes
+    const e2Reads = new Set((e2?.reads ?? []).map((r) => r.id));
+    if ([...kept, ...proKept].some((v) => e2Reads.has(v.id))) return undefined;
+    const bound = [...reads, ...outs, ...kept, ...proKept];
+    if (bound.some((n) => bindingSlots([n], limits) > 1)) return undefined;
+    if (bindingSlots(bound, limits) > limits.maxStorageBuffersPerShaderStage) return undefined;
+    const chain: Chain = {
+      first: first.id,
+      second: second.id,
+      hidden: hidden.id,
+      keep: kept.map((v) => v.id),
+      before,
+      ...(rg ? { prologue: rg } : {}),
+    };
+    return { chain, kept, reads, proKept, proInlined };
+  }
+
+  return chains.size ? { ...plan, inlined, computedBy, chains, rows } : plan;
+}
+
+/** The nodes a row group computes: its reductions and its groups' nodes. */
+function rowGroupMembers(rg: RowGroup): number[] {
+  return rg.units.flatMap((u) =>
+    u.kind === "reduce" ? [u.node.id, ...(u.prologue?.nodes.map((n) => n.id) ?? [])] : u.group.nodes.map((n) => n.id),
+  );
 }
 
 /** Whether node `id` is computed inside epilogue group `e` (so it reads the matmul's values there). */

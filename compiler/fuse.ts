@@ -92,6 +92,8 @@ export interface Chain {
   readonly keep: readonly number[];
   /** the node the kernel runs before: the one its key names, or the first outside reader of `keep` */
   readonly before: number;
+  /** a row kernel computing the first's A, run inside the chain (its stores are the chain's too) */
+  readonly prologue?: RowGroup;
 }
 
 const isElementwise = (n: Node): boolean => opSpec(n.op).kind === "elementwise";

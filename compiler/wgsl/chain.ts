@@ -24,6 +24,10 @@ export interface ChainSpec {
   readonly hidden: Node;
   /** the first's values stored for readers outside the kernel (the hidden value itself, or others) */
   readonly keep: readonly Node[];
+  /** a row kernel computing the first's A (a layer norm), run for the block's rows into workgroup memory
+   *  first: its code per row (wgsl/row-group.ts rowGroupStages, with `lr` the row in the block, `o` the
+   *  row, `j` the element, and `xs` given A's elements), and the bindings of the values it stores */
+  readonly prologue?: { readonly code: string; readonly stores: readonly Binding[]; readonly helpers: Set<string> };
 }
 
 /** Threads of a chain workgroup at most: one per 8-column tile of the wider result. */
@@ -35,9 +39,9 @@ const tileRows = (m: number): number => Math.min(4, m);
 
 /** Tiles of rows a workgroup takes: as many as workgroup memory holds of the hidden rows and the threads
  *  cover (a CPU adapter pays for every workgroup it starts; these products are small), at least one. */
-export function chainRowTiles(m: number, n1: number, n2: number, limits: DeviceLimits): number {
+export function chainRowTiles(m: number, n1: number, n2: number, limits: DeviceLimits, k = 0): number {
   const tr = tileRows(m);
-  const byMemory = Math.floor(limits.maxComputeWorkgroupStorageSize / (4 * tr * n1));
+  const byMemory = Math.floor(limits.maxComputeWorkgroupStorageSize / (4 * tr * (n1 + k)));
   const byThreads = Math.floor(CHAIN_THREADS / Math.max(Math.ceil(n1 / TILE), Math.ceil(n2 / TILE)));
   return Math.max(0, Math.min(Math.ceil(m / tr), byMemory, Math.max(1, byThreads)));
 }
@@ -75,7 +79,8 @@ export function chainKernel(s: ChainSpec, extra: readonly Binding[], limits: Dev
   const { first: f, second: t } = s;
   const { m, k, n1, n2 } = chainDims(f, t);
   const tr = tileRows(m);
-  const rowTiles = chainRowTiles(m, n1, n2, limits);
+  const pro = s.prologue;
+  const rowTiles = chainRowTiles(m, n1, n2, limits, pro ? k : 0);
   if (rowTiles < 1) bug("a chain's hidden rows are past workgroup memory (fuse-chains.ts)");
   const rows = tr * rowTiles; // a workgroup's block
   const [la, lb] = layouts(f, []);
@@ -86,13 +91,23 @@ export function chainKernel(s: ChainSpec, extra: readonly Binding[], limits: Dev
   const outs = t.epilogue ? t.epilogue.group.stores : [t.out];
   const C = outs.map((n, i): [Node, Binding] => [n, { name: `c${i}`, dtype: n.dtype, access: "read_write" }]);
   const H = s.keep.map((n, i): [Node, Binding] => [n, { name: `h${i}`, dtype: n.dtype, access: "read_write" }]);
-  const bindings = [A, B, W, ...extra, ...C.map(([, b]) => b), ...H.map(([, b]) => b)];
-  const aAt = (row: string, kk: string) => load(A, f.transA ? at("aoff", la, kk, row) : at("aoff", la, row, kk));
+  const bindings = [
+    ...(pro ? [] : [A]),
+    B,
+    W,
+    ...extra,
+    ...C.map(([, b]) => b),
+    ...H.map(([, b]) => b),
+    ...(pro?.stores ?? []),
+  ];
+  // with a row prologue, A's block is in workgroup memory (xs), rows past the end clamped to the last
+  const aAt = (row: string, kk: string) =>
+    pro ? `xs[(${row} - row0) * ${k} + ${kk}]` : load(A, f.transA ? at("aoff", la, kk, row) : at("aoff", la, row, kk));
   const bAt = (kk: string, col: string) => load(B, f.transB ? at("boff", lb, col, kk) : at("boff", lb, kk, col));
   const wAt = (kk: string, col: string) => load(W, t.transB ? at("woff", lw, col, kk) : at("woff", lw, kk, col));
   const hidden = finish(f.out, f.epilogue, "(row * " + n1 + " + j)", "acc", H, s.hidden);
   const output = finish(t.out, t.epilogue, "(row * " + n2 + " + j)", "acc", C);
-  const helpers = new Set([...(f.epilogue?.helpers ?? []), ...(t.epilogue?.helpers ?? [])]);
+  const helpers = new Set([...(f.epilogue?.helpers ?? []), ...(t.epilogue?.helpers ?? []), ...(pro?.helpers ?? [])]);
   // f16 values are rounded where the unchained kernels would store them: the products an epilogue
   // finishes, and the hidden value the second product reads back
   const f16 = [f.out, t.out, s.hidden].some((n) => n.dtype === "f16");
@@ -118,6 +133,7 @@ export function chainKernel(s: ChainSpec, extra: readonly Binding[], limits: Dev
   const code = `${header(bindings)}
 ${helperSource(helpers)}
 var<workgroup> hs: array<f32, ${rows * n1}>;
+${pro ? `var<workgroup> xs: array<f32, ${rows * k}>;` : ""}
 
 @compute @workgroup_size(${threads})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -125,6 +141,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let aoff = ${la.offset};
   let boff = ${lb.offset};
   let woff = ${lw.offset};
+  ${
+    pro
+      ? `for (var lr = i32(lid.x); lr < ${rows}; lr += ${threads}) {
+    let o = min(row0 + lr, ${m - 1});
+    ${pro.code}
+  }
+  workgroupBarrier();`
+      : ""
+  }
   for (var t = i32(lid.x); t < ${rowTiles * tiles1}; t += ${threads}) {
     let hrow = (t / ${tiles1}) * ${tr};
     let col0 = (t % ${tiles1}) * ${TILE};

@@ -18,27 +18,37 @@ import { COMBINE } from "./reduce.js";
 
 const WG = 64;
 
-/** The kernel, and the values it reads in binding order (its stores, `rg.stores`, bind after them). */
-export function rowGroupKernel(
+/** What a row group's code needs from the kernel it is part of. */
+export interface RowScope {
+  /** bindings of the values it reads, shared with the rest of the kernel (added to as it goes) */
+  readonly bindings: Map<number, Binding>;
+  /** bindings of its stored values, by node */
+  readonly outs: ReadonlyMap<number, Binding>;
+  readonly helpers: Set<string>;
+  /** a name prefix for its emitters' values */
+  readonly prefix: string;
+  /** lines a per-element member's value is also handed to (workgroup memory), with the row's element j */
+  readonly also?: { readonly id: number; readonly lines: (value: string) => string[] };
+  /** a condition its stores are guarded by (a workgroup's rows past the tensor's end) */
+  readonly storeIf?: string;
+}
+
+/** The row group's stages for the row at `o` (an i32 let, with `base` its first element's flat index):
+ *  each reduction a loop, each per-row group once, then one loop storing the per-element values. */
+export function rowGroupStages(
   rg: RowGroup,
   byId: ReadonlyMap<number, Node>,
   inlined: ReadonlySet<number>,
-  limits: DeviceLimits,
-): { kernel: KernelSource; inputs: number[] } {
+  scope: RowScope,
+): string[] {
   const { shape, axes } = rg;
-  const kept = shape.map((_, i) => i).filter((i) => !axes.includes(i));
   const st = stridesOf(shape);
-  const keptShape = kept.map((i) => shape[i]);
   const redShape = axes.map((i) => shape[i]);
-  const nRows = prod(keptShape);
   const r = prod(redShape);
-  const bindings = new Map<number, Binding>();
-  const helpers = new Set<string>();
+  const { bindings, outs, helpers } = scope;
+  const guarded = (line: string): string => (scope.storeIf ? `if (${scope.storeIf}) { ${line} }` : line);
   const members = new Set(
     rg.units.flatMap((u) => (u.kind === "reduce" ? [u.node.id] : u.group.stores.map((s) => s.id))),
-  );
-  const outs = new Map(
-    rg.stores.map((n, k) => [n.id, { name: `out${k}`, dtype: n.dtype, access: "read_write" } as Binding]),
   );
   const elementUnit = new Map<number, FusedGroup>(); // a per-element member value → its group
   for (const u of rg.units) if (u.kind === "element") for (const s of u.group.stores) elementUnit.set(s.id, u.group);
@@ -46,8 +56,8 @@ export function rowGroupKernel(
   let fresh = 0;
   const emitter = (group: FusedGroup): GroupEmitter => {
     const provided = new Set(group.reads.filter((x) => members.has(x.id)).map((x) => x.id));
-    const em = new GroupEmitter(group, byId, inlined, provided, undefined, { bindings, prefix: `g${fresh++}_` });
-    return em;
+    const prefix = `${scope.prefix}g${fresh++}_`;
+    return new GroupEmitter(group, byId, inlined, provided, undefined, { bindings, prefix });
   };
   const external = (id: number): Binding => {
     if (!bindings.has(id)) bindings.set(id, { name: `in${bindings.size}`, dtype: byId.get(id)!.dtype, access: "read" });
@@ -117,7 +127,7 @@ export function rowGroupKernel(
   ${rowLoop(1, [...rest.lines, `${acc} = ${combine(acc, rest.value)};`])}
   let red${m} = ${result};`);
       perRow.set(u.node.id, `red${m}`);
-      if (outs.has(u.node.id)) stages.push(store(outs.get(u.node.id)!, "o", `red${m}`));
+      if (outs.has(u.node.id)) stages.push(guarded(store(outs.get(u.node.id)!, "o", `red${m}`)));
     } else if (u.kind === "row") {
       const em = emitter(u.group);
       const e = em.emit("o", perRow);
@@ -125,40 +135,75 @@ export function rowGroupKernel(
       stages.push(e.lines.join("\n  "));
       for (const s of u.group.stores) {
         perRow.set(s.id, e.valueOf(s.id));
-        if (outs.has(s.id)) stages.push(store(outs.get(s.id)!, "o", e.valueOf(s.id)));
+        if (outs.has(s.id)) stages.push(guarded(store(outs.get(s.id)!, "o", e.valueOf(s.id))));
       }
     }
   });
-  const stored = rg.stores.filter((s) => elementUnit.has(s.id));
-  if (stored.length) {
+  const stored = rg.stores.filter((s) => elementUnit.has(s.id) && outs.has(s.id));
+  const also = scope.also;
+  if (stored.length || also) {
     const lines: string[] = [];
     const got = new Map<number, string>();
-    for (const s of stored) lines.push(store(outs.get(s.id)!, "idx", elementValue(s.id, lines, got)));
+    for (const s of stored) lines.push(guarded(store(outs.get(s.id)!, "idx", elementValue(s.id, lines, got))));
+    if (also) lines.push(...also.lines(elementValue(also.id, lines, got)));
     stages.push(rowLoop(0, lines));
   }
+  return stages;
+}
 
+/** The kernel, and the values it reads in binding order (its stores, `rg.stores`, bind after them). */
+export function rowGroupKernel(
+  rg: RowGroup,
+  byId: ReadonlyMap<number, Node>,
+  inlined: ReadonlySet<number>,
+  limits: DeviceLimits,
+): { kernel: KernelSource; inputs: number[] } {
+  const { shape, axes } = rg;
+  const bindings = new Map<number, Binding>();
+  const helpers = new Set<string>();
+  const outs = new Map(
+    rg.stores.map((n, k) => [n.id, { name: `out${k}`, dtype: n.dtype, access: "read_write" } as Binding]),
+  );
+  const stages = rowGroupStages(rg, byId, inlined, { bindings, outs, helpers, prefix: "" });
+  const kept = shape.map((_, i) => i).filter((i) => !axes.includes(i));
+  const nRows = prod(kept.map((i) => shape[i]));
   const g = grid(Math.ceil(nRows / WG), limits);
   const main = `@compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let o = i32(${g.linear} * ${WG}u + lid);
   if (o >= ${nRows}) { return; }
-  ${unravelCode("o", keptShape, "k")}
-  let base = ${affineIndex(
-    0,
-    kept.map((i) => st[i]),
-    "k",
-  )};
+  ${rowBase(rg)}
   ${stages.join("\n  ")}
 }
 `;
   const all = [...bindings.values(), ...outs.values()];
-  const ops = rg.units.flatMap((u) => (u.kind === "reduce" ? [u.node.op] : u.group.nodes.map((n) => n.op)));
-  const label = ops.length > 5 ? `${ops.slice(0, 5).join("_")}_and_${ops.length - 5}_more` : ops.join("_");
   const kernel = {
-    name: `rows_${label}_${shape.join("x")}_axes${axes.join("")}`,
+    name: `rows_${rowLabel(rg)}_${shape.join("x")}_axes${axes.join("")}`,
     code: `${header(all)}\n${helperSource(helpers)}\n${main}`,
     workgroups: g.workgroups,
     bindings: all,
   };
   return { kernel, inputs: [...bindings.keys()] };
+}
+
+/** `let base = …;`: the flat index of row `o`'s first element (after its coordinates' lets). */
+export function rowBase(rg: RowGroup): string {
+  const kept = rg.shape.map((_, i) => i).filter((i) => !rg.axes.includes(i));
+  const st = stridesOf(rg.shape);
+  return `${unravelCode(
+    "o",
+    kept.map((i) => rg.shape[i]),
+    "k",
+  )}
+  let base = ${affineIndex(
+    0,
+    kept.map((i) => st[i]),
+    "k",
+  )};`;
+}
+
+/** The group's ops, for kernel names: the first five and how many more. */
+export function rowLabel(rg: RowGroup): string {
+  const ops = rg.units.flatMap((u) => (u.kind === "reduce" ? [u.node.op] : u.group.nodes.map((n) => n.op)));
+  return ops.length > 5 ? `${ops.slice(0, 5).join("_")}_and_${ops.length - 5}_more` : ops.join("_");
 }
