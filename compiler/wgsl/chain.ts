@@ -3,8 +3,9 @@
 // block's hidden rows H = epi₁(X·W₁) into workgroup memory (storing them too when something else reads
 // them), waits at one barrier, and computes its rows of Y from H there. Each thread takes tiles of 4 rows
 // by 8 columns in vec4 registers, as the register matmul kernel does (one load of each operand per k
-// serves 4 × 8 products); a workgroup takes as many rows as its memory and 64 threads cover. Rows are independent, so no work
-// is repeated; what goes is the second kernel's launch and its reading H back. fuse-chains.ts decides
+// serves 4 × 8 products); a workgroup takes as many rows as its memory and 64 threads cover. Rows are
+// independent, so no work is repeated; what goes is the second kernel's launch and its reading H back.
+// A row kernel computing X (a layer norm) may run first, for the block's rows, into workgroup memory. fuse-chains.ts decides
 // where this pays (small hidden blocks: launch-bound work) and fits (workgroup memory, bindings).
 import type { Node } from "../ir.js";
 import type { DeviceLimits } from "../limits.js";
@@ -121,13 +122,14 @@ export function chainKernel(s: ChainSpec, extra: readonly Binding[], limits: Dev
   const threads = CHAIN_THREADS;
   const rs = Array.from({ length: tr }, (_, r) => r);
   const js = Array.from({ length: TILE }, (_, j) => j);
+  const fmas = (r: number): string => `acc${r}0 = fma(av, bl, acc${r}0); acc${r}1 = fma(av, bh, acc${r}1);`;
   /** The K loop of one tile: `aVal(r)` row r's operand at kk, `bVal(j)` column j's. */
   const tileLoop = (kDim: number, aVal: (r: number) => string, bVal: (j: number) => string): string =>
     `${rs.map((r) => `var acc${r}0 = vec4<f32>(0.0); var acc${r}1 = vec4<f32>(0.0);`).join("\n    ")}
     for (var kk = 0; kk < ${kDim}; kk++) {
       let bl = vec4<f32>(${[0, 1, 2, 3].map(bVal).join(", ")});
       let bh = vec4<f32>(${[4, 5, 6, 7].map(bVal).join(", ")});
-      ${rs.map((r) => `{ let av = vec4<f32>(${aVal(r)}); acc${r}0 = fma(av, bl, acc${r}0); acc${r}1 = fma(av, bh, acc${r}1); }`).join("\n      ")}
+      ${rs.map((r) => `{ let av = vec4<f32>(${aVal(r)}); ${fmas(r)} }`).join("\n      ")}
     }
     var accs = array<vec4<f32>, ${2 * tr}>(${rs.flatMap((r) => [`acc${r}0`, `acc${r}1`]).join(", ")});`;
   const code = `${header(bindings)}

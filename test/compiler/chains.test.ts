@@ -2,9 +2,10 @@
 // reference: X·W₁ with no epilogue, a bias, or a bias and GELU (its pre-activation also an output, as a
 // backward pass keeps it), then ·W₂ with no epilogue, a bias, or a bias and a residual; either weight
 // transposed; X with a leading axis that a shared weight folds into rows; the hidden value read by
-// something else too (an output, or a matmul placed before the second, which the chain must run before).
-// A layer norm before the first matmul (a row kernel the chain computes first). f32 and f16. Rows 1, primes and non-multiples of a block; widths 1, primes, non-multiples of the 64 threads. The
-// gradients of such an MLP (whose backward pass forms chains of its own) match the reference too.
+// something else too (an output, or a kernel placed before the second, which the chain must run before).
+// A layer norm before the first matmul (a row kernel the chain computes first). f32 and f16. Rows 1,
+// primes and non-multiples of a block; widths 1, primes, non-multiples of the 64 threads. The gradients
+// of such an MLP (whose backward pass forms chains of its own) match the reference too.
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { GraphBuilder } from "../../compiler/builder.js";
