@@ -4,8 +4,9 @@
 // them), waits at one barrier, and computes its rows of Y from H there. Each thread takes tiles of 4 rows
 // by 8 columns in vec4 registers, as the register matmul kernel does (one load of each operand per k
 // serves 4 × 8 products); a workgroup takes as many rows as its memory and 64 threads cover. Rows are
-// independent, so no work is repeated; what goes is the second kernel's launch and its reading H back.
-// A row kernel computing X (a layer norm) may run first, for the block's rows, into workgroup memory. fuse-chains.ts decides
+// independent, so no work is repeated; what goes is the second kernel's launch and its reading H
+// back. A row kernel computing X (a layer norm) may run first, for the block's rows, into workgroup
+// memory. fuse-chains.ts decides
 // where this pays (small hidden blocks: launch-bound work) and fits (workgroup memory, bindings).
 import type { Node } from "../ir.js";
 import type { DeviceLimits } from "../limits.js";
