@@ -98,7 +98,7 @@ test("E2L: the goals are met or not from the seeds above chance, the points and 
     runs.map((rs, i) => ({ label: E2L_COMBINERS[i].label, extra: [], types: summarise(rs.map((r) => r.accuracy)) }));
   const make = (ttmJoint: (seed: number) => number, ttmMs: number) =>
     E2L_COMBINERS.map((c, i) =>
-      seeds(c, (s) => ({ colour_at_tone: i === 0 ? 0.6 : ttmJoint(s), count_beeps: 0.9 }), {
+      seeds(c, (s) => ({ colour_at_tone: i === 0 ? 0.6 : ttmJoint(s), count_beeps: 0.9, first_colour: 0.9 }), {
         flops: 1e8,
         ms: i === 0 ? 500 : ttmMs,
       }),
@@ -111,15 +111,25 @@ test("E2L: the goals are met or not from the seeds above chance, the points and 
   );
   // TTM's one seed at chance: 35 / 3 / 3 = 3.9 points below, so not within a point though faster
   expect(text).toContain(
-    "- **Goal: TTM within 1 point of the Transformer Combiner at no more step time — not met**: −3.9 points",
+    "- **Goal: TTM within 1 point of the Transformer Combiner at no more step time — not met**: −3.9 points " +
+      "(mean over types and seeds; not within the point), 400 against 500 ms a step (no more;",
   );
   const even = make(() => 0.6, 500);
   expect(e2LongGoals(rows(even), even)).toContain("at no more step time — met**: +0.0 points");
+  expect(e2LongGoals(rows(even), even)).not.toContain("learned no type needing video");
   expect(e2LongGoals(rows(even), even)).toContain("— met** by Transformer and TTM");
   const slower = make(() => 0.6, 501);
-  expect(e2LongGoals(rows(slower), slower)).toContain("at no more step time — not met**: +0.0 points");
+  expect(e2LongGoals(rows(slower), slower)).toContain(
+    "at no more step time — not met**: +0.0 points (mean over types and seeds; within the point), 501 against " +
+      "500 ms a step (more;",
+  );
   const none = make(() => 0.6, 500).map((rs) => rs.map((r) => ({ ...r, accuracy: accuracies() })));
   expect(e2LongGoals(rows(none), none)).toContain("in every seed — not met** (seeds above chance");
+  // first_colour (video) at chance in every run: every seed is named
+  expect(e2LongGoals(rows(none), none)).toContain(
+    "- Seeds that learned no type needing video alone (every one at chance, so none that needs both): " +
+      "Transformer seed 1, Transformer seed 2, Transformer seed 3, TTM seed 1, TTM seed 2 and TTM seed 3.",
+  );
 });
 
 test(
