@@ -24,7 +24,7 @@ const commit = (r: string, dir = root): string =>
 const old = mkdtempSync(join(tmpdir(), "mira-ab-"));
 execFileSync("git", ["worktree", "add", "--detach", old, rev], { cwd: root, stdio: "ignore" });
 symlinkSync(join(root, "node_modules"), join(old, "node_modules"));
-cpSync(join(root, "bench", "ab", "step.ts"), join(old, "bench", "ab", "step.ts"));
+for (const f of ["step.ts", "cases.ts"]) cpSync(join(root, "bench", "ab", f), join(old, "bench", "ab", f));
 const tsx = join(root, "node_modules", ".bin", "tsx");
 const results: Record<"old" | "new", Row[]> = { old: [], new: [] };
 const loads: number[] = [];

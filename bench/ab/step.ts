@@ -7,36 +7,7 @@ import { DEFAULT_ADAMW, buildTrainStep, stepScalars } from "../../compiler/train
 import { compileGraph } from "../../compiler/program.js";
 import { getGpu } from "../../runtime/device.js";
 import { Executor } from "../../runtime/executor.js";
-
-interface Case {
-  readonly label: string;
-  readonly file: string;
-  readonly preset?: string;
-  readonly set?: string[];
-  readonly batch: Record<string, number>;
-}
-
-const TTM = "combiner=TTM(memory: 8, read: 4, depth: 1, heads: 2)";
-export const CASES: Case[] = [
-  { label: "char_lm B16 T64", file: "models/char_lm.mira", batch: { B: 16, T: 64 } },
-  { label: "Mirasol tiny B8 L16", file: "models/mirasol.mira", preset: "tiny", batch: { B: 8, L: 16 } },
-  {
-    label: "Mirasol tiny TTM, 32 chunks, B1 L16",
-    file: "models/mirasol.mira",
-    preset: "tiny",
-    set: ["chunks=32", "max_chunks=32", TTM],
-    batch: { B: 1, L: 16 },
-  },
-  // E2's configuration (docs/experiments.md): the tiny preset at batch 64, with either Combiner
-  { label: "Mirasol tiny B64 L16 (E2)", file: "models/mirasol.mira", preset: "tiny", batch: { B: 64, L: 16 } },
-  {
-    label: "Mirasol tiny TTM B64 L16 (E2)",
-    file: "models/mirasol.mira",
-    preset: "tiny",
-    set: [TTM],
-    batch: { B: 64, L: 16 },
-  },
-];
+import { CASES } from "./cases.js";
 
 const gpu = await getGpu();
 const only = process.argv[2];

@@ -1,0 +1,82 @@
+// option.ts (bench/ab): `npx tsx bench/ab/option.ts OPTION [ROUNDS]` — one compile option (chains, rows,
+// parallel) on and off for bench/ab/step.ts's training steps, both programs in one process and timed
+// alternately, round by round, so that load and the process's own state fall on both alike (separate
+// processes, as bench/ab/run.ts must use for two checkouts, differ by tens of percent on this machine for
+// the same program). Each program's loss after one step with lr 0 must agree: the option changes how the
+// step is computed, not what. Writes the medians, with the load average, to docs/PERFORMANCE.md.
+import { loadavg } from "node:os";
+import { loadModel } from "../../api/model.js";
+import { initParams } from "../../compiler/lower.js";
+import type { CompileOptions } from "../../compiler/program.js";
+import { compileGraph } from "../../compiler/program.js";
+import { DEFAULT_ADAMW, buildTrainStep, stepScalars } from "../../compiler/train-step.js";
+import { getGpu } from "../../runtime/device.js";
+import { Executor } from "../../runtime/executor.js";
+import { writeSection } from "../report.js";
+import { CASES } from "./cases.js";
+
+const OPTIONS = ["chains", "rows", "parallel"] as const;
+type Option = (typeof OPTIONS)[number];
+const [name, roundsArg = "8"] = process.argv.slice(2);
+if (!OPTIONS.includes(name as Option)) {
+  console.error(`usage: npx tsx bench/ab/option.ts ${OPTIONS.join("|")} [ROUNDS]`);
+  process.exit(2);
+}
+const option = name as Option;
+const rounds = Number(roundsArg);
+const STEPS = 6; // per round and program; the first of each round is not timed
+
+const gpu = await getGpu();
+const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const lines = [
+  `## One compile option on and off: \`${option}\` (${new Date().toISOString().slice(0, 10)}, adapter llvmpipe, ` +
+    `\`npx tsx bench/ab/option.ts ${option} ${rounds}\`)`,
+  "",
+  `Both programs in one process, timed alternately in ${rounds} rounds of ${STEPS - 1} timed steps each (lr 0, so ` +
+    "every step computes the same values); the median over all of them.",
+  "",
+  `| step | dispatches off → on | ms off | ms on | off / on | load (1 min) |`,
+  "|---|---|---|---|---|---|",
+];
+for (const c of CASES) {
+  const el = loadModel(c.file, { preset: c.preset, set: c.set }).elaborate(c.batch);
+  const st = buildTrainStep(el.graph, el.objective ?? el.losses[0], DEFAULT_ADAMW, () => true);
+  const sides = [];
+  for (const on of [false, true]) {
+    const opts: CompileOptions = { updates: st.updates, [option]: on };
+    const program = compileGraph(st.graph, gpu.limits, opts);
+    const ex = await Executor.create(gpu, program);
+    for (const [p, v] of initParams(el.params, 1)) ex.write(p, v);
+    for (const i of el.inputs) {
+      const n = i.shape.reduce((a, b) => a * b, 1);
+      ex.write(
+        i.name,
+        i.dtype === "i32"
+          ? Int32Array.from({ length: n }, (_, k) => 3 + ((k * 7) % 26))
+          : Float32Array.from({ length: n }, (_, k) => Math.sin(k) * 0.5),
+      );
+    }
+    sides.push({ ex, dispatches: program.dispatches.length, times: [] as number[], loss: Number.NaN });
+  }
+  for (let r = 0; r < rounds; r++)
+    for (const s of r % 2 ? [...sides].reverse() : sides)
+      for (let t = 1; t <= STEPS; t++) {
+        for (const [k, v] of Object.entries(stepScalars(DEFAULT_ADAMW, t, 0))) s.ex.write(k, [v]);
+        const t0 = performance.now();
+        const out = await s.ex.run(["step.loss"]);
+        if (t > 1) s.times.push(performance.now() - t0);
+        s.loss = out["step.loss"][0];
+      }
+  const [off, on] = sides;
+  for (const s of sides) s.ex.destroy();
+  if (Math.abs(off.loss - on.loss) > 1e-4 * (1 + Math.abs(off.loss)))
+    throw new Error(`${c.label}: loss ${off.loss} with ${option} off, ${on.loss} on`);
+  const [mOff, mOn] = [median(off.times), median(on.times)];
+  const row =
+    `| ${c.label} | ${off.dispatches} → ${on.dispatches} | ${mOff.toFixed(1)} | ${mOn.toFixed(1)} | ` +
+    `×${(mOff / mOn).toFixed(2)} | ${loadavg()[0].toFixed(1)} |`;
+  console.log(row);
+  lines.push(row);
+}
+writeSection(`ab-option-${option}`, lines.join("\n"));
+process.exit(0);
