@@ -75,8 +75,8 @@ describe("dispatches per step", () => {
       // concats (3,174 → 2,472 dispatches; fuse-views.ts, passes/simplify-boxes.ts); 77 before each
       // weight's gradient summed over the steps became one matmul (2,175; passes/sum-of-products.ts), reductions
       // read views and a matmul's reshape to its own shape went (2,111); 66 before each MLP's two matmuls
-      // ran as one kernel, forward and backward (1,912; fuse-chains.ts), and 60 before the layer norms
-      // before them ran inside those kernels (1,811)
+      // ran as one kernel, forward and backward, with the layer norms before them inside (1,815;
+      // fuse-chains.ts)
       const st = step();
       const p = compileGraph(st.graph, (await testGpu()).limits, { updates: st.updates });
       expect(p.dispatches.length / 32).toBeLessThanOrEqual(57);
