@@ -82,12 +82,13 @@ export function planChains(g: Graph, plan: FusionPlan, limits: DeviceLimits, ena
     // A row kernel computing the first's A (a layer norm before an MLP) runs inside the chain when it can
     // (rowPrologue), else the chain reads A as stored.
     const rg = rowOf.get(operands[0].id);
-    const d = { first, second, hidden, e1, e2, firstValues, outs, at, operands, n2: d2.n };
+    const d = { first, second, hidden, e1, e2, firstValues, outs, at, operands };
     const found = (rg && prologueFits(rg, first, operands[0], d1.m, d1.n, d2.n) && fit(d, rg)) || fit(d);
     if (!found) continue;
     const { chain, kept, reads, proKept, proInlined } = found;
     chains.set(at.id, chain);
     used.add(first.id).add(second.id);
+    if (chain.prologue) used.add(chain.prologue.root.id);
     const { before } = chain;
     for (const v of [...kept, ...outs, ...proKept]) chainWrites.set(v.id, pos.get(before)! - 0.5);
     for (const r of reads) chainReads.add(r.id);
@@ -116,7 +117,6 @@ export function planChains(g: Graph, plan: FusionPlan, limits: DeviceLimits, ena
     readonly outs: readonly Node[];
     readonly at: Node;
     readonly operands: readonly Node[];
-    readonly n2: number;
   }
 
   /** Whether row group `rg` can compute A (a store of it) for its chain: rows along its last axis only,
@@ -142,7 +142,6 @@ export function planChains(g: Graph, plan: FusionPlan, limits: DeviceLimits, ena
     const proValues = rg?.stores ?? [];
     const proKept = proValues.filter((v) => outputs.has(v.id) || proOutside(v).length > 0);
     const proInlined = proValues.filter((v) => !proKept.includes(v));
-    if (rg && !members.has(rg.root.id)) return undefined;
     const early = [
       ...kept.flatMap((v) => (readers.get(v.id) ?? []).filter((r) => !inside(r))),
       ...proKept.flatMap(proOutside),
@@ -155,9 +154,10 @@ export function planChains(g: Graph, plan: FusionPlan, limits: DeviceLimits, ena
     // a chain planned earlier that reads a value this one keeps took it as written where it is
     if ([...kept, ...proKept].some((v) => chainReads.has(v.id))) return undefined;
     if (inPlaceBetween(g, pos.get(rg ? rg.root.id : first.id)!, pos.get(at.id)!)) return undefined;
-    // the second's epilogue must not read a value this kernel writes
-    const e2Reads = new Set((e2?.reads ?? []).map((r) => r.id));
-    if ([...kept, ...proKept].some((v) => e2Reads.has(v.id))) return undefined;
+    // neither epilogue may read from memory a value this kernel writes (the prologue's, before the
+    // first's; the first's, before the second's): a barrier orders workgroup memory, not buffers
+    const epilogueReads = new Set([...(e1?.reads ?? []), ...(e2?.reads ?? [])].map((r) => r.id));
+    if ([...kept, ...proKept].some((v) => epilogueReads.has(v.id))) return undefined;
     const bound = [...reads, ...outs, ...kept, ...proKept];
     if (bound.some((n) => bindingSlots([n], limits) > 1)) return undefined;
     if (bindingSlots(bound, limits) > limits.maxStorageBuffersPerShaderStage) return undefined;

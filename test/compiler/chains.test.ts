@@ -118,6 +118,28 @@ describe("matmul chains", () => {
     expect(chainKernels(at(CHAIN_MAX_HIDDEN / 64 + 1), limits)).toEqual([]);
   });
 
+  test("a layer norm the first's epilogue reads too keeps its kernel: a chain reads nothing it writes", async () => {
+    const limits = (await testGpu()).limits;
+    const b = new GraphBuilder();
+    const d = 24;
+    const x = b.input("x", "f32", [5, d]);
+    const ln = b.add("layer_norm", [x, b.param("g", "f32", [d]), b.param("be", "f32", [d])], { eps: 1e-5 });
+    const h = b.add("gelu", [b.add("add", [b.add("matmul", [ln, b.param("w1", "f32", [d, d])]), ln])]);
+    b.output("y", b.add("matmul", [h, b.param("w2", "f32", [d, 7])]));
+    const g = b.build();
+    const r = prng(3);
+    await expectGpuMatchesReference(
+      g,
+      feedsFor(g, (n) => gridValues(r, "f32", prod(n.shape), 4, 1)),
+      {
+        tol: { atol: 1e-4, rtol: 1e-4 },
+      },
+    );
+    const names = kernelNames(g, limits);
+    expect(names.filter((n) => n.startsWith("chain_"))).toHaveLength(1);
+    expect(names.filter((n) => n.startsWith("rows_"))).toHaveLength(1);
+  });
+
   test("an MLP's gradients (chains forward and backward) match the reference's", async () => {
     const limits = (await testGpu()).limits;
     await fc.assert(
