@@ -5,15 +5,13 @@
 // the same program). Each program's loss after one step with lr 0 must agree: the option changes how the
 // step is computed, not what. Writes the medians, with the load average, to docs/PERFORMANCE.md.
 import { loadavg } from "node:os";
-import { loadModel } from "../../api/model.js";
-import { initParams } from "../../compiler/lower.js";
 import type { CompileOptions } from "../../compiler/program.js";
 import { compileGraph } from "../../compiler/program.js";
-import { DEFAULT_ADAMW, buildTrainStep, stepScalars } from "../../compiler/train-step.js";
+import { DEFAULT_ADAMW, stepScalars } from "../../compiler/train-step.js";
 import { getGpu } from "../../runtime/device.js";
 import { Executor } from "../../runtime/executor.js";
 import { writeSection } from "../report.js";
-import { CASES } from "./cases.js";
+import { CASES, feed, trainStepOf } from "./cases.js";
 
 const OPTIONS = ["chains", "rows", "parallel"] as const;
 type Option = (typeof OPTIONS)[number];
@@ -39,23 +37,13 @@ const lines = [
   "|---|---|---|---|---|---|",
 ];
 for (const c of CASES) {
-  const el = loadModel(c.file, { preset: c.preset, set: c.set }).elaborate(c.batch);
-  const st = buildTrainStep(el.graph, el.objective ?? el.losses[0], DEFAULT_ADAMW, () => true);
+  const { el, st } = trainStepOf(c);
   const sides = [];
   for (const on of [false, true]) {
     const opts: CompileOptions = { updates: st.updates, [option]: on };
     const program = compileGraph(st.graph, gpu.limits, opts);
     const ex = await Executor.create(gpu, program);
-    for (const [p, v] of initParams(el.params, 1)) ex.write(p, v);
-    for (const i of el.inputs) {
-      const n = i.shape.reduce((a, b) => a * b, 1);
-      ex.write(
-        i.name,
-        i.dtype === "i32"
-          ? Int32Array.from({ length: n }, (_, k) => 3 + ((k * 7) % 26))
-          : Float32Array.from({ length: n }, (_, k) => Math.sin(k) * 0.5),
-      );
-    }
+    feed(ex, el);
     sides.push({ ex, dispatches: program.dispatches.length, times: [] as number[], loss: Number.NaN });
   }
   for (let r = 0; r < rounds; r++)
