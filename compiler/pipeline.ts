@@ -11,6 +11,7 @@ import { planChains } from "./fuse-chains.js";
 import { lowerComposites } from "./passes/lower-composites.js";
 import { simplify } from "./passes/simplify.js";
 import { joinSumsOfProducts } from "./passes/sum-of-products.js";
+import { joinSharedOperands } from "./passes/shared-operand.js";
 import { placeOptimizer } from "./passes/optimizer.js";
 import { type TunedGraph, tuneMatmuls } from "./passes/tune-matmuls.js";
 import type { CompileOptions } from "./program.js";
@@ -64,6 +65,17 @@ export const PASSES: readonly Pass[] = [
   {
     name: "join-products",
     run: (s, c) => (fuses(c) ? { ...s, graph: joinSumsOfProducts(s.graph, c.limits) } : s),
+  },
+  // matmuls reading the same A (q, k and v projections) as one matmul of their B operands joined along N,
+  // where that takes fewer dispatches (passes/shared-operand.ts). Not by default under sequence kernels,
+  // which run the products in one dispatch anyway and whose runs the join cut worse (TTM step, 32 chunks:
+  // 366 → 395 dispatches)
+  {
+    name: "join-shared-operands",
+    run: (s, c) =>
+      fuses(c) && (c.opts.sharedOperands ?? !(c.opts.sequence ?? false))
+        ? { ...s, graph: joinSharedOperands(s.graph, c.limits, c.opts.chains ?? true) }
+        : s,
   },
   // adamw in place, several parameters per dispatch — or lowered to primitives (no fusion, or no room)
   {

@@ -104,6 +104,9 @@ export interface CompileOptions {
   /** with fusion, a matmul reading another's small value computed with it in one kernel (fuse-chains.ts;
    *  default true); false keeps their two kernels, the A/B baseline of chains */
   readonly chains?: boolean;
+  /** with fusion, matmuls that read the same A joined into one along N where that saves dispatches
+   *  (passes/shared-operand.ts; default: unless `sequence`); false is its A/B baseline */
+  readonly sharedOperands?: boolean;
   /** with fusion, runs of consecutive small dispatches as one single-workgroup kernel (sequence.ts), over
    *  arenas unless `arenas` is false. Default false: with arenas a TTM step's dispatches fall about 15×, but
    *  on llvmpipe a sequence kernel compiles slowly, so a cold first run takes far longer (docs/architecture.md,

@@ -1,9 +1,10 @@
-// option.ts (bench/ab): `npx tsx bench/ab/option.ts OPTION [ROUNDS]` — one compile option (chains, rows,
-// parallel) on and off for bench/ab/step.ts's training steps, both programs in one process and timed
-// alternately, round by round, so that load and the process's own state fall on both alike (separate
-// processes, as bench/ab/run.ts must use for two checkouts, differ by tens of percent on this machine for
-// the same program). Each program's loss after one step with lr 0 must agree: the option changes how the
-// step is computed, not what. Writes the medians, with the load average, to docs/PERFORMANCE.md.
+// option.ts (bench/ab): `npx tsx bench/ab/option.ts OPTION [ROUNDS]` — one compile option (chains,
+// sharedOperands, rows, parallel) on and off for bench/ab/step.ts's training steps, both programs in one
+// process and timed alternately, round by round, so that load and the process's own state fall on both
+// alike (separate processes, as bench/ab/run.ts must use for two checkouts, differ by tens of percent on
+// this machine for the same program). Each program's loss after one step with lr 0 must agree: the option
+// changes how the step is computed, not what. Writes the medians, with the load average, to
+// docs/PERFORMANCE.md.
 import { loadavg } from "node:os";
 import type { CompileOptions } from "../../compiler/program.js";
 import { compileGraph } from "../../compiler/program.js";
@@ -13,7 +14,7 @@ import { Executor } from "../../runtime/executor.js";
 import { writeSection } from "../report.js";
 import { CASES, feed, trainStepOf } from "./cases.js";
 
-const OPTIONS = ["chains", "rows", "parallel"] as const;
+const OPTIONS = ["chains", "sharedOperands", "rows", "parallel"] as const;
 type Option = (typeof OPTIONS)[number];
 const [name, roundsArg = "8"] = process.argv.slice(2);
 if (!OPTIONS.includes(name as Option)) {

@@ -23,6 +23,7 @@ describe("pass pipeline", () => {
       "lower-composites",
       "simplify",
       "join-products",
+      "join-shared-operands",
       "place-optimizer",
       "plan-fusion",
       "tune-matmuls",
