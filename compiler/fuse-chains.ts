@@ -15,7 +15,7 @@
 // node that reads one of the first's values it stores (a backward pass reads dH for a weight's gradient
 // before it computes dX), provided everything the kernel reads exists by then. Nothing between the two
 // matmuls may write a buffer in place.
-import type { Chain, FusedGroup, FusionPlan, RowGroup } from "./fuse.js";
+import type { Chain, ChainMiss, FusedGroup, FusionPlan, RowGroup } from "./fuse.js";
 import { type Graph, type Node, isFed, nodeById } from "./ir.js";
 import type { DeviceLimits } from "./limits.js";
 import { kernelMatmulDims } from "./ops/linalg.js";
@@ -59,13 +59,39 @@ export function planChains(g: Graph, plan: FusionPlan, limits: DeviceLimits, ena
   const chainReads = new Set<number>();
   const ready = (v: Node): number =>
     isFed(v) ? -1 : (chainWrites.get(v.id) ?? pos.get(computedBy.get(v.id) ?? v.id)!);
+  const misses: ChainMiss[] = [];
+  const dimsOf = (mm: Node) => kernelMatmulDims(byId.get(mm.inputs[0])!, byId.get(mm.inputs[1])!, mm.attrs);
+  const miss = (first: Node, second: Node, why: string): void => {
+    const d = dimsOf(first);
+    misses.push({ first: first.id, second: second.id, m: d.batch.reduce((a, b) => a * b, d.m), n1: d.n, why });
+  };
+  /** the matmul whose value (or epilogue's) a value is, if any */
+  const producer = (v: Node): number | undefined =>
+    v.op === "matmul" && !plan.epilogues.has(v.id) ? v.id : epilogueOf.get(v.id);
   for (const second of g.nodes) {
-    if (second.op !== "matmul" || second.attrs.transA || used.has(second.id) || permuted.has(second.id)) continue;
+    if (second.op !== "matmul" || used.has(second.id)) continue;
     const hidden = byId.get(second.inputs[0])!;
     if (inlined.has(hidden.id)) continue; // read through a view
-    const firstId = hidden.op === "matmul" && !plan.epilogues.has(hidden.id) ? hidden.id : epilogueOf.get(hidden.id);
-    if (firstId === undefined || used.has(firstId) || permuted.has(firstId)) continue;
+    const firstId = producer(hidden);
+    if (firstId === undefined) {
+      // a row kernel between two products (attention's softmax): not a chain this pass forms
+      const between = rowOf
+        .get(hidden.id)
+        ?.reads.map(producer)
+        .find((x) => x !== undefined);
+      if (between !== undefined) miss(byId.get(between)!, second, "a row kernel between the products");
+      continue;
+    }
     const first = byId.get(firstId)!;
+    if (second.attrs.transA) continue; // reads every row of the first's: not blocked by rows
+    if (permuted.has(second.id) || permuted.has(first.id)) {
+      miss(first, second, "a product stored permuted (heads merged)");
+      continue;
+    }
+    if (used.has(firstId)) {
+      miss(first, second, "the first is in another chain");
+      continue;
+    }
     const e1 = plan.epilogues.get(first.id);
     const e2 = plan.epilogues.get(second.id);
     const firstValues = e1 ? e1.stores : [first];
@@ -73,18 +99,39 @@ export function planChains(g: Graph, plan: FusionPlan, limits: DeviceLimits, ena
     const at = e2 ? e2.root : second;
     if (outputs.has(hidden.id) && !firstValues.includes(hidden)) continue;
     const operands = [...first.inputs, second.inputs[1]].map((i) => byId.get(i)!);
-    if (![...operands, first, second, ...firstValues, ...outs].every(float)) continue;
+    if (![...operands, first, second, ...firstValues, ...outs].every(float)) {
+      miss(first, second, "not floats throughout");
+      continue;
+    }
     const d1 = kernelMatmulDims(operands[0], operands[1], first.attrs);
     const d2 = kernelMatmulDims(hidden, operands[2], second.attrs);
-    if (d1.batch.length > 0 || d2.batch.length > 0 || d1.m !== d2.m || d1.n !== d2.k) continue;
-    if (d1.m * d1.n > CHAIN_MAX_HIDDEN || chainRowTiles(d1.m, d1.n, d2.n, limits) < 1) continue;
-    if ([at, first, ...firstValues, ...outs].some((n) => rowMembers.has(n.id))) continue;
+    if (d1.batch.length > 0 || d2.batch.length > 0) {
+      miss(first, second, "batch axes (a chain takes single matrices)");
+      continue;
+    }
+    if (d1.m !== d2.m || d1.n !== d2.k) continue;
+    if (d1.m * d1.n > CHAIN_MAX_HIDDEN) {
+      miss(first, second, `the hidden value is larger than the cost rule's ${CHAIN_MAX_HIDDEN} elements`);
+      continue;
+    }
+    if (chainRowTiles(d1.m, d1.n, d2.n, limits) < 1) {
+      miss(first, second, "a block of hidden rows is past workgroup memory");
+      continue;
+    }
+    if ([at, first, ...firstValues, ...outs].some((n) => rowMembers.has(n.id))) {
+      miss(first, second, "a row kernel computes part of it");
+      continue;
+    }
     // A row kernel computing the first's A (a layer norm before an MLP) runs inside the chain when it can
     // (rowPrologue), else the chain reads A as stored.
     const rg = rowOf.get(operands[0].id);
     const d = { first, second, hidden, e1, e2, firstValues, outs, at, operands };
-    const found = (rg && prologueFits(rg, first, operands[0], d1.m, d1.n, d2.n) && fit(d, rg)) || fit(d);
-    if (!found) continue;
+    const withPrologue = rg && prologueFits(rg, first, operands[0], d1.m, d1.n, d2.n) ? fit(d, rg) : undefined;
+    const found = withPrologue && typeof withPrologue !== "string" ? withPrologue : fit(d);
+    if (typeof found === "string") {
+      miss(first, second, found);
+      continue;
+    }
     const { chain, kept, reads, proKept, proInlined } = found;
     chains.set(at.id, chain);
     used.add(first.id).add(second.id);
@@ -128,8 +175,8 @@ export function planChains(g: Graph, plan: FusionPlan, limits: DeviceLimits, ena
     return element && lastAxis && chainRowTiles(m, n1, n2, limits, a.shape.at(-1)!) >= 1;
   }
 
-  /** The chain of candidate `d` (with row prologue `rg`), or undefined where order, bindings or in-place
-   *  writes forbid it. The first's values (and the prologue's) that others read are stored by the chain:
+  /** The chain of candidate `d` (with row prologue `rg`), or why order, bindings or in-place writes forbid
+   *  it. The first's values (and the prologue's) that others read are stored by the chain:
    *  it runs before the first of those readers, or where the second would run, whichever comes first —
    *  once everything it reads exists. */
   function fit(d: Candidate, rg?: RowGroup) {
@@ -150,17 +197,18 @@ export function planChains(g: Graph, plan: FusionPlan, limits: DeviceLimits, ena
     const reads = [...new Set([...operands, ...(e1?.reads ?? []), ...(e2?.reads ?? []), ...(rg?.reads ?? [])])].filter(
       (r) => r.id !== first.id && r.id !== second.id && r.id !== hidden.id && !(rg && r.id === operands[0].id),
     );
-    if (reads.some((r) => ready(r) >= pos.get(before)!)) return undefined;
+    if (reads.some((r) => ready(r) >= pos.get(before)!)) return "an input is written after the kernel must run";
     // a chain planned earlier that reads a value this one keeps took it as written where it is
-    if ([...kept, ...proKept].some((v) => chainReads.has(v.id))) return undefined;
-    if (inPlaceBetween(g, pos.get(rg ? rg.root.id : first.id)!, pos.get(at.id)!)) return undefined;
+    if ([...kept, ...proKept].some((v) => chainReads.has(v.id))) return "an earlier chain reads a value it keeps";
+    if (inPlaceBetween(g, pos.get(rg ? rg.root.id : first.id)!, pos.get(at.id)!))
+      return "a buffer is written in place between the products";
     // neither epilogue may read from memory a value this kernel writes (the prologue's, before the
     // first's; the first's, before the second's): a barrier orders workgroup memory, not buffers
     const epilogueReads = new Set([...(e1?.reads ?? []), ...(e2?.reads ?? [])].map((r) => r.id));
-    if ([...kept, ...proKept].some((v) => epilogueReads.has(v.id))) return undefined;
+    if ([...kept, ...proKept].some((v) => epilogueReads.has(v.id))) return "an epilogue reads a value the chain writes";
     const bound = [...reads, ...outs, ...kept, ...proKept];
-    if (bound.some((n) => bindingSlots([n], limits) > 1)) return undefined;
-    if (bindingSlots(bound, limits) > limits.maxStorageBuffersPerShaderStage) return undefined;
+    if (bound.some((n) => bindingSlots([n], limits) > 1)) return "a value past one binding (windows)";
+    if (bindingSlots(bound, limits) > limits.maxStorageBuffersPerShaderStage) return "bindings past the stage's limit";
     const chain: Chain = {
       first: first.id,
       second: second.id,
@@ -172,7 +220,9 @@ export function planChains(g: Graph, plan: FusionPlan, limits: DeviceLimits, ena
     return { chain, kept, reads, proKept, proInlined };
   }
 
-  return chains.size ? { ...plan, inlined, computedBy, chains, rows } : plan;
+  return chains.size
+    ? { ...plan, inlined, computedBy, chains, rows, chainMisses: misses }
+    : { ...plan, chainMisses: misses };
 }
 
 /** The nodes a row group computes: its reductions and its groups' nodes. */

@@ -80,6 +80,18 @@ export interface FusionPlan {
    *  computes last (the second's epilogue root, or the second), which has no kernel of its own; empty until
    *  the plan-chains pass */
   readonly chains: ReadonlyMap<number, Chain>;
+  /** pairs of matmuls, one reading the other's value, that plan-chains left as two kernels, and why */
+  readonly chainMisses?: readonly ChainMiss[];
+}
+
+/** A matmul reading another's value (through its epilogue, or a row kernel) not computed with it. */
+export interface ChainMiss {
+  readonly first: number;
+  readonly second: number;
+  /** rows, and the hidden value's columns: m × n1 elements a workgroup-memory chain would hold */
+  readonly m: number;
+  readonly n1: number;
+  readonly why: string;
 }
 
 /** A matmul whose A is another matmul's value (through its epilogue), both in one kernel. */

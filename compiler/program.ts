@@ -5,6 +5,7 @@
 // allows, stops compilation with the fix.
 import { allocate } from "./allocate.js";
 import type { DType } from "./dtype.js";
+import type { ChainMiss } from "./fuse.js";
 import { type Graph, type Node, describe } from "./ir.js";
 import type { DeviceLimits } from "./limits.js";
 import type { AttentionPolicy } from "./passes/choose-attention.js";
@@ -88,6 +89,12 @@ export interface Program {
   readonly matmuls: readonly MatmulRecord[];
   /** the graph passes as they ran, with the node count each left (reports) */
   readonly passes: readonly PassLog[];
+  /** kernels the fusion plan formed, and matmul pairs it left apart with the reason (reports) */
+  readonly fusion: {
+    readonly rowKernels: number;
+    readonly chains: number;
+    readonly chainMisses: readonly ChainMiss[];
+  };
 }
 
 export interface CompileOptions {
@@ -192,5 +199,6 @@ export function compileGraph(graph: Graph, limits: DeviceLimits, opts: CompileOp
     memory,
     matmuls: matmuls.records,
     passes: log,
+    fusion: { rowKernels: plan.rows.size, chains: plan.chains.size, chainMisses: plan.chainMisses ?? [] },
   };
 }

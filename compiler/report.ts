@@ -45,7 +45,48 @@ export interface ProgramReport {
   readonly memory: MemorySplit;
   /** a training step's: what rematerialising its blocks saves, or could (report-remat.ts) */
   readonly remat?: RematReport;
+  /** row kernels and matmul chains the fusion plan formed, and the largest chain candidates it did not */
+  readonly fusion: FusionLine;
 }
+
+export interface FusionLine {
+  readonly rowKernels: number;
+  readonly chains: number;
+  /** matmul pairs left as two kernels, alike ones counted together, largest hidden value first */
+  readonly notFormed: readonly {
+    readonly pair: string;
+    readonly hidden: number;
+    readonly count: number;
+    readonly why: string;
+  }[];
+}
+
+/** How many of the pairs not chained the report lists. */
+export const MISSES_LISTED = 8;
+
+/** The fusion plan's row kernels and chains, and the largest pairs it left apart (Program.fusion). */
+function fusionLine(p: Program): FusionLine {
+  const byId = new Map(p.graph.nodes.map((n) => [n.id, n]));
+  const shape = (id: number) => byId.get(id)!.shape.join("×");
+  const groups = new Map<string, { pair: string; hidden: number; count: number; why: string }>();
+  for (const m of p.fusion.chainMisses) {
+    const [f, s] = [byId.get(m.first)!, byId.get(m.second)!];
+    const pair = `${shape(f.inputs[0])} · ${shape(f.inputs[1])} → · ${shape(s.inputs[1])}`;
+    const key = `${pair}|${m.why}`;
+    const g = groups.get(key) ?? { pair, hidden: m.m * m.n1, count: 0, why: m.why };
+    groups.set(key, { ...g, count: g.count + 1 });
+  }
+  const notFormed = [...groups.values()].sort((a, b) => b.hidden - a.hidden || b.count - a.count);
+  return { rowKernels: p.fusion.rowKernels, chains: p.fusion.chains, notFormed: notFormed.slice(0, MISSES_LISTED) };
+}
+
+const formatFusion = (f: FusionLine): string[] => [
+  `  fusion       ${f.rowKernels} row groups, ${f.chains} matmul chains planned` +
+    (f.notFormed.length ? "; matmul pairs left apart, largest first (A · B → · B₂, hidden elements):" : ""),
+  ...f.notFormed.map(
+    (x) => `    ${String(x.count).padStart(4)} × ${x.pair} (${x.hidden.toLocaleString("en-US")}): ${x.why}`,
+  ),
+];
 
 /** Peak memory of a program (its buffers; values with disjoint lifetimes share one) by what it holds:
  *  the model's parameters, their gradients, the optimizer's moments, and everything else (inputs,
@@ -116,6 +157,7 @@ export function reportProgram(p: Program): ProgramReport {
       name: "name" in largest && largest.name ? largest.name : `t${largest?.id ?? "-"}`,
     },
     memory: memorySplit(p),
+    fusion: fusionLine(p),
   };
 }
 
@@ -146,6 +188,7 @@ export function formatReport(r: ProgramReport, title: string, scans?: ScanDispat
       `largest ${formatBytes(r.largestBuffer.bytes)} (${r.largestBuffer.name})`,
     `  memory       ${formatMemory(r.memory)}`,
     ...(r.remat ? formatRemat(r.remat) : []),
+    ...formatFusion(r.fusion),
     ...formatKinds(r.kinds),
     ...(scans ? formatScans(scans) : []),
     "  kernels (dispatches × name, workgroups):",
