@@ -17,7 +17,7 @@ import { writeSection } from "../report.js";
 import { countDispatches, dispatchesOf } from "./gpu.js";
 import { createJax } from "./jax.js";
 import { loadTfjs } from "./load-tfjs.js";
-import { createMira, miraFeeds, miraGraphs } from "./mira.js";
+import { type MiraEngine, createMira, miraFeeds, miraGraphs } from "./mira.js";
 import {
   BLOCK,
   ELEMENTWISE,
@@ -192,6 +192,7 @@ for (const c of candidates) {
   }
 }
 
+const ceilingSamples: number[] = [];
 // 2. Time each workload: every engine warms up, then the runs are interleaved round by round (the
 //    engine that goes first rotates), so load from other work on the machine falls on all engines
 //    alike. Per engine the protocol is harness.ts's: warm-up, then the median of the runs, each run
@@ -210,6 +211,10 @@ for (const w of WORKLOADS) {
       fail(r, e);
     }
   }
+  // beside mira's elementwise kernel, in the same rounds: y = x·a, the same bytes with no arithmetic
+  const scale =
+    w === "elementwise" ? (live.find((r) => r.name === "mira")?.engine as MiraEngine | undefined) : undefined;
+  for (let i = 0; scale && i < TIMING.warmup; i++) await scale.scale();
   const samples = new Map<Loaded, number[]>(live.map((r) => [r, []]));
   for (let round = 0; round < TIMING.runs; round++) {
     for (let k = 0; k < live.length; k++) {
@@ -219,6 +224,11 @@ for (const w of WORKLOADS) {
         const start = performance.now();
         await r.engine![w]();
         samples.get(r)!.push(performance.now() - start);
+        if (scale && r.engine === scale) {
+          const t = performance.now();
+          await scale.scale();
+          ceilingSamples.push(performance.now() - t);
+        }
       } catch (e) {
         fail(r, e);
       }
@@ -288,6 +298,19 @@ for (const r of reports) {
     EARLIER.elementwise[r.name] ?? "-",
   ]);
 }
+const ceiling = ceilingSamples.sort((a, b) => a - b);
+const ceilingMs = ceiling[Math.floor(ceiling.length / 2)];
+const geluMs = mira?.results.elementwise?.timing?.medianMs;
+if (ceiling.length)
+  ewTable.add([
+    "mira, y = x·a (the same bytes: memory ceiling)",
+    fmtNum(ceilingMs),
+    fmtNum(ceiling[0]),
+    fmtNum(ELEMENTWISE_BYTES / ceilingMs / 1e6),
+    "2",
+    geluMs ? `${fmtNum(ceilingMs / geluMs)}×` : "-",
+    "-",
+  ]);
 ewTable.add([
   "hand-fused WGSL (earlier, not run here)",
   "-",
@@ -342,6 +365,9 @@ interleaved round by round so that it weighs on all of them alike. Measured by \
   one-element slice kernel).
 - "Earlier" figures were measured on this machine before (the developers' guide), under other load;
   the hand-fused WGSL kernel is not run here.
+- mira's y = x·a row runs right after mira's elementwise kernel in every round: the same bytes read and
+  written with one multiply, so its GB/s is what this adapter's memory path gives at the time, the
+  ceiling for the elementwise kernel (its ratio column: its time ÷ mira's elementwise time).
 
 ${blockTable.markdown()}
 ${ewTable.markdown()}

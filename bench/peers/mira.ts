@@ -54,6 +54,9 @@ export interface MiraGraphs {
   /** forward + backward with y too: what the CPU reference evaluates */
   readonly reference: Graph;
   readonly elementwise: Graph;
+  /** y = x·a over the elementwise workload's x: the same bytes read and written with no arithmetic to
+   *  speak of, the memory ceiling the elementwise kernel is measured against */
+  readonly scale: Graph;
   /** mira name → short name */
   readonly names: Readonly<Record<string, string>>;
 }
@@ -77,11 +80,18 @@ export function miraGraphs(): MiraGraphs {
   b.output("y", y);
   b.output("y0", b.add("slice", [y], { starts: [0], ends: [1] }));
 
+  const c2 = new GraphBuilder();
+  const x2 = c2.input("x", "f32", [ELEMENTWISE.N]);
+  const scaled = binary(c2, "mul", x2, c2.input("a", "f32", []));
+  c2.output("y", scaled);
+  c2.output("y0", c2.add("slice", [scaled], { starts: [0], ends: [1] }));
+
   return {
     forward: el.graph,
     forwardBackward: grad(lossOnly, "mean_y"),
     reference: grad(withXParam, "mean_y"),
     elementwise: b.build(),
+    scale: c2.build(),
     names: NAMES,
   };
 }
@@ -93,6 +103,8 @@ export function miraFeeds(values: Values): Record<string, Float32Array> {
 
 export interface MiraEngine extends PeerEngine {
   readonly programs: { readonly forward: Program; readonly forwardBackward: Program; readonly elementwise: Program };
+  /** y = x·a (MiraGraphs.scale); resolves with y[0] */
+  scale(): Promise<number>;
 }
 
 export async function createMira(gpu: Gpu, graphs: MiraGraphs, values: Values, x: Float32Array): Promise<MiraEngine> {
@@ -101,8 +113,10 @@ export async function createMira(gpu: Gpu, graphs: MiraGraphs, values: Values, x
     forwardBackward: compileGraph(graphs.forwardBackward, gpu.limits),
     elementwise: compileGraph(graphs.elementwise, gpu.limits),
   };
-  const [fwd, fb, ew] = await Promise.all(
-    [programs.forward, programs.forwardBackward, programs.elementwise].map((p) => Executor.create(gpu, p)),
+  const [fwd, fb, ew, sc] = await Promise.all(
+    [programs.forward, programs.forwardBackward, programs.elementwise, compileGraph(graphs.scale, gpu.limits)].map(
+      (p) => Executor.create(gpu, p),
+    ),
   );
   const feeds = miraFeeds(values);
   for (const [name, v] of Object.entries(feeds)) {
@@ -113,6 +127,8 @@ export async function createMira(gpu: Gpu, graphs: MiraGraphs, values: Values, x
   ew.write("a", [ELEMENTWISE.a]);
   ew.write("b", [ELEMENTWISE.b]);
   ew.write("c", [ELEMENTWISE.c]);
+  sc.write("x", x);
+  sc.write("a", [ELEMENTWISE.a]);
   const byShort = Object.fromEntries(Object.entries(NAMES).map(([mira, short]) => [short, mira]));
   return {
     name: "mira",
@@ -125,6 +141,7 @@ export async function createMira(gpu: Gpu, graphs: MiraGraphs, values: Values, x
     forward: async () => (await fwd.run(["mean_y"])).mean_y[0],
     forwardBackward: async () => (await fb.run(["mean_y"])).mean_y[0],
     elementwise: async () => (await ew.run(["y0"])).y0[0],
+    scale: async () => (await sc.run(["y0"])).y0[0],
     async blockResults() {
       const f = await fwd.run(["y", "mean_y"]);
       const g = await fb.run(["mean_y", ...GRAD_NAMES.map((n) => gradName(byShort[n]))]);
@@ -133,7 +150,7 @@ export async function createMira(gpu: Gpu, graphs: MiraGraphs, values: Values, x
     },
     elementwiseResult: async () => Float32Array.from((await ew.run(["y"])).y),
     dispose() {
-      for (const e of [fwd, fb, ew]) e.destroy();
+      for (const e of [fwd, fb, ew, sc]) e.destroy();
     },
   };
 }
