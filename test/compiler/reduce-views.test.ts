@@ -62,6 +62,11 @@ function view(b: GraphBuilder, shape: readonly number[], recipe: Case["recipe"],
     );
   }
   const perm = shuffled(r, rank);
+  // a permute that keeps the order of the axes longer than 1 moves no element (simplify.ts makes it a
+  // reshape, or drops it): two long axes swap places, so that every draw is a view
+  const long = shape.flatMap((d, i) => (d > 1 ? [i] : []));
+  if (long.length >= 2 && long.every((i, k) => k === 0 || perm[long[k - 1]] < perm[i]))
+    [perm[long[0]], perm[long[1]]] = [perm[long[1]], perm[long[0]]];
   const pre = recipe === "permute" ? [...shape] : shape.map((d) => d + intIn(r, 0, 2));
   const stored = new Array<number>(rank);
   perm.forEach((p, i) => {
