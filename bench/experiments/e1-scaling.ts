@@ -13,7 +13,6 @@ import type { Gpu } from "../../runtime/device.js";
 import { Executor } from "../../runtime/executor.js";
 import { decaysByDefault } from "../../compiler/train-model.js";
 import { standInValues } from "../../runtime/stand-in.js";
-import { time } from "../harness.js";
 
 export const E1_FRAMES = [16, 32, 64, 128, 256, 512] as const;
 export const E1_COMBINERS = [
@@ -39,13 +38,20 @@ export interface E1Row {
 
 const UNLIMITED = { ...DEFAULT_LIMITS, maxStorageBufferBindingSize: 2 ** 45, maxBufferSize: 2 ** 45 };
 
-/** One configuration: compiled for an unlimited device (figures), then for `gpu` and timed if asked. */
+/** A training step ready to run on the adapter: one call is one step. */
+export interface Stepper {
+  readonly step: () => Promise<void>;
+  readonly destroy: () => void;
+}
+
+/** One configuration: compiled for an unlimited device (figures), then for `gpu` and made ready to time
+ *  if asked (`stepper`; timeAlternately times the cases of one length together). */
 export async function e1Case(
   combiner: (typeof E1_COMBINERS)[number],
   frames: number,
   gpu: Gpu | undefined,
   timeIt: boolean,
-): Promise<E1Row> {
+): Promise<{ row: E1Row; stepper?: Stepper }> {
   const chunks = frames / FRAMES_PER_CHUNK;
   const model = loadModel("models/mirasol.mira", {
     preset: "tiny",
@@ -65,40 +71,36 @@ export async function e1Case(
   const peakBytes = planned.buffers.reduce((s, b) => s + b.bytes, 0);
   const largestBuffer = Math.max(...planned.buffers.map((b) => b.bytes));
   let fits = true;
-  let stepMs: number | undefined;
+  let stepper: Stepper | undefined;
   if (gpu) {
     try {
       const program = compileGraph(st.graph, gpu.limits, { updates: st.updates });
       if (timeIt) {
         const ex = await Executor.create(gpu, program);
-        try {
-          for (const [name, v] of initParams(el.params, 1)) ex.write(name, v);
-          for (const i of el.inputs)
-            ex.write(
+        for (const [name, v] of initParams(el.params, 1)) ex.write(name, v);
+        for (const i of el.inputs)
+          ex.write(
+            i.name,
+            standInValues(
               i.name,
-              standInValues(
-                i.name,
-                i.dtype,
-                i.shape.reduce((a, b) => a * b, 1),
-              ),
-            );
-          let t = 0;
-          const step = async (): Promise<void> => {
-            t++;
-            for (const [name, val] of Object.entries(stepScalars(DEFAULT_ADAMW, t, 1e-3))) ex.write(name, [val]);
-            await ex.run(["step.loss"]);
-          };
-          stepMs = (await time(step, { warmup: 1, runs: 3 })).medianMs;
-        } finally {
-          ex.destroy();
-        }
+              i.dtype,
+              i.shape.reduce((a, b) => a * b, 1),
+            ),
+          );
+        let t = 0;
+        const step = async (): Promise<void> => {
+          t++;
+          for (const [name, val] of Object.entries(stepScalars(DEFAULT_ADAMW, t, 1e-3))) ex.write(name, [val]);
+          await ex.run(["step.loss"]);
+        };
+        stepper = { step, destroy: () => ex.destroy() };
       }
     } catch (e) {
       if (!(e instanceof LimitError)) throw e;
       fits = false;
     }
   }
-  return {
+  const row = {
     combiner: combiner.name,
     frames,
     chunks,
@@ -107,6 +109,24 @@ export async function e1Case(
     largestBuffer,
     fits,
     dispatches: planned.dispatches.length,
-    stepMs,
   };
+  return { row, ...(stepper ? { stepper } : {}) };
+}
+
+/** Rounds of timeAlternately: each stepper runs once per round after one warm-up step. */
+export const E1_ROUNDS = 5;
+
+/** Median ms per step of each stepper, timed round by round in one process (the first to run rotates), so
+ *  that load from other work falls on every Combiner alike and their ratio holds where the figures drift. */
+export async function timeAlternately(steppers: readonly Stepper[], rounds = E1_ROUNDS): Promise<number[]> {
+  for (const s of steppers) await s.step();
+  const samples = steppers.map(() => [] as number[]);
+  for (let r = 0; r < rounds; r++)
+    for (let k = 0; k < steppers.length; k++) {
+      const i = (k + r) % steppers.length;
+      const t0 = performance.now();
+      await steppers[i].step();
+      samples[i].push(performance.now() - t0);
+    }
+  return samples.map((xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]);
 }
