@@ -14,7 +14,7 @@ export interface Case {
   readonly batch: Record<string, number>;
 }
 
-const TTM = "combiner=TTM(memory: 8, read: 4, depth: 1, heads: 2)";
+export const TTM = "combiner=TTM(memory: 8, read: 4, depth: 1, heads: 2)";
 export const CASES: Case[] = [
   { label: "char_lm B16 T64", file: "models/char_lm.mira", batch: { B: 16, T: 64 } },
   { label: "Mirasol tiny B8 L16", file: "models/mirasol.mira", preset: "tiny", batch: { B: 8, L: 16 } },

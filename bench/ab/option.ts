@@ -8,10 +8,10 @@
 import { loadavg } from "node:os";
 import type { CompileOptions } from "../../compiler/program.js";
 import { compileGraph } from "../../compiler/program.js";
-import { DEFAULT_ADAMW, stepScalars } from "../../compiler/train-step.js";
 import { getGpu } from "../../runtime/device.js";
 import { Executor } from "../../runtime/executor.js";
 import { writeSection } from "../report.js";
+import { type Side, alternate, median } from "./alternate.js";
 import { CASES, feed, trainStepOf } from "./cases.js";
 
 const OPTIONS = ["chains", "sharedOperands", "rows", "parallel"] as const;
@@ -26,7 +26,6 @@ const rounds = Number(roundsArg);
 const STEPS = 6; // per round and program; the first of each round is not timed
 
 const gpu = await getGpu();
-const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const lines = [
   `## One compile option on and off: \`${option}\` (${new Date().toISOString().slice(0, 10)}, adapter llvmpipe, ` +
     `\`npx tsx bench/ab/option.ts ${option} ${rounds}\`)`,
@@ -39,23 +38,15 @@ const lines = [
 ];
 for (const c of CASES) {
   const { el, st } = trainStepOf(c);
-  const sides = [];
+  const sides: Side[] = [];
   for (const on of [false, true]) {
     const opts: CompileOptions = { updates: st.updates, [option]: on };
     const program = compileGraph(st.graph, gpu.limits, opts);
     const ex = await Executor.create(gpu, program);
     feed(ex, el);
-    sides.push({ ex, dispatches: program.dispatches.length, times: [] as number[], loss: Number.NaN });
+    sides.push({ ex, dispatches: program.dispatches.length, times: [], loss: Number.NaN });
   }
-  for (let r = 0; r < rounds; r++)
-    for (const s of r % 2 ? [...sides].reverse() : sides)
-      for (let t = 1; t <= STEPS; t++) {
-        for (const [k, v] of Object.entries(stepScalars(DEFAULT_ADAMW, t, 0))) s.ex.write(k, [v]);
-        const t0 = performance.now();
-        const out = await s.ex.run(["step.loss"]);
-        if (t > 1) s.times.push(performance.now() - t0);
-        s.loss = out["step.loss"][0];
-      }
+  await alternate(sides, rounds, STEPS);
   const [off, on] = sides;
   for (const s of sides) s.ex.destroy();
   if (Math.abs(off.loss - on.loss) > 1e-4 * (1 + Math.abs(off.loss)))
