@@ -141,6 +141,7 @@ ${timedAtLast.map((r) => `${r.stepMs!.toFixed(0)} ms (${r.combiner})`).join(", "
               `${last("TTM").dispatches.toLocaleString("en-US")} dispatches against ` +
               `${last("Transformer").dispatches.toLocaleString("en-US")}): below.`
         }`;
+  const timing = lastText + timeText;
   const ttmSaving = (100 * (1 - last("TTM").flops / last("Transformer").flops)).toFixed(0);
   writeSection(
     "e1",
@@ -167,7 +168,7 @@ attention over all tokens grows quadratically in FLOPs, while Mirasol's Combiner
 fixed and only the AR model over chunks·m latents (m = 4 here) grows faster than linearly. Concat's
 bytes grow quadratically only until its attention scores pass 4 MiB: from there the compiler takes the
 flash-attention kernels (compiler/passes/choose-attention.ts), which never store the T×T scores, so the
-joint model's memory becomes linear too — its FLOPs do not (the backward pass even recomputes scores).${lastText}${timeText}
+joint model's memory becomes linear too — its FLOPs do not (the backward pass even recomputes scores).${timing}
 
 Where this differs from the paper's picture: TTM's FLOPs are ${ttmSaving} % below the Transformer
 Combiner's at ${frames.at(-1)} frames (the paper's setting reportedly saves about 18 %; the saving depends on memory
