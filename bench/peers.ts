@@ -11,29 +11,34 @@ import { pathToFileURL } from "node:url";
 
 const ROOT = join(import.meta.dirname, "..");
 
-/** Runs the peer benchmark; resolves false (after saying why) when it did not finish. Never rejects. */
-export function runPeers(): Promise<boolean> {
+/** Runs bench script `file` (under bench/) with `args` in a child process, its stderr filtered
+ *  (scripts/quiet.mjs); resolves false (after saying why, naming it `what`) when it did not finish. Never
+ *  rejects. */
+export function runBenchScript(file: string, args: readonly string[], what: string): Promise<boolean> {
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
   return new Promise((resolve) => {
     const child = spawn(
       process.execPath,
-      [join(ROOT, "scripts", "quiet.mjs"), process.execPath, "--import", tsx, join(ROOT, "bench", "peers", "bench.ts")],
+      [join(ROOT, "scripts", "quiet.mjs"), process.execPath, "--import", tsx, join(ROOT, "bench", file), ...args],
       { stdio: "inherit" },
     );
     child.on("error", (e) => {
-      process.stdout.write(`peers: could not start the peer benchmark: ${e.message}\n`);
+      process.stdout.write(`${what}: could not start: ${e.message}\n`);
       resolve(false);
     });
     child.on("exit", (code, signal) => {
       if (code !== 0)
         process.stdout.write(
-          `peers: the peer benchmark stopped (${signal ?? `exit code ${code}`}); its figures are ` +
-            "incomplete and docs/PERFORMANCE.md keeps its previous peers section\n",
+          `${what}: stopped (${signal ?? `exit code ${code}`}); its figures are incomplete and ` +
+            "docs/PERFORMANCE.md keeps its previous section\n",
         );
       resolve(code === 0);
     });
   });
 }
+
+/** Runs the peer benchmark; resolves false (after saying why) when it did not finish. Never rejects. */
+export const runPeers = (): Promise<boolean> => runBenchScript(join("peers", "bench.ts"), [], "peers");
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href)
   process.exit((await runPeers()) ? 0 : 1);

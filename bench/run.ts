@@ -1,5 +1,6 @@
 // run.ts (bench): `npm run bench` — kernel benchmarks through the compiler's own code path, printed and
 // written to docs/PERFORMANCE.md with the adapter named.
+import { join } from "node:path";
 import { chooseMatmulVariant } from "../compiler/wgsl/matmul.js";
 import { adapterName, getGpu } from "../runtime/device.js";
 import { benchDispatch, benchElementwise } from "./dispatch.js";
@@ -101,6 +102,12 @@ process.stdout.write(
   "\npeers: a transformer block and an elementwise kernel in mira, jax-js and tfjs-webgpu " +
     "(bench/peers.ts, in a child process)\n",
 );
-await (await import("./peers.js")).runPeers();
+const { runPeers, runBenchScript } = await import("./peers.js");
+await runPeers();
+process.stdout.write(
+  "\nthe TTM Combiner's training step against the Transformer Combiner's, alternately " +
+    "(bench/ab/combiners.ts, in a child process)\n",
+);
+await runBenchScript(join("ab", "combiners.ts"), ["6"], "combiners");
 process.stdout.write("\nwritten to docs/PERFORMANCE.md\n");
 process.exit(0);
