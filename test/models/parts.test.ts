@@ -76,6 +76,7 @@ function expectFiniteDifferences(el: Elaborated, feeds: Record<string, number[]>
   const {
     an: analytic,
     fd,
+    fdError,
     mass,
   } = alongRandomDirection(
     el.graph,
@@ -86,7 +87,11 @@ function expectFiniteDifferences(el: Elaborated, feeds: Record<string, number[]>
     1e-4,
   );
   expect(mass, "the direction moves the loss at all").toBeGreaterThan(1e-9);
-  expect(Math.abs(fd - analytic), `fd ${fd} vs grad() ${analytic}`).toBeLessThanOrEqual(1e-8 + 1e-6 * mass);
+  // beside rounding, the difference's own truncation error where the step is ill-conditioned (a layer norm
+  // over two nearly equal features: CI drew B 2, P 5, heads 2, width 1, seed 7, off by 4.3e-5 of 9.65)
+  expect(Math.abs(fd - analytic), `fd ${fd} ± ${fdError} vs grad() ${analytic}`).toBeLessThanOrEqual(
+    1e-8 + 1e-6 * mass + fdError,
+  );
 }
 
 /** The GPU's outputs and gradients against the reference's (f32, as grad.test.ts bounds them) on each feed
