@@ -10,6 +10,7 @@ import { type Graph, type Node, printGraph } from "../../compiler/ir.js";
 import type { DeviceLimits } from "../../compiler/limits.js";
 import { OPS, opSpec } from "../../compiler/ops/index.js";
 import { type Domain, F16_TOLERANCE, type Tolerance } from "../../compiler/ops/spec.js";
+import type { CompileOptions } from "../../compiler/program.js";
 import type { Feeds } from "../../compiler/reference.js";
 import { runReference } from "../../compiler/reference.js";
 import { type Shape, prod } from "../../compiler/shape.js";
@@ -134,11 +135,13 @@ export interface CheckOptions {
   readonly limits?: Partial<DeviceLimits>;
   /** Tolerance per output; by default that of the op computing it. */
   readonly tol?: Tolerance;
+  /** further compile options (a pass turned off or on) */
+  readonly compile?: CompileOptions;
 }
 
 /** Runs `g` on the GPU and on the reference; throws naming output, index, both values and the graph. */
 export async function expectGpuMatchesReference(g: Graph, feeds: Feeds, opts: CheckOptions = {}): Promise<void> {
-  const got = await runOnGpu(g, feeds, { matmul: opts.matmul, limits: opts.limits });
+  const got = await runOnGpu(g, feeds, { ...opts.compile, matmul: opts.matmul, limits: opts.limits });
   const ref = runReference(g, feeds);
   for (const o of g.outputs) {
     const node = g.nodes[o.id];

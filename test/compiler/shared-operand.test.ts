@@ -8,13 +8,12 @@ import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { GraphBuilder } from "../../compiler/builder.js";
 import { grad } from "../../compiler/grad.js";
-import { type Graph, type Node, printGraph } from "../../compiler/ir.js";
+import type { Graph, Node } from "../../compiler/ir.js";
 import { joinPays } from "../../compiler/passes/sum-of-products.js";
 import { type CompileOptions, compileGraph } from "../../compiler/program.js";
-import { runReference } from "../../compiler/reference.js";
-import { firstMismatch } from "../helpers/close.js";
-import { runOnGpu, testGpu } from "../helpers/gpu.js";
-import { feedsFor, gridValues, prng, runs, seedArb } from "./gen.js";
+import { prod } from "../../compiler/shape.js";
+import { testGpu } from "../helpers/gpu.js";
+import { expectGpuMatchesReference, feedsFor, gridValues, prng, runs, seedArb } from "./gen.js";
 
 const caseArb = fc.record({
   steps: fc.constantFrom(1, 2, 5),
@@ -67,6 +66,7 @@ function projections(c: Case, withLoss: boolean): Graph {
   return b.build();
 }
 
+/** The GPU's outputs (compiled with `opts`) against the reference's on coarse grid values. */
 async function expectMatches(
   g: Graph,
   seed: number,
@@ -74,21 +74,8 @@ async function expectMatches(
   opts: CompileOptions,
 ): Promise<void> {
   const r = prng(seed);
-  const feeds = feedsFor(g, (x) =>
-    gridValues(
-      r,
-      x.dtype,
-      x.shape.reduce((p, d) => p * d, 1),
-      2,
-      1,
-    ),
-  );
-  const got = await runOnGpu(g, feeds, opts);
-  const ref = runReference(g, feeds);
-  for (const o of g.outputs) {
-    const bad = firstMismatch(got[o.name], ref[o.name].data, tol);
-    if (bad) throw new Error(`${o.name}: ${bad}\n${printGraph(g)}`);
-  }
+  const feeds = feedsFor(g, (x) => gridValues(r, x.dtype, prod(x.shape), 2, 1));
+  await expectGpuMatchesReference(g, feeds, { tol, compile: opts });
 }
 
 describe("matmuls sharing A as one matmul of joined B operands", () => {
